@@ -1,0 +1,246 @@
+"""The org spec: the ONLY input of synthesis and rendering.
+
+A pydantic v2 model (``extra="forbid"``, frozen) with a description on every field, so
+``python main.py schema`` gives editors completion. :func:`load_spec` reads YAML, validates
+types, then runs the semantic checks in :mod:`mlgov.checks`; every problem comes back as a
+``FILE:LINE: dotted.path: message`` line.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+
+from mlgov.errors import Problem, SpecError
+from mlgov.yamlsrc import Located, dotted, load_yaml
+
+# Names are used in Terraform addresses, IAM role names, bucket names and SageMaker names,
+# so they are held to the strictest common alphabet: lower-case, digits, inner hyphens.
+Name = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=40)]
+AccountId = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{12}$")]
+OrgId = Annotated[str, StringConstraints(strict=True, pattern=r"^o-[a-z0-9]{10,32}$")]
+RootId = Annotated[str, StringConstraints(strict=True, pattern=r"^r-[0-9a-z]{4,32}$")]
+OuId = Annotated[str, StringConstraints(strict=True, pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
+Region = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+TagKey = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
+TagValue = Annotated[str, StringConstraints(strict=True, max_length=256, pattern=r"^[\w .:/=+@-]*$")]
+Text = Annotated[str, StringConstraints(strict=True, max_length=1024)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Layer(str, Enum):
+    """What an account is for; decides which stack class builds it."""
+
+    management = "management"
+    shared_services = "shared-services"
+    dev = "dev"
+    test = "test"
+    prod = "prod"
+
+
+class OrganizationalUnit(_Model):
+    """An OU of the organization, referenced by name everywhere else in the spec."""
+
+    id: OuId = Field(description="OU id as AWS shows it, e.g. ou-ab12-3c4d5e6f.")
+    parent: Name | None = Field(
+        default=None, description="Name of the parent OU in this spec; omit for an OU directly under the root."
+    )
+    description: Text = Field(default="", description="What the OU holds; used in docs and tags.")
+
+
+class Organization(_Model):
+    """The AWS organization the platform lives in."""
+
+    name: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")] = Field(
+        description="Short org slug (2-16 characters of a-z 0-9 -), the prefix of every physical name."
+    )
+    id: OrgId = Field(description="Organization id, o-....")
+    root_id: RootId = Field(description="Organization root id, r-....")
+    management_account: Name = Field(description="Key (in `accounts`) of the management account.")
+    home_region: Region = Field(description="Region where the platform runs unless an account says otherwise.")
+    allowed_regions: list[Region] = Field(
+        min_length=1, description="Regions workloads may use; the home region must be one of them."
+    )
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, description="Tags put on every resource of every stack (provider default_tags)."
+    )
+    organizational_units: dict[Name, OrganizationalUnit] = Field(
+        default_factory=dict, description="OUs by name. Accounts reference them by name; `root` means the root."
+    )
+
+
+class Account(_Model):
+    """One AWS account and the platform layer it serves."""
+
+    id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
+    layer: Layer = Field(description="management | shared-services | dev | test | prod.")
+    ou: Name = Field(description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`).")
+    regions: list[Region] | None = Field(
+        default=None,
+        description="Regions to build this account's layer in; default: the home region. More than one gives one stack per region.",
+    )
+    description: Text = Field(default="", description="Free text for humans.")
+
+
+class Stage(_Model):
+    """One step of a team's deployment path, in order."""
+
+    name: Name = Field(description="Stage name, e.g. test or prod; unique within the team.")
+    account: Name = Field(description="Key of the test or prod account the stage deploys to.")
+    manual_approval: StrictBool = Field(
+        default=False, description="Pause for a manual approval before deploying this stage (required for prod)."
+    )
+
+
+class Team(_Model):
+    """A data science team (line of business) with its own dev account."""
+
+    dev_account: Name = Field(description="Key of the team's dev account (layer dev, used by no other team).")
+    stages: list[Stage] = Field(
+        min_length=1, description="Ordered deployment stages, e.g. test then prod with manual approval."
+    )
+    description: Text = Field(default="", description="What the team does.")
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
+
+
+class StateBackend(_Model):
+    """Where Terraform keeps state: one S3 object per stack, locked natively by S3."""
+
+    bucket: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] = Field(
+        description="Existing S3 bucket holding every stack's state."
+    )
+    region: Region = Field(description="Region of the state bucket.")
+    key_prefix: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$")] = Field(
+        default="mlgov", description="State keys are <key_prefix>/<stack>.tfstate."
+    )
+
+
+class TerraformSettings(_Model):
+    """How Terraform reaches the accounts."""
+
+    state: StateBackend = Field(description="S3 state backend shared by all stacks.")
+    role_name: Annotated[str, StringConstraints(strict=True, pattern=r"^[\w+=,.@-]{1,64}$")] = Field(
+        default="mlgov-terraform", description="Role Terraform assumes in every account (arn:aws:iam::<id>:role/<name>)."
+    )
+
+
+class StackRef(NamedTuple):
+    """One synthesized stack: a layer of one account in one region."""
+
+    name: str
+    account: str
+    region: str
+    layer: Layer
+
+
+class OrgSpec(_Model):
+    """The whole org spec. Everything mlgov generates is a pure function of this."""
+
+    organization: Organization = Field(description="The AWS organization.")
+    accounts: dict[Name, Account] = Field(min_length=1, description="Every account the platform touches, by key.")
+    teams: dict[Name, Team] = Field(default_factory=dict, description="Data science teams, by name.")
+    terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
+
+    # -- derived views (pure, cheap) -------------------------------------------------
+
+    def account_regions(self, key: str) -> list[str]:
+        """Regions the account's layer is built in, sorted for determinism."""
+        regions = self.accounts[key].regions or [self.organization.home_region]
+        return sorted(set(regions))
+
+    def keys_in_layer(self, layer: Layer) -> list[str]:
+        """Account keys of one layer, sorted."""
+        return sorted(k for k, a in self.accounts.items() if a.layer == layer)
+
+    @property
+    def hub(self) -> str:
+        """Key of the ML shared services (hub) account."""
+        return self.keys_in_layer(Layer.shared_services)[0]
+
+    def terraform_role_arn(self, key: str) -> str:
+        """ARN of the role Terraform assumes in an account."""
+        return f"arn:aws:iam::{self.accounts[key].id}:role/{self.terraform.role_name}"
+
+    def stack_refs(self) -> list[StackRef]:
+        """Every stack, ordered by name (the order of the spec never matters)."""
+        refs = []
+        for key, account in self.accounts.items():
+            regions = self.account_regions(key)
+            for region in regions:
+                from mlgov.naming import stack_name
+
+                refs.append(StackRef(stack_name(key, region, len(regions) > 1), key, region, account.layer))
+        return sorted(refs)
+
+
+def _pydantic_problems(exc: ValidationError, located: Located) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # pydantic appends the failing key for dict keys as "[key]"; keep the dotted form.
+        loc = tuple(p for p in loc if p != "[key]")
+        msg = err["msg"]
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = f"unknown field {loc[-1]!r} (not part of the spec schema; see `python main.py schema`)"
+        elif kind == "missing":
+            msg = "required field is missing"
+        elif kind == "string_pattern_mismatch":
+            msg = f"invalid value (got {err['input']!r}, expected to match {err['ctx']['pattern']})"
+        elif kind == "string_type" and isinstance(err["input"], (int, float)):
+            written = located.source.get(loc, str(err["input"]))
+            msg = (
+                f"expected a quoted string (got {written}, which YAML reads as the number {err['input']!r}; "
+                f"write it in quotes: '{written}')"
+            )
+        elif "input" in err and not isinstance(err["input"], (dict, list)):
+            msg = f"{msg} (got {err['input']!r})"
+        problems.append(Problem(located.file, located.line_of(loc), dotted(loc), msg))
+    return problems
+
+
+def parse_spec(located: Located) -> OrgSpec:
+    """Validate parsed YAML into an :class:`OrgSpec`, then run the semantic checks.
+
+    Raises:
+        SpecError: with one problem per type error or semantic violation.
+    """
+    from mlgov.checks import semantic_problems
+
+    if not isinstance(located.data, dict):
+        raise SpecError([Problem(located.file, located.line_of(()), "", f"expected a mapping at the top level (got {type(located.data).__name__})")])
+    try:
+        spec = OrgSpec.model_validate(located.data)
+    except ValidationError as exc:
+        raise SpecError(_pydantic_problems(exc, located)) from None
+    problems = [
+        Problem(located.file, located.line_of(path), dotted(path), message) for path, message in semantic_problems(spec, located.data)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path: str | Path) -> OrgSpec:
+    """Read, parse and validate a spec file. Raises SpecError for anything wrong with it."""
+    shown = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(shown, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(shown, None, "", "is a directory, expected a YAML file")]) from None
+    except OSError as exc:
+        raise SpecError([Problem(shown, None, "", f"cannot read file ({exc.strerror})")]) from None
+    return parse_spec(load_yaml(raw, shown))
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the spec, for editor completion."""
+    return OrgSpec.model_json_schema()

@@ -1,0 +1,183 @@
+"""Render the whole generated tree in memory, then write it atomically or compare it.
+
+The tree is ``{relative path: bytes}``: cdktf's own layout (``manifest.json``,
+``stacks/<stack>/cdk.tf.json``) plus whatever other renderers contribute (product templates,
+manifests). Rendering never touches the output directory; writing swaps a fully rendered
+temporary directory in, so a failed or killed run leaves the previous ``generated/`` intact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import difflib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mlgov.errors import MlgovError
+from mlgov.spec import OrgSpec
+
+Tree = dict[str, bytes]
+
+# Must be set before jsii starts its Node process: Node 20 is past jsii's support window and
+# jsii would print a banner on every run.
+JSII_ENV = {
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+}
+
+
+def prepare_runtime() -> None:
+    """Environment jsii needs; harmless to call twice."""
+    for key, value in JSII_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def canonical_json(data) -> bytes:
+    """Sorted keys, 2-space indent, UTF-8, trailing newline: the only JSON layout we emit."""
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    """What one synthesized stack holds, for progress lines."""
+
+    name: str
+    path: str
+    resources: int
+
+
+def synth_stacks(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
+    """Synthesize every stack with cdktf in this process (one jsii runtime) and canonicalize."""
+    prepare_runtime()
+    from modules.app import build_app  # imports the provider: the slow part, done once
+
+    tree: Tree = {}
+    with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
+        build_app(spec, tmp).synth()
+        root = Path(tmp)
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.relative_to(root).as_posix()
+            data = file.read_bytes()
+            if file.suffix == ".json":
+                data = canonical_json(json.loads(data))
+            tree[rel] = data
+    summaries = []
+    for ref in spec.stack_refs():
+        path = f"stacks/{ref.name}/cdk.tf.json"
+        doc = json.loads(tree[path])
+        count = sum(len(v) for v in doc.get("resource", {}).values())
+        summaries.append(StackSummary(ref.name, path, count))
+    return tree, summaries
+
+
+# Renderers that add files next to the stacks: each is a pure function spec -> Tree.
+# Registered by name so the order (and thus any conflict message) is deterministic.
+EXTRA_RENDERERS: dict[str, Callable[[OrgSpec], Tree]] = {}
+
+
+def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
+    """The complete generated tree for ``spec``."""
+    tree, summaries = synth_stacks(spec)
+    for name in sorted(EXTRA_RENDERERS):
+        for rel, data in EXTRA_RENDERERS[name](spec).items():
+            if rel in tree:
+                raise MlgovError(f"renderer {name!r} would overwrite {rel}")
+            tree[rel] = data
+    return dict(sorted(tree.items())), summaries
+
+
+def read_tree(out: Path) -> Tree:
+    """The files currently under ``out`` (empty if it does not exist)."""
+    if not out.exists():
+        return {}
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Differences between a rendered tree and a directory."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def lines(self) -> list[str]:
+        return (
+            [f"missing  {p}" for p in self.added]
+            + [f"stale    {p}" for p in self.removed]
+            + [f"differs  {p}" for p in self.changed]
+        )
+
+
+def compare(tree: Tree, current: Tree) -> Drift:
+    """What writing ``tree`` would change in a directory holding ``current``."""
+    return Drift(
+        added=sorted(set(tree) - set(current)),
+        removed=sorted(set(current) - set(tree)),
+        changed=sorted(p for p in set(tree) & set(current) if tree[p] != current[p]),
+    )
+
+
+def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
+    """A unified diff from the directory's content to the rendered content."""
+    chunks = []
+    for rel in sorted(drift.added + drift.removed + drift.changed):
+        old = current.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = tree.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
+        chunks.extend(difflib.unified_diff(old, new, f"{out_name}/{rel}", f"{out_name}/{rel} (rendered)"))
+    return "".join(chunks)
+
+
+def write_tree(tree: Tree, out: Path) -> bool:
+    """Make ``out`` hold exactly ``tree``. Returns False when it already did (nothing written).
+
+    The new content is written to a sibling temporary directory and exchanged with ``out``
+    in one atomic ``renameat2(RENAME_EXCHANGE)`` where the OS offers it, so ``out`` is at
+    every instant either entirely old or entirely new.
+    """
+    out = out.resolve()
+    if compare(tree, read_tree(out)).clean and out.is_dir():
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        for rel, data in tree.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if out.exists():
+            _exchange(staging, out)  # staging now holds the old content
+            shutil.rmtree(staging)
+        else:
+            os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return True
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Atomically swap two directories (Linux renameat2); falls back to two renames."""
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+    renameat2 = getattr(libc, "renameat2", None) if libc else None
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+    # Not atomic, but the window is two syscalls long and the old tree is kept until the end.
+    old = b.with_name(f".{b.name}.old-{os.getpid()}")
+    os.rename(b, old)
+    os.rename(a, b)
+    os.rename(old, a)

@@ -1,0 +1,190 @@
+"""Run real Terraform against generated stacks, offline.
+
+Terraform cannot reach the public registry here (nor in many enterprise CI runners), so
+``init`` installs hashicorp/aws from a local filesystem mirror through a generated CLI config.
+The offline plan works on a COPY of a stack plus an override file that switches the backend
+to local and gives the provider dummy credentials; the generated file is never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from mlgov.errors import MlgovError
+
+PROVIDER = "registry.terraform.io/hashicorp/aws"
+PROVIDER_VERSION = "5.100.0"  # bound by cdktf-cdktf-provider-aws==20.1.0
+MIRROR_ENV = "MLGOV_PROVIDER_MIRROR"
+OVERRIDE_NAME = "mlgov_offline_override.tf.json"
+
+# Where provider mirrors usually live; searched only when MLGOV_PROVIDER_MIRROR is unset.
+_MIRROR_SEARCH_ROOTS = (
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+    "/opt",
+    "/usr/local/share",
+    "/srv",
+)
+
+
+def terraform_binary() -> str:
+    """Path of the terraform executable, or a clear error."""
+    found = shutil.which(os.environ.get("MLGOV_TERRAFORM", "terraform"))
+    if not found:
+        raise MlgovError("terraform not found on PATH (install Terraform >= 1.10, or set MLGOV_TERRAFORM)")
+    return found
+
+
+def _is_mirror(root: Path) -> bool:
+    return (root / PROVIDER / PROVIDER_VERSION).is_dir() or any((root / PROVIDER).glob(f"terraform-provider-aws_{PROVIDER_VERSION}_*.zip"))
+
+
+@lru_cache(maxsize=1)
+def find_mirror() -> Path:
+    """The filesystem mirror holding hashicorp/aws at the pinned version.
+
+    ``$MLGOV_PROVIDER_MIRROR`` wins; otherwise common plugin directories are searched a few
+    levels deep for ``registry.terraform.io/hashicorp/aws/<version>``.
+    """
+    explicit = os.environ.get(MIRROR_ENV)
+    if explicit:
+        root = Path(explicit).expanduser()
+        if not _is_mirror(root):
+            raise MlgovError(f"{MIRROR_ENV}={explicit} holds no {PROVIDER} {PROVIDER_VERSION}")
+        return root
+    for base in _MIRROR_SEARCH_ROOTS:
+        base_path = Path(base).expanduser()
+        if not base_path.is_dir():
+            continue
+        for root, dirs, _files in os.walk(base_path):
+            depth = Path(root).relative_to(base_path).parts
+            if len(depth) >= 4:
+                dirs[:] = []
+                continue
+            if "registry.terraform.io" in dirs and _is_mirror(Path(root)):
+                return Path(root)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in {"node_modules", "site-packages"})
+    raise MlgovError(
+        f"no local Terraform provider mirror with {PROVIDER} {PROVIDER_VERSION} found; "
+        f"set {MIRROR_ENV} to a directory laid out as registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/<os_arch>/"
+    )
+
+
+def write_cli_config(directory: Path, plugin_cache: Path | None = None) -> Path:
+    """A Terraform CLI config that installs hashicorp/aws from the mirror and nothing from the network."""
+    mirror = find_mirror()
+    lines = [
+        "provider_installation {",
+        "  filesystem_mirror {",
+        f"    path    = {json.dumps(str(mirror))}",
+        f"    include = [{json.dumps(PROVIDER)}]",
+        "  }",
+        "  direct {",
+        f"    exclude = [{json.dumps(PROVIDER)}]",
+        "  }",
+        "}",
+    ]
+    if plugin_cache is not None:
+        plugin_cache.mkdir(parents=True, exist_ok=True)
+        lines.append(f"plugin_cache_dir = {json.dumps(str(plugin_cache))}")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "terraformrc"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def offline_override(region: str) -> dict:
+    """Override that makes a stack plannable with no AWS access and no remote state."""
+    return {
+        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
+        "provider": {
+            "aws": {
+                "region": region,
+                "access_key": "mlgov-offline",
+                "secret_key": "mlgov-offline",
+                "skip_credentials_validation": True,
+                "skip_requesting_account_id": True,
+                "skip_metadata_api_check": True,
+                "skip_region_validation": True,
+                # With no account id looked up, allowed_account_ids would reject every plan.
+                "allowed_account_ids": None,
+                # An empty role_arn makes provider 5.100.0 skip the STS AssumeRole call.
+                "assume_role": {"role_arn": ""},
+            }
+        },
+    }
+
+
+@dataclass
+class Result:
+    """Outcome of one terraform command."""
+
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Workspace:
+    """A copy of one generated stack that terraform may scribble in.
+
+    Args:
+        stack_dir: ``generated/stacks/<name>`` (read only).
+        workdir: empty directory to copy it into.
+        cli_config: from :func:`write_cli_config`.
+        offline: add the offline override (local backend, dummy credentials).
+    """
+
+    def __init__(self, stack_dir: Path, workdir: Path, cli_config: Path, *, offline: bool = True) -> None:
+        self.stack_dir = stack_dir
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        for item in stack_dir.iterdir():
+            if item.is_dir():
+                shutil.copytree(item, workdir / item.name, dirs_exist_ok=True)
+            else:
+                shutil.copy2(item, workdir / item.name)
+        if offline:
+            stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+            region = stack["provider"]["aws"][0]["region"]
+            (workdir / OVERRIDE_NAME).write_text(json.dumps(offline_override(region), indent=2, sort_keys=True) + "\n")
+        self.env = dict(os.environ)
+        self.env.update(
+            TF_CLI_CONFIG_FILE=str(cli_config),
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            CHECKPOINT_DISABLE="1",
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+        for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if offline:
+                self.env.pop(var, None)
+
+    def run(self, *args: str, timeout: int = 900) -> Result:
+        cmd = [terraform_binary(), *args]
+        proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout)
+        return Result(cmd, proc.returncode, proc.stdout, proc.stderr)
+
+    def init(self) -> Result:
+        return self.run("init", "-input=false", "-no-color", "-lockfile=readonly" if (self.workdir / ".terraform.lock.hcl").exists() else "-upgrade=false")
+
+    def validate(self) -> Result:
+        return self.run("validate", "-no-color", "-json")
+
+    def plan(self, plan_file: str = "plan.tfplan") -> Result:
+        return self.run("plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", f"-out={plan_file}")
+
+    def show_json(self, plan_file: str = "plan.tfplan") -> Result:
+        return self.run("show", "-json", plan_file)

@@ -1,0 +1,29 @@
+"""Build the cdktf App for a spec: one stack per account and region."""
+
+from __future__ import annotations
+
+from cdktf import App
+
+from mlgov.spec import Layer, OrgSpec
+from modules.base import AccountStack
+from modules.deployment import DeploymentAccountStack
+from modules.dev import DevAccountStack
+from modules.management import ManagementStack
+from modules.shared_services import SharedServicesStack
+
+STACK_CLASSES: dict[Layer, type[AccountStack]] = {
+    Layer.management: ManagementStack,
+    Layer.shared_services: SharedServicesStack,
+    Layer.dev: DevAccountStack,
+    Layer.test: DeploymentAccountStack,
+    Layer.prod: DeploymentAccountStack,
+}
+
+
+def build_app(spec: OrgSpec, outdir: str) -> App:
+    """Create every stack of ``spec`` in a new App writing to ``outdir`` (not yet synthesized)."""
+    # skipValidation off, no stack traces: metadata must not carry machine paths.
+    app = App(outdir=outdir, stack_traces=False)
+    for ref in spec.stack_refs():
+        STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    return app

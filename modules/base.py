@@ -1,0 +1,74 @@
+"""AccountStack: what every account's stack has, whatever its layer.
+
+Reads ``organization`` (tags, id), ``accounts.<key>`` and ``terraform`` from the spec.
+Creates the S3 backend (one state per stack, native S3 locking), the AWS provider pinned to
+the account (``allowed_account_ids``, ``assume_role``, ``default_tags``) and the baseline:
+the ``platform`` KMS key and the ``platform`` bucket.
+"""
+
+from __future__ import annotations
+
+from cdktf import S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
+from constructs import Construct
+
+from mlgov import naming
+from mlgov.spec import OrgSpec, StackRef
+from modules.blocks import PlatformKey, SecureBucket
+
+
+class AccountStack(TerraformStack):
+    """One Terraform state for one account (and region)."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id)
+        self.spec = spec
+        self.ref = ref
+        self.account_key = ref.account
+        self.account = spec.accounts[ref.account]
+        self.account_id = self.account.id
+        self.region = ref.region
+
+        state = spec.terraform.state
+        S3Backend(self, bucket=state.bucket, key=f"{state.key_prefix}/{id}.tfstate", region=state.region, encrypt=True)
+        # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend predates the argument.
+        self.add_override("terraform.backend.s3.use_lockfile", True)
+
+        AwsProvider(
+            self,
+            "aws",
+            region=ref.region,
+            allowed_account_ids=[self.account_id],
+            assume_role=[AwsProviderAssumeRole(role_arn=spec.terraform_role_arn(ref.account), session_name="mlgov")],
+            default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
+        )
+
+        self.platform_key = PlatformKey(
+            self,
+            "platform_key",
+            name="platform",
+            account_id=self.account_id,
+            alias=naming.kms_alias(spec, "platform"),
+            description=f"mlgov platform key for {ref.account} ({ref.layer.value})",
+        )
+        self.platform_bucket = SecureBucket(
+            self,
+            "platform_bucket",
+            name="platform",
+            bucket_name=naming.bucket_name(spec, ref.account, ref.region, "platform"),
+            kms_key_arn=self.platform_key.arn,
+        )
+        self.output("platform_key_arn", self.platform_key.arn, "ARN of the account's platform KMS key.")
+        self.output("platform_bucket", self.platform_bucket.bucket_name, "Name of the account's platform bucket.")
+
+    def base_tags(self) -> dict[str, str]:
+        """Org tags plus where this resource belongs; applied through provider default_tags."""
+        tags = dict(self.spec.organization.tags)
+        tags.update({"mlgov:account": self.account_key, "mlgov:layer": self.ref.layer.value})
+        return dict(sorted(tags.items()))
+
+    def output(self, name: str, value, description: str) -> TerraformOutput:
+        """A stack output with a description, named from the spec (never a position)."""
+        out = TerraformOutput(self, f"output_{name}", value=value, description=description)
+        out.override_logical_id(name)
+        return out

@@ -1,0 +1,208 @@
+"""Building blocks shared by every account layer.
+
+Resources get readable, stable Terraform addresses (``aws_s3_bucket.platform``) through
+:func:`named`, which also refuses two resources of one type with one name in a stack -
+cdktf would otherwise let the second silently replace the first in the JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from cdktf import TerraformResource, TerraformStack
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from constructs import Construct
+
+from mlgov import policy
+from mlgov.naming import construct_id
+
+
+def named(resource: TerraformResource, name: str) -> TerraformResource:
+    """Give ``resource`` the Terraform address ``<type>.<name>`` and return it.
+
+    Raises:
+        ValueError: the stack already has a resource of that type with that name.
+    """
+    stack = TerraformStack.of(resource)
+    seen: set = getattr(stack, "_mlgov_addresses", None) or set()
+    address = (resource.terraform_resource_type, name)
+    if address in seen:
+        raise ValueError(f"duplicate Terraform address {address[0]}.{name} in stack {stack.node.id}")
+    seen.add(address)
+    stack._mlgov_addresses = seen  # noqa: SLF001 - per-stack registry, set once
+    resource.override_logical_id(name)
+    return resource
+
+
+class PlatformKey(Construct):
+    """Customer-managed KMS key with rotation, an explicit key policy and an alias.
+
+    The account root gets the administrative and usage actions (so IAM in that account
+    decides), plus any extra statements a layer needs (service principals, other accounts).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        account_id: str,
+        alias: str,
+        description: str,
+        extra_statements: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        root = {"AWS": policy.account_root(account_id)}
+        key_policy = policy.document(
+            policy.statement("AccountAdministersKey", policy.KMS_ADMIN_ACTIONS, "*", principals=root),
+            policy.statement("AccountUsesKey", policy.KMS_USE_ACTIONS, "*", principals=root),
+            *extra_statements,
+        )
+        self.key = named(
+            KmsKey(
+                self,
+                "key",
+                description=description,
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=key_policy,
+            ),
+            name,
+        )
+        self.alias = named(KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id), name)
+
+    @property
+    def arn(self) -> str:
+        return self.key.arn
+
+
+class SecureBucket(Construct):
+    """S3 bucket with the platform baseline.
+
+    Public access blocked (all four flags), versioning, SSE-KMS with a customer key and
+    bucket keys, bucket-owner-enforced ownership, a TLS-only policy, and a lifecycle rule
+    that cleans up incomplete uploads and old non-current versions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        bucket_name: str,
+        kms_key_arn: str,
+        extra_statements: Sequence[dict[str, Any]] = (),
+        noncurrent_days: int = 90,
+    ) -> None:
+        super().__init__(scope, id)
+        self.bucket_name = bucket_name
+        self.bucket = named(S3Bucket(self, "bucket", bucket=bucket_name), name)
+        bucket_id = self.bucket.id
+        self.public_access = named(
+            S3BucketPublicAccessBlock(
+                self,
+                "public_access",
+                bucket=bucket_id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            name,
+        )
+        named(
+            S3BucketVersioningA(
+                self,
+                "versioning",
+                bucket=bucket_id,
+                versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            ),
+            name,
+        )
+        named(
+            S3BucketServerSideEncryptionConfigurationA(
+                self,
+                "encryption",
+                bucket=bucket_id,
+                rule=[
+                    S3BucketServerSideEncryptionConfigurationRuleA(
+                        apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
+                        ),
+                        bucket_key_enabled=True,
+                    )
+                ],
+            ),
+            name,
+        )
+        named(
+            S3BucketOwnershipControls(
+                self, "ownership", bucket=bucket_id, rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced")
+            ),
+            name,
+        )
+        named(
+            S3BucketLifecycleConfiguration(
+                self,
+                "lifecycle",
+                bucket=bucket_id,
+                rule=[
+                    S3BucketLifecycleConfigurationRule(
+                        id="abort-incomplete-uploads-and-expire-noncurrent",
+                        status="Enabled",
+                        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                        abort_incomplete_multipart_upload=[
+                            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                        ],
+                        noncurrent_version_expiration=[
+                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+                        ],
+                    )
+                ],
+            ),
+            name,
+        )
+        self.policy = named(
+            S3BucketPolicy(
+                self,
+                "policy",
+                bucket=bucket_id,
+                policy=policy.document(policy.tls_only(bucket_name), *extra_statements),
+                # The public access block must exist first or a broad policy could slip in.
+                depends_on=[self.public_access],
+            ),
+            name,
+        )
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket_name}"
+
+
+__all__ = ["PlatformKey", "SecureBucket", "named", "construct_id"]

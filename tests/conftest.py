@@ -1,0 +1,94 @@
+"""Shared fixtures. Synthesis (which imports the ~2,100-module AWS provider) runs once per
+session; every test reads the same in-memory tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlgov.synth import prepare_runtime
+
+prepare_runtime()
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "tests" / "cases"
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; on CI its absence FAILS the test, locally it skips visibly."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed"
+    if ON_CI:
+        pytest.fail(f"{message} (required on CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def default_spec():
+    from mlgov.spec import load_spec
+
+    return load_spec(ROOT / "org.yaml")
+
+
+@pytest.fixture(scope="session")
+def rendered(default_spec):
+    """(tree, summaries) for the default spec, rendered once."""
+    from mlgov.synth import render
+
+    return render(default_spec)
+
+
+@pytest.fixture(scope="session")
+def tree(rendered):
+    return rendered[0]
+
+
+@pytest.fixture(scope="session")
+def stacks(tree):
+    """Synthesized stacks of the default spec: {stack name: parsed cdk.tf.json}."""
+    return {
+        path.split("/")[1]: json.loads(data)
+        for path, data in tree.items()
+        if path.startswith("stacks/") and path.endswith("/cdk.tf.json")
+    }
+
+
+@pytest.fixture(scope="session")
+def render_spec():
+    """Render any spec (a path or YAML text) in this process; the provider is already loaded."""
+    from mlgov.spec import load_spec, parse_spec
+    from mlgov.synth import render
+    from mlgov.yamlsrc import load_yaml
+
+    def _render(spec_or_text, name="<test>"):
+        if isinstance(spec_or_text, Path):
+            spec = load_spec(spec_or_text)
+        else:
+            spec = parse_spec(load_yaml(spec_or_text, name))
+        return render(spec)[0]
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def tf_cli_config(tmp_path_factory):
+    """Terraform CLI config pointing at the local provider mirror, with a shared plugin cache."""
+    from mlgov import terraform
+    from mlgov.errors import MlgovError
+
+    require_tool(os.environ.get("MLGOV_TERRAFORM", "terraform"))
+    try:
+        terraform.find_mirror()
+    except MlgovError as exc:
+        if ON_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    base = tmp_path_factory.mktemp("terraform")
+    return terraform.write_cli_config(base / "config", base / "plugin-cache")

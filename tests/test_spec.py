@@ -1,0 +1,115 @@
+"""Tier 1: the spec model and its semantic checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgov.errors import SpecError
+from mlgov.spec import Layer, OrgSpec, json_schema, parse_spec
+from mlgov.yamlsrc import load_yaml
+from tests.conftest import ROOT
+
+BASE = (ROOT / "org.yaml").read_text()
+
+
+def parse(text: str) -> OrgSpec:
+    return parse_spec(load_yaml(text, "spec.yaml"))
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    return [str(p) for p in info.value.problems]
+
+
+def test_default_spec_is_valid_and_complete(default_spec):
+    # GIVEN the shipped example org WHEN loaded THEN every layer is present
+    assert default_spec.hub == "ml-shared-services"
+    assert {ref.layer for ref in default_spec.stack_refs()} == set(Layer)
+    assert [ref.name for ref in default_spec.stack_refs()] == sorted(default_spec.accounts)
+    assert default_spec.terraform_role_arn("ml-test") == "arn:aws:iam::440000000005:role/mlgov-terraform"
+
+
+def test_spec_is_frozen(default_spec):
+    with pytest.raises(Exception):
+        default_spec.organization.name = "other"
+
+
+def test_schema_describes_every_field():
+    schema = json_schema()
+    missing = []
+    for name, model in schema["$defs"].items():
+        for field, body in model.get("properties", {}).items():
+            if "description" not in body:
+                missing.append(f"{name}.{field}")
+    assert missing == []
+    assert schema["additionalProperties"] is False
+
+
+def test_reordering_mappings_changes_no_stack(default_spec):
+    # GIVEN the accounts listed in reverse order WHEN parsed THEN the stack list is identical
+    import yaml
+
+    data = yaml.safe_load(BASE)
+    data["accounts"] = dict(reversed(list(data["accounts"].items())))
+    data["teams"] = dict(reversed(list(data["teams"].items())))
+    reordered = parse(json.dumps(data))
+    assert reordered.stack_refs() == default_spec.stack_refs()
+
+
+def test_multi_region_account_gets_one_stack_per_region():
+    text = BASE.replace(
+        "    layer: dev\n    ou: ml-workloads\n    description: Fraud",
+        "    layer: dev\n    ou: ml-workloads\n    regions: [eu-west-1, eu-central-1]\n    description: Fraud",
+    )
+    names = [ref.name for ref in parse(text).stack_refs()]
+    assert "ml-dev-fraud-eu-central-1" in names and "ml-dev-fraud-eu-west-1" in names
+    assert "ml-dev-fraud" not in names
+
+
+def test_region_outside_allowed_regions():
+    text = BASE.replace(
+        "    layer: dev\n    ou: ml-workloads\n    description: Fraud",
+        "    layer: dev\n    ou: ml-workloads\n    regions: [us-east-1]\n    description: Fraud",
+    )
+    assert problems(text) == [
+        "spec.yaml:41: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
+        "(got 'us-east-1', expected one of ['eu-central-1', 'eu-west-1'])"
+    ]
+
+
+def test_two_teams_cannot_share_a_dev_account():
+    text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
+    assert problems(text) == [
+        "spec.yaml:60: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev account per team)"
+    ]
+
+
+def test_missing_required_field_points_at_parent():
+    text = BASE.replace("  root_id: r-nw4a\n", "")
+    assert problems(text) == ["spec.yaml:4: organization.root_id: required field is missing"]
+
+
+def test_ou_parent_cycle():
+    text = BASE.replace(
+        "    infrastructure:\n      id: ou-nw4a-infra001\n",
+        "    infrastructure:\n      id: ou-nw4a-infra001\n      parent: ml-workloads\n",
+    ).replace("    ml-workloads:\n      id: ou-nw4a-mlwork01\n", "    ml-workloads:\n      id: ou-nw4a-mlwork01\n      parent: infrastructure\n")
+    found = problems(text)
+    assert any("OU parents form a cycle" in p for p in found), found
+
+
+def test_reserved_aws_tag_key():
+    text = BASE.replace("    managed-by: mlgov\n", "    aws:managed: mlgov\n")
+    assert problems(text) == ["spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got 'aws:managed')"]
+
+
+def test_terraform_role_name_limit():
+    # IAM role names stop at 64 characters.
+    text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * 64)
+    assert parse(text).terraform.role_name == "r" * 64
+    text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * 65)
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("spec.yaml:87: terraform.role_name: invalid value"), found
