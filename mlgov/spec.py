@@ -12,26 +12,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
+from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.yamlsrc import Located, dotted, load_yaml
-
-# Names are used in Terraform addresses, IAM role names, bucket names and SageMaker names,
-# so they are held to the strictest common alphabet: lower-case, digits, inner hyphens.
-Name = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=40)]
-AccountId = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{12}$")]
-OrgId = Annotated[str, StringConstraints(strict=True, pattern=r"^o-[a-z0-9]{10,32}$")]
-RootId = Annotated[str, StringConstraints(strict=True, pattern=r"^r-[0-9a-z]{4,32}$")]
-OuId = Annotated[str, StringConstraints(strict=True, pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
-Region = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-TagKey = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
-TagValue = Annotated[str, StringConstraints(strict=True, max_length=256, pattern=r"^[\w .:/=+@-]*$")]
-Text = Annotated[str, StringConstraints(strict=True, max_length=1024)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Layer(str, Enum):
@@ -44,7 +29,7 @@ class Layer(str, Enum):
     prod = "prod"
 
 
-class OrganizationalUnit(_Model):
+class OrganizationalUnit(SpecModel):
     """An OU of the organization, referenced by name everywhere else in the spec."""
 
     id: OuId = Field(description="OU id as AWS shows it, e.g. ou-ab12-3c4d5e6f.")
@@ -54,7 +39,7 @@ class OrganizationalUnit(_Model):
     description: Text = Field(default="", description="What the OU holds; used in docs and tags.")
 
 
-class Organization(_Model):
+class Organization(SpecModel):
     """The AWS organization the platform lives in."""
 
     name: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")] = Field(
@@ -75,7 +60,7 @@ class Organization(_Model):
     )
 
 
-class Account(_Model):
+class Account(SpecModel):
     """One AWS account and the platform layer it serves."""
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
@@ -88,7 +73,7 @@ class Account(_Model):
     description: Text = Field(default="", description="Free text for humans.")
 
 
-class Stage(_Model):
+class Stage(SpecModel):
     """One step of a team's deployment path, in order."""
 
     name: Name = Field(description="Stage name, e.g. test or prod; unique within the team.")
@@ -98,7 +83,7 @@ class Stage(_Model):
     )
 
 
-class Team(_Model):
+class Team(SpecModel):
     """A data science team (line of business) with its own dev account."""
 
     dev_account: Name = Field(description="Key of the team's dev account (layer dev, used by no other team).")
@@ -109,7 +94,7 @@ class Team(_Model):
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
 
 
-class StateBackend(_Model):
+class StateBackend(SpecModel):
     """Where Terraform keeps state: one S3 object per stack, locked natively by S3."""
 
     bucket: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] = Field(
@@ -121,7 +106,7 @@ class StateBackend(_Model):
     )
 
 
-class TerraformSettings(_Model):
+class TerraformSettings(SpecModel):
     """How Terraform reaches the accounts."""
 
     state: StateBackend = Field(description="S3 state backend shared by all stacks.")
@@ -139,7 +124,7 @@ class StackRef(NamedTuple):
     layer: Layer
 
 
-class OrgSpec(_Model):
+class OrgSpec(SpecModel):
     """The whole org spec. Everything mlgov generates is a pure function of this."""
 
     organization: Organization = Field(description="The AWS organization.")

@@ -77,16 +77,21 @@ def synth_stacks(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
     return tree, summaries
 
 
-# Renderers that add files next to the stacks: each is a pure function spec -> Tree.
-# Registered by name so the order (and thus any conflict message) is deterministic.
-EXTRA_RENDERERS: dict[str, Callable[[OrgSpec], Tree]] = {}
+def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
+    """Renderers that add files beside the stacks, by name; each a pure function spec -> Tree.
+
+    Listed here explicitly (not self-registered on import) so what ends up in generated/
+    is visible in one place and the order is fixed.
+    """
+    return {}
 
 
 def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
     """The complete generated tree for ``spec``."""
     tree, summaries = synth_stacks(spec)
-    for name in sorted(EXTRA_RENDERERS):
-        for rel, data in EXTRA_RENDERERS[name](spec).items():
+    renderers = extra_renderers()
+    for name in sorted(renderers):
+        for rel, data in renderers[name](spec).items():
             if rel in tree:
                 raise MlgovError(f"renderer {name!r} would overwrite {rel}")
             tree[rel] = data
