@@ -117,3 +117,6 @@ def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
         yield PhysicalName(path, Kind.S3_BUCKET, bucket_name(spec, ref.account, ref.region, "platform"))
         yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "platform"))
     yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, spec.terraform.role_name)
+    from mlgov import scp
+
+    yield from (PhysicalName(path, Kind.SCP, name) for path, name in scp.planned_names(spec))

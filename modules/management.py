@@ -1,13 +1,25 @@
 """Management account layer: the organization's own account.
 
-Reads ``organization`` and ``accounts``. Creates the account baseline; OUs, SCP guardrails,
-trusted access and delegated administration are added here by the guardrails work (#5).
+Reads ``organization``, ``accounts`` and ``management``. Creates the account baseline, the
+platform OUs when ``management.own_ous`` (else they are referenced by id), one SCP per
+enabled guardrail with its attachments, and Service Catalog organizations access with the
+hub as delegated administrator (see :mod:`modules.guardrails`).
 """
 
 from __future__ import annotations
 
+from constructs import Construct
+
+from mlgov.spec import OrgSpec, StackRef
 from modules.base import AccountStack
+from modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
 
 
 class ManagementStack(AccountStack):
     """Stack of the organization's management account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
+        ous = OrganizationalUnits(self, "organizational_units", spec=spec)
+        Guardrails(self, "guardrails", spec=spec, target_ids=ous.target_ids)
+        OrganizationAccess(self, "organization_access", spec=spec)

@@ -1,0 +1,243 @@
+"""Service control policies of the management layer, as plain data (no cdktf import).
+
+Pure functions of the validated spec, so ``validate`` can check every SCP's size and
+attachments before anything is synthesized, and :mod:`modules.guardrails` turns the same
+:class:`Scp` values into Terraform resources.
+
+Size: AWS Organizations limits an SCP to 5,120 characters and counts every character of the
+document as submitted, spaces and line breaks included (the console minifies before it
+submits; the API does not). mlgov submits exactly the compact JSON built here
+(:func:`mlgov.policy.document`, no whitespace between tokens), and checks that string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+from mlgov import policy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlgov.spec import OrgSpec
+
+SCP_MAX_CHARS = 5120
+# Attached SCPs per root, OU or account (hard quota), FullAWSAccess included.
+SCP_MAX_PER_TARGET = 5
+# FullAWSAccess stays attached everywhere (mlgov's SCPs are deny lists on top of it).
+BUILTIN_PER_TARGET = 1
+ROOT = "root"
+
+# Actions of global (or us-east-1-only) services. Their requests carry us-east-1 (or no
+# region) whatever region the caller works in, so a region deny must not catch them.
+GLOBAL_SERVICE_ACTIONS = (
+    "account:*", "aws-portal:*", "billing:*", "budgets:*", "ce:*", "cloudfront:*", "cur:*",
+    "globalaccelerator:*", "health:*", "iam:*", "importexport:*", "organizations:*", "pricing:*",
+    "route53:*", "route53domains:*", "s3:GetAccountPublicAccessBlock", "s3:ListAllMyBuckets",
+    "savingsplans:*", "shield:*", "sso:*", "sts:*", "support:*", "supportplans:*",
+    "tag:GetResources", "trustedadvisor:*", "waf:*", "wafv2:*",
+)
+
+# SageMaker create calls that accept a VpcConfig. Transform jobs run in the network of
+# their model, so they are covered by the KMS rule only.
+SAGEMAKER_VPC_ACTIONS = (
+    "sagemaker:CreateDomain", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+)
+SAGEMAKER_VOLUME_KMS_ACTIONS = (
+    "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance", "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob",
+)
+CLOUDTRAIL_TAMPER_ACTIONS = (
+    "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "cloudtrail:StopLogging", "cloudtrail:UpdateTrail",
+)
+CONFIG_TAMPER_ACTIONS = (
+    "config:DeleteConfigurationRecorder", "config:PutConfigurationRecorder", "config:StopConfigurationRecorder",
+)
+
+
+@dataclass(frozen=True)
+class Scp:
+    """One service control policy: its spec key, physical name, description, document and targets."""
+
+    key: str  # field name under management.guardrails; also the Terraform address
+    name: str
+    description: str
+    content: str
+    targets: tuple[str, ...]  # `root` or OU names, sorted
+
+    @property
+    def spec_path(self) -> tuple:
+        return ("management", "guardrails", self.key)
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+def scp_name(spec: "OrgSpec", purpose: str) -> str:
+    """Physical SCP name: ``<org>-<purpose>``."""
+    from mlgov.naming import resource_name
+
+    return resource_name(spec, purpose)
+
+
+def _targets(spec: "OrgSpec", configured: list[str] | None, default_root: bool) -> tuple[str, ...]:
+    if configured is not None:
+        return tuple(sorted(set(configured)))
+    if default_root:
+        return (ROOT,)
+    return tuple(sorted(spec.organization.organizational_units)) or (ROOT,)
+
+
+def _exempt(spec: "OrgSpec") -> dict[str, dict[str, Any]]:
+    roles = spec.management.guardrails.exempt_roles
+    if not roles:
+        return {}
+    return {"ArnNotLike": {"aws:PrincipalARN": sorted(f"arn:aws:iam::*:role/{r}" for r in set(roles))}}
+
+
+def _region_restriction(spec: "OrgSpec") -> dict[str, Any]:
+    g = spec.management.guardrails.region_restriction
+    conditions = {"StringNotEquals": {"aws:RequestedRegion": sorted(spec.organization.allowed_regions)}}
+    conditions.update(_exempt(spec))
+    stmt = policy.statement("DenyOutsideAllowedRegions", [], "*", effect="Deny", conditions=conditions)
+    del stmt["Action"]
+    stmt["NotAction"] = sorted(set(GLOBAL_SERVICE_ACTIONS) | set(g.exempt_actions))
+    return stmt
+
+
+def _sagemaker_vpc_kms(_spec: "OrgSpec") -> list[dict[str, Any]]:
+    return [
+        policy.statement(
+            "DenySageMakerWithoutVpc", SAGEMAKER_VPC_ACTIONS, "*", effect="Deny",
+            conditions={"Null": {"sagemaker:VpcSubnets": "true"}},
+        ),
+        policy.statement(
+            "DenySageMakerWithoutVolumeKmsKey", SAGEMAKER_VOLUME_KMS_ACTIONS, "*", effect="Deny",
+            conditions={"Null": {"sagemaker:VolumeKmsKey": "true"}},
+        ),
+        # Absent means Enabled (the API default), and StringNotEquals matches an absent key.
+        policy.statement(
+            "DenyNotebookDirectInternetAccess", ["sagemaker:CreateNotebookInstance"], "*", effect="Deny",
+            conditions={"StringNotEquals": {"sagemaker:DirectInternetAccess": "Disabled"}},
+        ),
+    ]
+
+
+def _sagemaker_domain_vpc_only(_spec: "OrgSpec") -> list[dict[str, Any]]:
+    return [
+        # CreateDomain without AppNetworkAccessType defaults to PublicInternetOnly: deny it too.
+        policy.statement(
+            "DenyDomainNotVpcOnly", ["sagemaker:CreateDomain"], "*", effect="Deny",
+            conditions={"StringNotEquals": {"sagemaker:AppNetworkAccessType": "VpcOnly"}},
+        ),
+        # UpdateDomain without the parameter leaves the type unchanged: only deny a change.
+        policy.statement(
+            "DenyDomainUpdateToPublicInternet", ["sagemaker:UpdateDomain"], "*", effect="Deny",
+            conditions={"StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}},
+        ),
+    ]
+
+
+def _audit(spec: "OrgSpec") -> list[dict[str, Any]]:
+    g = spec.management.guardrails.protect_audit
+    exempt = _exempt(spec)
+    stmts = []
+    if g.cloudtrail_trails:
+        stmts.append(policy.statement(
+            "ProtectCloudTrail", CLOUDTRAIL_TAMPER_ACTIONS,
+            sorted(f"arn:aws:cloudtrail:*:*:trail/{t}" for t in set(g.cloudtrail_trails)), effect="Deny", conditions=exempt or None,
+        ))
+    if g.config_recorders:
+        stmts.append(policy.statement(
+            "ProtectConfigRecorders", CONFIG_TAMPER_ACTIONS,
+            sorted(f"arn:aws:config:*:*:configuration-recorder/{r}/*" for r in set(g.config_recorders)), effect="Deny",
+            conditions=exempt or None,
+        ))
+    return stmts
+
+
+def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
+    stmts = statements if isinstance(statements, list) else [statements]
+    return policy.document(*stmts)
+
+
+def service_control_policies(spec: "OrgSpec") -> list[Scp]:
+    """Every enabled SCP of the spec, sorted by key."""
+    g = spec.management.guardrails
+    org = spec.organization.name
+    out: list[Scp] = []
+    if g.region_restriction.enabled:
+        out.append(Scp(
+            "region_restriction", scp_name(spec, "deny-outside-regions"),
+            f"{org}: deny requests outside {', '.join(sorted(spec.organization.allowed_regions))} (global services exempt)",
+            _document(_region_restriction(spec)), _targets(spec, g.region_restriction.targets, False),
+        ))
+    if g.sagemaker_vpc_kms.enabled:
+        out.append(Scp(
+            "sagemaker_vpc_kms", scp_name(spec, "sagemaker-vpc-kms"),
+            f"{org}: deny SageMaker jobs, notebooks and domains without VPC or volume KMS key, or with direct internet access",
+            _document(_sagemaker_vpc_kms(spec)), _targets(spec, g.sagemaker_vpc_kms.targets, False),
+        ))
+    if g.sagemaker_domain_vpc_only.enabled:
+        out.append(Scp(
+            "sagemaker_domain_vpc_only", scp_name(spec, "sagemaker-domain-vpc-only"),
+            f"{org}: deny SageMaker domains that are not VpcOnly",
+            _document(_sagemaker_domain_vpc_only(spec)), _targets(spec, g.sagemaker_domain_vpc_only.targets, False),
+        ))
+    if g.deny_leave_organization.enabled:
+        out.append(Scp(
+            "deny_leave_organization", scp_name(spec, "deny-leave-organization"),
+            f"{org}: deny member accounts leaving the organization",
+            _document(policy.statement("DenyLeaveOrganization", ["organizations:LeaveOrganization"], "*", effect="Deny")),
+            _targets(spec, g.deny_leave_organization.targets, True),
+        ))
+    audit = _audit(spec)
+    if g.protect_audit.enabled and audit:
+        out.append(Scp(
+            "protect_audit", scp_name(spec, "protect-audit"),
+            f"{org}: deny stopping or changing the platform's CloudTrail trails and Config recorders",
+            _document(audit), _targets(spec, g.protect_audit.targets, True),
+        ))
+    return sorted(out, key=lambda s: s.key)
+
+
+GUARDRAIL_KEYS = ("deny_leave_organization", "protect_audit", "region_restriction", "sagemaker_domain_vpc_only", "sagemaker_vpc_kms")
+
+
+def problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
+    """Targets, size and per-target quota of every SCP, as ``(spec path, message)``."""
+    ous = spec.organization.organizational_units
+    g = spec.management.guardrails
+    unknown = False
+    for key in GUARDRAIL_KEYS:
+        for i, target in enumerate(getattr(g, key).targets or []):
+            if target != ROOT and target not in ous:
+                unknown = True
+                yield ("management", "guardrails", key, "targets", i), (
+                    f"unknown attachment target (got {target!r}, expected `root` or one of {sorted(ous)})"
+                )
+    if unknown:
+        return
+    per_target: dict[str, list[str]] = {}
+    for scp in service_control_policies(spec):
+        if scp.size > SCP_MAX_CHARS:
+            yield scp.spec_path, (
+                f"SCP {scp.name!r} is too large (got {scp.size} characters, expected at most {SCP_MAX_CHARS}); "
+                "list fewer names or actions, or split it"
+            )
+        for target in scp.targets:
+            per_target.setdefault(target, []).append(scp.key)
+    limit = SCP_MAX_PER_TARGET - BUILTIN_PER_TARGET
+    for target, keys in sorted(per_target.items()):
+        if len(keys) > limit:
+            yield ("management", "guardrails"), (
+                f"too many SCPs attached to {target!r} (got {len(keys)}: {keys}, expected at most {limit} "
+                f"besides FullAWSAccess; AWS allows {SCP_MAX_PER_TARGET} per target)"
+            )
+
+
+def planned_names(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
+    """(spec path, physical name) of every SCP, for :func:`mlgov.naming.planned_names`."""
+    for scp in service_control_policies(spec):
+        yield scp.spec_path, scp.name

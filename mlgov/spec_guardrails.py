@@ -1,0 +1,111 @@
+"""Spec of the management layer: OU ownership, org-level service access and SCP guardrails.
+
+Lives under the top-level ``management`` key. Every default yields a sensible management
+stack for the default spec: all guardrails on, attached to every OU the spec declares (the
+organization-wide ones to the root), Service Catalog organizations access on and the hub
+registered as its delegated administrator.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StringConstraints
+
+from mlgov.spec_base import Name, SpecModel
+
+# `root` or an OU name of organization.organizational_units.
+Target = Name
+RoleName = Annotated[str, StringConstraints(strict=True, pattern=r"^[\w+=,.@-]{1,64}$")]
+TrailName = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][\w.-]{2,127}$")]
+RecorderName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^[\w.-]+$")]
+# service:Action, wildcards allowed in the action part only (e.g. iam:*, s3:GetAccount*)
+ActionPattern = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")]
+
+
+class GuardrailBase(SpecModel):
+    """Common switches of one SCP."""
+
+    enabled: StrictBool = Field(default=True, description="Create and attach this SCP.")
+    targets: list[Target] | None = Field(
+        default=None,
+        description="Where to attach it: `root` or OU names of organization.organizational_units. "
+        "Default: every OU of the spec (organization-wide guardrails: the root).",
+    )
+
+
+class RegionGuardrail(GuardrailBase):
+    """Deny every request outside organization.allowed_regions, except global services."""
+
+    exempt_actions: list[ActionPattern] = Field(
+        default_factory=list,
+        description="Extra actions of global services to exempt, beyond mlgov's built-in list (e.g. a new global service).",
+    )
+
+
+class SageMakerGuardrail(GuardrailBase):
+    """Deny SageMaker jobs, notebooks and domains without VPC config or volume KMS key, or with direct internet access."""
+
+
+class DomainGuardrail(GuardrailBase):
+    """Deny SageMaker domains whose network access type is not VpcOnly."""
+
+
+class LeaveOrgGuardrail(GuardrailBase):
+    """Deny member accounts leaving the organization."""
+
+
+class AuditGuardrail(GuardrailBase):
+    """Deny stopping, deleting or reconfiguring the platform's CloudTrail trails and Config recorders."""
+
+    cloudtrail_trails: list[TrailName] = Field(
+        default_factory=list, description="Names of the trails to protect (the SCP is only created when a trail or recorder is listed)."
+    )
+    config_recorders: list[RecorderName] = Field(
+        default_factory=list, description="Names of the AWS Config configuration recorders to protect (usually `default`)."
+    )
+
+
+class Guardrails(SpecModel):
+    """The service control policies mlgov creates, one per concern, each switchable."""
+
+    exempt_roles: list[RoleName] = Field(
+        default_factory=list,
+        description="IAM role names (in any account) exempt from the region and audit guardrails, "
+        "e.g. a break-glass role or the role Control Tower uses to manage trails.",
+    )
+    region_restriction: RegionGuardrail = Field(default_factory=RegionGuardrail, description="Deny actions outside the allowed regions.")
+    sagemaker_vpc_kms: SageMakerGuardrail = Field(
+        default_factory=SageMakerGuardrail,
+        description="Deny SageMaker training/processing/tuning/transform jobs, notebooks and domains without VPC, volume KMS key, or with direct internet access.",
+    )
+    sagemaker_domain_vpc_only: DomainGuardrail = Field(
+        default_factory=DomainGuardrail, description="Deny SageMaker domains that are not VpcOnly."
+    )
+    deny_leave_organization: LeaveOrgGuardrail = Field(
+        default_factory=LeaveOrgGuardrail, description="Deny organizations:LeaveOrganization (default target: the root)."
+    )
+    protect_audit: AuditGuardrail = Field(
+        default_factory=AuditGuardrail, description="Protect the listed CloudTrail trails and Config recorders (default target: the root)."
+    )
+
+
+class ManagementSettings(SpecModel):
+    """What the management account stack owns besides its baseline."""
+
+    own_ous: StrictBool = Field(
+        default=False,
+        description="mlgov creates and manages the OUs of organization.organizational_units (name, parent, tags). "
+        "False: they are referenced by id only (e.g. Control Tower owns them).",
+    )
+    service_catalog_access: StrictBool = Field(
+        default=True,
+        description="Enable Service Catalog's AWS Organizations access and register the hub as its delegated administrator "
+        "(needed to share portfolios to OUs).",
+    )
+    stacksets_delegated_admin: StrictBool = Field(
+        default=False,
+        description="Register the hub as delegated administrator for CloudFormation StackSets "
+        "(trusted access itself is activated with `aws cloudformation activate-organizations-access`; `doctor` checks it).",
+    )
+    guardrails: Guardrails = Field(default_factory=Guardrails, description="Service control policies.")
