@@ -116,3 +116,9 @@ def main() -> None:
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
+
+
+from mlgov import commands_org  # noqa: E402  (commands defined in their own modules)
+
+cli.add_command(commands_org.discover)
+cli.add_command(commands_org.doctor)
