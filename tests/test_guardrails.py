@@ -1,0 +1,274 @@
+"""Management layer: every SCP (effect, actions, conditions, targets), the size and quota
+checks, and the management stack's OUs, attachments and organization access."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlgov import scp
+from mlgov.errors import SpecError
+from mlgov.naming import Kind, planned_names
+from mlgov.spec import parse_spec
+from mlgov.yamlsrc import load_yaml
+from tests.conftest import ROOT
+from tests.helpers import resources, statements
+
+BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
+
+
+def spec_with(management: dict | None = None, **top):
+    """The default spec with ``management`` replaced (None: the section removed)."""
+    data = copy.deepcopy(BASE)
+    data.pop("management", None)
+    if management is not None:
+        data["management"] = management
+    data.update(top)
+    return parse_spec(load_yaml(yaml.safe_dump(data, sort_keys=False), "<test>"))
+
+
+def policies(spec) -> dict[str, scp.Scp]:
+    return {p.key: p for p in scp.service_control_policies(spec)}
+
+
+def by_sid(content: str) -> dict[str, dict]:
+    return {s["Sid"]: s for s in statements(content)}
+
+
+@lru_cache(maxsize=1)
+def iam_actions() -> dict[str, set[str]]:
+    """Every IAM action by service, from cfn-lint's bundled IAM reference data."""
+    import cfnlint
+
+    data = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
+    return {service: set(body["Actions"]) for service, body in data.items() if isinstance(body, dict) and "Actions" in body}
+
+
+# --- each SCP --------------------------------------------------------------------------
+
+def test_default_spec_has_five_scps_with_names_descriptions_and_targets(default_spec):
+    found = policies(default_spec)
+    assert {k: (p.name, p.targets) for k, p in found.items()} == {
+        "deny_leave_organization": ("nwa-deny-leave-organization", ("root",)),
+        "protect_audit": ("nwa-protect-audit", ("root",)),
+        "region_restriction": ("nwa-deny-outside-regions", ("infrastructure", "ml-deployment", "ml-workloads")),
+        "sagemaker_domain_vpc_only": ("nwa-sagemaker-domain-vpc-only", ("ml-workloads",)),
+        "sagemaker_vpc_kms": ("nwa-sagemaker-vpc-kms", ("ml-deployment", "ml-workloads")),
+    }
+    for policy in found.values():
+        assert policy.description.startswith("nwa: ") and len(policy.description) <= 512
+        doc = json.loads(policy.content)
+        assert doc["Version"] == "2012-10-17"
+        assert all(s["Effect"] == "Deny" and s["Resource"] for s in doc["Statement"])
+
+
+def test_region_restriction_denies_everything_but_global_services_outside_allowed_regions(default_spec):
+    # GIVEN allowed regions eu-west-1 and eu-central-1 and a break-glass role
+    (stmt,) = statements(policies(default_spec)["region_restriction"].content)
+    # THEN one Deny on NotAction (global services) with a region condition and the role exempt
+    assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*" and "Action" not in stmt
+    assert {"iam:*", "organizations:*", "sts:*", "route53:*", "cloudfront:*", "support:*"} <= set(stmt["NotAction"])
+    assert not any(a.startswith(("sagemaker:", "s3:*", "kms:", "ec2:")) for a in stmt["NotAction"])
+    assert stmt["Condition"] == {
+        "StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]},
+        "ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/nwa-break-glass"]},
+    }
+
+
+def test_region_restriction_takes_extra_exempt_actions_and_no_exempt_roles():
+    spec = spec_with({"guardrails": {"region_restriction": {"exempt_actions": ["ec2:DescribeRegions"]}}})
+    (stmt,) = statements(policies(spec)["region_restriction"].content)
+    assert "ec2:DescribeRegions" in stmt["NotAction"]
+    assert stmt["NotAction"] == sorted(stmt["NotAction"])
+    assert set(stmt["Condition"]) == {"StringNotEquals"}  # no exempt roles listed: no exemption
+
+
+def test_sagemaker_vpc_kms_denies_missing_vpc_missing_kms_and_direct_internet(default_spec):
+    stmts = by_sid(policies(default_spec)["sagemaker_vpc_kms"].content)
+    assert set(stmts) == {"DenySageMakerWithoutVpc", "DenySageMakerWithoutVolumeKmsKey", "DenyNotebookDirectInternetAccess"}
+    vpc = stmts["DenySageMakerWithoutVpc"]
+    assert vpc["Action"] == [
+        "sagemaker:CreateDomain", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance",
+        "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+    ]
+    assert vpc["Condition"] == {"Null": {"sagemaker:VpcSubnets": "true"}}
+    kms = stmts["DenySageMakerWithoutVolumeKmsKey"]
+    assert "sagemaker:CreateTransformJob" in kms["Action"] and "sagemaker:CreateTrainingJob" in kms["Action"]
+    assert kms["Condition"] == {"Null": {"sagemaker:VolumeKmsKey": "true"}}
+    internet = stmts["DenyNotebookDirectInternetAccess"]
+    assert internet["Action"] == ["sagemaker:CreateNotebookInstance"]
+    assert internet["Condition"] == {"StringNotEquals": {"sagemaker:DirectInternetAccess": "Disabled"}}
+    assert all(s["Effect"] == "Deny" and s["Resource"] == "*" for s in stmts.values())
+
+
+def test_domain_vpc_only_denies_create_without_vpconly_and_updates_away_from_it(default_spec):
+    stmts = by_sid(policies(default_spec)["sagemaker_domain_vpc_only"].content)
+    assert stmts["DenyDomainNotVpcOnly"]["Action"] == ["sagemaker:CreateDomain"]
+    # StringNotEquals also matches an absent key: a domain created without the type is public.
+    assert stmts["DenyDomainNotVpcOnly"]["Condition"] == {"StringNotEquals": {"sagemaker:AppNetworkAccessType": "VpcOnly"}}
+    assert stmts["DenyDomainUpdateToPublicInternet"]["Action"] == ["sagemaker:UpdateDomain"]
+    # ...IfExists: an update that does not touch the type stays allowed.
+    assert stmts["DenyDomainUpdateToPublicInternet"]["Condition"] == {
+        "StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}
+    }
+
+
+def test_deny_leave_organization(default_spec):
+    (stmt,) = statements(policies(default_spec)["deny_leave_organization"].content)
+    assert stmt == {"Sid": "DenyLeaveOrganization", "Effect": "Deny", "Action": ["organizations:LeaveOrganization"], "Resource": "*"}
+
+
+def test_protect_audit_targets_the_named_trails_and_recorders_only(default_spec):
+    stmts = by_sid(policies(default_spec)["protect_audit"].content)
+    trail, config = stmts["ProtectCloudTrail"], stmts["ProtectConfigRecorders"]
+    assert trail["Resource"] == ["arn:aws:cloudtrail:*:*:trail/nwa-org-trail"]
+    assert set(trail["Action"]) == {"cloudtrail:DeleteTrail", "cloudtrail:StopLogging", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors"}
+    assert config["Resource"] == ["arn:aws:config:*:*:configuration-recorder/default/*"]
+    assert set(config["Action"]) == {
+        "config:DeleteConfigurationRecorder", "config:StopConfigurationRecorder", "config:PutConfigurationRecorder"
+    }
+    for stmt in (trail, config):
+        assert stmt["Effect"] == "Deny"
+        assert stmt["Condition"] == {"ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/nwa-break-glass"]}}
+
+
+def test_protect_audit_without_trails_or_recorders_is_not_created():
+    spec = spec_with({"guardrails": {}})
+    assert "protect_audit" not in policies(spec)
+    spec = spec_with({"guardrails": {"protect_audit": {"config_recorders": ["default"]}}})
+    assert set(by_sid(policies(spec)["protect_audit"].content)) == {"ProtectConfigRecorders"}
+
+
+def test_every_action_in_every_scp_is_a_real_iam_action(default_spec):
+    # GIVEN IAM's action list (cfn-lint's bundled reference) WHEN every SCP action is looked up
+    # THEN each exists (wildcards match at least one action of a known service)
+    known = iam_actions()
+    for policy in policies(default_spec).values():
+        for stmt in statements(policy.content):
+            for action in stmt.get("Action", []) + stmt.get("NotAction", []):
+                service, name = action.split(":")
+                assert service in known, f"{policy.key}: unknown service in {action}"
+                assert fnmatch.filter(known[service], name.lower()), f"{policy.key}: no IAM action matches {action}"
+
+
+def test_each_guardrail_can_be_switched_off():
+    off = {k: {"enabled": False} for k in scp.GUARDRAIL_KEYS}
+    assert policies(spec_with({"guardrails": off})) == {}
+    only = dict(off, region_restriction={"enabled": True})
+    assert set(policies(spec_with({"guardrails": only}))) == {"region_restriction"}
+
+
+def test_default_targets_without_a_management_section():
+    # GIVEN no management section at all WHEN the SCPs are built
+    spec = spec_with(None)
+    found = policies(spec)
+    # THEN OU guardrails go to every OU of the spec and org-wide ones to the root
+    assert found["region_restriction"].targets == ("infrastructure", "ml-deployment", "ml-workloads")
+    assert found["sagemaker_vpc_kms"].targets == ("infrastructure", "ml-deployment", "ml-workloads")
+    assert found["deny_leave_organization"].targets == ("root",)
+    assert spec.management.own_ous is False and spec.management.service_catalog_access is True
+
+
+# --- size and quota checks ---------------------------------------------------------------
+
+def test_scp_content_is_compact_json_and_size_counts_every_character(default_spec):
+    for policy in policies(default_spec).values():
+        assert policy.content == json.dumps(json.loads(policy.content), sort_keys=True, separators=(",", ":"))
+        assert policy.size == len(policy.content)
+
+
+def test_size_limit_is_inclusive(default_spec, monkeypatch):
+    region = policies(default_spec)["region_restriction"]
+    monkeypatch.setattr(scp, "SCP_MAX_CHARS", region.size)
+    assert not [p for p in scp.problems(default_spec) if "nwa-deny-outside-regions" in p[1]]
+    monkeypatch.setattr(scp, "SCP_MAX_CHARS", region.size - 1)
+    assert [(path, msg.split(" (")[0]) for path, msg in scp.problems(default_spec) if "nwa-deny-outside-regions" in msg] == [
+        (("management", "guardrails", "region_restriction"), "SCP 'nwa-deny-outside-regions' is too large")
+    ]
+
+
+def test_oversized_scp_fails_validation_with_its_spec_path():
+    trails = [f"trail-{i:03d}-with-a-rather-long-name" for i in range(120)]
+    with pytest.raises(SpecError) as info:
+        spec_with({"guardrails": {"protect_audit": {"cloudtrail_trails": trails}}})
+    (problem,) = info.value.problems
+    assert problem.path == "management.guardrails.protect_audit"
+    assert "is too large (got " in problem.message and "expected at most 5120)" in problem.message
+
+
+def test_scp_names_are_checked_as_physical_names(default_spec):
+    names = {n.name for n in planned_names(default_spec) if n.kind is Kind.SCP}
+    assert names == {p.name for p in policies(default_spec).values()}
+
+
+# --- the management stack ----------------------------------------------------------------
+
+def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, default_spec):
+    stack = stacks["management"]
+    ous = resources(stack, "aws_organizations_organizational_unit")
+    assert {k: (v["name"], v["parent_id"]) for k, v in ous.items()} == {
+        "infrastructure": ("infrastructure", "r-nw4a"),
+        "ml_deployment": ("ml-deployment", "r-nw4a"),
+        "ml_workloads": ("ml-workloads", "r-nw4a"),
+    }
+    scps = resources(stack, "aws_organizations_policy")
+    expected = policies(default_spec)
+    assert set(scps) == set(expected)
+    for key, res in scps.items():
+        assert res["type"] == "SERVICE_CONTROL_POLICY"
+        assert (res["name"], res["description"], res["content"]) == (expected[key].name, expected[key].description, expected[key].content)
+    attachments = resources(stack, "aws_organizations_policy_attachment")
+    targets = {k: (v["policy_id"], v["target_id"]) for k, v in attachments.items()}
+    assert targets == {
+        "deny_leave_organization__root": ("${aws_organizations_policy.deny_leave_organization.id}", "r-nw4a"),
+        "protect_audit__root": ("${aws_organizations_policy.protect_audit.id}", "r-nw4a"),
+        "region_restriction__infrastructure": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.infrastructure.id}"),
+        "region_restriction__ml_deployment": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.ml_deployment.id}"),
+        "region_restriction__ml_workloads": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
+        "sagemaker_domain_vpc_only__ml_workloads": ("${aws_organizations_policy.sagemaker_domain_vpc_only.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
+        "sagemaker_vpc_kms__ml_deployment": ("${aws_organizations_policy.sagemaker_vpc_kms.id}", "${aws_organizations_organizational_unit.ml_deployment.id}"),
+        "sagemaker_vpc_kms__ml_workloads": ("${aws_organizations_policy.sagemaker_vpc_kms.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
+    }
+    assert resources(stack, "aws_servicecatalog_organizations_access") == {"this": {"enabled": True, **_meta(stack, "aws_servicecatalog_organizations_access", "this")}}
+    admins = resources(stack, "aws_organizations_delegated_administrator")
+    assert {k: (v["account_id"], v["service_principal"]) for k, v in admins.items()} == {
+        "servicecatalog_hub": ("220000000002", "servicecatalog.amazonaws.com")
+    }
+    assert admins["servicecatalog_hub"]["depends_on"] == ["aws_servicecatalog_organizations_access.this"]
+    # the organization itself is never taken over
+    assert "aws_organizations_organization" not in stack.get("resource", {})
+
+
+def _meta(stack, rtype, name):
+    return {"//": stack["resource"][rtype][name]["//"]}
+
+
+def test_other_layers_carry_no_organization_resources(stacks):
+    for name, stack in stacks.items():
+        if name != "management":
+            assert not [t for t in stack.get("resource", {}) if t.startswith(("aws_organizations_", "aws_servicecatalog_organizations"))]
+
+
+def test_ous_referenced_by_id_when_not_owned_and_stacksets_admin_on_request(render_spec):
+    # GIVEN a spec where Control Tower owns the OUs and StackSets delegation is requested
+    data = copy.deepcopy(BASE)
+    data["management"]["own_ous"] = False
+    data["management"]["stacksets_delegated_admin"] = True
+    tree = render_spec(yaml.safe_dump(data, sort_keys=False))
+    stack = json.loads(tree["stacks/management/cdk.tf.json"])
+    # THEN no OU resources, attachments use the spec's literal OU ids, and a second delegation exists
+    assert resources(stack, "aws_organizations_organizational_unit") == {}
+    attachments = resources(stack, "aws_organizations_policy_attachment")
+    assert attachments["region_restriction__ml_workloads"]["target_id"] == "ou-nw4a-mlwork01"
+    assert attachments["sagemaker_vpc_kms__ml_deployment"]["target_id"] == "ou-nw4a-mldeploy"
+    admins = resources(stack, "aws_organizations_delegated_administrator")
+    assert {k: v["service_principal"] for k, v in admins.items()} == {
+        "servicecatalog_hub": "servicecatalog.amazonaws.com",
+        "stacksets_hub": "member.org.stacksets.cloudformation.amazonaws.com",
+    }
