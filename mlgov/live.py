@@ -182,9 +182,9 @@ class Difference:
     def line(self) -> str:
         from mlgov.yamlsrc import dotted
 
-        where = dotted(self.path) if self.path else "organization"
+        where = f"{dotted(self.path)}: " if self.path else ""
         fix = "  [--write fixes]" if self.fixable else ""
-        return f"{self.kind:<8} {where}: {self.message}{fix}"
+        return f"{self.kind:<8} {where}{self.message}{fix}"
 
 
 def spec_ou_paths(spec: OrgSpec) -> dict[str, tuple[str, ...]]:

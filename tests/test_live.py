@@ -242,7 +242,7 @@ def test_discover_reports_disagreements_and_write_fixes_only_those_values(aws_en
         ) in lines
         assert f"  moved    accounts.ml-test.ou: account {ids['ml_test']} sits in ml-deployment (spec: ml-workloads)  [--write fixes]" in lines
         assert f"  wrong    accounts.ml-prod.id: account named 'ml-prod' has id {ids['ml_prod']} (spec says 999999999999)  [--write fixes]" in lines
-        assert f"  extra    organization: OU sandbox ({ids['ou_sandbox']}) is not in the spec" in lines
+        assert f"  extra    OU sandbox ({ids['ou_sandbox']}) is not in the spec" in lines
         assert lines[-1] == "4 difference(s), 4 fixable with --write"
         assert path.read_text() == bad
 
@@ -412,3 +412,34 @@ def test_unknown_profile_ends_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "main.py", "discover", "--profile", "prod-admin"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3
     assert proc.stderr == "error: AWS profile 'prod-admin' not found (check ~/.aws/config or --profile)\n"
+
+
+def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path, connections):
+    with mock_aws():
+        ids = build_org()
+        make_prerequisites(ids)
+        connections.append({"Connections": []})
+        path = tmp_path / "org.yaml"
+        # GIVEN everything for Service Catalog in place, and a spec that also wants StackSets
+        path.write_text(spec_text(ids) + "\nmanagement:\n  stacksets_delegated_admin: true\n")
+        result = CliRunner().invoke(cli, ["doctor", str(path)])
+    # THEN the two StackSets items fail with their fixes, and nothing else
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    hub = ids["ml_shared_services"]
+    assert [line for line in lines if line.startswith("[FAIL]")] == [
+        "[FAIL] trusted access for CloudFormation StackSets is enabled: member.org.stacksets.cloudformation.amazonaws.com",
+        f"[FAIL] hub ml-shared-services ({hub}) is delegated administrator for CloudFormation StackSets: member.org.stacksets.cloudformation.amazonaws.com",
+    ]
+    assert "       fix: run `aws cloudformation activate-organizations-access` in the management account" in lines
+    assert lines[-1] == "18/20 checks pass"
+
+
+# --- spec edits ----------------------------------------------------------------------------
+
+def test_edit_scalars_keeps_quoting_comments_and_every_other_byte():
+    from mlgov.specedit import edit_scalars
+
+    text = "a:\n  id: o-old   # why\n  n: '0001'\n  m: \"x\"\n  p: 1234\n  flow: {k: v}\nb: [1, 2]\n"
+    out = edit_scalars(text, {("a", "id"): "o-new", ("a", "n"): "0002", ("a", "m"): "y", ("a", "p"): "0099", ("a", "flow", "k"): "w"})
+    assert out == "a:\n  id: o-new   # why\n  n: '0002'\n  m: \"y\"\n  p: \"0099\"\n  flow: {k: w}\nb: [1, 2]\n"
