@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from mlgov.naming import planned_names
+from mlgov.scp import problems as scp_problems
 from mlgov.spec import Layer, OrgSpec
 
 Finding = tuple[tuple, str]
@@ -45,7 +46,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
-        _guardrails(spec),
+        scp_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
@@ -225,12 +226,6 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                     yield spath + ("account",), "the first stage must not be prod: deploy to a test account first"
             elif seen_prod:
                 yield spath + ("account",), f"test stage {stage.name!r} comes after a prod stage (expected test stages first)"
-
-
-def _guardrails(spec: OrgSpec) -> Iterator[Finding]:
-    from mlgov.scp import problems
-
-    yield from problems(spec)
 
 
 def _physical_names(spec: OrgSpec) -> Iterator[Finding]:

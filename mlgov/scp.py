@@ -100,9 +100,9 @@ def _region_restriction(spec: "OrgSpec") -> dict[str, Any]:
     g = spec.management.guardrails.region_restriction
     conditions = {"StringNotEquals": {"aws:RequestedRegion": sorted(spec.organization.allowed_regions)}}
     conditions.update(_exempt(spec))
-    stmt = policy.statement("DenyOutsideAllowedRegions", [], "*", effect="Deny", conditions=conditions)
-    del stmt["Action"]
-    stmt["NotAction"] = sorted(set(GLOBAL_SERVICE_ACTIONS) | set(g.exempt_actions))
+    exempt = set(GLOBAL_SERVICE_ACTIONS) | set(g.exempt_actions)
+    stmt = policy.statement("DenyOutsideAllowedRegions", exempt, "*", effect="Deny", conditions=conditions)
+    stmt["NotAction"] = stmt.pop("Action")  # deny everything EXCEPT these
     return stmt
 
 
