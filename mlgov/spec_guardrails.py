@@ -71,7 +71,7 @@ class Guardrails(SpecModel):
 
     exempt_roles: list[RoleName] = Field(
         default_factory=list,
-        description="IAM role names (in any account) exempt from the region and audit guardrails, "
+        description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
         "e.g. a break-glass role or the role Control Tower uses to manage trails.",
     )
     region_restriction: RegionGuardrail = Field(default_factory=RegionGuardrail, description="Deny actions outside the allowed regions.")
