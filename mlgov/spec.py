@@ -15,6 +15,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
+from mlgov.spec_catalog import ServiceCatalog
 from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.yamlsrc import Located, dotted, load_yaml
 
@@ -131,6 +132,7 @@ class OrgSpec(SpecModel):
     accounts: dict[Name, Account] = Field(min_length=1, description="Every account the platform touches, by key.")
     teams: dict[Name, Team] = Field(default_factory=dict, description="Data science teams, by name.")
     terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
+    service_catalog: ServiceCatalog | None = Field(default=None, description="Portfolios and products the hub shares to the workload OUs.")
 
     # -- derived views (pure, cheap) -------------------------------------------------
 
