@@ -10,6 +10,7 @@ import difflib
 from functools import lru_cache
 from typing import Any, Iterator
 
+from mlgov.checks_catalog import catalog_problems
 from mlgov.naming import planned_names
 from mlgov.spec import Layer, OrgSpec
 
@@ -45,6 +46,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
+        catalog_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
