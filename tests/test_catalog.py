@@ -71,7 +71,7 @@ def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(artifact.text.replace("AppNetworkAccessType: VpcOnly", "AppNetworkAccessType: Internet-ish"))
     proc = subprocess.run([cfn_lint(), "--format", "parseable", str(broken)], capture_output=True, text=True)
-    assert proc.returncode != 0 and "AppNetworkAccessType" in proc.stdout
+    assert proc.returncode != 0 and "Internet-ish" in proc.stdout and "VpcOnly" in proc.stdout
 
 
 def test_products_land_in_generated_by_portfolio_product_version(tree, default_spec):
