@@ -131,8 +131,8 @@ def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
         yield PhysicalName(("service_catalog",), Kind.S3_BUCKET, bucket_name(spec, hub, region, "catalog"))
     yield PhysicalName(("service_catalog",), Kind.KMS_ALIAS, kms_alias(spec, "catalog"))
     yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, catalog_launch_role(spec))
-    # The domain product appends "<domain>-<persona>" (at most 20 + 1 + 19 characters).
-    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, product_role_prefix(spec) + "d" * 20 + "-lead-data-scientist")
+    # The longest role a product creates: the domain product's "projects-<domain>" (domain: 20 characters).
+    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, product_role_prefix(spec) + "projects-" + "d" * 20)
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         ppath = ("service_catalog", "portfolios", pkey)
         yield PhysicalName(ppath + ("display_name",), Kind.SERVICE_CATALOG, portfolio.display_name)

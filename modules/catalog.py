@@ -20,7 +20,8 @@ The share needs Service Catalog's organizations access and the hub registered as
 administrator; both live in the management stack.
 
 :class:`CatalogLaunchRole` (dev stacks) creates the launch role the constraint names, allowed
-to create exactly what the product templates declare and nothing else.
+to create exactly what the product templates declare and nothing else. IAM is global, so an
+account built in several regions gets the role once (first region), covering all of them.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ class CatalogHub(Construct):
                 )
 
 
-def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
+def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """What the launch role may do: manage exactly the resources the product templates declare.
 
     Roles and policies it creates are confined to the product role prefix (the launch role's
@@ -277,8 +278,11 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
     prefix = naming.product_role_prefix(spec)
     org = spec.organization.name
     hub = spec.hub
-    arn = f"arn:aws:{{}}:{region}:{account_id}:{{}}"
-    sagemaker = [arn.format("sagemaker", r) for r in ("domain/*", "user-profile/*", "pipeline/*", "model-package-group/*")]
+
+    def arns(service: str, *resources: str) -> list[str]:
+        return [f"arn:aws:{service}:{region}:{account_id}:{r}" for region in regions for r in resources]
+
+    sagemaker = arns("sagemaker", "domain/*", "user-profile/*", "pipeline/*", "model-package-group/*")
     statements = [
         policy.statement(
             "ProductStacks",
@@ -289,7 +293,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
                 "cloudformation:SetStackPolicy", "cloudformation:TagResource", "cloudformation:UntagResource",
                 "cloudformation:UpdateStack",
             ],
-            [arn.format("cloudformation", "stack/SC-*")],
+            arns("cloudformation", "stack/SC-*"),
         ),
         policy.statement(
             "ReadTemplates", ["cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"], "*"
@@ -356,12 +360,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
                 "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
                 "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
             ],
-            [arn.format("kms", "key/*")],
+            arns("kms", "key/*"),
         ),
         policy.statement(
             "ProductKeyAliases",
             ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-            [arn.format("kms", f"alias/{org}/sagemaker/*"), arn.format("kms", "key/*")],
+            arns("kms", f"alias/{org}/sagemaker/*", "key/*"),
         ),
         policy.statement(
             "ProductBuckets",
@@ -385,7 +389,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
                 "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateSecurityGroup", "ec2:CreateTags",
                 "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress",
             ],
-            [arn.format("ec2", "security-group/*"), arn.format("ec2", "vpc/*")],
+            arns("ec2", "security-group/*", "vpc/*"),
         ),
         policy.statement(
             "ProductFunctions",
@@ -393,17 +397,17 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
                 "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:InvokeFunction",
                 "lambda:TagResource", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
             ],
-            [arn.format("lambda", f"function:{prefix}*")],
+            arns("lambda", f"function:{prefix}*"),
         ),
         policy.statement(
             "ProductLogGroups",
             ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:TagResource"],
-            [arn.format("logs", f"log-group:/aws/lambda/{prefix}*")],
+            arns("logs", f"log-group:/aws/lambda/{prefix}*"),
         ),
         policy.statement(
             "ProjectParameters",
             ["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:RemoveTagsFromResource"],
-            [arn.format("ssm", f"parameter/{org}/projects/*")],
+            arns("ssm", f"parameter/{org}/projects/*"),
         ),
     ]
     return policy.document(*statements)
@@ -412,7 +416,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, region: str) -> str:
 class CatalogLaunchRole(Construct):
     """The role every launch constraint names (LOCAL role name), in one dev account."""
 
-    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, region: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, regions: list[str]) -> None:
         super().__init__(scope, id)
         name = naming.catalog_launch_role(spec)
         trust = policy.document(
@@ -430,7 +434,7 @@ class CatalogLaunchRole(Construct):
             "catalog_launch",
         )
         named(
-            IamRolePolicy(self, "policy", name="provision-products", role=self.role.id, policy=launch_role_policy(spec, account_id, region)),
+            IamRolePolicy(self, "policy", name="provision-products", role=self.role.id, policy=launch_role_policy(spec, account_id, regions)),
             "catalog_launch",
         )
 

@@ -16,10 +16,11 @@ class DevAccountStack(AccountStack):
 
     def __init__(self, scope, id: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
-        if self.spec.service_catalog and self.spec.service_catalog.portfolios:
-            from modules.catalog import CatalogLaunchRole
+        regions = self.spec.account_regions(self.account_key)
+        if self.spec.service_catalog and self.spec.service_catalog.portfolios and self.region == regions[0]:
+            from modules.catalog import CatalogLaunchRole  # IAM is global: one launch role per account
 
-            CatalogLaunchRole(self, "catalog_launch", spec=self.spec, account_id=self.account_id, region=self.region)
+            CatalogLaunchRole(self, "catalog_launch", spec=self.spec, account_id=self.account_id, regions=regions)
 
     @property
     def team_name(self) -> str | None:

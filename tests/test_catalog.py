@@ -297,3 +297,16 @@ def test_synth_and_check_refuse_to_rewrite_a_released_version(tree, tmp_path, mo
         assert f"{out}/products/sagemaker-projects/model-build/v1.yaml: released version 'v1'" in result.output
         assert "add a new version name" in result.output
         assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec):
+    from modules.catalog import launch_role_policy
+
+    # GIVEN a dev account built in two regions WHEN its (single, global) launch role is made
+    stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"]))
+    (stacks_stmt,) = [s for s in stmts if s["Sid"] == "ProductStacks"]
+    # THEN the role may manage product stacks in both, and nowhere else
+    assert stacks_stmt["Resource"] == [
+        "arn:aws:cloudformation:eu-central-1:330000000003:stack/SC-*",
+        "arn:aws:cloudformation:eu-west-1:330000000003:stack/SC-*",
+    ]
