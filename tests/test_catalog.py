@@ -47,6 +47,11 @@ def example_spec():
 
 
 @pytest.fixture(scope="module")
+def example_tree(render_spec):
+    return render_spec(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
 def hub(stacks):
     return stacks[HUB]
 
@@ -235,9 +240,9 @@ def test_launch_role_is_least_privilege(stacks):
     assert not naming.catalog_launch_role(load_spec(ROOT / "org.yaml")).startswith("nwa-sc-")
 
 
-def test_later_versions_become_provisioning_artifacts(render_spec):
+def test_later_versions_become_provisioning_artifacts(example_tree):
     # GIVEN a spec with two versions of the domain product WHEN synthesized
-    hub = json.loads(render_spec(EXAMPLE)["stacks/ml-hub/cdk.tf.json"])
+    hub = json.loads(example_tree["stacks/ml-hub/cdk.tf.json"])
     artifacts = resources(hub, "aws_servicecatalog_provisioning_artifact")
     # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
     assert sorted(artifacts) == ["admin_domain_v1_1"]
@@ -310,3 +315,25 @@ def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec)
         "arn:aws:cloudformation:eu-central-1:330000000003:stack/SC-*",
         "arn:aws:cloudformation:eu-west-1:330000000003:stack/SC-*",
     ]
+
+
+@pytest.mark.terraform
+def test_example_hub_plans_and_terraform_uploads_the_exact_template_bytes(example_tree, tf_cli_config, tmp_path):
+    from mlgov import terraform
+
+    # GIVEN the other spec's hub stack (later versions, tag options, nested OUs)
+    src = tmp_path / "src"
+    write({k.split("/", 2)[2]: v for k, v in example_tree.items() if k.startswith("stacks/ml-hub/")}, src)
+    ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config)
+    # WHEN terraform inits, validates and plans it offline
+    for step in (ws.init, ws.validate, ws.plan, ws.show_json):
+        result = step()
+        assert result.ok, result.stdout + result.stderr
+    planned = json.loads(result.stdout)
+    objects = {
+        r["values"]["key"]: r["values"]["content"]
+        for r in planned["planned_values"]["root_module"]["resources"]
+        if r["type"] == "aws_s3_object"
+    }
+    # THEN what terraform would upload is byte-for-byte the rendered template (${...} unescaped)
+    assert objects and {k: v.encode() for k, v in objects.items()} == {k: v for k, v in example_tree.items() if k.startswith("products/")}
