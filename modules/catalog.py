@@ -56,7 +56,6 @@ from constructs import Construct
 from mlgov import naming, policy
 from mlgov.products import ProductArtifact, persona_role_prefix, product_artifacts
 from mlgov.spec import OrgSpec
-from mlgov.spec_catalog import Persona
 from modules.blocks import PlatformKey, SecureBucket, named
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -439,4 +438,4 @@ class CatalogLaunchRole(Construct):
         )
 
 
-__all__ = ["CatalogHub", "CatalogLaunchRole", "CatalogView", "catalog_view", "ou_arn", "Persona"]
+__all__ = ["CatalogHub", "CatalogLaunchRole", "CatalogView", "catalog_view", "launch_role_policy", "ou_arn"]
