@@ -10,6 +10,7 @@ import difflib
 from functools import lru_cache
 from typing import Any, Iterator
 
+from mlgov.checks_catalog import catalog_problems
 from mlgov.naming import planned_names
 from mlgov.scp import problems as scp_problems
 from mlgov.spec import Layer, OrgSpec
@@ -47,6 +48,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _accounts(spec),
         _teams(spec),
         scp_problems(spec),
+        catalog_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

@@ -91,8 +91,14 @@ def synth(spec: str | None, out: str | None, check: bool, show_diff: bool) -> No
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
+    current = synthesis.read_tree(out_dir)
+    from mlgov.products import released_changes
+
+    if changed_versions := released_changes(tree, current):
+        for line in changed_versions:
+            click.echo(f"{out_dir}/{line}", err=True)
+        sys.exit(EXIT_INPUT)
     if check:
-        current = synthesis.read_tree(out_dir)
         drift = synthesis.compare(tree, current)
         if drift.clean:
             click.echo(f"{out_dir}/ is up to date ({len(tree)} files)")

@@ -106,6 +106,40 @@ def resource_name(spec: "OrgSpec", *parts: str) -> str:
     return "-".join((spec.organization.name,) + tuple(p for p in parts if p))
 
 
+def catalog_launch_role(spec: "OrgSpec") -> str:
+    """Local role name of every Service Catalog launch constraint (exists in each dev account)."""
+    return role_name(spec, "catalog-launch")
+
+
+def product_role_prefix(spec: "OrgSpec") -> str:
+    """Prefix of every IAM role a product template creates; the launch role may manage only these."""
+    return role_name(spec, "sc-")
+
+
+def catalog_template_key(portfolio: str, product: str, version: str) -> str:
+    """Relative path (under generated/ and in the template bucket) of one rendered product version."""
+    return f"products/{portfolio}/{product}/{version}.yaml"
+
+
+def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
+    """Physical names of the Service Catalog feature (hub bucket and key, launch role, products)."""
+    catalog = spec.service_catalog
+    if catalog is None or not catalog.portfolios:
+        return
+    hub = spec.hub
+    for region in spec.account_regions(hub):
+        yield PhysicalName(("service_catalog",), Kind.S3_BUCKET, bucket_name(spec, hub, region, "catalog"))
+    yield PhysicalName(("service_catalog",), Kind.KMS_ALIAS, kms_alias(spec, "catalog"))
+    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, catalog_launch_role(spec))
+    # The longest role a product creates: the domain product's "projects-<domain>" (domain: 20 characters).
+    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, product_role_prefix(spec) + "projects-" + "d" * 20)
+    for pkey, portfolio in sorted(catalog.portfolios.items()):
+        ppath = ("service_catalog", "portfolios", pkey)
+        yield PhysicalName(ppath + ("display_name",), Kind.SERVICE_CATALOG, portfolio.display_name)
+        for key, product in sorted(portfolio.products.items()):
+            yield PhysicalName(ppath + ("products", key, "display_name"), Kind.SERVICE_CATALOG, product.display_name)
+
+
 def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
     """Every physical name the stacks will create, for the length/charset check at validate time.
 
@@ -120,3 +154,4 @@ def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
     from mlgov import scp
 
     yield from (PhysicalName(path, Kind.SCP, name) for path, name in scp.planned_names(spec))
+    yield from catalog_names(spec)

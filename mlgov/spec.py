@@ -16,6 +16,7 @@ from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
 from mlgov.spec_guardrails import ManagementSettings
+from mlgov.spec_catalog import ServiceCatalog
 from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.yamlsrc import Located, dotted, load_yaml
 
@@ -133,6 +134,7 @@ class OrgSpec(SpecModel):
     teams: dict[Name, Team] = Field(default_factory=dict, description="Data science teams, by name.")
     terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
     management: ManagementSettings = Field(default_factory=ManagementSettings, description="Management layer: OU ownership, org service access, SCP guardrails.")
+    service_catalog: ServiceCatalog | None = Field(default=None, description="Portfolios and products the hub shares to the workload OUs.")
 
     # -- derived views (pure, cheap) -------------------------------------------------
 

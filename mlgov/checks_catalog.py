@@ -1,0 +1,79 @@
+"""Semantic checks of ``service_catalog``: references, versions, templates and parameters."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from mlgov.render import TEMPLATES_DIR, TEMPLATE_SUFFIX, template_path
+from mlgov.spec import OrgSpec
+
+Finding = tuple[tuple, str]
+
+
+def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
+    """Findings for the Service Catalog part of the spec (nothing when it is absent)."""
+    catalog = spec.service_catalog
+    if catalog is None:
+        return
+    ous = spec.organization.organizational_units
+    known = sorted(p.name.removesuffix(TEMPLATE_SUFFIX) for p in TEMPLATES_DIR.glob(f"*{TEMPLATE_SUFFIX}"))
+    display: dict[str, tuple] = {}
+    for pkey, portfolio in sorted(catalog.portfolios.items()):
+        ppath = ("service_catalog", "portfolios", pkey)
+        for i, ou in enumerate(portfolio.share_with_ous):
+            if ou not in ous:
+                yield ppath + ("share_with_ous", i), f"unknown OU (got {ou!r}, expected one of {sorted(ous)})"
+        if portfolio.display_name in display:
+            yield ppath + ("display_name",), (
+                f"duplicate portfolio name (got {portfolio.display_name!r}, already used by {'.'.join(display[portfolio.display_name])})"
+            )
+        display.setdefault(portfolio.display_name, ppath)
+        for key, product in sorted(portfolio.products.items()):
+            path = ppath + ("products", key)
+            templates = [(path + ("template",), product.template)]
+            seen: set[str] = set()
+            for i, version in enumerate(product.versions):
+                if version.name in seen:
+                    yield path + ("versions", i, "name"), f"duplicate version name (got {version.name!r}); versions are immutable, add a new name"
+                seen.add(version.name)
+                if version.template is not None:
+                    templates.append((path + ("versions", i, "template"), version.template))
+            for tpath, name in templates:
+                if not template_path(name).is_file():
+                    yield tpath, f"unknown template (got {name!r}, expected one of {known})"
+            yield from _parameters(spec, pkey, key, path)
+
+
+def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Iterator[Finding]:
+    """Every spec parameter default must name a parameter of each version's template."""
+    import yaml
+
+    from mlgov.products import view_model
+
+    catalog = spec.service_catalog
+    pf = catalog.portfolios[portfolio]
+    prod = pf.products[product]
+    if not prod.parameters:
+        return
+    reported: set[str] = set()
+    for version in prod.versions:
+        name = version.template or prod.template
+        if not template_path(name).is_file():
+            continue
+        try:
+            text = _render(name, view_model(spec, portfolio, pf, product, prod, version))
+        except (KeyError, IndexError):
+            return  # references elsewhere in the spec are broken; their own checks report them
+        declared = set((yaml.safe_load(text) or {}).get("Parameters", {}))
+        for param in sorted(prod.parameters):
+            if param not in declared and param not in reported:
+                reported.add(param)
+                yield path + ("parameters", param), (
+                    f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, expected one of {sorted(declared)})"
+                )
+
+
+def _render(name: str, view: dict) -> str:
+    from mlgov.render import render_template
+
+    return render_template(name, view)

@@ -1,0 +1,330 @@
+"""Service Catalog products: view models from the spec, rendered templates, immutability.
+
+Every product version renders ``templates/<template>.yaml.j2`` with a view model built here
+from the validated spec, into ``generated/products/<portfolio>/<product>/<version>.yaml``.
+The hub stack uploads the same text (:func:`product_artifacts`), so what Service Catalog
+serves is byte-for-byte what is committed in ``generated/``.
+
+A released version is immutable: :func:`released_changes` compares a rendered tree with the
+output directory and names every version whose bytes would change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlgov import naming
+from mlgov.render import render_template
+from mlgov.spec import Layer, OrgSpec
+from mlgov.spec_catalog import Persona, Portfolio, Product, ProductVersion
+
+PRODUCTS_DIR = "products"
+
+# Cost tags every product takes as parameters: (parameter name, tag key, CostTags field).
+COST_TAGS = (
+    ("Environment", "environment", "environment"),
+    ("FinanceOwner", "finance-owner", "finance_owner"),
+    ("BusinessUnit", "business-unit", "business_unit"),
+    ("CostCenter", "cost-center", "cost_center"),
+)
+
+# Defaults of template parameters when the spec gives none (`parameters:` overrides them).
+BASE_DEFAULTS = {
+    "AuthMode": "IAM",
+    "ProcessingInstanceType": "ml.m5.xlarge",
+    "TrainingInstanceType": "ml.m5.xlarge",
+    "EndpointInstanceType": "ml.m5.large",
+    "MinimumAuc": "0.7",
+}
+
+
+@dataclass(frozen=True)
+class ProductArtifact:
+    """One rendered product version, as the hub stack and generated/ both need it."""
+
+    portfolio: str
+    product: str
+    version: str
+    key: str
+    text: str
+
+
+def persona_role_prefix(spec: OrgSpec, persona: Persona) -> str:
+    """Name prefix of a persona's roles (the domain product appends the domain name)."""
+    short = {Persona.data_scientist: "ds-", Persona.lead_data_scientist: "lead-"}[persona]
+    return naming.product_role_prefix(spec) + short
+
+
+def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
+    """Per dev account: the team and its first test and prod accounts, for deploy defaults."""
+    rows = []
+    for name, team in sorted(spec.teams.items()):
+        first = {}
+        for stage in team.stages:
+            layer = spec.accounts[stage.account].layer
+            first.setdefault(layer, spec.accounts[stage.account].id)
+        rows.append(
+            {
+                "dev_account_id": spec.accounts[team.dev_account].id,
+                "team": name,
+                "test_account_id": first.get(Layer.test, ""),
+                "prod_account_id": first.get(Layer.prod, ""),
+            }
+        )
+    return sorted(rows, key=lambda r: r["dev_account_id"])
+
+
+def pipeline_definition() -> str:
+    """The model build SageMaker Pipeline (schema 2020-12-01), as indented JSON for ``Fn::Sub``.
+
+    ``${...}`` placeholders are resolved by CloudFormation (bucket, role, key, group, images).
+    """
+    key = "${KmsKey.Arn}"
+    bucket = "s3://${ArtifactBucket}"
+
+    def cluster(instance_param: str) -> dict[str, Any]:
+        return {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": {"Get": f"Parameters.{instance_param}"},
+                "VolumeKmsKeyId": key,
+                "VolumeSizeInGB": 30,
+            }
+        }
+
+    def code_input(script: str) -> dict[str, Any]:
+        return {
+            "InputName": "code",
+            "S3Input": {
+                "LocalPath": "/opt/ml/processing/input/code",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3Uri": f"{bucket}/code/{script}",
+            },
+        }
+
+    def output(name: str) -> dict[str, Any]:
+        return {
+            "OutputName": name,
+            "S3Output": {
+                "LocalPath": f"/opt/ml/processing/{name}",
+                "S3UploadMode": "EndOfJob",
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [f"{bucket}/runs", {"Get": "Execution.PipelineExecutionId"}, name]}},
+            },
+        }
+
+    model_data = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    definition = {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [
+            {"Name": "InputDataUri", "Type": "String", "DefaultValue": f"{bucket}/data/input"},
+            {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "${ProcessingInstanceType}"},
+            {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "${TrainingInstanceType}"},
+            {"Name": "MinimumAuc", "Type": "Float", "DefaultValue": "${MinimumAuc}"},
+            {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
+        ],
+        "Steps": [
+            {
+                "Name": "Preprocess",
+                "Type": "Processing",
+                "Arguments": {
+                    "AppSpecification": {
+                        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/preprocess.py"],
+                        "ImageUri": "${ProcessingImageUri}",
+                    },
+                    "ProcessingInputs": [
+                        code_input("preprocess.py"),
+                        {
+                            "InputName": "raw",
+                            "S3Input": {
+                                "LocalPath": "/opt/ml/processing/input/raw",
+                                "S3DataType": "S3Prefix",
+                                "S3InputMode": "File",
+                                "S3Uri": {"Get": "Parameters.InputDataUri"},
+                            },
+                        },
+                    ],
+                    "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("train"), output("validation"), output("test")]},
+                    "ProcessingResources": cluster("ProcessingInstanceType"),
+                    "RoleArn": "${PipelineRole.Arn}",
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                },
+            },
+            {
+                "Name": "Train",
+                "Type": "Training",
+                "Arguments": {
+                    "AlgorithmSpecification": {"TrainingImage": "${TrainingImageUri}", "TrainingInputMode": "File"},
+                    "HyperParameters": {"eval_metric": "auc", "num_round": "200", "objective": "binary:logistic"},
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": channel,
+                            "ContentType": "text/csv",
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataDistributionType": "FullyReplicated",
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri": {"Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri"},
+                                }
+                            },
+                        }
+                        for channel in ("train", "validation")
+                    ],
+                    "OutputDataConfig": {"KmsKeyId": key, "S3OutputPath": f"{bucket}/models"},
+                    "ResourceConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": {"Get": "Parameters.TrainingInstanceType"},
+                        "VolumeKmsKeyId": key,
+                        "VolumeSizeInGB": 30,
+                    },
+                    "RoleArn": "${PipelineRole.Arn}",
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+                },
+            },
+            {
+                "Name": "Evaluate",
+                "Type": "Processing",
+                "Arguments": {
+                    "AppSpecification": {
+                        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/evaluate.py"],
+                        "ImageUri": "${TrainingImageUri}",
+                    },
+                    "ProcessingInputs": [
+                        code_input("evaluate.py"),
+                        {
+                            "InputName": "model",
+                            "S3Input": {
+                                "LocalPath": "/opt/ml/processing/model",
+                                "S3DataType": "S3Prefix",
+                                "S3InputMode": "File",
+                                "S3Uri": model_data,
+                            },
+                        },
+                        {
+                            "InputName": "test",
+                            "S3Input": {
+                                "LocalPath": "/opt/ml/processing/test",
+                                "S3DataType": "S3Prefix",
+                                "S3InputMode": "File",
+                                "S3Uri": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
+                            },
+                        },
+                    ],
+                    "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("evaluation")]},
+                    "ProcessingResources": cluster("ProcessingInstanceType"),
+                    "RoleArn": "${PipelineRole.Arn}",
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                },
+                "PropertyFiles": [{"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}],
+            },
+            {
+                "Name": "CheckAuc",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "GreaterThanOrEqualTo",
+                            "LeftValue": {
+                                "Std:JsonGet": {
+                                    "Path": "metrics.auc.value",
+                                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                                }
+                            },
+                            "RightValue": {"Get": "Parameters.MinimumAuc"},
+                        }
+                    ],
+                    "ElseSteps": [
+                        {"Name": "AucTooLow", "Type": "Fail", "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"}}
+                    ],
+                    "IfSteps": [
+                        {
+                            "Name": "Register",
+                            "Type": "RegisterModel",
+                            "Arguments": {
+                                "InferenceSpecification": {
+                                    "Containers": [{"Image": "${TrainingImageUri}", "ModelDataUrl": model_data}],
+                                    "SupportedContentTypes": ["text/csv"],
+                                    "SupportedRealtimeInferenceInstanceTypes": ["${EndpointInstanceType}"],
+                                    "SupportedResponseMIMETypes": ["text/csv"],
+                                    "SupportedTransformInstanceTypes": ["${TrainingInstanceType}"],
+                                },
+                                "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
+                                "ModelPackageGroupName": "${SageMakerProjectName}",
+                            },
+                        }
+                    ],
+                },
+            },
+        ],
+    }
+    # A Float parameter's default must be a JSON number once CloudFormation substitutes it.
+    return json.dumps(definition, indent=2, sort_keys=True).replace('"${MinimumAuc}"', "${MinimumAuc}")
+
+
+def view_model(spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_key: str, product: Product, version: ProductVersion) -> dict[str, Any]:
+    """Everything a product template may print; templates only loop and branch over it."""
+    catalog = spec.service_catalog
+    assert catalog is not None
+    defaults = dict(BASE_DEFAULTS)
+    defaults.update(product.parameters)
+    cost = catalog.cost_tags
+    summary = f"{product.display_name} {version.name} (mlgov {portfolio_key}/{product_key})"
+    if product.description:
+        summary += f": {product.description}"
+    return {
+        "description": summary[:1024],
+        "version": version.name,
+        "org": spec.organization.name,
+        "role_prefix": naming.product_role_prefix(spec),
+        "persona_prefix": {p.name: persona_role_prefix(spec, p) for p in Persona},
+        "hub_account_id": spec.accounts[spec.hub].id,
+        "org_id": spec.organization.id,
+        "cost_tags": [
+            {"parameter": param, "key": key, "default": getattr(cost, field)} for param, key, field in COST_TAGS
+        ],
+        "defaults": defaults,
+        "team_stages": team_stages(spec),
+        "pipeline_definition": pipeline_definition(),
+    }
+
+
+def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
+    """Every product version of the spec, rendered, sorted by key."""
+    catalog = spec.service_catalog
+    if catalog is None:
+        return []
+    out = []
+    for pkey, portfolio in sorted(catalog.portfolios.items()):
+        for key, product in sorted(portfolio.products.items()):
+            for version in product.versions:
+                text = render_template(version.template or product.template, view_model(spec, pkey, portfolio, key, product, version))
+                out.append(ProductArtifact(pkey, key, version.name, naming.catalog_template_key(pkey, key, version.name), text))
+    return sorted(out, key=lambda a: a.key)
+
+
+def render_products(spec: OrgSpec) -> dict[str, bytes]:
+    """The extra renderer for generated/: ``products/<portfolio>/<product>/<version>.yaml``."""
+    return {a.key: a.text.encode("utf-8") for a in product_artifacts(spec)}
+
+
+def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[str]:
+    """Messages for product versions already in ``current`` that ``tree`` would change.
+
+    Removing a version is allowed (it retires the provisioning artifact); changing one is not,
+    because users who provisioned it would silently get different infrastructure on update.
+    """
+    problems = []
+    for rel in sorted(set(tree) & set(current)):
+        if rel.startswith(f"{PRODUCTS_DIR}/") and tree[rel] != current[rel]:
+            _, portfolio, product, file = rel.split("/")
+            version = file.removesuffix(".yaml")
+            problems.append(
+                f"{rel}: released version {version!r} of product {portfolio}/{product} would change; "
+                f"versions are immutable: add a new version name to "
+                f"service_catalog.portfolios.{portfolio}.products.{product}.versions (and pin {version!r} "
+                f"to a frozen copy of its template with `template:`)"
+            )
+    return problems

@@ -1,0 +1,441 @@
+"""Service Catalog constructs: the hub's portfolios and products, the dev accounts' launch role.
+
+:class:`CatalogHub` (hub stack) reads ``service_catalog`` (portfolios, products, versions,
+sharing, principals, tag options), ``organization`` (id, OUs, management account) and the
+rendered templates handed in as :class:`CatalogView` (built from the spec by
+:func:`catalog_view`; the construct reads no file). It creates:
+
+- the template bucket (``SecureBucket``, SSE-KMS with its own ``catalog`` key), readable only
+  by principals of the organization (``aws:PrincipalOrgID``), and one ``aws_s3_object`` per
+  rendered product version;
+- one portfolio per spec portfolio; one product per spec product (first version as its
+  initial provisioning artifact, later versions as ``aws_servicecatalog_provisioning_artifact``);
+- the product <-> portfolio association and a LAUNCH constraint with the LOCAL role name
+  :func:`mlgov.naming.catalog_launch_role` on every pair;
+- an organization-node share (``ORGANIZATIONAL_UNIT``, principal and tag-option sharing on)
+  per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and personas;
+- tag options and their portfolio associations.
+
+The share needs Service Catalog's organizations access and the hub registered as delegated
+administrator; both live in the management stack.
+
+:class:`CatalogLaunchRole` (dev stacks) creates the launch role the constraint names, allowed
+to create exactly what the product templates declare and nothing else. IAM is global, so an
+account built in several regions gets the role once (first region), covering all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.s3_object import S3Object
+from cdktf_cdktf_provider_aws.servicecatalog_constraint import ServicecatalogConstraint
+from cdktf_cdktf_provider_aws.servicecatalog_portfolio import ServicecatalogPortfolio
+from cdktf_cdktf_provider_aws.servicecatalog_portfolio_share import ServicecatalogPortfolioShare
+from cdktf_cdktf_provider_aws.servicecatalog_principal_portfolio_association import (
+    ServicecatalogPrincipalPortfolioAssociation,
+)
+from cdktf_cdktf_provider_aws.servicecatalog_product import (
+    ServicecatalogProduct,
+    ServicecatalogProductProvisioningArtifactParameters,
+)
+from cdktf_cdktf_provider_aws.servicecatalog_product_portfolio_association import (
+    ServicecatalogProductPortfolioAssociation,
+)
+from cdktf_cdktf_provider_aws.servicecatalog_provisioning_artifact import ServicecatalogProvisioningArtifact
+from cdktf_cdktf_provider_aws.servicecatalog_tag_option import ServicecatalogTagOption
+from cdktf_cdktf_provider_aws.servicecatalog_tag_option_resource_association import (
+    ServicecatalogTagOptionResourceAssociation,
+)
+from constructs import Construct
+
+from mlgov import naming, policy
+from mlgov.products import ProductArtifact, persona_role_prefix, product_artifacts
+from mlgov.spec import OrgSpec
+from modules.blocks import PlatformKey, SecureBucket, named
+
+STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """What the hub construct needs beyond the spec: every rendered product version."""
+
+    artifacts: tuple[ProductArtifact, ...]
+
+    def text(self, key: str) -> str:
+        return next(a.text for a in self.artifacts if a.key == key)
+
+
+def catalog_view(spec: OrgSpec) -> CatalogView:
+    """Render the spec's product versions (the same bytes generated/products/ holds)."""
+    return CatalogView(tuple(product_artifacts(spec)))
+
+
+def terraform_literal(text: str) -> str:
+    """Escape Terraform template sequences so ``${AWS::Region}`` reaches S3 verbatim."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def ou_arn(spec: OrgSpec, ou_name: str) -> str:
+    """ARN of an OU, as portfolio shares take it (owned by the management account)."""
+    org = spec.organization
+    mgmt = spec.accounts[org.management_account].id
+    return f"arn:aws:organizations::{mgmt}:ou/{org.id}/{org.organizational_units[ou_name].id}"
+
+
+def _address(*parts: str) -> str:
+    """Address fragment from free text (tag keys, role patterns): keep [a-z0-9_] only."""
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", naming.construct_id(*parts).lower())).strip("_")
+
+
+class CatalogHub(Construct):
+    """Portfolios, products, launch constraints and OU shares in the hub account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, region: str, view: CatalogView) -> None:
+        super().__init__(scope, id)
+        catalog = spec.service_catalog
+        assert catalog is not None and catalog.portfolios
+        org_condition = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
+        self.key = PlatformKey(
+            self,
+            "key",
+            name="catalog",
+            account_id=account_id,
+            alias=naming.kms_alias(spec, "catalog"),
+            description="mlgov Service Catalog product templates",
+            extra_statements=[
+                policy.statement(
+                    "OrganizationDecryptsTemplatesThroughS3",
+                    ["kms:Decrypt", "kms:DescribeKey"],
+                    "*",
+                    principals={"AWS": "*"},
+                    conditions={
+                        "StringEquals": {"aws:PrincipalOrgID": spec.organization.id, "kms:ViaService": f"s3.{region}.amazonaws.com"}
+                    },
+                )
+            ],
+        )
+        bucket_name = naming.bucket_name(spec, spec.hub, region, "catalog")
+        self.bucket = SecureBucket(
+            self,
+            "bucket",
+            name="catalog",
+            bucket_name=bucket_name,
+            kms_key_arn=self.key.arn,
+            extra_statements=[
+                policy.statement(
+                    "OrganizationReadsTemplates",
+                    ["s3:GetObject"],
+                    [f"arn:aws:s3:::{bucket_name}/products/*"],
+                    principals={"AWS": "*"},
+                    conditions=org_condition,
+                )
+            ],
+        )
+        launch_role = json.dumps({"LocalRoleName": naming.catalog_launch_role(spec)})
+
+        for pkey, portfolio in sorted(catalog.portfolios.items()):
+            pf = named(
+                ServicecatalogPortfolio(
+                    self,
+                    f"portfolio_{pkey}",
+                    name=portfolio.display_name,
+                    description=portfolio.description or None,
+                    provider_name=portfolio.provider,
+                ),
+                naming.construct_id(pkey),
+            )
+            for ou in sorted(set(portfolio.share_with_ous)):
+                named(
+                    ServicecatalogPortfolioShare(
+                        self,
+                        f"share_{pkey}_{ou}",
+                        portfolio_id=pf.id,
+                        principal_id=ou_arn(spec, ou),
+                        type="ORGANIZATIONAL_UNIT",
+                        share_principals=True,
+                        share_tag_options=True,
+                    ),
+                    naming.construct_id(pkey, ou),
+                )
+            patterns = set(portfolio.role_patterns) | {persona_role_prefix(spec, p) + "*" for p in portfolio.personas}
+            for pattern in sorted(patterns):
+                named(
+                    ServicecatalogPrincipalPortfolioAssociation(
+                        self,
+                        f"principal_{pkey}_{pattern}",
+                        portfolio_id=pf.id,
+                        # IAM_PATTERN ARNs carry no account: they match in every account the share reaches.
+                        principal_arn=f"arn:aws:iam:::role/{pattern}",
+                        principal_type="IAM_PATTERN",
+                    ),
+                    _address(pkey, pattern),
+                )
+            for tag_key, tag_value in sorted(portfolio.tag_options.items()):
+                option = named(
+                    ServicecatalogTagOption(self, f"tag_option_{pkey}_{tag_key}", key=tag_key, value=tag_value),
+                    _address(pkey, tag_key),
+                )
+                named(
+                    ServicecatalogTagOptionResourceAssociation(
+                        self, f"tag_option_assoc_{pkey}_{tag_key}", resource_id=pf.id, tag_option_id=option.id
+                    ),
+                    _address(pkey, tag_key),
+                )
+
+            for key, product in sorted(portfolio.products.items()):
+                address = naming.construct_id(pkey, key)
+                objects = {}
+                for version in product.versions:
+                    object_key = naming.catalog_template_key(pkey, key, version.name)
+                    objects[version.name] = named(
+                        S3Object(
+                            self,
+                            f"template_{address}_{version.name}",
+                            bucket=self.bucket.bucket.id,
+                            key=object_key,
+                            content=terraform_literal(view.text(object_key)),
+                            content_type="application/x-yaml",
+                        ),
+                        _address(pkey, key, version.name),
+                    )
+
+                def url(version_name: str) -> str:
+                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{naming.catalog_template_key(pkey, key, version_name)}"
+
+                first, *later = product.versions
+                sc_product = named(
+                    ServicecatalogProduct(
+                        self,
+                        f"product_{address}",
+                        name=product.display_name,
+                        owner=product.owner,
+                        type="CLOUD_FORMATION_TEMPLATE",
+                        description=product.description or None,
+                        distributor=product.distributor,
+                        support_email=product.support_email,
+                        support_url=product.support_url,
+                        support_description=product.support_description or None,
+                        tags={STUDIO_VISIBILITY_TAG: "true"} if portfolio.studio_visible else None,
+                        provisioning_artifact_parameters=ServicecatalogProductProvisioningArtifactParameters(
+                            name=first.name,
+                            description=first.description or None,
+                            template_url=url(first.name),
+                            type="CLOUD_FORMATION_TEMPLATE",
+                        ),
+                        depends_on=[objects[first.name], self.bucket.policy],
+                    ),
+                    address,
+                )
+                for version in later:
+                    named(
+                        ServicecatalogProvisioningArtifact(
+                            self,
+                            f"artifact_{address}_{version.name}",
+                            product_id=sc_product.id,
+                            name=version.name,
+                            description=version.description or None,
+                            template_url=url(version.name),
+                            type="CLOUD_FORMATION_TEMPLATE",
+                            depends_on=[objects[version.name]],
+                        ),
+                        _address(pkey, key, version.name),
+                    )
+                association = named(
+                    ServicecatalogProductPortfolioAssociation(
+                        self, f"association_{address}", portfolio_id=pf.id, product_id=sc_product.id
+                    ),
+                    address,
+                )
+                named(
+                    ServicecatalogConstraint(
+                        self,
+                        f"launch_{address}",
+                        portfolio_id=pf.id,
+                        product_id=sc_product.id,
+                        type="LAUNCH",
+                        parameters=launch_role,
+                        description=f"Launch {product.display_name} with the local role {naming.catalog_launch_role(spec)}",
+                        depends_on=[association],
+                    ),
+                    address,
+                )
+
+
+def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
+    """What the launch role may do: manage exactly the resources the product templates declare.
+
+    Roles and policies it creates are confined to the product role prefix (the launch role's
+    own name is outside it), may only have the prefix's own policies attached, and may only be
+    passed to SageMaker and Lambda.
+    """
+    prefix = naming.product_role_prefix(spec)
+    org = spec.organization.name
+    hub = spec.hub
+
+    def arns(service: str, *resources: str) -> list[str]:
+        return [f"arn:aws:{service}:{region}:{account_id}:{r}" for region in regions for r in resources]
+
+    sagemaker = arns("sagemaker", "domain/*", "user-profile/*", "pipeline/*", "model-package-group/*")
+    statements = [
+        policy.statement(
+            "ProductStacks",
+            [
+                "cloudformation:CreateChangeSet", "cloudformation:CreateStack", "cloudformation:DeleteChangeSet",
+                "cloudformation:DeleteStack", "cloudformation:DescribeChangeSet", "cloudformation:DescribeStackEvents",
+                "cloudformation:DescribeStacks", "cloudformation:ExecuteChangeSet", "cloudformation:GetTemplate",
+                "cloudformation:SetStackPolicy", "cloudformation:TagResource", "cloudformation:UntagResource",
+                "cloudformation:UpdateStack",
+            ],
+            arns("cloudformation", "stack/SC-*"),
+        ),
+        policy.statement(
+            "ReadTemplates", ["cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"], "*"
+        ),
+        policy.statement(
+            "TemplatesFromTheHub",
+            ["s3:GetObject"],
+            [f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/*" for r in spec.account_regions(hub)],
+        ),
+        policy.statement(
+            "DecryptHubTemplatesThroughS3",
+            ["kms:Decrypt"],
+            [f"arn:aws:kms:{r}:{spec.accounts[hub].id}:key/*" for r in spec.account_regions(hub)],
+            conditions={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        ),
+        policy.statement(
+            "ProductRoles",
+            [
+                "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole",
+                "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRoleDescription",
+            ],
+            [policy.role_arn(account_id, f"{prefix}*")],
+        ),
+        policy.statement(
+            "AttachOnlyProductPolicies",
+            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            [policy.role_arn(account_id, f"{prefix}*")],
+            conditions={"ArnLike": {"iam:PolicyARN": f"arn:aws:iam::{account_id}:policy/{prefix}*"}},
+        ),
+        policy.statement(
+            "ProductPolicies",
+            [
+                "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy",
+            ],
+            [f"arn:aws:iam::{account_id}:policy/{prefix}*"],
+        ),
+        policy.statement(
+            "PassProductRoles",
+            ["iam:PassRole"],
+            [policy.role_arn(account_id, f"{prefix}*")],
+            conditions={"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "sagemaker.amazonaws.com"]}},
+        ),
+        policy.statement(
+            "SageMakerResources",
+            [
+                "sagemaker:AddTags", "sagemaker:CreateDomain", "sagemaker:CreateModelPackageGroup",
+                "sagemaker:CreatePipeline", "sagemaker:CreateUserProfile", "sagemaker:DeleteDomain",
+                "sagemaker:DeleteModelPackageGroup", "sagemaker:DeleteModelPackageGroupPolicy",
+                "sagemaker:DeletePipeline", "sagemaker:DeleteTags", "sagemaker:DeleteUserProfile",
+                "sagemaker:DescribeDomain", "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribePipeline",
+                "sagemaker:DescribeUserProfile", "sagemaker:GetModelPackageGroupPolicy", "sagemaker:ListTags",
+                "sagemaker:PutModelPackageGroupPolicy", "sagemaker:UpdateDomain", "sagemaker:UpdatePipeline",
+                "sagemaker:UpdateUserProfile",
+            ],
+            sagemaker,
+        ),
+        policy.statement("CreateProductKeys", ["kms:CreateKey", "kms:ListAliases"], "*"),
+        policy.statement(
+            "ManageProductKeys",
+            [
+                "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GenerateDataKey*",
+                "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+            ],
+            arns("kms", "key/*"),
+        ),
+        policy.statement(
+            "ProductKeyAliases",
+            ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+            arns("kms", f"alias/{org}/sagemaker/*", "key/*"),
+        ),
+        policy.statement(
+            "ProductBuckets",
+            [
+                "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy",
+                "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging",
+                "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
+            ],
+            # CloudFormation names unnamed buckets after the stack: SC-<account>-pp-... in lower case.
+            [f"arn:aws:s3:::sc-{account_id}-pp-*"],
+        ),
+        policy.statement(
+            "DescribeNetwork",
+            ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+            "*",
+        ),
+        policy.statement(
+            "StudioSecurityGroups",
+            [
+                "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateSecurityGroup", "ec2:CreateTags",
+                "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress",
+            ],
+            arns("ec2", "security-group/*", "vpc/*"),
+        ),
+        policy.statement(
+            "ProductFunctions",
+            [
+                "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:InvokeFunction",
+                "lambda:TagResource", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+            ],
+            arns("lambda", f"function:{prefix}*"),
+        ),
+        policy.statement(
+            "ProductLogGroups",
+            ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:TagResource"],
+            arns("logs", f"log-group:/aws/lambda/{prefix}*"),
+        ),
+        policy.statement(
+            "ProjectParameters",
+            ["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:RemoveTagsFromResource"],
+            arns("ssm", f"parameter/{org}/projects/*"),
+        ),
+    ]
+    return policy.document(*statements)
+
+
+class CatalogLaunchRole(Construct):
+    """The role every launch constraint names (LOCAL role name), in one dev account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, regions: list[str]) -> None:
+        super().__init__(scope, id)
+        name = naming.catalog_launch_role(spec)
+        trust = policy.document(
+            policy.statement("ServiceCatalogLaunches", ["sts:AssumeRole"], principals={"Service": "servicecatalog.amazonaws.com"})
+        )
+        self.role = named(
+            IamRole(
+                self,
+                "role",
+                name=name,
+                description="Service Catalog launch role: provisions the hub's products in this account.",
+                assume_role_policy=trust,
+                max_session_duration=3600,
+            ),
+            "catalog_launch",
+        )
+        named(
+            IamRolePolicy(self, "policy", name="provision-products", role=self.role.id, policy=launch_role_policy(spec, account_id, regions)),
+            "catalog_launch",
+        )
+
+
+__all__ = ["CatalogHub", "CatalogLaunchRole", "CatalogView", "catalog_view", "launch_role_policy", "ou_arn"]

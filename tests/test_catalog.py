@@ -1,0 +1,339 @@
+"""Service Catalog: rendered product templates (cfn-lint), hub portfolios/shares, launch role,
+and immutability of released product versions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from mlgov import naming
+from mlgov.products import product_artifacts, released_changes, render_products
+from mlgov.spec import load_spec
+from tests.conftest import ROOT, require_tool
+from tests.helpers import resources, statements
+
+EXAMPLE = ROOT / "examples" / "contoso-vision.yaml"
+HUB = "ml-shared-services"
+
+
+def cfn_lint() -> str:
+    beside_python = Path(sys.executable).parent / "cfn-lint"
+    return str(beside_python) if beside_python.is_file() else require_tool("cfn-lint")
+
+
+def write(tree: dict[str, bytes], root: Path) -> list[Path]:
+    paths = []
+    for rel, data in sorted(tree.items()):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        paths.append(root / rel)
+    return paths
+
+
+def doc(text: str | bytes) -> dict:
+    return yaml.safe_load(text)
+
+
+@pytest.fixture(scope="module")
+def example_spec():
+    return load_spec(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def example_tree(render_spec):
+    return render_spec(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def hub(stacks):
+    return stacks[HUB]
+
+
+# --- templates ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["default", "example"])
+def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default_spec, example_spec, tmp_path):
+    # GIVEN every product version of the default spec / of a spec with other teams and params
+    spec = default_spec if which == "default" else example_spec
+    files = write(render_products(spec), tmp_path)
+    assert len(files) == sum(len(p.versions) for pf in spec.service_catalog.portfolios.values() for p in pf.products.values())
+    # WHEN cfn-lint checks them (errors AND warnings; no rule disabled)
+    proc = subprocess.run([cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
+    # THEN nothing is reported
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+
+
+def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
+    # GIVEN the domain template with an invalid network access type THEN cfn-lint fails it
+    (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(artifact.text.replace("AppNetworkAccessType: VpcOnly", "AppNetworkAccessType: Internet-ish"))
+    proc = subprocess.run([cfn_lint(), "--format", "parseable", str(broken)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Internet-ish" in proc.stdout and "VpcOnly" in proc.stdout
+
+
+def test_products_land_in_generated_by_portfolio_product_version(tree, default_spec):
+    keys = sorted(p for p in tree if p.startswith("products/"))
+    assert keys == [
+        "products/ml-admin/studio-domain/v1.yaml",
+        "products/ml-admin/studio-user-profile/v1.yaml",
+        "products/sagemaker-projects/endpoint-deploy/v1.yaml",
+        "products/sagemaker-projects/model-build/v1.yaml",
+    ]
+    assert render_products(default_spec) == {k: tree[k] for k in keys}
+
+
+def test_domain_is_vpc_only_with_customer_managed_key_and_spec_cost_tags(tree):
+    template = doc(tree["products/ml-admin/studio-domain/v1.yaml"])
+    res = template["Resources"]
+    domain = res["Domain"]["Properties"]
+    assert domain["AppNetworkAccessType"] == "VpcOnly"
+    assert domain["KmsKeyId"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+    assert res["KmsKey"]["Properties"]["EnableKeyRotation"] is True
+    assert domain["DefaultUserSettings"]["ExecutionRole"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    params = template["Parameters"]
+    assert params["AuthMode"]["AllowedValues"] == ["IAM", "SSO"]
+    assert {k: params[k]["Default"] for k in ("Environment", "FinanceOwner", "BusinessUnit", "CostCenter")} == {
+        "Environment": "dev", "FinanceOwner": "ml-finance@northwind.example", "BusinessUnit": "data-science", "CostCenter": "4100",
+    }
+    bucket = res["DomainBucket"]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert res["EnableProjects"]["Type"] == "Custom::SageMakerProjects"
+
+
+def test_data_scientist_cannot_approve_models_but_the_lead_can(tree):
+    res = doc(tree["products/ml-admin/studio-domain/v1.yaml"])["Resources"]
+
+    def inline(role):
+        return [s for p in res[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+    denies = [s for s in inline("DataScientistRole") if s["Effect"] == "Deny"]
+    assert denies and denies[0]["Action"] == "sagemaker:UpdateModelPackage" and denies[0]["Resource"] == "*"
+    assert res["DataScientistRole"]["Properties"]["RoleName"] == {"Fn::Sub": "nwa-sc-ds-${DomainName}"}
+    (lead,) = inline("LeadDataScientistRole")
+    assert lead["Effect"] == "Allow" and lead["Action"] == "sagemaker:UpdateModelPackage"
+    # the shared policy grants neither side approval
+    shared = res["StudioPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert not any("sagemaker:UpdateModelPackage" in json.dumps(s["Action"]) for s in shared)
+
+
+def test_model_build_registers_into_a_group_the_hub_can_read(tree, default_spec):
+    res = doc(tree["products/sagemaker-projects/model-build/v1.yaml"])["Resources"]
+    hub_root = f"arn:aws:iam::{default_spec.accounts[HUB].id}:root"
+    group_policy = res["ModelPackageGroup"]["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+    assert {s["Principal"]["AWS"] for s in group_policy} == {hub_root}
+    assert {a for s in group_policy for a in s["Action"]} == {
+        "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"
+    }
+    body = res["BuildPipeline"]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    definition = json.loads(body.replace("${MinimumAuc}", "0.7"))
+    steps = [s["Name"] for s in definition["Steps"]]
+    assert steps == ["Preprocess", "Train", "Evaluate", "CheckAuc"]
+    (register,) = definition["Steps"][3]["Arguments"]["IfSteps"]
+    assert register["Type"] == "RegisterModel"
+    assert register["Arguments"]["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert res["ArtifactBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+
+
+def test_deploy_product_is_prefilled_from_each_teams_stages(tree, example_spec):
+    default = doc(tree["products/sagemaker-projects/endpoint-deploy/v1.yaml"])
+    assert default["Mappings"]["TeamStages"] == {
+        "330000000003": {"Team": "fraud", "TestAccount": "440000000005", "ProdAccount": "550000000006"},
+        "330000000004": {"Team": "churn", "TestAccount": "440000000005", "ProdAccount": "550000000006"},
+    }
+    other = doc(render_products(example_spec)["products/projects/deploy/v1.yaml"])
+    assert other["Mappings"]["TeamStages"]["303030303033"] == {"Team": "nlp", "TestAccount": "404040404040", "ProdAccount": "none"}
+    assert other["Parameters"]["EndpointInstanceType"]["Default"] == "ml.c5.large"
+    assert set(other["Parameters"]) >= {"SageMakerProjectName", "SageMakerProjectId", "ModelPackageGroupName", "TestAccountId", "ProdAccountId"}
+
+
+def test_template_environment_is_strict_and_has_no_nondeterministic_helpers():
+    from mlgov.render import environment, render_template
+
+    env = environment()
+    assert env.undefined is jinja2.StrictUndefined and env.keep_trailing_newline and not env.autoescape
+    assert not env.extensions and "range" not in env.globals and "lipsum" not in env.globals
+    with pytest.raises(jinja2.UndefinedError):
+        render_template("studio-user-profile", {"description": "x"})
+
+
+# --- hub stack ---------------------------------------------------------------------------
+
+def test_portfolios_are_shared_to_the_workloads_ou_with_principal_sharing(hub):
+    shares = resources(hub, "aws_servicecatalog_portfolio_share")
+    assert sorted(shares) == ["ml_admin_ml_workloads", "sagemaker_projects_ml_workloads"]
+    for name, share in shares.items():
+        assert share["principal_id"] == "arn:aws:organizations::110000000001:ou/o-nw4a8k2j6q/ou-nw4a-mlwork01"
+        assert share["type"] == "ORGANIZATIONAL_UNIT" and share["share_principals"] is True
+        assert share["portfolio_id"] == f"${{aws_servicecatalog_portfolio.{name.rsplit('_ml_workloads')[0]}.id}}"
+
+
+def test_one_launch_constraint_per_product_portfolio_pair_with_a_local_role(hub, stacks, default_spec):
+    pairs = {(a["portfolio_id"], a["product_id"]) for a in resources(hub, "aws_servicecatalog_product_portfolio_association").values()}
+    constraints = resources(hub, "aws_servicecatalog_constraint").values()
+    assert len(pairs) == 4 and sorted((c["portfolio_id"], c["product_id"]) for c in constraints) == sorted(pairs)
+    role = naming.catalog_launch_role(default_spec)
+    for c in constraints:
+        assert c["type"] == "LAUNCH" and json.loads(c["parameters"]) == {"LocalRoleName": role}
+    for key in default_spec.keys_in_layer(default_spec.accounts["ml-dev-fraud"].layer):
+        assert resources(stacks[key], "aws_iam_role")["catalog_launch"]["name"] == role
+
+
+def test_projects_products_are_visible_in_studio_and_admin_products_are_not(hub):
+    products = resources(hub, "aws_servicecatalog_product")
+    for name, product in products.items():
+        expected = {"sagemaker:studio-visibility": "true"} if name.startswith("sagemaker_projects_") else None
+        assert product.get("tags") == expected, name
+
+
+def test_principal_associations_are_iam_patterns_for_roles_and_personas(hub):
+    assoc = resources(hub, "aws_servicecatalog_principal_portfolio_association")
+    got = sorted((a["portfolio_id"].split(".")[1], a["principal_arn"], a["principal_type"]) for a in assoc.values())
+    assert got == [
+        ("ml_admin", "arn:aws:iam:::role/*ml-admin*", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/*sagemaker*", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-ds-*", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-lead-*", "IAM_PATTERN"),
+    ]
+
+
+def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tree):
+    objects = resources(hub, "aws_s3_object")
+    assert len(objects) == 4
+    for obj in objects.values():
+        assert obj["bucket"] == "${aws_s3_bucket.catalog.id}"
+        # Terraform turns $${ back into ${, so S3 receives exactly the committed bytes.
+        assert obj["content"].replace("$${", "${").replace("%%{", "%{").encode() == tree[obj["key"]]
+        assert "${AWS::" not in obj["content"].replace("$${", "")
+    bucket_policy = statements(resources(hub, "aws_s3_bucket_policy")["catalog"]["policy"])
+    (allow,) = [s for s in bucket_policy if s["Effect"] == "Allow"]
+    assert allow["Action"] == ["s3:GetObject"] and allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}}
+    product = resources(hub, "aws_servicecatalog_product")["ml_admin_studio_domain"]
+    assert product["provisioning_artifact_parameters"]["template_url"] == (
+        "https://nwa-catalog-220000000002-eu-west-1.s3.eu-west-1.amazonaws.com/products/ml-admin/studio-domain/v1.yaml"
+    )
+    assert resources(hub, "aws_kms_key")["catalog"]["enable_key_rotation"] is True
+
+
+def test_launch_role_is_least_privilege(stacks):
+    stack = stacks["ml-dev-fraud"]
+    trust = statements(resources(stack, "aws_iam_role")["catalog_launch"]["assume_role_policy"])
+    assert trust == [{"Sid": "ServiceCatalogLaunches", "Effect": "Allow", "Action": ["sts:AssumeRole"], "Principal": {"Service": "servicecatalog.amazonaws.com"}}]
+    stmts = statements(resources(stack, "aws_iam_role_policy")["catalog_launch"]["policy"])
+    for s in stmts:
+        assert all(a != "*" and not a.endswith(":*") and not a.startswith("iam:*") for a in s["Action"]), s
+        if s["Resource"] == "*":
+            assert not any(a.startswith("iam:") for a in s["Action"]), s
+    (pass_role,) = [s for s in stmts if "iam:PassRole" in s["Action"]]
+    assert pass_role["Resource"] == ["arn:aws:iam::330000000003:role/nwa-sc-*"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "sagemaker.amazonaws.com"]}}
+    # the launch role cannot touch itself: its name is outside the product role prefix
+    assert not naming.catalog_launch_role(load_spec(ROOT / "org.yaml")).startswith("nwa-sc-")
+
+
+def test_later_versions_become_provisioning_artifacts(example_tree):
+    # GIVEN a spec with two versions of the domain product WHEN synthesized
+    hub = json.loads(example_tree["stacks/ml-hub/cdk.tf.json"])
+    artifacts = resources(hub, "aws_servicecatalog_provisioning_artifact")
+    # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
+    assert sorted(artifacts) == ["admin_domain_v1_1"]
+    assert artifacts["admin_domain_v1_1"]["product_id"] == "${aws_servicecatalog_product.admin_domain.id}"
+    assert resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"
+    shares = resources(hub, "aws_servicecatalog_portfolio_share")
+    assert shares["projects_workloads"]["principal_id"] == "arn:aws:organizations::101010101010:ou/o-cv7h3m9p2x/ou-cv7h-workld01"
+    assert resources(hub, "aws_servicecatalog_tag_option")["projects_data_classification"]["value"] == "internal"
+
+
+# --- immutability ------------------------------------------------------------------------
+
+def test_changed_template_under_a_released_version_is_reported(default_spec, tmp_path, monkeypatch):
+    from mlgov import render
+
+    # GIVEN the released rendering of every product
+    released = render_products(default_spec)
+    # WHEN the domain template changes (a copy of templates/, edited)
+    copy = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, copy)
+    path = copy / "studio-domain.yaml.j2"
+    path.write_text(path.read_text().replace("RetentionInDays: 90", "RetentionInDays: 30"))
+    monkeypatch.setattr(render, "TEMPLATES_DIR", copy)
+    render.environment.cache_clear()
+    try:
+        changed = render_products(default_spec)
+    finally:
+        monkeypatch.undo()
+        render.environment.cache_clear()
+    # THEN exactly that product's released version is named, with the way out
+    (message,) = released_changes(changed, released)
+    assert message.startswith("products/ml-admin/studio-domain/v1.yaml: released version 'v1' of product ml-admin/studio-domain would change")
+    assert "add a new version name to service_catalog.portfolios.ml-admin.products.studio-domain.versions" in message
+    # and a new version, or a removed one, is not a change of a released version
+    assert released_changes({**released, "products/ml-admin/studio-domain/v2.yaml": b"x"}, released) == []
+    assert released_changes({}, released) == []
+
+
+def test_synth_and_check_refuse_to_rewrite_a_released_version(tree, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mlgov.cli import cli
+
+    # GIVEN an output directory whose released v1 differs from what the templates render now
+    out = tmp_path / "out"
+    write(tree, out)
+    released = out / "products/sagemaker-projects/model-build/v1.yaml"
+    released.write_bytes(released.read_bytes().replace(b"NoncurrentDays: 90", b"NoncurrentDays: 60"))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.chdir(ROOT)
+    runner = CliRunner()
+    for extra in ([], ["--check"]):
+        # WHEN synth (or synth --check) runs against it
+        result = runner.invoke(cli, ["synth", "org.yaml", "--out", str(out), *extra])
+        # THEN exit 2, one clear line naming the version, and nothing written
+        assert result.exit_code == 2, result.output
+        assert f"{out}/products/sagemaker-projects/model-build/v1.yaml: released version 'v1'" in result.output
+        assert "add a new version name" in result.output
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec):
+    from modules.catalog import launch_role_policy
+
+    # GIVEN a dev account built in two regions WHEN its (single, global) launch role is made
+    stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"]))
+    (stacks_stmt,) = [s for s in stmts if s["Sid"] == "ProductStacks"]
+    # THEN the role may manage product stacks in both, and nowhere else
+    assert stacks_stmt["Resource"] == [
+        "arn:aws:cloudformation:eu-central-1:330000000003:stack/SC-*",
+        "arn:aws:cloudformation:eu-west-1:330000000003:stack/SC-*",
+    ]
+
+
+@pytest.mark.terraform
+def test_example_hub_plans_and_terraform_uploads_the_exact_template_bytes(example_tree, tf_cli_config, tmp_path):
+    from mlgov import terraform
+
+    # GIVEN the other spec's hub stack (later versions, tag options, nested OUs)
+    src = tmp_path / "src"
+    write({k.split("/", 2)[2]: v for k, v in example_tree.items() if k.startswith("stacks/ml-hub/")}, src)
+    ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config)
+    # WHEN terraform inits, validates and plans it offline
+    for step in (ws.init, ws.validate, ws.plan, ws.show_json):
+        result = step()
+        assert result.ok, result.stdout + result.stderr
+    planned = json.loads(result.stdout)
+    objects = {
+        r["values"]["key"]: r["values"]["content"]
+        for r in planned["planned_values"]["root_module"]["resources"]
+        if r["type"] == "aws_s3_object"
+    }
+    # THEN what terraform would upload is byte-for-byte the rendered template (${...} unescaped)
+    assert objects and {k: v.encode() for k, v in objects.items()} == {k: v for k, v in example_tree.items() if k.startswith("products/")}
