@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from mlgov.naming import planned_names
 from mlgov.spec import Layer, OrgSpec
+from mlgov.spec_governance import governance_problems
 
 Finding = tuple[tuple, str]
 
@@ -45,6 +46,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
+        governance_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

@@ -15,6 +15,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
+from mlgov.spec_governance import GovernanceSettings, TeamGovernance
 from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.yamlsrc import Located, dotted, load_yaml
 
@@ -92,6 +93,7 @@ class Team(SpecModel):
     )
     description: Text = Field(default="", description="What the team does.")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
+    governance: TeamGovernance = Field(default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings.")
 
 
 class StateBackend(SpecModel):
@@ -131,6 +133,7 @@ class OrgSpec(SpecModel):
     accounts: dict[Name, Account] = Field(min_length=1, description="Every account the platform touches, by key.")
     teams: dict[Name, Team] = Field(default_factory=dict, description="Data science teams, by name.")
     terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings, description="Sizing of the hub's model promotion function.")
 
     # -- derived views (pure, cheap) -------------------------------------------------
 
