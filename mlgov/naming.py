@@ -114,10 +114,16 @@ def resource_name(spec: "OrgSpec", *parts: str) -> str:
 ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
 
 
-def hub_region(spec: "OrgSpec") -> str:
-    """Region of the hub's governance resources: the home region if the hub is built there."""
-    regions = spec.account_regions(spec.hub)
+def primary_region(spec: "OrgSpec", account_key: str) -> str:
+    """The one region of an account that holds its governance resources (IAM roles are global):
+    the home region if the account is built there, else its first region."""
+    regions = spec.account_regions(account_key)
     return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
+
+
+def hub_region(spec: "OrgSpec") -> str:
+    """Region of the hub's governance resources (central bus, registry, pipelines)."""
+    return primary_region(spec, spec.hub)
 
 
 def model_package_group(spec: "OrgSpec", team: str, group: str) -> str:

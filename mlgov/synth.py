@@ -83,7 +83,9 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
-    return {}
+    from mlgov.governance_assets import render_assets
+
+    return {"governance-assets": render_assets}
 
 
 def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:

@@ -1,16 +1,26 @@
 """ML development layer: one account per team.
 
 Reads ``teams`` (the team whose ``dev_account`` this is) and ``accounts``. Creates the
-account baseline; team registries, personas and approval-event forwarding come with #4.
+account baseline; plus the team's registry, personas and approval-event forwarding (:mod:`modules.governance_dev`).
 """
 
 from __future__ import annotations
 
+from constructs import Construct
+
+from mlgov import naming
+from mlgov.spec import OrgSpec, StackRef
 from modules.base import AccountStack
+from modules.governance_dev import DevGovernance
 
 
 class DevAccountStack(AccountStack):
     """Stack of one team's ML development account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
+        if self.team_name and ref.region == naming.primary_region(spec, ref.account):
+            DevGovernance(self, "governance", spec=spec, team=self.team_name, account_key=ref.account, region=ref.region)
 
     @property
     def team_name(self) -> str | None:
