@@ -28,7 +28,13 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.codebuild_project import CodebuildProject
-from cdktf_cdktf_provider_aws.codepipeline import Codepipeline
+from cdktf_cdktf_provider_aws.codepipeline import (
+    Codepipeline,
+    CodepipelineArtifactStore,
+    CodepipelineArtifactStoreEncryptionKey,
+    CodepipelineStage,
+    CodepipelineStageAction,
+)
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.s3_object import S3Object
@@ -327,26 +333,26 @@ class HubGovernance(Construct):
                 address,
             )
             stages = [
-                {"name": "Source", "action": [{
+                CodepipelineStage(name="Source", action=[CodepipelineStageAction(**{
                     "name": "template", "category": "Source", "owner": "AWS", "provider": "S3", "version": "1",
                     "output_artifacts": ["template"],
                     "configuration": {"S3Bucket": pipeline_bucket, "S3ObjectKey": SOURCE_KEY, "PollForSourceChanges": "false"},
-                }]},
-                {"name": "SelectModel", "action": [{
+                })]),
+                CodepipelineStage(name="SelectModel", action=[CodepipelineStageAction(**{
                     "name": "newest-approved", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1",
                     "input_artifacts": ["template"], "output_artifacts": ["selected"],
                     "configuration": {"ProjectName": project.name},
-                }]},
+                })]),
             ]
             for stage in t.stages:
                 account_id = spec.accounts[stage.account].id
                 r = roles[account_id]
                 actions = []
                 if stage.manual_approval:
-                    actions.append({"name": f"approve-{stage.name}", "category": "Approval", "owner": "AWS", "provider": "Manual",
+                    actions.append(CodepipelineStageAction(**{"name": f"approve-{stage.name}", "category": "Approval", "owner": "AWS", "provider": "Manual",
                                     "version": "1", "run_order": 1,
-                                    "configuration": {"CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"}})
-                actions.append({
+                                    "configuration": {"CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"}}))
+                actions.append(CodepipelineStageAction(**{
                     "name": f"deploy-{stage.name}", "category": "Deploy", "owner": "AWS", "provider": "CloudFormation", "version": "1",
                     "run_order": 2 if stage.manual_approval else 1, "input_artifacts": ["template", "selected"],
                     "role_arn": r["deploy"], "region": region,
@@ -357,13 +363,14 @@ class HubGovernance(Construct):
                         "RoleArn": r["endpoint-deployer"],
                         "ParameterOverrides": json.dumps(self._parameters(spec, team, group, stage, r), sort_keys=True),
                     },
-                })
-                stages.append({"name": stage.name, "action": actions})
+                }))
+                stages.append(CodepipelineStage(name=stage.name, action=actions))
             pipeline = named(
                 Codepipeline(self, f"{address}_pipeline", name=pipelines[group], role_arn=pipeline_role.arn, pipeline_type="V2",
                              execution_mode="QUEUED", tags=tags,
-                             artifact_store=[{"location": pipeline_bucket, "type": "S3",
-                                              "encryption_key": {"id": self.key.arn, "type": "KMS"}}],
+                             artifact_store=[CodepipelineArtifactStore(
+                                 location=pipeline_bucket, type="S3",
+                                 encryption_key=CodepipelineArtifactStoreEncryptionKey(id=self.key.arn, type="KMS"))],
                              stage=stages),
                 address,
             )
