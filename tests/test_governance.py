@@ -105,8 +105,8 @@ def test_central_bus_policy_admits_only_org_principals_on_that_bus(stacks):
     assert stmt["Action"] == ["events:PutEvents"] and stmt["Resource"] == BUS_ARN
     assert stmt["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}
     assert stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::{CHURN_ID}:role/nwa-churn-event-forwarder",
         f"arn:aws:iam::{FRAUD_ID}:role/nwa-fraud-event-forwarder",
+        f"arn:aws:iam::{CHURN_ID}:role/nwa-churn-event-forwarder",
     ]
 
 
