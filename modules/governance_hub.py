@@ -206,7 +206,7 @@ class HubGovernance(Construct):
             statements=[
                 policy.statement("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
                 policy.statement("DeadLetter", ["sqs:SendMessage"], [f"arn:aws:sqs:{region}:{hub_id}:{function_dlq_name}"]),
-                policy.statement("DescribeSourcePackages", ["sagemaker:DescribeModelPackage"], read_sources or [f"{sm}:model-package/none/*"]),
+                policy.statement("DescribeSourcePackages", ["sagemaker:DescribeModelPackage"], read_sources),
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListCentralPackages", ["sagemaker:ListModelPackages"], "*"),
                 policy.statement(
@@ -218,7 +218,7 @@ class HubGovernance(Construct):
                     + [f"{sm}:model-card/{g[:50]}*" for g in central],
                 ),
                 policy.statement("WriteArtifacts", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                                 [f"arn:aws:s3:::{artifact_bucket}/{g}/*" for g in central] or [f"arn:aws:s3:::{artifact_bucket}/none/*"]),
+                                 [f"arn:aws:s3:::{artifact_bucket}/{g}/*" for g in central]),
                 policy.statement("ArtifactKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.key.arn]),
                 *read_statements,
             ],

@@ -20,5 +20,5 @@ class SharedServicesStack(AccountStack):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id, spec=spec, ref=ref)
-        if ref.region == naming.hub_region(spec):
+        if spec.teams and ref.region == naming.hub_region(spec):
             self.governance = HubGovernance(self, "governance", spec=spec, region=ref.region)

@@ -310,31 +310,25 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "endpoint, line",
+    "endpoints, line",
     [
-        ("{prod: {instance_count: 1}}", "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)"),
-        ("{prod: {min_capacity: 3, max_capacity: 2}}", "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)"),
-        ("{staging: {}}", "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])"),
+        ({"prod": {"instance_count": 1}}, "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)"),
+        ({"prod": {"min_capacity": 3, "max_capacity": 2}},
+         "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)"),
+        ({"staging": {}}, "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])"),
     ],
 )
-def test_endpoint_settings_are_checked(endpoint, line):
+def test_endpoint_settings_are_checked(endpoints, line):
+    # GIVEN the default spec with the fraud team's endpoint settings replaced WHEN validated
+    # THEN exactly that problem is reported at that path
+    import yaml
+
     from mlgov.spec import parse_spec
     from mlgov.yamlsrc import load_yaml
     from tests.conftest import ROOT
 
-    text = (ROOT / "org.yaml").read_text().replace(
-        "    governance:\n      # Two models", f"    governance:\n      endpoints: {endpoint}\n    x-removed:\n      # Two models", 1
-    )
-    # drop the original fraud governance block (now under x-removed) so only the new one counts
-    lines, out, skipping = text.splitlines(), [], False
-    for ln in lines:
-        if ln.startswith("    x-removed:"):
-            skipping = True
-            continue
-        if skipping and (ln.startswith("      ") or ln.startswith("        ")):
-            continue
-        skipping = False
-        out.append(ln)
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["teams"]["fraud"]["governance"]["endpoints"] = endpoints
     with pytest.raises(SpecError) as info:
-        parse_spec(load_yaml("\n".join(out) + "\n", "spec.yaml"))
-    assert any(str(p).endswith(line) for p in info.value.problems), [str(p) for p in info.value.problems]
+        parse_spec(load_yaml(json.dumps(data), "spec.json"))
+    assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [line]

@@ -258,3 +258,11 @@ def test_config_reads_the_environment_mlgov_writes():
         }
     )
     assert config.sources["330000000003"] == Source("fraud", {"g": "g-330000000003"}, ("440000000005",))
+
+
+def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypatch):
+    _sm, _s3, config, _clients = aws
+    monkeypatch.setenv("ARTIFACT_BUCKET", HUB_BUCKET)
+    monkeypatch.setenv("ARTIFACT_KMS_KEY_ARN", config.kms_key_arn)
+    monkeypatch.setenv("SOURCES", json.dumps({ACCOUNT: {"team": "fraud", "groups": {GROUP: CENTRAL}, "deploy_accounts": []}}))
+    assert promotion.handler(["not", "an", "event"], None) == {"status": "rejected", "reason": "event is not an object (got list)"}
