@@ -143,7 +143,7 @@ def governance_problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
                     yield epath + ("instance_count",), (
                         f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got {resolved.instance_count})"
                     )
-                if resolved.min_capacity < MIN_PROD_INSTANCES:
+                if given.min_capacity is not None and given.min_capacity < MIN_PROD_INSTANCES:
                     yield epath + ("min_capacity",), (
                         f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got {resolved.min_capacity})"
                     )
@@ -151,7 +151,7 @@ def governance_problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
                 yield epath + ("max_capacity",), (
                     f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least {resolved.min_capacity})"
                 )
-            if not resolved.min_capacity <= resolved.instance_count <= resolved.max_capacity:
+            elif not resolved.min_capacity <= resolved.instance_count <= resolved.max_capacity:
                 yield epath + ("instance_count",), (
                     f"instance count is outside the autoscaling range (got {resolved.instance_count}, "
                     f"expected {resolved.min_capacity}..{resolved.max_capacity})"

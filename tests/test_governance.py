@@ -315,6 +315,8 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         ({"prod": {"instance_count": 1}}, "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)"),
         ({"prod": {"min_capacity": 3, "max_capacity": 2}},
          "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)"),
+        ({"prod": {"min_capacity": 1}},
+         "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)"),
         ({"staging": {}}, "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])"),
     ],
 )
