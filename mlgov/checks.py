@@ -14,6 +14,7 @@ from mlgov.checks_catalog import catalog_problems
 from mlgov.naming import planned_names
 from mlgov.scp import problems as scp_problems
 from mlgov.spec import Layer, OrgSpec
+from mlgov.spec_governance import governance_problems
 
 Finding = tuple[tuple, str]
 
@@ -49,6 +50,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _teams(spec),
         scp_problems(spec),
         catalog_problems(spec),
+        governance_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

@@ -33,6 +33,7 @@ class Kind(Enum):
     CODEBUILD = (150, r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}$", "2-150 characters of A-Z a-z 0-9 _-")
     LOG_GROUP = (512, r"^[\w#/.-]{1,512}$", "1-512 characters of A-Z a-z 0-9 _-/.#")
     SERVICE_CATALOG = (100, r"^.{1,100}$", "1-100 characters")
+    CLOUDFORMATION_STACK = (128, r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$", "1-128 characters of A-Z a-z 0-9 -, starting with a letter")
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
 
     @property
@@ -138,6 +139,126 @@ def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
         yield PhysicalName(ppath + ("display_name",), Kind.SERVICE_CATALOG, portfolio.display_name)
         for key, product in sorted(portfolio.products.items()):
             yield PhysicalName(ppath + ("products", key, "display_name"), Kind.SERVICE_CATALOG, product.display_name)
+# --- Model governance flow (#4) ------------------------------------------------------
+
+# Longest suffix the endpoint template appends to an endpoint name for its model and
+# endpoint config ("-v<package version>-<settings hash>"); reserved in the length check.
+ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
+
+
+def primary_region(spec: "OrgSpec", account_key: str) -> str:
+    """The one region of an account that holds its governance resources (IAM roles are global):
+    the home region if the account is built there, else its first region."""
+    regions = spec.account_regions(account_key)
+    return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
+
+
+def hub_region(spec: "OrgSpec") -> str:
+    """Region of the hub's governance resources (central bus, registry, pipelines)."""
+    return primary_region(spec, spec.hub)
+
+
+def model_package_group(spec: "OrgSpec", team: str, group: str) -> str:
+    """A team's model package group in its dev account registry."""
+    return resource_name(spec, team, group)
+
+
+def central_model_package_group(spec: "OrgSpec", team: str, group: str) -> str:
+    """The hub's copy of a dev group: ``<group>-<source account id>``."""
+    return f"{model_package_group(spec, team, group)}-{spec.accounts[spec.teams[team].dev_account].id}"
+
+
+def team_role(spec: "OrgSpec", team: str, purpose: str) -> str:
+    """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
+    return role_name(spec, f"{team}-{purpose}")
+
+
+def central_bus(spec: "OrgSpec") -> str:
+    return resource_name(spec, "model-governance")
+
+
+def approval_forward_rule(spec: "OrgSpec", team: str) -> str:
+    """Dev default-bus rule forwarding approvals to the central bus."""
+    return resource_name(spec, team, "model-approved")
+
+
+def promotion_function(spec: "OrgSpec") -> str:
+    return resource_name(spec, "model-promotion")
+
+
+def promotion_rule(spec: "OrgSpec") -> str:
+    return resource_name(spec, "promote-approved-models")
+
+
+def deploy_pipeline(spec: "OrgSpec", team: str, group: str) -> str:
+    return resource_name(spec, team, group, "deploy")
+
+
+def select_project(spec: "OrgSpec", team: str, group: str) -> str:
+    """CodeBuild project that picks the newest approved central package."""
+    return resource_name(spec, team, group, "select")
+
+
+def central_approval_rule(spec: "OrgSpec", team: str, group: str) -> str:
+    return resource_name(spec, team, group, "approved")
+
+
+def endpoint_name(spec: "OrgSpec", team: str, group: str) -> str:
+    return resource_name(spec, team, group)
+
+
+def endpoint_stack(spec: "OrgSpec", team: str, group: str) -> str:
+    """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
+    return resource_name(spec, team, group, "endpoint")
+
+
+def dlq(rule_or_function: str) -> str:
+    """Dead-letter queue of a rule target or function."""
+    return f"{rule_or_function}-dlq"
+
+
+def governance_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
+    """Every physical name of the governance flow, with the spec path it derives from."""
+    hub = spec.hub
+    region = hub_region(spec)
+    path = ("accounts", hub)
+    for kind, name in (
+        (Kind.EVENT_BUS, central_bus(spec)),
+        (Kind.EVENT_RULE, promotion_rule(spec)),
+        (Kind.SQS_QUEUE, dlq(promotion_rule(spec))),
+        (Kind.LAMBDA, promotion_function(spec)),
+        (Kind.SQS_QUEUE, dlq(promotion_function(spec))),
+        (Kind.IAM_ROLE, role_name(spec, "model-promotion")),
+        (Kind.LOG_GROUP, f"/aws/lambda/{promotion_function(spec)}"),
+        (Kind.S3_BUCKET, bucket_name(spec, hub, region, "model-artifacts")),
+        (Kind.S3_BUCKET, bucket_name(spec, hub, region, "deploy-pipelines")),
+        (Kind.KMS_ALIAS, kms_alias(spec, "model-artifacts")),
+    ):
+        yield PhysicalName(path, kind, name)
+    for team_name, team in sorted(spec.teams.items()):
+        tpath = ("teams", team_name)
+        for purpose in ("data-scientist", "lead-data-scientist", "sagemaker-execution", "event-forwarder",
+                        "deploy-pipeline", "start-deploy", "select-model", "deploy", "endpoint-deployer", "endpoint"):
+            yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
+        yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
+        yield PhysicalName(tpath, Kind.SQS_QUEUE, dlq(approval_forward_rule(spec, team_name)))
+        dev = team.dev_account
+        for dev_region in spec.account_regions(dev):
+            yield PhysicalName(("teams", team_name, "dev_account"), Kind.S3_BUCKET, bucket_name(spec, dev, dev_region, "models"))
+        yield PhysicalName(("teams", team_name, "dev_account"), Kind.KMS_ALIAS, kms_alias(spec, "models"))
+        for i, group in enumerate(team.governance.model_package_groups):
+            gpath = ("teams", team_name, "governance", "model_package_groups", i)
+            for kind, name in (
+                (Kind.SAGEMAKER, model_package_group(spec, team_name, group)),
+                (Kind.SAGEMAKER, central_model_package_group(spec, team_name, group)),
+                (Kind.CODEPIPELINE, deploy_pipeline(spec, team_name, group)),
+                (Kind.CODEBUILD, select_project(spec, team_name, group)),
+                (Kind.EVENT_RULE, central_approval_rule(spec, team_name, group)),
+                (Kind.SQS_QUEUE, dlq(central_approval_rule(spec, team_name, group))),
+                (Kind.SAGEMAKER, endpoint_name(spec, team_name, group) + ENDPOINT_SUFFIX_EXAMPLE),
+                (Kind.CLOUDFORMATION_STACK, endpoint_stack(spec, team_name, group)),
+            ):
+                yield PhysicalName(gpath, kind, name)
 
 
 def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
@@ -155,3 +276,4 @@ def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
 
     yield from (PhysicalName(path, Kind.SCP, name) for path, name in scp.planned_names(spec))
     yield from catalog_names(spec)
+    yield from governance_names(spec)

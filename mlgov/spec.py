@@ -17,6 +17,7 @@ from pydantic import Field, StrictBool, StringConstraints, ValidationError
 from mlgov.errors import Problem, SpecError
 from mlgov.spec_guardrails import ManagementSettings
 from mlgov.spec_catalog import ServiceCatalog
+from mlgov.spec_governance import GovernanceSettings, TeamGovernance
 from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.yamlsrc import Located, dotted, load_yaml
 
@@ -94,6 +95,7 @@ class Team(SpecModel):
     )
     description: Text = Field(default="", description="What the team does.")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
+    governance: TeamGovernance = Field(default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings.")
 
 
 class StateBackend(SpecModel):
@@ -135,6 +137,7 @@ class OrgSpec(SpecModel):
     terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
     management: ManagementSettings = Field(default_factory=ManagementSettings, description="Management layer: OU ownership, org service access, SCP guardrails.")
     service_catalog: ServiceCatalog | None = Field(default=None, description="Portfolios and products the hub shares to the workload OUs.")
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings, description="Sizing of the hub's model promotion function.")
 
     # -- derived views (pure, cheap) -------------------------------------------------
 

@@ -83,9 +83,10 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
+    from mlgov.governance_assets import render_assets
     from mlgov.products import render_products
 
-    return {"products": render_products}
+    return {"governance-assets": render_assets, "products": render_products}
 
 
 def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:

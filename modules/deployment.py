@@ -1,16 +1,28 @@
 """ML deployment layer: test and prod accounts that host model endpoints.
 
 Reads ``teams`` (stages that target this account) and ``accounts``. Creates the account
-baseline; deploy roles trusted only by the hub pipeline come with #4.
+baseline plus, per team deploying here, the deploy, CloudFormation and endpoint roles
+(:mod:`modules.governance_deploy`).
 """
 
 from __future__ import annotations
 
+from constructs import Construct
+
+from mlgov import naming
+from mlgov.spec import OrgSpec, StackRef
 from modules.base import AccountStack
+from modules.governance_deploy import StageGovernance
 
 
 class DeploymentAccountStack(AccountStack):
     """Stack of a test or prod account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
+        if self.teams_deploying_here() and ref.region == naming.primary_region(spec, ref.account):
+            StageGovernance(self, "governance", spec=spec, account_key=ref.account, region=ref.region,
+                            platform_key_arn=self.platform_key.arn, platform_bucket=self.platform_bucket.bucket_name)
 
     def teams_deploying_here(self) -> list[str]:
         """Teams with a stage in this account, sorted."""

@@ -1,26 +1,35 @@
 """ML development layer: one account per team.
 
-Reads ``teams`` (the team whose ``dev_account`` this is), ``accounts`` and
-``service_catalog``. Creates the account baseline and the Service Catalog launch role the
-hub's launch constraints name; team registries, personas and approval-event forwarding come
-with #4.
+Reads ``teams`` (the team whose ``dev_account`` this is), ``accounts`` and ``service_catalog``.
+Creates the account baseline, the team's registry, personas and approval-event forwarding
+(:mod:`modules.governance_dev`) and the Service Catalog launch role the hub's launch
+constraints name (:mod:`modules.catalog`). IAM is global, so account-wide resources go only
+into the stack of the account's primary region.
 """
 
 from __future__ import annotations
 
+from constructs import Construct
+
+from mlgov import naming
+from mlgov.spec import OrgSpec, StackRef
 from modules.base import AccountStack
+from modules.catalog import CatalogLaunchRole
+from modules.governance_dev import DevGovernance
 
 
 class DevAccountStack(AccountStack):
     """Stack of one team's ML development account."""
 
-    def __init__(self, scope, id: str, **kwargs) -> None:
-        super().__init__(scope, id, **kwargs)
-        regions = self.spec.account_regions(self.account_key)
-        if self.spec.service_catalog and self.spec.service_catalog.portfolios and self.region == regions[0]:
-            from modules.catalog import CatalogLaunchRole  # IAM is global: one launch role per account
-
-            CatalogLaunchRole(self, "catalog_launch", spec=self.spec, account_id=self.account_id, regions=regions)
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
+        if ref.region != naming.primary_region(spec, ref.account):
+            return
+        if self.team_name:
+            DevGovernance(self, "governance", spec=spec, team=self.team_name, account_key=ref.account, region=ref.region)
+        if spec.service_catalog and spec.service_catalog.portfolios:
+            regions = spec.account_regions(ref.account)
+            CatalogLaunchRole(self, "catalog_launch", spec=spec, account_id=self.account_id, regions=regions)
 
     @property
     def team_name(self) -> str | None:

@@ -1,22 +1,28 @@
 """ML shared services (hub) layer.
 
 Reads ``organization``, ``accounts``, ``teams`` and ``service_catalog``. Creates the account
-baseline and the Service Catalog portfolios, products and shares (:mod:`modules.catalog`);
-the central registry, event bus, promotion function and deployment pipelines (#4) hang off
-this stack.
+baseline, the Service Catalog portfolios, products and shares (:mod:`modules.catalog`), and
+the central registry, event bus, promotion function and deployment pipelines
+(:mod:`modules.governance_hub`).
 """
 
 from __future__ import annotations
 
+from constructs import Construct
+
+from mlgov import naming
+from mlgov.spec import OrgSpec, StackRef
 from modules.base import AccountStack
+from modules.catalog import CatalogHub, catalog_view
+from modules.governance_hub import HubGovernance
 
 
 class SharedServicesStack(AccountStack):
     """Stack of the ML hub account."""
 
-    def __init__(self, scope, id: str, **kwargs) -> None:
-        super().__init__(scope, id, **kwargs)
-        if self.spec.service_catalog and self.spec.service_catalog.portfolios:
-            from modules.catalog import CatalogHub, catalog_view
-
-            CatalogHub(self, "catalog", spec=self.spec, account_id=self.account_id, region=self.region, view=catalog_view(self.spec))
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
+        if spec.teams and ref.region == naming.hub_region(spec):
+            self.governance = HubGovernance(self, "governance", spec=spec, region=ref.region)
+        if spec.service_catalog and spec.service_catalog.portfolios:
+            CatalogHub(self, "catalog", spec=spec, account_id=self.account_id, region=ref.region, view=catalog_view(spec))

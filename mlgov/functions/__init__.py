@@ -1,0 +1,1 @@
+"""Code that runs in AWS (Lambda), packaged by mlgov into deterministic zips."""

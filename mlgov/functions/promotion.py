@@ -1,0 +1,376 @@
+"""Promotion function: copy a model approved in a team's dev registry into the hub's registry.
+
+Runs in the hub as AWS Lambda (Python 3.12, boto3 from the runtime), invoked by the central
+bus rule with a "SageMaker Model Package State Change" event forwarded from a dev account.
+For an approved source package it:
+
+1. validates the event and the source package completely before writing anything
+   (invalid or unexpected input is logged and rejected, never half-applied);
+2. creates the central group ``<source group>-<source account>`` if missing and lets the
+   team's stage accounts describe its packages (they deploy from it);
+3. copies every ``s3://`` artifact into the hub bucket with a managed copy, which switches to
+   multipart ``UploadPartCopy`` above the threshold, so artifacts over 5 GB work;
+4. registers one central package (PendingManualApproval) carrying the source ARN in its
+   metadata, and creates or updates its model card.
+
+Idempotent: the central package is looked up by the source ARN before anything is copied, so
+a duplicate delivery changes nothing but the card, and events arriving out of order each map
+to their own source package. A stale approval (the package was rejected since) is rejected.
+
+This file is packaged as-is into the function's zip by :mod:`mlgov.governance_assets`; it
+must import nothing from mlgov.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+LOG = logging.getLogger("mlgov.promotion")
+LOG.setLevel(logging.INFO)
+
+SOURCE_ARN_KEY = "mlgov:source-model-package-arn"
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker Model Package State Change"
+APPROVED = "Approved"
+PENDING = "PendingManualApproval"
+PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/"
+    r"(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>\d+)$"
+)
+S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+# Source fields whose s3:// URLs point at artifacts the central package must own.
+ARTIFACT_FIELDS = ("InferenceSpecification", "ModelMetrics", "DriftCheckBaselines")
+# Copied as-is from the source package when present.
+COPIED_FIELDS = ("ModelPackageDescription", "Domain", "Task", "SamplePayloadUrl", "MetadataProperties")
+MULTIPART_THRESHOLD = 256 * 1024 * 1024
+MAX_NAME = 63
+
+
+class Rejected(Exception):
+    """The event or its source package is not something to promote; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where approvals may come from: one entry per dev account."""
+
+    team: str
+    groups: dict[str, str]  # source group -> central group
+    deploy_accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The function's settings, from its environment (written by mlgov from the spec)."""
+
+    artifact_bucket: str
+    kms_key_arn: str
+    sources: dict[str, Source]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> "Config":
+        raw = json.loads(env["SOURCES"])
+        sources = {
+            account: Source(team=s["team"], groups=dict(s["groups"]), deploy_accounts=tuple(s["deploy_accounts"]))
+            for account, s in raw.items()
+        }
+        return cls(artifact_bucket=env["ARTIFACT_BUCKET"], kms_key_arn=env["ARTIFACT_KMS_KEY_ARN"], sources=sources)
+
+
+@dataclass
+class Clients:
+    """The AWS clients the function uses; tests pass moto-backed ones."""
+
+    sagemaker: Any
+    s3: Any
+    transfer_config: Any = None
+
+    @classmethod
+    def default(cls) -> "Clients":
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+
+        return cls(
+            sagemaker=boto3.client("sagemaker"),
+            s3=boto3.client("s3"),
+            transfer_config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
+        )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A validated approval event."""
+
+    arn: str
+    account: str
+    group: str
+    version: int
+    source: Source
+    central_group: str
+
+
+@dataclass
+class Plan:
+    """Everything promotion will write, computed before the first write."""
+
+    approval: Approval
+    package: dict[str, Any]
+    copies: dict[str, str] = field(default_factory=dict)  # source URL -> hub URL
+
+
+def handler(event: dict, context: Any) -> dict:
+    """Lambda entry point. Rejections return normally (no retry); AWS errors raise (retry, then DLQ)."""
+    return promote(event, Config.from_env(dict(os.environ)), Clients.default())
+
+
+def promote(event: Any, config: Config, clients: Clients) -> dict:
+    """Promote the package an approval event names; see the module docstring."""
+    try:
+        approval = parse_event(event, config)
+        plan = plan_promotion(approval, config, clients)
+    except Rejected as exc:
+        _log("rejected", reason=str(exc), event_id=event.get("id") if isinstance(event, dict) else None)
+        return {"status": "rejected", "reason": str(exc)}
+    group_arn = ensure_central_group(plan, config, clients)
+    existing = find_central_package(approval.central_group, approval.arn, clients)
+    if existing:
+        status, arn = "already-promoted", existing
+    else:
+        copy_artifacts(plan, config, clients)
+        arn = register(plan, clients)
+        status = "promoted"
+    card = upsert_model_card(plan, arn, clients)
+    _log(status, source=approval.arn, central=arn, group=group_arn, model_card=card)
+    return {"status": status, "central_model_package_arn": arn, "model_card": card}
+
+
+def parse_event(event: Any, config: Config) -> Approval:
+    """Check the event is an approval from a known team's group; raise Rejected otherwise."""
+    if not isinstance(event, dict):
+        raise Rejected(f"event is not an object (got {type(event).__name__})")
+    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
+        raise Rejected(f"unexpected event (source {event.get('source')!r}, detail-type {event.get('detail-type')!r})")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise Rejected("event has no detail object")
+    arn = detail.get("ModelPackageArn")
+    if not isinstance(arn, str) or not (match := PACKAGE_ARN.match(arn)):
+        raise Rejected(f"detail.ModelPackageArn missing or not a versioned model package ARN (got {arn!r})")
+    if detail.get("ModelApprovalStatus") != APPROVED:
+        raise Rejected(f"event is not an approval (got status {detail.get('ModelApprovalStatus')!r})")
+    account = match["account"]
+    if event.get("account") != account:
+        raise Rejected(f"event account {event.get('account')!r} does not own {arn}")
+    source = config.sources.get(account)
+    if source is None:
+        raise Rejected(f"account {account} is not a team dev account")
+    central = source.groups.get(match["group"])
+    if central is None:
+        raise Rejected(f"group {match['group']!r} is not a governed group of team {source.team!r}")
+    return Approval(arn, account, match["group"], int(match["version"]), source, central)
+
+
+def plan_promotion(approval: Approval, config: Config, clients: Clients) -> Plan:
+    """Describe the source package and check every artifact, still without writing."""
+    from botocore.exceptions import ClientError
+
+    try:
+        package = clients.sagemaker.describe_model_package(ModelPackageName=approval.arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in ("ValidationException", "ResourceNotFound") and "not found" in message.lower():
+            raise Rejected(f"source model package not found: {approval.arn}") from None
+        raise
+    status = package.get("ModelApprovalStatus")
+    if status != APPROVED:
+        # Events can arrive late: the package may have been rejected after this approval.
+        raise Rejected(f"source model package is no longer approved (now {status!r}): {approval.arn}")
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers or not all(isinstance(c, dict) and c.get("Image") for c in containers):
+        raise Rejected(f"source model package has no InferenceSpecification.Containers with an Image: {approval.arn}")
+    plan = Plan(approval, package)
+    central_prefix = f"{approval.central_group}/v{approval.version}"
+    for url in sorted(set(_s3_urls([package.get(f) for f in ARTIFACT_FIELDS]))):
+        match = S3_URL.match(url)
+        if not match or match["key"].endswith("/"):
+            raise Rejected(f"artifact is not an S3 object URL (got {url!r})")
+        try:
+            clients.s3.head_object(Bucket=match["bucket"], Key=match["key"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise Rejected(f"artifact not found: {url}") from None
+            raise
+        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+        name = match["key"].rsplit("/", 1)[-1]
+        plan.copies[url] = f"s3://{config.artifact_bucket}/{central_prefix}/{digest}/{name}"
+    return plan
+
+
+def ensure_central_group(plan: Plan, config: Config, clients: Clients) -> str:
+    """Create the central group if missing and let the stage accounts read its packages."""
+    from botocore.exceptions import ClientError
+
+    approval = plan.approval
+    sm = clients.sagemaker
+    try:
+        arn = sm.describe_model_package_group(ModelPackageGroupName=approval.central_group)["ModelPackageGroupArn"]
+    except ClientError:
+        try:
+            arn = sm.create_model_package_group(
+                ModelPackageGroupName=approval.central_group,
+                ModelPackageGroupDescription=f"Models of team {approval.source.team} promoted from {approval.account}/{approval.group}",
+                Tags=[{"Key": "mlgov:team", "Value": approval.source.team}, {"Key": "mlgov:source-account", "Value": approval.account}],
+            )["ModelPackageGroupArn"]
+        except ClientError:  # a concurrent delivery created it first
+            arn = sm.describe_model_package_group(ModelPackageGroupName=approval.central_group)["ModelPackageGroupArn"]
+    packages = arn.replace(":model-package-group/", ":model-package/") + "/*"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StageAccountsDeployFromRegistry",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(f"arn:aws:iam::{a}:root" for a in approval.source.deploy_accounts)},
+                "Action": ["sagemaker:DescribeModelPackage"],
+                "Resource": packages,
+            }
+        ],
+    }
+    if approval.source.deploy_accounts:
+        sm.put_model_package_group_policy(ModelPackageGroupName=approval.central_group, ResourcePolicy=json.dumps(policy, sort_keys=True))
+    return arn
+
+
+def find_central_package(central_group: str, source_arn: str, clients: Clients) -> str | None:
+    """ARN of the central package promoted from ``source_arn``, if there is one."""
+    sm = clients.sagemaker
+    kwargs: dict[str, Any] = {"ModelPackageGroupName": central_group, "MaxResults": 100}
+    while True:
+        page = sm.list_model_packages(**kwargs)
+        for summary in page.get("ModelPackageSummaryList", []):
+            described = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            if (described.get("CustomerMetadataProperties") or {}).get(SOURCE_ARN_KEY) == source_arn:
+                return summary["ModelPackageArn"]
+        if not page.get("NextToken"):
+            return None
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def copy_artifacts(plan: Plan, config: Config, clients: Clients) -> None:
+    """Managed copy of every artifact into the hub bucket, encrypted with the hub key."""
+    for url in sorted(plan.copies):
+        src = S3_URL.match(url)
+        key = plan.copies[url].split("/", 3)[3]
+        clients.s3.copy(
+            {"Bucket": src["bucket"], "Key": src["key"]},
+            config.artifact_bucket,
+            key,
+            ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_arn},
+            Config=clients.transfer_config,
+        )
+
+
+def register(plan: Plan, clients: Clients) -> str:
+    """Create the central package pointing at the hub copies."""
+    approval, package = plan.approval, plan.package
+    rewrite = _rewriter(plan.copies)
+    metadata = dict(package.get("CustomerMetadataProperties") or {})
+    metadata.update({SOURCE_ARN_KEY: approval.arn, "mlgov:source-account": approval.account, "mlgov:team": approval.source.team})
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": approval.central_group,
+        "ModelApprovalStatus": PENDING,
+        "CustomerMetadataProperties": metadata,
+        # Same token for the same source package: AWS answers a concurrent duplicate with
+        # the first package instead of registering a second one.
+        "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, approval.arn)),
+    }
+    for name in ARTIFACT_FIELDS:
+        if package.get(name):
+            request[name] = rewrite(package[name])
+    for name in COPIED_FIELDS:
+        if package.get(name):
+            request[name] = package[name]
+    return clients.sagemaker.create_model_package(**request)["ModelPackageArn"]
+
+
+def model_card_name(central_group: str, version: int) -> str:
+    """Card name of a promoted package: the central group and source version, within 63 characters."""
+    suffix = f"-v{version}"
+    return central_group[: MAX_NAME - len(suffix)].rstrip("-") + suffix
+
+
+def model_card_content(plan: Plan, central_arn: str) -> str:
+    """Model card content (SageMaker model card JSON schema) for a promoted package."""
+    approval, package = plan.approval, plan.package
+    content = {
+        "model_overview": {
+            "model_description": package.get("ModelPackageDescription") or f"{approval.group} version {approval.version}",
+            "model_owner": approval.source.team,
+            "model_artifact": sorted(plan.copies.values()),
+        },
+        "additional_information": {
+            "custom_details": {
+                "source_model_package_arn": approval.arn,
+                "central_model_package_arn": central_arn,
+                "source_account": approval.account,
+                "team": approval.source.team,
+            }
+        },
+    }
+    return json.dumps(content, sort_keys=True)
+
+
+def upsert_model_card(plan: Plan, central_arn: str, clients: Clients) -> str:
+    """Create the package's model card, or update its content when it exists."""
+    from botocore.exceptions import ClientError
+
+    name = model_card_name(plan.approval.central_group, plan.approval.version)
+    content = model_card_content(plan, central_arn)
+    sm = clients.sagemaker
+    try:
+        current = sm.describe_model_card(ModelCardName=name)
+    except ClientError:
+        current = None
+    if current is None:
+        sm.create_model_card(ModelCardName=name, Content=content, ModelCardStatus="Draft",
+                             Tags=[{"Key": "mlgov:team", "Value": plan.approval.source.team}])
+    elif current.get("Content") != content:
+        sm.update_model_card(ModelCardName=name, Content=content)
+    return name
+
+
+def _s3_urls(value: Any):
+    if isinstance(value, str):
+        if value.startswith("s3://"):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _s3_urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _s3_urls(item)
+
+
+def _rewriter(copies: dict[str, str]) -> Callable[[Any], Any]:
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, str):
+            return copies.get(value, value)
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        return value
+
+    return rewrite
+
+
+def _log(outcome: str, **fields: Any) -> None:
+    LOG.info(json.dumps({"outcome": outcome, **fields}, sort_keys=True, default=str))

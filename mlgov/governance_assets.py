@@ -1,0 +1,219 @@
+"""Files the governance flow ships beside the hub stack, and the data both sides agree on.
+
+- ``assets/promotion.zip``: the promotion function (:mod:`mlgov.functions.promotion`);
+- ``assets/endpoint-source.zip``: the source artifact of every deployment pipeline, holding
+  ``endpoint.json``, the CloudFormation template that deploys a registered model package as a
+  real-time endpoint in a stage account.
+
+Both zips are deterministic (stored entries, fixed timestamps and permissions, sorted), so
+their hashes are stable in ``generated/``. The hub construct computes the Lambda
+``source_code_hash`` and the S3 object hash from the same bytes this renderer writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mlgov import naming
+from mlgov.spec import Layer, OrgSpec
+
+PROMOTION_ZIP = "assets/promotion.zip"
+ENDPOINT_SOURCE_ZIP = "assets/endpoint-source.zip"
+ENDPOINT_TEMPLATE = "endpoint.json"
+SELECTED_FILE = "selected.json"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def deterministic_zip(files: dict[str, bytes]) -> bytes:
+    """A zip whose bytes depend only on ``files``: sorted, stored, fixed time and mode."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.create_system = 3  # unix, so external_attr carries the mode
+            info.external_attr = (0o100644 << 16)
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+def base64_sha256(data: bytes) -> str:
+    """The hash form Terraform's ``filebase64sha256`` gives (Lambda ``source_code_hash``)."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@lru_cache(maxsize=1)
+def promotion_zip() -> bytes:
+    """The promotion function package: its one module, as shipped in the mlgov package."""
+    source = resources.files("mlgov.functions").joinpath("promotion.py").read_bytes()
+    return deterministic_zip({"promotion.py": source})
+
+
+PROMOTION_HANDLER = "promotion.handler"
+
+
+def endpoint_template() -> dict[str, Any]:
+    """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling).
+
+    Model and endpoint-config names carry the package version and a settings hash, so a new
+    package or new settings create new ones beside the old (CloudFormation replaces them
+    without a name clash) while the endpoint itself keeps its name.
+    """
+    version = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}
+    versioned = {"Fn::Join": ["-", [{"Ref": "EndpointName"}, {"Fn::Join": ["", ["v", version]]}, {"Ref": "SettingsHash"}]]}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "mlgov: real-time endpoint for an approved model package from the hub registry",
+        "Parameters": {
+            "ModelPackageArn": {"Type": "String", "Description": "Approved package in the hub's central registry."},
+            "EndpointName": {"Type": "String", "Description": "Endpoint name (stable across deployments)."},
+            "SettingsHash": {"Type": "String", "Description": "Hash of the stage's endpoint settings."},
+            "ModelExecutionRoleArn": {"Type": "String", "Description": "Role SageMaker runs the model with."},
+            "KmsKeyArn": {"Type": "String", "Description": "Key for the endpoint's storage volumes and data capture."},
+            "InstanceType": {"Type": "String"},
+            "InstanceCount": {"Type": "Number", "MinValue": 1},
+            "MinCapacity": {"Type": "Number", "MinValue": 1},
+            "MaxCapacity": {"Type": "Number", "MinValue": 1},
+            "InvocationsPerInstance": {"Type": "Number", "MinValue": 1},
+            "DataCapturePercent": {"Type": "Number", "MinValue": 0, "MaxValue": 100},
+            "DataCaptureUri": {"Type": "String"},
+            "NetworkIsolation": {"Type": "String", "AllowedValues": ["true", "false"]},
+            "SubnetIds": {"Type": "CommaDelimitedList", "Default": ""},
+            "SecurityGroupIds": {"Type": "CommaDelimitedList", "Default": ""},
+        },
+        "Conditions": {
+            "HasVpc": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]},
+            "Isolated": {"Fn::Equals": [{"Ref": "NetworkIsolation"}, "true"]},
+            "CaptureOn": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DataCapturePercent"}, 0]}]},
+        },
+        "Resources": {
+            "Model": {
+                "Type": "AWS::SageMaker::Model",
+                "Properties": {
+                    "ModelName": versioned,
+                    "ExecutionRoleArn": {"Ref": "ModelExecutionRoleArn"},
+                    "EnableNetworkIsolation": {"Fn::If": ["Isolated", True, False]},
+                    "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
+                    "VpcConfig": {
+                        "Fn::If": [
+                            "HasVpc",
+                            {"Subnets": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+                            {"Ref": "AWS::NoValue"},
+                        ]
+                    },
+                },
+            },
+            "EndpointConfig": {
+                "Type": "AWS::SageMaker::EndpointConfig",
+                "Properties": {
+                    "EndpointConfigName": versioned,
+                    "KmsKeyId": {"Ref": "KmsKeyArn"},
+                    "ProductionVariants": [
+                        {
+                            "VariantName": "AllTraffic",
+                            "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
+                            "InstanceType": {"Ref": "InstanceType"},
+                            "InitialInstanceCount": {"Ref": "InstanceCount"},
+                            "InitialVariantWeight": 1,
+                        }
+                    ],
+                    "DataCaptureConfig": {
+                        "Fn::If": [
+                            "CaptureOn",
+                            {
+                                "EnableCapture": True,
+                                "InitialSamplingPercentage": {"Ref": "DataCapturePercent"},
+                                "DestinationS3Uri": {"Ref": "DataCaptureUri"},
+                                "KmsKeyId": {"Ref": "KmsKeyArn"},
+                                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                            },
+                            {"Ref": "AWS::NoValue"},
+                        ]
+                    },
+                },
+            },
+            "Endpoint": {
+                "Type": "AWS::SageMaker::Endpoint",
+                "Properties": {
+                    "EndpointName": {"Ref": "EndpointName"},
+                    "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
+                },
+            },
+            "ScalableTarget": {
+                "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+                "Properties": {
+                    "ServiceNamespace": "sagemaker",
+                    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                    "ResourceId": {"Fn::Join": ["/", ["endpoint", {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "variant", "AllTraffic"]]},
+                    "MinCapacity": {"Ref": "MinCapacity"},
+                    "MaxCapacity": {"Ref": "MaxCapacity"},
+                },
+            },
+            "ScalingPolicy": {
+                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+                "Properties": {
+                    "PolicyName": {"Fn::Join": ["-", [{"Ref": "EndpointName"}, "invocations"]]},
+                    "PolicyType": "TargetTrackingScaling",
+                    "ScalingTargetId": {"Ref": "ScalableTarget"},
+                    "TargetTrackingScalingPolicyConfiguration": {
+                        "TargetValue": {"Ref": "InvocationsPerInstance"},
+                        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    },
+                },
+            },
+        },
+        "Outputs": {
+            "EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}},
+            "ModelPackageArn": {"Value": {"Ref": "ModelPackageArn"}},
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def endpoint_source_zip() -> bytes:
+    """The pipelines' source artifact: the endpoint template, canonical JSON."""
+    data = (json.dumps(endpoint_template(), sort_keys=True, indent=2) + "\n").encode()
+    return deterministic_zip({ENDPOINT_TEMPLATE: data})
+
+
+def select_buildspec(central_group: str) -> str:
+    """CodeBuild buildspec that writes the NEWEST approved package of a central group.
+
+    Sorted by creation time, descending: the newest package, not the oldest the API returns
+    first by default. Fails the pipeline when the group has no approved package.
+    """
+    query = (
+        f"aws sagemaker list-model-packages --model-package-group-name {central_group} "
+        "--model-approval-status Approved --sort-by CreationTime --sort-order Descending --max-items 1 "
+        "--query 'ModelPackageSummaryList[0].ModelPackageArn' --output text"
+    )
+    commands = [
+        f"arn=$({query})",
+        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit 1; fi',
+        f"printf '{{\"ModelPackageArn\": \"%s\"}}\\n' \"$arn\" > {SELECTED_FILE}",
+        f"cat {SELECTED_FILE}",
+    ]
+    spec = {"version": 0.2, "phases": {"build": {"commands": commands}}, "artifacts": {"files": [SELECTED_FILE]}}
+    return json.dumps(spec, sort_keys=True, indent=2) + "\n"
+
+
+def hub_stack_names(spec: OrgSpec) -> list[str]:
+    """Stacks that hold the governance hub (the hub account in :func:`naming.hub_region`)."""
+    region = naming.hub_region(spec)
+    return [ref.name for ref in spec.stack_refs() if ref.layer == Layer.shared_services and ref.region == region]
+
+
+def render_assets(spec: OrgSpec) -> dict[str, bytes]:
+    """Renderer for :func:`mlgov.synth.extra_renderers`: the zips beside the hub stack."""
+    tree = {}
+    for name in hub_stack_names(spec):
+        tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip()
+        tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip()
+    return tree

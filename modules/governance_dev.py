@@ -1,0 +1,165 @@
+"""Dev side of the model governance flow (one team's dev account).
+
+Reads ``teams.<team>.governance.model_package_groups``, the team's ``stages`` (nothing else
+of them), ``organization.name`` and the hub account (for the central bus and the promotion
+role). Creates:
+
+- ``aws_sagemaker_model_package_group.<group>`` + policy: only the hub account may describe
+  and list the group's packages;
+- the ``models`` KMS key and bucket where pipelines write artifacts; the hub's promotion role
+  (only it) may read them;
+- persona roles ``<org>-<team>-data-scientist`` (registers, denied UpdateModelPackage) and
+  ``<org>-<team>-lead-data-scientist`` (approves), and ``<org>-<team>-sagemaker-execution``;
+- rule ``<org>-<team>-model-approved`` on the default bus forwarding approvals of the team's
+  groups to the hub's central bus through ``<org>-<team>-event-forwarder`` (PutEvents on that
+  bus only), with a retry policy and the dead-letter queue ``<org>-<team>-model-approved-dlq``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
+from cdktf_cdktf_provider_aws.sagemaker_model_package_group_policy import SagemakerModelPackageGroupPolicy
+from constructs import Construct
+
+from mlgov import naming, policy
+from mlgov.naming import construct_id
+from mlgov.spec import OrgSpec
+from modules.blocks import PlatformKey, SecureBucket, named
+from modules.governance_common import (
+    RETRY_ATTEMPTS,
+    RETRY_MAX_AGE_SECONDS,
+    approval_pattern,
+    dead_letter_queue,
+    only_role,
+    role,
+    service_trust,
+)
+
+REGISTER_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+                    "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags")
+
+
+class DevGovernance(Construct):
+    """Registry, personas and approval forwarding of one team's dev account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+        super().__init__(scope, id)
+        account_id = spec.accounts[account_key].id
+        hub_id = spec.accounts[spec.hub].id
+        hub_region = naming.hub_region(spec)
+        groups = spec.teams[team].governance.model_package_groups
+        group_names = [naming.model_package_group(spec, team, g) for g in groups]
+        group_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{n}" for n in group_names]
+        package_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package/{n}/*" for n in group_names]
+        promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
+        tags = {"mlgov:team": team}
+
+        for group, name in zip(groups, group_names):
+            address = construct_id("team", group)
+            pkg_group = named(
+                SagemakerModelPackageGroup(self, f"{address}_group", model_package_group_name=name,
+                                           model_package_group_description=f"Team {team}: {group}", tags=tags),
+                address,
+            )
+            named(
+                SagemakerModelPackageGroupPolicy(
+                    self,
+                    f"{address}_group_policy",
+                    model_package_group_name=pkg_group.model_package_group_name,
+                    resource_policy=policy.document(
+                        policy.statement(
+                            "HubReadsPackages",
+                            ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackageGroup"],
+                            [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{name}",
+                             f"arn:aws:sagemaker:{region}:{account_id}:model-package/{name}/*"],
+                            principals={"AWS": policy.account_root(hub_id)},
+                        )
+                    ),
+                ),
+                address,
+            )
+
+        hub_principal, hub_condition = only_role(hub_id, [promotion_role])
+        self.models_key = PlatformKey(
+            self,
+            "models_key",
+            name="models",
+            account_id=account_id,
+            alias=naming.kms_alias(spec, "models"),
+            description=f"mlgov model artifacts of team {team}",
+            extra_statements=[
+                policy.statement(
+                    "HubPromotionReadsArtifacts", ["kms:Decrypt", "kms:DescribeKey"], "*", principals=hub_principal,
+                    conditions={**hub_condition, "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                )
+            ],
+        )
+        models_bucket = naming.bucket_name(spec, account_key, region, "models")
+        self.models_bucket = SecureBucket(
+            self,
+            "models_bucket",
+            name="models",
+            bucket_name=models_bucket,
+            kms_key_arn=self.models_key.arn,
+            extra_statements=[
+                policy.statement("HubPromotionReadsArtifacts", ["s3:GetObject", "s3:ListBucket"], policy.bucket_arns(models_bucket),
+                                 principals=hub_principal, conditions=hub_condition)
+            ],
+        )
+
+        artifacts = policy.statement(
+            "ModelArtifacts", ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"], policy.bucket_arns(models_bucket)
+        )
+        key_use = policy.statement("ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn])
+        register = policy.statement("RegisterModels", REGISTER_ACTIONS, group_arns + package_arns)
+        trust_account = policy.document(
+            policy.statement("AccountAssumesPersona", ["sts:AssumeRole"], principals={"AWS": policy.account_root(account_id)})
+        )
+        role(self, construct_id(team, "data_scientist"), name=naming.team_role(spec, team, "data-scientist"), trust=trust_account,
+             description=f"Data scientist of team {team}: registers models, cannot approve them", tags=tags,
+             statements=[register, artifacts, key_use,
+                         policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny")])
+        role(self, construct_id(team, "lead_data_scientist"), name=naming.team_role(spec, team, "lead-data-scientist"),
+             trust=trust_account, description=f"Lead data scientist of team {team}: reviews and approves models", tags=tags,
+             statements=[register, artifacts, key_use,
+                         policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns)])
+        role(self, construct_id(team, "sagemaker_execution"), name=naming.team_role(spec, team, "sagemaker-execution"),
+             trust=service_trust("sagemaker.amazonaws.com", account_id), tags=tags,
+             description=f"SageMaker jobs and pipelines of team {team}",
+             statements=[register, artifacts, key_use,
+                         policy.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                                          [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"])])
+
+        # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's
+        # groups only, so a rejection or another group's event never leaves the account.
+        bus_arn = f"arn:aws:events:{hub_region}:{hub_id}:event-bus/{naming.central_bus(spec)}"
+        rule_name = naming.approval_forward_rule(spec, team)
+        rule_arn = f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"
+        forwarder = role(self, "event_forwarder", name=naming.team_role(spec, team, "event-forwarder"),
+                         trust=service_trust("events.amazonaws.com", account_id), tags=tags,
+                         description="Lets the approval rule put events on the hub's central bus, and nothing else",
+                         statements=[policy.statement("PutOnCentralBus", ["events:PutEvents"], [bus_arn])])
+        dlq = dead_letter_queue(self, "model_approved_dlq", name=naming.dlq(rule_name), region=region, account_id=account_id,
+                                sender_arn=rule_arn, sender_service="events.amazonaws.com")
+        rule = named(
+            CloudwatchEventRule(self, "rule", name=rule_name, description=f"Approved model packages of team {team} -> hub central bus",
+                                event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True), tags=tags),
+            "model_approved",
+        )
+        named(
+            CloudwatchEventTarget(
+                self,
+                "target",
+                rule=rule.name,
+                target_id="central-bus",
+                arn=bus_arn,
+                role_arn=forwarder.arn,
+                dead_letter_config={"arn": dlq.arn},
+                retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS, "maximum_retry_attempts": RETRY_ATTEMPTS},
+            ),
+            "model_approved",
+        )

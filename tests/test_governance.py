@@ -1,0 +1,336 @@
+"""Tier 1 for the model governance flow: the synthesized dev, hub and stage stacks.
+
+Reads the default spec's stacks (``stacks`` fixture). Event patterns are checked exactly and
+also evaluated against sample events with a small matcher of EventBridge's exact-match
+semantics, so "Rejected does not start the pipeline" is shown, not just asserted by shape.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mlgov import governance_assets as assets
+from mlgov.errors import SpecError
+from tests.conftest import require_tool
+from tests.helpers import all_resources, as_list, resources, statements
+
+HUB, FRAUD_DEV, TEST, PROD = "ml-shared-services", "ml-dev-fraud", "ml-test", "ml-prod"
+HUB_ID, FRAUD_ID, CHURN_ID, TEST_ID, PROD_ID = "220000000002", "330000000003", "330000000004", "440000000005", "550000000006"
+BUS_ARN = f"arn:aws:events:eu-west-1:{HUB_ID}:event-bus/nwa-model-governance"
+STATE_CHANGE = "SageMaker Model Package State Change"
+
+
+def matches(pattern: dict, event: dict) -> bool:
+    """EventBridge exact-value matching: every pattern key must be present with an allowed value."""
+    for key, allowed in pattern.items():
+        if key not in event:
+            return False
+        if isinstance(allowed, dict):
+            if not isinstance(event[key], dict) or not matches(allowed, event[key]):
+                return False
+        elif event[key] not in allowed:
+            return False
+    return True
+
+
+def event(group: str, status: str, account: str = FRAUD_ID) -> dict:
+    return {
+        "source": "aws.sagemaker",
+        "detail-type": STATE_CHANGE,
+        "account": account,
+        "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status,
+                   "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{account}:model-package/{group}/1"},
+    }
+
+
+def role_policy(stack: dict, address: str) -> list[dict]:
+    return statements(resources(stack, "aws_iam_role_policy")[address]["policy"])
+
+
+def test_dev_rule_forwards_exactly_the_teams_approvals_to_the_central_bus(stacks):
+    stack = stacks[FRAUD_DEV]
+    rule = resources(stack, "aws_cloudwatch_event_rule")["model_approved"]
+    pattern = json.loads(rule["event_pattern"])
+    assert rule["name"] == "nwa-fraud-model-approved" and "event_bus_name" not in rule  # the default bus
+    assert pattern == {
+        "source": ["aws.sagemaker"],
+        "detail-type": [STATE_CHANGE],
+        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": ["nwa-fraud-card-scoring", "nwa-fraud-merchant-risk"]},
+    }
+    assert matches(pattern, event("nwa-fraud-card-scoring", "Approved"))
+    assert not matches(pattern, event("nwa-fraud-card-scoring", "Rejected"))
+    assert not matches(pattern, event("someone-elses-group", "Approved"))
+    target = resources(stack, "aws_cloudwatch_event_target")["model_approved"]
+    assert target["arn"] == BUS_ARN
+    assert target["role_arn"] == "${aws_iam_role.event_forwarder.arn}"
+    assert target["dead_letter_config"] == {"arn": "${aws_sqs_queue.model_approved_dlq.arn}"}
+    assert target["retry_policy"]["maximum_retry_attempts"] > 2
+    # the target role may put events on the central bus and do nothing else
+    assert role_policy(stack, "event_forwarder") == [
+        {"Sid": "PutOnCentralBus", "Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [BUS_ARN]}
+    ]
+    trust = statements(resources(stack, "aws_iam_role")["event_forwarder"]["assume_role_policy"])[0]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Condition"] == {"StringEquals": {"aws:SourceAccount": FRAUD_ID}}
+
+
+def test_dead_letter_queues_accept_only_their_source(stacks):
+    expected = {
+        FRAUD_DEV: {"model_approved_dlq": f"arn:aws:events:eu-west-1:{FRAUD_ID}:rule/nwa-fraud-model-approved"},
+        HUB: {
+            "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",
+            "promotion_function_dlq": f"arn:aws:lambda:eu-west-1:{HUB_ID}:function:nwa-model-promotion",
+            "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",
+        },
+    }
+    for stack_name, queues in expected.items():
+        for address, source in queues.items():
+            queue = resources(stacks[stack_name], "aws_sqs_queue")[address]
+            assert queue["sqs_managed_sse_enabled"] is True
+            (stmt,) = statements(resources(stacks[stack_name], "aws_sqs_queue_policy")[address]["policy"])
+            assert stmt["Action"] == ["sqs:SendMessage"] and stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": source}}
+
+
+def test_central_bus_policy_admits_only_org_principals_on_that_bus(stacks):
+    stack = stacks[HUB]
+    assert resources(stack, "aws_cloudwatch_event_bus")["model_governance"]["name"] == "nwa-model-governance"
+    (stmt,) = statements(resources(stack, "aws_cloudwatch_event_bus_policy")["model_governance"]["policy"])
+    assert stmt["Action"] == ["events:PutEvents"] and stmt["Resource"] == BUS_ARN
+    assert stmt["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}
+    assert stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{FRAUD_ID}:role/nwa-fraud-event-forwarder",
+        f"arn:aws:iam::{CHURN_ID}:role/nwa-churn-event-forwarder",
+    ]
+
+
+def test_promotion_rule_and_function(stacks, tree):
+    stack = stacks[HUB]
+    rule = resources(stack, "aws_cloudwatch_event_rule")["promote_approved_models"]
+    pattern = json.loads(rule["event_pattern"])
+    assert rule["event_bus_name"] == "${aws_cloudwatch_event_bus.model_governance.name}"
+    assert pattern["account"] == [FRAUD_ID, CHURN_ID] and pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
+    assert matches(pattern, event("nwa-fraud-card-scoring", "Approved"))
+    assert not matches(pattern, event("nwa-fraud-card-scoring", "Approved", account="999999999999"))
+    target = resources(stack, "aws_cloudwatch_event_target")["promote_approved_models"]
+    assert target["arn"] == "${aws_lambda_function.model_promotion.arn}"
+    assert target["dead_letter_config"] == {"arn": "${aws_sqs_queue.promotion_rule_dlq.arn}"} and "retry_policy" in target
+    fn = resources(stack, "aws_lambda_function")["model_promotion"]
+    assert fn["function_name"] == "nwa-model-promotion" and fn["timeout"] == 900 and fn["memory_size"] == 2048
+    assert fn["dead_letter_config"] == {"target_arn": "${aws_sqs_queue.promotion_function_dlq.arn}"}
+    # the package sits next to cdk.tf.json and its hash is the hash of the committed bytes
+    assert fn["filename"] == "assets/promotion.zip"
+    assert fn["source_code_hash"] == assets.base64_sha256(tree[f"stacks/{HUB}/assets/promotion.zip"])
+    assert resources(stack, "aws_cloudwatch_log_group")["model_promotion"] == {
+        **resources(stack, "aws_cloudwatch_log_group")["model_promotion"],
+        "name": "/aws/lambda/nwa-model-promotion",
+        "retention_in_days": 365,
+        "kms_key_id": "${aws_kms_key.model_artifacts.arn}",
+    }
+    env = json.loads(fn["environment"]["variables"]["SOURCES"])
+    assert env[FRAUD_ID]["groups"] == {
+        "nwa-fraud-card-scoring": "nwa-fraud-card-scoring-330000000003",
+        "nwa-fraud-merchant-risk": "nwa-fraud-merchant-risk-330000000003",
+    }
+    assert env[FRAUD_ID]["deploy_accounts"] == [TEST_ID, PROD_ID]
+
+
+def test_assets_are_deterministic_zips(tree):
+    for name in ("promotion.zip", "endpoint-source.zip"):
+        data = tree[f"stacks/{HUB}/assets/{name}"]
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+            assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644 for i in infos)
+    with zipfile.ZipFile(io.BytesIO(tree[f"stacks/{HUB}/assets/promotion.zip"])) as archive:
+        assert archive.read("promotion.py") == (Path(assets.__file__).parent / "functions" / "promotion.py").read_bytes()
+    assert assets.deterministic_zip({"b": b"2", "a": b"1"}) == assets.deterministic_zip({"a": b"1", "b": b"2"})
+
+
+def test_central_approval_starts_the_pipeline_and_rejection_does_not(stacks):
+    stack = stacks[HUB]
+    rule = resources(stack, "aws_cloudwatch_event_rule")["fraud_card_scoring"]
+    pattern = json.loads(rule["event_pattern"])
+    central = "nwa-fraud-card-scoring-330000000003"
+    assert pattern == {
+        "source": ["aws.sagemaker"],
+        "detail-type": [STATE_CHANGE],
+        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": [central]},
+    }
+    assert matches(pattern, event(central, "Approved", account=HUB_ID))
+    assert not matches(pattern, event(central, "Rejected", account=HUB_ID))
+    assert not matches(pattern, event(central, "PendingManualApproval", account=HUB_ID))
+    target = resources(stack, "aws_cloudwatch_event_target")["fraud_card_scoring"]
+    assert target["arn"] == "${aws_codepipeline.fraud_card_scoring.arn}"
+    assert target["role_arn"] == "${aws_iam_role.fraud_start_deploy.arn}" and "dead_letter_config" in target
+    assert role_policy(stack, "fraud_start_deploy")[0]["Action"] == ["codepipeline:StartPipelineExecution"]
+
+
+def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
+    pipeline = resources(stacks[HUB], "aws_codepipeline")["fraud_card_scoring"]
+    assert pipeline["name"] == "nwa-fraud-card-scoring-deploy" and pipeline["pipeline_type"] == "V2"
+    (store,) = as_list(pipeline["artifact_store"])
+    assert store["encryption_key"] == {"id": "${aws_kms_key.model_artifacts.arn}", "type": "KMS"}
+    stages = pipeline["stage"]
+    assert [s["name"] for s in stages] == ["Source", "SelectModel", "test", "prod"]
+    test_actions = stages[2]["action"]
+    assert [a["category"] for a in test_actions] == ["Deploy"]
+    approve, deploy = sorted(stages[3]["action"], key=lambda a: a["run_order"])
+    assert (approve["category"], approve["provider"], approve["run_order"]) == ("Approval", "Manual", 1)
+    assert (deploy["category"], deploy["run_order"]) == ("Deploy", 2)
+    # each deploy goes through the team's deploy role in its stage account
+    assert test_actions[0]["role_arn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy"
+    assert deploy["role_arn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"
+    assert deploy["configuration"]["RoleArn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint-deployer"
+    params = json.loads(deploy["configuration"]["ParameterOverrides"])
+    assert params["ModelPackageArn"] == {"Fn::GetParam": ["selected", "selected.json", "ModelPackageArn"]}
+    assert int(params["InstanceCount"]) >= 2 and int(params["MinCapacity"]) >= 2 and params["MaxCapacity"] == "6"
+    assert params["NetworkIsolation"] == "true" and params["DataCapturePercent"] == "10"
+    assert params["KmsKeyArn"] == f"arn:aws:kms:eu-west-1:{PROD_ID}:alias/nwa/platform"
+    assert params["SubnetIds"] == "subnet-0a1b2c3d4e5f60718,subnet-0a1b2c3d4e5f60729"
+    # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
+    churn = resources(stacks[HUB], "aws_codepipeline")["churn_models"]["stage"]
+    test_p, prod_p = (json.loads(s["action"][-1]["configuration"]["ParameterOverrides"]) for s in churn[2:])
+    assert (test_p["InstanceCount"], prod_p["InstanceCount"], prod_p["MinCapacity"]) == ("1", "2", "2")
+    assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and prod_p["SubnetIds"] == ""
+
+
+def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
+    # GIVEN the select project's CLI call, run with the same arguments through boto3 on moto
+    boto3 = pytest.importorskip("boto3")
+    from moto import mock_aws
+
+    project = resources(stacks[HUB], "aws_codebuild_project")["fraud_card_scoring"]
+    commands = json.loads(project["source"]["buildspec"])["phases"]["build"]["commands"]
+    words = shlex.split(commands[0].removeprefix("arn=$(").removesuffix(")"))
+    assert words[:3] == ["aws", "sagemaker", "list-model-packages"]
+    flags = dict(zip(words[3::2], words[4::2]))
+    kwargs = {k[2:].title().replace("-", ""): v for k, v in flags.items() if k not in ("--query", "--output", "--max-items")}
+    assert int(flags["--max-items"]) == 1
+    for var, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t"), ("AWS_DEFAULT_REGION", "eu-west-1")):
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        sm = boto3.client("sagemaker")
+        sm.create_model_package_group(ModelPackageGroupName=kwargs["ModelPackageGroupName"])
+        spec = {"Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+        arns = [sm.create_model_package(ModelPackageGroupName=kwargs["ModelPackageGroupName"], InferenceSpecification=spec,
+                                        ModelApprovalStatus=s)["ModelPackageArn"] for s in ("Approved", "Approved", "Rejected")]
+        # WHEN listed as the build lists them THEN the first is the NEWEST approved one
+        listed = sm.list_model_packages(**kwargs)["ModelPackageSummaryList"]
+    assert listed[0]["ModelPackageArn"] == arns[1]
+    assert kwargs["SortOrder"] == "Descending" and kwargs["ModelApprovalStatus"] == "Approved"
+
+
+def test_stage_deploy_role_trusts_only_the_hub_pipeline_role(stacks):
+    for stack_name, account_id in ((TEST, TEST_ID), (PROD, PROD_ID)):
+        for team in ("fraud", "churn"):
+            role = resources(stacks[stack_name], "aws_iam_role")[f"{team}_deploy"]
+            assert role["name"] == f"nwa-{team}-deploy"
+            (trust,) = statements(role["assume_role_policy"])
+            assert trust["Principal"] == {"AWS": f"arn:aws:iam::{HUB_ID}:root"}
+            assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{HUB_ID}:role/nwa-{team}-deploy-pipeline"]}}
+            passes = [s for s in role_policy(stacks[stack_name], f"{team}_deploy") if "iam:PassRole" in s["Action"]]
+            assert passes == [{
+                "Sid": "PassDeployerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+                "Resource": [f"arn:aws:iam::{account_id}:role/nwa-{team}-endpoint-deployer"],
+                "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            }]
+    # and the hub pipeline role may assume exactly those roles
+    (assume,) = [s for s in role_policy(stacks[HUB], "fraud_deploy_pipeline") if s["Action"] == ["sts:AssumeRole"]]
+    assert assume["Resource"] == [f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy", f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"]
+
+
+def test_dev_registry_personas(stacks):
+    stack = stacks[FRAUD_DEV]
+    group_policy = statements(resources(stack, "aws_sagemaker_model_package_group_policy")["team_card_scoring"]["resource_policy"])
+    assert [s["Principal"] for s in group_policy] == [{"AWS": f"arn:aws:iam::{HUB_ID}:root"}]
+    assert group_policy[0]["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"]
+    ds = role_policy(stack, "fraud_data_scientist")
+    assert any(s["Effect"] == "Deny" and s["Action"] == ["sagemaker:UpdateModelPackage"] for s in ds)
+    assert not any(s["Effect"] == "Allow" and "sagemaker:UpdateModelPackage" in s["Action"] for s in ds)
+    lead = role_policy(stack, "fraud_lead_data_scientist")
+    assert any(s["Effect"] == "Allow" and s["Action"] == ["sagemaker:UpdateModelPackage"] for s in lead)
+    assert resources(stack, "aws_sagemaker_model_package_group")["team_card_scoring"]["model_package_group_name"] == "nwa-fraud-card-scoring"
+
+
+def _policy_documents(stacks):
+    keys = {"aws_iam_role_policy": "policy", "aws_iam_role": "assume_role_policy", "aws_s3_bucket_policy": "policy",
+            "aws_kms_key": "policy", "aws_sqs_queue_policy": "policy", "aws_cloudwatch_event_bus_policy": "policy",
+            "aws_sagemaker_model_package_group_policy": "resource_policy"}
+    for name, stack in sorted(stacks.items()):
+        for rtype, address, config in all_resources(stack):
+            if rtype in keys:
+                yield f"{name}/{rtype}.{address}", statements(config[keys[rtype]])
+
+
+def test_no_wildcard_actions_and_passrole_only_on_named_roles(stacks):
+    checked = 0
+    for where, stmts in _policy_documents(stacks):
+        for s in stmts:
+            if s["Effect"] != "Allow":
+                continue
+            actions = as_list(s["Action"])
+            checked += 1
+            assert not any(a == "*" or a.endswith(":*") for a in actions), (where, s)
+            if "iam:PassRole" in actions:
+                assert "*" not in as_list(s["Resource"]) and s["Condition"]["StringEquals"]["iam:PassedToService"], (where, s)
+            if s.get("Principal") == {"AWS": "*"}:
+                assert "aws:PrincipalOrgID" in s["Condition"]["StringEquals"], (where, s)
+    assert checked > 100
+
+
+def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
+    for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
+        (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
+        assert read["Resource"] == [f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*" for g in groups]
+    bucket_policy = statements(resources(stacks[HUB], "aws_s3_bucket_policy")["model_artifacts"]["policy"])
+    granted = {s["Sid"]: s["Condition"]["ArnEquals"]["aws:PrincipalArn"] for s in bucket_policy if s["Effect"] == "Allow"}
+    assert granted["FraudEndpoint550000000006"] == [f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint"]
+
+
+def test_endpoint_template_passes_cfn_lint(tmp_path):
+    venv_tool = Path(sys.executable).parent / "cfn-lint"
+    tool = str(venv_tool) if venv_tool.exists() else require_tool("cfn-lint")
+    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip())) as archive:
+        template = archive.read(assets.ENDPOINT_TEMPLATE)
+    path = tmp_path / "endpoint.json"
+    path.write_bytes(template)
+    proc = subprocess.run([tool, "--regions", "eu-west-1", "--", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    resources_ = json.loads(template)["Resources"]
+    config = resources_["EndpointConfig"]["Properties"]
+    assert config["KmsKeyId"] == {"Ref": "KmsKeyArn"} and config["DataCaptureConfig"]["Fn::If"][1]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+    assert resources_["Model"]["Properties"]["EnableNetworkIsolation"] == {"Fn::If": ["Isolated", True, False]}
+
+
+@pytest.mark.parametrize(
+    "endpoints, line",
+    [
+        ({"prod": {"instance_count": 1}}, "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)"),
+        ({"prod": {"min_capacity": 3, "max_capacity": 2}},
+         "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)"),
+        ({"prod": {"min_capacity": 1}},
+         "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)"),
+        ({"staging": {}}, "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])"),
+    ],
+)
+def test_endpoint_settings_are_checked(endpoints, line):
+    # GIVEN the default spec with the fraud team's endpoint settings replaced WHEN validated
+    # THEN exactly that problem is reported at that path
+    import yaml
+
+    from mlgov.spec import parse_spec
+    from mlgov.yamlsrc import load_yaml
+    from tests.conftest import ROOT
+
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["teams"]["fraud"]["governance"]["endpoints"] = endpoints
+    with pytest.raises(SpecError) as info:
+        parse_spec(load_yaml(json.dumps(data), "spec.json"))
+    assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [line]

@@ -1,0 +1,268 @@
+"""The promotion function's code against moto (SageMaker registry + model cards, S3, KMS).
+
+moto 5.2.5 implements model package groups/packages, model cards, S3 multipart copies and KMS.
+It does NOT implement ``PutModelPackageGroupPolicy``: that one call is recorded by a thin
+wrapper (:class:`PolicyRecorder`) and asserted on; every other call goes to moto.
+Everything runs in one moto account, which plays both the dev account and the hub.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from moto import mock_aws
+
+from mlgov.functions import promotion
+from mlgov.functions.promotion import Clients, Config, Source
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+DEV_BUCKET = "nwa-models-dev"
+HUB_BUCKET = "nwa-model-artifacts-hub"
+GROUP = "nwa-fraud-card-scoring"
+CENTRAL = f"{GROUP}-{ACCOUNT}"
+MB = 1024 * 1024
+
+
+class PolicyRecorder:
+    """The moto SageMaker client, except PutModelPackageGroupPolicy (absent from moto) is recorded."""
+
+    def __init__(self, client):
+        self._client = client
+        self.policies: dict[str, dict] = {}
+
+    def put_model_package_group_policy(self, ModelPackageGroupName, ResourcePolicy):  # noqa: N803 - boto3 names
+        self.policies[ModelPackageGroupName] = json.loads(ResourcePolicy)
+        return {"ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{ModelPackageGroupName}"}
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        sm = boto3.client("sagemaker", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        kms = boto3.client("kms", region_name=REGION)
+        for bucket in (DEV_BUCKET, HUB_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        key_arn = kms.create_key(Description="hub model artifacts")["KeyMetadata"]["Arn"]
+        sm.create_model_package_group(ModelPackageGroupName=GROUP)
+        config = Config(
+            artifact_bucket=HUB_BUCKET,
+            kms_key_arn=key_arn,
+            sources={ACCOUNT: Source(team="fraud", groups={GROUP: CENTRAL}, deploy_accounts=("440000000005", "550000000006"))},
+        )
+        clients = Clients(sagemaker=PolicyRecorder(sm), s3=s3, transfer_config=TransferConfig())
+        yield sm, s3, config, clients
+
+
+def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name="model.tar.gz"):
+    """A source package in the dev group with a model artifact (and a metrics report)."""
+    s3.put_object(Bucket=DEV_BUCKET, Key=f"train/{name}", Body=b"m" * size)
+    s3.put_object(Bucket=DEV_BUCKET, Key="eval/metrics.json", Body=b'{"auc": 0.93}')
+    request = {
+        "ModelPackageGroupName": GROUP,
+        "ModelPackageDescription": "Gradient-boosted card-fraud scorer",
+        "InferenceSpecification": {
+            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1", "ModelDataUrl": f"s3://{DEV_BUCKET}/train/{name}"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        "ModelApprovalStatus": status,
+        "CustomerMetadataProperties": {"trained-by": "pipeline-42"},
+    }
+    if metrics:
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/eval/metrics.json"}}}
+    return sm.create_model_package(**request)["ModelPackageArn"]
+
+
+def approval_event(arn, event_id="e-1", status="Approved"):
+    return {
+        "id": event_id,
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detail": {"ModelPackageArn": arn, "ModelApprovalStatus": status, "ModelPackageGroupName": GROUP},
+    }
+
+
+def central_packages(sm):
+    try:
+        summaries = sm.list_model_packages(ModelPackageGroupName=CENTRAL)["ModelPackageSummaryList"]
+    except sm.exceptions.ClientError:
+        return []
+    return [sm.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
+def hub_keys(s3):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=HUB_BUCKET).get("Contents", []))
+
+
+def assert_nothing_written(sm, s3, clients):
+    assert central_packages(sm) == []
+    assert [g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]] == [GROUP]
+    assert hub_keys(s3) == []
+    assert sm.list_model_cards()["ModelCardSummaries"] == []
+    assert clients.sagemaker.policies == {}
+
+
+def test_happy_path_registers_copies_and_writes_a_model_card(aws):
+    sm, s3, config, clients = aws
+    # GIVEN an approved package in the team's dev group WHEN its approval event arrives
+    source = register_source(sm, s3)
+    result = promotion.promote(approval_event(source), config, clients)
+    # THEN one central package, pending manual approval, carrying the source ARN
+    assert result["status"] == "promoted"
+    (package,) = central_packages(sm)
+    assert package["ModelPackageArn"] == result["central_model_package_arn"]
+    assert package["ModelPackageGroupName"] == CENTRAL
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    meta = package["CustomerMetadataProperties"]
+    assert meta["mlgov:source-model-package-arn"] == source and meta["mlgov:team"] == "fraud" and meta["trained-by"] == "pipeline-42"
+    # AND every s3:// artifact now lives in the hub bucket, KMS-encrypted with the hub key
+    model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    report_url = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert model_url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/") and model_url.endswith("/model.tar.gz")
+    assert report_url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/")
+    assert hub_keys(s3) == sorted(u.split("/", 3)[3] for u in (model_url, report_url))
+    head = s3.head_object(Bucket=HUB_BUCKET, Key=model_url.split("/", 3)[3])
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == config.kms_key_arn
+    # AND a model card describes it
+    card = sm.describe_model_card(ModelCardName=result["model_card"])
+    content = json.loads(card["Content"])
+    assert content["additional_information"]["custom_details"]["source_model_package_arn"] == source
+    assert content["additional_information"]["custom_details"]["central_model_package_arn"] == package["ModelPackageArn"]
+    assert content["model_overview"]["model_artifact"] == sorted([model_url, report_url])
+    # AND the stage accounts may describe the central packages (recorded: moto lacks the API)
+    statement = clients.sagemaker.policies[CENTRAL]["Statement"][0]
+    assert statement["Principal"] == {"AWS": ["arn:aws:iam::440000000005:root", "arn:aws:iam::550000000006:root"]}
+    assert statement["Action"] == ["sagemaker:DescribeModelPackage"]
+    assert statement["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{CENTRAL}/*"
+
+
+def test_duplicate_event_leaves_exactly_one_central_package(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3)
+    first = promotion.promote(approval_event(source, "e-1"), config, clients)
+    keys = hub_keys(s3)
+    versions = s3.list_object_versions(Bucket=HUB_BUCKET).get("Versions", [])
+    # WHEN the same approval is delivered again (EventBridge delivers at least once)
+    second = promotion.promote(approval_event(source, "e-1"), config, clients)
+    # THEN nothing new is registered or copied, and the same card is kept
+    assert second["status"] == "already-promoted"
+    assert second["central_model_package_arn"] == first["central_model_package_arn"]
+    assert len(central_packages(sm)) == 1
+    assert hub_keys(s3) == keys and s3.list_object_versions(Bucket=HUB_BUCKET).get("Versions", []) == versions
+    assert [c["ModelCardName"] for c in sm.list_model_cards()["ModelCardSummaries"]] == [first["model_card"]]
+
+
+def test_out_of_order_events_map_one_to_one_and_stale_approvals_are_rejected(aws):
+    sm, s3, config, clients = aws
+    v1 = register_source(sm, s3, name="v1.tar.gz")
+    v2 = register_source(sm, s3, name="v2.tar.gz")
+    # WHEN version 2's approval arrives before version 1's, then version 1's again
+    r2 = promotion.promote(approval_event(v2, "e-2"), config, clients)
+    r1 = promotion.promote(approval_event(v1, "e-1"), config, clients)
+    again = promotion.promote(approval_event(v1, "e-1b"), config, clients)
+    # THEN each source package has exactly one central package
+    sources = sorted(p["CustomerMetadataProperties"]["mlgov:source-model-package-arn"] for p in central_packages(sm))
+    assert sources == sorted([v1, v2])
+    assert again["central_model_package_arn"] == r1["central_model_package_arn"] != r2["central_model_package_arn"]
+    # AND an approval that arrives after the package was rejected promotes nothing
+    v3 = register_source(sm, s3, name="v3.tar.gz")
+    sm.update_model_package(ModelPackageArn=v3, ModelApprovalStatus="Rejected")
+    stale = promotion.promote(approval_event(v3, "e-3"), config, clients)
+    assert stale["status"] == "rejected" and "no longer approved (now 'Rejected')" in stale["reason"]
+    assert len(central_packages(sm)) == 2
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda e: e.pop("detail"), "event has no detail object"),
+        (lambda e: e["detail"].pop("ModelPackageArn"), "detail.ModelPackageArn missing"),
+        (lambda e: e["detail"].update(ModelPackageArn="arn:aws:sagemaker:eu-west-1:123456789012:model-package/x"), "not a versioned model package ARN"),
+        (lambda e: e["detail"].update(ModelApprovalStatus="Rejected"), "event is not an approval"),
+        (lambda e: e.update({"detail-type": "Something Else"}), "unexpected event"),
+        (lambda e: e.update(account="999999999999"), "does not own"),
+    ],
+)
+def test_event_with_missing_or_wrong_metadata_is_rejected_without_writes(aws, mutate, reason):
+    sm, s3, config, clients = aws
+    event = approval_event(register_source(sm, s3))
+    mutate(event)
+    result = promotion.promote(event, config, clients)
+    assert result["status"] == "rejected" and reason in result["reason"]
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_unknown_account_or_group_and_missing_artifact_are_rejected_without_writes(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3)
+    other = Config(config.artifact_bucket, config.kms_key_arn, {"999999999999": config.sources[ACCOUNT]})
+    assert "is not a team dev account" in promotion.promote(approval_event(source), other, clients)["reason"]
+    s3.delete_object(Bucket=DEV_BUCKET, Key="eval/metrics.json")
+    result = promotion.promote(approval_event(source), config, clients)
+    assert result == {"status": "rejected", "reason": f"artifact not found: s3://{DEV_BUCKET}/eval/metrics.json"}
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_artifact_over_the_single_request_limit_goes_through_multipart_copy(aws):
+    sm, s3, config, clients = aws
+    # GIVEN a threshold lowered to moto's minimum part size (the real function uses 256 MiB,
+    # which keeps a 5 TB artifact under S3's 10,000 parts), and an 11 MiB artifact
+    clients.transfer_config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
+    source = register_source(sm, s3, size=11 * MB, metrics=False)
+    result = promotion.promote(approval_event(source), config, clients)
+    (package,) = central_packages(sm)
+    key = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].split("/", 3)[3]
+    head = s3.head_object(Bucket=HUB_BUCKET, Key=key)
+    # THEN the copy was a three-part UploadPartCopy (a multipart ETag ends in -<parts>)
+    assert result["status"] == "promoted"
+    assert head["ETag"].strip('"').endswith("-3")
+    assert head["ContentLength"] == 11 * MB and head["ServerSideEncryption"] == "aws:kms"
+    assert s3.get_object(Bucket=HUB_BUCKET, Key=key)["Body"].read() == b"m" * (11 * MB)
+
+
+def test_source_package_not_found_is_rejected_without_writes(aws):
+    sm, s3, config, clients = aws
+    register_source(sm, s3)
+    missing = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/99"
+    result = promotion.promote(approval_event(missing), config, clients)
+    assert result == {"status": "rejected", "reason": f"source model package not found: {missing}"}
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_model_card_name_fits_sagemaker_limit():
+    assert promotion.model_card_name("a" * 63, 12345) == "a" * 56 + "-v12345"
+    assert promotion.model_card_name("nwa-fraud-models-330000000003", 7) == "nwa-fraud-models-330000000003-v7"
+
+
+def test_config_reads_the_environment_mlgov_writes():
+    config = Config.from_env(
+        {
+            "ARTIFACT_BUCKET": "b",
+            "ARTIFACT_KMS_KEY_ARN": "k",
+            "SOURCES": json.dumps({"330000000003": {"team": "fraud", "groups": {"g": "g-330000000003"}, "deploy_accounts": ["440000000005"]}}),
+        }
+    )
+    assert config.sources["330000000003"] == Source("fraud", {"g": "g-330000000003"}, ("440000000005",))
+
+
+def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypatch):
+    _sm, _s3, config, _clients = aws
+    monkeypatch.setenv("ARTIFACT_BUCKET", HUB_BUCKET)
+    monkeypatch.setenv("ARTIFACT_KMS_KEY_ARN", config.kms_key_arn)
+    monkeypatch.setenv("SOURCES", json.dumps({ACCOUNT: {"team": "fraud", "groups": {GROUP: CENTRAL}, "deploy_accounts": []}}))
+    assert promotion.handler(["not", "an", "event"], None) == {"status": "rejected", "reason": "event is not an object (got list)"}
