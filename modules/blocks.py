@@ -49,13 +49,28 @@ def named(resource: TerraformResource, name: str) -> TerraformResource:
     """
     stack = TerraformStack.of(resource)
     seen: set = getattr(stack, "_mlgov_addresses", None) or set()
-    address = (resource.terraform_resource_type, name)
+    address = (_resource_type(resource), name)
     if address in seen:
         raise ValueError(f"duplicate Terraform address {address[0]}.{name} in stack {stack.node.id}")
     seen.add(address)
     stack._mlgov_addresses = seen  # noqa: SLF001 - per-stack registry, set once
     resource.override_logical_id(name)
     return resource
+
+
+_RESOURCE_TYPES: dict[type, str] = {}
+
+
+def _resource_type(resource: TerraformResource) -> str:
+    """The Terraform type of ``resource``; each jsii property read is a Node round trip, so for
+    the provider's generated classes (one fixed type per class) it is read once per class."""
+    cls = type(resource)
+    cached = _RESOURCE_TYPES.get(cls)
+    if cached is None:
+        cached = resource.terraform_resource_type
+        if cls.__module__.startswith("cdktf_cdktf_provider_aws."):
+            _RESOURCE_TYPES[cls] = cached
+    return cached
 
 
 class PlatformKey(Construct):
