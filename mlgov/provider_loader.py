@@ -43,6 +43,10 @@ ENV = "MLGOV_PROVIDER_IMPORT"
 MODES = ("lazy", "eager")
 
 
+# What install() did in this process, for tests and diagnostics.
+STATUS: dict[str, object] = {"mode": None, "node_hook": False}
+
+
 class LayoutError(Exception):
     """The package does not look like the layout the lazy import relies on."""
 
@@ -57,6 +61,13 @@ def install(package: str = PACKAGE, *, environ=None, stderr: TextIO | None = Non
     stderr = sys.stderr if stderr is None else stderr
     if package in sys.modules:
         return "already"
+    mode = _install(package, environ, stderr)
+    if package == PACKAGE:
+        STATUS["mode"] = mode
+    return mode
+
+
+def _install(package: str, environ, stderr: TextIO) -> str:
     mode = environ.get(ENV, "lazy").strip().lower() or "lazy"
     if mode not in MODES:
         print(f"mlgov: warning: {ENV}={mode!r} is not one of {', '.join(MODES)}; using lazy", file=stderr)
@@ -146,6 +157,7 @@ def _node_hook():
     os.environ["NODE_OPTIONS"] = f"{before} {hook}" if before else hook
     try:
         yield
+        STATUS["node_hook"] = kernel_started()
     finally:
         # The kernel has started (or failed to); other child processes need not see the hook.
         if before is None:

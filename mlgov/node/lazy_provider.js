@@ -81,3 +81,6 @@ Module._extensions[".js"] = function mlgovLazyProviderIndex(module, filename) {
     });
   }
 };
+
+// For tests (node -e): the parser and the package check, without side effects beyond the hook.
+module.exports = { parseIndex, isProviderIndex };
