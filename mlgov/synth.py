@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mlgov import provider_loader
 from mlgov.errors import MlgovError
 from mlgov.spec import OrgSpec
 
@@ -56,7 +57,8 @@ class StackSummary:
 def synth_stacks(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf in this process (one jsii runtime) and canonicalize."""
     prepare_runtime()
-    from modules.app import build_app  # imports the provider: the slow part, done once
+    provider_loader.install()  # before any provider import: only used submodules get loaded
+    from modules.app import build_app  # imports cdktf and the used provider submodules, once
 
     tree: Tree = {}
     with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:

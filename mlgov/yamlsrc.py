@@ -51,6 +51,19 @@ def dotted(path: Path) -> str:
     return out
 
 
+def _compose(text: str):
+    """The node graph; libyaml's parser when PyYAML has it (large specs parse several times
+    faster), but any syntax error is re-raised by the pure-Python parser so the reported
+    message and line are the same with or without libyaml."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def load_yaml(text: bytes | str, file: str) -> Located:
     """Parse one YAML document into plain data with a line map.
 
@@ -70,7 +83,7 @@ def load_yaml(text: bytes | str, file: str) -> Located:
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError([Problem(file, None, "", f"file is too large for an org spec (got {len(text)} characters, expected at most {MAX_SPEC_BYTES})")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

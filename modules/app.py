@@ -6,6 +6,7 @@ from cdktf import App
 
 from mlgov.spec import Layer, OrgSpec
 from modules.base import AccountStack
+from modules.blocks import building_stack
 from modules.deployment import DeploymentAccountStack
 from modules.dev import DevAccountStack
 from modules.management import ManagementStack
@@ -25,5 +26,6 @@ def build_app(spec: OrgSpec, outdir: str) -> App:
     # skipValidation off, no stack traces: metadata must not carry machine paths.
     app = App(outdir=outdir, stack_traces=False)
     for ref in spec.stack_refs():
-        STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+        with building_stack():
+            STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
     return app

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from mlgov import naming
 from mlgov.spec import OrgSpec, StackRef
+from modules import blocks
 from modules.blocks import PlatformKey, SecureBucket
 
 
@@ -22,6 +23,7 @@ class AccountStack(TerraformStack):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id)
+        blocks.enter_stack(self)
         self.spec = spec
         self.ref = ref
         self.account_key = ref.account

@@ -7,6 +7,7 @@ cdktf would otherwise let the second silently replace the first in the JSON.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Sequence
 
 from cdktf import TerraformResource, TerraformStack
@@ -47,15 +48,53 @@ def named(resource: TerraformResource, name: str) -> TerraformResource:
     Raises:
         ValueError: the stack already has a resource of that type with that name.
     """
-    stack = TerraformStack.of(resource)
+    stack = _building[0] if _building[0] is not None else TerraformStack.of(resource)
     seen: set = getattr(stack, "_mlgov_addresses", None) or set()
-    address = (resource.terraform_resource_type, name)
+    address = (_resource_type(resource), name)
     if address in seen:
         raise ValueError(f"duplicate Terraform address {address[0]}.{name} in stack {stack.node.id}")
     seen.add(address)
     stack._mlgov_addresses = seen  # noqa: SLF001 - per-stack registry, set once
     resource.override_logical_id(name)
     return resource
+
+
+# The stack whose constructor build_app is running. Every jsii call is a round trip to Node
+# (the bulk of per-stack synth time), so `named` takes its stack from here instead of asking
+# TerraformStack.of; outside build_app's loop it asks.
+_building: list[TerraformStack | None] = [None]
+_in_build: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def building_stack():
+    """Scope of one stack's construction in build_app (layers build only their own stack)."""
+    _building[0], _in_build[0] = None, True
+    try:
+        yield
+    finally:
+        _building[0], _in_build[0] = None, False
+
+
+def enter_stack(stack: TerraformStack) -> None:
+    """Called by AccountStack.__init__: inside building_stack(), this is the stack being built."""
+    if _in_build[0] and _building[0] is None:
+        _building[0] = stack
+
+
+_RESOURCE_TYPES: dict[type, str] = {}
+
+
+def _resource_type(resource: TerraformResource) -> str:
+    """The Terraform type of ``resource``; each jsii property read is a Node round trip, so for
+    the provider's generated classes (one fixed type per class) it is read once per class."""
+    cls = type(resource)
+    cached = _RESOURCE_TYPES.get(cls)
+    if cached is None:
+        cached = resource.terraform_resource_type
+        if cls.__module__.startswith("cdktf_cdktf_provider_aws."):
+            _RESOURCE_TYPES[cls] = cached
+    return cached
 
 
 class PlatformKey(Construct):

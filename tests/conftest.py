@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from mlgov import provider_loader
 from mlgov.synth import prepare_runtime
 
 prepare_runtime()
+# Before any test module imports modules.*: load only the provider submodules that are used.
+provider_loader.install()
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases"

@@ -1,0 +1,46 @@
+"""The generated large orgs that scripts/bench synthesizes are valid specs of the promised shape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from mlgov.bench_fixtures import large_org, write_large_org
+from mlgov.spec import Layer, load_spec
+from tests.conftest import ROOT
+
+
+def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
+    # GIVEN a generated org of 12 teams, written as YAML
+    path = write_large_org(tmp_path / "org.yaml", 12)
+    # WHEN the validator loads it
+    spec = load_spec(path)
+    # THEN every team has its own dev, test and prod account, ids are unique 12-digit strings
+    assert len(spec.teams) == 12
+    for name, team in spec.teams.items():
+        assert spec.accounts[team.dev_account].layer is Layer.dev
+        assert [(s.name, spec.accounts[s.account].layer) for s in team.stages] == [("test", Layer.test), ("prod", Layer.prod)]
+        assert team.stages[1].manual_approval is True
+        assert len({team.dev_account, *(s.account for s in team.stages)}) == 3
+    ids = [acc.id for acc in spec.accounts.values()]
+    assert len(ids) == len(set(ids)) == 12 * 3 + 2
+    assert len(spec.stack_refs()) == 12 * 3 + 2
+
+
+def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):
+    base = yaml.safe_load((ROOT / "org.yaml").read_text())
+    doc = large_org(2)
+    assert {k: v for k, v in doc.items() if k not in {"accounts", "teams"}} == {
+        k: v for k, v in base.items() if k not in {"accounts", "teams"}
+    }
+    text = write_large_org(tmp_path / "org.yaml", 2).read_text()
+    assert "id: '390000000001'" in text
+
+
+def test_gen_large_org_script_validates_what_it_writes(tmp_path):
+    out = tmp_path / "org.yaml"
+    proc = subprocess.run([sys.executable, "scripts/gen-large-org", "4", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"{out}: 4 teams, 14 accounts, 14 stacks"
