@@ -34,9 +34,9 @@ TARGET = "cross-account-target"
 SECRETS = "no-secrets"
 LITERAL = "policy-literal"
 
-_ACCOUNT_ARN = re.compile(r"^arn:aws:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
-_ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
+_ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _ORG_KEYS = ("aws:principalorgid", "aws:principalaccount", "aws:sourceaccount", "aws:sourceorgid")
 # Attributes holding policy documents; anything else that parses as a policy is checked too.
 _POLICY_ATTRS = {"policy", "assume_role_policy", "resource_policy", "content"}
@@ -299,7 +299,7 @@ def check_bus_policies(name: str, stack: dict) -> Iterator[Finding]:
                 if p == "*":
                     if "aws:principalorgid" not in _condition_keys(stmt):
                         yield Finding(name, address, BUS, f"statement {sid!r} allows '*' without an aws:PrincipalOrgID condition")
-                elif not (_ACCOUNT_ID.match(p) or re.match(r"^arn:aws:iam::\d{12}:root$", p)):
+                elif not (_ACCOUNT_ID.match(p) or re.match(r"^arn:aws:iam::[0-9]{12}:root$", p)):
                     yield Finding(name, address, BUS, f"statement {sid!r} has principal {p!r} (expected an account id or '*' with aws:PrincipalOrgID)")
     for rname, config in sorted(_by_type(stack, "aws_cloudwatch_event_permission").items()):
         principal = config.get("principal")
@@ -334,7 +334,7 @@ def check_buckets(name: str, stack: dict) -> Iterator[Finding]:
             for rule in _as_list(conf.get("rule")):
                 for default in _as_list(rule.get("apply_server_side_encryption_by_default")):
                     key = str(default.get("kms_master_key_id") or "")
-                    customer_key = re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key) or re.match(r"^arn:aws:kms:[\w-]+:\d{12}:key/", key)
+                    customer_key = re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key) or re.match(r"^arn:aws:kms:[\w-]+:[0-9]{12}:key/", key)
                     if default.get("sse_algorithm") in ("aws:kms", "aws:kms:dsse") and customer_key:
                         sse_ok = True
         if not sse_ok:
@@ -387,7 +387,7 @@ def check_event_targets(name: str, stack: dict) -> Iterator[Finding]:
     account = _stack_account(stack)
     for tname, target in sorted(_by_type(stack, "aws_cloudwatch_event_target").items()):
         arn = str(target.get("arn") or "")
-        match = re.match(r"^arn:aws[\w-]*:[\w-]+:[\w-]*:(\d{12}):", arn)
+        match = re.match(r"^arn:aws[\w-]*:[\w-]+:[\w-]*:([0-9]{12}):", arn)
         if not match or match.group(1) == account:
             continue
         address = f"aws_cloudwatch_event_target.{tname}"

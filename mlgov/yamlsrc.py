@@ -81,6 +81,10 @@ def load_yaml(text: bytes | str, file: str) -> Located:
         if exc.context and what.startswith("but "):  # "but found another document" needs its context
             what = f"{exc.context} {what}"
         raise SpecError([Problem(file, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError([Problem(file, line, "", f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)")]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors in practice
         raise SpecError([Problem(file, None, "", f"YAML error: {exc}")]) from None
     if node is None:
