@@ -38,8 +38,11 @@ _ACCOUNT_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:(root|role/[\w+=,.@/-]+|user
 _ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _ORG_KEYS = ("aws:principalorgid", "aws:principalaccount", "aws:sourceaccount", "aws:sourceorgid")
-# Attributes holding policy documents; anything else that parses as a policy is checked too.
-_POLICY_ATTRS = {"policy", "assume_role_policy", "resource_policy", "content"}
+# Attributes that must hold a literal policy document (anything else that parses as a policy
+# is checked too). Not "content": aws_s3_object uses it for arbitrary file bodies.
+_POLICY_ATTRS = {"policy", "assume_role_policy", "resource_policy"}
+# A role created in the same stack is a named principal even when referenced by address.
+_SAME_STACK_ROLE = re.compile(r"^\$\{aws_iam_role\.[\w-]+\.arn\}$")
 # Policy types that filter rather than grant (SCPs, permission boundaries of OUs).
 _FILTER_TYPES = {"aws_organizations_policy"}
 # Resource types that are long-lived credentials: never generated.
@@ -276,7 +279,7 @@ def check_principals(name: str, stack: dict) -> Iterator[Finding]:
                             name, pol.address, PRINCIPAL,
                             f"statement {sid!r} allows principal '*' without aws:PrincipalOrgID (expected named accounts or the organization)",
                         )
-                elif not (_ACCOUNT_ID.match(principal) or (_ACCOUNT_ARN.match(principal) and "*" not in principal)):
+                elif not (_ACCOUNT_ID.match(principal) or _SAME_STACK_ROLE.match(principal) or (_ACCOUNT_ARN.match(principal) and "*" not in principal)):
                     yield Finding(name, pol.address, PRINCIPAL, f"statement {sid!r} has principal {principal!r} (expected an account id or a named IAM ARN)")
 
 

@@ -267,3 +267,10 @@ def test_cli_reports_findings_and_exit_code(tmp_path, stacks):
     (target / "cdk.tf.json").write_text(json.dumps(weak))
     assert security.main([str(tmp_path)]) == 1
     assert security.main([str(GENERATED)]) == 0
+
+
+def test_same_stack_role_reference_is_a_named_principal_and_object_content_is_not_a_policy(prod):
+    _add(prod, "aws_sqs_queue_policy", "q", {"queue_url": "u", "policy": policy.document(
+        policy.statement("Send", ["sqs:SendMessage"], "arn:aws:sqs:eu-west-1:550000000006:q", principals={"AWS": "${aws_iam_role.sender.arn}"}))})
+    _add(prod, "aws_s3_object", "template", {"bucket": "b", "key": "t.yaml", "content": "Resources: {}\n"})
+    assert not _only(prod, security.PRINCIPAL) and not _only(prod, security.LITERAL)
