@@ -10,6 +10,7 @@ queue or registry resources their stacks get new type sets and are applied autom
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def test_stack_applies_to_moto_and_reads_back(stack_name, moto_endpoint, tf_cli_
     stack = _stacks()[stack_name]
     filtered, _dropped = localapply.filter_stack(stack)
     src = tmp_path / "src"
-    src.mkdir()
+    shutil.copytree(GENERATED / stack_name, src)  # assets (e.g. zipped sources) come along
     (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
     region = stack["provider"]["aws"][0]["region"]
     ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config, offline=False)
