@@ -191,10 +191,28 @@ def _pydantic_problems(exc: ValidationError, located: Located) -> list[Problem]:
                 f"expected a quoted string (got {written}, which YAML reads as the number {err['input']!r}; "
                 f"write it in quotes: '{written}')"
             )
+        elif kind == "string_type":
+            msg = f"expected a string (got {_yaml_kind(err['input'])})"
+        elif kind == "too_short":
+            msg = f"expected at least {err['ctx']['min_length']} item(s) (got {err['ctx']['actual_length']})"
+        elif kind == "bool_type":
+            msg = f"expected true or false, unquoted (got {err['input']!r})"
+        elif kind in ("dict_type", "list_type", "model_type"):
+            want = "a list" if kind == "list_type" else "a mapping"
+            msg = f"expected {want} (got {_yaml_kind(err['input'])})"
         elif "input" in err and not isinstance(err["input"], (dict, list)):
             msg = f"{msg} (got {err['input']!r})"
         problems.append(Problem(located.file, located.line_of(loc), dotted(loc), msg))
     return problems
+
+
+def _yaml_kind(value: Any) -> str:
+    """How a YAML value reads to a person: "a list", "a mapping" or the scalar itself."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else repr(value)
 
 
 def parse_spec(located: Located) -> OrgSpec:
@@ -206,7 +224,7 @@ def parse_spec(located: Located) -> OrgSpec:
     from mlgov.checks import semantic_problems
 
     if not isinstance(located.data, dict):
-        raise SpecError([Problem(located.file, located.line_of(()), "", f"expected a mapping at the top level (got {type(located.data).__name__})")])
+        raise SpecError([Problem(located.file, located.line_of(()), "", f"expected a mapping at the top level (got {_yaml_kind(located.data)})")])
     try:
         spec = OrgSpec.model_validate(located.data)
     except ValidationError as exc:

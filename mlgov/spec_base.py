@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 # Names are used in Terraform addresses, IAM role names, bucket names and SageMaker names,
 # so they are held to the strictest common alphabet: lower-case, digits, inner hyphens.
 Name = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=40)]
-AccountId = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{12}$")]
+AccountId = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{12}$")]
 OrgId = Annotated[str, StringConstraints(strict=True, pattern=r"^o-[a-z0-9]{10,32}$")]
 RootId = Annotated[str, StringConstraints(strict=True, pattern=r"^r-[0-9a-z]{4,32}$")]
 OuId = Annotated[str, StringConstraints(strict=True, pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
-Region = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+Region = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
 TagKey = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
 TagValue = Annotated[str, StringConstraints(strict=True, max_length=256, pattern=r"^[\w .:/=+@-]*$")]
 Text = Annotated[str, StringConstraints(strict=True, max_length=1024)]

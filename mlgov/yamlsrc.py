@@ -18,6 +18,9 @@ Path = tuple[Any, ...]
 
 # Anything bigger is not an org spec; refuse before the parser spends memory on it.
 MAX_SPEC_BYTES = 1_000_000
+# Aliases (*a) re-use nodes, so a small file can expand to billions of values ("billion
+# laughs"); no real spec comes near this many values once aliases are expanded.
+MAX_SPEC_VALUES = 100_000
 
 
 @dataclass
@@ -88,14 +91,23 @@ def load_yaml(text: bytes | str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and what.startswith("but "):  # "but found another document" needs its context
+            what = f"{exc.context} {what}"
         raise SpecError([Problem(file, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError([Problem(file, line, "", f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)")]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors in practice
         raise SpecError([Problem(file, None, "", f"YAML error: {exc}")]) from None
     if node is None:
         raise SpecError([Problem(file, None, "", "file is empty (expected an org spec mapping)")])
     located = Located(data=None, file=file)
     problems: list[Problem] = []
-    located.data = _build(node, (), located, problems)
+    try:
+        located.data = _build(node, (), located, problems, [0])
+    except _TooManyValues:
+        raise SpecError([Problem(file, None, "", f"YAML aliases expand to more than {MAX_SPEC_VALUES} values (expected a spec without alias bombs)")]) from None
     if problems:
         raise SpecError(problems)
     return located
@@ -104,8 +116,26 @@ def load_yaml(text: bytes | str, file: str) -> Located:
 _constructor = yaml.SafeLoader("")
 
 
-def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem]) -> Any:
+# Tags the safe loader resolves implicitly for plain YAML (and "!" on quoted scalars).
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
+)
+
+
+class _TooManyValues(Exception):
+    """The node graph expands (through aliases) beyond MAX_SPEC_VALUES."""
+
+
+def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem], count: list[int]) -> Any:
+    count[0] += 1
+    if count[0] > MAX_SPEC_VALUES:
+        raise _TooManyValues
     located.lines.setdefault(path, node.start_mark.line + 1)
+    if node.tag not in _PLAIN_TAGS:
+        # Explicit tags (!!python/object, !Ref, ...) mean something to some other loader; in a
+        # spec they are either a mistake or an attempt to smuggle behaviour in.
+        problems.append(Problem(located.file, node.start_mark.line + 1, dotted(path), f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML values)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -122,10 +152,10 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
                 problems.append(Problem(located.file, line, dotted(path + (key,)), f"duplicate key {key!r} (first defined on line {located.lines[path + (key,)]})"))
                 continue
             located.lines[path + (key,)] = line
-            out[key] = _build(value_node, path + (key,), located, problems)
+            out[key] = _build(value_node, path + (key,), located, problems, count)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), located, problems) for i, item in enumerate(node.value)]
+        return [_build(item, path + (i,), located, problems, count) for i, item in enumerate(node.value)]
     if node.tag != "tag:yaml.org,2002:str":
         located.source[path] = node.value  # the text as written, e.g. 0123 before YAML made it 83
     try:

@@ -52,3 +52,67 @@ def test_missing_file_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "main.py", "validate", str(tmp_path / "nope.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr == f"{tmp_path / 'nope.yaml'}: file not found\n"
+
+
+# -- the corpus through the CLI, and inputs too big to commit -----------------------------------
+
+
+def test_corpus_is_broad():
+    assert len(EXPECTED) >= 40
+
+
+@pytest.fixture
+def out_copy(tmp_path):
+    """A copy of the committed generated/ to point --out at, and its bytes before the run."""
+    import shutil
+
+    out = tmp_path / "generated"
+    shutil.copytree(ROOT / "generated", out)
+    return out, {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _snapshot(out):
+    return {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_cli_synth_refuses_bad_spec_and_leaves_output_alone(name, out_copy, monkeypatch):
+    # GIVEN a broken spec and an existing output dir WHEN `synth SPEC --out DIR` runs (in-process
+    # click runner: same code path as main.py, without a fresh interpreter per case)
+    # THEN exit 2, exactly the expected lines on stderr, no exception, DIR byte-identical.
+    from click.testing import CliRunner
+
+    from mlgov.cli import cli
+
+    monkeypatch.chdir(ROOT)
+    out, before = out_copy
+    path = BAD / name
+    result = CliRunner().invoke(cli, ["synth", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.splitlines() == [line.replace("{file}", str(path)) for line in EXPECTED[name]]
+    assert result.stdout == ""
+    assert _snapshot(out) == before
+
+
+def test_huge_file_is_refused_before_parsing(tmp_path):
+    # GIVEN a spec just over the size limit (written here: megabytes do not belong in git)
+    from mlgov.yamlsrc import MAX_SPEC_BYTES
+
+    path = tmp_path / "huge.yaml"
+    path.write_bytes((ROOT / "org.yaml").read_bytes() + b"#" * MAX_SPEC_BYTES + b"\n")
+    size = path.stat().st_size
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}: file is too large for an org spec (got {size} bytes, expected at most {MAX_SPEC_BYTES})"
+    ]
+
+
+def test_alias_bomb_and_binary_through_a_real_process(tmp_path):
+    # The inputs most likely to crash or hang a parser, through a real interpreter.
+    for name in ("billion-laughs.yaml", "binary-garbage.yaml", "python-object-tag.yaml"):
+        path = BAD / name
+        proc = subprocess.run([sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.splitlines() == [line.replace("{file}", str(path)) for line in EXPECTED[name]]

@@ -1,0 +1,100 @@
+"""Apply generated stacks to a local AWS emulator (moto's server) and nothing else.
+
+A real ``terraform apply`` of a stack's resources against moto catches what ``plan`` cannot:
+arguments AWS (as moto models it) refuses, and policies that do not read back as written.
+moto does not emulate everything the platform uses, so a stack is FILTERED first:
+
+1. resources whose type is not in :data:`MOTO_SUPPORTED` are dropped;
+2. then, repeatedly, every resource, data source or output that refers to a dropped one
+   (``${type.name...}`` anywhere in its arguments, or ``depends_on``) is dropped too,
+   until nothing changes.
+
+The filtered copy is planned and applied with :func:`endpoint_override`: the provider talks
+to ``endpoint`` only, with dummy credentials, path-style S3 and no account/role lookups.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+# Types whose create/read/delete moto 5.2 implements well enough for provider 5.100.0.
+MOTO_SUPPORTED = frozenset(
+    {
+        "aws_kms_key", "aws_kms_alias", "aws_kms_key_policy",
+        "aws_s3_bucket", "aws_s3_bucket_policy", "aws_s3_bucket_public_access_block", "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_lifecycle_configuration", "aws_s3_object",
+        "aws_iam_role", "aws_iam_policy", "aws_iam_role_policy", "aws_iam_role_policy_attachment",
+        "aws_cloudwatch_event_bus", "aws_cloudwatch_event_bus_policy", "aws_cloudwatch_event_rule",
+        "aws_cloudwatch_event_target",
+        "aws_sqs_queue", "aws_sqs_queue_policy", "aws_sqs_queue_redrive_policy",
+        "aws_sagemaker_model_package_group", "aws_sagemaker_model_package_group_policy",
+    }
+)
+# Provider endpoint keys for the services above (plus STS, which the provider always calls).
+SERVICES = ("events", "iam", "kms", "s3", "sagemaker", "sqs", "sts")
+
+_REF = re.compile(r"\$\{(?:data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+
+
+def _refs(value: Any) -> set[str]:
+    """Addresses (``type.name``/``data.type.name``) a block refers to."""
+    text = json.dumps(value)
+    found = set()
+    for match in re.finditer(r"\$\{([^}]*)\}", text):
+        for ref in re.finditer(r"(data\.)?\b(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)", match.group(1)):
+            found.add(f"{ref.group(1) or ''}{ref.group(2)}.{ref.group(3)}")
+    for dep in value.get("depends_on", []) if isinstance(value, dict) else []:
+        found.add(dep)
+    return found
+
+
+def filter_stack(stack: dict) -> tuple[dict, list[str]]:
+    """A copy of ``stack`` with only what moto can apply, and the sorted dropped addresses."""
+    out = copy.deepcopy(stack)
+    dropped: set[str] = set()
+    for rtype in list(out.get("resource", {})):
+        if rtype not in MOTO_SUPPORTED:
+            dropped.update(f"{rtype}.{name}" for name in out["resource"].pop(rtype))
+    changed = True
+    while changed:
+        changed = False
+        for section, prefix in (("resource", ""), ("data", "data.")):
+            for rtype in list(out.get(section, {})):
+                for name in list(out[section][rtype]):
+                    if _refs(out[section][rtype][name]) & dropped:
+                        del out[section][rtype][name]
+                        dropped.add(f"{prefix}{rtype}.{name}")
+                        changed = True
+                if not out[section][rtype]:
+                    del out[section][rtype]
+        for name in list(out.get("output", {})):
+            if _refs(out["output"][name]) & dropped:
+                del out["output"][name]
+                changed = True
+    return out, sorted(dropped)
+
+
+def endpoint_override(endpoint: str, region: str) -> dict:
+    """Override file content: local backend, every service at ``endpoint``, dummy credentials."""
+    return {
+        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
+        "provider": {
+            "aws": {
+                "region": region,
+                "access_key": "mlgov-local",
+                "secret_key": "mlgov-local",
+                "skip_credentials_validation": True,
+                "skip_requesting_account_id": True,
+                "skip_metadata_api_check": True,
+                "skip_region_validation": True,
+                "s3_use_path_style": True,
+                "allowed_account_ids": None,
+                "assume_role": {"role_arn": ""},
+                "endpoints": [{service: endpoint for service in SERVICES}],
+            }
+        },
+    }

@@ -1,0 +1,150 @@
+"""checkov over everything mlgov generates: the stacks as Terraform JSON, their offline plans,
+and the Service Catalog product templates (CloudFormation), offline (--skip-download).
+
+Zero failed checks are allowed except the entries of security/checkov-skips.yaml, each scoped
+to check id + resource glob + framework and carrying its reason. A new failure is reported as
+``CHECK_ID resource file: check name`` so it can be fixed (or, if it truly does not apply,
+justified in the skip list).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlgov import terraform
+from tests.conftest import ROOT, require_tool
+
+GENERATED = ROOT / "generated"
+SKIPS_FILE = ROOT / "security" / "checkov-skips.yaml"
+SKIPS = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
+
+
+def checkov_binary() -> str:
+    """The pinned checkov of scripts/bootstrap (.venv-checkov), else one on PATH."""
+    local = ROOT / ".venv-checkov" / "bin" / "checkov"
+    return str(local) if local.is_file() else require_tool("checkov")
+
+
+def run_checkov(directory: Path, framework: str) -> list[dict]:
+    """Failed checks of one checkov run, offline."""
+    env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_CREATE_GRAPH="True", LOG_LEVEL="WARNING")
+    proc = subprocess.run(
+        [checkov_binary(), "-d", str(directory), "--framework", framework, "--skip-download", "--quiet", "--compact", "-o", "json"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert proc.returncode in (0, 1), f"checkov crashed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    reports = json.loads(proc.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed, parsed = [], 0
+    for report in reports:
+        if "results" not in report:  # checkov's empty report: {"passed": 0, "failed": 0, ...}
+            continue
+        summary = report["summary"]
+        assert summary.get("parsing_errors", 0) == 0, f"checkov could not parse: {report['results'].get('parsing_errors')}"
+        parsed += summary["passed"] + summary["failed"]
+        failed.extend(dict(c, framework=framework) for c in report["results"]["failed_checks"])
+    assert parsed, f"checkov ran no {framework} checks in {directory} (nothing scanned?)"
+    return failed
+
+
+def _skip_for(check: dict) -> dict | None:
+    for skip in SKIPS:
+        if (
+            skip["id"] == check["check_id"]
+            and check["framework"] in skip["frameworks"]
+            and any(fnmatch.fnmatchcase(check["resource"], pattern) for pattern in skip["resources"])
+        ):
+            return skip
+    return None
+
+
+def _unexplained(failed: list[dict]) -> list[str]:
+    return sorted(
+        f"{c['check_id']} {c['resource']} {c['file_path']}: {c['check_name']}" for c in failed if _skip_for(c) is None
+    )
+
+
+USED_SKIPS: set[tuple[str, str]] = set()
+
+
+def _record(failed):
+    for c in failed:
+        if (skip := _skip_for(c)) is not None:
+            USED_SKIPS.add((skip["id"], c["framework"]))
+
+
+def test_skip_list_entries_are_complete():
+    for skip in SKIPS:
+        assert set(skip) == {"id", "resources", "frameworks", "why"}, skip
+        assert len(skip["why"]) > 40 and skip["resources"] and skip["frameworks"], skip
+
+
+def _stack_copy(tmp: Path) -> Path:
+    """generated/stacks with terraform.required_version removed (checkov 3 cannot parse it in JSON)."""
+    out = tmp / "stacks"
+    for src in sorted((GENERATED / "stacks").glob("*/cdk.tf.json")):
+        doc = json.loads(src.read_text())
+        doc.get("terraform", {}).pop("required_version", None)
+        target = out / src.parent.name / "cdk.tf.json"
+        target.parent.mkdir(parents=True)
+        target.write_text(json.dumps(doc, indent=2))
+    return out
+
+
+@pytest.mark.slow
+def test_checkov_terraform_json(tmp_path):
+    failed = run_checkov(_stack_copy(tmp_path), "terraform_json")
+    _record(failed)
+    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+
+
+@pytest.mark.slow
+@pytest.mark.terraform
+def test_checkov_offline_plans(tmp_path, tf_cli_config):
+    # GIVEN every stack planned offline by the real terraform (mlgov/terraform.py harness)
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    for stack_dir in sorted((GENERATED / "stacks").iterdir()):
+        ws = terraform.Workspace(stack_dir, tmp_path / "ws" / stack_dir.name, tf_cli_config)
+        for step in (ws.init, ws.plan):
+            result = step()
+            assert result.ok, f"{stack_dir.name}: {result.stderr}"
+        show = ws.show_json()
+        assert show.ok, show.stderr
+        (plans / f"{stack_dir.name}.json").write_text(show.stdout)
+    # WHEN checkov reads the plans THEN nothing fails outside the skip list
+    failed = run_checkov(plans, "terraform_plan")
+    _record(failed)
+    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+
+
+@pytest.mark.slow
+def test_checkov_product_templates(tmp_path):
+    products = GENERATED / "products"
+    if not products.is_dir():
+        pytest.skip("generated/products/ does not exist yet (no Service Catalog products in the default spec)")
+    shutil.copytree(products, tmp_path / "products")
+    failed = run_checkov(tmp_path / "products", "cloudformation")
+    _record(failed)
+    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+
+
+@pytest.mark.slow
+def test_no_stale_skips():
+    # Runs after the scans above (file order); an entry nothing matched any more must go.
+    if not USED_SKIPS:
+        pytest.skip("no checkov scan ran in this session")
+    stale = [
+        f"{s['id']} ({fw})" for s in SKIPS for fw in s["frameworks"]
+        if (s["id"], fw) not in USED_SKIPS and (fw != "cloudformation" or (GENERATED / "products").is_dir())
+        and not (fw == "terraform_plan" and not any(k[1] == "terraform_plan" for k in USED_SKIPS))
+    ]
+    assert not stale, f"skip entries that match no failure any more (remove them from {SKIPS_FILE.name}): {stale}"
