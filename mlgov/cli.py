@@ -116,3 +116,8 @@ def main() -> None:
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
+
+
+from mlgov import commands_review  # noqa: E402  (imports cli; must come after the group exists)
+
+cli.add_command(commands_review.plan)

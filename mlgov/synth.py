@@ -83,7 +83,11 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
-    return {}
+    from mlgov.manifest import render_manifest
+
+    return {
+        "manifest": render_manifest,
+    }
 
 
 def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
