@@ -121,3 +121,6 @@ def main() -> None:
 from mlgov import commands_review  # noqa: E402  (imports cli; must come after the group exists)
 
 cli.add_command(commands_review.plan)
+cli.add_command(commands_review.summarize)
+cli.add_command(commands_review.graph)
+cli.add_command(commands_review.atlantis)

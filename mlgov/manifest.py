@@ -74,9 +74,20 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
     }
 
 
+ATLANTIS_PATH = "atlantis.yaml"
+
+
 def render_manifest(spec: OrgSpec) -> Tree:
-    """Renderer for :func:`mlgov.synth.extra_renderers`."""
-    return {MANIFEST_PATH: canonical_json(manifest(spec))}
+    """Renderer for :func:`mlgov.synth.extra_renderers`: the manifest and an Atlantis config.
+
+    ``generated/atlantis.yaml`` names the stacks as ``generated/stacks/<name>`` (paths from
+    the repository root); point Atlantis at it with the server-side ``repo_config_file``, or
+    write a root ``atlantis.yaml`` with ``python main.py atlantis``.
+    """
+    return {
+        MANIFEST_PATH: canonical_json(manifest(spec)),
+        ATLANTIS_PATH: atlantis_yaml(spec).encode("utf-8"),
+    }
 
 
 # Files whose change should replan a stack, relative to the stack's directory (Atlantis
