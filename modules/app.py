@@ -24,6 +24,11 @@ def build_app(spec: OrgSpec, outdir: str) -> App:
     """Create every stack of ``spec`` in a new App writing to ``outdir`` (not yet synthesized)."""
     # skipValidation off, no stack traces: metadata must not carry machine paths.
     app = App(outdir=outdir, stack_traces=False)
-    for ref in spec.stack_refs():
-        STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    stacks = {ref.name: STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref) for ref in spec.stack_refs()}
+    # The manifest's order, also for `cdktf deploy '*'` (cdktf reads it from manifest.json).
+    from mlgov.manifest import dependencies
+
+    for name, before in dependencies(spec).items():
+        for dep in before:
+            stacks[name].add_dependency(stacks[dep])
     return app
