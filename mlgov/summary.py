@@ -146,7 +146,8 @@ def stack_report(name: str, plan: dict, account: str = "") -> StackReport:
         if action is None:
             continue
         if action == "replace":
-            attrs = tuple(sorted({str(path[0]) for path in rc.get("replace_paths", []) if path}))
+            paths = change.get("replace_paths") or rc.get("replace_paths") or []
+            attrs = tuple(sorted({str(path[0]) for path in paths if path}))
         elif action == "update":
             attrs = _changed_attributes(change)
         else:

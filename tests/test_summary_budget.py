@@ -23,7 +23,7 @@ def _rc(address, actions, before=None, after=None, replace_paths=None):
         "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}},
     }
     if replace_paths:
-        rc["replace_paths"] = replace_paths
+        rc["change"]["replace_paths"] = replace_paths
     return rc
 
 
@@ -48,6 +48,7 @@ def test_huge_plan_stays_under_budget_and_keeps_every_warning(budget):
     assert len(full) > 10 * budget
     # WHEN rendered for a PR comment under the budget
     text = summary.markdown(reports, max_chars=budget)
+    assert "(forced by `bucket`)" in summary.render_markdown(reports, 2)
     # THEN it fits, and every delete and replace is still named in the warning block
     assert len(text) <= budget
     destructive = [c for r in reports for c in r.changes if c.destructive]
