@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, default_spec_path, load, spec_argument
+from mlgov.cli import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, load, spec_argument
 from mlgov.errors import MlgovError
 
 

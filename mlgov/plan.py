@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -163,8 +164,6 @@ def warm_plugin_cache(out: Path, cli_config: Path) -> None:
     required = {"aws": {"source": "hashicorp/aws", "version": terraform.PROVIDER_VERSION}}
     (warm / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": required}}))
     env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    import subprocess
-
     subprocess.run([terraform.terraform_binary(), "init", "-input=false", "-no-color", "-backend=false"], cwd=warm, env=env, capture_output=True, check=False)
 
 

@@ -221,10 +221,14 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
     out.append("")
     if total["delete"] or total["replace"]:
         out.append("> [!CAUTION]")
-        out.append(
-            f"> **{total['delete']} resource{'s' if total['delete'] != 1 else ''} will be DESTROYED and "
-            f"{total['replace']} REPLACED (destroyed, then created anew; data in them is lost).** Review before applying:"
-        )
+        loud = []
+        if total["delete"]:
+            loud.append(f"{total['delete']} resource{'s' if total['delete'] != 1 else ''} will be DESTROYED")
+        if total["replace"]:
+            loud.append(
+                f"{total['replace']} resource{'s' if total['replace'] != 1 else ''} will be REPLACED (destroyed, then created anew)"
+            )
+        out.append(f"> **{' and '.join(loud)}; data in them is lost.** Review before applying:")
         out.extend(_warning_lines(reports, compact=level >= 3))
         out.append("")
     security = [c for r in reports for c in r.changes if c.security]

@@ -105,12 +105,11 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
     assert not is_topological(list(reversed(doc["order"])), deps)
 
 
-def test_manifest_without_hub_follows_management(render_spec):
-    text = (ROOT / "org.yaml").read_text()
-    data = yaml.safe_load(text)
+def test_two_region_hub_precedes_every_workload_stack():
     from mlgov.spec import parse_spec
     from mlgov.yamlsrc import load_yaml
 
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
     # GIVEN a spec whose hub layer has two regions THEN both hub stacks precede every workload stack
     data["accounts"]["ml-shared-services"]["regions"] = ["eu-west-1", "eu-central-1"]
     spec = parse_spec(load_yaml(yaml.safe_dump(data), "<two-region-hub>"))

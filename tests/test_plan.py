@@ -50,7 +50,7 @@ def test_failed_stack_is_named_with_terraforms_error(tf_cli_config, tmp_path):
     # THEN exit 1, the broken stack is named with terraform's own error, the good one still planned
     assert result.exit_code == 1
     assert "stack zz-broken failed: terraform plan failed:" in result.output
-    assert 'An argument named "no_such_argument" is not expected here.' in result.output
+    assert "Error: " in result.output and '"no_such_argument"' in result.output
     assert "failed: zz-broken" in result.output
     assert (tmp_path / "plans" / "management" / planning.PLAN_JSON).is_file()
 

@@ -54,7 +54,7 @@ def test_huge_plan_stays_under_budget_and_keeps_every_warning(budget):
     destructive = [c for r in reports for c in r.changes if c.destructive]
     assert len(destructive) == 8 * 85
     assert all(_warned(text, c.stack, c.address, c.action) for c in destructive)
-    assert "480 resources will be DESTROYED and 200 REPLACED" in text
+    assert "480 resources will be DESTROYED and 200 resources will be REPLACED (destroyed, then created anew)" in text
     assert "Detail folded" in text
 
 
