@@ -128,3 +128,9 @@ from mlgov import commands_org  # noqa: E402  (commands defined in their own mod
 
 cli.add_command(commands_org.discover)
 cli.add_command(commands_org.doctor)
+from mlgov import commands_review  # noqa: E402  (imports cli; must come after the group exists)
+
+cli.add_command(commands_review.plan)
+cli.add_command(commands_review.summarize)
+cli.add_command(commands_review.graph)
+cli.add_command(commands_review.atlantis)

@@ -86,9 +86,10 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     is visible in one place and the order is fixed.
     """
     from mlgov.governance_assets import render_assets
+    from mlgov.manifest import render_manifest
     from mlgov.products import render_products
 
-    return {"governance-assets": render_assets, "products": render_products}
+    return {"governance-assets": render_assets, "manifest": render_manifest, "products": render_products}
 
 
 def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:

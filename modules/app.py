@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cdktf import App
 
+from mlgov.manifest import dependencies
 from mlgov.spec import Layer, OrgSpec
 from modules.base import AccountStack
 from modules.blocks import building_stack
@@ -25,7 +26,12 @@ def build_app(spec: OrgSpec, outdir: str) -> App:
     """Create every stack of ``spec`` in a new App writing to ``outdir`` (not yet synthesized)."""
     # skipValidation off, no stack traces: metadata must not carry machine paths.
     app = App(outdir=outdir, stack_traces=False)
+    stacks = {}
     for ref in spec.stack_refs():
         with building_stack():
-            STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+            stacks[ref.name] = STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    # The manifest's order, also for `cdktf deploy '*'` (cdktf reads it from manifest.json).
+    for name, before in dependencies(spec).items():
+        for dep in before:
+            stacks[name].add_dependency(stacks[dep])
     return app

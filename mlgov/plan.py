@@ -1,0 +1,172 @@
+"""Plan every selected stack with real Terraform, in parallel, with a live progress display.
+
+Each stack is planned in its own copy (:class:`mlgov.terraform.Workspace`) under the output
+directory: ``init`` (from the provider mirror, through ONE shared plugin cache so the ~700 MB
+provider is unpacked once), ``plan -out``, then ``show -json``. The plan file and its JSON
+land in ``<out>/<stack>/``; the JSON is what ``summarize`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from mlgov import terraform
+
+PLAN_FILE = "plan.tfplan"
+PLAN_JSON = "plan.json"
+
+
+@dataclass
+class StackRun:
+    """Progress and outcome of one stack's plan."""
+
+    name: str
+    status: str = "queued"  # queued | init | plan | show | ok | failed
+    started: float | None = None
+    ended: float | None = None
+    error: str = ""
+    plan_json: Path | None = None
+    changes: dict[str, int] = field(default_factory=dict)
+
+    def elapsed(self, now: float) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or now) - self.started
+
+    @property
+    def done(self) -> bool:
+        return self.status in {"ok", "failed"}
+
+
+def count_actions(plan: dict) -> dict[str, int]:
+    """Counts of create/update/replace/delete in a ``terraform show -json`` document."""
+    counts = {"create": 0, "update": 0, "replace": 0, "delete": 0}
+    for change in plan.get("resource_changes", []):
+        actions = change["change"]["actions"]
+        if "delete" in actions and "create" in actions:
+            counts["replace"] += 1
+        elif actions in (["create"], ["update"], ["delete"]):
+            counts[actions[0]] += 1
+    return counts
+
+
+def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool) -> None:
+    """init + plan + show -json for one stack; records the outcome on ``run`` (never raises)."""
+    run.started = time.monotonic()
+    try:
+        workdir = out / run.name
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
+        for step, call in (("init", ws.init), ("plan", lambda: ws.plan(PLAN_FILE)), ("show", lambda: ws.show_json(PLAN_FILE))):
+            run.status = step
+            result = call()
+            if not result.ok:
+                run.error = f"terraform {step} failed:\n{(result.stderr or result.stdout).strip()}"
+                run.status = "failed"
+                return
+        (workdir / PLAN_JSON).write_text(result.stdout)
+        run.plan_json = workdir / PLAN_JSON
+        run.changes = count_actions(json.loads(result.stdout))
+        run.status = "ok"
+    except Exception as exc:  # noqa: BLE001 - one stack's crash must not hide the others' results
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.status = "failed"
+    finally:
+        run.ended = time.monotonic()
+
+
+class Progress:
+    """Per-stack status and elapsed time: redrawn in place on a terminal, plain lines otherwise."""
+
+    def __init__(self, runs: list[StackRun], stream: TextIO, live: bool) -> None:
+        self.runs = runs
+        self.stream = stream
+        self.live = live
+        self._shown: dict[str, str] = {}
+        self._drawn = 0
+
+    def _line(self, run: StackRun, now: float) -> str:
+        text = f"{run.name:<28} {run.status:<7} {run.elapsed(now):6.1f}s"
+        if run.status == "ok":
+            c = run.changes
+            text += f"  +{c['create']} ~{c['update']} ±{c['replace']} -{c['delete']}"
+        return text
+
+    def update(self) -> None:
+        now = time.monotonic()
+        if self.live:
+            if self._drawn:
+                self.stream.write(f"\x1b[{self._drawn}F")
+            for run in self.runs:
+                self.stream.write("\x1b[2K" + self._line(run, now) + "\n")
+            self._drawn = len(self.runs)
+        else:
+            # One line per state change, so CI logs stay short and readable.
+            for run in self.runs:
+                if run.status != "queued" and self._shown.get(run.name) != run.status:
+                    self._shown[run.name] = run.status
+                    self.stream.write(self._line(run, now) + "\n")
+        self.stream.flush()
+
+
+def run_plans(
+    stacks: dict[str, Path],
+    out: Path,
+    *,
+    offline: bool,
+    jobs: int,
+    stream: TextIO | None = None,
+    live: bool | None = None,
+    plan_one: Callable[..., None] = plan_stack,
+) -> list[StackRun]:
+    """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order."""
+    stream = stream or sys.stdout
+    live = stream.isatty() if live is None else live
+    out.mkdir(parents=True, exist_ok=True)
+    cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
+    warm_plugin_cache(out, cli_config)
+    runs = [StackRun(name) for name in sorted(stacks)]
+    progress = Progress(runs, stream, live)
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.wait(0.5 if live else 0.2):
+            progress.update()
+
+    thread = threading.Thread(target=ticker, daemon=True)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for run in runs:
+                pool.submit(plan_one, run, stacks[run.name], out, cli_config, offline)
+    finally:
+        stop.set()
+        thread.join()
+        progress.update()
+    return runs
+
+
+def warm_plugin_cache(out: Path, cli_config: Path) -> None:
+    """Fill the shared plugin cache once, before parallel inits (Terraform does not lock it)."""
+    warm = out / ".warm-cache"
+    warm.mkdir(parents=True, exist_ok=True)
+    required = {"aws": {"source": "hashicorp/aws", "version": terraform.PROVIDER_VERSION}}
+    (warm / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": required}}))
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    subprocess.run([terraform.terraform_binary(), "init", "-input=false", "-no-color", "-backend=false"], cwd=warm, env=env, capture_output=True, check=False)
+
+
+def default_jobs() -> int:
+    """Parallel plans by default: one per CPU."""
+    return os.cpu_count() or 1

@@ -1,0 +1,195 @@
+"""`summarize` on REAL plan JSON: terraform + the AWS provider plan spec changes offline.
+
+How update/replace/delete plans are obtained without AWS (see tests/offline_apply.py): the
+first plan of the default spec (all creates) is "applied" offline by writing the state an
+apply would leave (Terraform's state format, placeholders for apply-time values), converged
+until Terraform plans no change. Each scenario then plans a changed spec's stacks against that
+state with ``-refresh=false``; a stack that left the spec gets ``plan -destroy``. Every action
+in the goldens was decided by Terraform, not by this test.
+
+Goldens: tests/cases/summarize/<scenario>.md; regenerate with MLGOV_UPDATE_GOLDEN=1 after
+the stacks' content changes (they are real plans of real stacks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlgov import summary, terraform
+from tests.conftest import CASES, ROOT
+from tests.offline_apply import apply_offline, plan_json, resource_schemas
+
+GOLDEN = CASES / "summarize"
+UPDATE = os.environ.get("MLGOV_UPDATE_GOLDEN") == "1"
+# An unchanged stack (shows the collapsed no-change line) and the team stack the edits touch.
+PLANNED = ("management", "ml-dev-churn")
+
+
+def _edit_account_id(data):
+    data["accounts"]["ml-dev-churn"]["id"] = "330000000044"
+
+
+def _edit_org_name(data):
+    data["organization"]["name"] = "nwan"
+
+
+def _remove_team(data):
+    del data["teams"]["churn"]
+    del data["accounts"]["ml-dev-churn"]
+
+
+EDITS = {
+    # The churn team moves to a new account: its KMS key policy (root of the new account) is
+    # updated in place; its bucket, named after the account id, must be replaced.
+    "policy-update": _edit_account_id,
+    # A new organization slug renames every bucket and KMS alias: replacements everywhere.
+    "replace": _edit_org_name,
+    # The churn team and its dev account leave the spec: the stack's resources are destroyed.
+    "delete-team": _remove_team,
+}
+
+
+def _stack_files(tree, name):
+    prefix = f"stacks/{name}/"
+    return {rel[len(prefix):]: data for rel, data in tree.items() if rel.startswith(prefix)}
+
+
+def _accounts(*trees):
+    found = {}
+    for tree in trees:
+        for stack in json.loads(tree["mlgov-manifest.json"])["stacks"]:
+            found[stack["name"]] = stack
+    return {"stacks": list(found.values())}
+
+
+@pytest.fixture(scope="module")
+def scenario_plans(tree, render_spec, tf_cli_config, tmp_path_factory):
+    """{scenario: (reports, manifest)} from real offline plans of PLANNED stacks."""
+    base = tmp_path_factory.mktemp("summarize")
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    trees = {"first-apply": tree, "no-op": tree}
+    for name, edit in EDITS.items():
+        changed = json.loads(json.dumps(data))
+        edit(changed)
+        trees[name] = render_spec(yaml.safe_dump(changed, sort_keys=False), f"<{name}>")
+
+    workspaces = {}
+    for stack in PLANNED:
+        src = base / "src" / stack
+        src.mkdir(parents=True)
+        for rel, content in _stack_files(tree, stack).items():
+            (src / rel).write_bytes(content)
+        ws = terraform.Workspace(src, base / "ws" / stack, tf_cli_config)
+        init = ws.init()
+        assert init.ok, init.stderr
+        workspaces[stack] = ws
+    schemas = resource_schemas(workspaces[PLANNED[0]])
+
+    def run(stack):
+        ws = workspaces[stack]
+        region = json.loads((ws.workdir / "cdk.tf.json").read_text())["provider"]["aws"][0]["region"]
+        plans = {"first-apply": plan_json(ws)}
+        state, planned = None, plans["first-apply"]
+        for _ in range(5):  # the offline apply, until terraform sees nothing left to do
+            state = apply_offline(planned, state, schemas, region)
+            (ws.workdir / "terraform.tfstate").write_text(json.dumps(state, indent=1))
+            planned = plan_json(ws)
+            if all(rc["change"]["actions"] == ["no-op"] for rc in planned["resource_changes"]):
+                break
+        plans["no-op"] = planned
+        base_config = (ws.workdir / "cdk.tf.json").read_bytes()
+        for scenario in EDITS:
+            files = _stack_files(trees[scenario], stack)
+            if not files:
+                (ws.workdir / "cdk.tf.json").write_bytes(base_config)
+                plans[scenario] = plan_json(ws, "-destroy")
+            elif files["cdk.tf.json"] == base_config:
+                plans[scenario] = plans["no-op"]  # same config, same state: the same plan
+            else:
+                (ws.workdir / "cdk.tf.json").write_bytes(files["cdk.tf.json"])
+                plans[scenario] = plan_json(ws)
+        (ws.workdir / "cdk.tf.json").write_bytes(base_config)
+        return stack, plans
+
+    with ThreadPoolExecutor(max_workers=len(PLANNED)) as pool:
+        results = dict(pool.map(run, PLANNED))
+    out = {}
+    for scenario in trees:
+        manifest = _accounts(tree, trees[scenario])
+        accounts = {s["name"]: f"{s['account']} ({s['account_id']})" for s in manifest["stacks"]}
+        reports = [summary.stack_report(stack, results[stack][scenario], accounts[stack]) for stack in PLANNED]
+        out[scenario] = reports
+    return out
+
+
+def _check_golden(name, text):
+    path = GOLDEN / f"{name}.md"
+    if UPDATE:
+        path.write_text(text)
+    assert path.is_file(), f"no golden {path}; run with MLGOV_UPDATE_GOLDEN=1"
+    assert text == path.read_text()
+
+
+pytestmark = pytest.mark.terraform
+
+
+def test_first_apply_is_all_creates(scenario_plans):
+    # GIVEN the default spec planned with no prior state
+    reports = scenario_plans["first-apply"]
+    # THEN only creates, no warning, and the policy-bearing resources are called out
+    totals = summary.totals(reports)
+    assert totals["create"] > 0 and totals["update"] == totals["replace"] == totals["delete"] == 0
+    text = summary.markdown(reports)
+    assert "[!CAUTION]" not in text
+    assert "| `ml-dev-churn` | create | `aws_kms_key.platform` | KMS key policy |" in text
+    _check_golden("first-apply", text)
+
+
+def test_no_op_collapses_every_stack_into_one_line(scenario_plans):
+    reports = scenario_plans["no-op"]
+    text = summary.markdown(reports)
+    assert all(not r.changes for r in reports)
+    assert "No changes: `management`, `ml-dev-churn`." in text
+    _check_golden("no-op", text)
+
+
+def test_policy_update_is_security_relevant(scenario_plans):
+    # GIVEN the churn team moved to another account id
+    reports = {r.name: r for r in scenario_plans["policy-update"]}
+    # THEN terraform updates the key policy in place, and the summary calls it out
+    key = next(c for c in reports["ml-dev-churn"].changes if c.address == "aws_kms_key.platform")
+    assert key.action == "update" and "policy" in key.attributes and key.security == "KMS key policy"
+    assert not reports["management"].changes
+    text = summary.markdown(list(reports.values()))
+    assert "| `ml-dev-churn` | update | `aws_kms_key.platform` | KMS key policy (changes `policy`) |" in text
+    _check_golden("policy-update", text)
+
+
+def test_replacement_is_warned_first(scenario_plans):
+    reports = scenario_plans["replace"]
+    text = summary.markdown(reports)
+    replaced = [c for r in reports for c in r.changes if c.action == "replace"]
+    assert any(c.address == "aws_s3_bucket.platform" and "bucket" in c.attributes for c in replaced)
+    # The warning comes before every other section and names each replaced resource.
+    assert text.index("[!CAUTION]") < text.index("### ")
+    for c in replaced:
+        assert f"**REPLACE** `{c.address}` in `{c.stack}`" in text
+    _check_golden("replace", text)
+
+
+def test_deleted_team_is_flagged(scenario_plans):
+    reports = scenario_plans["delete-team"]
+    deleted = [c for r in reports for c in r.changes if c.action == "delete"]
+    assert {c.stack for c in deleted} == {"ml-dev-churn"}
+    assert "aws_s3_bucket.platform" in {c.address for c in deleted}
+    text = summary.markdown(reports)
+    assert f"**{len(deleted)} resources will be DESTROYED" in text
+    for c in deleted:
+        assert f"**DELETE** `{c.address}` in `ml-dev-churn`" in text
+    _check_golden("delete-team", text)
