@@ -57,6 +57,7 @@ from modules.governance_common import (
 )
 
 SOURCE_KEY = "sources/endpoint-source.zip"
+PROMOTION_CONCURRENCY = 5  # reserved concurrent executions of the promotion function
 BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
 ARTIFACT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
@@ -220,6 +221,8 @@ class HubGovernance(Construct):
                 policy.statement("WriteArtifacts", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
                                  [f"arn:aws:s3:::{artifact_bucket}/{g}/*" for g in central]),
                 policy.statement("ArtifactKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.key.arn]),
+                # X-Ray trace submission has no resource-level permissions.
+                policy.statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
                 *read_statements,
             ],
         )
@@ -240,6 +243,11 @@ class HubGovernance(Construct):
                 memory_size=spec.governance.promotion_memory_mb,
                 timeout=spec.governance.promotion_timeout_seconds,
                 ephemeral_storage={"size": 512},
+                # Promotions are rare; a small cap keeps a burst of approvals from flooding the
+                # registry and the artifact bucket with parallel multi-GB copies.
+                reserved_concurrent_executions=PROMOTION_CONCURRENCY,
+                tracing_config={"mode": "Active"},
+                kms_key_arn=self.key.arn,  # environment variables encrypted with the hub key
                 dead_letter_config={"target_arn": function_dlq.arn},
                 logging_config={"log_format": "Text", "log_group": log_group},
                 environment={"variables": {

@@ -31,8 +31,9 @@ UPDATE = os.environ.get("MLGOV_UPDATE_GOLDEN") == "1"
 PLANNED = ("management", "ml-dev-churn")
 
 
-def _edit_account_id(data):
-    data["accounts"]["ml-dev-churn"]["id"] = "330000000044"
+def _add_model_group(data):
+    governance = data["teams"]["churn"].setdefault("governance", {})
+    governance["model_package_groups"] = ["models", "forecasting"]
 
 
 def _edit_org_name(data):
@@ -45,9 +46,9 @@ def _remove_team(data):
 
 
 EDITS = {
-    # The churn team moves to a new account: its KMS key policy (root of the new account) is
-    # updated in place; its bucket, named after the account id, must be replaced.
-    "policy-update": _edit_account_id,
+    # The churn team gets a second model package group: its persona and forwarder IAM
+    # policies and its approval rule are updated in place, the new group is created.
+    "policy-update": _add_model_group,
     # A new organization slug renames every bucket and KMS alias: replacements everywhere.
     "replace": _edit_org_name,
     # The churn team and its dev account leave the spec: the stack's resources are destroyed.
