@@ -113,7 +113,8 @@ def catalog_launch_role(spec: "OrgSpec") -> str:
 
 
 def product_role_prefix(spec: "OrgSpec") -> str:
-    """Prefix of every IAM role a product template creates; the launch role may manage only these."""
+    """Prefix of every name a product template gives an IAM role, policy or function (``<org>-sc-``);
+    the launch role's own name lies outside it."""
     return role_name(spec, "sc-")
 
 
