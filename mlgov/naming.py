@@ -22,7 +22,8 @@ class Kind(Enum):
 
     S3_BUCKET = (63, r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "3-63 characters of a-z 0-9 . -")
     IAM_ROLE = (64, r"^[\w+=,.@-]{1,64}$", "1-64 characters of A-Z a-z 0-9 +=,.@_-")
-    IAM_POLICY = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
+    # Members with equal values would be aliases (Kind.SCP is Kind.IAM_POLICY): keep the wordings distinct.
+    IAM_POLICY = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 and +=,.@_-")
     KMS_ALIAS = (256, r"^alias/[a-zA-Z0-9/_-]{1,250}$", "alias/ + 1-250 characters of A-Z a-z 0-9 /_-")
     SAGEMAKER = (63, r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "1-63 characters of A-Z a-z 0-9 and inner -")
     EVENT_BUS = (256, r"^[\w.-]{1,256}$", "1-256 characters of A-Z a-z 0-9 ._-")

@@ -152,6 +152,14 @@ def test_product_roles_have_fixed_names_and_templates_pass_only_named_roles(whic
         assert stmt["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
+def test_fixed_product_names_are_length_checked_at_validate_time(default_spec):
+    # Enum members with equal values are aliases: a policy name would be checked (and reported) as an SCP.
+    assert len(naming.Kind.__members__) == len(naming.Kind)
+    planned = {(n.kind, n.name) for n in naming.planned_names(default_spec)}
+    assert {(naming.Kind.IAM_ROLE, r) for r in naming.product_roles(default_spec).values()} <= planned
+    assert (naming.Kind.IAM_POLICY, "nwa-sc-studio") in planned and (naming.Kind.LAMBDA, "nwa-sc-projects") in planned
+
+
 def test_model_build_runs_as_the_accounts_build_role_which_its_key_and_bucket_trust(tree):
     res = doc(tree["products/sagemaker-projects/model-build/v1.yaml"])["Resources"]
     build_role = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-sc-model-build"}
