@@ -22,7 +22,8 @@ class Kind(Enum):
 
     S3_BUCKET = (63, r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "3-63 characters of a-z 0-9 . -")
     IAM_ROLE = (64, r"^[\w+=,.@-]{1,64}$", "1-64 characters of A-Z a-z 0-9 +=,.@_-")
-    IAM_POLICY = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
+    # Members with equal values would be aliases (Kind.SCP is Kind.IAM_POLICY): keep the wordings distinct.
+    IAM_POLICY = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 and +=,.@_-")
     KMS_ALIAS = (256, r"^alias/[a-zA-Z0-9/_-]{1,250}$", "alias/ + 1-250 characters of A-Z a-z 0-9 /_-")
     SAGEMAKER = (63, r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "1-63 characters of A-Z a-z 0-9 and inner -")
     EVENT_BUS = (256, r"^[\w.-]{1,256}$", "1-256 characters of A-Z a-z 0-9 ._-")
@@ -113,8 +114,44 @@ def catalog_launch_role(spec: "OrgSpec") -> str:
 
 
 def product_role_prefix(spec: "OrgSpec") -> str:
-    """Prefix of every IAM role a product template creates; the launch role may manage only these."""
+    """Prefix of every name a product template gives an IAM role, policy or function (``<org>-sc-``);
+    the launch role's own name lies outside it."""
     return role_name(spec, "sc-")
+
+
+# Roles the product templates create, by purpose, with the services they are passed to.
+# Their names are FIXED per account (like AWS's own AmazonSageMakerServiceCatalogProductsUseRole),
+# never built from launch-time parameters, so the launch role can pass exactly these ARNs.
+# The price: one Studio domain per dev account (the platform's design).
+PRODUCT_ROLES = {
+    "studio-exec": "sagemaker.amazonaws.com",  # the domain's default execution role
+    "data-scientist": "sagemaker.amazonaws.com",  # persona role (user profiles)
+    "lead-data-scientist": "sagemaker.amazonaws.com",  # persona role, may approve models
+    "model-build": "sagemaker.amazonaws.com",  # every model build project's pipeline and jobs
+    "projects": "lambda.amazonaws.com",  # the custom resource enabling SageMaker Projects
+}
+
+
+def product_role(spec: "OrgSpec", purpose: str) -> str:
+    """Fixed name of a role a product template creates (``<org>-sc-<purpose>``)."""
+    if purpose not in PRODUCT_ROLES:
+        raise KeyError(f"unknown product role {purpose!r} (expected one of {sorted(PRODUCT_ROLES)})")
+    return product_role_prefix(spec) + purpose
+
+
+def product_roles(spec: "OrgSpec") -> dict[str, str]:
+    """Every product role's fixed name, by purpose (the template view model and the launch role use it)."""
+    return {purpose: product_role(spec, purpose) for purpose in sorted(PRODUCT_ROLES)}
+
+
+def product_studio_policy(spec: "OrgSpec") -> str:
+    """Managed policy the domain product attaches to its Studio roles."""
+    return product_role_prefix(spec) + "studio"
+
+
+def product_projects_function(spec: "OrgSpec") -> str:
+    """Lambda function (and log group suffix) of the domain product's Projects custom resource."""
+    return product_role(spec, "projects")
 
 
 def catalog_template_key(portfolio: str, product: str, version: str) -> str:
@@ -132,8 +169,11 @@ def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
         yield PhysicalName(("service_catalog",), Kind.S3_BUCKET, bucket_name(spec, hub, region, "catalog"))
     yield PhysicalName(("service_catalog",), Kind.KMS_ALIAS, kms_alias(spec, "catalog"))
     yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, catalog_launch_role(spec))
-    # The longest role a product creates: the domain product's "projects-<domain>" (domain: 20 characters).
-    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, product_role_prefix(spec) + "projects-" + "d" * 20)
+    for role in product_roles(spec).values():
+        yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, role)
+    yield PhysicalName(("service_catalog",), Kind.IAM_POLICY, product_studio_policy(spec))
+    yield PhysicalName(("service_catalog",), Kind.LAMBDA, product_projects_function(spec))
+    yield PhysicalName(("service_catalog",), Kind.LOG_GROUP, f"/aws/lambda/{product_projects_function(spec)}")
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         ppath = ("service_catalog", "portfolios", pkey)
         yield PhysicalName(ppath + ("display_name",), Kind.SERVICE_CATALOG, portfolio.display_name)

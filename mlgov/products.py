@@ -51,10 +51,9 @@ class ProductArtifact:
     text: str
 
 
-def persona_role_prefix(spec: OrgSpec, persona: Persona) -> str:
-    """Name prefix of a persona's roles (the domain product appends the domain name)."""
-    short = {Persona.data_scientist: "ds-", Persona.lead_data_scientist: "lead-"}[persona]
-    return naming.product_role_prefix(spec) + short
+def persona_role(spec: OrgSpec, persona: Persona) -> str:
+    """Fixed name of a persona's role, which the domain product creates once per dev account."""
+    return naming.product_role(spec, persona.value)
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -76,11 +75,13 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: r["dev_account_id"])
 
 
-def pipeline_definition() -> str:
+def pipeline_definition(role_name: str) -> str:
     """The model build SageMaker Pipeline (schema 2020-12-01), as indented JSON for ``Fn::Sub``.
 
-    ``${...}`` placeholders are resolved by CloudFormation (bucket, role, key, group, images).
+    ``${...}`` placeholders are resolved by CloudFormation (bucket, key, group, images); every
+    job runs as the account's fixed model build role ``role_name``.
     """
+    role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"
     key = "${KmsKey.Arn}"
     bucket = "s3://${ArtifactBucket}"
 
@@ -149,7 +150,7 @@ def pipeline_definition() -> str:
                     ],
                     "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("train"), output("validation"), output("test")]},
                     "ProcessingResources": cluster("ProcessingInstanceType"),
-                    "RoleArn": "${PipelineRole.Arn}",
+                    "RoleArn": role,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 },
             },
@@ -180,7 +181,7 @@ def pipeline_definition() -> str:
                         "VolumeKmsKeyId": key,
                         "VolumeSizeInGB": 30,
                     },
-                    "RoleArn": "${PipelineRole.Arn}",
+                    "RoleArn": role,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
                 },
             },
@@ -215,7 +216,7 @@ def pipeline_definition() -> str:
                     ],
                     "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("evaluation")]},
                     "ProcessingResources": cluster("ProcessingInstanceType"),
-                    "RoleArn": "${PipelineRole.Arn}",
+                    "RoleArn": role,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 },
                 "PropertyFiles": [{"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}],
@@ -278,8 +279,11 @@ def view_model(spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_
         "description": summary[:1024],
         "version": version.name,
         "org": spec.organization.name,
-        "role_prefix": naming.product_role_prefix(spec),
-        "persona_prefix": {p.name: persona_role_prefix(spec, p) for p in Persona},
+        # Fixed role names (see naming.PRODUCT_ROLES); keys with "_" so templates write roles.model_build.
+        "roles": {purpose.replace("-", "_"): name for purpose, name in naming.product_roles(spec).items()},
+        "persona_role": {p.name: persona_role(spec, p) for p in Persona},
+        "studio_policy": naming.product_studio_policy(spec),
+        "projects_function": naming.product_projects_function(spec),
         "hub_account_id": spec.accounts[spec.hub].id,
         "org_id": spec.organization.id,
         "cost_tags": [
@@ -287,7 +291,7 @@ def view_model(spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_
         ],
         "defaults": defaults,
         "team_stages": team_stages(spec),
-        "pipeline_definition": pipeline_definition(),
+        "pipeline_definition": pipeline_definition(naming.product_role(spec, "model-build")),
     }
 
 

@@ -54,7 +54,7 @@ from cdktf_cdktf_provider_aws.servicecatalog_tag_option_resource_association imp
 from constructs import Construct
 
 from mlgov import naming, policy
-from mlgov.products import ProductArtifact, persona_role_prefix, product_artifacts
+from mlgov.products import ProductArtifact, persona_role, product_artifacts
 from mlgov.spec import OrgSpec
 from modules.blocks import PlatformKey, SecureBucket, named
 
@@ -163,7 +163,7 @@ class CatalogHub(Construct):
                     ),
                     naming.construct_id(pkey, ou),
                 )
-            patterns = set(portfolio.role_patterns) | {persona_role_prefix(spec, p) + "*" for p in portfolio.personas}
+            patterns = set(portfolio.role_patterns) | {persona_role(spec, p) for p in portfolio.personas}
             for pattern in sorted(patterns):
                 named(
                     ServicecatalogPrincipalPortfolioAssociation(
@@ -270,11 +270,19 @@ class CatalogHub(Construct):
 def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """What the launch role may do: manage exactly the resources the product templates declare.
 
-    Roles and policies it creates are confined to the product role prefix (the launch role's
-    own name is outside it), may only have the prefix's own policies attached, and may only be
-    passed to SageMaker and Lambda.
+    The product templates create roles with fixed names (:data:`mlgov.naming.PRODUCT_ROLES`),
+    so the launch role manages exactly those roles and the one managed policy, may attach only
+    that policy, and passes each role only to the service that uses it. Its own name is not
+    among them.
     """
-    prefix = naming.product_role_prefix(spec)
+    roles = naming.product_roles(spec)
+    role_arns = sorted(policy.role_arn(account_id, name) for name in roles.values())
+    studio_policy = f"arn:aws:iam::{account_id}:policy/{naming.product_studio_policy(spec)}"
+    function = naming.product_projects_function(spec)
+
+    def pass_roles(service: str) -> list[str]:
+        return sorted(policy.role_arn(account_id, roles[p]) for p, s in naming.PRODUCT_ROLES.items() if s == service)
+
     org = spec.organization.name
     hub = spec.hub
 
@@ -315,13 +323,13 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
                 "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole",
                 "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRoleDescription",
             ],
-            [policy.role_arn(account_id, f"{prefix}*")],
+            role_arns,
         ),
         policy.statement(
             "AttachOnlyProductPolicies",
             ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-            [policy.role_arn(account_id, f"{prefix}*")],
-            conditions={"ArnLike": {"iam:PolicyARN": f"arn:aws:iam::{account_id}:policy/{prefix}*"}},
+            role_arns,
+            conditions={"ArnEquals": {"iam:PolicyARN": studio_policy}},
         ),
         policy.statement(
             "ProductPolicies",
@@ -329,13 +337,16 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
                 "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
                 "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy",
             ],
-            [f"arn:aws:iam::{account_id}:policy/{prefix}*"],
+            [studio_policy],
         ),
-        policy.statement(
-            "PassProductRoles",
-            ["iam:PassRole"],
-            [policy.role_arn(account_id, f"{prefix}*")],
-            conditions={"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "sagemaker.amazonaws.com"]}},
+        *(
+            policy.statement(
+                f"PassProductRolesTo{service.split('.')[0].title().replace('Sagemaker', 'SageMaker')}",
+                ["iam:PassRole"],
+                pass_roles(service),
+                conditions={"StringEquals": {"iam:PassedToService": service}},
+            )
+            for service in sorted(set(naming.PRODUCT_ROLES.values()))
         ),
         policy.statement(
             "SageMakerResources",
@@ -396,12 +407,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
                 "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:InvokeFunction",
                 "lambda:TagResource", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
             ],
-            arns("lambda", f"function:{prefix}*"),
+            arns("lambda", f"function:{function}"),
         ),
         policy.statement(
             "ProductLogGroups",
             ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:TagResource"],
-            arns("logs", f"log-group:/aws/lambda/{prefix}*"),
+            arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
         ),
         policy.statement(
             "ProjectParameters",

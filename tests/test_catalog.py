@@ -117,12 +117,57 @@ def test_data_scientist_cannot_approve_models_but_the_lead_can(tree):
 
     denies = [s for s in inline("DataScientistRole") if s["Effect"] == "Deny"]
     assert denies and denies[0]["Action"] == "sagemaker:UpdateModelPackage" and denies[0]["Resource"] == "*"
-    assert res["DataScientistRole"]["Properties"]["RoleName"] == {"Fn::Sub": "nwa-sc-ds-${DomainName}"}
+    assert res["DataScientistRole"]["Properties"]["RoleName"] == "nwa-sc-data-scientist"
     (lead,) = inline("LeadDataScientistRole")
     assert lead["Effect"] == "Allow" and lead["Action"] == "sagemaker:UpdateModelPackage"
     # the shared policy grants neither side approval
     shared = res["StudioPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert not any("sagemaker:UpdateModelPackage" in json.dumps(s["Action"]) for s in shared)
+
+
+@pytest.mark.parametrize("which", ["default", "example"])
+def test_product_roles_have_fixed_names_and_templates_pass_only_named_roles(which, default_spec, example_spec):
+    # GIVEN every rendered product version of a spec
+    spec = default_spec if which == "default" else example_spec
+    fixed = set(naming.product_roles(spec).values())
+    created, passed = set(), []
+    for artifact in product_artifacts(spec):
+        res = doc(artifact.text).get("Resources", {})
+        for resource in res.values():
+            props = resource.get("Properties", {})
+            # THEN every role a template creates has one of the fixed names (no launch-time parameter)
+            if resource["Type"] == "AWS::IAM::Role":
+                assert isinstance(props["RoleName"], str) and props["RoleName"] in fixed, (artifact.key, props["RoleName"])
+                created.add(props["RoleName"])
+                passed += [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"]
+            if resource["Type"] == "AWS::IAM::ManagedPolicy":
+                passed += [s for s in props["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"]
+    assert created == fixed
+    # AND every PassRole statement inside the templates names fixed role ARNs for one service
+    assert {s["Sid"] for s in passed} == {"PassOnlyStudioRolesToSageMaker", "PassOnlyItselfToSageMaker"}
+    for stmt in passed:
+        arns = [r["Fn::Sub"] for r in (stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]])]
+        prefix = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+        assert all(a.startswith(prefix) and a.removeprefix(prefix) in fixed for a in arns), arns
+        assert stmt["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_fixed_product_names_are_length_checked_at_validate_time(default_spec):
+    # Enum members with equal values are aliases: a policy name would be checked (and reported) as an SCP.
+    assert len(naming.Kind.__members__) == len(naming.Kind)
+    planned = {(n.kind, n.name) for n in naming.planned_names(default_spec)}
+    assert {(naming.Kind.IAM_ROLE, r) for r in naming.product_roles(default_spec).values()} <= planned
+    assert (naming.Kind.IAM_POLICY, "nwa-sc-studio") in planned and (naming.Kind.LAMBDA, "nwa-sc-projects") in planned
+
+
+def test_model_build_runs_as_the_accounts_build_role_which_its_key_and_bucket_trust(tree):
+    res = doc(tree["products/sagemaker-projects/model-build/v1.yaml"])["Resources"]
+    build_role = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-sc-model-build"}
+    assert not [r for r in res.values() if r["Type"] == "AWS::IAM::Role"]
+    assert res["BuildPipeline"]["Properties"]["RoleArn"] == build_role
+    key_grants = [s for s in res["KmsKey"]["Properties"]["KeyPolicy"]["Statement"] if s["Principal"].get("AWS") == build_role]
+    bucket_grants = [s for s in res["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Principal"].get("AWS") == build_role]
+    assert len(key_grants) == 1 and len(bucket_grants) == 2
 
 
 def test_model_build_registers_into_a_group_the_hub_can_read(tree, default_spec):
@@ -201,8 +246,8 @@ def test_principal_associations_are_iam_patterns_for_roles_and_personas(hub):
     assert got == [
         ("ml_admin", "arn:aws:iam:::role/*ml-admin*", "IAM_PATTERN"),
         ("sagemaker_projects", "arn:aws:iam:::role/*sagemaker*", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-ds-*", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-lead-*", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-data-scientist", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-lead-data-scientist", "IAM_PATTERN"),
     ]
 
 
@@ -234,9 +279,14 @@ def test_launch_role_is_least_privilege(stacks):
         assert all(a != "*" and not a.endswith(":*") and not a.startswith("iam:*") for a in s["Action"]), s
         if s["Resource"] == "*":
             assert not any(a.startswith("iam:") for a in s["Action"]), s
-    (pass_role,) = [s for s in stmts if "iam:PassRole" in s["Action"]]
-    assert pass_role["Resource"] == ["arn:aws:iam::330000000003:role/nwa-sc-*"]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "sagemaker.amazonaws.com"]}}
+    passes = {s["Condition"]["StringEquals"]["iam:PassedToService"]: s["Resource"] for s in stmts if "iam:PassRole" in s["Action"]}
+    role = "arn:aws:iam::330000000003:role/nwa-sc-{}".format
+    assert passes == {
+        "lambda.amazonaws.com": [role("projects")],
+        "sagemaker.amazonaws.com": [role("data-scientist"), role("lead-data-scientist"), role("model-build"), role("studio-exec")],
+    }
+    (manage,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
+    assert manage["Resource"] == sorted(role(p) for p in naming.PRODUCT_ROLES)
     # the launch role cannot touch itself: its name is outside the product role prefix
     assert not naming.catalog_launch_role(load_spec(ROOT / "org.yaml")).startswith("nwa-sc-")
 
