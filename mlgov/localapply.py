@@ -31,7 +31,9 @@ MOTO_SUPPORTED = frozenset(
         "aws_cloudwatch_event_bus", "aws_cloudwatch_event_bus_policy", "aws_cloudwatch_event_rule",
         "aws_cloudwatch_event_target",
         "aws_sqs_queue", "aws_sqs_queue_policy", "aws_sqs_queue_redrive_policy",
-        "aws_sagemaker_model_package_group", "aws_sagemaker_model_package_group_policy",
+        # Not aws_sagemaker_model_package_group_policy: moto 5.2.5 does not implement
+        # PutModelPackageGroupPolicy (the provider would retry its 500 answers for many minutes).
+        "aws_sagemaker_model_package_group",
     }
 )
 # Provider endpoint keys for the services above (plus STS, which the provider always calls).
@@ -94,6 +96,8 @@ def endpoint_override(endpoint: str, region: str) -> dict:
                 "s3_use_path_style": True,
                 "allowed_account_ids": None,
                 "assume_role": {"role_arn": ""},
+                # An API moto lacks answers 500; fail fast instead of retrying with backoff.
+                "max_retries": 1,
                 "endpoints": [{service: endpoint for service in SERVICES}],
             }
         },

@@ -135,11 +135,6 @@ def _check_role(c, values, state):
     assert _json_equal(document, values["assume_role_policy"])
 
 
-def _check_package_group_policy(c, values, state):
-    got = c("sagemaker").get_model_package_group_policy(ModelPackageGroupName=values["model_package_group_name"])["ResourcePolicy"]
-    assert _json_equal(got, values["resource_policy"])
-
-
 def _check_queue(c, values, state):
     attrs = c("sqs").get_queue_attributes(QueueUrl=values["url"], AttributeNames=["All"])["Attributes"]
     if values.get("kms_master_key_id"):
@@ -151,7 +146,6 @@ READBACK = {
     "aws_kms_key": _check_key,
     "aws_cloudwatch_event_bus_policy": _check_bus_policy,
     "aws_iam_role": _check_role,
-    "aws_sagemaker_model_package_group_policy": _check_package_group_policy,
     "aws_sqs_queue": _check_queue,
 }
 
@@ -173,7 +167,7 @@ def test_stack_applies_to_moto_and_reads_back(stack_name, moto_endpoint, tf_cli_
     # WHEN terraform applies it
     init = ws.init()
     assert init.ok, init.stderr
-    apply = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false")
+    apply = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=600)
     assert apply.ok, apply.stderr[-5000:]
     show = ws.run("show", "-json")
     assert show.ok, show.stderr
