@@ -161,14 +161,20 @@ def test_no_op_collapses_every_stack_into_one_line(scenario_plans):
 
 
 def test_policy_update_is_security_relevant(scenario_plans):
-    # GIVEN the churn team moved to another account id
+    # GIVEN the churn team got a second model package group
     reports = {r.name: r for r in scenario_plans["policy-update"]}
-    # THEN terraform updates the key policy in place, and the summary calls it out
-    key = next(c for c in reports["ml-dev-churn"].changes if c.address == "aws_kms_key.platform")
-    assert key.action == "update" and "policy" in key.attributes and key.security == "KMS key policy"
+    changes = reports["ml-dev-churn"].changes
+    # THEN terraform updates the team's IAM policies in place and creates the new group,
+    # nothing is destroyed, and the summary lists every policy update as security-relevant
+    updated = [c for c in changes if c.action == "update" and c.address.startswith("aws_iam_role_policy.")]
+    assert updated and all(c.security == "IAM policy" and "policy" in c.attributes for c in updated)
+    assert any(c.action == "create" and c.address.startswith("aws_sagemaker_model_package_group.") for c in changes)
+    assert not [c for c in changes if c.action in ("delete", "replace")]
     assert not reports["management"].changes
     text = summary.markdown(list(reports.values()))
-    assert "| `ml-dev-churn` | update | `aws_kms_key.platform` | KMS key policy (changes `policy`) |" in text
+    assert "[!CAUTION]" not in text
+    for c in updated:
+        assert f"| `ml-dev-churn` | update | `{c.address}` | IAM policy (changes `policy`) |" in text
     _check_golden("policy-update", text)
 
 
