@@ -60,6 +60,20 @@ def count_actions(plan: dict) -> dict[str, int]:
     return counts
 
 
+# Concurrent `terraform init`s that link from one plugin cache can race ("still not detected in
+# .terraform/providers"); with a warm cache an init takes a fraction of a second, so inits run
+# one at a time and only plan/show run in parallel.
+_INIT_LOCK = threading.Lock()
+
+
+def _serialized_init(ws: terraform.Workspace) -> Callable[[], terraform.Result]:
+    def init() -> terraform.Result:
+        with _INIT_LOCK:
+            return ws.init()
+
+    return init
+
+
 def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool) -> None:
     """init + plan + show -json for one stack; records the outcome on ``run`` (never raises)."""
     run.started = time.monotonic()
@@ -68,7 +82,7 @@ def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offl
         if workdir.exists():
             shutil.rmtree(workdir)
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
-        for step, call in (("init", ws.init), ("plan", lambda: ws.plan(PLAN_FILE)), ("show", lambda: ws.show_json(PLAN_FILE))):
+        for step, call in (("init", _serialized_init(ws)), ("plan", lambda: ws.plan(PLAN_FILE)), ("show", lambda: ws.show_json(PLAN_FILE))):
             run.status = step
             result = call()
             if not result.ok:
