@@ -20,6 +20,8 @@ import json
 import re
 from typing import Any
 
+from mlgov import terraform
+
 # Types whose create/read/delete moto 5.2 implements well enough for provider 5.100.0.
 MOTO_SUPPORTED = frozenset(
     {
@@ -83,24 +85,17 @@ def filter_stack(stack: dict) -> tuple[dict, list[str]]:
 
 
 def endpoint_override(endpoint: str, region: str) -> dict:
-    """Override file content: local backend, every service at ``endpoint``, dummy credentials."""
-    return {
-        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
-        "provider": {
-            "aws": {
-                "region": region,
-                "access_key": "mlgov-local",
-                "secret_key": "mlgov-local",
-                "skip_credentials_validation": True,
-                "skip_requesting_account_id": True,
-                "skip_metadata_api_check": True,
-                "skip_region_validation": True,
-                "s3_use_path_style": True,
-                "allowed_account_ids": None,
-                "assume_role": {"role_arn": ""},
-                # An API moto lacks answers 500; fail fast instead of retrying with backoff.
-                "max_retries": 1,
-                "endpoints": [{service: endpoint for service in SERVICES}],
-            }
-        },
-    }
+    """Override file content: the offline override (local backend, dummy credentials, no STS),
+    plus every service at ``endpoint``."""
+    override = terraform.offline_override(region)
+    override["provider"]["aws"].update(
+        {
+            "access_key": "mlgov-local",
+            "secret_key": "mlgov-local",
+            "s3_use_path_style": True,
+            # An API moto lacks answers 500; fail fast instead of retrying with backoff.
+            "max_retries": 1,
+            "endpoints": [{service: endpoint for service in SERVICES}],
+        }
+    )
+    return override
