@@ -166,39 +166,30 @@ def service_control_policies(spec: "OrgSpec") -> list[Scp]:
     """Every enabled SCP of the spec, sorted by key."""
     g = spec.management.guardrails
     org = spec.organization.name
-    out: list[Scp] = []
-    if g.region_restriction.enabled:
-        out.append(Scp(
-            "region_restriction", scp_name(spec, "deny-outside-regions"),
-            f"{org}: deny requests outside {', '.join(sorted(spec.organization.allowed_regions))} (global services exempt)",
-            _document(_region_restriction(spec)), _targets(spec, g.region_restriction.targets, False),
-        ))
-    if g.sagemaker_vpc_kms.enabled:
-        out.append(Scp(
-            "sagemaker_vpc_kms", scp_name(spec, "sagemaker-vpc-kms"),
-            f"{org}: deny SageMaker jobs, notebooks and domains without VPC or volume KMS key, or with direct internet access",
-            _document(_sagemaker_vpc_kms(spec)), _targets(spec, g.sagemaker_vpc_kms.targets, False),
-        ))
-    if g.sagemaker_domain_vpc_only.enabled:
-        out.append(Scp(
-            "sagemaker_domain_vpc_only", scp_name(spec, "sagemaker-domain-vpc-only"),
-            f"{org}: deny SageMaker domains that are not VpcOnly",
-            _document(_sagemaker_domain_vpc_only(spec)), _targets(spec, g.sagemaker_domain_vpc_only.targets, False),
-        ))
-    if g.deny_leave_organization.enabled:
-        out.append(Scp(
-            "deny_leave_organization", scp_name(spec, "deny-leave-organization"),
-            f"{org}: deny member accounts leaving the organization",
-            _document(policy.statement("DenyLeaveOrganization", ["organizations:LeaveOrganization"], "*", effect="Deny")),
-            _targets(spec, g.deny_leave_organization.targets, True),
-        ))
     audit = _audit(spec)
-    if g.protect_audit.enabled and audit:
-        out.append(Scp(
-            "protect_audit", scp_name(spec, "protect-audit"),
-            f"{org}: deny stopping or changing the platform's CloudTrail trails and Config recorders",
-            _document(audit), _targets(spec, g.protect_audit.targets, True),
-        ))
+    # (key, name suffix, description, statements, may target the root); the key names the
+    # switch in spec.management.guardrails.
+    table = (
+        ("region_restriction", "deny-outside-regions",
+         f"deny requests outside {', '.join(sorted(spec.organization.allowed_regions))} (global services exempt)",
+         lambda: _region_restriction(spec), False),
+        ("sagemaker_vpc_kms", "sagemaker-vpc-kms",
+         "deny SageMaker jobs, notebooks and domains without VPC or volume KMS key, or with direct internet access",
+         lambda: _sagemaker_vpc_kms(spec), False),
+        ("sagemaker_domain_vpc_only", "sagemaker-domain-vpc-only", "deny SageMaker domains that are not VpcOnly",
+         lambda: _sagemaker_domain_vpc_only(spec), False),
+        ("deny_leave_organization", "deny-leave-organization", "deny member accounts leaving the organization",
+         lambda: policy.statement("DenyLeaveOrganization", ["organizations:LeaveOrganization"], "*", effect="Deny"), True),
+        ("protect_audit", "protect-audit", "deny stopping or changing the platform's CloudTrail trails and Config recorders",
+         lambda: audit, True),
+    )
+    out: list[Scp] = []
+    for key, suffix, description, statements, root_ok in table:
+        setting = getattr(g, key)
+        if not setting.enabled or (key == "protect_audit" and not audit):
+            continue
+        out.append(Scp(key, scp_name(spec, suffix), f"{org}: {description}", _document(statements()),
+                       _targets(spec, setting.targets, root_ok)))
     return sorted(out, key=lambda s: s.key)
 
 

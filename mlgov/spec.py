@@ -161,12 +161,12 @@ class OrgSpec(SpecModel):
 
     def stack_refs(self) -> list[StackRef]:
         """Every stack, ordered by name (the order of the spec never matters)."""
+        from mlgov.naming import stack_name  # naming imports this module for typing only
+
         refs = []
         for key, account in self.accounts.items():
             regions = self.account_regions(key)
             for region in regions:
-                from mlgov.naming import stack_name
-
                 refs.append(StackRef(stack_name(key, region, len(regions) > 1), key, region, account.layer))
         return sorted(refs)
 
