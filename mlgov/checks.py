@@ -7,6 +7,7 @@ located one-line problems. Keep messages in the ``what is wrong (got X, expected
 from __future__ import annotations
 
 import difflib
+import functools
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -26,8 +27,12 @@ INTERPOLATION_MARKERS = ("${", "%{", "{{", "{%", "{#")
 
 
 @lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def known_regions() -> frozenset[str]:
-    """Regions where every required service has an endpoint, from botocore's bundled data."""
+    """Regions where every required service has an endpoint, from botocore's bundled data.
+
+    Cached: botocore reads its endpoint data on every call, and a spec names a region per account.
+    """
     import botocore.session
 
     session = botocore.session.get_session()

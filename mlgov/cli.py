@@ -80,14 +80,20 @@ def schema() -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Output directory [default: generated/, or $CDKTF_OUTDIR under the cdktf CLI].")
 @click.option("--check", is_flag=True, help="Render to memory and compare with the output directory; exit 1 on drift.")
 @click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of the drift.")
-def synth(spec: str | None, out: str | None, check: bool, show_diff: bool) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up to 4].",
+)
+def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None) -> None:
     """Synthesize every stack and product template of SPEC into the output directory."""
     from mlgov import synth as synthesis
 
     org = load(spec)
     out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or "generated")
     try:
-        tree, summaries = synthesis.render(org)
+        tree, summaries = synthesis.render(org, jobs)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)

@@ -54,24 +54,40 @@ class StackSummary:
     resources: int
 
 
-def synth_stacks(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
-    """Synthesize every stack with cdktf in this process (one jsii runtime) and canonicalize."""
-    prepare_runtime()
-    provider_loader.install()  # before any provider import: only used submodules get loaded
-    from modules.app import build_app  # imports cdktf and the used provider submodules, once
-
+def canonical_tree(root: Path) -> Tree:
+    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout."""
     tree: Tree = {}
-    with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-        build_app(spec, tmp).synth()
-        root = Path(tmp)
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = file.relative_to(root).as_posix()
-            data = file.read_bytes()
-            if file.suffix == ".json":
-                data = canonical_json(json.loads(data))
-            tree[rel] = data
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        if file.suffix == ".json":
+            data = canonical_json(json.loads(data))
+        tree[file.relative_to(root).as_posix()] = data
+    return tree
+
+
+def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
+    """Synthesize every stack with cdktf and canonicalize.
+
+    Small specs are synthesized in this process (one jsii runtime, one App); large ones over
+    worker processes (``mlgov.synth_pool``), ``jobs`` deciding how many (None: automatic).
+    """
+    from mlgov import synth_pool
+    from mlgov.manifest import dependencies
+
+    refs = spec.stack_refs()
+    workers = synth_pool.resolve_jobs(jobs, len(refs))
+    if workers > 1:
+        tree = synth_pool.synth_parallel(spec, refs, workers, dependencies(spec))
+    else:
+        prepare_runtime()
+        provider_loader.install()  # before any provider import: only used submodules get loaded
+        from modules.app import build_app  # imports cdktf and the used provider submodules, once
+
+        with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
+            build_app(spec, tmp).synth()
+            tree = canonical_tree(Path(tmp))
     summaries = []
-    for ref in spec.stack_refs():
+    for ref in refs:
         path = f"stacks/{ref.name}/cdk.tf.json"
         doc = json.loads(tree[path])
         count = sum(len(v) for v in doc.get("resource", {}).values())
@@ -92,9 +108,9 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     return {"governance-assets": render_assets, "manifest": render_manifest, "products": render_products}
 
 
-def render(spec: OrgSpec) -> tuple[Tree, list[StackSummary]]:
-    """The complete generated tree for ``spec``."""
-    tree, summaries = synth_stacks(spec)
+def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
+    """The complete generated tree for ``spec`` (``jobs``: see :func:`synth_stacks`)."""
+    tree, summaries = synth_stacks(spec, jobs)
     renderers = extra_renderers()
     for name in sorted(renderers):
         for rel, data in renderers[name](spec).items():

@@ -2,7 +2,8 @@
 
 Resources get readable, stable Terraform addresses (``aws_s3_bucket.platform``) through
 :func:`named`, which also refuses two resources of one type with one name in a stack -
-cdktf would otherwise let the second silently replace the first in the JSON.
+cdktf would otherwise let the second silently replace the first in the JSON. :func:`ref`
+refers to an attribute of a named resource by that address.
 """
 
 from __future__ import annotations
@@ -56,7 +57,22 @@ def named(resource: TerraformResource, name: str) -> TerraformResource:
     seen.add(address)
     stack._mlgov_addresses = seen  # noqa: SLF001 - per-stack registry, set once
     resource.override_logical_id(name)
+    resource._mlgov_address = f"{address[0]}.{name}"  # noqa: SLF001 - read by ref()
     return resource
+
+
+def ref(resource: TerraformResource, attribute: str) -> str:
+    """The Terraform reference ``${<type>.<name>.<attribute>}`` to ``resource``.
+
+    For a resource given its address by :func:`named` the reference is built here: reading
+    ``resource.<attribute>`` instead costs a round trip to the jsii Node process, and cdktf
+    resolves that token to exactly this string. Any other resource is asked through jsii.
+    ``attribute`` is the Terraform (snake_case) name, which is also the Python property name.
+    """
+    address = getattr(resource, "_mlgov_address", None)
+    if address is None:
+        return getattr(resource, attribute)
+    return f"${{{address}.{attribute}}}"
 
 
 # The stack whose constructor build_app is running. Every jsii call is a round trip to Node
@@ -133,11 +149,11 @@ class PlatformKey(Construct):
             ),
             name,
         )
-        self.alias = named(KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id), name)
+        self.alias = named(KmsAlias(self, "alias", name=alias, target_key_id=ref(self.key, "key_id")), name)
 
     @property
     def arn(self) -> str:
-        return self.key.arn
+        return ref(self.key, "arn")
 
 
 class SecureBucket(Construct):
@@ -162,7 +178,7 @@ class SecureBucket(Construct):
         super().__init__(scope, id)
         self.bucket_name = bucket_name
         self.bucket = named(S3Bucket(self, "bucket", bucket=bucket_name), name)
-        bucket_id = self.bucket.id
+        bucket_id = ref(self.bucket, "id")
         self.public_access = named(
             S3BucketPublicAccessBlock(
                 self,
@@ -244,4 +260,4 @@ class SecureBucket(Construct):
         return f"arn:aws:s3:::{self.bucket_name}"
 
 
-__all__ = ["PlatformKey", "SecureBucket", "named", "construct_id"]
+__all__ = ["PlatformKey", "SecureBucket", "named", "ref", "construct_id"]

@@ -56,7 +56,7 @@ from constructs import Construct
 from mlgov import naming, policy
 from mlgov.products import ProductArtifact, persona_role, product_artifacts
 from mlgov.spec import OrgSpec
-from modules.blocks import PlatformKey, SecureBucket, named
+from modules.blocks import PlatformKey, SecureBucket, named, ref
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
 
@@ -155,7 +155,7 @@ class CatalogHub(Construct):
                     ServicecatalogPortfolioShare(
                         self,
                         f"share_{pkey}_{ou}",
-                        portfolio_id=pf.id,
+                        portfolio_id=ref(pf, "id"),
                         principal_id=ou_arn(spec, ou),
                         type="ORGANIZATIONAL_UNIT",
                         share_principals=True,
@@ -169,7 +169,7 @@ class CatalogHub(Construct):
                     ServicecatalogPrincipalPortfolioAssociation(
                         self,
                         f"principal_{pkey}_{pattern}",
-                        portfolio_id=pf.id,
+                        portfolio_id=ref(pf, "id"),
                         # IAM_PATTERN ARNs carry no account: they match in every account the share reaches.
                         principal_arn=f"arn:aws:iam:::role/{pattern}",
                         principal_type="IAM_PATTERN",
@@ -183,7 +183,7 @@ class CatalogHub(Construct):
                 )
                 named(
                     ServicecatalogTagOptionResourceAssociation(
-                        self, f"tag_option_assoc_{pkey}_{tag_key}", resource_id=pf.id, tag_option_id=option.id
+                        self, f"tag_option_assoc_{pkey}_{tag_key}", resource_id=ref(pf, "id"), tag_option_id=ref(option, "id")
                     ),
                     _address(pkey, tag_key),
                 )
@@ -197,7 +197,7 @@ class CatalogHub(Construct):
                         S3Object(
                             self,
                             f"template_{address}_{version.name}",
-                            bucket=self.bucket.bucket.id,
+                            bucket=ref(self.bucket.bucket, "id"),
                             key=object_key,
                             content=terraform_literal(view.text(object_key)),
                             content_type="application/x-yaml",
@@ -248,7 +248,7 @@ class CatalogHub(Construct):
                     )
                 association = named(
                     ServicecatalogProductPortfolioAssociation(
-                        self, f"association_{address}", portfolio_id=pf.id, product_id=sc_product.id
+                        self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
                     ),
                     address,
                 )
@@ -256,8 +256,8 @@ class CatalogHub(Construct):
                     ServicecatalogConstraint(
                         self,
                         f"launch_{address}",
-                        portfolio_id=pf.id,
-                        product_id=sc_product.id,
+                        portfolio_id=ref(pf, "id"),
+                        product_id=ref(sc_product, "id"),
                         type="LAUNCH",
                         parameters=launch_role,
                         description=f"Launch {product.display_name} with the local role {naming.catalog_launch_role(spec)}",
@@ -444,7 +444,7 @@ class CatalogLaunchRole(Construct):
             "catalog_launch",
         )
         named(
-            IamRolePolicy(self, "policy", name="provision-products", role=self.role.id, policy=launch_role_policy(spec, account_id, regions)),
+            IamRolePolicy(self, "policy", name="provision-products", role=ref(self.role, "id"), policy=launch_role_policy(spec, account_id, regions)),
             "catalog_launch",
         )
 

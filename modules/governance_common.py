@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from mlgov import policy
-from modules.blocks import named
+from modules.blocks import named, ref
 
 # EventBridge keeps retrying a failed delivery for up to a day before the DLQ gets it.
 RETRY_ATTEMPTS = 185
@@ -51,7 +51,7 @@ def role(scope: Construct, address: str, *, name: str, trust: str, statements: S
                 max_session_duration=3600, tags=tags),
         address,
     )
-    named(IamRolePolicy(scope, f"{address}_policy", name=name, role=iam_role.name, policy=policy.document(*statements)), address)
+    named(IamRolePolicy(scope, f"{address}_policy", name=name, role=ref(iam_role, "name"), policy=policy.document(*statements)), address)
     return iam_role
 
 
@@ -76,7 +76,7 @@ def dead_letter_queue(scope: Construct, address: str, *, name: str, region: str,
         SqsQueuePolicy(
             scope,
             f"{address}_queue_policy",
-            queue_url=queue.url,
+            queue_url=ref(queue, "url"),
             policy=policy.document(
                 policy.statement(
                     "OnlyTheSourceSends",

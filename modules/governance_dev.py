@@ -28,7 +28,7 @@ from constructs import Construct
 from mlgov import naming, policy
 from mlgov.naming import construct_id
 from mlgov.spec import OrgSpec
-from modules.blocks import PlatformKey, SecureBucket, named
+from modules.blocks import PlatformKey, SecureBucket, named, ref
 from modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
@@ -69,7 +69,7 @@ class DevGovernance(Construct):
                 SagemakerModelPackageGroupPolicy(
                     self,
                     f"{address}_group_policy",
-                    model_package_group_name=pkg_group.model_package_group_name,
+                    model_package_group_name=ref(pkg_group, "model_package_group_name"),
                     resource_policy=policy.document(
                         policy.statement(
                             "HubReadsPackages",
@@ -154,11 +154,11 @@ class DevGovernance(Construct):
             CloudwatchEventTarget(
                 self,
                 "target",
-                rule=rule.name,
+                rule=ref(rule, "name"),
                 target_id="central-bus",
                 arn=bus_arn,
-                role_arn=forwarder.arn,
-                dead_letter_config={"arn": dlq.arn},
+                role_arn=ref(forwarder, "arn"),
+                dead_letter_config={"arn": ref(dlq, "arn")},
                 retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS, "maximum_retry_attempts": RETRY_ATTEMPTS},
             ),
             "model_approved",

@@ -45,7 +45,7 @@ from mlgov import naming, policy
 from mlgov.naming import construct_id
 from mlgov.spec import OrgSpec
 from mlgov.spec_governance import resolve_endpoint
-from modules.blocks import PlatformKey, SecureBucket, named
+from modules.blocks import PlatformKey, SecureBucket, named, ref
 from modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
@@ -157,7 +157,7 @@ class HubGovernance(Construct):
                 CloudwatchEventBusPolicy(
                     self,
                     "bus_policy",
-                    event_bus_name=bus.name,
+                    event_bus_name=ref(bus, "name"),
                     policy=policy.document(
                         policy.statement(
                             "OrgDevForwardersPutEvents",
@@ -235,7 +235,7 @@ class HubGovernance(Construct):
                 "function",
                 function_name=function_name,
                 description="mlgov: promote approved dev model packages into the central registry",
-                role=promotion_role.arn,
+                role=ref(promotion_role, "arn"),
                 runtime="python3.12",
                 handler=assets.PROMOTION_HANDLER,
                 filename=assets.PROMOTION_ZIP,
@@ -248,7 +248,7 @@ class HubGovernance(Construct):
                 reserved_concurrent_executions=PROMOTION_CONCURRENCY,
                 tracing_config={"mode": "Active"},
                 kms_key_arn=self.key.arn,  # environment variables encrypted with the hub key
-                dead_letter_config={"target_arn": function_dlq.arn},
+                dead_letter_config={"target_arn": ref(function_dlq, "arn")},
                 logging_config={"log_format": "Text", "log_group": log_group},
                 environment={"variables": {
                     "ARTIFACT_BUCKET": artifact_bucket,
@@ -265,18 +265,18 @@ class HubGovernance(Construct):
                                      sender_arn=rule_arn, sender_service="events.amazonaws.com")
         dev_groups = sorted(g for s in sources.values() for g in s["groups"])
         rule = named(
-            CloudwatchEventRule(self, "promotion_rule", name=rule_name, event_bus_name=bus.name,
+            CloudwatchEventRule(self, "promotion_rule", name=rule_name, event_bus_name=ref(bus, "name"),
                                 description="Approvals forwarded from team dev accounts -> promotion function",
                                 event_pattern=json.dumps(approval_pattern(dev_groups, sorted(sources)), sort_keys=True)),
             "promote_approved_models",
         )
         named(
-            CloudwatchEventTarget(self, "promotion_target", rule=rule.name, event_bus_name=bus.name, target_id="promotion-function",
-                                  arn=function.arn, dead_letter_config={"arn": rule_dlq.arn},
+            CloudwatchEventTarget(self, "promotion_target", rule=ref(rule, "name"), event_bus_name=ref(bus, "name"), target_id="promotion-function",
+                                  arn=ref(function, "arn"), dead_letter_config={"arn": ref(rule_dlq, "arn")},
                                   retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS, "maximum_retry_attempts": RETRY_ATTEMPTS}),
             "promote_approved_models",
         )
-        named(LambdaPermission(self, "promotion_permission", action="lambda:InvokeFunction", function_name=function.function_name,
+        named(LambdaPermission(self, "promotion_permission", action="lambda:InvokeFunction", function_name=ref(function, "function_name"),
                                principal="events.amazonaws.com", source_arn=rule_arn, statement_id="CentralBusRule"),
               "promote_approved_models")
 
@@ -331,7 +331,7 @@ class HubGovernance(Construct):
             central = naming.central_model_package_group(spec, team, group)
             project = named(
                 CodebuildProject(
-                    self, f"{address}_select", name=projects[group], service_role=build_role.arn, encryption_key=self.key.arn,
+                    self, f"{address}_select", name=projects[group], service_role=ref(build_role, "arn"), encryption_key=ref(self.key, "arn"),
                     description=f"Newest approved package of {central}", build_timeout=10, tags=tags,
                     artifacts={"type": "CODEPIPELINE"},
                     source={"type": "CODEPIPELINE", "buildspec": assets.select_buildspec(central)},
@@ -349,7 +349,7 @@ class HubGovernance(Construct):
                 CodepipelineStage(name="SelectModel", action=[CodepipelineStageAction(**{
                     "name": "newest-approved", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1",
                     "input_artifacts": ["template"], "output_artifacts": ["selected"],
-                    "configuration": {"ProjectName": project.name},
+                    "configuration": {"ProjectName": ref(project, "name")},
                 })]),
             ]
             for stage in t.stages:
@@ -374,7 +374,7 @@ class HubGovernance(Construct):
                 }))
                 stages.append(CodepipelineStage(name=stage.name, action=actions))
             pipeline = named(
-                Codepipeline(self, f"{address}_pipeline", name=pipelines[group], role_arn=pipeline_role.arn, pipeline_type="V2",
+                Codepipeline(self, f"{address}_pipeline", name=pipelines[group], role_arn=ref(pipeline_role, "arn"), pipeline_type="V2",
                              execution_mode="QUEUED", tags=tags,
                              artifact_store=[CodepipelineArtifactStore(
                                  location=pipeline_bucket, type="S3",
@@ -393,8 +393,8 @@ class HubGovernance(Construct):
                 address,
             )
             named(
-                CloudwatchEventTarget(self, f"{address}_target", rule=rule.name, target_id="deploy-pipeline", arn=pipeline.arn,
-                                      role_arn=start_role.arn, dead_letter_config={"arn": dlq.arn},
+                CloudwatchEventTarget(self, f"{address}_target", rule=ref(rule, "name"), target_id="deploy-pipeline", arn=ref(pipeline, "arn"),
+                                      role_arn=ref(start_role, "arn"), dead_letter_config={"arn": ref(dlq, "arn")},
                                       retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
                                                     "maximum_retry_attempts": RETRY_ATTEMPTS}),
                 address,

@@ -21,7 +21,7 @@ from constructs import Construct
 from mlgov import scp
 from mlgov.naming import construct_id
 from mlgov.spec import OrgSpec
-from modules.blocks import named
+from modules.blocks import named, ref
 
 SERVICE_CATALOG_PRINCIPAL = "servicecatalog.amazonaws.com"
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
@@ -55,7 +55,7 @@ class OrganizationalUnits(Construct):
             return resources[name]
 
         for name in sorted(org.organizational_units):
-            self.target_ids[name] = build(name).id
+            self.target_ids[name] = ref(build(name), "id")
 
 
 class Guardrails(Construct):
@@ -79,7 +79,7 @@ class Guardrails(Construct):
             for target in policy.targets:
                 named(
                     OrganizationsPolicyAttachment(
-                        self, construct_id("attach", policy.key, target), policy_id=resource.id, target_id=target_ids[target]
+                        self, construct_id("attach", policy.key, target), policy_id=ref(resource, "id"), target_id=target_ids[target]
                     ),
                     f"{policy.key}__{construct_id(target)}",
                 )

@@ -1,0 +1,270 @@
+"""Synthesize the stacks of a large spec in parallel worker processes.
+
+Each jsii call is a synchronous round trip between Python and the jsii Node process, so one
+process keeps about one core busy however many stacks there are. A large org (hundreds of
+stacks) is therefore split over ``jobs`` worker processes, each with its own jsii runtime,
+that take stacks one at a time from a shared queue (largest layers first, so no worker is left
+holding the hub stack at the end). A worker synthesizes each stack in its own cdktf ``App``;
+the parent merges what the workers return into the tree a single ``App`` would have written,
+including cdktf's ``manifest.json`` with the inter-stack dependencies (``tests/test_synth.py``
+proves both ways give the same bytes).
+
+Workers run with ``python -O``: that turns off the jsii bindings' per-call argument type
+checks (typeguard, about a quarter of the Python time per construct). The in-process path,
+which the test suite uses, keeps them on.
+
+Protocol (pipes, every message a length-prefixed pickle): the parent sends the validated spec
+once, then stack names, then ``None``; a worker answers each name with ``("ok", name, files,
+manifest_entry)`` or ``("error", name, message)``. Nothing is written to the output
+directory here; the caller writes the merged tree atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import IO, Any
+
+from mlgov.errors import MlgovError
+from mlgov.spec import Layer, OrgSpec, StackRef
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS_ENV = "MLGOV_SYNTH_JOBS"
+# Below this many stacks one process is faster: a worker's start-up (jsii runtime, provider
+# import) costs about as much as synthesizing ~20 small stacks.
+PARALLEL_MIN_STACKS = 24
+# A worker holds its own Python + Node (~0.5 GiB at 100 teams); more than this does not pay
+# on the machines we measured and only adds memory.
+MAX_JOBS = 4
+STACKS_PER_JOB = 12
+# Queue order: stacks expected to be largest first (longest-processing-time-first balancing).
+LAYER_ORDER = {Layer.shared_services: 0, Layer.dev: 1, Layer.management: 2, Layer.test: 3, Layer.prod: 3}
+_HEADER = struct.Struct(">Q")
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(requested: int | None, stacks: int, environ=None) -> int:
+    """Worker processes to use: ``requested``, else ``$MLGOV_SYNTH_JOBS``, else automatic.
+
+    Automatic means one process for small specs and up to one worker per CPU (at most
+    ``MAX_JOBS``, and at least ``STACKS_PER_JOB`` stacks each) for large ones. 1 means
+    synthesize in this process.
+    """
+    environ = os.environ if environ is None else environ
+    if requested is None and environ.get(JOBS_ENV, "").strip():
+        raw = environ[JOBS_ENV].strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise MlgovError(f"{JOBS_ENV}={raw!r} is not a positive whole number")
+        requested = int(raw)
+    if requested is not None:
+        if requested < 1:
+            raise MlgovError(f"--jobs must be at least 1 (got {requested})")
+        return max(1, min(requested, stacks))
+    if stacks < PARALLEL_MIN_STACKS:
+        return 1
+    return max(1, min(cpu_count(), MAX_JOBS, stacks // STACKS_PER_JOB))
+
+
+def queue_order(refs: list[StackRef]) -> list[StackRef]:
+    """``refs`` in the order workers take them: hub first, then dev, management, test/prod."""
+    return sorted(refs, key=lambda ref: (LAYER_ORDER[ref.layer], ref.name))
+
+
+# --- wire format ---------------------------------------------------------------------------
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _recv(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("stream closed")
+    size = _HEADER.unpack(header)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("stream closed mid-message")
+    return pickle.loads(data)  # noqa: S301 - our own child process, over a private pipe
+
+
+# --- parent --------------------------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the stack it is working on."""
+
+    def __init__(self, spec_blob: bytes) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-O", "-m", "mlgov.synth_pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            cwd=ROOT,
+        )
+        self.current: str | None = None
+        self.spec_blob = spec_blob
+
+    def start(self, name: str | None) -> None:
+        """Send the spec (blocks until the worker has started reading) and the first stack."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(_HEADER.pack(len(self.spec_blob)) + self.spec_blob)
+        self.give(name)
+
+    def give(self, name: str | None) -> None:
+        self.current = name
+        assert self.proc.stdin is not None
+        _send(self.proc.stdin, name)
+        if name is None:
+            self.proc.stdin.close()
+
+    def stderr_tail(self, lines: int = 15) -> str:
+        self.stderr.seek(0)
+        text = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+        self.stderr.close()
+
+
+def synth_parallel(spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies: dict[str, list[str]]) -> dict[str, bytes]:
+    """Synthesize ``refs`` over ``jobs`` workers; returns the canonical tree of all of them.
+
+    ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
+    ``App`` with ``add_dependency`` calls would have recorded it.
+    """
+    from mlgov.synth import canonical_json
+
+    todo = deque(ref.name for ref in queue_order(refs))
+    spec_blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+    workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
+    tree: dict[str, bytes] = {}
+    manifest_stacks: dict[str, dict] = {}
+    version: str | None = None
+    selector = selectors.DefaultSelector()
+    try:
+        for worker in workers:  # all processes are starting; now feed them
+            worker.start(todo.popleft() if todo else None)
+            assert worker.proc.stdout is not None
+            selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+        busy = len(workers)
+        while busy:
+            for key, _ in selector.select():
+                worker: _Worker = key.data
+                try:
+                    reply = _recv(worker.proc.stdout)
+                except EOFError:
+                    code = worker.proc.wait()
+                    raise MlgovError(
+                        f"synth worker exited ({code}) while synthesizing stack {worker.current}"
+                        + (f":\n{worker.stderr_tail()}" if worker.stderr_tail() else "")
+                    ) from None
+                if reply[0] == "error":
+                    raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
+                _, name, files, entry, cdktf_version = reply
+                tree.update(files)
+                manifest_stacks[name] = dict(entry, dependencies=list(dependencies.get(name, [])))
+                version = cdktf_version
+                if todo:
+                    worker.give(todo.popleft())
+                else:
+                    worker.give(None)
+                    selector.unregister(worker.proc.stdout)
+                    busy -= 1
+        for worker in workers:
+            if worker.proc.wait() != 0:
+                raise MlgovError(f"synth worker exited with {worker.proc.returncode}:\n{worker.stderr_tail()}")
+    finally:
+        selector.close()
+        for worker in workers:
+            worker.stop()
+    tree["manifest.json"] = canonical_json({"stacks": dict(sorted(manifest_stacks.items())), "version": version})
+    return tree
+
+
+# --- worker --------------------------------------------------------------------------------
+
+
+def _synth_one(spec: OrgSpec, ref: StackRef) -> tuple[dict[str, bytes], dict, str]:
+    """Synthesize one stack in its own App: (canonical files, its manifest entry, cdktf version)."""
+    import json
+
+    from cdktf import App
+
+    from mlgov.synth import canonical_tree
+    from modules.app import STACK_CLASSES
+    from modules.blocks import building_stack
+
+    with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
+        app = App(outdir=tmp, stack_traces=False)
+        with building_stack():
+            STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+        app.synth()
+        files = canonical_tree(Path(tmp))
+    manifest = json.loads(files.pop("manifest.json"))
+    return files, manifest["stacks"][ref.name], manifest["version"]
+
+
+def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """Serve stack names from ``stdin`` until ``None``; see the module docstring."""
+    from mlgov import provider_loader
+    from mlgov.synth import prepare_runtime
+
+    # Start the jsii runtime and import the stack classes (the slow part) while the parent is
+    # still sending the spec.
+    prepare_runtime()
+    provider_loader.install()
+    import modules.app  # noqa: F401
+
+    spec: OrgSpec = _recv(stdin)
+    refs = {ref.name: ref for ref in spec.stack_refs()}
+    while (name := _recv(stdin)) is not None:
+        try:
+            if name not in refs:
+                raise KeyError(f"the spec has no stack {name!r}")
+            files, entry, version = _synth_one(spec, refs[name])
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which ends the run
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            _send(stdout, ("error", name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"))
+            return 1
+        _send(stdout, ("ok", name, files, entry, version))
+    return 0
+
+
+def _main() -> int:
+    # Replies go to a private copy of stdout; fd 1 itself goes to stderr, so nothing else the
+    # worker prints (jsii relays the Node process's console output to sys.stdout) can corrupt them.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return worker_main(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
