@@ -39,6 +39,8 @@ from typing import TextIO
 
 PACKAGE = "cdktf_cdktf_provider_aws"
 NODE_HOOK = Path(__file__).resolve().parent / "node" / "lazy_provider.js"
+# Also preloaded in lazy mode: cdktf records no stack trace per token (see the file).
+TOKEN_TRACES_HOOK = NODE_HOOK.with_name("token_traces.js")
 ENV = "MLGOV_PROVIDER_IMPORT"
 MODES = ("lazy", "eager")
 
@@ -153,7 +155,7 @@ def _node_hook():
         yield
         return
     before = os.environ.get("NODE_OPTIONS")
-    hook = f'--require "{NODE_HOOK}"'
+    hook = " ".join(f'--require "{script}"' for script in (NODE_HOOK, TOKEN_TRACES_HOOK) if script.is_file())
     os.environ["NODE_OPTIONS"] = f"{before} {hook}" if before else hook
     try:
         yield
