@@ -64,7 +64,8 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
             text = _render(name, view_model(spec, portfolio, pf, product, prod, version))
         except (KeyError, IndexError):
             return  # references elsewhere in the spec are broken; their own checks report them
-        declared = set((yaml.safe_load(text) or {}).get("Parameters", {}))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+        declared = set((yaml.load(text, Loader=loader) or {}).get("Parameters", {}))  # noqa: S506 - a safe loader
         for param in sorted(prod.parameters):
             if param not in declared and param not in reported:
                 reported.add(param)
