@@ -7,7 +7,6 @@ located one-line problems. Keep messages in the ``what is wrong (got X, expected
 from __future__ import annotations
 
 import difflib
-import functools
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -19,28 +18,39 @@ from mlgov.spec_governance import governance_problems
 
 Finding = tuple[tuple, str]
 
-# Services every platform region must offer (botocore's offline endpoint data).
+# Services every platform region must offer (botocore's offline endpoint data), by the endpoint
+# prefix botocore's endpoint data uses for them (the service model's metadata.endpointPrefix;
+# tests/test_spec.py checks these against the models). IAM is global, partition-wide.
 REQUIRED_SERVICES = ("sagemaker", "s3", "kms", "events", "iam", "servicecatalog", "sqs", "lambda", "codepipeline")
+ENDPOINT_PREFIXES = {
+    "sagemaker": "api.sagemaker",
+    "s3": "s3",
+    "kms": "kms",
+    "events": "events",
+    "servicecatalog": "servicecatalog",
+    "sqs": "sqs",
+    "lambda": "lambda",
+    "codepipeline": "codepipeline",
+}
 
 # Text that Terraform (${ %{) or Jinja ({{ {%) would interpret if it reached the output.
 INTERPOLATION_MARKERS = ("${", "%{", "{{", "{%", "{#")
 
 
 @lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=1)
 def known_regions() -> frozenset[str]:
     """Regions where every required service has an endpoint, from botocore's bundled data.
 
-    Cached: botocore reads its endpoint data on every call, and a spec names a region per account.
+    Reads only botocore's endpoint data: a botocore session would also load every service's
+    model (megabytes of JSON) just to look up the endpoint prefixes listed above.
     """
-    import botocore.session
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
 
-    session = botocore.session.get_session()
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
     regions = None
-    for service in REQUIRED_SERVICES:
-        if service == "iam":
-            continue  # global service, partition-wide
-        available = set(session.get_available_regions(service))
+    for prefix in ENDPOINT_PREFIXES.values():
+        available = set(resolver.get_available_endpoints(prefix, "aws"))
         regions = available if regions is None else regions & available
     return frozenset(regions or ())
 

@@ -114,3 +114,18 @@ def test_terraform_role_name_limit():
     found = problems(text)
     line = BASE.splitlines().index("  role_name: mlgov-terraform") + 1  # org.yaml grows with every feature
     assert len(found) == 1 and found[0].startswith(f"spec.yaml:{line}: terraform.role_name: invalid value"), found
+
+
+def test_region_check_uses_the_endpoint_prefixes_of_botocores_service_models():
+    """known_regions() reads only the endpoint data; the prefixes it assumes must be the models'."""
+    import botocore.session
+
+    from mlgov.checks import ENDPOINT_PREFIXES, REQUIRED_SERVICES, known_regions
+
+    session = botocore.session.get_session()
+    assert set(ENDPOINT_PREFIXES) == set(REQUIRED_SERVICES) - {"iam"}
+    for service, prefix in ENDPOINT_PREFIXES.items():
+        assert session.get_service_data(service)["metadata"].get("endpointPrefix", service) == prefix, service
+    # Same answer as asking a full botocore session, service by service.
+    via_session = set.intersection(*(set(session.get_available_regions(s)) for s in ENDPOINT_PREFIXES))
+    assert known_regions() == via_session and "eu-west-1" in via_session
