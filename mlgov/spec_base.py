@@ -26,4 +26,6 @@ Text = Annotated[str, StringConstraints(strict=True, max_length=1024)]
 class SpecModel(BaseModel):
     """Every spec model: unknown keys are errors, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: validators are built on first validation, not at import. Synth workers only
+    # unpickle an already validated spec and never pay for them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

@@ -243,3 +243,39 @@ def test_node_hook_recognizes_the_installed_provider_index():
     proc = subprocess.run([node, "-e", script, str(provider_loader.NODE_HOOK)], input=index, capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) > 2000
+
+
+TRACE_PROBE = "const st = require(process.argv[1]); console.log(JSON.stringify(st.captureStackTrace()));"
+
+
+def _trace_probe(module: Path, **env_extra: str) -> list:
+    node = require_tool("node")
+    env = dict(os.environ, NODE_OPTIONS=f'--require "{provider_loader.TOKEN_TRACES_HOOK}"', **env_extra)
+    proc = subprocess.run([node, "-e", TRACE_PROBE, str(module)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _package_file(root: Path, package: str, rel: str, text: str) -> Path:
+    (root / "package.json").write_text(json.dumps({"name": package}))
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
+    # cdktf's own stack-trace module, from the jsii tarball the synth loads.
+    import cdktf
+
+    tarball = next(Path(cdktf.__path__[0], "_jsii").glob("*.jsii.tgz"))
+    with tarfile.open(tarball) as tar:
+        tar.extractall(tmp_path, members=[tar.getmember("package/package.json"), tar.getmember("package/lib/tokens/private/stack-trace.js")])
+    module = tmp_path / "package" / "lib" / "tokens" / "private" / "stack-trace.js"
+    assert _trace_probe(module) == []
+    assert len(_trace_probe(module, MLGOV_TOKEN_TRACES="1")) > 0  # the escape hatch keeps them
+
+
+def test_token_traces_hook_leaves_other_packages_alone(tmp_path):
+    module = _package_file(tmp_path, "not-cdktf", "lib/tokens/private/stack-trace.js", 'exports.captureStackTrace = () => ["frame"];\n')
+    assert _trace_probe(module) == ["frame"]
