@@ -117,7 +117,7 @@ def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs:
         sys.exit(EXIT_DRIFT)
     for summary in summaries:
         click.echo(f"stack {summary.name:<28} {summary.resources:>4} resources  {out_dir}/{summary.path}")
-    changed = synthesis.write_tree(tree, out_dir)
+    changed = synthesis.write_tree(tree, out_dir, current)
     click.echo(f"{out_dir}/: {'written' if changed else 'unchanged'} ({len(tree)} files)")
 
 

@@ -54,15 +54,26 @@ class StackSummary:
     resources: int
 
 
-def canonical_tree(root: Path) -> Tree:
-    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout."""
+def canonical_tree(root: Path, parsed: bool = False):
+    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout.
+
+    With ``parsed``, also the parsed JSON documents by path: ``(tree, docs)``.
+    """
     tree: Tree = {}
+    docs: dict[str, object] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = file.relative_to(root).as_posix()
         data = file.read_bytes()
         if file.suffix == ".json":
-            data = canonical_json(json.loads(data))
-        tree[file.relative_to(root).as_posix()] = data
-    return tree
+            docs[rel] = json.loads(data)
+            data = canonical_json(docs[rel])
+        tree[rel] = data
+    return (tree, docs) if parsed else tree
+
+
+def resource_count(stack_doc: dict) -> int:
+    """Resources in a synthesized stack document."""
+    return sum(len(v) for v in stack_doc.get("resource", {}).values())
 
 
 def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
@@ -77,7 +88,7 @@ def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[Sta
     refs = spec.stack_refs()
     workers = synth_pool.resolve_jobs(jobs, len(refs))
     if workers > 1:
-        tree = synth_pool.synth_parallel(spec, refs, workers, dependencies(spec))
+        tree, counts = synth_pool.synth_parallel(spec, refs, workers, dependencies(spec))
     else:
         prepare_runtime()
         provider_loader.install()  # before any provider import: only used submodules get loaded
@@ -85,13 +96,9 @@ def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[Sta
 
         with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
             build_app(spec, tmp).synth()
-            tree = canonical_tree(Path(tmp))
-    summaries = []
-    for ref in refs:
-        path = f"stacks/{ref.name}/cdk.tf.json"
-        doc = json.loads(tree[path])
-        count = sum(len(v) for v in doc.get("resource", {}).values())
-        summaries.append(StackSummary(ref.name, path, count))
+            tree, docs = canonical_tree(Path(tmp), parsed=True)
+        counts = {ref.name: resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]) for ref in refs}
+    summaries = [StackSummary(ref.name, f"stacks/{ref.name}/cdk.tf.json", counts[ref.name]) for ref in refs]
     return tree, summaries
 
 
@@ -166,15 +173,17 @@ def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
     return "".join(chunks)
 
 
-def write_tree(tree: Tree, out: Path) -> bool:
+def write_tree(tree: Tree, out: Path, current: Tree | None = None) -> bool:
     """Make ``out`` hold exactly ``tree``. Returns False when it already did (nothing written).
+
+    ``current``: what :func:`read_tree` returned for ``out`` just before, if the caller has it.
 
     The new content is written to a sibling temporary directory and exchanged with ``out``
     in one atomic ``renameat2(RENAME_EXCHANGE)`` where the OS offers it, so ``out`` is at
     every instant either entirely old or entirely new.
     """
     out = out.resolve()
-    if compare(tree, read_tree(out)).clean and out.is_dir():
+    if compare(tree, read_tree(out) if current is None else current).clean and out.is_dir():
         return False
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))

@@ -4,7 +4,8 @@ Each jsii call is a synchronous round trip between Python and the jsii Node proc
 process keeps about one core busy however many stacks there are. A large org (hundreds of
 stacks) is therefore split over ``jobs`` worker processes, each with its own jsii runtime,
 that take stacks one at a time from a shared queue (largest layers first, so no worker is left
-holding the hub stack at the end). A worker synthesizes each stack in its own cdktf ``App``;
+holding the hub stack at the end). A worker synthesizes each stack in its own cdktf ``App``
+(one App holding many stacks synthesizes more slowly than the same stacks one App each);
 the parent merges what the workers return into the tree a single ``App`` would have written,
 including cdktf's ``manifest.json`` with the inter-stack dependencies (``tests/test_synth.py``
 proves both ways give the same bytes).
@@ -15,7 +16,7 @@ which the test suite uses, keeps them on.
 
 Protocol (pipes, every message a length-prefixed pickle): the parent sends the validated spec
 once, then stack names, then ``None``; a worker answers each name with ``("ok", name, files,
-manifest_entry)`` or ``("error", name, message)``. Nothing is written to the output
+manifest_entry, cdktf_version, resource_count)`` or ``("error", name, message)``. Nothing is written to the output
 directory here; the caller writes the merged tree atomically.
 """
 
@@ -154,8 +155,11 @@ class _Worker:
         self.stderr.close()
 
 
-def synth_parallel(spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies: dict[str, list[str]]) -> dict[str, bytes]:
-    """Synthesize ``refs`` over ``jobs`` workers; returns the canonical tree of all of them.
+def synth_parallel(
+    spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies: dict[str, list[str]]
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """Synthesize ``refs`` over ``jobs`` workers: the canonical tree of all of them, and the
+    number of resources per stack (counted by the workers, which parse the JSON anyway).
 
     ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
     ``App`` with ``add_dependency`` calls would have recorded it.
@@ -167,6 +171,7 @@ def synth_parallel(spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies:
     workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
     tree: dict[str, bytes] = {}
     manifest_stacks: dict[str, dict] = {}
+    counts: dict[str, int] = {}
     version: str | None = None
     selector = selectors.DefaultSelector()
     try:
@@ -188,7 +193,7 @@ def synth_parallel(spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies:
                     ) from None
                 if reply[0] == "error":
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
-                _, name, files, entry, cdktf_version = reply
+                _, name, files, entry, cdktf_version, counts[name] = reply
                 tree.update(files)
                 manifest_stacks[name] = dict(entry, dependencies=list(dependencies.get(name, [])))
                 version = cdktf_version
@@ -206,19 +211,19 @@ def synth_parallel(spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies:
         for worker in workers:
             worker.stop()
     tree["manifest.json"] = canonical_json({"stacks": dict(sorted(manifest_stacks.items())), "version": version})
-    return tree
+    return tree, counts
 
 
 # --- worker --------------------------------------------------------------------------------
 
 
-def _synth_one(spec: OrgSpec, ref: StackRef) -> tuple[dict[str, bytes], dict, str]:
-    """Synthesize one stack in its own App: (canonical files, its manifest entry, cdktf version)."""
-    import json
-
+def _synth_one(spec: OrgSpec, ref: StackRef) -> tuple[dict[str, bytes], dict, str, int]:
+    """Synthesize one stack in its own App (one App per stack: cdktf's synth of an App grows
+    faster than linearly with its stacks): canonical files, manifest entry, cdktf version,
+    resource count."""
     from cdktf import App
 
-    from mlgov.synth import canonical_tree
+    from mlgov.synth import canonical_tree, resource_count
     from modules.app import STACK_CLASSES
     from modules.blocks import building_stack
 
@@ -227,9 +232,10 @@ def _synth_one(spec: OrgSpec, ref: StackRef) -> tuple[dict[str, bytes], dict, st
         with building_stack():
             STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
         app.synth()
-        files = canonical_tree(Path(tmp))
-    manifest = json.loads(files.pop("manifest.json"))
-    return files, manifest["stacks"][ref.name], manifest["version"]
+        files, docs = canonical_tree(Path(tmp), parsed=True)
+    manifest = docs["manifest.json"]
+    del files["manifest.json"]
+    return files, manifest["stacks"][ref.name], manifest["version"], resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"])
 
 
 def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
@@ -249,12 +255,12 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         try:
             if name not in refs:
                 raise KeyError(f"the spec has no stack {name!r}")
-            files, entry, version = _synth_one(spec, refs[name])
+            files, entry, version, count = _synth_one(spec, refs[name])
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which ends the run
             last = traceback.extract_tb(exc.__traceback__)[-1]
             _send(stdout, ("error", name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"))
             return 1
-        _send(stdout, ("ok", name, files, entry, version))
+        _send(stdout, ("ok", name, files, entry, version, count))
     return 0
 
 
