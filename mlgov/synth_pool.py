@@ -7,7 +7,7 @@ that take stacks one at a time from a shared queue (largest layers first, so no 
 holding the hub stack at the end). A worker synthesizes each stack in its own cdktf ``App``
 (one App holding many stacks synthesizes more slowly than the same stacks one App each);
 the parent merges what the workers return into the tree a single ``App`` would have written,
-including cdktf's ``manifest.json`` with the inter-stack dependencies (``tests/test_synth.py``
+including cdktf's ``manifest.json`` with the inter-stack dependencies (``tests/test_synth_pool.py``
 proves both ways give the same bytes).
 
 Workers run with ``python -O``: that turns off the jsii bindings' per-call argument type
