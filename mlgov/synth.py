@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -116,11 +117,18 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
 
 
 def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
-    """The complete generated tree for ``spec`` (``jobs``: see :func:`synth_stacks`)."""
-    tree, summaries = synth_stacks(spec, jobs)
+    """The complete generated tree for ``spec`` (``jobs``: see :func:`synth_stacks`).
+
+    The other renderers run in a thread meanwhile: they are pure Python and touch no jsii
+    object, and synthesis spends most of its time waiting on Node or on worker processes.
+    """
     renderers = extra_renderers()
-    for name in sorted(renderers):
-        for rel, data in renderers[name](spec).items():
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
+        extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
+        tree, summaries = synth_stacks(spec, jobs)
+        rendered = extras.result()
+    for name, files in rendered.items():
+        for rel, data in files.items():
             if rel in tree:
                 raise MlgovError(f"renderer {name!r} would overwrite {rel}")
             tree[rel] = data

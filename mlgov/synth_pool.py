@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import pickle
 import selectors
+import shutil
 import struct
 import subprocess
 import sys
@@ -116,8 +117,10 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.stderr = tempfile.TemporaryFile()
+        # The worker's cdktf output directory; removed here, as a killed worker cannot.
+        self.outdir = tempfile.mkdtemp(prefix="mlgov-synth-")
         self.proc = subprocess.Popen(
-            [sys.executable, "-O", "-m", "mlgov.synth_pool"],
+            [sys.executable, "-O", "-m", "mlgov.synth_pool", self.outdir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -153,6 +156,7 @@ class _Worker:
             if stream is not None and not stream.closed:
                 stream.close()
         self.stderr.close()
+        shutil.rmtree(self.outdir, ignore_errors=True)
 
 
 def synth_parallel(
@@ -217,29 +221,31 @@ def synth_parallel(
 # --- worker --------------------------------------------------------------------------------
 
 
-def _synth_one(spec: OrgSpec, ref: StackRef) -> tuple[dict[str, bytes], dict, str, int]:
-    """Synthesize one stack in its own App (one App per stack: cdktf's synth of an App grows
-    faster than linearly with its stacks): canonical files, manifest entry, cdktf version,
-    resource count."""
+def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, bytes], dict, str, int]:
+    """Synthesize one stack in its own App (an App holding many stacks synthesizes more slowly
+    than the same stacks one App each): canonical files, manifest entry, cdktf version and
+    resource count. The App writes to ``outdir``, which is left as empty as it was found."""
     from cdktf import App
 
     from mlgov.synth import canonical_tree, resource_count
     from modules.app import STACK_CLASSES
     from modules.blocks import building_stack
 
-    with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-        app = App(outdir=tmp, stack_traces=False)
-        with building_stack():
-            STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
-        app.synth()
-        files, docs = canonical_tree(Path(tmp), parsed=True)
+    app = App(outdir=str(outdir), stack_traces=False)
+    with building_stack():
+        STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    app.synth()
+    files, docs = canonical_tree(outdir, parsed=True)
+    shutil.rmtree(outdir / "stacks")
+    (outdir / "manifest.json").unlink()
     manifest = docs["manifest.json"]
     del files["manifest.json"]
     return files, manifest["stacks"][ref.name], manifest["version"], resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"])
 
 
-def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    """Serve stack names from ``stdin`` until ``None``; see the module docstring."""
+def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
+    """Serve stack names from ``stdin`` until ``None``, synthesizing in ``outdir`` (empty, the
+    parent's to remove); see the module docstring."""
     from mlgov import provider_loader
     from mlgov.synth import prepare_runtime
 
@@ -255,7 +261,7 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         try:
             if name not in refs:
                 raise KeyError(f"the spec has no stack {name!r}")
-            files, entry, version, count = _synth_one(spec, refs[name])
+            files, entry, version, count = _synth_one(spec, refs[name], outdir)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which ends the run
             last = traceback.extract_tb(exc.__traceback__)[-1]
             _send(stdout, ("error", name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"))
@@ -269,7 +275,7 @@ def _main() -> int:
     # worker prints (jsii relays the Node process's console output to sys.stdout) can corrupt them.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    return worker_main(sys.stdin.buffer, replies)
+    return worker_main(sys.stdin.buffer, replies, Path(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from mlgov import synth_pool
@@ -28,13 +31,16 @@ def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(t
     assert [s.name for s in summaries] == [ref.name for ref in default_spec.stack_refs()]
 
 
-def test_a_failing_stack_ends_the_run_with_its_name(default_spec):
+def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(default_spec):
     refs = default_spec.stack_refs()
     bogus = refs[0]._replace(name="no-such-stack")
+    leftovers = lambda: set(Path(tempfile.gettempdir()).glob("mlgov-synth-*"))  # noqa: E731
+    before = leftovers()
     with pytest.raises(MlgovError) as info:
         synth_pool.synth_parallel(default_spec, [*refs[:1], bogus], 2, dependencies(default_spec))
     message = str(info.value)
     assert "no-such-stack" in message and "\n" not in message
+    assert leftovers() == before
 
 
 @pytest.mark.parametrize(
