@@ -147,6 +147,7 @@ def run_plans(
     """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order."""
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
+    out = out.resolve()  # terraform runs in each stack's directory: every path it gets is absolute
     out.mkdir(parents=True, exist_ok=True)
     cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
     warm_plugin_cache(out, cli_config)

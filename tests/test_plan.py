@@ -36,8 +36,10 @@ def test_offline_plan_of_every_default_stack(tf_cli_config, tmp_path):
 
 
 @pytest.mark.terraform
-def test_failed_stack_is_named_with_terraforms_error(tf_cli_config, tmp_path):
-    # GIVEN one good stack and one whose configuration terraform rejects
+def test_failed_stack_is_named_with_terraforms_error(tf_cli_config, tmp_path, monkeypatch):
+    # GIVEN one good stack and one whose configuration terraform rejects, and a relative --out
+    # (like the default `plans/`; terraform runs in other directories)
+    monkeypatch.chdir(tmp_path)
     stacks = tmp_path / "stacks"
     shutil.copytree(GENERATED / "management", stacks / "management")
     broken = stacks / "zz-broken"
@@ -46,7 +48,7 @@ def test_failed_stack_is_named_with_terraforms_error(tf_cli_config, tmp_path):
     doc["resource"]["aws_s3_bucket"]["platform"]["no_such_argument"] = True
     (broken / "cdk.tf.json").write_text(json.dumps(doc))
     # WHEN both are planned
-    result = CliRunner().invoke(cli, ["plan", "--offline", "--out", str(tmp_path / "plans"), "--stacks-dir", str(stacks)])
+    result = CliRunner().invoke(cli, ["plan", "--offline", "--out", "plans", "--stacks-dir", str(stacks)])
     # THEN exit 1, the broken stack is named with terraform's own error, the good one still planned
     assert result.exit_code == 1
     assert "stack zz-broken failed: terraform plan failed:" in result.output
