@@ -210,6 +210,13 @@ def synth_parallel(
         for worker in workers:
             if worker.proc.wait() != 0:
                 raise MlgovError(f"synth worker exited with {worker.proc.returncode}:\n{worker.stderr_tail()}")
+        # What the workers printed (e.g. the provider loader's fallback warning), once per line.
+        seen: set[str] = set()
+        for worker in workers:
+            for line in worker.stderr_tail(lines=200).splitlines():
+                if line.strip() and line not in seen:
+                    seen.add(line)
+                    print(line, file=sys.stderr)
     finally:
         selector.close()
         for worker in workers:

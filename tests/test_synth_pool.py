@@ -73,3 +73,12 @@ def test_queue_puts_the_hub_first_and_deployment_stacks_last(default_spec):
     order = [ref.layer for ref in synth_pool.queue_order(default_spec.stack_refs())]
     assert order[0] is Layer.shared_services
     assert set(order[-2:]) == {Layer.test, Layer.prod}
+
+
+def test_worker_warnings_reach_the_user_once(default_spec, monkeypatch, capfd):
+    # An unknown provider-import mode makes every worker print the same warning line.
+    monkeypatch.setenv("MLGOV_PROVIDER_IMPORT", "sideways")
+    refs = default_spec.stack_refs()
+    synth_pool.synth_parallel(default_spec, refs[:2], 2, dependencies(default_spec))
+    err = capfd.readouterr().err
+    assert err.count("MLGOV_PROVIDER_IMPORT='sideways' is not one of lazy, eager; using lazy") == 1, err
