@@ -55,11 +55,9 @@ class StackSummary:
     resources: int
 
 
-def canonical_tree(root: Path, parsed: bool = False):
-    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout.
-
-    With ``parsed``, also the parsed JSON documents by path: ``(tree, docs)``.
-    """
+def canonical_tree(root: Path) -> tuple[Tree, dict[str, object]]:
+    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout, and
+    the parsed JSON documents by path (callers count resources and read the manifest)."""
     tree: Tree = {}
     docs: dict[str, object] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -69,7 +67,7 @@ def canonical_tree(root: Path, parsed: bool = False):
             docs[rel] = json.loads(data)
             data = canonical_json(docs[rel])
         tree[rel] = data
-    return (tree, docs) if parsed else tree
+    return tree, docs
 
 
 def resource_count(stack_doc: dict) -> int:
@@ -97,7 +95,7 @@ def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[Sta
 
         with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
             build_app(spec, tmp).synth()
-            tree, docs = canonical_tree(Path(tmp), parsed=True)
+            tree, docs = canonical_tree(Path(tmp))
         counts = {ref.name: resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]) for ref in refs}
     summaries = [StackSummary(ref.name, f"stacks/{ref.name}/cdk.tf.json", counts[ref.name]) for ref in refs]
     return tree, summaries

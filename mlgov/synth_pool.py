@@ -190,10 +190,9 @@ def synth_parallel(
                 try:
                     reply = _recv(worker.proc.stdout)
                 except EOFError:
-                    code = worker.proc.wait()
+                    code, tail = worker.proc.wait(), worker.stderr_tail()
                     raise MlgovError(
-                        f"synth worker exited ({code}) while synthesizing stack {worker.current}"
-                        + (f":\n{worker.stderr_tail()}" if worker.stderr_tail() else "")
+                        f"synth worker exited ({code}) while synthesizing stack {worker.current}" + (f":\n{tail}" if tail else "")
                     ) from None
                 if reply[0] == "error":
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
@@ -242,7 +241,7 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     with building_stack():
         STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
     app.synth()
-    files, docs = canonical_tree(outdir, parsed=True)
+    files, docs = canonical_tree(outdir)
     shutil.rmtree(outdir / "stacks")
     (outdir / "manifest.json").unlink()
     manifest = docs["manifest.json"]
