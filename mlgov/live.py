@@ -18,7 +18,9 @@ import botocore.config
 import botocore.exceptions
 
 from mlgov.errors import MlgovError
-from mlgov.spec import OrgSpec
+from mlgov.platform.guardrails import service_control_policies
+from mlgov.spec.model import OrgSpec
+from mlgov.spec.source import dotted
 
 MAX_ATTEMPTS = 8  # standard retry mode backs off on throttling before we give up
 RETRY_CONFIG = botocore.config.Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, user_agent_extra="mlgov")
@@ -180,8 +182,6 @@ class Difference:
         return self.value is not None
 
     def line(self) -> str:
-        from mlgov.yamlsrc import dotted
-
         where = f"{dotted(self.path)}: " if self.path else ""
         fix = "  [--write fixes]" if self.fixable else ""
         return f"{self.kind:<8} {where}{self.message}{fix}"
@@ -322,7 +322,7 @@ class Doctor:
     def _org_id(self, live: LiveOrg) -> Check:
         ok = live.id == self.spec.organization.id and live.root_id == self.spec.organization.root_id
         detail = f"{live.id} root {live.root_id}"
-        return Check("organization id and root match the spec", ok, detail, "" if ok else "run `python main.py discover --write`")
+        return Check("organization id and root match the spec", ok, detail, "" if ok else "run `mlgov discover --write`")
 
     def _accounts(self, live: LiveOrg) -> list[Check]:
         ous = self.spec.organization.organizational_units
@@ -403,8 +403,6 @@ class Doctor:
         return out
 
     def _scp_type(self, live: LiveOrg) -> list[Check]:
-        from mlgov.scp import service_control_policies
-
         if not service_control_policies(self.spec):
             return []
         status = live.root_policy_types.get("SERVICE_CONTROL_POLICY")

@@ -39,8 +39,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from mlgov import policy
-from mlgov.naming import construct_id
+from mlgov.platform import policy
+from mlgov.platform.naming import construct_id
 
 
 def named(resource: TerraformResource, name: str) -> TerraformResource:

@@ -11,7 +11,7 @@ rendered templates handed in as :class:`CatalogView` (built from the spec by
 - one portfolio per spec portfolio; one product per spec product (first version as its
   initial provisioning artifact, later versions as ``aws_servicecatalog_provisioning_artifact``);
 - the product <-> portfolio association and a LAUNCH constraint with the LOCAL role name
-  :func:`mlgov.naming.catalog_launch_role` on every pair;
+  :func:`mlgov.platform.naming.catalog_launch_role` on every pair;
 - an organization-node share (``ORGANIZATIONAL_UNIT``, principal and tag-option sharing on)
   per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and personas;
 - tag options and their portfolio associations.
@@ -53,10 +53,11 @@ from cdktf_cdktf_provider_aws.servicecatalog_tag_option_resource_association imp
 )
 from constructs import Construct
 
-from mlgov import naming, policy
-from mlgov.products import ProductArtifact, persona_role, product_artifacts
-from mlgov.spec import OrgSpec
-from modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.platform import naming
+from mlgov.platform import policy
+from mlgov.platform.catalog import ProductArtifact, persona_role, product_artifacts
+from mlgov.spec.model import OrgSpec
+from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
 
@@ -270,7 +271,7 @@ class CatalogHub(Construct):
 def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """What the launch role may do: manage exactly the resources the product templates declare.
 
-    The product templates create roles with fixed names (:data:`mlgov.naming.PRODUCT_ROLES`),
+    The product templates create roles with fixed names (:data:`mlgov.platform.naming.PRODUCT_ROLES`),
     so the launch role manages exactly those roles and the one managed policy, may attach only
     that policy, and passes each role only to the service that uses it. Its own name is not
     among them.

@@ -2,17 +2,17 @@
 
 Reads ``teams`` (stages that target this account) and ``accounts``. Creates the account
 baseline plus, per team deploying here, the deploy, CloudFormation and endpoint roles
-(:mod:`modules.governance_deploy`).
+(:mod:`mlgov.modules.governance_deploy`).
 """
 
 from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov import naming
-from mlgov.spec import OrgSpec, StackRef
-from modules.base import AccountStack
-from modules.governance_deploy import StageGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.modules.base import AccountStack
+from mlgov.modules.governance_deploy import StageGovernance
 
 
 class DeploymentAccountStack(AccountStack):

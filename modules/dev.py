@@ -2,8 +2,8 @@
 
 Reads ``teams`` (the team whose ``dev_account`` this is), ``accounts`` and ``service_catalog``.
 Creates the account baseline, the team's registry, personas and approval-event forwarding
-(:mod:`modules.governance_dev`) and the Service Catalog launch role the hub's launch
-constraints name (:mod:`modules.catalog`). IAM is global, so account-wide resources go only
+(:mod:`mlgov.modules.governance_dev`) and the Service Catalog launch role the hub's launch
+constraints name (:mod:`mlgov.modules.catalog`). IAM is global, so account-wide resources go only
 into the stack of the account's primary region.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov import naming
-from mlgov.spec import OrgSpec, StackRef
-from modules.base import AccountStack
-from modules.catalog import CatalogLaunchRole
-from modules.governance_dev import DevGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.modules.base import AccountStack
+from mlgov.modules.catalog import CatalogLaunchRole
+from mlgov.modules.governance_dev import DevGovernance
 
 
 class DevAccountStack(AccountStack):

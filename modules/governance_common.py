@@ -16,8 +16,8 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
-from mlgov import policy
-from modules.blocks import named, ref
+from mlgov.platform import policy
+from mlgov.modules.blocks import named, ref
 
 # EventBridge keeps retrying a failed delivery for up to a day before the DLQ gets it.
 RETRY_ATTEMPTS = 185

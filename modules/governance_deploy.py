@@ -21,11 +21,12 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from mlgov import naming, policy
-from mlgov.naming import construct_id
-from mlgov.spec import OrgSpec
-from mlgov.spec_governance import resolve_endpoint
-from modules.governance_common import kms_by_alias, only_role, role, service_trust
+from mlgov.platform import naming
+from mlgov.platform import policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.modules.governance_common import kms_by_alias, only_role, role, service_trust
 
 AUTOSCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
 

@@ -25,11 +25,12 @@ from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerMode
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group_policy import SagemakerModelPackageGroupPolicy
 from constructs import Construct
 
-from mlgov import naming, policy
-from mlgov.naming import construct_id
-from mlgov.spec import OrgSpec
-from modules.blocks import PlatformKey, SecureBucket, named, ref
-from modules.governance_common import (
+from mlgov.platform import naming
+from mlgov.platform import policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
+from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
     approval_pattern,

@@ -40,13 +40,14 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
-from mlgov import governance_assets as assets
-from mlgov import naming, policy
-from mlgov.naming import construct_id
-from mlgov.spec import OrgSpec
-from mlgov.spec_governance import resolve_endpoint
-from modules.blocks import PlatformKey, SecureBucket, named, ref
-from modules.governance_common import (
+from mlgov.platform import governance as assets
+from mlgov.platform import naming
+from mlgov.platform import policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
     approval_pattern,

@@ -2,7 +2,7 @@
 
 Reads ``organization`` (root_id, organizational_units), ``accounts`` (the hub's id) and
 ``management`` (own_ous, service_catalog_access, stacksets_delegated_admin, guardrails).
-The SCP documents come from :mod:`mlgov.scp`, the same values ``validate`` checks.
+The SCP documents come from :mod:`mlgov.platform.guardrails`, the same values ``validate`` checks.
 
 The AWS organization itself (``aws_organizations_organization``) is deliberately NOT
 managed: taking it over would put every org-wide setting in one Terraform state. Access
@@ -18,10 +18,10 @@ from cdktf_cdktf_provider_aws.organizations_policy_attachment import Organizatio
 from cdktf_cdktf_provider_aws.servicecatalog_organizations_access import ServicecatalogOrganizationsAccess
 from constructs import Construct
 
-from mlgov import scp
-from mlgov.naming import construct_id
-from mlgov.spec import OrgSpec
-from modules.blocks import named, ref
+from mlgov.platform import guardrails as scp
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
+from mlgov.modules.blocks import named, ref
 
 SERVICE_CATALOG_PRINCIPAL = "servicecatalog.amazonaws.com"
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"

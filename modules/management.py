@@ -3,16 +3,16 @@
 Reads ``organization``, ``accounts`` and ``management``. Creates the account baseline, the
 platform OUs when ``management.own_ous`` (else they are referenced by id), one SCP per
 enabled guardrail with its attachments, and Service Catalog organizations access with the
-hub as delegated administrator (see :mod:`modules.guardrails`).
+hub as delegated administrator (see :mod:`mlgov.modules.guardrails`).
 """
 
 from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov.spec import OrgSpec, StackRef
-from modules.base import AccountStack
-from modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
+from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.modules.base import AccountStack
+from mlgov.modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
 
 
 class ManagementStack(AccountStack):

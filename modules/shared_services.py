@@ -1,20 +1,20 @@
 """ML shared services (hub) layer.
 
 Reads ``organization``, ``accounts``, ``teams`` and ``service_catalog``. Creates the account
-baseline, the Service Catalog portfolios, products and shares (:mod:`modules.catalog`), and
+baseline, the Service Catalog portfolios, products and shares (:mod:`mlgov.modules.catalog`), and
 the central registry, event bus, promotion function and deployment pipelines
-(:mod:`modules.governance_hub`).
+(:mod:`mlgov.modules.governance_hub`).
 """
 
 from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov import naming
-from mlgov.spec import OrgSpec, StackRef
-from modules.base import AccountStack
-from modules.catalog import CatalogHub, catalog_view
-from modules.governance_hub import HubGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.modules.base import AccountStack
+from mlgov.modules.catalog import CatalogHub, catalog_view
+from mlgov.modules.governance_hub import HubGovernance
 
 
 class SharedServicesStack(AccountStack):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgov import provider_loader
-from mlgov.synth import prepare_runtime
+from mlgov.synth import provider_loader
+from mlgov.synth.stacks import prepare_runtime
 
 prepare_runtime()
 # Before any test module imports modules.*: load only the provider submodules that are used.
@@ -35,7 +35,7 @@ def require_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def default_spec():
-    from mlgov.spec import load_spec
+    from mlgov.validation import load_spec
 
     return load_spec(ROOT / "org.yaml")
 
@@ -43,7 +43,7 @@ def default_spec():
 @pytest.fixture(scope="session")
 def rendered(default_spec):
     """(tree, summaries) for the default spec, rendered once."""
-    from mlgov.synth import render
+    from mlgov.synth.tree import render
 
     return render(default_spec)
 
@@ -66,9 +66,9 @@ def stacks(tree):
 @pytest.fixture(scope="session")
 def render_spec():
     """Render any spec (a path or YAML text) in this process; the provider is already loaded."""
-    from mlgov.spec import load_spec, parse_spec
-    from mlgov.synth import render
-    from mlgov.yamlsrc import load_yaml
+    from mlgov.validation import load_spec, parse_spec
+    from mlgov.synth.tree import render
+    from mlgov.spec.source import load_yaml
 
     def _render(spec_or_text, name="<test>"):
         if isinstance(spec_or_text, Path):
@@ -83,7 +83,7 @@ def render_spec():
 @pytest.fixture(scope="session")
 def tf_cli_config(tmp_path_factory):
     """Terraform CLI config pointing at the local provider mirror, with a shared plugin cache."""
-    from mlgov import terraform
+    from mlgov.review import terraform
     from mlgov.errors import MlgovError
 
     require_tool(os.environ.get("MLGOV_TERRAFORM", "terraform"))

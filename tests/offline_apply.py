@@ -18,7 +18,7 @@ import json
 import uuid
 from typing import Any
 
-from mlgov.terraform import Workspace
+from mlgov.review.terraform import Workspace
 
 LINEAGE = "6d6c676f-7600-4000-8000-000000000000"  # fixed: output must not vary between runs
 PROVIDER_REF = 'provider["registry.terraform.io/hashicorp/aws"]'

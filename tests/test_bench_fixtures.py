@@ -7,8 +7,9 @@ import sys
 
 import yaml
 
-from mlgov.bench_fixtures import large_org, write_large_org
-from mlgov.spec import Layer, load_spec
+from mlgov.spec.large_org import large_org, write_large_org
+from mlgov.spec.model import Layer
+from mlgov.validation import load_spec
 from tests.conftest import ROOT
 
 

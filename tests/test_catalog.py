@@ -13,9 +13,9 @@ import jinja2
 import pytest
 import yaml
 
-from mlgov import naming
-from mlgov.products import product_artifacts, released_changes, render_products
-from mlgov.spec import load_spec
+from mlgov.platform import naming
+from mlgov.platform.catalog import product_artifacts, released_changes, render_products
+from mlgov.validation import load_spec
 from tests.conftest import ROOT, require_tool
 from tests.helpers import resources, statements
 
@@ -202,7 +202,7 @@ def test_deploy_product_is_prefilled_from_each_teams_stages(tree, example_spec):
 
 
 def test_template_environment_is_strict_and_has_no_nondeterministic_helpers():
-    from mlgov.render import environment, render_template
+    from mlgov.platform.templates import environment, render_template
 
     env = environment()
     assert env.undefined is jinja2.StrictUndefined and env.keep_trailing_newline and not env.autoescape
@@ -307,7 +307,7 @@ def test_later_versions_become_provisioning_artifacts(example_tree):
 # --- immutability ------------------------------------------------------------------------
 
 def test_changed_template_under_a_released_version_is_reported(default_spec, tmp_path, monkeypatch):
-    from mlgov import render
+    from mlgov.platform import templates as render
 
     # GIVEN the released rendering of every product
     released = render_products(default_spec)
@@ -356,7 +356,7 @@ def test_synth_and_check_refuse_to_rewrite_a_released_version(tree, tmp_path, mo
 
 
 def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec):
-    from modules.catalog import launch_role_policy
+    from mlgov.modules.catalog import launch_role_policy
 
     # GIVEN a dev account built in two regions WHEN its (single, global) launch role is made
     stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"]))
@@ -370,7 +370,7 @@ def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec)
 
 @pytest.mark.terraform
 def test_example_hub_plans_and_terraform_uploads_the_exact_template_bytes(example_tree, tf_cli_config, tmp_path):
-    from mlgov import terraform
+    from mlgov.review import terraform
 
     # GIVEN the other spec's hub stack (later versions, tag options, nested OUs)
     src = tmp_path / "src"

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from mlgov.synth import read_tree
+from mlgov.synth.tree import read_tree
 from tests.conftest import ON_CI, ROOT
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"

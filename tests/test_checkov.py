@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgov import terraform
+from mlgov.review import terraform
 from tests.conftest import ROOT, require_tool
 
 GENERATED = ROOT / "generated"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgov import governance_assets as assets
+from mlgov.platform import governance as assets
 from mlgov.errors import SpecError
 from tests.conftest import require_tool
 from tests.helpers import all_resources, as_list, resources, statements
@@ -149,7 +149,7 @@ def test_assets_are_deterministic_zips(tree):
             assert [i.filename for i in infos] == sorted(i.filename for i in infos)
             assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644 for i in infos)
     with zipfile.ZipFile(io.BytesIO(tree[f"stacks/{HUB}/assets/promotion.zip"])) as archive:
-        assert archive.read("promotion.py") == (Path(assets.__file__).parent / "functions" / "promotion.py").read_bytes()
+        assert archive.read("promotion.py") == (Path(assets.__file__).parents[1] / "functions" / "promotion.py").read_bytes()
     assert assets.deterministic_zip({"b": b"2", "a": b"1"}) == assets.deterministic_zip({"a": b"1", "b": b"2"})
 
 
@@ -325,8 +325,8 @@ def test_endpoint_settings_are_checked(endpoints, line):
     # THEN exactly that problem is reported at that path
     import yaml
 
-    from mlgov.spec import parse_spec
-    from mlgov.yamlsrc import load_yaml
+    from mlgov.validation import parse_spec
+    from mlgov.spec.source import load_yaml
     from tests.conftest import ROOT
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())

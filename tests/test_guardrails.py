@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgov import scp
+from mlgov.platform import guardrails as scp
 from mlgov.errors import SpecError
-from mlgov.naming import Kind, planned_names
-from mlgov.spec import parse_spec
-from mlgov.yamlsrc import load_yaml
+from mlgov.platform.naming import Kind
+from mlgov.validation.checks import planned_names
+from mlgov.validation import parse_spec
+from mlgov.spec.source import load_yaml
 from tests.conftest import ROOT
 from tests.helpers import resources, statements
 

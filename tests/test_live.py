@@ -20,8 +20,8 @@ from moto.core import DEFAULT_ACCOUNT_ID, set_initial_no_auth_action_count
 
 from mlgov import live
 from mlgov.cli import cli
-from mlgov.spec import parse_spec
-from mlgov.yamlsrc import load_yaml
+from mlgov.validation import parse_spec
+from mlgov.spec.source import load_yaml
 from tests.conftest import ROOT
 
 EXTRA_WORKLOAD_ACCOUNTS = 24  # + the two platform accounts there: 26 in one OU, two pages of 20
@@ -438,7 +438,7 @@ def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path,
 # --- spec edits ----------------------------------------------------------------------------
 
 def test_edit_scalars_keeps_quoting_comments_and_every_other_byte():
-    from mlgov.specedit import edit_scalars
+    from mlgov.spec.edit import edit_scalars
 
     text = "a:\n  id: o-old   # why\n  n: '0001'\n  m: \"x\"\n  p: 1234\n  flow: {k: v}\nb: [1, 2]\n"
     out = edit_scalars(text, {("a", "id"): "o-new", ("a", "n"): "0002", ("a", "m"): "y", ("a", "p"): "0099", ("a", "flow", "k"): "w"})

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgov import localapply, terraform
+from mlgov.review import localapply
+from mlgov.review import terraform
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"

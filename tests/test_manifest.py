@@ -7,8 +7,9 @@ import re
 
 import yaml
 
-from mlgov import graph, manifest
-from mlgov.spec import Layer
+from mlgov.review import graph
+from mlgov.platform import manifest
+from mlgov.spec.model import Layer
 from tests.conftest import ROOT
 
 # Atlantis repo-level config, version 3, as documented (runatlantis.io "Repo Level
@@ -106,8 +107,8 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
 
 
 def test_two_region_hub_precedes_every_workload_stack():
-    from mlgov.spec import parse_spec
-    from mlgov.yamlsrc import load_yaml
+    from mlgov.validation import parse_spec
+    from mlgov.spec.source import load_yaml
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     # GIVEN a spec whose hub layer has two regions THEN both hub stacks precede every workload stack

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from mlgov import plan as planning
+from mlgov.review import plan as planning
 from mlgov.cli import cli
 from tests.conftest import ROOT
 

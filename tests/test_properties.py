@@ -13,10 +13,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgov import security
+from mlgov.review import security
 from mlgov.errors import SpecError
-from mlgov.spec import parse_spec
-from mlgov.yamlsrc import load_yaml
+from mlgov.validation import parse_spec
+from mlgov.spec.source import load_yaml
 from tests.conftest import ROOT
 
 BASE = yaml.safe_load((ROOT / "org.yaml").read_text())

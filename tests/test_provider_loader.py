@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgov import provider_loader
-from mlgov.synth import read_tree
+from mlgov.synth import provider_loader
+from mlgov.synth.tree import read_tree
 from tests.conftest import ROOT, require_tool
 
 # --- the real provider, in this session and in a fresh eager process --------------------------
@@ -49,9 +49,10 @@ EAGER_SCRIPT = textwrap.dedent(
     """
     import hashlib, json, sys
     sys.path.insert(0, ".")
-    from mlgov import provider_loader
-    from mlgov.synth import prepare_runtime, render
-    from mlgov.spec import load_spec
+    from mlgov.synth import provider_loader
+    from mlgov.synth.stacks import prepare_runtime
+    from mlgov.synth.tree import render
+    from mlgov.validation import load_spec
     prepare_runtime()
     mode = provider_loader.install()
     tree, _ = render(load_spec("org.yaml"))

@@ -7,8 +7,11 @@ import copy
 import json
 
 import pytest
+from click.testing import CliRunner
 
-from mlgov import policy, security
+from mlgov.platform import policy
+from mlgov.cli import cli
+from mlgov.review import security
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated"
@@ -265,8 +268,11 @@ def test_cli_reports_findings_and_exit_code(tmp_path, stacks):
     target = tmp_path / "stacks" / "ml-prod"
     target.mkdir(parents=True)
     (target / "cdk.tf.json").write_text(json.dumps(weak))
-    assert security.main([str(tmp_path)]) == 1
-    assert security.main([str(GENERATED)]) == 0
+    weak_run = CliRunner().invoke(cli, ["scan", str(tmp_path)])
+    assert weak_run.exit_code == 1, weak_run.output
+    assert weak_run.stdout.splitlines() == [line for line in weak_run.stdout.splitlines() if "ml-prod" in line] != []
+    clean_run = CliRunner().invoke(cli, ["scan", str(GENERATED)])
+    assert clean_run.exit_code == 0, clean_run.output
 
 
 def test_same_stack_role_reference_is_a_named_principal_and_object_content_is_not_a_policy(prod):

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from mlgov.errors import SpecError
-from mlgov.spec import Layer, OrgSpec, json_schema, parse_spec
-from mlgov.yamlsrc import load_yaml
+from mlgov.spec.model import Layer, OrgSpec, json_schema
+from mlgov.validation import parse_spec
+from mlgov.spec.source import load_yaml
 from tests.conftest import ROOT
 
 BASE = (ROOT / "org.yaml").read_text()
@@ -120,7 +121,7 @@ def test_region_check_uses_the_endpoint_prefixes_of_botocores_service_models():
     """known_regions() reads only the endpoint data; the prefixes it assumes must be the models'."""
     import botocore.session
 
-    from mlgov.checks import ENDPOINT_PREFIXES, REQUIRED_SERVICES, known_regions
+    from mlgov.validation.checks import ENDPOINT_PREFIXES, REQUIRED_SERVICES, known_regions
 
     session = botocore.session.get_session()
     assert set(ENDPOINT_PREFIXES) == set(REQUIRED_SERVICES) - {"iam"}

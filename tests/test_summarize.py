@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgov import summary, terraform
+from mlgov.review import summary
+from mlgov.review import terraform
 from tests.conftest import CASES, ROOT
 from tests.offline_apply import apply_offline, plan_json, resource_schemas
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mlgov import summary
+from mlgov.review import summary
 from mlgov.cli import cli
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlgov import synth_pool
+from mlgov.synth import pool as synth_pool
 from mlgov.errors import MlgovError
-from mlgov.manifest import dependencies
-from mlgov.spec import Layer
+from mlgov.platform.manifest import dependencies
+from mlgov.spec.model import Layer
 
 
 def _cdktf_files(tree):
@@ -19,7 +19,7 @@ def _cdktf_files(tree):
 
 
 def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(tree, default_spec):
-    from mlgov.synth import synth_stacks
+    from mlgov.synth.tree import synth_stacks
 
     parallel, summaries = synth_stacks(default_spec, jobs=2)
     expected = _cdktf_files(tree)

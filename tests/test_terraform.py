@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from mlgov import terraform
+from mlgov.review import terraform
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"

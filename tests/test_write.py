@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlgov.synth import compare, read_tree, unified_diff, write_tree
+from mlgov.synth.tree import compare, read_tree, unified_diff, write_tree
 
 
 def test_write_replaces_everything_and_removes_stale_files(tmp_path):

@@ -1,6 +1,6 @@
 """Plan every selected stack with real Terraform, in parallel, with a live progress display.
 
-Each stack is planned in its own copy (:class:`mlgov.terraform.Workspace`) under the output
+Each stack is planned in its own copy (:class:`mlgov.review.terraform.Workspace`) under the output
 directory: ``init`` (from the provider mirror, through ONE shared plugin cache so the ~700 MB
 provider is unpacked once), ``plan -out``, then ``show -json``. The plan file and its JSON
 land in ``<out>/<stack>/``; the JSON is what ``summarize`` reads.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from mlgov import terraform
+from mlgov.review import terraform
 
 PLAN_FILE = "plan.tfplan"
 PLAN_JSON = "plan.json"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from mlgov.render import TEMPLATES_DIR, TEMPLATE_SUFFIX, template_path
-from mlgov.spec import OrgSpec
+import yaml
+
+from mlgov.platform.catalog import view_model
+from mlgov.platform.templates import TEMPLATE_SUFFIX, TEMPLATES_DIR, render_template, template_path
+from mlgov.spec.model import OrgSpec
 
 Finding = tuple[tuple, str]
 
@@ -46,10 +49,6 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
 
 def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Iterator[Finding]:
     """Every spec parameter default must name a parameter of each version's template."""
-    import yaml
-
-    from mlgov.products import view_model
-
     catalog = spec.service_catalog
     pf = catalog.portfolios[portfolio]
     prod = pf.products[product]
@@ -61,7 +60,7 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
         if not template_path(name).is_file():
             continue
         try:
-            text = _render(name, view_model(spec, portfolio, pf, product, prod, version))
+            text = render_template(name, view_model(spec, portfolio, pf, product, prod, version))
         except (KeyError, IndexError):
             return  # references elsewhere in the spec are broken; their own checks report them
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
@@ -72,9 +71,3 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
                 yield path + ("parameters", param), (
                     f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, expected one of {sorted(declared)})"
                 )
-
-
-def _render(name: str, view: dict) -> str:
-    from mlgov.render import render_template
-
-    return render_template(name, view)

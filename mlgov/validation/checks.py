@@ -1,6 +1,6 @@
 """Semantic checks that types alone cannot express.
 
-Each check yields ``(spec path, message)``; :func:`mlgov.spec.parse_spec` turns them into
+Each check yields ``(spec path, message)``; :func:`mlgov.validation.parse_spec` turns them into
 located one-line problems. Keep messages in the ``what is wrong (got X, expected Y)`` form.
 """
 
@@ -10,11 +10,11 @@ import difflib
 from functools import lru_cache
 from typing import Any, Iterator
 
-from mlgov.checks_catalog import catalog_problems
-from mlgov.naming import planned_names
-from mlgov.scp import problems as scp_problems
-from mlgov.spec import Layer, OrgSpec
-from mlgov.spec_governance import governance_problems
+from mlgov.platform import guardrails, naming
+from mlgov.platform.naming import Kind, PhysicalName
+from mlgov.spec.model import Layer, OrgSpec
+from mlgov.validation.catalog import catalog_problems
+from mlgov.validation.governance import governance_problems
 
 Finding = tuple[tuple, str]
 
@@ -63,7 +63,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
-        scp_problems(spec),
+        guardrails.problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
     )
@@ -245,6 +245,13 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                     yield spath + ("account",), "the first stage must not be prod: deploy to a test account first"
             elif seen_prod:
                 yield spath + ("account",), f"test stage {stage.name!r} comes after a prod stage (expected test stages first)"
+
+
+def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
+    """Every physical name the stacks will create: :func:`mlgov.platform.naming.planned_names`
+    plus the SCPs of the management layer."""
+    yield from naming.planned_names(spec)
+    yield from (PhysicalName(path, Kind.SCP, name) for path, name in guardrails.planned_names(spec))
 
 
 def _physical_names(spec: OrgSpec) -> Iterator[Finding]:

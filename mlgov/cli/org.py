@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, default_spec_path, load, spec_argument
+from mlgov import live
+from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, default_spec_path, fail, load, spec_argument
+from mlgov.errors import SpecError
+from mlgov.spec import edit as specedit
+from mlgov.spec.source import load_yaml
+from mlgov.validation import parse_spec
 
 profile_option = click.option("--profile", help="AWS CLI profile with access to the management account [default: the credential chain].")
-
-
-def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(EXIT_ENV)
 
 
 @click.command()
@@ -32,17 +32,12 @@ def discover(spec: str | None, profile: str | None, write: bool) -> None:
     Exit 0 when the spec matches (extra OUs/accounts are only listed), 1 when differences
     remain, 3 when AWS cannot be read.
     """
-    from mlgov import live, specedit
-    from mlgov.errors import SpecError
-    from mlgov.spec import parse_spec
-    from mlgov.yamlsrc import load_yaml
-
     path = Path(spec) if spec else default_spec_path()
     org = load(str(path))
     try:
         snapshot = live.read_organization(live.session(profile))
     except live.LiveError as exc:
-        _fail(exc)
+        fail(str(exc))
     click.echo(
         f"organization {snapshot.id} (root {snapshot.root_id}, management {snapshot.management_account_id}): "
         f"{len(snapshot.ous)} OUs, {len(snapshot.accounts)} accounts"
@@ -86,13 +81,11 @@ def doctor(spec: str | None, profile: str | None) -> None:
     CodeConnections in the hub. Exit 0 only when every item passes; 1 otherwise; 3 when AWS
     cannot be read at all.
     """
-    from mlgov import live
-
     org = load(spec)
     try:
         checks = live.Doctor(org, live.session(profile)).run()
     except live.LiveError as exc:
-        _fail(exc)
+        fail(str(exc))
     for check in checks:
         click.echo(f"[{'pass' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
         if not check.ok and check.fix:

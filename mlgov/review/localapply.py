@@ -20,7 +20,7 @@ import json
 import re
 from typing import Any
 
-from mlgov import terraform
+from mlgov.review import terraform
 
 # Types whose create/read/delete moto 5.2 implements well enough for provider 5.100.0.
 MOTO_SUPPORTED = frozenset(

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mlgov.spec import OrgSpec
+from mlgov.spec.model import OrgSpec
 
 
 class Kind(Enum):
@@ -81,39 +80,34 @@ def construct_id(*parts: str) -> str:
     return "_".join(p.replace("-", "_") for p in parts if p)
 
 
-def stack_name(account_key: str, region: str, multi_region: bool) -> str:
-    """Stack (and state) name: the account's spec key, plus the region when it has several."""
-    return f"{account_key}-{region}" if multi_region else account_key
-
-
 # --- Physical names ------------------------------------------------------------------
 
-def bucket_name(spec: "OrgSpec", account_key: str, region: str, purpose: str) -> str:
+def bucket_name(spec: OrgSpec, account_key: str, region: str, purpose: str) -> str:
     """Globally unique bucket name: org prefix, purpose, account id and region."""
     return f"{spec.organization.name}-{purpose}-{spec.accounts[account_key].id}-{region}"
 
 
-def role_name(spec: "OrgSpec", purpose: str) -> str:
+def role_name(spec: OrgSpec, purpose: str) -> str:
     """IAM role name within one account: org prefix + purpose."""
     return f"{spec.organization.name}-{purpose}"
 
 
-def kms_alias(spec: "OrgSpec", purpose: str) -> str:
+def kms_alias(spec: OrgSpec, purpose: str) -> str:
     """KMS alias: ``alias/<org>/<purpose>``."""
     return f"alias/{spec.organization.name}/{purpose}"
 
 
-def resource_name(spec: "OrgSpec", *parts: str) -> str:
+def resource_name(spec: OrgSpec, *parts: str) -> str:
     """Generic hyphenated physical name with the org prefix (queues, buses, rules, functions)."""
     return "-".join((spec.organization.name,) + tuple(p for p in parts if p))
 
 
-def catalog_launch_role(spec: "OrgSpec") -> str:
+def catalog_launch_role(spec: OrgSpec) -> str:
     """Local role name of every Service Catalog launch constraint (exists in each dev account)."""
     return role_name(spec, "catalog-launch")
 
 
-def product_role_prefix(spec: "OrgSpec") -> str:
+def product_role_prefix(spec: OrgSpec) -> str:
     """Prefix of every name a product template gives an IAM role, policy or function (``<org>-sc-``);
     the launch role's own name lies outside it."""
     return role_name(spec, "sc-")
@@ -132,24 +126,24 @@ PRODUCT_ROLES = {
 }
 
 
-def product_role(spec: "OrgSpec", purpose: str) -> str:
+def product_role(spec: OrgSpec, purpose: str) -> str:
     """Fixed name of a role a product template creates (``<org>-sc-<purpose>``)."""
     if purpose not in PRODUCT_ROLES:
         raise KeyError(f"unknown product role {purpose!r} (expected one of {sorted(PRODUCT_ROLES)})")
     return product_role_prefix(spec) + purpose
 
 
-def product_roles(spec: "OrgSpec") -> dict[str, str]:
+def product_roles(spec: OrgSpec) -> dict[str, str]:
     """Every product role's fixed name, by purpose (the template view model and the launch role use it)."""
     return {purpose: product_role(spec, purpose) for purpose in sorted(PRODUCT_ROLES)}
 
 
-def product_studio_policy(spec: "OrgSpec") -> str:
+def product_studio_policy(spec: OrgSpec) -> str:
     """Managed policy the domain product attaches to its Studio roles."""
     return product_role_prefix(spec) + "studio"
 
 
-def product_projects_function(spec: "OrgSpec") -> str:
+def product_projects_function(spec: OrgSpec) -> str:
     """Lambda function (and log group suffix) of the domain product's Projects custom resource."""
     return product_role(spec, "projects")
 
@@ -159,7 +153,7 @@ def catalog_template_key(portfolio: str, product: str, version: str) -> str:
     return f"products/{portfolio}/{product}/{version}.yaml"
 
 
-def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
+def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Physical names of the Service Catalog feature (hub bucket and key, launch role, products)."""
     catalog = spec.service_catalog
     if catalog is None or not catalog.portfolios:
@@ -186,68 +180,68 @@ def catalog_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
 ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
 
 
-def primary_region(spec: "OrgSpec", account_key: str) -> str:
+def primary_region(spec: OrgSpec, account_key: str) -> str:
     """The one region of an account that holds its governance resources (IAM roles are global):
     the home region if the account is built there, else its first region."""
     regions = spec.account_regions(account_key)
     return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
 
 
-def hub_region(spec: "OrgSpec") -> str:
+def hub_region(spec: OrgSpec) -> str:
     """Region of the hub's governance resources (central bus, registry, pipelines)."""
     return primary_region(spec, spec.hub)
 
 
-def model_package_group(spec: "OrgSpec", team: str, group: str) -> str:
+def model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     """A team's model package group in its dev account registry."""
     return resource_name(spec, team, group)
 
 
-def central_model_package_group(spec: "OrgSpec", team: str, group: str) -> str:
+def central_model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     """The hub's copy of a dev group: ``<group>-<source account id>``."""
     return f"{model_package_group(spec, team, group)}-{spec.accounts[spec.teams[team].dev_account].id}"
 
 
-def team_role(spec: "OrgSpec", team: str, purpose: str) -> str:
+def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
     return role_name(spec, f"{team}-{purpose}")
 
 
-def central_bus(spec: "OrgSpec") -> str:
+def central_bus(spec: OrgSpec) -> str:
     return resource_name(spec, "model-governance")
 
 
-def approval_forward_rule(spec: "OrgSpec", team: str) -> str:
+def approval_forward_rule(spec: OrgSpec, team: str) -> str:
     """Dev default-bus rule forwarding approvals to the central bus."""
     return resource_name(spec, team, "model-approved")
 
 
-def promotion_function(spec: "OrgSpec") -> str:
+def promotion_function(spec: OrgSpec) -> str:
     return resource_name(spec, "model-promotion")
 
 
-def promotion_rule(spec: "OrgSpec") -> str:
+def promotion_rule(spec: OrgSpec) -> str:
     return resource_name(spec, "promote-approved-models")
 
 
-def deploy_pipeline(spec: "OrgSpec", team: str, group: str) -> str:
+def deploy_pipeline(spec: OrgSpec, team: str, group: str) -> str:
     return resource_name(spec, team, group, "deploy")
 
 
-def select_project(spec: "OrgSpec", team: str, group: str) -> str:
+def select_project(spec: OrgSpec, team: str, group: str) -> str:
     """CodeBuild project that picks the newest approved central package."""
     return resource_name(spec, team, group, "select")
 
 
-def central_approval_rule(spec: "OrgSpec", team: str, group: str) -> str:
+def central_approval_rule(spec: OrgSpec, team: str, group: str) -> str:
     return resource_name(spec, team, group, "approved")
 
 
-def endpoint_name(spec: "OrgSpec", team: str, group: str) -> str:
+def endpoint_name(spec: OrgSpec, team: str, group: str) -> str:
     return resource_name(spec, team, group)
 
 
-def endpoint_stack(spec: "OrgSpec", team: str, group: str) -> str:
+def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
     return resource_name(spec, team, group, "endpoint")
 
@@ -257,7 +251,7 @@ def dlq(rule_or_function: str) -> str:
     return f"{rule_or_function}-dlq"
 
 
-def governance_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
+def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Every physical name of the governance flow, with the spec path it derives from."""
     hub = spec.hub
     region = hub_region(spec)
@@ -301,7 +295,7 @@ def governance_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
                 yield PhysicalName(gpath, kind, name)
 
 
-def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
+def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Every physical name the stacks will create, for the length/charset check at validate time.
 
     Each layer that creates a named resource lists its name here, built with the same helper
@@ -312,8 +306,5 @@ def planned_names(spec: "OrgSpec") -> Iterator[PhysicalName]:
         yield PhysicalName(path, Kind.S3_BUCKET, bucket_name(spec, ref.account, ref.region, "platform"))
         yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "platform"))
     yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, spec.terraform.role_name)
-    from mlgov import scp
-
-    yield from (PhysicalName(path, Kind.SCP, name) for path, name in scp.planned_names(spec))
     yield from catalog_names(spec)
     yield from governance_names(spec)

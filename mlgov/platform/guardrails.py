@@ -1,24 +1,23 @@
 """Service control policies of the management layer, as plain data (no cdktf import).
 
 Pure functions of the validated spec, so ``validate`` can check every SCP's size and
-attachments before anything is synthesized, and :mod:`modules.guardrails` turns the same
+attachments before anything is synthesized, and :mod:`mlgov.modules.guardrails` turns the same
 :class:`Scp` values into Terraform resources.
 
 Size: AWS Organizations limits an SCP to 5,120 characters and counts every character of the
 document as submitted, spaces and line breaks included (the console minifies before it
 submits; the API does not). mlgov submits exactly the compact JSON built here
-(:func:`mlgov.policy.document`, no whitespace between tokens), and checks that string.
+(:func:`mlgov.platform.policy.document`, no whitespace between tokens), and checks that string.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-from mlgov import policy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mlgov.spec import OrgSpec
+from mlgov.platform import policy
+from mlgov.platform.naming import resource_name
+from mlgov.spec.model import OrgSpec
 
 SCP_MAX_CHARS = 5120
 # Attached SCPs per root, OU or account (hard quota), FullAWSAccess included.
@@ -74,14 +73,12 @@ class Scp:
         return len(self.content)
 
 
-def scp_name(spec: "OrgSpec", purpose: str) -> str:
+def scp_name(spec: OrgSpec, purpose: str) -> str:
     """Physical SCP name: ``<org>-<purpose>``."""
-    from mlgov.naming import resource_name
-
     return resource_name(spec, purpose)
 
 
-def _targets(spec: "OrgSpec", configured: list[str] | None, default_root: bool) -> tuple[str, ...]:
+def _targets(spec: OrgSpec, configured: list[str] | None, default_root: bool) -> tuple[str, ...]:
     if configured is not None:
         return tuple(sorted(set(configured)))
     if default_root:
@@ -89,14 +86,14 @@ def _targets(spec: "OrgSpec", configured: list[str] | None, default_root: bool) 
     return tuple(sorted(spec.organization.organizational_units)) or (ROOT,)
 
 
-def _exempt(spec: "OrgSpec") -> dict[str, dict[str, Any]]:
+def _exempt(spec: OrgSpec) -> dict[str, dict[str, Any]]:
     roles = spec.management.guardrails.exempt_roles
     if not roles:
         return {}
     return {"ArnNotLike": {"aws:PrincipalARN": sorted(f"arn:aws:iam::*:role/{r}" for r in set(roles))}}
 
 
-def _region_restriction(spec: "OrgSpec") -> dict[str, Any]:
+def _region_restriction(spec: OrgSpec) -> dict[str, Any]:
     g = spec.management.guardrails.region_restriction
     conditions = {"StringNotEquals": {"aws:RequestedRegion": sorted(spec.organization.allowed_regions)}}
     conditions.update(_exempt(spec))
@@ -106,7 +103,7 @@ def _region_restriction(spec: "OrgSpec") -> dict[str, Any]:
     return stmt
 
 
-def _sagemaker_vpc_kms(_spec: "OrgSpec") -> list[dict[str, Any]]:
+def _sagemaker_vpc_kms(_spec: OrgSpec) -> list[dict[str, Any]]:
     return [
         policy.statement(
             "DenySageMakerWithoutVpc", SAGEMAKER_VPC_ACTIONS, "*", effect="Deny",
@@ -124,7 +121,7 @@ def _sagemaker_vpc_kms(_spec: "OrgSpec") -> list[dict[str, Any]]:
     ]
 
 
-def _sagemaker_domain_vpc_only(_spec: "OrgSpec") -> list[dict[str, Any]]:
+def _sagemaker_domain_vpc_only(_spec: OrgSpec) -> list[dict[str, Any]]:
     return [
         # CreateDomain without AppNetworkAccessType defaults to PublicInternetOnly: deny it too.
         policy.statement(
@@ -139,7 +136,7 @@ def _sagemaker_domain_vpc_only(_spec: "OrgSpec") -> list[dict[str, Any]]:
     ]
 
 
-def _audit(spec: "OrgSpec") -> list[dict[str, Any]]:
+def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
     g = spec.management.guardrails.protect_audit
     exempt = _exempt(spec)
     stmts = []
@@ -162,7 +159,7 @@ def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
     return policy.document(*stmts)
 
 
-def service_control_policies(spec: "OrgSpec") -> list[Scp]:
+def service_control_policies(spec: OrgSpec) -> list[Scp]:
     """Every enabled SCP of the spec, sorted by key."""
     g = spec.management.guardrails
     org = spec.organization.name
@@ -196,7 +193,7 @@ def service_control_policies(spec: "OrgSpec") -> list[Scp]:
 GUARDRAIL_KEYS = ("deny_leave_organization", "protect_audit", "region_restriction", "sagemaker_domain_vpc_only", "sagemaker_vpc_kms")
 
 
-def problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
+def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
     """Targets, size and per-target quota of every SCP, as ``(spec path, message)``."""
     ous = spec.organization.organizational_units
     g = spec.management.guardrails
@@ -228,7 +225,7 @@ def problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
             )
 
 
-def planned_names(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
-    """(spec path, physical name) of every SCP, for :func:`mlgov.naming.planned_names`."""
+def planned_names(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
+    """(spec path, physical name) of every SCP, for :func:`mlgov.validation.checks.planned_names`."""
     for scp in service_control_policies(spec):
         yield scp.spec_path, scp.name

@@ -2,7 +2,7 @@
 
 A pydantic v2 model (``extra="forbid"``, frozen) with a description on every field, so
 ``python main.py schema`` gives editors completion. :func:`load_spec` reads YAML, validates
-types, then runs the semantic checks in :mod:`mlgov.checks`; every problem comes back as a
+types; :func:`mlgov.validation.load_spec` adds the semantic checks; every problem comes back as a
 ``FILE:LINE: dotted.path: message`` line.
 """
 
@@ -15,11 +15,11 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
-from mlgov.spec_guardrails import ManagementSettings
-from mlgov.spec_catalog import ServiceCatalog
-from mlgov.spec_governance import GovernanceSettings, TeamGovernance
-from mlgov.spec_base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
-from mlgov.yamlsrc import Located, dotted, load_yaml
+from mlgov.spec.management import ManagementSettings
+from mlgov.spec.catalog import ServiceCatalog
+from mlgov.spec.governance import GovernanceSettings, TeamGovernance
+from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
+from mlgov.spec.source import Located, dotted, load_yaml
 
 
 class Layer(str, Enum):
@@ -119,6 +119,11 @@ class TerraformSettings(SpecModel):
     )
 
 
+def stack_name(account_key: str, region: str, multi_region: bool) -> str:
+    """Stack (and state) name: the account's spec key, plus the region when it has several."""
+    return f"{account_key}-{region}" if multi_region else account_key
+
+
 class StackRef(NamedTuple):
     """One synthesized stack: a layer of one account in one region."""
 
@@ -161,8 +166,6 @@ class OrgSpec(SpecModel):
 
     def stack_refs(self) -> list[StackRef]:
         """Every stack, ordered by name (the order of the spec never matters)."""
-        from mlgov.naming import stack_name  # naming imports this module for typing only
-
         refs = []
         for key, account in self.accounts.items():
             regions = self.account_regions(key)
@@ -215,30 +218,25 @@ def _yaml_kind(value: Any) -> str:
     return "nothing" if value is None else repr(value)
 
 
-def parse_spec(located: Located) -> OrgSpec:
-    """Validate parsed YAML into an :class:`OrgSpec`, then run the semantic checks.
+def parse_model(located: Located) -> OrgSpec:
+    """Validate parsed YAML into an :class:`OrgSpec` (types and shapes only).
+
+    The semantic checks (references, names, limits) run on top of this in
+    :func:`mlgov.validation.parse_spec`.
 
     Raises:
-        SpecError: with one problem per type error or semantic violation.
+        SpecError: with one problem per type error.
     """
-    from mlgov.checks import semantic_problems
-
     if not isinstance(located.data, dict):
         raise SpecError([Problem(located.file, located.line_of(()), "", f"expected a mapping at the top level (got {_yaml_kind(located.data)})")])
     try:
-        spec = OrgSpec.model_validate(located.data)
+        return OrgSpec.model_validate(located.data)
     except ValidationError as exc:
         raise SpecError(_pydantic_problems(exc, located)) from None
-    problems = [
-        Problem(located.file, located.line_of(path), dotted(path), message) for path, message in semantic_problems(spec, located.data)
-    ]
-    if problems:
-        raise SpecError(problems)
-    return spec
 
 
-def load_spec(path: str | Path) -> OrgSpec:
-    """Read, parse and validate a spec file. Raises SpecError for anything wrong with it."""
+def read_spec_file(path: str | Path) -> Located:
+    """Read and parse a spec file's YAML (with line numbers). Raises SpecError if it cannot."""
     shown = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -248,7 +246,7 @@ def load_spec(path: str | Path) -> OrgSpec:
         raise SpecError([Problem(shown, None, "", "is a directory, expected a YAML file")]) from None
     except OSError as exc:
         raise SpecError([Problem(shown, None, "", f"cannot read file ({exc.strerror})")]) from None
-    return parse_spec(load_yaml(raw, shown))
+    return load_yaml(raw, shown)
 
 
 def json_schema() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from mlgov.spec_base import Name, SpecModel, TagKey, TagValue, Text
+from mlgov.spec.base import Name, SpecModel, TagKey, TagValue, Text
 
 VersionName = Annotated[str, StringConstraints(strict=True, pattern=r"^v[0-9]{1,4}(\.[0-9]{1,4}){0,2}$")]
 TemplateName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]{0,60}[a-z0-9]$")]

@@ -36,9 +36,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlgov.errors import MlgovError
-from mlgov.spec import Layer, OrgSpec, StackRef
+from mlgov.platform.canonical import canonical_json
+from mlgov.spec.model import Layer, OrgSpec, StackRef
+from mlgov.synth import provider_loader
+from mlgov.synth.stacks import canonical_tree, prepare_runtime, resource_count
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JOBS_ENV = "MLGOV_SYNTH_JOBS"
 # Below this many stacks one process is faster: a worker's start-up (jsii runtime, provider
 # import) costs about as much as synthesizing ~20 small stacks.
@@ -120,7 +123,7 @@ class _Worker:
         # The worker's cdktf output directory; removed here, as a killed worker cannot.
         self.outdir = tempfile.mkdtemp(prefix="mlgov-synth-")
         self.proc = subprocess.Popen(
-            [sys.executable, "-O", "-m", "mlgov.synth_pool", self.outdir],
+            [sys.executable, "-O", "-m", "mlgov.synth.pool", self.outdir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -168,8 +171,6 @@ def synth_parallel(
     ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
     ``App`` with ``add_dependency`` calls would have recorded it.
     """
-    from mlgov.synth import canonical_json
-
     todo = deque(ref.name for ref in queue_order(refs))
     spec_blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
     workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
@@ -231,11 +232,11 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     """Synthesize one stack in its own App (an App holding many stacks synthesizes more slowly
     than the same stacks one App each): canonical files, manifest entry, cdktf version and
     resource count. The App writes to ``outdir``, which is left as empty as it was found."""
+    # cdktf and the constructs load only after provider_loader.install() (worker_main).
     from cdktf import App
 
-    from mlgov.synth import canonical_tree, resource_count
-    from modules.app import STACK_CLASSES
-    from modules.blocks import building_stack
+    from mlgov.modules.app import STACK_CLASSES
+    from mlgov.modules.blocks import building_stack
 
     app = App(outdir=str(outdir), stack_traces=False)
     with building_stack():
@@ -252,14 +253,11 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
 def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
     """Serve stack names from ``stdin`` until ``None``, synthesizing in ``outdir`` (empty, the
     parent's to remove); see the module docstring."""
-    from mlgov import provider_loader
-    from mlgov.synth import prepare_runtime
-
     # Start the jsii runtime and import the stack classes (the slow part) while the parent is
     # still sending the spec.
     prepare_runtime()
     provider_loader.install()
-    import modules.app  # noqa: F401
+    import mlgov.modules.app  # noqa: F401
 
     spec: OrgSpec = _recv(stdin)
     refs = {ref.name: ref for ref in spec.stack_refs()}

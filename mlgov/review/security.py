@@ -9,7 +9,7 @@ the relevant types, so resources added later are covered without touching this f
   (identity, trust, key, bucket, bus, queue, model package group policies, ...);
 - buckets, KMS keys, endpoint configurations and EventBridge targets are found by type.
 
-Run as ``python -m mlgov.security [generated/]``: one line per finding, exit 1 if any.
+Run as ``mlgov scan [generated/]``: one line per finding, exit 1 if any.
 """
 
 from __future__ import annotations
@@ -440,22 +440,3 @@ def check_tree(files: dict[str, bytes]) -> list[Finding]:
         if rel.startswith("stacks/") and rel.endswith("/cdk.tf.json"):
             findings.extend(check_stack(rel.split("/")[1], json.loads(data)))
     return findings
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: check a generated directory; one line per finding, exit 1 if any."""
-    args = sys.argv[1:] if argv is None else argv
-    root = Path(args[0] if args else "generated")
-    if not root.is_dir():
-        print(f"{root}: not a directory", file=sys.stderr)
-        return 2
-    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-    findings = check_tree(files)
-    for finding in findings:
-        print(finding)
-    print(f"{root}/: {len(findings)} security finding(s) in {len(files)} files", file=sys.stderr)
-    return 1 if findings else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov import naming
-from mlgov.render import render_template
-from mlgov.spec import Layer, OrgSpec
-from mlgov.spec_catalog import Persona, Portfolio, Product, ProductVersion
+from mlgov.platform import naming
+from mlgov.platform.templates import render_template
+from mlgov.spec.model import Layer, OrgSpec
+from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
 
 PRODUCTS_DIR = "products"
 

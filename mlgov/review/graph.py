@@ -13,8 +13,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from mlgov.manifest import dependencies, ordered_stacks
-from mlgov.spec import Layer, OrgSpec
+from mlgov.platform.canonical import canonical_json
+from mlgov.platform.manifest import dependencies, ordered_stacks
+from mlgov.spec.model import Layer, OrgSpec
 
 
 @dataclass
@@ -151,6 +152,4 @@ def render(spec: OrgSpec, fmt: str) -> str:
         return mermaid(g)
     if fmt == "dot":
         return dot(g)
-    from mlgov.synth import canonical_json
-
     return canonical_json({"groups": g.groups, "nodes": g.nodes, "edges": g.edges}).decode()

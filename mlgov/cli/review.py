@@ -1,4 +1,4 @@
-"""Commands for reviewing and shipping the generated Terraform: plan, summarize, graph, atlantis."""
+"""Commands for reviewing and shipping the generated Terraform: plan, summarize, scan, graph, atlantis."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, load, spec_argument
+from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
+from mlgov.platform.canonical import canonical_json
+from mlgov.platform.manifest import atlantis_yaml
+from mlgov.review import graph as graphing
+from mlgov.review import plan as planning
+from mlgov.review import security, summary
 
 
 @click.command()
@@ -24,12 +29,10 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
     Exit 1 if any stack fails (named, with terraform's error); the plan JSON of the others
     is still written. Feed <out>/*/plan.json to `summarize`.
     """
-    from mlgov import plan as planning
-
     root = Path(stacks_dir)
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
-        click.echo(f"error: no stacks in {root}/ (run `python main.py synth` first)", err=True)
+        click.echo(f"error: no stacks in {root}/ (run `{command('synth')}` first)", err=True)
         sys.exit(EXIT_INPUT)
     unknown = sorted(set(selected) - set(available))
     if unknown:
@@ -63,9 +66,6 @@ def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_pat
     (<stack>.json). Destroys and replacements come first, security-relevant changes are
     called out, stacks without changes share one line.
     """
-    from mlgov import summary
-    from mlgov.synth import canonical_json
-
     manifest = None
     if Path(manifest_path).is_file():
         manifest = json.loads(Path(manifest_path).read_text())
@@ -87,8 +87,6 @@ def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_pat
 @click.option("--check", is_flag=True, help="Compare with the file instead of writing; exit 1 if it differs.")
 def atlantis(spec: str | None, out: str, stacks_dir: str, check: bool) -> None:
     """Write atlantis.yaml: one project per stack, depends_on from the stack manifest."""
-    from mlgov.manifest import atlantis_yaml
-
     text = atlantis_yaml(load(spec), stacks_dir)
     if out == "-":
         click.echo(text, nl=False)
@@ -96,7 +94,7 @@ def atlantis(spec: str | None, out: str, stacks_dir: str, check: bool) -> None:
     path = Path(out)
     if check:
         if not path.is_file() or path.read_text() != text:
-            click.echo(f"{out} is stale; run `python main.py atlantis` and commit the result", err=True)
+            click.echo(f"{out} is stale; run `{command('atlantis')}` and commit the result", err=True)
             sys.exit(EXIT_DRIFT)
         click.echo(f"{out} is up to date")
         return
@@ -109,6 +107,24 @@ def atlantis(spec: str | None, out: str, stacks_dir: str, check: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True)
 def graph(spec: str | None, fmt: str) -> None:
     """The platform as SPEC describes it: accounts by OU, stacks, event flow, deployment stages."""
-    from mlgov import graph as graphing
-
     click.echo(graphing.render(load(spec), fmt), nl=False)
+
+
+@click.command()
+@click.argument("directory", required=False, default="generated", type=click.Path(file_okay=False))
+def scan(directory: str) -> None:
+    """mlgov's own security assertions over a generated tree (DIRECTORY, default generated/).
+
+    One line per finding (stack, resource, check, what is wrong); exit 1 if any.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        click.echo(f"error: {root}: not a directory (run `{command('synth')}` first)", err=True)
+        sys.exit(EXIT_INPUT)
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    findings = security.check_tree(files)
+    for finding in findings:
+        click.echo(str(finding))
+    click.echo(f"{root}/: {len(findings)} security finding(s) in {len(files)} files", err=True)
+    if findings:
+        sys.exit(EXIT_DRIFT)

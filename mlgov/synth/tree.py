@@ -20,78 +20,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mlgov import provider_loader
 from mlgov.errors import MlgovError
-from mlgov.spec import OrgSpec
-
-Tree = dict[str, bytes]
-
-# Must be set before jsii starts its Node process: Node 20 is past jsii's support window and
-# jsii would print a banner on every run.
-JSII_ENV = {
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-}
-
-
-def prepare_runtime() -> None:
-    """Environment jsii needs; harmless to call twice."""
-    for key, value in JSII_ENV.items():
-        os.environ.setdefault(key, value)
-
-
-def canonical_json(data) -> bytes:
-    """Sorted keys, 2-space indent, UTF-8, trailing newline: the only JSON layout we emit."""
-    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-@dataclass(frozen=True)
-class StackSummary:
-    """What one synthesized stack holds, for progress lines."""
-
-    name: str
-    path: str
-    resources: int
-
-
-def canonical_tree(root: Path) -> tuple[Tree, dict[str, object]]:
-    """The files under ``root`` (a cdktf output directory), JSON in our canonical layout, and
-    the parsed JSON documents by path (callers count resources and read the manifest)."""
-    tree: Tree = {}
-    docs: dict[str, object] = {}
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = file.relative_to(root).as_posix()
-        data = file.read_bytes()
-        if file.suffix == ".json":
-            docs[rel] = json.loads(data)
-            data = canonical_json(docs[rel])
-        tree[rel] = data
-    return tree, docs
-
-
-def resource_count(stack_doc: dict) -> int:
-    """Resources in a synthesized stack document."""
-    return sum(len(v) for v in stack_doc.get("resource", {}).values())
-
+from mlgov.platform.canonical import Tree
+from mlgov.platform.catalog import render_products
+from mlgov.platform.governance import render_assets
+from mlgov.platform.manifest import dependencies, render_manifest
+from mlgov.spec.model import OrgSpec
+from mlgov.synth import pool, provider_loader
+from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, resource_count
 
 def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.
 
     Small specs are synthesized in this process (one jsii runtime, one App); large ones over
-    worker processes (``mlgov.synth_pool``), ``jobs`` deciding how many (None: automatic).
+    worker processes (``mlgov.synth.pool``), ``jobs`` deciding how many (None: automatic).
     """
-    from mlgov import synth_pool
-    from mlgov.manifest import dependencies
-
     refs = spec.stack_refs()
-    workers = synth_pool.resolve_jobs(jobs, len(refs))
+    workers = pool.resolve_jobs(jobs, len(refs))
     if workers > 1:
-        tree, counts = synth_pool.synth_parallel(spec, refs, workers, dependencies(spec))
+        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec))
     else:
         prepare_runtime()
         provider_loader.install()  # before any provider import: only used submodules get loaded
-        from modules.app import build_app  # imports cdktf and the used provider submodules, once
+        # Imported here, after install(): the import loads cdktf and the used provider submodules.
+        from mlgov.modules.app import build_app
 
         with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
             build_app(spec, tmp).synth()
@@ -107,10 +59,6 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
-    from mlgov.governance_assets import render_assets
-    from mlgov.manifest import render_manifest
-    from mlgov.products import render_products
-
     return {"governance-assets": render_assets, "manifest": render_manifest, "products": render_products}
 
 

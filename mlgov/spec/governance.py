@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Iterator
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from mlgov.spec_base import Name, SpecModel
+from mlgov.spec.base import Name, SpecModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlgov.spec import OrgSpec, Stage
+    from mlgov.spec.model import OrgSpec, Stage
 
 InstanceType = Annotated[str, StringConstraints(strict=True, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
 SubnetId = Annotated[str, StringConstraints(strict=True, pattern=r"^subnet-[0-9a-f]{8,17}$")]
@@ -115,44 +115,3 @@ def resolve_endpoint(spec: "OrgSpec", team_name: str, stage: "Stage") -> Resolve
         subnet_ids=tuple(sorted(vpc.subnet_ids)) if vpc else (),
         security_group_ids=tuple(sorted(vpc.security_group_ids)) if vpc else (),
     )
-
-
-def governance_problems(spec: "OrgSpec") -> Iterator[tuple[tuple, str]]:
-    """Semantic checks of the governance settings, as ``(spec path, message)``."""
-    retention = spec.governance.log_retention_days
-    if retention not in LOG_RETENTION_DAYS:
-        yield ("governance", "log_retention_days"), (
-            f"not a CloudWatch Logs retention period (got {retention}, expected one of {list(LOG_RETENTION_DAYS)})"
-        )
-    for team_name, team in sorted(spec.teams.items()):
-        gpath = ("teams", team_name, "governance")
-        groups = team.governance.model_package_groups
-        for i, group in enumerate(groups):
-            if group in groups[:i]:
-                yield gpath + ("model_package_groups", i), f"duplicate model package group (got {group!r} twice)"
-        stages = {s.name: s for s in team.stages}
-        for stage_name, given in sorted(team.governance.endpoints.items()):
-            epath = gpath + ("endpoints", stage_name)
-            if stage_name not in stages:
-                yield epath, f"unknown stage (got {stage_name!r}, expected one of {sorted(stages)})"
-                continue
-            stage = stages[stage_name]
-            resolved = resolve_endpoint(spec, team_name, stage)
-            if is_prod_stage(spec, stage):
-                if resolved.instance_count < MIN_PROD_INSTANCES:
-                    yield epath + ("instance_count",), (
-                        f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got {resolved.instance_count})"
-                    )
-                if given.min_capacity is not None and given.min_capacity < MIN_PROD_INSTANCES:
-                    yield epath + ("min_capacity",), (
-                        f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got {resolved.min_capacity})"
-                    )
-            if resolved.min_capacity > resolved.max_capacity:
-                yield epath + ("max_capacity",), (
-                    f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least {resolved.min_capacity})"
-                )
-            elif not resolved.min_capacity <= resolved.instance_count <= resolved.max_capacity:
-                yield epath + ("instance_count",), (
-                    f"instance count is outside the autoscaling range (got {resolved.instance_count}, "
-                    f"expected {resolved.min_capacity}..{resolved.max_capacity})"
-                )

@@ -1,7 +1,7 @@
 """The one Jinja environment that renders product templates.
 
 Templates hold loops and conditionals only; Python builds every value they print (see
-:mod:`mlgov.products`). The environment is deterministic by construction: no extensions
+:mod:`mlgov.platform.catalog`). The environment is deterministic by construction: no extensions
 (so no time, random or uuid helpers), undefined names fail loudly, output keeps its trailing
 newline, and nothing is HTML-escaped (the output is YAML).
 """
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jinja2
 
+# The repository's templates/ folder; installed, the same files ship as package data
+# (mlgov/templates is a link to it in the checkout).
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_SUFFIX = ".yaml.j2"
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from mlgov.spec_base import Name, SpecModel
+from mlgov.spec.base import Name, SpecModel
 
 # `root` or an OU name of organization.organizational_units.
 Target = Name

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgov.spec import Layer, OrgSpec, StackRef
-from mlgov.synth import Tree, canonical_json
+from mlgov.spec.model import Layer, OrgSpec, StackRef
+from mlgov.platform.canonical import Tree, canonical_json
 
 MANIFEST_PATH = "mlgov-manifest.json"
 MANIFEST_VERSION = 1

@@ -21,8 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mlgov import naming
-from mlgov.spec import Layer, OrgSpec
+from mlgov.platform import naming
+from mlgov.spec.model import Layer, OrgSpec
 
 PROMOTION_ZIP = "assets/promotion.zip"
 ENDPOINT_SOURCE_ZIP = "assets/endpoint-source.zip"

@@ -1,0 +1,49 @@
+"""The ``mlgov`` command line (also ``python main.py``): the one group that registers every command.
+
+Each command lives in the module of its feature and imports only :mod:`mlgov.cli.common`
+and the layers below; this module imports them all and adds them to the group, in the
+order ``mlgov --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlgov.cli import org, review, spec, synth
+from mlgov.cli.common import EXIT_ENV
+from mlgov.errors import MlgovError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="mlgov", message="mlgov %(version)s")
+def cli() -> None:
+    """mlgov: generate a governed multi-account ML platform on AWS from one org spec.
+
+    SPEC defaults to the file named in cdktf.json (context key mlgovSpec), else org.yaml.
+    """
+
+
+for _command in (
+    spec.validate,
+    spec.schema,
+    synth.synth,
+    review.plan,
+    review.summarize,
+    review.scan,
+    review.graph,
+    review.atlantis,
+    org.discover,
+    org.doctor,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point: run the CLI with user errors as one line, never a traceback."""
+    try:
+        cli(prog_name="mlgov")
+    except MlgovError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ENV)

@@ -1,0 +1,56 @@
+"""``synth``: render every stack and product template of the spec, write or check them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, command, load, spec_argument
+from mlgov.errors import MlgovError
+from mlgov.platform.catalog import released_changes
+from mlgov.synth import tree as synthesis
+
+
+@click.command()
+@spec_argument
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output directory [default: generated/, or $CDKTF_OUTDIR under the cdktf CLI].")
+@click.option("--check", is_flag=True, help="Render to memory and compare with the output directory; exit 1 on drift.")
+@click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of the drift.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up to 4].",
+)
+def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None) -> None:
+    """Synthesize every stack and product template of SPEC into the output directory."""
+    org = load(spec)
+    out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or "generated")
+    try:
+        tree, summaries = synthesis.render(org, jobs)
+    except MlgovError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    current = synthesis.read_tree(out_dir)
+    if changed_versions := released_changes(tree, current):
+        for line in changed_versions:
+            click.echo(f"{out_dir}/{line}", err=True)
+        sys.exit(EXIT_INPUT)
+    if check:
+        drift = synthesis.compare(tree, current)
+        if drift.clean:
+            click.echo(f"{out_dir}/ is up to date ({len(tree)} files)")
+            return
+        click.echo(f"{out_dir}/ is stale; run `{command('synth')}` and commit the result:", err=True)
+        for line in drift.lines():
+            click.echo(f"  {line}", err=True)
+        if show_diff:
+            click.echo(synthesis.unified_diff(tree, current, drift, str(out_dir)), nl=False)
+        sys.exit(EXIT_DRIFT)
+    for summary in summaries:
+        click.echo(f"stack {summary.name:<28} {summary.resources:>4} resources  {out_dir}/{summary.path}")
+    changed = synthesis.write_tree(tree, out_dir, current)
+    click.echo(f"{out_dir}/: {'written' if changed else 'unchanged'} ({len(tree)} files)")

@@ -1,0 +1,1 @@
+"""Reviewing generated output: plans, summaries, graphs, security and IAM checks."""
