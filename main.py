@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mlgov.synth.stacks import prepare_runtime  # noqa: E402
+from mlgov.synth.stacks import prepare_runtime
 
 prepare_runtime()
 

@@ -10,8 +10,9 @@ with one line of text.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 import botocore.config
@@ -23,12 +24,19 @@ from mlgov.spec.model import OrgSpec
 from mlgov.spec.source import dotted
 
 MAX_ATTEMPTS = 8  # standard retry mode backs off on throttling before we give up
-RETRY_CONFIG = botocore.config.Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, user_agent_extra="mlgov")
+RETRY_CONFIG = botocore.config.Config(
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, user_agent_extra="mlgov"
+)
 THROTTLING_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 BAD_CREDENTIAL_CODES = {
-    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestExpired",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "RequestExpired",
 }
 
 
@@ -42,8 +50,14 @@ def describe_error(exc: Exception) -> str:
         return f"AWS profile {exc.kwargs.get('profile')!r} not found (check ~/.aws/config or --profile)"
     if isinstance(exc, (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError)):
         return "no usable AWS credentials (set AWS_PROFILE or pass --profile; for SSO run `aws sso login`)"
-    if isinstance(exc, (botocore.exceptions.SSOTokenLoadError, botocore.exceptions.TokenRetrievalError,
-                        botocore.exceptions.UnauthorizedSSOTokenError)):
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.SSOTokenLoadError,
+            botocore.exceptions.TokenRetrievalError,
+            botocore.exceptions.UnauthorizedSSOTokenError,
+        ),
+    ):
         return "AWS SSO session expired or missing (run `aws sso login`)"
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return f"cannot reach AWS ({exc.kwargs.get('endpoint_url')}); check the network or proxy"
@@ -101,6 +115,7 @@ def pages(client, operation: str, key: str, **kwargs) -> Iterator[dict]:
 
 # --- the organization as AWS sees it ----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LiveOu:
     id: str
@@ -147,15 +162,21 @@ def read_organization(sess: boto3.Session) -> LiveOrg:
         roots = list(pages(org_client, "list_roots", "Roots"))
         root = roots[0]
         live = LiveOrg(
-            id=org["Id"], root_id=root["Id"], management_account_id=org["MasterAccountId"],
+            id=org["Id"],
+            root_id=root["Id"],
+            management_account_id=org["MasterAccountId"],
             root_policy_types={p["Type"]: p["Status"] for p in root.get("PolicyTypes", [])},
         )
         queue: list[tuple[str, tuple[str, ...]]] = [(root["Id"], ())]
         while queue:
             parent_id, parent_path = queue.pop(0)
             for acct in pages(org_client, "list_accounts_for_parent", "Accounts", ParentId=parent_id):
-                live.accounts[acct["Id"]] = LiveAccount(acct["Id"], acct.get("Name", ""), acct.get("Status", "ACTIVE"), parent_id)
-            for ou in pages(org_client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id):
+                live.accounts[acct["Id"]] = LiveAccount(
+                    acct["Id"], acct.get("Name", ""), acct.get("Status", "ACTIVE"), parent_id
+                )
+            for ou in pages(
+                org_client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+            ):
                 path = parent_path + (ou["Name"],)
                 live.ous[ou["Id"]] = LiveOu(ou["Id"], ou["Name"], parent_id, path)
                 queue.append((ou["Id"], path))
@@ -163,6 +184,7 @@ def read_organization(sess: boto3.Session) -> LiveOrg:
 
 
 # --- spec vs organization ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -206,9 +228,18 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
     org = spec.organization
     diffs: list[Difference] = []
     if org.id != live.id:
-        diffs.append(Difference("wrong", ("organization", "id"), f"spec says {org.id}, the organization is {live.id}", live.id))
+        diffs.append(
+            Difference("wrong", ("organization", "id"), f"spec says {org.id}, the organization is {live.id}", live.id)
+        )
     if org.root_id != live.root_id:
-        diffs.append(Difference("wrong", ("organization", "root_id"), f"spec says {org.root_id}, the root is {live.root_id}", live.root_id))
+        diffs.append(
+            Difference(
+                "wrong",
+                ("organization", "root_id"),
+                f"spec says {org.root_id}, the root is {live.root_id}",
+                live.root_id,
+            )
+        )
 
     ou_ids: dict[str, str] = {}  # spec OU name -> live id, once matched
     matched_ous: set[str] = set()
@@ -220,15 +251,25 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
             ou_ids[name] = found.id
             matched_ous.add(found.id)
             if found.id != ou.id:
-                diffs.append(Difference("wrong", where, f"OU {'/'.join(path)} has id {found.id} (spec says {ou.id})", found.id))
+                diffs.append(
+                    Difference("wrong", where, f"OU {'/'.join(path)} has id {found.id} (spec says {ou.id})", found.id)
+                )
         elif ou.id in live.ous:
             ou_ids[name] = ou.id
             matched_ous.add(ou.id)
-            diffs.append(Difference(
-                "moved", where[:-1], f"OU {ou.id} is at {'/'.join(live.ous[ou.id].path)} in the organization (spec: {'/'.join(path)})"
-            ))
+            diffs.append(
+                Difference(
+                    "moved",
+                    where[:-1],
+                    f"OU {ou.id} is at {'/'.join(live.ous[ou.id].path)} in the organization (spec: {'/'.join(path)})",
+                )
+            )
         else:
-            diffs.append(Difference("missing", where[:-1], f"no OU at {'/'.join(path)} and no OU with id {ou.id} in the organization"))
+            diffs.append(
+                Difference(
+                    "missing", where[:-1], f"no OU at {'/'.join(path)} and no OU with id {ou.id} in the organization"
+                )
+            )
     name_of_ou = {oid: name for name, oid in ou_ids.items()}
 
     matched_accounts: set[str] = set()
@@ -239,40 +280,70 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
         found = live.accounts.get(account.id)
         if found is None and len(by_name.get(key, [])) == 1:
             found = by_name[key][0]
-            diffs.append(Difference(
-                "wrong", ("accounts", key, "id"), f"account named {key!r} has id {found.id} (spec says {account.id})", found.id
-            ))
+            diffs.append(
+                Difference(
+                    "wrong",
+                    ("accounts", key, "id"),
+                    f"account named {key!r} has id {found.id} (spec says {account.id})",
+                    found.id,
+                )
+            )
         if found is None:
             diffs.append(Difference("missing", ("accounts", key), f"account {account.id} is not in the organization"))
             continue
         matched_accounts.add(found.id)
         if found.status != "ACTIVE":
-            diffs.append(Difference("status", ("accounts", key), f"account {found.id} is {found.status} (expected ACTIVE)"))
+            diffs.append(
+                Difference("status", ("accounts", key), f"account {found.id} is {found.status} (expected ACTIVE)")
+            )
         actual = "root" if found.parent_id == live.root_id else name_of_ou.get(found.parent_id)
         if actual is None:
-            diffs.append(Difference(
-                "moved", ("accounts", key, "ou"),
-                f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare (spec: {account.ou})",
-            ))
+            diffs.append(
+                Difference(
+                    "moved",
+                    ("accounts", key, "ou"),
+                    f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare (spec: {account.ou})",
+                )
+            )
         elif actual != account.ou:
-            diffs.append(Difference("moved", ("accounts", key, "ou"), f"account {found.id} sits in {actual} (spec: {account.ou})", actual))
+            diffs.append(
+                Difference(
+                    "moved",
+                    ("accounts", key, "ou"),
+                    f"account {found.id} sits in {actual} (spec: {account.ou})",
+                    actual,
+                )
+            )
 
     mgmt = spec.accounts.get(org.management_account)
-    if mgmt is not None and mgmt.id != live.management_account_id and live.management_account_id not in matched_accounts:
-        diffs.append(Difference(
-            "wrong", ("accounts", org.management_account, "id"),
-            f"the management account is {live.management_account_id} (spec says {mgmt.id})", live.management_account_id,
-        ))
+    if (
+        mgmt is not None
+        and mgmt.id != live.management_account_id
+        and live.management_account_id not in matched_accounts
+    ):
+        diffs.append(
+            Difference(
+                "wrong",
+                ("accounts", org.management_account, "id"),
+                f"the management account is {live.management_account_id} (spec says {mgmt.id})",
+                live.management_account_id,
+            )
+        )
     for ou in sorted(live.ous.values(), key=lambda o: o.path):
         if ou.id not in matched_ous:
             diffs.append(Difference("extra", (), f"OU {'/'.join(ou.path)} ({ou.id}) is not in the spec"))
     for acct in sorted(live.accounts.values(), key=lambda a: a.id):
         if acct.id not in matched_accounts and acct.status == "ACTIVE":
-            diffs.append(Difference("extra", (), f"account {acct.id} {acct.name!r} in {live.where(acct.parent_id)} is not in the spec"))
+            diffs.append(
+                Difference(
+                    "extra", (), f"account {acct.id} {acct.name!r} in {live.where(acct.parent_id)} is not in the spec"
+                )
+            )
     return diffs
 
 
 # --- doctor ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Check:
@@ -322,7 +393,9 @@ class Doctor:
     def _org_id(self, live: LiveOrg) -> Check:
         ok = live.id == self.spec.organization.id and live.root_id == self.spec.organization.root_id
         detail = f"{live.id} root {live.root_id}"
-        return Check("organization id and root match the spec", ok, detail, "" if ok else "run `mlgov discover --write`")
+        return Check(
+            "organization id and root match the spec", ok, detail, "" if ok else "run `mlgov discover --write`"
+        )
 
     def _accounts(self, live: LiveOrg) -> list[Check]:
         ous = self.spec.organization.organizational_units
@@ -331,17 +404,30 @@ class Doctor:
             name = f"account {key} ({account.id}) exists and sits in {account.ou}"
             found = live.accounts.get(account.id)
             if found is None:
-                out.append(Check(name, False, "not in the organization", "invite or create the account, or fix accounts.%s.id" % key))
+                out.append(
+                    Check(
+                        name,
+                        False,
+                        "not in the organization",
+                        "invite or create the account, or fix accounts.%s.id" % key,
+                    )
+                )
                 continue
             expected = live.root_id if account.ou == "root" else ous[account.ou].id
             if found.status != "ACTIVE":
-                out.append(Check(name, False, f"status {found.status}", "reopen the account or remove it from the spec"))
+                out.append(
+                    Check(name, False, f"status {found.status}", "reopen the account or remove it from the spec")
+                )
             elif found.parent_id != expected:
-                out.append(Check(
-                    name, False, f"sits in {live.where(found.parent_id)}",
-                    f"move it (aws organizations move-account --account-id {account.id} --source-parent-id {found.parent_id} "
-                    f"--destination-parent-id {expected}) or run `discover --write`",
-                ))
+                out.append(
+                    Check(
+                        name,
+                        False,
+                        f"sits in {live.where(found.parent_id)}",
+                        f"move it (aws organizations move-account --account-id {account.id} --source-parent-id {found.parent_id} "
+                        f"--destination-parent-id {expected}) or run `discover --write`",
+                    )
+                )
             else:
                 out.append(Check(name, True, "ok"))
         return out
@@ -354,16 +440,29 @@ class Doctor:
         out = []
         wanted = []
         if m.service_catalog_access:
-            wanted.append(("servicecatalog.amazonaws.com", "Service Catalog",
-                           "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog enable-aws-organizations-access`"))
+            wanted.append(
+                (
+                    "servicecatalog.amazonaws.com",
+                    "Service Catalog",
+                    "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog enable-aws-organizations-access`",
+                )
+            )
         if m.stacksets_delegated_admin:
-            wanted.append(("member.org.stacksets.cloudformation.amazonaws.com", "CloudFormation StackSets",
-                           "run `aws cloudformation activate-organizations-access` in the management account"))
+            wanted.append(
+                (
+                    "member.org.stacksets.cloudformation.amazonaws.com",
+                    "CloudFormation StackSets",
+                    "run `aws cloudformation activate-organizations-access` in the management account",
+                )
+            )
         if not wanted:
             return out
 
         def enabled() -> set[str]:
-            return {s["ServicePrincipal"] for s in pages(org_client, "list_aws_service_access_for_organization", "EnabledServicePrincipals")}
+            return {
+                s["ServicePrincipal"]
+                for s in pages(org_client, "list_aws_service_access_for_organization", "EnabledServicePrincipals")
+            }
 
         try:
             principals = enabled()
@@ -380,7 +479,10 @@ class Doctor:
                 out.append(Check(name, principal in principals, principal, "" if principal in principals else fix))
 
         try:
-            delegated = {s["ServicePrincipal"] for s in pages(org_client, "list_delegated_services_for_account", "DelegatedServices", AccountId=hub_id)}
+            delegated = {
+                s["ServicePrincipal"]
+                for s in pages(org_client, "list_delegated_services_for_account", "DelegatedServices", AccountId=hub_id)
+            }
             denied = None
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
@@ -396,8 +498,12 @@ class Doctor:
                 out.append(Check(name, False, denied, "grant organizations:ListDelegatedServicesForAccount"))
             else:
                 ok = principal in delegated
-                fix = "" if ok else (
-                    f"apply the management stack, or run `aws organizations register-delegated-administrator --account-id {hub_id} --service-principal {principal}`"
+                fix = (
+                    ""
+                    if ok
+                    else (
+                        f"apply the management stack, or run `aws organizations register-delegated-administrator --account-id {hub_id} --service-principal {principal}`"
+                    )
                 )
                 out.append(Check(name, ok, principal, fix))
         return out
@@ -407,10 +513,16 @@ class Doctor:
             return []
         status = live.root_policy_types.get("SERVICE_CONTROL_POLICY")
         ok = status == "ENABLED"
-        return [Check(
-            "service control policies are enabled on the root", ok, status or "not enabled",
-            "" if ok else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type SERVICE_CONTROL_POLICY`",
-        )]
+        return [
+            Check(
+                "service control policies are enabled on the root",
+                ok,
+                status or "not enabled",
+                ""
+                if ok
+                else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type SERVICE_CONTROL_POLICY`",
+            )
+        ]
 
     def _state_bucket(self) -> list[Check]:
         state = self.spec.terraform.state
@@ -423,9 +535,19 @@ class Doctor:
             except botocore.exceptions.ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
                 if code in ("404", "NoSuchBucket", "NotFound"):
-                    return Check(name, False, "not found", f"create it in {state.region} in the management account (versioned, encrypted)")
+                    return Check(
+                        name,
+                        False,
+                        "not found",
+                        f"create it in {state.region} in the management account (versioned, encrypted)",
+                    )
                 if is_denied(exc):
-                    return Check(name, False, "exists but these credentials cannot reach it (403)", "use credentials that can read the state bucket")
+                    return Check(
+                        name,
+                        False,
+                        "exists but these credentials cannot reach it (403)",
+                        "use credentials that can read the state bucket",
+                    )
                 raise
             return Check(name, True, state.region)
 
@@ -440,8 +562,14 @@ class Doctor:
     def _versioning(s3, bucket: str) -> Check:
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status", "never enabled")
         ok = status == "Enabled"
-        return Check("state bucket is versioned", ok, status,
-                     "" if ok else f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled")
+        return Check(
+            "state bucket is versioned",
+            ok,
+            status,
+            ""
+            if ok
+            else f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled",
+        )
 
     @staticmethod
     def _encryption(s3, bucket: str) -> Check:
@@ -465,11 +593,15 @@ class Doctor:
             creds = sts.assume_role(RoleArn=arn, RoleSessionName="mlgov-doctor")["Credentials"]
         except botocore.exceptions.ClientError as exc:
             if is_denied(exc):
-                return Check(name, False, "AssumeRole denied (role missing or its trust policy does not trust you)", fix), None
+                return Check(
+                    name, False, "AssumeRole denied (role missing or its trust policy does not trust you)", fix
+                ), None
             raise
         assumed = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"], region_name=self.spec.organization.home_region,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.spec.organization.home_region,
         )
         identity = self.client("sts", self.spec.organization.home_region, assumed).get_caller_identity()
         if identity["Account"] != account_id:
@@ -487,7 +619,14 @@ class Doctor:
     def _connections(self, hub_session: boto3.Session | None) -> list[Check]:
         name = "no CodeConnections in the hub wait for the console handshake"
         if hub_session is None:
-            return [Check(name, False, "skipped: cannot assume the terraform role in the hub", "fix the hub's terraform role first")]
+            return [
+                Check(
+                    name,
+                    False,
+                    "skipped: cannot assume the terraform role in the hub",
+                    "fix the hub's terraform role first",
+                )
+            ]
         client = self.client("codeconnections", self.spec.organization.home_region, hub_session)
 
         def run() -> Check:
@@ -495,13 +634,19 @@ class Doctor:
             while True:  # botocore has no paginator for codeconnections
                 kwargs = {"NextToken": token} if token else {}
                 page = client.list_connections(**kwargs)
-                pending += [c["ConnectionName"] for c in page.get("Connections", []) if c.get("ConnectionStatus") == "PENDING"]
+                pending += [
+                    c["ConnectionName"] for c in page.get("Connections", []) if c.get("ConnectionStatus") == "PENDING"
+                ]
                 token = page.get("NextToken")
                 if not token:
                     break
             if pending:
-                return Check(name, False, f"pending: {', '.join(sorted(pending))}",
-                             "open Developer Tools > Settings > Connections in the hub account and complete each handshake")
+                return Check(
+                    name,
+                    False,
+                    f"pending: {', '.join(sorted(pending))}",
+                    "open Developer Tools > Settings > Connections in the hub account and complete each handshake",
+                )
             return Check(name, True, "none pending")
 
         return [self._guard(name, run)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from cdktf import App
 
-from mlgov.platform.manifest import dependencies
-from mlgov.spec.model import Layer, OrgSpec
 from mlgov.modules.base import AccountStack
 from mlgov.modules.blocks import building_stack
 from mlgov.modules.deployment import DeploymentAccountStack
 from mlgov.modules.dev import DevAccountStack
 from mlgov.modules.management import ManagementStack
 from mlgov.modules.shared_services import SharedServicesStack
+from mlgov.platform.manifest import dependencies
+from mlgov.spec.model import Layer, OrgSpec
 
 STACK_CLASSES: dict[Layer, type[AccountStack]] = {
     Layer.management: ManagementStack,

@@ -12,10 +12,10 @@ from cdktf import S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.modules import blocks
 from mlgov.modules.blocks import PlatformKey, SecureBucket
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
 
 
 class AccountStack(TerraformStack):

@@ -9,7 +9,8 @@ refers to an attribute of a named resource by that address.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cdktf import TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
@@ -55,9 +56,9 @@ def named(resource: TerraformResource, name: str) -> TerraformResource:
     if address in seen:
         raise ValueError(f"duplicate Terraform address {address[0]}.{name} in stack {stack.node.id}")
     seen.add(address)
-    stack._mlgov_addresses = seen  # noqa: SLF001 - per-stack registry, set once
+    stack._mlgov_addresses = seen
     resource.override_logical_id(name)
-    resource._mlgov_address = f"{address[0]}.{name}"  # noqa: SLF001 - read by ref()
+    resource._mlgov_address = f"{address[0]}.{name}"
     return resource
 
 
@@ -218,7 +219,10 @@ class SecureBucket(Construct):
         )
         named(
             S3BucketOwnershipControls(
-                self, "ownership", bucket=bucket_id, rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced")
+                self,
+                "ownership",
+                bucket=bucket_id,
+                rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
             ),
             name,
         )
@@ -236,7 +240,9 @@ class SecureBucket(Construct):
                             S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
                         ],
                         noncurrent_version_expiration=[
-                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                                noncurrent_days=noncurrent_days
+                            )
                         ],
                     )
                 ],
@@ -260,4 +266,4 @@ class SecureBucket(Construct):
         return f"arn:aws:s3:::{self.bucket_name}"
 
 
-__all__ = ["PlatformKey", "SecureBucket", "named", "ref", "construct_id"]
+__all__ = ["PlatformKey", "SecureBucket", "construct_id", "named", "ref"]

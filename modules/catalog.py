@@ -53,11 +53,10 @@ from cdktf_cdktf_provider_aws.servicecatalog_tag_option_resource_association imp
 )
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.platform import policy
+from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.platform import naming, policy
 from mlgov.platform.catalog import ProductArtifact, persona_role, product_artifacts
 from mlgov.spec.model import OrgSpec
-from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
 
@@ -97,7 +96,9 @@ def _address(*parts: str) -> str:
 class CatalogHub(Construct):
     """Portfolios, products, launch constraints and OU shares in the hub account."""
 
-    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, region: str, view: CatalogView) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, region: str, view: CatalogView
+    ) -> None:
         super().__init__(scope, id)
         catalog = spec.service_catalog
         assert catalog is not None and catalog.portfolios
@@ -116,7 +117,10 @@ class CatalogHub(Construct):
                     "*",
                     principals={"AWS": "*"},
                     conditions={
-                        "StringEquals": {"aws:PrincipalOrgID": spec.organization.id, "kms:ViaService": f"s3.{region}.amazonaws.com"}
+                        "StringEquals": {
+                            "aws:PrincipalOrgID": spec.organization.id,
+                            "kms:ViaService": f"s3.{region}.amazonaws.com",
+                        }
                     },
                 )
             ],
@@ -184,7 +188,10 @@ class CatalogHub(Construct):
                 )
                 named(
                     ServicecatalogTagOptionResourceAssociation(
-                        self, f"tag_option_assoc_{pkey}_{tag_key}", resource_id=ref(pf, "id"), tag_option_id=ref(option, "id")
+                        self,
+                        f"tag_option_assoc_{pkey}_{tag_key}",
+                        resource_id=ref(pf, "id"),
+                        tag_option_id=ref(option, "id"),
                     ),
                     _address(pkey, tag_key),
                 )
@@ -295,10 +302,18 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ProductStacks",
             [
-                "cloudformation:CreateChangeSet", "cloudformation:CreateStack", "cloudformation:DeleteChangeSet",
-                "cloudformation:DeleteStack", "cloudformation:DescribeChangeSet", "cloudformation:DescribeStackEvents",
-                "cloudformation:DescribeStacks", "cloudformation:ExecuteChangeSet", "cloudformation:GetTemplate",
-                "cloudformation:SetStackPolicy", "cloudformation:TagResource", "cloudformation:UntagResource",
+                "cloudformation:CreateChangeSet",
+                "cloudformation:CreateStack",
+                "cloudformation:DeleteChangeSet",
+                "cloudformation:DeleteStack",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:DescribeStacks",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:GetTemplate",
+                "cloudformation:SetStackPolicy",
+                "cloudformation:TagResource",
+                "cloudformation:UntagResource",
                 "cloudformation:UpdateStack",
             ],
             arns("cloudformation", "stack/SC-*"),
@@ -309,7 +324,10 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "TemplatesFromTheHub",
             ["s3:GetObject"],
-            [f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/*" for r in spec.account_regions(hub)],
+            [
+                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/*"
+                for r in spec.account_regions(hub)
+            ],
         ),
         policy.statement(
             "DecryptHubTemplatesThroughS3",
@@ -320,9 +338,18 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ProductRoles",
             [
-                "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
-                "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole",
-                "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRoleDescription",
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateRoleDescription",
             ],
             role_arns,
         ),
@@ -335,8 +362,15 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ProductPolicies",
             [
-                "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy",
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
             ],
             [studio_policy],
         ),
@@ -352,13 +386,26 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "SageMakerResources",
             [
-                "sagemaker:AddTags", "sagemaker:CreateDomain", "sagemaker:CreateModelPackageGroup",
-                "sagemaker:CreatePipeline", "sagemaker:CreateUserProfile", "sagemaker:DeleteDomain",
-                "sagemaker:DeleteModelPackageGroup", "sagemaker:DeleteModelPackageGroupPolicy",
-                "sagemaker:DeletePipeline", "sagemaker:DeleteTags", "sagemaker:DeleteUserProfile",
-                "sagemaker:DescribeDomain", "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribePipeline",
-                "sagemaker:DescribeUserProfile", "sagemaker:GetModelPackageGroupPolicy", "sagemaker:ListTags",
-                "sagemaker:PutModelPackageGroupPolicy", "sagemaker:UpdateDomain", "sagemaker:UpdatePipeline",
+                "sagemaker:AddTags",
+                "sagemaker:CreateDomain",
+                "sagemaker:CreateModelPackageGroup",
+                "sagemaker:CreatePipeline",
+                "sagemaker:CreateUserProfile",
+                "sagemaker:DeleteDomain",
+                "sagemaker:DeleteModelPackageGroup",
+                "sagemaker:DeleteModelPackageGroupPolicy",
+                "sagemaker:DeletePipeline",
+                "sagemaker:DeleteTags",
+                "sagemaker:DeleteUserProfile",
+                "sagemaker:DescribeDomain",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribeUserProfile",
+                "sagemaker:GetModelPackageGroupPolicy",
+                "sagemaker:ListTags",
+                "sagemaker:PutModelPackageGroupPolicy",
+                "sagemaker:UpdateDomain",
+                "sagemaker:UpdatePipeline",
                 "sagemaker:UpdateUserProfile",
             ],
             sagemaker,
@@ -367,9 +414,19 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ManageProductKeys",
             [
-                "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GenerateDataKey*",
-                "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
-                "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+                "kms:CreateGrant",
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:EnableKeyRotation",
+                "kms:GenerateDataKey*",
+                "kms:GetKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:ListResourceTags",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:UpdateKeyDescription",
             ],
             arns("kms", "key/*"),
         ),
@@ -381,10 +438,19 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ProductBuckets",
             [
-                "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy",
-                "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:PutBucketOwnershipControls",
-                "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging",
-                "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:DeleteBucketPolicy",
+                "s3:GetBucketPolicy",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketTagging",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketTagging",
+                "s3:PutBucketVersioning",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
             ],
             # CloudFormation names unnamed buckets after the stack: SC-<account>-pp-... in lower case.
             [f"arn:aws:s3:::sc-{account_id}-pp-*"],
@@ -397,27 +463,47 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "StudioSecurityGroups",
             [
-                "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateSecurityGroup", "ec2:CreateTags",
-                "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:CreateSecurityGroup",
+                "ec2:CreateTags",
+                "ec2:DeleteSecurityGroup",
+                "ec2:RevokeSecurityGroupIngress",
             ],
             arns("ec2", "security-group/*", "vpc/*"),
         ),
         policy.statement(
             "ProductFunctions",
             [
-                "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:InvokeFunction",
-                "lambda:TagResource", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:InvokeFunction",
+                "lambda:TagResource",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
             ],
             arns("lambda", f"function:{function}"),
         ),
         policy.statement(
             "ProductLogGroups",
-            ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:TagResource"],
+            [
+                "logs:AssociateKmsKey",
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+            ],
             arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
         ),
         policy.statement(
             "ProjectParameters",
-            ["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:RemoveTagsFromResource"],
+            [
+                "ssm:AddTagsToResource",
+                "ssm:DeleteParameter",
+                "ssm:GetParameters",
+                "ssm:PutParameter",
+                "ssm:RemoveTagsFromResource",
+            ],
             arns("ssm", f"parameter/{org}/projects/*"),
         ),
     ]
@@ -431,7 +517,9 @@ class CatalogLaunchRole(Construct):
         super().__init__(scope, id)
         name = naming.catalog_launch_role(spec)
         trust = policy.document(
-            policy.statement("ServiceCatalogLaunches", ["sts:AssumeRole"], principals={"Service": "servicecatalog.amazonaws.com"})
+            policy.statement(
+                "ServiceCatalogLaunches", ["sts:AssumeRole"], principals={"Service": "servicecatalog.amazonaws.com"}
+            )
         )
         self.role = named(
             IamRole(
@@ -445,7 +533,13 @@ class CatalogLaunchRole(Construct):
             "catalog_launch",
         )
         named(
-            IamRolePolicy(self, "policy", name="provision-products", role=ref(self.role, "id"), policy=launch_role_policy(spec, account_id, regions)),
+            IamRolePolicy(
+                self,
+                "policy",
+                name="provision-products",
+                role=ref(self.role, "id"),
+                policy=launch_role_policy(spec, account_id, regions),
+            ),
             "catalog_launch",
         )
 

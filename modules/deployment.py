@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.modules.base import AccountStack
 from mlgov.modules.governance_deploy import StageGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
 
 
 class DeploymentAccountStack(AccountStack):
@@ -21,8 +21,15 @@ class DeploymentAccountStack(AccountStack):
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id, spec=spec, ref=ref)
         if self.teams_deploying_here() and ref.region == naming.primary_region(spec, ref.account):
-            StageGovernance(self, "governance", spec=spec, account_key=ref.account, region=ref.region,
-                            platform_key_arn=self.platform_key.arn, platform_bucket=self.platform_bucket.bucket_name)
+            StageGovernance(
+                self,
+                "governance",
+                spec=spec,
+                account_key=ref.account,
+                region=ref.region,
+                platform_key_arn=self.platform_key.arn,
+                platform_bucket=self.platform_bucket.bucket_name,
+            )
 
     def teams_deploying_here(self) -> list[str]:
         """Teams with a stage in this account, sorted."""

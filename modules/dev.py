@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.modules.base import AccountStack
 from mlgov.modules.catalog import CatalogLaunchRole
 from mlgov.modules.governance_dev import DevGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
 
 
 class DevAccountStack(AccountStack):
@@ -26,7 +26,9 @@ class DevAccountStack(AccountStack):
         if ref.region != naming.primary_region(spec, ref.account):
             return
         if self.team_name:
-            DevGovernance(self, "governance", spec=spec, team=self.team_name, account_key=ref.account, region=ref.region)
+            DevGovernance(
+                self, "governance", spec=spec, team=self.team_name, account_key=ref.account, region=ref.region
+            )
         if spec.service_catalog and spec.service_catalog.portfolios:
             regions = spec.account_regions(ref.account)
             CatalogLaunchRole(self, "catalog_launch", spec=spec, account_id=self.account_id, regions=regions)

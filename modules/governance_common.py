@@ -8,7 +8,8 @@ while still trusting only that one role.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
@@ -16,8 +17,8 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
-from mlgov.platform import policy
 from mlgov.modules.blocks import named, ref
+from mlgov.platform import policy
 
 # EventBridge keeps retrying a failed delivery for up to a day before the DLQ gets it.
 RETRY_ATTEMPTS = 185
@@ -43,20 +44,41 @@ def service_trust(service: str, account_id: str) -> str:
     )
 
 
-def role(scope: Construct, address: str, *, name: str, trust: str, statements: Sequence[dict[str, Any]], description: str,
-         tags: dict[str, str] | None = None) -> IamRole:
+def role(
+    scope: Construct,
+    address: str,
+    *,
+    name: str,
+    trust: str,
+    statements: Sequence[dict[str, Any]],
+    description: str,
+    tags: dict[str, str] | None = None,
+) -> IamRole:
     """An IAM role with one inline policy, both at ``<type>.<address>``."""
     iam_role = named(
-        IamRole(scope, f"{address}_role", name=name, assume_role_policy=trust, description=description,
-                max_session_duration=3600, tags=tags),
+        IamRole(
+            scope,
+            f"{address}_role",
+            name=name,
+            assume_role_policy=trust,
+            description=description,
+            max_session_duration=3600,
+            tags=tags,
+        ),
         address,
     )
-    named(IamRolePolicy(scope, f"{address}_policy", name=name, role=ref(iam_role, "name"), policy=policy.document(*statements)), address)
+    named(
+        IamRolePolicy(
+            scope, f"{address}_policy", name=name, role=ref(iam_role, "name"), policy=policy.document(*statements)
+        ),
+        address,
+    )
     return iam_role
 
 
-def kms_by_alias(sid: str, actions: Sequence[str], region: str, account_id: str, alias: str,
-                 via_services: Sequence[str] = ()) -> dict[str, Any]:
+def kms_by_alias(
+    sid: str, actions: Sequence[str], region: str, account_id: str, alias: str, via_services: Sequence[str] = ()
+) -> dict[str, Any]:
     """Use of a key known only by its alias (its id is random): any key of that account with that alias."""
     conditions: dict[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
     if via_services:
@@ -64,11 +86,18 @@ def kms_by_alias(sid: str, actions: Sequence[str], region: str, account_id: str,
     return policy.statement(sid, actions, [f"arn:aws:kms:{region}:{account_id}:key/*"], conditions=conditions)
 
 
-def dead_letter_queue(scope: Construct, address: str, *, name: str, region: str, account_id: str,
-                      sender_arn: str, sender_service: str) -> SqsQueue:
+def dead_letter_queue(
+    scope: Construct, address: str, *, name: str, region: str, account_id: str, sender_arn: str, sender_service: str
+) -> SqsQueue:
     """Encrypted SQS queue that only ``sender_service`` acting for ``sender_arn`` may write to."""
     queue = named(
-        SqsQueue(scope, f"{address}_queue", name=name, sqs_managed_sse_enabled=True, message_retention_seconds=DLQ_RETENTION_SECONDS),
+        SqsQueue(
+            scope,
+            f"{address}_queue",
+            name=name,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+        ),
         address,
     )
     arn = f"arn:aws:sqs:{region}:{account_id}:{name}"

@@ -21,12 +21,11 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.platform import policy
-from mlgov.platform.naming import construct_id
-from mlgov.spec.model import OrgSpec
-from mlgov.spec.governance import resolve_endpoint
 from mlgov.modules.governance_common import kms_by_alias, only_role, role, service_trust
+from mlgov.platform import naming, policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.spec.model import OrgSpec
 
 AUTOSCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
 
@@ -34,8 +33,17 @@ AUTOSCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
 class StageGovernance(Construct):
     """Deploy, CloudFormation and endpoint roles of every team deploying into this account."""
 
-    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_key: str, region: str,
-                 platform_key_arn: str, platform_bucket: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: OrgSpec,
+        account_key: str,
+        region: str,
+        platform_key_arn: str,
+        platform_bucket: str,
+    ) -> None:
         super().__init__(scope, id)
         self.roles: dict[str, IamRole] = {}
         account_id = spec.accounts[account_key].id
@@ -59,92 +67,184 @@ class StageGovernance(Construct):
             principal, condition = only_role(hub_id, [pipeline_role])
 
             deploy = role(
-                self, construct_id(team, "deploy"), name=naming.team_role(spec, team, "deploy"), tags=tags,
-                trust=policy.document(policy.statement("OnlyHubPipelineRole", ["sts:AssumeRole"], principals=principal,
-                                                       conditions=condition)),
+                self,
+                construct_id(team, "deploy"),
+                name=naming.team_role(spec, team, "deploy"),
+                tags=tags,
+                trust=policy.document(
+                    policy.statement(
+                        "OnlyHubPipelineRole", ["sts:AssumeRole"], principals=principal, conditions=condition
+                    )
+                ),
                 description=f"Assumed by team {team}'s hub deployment pipeline only",
                 statements=[
                     policy.statement(
                         "EndpointStacks",
-                        ["cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStackEvents",
-                         "cloudformation:DescribeStacks", "cloudformation:GetTemplate", "cloudformation:UpdateStack"],
-                        [f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*" for g in groups],
+                        [
+                            "cloudformation:CreateStack",
+                            "cloudformation:DeleteStack",
+                            "cloudformation:DescribeStackEvents",
+                            "cloudformation:DescribeStacks",
+                            "cloudformation:GetTemplate",
+                            "cloudformation:UpdateStack",
+                        ],
+                        [
+                            f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*"
+                            for g in groups
+                        ],
                     ),
-                    policy.statement("PassDeployerRole", ["iam:PassRole"], [deployer_arn],
-                                     conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}),
-                    policy.statement("PipelineArtifacts", ["s3:GetObject", "s3:GetObjectVersion"], [f"arn:aws:s3:::{pipeline_bucket}/*"]),
+                    policy.statement(
+                        "PassDeployerRole",
+                        ["iam:PassRole"],
+                        [deployer_arn],
+                        conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+                    ),
+                    policy.statement(
+                        "PipelineArtifacts",
+                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        [f"arn:aws:s3:::{pipeline_bucket}/*"],
+                    ),
                     kms_by_alias("HubArtifactKey", ["kms:Decrypt", "kms:DescribeKey"], hub_region, hub_id, hub_alias),
                 ],
             )
-            endpoint_arns = ([f"{sm}:endpoint/{e}" for e in endpoints] + [f"{sm}:endpoint-config/{e}-*" for e in endpoints]
-                             + [f"{sm}:model/{e}-*" for e in endpoints])
+            endpoint_arns = (
+                [f"{sm}:endpoint/{e}" for e in endpoints]
+                + [f"{sm}:endpoint-config/{e}-*" for e in endpoints]
+                + [f"{sm}:model/{e}-*" for e in endpoints]
+            )
             role(
-                self, construct_id(team, "endpoint_deployer"), name=naming.team_role(spec, team, "endpoint-deployer"), tags=tags,
+                self,
+                construct_id(team, "endpoint_deployer"),
+                name=naming.team_role(spec, team, "endpoint-deployer"),
+                tags=tags,
                 trust=service_trust("cloudformation.amazonaws.com", account_id),
                 description=f"CloudFormation builds team {team}'s endpoints with this role",
                 statements=[
                     policy.statement(
                         "Endpoints",
-                        ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig", "sagemaker:CreateModel",
-                         "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel",
-                         "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
-                         "sagemaker:UpdateEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+                        [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateEndpoint",
+                            "sagemaker:CreateEndpointConfig",
+                            "sagemaker:CreateModel",
+                            "sagemaker:DeleteEndpoint",
+                            "sagemaker:DeleteEndpointConfig",
+                            "sagemaker:DeleteModel",
+                            "sagemaker:DescribeEndpoint",
+                            "sagemaker:DescribeEndpointConfig",
+                            "sagemaker:DescribeModel",
+                            "sagemaker:UpdateEndpoint",
+                            "sagemaker:UpdateEndpointWeightsAndCapacities",
+                        ],
                         endpoint_arns,
                     ),
-                    policy.statement("CentralPackages", ["sagemaker:DescribeModelPackage"],
-                                     [f"arn:aws:sagemaker:{hub_region}:{hub_id}:model-package/{c}/*" for c in central]),
-                    policy.statement("PassEndpointRole", ["iam:PassRole"], [endpoint_role_arn],
-                                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+                    policy.statement(
+                        "CentralPackages",
+                        ["sagemaker:DescribeModelPackage"],
+                        [f"arn:aws:sagemaker:{hub_region}:{hub_id}:model-package/{c}/*" for c in central],
+                    ),
+                    policy.statement(
+                        "PassEndpointRole",
+                        ["iam:PassRole"],
+                        [endpoint_role_arn],
+                        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                    ),
                     # Application Auto Scaling has no resource-level permissions for these.
                     policy.statement(
                         "Autoscaling",
-                        ["application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget",
-                         "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
-                         "application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget"],
+                        [
+                            "application-autoscaling:DeleteScalingPolicy",
+                            "application-autoscaling:DeregisterScalableTarget",
+                            "application-autoscaling:DescribeScalableTargets",
+                            "application-autoscaling:DescribeScalingPolicies",
+                            "application-autoscaling:PutScalingPolicy",
+                            "application-autoscaling:RegisterScalableTarget",
+                        ],
                         "*",
                     ),
                     policy.statement(
-                        "AutoscalingAlarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
-                        [f"arn:aws:cloudwatch:{region}:{account_id}:alarm:TargetTracking-endpoint/{e}/*" for e in endpoints],
+                        "AutoscalingAlarms",
+                        ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+                        [
+                            f"arn:aws:cloudwatch:{region}:{account_id}:alarm:TargetTracking-endpoint/{e}/*"
+                            for e in endpoints
+                        ],
                     ),
                     policy.statement(
-                        "AutoscalingServiceLinkedRole", ["iam:CreateServiceLinkedRole"],
-                        [f"arn:aws:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SLR}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"],
+                        "AutoscalingServiceLinkedRole",
+                        ["iam:CreateServiceLinkedRole"],
+                        [
+                            f"arn:aws:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SLR}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                        ],
                         conditions={"StringEquals": {"iam:AWSServiceName": AUTOSCALING_SLR}},
                     ),
-                    policy.statement("EndpointKeyGrants", ["kms:CreateGrant", "kms:DescribeKey"], [platform_key_arn],
-                                     conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+                    policy.statement(
+                        "EndpointKeyGrants",
+                        ["kms:CreateGrant", "kms:DescribeKey"],
+                        [platform_key_arn],
+                        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                    ),
                 ],
             )
             capture = [f"arn:aws:s3:::{platform_bucket}/data-capture/{team}/*"]
             statements = [
-                policy.statement("PromotedArtifacts", ["s3:GetObject"], [f"arn:aws:s3:::{artifact_bucket}/{c}/*" for c in central]),
+                policy.statement(
+                    "PromotedArtifacts", ["s3:GetObject"], [f"arn:aws:s3:::{artifact_bucket}/{c}/*" for c in central]
+                ),
                 kms_by_alias("HubArtifactKey", ["kms:Decrypt", "kms:DescribeKey"], hub_region, hub_id, hub_alias),
                 policy.statement("DataCapture", ["s3:PutObject"], capture),
-                policy.statement("DataCaptureKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [platform_key_arn]),
+                policy.statement(
+                    "DataCaptureKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [platform_key_arn]
+                ),
                 # GetAuthorizationToken has no resource; images come from AWS's algorithm registries.
                 policy.statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
-                policy.statement("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                                 [f"arn:aws:ecr:{region}:*:repository/*"]),
-                policy.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                                 [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{e}:*" for e in endpoints]
-                                 + [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{e}" for e in endpoints]),
-                policy.statement("Metrics", ["cloudwatch:PutMetricData"], "*",
-                                 conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "AWS/SageMaker*"]}}),
+                policy.statement(
+                    "PullImages",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [f"arn:aws:ecr:{region}:*:repository/*"],
+                ),
+                policy.statement(
+                    "Logs",
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{e}:*" for e in endpoints]
+                    + [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{e}" for e in endpoints],
+                ),
+                policy.statement(
+                    "Metrics",
+                    ["cloudwatch:PutMetricData"],
+                    "*",
+                    conditions={
+                        "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "AWS/SageMaker*"]}
+                    },
+                ),
             ]
             if any(resolve_endpoint(spec, team, s).subnet_ids for s in stages):
                 # ENI management for VPC endpoints; EC2 offers no resource scoping for Describe*.
-                statements.append(policy.statement(
-                    "VpcNetworkInterfaces",
-                    ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
-                     "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
-                    "*",
-                    conditions={"StringEquals": {"aws:RequestedRegion": region}},
-                ))
+                statements.append(
+                    policy.statement(
+                        "VpcNetworkInterfaces",
+                        [
+                            "ec2:CreateNetworkInterface",
+                            "ec2:CreateNetworkInterfacePermission",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:DeleteNetworkInterfacePermission",
+                            "ec2:DescribeDhcpOptions",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DescribeSecurityGroups",
+                            "ec2:DescribeSubnets",
+                            "ec2:DescribeVpcs",
+                        ],
+                        "*",
+                        conditions={"StringEquals": {"aws:RequestedRegion": region}},
+                    )
+                )
             self.roles[team] = role(
-                self, construct_id(team, "endpoint"), name=naming.team_role(spec, team, "endpoint"), tags=tags,
+                self,
+                construct_id(team, "endpoint"),
+                name=naming.team_role(spec, team, "endpoint"),
+                tags=tags,
                 trust=service_trust("sagemaker.amazonaws.com", account_id),
-                description=f"SageMaker runs team {team}'s endpoints with this role", statements=statements,
+                description=f"SageMaker runs team {team}'s endpoints with this role",
+                statements=statements,
             )
             self.roles[f"{team}-deploy"] = deploy

@@ -25,10 +25,6 @@ from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerMode
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group_policy import SagemakerModelPackageGroupPolicy
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.platform import policy
-from mlgov.platform.naming import construct_id
-from mlgov.spec.model import OrgSpec
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
@@ -39,9 +35,17 @@ from mlgov.modules.governance_common import (
     role,
     service_trust,
 )
+from mlgov.platform import naming, policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
 
-REGISTER_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
-                    "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags")
+REGISTER_ACTIONS = (
+    "sagemaker:CreateModelPackage",
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:ListModelPackages",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:AddTags",
+)
 
 
 class DevGovernance(Construct):
@@ -62,8 +66,13 @@ class DevGovernance(Construct):
         for group, name in zip(groups, group_names):
             address = construct_id("team", group)
             pkg_group = named(
-                SagemakerModelPackageGroup(self, f"{address}_group", model_package_group_name=name,
-                                           model_package_group_description=f"Team {team}: {group}", tags=tags),
+                SagemakerModelPackageGroup(
+                    self,
+                    f"{address}_group",
+                    model_package_group_name=name,
+                    model_package_group_description=f"Team {team}: {group}",
+                    tags=tags,
+                ),
                 address,
             )
             named(
@@ -74,9 +83,15 @@ class DevGovernance(Construct):
                     resource_policy=policy.document(
                         policy.statement(
                             "HubReadsPackages",
-                            ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackageGroup"],
-                            [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{name}",
-                             f"arn:aws:sagemaker:{region}:{account_id}:model-package/{name}/*"],
+                            [
+                                "sagemaker:DescribeModelPackage",
+                                "sagemaker:ListModelPackages",
+                                "sagemaker:DescribeModelPackageGroup",
+                            ],
+                            [
+                                f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{name}",
+                                f"arn:aws:sagemaker:{region}:{account_id}:model-package/{name}/*",
+                            ],
                             principals={"AWS": policy.account_root(hub_id)},
                         )
                     ),
@@ -94,7 +109,10 @@ class DevGovernance(Construct):
             description=f"mlgov model artifacts of team {team}",
             extra_statements=[
                 policy.statement(
-                    "HubPromotionReadsArtifacts", ["kms:Decrypt", "kms:DescribeKey"], "*", principals=hub_principal,
+                    "HubPromotionReadsArtifacts",
+                    ["kms:Decrypt", "kms:DescribeKey"],
+                    "*",
+                    principals=hub_principal,
                     conditions={**hub_condition, "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
                 )
             ],
@@ -107,48 +125,109 @@ class DevGovernance(Construct):
             bucket_name=models_bucket,
             kms_key_arn=self.models_key.arn,
             extra_statements=[
-                policy.statement("HubPromotionReadsArtifacts", ["s3:GetObject", "s3:ListBucket"], policy.bucket_arns(models_bucket),
-                                 principals=hub_principal, conditions=hub_condition)
+                policy.statement(
+                    "HubPromotionReadsArtifacts",
+                    ["s3:GetObject", "s3:ListBucket"],
+                    policy.bucket_arns(models_bucket),
+                    principals=hub_principal,
+                    conditions=hub_condition,
+                )
             ],
         )
 
         artifacts = policy.statement(
-            "ModelArtifacts", ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"], policy.bucket_arns(models_bucket)
+            "ModelArtifacts",
+            ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
+            policy.bucket_arns(models_bucket),
         )
-        key_use = policy.statement("ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn])
+        key_use = policy.statement(
+            "ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn]
+        )
         register = policy.statement("RegisterModels", REGISTER_ACTIONS, group_arns + package_arns)
         trust_account = policy.document(
-            policy.statement("AccountAssumesPersona", ["sts:AssumeRole"], principals={"AWS": policy.account_root(account_id)})
+            policy.statement(
+                "AccountAssumesPersona", ["sts:AssumeRole"], principals={"AWS": policy.account_root(account_id)}
+            )
         )
-        role(self, construct_id(team, "data_scientist"), name=naming.team_role(spec, team, "data-scientist"), trust=trust_account,
-             description=f"Data scientist of team {team}: registers models, cannot approve them", tags=tags,
-             statements=[register, artifacts, key_use,
-                         policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny")])
-        role(self, construct_id(team, "lead_data_scientist"), name=naming.team_role(spec, team, "lead-data-scientist"),
-             trust=trust_account, description=f"Lead data scientist of team {team}: reviews and approves models", tags=tags,
-             statements=[register, artifacts, key_use,
-                         policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns)])
-        role(self, construct_id(team, "sagemaker_execution"), name=naming.team_role(spec, team, "sagemaker-execution"),
-             trust=service_trust("sagemaker.amazonaws.com", account_id), tags=tags,
-             description=f"SageMaker jobs and pipelines of team {team}",
-             statements=[register, artifacts, key_use,
-                         policy.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                                          [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"])])
+        role(
+            self,
+            construct_id(team, "data_scientist"),
+            name=naming.team_role(spec, team, "data-scientist"),
+            trust=trust_account,
+            description=f"Data scientist of team {team}: registers models, cannot approve them",
+            tags=tags,
+            statements=[
+                register,
+                artifacts,
+                key_use,
+                policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
+            ],
+        )
+        role(
+            self,
+            construct_id(team, "lead_data_scientist"),
+            name=naming.team_role(spec, team, "lead-data-scientist"),
+            trust=trust_account,
+            description=f"Lead data scientist of team {team}: reviews and approves models",
+            tags=tags,
+            statements=[
+                register,
+                artifacts,
+                key_use,
+                policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
+            ],
+        )
+        role(
+            self,
+            construct_id(team, "sagemaker_execution"),
+            name=naming.team_role(spec, team, "sagemaker-execution"),
+            trust=service_trust("sagemaker.amazonaws.com", account_id),
+            tags=tags,
+            description=f"SageMaker jobs and pipelines of team {team}",
+            statements=[
+                register,
+                artifacts,
+                key_use,
+                policy.statement(
+                    "Logs",
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"],
+                ),
+            ],
+        )
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's
         # groups only, so a rejection or another group's event never leaves the account.
         bus_arn = f"arn:aws:events:{hub_region}:{hub_id}:event-bus/{naming.central_bus(spec)}"
         rule_name = naming.approval_forward_rule(spec, team)
         rule_arn = f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"
-        forwarder = role(self, "event_forwarder", name=naming.team_role(spec, team, "event-forwarder"),
-                         trust=service_trust("events.amazonaws.com", account_id), tags=tags,
-                         description="Lets the approval rule put events on the hub's central bus, and nothing else",
-                         statements=[policy.statement("PutOnCentralBus", ["events:PutEvents"], [bus_arn])])
-        dlq = dead_letter_queue(self, "model_approved_dlq", name=naming.dlq(rule_name), region=region, account_id=account_id,
-                                sender_arn=rule_arn, sender_service="events.amazonaws.com")
+        forwarder = role(
+            self,
+            "event_forwarder",
+            name=naming.team_role(spec, team, "event-forwarder"),
+            trust=service_trust("events.amazonaws.com", account_id),
+            tags=tags,
+            description="Lets the approval rule put events on the hub's central bus, and nothing else",
+            statements=[policy.statement("PutOnCentralBus", ["events:PutEvents"], [bus_arn])],
+        )
+        dlq = dead_letter_queue(
+            self,
+            "model_approved_dlq",
+            name=naming.dlq(rule_name),
+            region=region,
+            account_id=account_id,
+            sender_arn=rule_arn,
+            sender_service="events.amazonaws.com",
+        )
         rule = named(
-            CloudwatchEventRule(self, "rule", name=rule_name, description=f"Approved model packages of team {team} -> hub central bus",
-                                event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True), tags=tags),
+            CloudwatchEventRule(
+                self,
+                "rule",
+                name=rule_name,
+                description=f"Approved model packages of team {team} -> hub central bus",
+                event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True),
+                tags=tags,
+            ),
             "model_approved",
         )
         named(
@@ -160,7 +239,10 @@ class DevGovernance(Construct):
                 arn=bus_arn,
                 role_arn=ref(forwarder, "arn"),
                 dead_letter_config={"arn": ref(dlq, "arn")},
-                retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS, "maximum_retry_attempts": RETRY_ATTEMPTS},
+                retry_policy={
+                    "maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
+                    "maximum_retry_attempts": RETRY_ATTEMPTS,
+                },
             ),
             "model_approved",
         )

@@ -40,12 +40,6 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
-from mlgov.platform import governance as assets
-from mlgov.platform import naming
-from mlgov.platform import policy
-from mlgov.platform.naming import construct_id
-from mlgov.spec.model import OrgSpec
-from mlgov.spec.governance import resolve_endpoint
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
@@ -56,11 +50,23 @@ from mlgov.modules.governance_common import (
     role,
     service_trust,
 )
+from mlgov.platform import governance as assets
+from mlgov.platform import naming, policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.spec.model import OrgSpec
 
 SOURCE_KEY = "sources/endpoint-source.zip"
 PROMOTION_CONCURRENCY = 5  # reserved concurrent executions of the promotion function
 BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
-ARTIFACT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+ARTIFACT_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 
 def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
@@ -77,8 +83,11 @@ def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
 
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
-    data = json.dumps([resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip())],
-                      sort_keys=True, default=list)
+    data = json.dumps(
+        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip())],
+        sort_keys=True,
+        default=list,
+    )
     return hashlib.sha256(data.encode()).hexdigest()[:8]
 
 
@@ -95,14 +104,21 @@ class HubGovernance(Construct):
         # --- keys and buckets -------------------------------------------------------------
         endpoint_roles = {t: stage_roles(spec, t) for t in teams}
         stage_accounts = sorted({a for roles in endpoint_roles.values() for a in roles})
-        readers = sorted({r[p] for roles in endpoint_roles.values() for r in roles.values() for p in ("deploy", "endpoint")})
+        readers = sorted(
+            {r[p] for roles in endpoint_roles.values() for r in roles.values() for p in ("deploy", "endpoint")}
+        )
         key_statements = []
         for account_id in stage_accounts:
             arns = sorted(r for r in readers if f"::{account_id}:" in r)
             principal, condition = only_role(account_id, arns)
             key_statements.append(
-                policy.statement(f"StageRolesDecrypt{account_id}", ["kms:Decrypt", "kms:DescribeKey"], "*",
-                                 principals=principal, conditions=condition)
+                policy.statement(
+                    f"StageRolesDecrypt{account_id}",
+                    ["kms:Decrypt", "kms:DescribeKey"],
+                    "*",
+                    principals=principal,
+                    conditions=condition,
+                )
             )
         log_group = f"/aws/lambda/{naming.promotion_function(spec)}"
         log_group_arn = f"arn:aws:logs:{region}:{hub_id}:log-group:{log_group}"
@@ -115,35 +131,78 @@ class HubGovernance(Construct):
                 conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
             )
         )
-        self.key = PlatformKey(self, "artifact_key", name="model_artifacts", account_id=hub_id,
-                               alias=naming.kms_alias(spec, "model-artifacts"),
-                               description="mlgov model artifacts, deployment pipelines and promotion logs",
-                               extra_statements=key_statements)
+        self.key = PlatformKey(
+            self,
+            "artifact_key",
+            name="model_artifacts",
+            account_id=hub_id,
+            alias=naming.kms_alias(spec, "model-artifacts"),
+            description="mlgov model artifacts, deployment pipelines and promotion logs",
+            extra_statements=key_statements,
+        )
         artifact_bucket = naming.bucket_name(spec, hub_key, region, "model-artifacts")
         bucket_statements = []
         for team in teams:
-            prefixes = [f"arn:aws:s3:::{artifact_bucket}/{naming.central_model_package_group(spec, team, g)}/*"
-                        for g in spec.teams[team].governance.model_package_groups]
+            prefixes = [
+                f"arn:aws:s3:::{artifact_bucket}/{naming.central_model_package_group(spec, team, g)}/*"
+                for g in spec.teams[team].governance.model_package_groups
+            ]
             for account_id, roles in endpoint_roles[team].items():
                 principal, condition = only_role(account_id, [roles["endpoint"]])
-                bucket_statements.append(policy.statement(f"{construct_id(team).title().replace('_', '')}Endpoint{account_id}",
-                                                          ["s3:GetObject"], prefixes, principals=principal, conditions=condition))
-        self.artifacts = SecureBucket(self, "artifact_bucket", name="model_artifacts", bucket_name=artifact_bucket,
-                                      kms_key_arn=self.key.arn, extra_statements=bucket_statements)
+                bucket_statements.append(
+                    policy.statement(
+                        f"{construct_id(team).title().replace('_', '')}Endpoint{account_id}",
+                        ["s3:GetObject"],
+                        prefixes,
+                        principals=principal,
+                        conditions=condition,
+                    )
+                )
+        self.artifacts = SecureBucket(
+            self,
+            "artifact_bucket",
+            name="model_artifacts",
+            bucket_name=artifact_bucket,
+            kms_key_arn=self.key.arn,
+            extra_statements=bucket_statements,
+        )
         pipeline_bucket = naming.bucket_name(spec, hub_key, region, "deploy-pipelines")
         deploy_readers = []
         for account_id in stage_accounts:
-            principal, condition = only_role(account_id, [r["deploy"] for roles in endpoint_roles.values()
-                                                          for a, r in roles.items() if a == account_id])
-            deploy_readers.append(policy.statement(f"StageDeployRolesRead{account_id}", ["s3:GetObject", "s3:GetObjectVersion"],
-                                                   [f"arn:aws:s3:::{pipeline_bucket}/*"], principals=principal, conditions=condition))
-        self.pipelines_bucket = SecureBucket(self, "pipeline_bucket", name="deploy_pipelines", bucket_name=pipeline_bucket,
-                                             kms_key_arn=self.key.arn, extra_statements=deploy_readers)
+            principal, condition = only_role(
+                account_id,
+                [r["deploy"] for roles in endpoint_roles.values() for a, r in roles.items() if a == account_id],
+            )
+            deploy_readers.append(
+                policy.statement(
+                    f"StageDeployRolesRead{account_id}",
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [f"arn:aws:s3:::{pipeline_bucket}/*"],
+                    principals=principal,
+                    conditions=condition,
+                )
+            )
+        self.pipelines_bucket = SecureBucket(
+            self,
+            "pipeline_bucket",
+            name="deploy_pipelines",
+            bucket_name=pipeline_bucket,
+            kms_key_arn=self.key.arn,
+            extra_statements=deploy_readers,
+        )
         source_zip = assets.endpoint_source_zip()
         named(
-            S3Object(self, "endpoint_source", bucket=pipeline_bucket, key=SOURCE_KEY, source=assets.ENDPOINT_SOURCE_ZIP,
-                     source_hash=hashlib.sha256(source_zip).hexdigest(), server_side_encryption="aws:kms",
-                     kms_key_id=self.key.arn, depends_on=[self.pipelines_bucket.bucket]),
+            S3Object(
+                self,
+                "endpoint_source",
+                bucket=pipeline_bucket,
+                key=SOURCE_KEY,
+                source=assets.ENDPOINT_SOURCE_ZIP,
+                source_hash=hashlib.sha256(source_zip).hexdigest(),
+                server_side_encryption="aws:kms",
+                kms_key_id=self.key.arn,
+                depends_on=[self.pipelines_bucket.bucket],
+            ),
             "endpoint_source",
         )
 
@@ -151,8 +210,10 @@ class HubGovernance(Construct):
         bus_name = naming.central_bus(spec)
         bus_arn = f"arn:aws:events:{region}:{hub_id}:event-bus/{bus_name}"
         bus = named(CloudwatchEventBus(self, "bus", name=bus_name), "model_governance")
-        forwarders = sorted(policy.role_arn(spec.accounts[spec.teams[t].dev_account].id, naming.team_role(spec, t, "event-forwarder"))
-                            for t in teams)
+        forwarders = sorted(
+            policy.role_arn(spec.accounts[spec.teams[t].dev_account].id, naming.team_role(spec, t, "event-forwarder"))
+            for t in teams
+        )
         if forwarders:
             named(
                 CloudwatchEventBusPolicy(
@@ -165,7 +226,10 @@ class HubGovernance(Construct):
                             ["events:PutEvents"],
                             bus_arn,
                             principals={"AWS": "*"},
-                            conditions={"StringEquals": {"aws:PrincipalOrgID": org.id}, "ArnEquals": {"aws:PrincipalArn": forwarders}},
+                            conditions={
+                                "StringEquals": {"aws:PrincipalOrgID": org.id},
+                                "ArnEquals": {"aws:PrincipalArn": forwarders},
+                            },
                         )
                     ),
                 ),
@@ -176,26 +240,49 @@ class HubGovernance(Construct):
         function_name = naming.promotion_function(spec)
         function_dlq_name = naming.dlq(function_name)
         function_arn = f"arn:aws:lambda:{region}:{hub_id}:function:{function_name}"
-        function_dlq = dead_letter_queue(self, "promotion_function_dlq", name=function_dlq_name, region=region, account_id=hub_id,
-                                         sender_arn=function_arn, sender_service="lambda.amazonaws.com")
+        function_dlq = dead_letter_queue(
+            self,
+            "promotion_function_dlq",
+            name=function_dlq_name,
+            region=region,
+            account_id=hub_id,
+            sender_arn=function_arn,
+            sender_service="lambda.amazonaws.com",
+        )
         sources = {}
         read_sources, read_statements = [], []
         for team in teams:
             t = spec.teams[team]
             dev_id = spec.accounts[t.dev_account].id
-            groups = {naming.model_package_group(spec, team, g): naming.central_model_package_group(spec, team, g)
-                      for g in t.governance.model_package_groups}
-            sources[dev_id] = {"team": team, "groups": dict(sorted(groups.items())), "deploy_accounts": list(endpoint_roles[team])}
+            groups = {
+                naming.model_package_group(spec, team, g): naming.central_model_package_group(spec, team, g)
+                for g in t.governance.model_package_groups
+            }
+            sources[dev_id] = {
+                "team": team,
+                "groups": dict(sorted(groups.items())),
+                "deploy_accounts": list(endpoint_roles[team]),
+            }
             dev_regions = spec.account_regions(t.dev_account)
             read_sources += [f"arn:aws:sagemaker:{r}:{dev_id}:model-package/{g}/*" for r in dev_regions for g in groups]
             dev_buckets = [naming.bucket_name(spec, t.dev_account, r, "models") for r in dev_regions]
-            read_statements.append(policy.statement(f"ReadArtifacts{dev_id}", ["s3:GetObject", "s3:ListBucket"],
-                                                    [a for b in dev_buckets for a in policy.bucket_arns(b)]))
             read_statements.append(
-                policy.statement(f"DecryptArtifacts{dev_id}", ["kms:Decrypt", "kms:DescribeKey"],
-                                 [f"arn:aws:kms:{r}:{dev_id}:key/*" for r in dev_regions],
-                                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "models")]},
-                                             "StringEquals": {"kms:ViaService": sorted(f"s3.{r}.amazonaws.com" for r in dev_regions)}})
+                policy.statement(
+                    f"ReadArtifacts{dev_id}",
+                    ["s3:GetObject", "s3:ListBucket"],
+                    [a for b in dev_buckets for a in policy.bucket_arns(b)],
+                )
+            )
+            read_statements.append(
+                policy.statement(
+                    f"DecryptArtifacts{dev_id}",
+                    ["kms:Decrypt", "kms:DescribeKey"],
+                    [f"arn:aws:kms:{r}:{dev_id}:key/*" for r in dev_regions],
+                    conditions={
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "models")]},
+                        "StringEquals": {"kms:ViaService": sorted(f"s3.{r}.amazonaws.com" for r in dev_regions)},
+                    },
+                )
             )
         central = sorted(g for s in sources.values() for g in s["groups"].values())
         sm = f"arn:aws:sagemaker:{region}:{hub_id}"
@@ -207,28 +294,54 @@ class HubGovernance(Construct):
             description="Promotion function: reads approved dev packages, writes the central registry and artifact bucket",
             statements=[
                 policy.statement("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
-                policy.statement("DeadLetter", ["sqs:SendMessage"], [f"arn:aws:sqs:{region}:{hub_id}:{function_dlq_name}"]),
+                policy.statement(
+                    "DeadLetter", ["sqs:SendMessage"], [f"arn:aws:sqs:{region}:{hub_id}:{function_dlq_name}"]
+                ),
                 policy.statement("DescribeSourcePackages", ["sagemaker:DescribeModelPackage"], read_sources),
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListCentralPackages", ["sagemaker:ListModelPackages"], "*"),
                 policy.statement(
                     "WriteCentralRegistry",
-                    ["sagemaker:AddTags", "sagemaker:CreateModelPackage", "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackage",
-                     "sagemaker:DescribeModelPackageGroup", "sagemaker:PutModelPackageGroupPolicy", "sagemaker:CreateModelCard",
-                     "sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"],
-                    [f"{sm}:model-package-group/{g}" for g in central] + [f"{sm}:model-package/{g}/*" for g in central]
+                    [
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateModelPackage",
+                        "sagemaker:CreateModelPackageGroup",
+                        "sagemaker:DescribeModelPackage",
+                        "sagemaker:DescribeModelPackageGroup",
+                        "sagemaker:PutModelPackageGroupPolicy",
+                        "sagemaker:CreateModelCard",
+                        "sagemaker:DescribeModelCard",
+                        "sagemaker:UpdateModelCard",
+                    ],
+                    [f"{sm}:model-package-group/{g}" for g in central]
+                    + [f"{sm}:model-package/{g}/*" for g in central]
                     + [f"{sm}:model-card/{g[:50]}*" for g in central],
                 ),
-                policy.statement("WriteArtifacts", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                                 [f"arn:aws:s3:::{artifact_bucket}/{g}/*" for g in central]),
-                policy.statement("ArtifactKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.key.arn]),
+                policy.statement(
+                    "WriteArtifacts",
+                    ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                    [f"arn:aws:s3:::{artifact_bucket}/{g}/*" for g in central],
+                ),
+                policy.statement(
+                    "ArtifactKey",
+                    ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    [self.key.arn],
+                ),
                 # X-Ray trace submission has no resource-level permissions.
                 policy.statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
                 *read_statements,
             ],
         )
-        logs = named(CloudwatchLogGroup(self, "log_group", name=log_group, retention_in_days=spec.governance.log_retention_days,
-                                        kms_key_id=self.key.arn), "model_promotion")
+        logs = named(
+            CloudwatchLogGroup(
+                self,
+                "log_group",
+                name=log_group,
+                retention_in_days=spec.governance.log_retention_days,
+                kms_key_id=self.key.arn,
+            ),
+            "model_promotion",
+        )
         package = assets.promotion_zip()
         function = named(
             LambdaFunction(
@@ -251,40 +364,75 @@ class HubGovernance(Construct):
                 kms_key_arn=self.key.arn,  # environment variables encrypted with the hub key
                 dead_letter_config={"target_arn": ref(function_dlq, "arn")},
                 logging_config={"log_format": "Text", "log_group": log_group},
-                environment={"variables": {
-                    "ARTIFACT_BUCKET": artifact_bucket,
-                    "ARTIFACT_KMS_KEY_ARN": self.key.arn,
-                    "SOURCES": json.dumps(dict(sorted(sources.items())), sort_keys=True, separators=(",", ":")),
-                }},
+                environment={
+                    "variables": {
+                        "ARTIFACT_BUCKET": artifact_bucket,
+                        "ARTIFACT_KMS_KEY_ARN": self.key.arn,
+                        "SOURCES": json.dumps(dict(sorted(sources.items())), sort_keys=True, separators=(",", ":")),
+                    }
+                },
                 depends_on=[logs],
             ),
             "model_promotion",
         )
         rule_name = naming.promotion_rule(spec)
         rule_arn = f"arn:aws:events:{region}:{hub_id}:rule/{bus_name}/{rule_name}"
-        rule_dlq = dead_letter_queue(self, "promotion_rule_dlq", name=naming.dlq(rule_name), region=region, account_id=hub_id,
-                                     sender_arn=rule_arn, sender_service="events.amazonaws.com")
+        rule_dlq = dead_letter_queue(
+            self,
+            "promotion_rule_dlq",
+            name=naming.dlq(rule_name),
+            region=region,
+            account_id=hub_id,
+            sender_arn=rule_arn,
+            sender_service="events.amazonaws.com",
+        )
         dev_groups = sorted(g for s in sources.values() for g in s["groups"])
         rule = named(
-            CloudwatchEventRule(self, "promotion_rule", name=rule_name, event_bus_name=ref(bus, "name"),
-                                description="Approvals forwarded from team dev accounts -> promotion function",
-                                event_pattern=json.dumps(approval_pattern(dev_groups, sorted(sources)), sort_keys=True)),
+            CloudwatchEventRule(
+                self,
+                "promotion_rule",
+                name=rule_name,
+                event_bus_name=ref(bus, "name"),
+                description="Approvals forwarded from team dev accounts -> promotion function",
+                event_pattern=json.dumps(approval_pattern(dev_groups, sorted(sources)), sort_keys=True),
+            ),
             "promote_approved_models",
         )
         named(
-            CloudwatchEventTarget(self, "promotion_target", rule=ref(rule, "name"), event_bus_name=ref(bus, "name"), target_id="promotion-function",
-                                  arn=ref(function, "arn"), dead_letter_config={"arn": ref(rule_dlq, "arn")},
-                                  retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS, "maximum_retry_attempts": RETRY_ATTEMPTS}),
+            CloudwatchEventTarget(
+                self,
+                "promotion_target",
+                rule=ref(rule, "name"),
+                event_bus_name=ref(bus, "name"),
+                target_id="promotion-function",
+                arn=ref(function, "arn"),
+                dead_letter_config={"arn": ref(rule_dlq, "arn")},
+                retry_policy={
+                    "maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
+                    "maximum_retry_attempts": RETRY_ATTEMPTS,
+                },
+            ),
             "promote_approved_models",
         )
-        named(LambdaPermission(self, "promotion_permission", action="lambda:InvokeFunction", function_name=ref(function, "function_name"),
-                               principal="events.amazonaws.com", source_arn=rule_arn, statement_id="CentralBusRule"),
-              "promote_approved_models")
+        named(
+            LambdaPermission(
+                self,
+                "promotion_permission",
+                action="lambda:InvokeFunction",
+                function_name=ref(function, "function_name"),
+                principal="events.amazonaws.com",
+                source_arn=rule_arn,
+                statement_id="CentralBusRule",
+            ),
+            "promote_approved_models",
+        )
 
         for team in teams:
             self._team_pipelines(spec, team, region, hub_id, pipeline_bucket, endpoint_roles[team])
 
-    def _team_pipelines(self, spec: OrgSpec, team: str, region: str, hub_id: str, pipeline_bucket: str, roles: dict) -> None:
+    def _team_pipelines(
+        self, spec: OrgSpec, team: str, region: str, hub_id: str, pipeline_bucket: str, roles: dict
+    ) -> None:
         """Roles, select projects, pipelines and start rules of one team."""
         t = spec.teams[team]
         groups = t.governance.model_package_groups
@@ -294,110 +442,230 @@ class HubGovernance(Construct):
         store = [f"arn:aws:s3:::{pipeline_bucket}", f"arn:aws:s3:::{pipeline_bucket}/*"]
         key_use = policy.statement("ArtifactKey", ARTIFACT_KEY_ACTIONS, [self.key.arn])
         pipeline_role = role(
-            self, construct_id(team, "deploy_pipeline"), name=naming.team_role(spec, team, "deploy-pipeline"),
-            trust=service_trust("codepipeline.amazonaws.com", hub_id), tags=tags,
+            self,
+            construct_id(team, "deploy_pipeline"),
+            name=naming.team_role(spec, team, "deploy-pipeline"),
+            trust=service_trust("codepipeline.amazonaws.com", hub_id),
+            tags=tags,
             description=f"Deployment pipelines of team {team}; assumes only the team's deploy roles in its stage accounts",
             statements=[
-                policy.statement("ArtifactStore", ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject",
-                                                   "s3:ListBucket"], store),
+                policy.statement(
+                    "ArtifactStore",
+                    ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject", "s3:ListBucket"],
+                    store,
+                ),
                 key_use,
-                policy.statement("SelectBuild", ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
-                                 [f"arn:aws:codebuild:{region}:{hub_id}:project/{p}" for p in projects.values()]),
-                policy.statement("AssumeStageDeployRoles", ["sts:AssumeRole"], sorted(r["deploy"] for r in roles.values())),
+                policy.statement(
+                    "SelectBuild",
+                    ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                    [f"arn:aws:codebuild:{region}:{hub_id}:project/{p}" for p in projects.values()],
+                ),
+                policy.statement(
+                    "AssumeStageDeployRoles", ["sts:AssumeRole"], sorted(r["deploy"] for r in roles.values())
+                ),
             ],
         )
         build_role = role(
-            self, construct_id(team, "select_model"), name=naming.team_role(spec, team, "select-model"),
-            trust=service_trust("codebuild.amazonaws.com", hub_id), tags=tags,
+            self,
+            construct_id(team, "select_model"),
+            name=naming.team_role(spec, team, "select-model"),
+            trust=service_trust("codebuild.amazonaws.com", hub_id),
+            tags=tags,
             description=f"Selects the newest approved central package of team {team}",
             statements=[
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
-                policy.statement("ArtifactStore", ["s3:GetObject", "s3:PutObject"], [f"arn:aws:s3:::{pipeline_bucket}/*"]),
+                policy.statement(
+                    "ArtifactStore", ["s3:GetObject", "s3:PutObject"], [f"arn:aws:s3:::{pipeline_bucket}/*"]
+                ),
                 key_use,
-                policy.statement("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                                 [f"arn:aws:logs:{region}:{hub_id}:log-group:/aws/codebuild/{p}:*" for p in projects.values()]
-                                 + [f"arn:aws:logs:{region}:{hub_id}:log-group:/aws/codebuild/{p}" for p in projects.values()]),
+                policy.statement(
+                    "Logs",
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    [f"arn:aws:logs:{region}:{hub_id}:log-group:/aws/codebuild/{p}:*" for p in projects.values()]
+                    + [f"arn:aws:logs:{region}:{hub_id}:log-group:/aws/codebuild/{p}" for p in projects.values()],
+                ),
             ],
         )
         start_role = role(
-            self, construct_id(team, "start_deploy"), name=naming.team_role(spec, team, "start-deploy"),
-            trust=service_trust("events.amazonaws.com", hub_id), tags=tags,
+            self,
+            construct_id(team, "start_deploy"),
+            name=naming.team_role(spec, team, "start-deploy"),
+            trust=service_trust("events.amazonaws.com", hub_id),
+            tags=tags,
             description=f"Lets the central approval rules start team {team}'s pipelines, and nothing else",
-            statements=[policy.statement("StartPipelines", ["codepipeline:StartPipelineExecution"],
-                                         [f"arn:aws:codepipeline:{region}:{hub_id}:{p}" for p in pipelines.values()])],
+            statements=[
+                policy.statement(
+                    "StartPipelines",
+                    ["codepipeline:StartPipelineExecution"],
+                    [f"arn:aws:codepipeline:{region}:{hub_id}:{p}" for p in pipelines.values()],
+                )
+            ],
         )
         for group in groups:
             address = construct_id(team, group)
             central = naming.central_model_package_group(spec, team, group)
             project = named(
                 CodebuildProject(
-                    self, f"{address}_select", name=projects[group], service_role=ref(build_role, "arn"), encryption_key=ref(self.key, "arn"),
-                    description=f"Newest approved package of {central}", build_timeout=10, tags=tags,
+                    self,
+                    f"{address}_select",
+                    name=projects[group],
+                    service_role=ref(build_role, "arn"),
+                    encryption_key=ref(self.key, "arn"),
+                    description=f"Newest approved package of {central}",
+                    build_timeout=10,
+                    tags=tags,
                     artifacts={"type": "CODEPIPELINE"},
                     source={"type": "CODEPIPELINE", "buildspec": assets.select_buildspec(central)},
-                    environment={"compute_type": "BUILD_GENERAL1_SMALL", "image": BUILD_IMAGE, "type": "LINUX_CONTAINER"},
+                    environment={
+                        "compute_type": "BUILD_GENERAL1_SMALL",
+                        "image": BUILD_IMAGE,
+                        "type": "LINUX_CONTAINER",
+                    },
                     logs_config={"cloudwatch_logs": {"status": "ENABLED"}},
                 ),
                 address,
             )
             stages = [
-                CodepipelineStage(name="Source", action=[CodepipelineStageAction(**{
-                    "name": "template", "category": "Source", "owner": "AWS", "provider": "S3", "version": "1",
-                    "output_artifacts": ["template"],
-                    "configuration": {"S3Bucket": pipeline_bucket, "S3ObjectKey": SOURCE_KEY, "PollForSourceChanges": "false"},
-                })]),
-                CodepipelineStage(name="SelectModel", action=[CodepipelineStageAction(**{
-                    "name": "newest-approved", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1",
-                    "input_artifacts": ["template"], "output_artifacts": ["selected"],
-                    "configuration": {"ProjectName": ref(project, "name")},
-                })]),
+                CodepipelineStage(
+                    name="Source",
+                    action=[
+                        CodepipelineStageAction(
+                            **{
+                                "name": "template",
+                                "category": "Source",
+                                "owner": "AWS",
+                                "provider": "S3",
+                                "version": "1",
+                                "output_artifacts": ["template"],
+                                "configuration": {
+                                    "S3Bucket": pipeline_bucket,
+                                    "S3ObjectKey": SOURCE_KEY,
+                                    "PollForSourceChanges": "false",
+                                },
+                            }
+                        )
+                    ],
+                ),
+                CodepipelineStage(
+                    name="SelectModel",
+                    action=[
+                        CodepipelineStageAction(
+                            **{
+                                "name": "newest-approved",
+                                "category": "Build",
+                                "owner": "AWS",
+                                "provider": "CodeBuild",
+                                "version": "1",
+                                "input_artifacts": ["template"],
+                                "output_artifacts": ["selected"],
+                                "configuration": {"ProjectName": ref(project, "name")},
+                            }
+                        )
+                    ],
+                ),
             ]
             for stage in t.stages:
                 account_id = spec.accounts[stage.account].id
                 r = roles[account_id]
                 actions = []
                 if stage.manual_approval:
-                    actions.append(CodepipelineStageAction(**{"name": f"approve-{stage.name}", "category": "Approval", "owner": "AWS", "provider": "Manual",
-                                    "version": "1", "run_order": 1,
-                                    "configuration": {"CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"}}))
-                actions.append(CodepipelineStageAction(**{
-                    "name": f"deploy-{stage.name}", "category": "Deploy", "owner": "AWS", "provider": "CloudFormation", "version": "1",
-                    "run_order": 2 if stage.manual_approval else 1, "input_artifacts": ["template", "selected"],
-                    "role_arn": r["deploy"], "region": region,
-                    "configuration": {
-                        "ActionMode": "CREATE_UPDATE",
-                        "StackName": naming.endpoint_stack(spec, team, group),
-                        "TemplatePath": f"template::{assets.ENDPOINT_TEMPLATE}",
-                        "RoleArn": r["endpoint-deployer"],
-                        "ParameterOverrides": json.dumps(self._parameters(spec, team, group, stage, r), sort_keys=True),
-                    },
-                }))
+                    actions.append(
+                        CodepipelineStageAction(
+                            **{
+                                "name": f"approve-{stage.name}",
+                                "category": "Approval",
+                                "owner": "AWS",
+                                "provider": "Manual",
+                                "version": "1",
+                                "run_order": 1,
+                                "configuration": {
+                                    "CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"
+                                },
+                            }
+                        )
+                    )
+                actions.append(
+                    CodepipelineStageAction(
+                        **{
+                            "name": f"deploy-{stage.name}",
+                            "category": "Deploy",
+                            "owner": "AWS",
+                            "provider": "CloudFormation",
+                            "version": "1",
+                            "run_order": 2 if stage.manual_approval else 1,
+                            "input_artifacts": ["template", "selected"],
+                            "role_arn": r["deploy"],
+                            "region": region,
+                            "configuration": {
+                                "ActionMode": "CREATE_UPDATE",
+                                "StackName": naming.endpoint_stack(spec, team, group),
+                                "TemplatePath": f"template::{assets.ENDPOINT_TEMPLATE}",
+                                "RoleArn": r["endpoint-deployer"],
+                                "ParameterOverrides": json.dumps(
+                                    self._parameters(spec, team, group, stage, r), sort_keys=True
+                                ),
+                            },
+                        }
+                    )
+                )
                 stages.append(CodepipelineStage(name=stage.name, action=actions))
             pipeline = named(
-                Codepipeline(self, f"{address}_pipeline", name=pipelines[group], role_arn=ref(pipeline_role, "arn"), pipeline_type="V2",
-                             execution_mode="QUEUED", tags=tags,
-                             artifact_store=[CodepipelineArtifactStore(
-                                 location=pipeline_bucket, type="S3",
-                                 encryption_key=CodepipelineArtifactStoreEncryptionKey(id=self.key.arn, type="KMS"))],
-                             stage=stages),
+                Codepipeline(
+                    self,
+                    f"{address}_pipeline",
+                    name=pipelines[group],
+                    role_arn=ref(pipeline_role, "arn"),
+                    pipeline_type="V2",
+                    execution_mode="QUEUED",
+                    tags=tags,
+                    artifact_store=[
+                        CodepipelineArtifactStore(
+                            location=pipeline_bucket,
+                            type="S3",
+                            encryption_key=CodepipelineArtifactStoreEncryptionKey(id=self.key.arn, type="KMS"),
+                        )
+                    ],
+                    stage=stages,
+                ),
                 address,
             )
             rule_name = naming.central_approval_rule(spec, team, group)
             rule_arn = f"arn:aws:events:{region}:{hub_id}:rule/{rule_name}"
-            dlq = dead_letter_queue(self, f"{address}_approved_dlq", name=naming.dlq(rule_name), region=region, account_id=hub_id,
-                                    sender_arn=rule_arn, sender_service="events.amazonaws.com")
+            dlq = dead_letter_queue(
+                self,
+                f"{address}_approved_dlq",
+                name=naming.dlq(rule_name),
+                region=region,
+                account_id=hub_id,
+                sender_arn=rule_arn,
+                sender_service="events.amazonaws.com",
+            )
             rule = named(
-                CloudwatchEventRule(self, f"{address}_rule", name=rule_name, tags=tags,
-                                    description=f"{central}: package Approved -> deploy pipeline (Rejected does not match)",
-                                    event_pattern=json.dumps(approval_pattern([central]), sort_keys=True)),
+                CloudwatchEventRule(
+                    self,
+                    f"{address}_rule",
+                    name=rule_name,
+                    tags=tags,
+                    description=f"{central}: package Approved -> deploy pipeline (Rejected does not match)",
+                    event_pattern=json.dumps(approval_pattern([central]), sort_keys=True),
+                ),
                 address,
             )
             named(
-                CloudwatchEventTarget(self, f"{address}_target", rule=ref(rule, "name"), target_id="deploy-pipeline", arn=ref(pipeline, "arn"),
-                                      role_arn=ref(start_role, "arn"), dead_letter_config={"arn": ref(dlq, "arn")},
-                                      retry_policy={"maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
-                                                    "maximum_retry_attempts": RETRY_ATTEMPTS}),
+                CloudwatchEventTarget(
+                    self,
+                    f"{address}_target",
+                    rule=ref(rule, "name"),
+                    target_id="deploy-pipeline",
+                    arn=ref(pipeline, "arn"),
+                    role_arn=ref(start_role, "arn"),
+                    dead_letter_config={"arn": ref(dlq, "arn")},
+                    retry_policy={
+                        "maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
+                        "maximum_retry_attempts": RETRY_ATTEMPTS,
+                    },
+                ),
                 address,
             )
 

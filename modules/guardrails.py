@@ -18,10 +18,10 @@ from cdktf_cdktf_provider_aws.organizations_policy_attachment import Organizatio
 from cdktf_cdktf_provider_aws.servicecatalog_organizations_access import ServicecatalogOrganizationsAccess
 from constructs import Construct
 
+from mlgov.modules.blocks import named, ref
 from mlgov.platform import guardrails as scp
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
-from mlgov.modules.blocks import named, ref
 
 SERVICE_CATALOG_PRINCIPAL = "servicecatalog.amazonaws.com"
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
@@ -79,7 +79,10 @@ class Guardrails(Construct):
             for target in policy.targets:
                 named(
                     OrganizationsPolicyAttachment(
-                        self, construct_id("attach", policy.key, target), policy_id=ref(resource, "id"), target_id=target_ids[target]
+                        self,
+                        construct_id("attach", policy.key, target),
+                        policy_id=ref(resource, "id"),
+                        target_id=target_ids[target],
                     ),
                     f"{policy.key}__{construct_id(target)}",
                 )
@@ -101,12 +104,18 @@ class OrganizationAccess(Construct):
             access = named(ServicecatalogOrganizationsAccess(self, "servicecatalog_access", enabled=True), "this")
             named(
                 OrganizationsDelegatedAdministrator(
-                    self, "servicecatalog_admin", account_id=hub_id, service_principal=SERVICE_CATALOG_PRINCIPAL, depends_on=[access]
+                    self,
+                    "servicecatalog_admin",
+                    account_id=hub_id,
+                    service_principal=SERVICE_CATALOG_PRINCIPAL,
+                    depends_on=[access],
                 ),
                 "servicecatalog_hub",
             )
         if settings.stacksets_delegated_admin:
             named(
-                OrganizationsDelegatedAdministrator(self, "stacksets_admin", account_id=hub_id, service_principal=STACKSETS_PRINCIPAL),
+                OrganizationsDelegatedAdministrator(
+                    self, "stacksets_admin", account_id=hub_id, service_principal=STACKSETS_PRINCIPAL
+                ),
                 "stacksets_hub",
             )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.modules.base import AccountStack
 from mlgov.modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
+from mlgov.spec.model import OrgSpec, StackRef
 
 
 class ManagementStack(AccountStack):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlgov.platform import naming
-from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.modules.base import AccountStack
 from mlgov.modules.catalog import CatalogHub, catalog_view
 from mlgov.modules.governance_hub import HubGovernance
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec, StackRef
 
 
 class SharedServicesStack(AccountStack):
@@ -25,4 +25,6 @@ class SharedServicesStack(AccountStack):
         if spec.teams and ref.region == naming.hub_region(spec):
             self.governance = HubGovernance(self, "governance", spec=spec, region=ref.region)
         if spec.service_catalog and spec.service_catalog.portfolios:
-            CatalogHub(self, "catalog", spec=spec, account_id=self.account_id, region=ref.region, view=catalog_view(spec))
+            CatalogHub(
+                self, "catalog", spec=spec, account_id=self.account_id, region=ref.region, view=catalog_view(spec)
+            )

@@ -66,9 +66,9 @@ def stacks(tree):
 @pytest.fixture(scope="session")
 def render_spec():
     """Render any spec (a path or YAML text) in this process; the provider is already loaded."""
-    from mlgov.validation import load_spec, parse_spec
-    from mlgov.synth.tree import render
     from mlgov.spec.source import load_yaml
+    from mlgov.synth.tree import render
+    from mlgov.validation import load_spec, parse_spec
 
     def _render(spec_or_text, name="<test>"):
         if isinstance(spec_or_text, Path):
@@ -83,8 +83,8 @@ def render_spec():
 @pytest.fixture(scope="session")
 def tf_cli_config(tmp_path_factory):
     """Terraform CLI config pointing at the local provider mirror, with a shared plugin cache."""
-    from mlgov.review import terraform
     from mlgov.errors import MlgovError
+    from mlgov.review import terraform
 
     require_tool(os.environ.get("MLGOV_TERRAFORM", "terraform"))
     try:

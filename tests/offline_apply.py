@@ -107,7 +107,9 @@ def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) ->
             "type": rc["type"],
             "name": rc["name"],
             "provider": PROVIDER_REF,
-            "instances": [{"schema_version": schema.get("version", 0), "attributes": attributes, "sensitive_attributes": []}],
+            "instances": [
+                {"schema_version": schema.get("version", 0), "attributes": attributes, "sensitive_attributes": []}
+            ],
         }
     serial = (state or {}).get("serial", 0) + 1
     return {

@@ -34,7 +34,9 @@ def test_cli_prints_one_line_per_problem_and_exits_2(tmp_path):
     # and exactly the expected lines on stderr; synth on a bad spec leaves --out untouched.
     for name in ("duplicate-account-id.yaml", "yaml-syntax.yaml", "empty.yaml"):
         path = BAD / name
-        proc = subprocess.run([sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True
+        )
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr
         assert proc.stderr.splitlines() == [line.replace("{file}", str(path)) for line in EXPECTED[name]]
@@ -42,14 +44,19 @@ def test_cli_prints_one_line_per_problem_and_exits_2(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("previous output\n")
     proc = subprocess.run(
-        [sys.executable, "main.py", "synth", str(BAD / "unknown-ou.yaml"), "--out", str(out)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "main.py", "synth", str(BAD / "unknown-ou.yaml"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_missing_file_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "main.py", "validate", str(tmp_path / "nope.yaml")], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "validate", str(tmp_path / "nope.yaml")], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr == f"{tmp_path / 'nope.yaml'}: file not found\n"
 
@@ -113,6 +120,8 @@ def test_alias_bomb_and_binary_through_a_real_process(tmp_path):
     # The inputs most likely to crash or hang a parser, through a real interpreter.
     for name in ("billion-laughs.yaml", "binary-garbage.yaml", "python-object-tag.yaml"):
         path = BAD / name
-        proc = subprocess.run([sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.splitlines() == [line.replace("{file}", str(path)) for line in EXPECTED[name]]

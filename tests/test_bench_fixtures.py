@@ -22,7 +22,10 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
     assert len(spec.teams) == 12
     for name, team in spec.teams.items():
         assert spec.accounts[team.dev_account].layer is Layer.dev
-        assert [(s.name, spec.accounts[s.account].layer) for s in team.stages] == [("test", Layer.test), ("prod", Layer.prod)]
+        assert [(s.name, spec.accounts[s.account].layer) for s in team.stages] == [
+            ("test", Layer.test),
+            ("prod", Layer.prod),
+        ]
         assert team.stages[1].manual_approval is True
         assert len({team.dev_account, *(s.account for s in team.stages)}) == 3
     ids = [acc.id for acc in spec.accounts.values()]
@@ -42,6 +45,8 @@ def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):
 
 def test_gen_large_org_script_validates_what_it_writes(tmp_path):
     out = tmp_path / "org.yaml"
-    proc = subprocess.run([sys.executable, "scripts/gen-large-org", "4", str(out)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "scripts/gen-large-org", "4", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{out}: 4 teams, 14 accounts, 14 stacks"

@@ -58,12 +58,15 @@ def hub(stacks):
 
 # --- templates ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("which", ["default", "example"])
 def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default_spec, example_spec, tmp_path):
     # GIVEN every product version of the default spec / of a spec with other teams and params
     spec = default_spec if which == "default" else example_spec
     files = write(render_products(spec), tmp_path)
-    assert len(files) == sum(len(p.versions) for pf in spec.service_catalog.portfolios.values() for p in pf.products.values())
+    assert len(files) == sum(
+        len(p.versions) for pf in spec.service_catalog.portfolios.values() for p in pf.products.values()
+    )
     # WHEN cfn-lint checks them (errors AND warnings; no rule disabled)
     proc = subprocess.run([cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
     # THEN nothing is reported
@@ -101,10 +104,18 @@ def test_domain_is_vpc_only_with_customer_managed_key_and_spec_cost_tags(tree):
     params = template["Parameters"]
     assert params["AuthMode"]["AllowedValues"] == ["IAM", "SSO"]
     assert {k: params[k]["Default"] for k in ("Environment", "FinanceOwner", "BusinessUnit", "CostCenter")} == {
-        "Environment": "dev", "FinanceOwner": "ml-finance@northwind.example", "BusinessUnit": "data-science", "CostCenter": "4100",
+        "Environment": "dev",
+        "FinanceOwner": "ml-finance@northwind.example",
+        "BusinessUnit": "data-science",
+        "CostCenter": "4100",
     }
     bucket = res["DomainBucket"]["Properties"]
-    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert (
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "aws:kms"
+    )
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert res["EnableProjects"]["Type"] == "Custom::SageMakerProjects"
 
@@ -137,9 +148,17 @@ def test_product_roles_have_fixed_names_and_templates_pass_only_named_roles(whic
             props = resource.get("Properties", {})
             # THEN every role a template creates has one of the fixed names (no launch-time parameter)
             if resource["Type"] == "AWS::IAM::Role":
-                assert isinstance(props["RoleName"], str) and props["RoleName"] in fixed, (artifact.key, props["RoleName"])
+                assert isinstance(props["RoleName"], str) and props["RoleName"] in fixed, (
+                    artifact.key,
+                    props["RoleName"],
+                )
                 created.add(props["RoleName"])
-                passed += [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"]
+                passed += [
+                    s
+                    for p in props.get("Policies", [])
+                    for s in p["PolicyDocument"]["Statement"]
+                    if s["Action"] == "iam:PassRole"
+                ]
             if resource["Type"] == "AWS::IAM::ManagedPolicy":
                 passed += [s for s in props["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"]
     assert created == fixed
@@ -165,8 +184,14 @@ def test_model_build_runs_as_the_accounts_build_role_which_its_key_and_bucket_tr
     build_role = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-sc-model-build"}
     assert not [r for r in res.values() if r["Type"] == "AWS::IAM::Role"]
     assert res["BuildPipeline"]["Properties"]["RoleArn"] == build_role
-    key_grants = [s for s in res["KmsKey"]["Properties"]["KeyPolicy"]["Statement"] if s["Principal"].get("AWS") == build_role]
-    bucket_grants = [s for s in res["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Principal"].get("AWS") == build_role]
+    key_grants = [
+        s for s in res["KmsKey"]["Properties"]["KeyPolicy"]["Statement"] if s["Principal"].get("AWS") == build_role
+    ]
+    bucket_grants = [
+        s
+        for s in res["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Principal"].get("AWS") == build_role
+    ]
     assert len(key_grants) == 1 and len(bucket_grants) == 2
 
 
@@ -176,7 +201,9 @@ def test_model_build_registers_into_a_group_the_hub_can_read(tree, default_spec)
     group_policy = res["ModelPackageGroup"]["Properties"]["ModelPackageGroupPolicy"]["Statement"]
     assert {s["Principal"]["AWS"] for s in group_policy} == {hub_root}
     assert {a for s in group_policy for a in s["Action"]} == {
-        "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:ListModelPackages",
     }
     body = res["BuildPipeline"]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     definition = json.loads(body.replace("${MinimumAuc}", "0.7"))
@@ -186,7 +213,8 @@ def test_model_build_registers_into_a_group_the_hub_can_read(tree, default_spec)
     assert register["Type"] == "RegisterModel"
     assert register["Arguments"]["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert res["ArtifactBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+        "ServerSideEncryptionByDefault"
+    ]["KMSMasterKeyID"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
 
 
 def test_deploy_product_is_prefilled_from_each_teams_stages(tree, example_spec):
@@ -196,9 +224,19 @@ def test_deploy_product_is_prefilled_from_each_teams_stages(tree, example_spec):
         "330000000004": {"Team": "churn", "TestAccount": "440000000005", "ProdAccount": "550000000006"},
     }
     other = doc(render_products(example_spec)["products/projects/deploy/v1.yaml"])
-    assert other["Mappings"]["TeamStages"]["303030303033"] == {"Team": "nlp", "TestAccount": "404040404040", "ProdAccount": "none"}
+    assert other["Mappings"]["TeamStages"]["303030303033"] == {
+        "Team": "nlp",
+        "TestAccount": "404040404040",
+        "ProdAccount": "none",
+    }
     assert other["Parameters"]["EndpointInstanceType"]["Default"] == "ml.c5.large"
-    assert set(other["Parameters"]) >= {"SageMakerProjectName", "SageMakerProjectId", "ModelPackageGroupName", "TestAccountId", "ProdAccountId"}
+    assert set(other["Parameters"]) >= {
+        "SageMakerProjectName",
+        "SageMakerProjectId",
+        "ModelPackageGroupName",
+        "TestAccountId",
+        "ProdAccountId",
+    }
 
 
 def test_template_environment_is_strict_and_has_no_nondeterministic_helpers():
@@ -213,6 +251,7 @@ def test_template_environment_is_strict_and_has_no_nondeterministic_helpers():
 
 # --- hub stack ---------------------------------------------------------------------------
 
+
 def test_portfolios_are_shared_to_the_workloads_ou_with_principal_sharing(hub):
     shares = resources(hub, "aws_servicecatalog_portfolio_share")
     assert sorted(shares) == ["ml_admin_ml_workloads", "sagemaker_projects_ml_workloads"]
@@ -223,7 +262,10 @@ def test_portfolios_are_shared_to_the_workloads_ou_with_principal_sharing(hub):
 
 
 def test_one_launch_constraint_per_product_portfolio_pair_with_a_local_role(hub, stacks, default_spec):
-    pairs = {(a["portfolio_id"], a["product_id"]) for a in resources(hub, "aws_servicecatalog_product_portfolio_association").values()}
+    pairs = {
+        (a["portfolio_id"], a["product_id"])
+        for a in resources(hub, "aws_servicecatalog_product_portfolio_association").values()
+    }
     constraints = resources(hub, "aws_servicecatalog_constraint").values()
     assert len(pairs) == 4 and sorted((c["portfolio_id"], c["product_id"]) for c in constraints) == sorted(pairs)
     role = naming.catalog_launch_role(default_spec)
@@ -262,7 +304,9 @@ def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tre
         assert "${AWS::" not in obj["content"].replace("$${", "")
     bucket_policy = statements(resources(hub, "aws_s3_bucket_policy")["catalog"]["policy"])
     (allow,) = [s for s in bucket_policy if s["Effect"] == "Allow"]
-    assert allow["Action"] == ["s3:GetObject"] and allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}}
+    assert allow["Action"] == ["s3:GetObject"] and allow["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}
+    }
     product = resources(hub, "aws_servicecatalog_product")["ml_admin_studio_domain"]
     assert product["provisioning_artifact_parameters"]["template_url"] == (
         "https://nwa-catalog-220000000002-eu-west-1.s3.eu-west-1.amazonaws.com/products/ml-admin/studio-domain/v1.yaml"
@@ -273,17 +317,33 @@ def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tre
 def test_launch_role_is_least_privilege(stacks):
     stack = stacks["ml-dev-fraud"]
     trust = statements(resources(stack, "aws_iam_role")["catalog_launch"]["assume_role_policy"])
-    assert trust == [{"Sid": "ServiceCatalogLaunches", "Effect": "Allow", "Action": ["sts:AssumeRole"], "Principal": {"Service": "servicecatalog.amazonaws.com"}}]
+    assert trust == [
+        {
+            "Sid": "ServiceCatalogLaunches",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Principal": {"Service": "servicecatalog.amazonaws.com"},
+        }
+    ]
     stmts = statements(resources(stack, "aws_iam_role_policy")["catalog_launch"]["policy"])
     for s in stmts:
         assert all(a != "*" and not a.endswith(":*") and not a.startswith("iam:*") for a in s["Action"]), s
         if s["Resource"] == "*":
             assert not any(a.startswith("iam:") for a in s["Action"]), s
-    passes = {s["Condition"]["StringEquals"]["iam:PassedToService"]: s["Resource"] for s in stmts if "iam:PassRole" in s["Action"]}
+    passes = {
+        s["Condition"]["StringEquals"]["iam:PassedToService"]: s["Resource"]
+        for s in stmts
+        if "iam:PassRole" in s["Action"]
+    }
     role = "arn:aws:iam::330000000003:role/nwa-sc-{}".format
     assert passes == {
         "lambda.amazonaws.com": [role("projects")],
-        "sagemaker.amazonaws.com": [role("data-scientist"), role("lead-data-scientist"), role("model-build"), role("studio-exec")],
+        "sagemaker.amazonaws.com": [
+            role("data-scientist"),
+            role("lead-data-scientist"),
+            role("model-build"),
+            role("studio-exec"),
+        ],
     }
     (manage,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
     assert manage["Resource"] == sorted(role(p) for p in naming.PRODUCT_ROLES)
@@ -298,13 +358,19 @@ def test_later_versions_become_provisioning_artifacts(example_tree):
     # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
     assert sorted(artifacts) == ["admin_domain_v1_1"]
     assert artifacts["admin_domain_v1_1"]["product_id"] == "${aws_servicecatalog_product.admin_domain.id}"
-    assert resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"
+    assert (
+        resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"
+    )
     shares = resources(hub, "aws_servicecatalog_portfolio_share")
-    assert shares["projects_workloads"]["principal_id"] == "arn:aws:organizations::101010101010:ou/o-cv7h3m9p2x/ou-cv7h-workld01"
+    assert (
+        shares["projects_workloads"]["principal_id"]
+        == "arn:aws:organizations::101010101010:ou/o-cv7h3m9p2x/ou-cv7h-workld01"
+    )
     assert resources(hub, "aws_servicecatalog_tag_option")["projects_data_classification"]["value"] == "internal"
 
 
 # --- immutability ------------------------------------------------------------------------
+
 
 def test_changed_template_under_a_released_version_is_reported(default_spec, tmp_path, monkeypatch):
     from mlgov.platform import templates as render
@@ -325,7 +391,9 @@ def test_changed_template_under_a_released_version_is_reported(default_spec, tmp
         render.environment.cache_clear()
     # THEN exactly that product's released version is named, with the way out
     (message,) = released_changes(changed, released)
-    assert message.startswith("products/ml-admin/studio-domain/v1.yaml: released version 'v1' of product ml-admin/studio-domain would change")
+    assert message.startswith(
+        "products/ml-admin/studio-domain/v1.yaml: released version 'v1' of product ml-admin/studio-domain would change"
+    )
     assert "add a new version name to service_catalog.portfolios.ml-admin.products.studio-domain.versions" in message
     # and a new version, or a removed one, is not a change of a released version
     assert released_changes({**released, "products/ml-admin/studio-domain/v2.yaml": b"x"}, released) == []
@@ -387,4 +455,6 @@ def test_example_hub_plans_and_terraform_uploads_the_exact_template_bytes(exampl
         if r["type"] == "aws_s3_object" and r["values"]["key"].startswith("products/")
     }
     # THEN what terraform would upload is byte-for-byte the rendered template (${...} unescaped)
-    assert objects and {k: v.encode() for k, v in objects.items()} == {k: v for k, v in example_tree.items() if k.startswith("products/")}
+    assert objects and {k: v.encode() for k, v in objects.items()} == {
+        k: v for k, v in example_tree.items() if k.startswith("products/")
+    }

@@ -36,7 +36,14 @@ def repo_copy(tmp_path_factory, tf_cli_config):
             shutil.copy2(src, copy / name)
     (copy / ".venv").symlink_to((ROOT / ".venv").resolve())
     env = dict(os.environ)
-    env.update(CHECKPOINT_DISABLE="1", CI="1", FORCE_COLOR="0", NO_COLOR="1", TF_CLI_CONFIG_FILE=str(tf_cli_config), DISABLE_VERSION_CHECK="1")
+    env.update(
+        CHECKPOINT_DISABLE="1",
+        CI="1",
+        FORCE_COLOR="0",
+        NO_COLOR="1",
+        TF_CLI_CONFIG_FILE=str(tf_cli_config),
+        DISABLE_VERSION_CHECK="1",
+    )
     return copy, env
 
 

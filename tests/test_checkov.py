@@ -37,8 +37,22 @@ def run_checkov(directory: Path, framework: str) -> list[dict]:
     """Failed checks of one checkov run, offline."""
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_CREATE_GRAPH="True", LOG_LEVEL="WARNING")
     proc = subprocess.run(
-        [checkov_binary(), "-d", str(directory), "--framework", framework, "--skip-download", "--quiet", "--compact", "-o", "json"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            checkov_binary(),
+            "-d",
+            str(directory),
+            "--framework",
+            framework,
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert proc.returncode in (0, 1), f"checkov crashed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
     reports = json.loads(proc.stdout)
@@ -48,7 +62,9 @@ def run_checkov(directory: Path, framework: str) -> list[dict]:
         if "results" not in report:  # checkov's empty report: {"passed": 0, "failed": 0, ...}
             continue
         summary = report["summary"]
-        assert summary.get("parsing_errors", 0) == 0, f"checkov could not parse: {report['results'].get('parsing_errors')}"
+        assert summary.get("parsing_errors", 0) == 0, (
+            f"checkov could not parse: {report['results'].get('parsing_errors')}"
+        )
         parsed += summary["passed"] + summary["failed"]
         failed.extend(dict(c, framework=framework) for c in report["results"]["failed_checks"])
     assert parsed, f"checkov ran no {framework} checks in {directory} (nothing scanned?)"
@@ -103,7 +119,9 @@ def _stack_copy(tmp: Path) -> Path:
 def test_checkov_terraform_json(tmp_path):
     failed = run_checkov(_stack_copy(tmp_path), "terraform_json")
     _record(failed)
-    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    assert not _unexplained(failed), (
+        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    )
 
 
 @pytest.mark.slow
@@ -123,7 +141,9 @@ def test_checkov_offline_plans(tmp_path, tf_cli_config):
     # WHEN checkov reads the plans THEN nothing fails outside the skip list
     failed = run_checkov(plans, "terraform_plan")
     _record(failed)
-    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    assert not _unexplained(failed), (
+        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    )
 
 
 @pytest.mark.slow
@@ -134,7 +154,9 @@ def test_checkov_product_templates(tmp_path):
     shutil.copytree(products, tmp_path / "products")
     failed = run_checkov(tmp_path / "products", "cloudformation")
     _record(failed)
-    assert not _unexplained(failed), "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    assert not _unexplained(failed), (
+        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    )
 
 
 @pytest.mark.slow
@@ -143,8 +165,11 @@ def test_no_stale_skips():
     if not USED_SKIPS:
         pytest.skip("no checkov scan ran in this session")
     stale = [
-        f"{s['id']} ({fw})" for s in SKIPS for fw in s["frameworks"]
-        if (s["id"], fw) not in USED_SKIPS and (fw != "cloudformation" or (GENERATED / "products").is_dir())
+        f"{s['id']} ({fw})"
+        for s in SKIPS
+        for fw in s["frameworks"]
+        if (s["id"], fw) not in USED_SKIPS
+        and (fw != "cloudformation" or (GENERATED / "products").is_dir())
         and not (fw == "terraform_plan" and not any(k[1] == "terraform_plan" for k in USED_SKIPS))
     ]
     assert not stale, f"skip entries that match no failure any more (remove them from {SKIPS_FILE.name}): {stale}"

@@ -17,13 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from mlgov.platform import governance as assets
 from mlgov.errors import SpecError
+from mlgov.platform import governance as assets
 from tests.conftest import require_tool
 from tests.helpers import all_resources, as_list, resources, statements
 
 HUB, FRAUD_DEV, TEST, PROD = "ml-shared-services", "ml-dev-fraud", "ml-test", "ml-prod"
-HUB_ID, FRAUD_ID, CHURN_ID, TEST_ID, PROD_ID = "220000000002", "330000000003", "330000000004", "440000000005", "550000000006"
+HUB_ID, FRAUD_ID, CHURN_ID, TEST_ID, PROD_ID = (
+    "220000000002",
+    "330000000003",
+    "330000000004",
+    "440000000005",
+    "550000000006",
+)
 BUS_ARN = f"arn:aws:events:eu-west-1:{HUB_ID}:event-bus/nwa-model-governance"
 STATE_CHANGE = "SageMaker Model Package State Change"
 
@@ -46,8 +52,11 @@ def event(group: str, status: str, account: str = FRAUD_ID) -> dict:
         "source": "aws.sagemaker",
         "detail-type": STATE_CHANGE,
         "account": account,
-        "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status,
-                   "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{account}:model-package/{group}/1"},
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelApprovalStatus": status,
+            "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{account}:model-package/{group}/1",
+        },
     }
 
 
@@ -63,7 +72,10 @@ def test_dev_rule_forwards_exactly_the_teams_approvals_to_the_central_bus(stacks
     assert pattern == {
         "source": ["aws.sagemaker"],
         "detail-type": [STATE_CHANGE],
-        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": ["nwa-fraud-card-scoring", "nwa-fraud-merchant-risk"]},
+        "detail": {
+            "ModelApprovalStatus": ["Approved"],
+            "ModelPackageGroupName": ["nwa-fraud-card-scoring", "nwa-fraud-merchant-risk"],
+        },
     }
     assert matches(pattern, event("nwa-fraud-card-scoring", "Approved"))
     assert not matches(pattern, event("nwa-fraud-card-scoring", "Rejected"))
@@ -78,7 +90,9 @@ def test_dev_rule_forwards_exactly_the_teams_approvals_to_the_central_bus(stacks
         {"Sid": "PutOnCentralBus", "Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [BUS_ARN]}
     ]
     trust = statements(resources(stack, "aws_iam_role")["event_forwarder"]["assume_role_policy"])[0]
-    assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Condition"] == {"StringEquals": {"aws:SourceAccount": FRAUD_ID}}
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": FRAUD_ID}
+    }
 
 
 def test_dead_letter_queues_accept_only_their_source(stacks):
@@ -95,7 +109,9 @@ def test_dead_letter_queues_accept_only_their_source(stacks):
             queue = resources(stacks[stack_name], "aws_sqs_queue")[address]
             assert queue["sqs_managed_sse_enabled"] is True
             (stmt,) = statements(resources(stacks[stack_name], "aws_sqs_queue_policy")[address]["policy"])
-            assert stmt["Action"] == ["sqs:SendMessage"] and stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": source}}
+            assert stmt["Action"] == ["sqs:SendMessage"] and stmt["Condition"] == {
+                "ArnEquals": {"aws:SourceArn": source}
+            }
 
 
 def test_central_bus_policy_admits_only_org_principals_on_that_bus(stacks):
@@ -120,7 +136,9 @@ def test_promotion_rule_and_function(stacks, tree):
     assert not matches(pattern, event("nwa-fraud-card-scoring", "Approved", account="999999999999"))
     target = resources(stack, "aws_cloudwatch_event_target")["promote_approved_models"]
     assert target["arn"] == "${aws_lambda_function.model_promotion.arn}"
-    assert target["dead_letter_config"] == {"arn": "${aws_sqs_queue.promotion_rule_dlq.arn}"} and "retry_policy" in target
+    assert (
+        target["dead_letter_config"] == {"arn": "${aws_sqs_queue.promotion_rule_dlq.arn}"} and "retry_policy" in target
+    )
     fn = resources(stack, "aws_lambda_function")["model_promotion"]
     assert fn["function_name"] == "nwa-model-promotion" and fn["timeout"] == 900 and fn["memory_size"] == 2048
     assert fn["dead_letter_config"] == {"target_arn": "${aws_sqs_queue.promotion_function_dlq.arn}"}
@@ -149,7 +167,10 @@ def test_assets_are_deterministic_zips(tree):
             assert [i.filename for i in infos] == sorted(i.filename for i in infos)
             assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644 for i in infos)
     with zipfile.ZipFile(io.BytesIO(tree[f"stacks/{HUB}/assets/promotion.zip"])) as archive:
-        assert archive.read("promotion.py") == (Path(assets.__file__).parents[1] / "functions" / "promotion.py").read_bytes()
+        assert (
+            archive.read("promotion.py")
+            == (Path(assets.__file__).parents[1] / "functions" / "promotion.py").read_bytes()
+        )
     assert assets.deterministic_zip({"b": b"2", "a": b"1"}) == assets.deterministic_zip({"a": b"1", "b": b"2"})
 
 
@@ -211,16 +232,28 @@ def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
     words = shlex.split(commands[0].removeprefix("arn=$(").removesuffix(")"))
     assert words[:3] == ["aws", "sagemaker", "list-model-packages"]
     flags = dict(zip(words[3::2], words[4::2]))
-    kwargs = {k[2:].title().replace("-", ""): v for k, v in flags.items() if k not in ("--query", "--output", "--max-items")}
+    kwargs = {
+        k[2:].title().replace("-", ""): v for k, v in flags.items() if k not in ("--query", "--output", "--max-items")
+    }
     assert int(flags["--max-items"]) == 1
     for var, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t"), ("AWS_DEFAULT_REGION", "eu-west-1")):
         monkeypatch.setenv(var, value)
     with mock_aws():
         sm = boto3.client("sagemaker")
         sm.create_model_package_group(ModelPackageGroupName=kwargs["ModelPackageGroupName"])
-        spec = {"Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
-        arns = [sm.create_model_package(ModelPackageGroupName=kwargs["ModelPackageGroupName"], InferenceSpecification=spec,
-                                        ModelApprovalStatus=s)["ModelPackageArn"] for s in ("Approved", "Approved", "Rejected")]
+        spec = {
+            "Containers": [{"Image": "img"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        }
+        arns = [
+            sm.create_model_package(
+                ModelPackageGroupName=kwargs["ModelPackageGroupName"],
+                InferenceSpecification=spec,
+                ModelApprovalStatus=s,
+            )["ModelPackageArn"]
+            for s in ("Approved", "Approved", "Rejected")
+        ]
         # WHEN listed as the build lists them THEN the first is the NEWEST approved one
         listed = sm.list_model_packages(**kwargs)["ModelPackageSummaryList"]
     assert listed[0]["ModelPackageArn"] == arns[1]
@@ -234,35 +267,59 @@ def test_stage_deploy_role_trusts_only_the_hub_pipeline_role(stacks):
             assert role["name"] == f"nwa-{team}-deploy"
             (trust,) = statements(role["assume_role_policy"])
             assert trust["Principal"] == {"AWS": f"arn:aws:iam::{HUB_ID}:root"}
-            assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{HUB_ID}:role/nwa-{team}-deploy-pipeline"]}}
+            assert trust["Condition"] == {
+                "ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{HUB_ID}:role/nwa-{team}-deploy-pipeline"]}
+            }
             passes = [s for s in role_policy(stacks[stack_name], f"{team}_deploy") if "iam:PassRole" in s["Action"]]
-            assert passes == [{
-                "Sid": "PassDeployerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
-                "Resource": [f"arn:aws:iam::{account_id}:role/nwa-{team}-endpoint-deployer"],
-                "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
-            }]
+            assert passes == [
+                {
+                    "Sid": "PassDeployerRole",
+                    "Effect": "Allow",
+                    "Action": ["iam:PassRole"],
+                    "Resource": [f"arn:aws:iam::{account_id}:role/nwa-{team}-endpoint-deployer"],
+                    "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+                }
+            ]
     # and the hub pipeline role may assume exactly those roles
     (assume,) = [s for s in role_policy(stacks[HUB], "fraud_deploy_pipeline") if s["Action"] == ["sts:AssumeRole"]]
-    assert assume["Resource"] == [f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy", f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"]
+    assert assume["Resource"] == [
+        f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy",
+        f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy",
+    ]
 
 
 def test_dev_registry_personas(stacks):
     stack = stacks[FRAUD_DEV]
-    group_policy = statements(resources(stack, "aws_sagemaker_model_package_group_policy")["team_card_scoring"]["resource_policy"])
+    group_policy = statements(
+        resources(stack, "aws_sagemaker_model_package_group_policy")["team_card_scoring"]["resource_policy"]
+    )
     assert [s["Principal"] for s in group_policy] == [{"AWS": f"arn:aws:iam::{HUB_ID}:root"}]
-    assert group_policy[0]["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"]
+    assert group_policy[0]["Action"] == [
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+    ]
     ds = role_policy(stack, "fraud_data_scientist")
     assert any(s["Effect"] == "Deny" and s["Action"] == ["sagemaker:UpdateModelPackage"] for s in ds)
     assert not any(s["Effect"] == "Allow" and "sagemaker:UpdateModelPackage" in s["Action"] for s in ds)
     lead = role_policy(stack, "fraud_lead_data_scientist")
     assert any(s["Effect"] == "Allow" and s["Action"] == ["sagemaker:UpdateModelPackage"] for s in lead)
-    assert resources(stack, "aws_sagemaker_model_package_group")["team_card_scoring"]["model_package_group_name"] == "nwa-fraud-card-scoring"
+    assert (
+        resources(stack, "aws_sagemaker_model_package_group")["team_card_scoring"]["model_package_group_name"]
+        == "nwa-fraud-card-scoring"
+    )
 
 
 def _policy_documents(stacks):
-    keys = {"aws_iam_role_policy": "policy", "aws_iam_role": "assume_role_policy", "aws_s3_bucket_policy": "policy",
-            "aws_kms_key": "policy", "aws_sqs_queue_policy": "policy", "aws_cloudwatch_event_bus_policy": "policy",
-            "aws_sagemaker_model_package_group_policy": "resource_policy"}
+    keys = {
+        "aws_iam_role_policy": "policy",
+        "aws_iam_role": "assume_role_policy",
+        "aws_s3_bucket_policy": "policy",
+        "aws_kms_key": "policy",
+        "aws_sqs_queue_policy": "policy",
+        "aws_cloudwatch_event_bus_policy": "policy",
+        "aws_sagemaker_model_package_group_policy": "resource_policy",
+    }
     for name, stack in sorted(stacks.items()):
         for rtype, address, config in all_resources(stack):
             if rtype in keys:
@@ -279,7 +336,10 @@ def test_no_wildcard_actions_and_passrole_only_on_named_roles(stacks):
             checked += 1
             assert not any(a == "*" or a.endswith(":*") for a in actions), (where, s)
             if "iam:PassRole" in actions:
-                assert "*" not in as_list(s["Resource"]) and s["Condition"]["StringEquals"]["iam:PassedToService"], (where, s)
+                assert "*" not in as_list(s["Resource"]) and s["Condition"]["StringEquals"]["iam:PassedToService"], (
+                    where,
+                    s,
+                )
             if s.get("Principal") == {"AWS": "*"}:
                 assert "aws:PrincipalOrgID" in s["Condition"]["StringEquals"], (where, s)
     assert checked > 100
@@ -288,9 +348,14 @@ def test_no_wildcard_actions_and_passrole_only_on_named_roles(stacks):
 def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
         (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
-        assert read["Resource"] == [f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*" for g in groups]
+        assert read["Resource"] == [
+            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"
+            for g in groups
+        ]
     bucket_policy = statements(resources(stacks[HUB], "aws_s3_bucket_policy")["model_artifacts"]["policy"])
-    granted = {s["Sid"]: s["Condition"]["ArnEquals"]["aws:PrincipalArn"] for s in bucket_policy if s["Effect"] == "Allow"}
+    granted = {
+        s["Sid"]: s["Condition"]["ArnEquals"]["aws:PrincipalArn"] for s in bucket_policy if s["Effect"] == "Allow"
+    }
     assert granted["FraudEndpoint550000000006"] == [f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint"]
 
 
@@ -305,19 +370,31 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     resources_ = json.loads(template)["Resources"]
     config = resources_["EndpointConfig"]["Properties"]
-    assert config["KmsKeyId"] == {"Ref": "KmsKeyArn"} and config["DataCaptureConfig"]["Fn::If"][1]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+    assert config["KmsKeyId"] == {"Ref": "KmsKeyArn"} and config["DataCaptureConfig"]["Fn::If"][1]["KmsKeyId"] == {
+        "Ref": "KmsKeyArn"
+    }
     assert resources_["Model"]["Properties"]["EnableNetworkIsolation"] == {"Fn::If": ["Isolated", True, False]}
 
 
 @pytest.mark.parametrize(
     "endpoints, line",
     [
-        ({"prod": {"instance_count": 1}}, "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)"),
-        ({"prod": {"min_capacity": 3, "max_capacity": 2}},
-         "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)"),
-        ({"prod": {"min_capacity": 1}},
-         "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)"),
-        ({"staging": {}}, "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])"),
+        (
+            {"prod": {"instance_count": 1}},
+            "teams.fraud.governance.endpoints.prod.instance_count: a prod endpoint needs at least 2 instances (got 1)",
+        ),
+        (
+            {"prod": {"min_capacity": 3, "max_capacity": 2}},
+            "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)",
+        ),
+        (
+            {"prod": {"min_capacity": 1}},
+            "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)",
+        ),
+        (
+            {"staging": {}},
+            "teams.fraud.governance.endpoints.staging: unknown stage (got 'staging', expected one of ['prod', 'test'])",
+        ),
     ],
 )
 def test_endpoint_settings_are_checked(endpoints, line):
@@ -325,8 +402,8 @@ def test_endpoint_settings_are_checked(endpoints, line):
     # THEN exactly that problem is reported at that path
     import yaml
 
-    from mlgov.validation import parse_spec
     from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
     from tests.conftest import ROOT
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgov.platform import guardrails as scp
 from mlgov.errors import SpecError
+from mlgov.platform import guardrails as scp
 from mlgov.platform.naming import Kind
-from mlgov.validation.checks import planned_names
-from mlgov.validation import parse_spec
 from mlgov.spec.source import load_yaml
+from mlgov.validation import parse_spec
+from mlgov.validation.checks import planned_names
 from tests.conftest import ROOT
 from tests.helpers import resources, statements
 
@@ -48,10 +48,13 @@ def iam_actions() -> dict[str, set[str]]:
     import cfnlint
 
     data = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
-    return {service: set(body["Actions"]) for service, body in data.items() if isinstance(body, dict) and "Actions" in body}
+    return {
+        service: set(body["Actions"]) for service, body in data.items() if isinstance(body, dict) and "Actions" in body
+    }
 
 
 # --- each SCP --------------------------------------------------------------------------
+
 
 def test_default_spec_has_five_scps_with_names_descriptions_and_targets(default_spec):
     found = policies(default_spec)
@@ -92,11 +95,18 @@ def test_region_restriction_takes_extra_exempt_actions_and_no_exempt_roles():
 
 def test_sagemaker_vpc_kms_denies_missing_vpc_missing_kms_and_direct_internet(default_spec):
     stmts = by_sid(policies(default_spec)["sagemaker_vpc_kms"].content)
-    assert set(stmts) == {"DenySageMakerWithoutVpc", "DenySageMakerWithoutVolumeKmsKey", "DenyNotebookDirectInternetAccess"}
+    assert set(stmts) == {
+        "DenySageMakerWithoutVpc",
+        "DenySageMakerWithoutVolumeKmsKey",
+        "DenyNotebookDirectInternetAccess",
+    }
     vpc = stmts["DenySageMakerWithoutVpc"]
     assert vpc["Action"] == [
-        "sagemaker:CreateDomain", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance",
-        "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+        "sagemaker:CreateDomain",
+        "sagemaker:CreateHyperParameterTuningJob",
+        "sagemaker:CreateNotebookInstance",
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:CreateTrainingJob",
     ]
     assert vpc["Condition"] == {"Null": {"sagemaker:VpcSubnets": "true"}}
     kms = stmts["DenySageMakerWithoutVolumeKmsKey"]
@@ -112,7 +122,9 @@ def test_domain_vpc_only_denies_create_without_vpconly_and_updates_away_from_it(
     stmts = by_sid(policies(default_spec)["sagemaker_domain_vpc_only"].content)
     assert stmts["DenyDomainNotVpcOnly"]["Action"] == ["sagemaker:CreateDomain"]
     # StringNotEquals also matches an absent key: a domain created without the type is public.
-    assert stmts["DenyDomainNotVpcOnly"]["Condition"] == {"StringNotEquals": {"sagemaker:AppNetworkAccessType": "VpcOnly"}}
+    assert stmts["DenyDomainNotVpcOnly"]["Condition"] == {
+        "StringNotEquals": {"sagemaker:AppNetworkAccessType": "VpcOnly"}
+    }
     assert stmts["DenyDomainUpdateToPublicInternet"]["Action"] == ["sagemaker:UpdateDomain"]
     # ...IfExists: an update that does not touch the type stays allowed.
     assert stmts["DenyDomainUpdateToPublicInternet"]["Condition"] == {
@@ -122,17 +134,29 @@ def test_domain_vpc_only_denies_create_without_vpconly_and_updates_away_from_it(
 
 def test_deny_leave_organization(default_spec):
     (stmt,) = statements(policies(default_spec)["deny_leave_organization"].content)
-    assert stmt == {"Sid": "DenyLeaveOrganization", "Effect": "Deny", "Action": ["organizations:LeaveOrganization"], "Resource": "*"}
+    assert stmt == {
+        "Sid": "DenyLeaveOrganization",
+        "Effect": "Deny",
+        "Action": ["organizations:LeaveOrganization"],
+        "Resource": "*",
+    }
 
 
 def test_protect_audit_targets_the_named_trails_and_recorders_only(default_spec):
     stmts = by_sid(policies(default_spec)["protect_audit"].content)
     trail, config = stmts["ProtectCloudTrail"], stmts["ProtectConfigRecorders"]
     assert trail["Resource"] == ["arn:aws:cloudtrail:*:*:trail/nwa-org-trail"]
-    assert set(trail["Action"]) == {"cloudtrail:DeleteTrail", "cloudtrail:StopLogging", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors"}
+    assert set(trail["Action"]) == {
+        "cloudtrail:DeleteTrail",
+        "cloudtrail:StopLogging",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:PutEventSelectors",
+    }
     assert config["Resource"] == ["arn:aws:config:*:*:configuration-recorder/default/*"]
     assert set(config["Action"]) == {
-        "config:DeleteConfigurationRecorder", "config:StopConfigurationRecorder", "config:PutConfigurationRecorder"
+        "config:DeleteConfigurationRecorder",
+        "config:StopConfigurationRecorder",
+        "config:PutConfigurationRecorder",
     }
     for stmt in (trail, config):
         assert stmt["Effect"] == "Deny"
@@ -178,6 +202,7 @@ def test_default_targets_without_a_management_section():
 
 # --- size and quota checks ---------------------------------------------------------------
 
+
 def test_scp_content_is_compact_json_and_size_counts_every_character(default_spec):
     for policy in policies(default_spec).values():
         assert policy.content == json.dumps(json.loads(policy.content), sort_keys=True, separators=(",", ":"))
@@ -189,9 +214,9 @@ def test_size_limit_is_inclusive(default_spec, monkeypatch):
     monkeypatch.setattr(scp, "SCP_MAX_CHARS", region.size)
     assert not [p for p in scp.problems(default_spec) if "nwa-deny-outside-regions" in p[1]]
     monkeypatch.setattr(scp, "SCP_MAX_CHARS", region.size - 1)
-    assert [(path, msg.split(" (")[0]) for path, msg in scp.problems(default_spec) if "nwa-deny-outside-regions" in msg] == [
-        (("management", "guardrails", "region_restriction"), "SCP 'nwa-deny-outside-regions' is too large")
-    ]
+    assert [
+        (path, msg.split(" (")[0]) for path, msg in scp.problems(default_spec) if "nwa-deny-outside-regions" in msg
+    ] == [(("management", "guardrails", "region_restriction"), "SCP 'nwa-deny-outside-regions' is too large")]
 
 
 def test_oversized_scp_fails_validation_with_its_spec_path():
@@ -210,6 +235,7 @@ def test_scp_names_are_checked_as_physical_names(default_spec):
 
 # --- the management stack ----------------------------------------------------------------
 
+
 def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, default_spec):
     stack = stacks["management"]
     ous = resources(stack, "aws_organizations_organizational_unit")
@@ -223,20 +249,44 @@ def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, defau
     assert set(scps) == set(expected)
     for key, res in scps.items():
         assert res["type"] == "SERVICE_CONTROL_POLICY"
-        assert (res["name"], res["description"], res["content"]) == (expected[key].name, expected[key].description, expected[key].content)
+        assert (res["name"], res["description"], res["content"]) == (
+            expected[key].name,
+            expected[key].description,
+            expected[key].content,
+        )
     attachments = resources(stack, "aws_organizations_policy_attachment")
     targets = {k: (v["policy_id"], v["target_id"]) for k, v in attachments.items()}
     assert targets == {
         "deny_leave_organization__root": ("${aws_organizations_policy.deny_leave_organization.id}", "r-nw4a"),
         "protect_audit__root": ("${aws_organizations_policy.protect_audit.id}", "r-nw4a"),
-        "region_restriction__infrastructure": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.infrastructure.id}"),
-        "region_restriction__ml_deployment": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.ml_deployment.id}"),
-        "region_restriction__ml_workloads": ("${aws_organizations_policy.region_restriction.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
-        "sagemaker_domain_vpc_only__ml_workloads": ("${aws_organizations_policy.sagemaker_domain_vpc_only.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
-        "sagemaker_vpc_kms__ml_deployment": ("${aws_organizations_policy.sagemaker_vpc_kms.id}", "${aws_organizations_organizational_unit.ml_deployment.id}"),
-        "sagemaker_vpc_kms__ml_workloads": ("${aws_organizations_policy.sagemaker_vpc_kms.id}", "${aws_organizations_organizational_unit.ml_workloads.id}"),
+        "region_restriction__infrastructure": (
+            "${aws_organizations_policy.region_restriction.id}",
+            "${aws_organizations_organizational_unit.infrastructure.id}",
+        ),
+        "region_restriction__ml_deployment": (
+            "${aws_organizations_policy.region_restriction.id}",
+            "${aws_organizations_organizational_unit.ml_deployment.id}",
+        ),
+        "region_restriction__ml_workloads": (
+            "${aws_organizations_policy.region_restriction.id}",
+            "${aws_organizations_organizational_unit.ml_workloads.id}",
+        ),
+        "sagemaker_domain_vpc_only__ml_workloads": (
+            "${aws_organizations_policy.sagemaker_domain_vpc_only.id}",
+            "${aws_organizations_organizational_unit.ml_workloads.id}",
+        ),
+        "sagemaker_vpc_kms__ml_deployment": (
+            "${aws_organizations_policy.sagemaker_vpc_kms.id}",
+            "${aws_organizations_organizational_unit.ml_deployment.id}",
+        ),
+        "sagemaker_vpc_kms__ml_workloads": (
+            "${aws_organizations_policy.sagemaker_vpc_kms.id}",
+            "${aws_organizations_organizational_unit.ml_workloads.id}",
+        ),
     }
-    assert resources(stack, "aws_servicecatalog_organizations_access") == {"this": {"enabled": True, **_meta(stack, "aws_servicecatalog_organizations_access", "this")}}
+    assert resources(stack, "aws_servicecatalog_organizations_access") == {
+        "this": {"enabled": True, **_meta(stack, "aws_servicecatalog_organizations_access", "this")}
+    }
     admins = resources(stack, "aws_organizations_delegated_administrator")
     assert {k: (v["account_id"], v["service_principal"]) for k, v in admins.items()} == {
         "servicecatalog_hub": ("220000000002", "servicecatalog.amazonaws.com")
@@ -253,7 +303,11 @@ def _meta(stack, rtype, name):
 def test_other_layers_carry_no_organization_resources(stacks):
     for name, stack in stacks.items():
         if name != "management":
-            assert not [t for t in stack.get("resource", {}) if t.startswith(("aws_organizations_", "aws_servicecatalog_organizations"))]
+            assert not [
+                t
+                for t in stack.get("resource", {})
+                if t.startswith(("aws_organizations_", "aws_servicecatalog_organizations"))
+            ]
 
 
 def test_ous_referenced_by_id_when_not_owned_and_stacksets_admin_on_request(render_spec):

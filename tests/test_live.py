@@ -20,8 +20,8 @@ from moto.core import DEFAULT_ACCOUNT_ID, set_initial_no_auth_action_count
 
 from mlgov import live
 from mlgov.cli import cli
-from mlgov.validation import parse_spec
 from mlgov.spec.source import load_yaml
+from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 
 EXTRA_WORKLOAD_ACCOUNTS = 24  # + the two platform accounts there: 26 in one OU, two pages of 20
@@ -96,7 +96,9 @@ def build_org() -> dict[str, str]:
     ids = {"org_id": org.create_organization(FeatureSet="ALL")["Organization"]["Id"], "management": DEFAULT_ACCOUNT_ID}
     ids["root_id"] = root = org.list_roots()["Roots"][0]["Id"]
     for name in ("infrastructure", "ml-workloads", "ml-deployment", "sandbox"):
-        ids[f"ou_{name.replace('-', '_')}"] = org.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+        ids[f"ou_{name.replace('-', '_')}"] = org.create_organizational_unit(ParentId=root, Name=name)[
+            "OrganizationalUnit"
+        ]["Id"]
 
     def account(name: str, ou: str) -> str:
         status = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
@@ -129,7 +131,9 @@ def make_prerequisites(ids: dict[str, str], *, skip_role_in: str | None = None) 
     """Everything doctor checks, in place (optionally without the role in one account)."""
     org = boto3.client("organizations", region_name="us-east-1")
     org.enable_aws_service_access(ServicePrincipal="servicecatalog.amazonaws.com")
-    org.register_delegated_administrator(AccountId=ids["ml_shared_services"], ServicePrincipal="servicecatalog.amazonaws.com")
+    org.register_delegated_administrator(
+        AccountId=ids["ml_shared_services"], ServicePrincipal="servicecatalog.amazonaws.com"
+    )
     org.enable_policy_type(RootId=ids["root_id"], PolicyType="SERVICE_CONTROL_POLICY")
     make_state_bucket(ids, versioned=True, encrypted=True)
     for key in ("management", "ml_shared_services", "ml_dev_fraud", "ml_test", "ml_prod"):
@@ -146,7 +150,9 @@ def make_state_bucket(ids: dict[str, str], *, versioned: bool, encrypted: bool) 
     if encrypted:
         s3.put_bucket_encryption(
             Bucket=bucket,
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            },
         )
 
 
@@ -156,9 +162,21 @@ def make_role(account_id: str) -> None:
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
     )["Credentials"]
     iam = boto3.client(
-        "iam", aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]
+        "iam",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
     )
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
     iam.create_role(RoleName="mlgov-terraform", AssumeRolePolicyDocument=json.dumps(trust))
 
 
@@ -188,12 +206,15 @@ def connections(monkeypatch):
 
 def connection(name: str, status: str) -> dict:
     return {
-        "ConnectionName": name, "ConnectionStatus": status, "ProviderType": "GitHub",
+        "ConnectionName": name,
+        "ConnectionStatus": status,
+        "ProviderType": "GitHub",
         "ConnectionArn": f"arn:aws:codeconnections:eu-west-1:111111111111:connection/{name}",
     }
 
 
 # --- discover ----------------------------------------------------------------------------
+
 
 def test_discover_pages_through_a_large_org_and_matches_the_spec(aws_env):
     with mock_aws():
@@ -224,7 +245,11 @@ def test_discover_reports_disagreements_and_write_fixes_only_those_values(aws_en
         # GIVEN a spec with a stale org id, a wrong OU id, an account in the wrong OU and an unknown account
         good = spec_text(ids)
         bad = spec_text(
-            ids, org_id="o-aaaaaaaaaa", ou_ml_workloads="ou-zzzz-zzzzzzzz", ml_test_ou="ml-workloads", ml_prod="999999999999"
+            ids,
+            org_id="o-aaaaaaaaaa",
+            ou_ml_workloads="ou-zzzz-zzzzzzzz",
+            ml_test_ou="ml-workloads",
+            ml_prod="999999999999",
         )
         path = tmp_path / "org.yaml"
         path.write_text(bad)
@@ -234,14 +259,25 @@ def test_discover_reports_disagreements_and_write_fixes_only_those_values(aws_en
         # THEN each difference is one line, the exit code is 1, and the file is untouched
         assert result.exit_code == 1, result.output
         lines = result.output.splitlines()
-        assert lines[0].startswith(f"organization {ids['org_id']} (root {ids['root_id']}, management {DEFAULT_ACCOUNT_ID}): 4 OUs, 31 accounts")
-        assert f"  wrong    organization.id: spec says o-aaaaaaaaaa, the organization is {ids['org_id']}  [--write fixes]" in lines
+        assert lines[0].startswith(
+            f"organization {ids['org_id']} (root {ids['root_id']}, management {DEFAULT_ACCOUNT_ID}): 4 OUs, 31 accounts"
+        )
+        assert (
+            f"  wrong    organization.id: spec says o-aaaaaaaaaa, the organization is {ids['org_id']}  [--write fixes]"
+            in lines
+        )
         assert (
             f"  wrong    organization.organizational_units.ml-workloads.id: OU ml-workloads has id {ids['ou_ml_workloads']} "
             "(spec says ou-zzzz-zzzzzzzz)  [--write fixes]"
         ) in lines
-        assert f"  moved    accounts.ml-test.ou: account {ids['ml_test']} sits in ml-deployment (spec: ml-workloads)  [--write fixes]" in lines
-        assert f"  wrong    accounts.ml-prod.id: account named 'ml-prod' has id {ids['ml_prod']} (spec says 999999999999)  [--write fixes]" in lines
+        assert (
+            f"  moved    accounts.ml-test.ou: account {ids['ml_test']} sits in ml-deployment (spec: ml-workloads)  [--write fixes]"
+            in lines
+        )
+        assert (
+            f"  wrong    accounts.ml-prod.id: account named 'ml-prod' has id {ids['ml_prod']} (spec says 999999999999)  [--write fixes]"
+            in lines
+        )
         assert f"  extra    OU sandbox ({ids['ou_sandbox']}) is not in the spec" in lines
         assert lines[-1] == "4 difference(s), 4 fixable with --write"
         assert path.read_text() == bad
@@ -252,7 +288,7 @@ def test_discover_reports_disagreements_and_write_fixes_only_those_values(aws_en
         assert result.exit_code == 0, result.output
         assert f"{path}: updated 4 value(s)" in result.output
         assert path.read_text() == good
-        assert "# keep this comment" in path.read_text() and "id: \"" + ids["ml_prod"] + "\"" in path.read_text()
+        assert "# keep this comment" in path.read_text() and 'id: "' + ids["ml_prod"] + '"' in path.read_text()
         again = runner.invoke(cli, ["discover", str(path)])
         assert again.exit_code == 0 and again.output.splitlines()[-1] == f"{path}: matches the organization"
 
@@ -264,7 +300,9 @@ def test_discover_write_leaves_differences_that_need_a_decision(aws_env, tmp_pat
         # GIVEN a stale org id (certain fix), an OU renamed in the org and an account moved to
         # an OU the spec does not declare (both need a human decision)
         org.update_organizational_unit(OrganizationalUnitId=ids["ou_ml_deployment"], Name="deployment")
-        org.move_account(AccountId=ids["ml_prod"], SourceParentId=ids["ou_ml_deployment"], DestinationParentId=ids["ou_sandbox"])
+        org.move_account(
+            AccountId=ids["ml_prod"], SourceParentId=ids["ou_ml_deployment"], DestinationParentId=ids["ou_sandbox"]
+        )
         path = tmp_path / "org.yaml"
         path.write_text(spec_text(ids, org_id="o-aaaaaaaaaa"))
         # WHEN discover --write runs
@@ -279,11 +317,15 @@ def test_discover_write_leaves_differences_that_need_a_decision(aws_env, tmp_pat
     assert (
         f"  moved    accounts.ml-prod.ou: account {ids['ml_prod']} sits in sandbox, an OU the spec does not declare (spec: ml-deployment)"
     ) in lines
-    assert lines[-2:] == [f"{path}: updated 1 value(s)", "2 difference(s) need a decision (fix the spec or the organization by hand)"]
+    assert lines[-2:] == [
+        f"{path}: updated 1 value(s)",
+        "2 difference(s) need a decision (fix the spec or the organization by hand)",
+    ]
     assert path.read_text() == spec_text(ids)
 
 
 # --- doctor ------------------------------------------------------------------------------
+
 
 def test_doctor_passes_when_every_prerequisite_is_in_place(aws_env, tmp_path, connections):
     with mock_aws():
@@ -299,10 +341,16 @@ def test_doctor_passes_when_every_prerequisite_is_in_place(aws_env, tmp_path, co
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
     lines = result.output.splitlines()
-    assert f"[pass] hub ml-shared-services ({ids['ml_shared_services']}) is delegated administrator for Service Catalog: servicecatalog.amazonaws.com" in lines
+    assert (
+        f"[pass] hub ml-shared-services ({ids['ml_shared_services']}) is delegated administrator for Service Catalog: servicecatalog.amazonaws.com"
+        in lines
+    )
     assert "[pass] trusted access for Service Catalog is enabled: servicecatalog.amazonaws.com" in lines
     assert "[pass] state bucket is versioned: Enabled" in lines
-    assert f"[pass] terraform role can be assumed in ml-prod ({ids['ml_prod']}): arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform" in lines
+    assert (
+        f"[pass] terraform role can be assumed in ml-prod ({ids['ml_prod']}): arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform"
+        in lines
+    )
     assert "[pass] no CodeConnections in the hub wait for the console handshake: none pending" in lines
     assert lines[-1] == "18/18 checks pass"
 
@@ -316,7 +364,9 @@ def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, 
         for key in ("management", "ml_shared_services", "ml_dev_fraud", "ml_test"):
             make_role(ids[key])
         org = boto3.client("organizations", region_name="us-east-1")
-        org.move_account(AccountId=ids["ml_test"], SourceParentId=ids["ou_ml_deployment"], DestinationParentId=ids["ou_sandbox"])
+        org.move_account(
+            AccountId=ids["ml_test"], SourceParentId=ids["ou_ml_deployment"], DestinationParentId=ids["ou_sandbox"]
+        )
         connections.append({"Connections": [connection("github-ml", "PENDING"), connection("ok", "AVAILABLE")]})
         path = tmp_path / "org.yaml"
         path.write_text(spec_text(ids))
@@ -351,10 +401,13 @@ def test_doctor_reports_a_missing_state_bucket(aws_env, tmp_path, connections):
         path.write_text(spec_text(ids))
         result = CliRunner().invoke(cli, ["doctor", str(path)])
     assert result.exit_code == 1
-    assert f"[FAIL] state bucket nwa-terraform-state-{DEFAULT_ACCOUNT_ID} exists: not found" in result.output.splitlines()
+    assert (
+        f"[FAIL] state bucket nwa-terraform-state-{DEFAULT_ACCOUNT_ID} exists: not found" in result.output.splitlines()
+    )
 
 
 # --- errors: one line, no traceback ------------------------------------------------------
+
 
 @set_initial_no_auth_action_count(4)
 def test_access_denied_is_one_line(aws_env, tmp_path):
@@ -365,11 +418,19 @@ def test_access_denied_is_one_line(aws_env, tmp_path):
         iam = boto3.client("iam", region_name="us-east-1")
         iam.create_user(UserName="reader")
         iam.put_user_policy(
-            UserName="reader", PolicyName="only-whoami",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}),
+            UserName="reader",
+            PolicyName="only-whoami",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}],
+                }
+            ),
         )
         key = iam.create_access_key(UserName="reader")["AccessKey"]
-        sess = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="eu-west-1")
+        sess = boto3.Session(
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="eu-west-1"
+        )
         # WHEN the organization is read THEN one line names the call and what to do
         with pytest.raises(live.LiveError) as info:
             live.read_organization(sess)
@@ -387,7 +448,9 @@ def test_throttling_after_retries_is_one_line(aws_env, monkeypatch):
     def throttled(sess, service, region=None):
         client = real(sess, service, region)
         stub = Stubber(client)
-        stub.add_client_error("describe_organization", service_error_code="TooManyRequestsException", service_message="Rate exceeded")
+        stub.add_client_error(
+            "describe_organization", service_error_code="TooManyRequestsException", service_message="Rate exceeded"
+        )
         stub.activate()
         return client
 
@@ -400,16 +463,32 @@ def test_throttling_after_retries_is_one_line(aws_env, monkeypatch):
 @pytest.mark.parametrize("command", ["discover", "doctor"])
 def test_missing_credentials_end_in_one_line_and_exit_3(command, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
-    proc = subprocess.run([sys.executable, "main.py", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    proc = subprocess.run(
+        [sys.executable, "main.py", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 3
-    assert proc.stderr == "error: no usable AWS credentials (set AWS_PROFILE or pass --profile; for SSO run `aws sso login`)\n"
+    assert (
+        proc.stderr
+        == "error: no usable AWS credentials (set AWS_PROFILE or pass --profile; for SSO run `aws sso login`)\n"
+    )
 
 
 def test_unknown_profile_ends_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
-    proc = subprocess.run([sys.executable, "main.py", "discover", "--profile", "prod-admin"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "discover", "--profile", "prod-admin"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 3
     assert proc.stderr == "error: AWS profile 'prod-admin' not found (check ~/.aws/config or --profile)\n"
 
@@ -437,9 +516,12 @@ def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path,
 
 # --- spec edits ----------------------------------------------------------------------------
 
+
 def test_edit_scalars_keeps_quoting_comments_and_every_other_byte():
     from mlgov.spec.edit import edit_scalars
 
     text = "a:\n  id: o-old   # why\n  n: '0001'\n  m: \"x\"\n  p: 1234\n  flow: {k: v}\nb: [1, 2]\n"
-    out = edit_scalars(text, {("a", "id"): "o-new", ("a", "n"): "0002", ("a", "m"): "y", ("a", "p"): "0099", ("a", "flow", "k"): "w"})
-    assert out == "a:\n  id: o-new   # why\n  n: '0002'\n  m: \"y\"\n  p: \"0099\"\n  flow: {k: w}\nb: [1, 2]\n"
+    out = edit_scalars(
+        text, {("a", "id"): "o-new", ("a", "n"): "0002", ("a", "m"): "y", ("a", "p"): "0099", ("a", "flow", "k"): "w"}
+    )
+    assert out == 'a:\n  id: o-new   # why\n  n: \'0002\'\n  m: "y"\n  p: "0099"\n  flow: {k: w}\nb: [1, 2]\n'

@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
-from mlgov.review import localapply
-from mlgov.review import terraform
+from mlgov.review import localapply, terraform
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"
@@ -47,16 +45,32 @@ def test_filter_drops_unsupported_resources_and_everything_depending_on_them():
     stack = {
         "resource": {
             "aws_servicecatalog_portfolio": {"p": {"name": "p"}},
-            "aws_iam_role": {"launch": {"name": "launch"}, "uses_portfolio": {"name": "x", "description": "${aws_servicecatalog_portfolio.p.id}"}},
-            "aws_iam_role_policy": {"chained": {"role": "${aws_iam_role.uses_portfolio.name}", "policy": "{}"},
-                                    "kept": {"role": "${aws_iam_role.launch.name}", "policy": "{}"}},
+            "aws_iam_role": {
+                "launch": {"name": "launch"},
+                "uses_portfolio": {"name": "x", "description": "${aws_servicecatalog_portfolio.p.id}"},
+            },
+            "aws_iam_role_policy": {
+                "chained": {"role": "${aws_iam_role.uses_portfolio.name}", "policy": "{}"},
+                "kept": {"role": "${aws_iam_role.launch.name}", "policy": "{}"},
+            },
             "aws_kms_key": {"k": {"depends_on": ["aws_servicecatalog_portfolio.p"]}},
         },
-        "output": {"portfolio": {"value": "${aws_servicecatalog_portfolio.p.id}"}, "role": {"value": "${aws_iam_role.launch.arn}"}},
+        "output": {
+            "portfolio": {"value": "${aws_servicecatalog_portfolio.p.id}"},
+            "role": {"value": "${aws_iam_role.launch.arn}"},
+        },
     }
     filtered, dropped = localapply.filter_stack(stack)
-    assert dropped == ["aws_iam_role.uses_portfolio", "aws_iam_role_policy.chained", "aws_kms_key.k", "aws_servicecatalog_portfolio.p"]
-    assert filtered["resource"] == {"aws_iam_role": {"launch": {"name": "launch"}}, "aws_iam_role_policy": {"kept": stack["resource"]["aws_iam_role_policy"]["kept"]}}
+    assert dropped == [
+        "aws_iam_role.uses_portfolio",
+        "aws_iam_role_policy.chained",
+        "aws_kms_key.k",
+        "aws_servicecatalog_portfolio.p",
+    ]
+    assert filtered["resource"] == {
+        "aws_iam_role": {"launch": {"name": "launch"}},
+        "aws_iam_role_policy": {"kept": stack["resource"]["aws_iam_role_policy"]["kept"]},
+    }
     assert list(filtered["output"]) == ["role"]
     assert "aws_servicecatalog_portfolio" in stack["resource"]  # the input is not modified
 
@@ -112,7 +126,11 @@ def _check_bucket(c, values, state):
     assert default["SSEAlgorithm"] == "aws:kms"
     assert default["KMSMasterKeyID"] in {r["values"].get("arn") for r in state if r["type"] == "aws_kms_key"}
     stmts = json.loads(c("s3").get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in stmts if "Condition" in s)
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        for s in stmts
+        if "Condition" in s
+    )
 
 
 def _check_key(c, values, state):
@@ -164,7 +182,9 @@ def test_stack_applies_to_moto_and_reads_back(stack_name, moto_endpoint, tf_cli_
     (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
     region = stack["provider"]["aws"][0]["region"]
     ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config, offline=False)
-    (ws.workdir / "mlgov_local_override.tf.json").write_text(json.dumps(localapply.endpoint_override(moto_endpoint, region), indent=2))
+    (ws.workdir / "mlgov_local_override.tf.json").write_text(
+        json.dumps(localapply.endpoint_override(moto_endpoint, region), indent=2)
+    )
     # WHEN terraform applies it
     init = ws.init()
     assert init.ok, init.stderr

@@ -7,21 +7,44 @@ import re
 
 import yaml
 
-from mlgov.review import graph
 from mlgov.platform import manifest
+from mlgov.review import graph
 from mlgov.spec.model import Layer
 from tests.conftest import ROOT
 
 # Atlantis repo-level config, version 3, as documented (runatlantis.io "Repo Level
 # atlantis.yaml Config": top-level keys, Project and Autoplan tables; depends_on since v0.27).
 ATLANTIS_TOP_KEYS = {
-    "version", "automerge", "autodiscover", "delete_source_branch_on_merge", "parallel_plan", "parallel_apply",
-    "abort_on_execution_order_fail", "projects", "workflows", "allowed_regexp_prefixes",
+    "version",
+    "automerge",
+    "autodiscover",
+    "delete_source_branch_on_merge",
+    "parallel_plan",
+    "parallel_apply",
+    "abort_on_execution_order_fail",
+    "projects",
+    "workflows",
+    "allowed_regexp_prefixes",
 }
 ATLANTIS_PROJECT_KEYS = {
-    "name", "branch", "dir", "workspace", "execution_order_group", "delete_source_branch_on_merge", "repo_locking",
-    "repo_locks", "custom_policy_check", "autoplan", "terraform_version", "terraform_distribution", "plan_requirements",
-    "apply_requirements", "import_requirements", "workflow", "silence_pr_comments", "depends_on",
+    "name",
+    "branch",
+    "dir",
+    "workspace",
+    "execution_order_group",
+    "delete_source_branch_on_merge",
+    "repo_locking",
+    "repo_locks",
+    "custom_policy_check",
+    "autoplan",
+    "terraform_version",
+    "terraform_distribution",
+    "plan_requirements",
+    "apply_requirements",
+    "import_requirements",
+    "workflow",
+    "silence_pr_comments",
+    "depends_on",
 }
 ATLANTIS_AUTOPLAN_KEYS = {"enabled", "when_modified"}
 
@@ -85,7 +108,11 @@ def test_manifest_in_generated_is_derived_from_the_spec(tree, default_spec):
     assert doc["order"] == names
     churn = next(s for s in doc["stacks"] if s["name"] == "ml-dev-churn")
     assert churn["account_id"] == default_spec.accounts["ml-dev-churn"].id
-    assert churn["backend"] == {"bucket": "nwa-terraform-state-110000000001", "key": "mlgov/ml-dev-churn.tfstate", "region": "eu-west-1"}
+    assert churn["backend"] == {
+        "bucket": "nwa-terraform-state-110000000001",
+        "key": "mlgov/ml-dev-churn.tfstate",
+        "region": "eu-west-1",
+    }
     assert churn["depends_on"] == ["ml-shared-services"]
     # backend keys are exactly those in the stacks' own backend blocks
     for stack in doc["stacks"]:
@@ -107,8 +134,8 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
 
 
 def test_two_region_hub_precedes_every_workload_stack():
-    from mlgov.validation import parse_spec
     from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     # GIVEN a spec whose hub layer has two regions THEN both hub stacks precede every workload stack
@@ -137,7 +164,10 @@ def test_atlantis_yaml_matches_the_atlantis_schema_and_the_manifest(tree, defaul
 
 def test_atlantis_checker_rejects_what_atlantis_rejects():
     assert "version must be 3 (got 2)" in atlantis_problems({"version": 2, "projects": [{"dir": "a", "name": "a"}]})
-    bad = {"version": 3, "projects": [{"name": "a", "dir": "x", "autoplan": {"when": []}, "depends_on": ["b"], "dirr": 1}]}
+    bad = {
+        "version": 3,
+        "projects": [{"name": "a", "dir": "x", "autoplan": {"when": []}, "depends_on": ["b"], "dirr": 1}],
+    }
     assert atlantis_problems(bad) == [
         "project 'a': unknown key 'dirr'",
         "project 'a': unknown autoplan key 'when'",
@@ -194,7 +224,11 @@ def test_graph_formats_render_the_same_graph(default_spec):
     for node in g.nodes:
         assert node["id"] in mm and node["id"] in dt
     assert dt.count("{") == dt.count("}")
-    assert sum(1 for line in lines if line.strip().startswith("subgraph ")) == sum(1 for line in lines if line.strip() == "end") == len(g.groups)
+    assert (
+        sum(1 for line in lines if line.strip().startswith("subgraph "))
+        == sum(1 for line in lines if line.strip() == "end")
+        == len(g.groups)
+    )
 
 
 def test_readme_embeds_the_default_specs_mermaid(default_spec):

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from mlgov.review import plan as planning
 from mlgov.cli import cli
+from mlgov.review import plan as planning
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"
@@ -20,7 +20,9 @@ GENERATED = ROOT / "generated" / "stacks"
 def test_offline_plan_of_every_default_stack(tf_cli_config, tmp_path):
     # GIVEN the committed stacks WHEN planned offline, two at a time
     out = tmp_path / "plans"
-    result = CliRunner().invoke(cli, ["plan", "--offline", "--jobs", "2", "--out", str(out), "--stacks-dir", str(GENERATED)])
+    result = CliRunner().invoke(
+        cli, ["plan", "--offline", "--jobs", "2", "--out", str(out), "--stacks-dir", str(GENERATED)]
+    )
     assert result.exit_code == 0, result.output
     stacks = sorted(p.name for p in GENERATED.iterdir())
     # THEN every stack has plan JSON that creates exactly its declared resources
@@ -58,7 +60,9 @@ def test_failed_stack_is_named_with_terraforms_error(tf_cli_config, tmp_path, mo
 
 
 def test_unknown_stack_is_bad_input(tmp_path):
-    result = CliRunner().invoke(cli, ["plan", "--stack", "nope", "--stacks-dir", str(GENERATED), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        cli, ["plan", "--stack", "nope", "--stacks-dir", str(GENERATED), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "unknown stack(s) nope" in result.output
 
 

@@ -34,9 +34,11 @@ class PolicyRecorder:
         self._client = client
         self.policies: dict[str, dict] = {}
 
-    def put_model_package_group_policy(self, ModelPackageGroupName, ResourcePolicy):  # noqa: N803 - boto3 names
+    def put_model_package_group_policy(self, ModelPackageGroupName, ResourcePolicy):
         self.policies[ModelPackageGroupName] = json.loads(ResourcePolicy)
-        return {"ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{ModelPackageGroupName}"}
+        return {
+            "ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{ModelPackageGroupName}"
+        }
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -60,7 +62,9 @@ def aws(monkeypatch):
         config = Config(
             artifact_bucket=HUB_BUCKET,
             kms_key_arn=key_arn,
-            sources={ACCOUNT: Source(team="fraud", groups={GROUP: CENTRAL}, deploy_accounts=("440000000005", "550000000006"))},
+            sources={
+                ACCOUNT: Source(team="fraud", groups={GROUP: CENTRAL}, deploy_accounts=("440000000005", "550000000006"))
+            },
         )
         clients = Clients(sagemaker=PolicyRecorder(sm), s3=s3, transfer_config=TransferConfig())
         yield sm, s3, config, clients
@@ -74,7 +78,12 @@ def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name=
         "ModelPackageGroupName": GROUP,
         "ModelPackageDescription": "Gradient-boosted card-fraud scorer",
         "InferenceSpecification": {
-            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1", "ModelDataUrl": f"s3://{DEV_BUCKET}/train/{name}"}],
+            "Containers": [
+                {
+                    "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1",
+                    "ModelDataUrl": f"s3://{DEV_BUCKET}/train/{name}",
+                }
+            ],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
@@ -82,7 +91,11 @@ def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name=
         "CustomerMetadataProperties": {"trained-by": "pipeline-42"},
     }
     if metrics:
-        request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/eval/metrics.json"}}}
+        request["ModelMetrics"] = {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/eval/metrics.json"}
+            }
+        }
     return sm.create_model_package(**request)["ModelPackageArn"]
 
 
@@ -111,7 +124,9 @@ def hub_keys(s3):
 
 def assert_nothing_written(sm, s3, clients):
     assert central_packages(sm) == []
-    assert [g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]] == [GROUP]
+    assert [g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]] == [
+        GROUP
+    ]
     assert hub_keys(s3) == []
     assert sm.list_model_cards()["ModelCardSummaries"] == []
     assert clients.sagemaker.policies == {}
@@ -129,7 +144,11 @@ def test_happy_path_registers_copies_and_writes_a_model_card(aws):
     assert package["ModelPackageGroupName"] == CENTRAL
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     meta = package["CustomerMetadataProperties"]
-    assert meta["mlgov:source-model-package-arn"] == source and meta["mlgov:team"] == "fraud" and meta["trained-by"] == "pipeline-42"
+    assert (
+        meta["mlgov:source-model-package-arn"] == source
+        and meta["mlgov:team"] == "fraud"
+        and meta["trained-by"] == "pipeline-42"
+    )
     # AND every s3:// artifact now lives in the hub bucket, KMS-encrypted with the hub key
     model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     report_url = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
@@ -142,7 +161,9 @@ def test_happy_path_registers_copies_and_writes_a_model_card(aws):
     card = sm.describe_model_card(ModelCardName=result["model_card"])
     content = json.loads(card["Content"])
     assert content["additional_information"]["custom_details"]["source_model_package_arn"] == source
-    assert content["additional_information"]["custom_details"]["central_model_package_arn"] == package["ModelPackageArn"]
+    assert (
+        content["additional_information"]["custom_details"]["central_model_package_arn"] == package["ModelPackageArn"]
+    )
     assert content["model_overview"]["model_artifact"] == sorted([model_url, report_url])
     # AND the stage accounts may describe the central packages (recorded: moto lacks the API)
     statement = clients.sagemaker.policies[CENTRAL]["Statement"][0]
@@ -192,7 +213,10 @@ def test_out_of_order_events_map_one_to_one_and_stale_approvals_are_rejected(aws
     [
         (lambda e: e.pop("detail"), "event has no detail object"),
         (lambda e: e["detail"].pop("ModelPackageArn"), "detail.ModelPackageArn missing"),
-        (lambda e: e["detail"].update(ModelPackageArn="arn:aws:sagemaker:eu-west-1:123456789012:model-package/x"), "not a versioned model package ARN"),
+        (
+            lambda e: e["detail"].update(ModelPackageArn="arn:aws:sagemaker:eu-west-1:123456789012:model-package/x"),
+            "not a versioned model package ARN",
+        ),
         (lambda e: e["detail"].update(ModelApprovalStatus="Rejected"), "event is not an approval"),
         (lambda e: e.update({"detail-type": "Something Else"}), "unexpected event"),
         (lambda e: e.update(account="999999999999"), "does not own"),
@@ -254,7 +278,15 @@ def test_config_reads_the_environment_mlgov_writes():
         {
             "ARTIFACT_BUCKET": "b",
             "ARTIFACT_KMS_KEY_ARN": "k",
-            "SOURCES": json.dumps({"330000000003": {"team": "fraud", "groups": {"g": "g-330000000003"}, "deploy_accounts": ["440000000005"]}}),
+            "SOURCES": json.dumps(
+                {
+                    "330000000003": {
+                        "team": "fraud",
+                        "groups": {"g": "g-330000000003"},
+                        "deploy_accounts": ["440000000005"],
+                    }
+                }
+            ),
         }
     )
     assert config.sources["330000000003"] == Source("fraud", {"g": "g-330000000003"}, ("440000000005",))
@@ -264,5 +296,10 @@ def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypat
     _sm, _s3, config, _clients = aws
     monkeypatch.setenv("ARTIFACT_BUCKET", HUB_BUCKET)
     monkeypatch.setenv("ARTIFACT_KMS_KEY_ARN", config.kms_key_arn)
-    monkeypatch.setenv("SOURCES", json.dumps({ACCOUNT: {"team": "fraud", "groups": {GROUP: CENTRAL}, "deploy_accounts": []}}))
-    assert promotion.handler(["not", "an", "event"], None) == {"status": "rejected", "reason": "event is not an object (got list)"}
+    monkeypatch.setenv(
+        "SOURCES", json.dumps({ACCOUNT: {"team": "fraud", "groups": {GROUP: CENTRAL}, "deploy_accounts": []}})
+    )
+    assert promotion.handler(["not", "an", "event"], None) == {
+        "status": "rejected",
+        "reason": "event is not an object (got list)",
+    }

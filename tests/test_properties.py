@@ -13,17 +13,21 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgov.review import security
 from mlgov.errors import SpecError
-from mlgov.validation import parse_spec
+from mlgov.review import security
 from mlgov.spec.source import load_yaml
+from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 
 BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
 
 names = st.from_regex(r"\A[a-z][a-z0-9]{1,10}\Z")
-FIXED = {"management": ("management", "root"), "hub": ("shared-services", "infrastructure"),
-         "test": ("test", "ml-deployment"), "prod": ("prod", "ml-deployment")}
+FIXED = {
+    "management": ("management", "root"),
+    "hub": ("shared-services", "infrastructure"),
+    "test": ("test", "ml-deployment"),
+    "prod": ("prod", "ml-deployment"),
+}
 
 
 @st.composite
@@ -50,7 +54,12 @@ def _parse(data):
     return parse_spec(load_yaml(yaml.safe_dump(data, sort_keys=False), "<hypothesis>"))
 
 
-@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(valid_specs())
 def test_valid_specs_synthesize_deterministically_and_securely(render_spec, data):
     # GIVEN a generated valid spec WHEN rendered twice THEN identical bytes, one stack per
@@ -75,9 +84,14 @@ def _paths(value, path=()):
 
 ALL_PATHS = [p for p in _paths(BASE) if p]
 junk = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**13, 10**13), st.floats(allow_nan=False),
-    st.text(max_size=30), st.sampled_from(["${x}", "%{x}", "{{x}}", "aws:x", "ml-test", "eu-west-1", "", "0" * 12]),
-    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**13), 10**13),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(["${x}", "%{x}", "{{x}}", "aws:x", "ml-test", "eu-west-1", "", "0" * 12]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -96,7 +110,15 @@ def _delete(data, path):
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["set", "delete", "add"]), junk, st.text(min_size=1, max_size=8)), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(ALL_PATHS), st.sampled_from(["set", "delete", "add"]), junk, st.text(min_size=1, max_size=8)
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_mutated_spec_is_accepted_or_refused_cleanly(mutations):
     data = copy.deepcopy(BASE)
     for path, op, value, key in mutations:
@@ -133,7 +155,9 @@ def test_corrupted_bytes_are_accepted_or_refused_cleanly(data):
             if not raw:
                 break
         else:
-            raw[at:at] = data.draw(st.sampled_from([b":", b"- ", b"\t", b"&a ", b"*a", b"!!", b"{", b"'", b"\n  x: 1\n", b"\xff"]))
+            raw[at:at] = data.draw(
+                st.sampled_from([b":", b"- ", b"\t", b"&a ", b"*a", b"!!", b"{", b"'", b"\n  x: 1\n", b"\xff"])
+            )
     try:
         parse_spec(load_yaml(bytes(raw), "<corrupt>"))
     except SpecError as exc:

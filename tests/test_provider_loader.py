@@ -230,7 +230,9 @@ def test_node_hook_requires_provider_modules_on_first_use(tmp_path):
 def test_node_hook_loads_everything_with_a_warning_on_unknown_index(tmp_path):
     out, err = _probe(_node_package(tmp_path, TS_INDEX + ["exports.extra = 1;"]))
     assert out["before"] == ["alpha", "beta"]
-    assert "mlgov: warning: lazy require of @cdktf/provider-aws unavailable (unexpected line: exports.extra = 1;)" in err
+    assert (
+        "mlgov: warning: lazy require of @cdktf/provider-aws unavailable (unexpected line: exports.extra = 1;)" in err
+    )
 
 
 def test_node_hook_recognizes_the_installed_provider_index():
@@ -271,12 +273,17 @@ def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
 
     tarball = next(Path(cdktf.__path__[0], "_jsii").glob("*.jsii.tgz"))
     with tarfile.open(tarball) as tar:
-        tar.extractall(tmp_path, members=[tar.getmember("package/package.json"), tar.getmember("package/lib/tokens/private/stack-trace.js")])
+        tar.extractall(
+            tmp_path,
+            members=[tar.getmember("package/package.json"), tar.getmember("package/lib/tokens/private/stack-trace.js")],
+        )
     module = tmp_path / "package" / "lib" / "tokens" / "private" / "stack-trace.js"
     assert _trace_probe(module) == []
     assert len(_trace_probe(module, MLGOV_TOKEN_TRACES="1")) > 0  # the escape hatch keeps them
 
 
 def test_token_traces_hook_leaves_other_packages_alone(tmp_path):
-    module = _package_file(tmp_path, "not-cdktf", "lib/tokens/private/stack-trace.js", 'exports.captureStackTrace = () => ["frame"];\n')
+    module = _package_file(
+        tmp_path, "not-cdktf", "lib/tokens/private/stack-trace.js", 'exports.captureStackTrace = () => ["frame"];\n'
+    )
     assert _trace_probe(module) == ["frame"]

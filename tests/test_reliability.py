@@ -50,7 +50,11 @@ def test_shuffled_spec_under_three_hash_seeds_matches_committed_output(tmp_path)
     procs = {
         seed: subprocess.Popen(
             [sys.executable, "main.py", "synth", str(spec), "--check"],
-            cwd=ROOT, env=dict(os.environ, PYTHONHASHSEED=seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONHASHSEED=seed),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed in SEEDS
     }
@@ -64,7 +68,10 @@ def test_shuffled_spec_under_three_hash_seeds_matches_committed_output(tmp_path)
 def _start_synth(out):
     return subprocess.Popen(
         [sys.executable, "main.py", "synth", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -110,7 +117,9 @@ def test_synth_killed_at_write_time_leaves_old_or_new_never_a_mix(stale_out):
     # THEN the directory is either exactly the old tree or exactly the new one (atomic swap)
     if after != before:
         fresh = stale_out.parent / "fresh"
-        done = subprocess.run([sys.executable, "main.py", "synth", "--out", str(fresh)], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "main.py", "synth", "--out", str(fresh)], cwd=ROOT, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         assert after == _snapshot(fresh), "killed synth left a mix of old and new files"
     # a killed process cannot clean up its staging directory; it is a hidden sibling, never `out`

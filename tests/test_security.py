@@ -9,8 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mlgov.platform import policy
 from mlgov.cli import cli
+from mlgov.platform import policy
 from mlgov.review import security
 from tests.conftest import ROOT
 
@@ -59,11 +59,16 @@ def _add(stack, rtype, name, config):
 
 def _role(stack, name, statements, trust=None):
     trust = trust or [policy.statement("Trust", ["sts:AssumeRole"], principals={"Service": "sagemaker.amazonaws.com"})]
-    _add(stack, "aws_iam_role", name, {
-        "name": name,
-        "assume_role_policy": policy.document(*trust),
-        "inline_policy": [{"name": "inline", "policy": policy.document(*statements)}],
-    })
+    _add(
+        stack,
+        "aws_iam_role",
+        name,
+        {
+            "name": name,
+            "assume_role_policy": policy.document(*trust),
+            "inline_policy": [{"name": "inline", "policy": policy.document(*statements)}],
+        },
+    )
 
 
 def _only(stack, check):
@@ -75,18 +80,34 @@ def test_wildcard_action_on_any_resource_fails(prod, action):
     _role(prod, "weak", [policy.statement("Broad", [action], "*")])
     found = _only(prod, security.WILDCARD)
     assert [f.address for f in found] == ["aws_iam_role.weak"]
-    assert f"allows {action!r} on Resource \"*\"" in found[0].message
+    assert f'allows {action!r} on Resource "*"' in found[0].message
 
 
 def test_wildcard_in_standalone_policy_and_not_action_fail(prod):
     _add(prod, "aws_iam_policy", "weak", {"policy": policy.document(policy.statement("Any", ["sagemaker:*"], "*"))})
-    _add(prod, "aws_iam_role_policy", "notaction", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})})
+    _add(
+        prod,
+        "aws_iam_role_policy",
+        "notaction",
+        {
+            "policy": json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}
+            )
+        },
+    )
     found = _only(prod, security.WILDCARD)
     assert {f.address for f in found} == {"aws_iam_policy.weak", "aws_iam_role_policy.notaction"}
 
 
 def test_named_actions_on_star_and_service_star_on_named_resource_pass(prod):
-    _role(prod, "ok", [policy.statement("List", ["s3:ListAllMyBuckets"], "*"), policy.statement("Bucket", ["s3:*"], ["arn:aws:s3:::b"])])
+    _role(
+        prod,
+        "ok",
+        [
+            policy.statement("List", ["s3:ListAllMyBuckets"], "*"),
+            policy.statement("Bucket", ["s3:*"], ["arn:aws:s3:::b"]),
+        ],
+    )
     assert not _only(prod, security.WILDCARD)
 
 
@@ -107,31 +128,65 @@ def test_passrole_on_star_fails(prod):
 
 
 def test_passrole_via_wildcard_action_and_role_pattern_fails(prod):
-    _role(prod, "passer", [policy.statement("Pass", ["iam:Pass*"], ["arn:aws:iam::550000000006:role/team-*"],
-                                            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})])
+    _role(
+        prod,
+        "passer",
+        [
+            policy.statement(
+                "Pass",
+                ["iam:Pass*"],
+                ["arn:aws:iam::550000000006:role/team-*"],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        ],
+    )
     found = _only(prod, security.PASSROLE)
     assert len(found) == 1 and "team-*" in found[0].message
 
 
 def test_passrole_on_named_role_with_condition_passes(prod):
-    _role(prod, "passer", [policy.statement("Pass", ["iam:PassRole"], ["arn:aws:iam::550000000006:role/nwa-fraud-execution"],
-                                            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})])
+    _role(
+        prod,
+        "passer",
+        [
+            policy.statement(
+                "Pass",
+                ["iam:PassRole"],
+                ["arn:aws:iam::550000000006:role/nwa-fraud-execution"],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        ],
+    )
     assert not _only(prod, security.PASSROLE)
 
 
 def test_bus_policy_star_without_org_condition_fails(prod):
-    open_stmt = policy.statement("PutFromAnyone", ["events:PutEvents"], "arn:aws:events:eu-west-1:550000000006:event-bus/x", principals={"AWS": "*"})
+    open_stmt = policy.statement(
+        "PutFromAnyone",
+        ["events:PutEvents"],
+        "arn:aws:events:eu-west-1:550000000006:event-bus/x",
+        principals={"AWS": "*"},
+    )
     _add(prod, "aws_cloudwatch_event_bus_policy", "hub", {"event_bus_name": "x", "policy": policy.document(open_stmt)})
-    assert [f.check for f in security.check_stack("ml-prod", prod) if f.address == "aws_cloudwatch_event_bus_policy.hub"] == [
-        security.BUS, security.PRINCIPAL
-    ]
+    assert [
+        f.check for f in security.check_stack("ml-prod", prod) if f.address == "aws_cloudwatch_event_bus_policy.hub"
+    ] == [security.BUS, security.PRINCIPAL]
 
 
 def test_bus_policy_with_org_condition_or_named_accounts_passes(prod):
-    org = policy.statement("PutFromOrg", ["events:PutEvents"], "arn:aws:events:eu-west-1:550000000006:event-bus/x",
-                           principals={"AWS": "*"}, conditions={"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}})
-    named = policy.statement("PutFromDev", ["events:PutEvents"], "arn:aws:events:eu-west-1:550000000006:event-bus/x",
-                             principals={"AWS": ["330000000003", "arn:aws:iam::330000000004:root"]})
+    org = policy.statement(
+        "PutFromOrg",
+        ["events:PutEvents"],
+        "arn:aws:events:eu-west-1:550000000006:event-bus/x",
+        principals={"AWS": "*"},
+        conditions={"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}},
+    )
+    named = policy.statement(
+        "PutFromDev",
+        ["events:PutEvents"],
+        "arn:aws:events:eu-west-1:550000000006:event-bus/x",
+        principals={"AWS": ["330000000003", "arn:aws:iam::330000000004:root"]},
+    )
     _add(prod, "aws_cloudwatch_event_bus_policy", "hub", {"event_bus_name": "x", "policy": policy.document(org, named)})
     assert not _only(prod, security.BUS) and not _only(prod, security.PRINCIPAL)
 
@@ -142,35 +197,76 @@ def test_bus_permission_for_star_without_condition_fails(prod):
 
 
 def test_trust_policy_for_anyone_or_wildcard_arn_fails(prod):
-    _role(prod, "open", [policy.statement("Read", ["s3:GetObject"], ["arn:aws:s3:::b/*"])],
-          trust=[policy.statement("Anyone", ["sts:AssumeRole"], principals={"AWS": "*"},
-                                  conditions={"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}}),
-                 policy.statement("Pattern", ["sts:AssumeRole"], principals={"AWS": "arn:aws:iam::*:root"})])
+    _role(
+        prod,
+        "open",
+        [policy.statement("Read", ["s3:GetObject"], ["arn:aws:s3:::b/*"])],
+        trust=[
+            policy.statement(
+                "Anyone",
+                ["sts:AssumeRole"],
+                principals={"AWS": "*"},
+                conditions={"StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}},
+            ),
+            policy.statement("Pattern", ["sts:AssumeRole"], principals={"AWS": "arn:aws:iam::*:root"}),
+        ],
+    )
     messages = [f.message for f in _only(prod, security.PRINCIPAL)]
     assert len(messages) == 2
     assert any("any principal" in m for m in messages) and any("arn:aws:iam::*:root" in m for m in messages)
 
 
 def test_resource_policy_star_without_org_condition_fails(prod):
-    _add(prod, "aws_sagemaker_model_package_group_policy", "g", {
-        "model_package_group_name": "g",
-        "resource_policy": policy.document(policy.statement("Read", ["sagemaker:DescribeModelPackage"], "*", principals={"AWS": "*"})),
-    })
+    _add(
+        prod,
+        "aws_sagemaker_model_package_group_policy",
+        "g",
+        {
+            "model_package_group_name": "g",
+            "resource_policy": policy.document(
+                policy.statement("Read", ["sagemaker:DescribeModelPackage"], "*", principals={"AWS": "*"})
+            ),
+        },
+    )
     assert [f.address for f in _only(prod, security.PRINCIPAL)] == ["aws_sagemaker_model_package_group_policy.g"]
 
 
 @pytest.mark.parametrize(
     "rtype, mutate, expected",
     [
-        ("aws_s3_bucket_public_access_block", lambda c: c.update(restrict_public_buckets=False), "no public access block"),
+        (
+            "aws_s3_bucket_public_access_block",
+            lambda c: c.update(restrict_public_buckets=False),
+            "no public access block",
+        ),
         ("aws_s3_bucket_public_access_block", None, "no public access block"),
-        ("aws_s3_bucket_versioning", lambda c: c.update(versioning_configuration={"status": "Suspended"}), "versioning is not enabled"),
+        (
+            "aws_s3_bucket_versioning",
+            lambda c: c.update(versioning_configuration={"status": "Suspended"}),
+            "versioning is not enabled",
+        ),
         ("aws_s3_bucket_versioning", None, "versioning is not enabled"),
-        ("aws_s3_bucket_server_side_encryption_configuration",
-         lambda c: c["rule"][0].update(apply_server_side_encryption_by_default={"sse_algorithm": "AES256"}), "no default SSE-KMS"),
-        ("aws_s3_bucket_server_side_encryption_configuration",
-         lambda c: c["rule"][0]["apply_server_side_encryption_by_default"].update(kms_master_key_id="alias/aws/s3"), "no default SSE-KMS"),
-        ("aws_s3_bucket_policy", lambda c: c.update(policy=policy.document(policy.statement("Nothing", ["s3:GetObject"], ["arn:aws:s3:::x/*"], effect="Deny", principals={"AWS": "*"}))), "aws:SecureTransport"),
+        (
+            "aws_s3_bucket_server_side_encryption_configuration",
+            lambda c: c["rule"][0].update(apply_server_side_encryption_by_default={"sse_algorithm": "AES256"}),
+            "no default SSE-KMS",
+        ),
+        (
+            "aws_s3_bucket_server_side_encryption_configuration",
+            lambda c: c["rule"][0]["apply_server_side_encryption_by_default"].update(kms_master_key_id="alias/aws/s3"),
+            "no default SSE-KMS",
+        ),
+        (
+            "aws_s3_bucket_policy",
+            lambda c: c.update(
+                policy=policy.document(
+                    policy.statement(
+                        "Nothing", ["s3:GetObject"], ["arn:aws:s3:::x/*"], effect="Deny", principals={"AWS": "*"}
+                    )
+                )
+            ),
+            "aws:SecureTransport",
+        ),
         ("aws_s3_bucket_policy", None, "aws:SecureTransport"),
     ],
 )
@@ -193,7 +289,10 @@ def test_kms_key_without_rotation_or_policy_fails(prod):
     key["enable_key_rotation"] = False
     del key["policy"]
     messages = sorted(f.message for f in _only(prod, security.KMS))
-    assert messages == ["key rotation is not enabled", "no explicit key policy (the default grants kms:* to the account)"]
+    assert messages == [
+        "key rotation is not enabled",
+        "no explicit key policy (the default grants kms:* to the account)",
+    ]
 
 
 def test_policy_reference_instead_of_literal_fails(prod):
@@ -220,21 +319,39 @@ def test_prod_endpoint_config_without_encryption_or_capture_fails(prod, stacks):
 
 
 def test_prod_endpoint_config_encrypting_and_capturing_passes(prod):
-    _add(prod, "aws_sagemaker_endpoint_configuration", "fraud", _endpoint_config(
-        kms_key_arn="${aws_kms_key.platform.arn}",
-        data_capture_config=[{"enable_capture": True, "destination_s3_uri": "s3://b/capture", "kms_key_id": "${aws_kms_key.platform.arn}",
-                              "initial_sampling_percentage": 100, "capture_options": [{"capture_mode": "Input"}]}],
-    ))
+    _add(
+        prod,
+        "aws_sagemaker_endpoint_configuration",
+        "fraud",
+        _endpoint_config(
+            kms_key_arn="${aws_kms_key.platform.arn}",
+            data_capture_config=[
+                {
+                    "enable_capture": True,
+                    "destination_s3_uri": "s3://b/capture",
+                    "kms_key_id": "${aws_kms_key.platform.arn}",
+                    "initial_sampling_percentage": 100,
+                    "capture_options": [{"capture_mode": "Input"}],
+                }
+            ],
+        ),
+    )
     assert not _only(prod, security.ENDPOINT)
 
 
 def test_cross_account_event_target_without_role_or_dlq_fails(prod):
-    _add(prod, "aws_cloudwatch_event_target", "to_hub", {"rule": "r", "arn": "arn:aws:events:eu-west-1:220000000002:event-bus/nwa-ml"})
+    _add(
+        prod,
+        "aws_cloudwatch_event_target",
+        "to_hub",
+        {"rule": "r", "arn": "arn:aws:events:eu-west-1:220000000002:event-bus/nwa-ml"},
+    )
     _add(prod, "aws_cloudwatch_event_target", "local", {"rule": "r", "arn": "arn:aws:sqs:eu-west-1:550000000006:q"})
     found = _only(prod, security.TARGET)
     assert {f.address for f in found} == {"aws_cloudwatch_event_target.to_hub"} and len(found) == 2
     prod["resource"]["aws_cloudwatch_event_target"]["to_hub"].update(
-        role_arn="arn:aws:iam::550000000006:role/nwa-events", dead_letter_config=[{"arn": "arn:aws:sqs:eu-west-1:550000000006:dlq"}]
+        role_arn="arn:aws:iam::550000000006:role/nwa-events",
+        dead_letter_config=[{"arn": "arn:aws:sqs:eu-west-1:550000000006:dlq"}],
     )
     assert not _only(prod, security.TARGET)
 
@@ -244,7 +361,7 @@ def test_cross_account_event_target_without_role_or_dlq_fails(prod):
     [
         b'"access_key": "AKIAABCDEFGHIJKLMNOP"',
         b'"secret_key": "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"',
-        b'-----BEGIN RSA PRIVATE KEY-----',
+        b"-----BEGIN RSA PRIVATE KEY-----",
         b'"password": "hunter2"',
         b'"token": "ghp_' + b"a" * 36 + b'"',
     ],
@@ -276,7 +393,21 @@ def test_cli_reports_findings_and_exit_code(tmp_path, stacks):
 
 
 def test_same_stack_role_reference_is_a_named_principal_and_object_content_is_not_a_policy(prod):
-    _add(prod, "aws_sqs_queue_policy", "q", {"queue_url": "u", "policy": policy.document(
-        policy.statement("Send", ["sqs:SendMessage"], "arn:aws:sqs:eu-west-1:550000000006:q", principals={"AWS": "${aws_iam_role.sender.arn}"}))})
+    _add(
+        prod,
+        "aws_sqs_queue_policy",
+        "q",
+        {
+            "queue_url": "u",
+            "policy": policy.document(
+                policy.statement(
+                    "Send",
+                    ["sqs:SendMessage"],
+                    "arn:aws:sqs:eu-west-1:550000000006:q",
+                    principals={"AWS": "${aws_iam_role.sender.arn}"},
+                )
+            ),
+        },
+    )
     _add(prod, "aws_s3_object", "template", {"bucket": "b", "key": "t.yaml", "content": "Resources: {}\n"})
     assert not _only(prod, security.PRINCIPAL) and not _only(prod, security.LITERAL)

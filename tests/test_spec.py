@@ -8,8 +8,8 @@ import pytest
 
 from mlgov.errors import SpecError
 from mlgov.spec.model import Layer, OrgSpec, json_schema
-from mlgov.validation import parse_spec
 from mlgov.spec.source import load_yaml
+from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 
 BASE = (ROOT / "org.yaml").read_text()
@@ -97,14 +97,19 @@ def test_ou_parent_cycle():
     text = BASE.replace(
         "    infrastructure:\n      id: ou-nw4a-infra001\n",
         "    infrastructure:\n      id: ou-nw4a-infra001\n      parent: ml-workloads\n",
-    ).replace("    ml-workloads:\n      id: ou-nw4a-mlwork01\n", "    ml-workloads:\n      id: ou-nw4a-mlwork01\n      parent: infrastructure\n")
+    ).replace(
+        "    ml-workloads:\n      id: ou-nw4a-mlwork01\n",
+        "    ml-workloads:\n      id: ou-nw4a-mlwork01\n      parent: infrastructure\n",
+    )
     found = problems(text)
     assert any("OU parents form a cycle" in p for p in found), found
 
 
 def test_reserved_aws_tag_key():
     text = BASE.replace("    managed-by: mlgov\n", "    aws:managed: mlgov\n")
-    assert problems(text) == ["spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got 'aws:managed')"]
+    assert problems(text) == [
+        "spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got 'aws:managed')"
+    ]
 
 
 def test_terraform_role_name_limit():

@@ -16,13 +16,11 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import yaml
 
-from mlgov.review import summary
-from mlgov.review import terraform
+from mlgov.review import summary, terraform
 from tests.conftest import CASES, ROOT
 from tests.offline_apply import apply_offline, plan_json, resource_schemas
 
@@ -59,7 +57,7 @@ EDITS = {
 
 def _stack_files(tree, name):
     prefix = f"stacks/{name}/"
-    return {rel[len(prefix):]: data for rel, data in tree.items() if rel.startswith(prefix)}
+    return {rel[len(prefix) :]: data for rel, data in tree.items() if rel.startswith(prefix)}
 
 
 def _accounts(*trees):

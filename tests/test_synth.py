@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT
 from tests.helpers import resources, statements
 
@@ -25,7 +23,13 @@ def test_backend_is_s3_with_native_locking(stacks, default_spec):
     state = default_spec.terraform.state
     for name, stack in stacks.items():
         assert stack["terraform"]["backend"] == {
-            "s3": {"bucket": state.bucket, "key": f"mlgov/{name}.tfstate", "region": state.region, "encrypt": True, "use_lockfile": True}
+            "s3": {
+                "bucket": state.bucket,
+                "key": f"mlgov/{name}.tfstate",
+                "region": state.region,
+                "encrypt": True,
+                "use_lockfile": True,
+            }
         }
 
 
@@ -34,7 +38,9 @@ def test_provider_is_pinned_to_the_account(stacks, default_spec):
         (provider,) = stacks[ref.name]["provider"]["aws"]
         account_id = default_spec.accounts[ref.account].id
         assert provider["allowed_account_ids"] == [account_id]
-        assert provider["assume_role"] == [{"role_arn": f"arn:aws:iam::{account_id}:role/mlgov-terraform", "session_name": "mlgov"}]
+        assert provider["assume_role"] == [
+            {"role_arn": f"arn:aws:iam::{account_id}:role/mlgov-terraform", "session_name": "mlgov"}
+        ]
         tags = provider["default_tags"][0]["tags"]
         assert tags["mlgov:layer"] == ref.layer.value and tags["company"] == "northwind-analytics"
         assert provider["region"] == ref.region
@@ -51,11 +57,22 @@ def test_every_account_has_the_baseline(stacks, default_spec):
         bucket = f"nwa-platform-{account_id}-{ref.region}"
         assert resources(stack, "aws_s3_bucket")["platform"]["bucket"] == bucket
         pab = resources(stack, "aws_s3_bucket_public_access_block")["platform"]
-        assert all(pab[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-        assert resources(stack, "aws_s3_bucket_versioning")["platform"]["versioning_configuration"]["status"] == "Enabled"
+        assert all(
+            pab[flag] is True
+            for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+        )
+        assert (
+            resources(stack, "aws_s3_bucket_versioning")["platform"]["versioning_configuration"]["status"] == "Enabled"
+        )
         sse = resources(stack, "aws_s3_bucket_server_side_encryption_configuration")["platform"]["rule"][0]
-        assert sse["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.platform.arn}"}
-        assert resources(stack, "aws_s3_bucket_ownership_controls")["platform"]["rule"]["object_ownership"] == "BucketOwnerEnforced"
+        assert sse["apply_server_side_encryption_by_default"] == {
+            "sse_algorithm": "aws:kms",
+            "kms_master_key_id": "${aws_kms_key.platform.arn}",
+        }
+        assert (
+            resources(stack, "aws_s3_bucket_ownership_controls")["platform"]["rule"]["object_ownership"]
+            == "BucketOwnerEnforced"
+        )
         deny = statements(resources(stack, "aws_s3_bucket_policy")["platform"]["policy"])[0]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
@@ -73,7 +90,9 @@ def test_no_machine_paths_or_timestamps(tree):
 def test_json_is_canonical(tree):
     for path, data in tree.items():
         if path.endswith(".json"):
-            assert data == (json.dumps(json.loads(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode(), path
+            assert (
+                data == (json.dumps(json.loads(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+            ), path
 
 
 def test_rendering_again_and_reordered_gives_identical_bytes(tree, render_spec):
@@ -96,6 +115,8 @@ def test_rendering_again_and_reordered_gives_identical_bytes(tree, render_spec):
 def test_committed_generated_is_up_to_date_under_another_hash_seed():
     # A fresh process with a different PYTHONHASHSEED must render exactly the committed tree.
     env = dict(os.environ, PYTHONHASHSEED="4242")
-    proc = subprocess.run([sys.executable, "main.py", "synth", "--check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "synth", "--check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "is up to date" in proc.stdout

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlgov.synth import pool as synth_pool
 from mlgov.errors import MlgovError
 from mlgov.platform.manifest import dependencies
 from mlgov.spec.model import Layer
+from mlgov.synth import pool as synth_pool
 
 
 def _cdktf_files(tree):

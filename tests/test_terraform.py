@@ -47,7 +47,11 @@ def test_offline_override_switches_backend_and_credentials():
     assert override["terraform"]["backend"] == {"local": {"path": "terraform.tfstate"}}
     provider = override["provider"]["aws"]
     assert provider["assume_role"] == {"role_arn": ""}
-    assert provider["skip_credentials_validation"] and provider["skip_requesting_account_id"] and provider["skip_metadata_api_check"]
+    assert (
+        provider["skip_credentials_validation"]
+        and provider["skip_requesting_account_id"]
+        and provider["skip_metadata_api_check"]
+    )
 
 
 def test_mirror_env_var_must_hold_the_provider(tmp_path, monkeypatch):

@@ -15,7 +15,6 @@ from typing import NoReturn
 import click
 
 from mlgov.errors import SpecError
-from mlgov.spec.model import OrgSpec
 from mlgov.validation import load_spec
 
 EXIT_DRIFT, EXIT_INPUT, EXIT_ENV = 1, 2, 3

@@ -19,13 +19,19 @@ from mlgov.spec import edit as specedit
 from mlgov.spec.source import load_yaml
 from mlgov.validation import parse_spec
 
-profile_option = click.option("--profile", help="AWS CLI profile with access to the management account [default: the credential chain].")
+profile_option = click.option(
+    "--profile", help="AWS CLI profile with access to the management account [default: the credential chain]."
+)
 
 
 @click.command()
 @spec_argument
 @profile_option
-@click.option("--write", is_flag=True, help="Update SPEC in place with the fixable differences (ids, account OUs); nothing else changes.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Update SPEC in place with the fixable differences (ids, account OUs); nothing else changes.",
+)
 def discover(spec: str | None, profile: str | None, write: bool) -> None:
     """Read AWS Organizations and show how SPEC differs (missing, extra, wrong ids, moved accounts).
 

@@ -18,11 +18,32 @@ from mlgov.review import security, summary
 
 
 @click.command()
-@click.option("--stack", "selected", multiple=True, metavar="NAME", help="Plan only this stack (repeatable) [default: every stack].")
+@click.option(
+    "--stack",
+    "selected",
+    multiple=True,
+    metavar="NAME",
+    help="Plan only this stack (repeatable) [default: every stack].",
+)
 @click.option("--offline", is_flag=True, help="Local backend and dummy credentials: plan with no AWS access.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Stacks planned at once [default: CPU count].")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="plans", show_default=True, help="Where plan files and plan JSON go (<out>/<stack>/plan.json).")
-@click.option("--stacks-dir", type=click.Path(file_okay=False), default="generated/stacks", show_default=True, help="The synthesized stacks.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Stacks planned at once [default: CPU count]."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default="plans",
+    show_default=True,
+    help="Where plan files and plan JSON go (<out>/<stack>/plan.json).",
+)
+@click.option(
+    "--stacks-dir",
+    type=click.Path(file_okay=False),
+    default="generated/stacks",
+    show_default=True,
+    help="The synthesized stacks.",
+)
 def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, stacks_dir: str) -> None:
     """terraform init + plan + show -json for each stack, in parallel, with live progress.
 
@@ -36,11 +57,16 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
         sys.exit(EXIT_INPUT)
     unknown = sorted(set(selected) - set(available))
     if unknown:
-        click.echo(f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of {', '.join(available)})", err=True)
+        click.echo(
+            f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of {', '.join(available)})",
+            err=True,
+        )
         sys.exit(EXIT_INPUT)
     names = sorted(set(selected)) if selected else available
     try:
-        runs = planning.run_plans({n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs())
+        runs = planning.run_plans(
+            {n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs()
+        )
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
@@ -56,9 +82,29 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
 
 @click.command()
 @click.argument("plan_json", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True, help="markdown for a PR comment, json for a pipeline.")
-@click.option("--max-chars", type=click.IntRange(min=1000), default=65000, show_default=True, help="Fold detail to stay under this size (destroy/replace warnings are never dropped).")
-@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), default="generated/mlgov-manifest.json", show_default=True, help="Stack manifest naming each stack's account (optional).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="markdown for a PR comment, json for a pipeline.",
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=1000),
+    default=65000,
+    show_default=True,
+    help="Fold detail to stay under this size (destroy/replace warnings are never dropped).",
+)
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False),
+    default="generated/mlgov-manifest.json",
+    show_default=True,
+    help="Stack manifest naming each stack's account (optional).",
+)
 def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_path: str) -> None:
     """One PR-ready report for the plan JSON of all stacks (`terraform show -json` output).
 
@@ -82,8 +128,20 @@ def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_pat
 
 @click.command()
 @spec_argument
-@click.option("--out", "out", type=click.Path(dir_okay=False), default="atlantis.yaml", show_default=True, help="File to write ('-' for stdout).")
-@click.option("--stacks-dir", default="generated/stacks", show_default=True, help="Stack directories relative to the repository root.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default="atlantis.yaml",
+    show_default=True,
+    help="File to write ('-' for stdout).",
+)
+@click.option(
+    "--stacks-dir",
+    default="generated/stacks",
+    show_default=True,
+    help="Stack directories relative to the repository root.",
+)
 @click.option("--check", is_flag=True, help="Compare with the file instead of writing; exit 1 if it differs.")
 def atlantis(spec: str | None, out: str, stacks_dir: str, check: bool) -> None:
     """Write atlantis.yaml: one project per stack, depends_on from the stack manifest."""

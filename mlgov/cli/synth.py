@@ -16,7 +16,12 @@ from mlgov.synth import tree as synthesis
 
 @click.command()
 @spec_argument
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Output directory [default: generated/, or $CDKTF_OUTDIR under the cdktf CLI].")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    help="Output directory [default: generated/, or $CDKTF_OUTDIR under the cdktf CLI].",
+)
 @click.option("--check", is_flag=True, help="Render to memory and compare with the output directory; exit 1 on drift.")
 @click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of the drift.")
 @click.option(

@@ -17,8 +17,8 @@ from typing import Any
 
 from mlgov.platform import naming
 from mlgov.platform.templates import render_template
-from mlgov.spec.model import Layer, OrgSpec
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
+from mlgov.spec.model import Layer, OrgSpec
 
 PRODUCTS_DIR = "products"
 
@@ -112,7 +112,12 @@ def pipeline_definition(role_name: str) -> str:
             "S3Output": {
                 "LocalPath": f"/opt/ml/processing/{name}",
                 "S3UploadMode": "EndOfJob",
-                "S3Uri": {"Std:Join": {"On": "/", "Values": [f"{bucket}/runs", {"Get": "Execution.PipelineExecutionId"}, name]}},
+                "S3Uri": {
+                    "Std:Join": {
+                        "On": "/",
+                        "Values": [f"{bucket}/runs", {"Get": "Execution.PipelineExecutionId"}, name],
+                    }
+                },
             },
         }
 
@@ -148,7 +153,10 @@ def pipeline_definition(role_name: str) -> str:
                             },
                         },
                     ],
-                    "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("train"), output("validation"), output("test")]},
+                    "ProcessingOutputConfig": {
+                        "KmsKeyId": key,
+                        "Outputs": [output("train"), output("validation"), output("test")],
+                    },
                     "ProcessingResources": cluster("ProcessingInstanceType"),
                     "RoleArn": role,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -168,7 +176,9 @@ def pipeline_definition(role_name: str) -> str:
                                 "S3DataSource": {
                                     "S3DataDistributionType": "FullyReplicated",
                                     "S3DataType": "S3Prefix",
-                                    "S3Uri": {"Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri"},
+                                    "S3Uri": {
+                                        "Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri"
+                                    },
                                 }
                             },
                         }
@@ -210,7 +220,9 @@ def pipeline_definition(role_name: str) -> str:
                                 "LocalPath": "/opt/ml/processing/test",
                                 "S3DataType": "S3Prefix",
                                 "S3InputMode": "File",
-                                "S3Uri": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
+                                "S3Uri": {
+                                    "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+                                },
                             },
                         },
                     ],
@@ -219,7 +231,9 @@ def pipeline_definition(role_name: str) -> str:
                     "RoleArn": role,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 },
-                "PropertyFiles": [{"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}],
+                "PropertyFiles": [
+                    {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
+                ],
             },
             {
                 "Name": "CheckAuc",
@@ -238,7 +252,11 @@ def pipeline_definition(role_name: str) -> str:
                         }
                     ],
                     "ElseSteps": [
-                        {"Name": "AucTooLow", "Type": "Fail", "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"}}
+                        {
+                            "Name": "AucTooLow",
+                            "Type": "Fail",
+                            "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"},
+                        }
                     ],
                     "IfSteps": [
                         {
@@ -265,7 +283,9 @@ def pipeline_definition(role_name: str) -> str:
     return json.dumps(definition, indent=2, sort_keys=True).replace('"${MinimumAuc}"', "${MinimumAuc}")
 
 
-def view_model(spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_key: str, product: Product, version: ProductVersion) -> dict[str, Any]:
+def view_model(
+    spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_key: str, product: Product, version: ProductVersion
+) -> dict[str, Any]:
     """Everything a product template may print; templates only loop and branch over it."""
     catalog = spec.service_catalog
     assert catalog is not None
@@ -304,8 +324,12 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         for key, product in sorted(portfolio.products.items()):
             for version in product.versions:
-                text = render_template(version.template or product.template, view_model(spec, pkey, portfolio, key, product, version))
-                out.append(ProductArtifact(pkey, key, version.name, naming.catalog_template_key(pkey, key, version.name), text))
+                text = render_template(
+                    version.template or product.template, view_model(spec, pkey, portfolio, key, product, version)
+                )
+                out.append(
+                    ProductArtifact(pkey, key, version.name, naming.catalog_template_key(pkey, key, version.name), text)
+                )
     return sorted(out, key=lambda a: a.key)
 
 

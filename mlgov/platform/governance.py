@@ -38,7 +38,7 @@ def deterministic_zip(files: dict[str, bytes]) -> bytes:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.create_system = 3  # unix, so external_attr carries the mode
-            info.external_attr = (0o100644 << 16)
+            info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_STORED
             archive.writestr(info, files[name])
     return buffer.getvalue()
@@ -67,7 +67,9 @@ def endpoint_template() -> dict[str, Any]:
     without a name clash) while the endpoint itself keeps its name.
     """
     version = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}
-    versioned = {"Fn::Join": ["-", [{"Ref": "EndpointName"}, {"Fn::Join": ["", ["v", version]]}, {"Ref": "SettingsHash"}]]}
+    versioned = {
+        "Fn::Join": ["-", [{"Ref": "EndpointName"}, {"Fn::Join": ["", ["v", version]]}, {"Ref": "SettingsHash"}]]
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "mlgov: real-time endpoint for an approved model package from the hub registry",
@@ -151,7 +153,12 @@ def endpoint_template() -> dict[str, Any]:
                 "Properties": {
                     "ServiceNamespace": "sagemaker",
                     "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                    "ResourceId": {"Fn::Join": ["/", ["endpoint", {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "variant", "AllTraffic"]]},
+                    "ResourceId": {
+                        "Fn::Join": [
+                            "/",
+                            ["endpoint", {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "variant", "AllTraffic"],
+                        ]
+                    },
                     "MinCapacity": {"Ref": "MinCapacity"},
                     "MaxCapacity": {"Ref": "MaxCapacity"},
                 },
@@ -164,7 +171,9 @@ def endpoint_template() -> dict[str, Any]:
                     "ScalingTargetId": {"Ref": "ScalableTarget"},
                     "TargetTrackingScalingPolicyConfiguration": {
                         "TargetValue": {"Ref": "InvocationsPerInstance"},
-                        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                        "PredefinedMetricSpecification": {
+                            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                        },
                     },
                 },
             },
@@ -197,7 +206,7 @@ def select_buildspec(central_group: str) -> str:
     commands = [
         f"arn=$({query})",
         f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit 1; fi',
-        f"printf '{{\"ModelPackageArn\": \"%s\"}}\\n' \"$arn\" > {SELECTED_FILE}",
+        f'printf \'{{"ModelPackageArn": "%s"}}\\n\' "$arn" > {SELECTED_FILE}',
         f"cat {SELECTED_FILE}",
     ]
     spec = {"version": 0.2, "phases": {"build": {"commands": commands}}, "artifacts": {"files": [SELECTED_FILE]}}

@@ -12,8 +12,9 @@ submits; the API does not). mlgov submits exactly the compact JSON built here
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from mlgov.platform import policy
 from mlgov.platform.naming import resource_name
@@ -29,28 +30,61 @@ ROOT = "root"
 # Actions of global (or us-east-1-only) services. Their requests carry us-east-1 (or no
 # region) whatever region the caller works in, so a region deny must not catch them.
 GLOBAL_SERVICE_ACTIONS = (
-    "account:*", "aws-portal:*", "billing:*", "budgets:*", "ce:*", "cloudfront:*", "cur:*",
-    "globalaccelerator:*", "health:*", "iam:*", "importexport:*", "organizations:*", "pricing:*",
-    "route53:*", "route53domains:*", "s3:GetAccountPublicAccessBlock", "s3:ListAllMyBuckets",
-    "savingsplans:*", "shield:*", "sso:*", "sts:*", "support:*", "supportplans:*",
-    "tag:GetResources", "trustedadvisor:*", "waf:*", "wafv2:*",
+    "account:*",
+    "aws-portal:*",
+    "billing:*",
+    "budgets:*",
+    "ce:*",
+    "cloudfront:*",
+    "cur:*",
+    "globalaccelerator:*",
+    "health:*",
+    "iam:*",
+    "importexport:*",
+    "organizations:*",
+    "pricing:*",
+    "route53:*",
+    "route53domains:*",
+    "s3:GetAccountPublicAccessBlock",
+    "s3:ListAllMyBuckets",
+    "savingsplans:*",
+    "shield:*",
+    "sso:*",
+    "sts:*",
+    "support:*",
+    "supportplans:*",
+    "tag:GetResources",
+    "trustedadvisor:*",
+    "waf:*",
+    "wafv2:*",
 )
 
 # SageMaker create calls that accept a VpcConfig. Transform jobs run in the network of
 # their model, so they are covered by the KMS rule only.
 SAGEMAKER_VPC_ACTIONS = (
-    "sagemaker:CreateDomain", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance",
-    "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateDomain",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
 )
 SAGEMAKER_VOLUME_KMS_ACTIONS = (
-    "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance", "sagemaker:CreateProcessingJob",
-    "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateTransformJob",
 )
 CLOUDTRAIL_TAMPER_ACTIONS = (
-    "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "cloudtrail:StopLogging", "cloudtrail:UpdateTrail",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopLogging",
+    "cloudtrail:UpdateTrail",
 )
 CONFIG_TAMPER_ACTIONS = (
-    "config:DeleteConfigurationRecorder", "config:PutConfigurationRecorder", "config:StopConfigurationRecorder",
+    "config:DeleteConfigurationRecorder",
+    "config:PutConfigurationRecorder",
+    "config:StopConfigurationRecorder",
 )
 
 
@@ -106,16 +140,25 @@ def _region_restriction(spec: OrgSpec) -> dict[str, Any]:
 def _sagemaker_vpc_kms(_spec: OrgSpec) -> list[dict[str, Any]]:
     return [
         policy.statement(
-            "DenySageMakerWithoutVpc", SAGEMAKER_VPC_ACTIONS, "*", effect="Deny",
+            "DenySageMakerWithoutVpc",
+            SAGEMAKER_VPC_ACTIONS,
+            "*",
+            effect="Deny",
             conditions={"Null": {"sagemaker:VpcSubnets": "true"}},
         ),
         policy.statement(
-            "DenySageMakerWithoutVolumeKmsKey", SAGEMAKER_VOLUME_KMS_ACTIONS, "*", effect="Deny",
+            "DenySageMakerWithoutVolumeKmsKey",
+            SAGEMAKER_VOLUME_KMS_ACTIONS,
+            "*",
+            effect="Deny",
             conditions={"Null": {"sagemaker:VolumeKmsKey": "true"}},
         ),
         # Absent means Enabled (the API default), and StringNotEquals matches an absent key.
         policy.statement(
-            "DenyNotebookDirectInternetAccess", ["sagemaker:CreateNotebookInstance"], "*", effect="Deny",
+            "DenyNotebookDirectInternetAccess",
+            ["sagemaker:CreateNotebookInstance"],
+            "*",
+            effect="Deny",
             conditions={"StringNotEquals": {"sagemaker:DirectInternetAccess": "Disabled"}},
         ),
     ]
@@ -125,12 +168,18 @@ def _sagemaker_domain_vpc_only(_spec: OrgSpec) -> list[dict[str, Any]]:
     return [
         # CreateDomain without AppNetworkAccessType defaults to PublicInternetOnly: deny it too.
         policy.statement(
-            "DenyDomainNotVpcOnly", ["sagemaker:CreateDomain"], "*", effect="Deny",
+            "DenyDomainNotVpcOnly",
+            ["sagemaker:CreateDomain"],
+            "*",
+            effect="Deny",
             conditions={"StringNotEquals": {"sagemaker:AppNetworkAccessType": "VpcOnly"}},
         ),
         # UpdateDomain without the parameter leaves the type unchanged: only deny a change.
         policy.statement(
-            "DenyDomainUpdateToPublicInternet", ["sagemaker:UpdateDomain"], "*", effect="Deny",
+            "DenyDomainUpdateToPublicInternet",
+            ["sagemaker:UpdateDomain"],
+            "*",
+            effect="Deny",
             conditions={"StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}},
         ),
     ]
@@ -141,16 +190,25 @@ def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
     exempt = _exempt(spec)
     stmts = []
     if g.cloudtrail_trails:
-        stmts.append(policy.statement(
-            "ProtectCloudTrail", CLOUDTRAIL_TAMPER_ACTIONS,
-            sorted(f"arn:aws:cloudtrail:*:*:trail/{t}" for t in set(g.cloudtrail_trails)), effect="Deny", conditions=exempt or None,
-        ))
+        stmts.append(
+            policy.statement(
+                "ProtectCloudTrail",
+                CLOUDTRAIL_TAMPER_ACTIONS,
+                sorted(f"arn:aws:cloudtrail:*:*:trail/{t}" for t in set(g.cloudtrail_trails)),
+                effect="Deny",
+                conditions=exempt or None,
+            )
+        )
     if g.config_recorders:
-        stmts.append(policy.statement(
-            "ProtectConfigRecorders", CONFIG_TAMPER_ACTIONS,
-            sorted(f"arn:aws:config:*:*:configuration-recorder/{r}/*" for r in set(g.config_recorders)), effect="Deny",
-            conditions=exempt or None,
-        ))
+        stmts.append(
+            policy.statement(
+                "ProtectConfigRecorders",
+                CONFIG_TAMPER_ACTIONS,
+                sorted(f"arn:aws:config:*:*:configuration-recorder/{r}/*" for r in set(g.config_recorders)),
+                effect="Deny",
+                conditions=exempt or None,
+            )
+        )
     return stmts
 
 
@@ -167,30 +225,66 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
     # (key, name suffix, description, statements, may target the root); the key names the
     # switch in spec.management.guardrails.
     table = (
-        ("region_restriction", "deny-outside-regions",
-         f"deny requests outside {', '.join(sorted(spec.organization.allowed_regions))} (global services exempt)",
-         lambda: _region_restriction(spec), False),
-        ("sagemaker_vpc_kms", "sagemaker-vpc-kms",
-         "deny SageMaker jobs, notebooks and domains without VPC or volume KMS key, or with direct internet access",
-         lambda: _sagemaker_vpc_kms(spec), False),
-        ("sagemaker_domain_vpc_only", "sagemaker-domain-vpc-only", "deny SageMaker domains that are not VpcOnly",
-         lambda: _sagemaker_domain_vpc_only(spec), False),
-        ("deny_leave_organization", "deny-leave-organization", "deny member accounts leaving the organization",
-         lambda: policy.statement("DenyLeaveOrganization", ["organizations:LeaveOrganization"], "*", effect="Deny"), True),
-        ("protect_audit", "protect-audit", "deny stopping or changing the platform's CloudTrail trails and Config recorders",
-         lambda: audit, True),
+        (
+            "region_restriction",
+            "deny-outside-regions",
+            f"deny requests outside {', '.join(sorted(spec.organization.allowed_regions))} (global services exempt)",
+            lambda: _region_restriction(spec),
+            False,
+        ),
+        (
+            "sagemaker_vpc_kms",
+            "sagemaker-vpc-kms",
+            "deny SageMaker jobs, notebooks and domains without VPC or volume KMS key, or with direct internet access",
+            lambda: _sagemaker_vpc_kms(spec),
+            False,
+        ),
+        (
+            "sagemaker_domain_vpc_only",
+            "sagemaker-domain-vpc-only",
+            "deny SageMaker domains that are not VpcOnly",
+            lambda: _sagemaker_domain_vpc_only(spec),
+            False,
+        ),
+        (
+            "deny_leave_organization",
+            "deny-leave-organization",
+            "deny member accounts leaving the organization",
+            lambda: policy.statement("DenyLeaveOrganization", ["organizations:LeaveOrganization"], "*", effect="Deny"),
+            True,
+        ),
+        (
+            "protect_audit",
+            "protect-audit",
+            "deny stopping or changing the platform's CloudTrail trails and Config recorders",
+            lambda: audit,
+            True,
+        ),
     )
     out: list[Scp] = []
     for key, suffix, description, statements, root_ok in table:
         setting = getattr(g, key)
         if not setting.enabled or (key == "protect_audit" and not audit):
             continue
-        out.append(Scp(key, scp_name(spec, suffix), f"{org}: {description}", _document(statements()),
-                       _targets(spec, setting.targets, root_ok)))
+        out.append(
+            Scp(
+                key,
+                scp_name(spec, suffix),
+                f"{org}: {description}",
+                _document(statements()),
+                _targets(spec, setting.targets, root_ok),
+            )
+        )
     return sorted(out, key=lambda s: s.key)
 
 
-GUARDRAIL_KEYS = ("deny_leave_organization", "protect_audit", "region_restriction", "sagemaker_domain_vpc_only", "sagemaker_vpc_kms")
+GUARDRAIL_KEYS = (
+    "deny_leave_organization",
+    "protect_audit",
+    "region_restriction",
+    "sagemaker_domain_vpc_only",
+    "sagemaker_vpc_kms",
+)
 
 
 def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
@@ -202,26 +296,33 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
         for i, target in enumerate(getattr(g, key).targets or []):
             if target != ROOT and target not in ous:
                 unknown = True
-                yield ("management", "guardrails", key, "targets", i), (
-                    f"unknown attachment target (got {target!r}, expected `root` or one of {sorted(ous)})"
+                yield (
+                    ("management", "guardrails", key, "targets", i),
+                    (f"unknown attachment target (got {target!r}, expected `root` or one of {sorted(ous)})"),
                 )
     if unknown:
         return
     per_target: dict[str, list[str]] = {}
     for scp in service_control_policies(spec):
         if scp.size > SCP_MAX_CHARS:
-            yield scp.spec_path, (
-                f"SCP {scp.name!r} is too large (got {scp.size} characters, expected at most {SCP_MAX_CHARS}); "
-                "list fewer names or actions, or split it"
+            yield (
+                scp.spec_path,
+                (
+                    f"SCP {scp.name!r} is too large (got {scp.size} characters, expected at most {SCP_MAX_CHARS}); "
+                    "list fewer names or actions, or split it"
+                ),
             )
         for target in scp.targets:
             per_target.setdefault(target, []).append(scp.key)
     limit = SCP_MAX_PER_TARGET - BUILTIN_PER_TARGET
     for target, keys in sorted(per_target.items()):
         if len(keys) > limit:
-            yield ("management", "guardrails"), (
-                f"too many SCPs attached to {target!r} (got {len(keys)}: {keys}, expected at most {limit} "
-                f"besides FullAWSAccess; AWS allows {SCP_MAX_PER_TARGET} per target)"
+            yield (
+                ("management", "guardrails"),
+                (
+                    f"too many SCPs attached to {target!r} (got {len(keys)}: {keys}, expected at most {limit} "
+                    f"besides FullAWSAccess; AWS allows {SCP_MAX_PER_TARGET} per target)"
+                ),
             )
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgov.spec.model import Layer, OrgSpec, StackRef
 from mlgov.platform.canonical import Tree, canonical_json
+from mlgov.spec.model import Layer, OrgSpec, StackRef
 
 MANIFEST_PATH = "mlgov-manifest.json"
 MANIFEST_VERSION = 1
@@ -61,7 +61,11 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
                 "layer": ref.layer.value,
                 "region": ref.region,
                 "directory": f"stacks/{ref.name}",
-                "backend": {"bucket": state.bucket, "key": f"{state.key_prefix}/{ref.name}.tfstate", "region": state.region},
+                "backend": {
+                    "bucket": state.bucket,
+                    "key": f"{state.key_prefix}/{ref.name}.tfstate",
+                    "region": state.region,
+                },
                 "role_arn": spec.terraform_role_arn(ref.account),
                 "depends_on": deps[ref.name],
             }

@@ -9,9 +9,9 @@ applied, at validate time, before anything is synthesized.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterator
 
 from mlgov.spec.model import OrgSpec
 
@@ -33,7 +33,11 @@ class Kind(Enum):
     CODEBUILD = (150, r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}$", "2-150 characters of A-Z a-z 0-9 _-")
     LOG_GROUP = (512, r"^[\w#/.-]{1,512}$", "1-512 characters of A-Z a-z 0-9 _-/.#")
     SERVICE_CATALOG = (100, r"^.{1,100}$", "1-100 characters")
-    CLOUDFORMATION_STACK = (128, r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$", "1-128 characters of A-Z a-z 0-9 -, starting with a letter")
+    CLOUDFORMATION_STACK = (
+        128,
+        r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$",
+        "1-128 characters of A-Z a-z 0-9 -, starting with a letter",
+    )
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
 
     @property
@@ -71,6 +75,7 @@ class PhysicalName:
 
 # --- Terraform addresses -------------------------------------------------------------
 
+
 def construct_id(*parts: str) -> str:
     """A construct ID (and so a Terraform address fragment) from spec names.
 
@@ -81,6 +86,7 @@ def construct_id(*parts: str) -> str:
 
 
 # --- Physical names ------------------------------------------------------------------
+
 
 def bucket_name(spec: OrgSpec, account_key: str, region: str, purpose: str) -> str:
     """Globally unique bucket name: org prefix, purpose, account id and region."""
@@ -173,6 +179,8 @@ def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         yield PhysicalName(ppath + ("display_name",), Kind.SERVICE_CATALOG, portfolio.display_name)
         for key, product in sorted(portfolio.products.items()):
             yield PhysicalName(ppath + ("products", key, "display_name"), Kind.SERVICE_CATALOG, product.display_name)
+
+
 # --- Model governance flow (#4) ------------------------------------------------------
 
 # Longest suffix the endpoint template appends to an endpoint name for its model and
@@ -271,14 +279,26 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         yield PhysicalName(path, kind, name)
     for team_name, team in sorted(spec.teams.items()):
         tpath = ("teams", team_name)
-        for purpose in ("data-scientist", "lead-data-scientist", "sagemaker-execution", "event-forwarder",
-                        "deploy-pipeline", "start-deploy", "select-model", "deploy", "endpoint-deployer", "endpoint"):
+        for purpose in (
+            "data-scientist",
+            "lead-data-scientist",
+            "sagemaker-execution",
+            "event-forwarder",
+            "deploy-pipeline",
+            "start-deploy",
+            "select-model",
+            "deploy",
+            "endpoint-deployer",
+            "endpoint",
+        ):
             yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
         yield PhysicalName(tpath, Kind.SQS_QUEUE, dlq(approval_forward_rule(spec, team_name)))
         dev = team.dev_account
         for dev_region in spec.account_regions(dev):
-            yield PhysicalName(("teams", team_name, "dev_account"), Kind.S3_BUCKET, bucket_name(spec, dev, dev_region, "models"))
+            yield PhysicalName(
+                ("teams", team_name, "dev_account"), Kind.S3_BUCKET, bucket_name(spec, dev, dev_region, "models")
+            )
         yield PhysicalName(("teams", team_name, "dev_account"), Kind.KMS_ALIAS, kms_alias(spec, "models"))
         for i, group in enumerate(team.governance.model_package_groups):
             gpath = ("teams", team_name, "governance", "model_package_groups", i)

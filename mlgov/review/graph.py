@@ -44,7 +44,14 @@ def build(spec: OrgSpec) -> Graph:
             return
         parent = ous[name].parent or "root"
         add_ou(parent)
-        g.groups.append({"id": _id("ou", name), "label": f"OU {name}", "parent": "root" if parent == "root" else _id("ou", parent), "kind": "ou"})
+        g.groups.append(
+            {
+                "id": _id("ou", name),
+                "label": f"OU {name}",
+                "parent": "root" if parent == "root" else _id("ou", parent),
+                "kind": "ou",
+            }
+        )
         added.add(name)
 
     for name in sorted(ous):
@@ -52,10 +59,24 @@ def build(spec: OrgSpec) -> Graph:
     for key in sorted(spec.accounts):
         account = spec.accounts[key]
         parent = "root" if account.ou == "root" else _id("ou", account.ou)
-        g.groups.append({"id": _id("acct", key), "label": f"{key} · {account.id} · {account.layer.value}", "parent": parent, "kind": "account"})
+        g.groups.append(
+            {
+                "id": _id("acct", key),
+                "label": f"{key} · {account.id} · {account.layer.value}",
+                "parent": parent,
+                "kind": "account",
+            }
+        )
 
     for ref in ordered_stacks(spec):
-        g.nodes.append({"id": _id("stack", ref.name), "label": f"stack {ref.name} ({ref.region})", "group": _id("acct", ref.account), "kind": "stack"})
+        g.nodes.append(
+            {
+                "id": _id("stack", ref.name),
+                "label": f"stack {ref.name} ({ref.region})",
+                "group": _id("acct", ref.account),
+                "kind": "stack",
+            }
+        )
     deps = dependencies(spec)
     for ref in ordered_stacks(spec):
         for before in deps[ref.name]:
@@ -79,14 +100,28 @@ def build(spec: OrgSpec) -> Graph:
         team = spec.teams[team_name]
         dev_registry = _id("dev", team_name, "registry")
         pipeline = _id("pipeline", team_name)
-        g.nodes.append({"id": dev_registry, "label": f"{team_name} model registry", "group": _id("acct", team.dev_account), "kind": "component"})
+        g.nodes.append(
+            {
+                "id": dev_registry,
+                "label": f"{team_name} model registry",
+                "group": _id("acct", team.dev_account),
+                "kind": "component",
+            }
+        )
         g.nodes.append({"id": pipeline, "label": f"{team_name} deployment pipeline", "group": hub, "kind": "component"})
         g.edges.append({"from": dev_registry, "to": bus, "label": "model approved", "kind": "event"})
         g.edges.append({"from": registry, "to": pipeline, "label": f"{team_name} model approved", "kind": "event"})
         previous = pipeline
         for stage in team.stages:
             node = _id("stage", team_name, stage.name)
-            g.nodes.append({"id": node, "label": f"{team_name} {stage.name} endpoint", "group": _id("acct", stage.account), "kind": "stage"})
+            g.nodes.append(
+                {
+                    "id": node,
+                    "label": f"{team_name} {stage.name} endpoint",
+                    "group": _id("acct", stage.account),
+                    "kind": "stage",
+                }
+            )
             label = "manual approval" if stage.manual_approval else "deploy"
             g.edges.append({"from": previous, "to": node, "label": label, "kind": "deploy"})
             previous = node
@@ -106,7 +141,7 @@ def mermaid(g: Graph) -> str:
         lines.append(f'{pad}subgraph {group["id"]}["{group["label"]}"]')
         for node in (n for n in g.nodes if n["group"] == group["id"]):
             shape = ('[("', '")]') if node["kind"] == "stack" else ('["', '"]')
-            lines.append(f'{pad}  {node["id"]}{shape[0]}{node["label"]}{shape[1]}')
+            lines.append(f"{pad}  {node['id']}{shape[0]}{node['label']}{shape[1]}")
         for child in _children(g, group["id"]):
             emit(child, depth + 1)
         lines.append(f"{pad}end")
@@ -116,7 +151,7 @@ def mermaid(g: Graph) -> str:
     arrows = {"event": "-->", "deploy": "==>", "order": "-.->"}
     for e in g.edges:
         label = f'|"{e["label"]}"|' if e["label"] else ""
-        lines.append(f'  {e["from"]} {arrows[e["kind"]]}{label} {e["to"]}')
+        lines.append(f"  {e['from']} {arrows[e['kind']]}{label} {e['to']}")
     return "\n".join(lines) + "\n"
 
 
@@ -126,11 +161,11 @@ def dot(g: Graph) -> str:
 
     def emit(group: dict, depth: int) -> None:
         pad = "  " * depth
-        lines.append(f'{pad}subgraph cluster_{group["id"]} {{')
-        lines.append(f'{pad}  label={json.dumps(group["label"])};')
+        lines.append(f"{pad}subgraph cluster_{group['id']} {{")
+        lines.append(f"{pad}  label={json.dumps(group['label'])};")
         for node in (n for n in g.nodes if n["group"] == group["id"]):
             shape = "cylinder" if node["kind"] == "stack" else "box"
-            lines.append(f'{pad}  {node["id"]} [label={json.dumps(node["label"])}, shape={shape}];')
+            lines.append(f"{pad}  {node['id']} [label={json.dumps(node['label'])}, shape={shape}];")
         for child in _children(g, group["id"]):
             emit(child, depth + 1)
         lines.append(f"{pad}}}")
@@ -140,7 +175,7 @@ def dot(g: Graph) -> str:
     styles = {"event": "solid", "deploy": "bold", "order": "dashed"}
     for e in g.edges:
         attrs = [f"style={styles[e['kind']]}"] + ([f"label={json.dumps(e['label'])}"] if e["label"] else [])
-        lines.append(f'  {e["from"]} -> {e["to"]} [{", ".join(attrs)}];')
+        lines.append(f"  {e['from']} -> {e['to']} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

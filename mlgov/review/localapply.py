@@ -25,16 +25,29 @@ from mlgov.review import terraform
 # Types whose create/read/delete moto 5.2 implements well enough for provider 5.100.0.
 MOTO_SUPPORTED = frozenset(
     {
-        "aws_kms_key", "aws_kms_alias", "aws_kms_key_policy",
-        "aws_s3_bucket", "aws_s3_bucket_policy", "aws_s3_bucket_public_access_block", "aws_s3_bucket_versioning",
-        "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_ownership_controls",
+        "aws_kms_key",
+        "aws_kms_alias",
+        "aws_kms_key_policy",
+        "aws_s3_bucket",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_ownership_controls",
         # Not aws_s3_object: the endpoint is plain http, so the buckets' TLS-only policy (which
         # moto enforces) rightly refuses every object upload.
         "aws_s3_bucket_lifecycle_configuration",
-        "aws_iam_role", "aws_iam_policy", "aws_iam_role_policy", "aws_iam_role_policy_attachment",
-        "aws_cloudwatch_event_bus", "aws_cloudwatch_event_bus_policy", "aws_cloudwatch_event_rule",
+        "aws_iam_role",
+        "aws_iam_policy",
+        "aws_iam_role_policy",
+        "aws_iam_role_policy_attachment",
+        "aws_cloudwatch_event_bus",
+        "aws_cloudwatch_event_bus_policy",
+        "aws_cloudwatch_event_rule",
         "aws_cloudwatch_event_target",
-        "aws_sqs_queue", "aws_sqs_queue_policy", "aws_sqs_queue_redrive_policy",
+        "aws_sqs_queue",
+        "aws_sqs_queue_policy",
+        "aws_sqs_queue_redrive_policy",
         # Not aws_sagemaker_model_package_group_policy: moto 5.2.5 does not implement
         # PutModelPackageGroupPolicy (the provider would retry its 500 answers for many minutes).
         "aws_sagemaker_model_package_group",
@@ -95,7 +108,7 @@ def endpoint_override(endpoint: str, region: str) -> dict:
             "s3_use_path_style": True,
             # An API moto lacks answers 500; fail fast instead of retrying with backoff.
             "max_retries": 1,
-            "endpoints": [{service: endpoint for service in SERVICES}],
+            "endpoints": [dict.fromkeys(SERVICES, endpoint)],
         }
     )
     return override

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from mlgov.review import terraform
 
@@ -82,7 +83,11 @@ def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offl
         if workdir.exists():
             shutil.rmtree(workdir)
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
-        for step, call in (("init", _serialized_init(ws)), ("plan", lambda: ws.plan(PLAN_FILE)), ("show", lambda: ws.show_json(PLAN_FILE))):
+        for step, call in (
+            ("init", _serialized_init(ws)),
+            ("plan", lambda: ws.plan(PLAN_FILE)),
+            ("show", lambda: ws.show_json(PLAN_FILE)),
+        ):
             run.status = step
             result = call()
             if not result.ok:
@@ -179,7 +184,13 @@ def warm_plugin_cache(out: Path, cli_config: Path) -> None:
     required = {"aws": {"source": "hashicorp/aws", "version": terraform.PROVIDER_VERSION}}
     (warm / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": required}}))
     env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    subprocess.run([terraform.terraform_binary(), "init", "-input=false", "-no-color", "-backend=false"], cwd=warm, env=env, capture_output=True, check=False)
+    subprocess.run(
+        [terraform.terraform_binary(), "init", "-input=false", "-no-color", "-backend=false"],
+        cwd=warm,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
 
 
 def default_jobs() -> int:

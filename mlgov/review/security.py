@@ -17,10 +17,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 # Check ids, also used by tests and in the README.
 WILDCARD = "wildcard-grant"
@@ -151,7 +150,11 @@ class Policy:
     @property
     def is_resource_based(self) -> bool:
         """Key, bucket, bus, queue, registry policies: statements name a Principal."""
-        return not self.is_trust and not self.is_filter and any("Principal" in s or "NotPrincipal" in s for s in self.statements)
+        return (
+            not self.is_trust
+            and not self.is_filter
+            and any("Principal" in s or "NotPrincipal" in s for s in self.statements)
+        )
 
 
 def _walk(value: Any, attr: str) -> Iterator[tuple[str, Any]]:
@@ -212,8 +215,18 @@ def check_policy_literals(name: str, stack: dict) -> Iterator[Finding]:
     for rtype, rname, config in _resources(stack):
         for attr in sorted(_POLICY_ATTRS & set(config)):
             value = config[attr]
-            if isinstance(value, str) and value and _parse_policy(value) is None and rtype not in _FILTER_TYPES | {"aws_lambda_permission"}:
-                yield Finding(name, f"{rtype}.{rname}", LITERAL, f"{attr} is not a literal JSON policy document (got {value[:60]!r})")
+            if (
+                isinstance(value, str)
+                and value
+                and _parse_policy(value) is None
+                and rtype not in _FILTER_TYPES | {"aws_lambda_permission"}
+            ):
+                yield Finding(
+                    name,
+                    f"{rtype}.{rname}",
+                    LITERAL,
+                    f"{attr} is not a literal JSON policy document (got {value[:60]!r})",
+                )
 
 
 def check_wildcard_grants(name: str, stack: dict) -> Iterator[Finding]:
@@ -226,7 +239,12 @@ def check_wildcard_grants(name: str, stack: dict) -> Iterator[Finding]:
                 continue
             sid = stmt.get("Sid", "?")
             if "NotAction" in stmt or "NotResource" in stmt:
-                yield Finding(name, pol.address, WILDCARD, f"statement {sid!r} allows with NotAction/NotResource (grants everything not listed)")
+                yield Finding(
+                    name,
+                    pol.address,
+                    WILDCARD,
+                    f"statement {sid!r} allows with NotAction/NotResource (grants everything not listed)",
+                )
                 continue
             resources = _as_list(stmt.get("Resource"))
             # Resource-based policies apply to their own resource; "*" there means "this resource".
@@ -235,7 +253,12 @@ def check_wildcard_grants(name: str, stack: dict) -> Iterator[Finding]:
             for action in _actions(stmt):
                 if action == "*" or action.endswith(":*"):
                     on = "this resource" if pol.is_resource_based and "*" not in resources else 'Resource "*"'
-                    yield Finding(name, pol.address, WILDCARD, f"statement {sid!r} allows {action!r} on {on} (expected named actions)")
+                    yield Finding(
+                        name,
+                        pol.address,
+                        WILDCARD,
+                        f"statement {sid!r} allows {action!r} on {on} (expected named actions)",
+                    )
 
 
 def check_passrole(name: str, stack: dict) -> Iterator[Finding]:
@@ -247,11 +270,25 @@ def check_passrole(name: str, stack: dict) -> Iterator[Finding]:
             if stmt.get("Effect") != "Allow" or not any(_matches(a, "iam:PassRole") for a in _actions(stmt)):
                 continue
             sid = stmt.get("Sid", "?")
-            bad = [r for r in _as_list(stmt.get("Resource")) if not (isinstance(r, str) and _ROLE_ARN.match(r) and "*" not in r)]
+            bad = [
+                r
+                for r in _as_list(stmt.get("Resource"))
+                if not (isinstance(r, str) and _ROLE_ARN.match(r) and "*" not in r)
+            ]
             if bad or not stmt.get("Resource"):
-                yield Finding(name, pol.address, PASSROLE, f"statement {sid!r} passes roles {bad or 'on no Resource'} (expected named role ARNs)")
+                yield Finding(
+                    name,
+                    pol.address,
+                    PASSROLE,
+                    f"statement {sid!r} passes roles {bad or 'on no Resource'} (expected named role ARNs)",
+                )
             if "iam:passedtoservice" not in _condition_keys(stmt):
-                yield Finding(name, pol.address, PASSROLE, f"statement {sid!r} allows iam:PassRole without an iam:PassedToService condition")
+                yield Finding(
+                    name,
+                    pol.address,
+                    PASSROLE,
+                    f"statement {sid!r} allows iam:PassRole without an iam:PassedToService condition",
+                )
 
 
 def check_principals(name: str, stack: dict) -> Iterator[Finding]:
@@ -273,14 +310,30 @@ def check_principals(name: str, stack: dict) -> Iterator[Finding]:
             for principal in _aws_principals(stmt):
                 if principal == "*":
                     if pol.is_trust:
-                        yield Finding(name, pol.address, PRINCIPAL, f"statement {sid!r} lets any principal assume the role (expected named principals)")
+                        yield Finding(
+                            name,
+                            pol.address,
+                            PRINCIPAL,
+                            f"statement {sid!r} lets any principal assume the role (expected named principals)",
+                        )
                     elif not org_scoped:
                         yield Finding(
-                            name, pol.address, PRINCIPAL,
+                            name,
+                            pol.address,
+                            PRINCIPAL,
                             f"statement {sid!r} allows principal '*' without aws:PrincipalOrgID (expected named accounts or the organization)",
                         )
-                elif not (_ACCOUNT_ID.match(principal) or _SAME_STACK_ROLE.match(principal) or (_ACCOUNT_ARN.match(principal) and "*" not in principal)):
-                    yield Finding(name, pol.address, PRINCIPAL, f"statement {sid!r} has principal {principal!r} (expected an account id or a named IAM ARN)")
+                elif not (
+                    _ACCOUNT_ID.match(principal)
+                    or _SAME_STACK_ROLE.match(principal)
+                    or (_ACCOUNT_ARN.match(principal) and "*" not in principal)
+                ):
+                    yield Finding(
+                        name,
+                        pol.address,
+                        PRINCIPAL,
+                        f"statement {sid!r} has principal {principal!r} (expected an account id or a named IAM ARN)",
+                    )
 
 
 def check_bus_policies(name: str, stack: dict) -> Iterator[Finding]:
@@ -297,24 +350,47 @@ def check_bus_policies(name: str, stack: dict) -> Iterator[Finding]:
             sid = stmt.get("Sid", "?")
             principal = stmt.get("Principal")
             if isinstance(principal, dict) and set(principal) - {"AWS"}:
-                yield Finding(name, address, BUS, f"statement {sid!r} names non-account principals {sorted(set(principal) - {'AWS'})}")
+                yield Finding(
+                    name,
+                    address,
+                    BUS,
+                    f"statement {sid!r} names non-account principals {sorted(set(principal) - {'AWS'})}",
+                )
             for p in _aws_principals(stmt):
                 if p == "*":
                     if "aws:principalorgid" not in _condition_keys(stmt):
-                        yield Finding(name, address, BUS, f"statement {sid!r} allows '*' without an aws:PrincipalOrgID condition")
+                        yield Finding(
+                            name, address, BUS, f"statement {sid!r} allows '*' without an aws:PrincipalOrgID condition"
+                        )
                 elif not (_ACCOUNT_ID.match(p) or re.match(r"^arn:aws:iam::[0-9]{12}:root$", p)):
-                    yield Finding(name, address, BUS, f"statement {sid!r} has principal {p!r} (expected an account id or '*' with aws:PrincipalOrgID)")
+                    yield Finding(
+                        name,
+                        address,
+                        BUS,
+                        f"statement {sid!r} has principal {p!r} (expected an account id or '*' with aws:PrincipalOrgID)",
+                    )
     for rname, config in sorted(_by_type(stack, "aws_cloudwatch_event_permission").items()):
         principal = config.get("principal")
         condition = _as_list(config.get("condition"))
         if principal == "*" and not any(c.get("key") == "aws:PrincipalOrgID" for c in condition):
-            yield Finding(name, f"aws_cloudwatch_event_permission.{rname}", BUS, "permission for '*' without an aws:PrincipalOrgID condition")
+            yield Finding(
+                name,
+                f"aws_cloudwatch_event_permission.{rname}",
+                BUS,
+                "permission for '*' without an aws:PrincipalOrgID condition",
+            )
         elif principal != "*" and not _ACCOUNT_ID.match(str(principal)):
-            yield Finding(name, f"aws_cloudwatch_event_permission.{rname}", BUS, f"principal {principal!r} is not an account id")
+            yield Finding(
+                name, f"aws_cloudwatch_event_permission.{rname}", BUS, f"principal {principal!r} is not an account id"
+            )
 
 
 def _refers_to(value: Any, bucket_name: str, bucket: dict) -> bool:
-    return value in {f"${{aws_s3_bucket.{bucket_name}.id}}", f"${{aws_s3_bucket.{bucket_name}.bucket}}", bucket.get("bucket")}
+    return value in {
+        f"${{aws_s3_bucket.{bucket_name}.id}}",
+        f"${{aws_s3_bucket.{bucket_name}.bucket}}",
+        bucket.get("bucket"),
+    }
 
 
 def _for_bucket(stack: dict, rtype: str, bucket_name: str, bucket: dict) -> list[dict]:
@@ -330,14 +406,20 @@ def check_buckets(name: str, stack: dict) -> Iterator[Finding]:
         if not pabs or not all(all(p.get(f) is True for f in flags) for p in pabs):
             yield Finding(name, address, BUCKET, f"no public access block with all of {', '.join(flags)} = true")
         versioning = _for_bucket(stack, "aws_s3_bucket_versioning", bname, bucket)
-        if not any(_as_list(v.get("versioning_configuration")) and _as_list(v["versioning_configuration"])[0].get("status") == "Enabled" for v in versioning):
+        if not any(
+            _as_list(v.get("versioning_configuration"))
+            and _as_list(v["versioning_configuration"])[0].get("status") == "Enabled"
+            for v in versioning
+        ):
             yield Finding(name, address, BUCKET, "versioning is not enabled")
         sse_ok = False
         for conf in _for_bucket(stack, "aws_s3_bucket_server_side_encryption_configuration", bname, bucket):
             for rule in _as_list(conf.get("rule")):
                 for default in _as_list(rule.get("apply_server_side_encryption_by_default")):
                     key = str(default.get("kms_master_key_id") or "")
-                    customer_key = re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key) or re.match(r"^arn:aws:kms:[\w-]+:[0-9]{12}:key/", key)
+                    customer_key = re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key) or re.match(
+                        r"^arn:aws:kms:[\w-]+:[0-9]{12}:key/", key
+                    )
                     if default.get("sse_algorithm") in ("aws:kms", "aws:kms:dsse") and customer_key:
                         sse_ok = True
         if not sse_ok:
@@ -365,7 +447,11 @@ def check_kms_keys(name: str, stack: dict) -> Iterator[Finding]:
         address = f"aws_kms_key.{kname}"
         if key.get("enable_key_rotation") is not True:
             yield Finding(name, address, KMS, "key rotation is not enabled")
-        separate = {f"${{aws_kms_key.{kname}.id}}", f"${{aws_kms_key.{kname}.key_id}}", f"${{aws_kms_key.{kname}.arn}}"} & key_policies
+        separate = {
+            f"${{aws_kms_key.{kname}.id}}",
+            f"${{aws_kms_key.{kname}.key_id}}",
+            f"${{aws_kms_key.{kname}.arn}}",
+        } & key_policies
         if _parse_policy(key.get("policy")) is None and not separate:
             yield Finding(name, address, KMS, "no explicit key policy (the default grants kms:* to the account)")
 
@@ -380,7 +466,12 @@ def check_prod_endpoint_configs(name: str, stack: dict) -> Iterator[Finding]:
             yield Finding(name, address, ENDPOINT, "prod endpoint config has no kms_key_arn")
         capture = _as_list(conf.get("data_capture_config"))
         if not capture or capture[0].get("enable_capture") is False or not capture[0].get("destination_s3_uri"):
-            yield Finding(name, address, ENDPOINT, "prod endpoint config does not capture data (data_capture_config with a destination)")
+            yield Finding(
+                name,
+                address,
+                ENDPOINT,
+                "prod endpoint config does not capture data (data_capture_config with a destination)",
+            )
         elif not capture[0].get("kms_key_id"):
             yield Finding(name, address, ENDPOINT, "prod endpoint config captures data without kms_key_id")
 

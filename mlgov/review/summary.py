@@ -11,9 +11,10 @@ detail, level by level; the destroy/replace warnings are never dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -176,6 +177,7 @@ def load_reports(paths: Iterable[Path], manifest: dict | None = None) -> list[St
 
 # --- rendering ------------------------------------------------------------------------
 
+
 def totals(reports: list[StackReport]) -> dict[str, int]:
     return {a: sum(r.count(a) for r in reports) for a in ACTIONS}
 
@@ -257,14 +259,18 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
         out.append("| --- | --- | ---: | ---: | ---: | ---: |")
         for r in changed:
             c = r.counts
-            out.append(f"| `{r.name}` | {r.account or '-'} | {c['create']} | {c['update']} | {c['replace']} | {c['delete']} |")
+            out.append(
+                f"| `{r.name}` | {r.account or '-'} | {c['create']} | {c['update']} | {c['replace']} | {c['delete']} |"
+            )
         out.append("")
     if unchanged:
         out.append(f"No changes: {', '.join(f'`{n}`' for n in unchanged)}.")
         out.append("")
     if level == 0:
         for r in changed:
-            out.append(f"<details><summary><code>{r.name}</code>: {len(r.changes)} change{'s' if len(r.changes) != 1 else ''}</summary>")
+            out.append(
+                f"<details><summary><code>{r.name}</code>: {len(r.changes)} change{'s' if len(r.changes) != 1 else ''}</summary>"
+            )
             out.append("")
             for c in r.changes:
                 out.append(f"- {c.action} `{c.address}`{_attrs(c)}")
@@ -272,7 +278,9 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
             out.append("</details>")
             out.append("")
     if level > 0:
-        out.append(f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for everything._")
+        out.append(
+            f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for everything._"
+        )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -294,14 +302,25 @@ def as_json(reports: list[StackReport], max_chars: int | None = None) -> dict[st
     """Pipeline form: totals, destroys/replacements, security changes and per-stack detail."""
 
     def change(c: Change) -> dict[str, Any]:
-        return {"address": c.address, "type": c.type, "action": c.action, "attributes": list(c.attributes), "security": c.security or None}
+        return {
+            "address": c.address,
+            "type": c.type,
+            "action": c.action,
+            "attributes": list(c.attributes),
+            "security": c.security or None,
+        }
 
     doc: dict[str, Any] = {
         "totals": totals(reports),
         "destructive": [dict(change(c), stack=c.stack) for r in reports for c in r.changes if c.destructive],
         "security": [dict(change(c), stack=c.stack) for r in reports for c in r.changes if c.security],
         "stacks": [
-            {"name": r.name, "account": r.account or None, "counts": r.counts, "changes": [change(c) for c in r.changes]}
+            {
+                "name": r.name,
+                "account": r.account or None,
+                "counts": r.counts,
+                "changes": [change(c) for c in r.changes],
+            }
             for r in reports
         ],
     }

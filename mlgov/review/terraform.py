@@ -44,7 +44,9 @@ def terraform_binary() -> str:
 
 
 def _is_mirror(root: Path) -> bool:
-    return (root / PROVIDER / PROVIDER_VERSION).is_dir() or any((root / PROVIDER).glob(f"terraform-provider-aws_{PROVIDER_VERSION}_*.zip"))
+    return (root / PROVIDER / PROVIDER_VERSION).is_dir() or any(
+        (root / PROVIDER).glob(f"terraform-provider-aws_{PROVIDER_VERSION}_*.zip")
+    )
 
 
 @lru_cache(maxsize=1)
@@ -178,7 +180,12 @@ class Workspace:
         return Result(cmd, proc.returncode, proc.stdout, proc.stderr)
 
     def init(self) -> Result:
-        return self.run("init", "-input=false", "-no-color", "-lockfile=readonly" if (self.workdir / ".terraform.lock.hcl").exists() else "-upgrade=false")
+        return self.run(
+            "init",
+            "-input=false",
+            "-no-color",
+            "-lockfile=readonly" if (self.workdir / ".terraform.lock.hcl").exists() else "-upgrade=false",
+        )
 
     def validate(self) -> Result:
         return self.run("validate", "-no-color", "-json")

@@ -39,7 +39,9 @@ class CostTags(SpecModel):
 
     environment: TagValue = Field(default="dev", description="Default of the Environment tag parameter.")
     finance_owner: TagValue = Field(description="Default of the FinanceOwner tag parameter (who pays).")
-    business_unit: TagValue = Field(description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team defaults.")
+    business_unit: TagValue = Field(
+        description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team defaults."
+    )
     cost_center: TagValue = Field(description="Default of the CostCenter tag parameter.")
 
 
@@ -47,7 +49,9 @@ class ProductVersion(SpecModel):
     """One released provisioning artifact of a product."""
 
     name: VersionName = Field(description="Version name, e.g. v1 or v1.2; immutable once rendered into generated/.")
-    description: Text = Field(default="", description="What changed in this version (shown to users in Service Catalog).")
+    description: Text = Field(
+        default="", description="What changed in this version (shown to users in Service Catalog)."
+    )
     template: TemplateName | None = Field(
         default=None,
         description="Template file (templates/<name>.yaml.j2) this version renders; default: the product's template. "
@@ -81,17 +85,20 @@ class Portfolio(SpecModel):
     description: Text = Field(default="", description="What the portfolio is for.")
     provider: DisplayName = Field(description="Provider name shown in Service Catalog.")
     share_with_ous: list[Name] = Field(
-        default_factory=list, description="OUs (keys of organization.organizational_units) the portfolio is shared with."
+        default_factory=list,
+        description="OUs (keys of organization.organizational_units) the portfolio is shared with.",
     )
     role_patterns: list[RolePattern] = Field(
         default_factory=list,
         description="IAM role-name patterns (IAM_PATTERN principal associations), e.g. *sagemaker*; apply in every account the portfolio reaches.",
     )
     personas: list[Persona] = Field(
-        default_factory=list, description="Persona roles (created by the domain product) that may launch the portfolio's products."
+        default_factory=list,
+        description="Persona roles (created by the domain product) that may launch the portfolio's products.",
     )
     studio_visible: StrictBool = Field(
-        default=False, description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project templates."
+        default=False,
+        description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project templates.",
     )
     tag_options: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Tag options attached to the portfolio (applied to provisioned products)."

@@ -59,10 +59,12 @@ class AuditGuardrail(GuardrailBase):
     """Deny stopping, deleting or reconfiguring the platform's CloudTrail trails and Config recorders."""
 
     cloudtrail_trails: list[TrailName] = Field(
-        default_factory=list, description="Names of the trails to protect (the SCP is only created when a trail or recorder is listed)."
+        default_factory=list,
+        description="Names of the trails to protect (the SCP is only created when a trail or recorder is listed).",
     )
     config_recorders: list[RecorderName] = Field(
-        default_factory=list, description="Names of the AWS Config configuration recorders to protect (usually `default`)."
+        default_factory=list,
+        description="Names of the AWS Config configuration recorders to protect (usually `default`).",
     )
 
 
@@ -74,7 +76,9 @@ class Guardrails(SpecModel):
         description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
         "e.g. a break-glass role or the role Control Tower uses to manage trails.",
     )
-    region_restriction: RegionGuardrail = Field(default_factory=RegionGuardrail, description="Deny actions outside the allowed regions.")
+    region_restriction: RegionGuardrail = Field(
+        default_factory=RegionGuardrail, description="Deny actions outside the allowed regions."
+    )
     sagemaker_vpc_kms: SageMakerGuardrail = Field(
         default_factory=SageMakerGuardrail,
         description="Deny SageMaker training/processing/tuning/transform jobs, notebooks and domains without VPC, volume KMS key, or with direct internet access.",
@@ -83,10 +87,12 @@ class Guardrails(SpecModel):
         default_factory=DomainGuardrail, description="Deny SageMaker domains that are not VpcOnly."
     )
     deny_leave_organization: LeaveOrgGuardrail = Field(
-        default_factory=LeaveOrgGuardrail, description="Deny organizations:LeaveOrganization (default target: the root)."
+        default_factory=LeaveOrgGuardrail,
+        description="Deny organizations:LeaveOrganization (default target: the root).",
     )
     protect_audit: AuditGuardrail = Field(
-        default_factory=AuditGuardrail, description="Protect the listed CloudTrail trails and Config recorders (default target: the root)."
+        default_factory=AuditGuardrail,
+        description="Protect the listed CloudTrail trails and Config recorders (default target: the root).",
     )
 
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
-from mlgov.spec.management import ManagementSettings
+from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.spec.catalog import ServiceCatalog
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
-from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
+from mlgov.spec.management import ManagementSettings
 from mlgov.spec.source import Located, dotted, load_yaml
 
 
@@ -68,7 +68,9 @@ class Account(SpecModel):
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
     layer: Layer = Field(description="management | shared-services | dev | test | prod.")
-    ou: Name = Field(description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`).")
+    ou: Name = Field(
+        description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`)."
+    )
     regions: list[Region] | None = Field(
         default=None,
         description="Regions to build this account's layer in; default: the home region. More than one gives one stack per region.",
@@ -95,7 +97,9 @@ class Team(SpecModel):
     )
     description: Text = Field(default="", description="What the team does.")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
-    governance: TeamGovernance = Field(default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings.")
+    governance: TeamGovernance = Field(
+        default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings."
+    )
 
 
 class StateBackend(SpecModel):
@@ -115,7 +119,8 @@ class TerraformSettings(SpecModel):
 
     state: StateBackend = Field(description="S3 state backend shared by all stacks.")
     role_name: Annotated[str, StringConstraints(strict=True, pattern=r"^[\w+=,.@-]{1,64}$")] = Field(
-        default="mlgov-terraform", description="Role Terraform assumes in every account (arn:aws:iam::<id>:role/<name>)."
+        default="mlgov-terraform",
+        description="Role Terraform assumes in every account (arn:aws:iam::<id>:role/<name>).",
     )
 
 
@@ -140,9 +145,16 @@ class OrgSpec(SpecModel):
     accounts: dict[Name, Account] = Field(min_length=1, description="Every account the platform touches, by key.")
     teams: dict[Name, Team] = Field(default_factory=dict, description="Data science teams, by name.")
     terraform: TerraformSettings = Field(description="State backend and the role Terraform assumes.")
-    management: ManagementSettings = Field(default_factory=ManagementSettings, description="Management layer: OU ownership, org service access, SCP guardrails.")
-    service_catalog: ServiceCatalog | None = Field(default=None, description="Portfolios and products the hub shares to the workload OUs.")
-    governance: GovernanceSettings = Field(default_factory=GovernanceSettings, description="Sizing of the hub's model promotion function.")
+    management: ManagementSettings = Field(
+        default_factory=ManagementSettings,
+        description="Management layer: OU ownership, org service access, SCP guardrails.",
+    )
+    service_catalog: ServiceCatalog | None = Field(
+        default=None, description="Portfolios and products the hub shares to the workload OUs."
+    )
+    governance: GovernanceSettings = Field(
+        default_factory=GovernanceSettings, description="Sizing of the hub's model promotion function."
+    )
 
     # -- derived views (pure, cheap) -------------------------------------------------
 
@@ -228,7 +240,16 @@ def parse_model(located: Located) -> OrgSpec:
         SpecError: with one problem per type error.
     """
     if not isinstance(located.data, dict):
-        raise SpecError([Problem(located.file, located.line_of(()), "", f"expected a mapping at the top level (got {_yaml_kind(located.data)})")])
+        raise SpecError(
+            [
+                Problem(
+                    located.file,
+                    located.line_of(()),
+                    "",
+                    f"expected a mapping at the top level (got {_yaml_kind(located.data)})",
+                )
+            ]
+        )
     try:
         return OrgSpec.model_validate(located.data)
     except ValidationError as exc:

@@ -76,15 +76,35 @@ def load_yaml(text: bytes | str, file: str) -> Located:
     """
     if isinstance(text, bytes):
         if len(text) > MAX_SPEC_BYTES:
-            raise SpecError([Problem(file, None, "", f"file is too large for an org spec (got {len(text)} bytes, expected at most {MAX_SPEC_BYTES})")])
+            raise SpecError(
+                [
+                    Problem(
+                        file,
+                        None,
+                        "",
+                        f"file is too large for an org spec (got {len(text)} bytes, expected at most {MAX_SPEC_BYTES})",
+                    )
+                ]
+            )
         if b"\x00" in text:
             raise SpecError([Problem(file, None, "", "file is binary, not YAML (it contains NUL bytes)")])
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError([Problem(file, None, "", f"file is not UTF-8 text (invalid byte at offset {exc.start})")]) from None
+            raise SpecError(
+                [Problem(file, None, "", f"file is not UTF-8 text (invalid byte at offset {exc.start})")]
+            ) from None
     if len(text) > MAX_SPEC_BYTES:
-        raise SpecError([Problem(file, None, "", f"file is too large for an org spec (got {len(text)} characters, expected at most {MAX_SPEC_BYTES})")])
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"file is too large for an org spec (got {len(text)} characters, expected at most {MAX_SPEC_BYTES})",
+                )
+            ]
+        )
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -97,7 +117,16 @@ def load_yaml(text: bytes | str, file: str) -> Located:
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        raise SpecError([Problem(file, line, "", f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    line,
+                    "",
+                    f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors in practice
         raise SpecError([Problem(file, None, "", f"YAML error: {exc}")]) from None
     if node is None:
@@ -107,7 +136,16 @@ def load_yaml(text: bytes | str, file: str) -> Located:
     try:
         located.data = _build(node, (), located, problems, [0])
     except _TooManyValues:
-        raise SpecError([Problem(file, None, "", f"YAML aliases expand to more than {MAX_SPEC_VALUES} values (expected a spec without alias bombs)")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"YAML aliases expand to more than {MAX_SPEC_VALUES} values (expected a spec without alias bombs)",
+                )
+            ]
+        ) from None
     if problems:
         raise SpecError(problems)
     return located
@@ -134,22 +172,42 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
     if node.tag not in _PLAIN_TAGS:
         # Explicit tags (!!python/object, !Ref, ...) mean something to some other loader; in a
         # spec they are either a mistake or an attempt to smuggle behaviour in.
-        problems.append(Problem(located.file, node.start_mark.line + 1, dotted(path), f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML values)"))
+        problems.append(
+            Problem(
+                located.file,
+                node.start_mark.line + 1,
+                dotted(path),
+                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML values)",
+            )
+        )
         return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(Problem(located.file, line, dotted(path), "YAML merge keys (<<) are not supported; write the keys out"))
+                problems.append(
+                    Problem(
+                        located.file, line, dotted(path), "YAML merge keys (<<) are not supported; write the keys out"
+                    )
+                )
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                problems.append(Problem(located.file, line, dotted(path), f"mapping keys must be strings (got {shown!r}; quote it)"))
+                problems.append(
+                    Problem(located.file, line, dotted(path), f"mapping keys must be strings (got {shown!r}; quote it)")
+                )
                 continue
             key = key_node.value
             if key in out:
-                problems.append(Problem(located.file, line, dotted(path + (key,)), f"duplicate key {key!r} (first defined on line {located.lines[path + (key,)]})"))
+                problems.append(
+                    Problem(
+                        located.file,
+                        line,
+                        dotted(path + (key,)),
+                        f"duplicate key {key!r} (first defined on line {located.lines[path + (key,)]})",
+                    )
+                )
                 continue
             located.lines[path + (key,)] = line
             out[key] = _build(value_node, path + (key,), located, problems, count)
@@ -161,5 +219,12 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        problems.append(Problem(located.file, node.start_mark.line + 1, dotted(path), f"cannot read value: {getattr(exc, 'problem', exc)}"))
+        problems.append(
+            Problem(
+                located.file,
+                node.start_mark.line + 1,
+                dotted(path),
+                f"cannot read value: {getattr(exc, 'problem', exc)}",
+            )
+        )
         return None

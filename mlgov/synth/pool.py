@@ -193,7 +193,8 @@ def synth_parallel(
                 except EOFError:
                     code, tail = worker.proc.wait(), worker.stderr_tail()
                     raise MlgovError(
-                        f"synth worker exited ({code}) while synthesizing stack {worker.current}" + (f":\n{tail}" if tail else "")
+                        f"synth worker exited ({code}) while synthesizing stack {worker.current}"
+                        + (f":\n{tail}" if tail else "")
                     ) from None
                 if reply[0] == "error":
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
@@ -247,7 +248,12 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     (outdir / "manifest.json").unlink()
     manifest = docs["manifest.json"]
     del files["manifest.json"]
-    return files, manifest["stacks"][ref.name], manifest["version"], resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"])
+    return (
+        files,
+        manifest["stacks"][ref.name],
+        manifest["version"],
+        resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]),
+    )
 
 
 def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:

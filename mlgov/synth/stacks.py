@@ -13,7 +13,6 @@ from pathlib import Path
 
 from mlgov.platform.canonical import Tree, canonical_json
 
-
 # Must be set before jsii starts its Node process: Node 20 is past jsii's support window and
 # jsii would print a banner on every run.
 JSII_ENV = {

@@ -11,14 +11,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import difflib
-import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from mlgov.errors import MlgovError
 from mlgov.platform.canonical import Tree
@@ -28,6 +27,7 @@ from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.spec.model import OrgSpec
 from mlgov.synth import pool, provider_loader
 from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, resource_count
+
 
 def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.

@@ -24,7 +24,8 @@ def parse_spec(located: Located) -> OrgSpec:
     """
     spec = parse_model(located)
     problems = [
-        Problem(located.file, located.line_of(path), dotted(path), message) for path, message in semantic_problems(spec, located.data)
+        Problem(located.file, located.line_of(path), dotted(path), message)
+        for path, message in semantic_problems(spec, located.data)
     ]
     if problems:
         raise SpecError(problems)

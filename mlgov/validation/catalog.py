@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import yaml
 
@@ -27,8 +27,11 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
             if ou not in ous:
                 yield ppath + ("share_with_ous", i), f"unknown OU (got {ou!r}, expected one of {sorted(ous)})"
         if portfolio.display_name in display:
-            yield ppath + ("display_name",), (
-                f"duplicate portfolio name (got {portfolio.display_name!r}, already used by {'.'.join(display[portfolio.display_name])})"
+            yield (
+                ppath + ("display_name",),
+                (
+                    f"duplicate portfolio name (got {portfolio.display_name!r}, already used by {'.'.join(display[portfolio.display_name])})"
+                ),
             )
         display.setdefault(portfolio.display_name, ppath)
         for key, product in sorted(portfolio.products.items()):
@@ -37,7 +40,10 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
             seen: set[str] = set()
             for i, version in enumerate(product.versions):
                 if version.name in seen:
-                    yield path + ("versions", i, "name"), f"duplicate version name (got {version.name!r}); versions are immutable, add a new name"
+                    yield (
+                        path + ("versions", i, "name"),
+                        f"duplicate version name (got {version.name!r}); versions are immutable, add a new name",
+                    )
                 seen.add(version.name)
                 if version.template is not None:
                     templates.append((path + ("versions", i, "template"), version.template))
@@ -68,6 +74,9 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
         for param in sorted(prod.parameters):
             if param not in declared and param not in reported:
                 reported.add(param)
-                yield path + ("parameters", param), (
-                    f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, expected one of {sorted(declared)})"
+                yield (
+                    path + ("parameters", param),
+                    (
+                        f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, expected one of {sorted(declared)})"
+                    ),
                 )

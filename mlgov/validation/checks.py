@@ -7,8 +7,9 @@ located one-line problems. Keep messages in the ``what is wrong (got X, expected
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from mlgov.platform import guardrails, naming
 from mlgov.platform.naming import Kind, PhysicalName
@@ -82,9 +83,12 @@ def _no_interpolation(raw: Any, path: tuple = ()) -> Iterator[Finding]:
         for i, value in enumerate(raw):
             yield from _no_interpolation(value, path + (i,))
     elif isinstance(raw, str) and (marker := _marker(raw)):
-        yield path, (
-            f"contains {marker!r}, which Terraform or the template engine would interpret "
-            f"(got {raw!r}, expected plain text)"
+        yield (
+            path,
+            (
+                f"contains {marker!r}, which Terraform or the template engine would interpret "
+                f"(got {raw!r}, expected plain text)"
+            ),
         )
 
 
@@ -130,14 +134,20 @@ def _regions(spec: OrgSpec) -> Iterator[Finding]:
             yield ("organization", "allowed_regions", i), f"duplicate region (got {region!r} twice)"
         seen.add(region)
     if org.home_region not in org.allowed_regions and org.home_region in known_regions():
-        yield ("organization", "home_region"), (
-            f"home region is not in allowed_regions (got {org.home_region!r}, expected one of {sorted(org.allowed_regions)})"
+        yield (
+            ("organization", "home_region"),
+            (
+                f"home region is not in allowed_regions (got {org.home_region!r}, expected one of {sorted(org.allowed_regions)})"
+            ),
         )
     for key, account in sorted(spec.accounts.items()):
         for i, region in enumerate(account.regions or []):
             if region not in org.allowed_regions and region in known_regions():
-                yield ("accounts", key, "regions", i), (
-                    f"region is not in organization.allowed_regions (got {region!r}, expected one of {sorted(org.allowed_regions)})"
+                yield (
+                    ("accounts", key, "regions", i),
+                    (
+                        f"region is not in organization.allowed_regions (got {region!r}, expected one of {sorted(org.allowed_regions)})"
+                    ),
                 )
 
 
@@ -148,29 +158,37 @@ def _accounts(spec: OrgSpec) -> Iterator[Finding]:
         if name == "root":
             yield ("organization", "organizational_units", name), "`root` is reserved for the organization root"
         if ou.parent is not None and ou.parent not in ous:
-            yield ("organization", "organizational_units", name, "parent"), (
-                f"unknown OU (got {ou.parent!r}, expected one of {sorted(ous)})"
+            yield (
+                ("organization", "organizational_units", name, "parent"),
+                (f"unknown OU (got {ou.parent!r}, expected one of {sorted(ous)})"),
             )
         # walk up the parents; a loop means the tree is not a tree
         seen, cursor = {name}, ou.parent
         while cursor in ous:
             if cursor in seen:
-                yield ("organization", "organizational_units", name, "parent"), f"OU parents form a cycle through {cursor!r}"
+                yield (
+                    ("organization", "organizational_units", name, "parent"),
+                    f"OU parents form a cycle through {cursor!r}",
+                )
                 break
             seen.add(cursor)
             cursor = ous[cursor].parent
     seen_ou_ids: dict[str, str] = {}
     for name, ou in sorted(ous.items()):
         if ou.id in seen_ou_ids:
-            yield ("organization", "organizational_units", name, "id"), (
-                f"duplicate OU id (got {ou.id!r}, already used by OU {seen_ou_ids[ou.id]!r})"
+            yield (
+                ("organization", "organizational_units", name, "id"),
+                (f"duplicate OU id (got {ou.id!r}, already used by OU {seen_ou_ids[ou.id]!r})"),
             )
         seen_ou_ids.setdefault(ou.id, name)
 
     seen_ids: dict[str, str] = {}
     for key, account in sorted(spec.accounts.items()):
         if account.id in seen_ids:
-            yield ("accounts", key, "id"), f"duplicate account id (got {account.id!r}, already used by account {seen_ids[account.id]!r})"
+            yield (
+                ("accounts", key, "id"),
+                f"duplicate account id (got {account.id!r}, already used by account {seen_ids[account.id]!r})",
+            )
         seen_ids.setdefault(account.id, key)
         if account.ou != "root" and account.ou not in ous:
             yield ("accounts", key, "ou"), f"unknown OU (got {account.ou!r}, expected `root` or one of {sorted(ous)})"
@@ -179,10 +197,14 @@ def _accounts(spec: OrgSpec) -> Iterator[Finding]:
 
     mgmt = org.management_account
     if mgmt not in spec.accounts:
-        yield ("organization", "management_account"), f"unknown account (got {mgmt!r}, expected one of {sorted(spec.accounts)})"
+        yield (
+            ("organization", "management_account"),
+            f"unknown account (got {mgmt!r}, expected one of {sorted(spec.accounts)})",
+        )
     elif spec.accounts[mgmt].layer != Layer.management:
-        yield ("organization", "management_account"), (
-            f"account {mgmt!r} has layer {spec.accounts[mgmt].layer.value!r} (expected 'management')"
+        yield (
+            ("organization", "management_account"),
+            (f"account {mgmt!r} has layer {spec.accounts[mgmt].layer.value!r} (expected 'management')"),
         )
     for layer in (Layer.management, Layer.shared_services):
         keys = spec.keys_in_layer(layer)
@@ -190,7 +212,10 @@ def _accounts(spec: OrgSpec) -> Iterator[Finding]:
             yield ("accounts",), f"expected exactly one account with layer {layer.value!r} (got {len(keys)}: {keys})"
     for key in spec.keys_in_layer(Layer.management):
         if key != mgmt:
-            yield ("accounts", key, "layer"), f"only organization.management_account ({mgmt!r}) may have layer 'management'"
+            yield (
+                ("accounts", key, "layer"),
+                f"only organization.management_account ({mgmt!r}) may have layer 'management'",
+            )
 
 
 def _teams(spec: OrgSpec) -> Iterator[Finding]:
@@ -199,13 +224,22 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
         tpath = ("teams", team_name)
         dev = team.dev_account
         if dev not in spec.accounts:
-            yield tpath + ("dev_account",), f"unknown account (got {dev!r}, expected one of {spec.keys_in_layer(Layer.dev)})"
+            yield (
+                tpath + ("dev_account",),
+                f"unknown account (got {dev!r}, expected one of {spec.keys_in_layer(Layer.dev)})",
+            )
         elif spec.accounts[dev].layer != Layer.dev:
-            yield tpath + ("dev_account",), (
-                f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account (expected layer 'dev')"
+            yield (
+                tpath + ("dev_account",),
+                (
+                    f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account (expected layer 'dev')"
+                ),
             )
         elif dev in dev_owner:
-            yield tpath + ("dev_account",), f"dev account {dev!r} already belongs to team {dev_owner[dev]!r} (one dev account per team)"
+            yield (
+                tpath + ("dev_account",),
+                f"dev account {dev!r} already belongs to team {dev_owner[dev]!r} (one dev account per team)",
+            )
         else:
             dev_owner[dev] = team_name
 
@@ -219,32 +253,50 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                 yield spath + ("name",), f"duplicate stage name (got {stage.name!r})"
             names.add(stage.name)
             if stage.account == dev and dev_valid:
-                yield spath + ("account",), f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod account)"
+                yield (
+                    spath + ("account",),
+                    f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod account)",
+                )
                 continue
             if stage.account in accounts_seen:
-                yield spath + ("account",), (
-                    f"account {stage.account!r} already appears at stage {accounts_seen[stage.account]}: "
-                    "stages must form a path without cycles"
+                yield (
+                    spath + ("account",),
+                    (
+                        f"account {stage.account!r} already appears at stage {accounts_seen[stage.account]}: "
+                        "stages must form a path without cycles"
+                    ),
                 )
             accounts_seen.setdefault(stage.account, i)
             if stage.account not in spec.accounts:
-                yield spath + ("account",), (
-                    f"unknown account (got {stage.account!r}, expected one of {spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
+                yield (
+                    spath + ("account",),
+                    (
+                        f"unknown account (got {stage.account!r}, expected one of {spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
+                    ),
                 )
                 continue
             layer = spec.accounts[stage.account].layer
             if layer not in (Layer.test, Layer.prod):
-                yield spath + ("account",), (
-                    f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage (expected 'test' or 'prod')"
+                yield (
+                    spath + ("account",),
+                    (
+                        f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage (expected 'test' or 'prod')"
+                    ),
                 )
             elif layer == Layer.prod:
                 seen_prod = True
                 if not stage.manual_approval:
-                    yield spath + ("manual_approval",), "a prod stage must require manual approval (got false, expected true)"
+                    yield (
+                        spath + ("manual_approval",),
+                        "a prod stage must require manual approval (got false, expected true)",
+                    )
                 if i == 0:
                     yield spath + ("account",), "the first stage must not be prod: deploy to a test account first"
             elif seen_prod:
-                yield spath + ("account",), f"test stage {stage.name!r} comes after a prod stage (expected test stages first)"
+                yield (
+                    spath + ("account",),
+                    f"test stage {stage.name!r} comes after a prod stage (expected test stages first)",
+                )
 
 
 def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
@@ -261,5 +313,8 @@ def _physical_names(spec: OrgSpec) -> Iterator[Finding]:
             yield name.spec_path, problem
         if name.kind.name == "S3_BUCKET":
             if name.name in seen and seen[name.name] != name.spec_path:
-                yield name.spec_path, f"derived bucket name {name.name!r} collides with the one for {'.'.join(map(str, seen[name.name]))}"
+                yield (
+                    name.spec_path,
+                    f"derived bucket name {name.name!r} collides with the one for {'.'.join(map(str, seen[name.name]))}",
+                )
             seen.setdefault(name.name, name.spec_path)

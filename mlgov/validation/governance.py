@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from mlgov.spec.governance import LOG_RETENTION_DAYS, MIN_PROD_INSTANCES, is_prod_stage, resolve_endpoint
 from mlgov.spec.model import OrgSpec
@@ -12,8 +12,9 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
     """Semantic checks of the governance settings, as ``(spec path, message)``."""
     retention = spec.governance.log_retention_days
     if retention not in LOG_RETENTION_DAYS:
-        yield ("governance", "log_retention_days"), (
-            f"not a CloudWatch Logs retention period (got {retention}, expected one of {list(LOG_RETENTION_DAYS)})"
+        yield (
+            ("governance", "log_retention_days"),
+            (f"not a CloudWatch Logs retention period (got {retention}, expected one of {list(LOG_RETENTION_DAYS)})"),
         )
     for team_name, team in sorted(spec.teams.items()):
         gpath = ("teams", team_name, "governance")
@@ -31,19 +32,31 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
             resolved = resolve_endpoint(spec, team_name, stage)
             if is_prod_stage(spec, stage):
                 if resolved.instance_count < MIN_PROD_INSTANCES:
-                    yield epath + ("instance_count",), (
-                        f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got {resolved.instance_count})"
+                    yield (
+                        epath + ("instance_count",),
+                        (
+                            f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got {resolved.instance_count})"
+                        ),
                     )
                 if given.min_capacity is not None and given.min_capacity < MIN_PROD_INSTANCES:
-                    yield epath + ("min_capacity",), (
-                        f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got {resolved.min_capacity})"
+                    yield (
+                        epath + ("min_capacity",),
+                        (
+                            f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got {resolved.min_capacity})"
+                        ),
                     )
             if resolved.min_capacity > resolved.max_capacity:
-                yield epath + ("max_capacity",), (
-                    f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least {resolved.min_capacity})"
+                yield (
+                    epath + ("max_capacity",),
+                    (
+                        f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least {resolved.min_capacity})"
+                    ),
                 )
             elif not resolved.min_capacity <= resolved.instance_count <= resolved.max_capacity:
-                yield epath + ("instance_count",), (
-                    f"instance count is outside the autoscaling range (got {resolved.instance_count}, "
-                    f"expected {resolved.min_capacity}..{resolved.max_capacity})"
+                yield (
+                    epath + ("instance_count",),
+                    (
+                        f"instance count is outside the autoscaling range (got {resolved.instance_count}, "
+                        f"expected {resolved.min_capacity}..{resolved.max_capacity})"
+                    ),
                 )
