@@ -210,6 +210,24 @@ def central_model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     return f"{model_package_group(spec, team, group)}-{spec.accounts[spec.teams[team].dev_account].id}"
 
 
+# SSM parameters each account's stack writes so that products, pipelines and templates find
+# the account's network, team, roles and keys at launch time instead of carrying them in
+# their bodies (a released product version then never changes when teams or accounts do).
+# The contract between the stacks (writers) and the product templates (readers):
+PARAMETERS = {
+    ("network", "vpc-id"): "String: the account's VPC",
+    ("network", "subnet-ids"): "StringList: private subnets for Studio, jobs and endpoints",
+    ("network", "security-group-ids"): "StringList: the security group(s) for Studio, jobs and endpoints",
+    ("team", "name"): "String: the team that owns this dev account",
+    ("team", "model-package-groups"): "StringList: the team's governed model package groups",
+}
+
+
+def ssm_parameter(spec: OrgSpec, *parts: str) -> str:
+    """Name of an SSM parameter the platform writes for products to read: ``/<org>/<parts>``."""
+    return "/" + "/".join((spec.organization.name, *parts))
+
+
 def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
     return role_name(spec, f"{team}-{purpose}")
