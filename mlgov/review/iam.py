@@ -103,7 +103,9 @@ class Finding:
     """One thing the Service Authorization Reference (or the policy grammar) says is wrong.
 
     ``code`` is one of invalid-policy, unknown-action, deprecated-action, unknown-key,
-    deprecated-key, key-not-applicable, resource-mismatch. ``statement`` is 1-based.
+    deprecated-key, key-not-applicable (to every action of the statement), deny-always-applies
+    (a Deny whose condition holds when the key is absent, on an action that never has the key)
+    and resource-mismatch. ``statement`` is 1-based.
     """
 
     policy: str

@@ -274,27 +274,46 @@ async function expandAction(pattern, report) {
   return actions;
 }
 
-async function checkKey(key, actions, allActions, report) {
+// Whether a condition operator is true for a request that lacks the key: a Deny with it then
+// applies to every request of an action that never carries the key.
+function trueWhenMissing(op, value) {
+  if (/IfExists$/.test(op)) return false;
+  if (op.startsWith("ForAllValues:")) return true;
+  const base = op.replace(/^ForAnyValue:/, "");
+  if (base === "Null") return list(value).some((v) => String(v).toLowerCase() === "true");
+  return /Not/.test(base);
+}
+
+const actionList = (names) => (names.length > 4
+  ? `${names.slice(0, 4).join(", ")} and ${names.length - 4} more` : names.join(", "));
+
+async function checkKey(key, op, value, st, actions, allActions, report) {
   const prefix = key.split(":")[0];
   const known = await data.findConditionKey(key);
   if (!known) {
     // Keys of OIDC providers (token.actions.githubusercontent.com:sub) are not all in the data.
-    if (prefix.includes(".")) return;
-    report("unknown-key", `condition key ${key} does not exist`);
+    if (!prefix.includes(".")) report("unknown-key", `condition key ${key} does not exist`);
     return;
   }
-  if (DEPRECATED.test(known.description)) {
+  const deprecated = DEPRECATED.test(known.description);
+  const missing = [];
+  if (prefix.toLowerCase() !== "aws" && !allActions) {
+    for (const { service, details } of actions) {
+      if (!(await keysOf(service, details)).some((re) => re.test(key))) missing.push(`${service}:${details.name}`);
+    }
+  }
+  const none = actions.length > 0 && missing.length === actions.length;
+  if (deprecated) {
     const instead = REPLACEMENT.exec(known.description);
-    report("deprecated-key", `condition key ${known.key} is deprecated${instead ? `; use ${instead[1]}` : ""} (${known.description})`);
-    return;
+    report("deprecated-key", `condition key ${known.key} is deprecated${instead ? `; use ${instead[1]}` : ""}`
+      + (none ? "; no action of the statement lists it any more" : "")
+      + (none && st.Effect === "Deny" && trueWhenMissing(op, value) ? `, so this Deny (${op}) always applies` : "")
+      + ` (${known.description})`);
+  } else if (none) {
+    report("key-not-applicable", `condition key ${key} applies to none of ${actionList(missing)}`);
+  } else if (missing.length && st.Effect === "Deny" && trueWhenMissing(op, value)) {
+    report("deny-always-applies", `requests of ${actionList(missing)} never carry ${key}, so this Deny (${op}) always applies to them`);
   }
-  if (prefix.toLowerCase() === "aws" || allActions) return;
-  for (const { service, details } of actions) {
-    if ((await keysOf(service, details)).some((re) => re.test(key))) return;
-  }
-  const names = actions.map((a) => `${a.service}:${a.details.name}`);
-  report("key-not-applicable", `condition key ${key} applies to none of ${names.length > 4
-    ? `${names.slice(0, 4).join(", ")} and ${names.length - 4} more` : names.join(", ")}`);
 }
 
 async function checkResource(arn, actions, report) {
@@ -338,8 +357,8 @@ async function validatePolicy(p) {
     const allActions = st.NotAction !== undefined || patterns.includes("*");
     const actions = [];
     for (const pattern of patterns) if (pattern !== "*") actions.push(...(await expandAction(pattern, report)));
-    for (const block of Object.values(st.Condition || {})) {
-      for (const key of Object.keys(block || {})) await checkKey(key, actions, allActions, report);
+    for (const [op, block] of Object.entries(st.Condition || {})) {
+      for (const [key, value] of Object.entries(block || {})) await checkKey(key, op, value, st, actions, allActions, report);
     }
     if (!allActions && actions.length) {
       for (const arn of list(st.Resource)) await checkResource(String(arn), actions, report);
