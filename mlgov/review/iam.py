@@ -104,8 +104,10 @@ class Finding:
 
     ``code`` is one of invalid-policy, unknown-action, deprecated-action, unknown-key,
     deprecated-key, key-not-applicable (to every action of the statement), deny-always-applies
-    (a Deny whose condition holds when the key is absent, on an action that never has the key)
-    and resource-mismatch. ``statement`` is 1-based.
+    (a Deny whose condition holds when the key is absent, on an action that never has the key),
+    resource-mismatch (an ARN no action of the statement acts on) and action-matches-no-resource
+    (a named action none of the statement's ARNs suits: the statement never applies to it).
+    ``statement`` is 1-based.
     """
 
     policy: str

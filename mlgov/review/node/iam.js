@@ -269,7 +269,7 @@ async function expandAction(pattern, report) {
     if (names.length === 1 && !/[*?]/.test(name) && DEPRECATED.test(details.description)) {
       report("deprecated-action", `${pattern} is deprecated: ${details.description}`);
     }
-    actions.push({ service, details });
+    actions.push({ service, details, named: !/[*?]/.test(name) });
   }
   return actions;
 }
@@ -316,23 +316,48 @@ async function checkKey(key, op, value, st, actions, allActions, report) {
   }
 }
 
-async function checkResource(arn, actions, report) {
-  if (arn === "*") return;
-  const tokens = policyTokens(arn);
-  const types = [];
-  for (const { service, details } of actions) {
-    if (details.isWildcardOnly) continue;
-    for (const rt of details.resourceTypes) {
-      const format = (await resourceType(service, rt.name))?.arn;
-      if (!format) continue;
-      if (intersects(tokens, formatTokens(format))) return;
-      types.push(`${service}:${rt.name}`);
+// Whether the resource ARN pattern can name a resource that the action acts on.
+async function actsOn(tokens, { service, details }) {
+  if (details.isWildcardOnly) return false;
+  for (const rt of details.resourceTypes) {
+    const format = (await resourceType(service, rt.name))?.arn;
+    if (format && intersects(tokens, formatTokens(format))) return true;
+  }
+  return false;
+}
+
+async function typesOf(actions) {
+  const types = new Set();
+  for (const { service, details } of actions) for (const rt of details.resourceTypes) types.add(`${service}:${rt.name}`);
+  const all = [...types];
+  return all.length ? `${all.slice(0, 6).join(", ")}${all.length > 6 ? ", ..." : ""}` : "";
+}
+
+// Each resource must suit some action, and each action named outright some resource: an action
+// that suits none is never granted (or, in a Deny, never denied) by the statement.
+async function checkResources(arns, actions, report) {
+  if (arns.includes("*")) return;
+  const used = new Set();
+  for (const arn of arns) {
+    const tokens = policyTokens(arn);
+    let fits = false;
+    for (const action of actions) {
+      if (await actsOn(tokens, action)) { fits = true; used.add(action); }
+    }
+    if (!fits) {
+      const types = await typesOf(actions);
+      report("resource-mismatch", types ? `${arn} matches no resource type of the statement's actions (${types})`
+        : `${arn}: the statement's actions only accept Resource "*"`);
     }
   }
-  const accepted = [...new Set(types)];
-  report("resource-mismatch", accepted.length
-    ? `${arn} matches no resource type of the statement's actions (${accepted.slice(0, 6).join(", ")}${accepted.length > 6 ? ", ..." : ""})`
-    : `${arn}: the statement's actions only accept Resource "*"`);
+  if (!used.size) return;
+  for (const action of actions) {
+    if (!action.named || used.has(action)) continue;
+    const { service, details } = action;
+    const accepts = details.isWildcardOnly ? `only Resource "*"` : `only ${await typesOf([action])}`;
+    report("action-matches-no-resource", `${service}:${details.name} accepts ${accepts}; no resource of the `
+      + `statement is one, so the statement never applies to it`);
+  }
 }
 
 async function validatePolicy(p) {
@@ -360,8 +385,8 @@ async function validatePolicy(p) {
     for (const [op, block] of Object.entries(st.Condition || {})) {
       for (const [key, value] of Object.entries(block || {})) await checkKey(key, op, value, st, actions, allActions, report);
     }
-    if (!allActions && actions.length) {
-      for (const arn of list(st.Resource)) await checkResource(String(arn), actions, report);
+    if (!allActions && actions.length && st.Resource !== undefined) {
+      await checkResources(list(st.Resource).map(String), actions, report);
     }
   }
   return findings;
