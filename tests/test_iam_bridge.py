@@ -50,8 +50,8 @@ def bridge() -> None:
 
 
 def training(**changes) -> iam.Request:
-    fields = dict(principal=f"arn:aws:iam::{DEV}:role/data-scientist", action="sagemaker:CreateTrainingJob",
-                  resource=TRAINING_JOB, resource_account=DEV, identity_policies={"data-scientist": TRAIN})
+    fields = {"principal": f"arn:aws:iam::{DEV}:role/data-scientist", "action": "sagemaker:CreateTrainingJob",
+              "resource": TRAINING_JOB, "resource_account": DEV, "identity_policies": {"data-scientist": TRAIN}}
     return iam.Request(**{**fields, **changes})
 
 
@@ -285,8 +285,8 @@ def _summary(findings: list[iam.Finding], checked: int) -> str:
     by_code: dict[str, list[iam.Finding]] = collections.defaultdict(list)
     for f in findings:
         by_code[f.code].append(f)
-    lines = [f"IAM validation of generated/ (iam-data via mlgov/review/iam.py): {checked} policies, "
-             f"{len(findings)} findings", ""]
+    header = f"IAM validation of generated/ (iam-data via mlgov/review/iam.py): {checked} policies, {len(findings)} findings"
+    lines = [header, ""]
     for code in sorted(by_code):
         lines.append(f"== {code} ({len(by_code[code])})")
         lines += [f"  {f}" for f in by_code[code]]

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -149,6 +150,12 @@ class _Stack:
             return self.account
         return self._name(rtype, rname)
 
+    def function_arn(self, function: str) -> str:
+        """The ARN of a Lambda function given by name, ARN or reference."""
+        function = self.resolve(function)
+        return function if function.startswith("arn:") else \
+            f"arn:aws:lambda:{self.region}:{self.account}:function:{function}"
+
     def resolve(self, text: str) -> str:
         parts = text.split("$${")  # Terraform's escape of a literal ${ (IAM policy variables)
         return "${".join(_TF_REF.sub(lambda m: self.value(m.group(1)), part) for part in parts)
@@ -191,10 +198,7 @@ def stack_policies(path: Path, generated: Path) -> Iterator[Collected]:
         for rname, attrs in items.items():
             address = f"{rtype}.{rname}"
             if rtype == "aws_lambda_permission":
-                function = stack.resolve(str(attrs.get("function_name", "")))
-                yield out(f"{address}:statement", "resource", _lambda_permission(
-                    attrs, lambda f: f if f.startswith("arn:") else
-                    f"arn:aws:lambda:{stack.region}:{stack.account}:function:{function}"))
+                yield out(f"{address}:statement", "resource", _lambda_permission(attrs, stack.function_arn))
                 continue
             if rtype == "aws_organizations_policy":
                 kind = _ORG_KINDS.get(attrs.get("type", "SERVICE_CONTROL_POLICY"))
@@ -244,7 +248,7 @@ _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: l
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation template in YAML (or JSON), short tags in their long form."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (safe loader subclass)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
 
 
 # CloudFormation type -> (property naming the resource, ARN format, what Ref returns:
@@ -373,7 +377,7 @@ class _Template:
             return node
         if len(node) == 1:
             (key, arg), = node.items()
-            handler = self._functions.get(key)
+            handler = _INTRINSICS.get(key)
             if handler:
                 return handler(self, arg)
         return {k: v for k, v in ((k, self.resolve(n)) for k, n in node.items()) if v is not _NO_VALUE}
@@ -384,24 +388,26 @@ class _Template:
         entry = mapping.get(top) or next(iter(mapping.values()))  # a placeholder account: any entry
         return entry[self.resolve(arg[2])]
 
-    _functions: dict[str, Callable[[_Template, Any], Any]] = {
-        "Ref": lambda s, a: s.ref(a),
-        "Fn::GetAtt": lambda s, a: s.get_att(*(a.split(".", 1) if isinstance(a, str) else s.resolve(a))),
-        "Fn::Sub": lambda s, a: s._sub(a, {}) if isinstance(a, str) else s._sub(a[0], a[1] if len(a) > 1 else {}),
-        "Fn::If": lambda s, a: s.resolve(a[1] if s.condition(a[0]) else a[2]),
-        "Fn::Equals": lambda s, a: str(s.resolve(a[0])) == str(s.resolve(a[1])),
-        "Fn::Not": lambda s, a: not s.resolve(a[0]),
-        "Fn::And": lambda s, a: all(s.resolve(x) for x in a),
-        "Fn::Or": lambda s, a: any(s.resolve(x) for x in a),
-        "Condition": lambda s, a: s.condition(a),
-        "Fn::FindInMap": lambda s, a: s._find_in_map(a),
-        "Fn::Join": lambda s, a: str(a[0]).join(str(x) for x in s.resolve(a[1])),
-        "Fn::Select": lambda s, a: s.resolve(a[1])[int(s.resolve(a[0]))],
-        "Fn::Split": lambda s, a: str(s.resolve(a[1])).split(a[0]),
-        "Fn::Base64": lambda s, a: s.resolve(a),
-        "Fn::GetAZs": lambda s, a: [f"{s.region}a", f"{s.region}b"],
-        "Fn::ImportValue": lambda s, a: f"imported-{s.resolve(a)}",
-    }
+
+# Intrinsic function -> how it evaluates.
+_INTRINSICS: dict[str, Callable[[_Template, Any], Any]] = {
+    "Ref": lambda s, a: s.ref(a),
+    "Fn::GetAtt": lambda s, a: s.get_att(*(a.split(".", 1) if isinstance(a, str) else s.resolve(a))),
+    "Fn::Sub": lambda s, a: s._sub(a, {}) if isinstance(a, str) else s._sub(a[0], a[1] if len(a) > 1 else {}),
+    "Fn::If": lambda s, a: s.resolve(a[1] if s.condition(a[0]) else a[2]),
+    "Fn::Equals": lambda s, a: str(s.resolve(a[0])) == str(s.resolve(a[1])),
+    "Fn::Not": lambda s, a: not s.resolve(a[0]),
+    "Fn::And": lambda s, a: all(s.resolve(x) for x in a),
+    "Fn::Or": lambda s, a: any(s.resolve(x) for x in a),
+    "Condition": lambda s, a: s.condition(a),
+    "Fn::FindInMap": lambda s, a: s._find_in_map(a),
+    "Fn::Join": lambda s, a: str(a[0]).join(str(x) for x in s.resolve(a[1])),
+    "Fn::Select": lambda s, a: s.resolve(a[1])[int(s.resolve(a[0]))],
+    "Fn::Split": lambda s, a: str(s.resolve(a[1])).split(a[0]),
+    "Fn::Base64": lambda s, a: s.resolve(a),
+    "Fn::GetAZs": lambda s, a: [f"{s.region}a", f"{s.region}b"],
+    "Fn::ImportValue": lambda s, a: f"imported-{s.resolve(a)}",
+}
 
 
 _CFN_IDENTITY = {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy",
