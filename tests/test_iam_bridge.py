@@ -7,6 +7,7 @@ Without node or the pinned npm packages these tests skip locally and FAIL on CI 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import time
@@ -239,6 +240,32 @@ def test_terraform_references_become_arns_of_the_stack(policies):
     by_id = {p.id: p for p in policies}
     text = str(by_id["stacks/ml-dev-fraud:aws_iam_role_policy.fraud_data_scientist:policy"].document)
     assert re.search(r"arn:aws:kms:eu-west-1:330000000003:key/[0-9a-f-]{36}", text), text
+
+
+def test_terraform_interpolations_get_the_shape_of_what_they_reference(tmp_path):
+    policy = doc({"Effect": "Allow", "Action": "s3:GetObject",
+                  "Resource": ["${aws_s3_bucket.data.arn}/$${aws:username}/*", "${aws_kms_key.data.arn}"],
+                  "Condition": {"StringEquals": {"aws:PrincipalAccount": "${data.aws_caller_identity.me.account_id}",
+                                                 "aws:RequestedRegion": "${data.aws_region.here.name}"}}})
+    stack = {"provider": {"aws": [{"region": "eu-central-1", "allowed_account_ids": ["330000000003"]}]},
+             "resource": {"aws_s3_bucket": {"data": {"bucket": "nwa-data"}}, "aws_kms_key": {"data": {}},
+                          "aws_iam_role_policy": {"data": {"policy": json.dumps(policy)}},
+                          "aws_lambda_permission": {"invoke": {"action": "lambda:InvokeFunction",
+                                                               "function_name": "${aws_lambda_function.f.function_name}",
+                                                               "principal": "events.amazonaws.com"}},
+                          "aws_lambda_function": {"f": {"function_name": "nwa-f"}}}}
+    (tmp_path / "stacks" / "demo").mkdir(parents=True)
+    (tmp_path / "stacks" / "demo" / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
+    found = {p.id: p for p in collect(tmp_path)}
+    assert set(found) == {"stacks/demo:aws_iam_role_policy.data:policy", "stacks/demo:aws_lambda_permission.invoke:statement"}
+    statement = found["stacks/demo:aws_iam_role_policy.data:policy"].document["Statement"][0]
+    assert statement["Resource"][0] == "arn:aws:s3:::nwa-data/${aws:username}/*"
+    assert re.fullmatch(r"arn:aws:kms:eu-central-1:330000000003:key/[0-9a-f-]{36}", statement["Resource"][1])
+    assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "330000000003",
+                                                      "aws:RequestedRegion": "eu-central-1"}
+    invoke = found["stacks/demo:aws_lambda_permission.invoke:statement"].document["Statement"][0]
+    assert invoke["Resource"] == "arn:aws:lambda:eu-central-1:330000000003:function:nwa-f"
+    assert invoke["Principal"] == {"Service": "events.amazonaws.com"}
 
 
 def test_cloudformation_short_tags_and_intrinsics_are_evaluated(tmp_path):

@@ -148,6 +148,10 @@ class _Stack:
             return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{self._name(rtype, rname)}"
         if attr == "account_id":
             return self.account
+        if rtype == "aws_region":
+            return self.region
+        if rtype == "aws_partition":
+            return PARTITION
         return self._name(rtype, rname)
 
     def function_arn(self, function: str) -> str:
