@@ -34,11 +34,25 @@ def doc(*statements: dict) -> dict:
 
 
 TRAIN = doc({"Sid": "Train", "Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": "*"})
-VPC_ONLY = doc({"Sid": "DenyTrainingOutsideVpc", "Effect": "Deny", "Action": "sagemaker:CreateTrainingJob",
-                "Resource": "*", "Condition": {"Null": {"sagemaker:VpcSubnets": "true"}}})
+VPC_ONLY = doc(
+    {
+        "Sid": "DenyTrainingOutsideVpc",
+        "Effect": "Deny",
+        "Action": "sagemaker:CreateTrainingJob",
+        "Resource": "*",
+        "Condition": {"Null": {"sagemaker:VpcSubnets": "true"}},
+    }
+)
 HUB_READS = doc({"Sid": "ReadModels", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/models/*"})
-BUCKET_SHARES = doc({"Sid": "HubReadsModels", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{HUB}:root"},
-                     "Action": "s3:GetObject", "Resource": f"{BUCKET}/models/*"})
+BUCKET_SHARES = doc(
+    {
+        "Sid": "HubReadsModels",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{HUB}:root"},
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET}/models/*",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,29 +65,52 @@ def bridge() -> None:
 
 
 def training(**changes) -> iam.Request:
-    fields = {"principal": f"arn:aws:iam::{DEV}:role/data-scientist", "action": "sagemaker:CreateTrainingJob",
-              "resource": TRAINING_JOB, "resource_account": DEV, "identity_policies": {"data-scientist": TRAIN}}
+    fields = {
+        "principal": f"arn:aws:iam::{DEV}:role/data-scientist",
+        "action": "sagemaker:CreateTrainingJob",
+        "resource": TRAINING_JOB,
+        "resource_account": DEV,
+        "identity_policies": {"data-scientist": TRAIN},
+    }
     return iam.Request(**{**fields, **changes})
 
 
 def hub_reads(**policies) -> iam.Request:
-    return iam.Request(principal=f"arn:aws:iam::{HUB}:role/model-promotion", action="s3:GetObject", resource=OBJECT,
-                       resource_account=DEV, **policies)
+    return iam.Request(
+        principal=f"arn:aws:iam::{HUB}:role/model-promotion",
+        action="s3:GetObject",
+        resource=OBJECT,
+        resource_account=DEV,
+        **policies,
+    )
 
 
 REQUESTS = {
     "allowed": training(),
     "scp": training(scps=[{}, {"sagemaker-vpc-only": VPC_ONLY}]),
-    "scp-with-subnets": training(scps=[{}, {"sagemaker-vpc-only": VPC_ONLY}],
-                                 context={"sagemaker:VpcSubnets": ["subnet-0abc"]}),
+    "scp-with-subnets": training(
+        scps=[{}, {"sagemaker-vpc-only": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-0abc"]}
+    ),
     "cross-account-both": hub_reads(identity_policies={"promotion": HUB_READS}, resource_policy=BUCKET_SHARES),
     "cross-account-identity-only": hub_reads(identity_policies={"promotion": HUB_READS}),
     "cross-account-bucket-only": hub_reads(resource_policy=BUCKET_SHARES),
     "boundary": training(permission_boundary=doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})),
-    "endpoint": hub_reads(identity_policies={"promotion": HUB_READS}, resource_policy=BUCKET_SHARES,
-                          vpc_endpoint_policies={"s3-endpoint": doc(
-                              {"Sid": "OnlyOwnBuckets", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                               "Resource": "*", "Condition": {"StringNotEquals": {"aws:ResourceAccount": HUB}}})}),
+    "endpoint": hub_reads(
+        identity_policies={"promotion": HUB_READS},
+        resource_policy=BUCKET_SHARES,
+        vpc_endpoint_policies={
+            "s3-endpoint": doc(
+                {
+                    "Sid": "OnlyOwnBuckets",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:ResourceAccount": HUB}},
+                }
+            )
+        },
+    ),
     "unknown-action": training(action="sagemaker:CreateTrainingJobs"),
     "foreign-context-key": training(context={"s3:prefix": "models/"}),
 }
@@ -82,7 +119,7 @@ REQUESTS = {
 @pytest.fixture(scope="module")
 def decided(bridge) -> dict[str, iam.Decision]:
     """Every request above, decided in one batch (one Node process)."""
-    return dict(zip(REQUESTS, iam.simulate(list(REQUESTS.values()))))
+    return dict(zip(REQUESTS, iam.simulate(list(REQUESTS.values())), strict=True))
 
 
 def test_identity_policy_allows_training(decided):
@@ -95,7 +132,8 @@ def test_scp_denies_training_without_subnets_and_names_itself(decided):
     d = decided["scp"]
     assert d.decision == "ExplicitlyDenied", d.explanation
     assert [(b.kind, b.policy, b.level, b.sid) for b in d.denied_by] == [
-        ("scp", "sagemaker-vpc-only", "scp-level-1", "DenyTrainingOutsideVpc")]
+        ("scp", "sagemaker-vpc-only", "scp-level-1", "DenyTrainingOutsideVpc")
+    ]
     assert "scp" in d.explanation and "DenyTrainingOutsideVpc" in d.explanation
     assert d.blocked_by == ("scp",)  # the identity policy alone would have allowed it
 
@@ -143,8 +181,10 @@ def test_context_keys_of_another_service_are_reported_as_ignored(decided):
 
 
 def test_a_batch_of_200_runs_in_one_process(bridge):
-    requests = [training(scps=[{}, {"vpc": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-1"]} if i % 2 else {})
-                for i in range(200)]
+    requests = [
+        training(scps=[{}, {"vpc": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-1"]} if i % 2 else {})
+        for i in range(200)
+    ]
     start = time.perf_counter()
     decisions = iam.simulate(requests)
     elapsed = time.perf_counter() - start
@@ -157,32 +197,93 @@ def test_a_batch_of_200_runs_in_one_process(bridge):
 
 VALIDATE = {
     "unknown-action": ("identity", doc({"Effect": "Allow", "Action": "sagemaker:CreateTrainingJobs", "Resource": "*"})),
-    "key-not-applicable": ("identity", doc({"Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": "*",
-                                            "Condition": {"StringLike": {"s3:prefix": "models/*"}}})),
+    "key-not-applicable": (
+        "identity",
+        doc(
+            {
+                "Effect": "Allow",
+                "Action": "sagemaker:CreateTrainingJob",
+                "Resource": "*",
+                "Condition": {"StringLike": {"s3:prefix": "models/*"}},
+            }
+        ),
+    ),
     "resource-mismatch": ("identity", doc({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"{BUCKET}/*"})),
-    "deprecated-key": ("scp", doc({"Effect": "Deny", "Action": "sagemaker:CreateTrainingJob", "Resource": "*",
-                                   "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}})),
-    "deny-always-applies": ("scp", doc({"Effect": "Deny", "Action": ["sagemaker:CreateTrainingJob",
-                                                                   "sagemaker:CreateTransformJob"],
-                                        "Resource": "*", "Condition": {"Null": {"sagemaker:VpcSubnets": "true"}}})),
-    "action-matches-no-resource": ("identity", doc({"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                                                    "Resource": f"{BUCKET}/*"})),
-    "correct": ("identity", doc(
-        {"Sid": "Train", "Effect": "Allow", "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
-         "Resource": f"arn:aws:sagemaker:eu-west-1:{DEV}:training-job/*",
-         "Condition": {"Null": {"sagemaker:VolumeKmsKeyArn": "false"}, "ForAllValues:StringEquals": {
-             "sagemaker:VpcSubnets": ["subnet-0abc"]}, "Bool": {"aws:SecureTransport": "true"}}},
-        {"Sid": "Models", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-         "Resource": [BUCKET, f"{BUCKET}/*"], "Condition": {"StringLike": {"s3:prefix": "models/*"}}},
-        {"Sid": "Key", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-         "Resource": f"arn:aws:kms:eu-west-1:{DEV}:key/*",
-         "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}},
-        {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{DEV}:role/exec",
-         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
-        {"Sid": "Lists", "Effect": "Allow", "Action": "sagemaker:List*", "Resource": "*"})),
-    "correct-trust": ("trust", doc({"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-                                    "Action": "sts:AssumeRole",
-                                    "Condition": {"StringEquals": {"aws:SourceAccount": DEV}}})),
+    "deprecated-key": (
+        "scp",
+        doc(
+            {
+                "Effect": "Deny",
+                "Action": "sagemaker:CreateTrainingJob",
+                "Resource": "*",
+                "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}},
+            }
+        ),
+    ),
+    "deny-always-applies": (
+        "scp",
+        doc(
+            {
+                "Effect": "Deny",
+                "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob"],
+                "Resource": "*",
+                "Condition": {"Null": {"sagemaker:VpcSubnets": "true"}},
+            }
+        ),
+    ),
+    "action-matches-no-resource": (
+        "identity",
+        doc({"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": f"{BUCKET}/*"}),
+    ),
+    "correct": (
+        "identity",
+        doc(
+            {
+                "Sid": "Train",
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+                "Resource": f"arn:aws:sagemaker:eu-west-1:{DEV}:training-job/*",
+                "Condition": {
+                    "Null": {"sagemaker:VolumeKmsKeyArn": "false"},
+                    "ForAllValues:StringEquals": {"sagemaker:VpcSubnets": ["subnet-0abc"]},
+                    "Bool": {"aws:SecureTransport": "true"},
+                },
+            },
+            {
+                "Sid": "Models",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [BUCKET, f"{BUCKET}/*"],
+                "Condition": {"StringLike": {"s3:prefix": "models/*"}},
+            },
+            {
+                "Sid": "Key",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": f"arn:aws:kms:eu-west-1:{DEV}:key/*",
+                "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+            },
+            {
+                "Sid": "Pass",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:aws:iam::{DEV}:role/exec",
+                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            },
+            {"Sid": "Lists", "Effect": "Allow", "Action": "sagemaker:List*", "Resource": "*"},
+        ),
+    ),
+    "correct-trust": (
+        "trust",
+        doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": DEV}},
+            }
+        ),
+    ),
 }
 
 
@@ -196,8 +297,17 @@ def found(bridge) -> dict[str, list[iam.Finding]]:
     return by_policy
 
 
-@pytest.mark.parametrize("code", ["unknown-action", "key-not-applicable", "resource-mismatch", "deprecated-key",
-                                  "deny-always-applies", "action-matches-no-resource"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "unknown-action",
+        "key-not-applicable",
+        "resource-mismatch",
+        "deprecated-key",
+        "deny-always-applies",
+        "action-matches-no-resource",
+    ],
+)
 def test_each_mistake_gives_exactly_its_finding(found, code):
     assert [f.code for f in found[code]] == [code], [str(f) for f in found[code]]
     assert found[code][0].statement == 1
@@ -213,6 +323,7 @@ def test_a_correct_policy_has_no_finding(found, pid):
 
 
 # ------------------------------------------------------------------------------------- collect
+
 
 @pytest.fixture(scope="module")
 def policies() -> list[Collected]:
@@ -243,26 +354,49 @@ def test_terraform_references_become_arns_of_the_stack(policies):
 
 
 def test_terraform_interpolations_get_the_shape_of_what_they_reference(tmp_path):
-    policy = doc({"Effect": "Allow", "Action": "s3:GetObject",
-                  "Resource": ["${aws_s3_bucket.data.arn}/$${aws:username}/*", "${aws_kms_key.data.arn}"],
-                  "Condition": {"StringEquals": {"aws:PrincipalAccount": "${data.aws_caller_identity.me.account_id}",
-                                                 "aws:RequestedRegion": "${data.aws_region.here.name}"}}})
-    stack = {"provider": {"aws": [{"region": "eu-central-1", "allowed_account_ids": ["330000000003"]}]},
-             "resource": {"aws_s3_bucket": {"data": {"bucket": "nwa-data"}}, "aws_kms_key": {"data": {}},
-                          "aws_iam_role_policy": {"data": {"policy": json.dumps(policy)}},
-                          "aws_lambda_permission": {"invoke": {"action": "lambda:InvokeFunction",
-                                                               "function_name": "${aws_lambda_function.f.function_name}",
-                                                               "principal": "events.amazonaws.com"}},
-                          "aws_lambda_function": {"f": {"function_name": "nwa-f"}}}}
+    policy = doc(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": ["${aws_s3_bucket.data.arn}/$${aws:username}/*", "${aws_kms_key.data.arn}"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:PrincipalAccount": "${data.aws_caller_identity.me.account_id}",
+                    "aws:RequestedRegion": "${data.aws_region.here.name}",
+                }
+            },
+        }
+    )
+    stack = {
+        "provider": {"aws": [{"region": "eu-central-1", "allowed_account_ids": ["330000000003"]}]},
+        "resource": {
+            "aws_s3_bucket": {"data": {"bucket": "nwa-data"}},
+            "aws_kms_key": {"data": {}},
+            "aws_iam_role_policy": {"data": {"policy": json.dumps(policy)}},
+            "aws_lambda_permission": {
+                "invoke": {
+                    "action": "lambda:InvokeFunction",
+                    "function_name": "${aws_lambda_function.f.function_name}",
+                    "principal": "events.amazonaws.com",
+                }
+            },
+            "aws_lambda_function": {"f": {"function_name": "nwa-f"}},
+        },
+    }
     (tmp_path / "stacks" / "demo").mkdir(parents=True)
     (tmp_path / "stacks" / "demo" / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
     found = {p.id: p for p in collect(tmp_path)}
-    assert set(found) == {"stacks/demo:aws_iam_role_policy.data:policy", "stacks/demo:aws_lambda_permission.invoke:statement"}
+    assert set(found) == {
+        "stacks/demo:aws_iam_role_policy.data:policy",
+        "stacks/demo:aws_lambda_permission.invoke:statement",
+    }
     statement = found["stacks/demo:aws_iam_role_policy.data:policy"].document["Statement"][0]
     assert statement["Resource"][0] == "arn:aws:s3:::nwa-data/${aws:username}/*"
     assert re.fullmatch(r"arn:aws:kms:eu-central-1:330000000003:key/[0-9a-f-]{36}", statement["Resource"][1])
-    assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "330000000003",
-                                                      "aws:RequestedRegion": "eu-central-1"}
+    assert statement["Condition"]["StringEquals"] == {
+        "aws:PrincipalAccount": "330000000003",
+        "aws:RequestedRegion": "eu-central-1",
+    }
     invoke = found["stacks/demo:aws_lambda_permission.invoke:statement"].document["Statement"][0]
     assert invoke["Resource"] == "arn:aws:lambda:eu-central-1:330000000003:function:nwa-f"
     assert invoke["Principal"] == {"Service": "events.amazonaws.com"}
@@ -271,7 +405,8 @@ def test_terraform_interpolations_get_the_shape_of_what_they_reference(tmp_path)
 def test_cloudformation_short_tags_and_intrinsics_are_evaluated(tmp_path):
     template = tmp_path / "products" / "demo" / "v1.yaml"
     template.parent.mkdir(parents=True)
-    template.write_text("""
+    template.write_text(
+        """
 Parameters:
   ProjectName: {Type: String, AllowedPattern: "^[a-z]+$"}
   Stage: {Type: String, Default: prod}
@@ -293,10 +428,18 @@ Resources:
               - Effect: Allow
                 Action: [s3:GetObject, kms:Decrypt]
                 Resource: [!Sub "${Bucket.Arn}/${!aws:username}/*", !GetAtt Key.Arn]
-              - !If [IsProd, {Effect: Deny, Action: "s3:DeleteObject", Resource: !Sub "arn:${AWS::Partition}:s3:::${Bucket}/*"}, !Ref AWS::NoValue]
-""", encoding="utf-8")
+              - !If
+                - IsProd
+                - {Effect: Deny, Action: "s3:DeleteObject", Resource: !Sub "arn:${AWS::Partition}:s3:::${Bucket}/*"}
+                - !Ref AWS::NoValue
+""",
+        encoding="utf-8",
+    )
     found = {p.id: p for p in template_policies(template, tmp_path, region="eu-west-1")}
-    assert set(found) == {"products/demo/v1.yaml:Role:AssumeRolePolicyDocument", "products/demo/v1.yaml:Role:Policies/data"}
+    assert set(found) == {
+        "products/demo/v1.yaml:Role:AssumeRolePolicyDocument",
+        "products/demo/v1.yaml:Role:Policies/data",
+    }
     data = found["products/demo/v1.yaml:Role:Policies/data"]
     assert data.kind == "identity"
     allow, deny = data.document["Statement"]
@@ -308,11 +451,14 @@ Resources:
 
 # ---------------------------------------------------------------------- validate generated/
 
+
 def _summary(findings: list[iam.Finding], checked: int) -> str:
     by_code: dict[str, list[iam.Finding]] = collections.defaultdict(list)
     for f in findings:
         by_code[f.code].append(f)
-    header = f"IAM validation of generated/ (iam-data via mlgov/review/iam.py): {checked} policies, {len(findings)} findings"
+    header = (
+        f"IAM validation of generated/ (iam-data via mlgov/review/iam.py): {checked} policies, {len(findings)} findings"
+    )
     lines = [header, ""]
     for code in sorted(by_code):
         lines.append(f"== {code} ({len(by_code[code])})")
@@ -323,7 +469,11 @@ def _summary(findings: list[iam.Finding], checked: int) -> str:
 
 def test_validator_runs_on_every_generated_policy(bridge, policies):
     sentinel = doc({"Effect": "Allow", "Action": "mlgov:NoSuchAction", "Resource": "*"})
-    sent = [Collected("sentinel-first", "identity", sentinel), *policies, Collected("sentinel-last", "identity", sentinel)]
+    sent = [
+        Collected("sentinel-first", "identity", sentinel),
+        *policies,
+        Collected("sentinel-last", "identity", sentinel),
+    ]
     findings = iam.validate(sent)  # raises unless the validator checked each document
     ids = {p.id for p in policies}
     assert {f.policy for f in findings if f.policy.startswith("sentinel-")} == {"sentinel-first", "sentinel-last"}

@@ -135,8 +135,10 @@ def unavailable() -> str | None:
     modules = node_modules()
     missing = [p for p in PACKAGES if not (modules / p / "package.json").is_file()]
     if missing:
-        return (f"{', '.join(missing)} not installed in {modules} "
-                "(run scripts/bootstrap, or npm ci, or set MLGOV_NODE_MODULES)")
+        return (
+            f"{', '.join(missing)} not installed in {modules} "
+            "(run scripts/bootstrap, or npm ci, or set MLGOV_NODE_MODULES)"
+        )
     return None
 
 
@@ -145,11 +147,22 @@ def _run(payload: Mapping[str, Any]) -> dict[str, Any]:
     if reason:
         raise IamBridgeError(reason)
     modules = node_modules()
-    env = {**os.environ, "MLGOV_NODE_MODULES": str(modules),
-           "NODE_PATH": os.pathsep.join(filter(None, [str(modules), os.environ.get("NODE_PATH")]))}
+    env = {
+        **os.environ,
+        "MLGOV_NODE_MODULES": str(modules),
+        "NODE_PATH": os.pathsep.join(filter(None, [str(modules), os.environ.get("NODE_PATH")])),
+    }
     try:
-        proc = subprocess.run(["node", str(SCRIPT)], input=json.dumps(payload), capture_output=True,
-                              text=True, cwd=modules.parent, env=env, timeout=TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            ["node", str(SCRIPT)],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            cwd=modules.parent,
+            env=env,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise IamBridgeError(f"{SCRIPT.name} did not answer within {TIMEOUT_S}s") from exc
     if proc.returncode != 0:
@@ -169,10 +182,18 @@ def simulate(requests: Sequence[Request]) -> list[Decision]:
     decisions = answer["decisions"]
     if len(decisions) != len(requests):
         raise IamBridgeError(f"{SCRIPT.name} answered {len(decisions)} of {len(requests)} requests")
-    return [Decision(decision=d["decision"], explanation=d["explanation"],
-                     denied_by=_blames(d["denied_by"]), allowed_by=_blames(d["allowed_by"]),
-                     blocked_by=tuple(d["blocked_by"]), errors=tuple(d["errors"]),
-                     ignored_context_keys=tuple(d["ignored_context_keys"])) for d in decisions]
+    return [
+        Decision(
+            decision=d["decision"],
+            explanation=d["explanation"],
+            denied_by=_blames(d["denied_by"]),
+            allowed_by=_blames(d["allowed_by"]),
+            blocked_by=tuple(d["blocked_by"]),
+            errors=tuple(d["errors"]),
+            ignored_context_keys=tuple(d["ignored_context_keys"]),
+        )
+        for d in decisions
+    ]
 
 
 def validate(policies: Iterable[tuple[str, str, Policy]]) -> list[Finding]:

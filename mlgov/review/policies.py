@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-ACCOUNT = "123456789012"      # stands for the account a product is launched in
+ACCOUNT = "123456789012"  # stands for the account a product is launched in
 DEFAULT_REGION = "us-east-1"
 PARTITION = "aws"
 # An IAM policy variable (``${aws:username}``, ``${s3:prefix}``) or its escapes ``${*}``.
@@ -104,7 +104,9 @@ _TF_TYPES: dict[str, tuple[str, str]] = {
     "aws_cloudwatch_event_rule": ("name", "arn:aws:events:{region}:{account}:rule/{name}"),
     "aws_cloudwatch_log_group": ("name", "arn:aws:logs:{region}:{account}:log-group:{name}"),
     "aws_sagemaker_model_package_group": (
-        "model_package_group_name", "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"),
+        "model_package_group_name",
+        "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}",
+    ),
     "aws_codebuild_project": ("name", "arn:aws:codebuild:{region}:{account}:project/{name}"),
     "aws_codepipeline": ("name", "arn:aws:codepipeline:{region}:{account}:{name}"),
 }
@@ -132,8 +134,12 @@ class _Stack:
         if not fmt:  # aws_<service>_<thing>: a plausible ARN of that service
             service, _, thing = rtype.removeprefix("aws_").partition("_")
             fmt = f"arn:aws:{service}:{{region}}:{{account}}:{thing.replace('_', '-') or 'resource'}/{{name}}"
-        return fmt.format(region=self.region, account=self.account, name=self._name(rtype, rname),
-                          key_id=_key_id(self.name, rtype, rname))
+        return fmt.format(
+            region=self.region,
+            account=self.account,
+            name=self._name(rtype, rname),
+            key_id=_key_id(self.name, rtype, rname),
+        )
 
     def value(self, expression: str) -> str:
         m = _TF_ADDRESS.match(expression.strip())
@@ -157,8 +163,11 @@ class _Stack:
     def function_arn(self, function: str) -> str:
         """The ARN of a Lambda function given by name, ARN or reference."""
         function = self.resolve(function)
-        return function if function.startswith("arn:") else \
-            f"arn:aws:lambda:{self.region}:{self.account}:function:{function}"
+        return (
+            function
+            if function.startswith("arn:")
+            else f"arn:aws:lambda:{self.region}:{self.account}:function:{function}"
+        )
 
     def resolve(self, text: str) -> str:
         parts = text.split("$${")  # Terraform's escape of a literal ${ (IAM policy variables)
@@ -168,10 +177,13 @@ class _Stack:
 def _lambda_permission(attrs: dict[str, Any], arn: Callable[[str], str]) -> dict[str, Any]:
     """The function policy statement that a Lambda permission adds."""
     statement: dict[str, Any] = {
-        "Sid": attrs.get("statement_id", "permission"), "Effect": "Allow",
-        "Principal": {"Service": attrs["principal"]} if attrs.get("principal", "").endswith(".amazonaws.com")
+        "Sid": attrs.get("statement_id", "permission"),
+        "Effect": "Allow",
+        "Principal": {"Service": attrs["principal"]}
+        if attrs.get("principal", "").endswith(".amazonaws.com")
         else {"AWS": attrs.get("principal", "*")},
-        "Action": attrs.get("action", "lambda:InvokeFunction"), "Resource": arn(attrs.get("function_name", "")),
+        "Action": attrs.get("action", "lambda:InvokeFunction"),
+        "Resource": arn(attrs.get("function_name", "")),
     }
     if attrs.get("source_arn"):
         statement["Condition"] = {"ArnLike": {"aws:SourceArn": attrs["source_arn"]}}
@@ -183,7 +195,7 @@ def _lambda_permission(attrs: dict[str, Any], arn: Callable[[str], str]) -> dict
 # Attributes that hold a policy, when their kind is not "resource".
 _TF_KINDS = {"assume_role_policy": "trust"}
 _TF_IDENTITY = {"aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
-_TF_SKIP = {"aws_s3_object", "aws_s3_bucket_object"}   # file contents (product templates), not policies
+_TF_SKIP = {"aws_s3_object", "aws_s3_bucket_object"}  # file contents (product templates), not policies
 _ORG_KINDS = {"SERVICE_CONTROL_POLICY": "scp", "RESOURCE_CONTROL_POLICY": "rcp"}
 
 
@@ -225,6 +237,7 @@ def stack_policies(path: Path, generated: Path) -> Iterator[Collected]:
 
 # ------------------------------------------------------------------------------- CloudFormation
 
+
 class _CfnLoader(yaml.SafeLoader):
     """YAML loader for CloudFormation: short tags (!Sub, !Ref, !GetAtt...) become their long
     form, dates stay strings."""
@@ -252,7 +265,7 @@ _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: l
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation template in YAML (or JSON), short tags in their long form."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 # CloudFormation type -> (property naming the resource, ARN format, what Ref returns:
@@ -269,16 +282,22 @@ _CFN_TYPES: dict[str, tuple[str, str, str]] = {
     "AWS::SNS::Topic": ("TopicName", "arn:aws:sns:{region}:{account}:{name}", "arn"),
     "AWS::SSM::Parameter": ("Name", "arn:aws:ssm:{region}:{account}:parameter/{name}", "name"),
     "AWS::SageMaker::ModelPackageGroup": (
-        "ModelPackageGroupName", "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}", "arn"),
+        "ModelPackageGroupName",
+        "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}",
+        "arn",
+    ),
     "AWS::SageMaker::Domain": ("DomainName", "arn:aws:sagemaker:{region}:{account}:domain/d-{short}", "arn"),
     "AWS::SageMaker::UserProfile": (
-        "UserProfileName", "arn:aws:sagemaker:{region}:{account}:user-profile/d-{short}/{name}", "arn"),
+        "UserProfileName",
+        "arn:aws:sagemaker:{region}:{account}:user-profile/d-{short}/{name}",
+        "arn",
+    ),
     "AWS::SageMaker::Pipeline": ("PipelineName", "arn:aws:sagemaker:{region}:{account}:pipeline/{name}", "arn"),
     "AWS::EC2::SecurityGroup": ("", "arn:aws:ec2:{region}:{account}:security-group/sg-{short}", "sg"),
 }
 # Example values for parameters without a Default, tried against the parameter's AllowedPattern.
 _CANDIDATES = ("example", "example-1", "d-example1", ACCOUNT, "ml.m5.large", "1")
-_NO_VALUE = object()   # AWS::NoValue: the enclosing key or list item disappears
+_NO_VALUE = object()  # AWS::NoValue: the enclosing key or list item disappears
 
 
 class _Template:
@@ -289,10 +308,16 @@ class _Template:
         self.stack, self.region, self.account = stack, region, account
         self.resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
         self.params = {name: self._param(spec) for name, spec in (template.get("Parameters") or {}).items()}
-        self.pseudo = {"AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": PARTITION,
-                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack,
-                       "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/{_key_id(stack)}",
-                       "AWS::NotificationARNs": [], "AWS::NoValue": _NO_VALUE}
+        self.pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack,
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/{_key_id(stack)}",
+            "AWS::NotificationARNs": [],
+            "AWS::NoValue": _NO_VALUE,
+        }
 
     def _param(self, spec: dict[str, Any]) -> Any:
         if "Default" in spec:
@@ -301,8 +326,12 @@ class _Template:
             value = spec["AllowedValues"][0]
         else:
             ptype = str(spec.get("Type", "String"))
-            shaped = {"VPC::Id": "vpc-0123456789abcdef0", "Subnet::Id": "subnet-0123456789abcdef0",
-                      "SecurityGroup::Id": "sg-0123456789abcdef0", "KeyPair::KeyName": "example"}
+            shaped = {
+                "VPC::Id": "vpc-0123456789abcdef0",
+                "Subnet::Id": "subnet-0123456789abcdef0",
+                "SecurityGroup::Id": "sg-0123456789abcdef0",
+                "KeyPair::KeyName": "example",
+            }
             value = next((v for k, v in shaped.items() if k in ptype), None)
             if value is None:
                 pattern = spec.get("AllowedPattern")
@@ -324,14 +353,19 @@ class _Template:
 
     def _fields(self, logical: str) -> dict[str, str]:
         key_id = _key_id(self.stack, logical)
-        return {"name": self._name(logical), "region": self.region, "account": self.account,
-                "id": key_id, "short": key_id.replace("-", "")[:12]}
+        return {
+            "name": self._name(logical),
+            "region": self.region,
+            "account": self.account,
+            "id": key_id,
+            "short": key_id.replace("-", "")[:12],
+        }
 
     def _arn(self, logical: str) -> str:
         rtype = self.resources[logical].get("Type", "")
         fmt = _CFN_TYPES.get(rtype, ("", "", ""))[1]
         if not fmt:
-            service, thing = (rtype.split("::") + ["resource", "resource"])[1:3]
+            service, thing = [*rtype.split("::"), "resource", "resource"][1:3]
             fmt = f"arn:aws:{service.lower()}:{{region}}:{{account}}:{thing.lower()}/{{name}}"
         return fmt.format(**self._fields(logical))
 
@@ -344,9 +378,12 @@ class _Template:
             raise ValueError(f"Ref to unknown name {name}")
         fields = self._fields(name)
         returns = _CFN_TYPES.get(self.resources[name].get("Type", ""), ("", "", "name"))[2]
-        return {"arn": self._arn(name), "id": fields["id"], "sg": f"sg-{fields['short']}",
-                "url": f"https://sqs.{self.region}.amazonaws.com/{self.account}/{fields['name']}",
-                }.get(returns, fields["name"])
+        return {
+            "arn": self._arn(name),
+            "id": fields["id"],
+            "sg": f"sg-{fields['short']}",
+            "url": f"https://sqs.{self.region}.amazonaws.com/{self.account}/{fields['name']}",
+        }.get(returns, fields["name"])
 
     def get_att(self, logical: str, attr: str) -> str:
         if attr.endswith("Arn"):
@@ -380,7 +417,7 @@ class _Template:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             handler = _INTRINSICS.get(key)
             if handler:
                 return handler(self, arg)
@@ -414,8 +451,13 @@ _INTRINSICS: dict[str, Callable[[_Template, Any], Any]] = {
 }
 
 
-_CFN_IDENTITY = {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy",
-                 "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy"}
+_CFN_IDENTITY = {
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Policy",
+    "AWS::IAM::RolePolicy",
+    "AWS::IAM::UserPolicy",
+    "AWS::IAM::GroupPolicy",
+}
 
 
 def _is_policy(value: Any) -> bool:
@@ -448,12 +490,26 @@ def template_policies(path: Path, generated: Path, region: str | None = None) ->
     for logical, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") == "AWS::Lambda::Permission":
             props = evaluator.resolve(resource.get("Properties") or {})
-            attrs = {"statement_id": logical, "action": props.get("Action"), "principal": str(props.get("Principal")),
-                     "function_name": props.get("FunctionName"), "source_arn": props.get("SourceArn"),
-                     "source_account": props.get("SourceAccount")}
-            yield Collected(f"{rel}:{logical}", "resource", _lambda_permission(
-                attrs, lambda f: str(f) if str(f).startswith("arn:") else
-                f"arn:aws:lambda:{region}:{evaluator.account}:function:{f}"))
+            attrs = {
+                "statement_id": logical,
+                "action": props.get("Action"),
+                "principal": str(props.get("Principal")),
+                "function_name": props.get("FunctionName"),
+                "source_arn": props.get("SourceArn"),
+                "source_account": props.get("SourceAccount"),
+            }
+            yield Collected(
+                f"{rel}:{logical}",
+                "resource",
+                _lambda_permission(
+                    attrs,
+                    lambda f: (
+                        str(f)
+                        if str(f).startswith("arn:")
+                        else f"arn:aws:lambda:{region}:{evaluator.account}:function:{f}"
+                    ),
+                ),
+            )
             continue
         for suffix, kind, raw in _raw_policies(logical, resource):
             yield Collected(f"{rel}:{suffix}", kind, evaluator.resolve(raw))
