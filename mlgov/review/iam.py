@@ -167,7 +167,8 @@ def _run(payload: Mapping[str, Any]) -> dict[str, Any]:
         raise IamBridgeError(f"{SCRIPT.name} did not answer within {TIMEOUT_S}s") from exc
     if proc.returncode != 0:
         raise IamBridgeError(f"{SCRIPT.name} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout)
+    answer: dict[str, Any] = json.loads(proc.stdout)
+    return answer
 
 
 def _blames(items: Iterable[Mapping[str, Any]]) -> tuple[Blame, ...]:

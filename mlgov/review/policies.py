@@ -121,7 +121,7 @@ class _Stack:
         provider = (doc.get("provider", {}).get("aws") or [{}])[0]
         self.name = name
         self.account = str((provider.get("allowed_account_ids") or [ACCOUNT])[0])
-        self.region = provider.get("region", DEFAULT_REGION)
+        self.region = str(provider.get("region", DEFAULT_REGION))
         self.resources: dict[str, dict[str, dict[str, Any]]] = doc.get("resource", {})
 
     def _name(self, rtype: str, rname: str) -> str:
@@ -248,8 +248,10 @@ def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
     if suffix == "Ref":
         return {"Ref": value}
     if suffix == "Condition":
@@ -259,13 +261,18 @@ def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
     return {f"Fn::{suffix}": value}
 
 
-_CfnLoader.add_multi_constructor("!", _short_tag)
-_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_CfnLoader.add_multi_constructor("!", _short_tag)  # type: ignore[no-untyped-call]
+_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation template in YAML (or JSON), short tags in their long form."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
+    return doc if isinstance(doc, dict) else {}
 
 
 # CloudFormation type -> (property naming the resource, ARN format, what Ref returns:
@@ -483,7 +490,7 @@ def _raw_policies(logical: str, resource: dict[str, Any]) -> Iterator[tuple[str,
 
 def template_policies(path: Path, generated: Path, region: str | None = None) -> Iterator[Collected]:
     """The policies of one CloudFormation template, intrinsics evaluated."""
-    template = load_template(path) or {}
+    template = load_template(path)
     rel = path.relative_to(generated).as_posix()
     region = region or _home_region(generated)
     evaluator = _Template(template, stack=f"SC-{ACCOUNT}-pp-{path.parent.name}", region=region)
