@@ -214,7 +214,9 @@ def spec_ou_paths(spec: OrgSpec) -> dict[str, tuple[str, ...]]:
     ous = spec.organization.organizational_units
     out = {}
     for name in ous:
-        path, cursor, seen = [], name, set()
+        path: list[str] = []
+        cursor: str | None = name
+        seen: set[str] = set()
         while cursor is not None and cursor not in seen:
             seen.add(cursor)
             path.insert(0, cursor)
@@ -245,14 +247,16 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
     matched_ous: set[str] = set()
     for name, path in sorted(spec_ou_paths(spec).items()):
         ou = org.organizational_units[name]
-        found = live.ou_by_path(path)
+        live_ou = live.ou_by_path(path)
         where = ("organization", "organizational_units", name, "id")
-        if found:
-            ou_ids[name] = found.id
-            matched_ous.add(found.id)
-            if found.id != ou.id:
+        if live_ou:
+            ou_ids[name] = live_ou.id
+            matched_ous.add(live_ou.id)
+            if live_ou.id != ou.id:
                 diffs.append(
-                    Difference("wrong", where, f"OU {'/'.join(path)} has id {found.id} (spec says {ou.id})", found.id)
+                    Difference(
+                        "wrong", where, f"OU {'/'.join(path)} has id {live_ou.id} (spec says {ou.id})", live_ou.id
+                    )
                 )
         elif ou.id in live.ous:
             ou_ids[name] = ou.id
@@ -273,7 +277,7 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
     name_of_ou = {oid: name for name, oid in ou_ids.items()}
 
     matched_accounts: set[str] = set()
-    by_name = {}
+    by_name: dict[str, list[LiveAccount]] = {}
     for a in live.accounts.values():
         by_name.setdefault(a.name, []).append(a)
     for key, account in sorted(spec.accounts.items()):
@@ -329,9 +333,9 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
                 live.management_account_id,
             )
         )
-    for ou in sorted(live.ous.values(), key=lambda o: o.path):
-        if ou.id not in matched_ous:
-            diffs.append(Difference("extra", (), f"OU {'/'.join(ou.path)} ({ou.id}) is not in the spec"))
+    for live_ou in sorted(live.ous.values(), key=lambda o: o.path):
+        if live_ou.id not in matched_ous:
+            diffs.append(Difference("extra", (), f"OU {'/'.join(live_ou.path)} ({live_ou.id}) is not in the spec"))
     for acct in sorted(live.accounts.values(), key=lambda a: a.id):
         if acct.id not in matched_accounts and acct.status == "ACTIVE":
             diffs.append(
@@ -437,7 +441,7 @@ class Doctor:
         hub = self.spec.hub
         hub_id = self.spec.accounts[hub].id
         org_client = self.client("organizations")
-        out = []
+        out: list[Check] = []
         wanted = []
         if m.service_catalog_access:
             wanted.append(
@@ -632,7 +636,7 @@ class Doctor:
         def run() -> Check:
             pending, token = [], None
             while True:  # botocore has no paginator for codeconnections
-                kwargs = {"NextToken": token} if token else {}
+                kwargs: dict[str, str] = {"NextToken": token} if token else {}
                 page = client.list_connections(**kwargs)
                 pending += [
                     c["ConnectionName"] for c in page.get("Connections", []) if c.get("ConnectionStatus") == "PENDING"

@@ -258,9 +258,9 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
         out.append("| stack | account | create | update | replace | delete |")
         out.append("| --- | --- | ---: | ---: | ---: | ---: |")
         for r in changed:
-            c = r.counts
+            n = r.counts
             out.append(
-                f"| `{r.name}` | {r.account or '-'} | {c['create']} | {c['update']} | {c['replace']} | {c['delete']} |"
+                f"| `{r.name}` | {r.account or '-'} | {n['create']} | {n['update']} | {n['replace']} | {n['delete']} |"
             )
         out.append("")
     if unchanged:

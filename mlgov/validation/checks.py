@@ -93,7 +93,7 @@ def _no_interpolation(raw: Any, path: tuple = ()) -> Iterator[Finding]:
 
 
 def _tags(spec: OrgSpec) -> Iterator[Finding]:
-    tag_sets = [(("organization", "tags"), spec.organization.tags)]
+    tag_sets: list[tuple[tuple[str, ...], dict[str, str]]] = [(("organization", "tags"), spec.organization.tags)]
     tag_sets += [(("teams", name, "tags"), team.tags) for name, team in sorted(spec.teams.items())]
     for path, tags in tag_sets:
         for key in sorted(tags):
