@@ -306,7 +306,8 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
                 Difference(
                     "moved",
                     ("accounts", key, "ou"),
-                    f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare (spec: {account.ou})",
+                    f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare "
+                    f"(spec: {account.ou})",
                 )
             )
         elif actual != account.ou:
@@ -428,7 +429,8 @@ class Doctor:
                         name,
                         False,
                         f"sits in {live.where(found.parent_id)}",
-                        f"move it (aws organizations move-account --account-id {account.id} --source-parent-id {found.parent_id} "
+                        f"move it (aws organizations move-account --account-id {account.id} --source-parent-id "
+                        f"{found.parent_id} "
                         f"--destination-parent-id {expected}) or run `discover --write`",
                     )
                 )
@@ -448,7 +450,8 @@ class Doctor:
                 (
                     "servicecatalog.amazonaws.com",
                     "Service Catalog",
-                    "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog enable-aws-organizations-access`",
+                    "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog "
+                    "enable-aws-organizations-access`",
                 )
             )
         if m.stacksets_delegated_admin:
@@ -506,7 +509,8 @@ class Doctor:
                     ""
                     if ok
                     else (
-                        f"apply the management stack, or run `aws organizations register-delegated-administrator --account-id {hub_id} --service-principal {principal}`"
+                        "apply the management stack, or run `aws organizations register-delegated-administrator "
+                        f"--account-id {hub_id} --service-principal {principal}`"
                     )
                 )
                 out.append(Check(name, ok, principal, fix))
@@ -524,7 +528,8 @@ class Doctor:
                 status or "not enabled",
                 ""
                 if ok
-                else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type SERVICE_CONTROL_POLICY`",
+                else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type "
+                "SERVICE_CONTROL_POLICY`",
             )
         ]
 

@@ -103,7 +103,8 @@ def load_yaml(text: bytes | str, file: str) -> Located:
                     file,
                     None,
                     "",
-                    f"file is too large for an org spec (got {len(text)} characters, expected at most {MAX_SPEC_BYTES})",
+                    f"file is too large for an org spec (got {len(text)} characters, expected at most "
+                    f"{MAX_SPEC_BYTES})",
                 )
             ]
         )
@@ -125,7 +126,8 @@ def load_yaml(text: bytes | str, file: str) -> Located:
                     file,
                     line,
                     "",
-                    f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)",
+                    f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; "
+                    "remove it)",
                 )
             ]
         ) from None
@@ -179,7 +181,8 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
                 located.file,
                 node.start_mark.line + 1,
                 dotted(path),
-                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML values)",
+                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML "
+                "values)",
             )
         )
         return None

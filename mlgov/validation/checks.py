@@ -137,7 +137,8 @@ def _regions(spec: OrgSpec) -> Iterator[Finding]:
         yield (
             ("organization", "home_region"),
             (
-                f"home region is not in allowed_regions (got {org.home_region!r}, expected one of {sorted(org.allowed_regions)})"
+                f"home region is not in allowed_regions (got {org.home_region!r}, expected one of "
+                f"{sorted(org.allowed_regions)})"
             ),
         )
     for key, account in sorted(spec.accounts.items()):
@@ -146,7 +147,8 @@ def _regions(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     ("accounts", key, "regions", i),
                     (
-                        f"region is not in organization.allowed_regions (got {region!r}, expected one of {sorted(org.allowed_regions)})"
+                        f"region is not in organization.allowed_regions (got {region!r}, expected one of "
+                        f"{sorted(org.allowed_regions)})"
                     ),
                 )
 
@@ -232,7 +234,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
             yield (
                 tpath + ("dev_account",),
                 (
-                    f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account (expected layer 'dev')"
+                    f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account "
+                    "(expected layer 'dev')"
                 ),
             )
         elif dev in dev_owner:
@@ -255,7 +258,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
             if stage.account == dev and dev_valid:
                 yield (
                     spath + ("account",),
-                    f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod account)",
+                    f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod "
+                    "account)",
                 )
                 continue
             if stage.account in accounts_seen:
@@ -271,7 +275,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     spath + ("account",),
                     (
-                        f"unknown account (got {stage.account!r}, expected one of {spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
+                        f"unknown account (got {stage.account!r}, expected one of "
+                        f"{spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
                     ),
                 )
                 continue
@@ -280,7 +285,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     spath + ("account",),
                     (
-                        f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage (expected 'test' or 'prod')"
+                        f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage "
+                        "(expected 'test' or 'prod')"
                     ),
                 )
             elif layer == Layer.prod:
@@ -315,6 +321,7 @@ def _physical_names(spec: OrgSpec) -> Iterator[Finding]:
             if name.name in seen and seen[name.name] != name.spec_path:
                 yield (
                     name.spec_path,
-                    f"derived bucket name {name.name!r} collides with the one for {'.'.join(map(str, seen[name.name]))}",
+                    f"derived bucket name {name.name!r} collides with the one for "
+                    f"{'.'.join(map(str, seen[name.name]))}",
                 )
             seen.setdefault(name.name, name.spec_path)
