@@ -69,7 +69,10 @@ def describe_error(exc: Exception) -> str:
         op = exc.operation_name
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if is_denied(exc):
-            return f"access denied calling {op} ({message or code or status}); use credentials of the management account (or a delegated administrator) allowed to call it"
+            return (
+                f"access denied calling {op} ({message or code or status}); use credentials of the management "
+                "account (or a delegated administrator) allowed to call it"
+            )
         if code in THROTTLING_CODES:
             return f"AWS kept throttling {op} after {MAX_ATTEMPTS} attempts; wait a minute and run again"
         if code in BAD_CREDENTIAL_CODES:
@@ -414,7 +417,7 @@ class Doctor:
                         name,
                         False,
                         "not in the organization",
-                        "invite or create the account, or fix accounts.%s.id" % key,
+                        f"invite or create the account, or fix accounts.{key}.id",
                     )
                 )
                 continue

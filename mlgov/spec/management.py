@@ -45,7 +45,8 @@ class RegionGuardrail(GuardrailBase):
 
 
 class SageMakerGuardrail(GuardrailBase):
-    """Deny SageMaker jobs, notebooks and domains without VPC config or volume KMS key, or with direct internet access."""
+    """Deny SageMaker jobs, notebooks and domains without VPC config or volume KMS key, or with direct
+    internet access."""
 
 
 class DomainGuardrail(GuardrailBase):

@@ -119,7 +119,7 @@ class _Worker:
     def __init__(self, spec_blob: bytes) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
         # The worker's cdktf output directory; removed here, as a killed worker cannot.
         self.outdir = tempfile.mkdtemp(prefix="mlgov-synth-")
         self.proc = subprocess.Popen(

@@ -111,7 +111,10 @@ def _region_problem(region: str) -> str | None:
         return None
     close = difflib.get_close_matches(region, sorted(regions), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"not a region where SageMaker, Service Catalog and the platform's services are available (got {region!r}{hint})"
+    return (
+        "not a region where SageMaker, Service Catalog and the platform's services are available "
+        f"(got {region!r}{hint})"
+    )
 
 
 def _regions(spec: OrgSpec) -> Iterator[Finding]:
