@@ -84,7 +84,8 @@ def test_region_outside_allowed_regions():
 def test_two_teams_cannot_share_a_dev_account():
     text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
     assert problems(text) == [
-        "spec.yaml:60: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev account per team)"
+        "spec.yaml:60: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
+        "account per team)"
     ]
 
 
@@ -108,7 +109,8 @@ def test_ou_parent_cycle():
 def test_reserved_aws_tag_key():
     text = BASE.replace("    managed-by: mlgov\n", "    aws:managed: mlgov\n")
     assert problems(text) == [
-        "spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got 'aws:managed')"
+        "spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got "
+        "'aws:managed')"
     ]
 
 

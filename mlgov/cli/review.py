@@ -59,7 +59,8 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
     unknown = sorted(set(selected) - set(available))
     if unknown:
         click.echo(
-            f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of {', '.join(available)})",
+            f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of "
+            f"{', '.join(available)})",
             err=True,
         )
         sys.exit(EXIT_INPUT)

@@ -29,7 +29,8 @@ from mlgov.synth import tree as synthesis
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up to 4].",
+    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up "
+    "to 4].",
 )
 def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None) -> None:
     """Synthesize every stack and product template of SPEC into the output directory."""

@@ -60,7 +60,7 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
     """Per dev account: the team and its first test and prod accounts, for deploy defaults."""
     rows = []
     for name, team in sorted(spec.teams.items()):
-        first = {}
+        first: dict[Layer, str] = {}
         for stage in team.stages:
             layer = spec.accounts[stage.account].layer
             first.setdefault(layer, spec.accounts[stage.account].id)

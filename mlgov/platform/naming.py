@@ -57,7 +57,7 @@ class Kind(Enum):
 class PhysicalName:
     """A name mlgov will give a real AWS resource, and the spec field it derives from."""
 
-    spec_path: tuple
+    spec_path: tuple[str | int, ...]
     kind: Kind
     name: str
 

@@ -217,7 +217,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
     unchanged = [r.name for r in reports if not r.changes]
     out = ["## mlgov plan summary", ""]
     out.append(
-        f"**{len(reports)} stack{'s' if len(reports) != 1 else ''}: {total['create']} to create, {total['update']} to update, "
+        f"**{len(reports)} stack{'s' if len(reports) != 1 else ''}: {total['create']} to create, {total['update']} to "
+        "update, "
         f"{total['replace']} to replace, {total['delete']} to delete.**"
     )
     out.append("")
@@ -228,7 +229,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
             loud.append(f"{total['delete']} resource{'s' if total['delete'] != 1 else ''} will be DESTROYED")
         if total["replace"]:
             loud.append(
-                f"{total['replace']} resource{'s' if total['replace'] != 1 else ''} will be REPLACED (destroyed, then created anew)"
+                f"{total['replace']} resource{'s' if total['replace'] != 1 else ''} will be REPLACED (destroyed, then "
+                "created anew)"
             )
         out.append(f"> **{' and '.join(loud)}; data in them is lost.** Review before applying:")
         out.extend(_warning_lines(reports, compact=level >= 3))
@@ -258,9 +260,9 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
         out.append("| stack | account | create | update | replace | delete |")
         out.append("| --- | --- | ---: | ---: | ---: | ---: |")
         for r in changed:
-            c = r.counts
+            n = r.counts
             out.append(
-                f"| `{r.name}` | {r.account or '-'} | {c['create']} | {c['update']} | {c['replace']} | {c['delete']} |"
+                f"| `{r.name}` | {r.account or '-'} | {n['create']} | {n['update']} | {n['replace']} | {n['delete']} |"
             )
         out.append("")
     if unchanged:
@@ -269,7 +271,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
     if level == 0:
         for r in changed:
             out.append(
-                f"<details><summary><code>{r.name}</code>: {len(r.changes)} change{'s' if len(r.changes) != 1 else ''}</summary>"
+                f"<details><summary><code>{r.name}</code>: {len(r.changes)} "
+                f"change{'s' if len(r.changes) != 1 else ''}</summary>"
             )
             out.append("")
             for c in r.changes:
@@ -279,7 +282,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
             out.append("")
     if level > 0:
         out.append(
-            f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for everything._"
+            f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for "
+            "everything._"
         )
         out.append("")
     return "\n".join(out).rstrip() + "\n"

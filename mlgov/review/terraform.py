@@ -66,8 +66,8 @@ def find_mirror() -> Path:
         base_path = Path(base).expanduser()
         if not base_path.is_dir():
             continue
-        for root, dirs, _files in os.walk(base_path):
-            depth = Path(root).relative_to(base_path).parts
+        for walked, dirs, _files in os.walk(base_path):
+            depth = Path(walked).relative_to(base_path).parts
             if len(depth) >= 4:
                 dirs[:] = []
                 continue

@@ -119,7 +119,7 @@ class _Worker:
     def __init__(self, spec_blob: bytes) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
         # The worker's cdktf output directory; removed here, as a killed worker cannot.
         self.outdir = tempfile.mkdtemp(prefix="mlgov-synth-")
         self.proc = subprocess.Popen(
@@ -187,7 +187,9 @@ def synth_parallel(
         busy = len(workers)
         while busy:
             for key, _ in selector.select():
-                worker: _Worker = key.data
+                ready: _Worker = key.data
+                worker = ready
+                assert worker.proc.stdout is not None
                 try:
                     reply = _recv(worker.proc.stdout)
                 except EOFError:
@@ -246,7 +248,7 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     files, docs = canonical_tree(outdir)
     shutil.rmtree(outdir / "stacks")
     (outdir / "manifest.json").unlink()
-    manifest = docs["manifest.json"]
+    manifest: Any = docs["manifest.json"]
     del files["manifest.json"]
     return (
         files,

@@ -121,7 +121,7 @@ def compare(tree: Tree, current: Tree) -> Drift:
 
 def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
     """A unified diff from the directory's content to the rendered content."""
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted(drift.added + drift.removed + drift.changed):
         old = current.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
         new = tree.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
