@@ -15,6 +15,7 @@ from mlgov.platform.manifest import atlantis_yaml
 from mlgov.review import graph as graphing
 from mlgov.review import plan as planning
 from mlgov.review import security, summary
+from mlgov.synth import outdir
 
 
 @click.command()
@@ -68,6 +69,9 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
         runs = planning.run_plans(
             {n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs()
         )
+    except outdir.UnsafeOutput as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
