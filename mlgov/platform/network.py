@@ -257,6 +257,7 @@ class Settings:
     vpc_id: str | None
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+    route_table_ids: tuple[str, ...]
 
 
 def layer_defaults(spec: OrgSpec, layer: Layer) -> NetworkDefaults:
@@ -282,6 +283,7 @@ def settings(spec: OrgSpec, account_key: str, region: str) -> Settings | None:
         vpc_id=net.vpc_id,
         subnet_ids=tuple(net.subnet_ids or ()),
         security_group_ids=tuple(net.security_group_ids or ()),
+        route_table_ids=tuple(net.route_table_ids or ()),
     )
 
 
@@ -373,6 +375,7 @@ class ResolvedNetwork:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
     creates_security_group: bool
+    route_table_ids: tuple[str, ...]
     parameters: dict[str, str]
 
 
@@ -405,5 +408,6 @@ def account_network(spec: OrgSpec, account_key: str, region: str) -> ResolvedNet
         subnet_ids=subnet_ids,
         security_group_ids=sgs,
         creates_security_group=creates_sg,
+        route_table_ids=s.route_table_ids if s.adopted else (tf_ref("aws_route_table", address("private")),),
         parameters=parameter_names(spec),
     )

@@ -30,11 +30,12 @@ Cidr = Annotated[str, StringConstraints(strict=True, max_length=43)]
 VpcId = Annotated[str, StringConstraints(strict=True, pattern=r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")]
 SubnetId = Annotated[str, StringConstraints(strict=True, pattern=r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")]
 SecurityGroupId = Annotated[str, StringConstraints(strict=True, pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")]
+RouteTableId = Annotated[str, StringConstraints(strict=True, pattern=r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")]
 AzName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")]
 
 # Fields of each kind of network; a network sets fields of one kind only.
 CREATED_FIELDS = ("cidr", "az_count", "azs", "subnet_prefix_length")
-ADOPTED_FIELDS = ("vpc_id", "subnet_ids", "security_group_ids")
+ADOPTED_FIELDS = ("vpc_id", "subnet_ids", "security_group_ids", "route_table_ids")
 
 
 class NetworkDefaults(SpecModel):
@@ -109,6 +110,10 @@ class Network(SpecModel):
         default=None,
         max_length=5,
         description="Adopted network: security groups for Studio, jobs and endpoints; omit to let mlgov create one.",
+    )
+    route_table_ids: list[RouteTableId] | None = Field(
+        default=None,
+        description="Adopted network: route tables of its subnets; the S3 gateway endpoint is added to them.",
     )
     egress: StrictBool | None = Field(
         default=None, description="Internet egress opt-in; default: the layer's network_defaults (false)."

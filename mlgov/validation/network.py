@@ -43,7 +43,7 @@ def network_problems(spec: OrgSpec) -> Iterator[Finding]:
                 (
                     f"mixes fields of a created network ({', '.join(mixed_created)}) and of an adopted one "
                     f"({', '.join(mixed_adopted)}) (expected either cidr [az_count | azs, subnet_prefix_length] "
-                    "to create a VPC, or vpc_id and subnet_ids [security_group_ids] to adopt one)"
+                    "to create a VPC, or vpc_id, subnet_ids and route_table_ids [security_group_ids] to adopt one)"
                 ),
             )
             continue
@@ -95,6 +95,14 @@ def _adopted(path: tuple, net: Network, regions: list[str]) -> Iterator[Finding]
             (
                 f"an adopted VPC lives in one region but the account is built in {len(regions)} "
                 f"(got regions {regions}; give each region its own account key, or create the network with a cidr)"
+            ),
+        )
+    if net.endpoints is not False and not net.route_table_ids:
+        yield (
+            path + ("route_table_ids",),
+            (
+                "an adopted network needs the route tables of its subnets for the S3 gateway endpoint "
+                "(got none; or set endpoints: false when the network team provides the endpoints)"
             ),
         )
     if net.endpoints is False and not groups:
