@@ -14,6 +14,7 @@ from typing import Any
 from mlgov.platform import guardrails, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
+from mlgov.validation.addresses import address_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
 
@@ -70,6 +71,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
+        findings.extend(address_problems(spec))
         findings.extend(_physical_names(spec))
     return findings
 
