@@ -27,7 +27,6 @@ account built in several regions gets the role once (first region), covering all
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -89,8 +88,8 @@ def ou_arn(spec: OrgSpec, ou_name: str) -> str:
 
 
 def _address(*parts: str) -> str:
-    """Address fragment from free text (tag keys, role patterns): keep [a-z0-9_] only."""
-    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", naming.construct_id(*parts).lower())).strip("_")
+    """Address fragment from free text (tag keys, role patterns): :func:`naming.free_text_id`."""
+    return naming.free_text_id(*parts)
 
 
 class CatalogHub(Construct):

@@ -85,6 +85,16 @@ def construct_id(*parts: str) -> str:
     return "_".join(p.replace("-", "_") for p in parts if p)
 
 
+def free_text_id(*parts: str) -> str:
+    """Address fragment from free text (tag keys, role patterns): keep ``[a-z0-9_]`` only.
+
+    Not injective (``Team`` and ``team``, ``*sagemaker*`` and ``sagemaker`` give one id), so
+    every use is listed in :mod:`mlgov.platform.addresses` and collisions are refused at
+    validate time.
+    """
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", construct_id(*parts).lower())).strip("_")
+
+
 # --- Physical names ------------------------------------------------------------------
 
 
