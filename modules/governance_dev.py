@@ -167,7 +167,7 @@ class DevGovernance(Construct):
             "ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn]
         )
         registry = [
-            register_pending("RegisterPendingOnly", group_arns + package_arns),
+            register_pending("RegisterPendingOnly", package_arns),
             policy.statement("ReadRegistry", READ_REGISTRY_ACTIONS, group_arns + package_arns),
         ]
         sm = f"arn:aws:sagemaker:{region}:{account_id}"
