@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from mlgov.cli import cli
 from mlgov.errors import MlgovError
+from mlgov.platform.manifest import stack_ranks
 from mlgov.review import affected as affecting
 
 
@@ -121,7 +122,7 @@ def test_unknown_ref_is_one_clear_error(repo: Path) -> None:
 
 def test_rank_cycle_is_reported() -> None:
     with pytest.raises(MlgovError, match="cycle"):
-        affecting.ranks({"stacks": [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}]})
+        stack_ranks({"stacks": [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}]})
 
 
 def test_cli_json_and_text(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,3 +158,5 @@ def test_plan_changed_since_rejects_all(repo: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(repo)
     result = CliRunner().invoke(cli, ["plan", "--changed-since", "HEAD", "--all"])
     assert result.exit_code == 2 and "--changed-since" in result.output
+    result = CliRunner().invoke(cli, ["plan", "--changed-since", "HEAD", "--stack", "hub"])
+    assert result.exit_code == 2 and "--stack hub: no configuration change since HEAD" in result.output

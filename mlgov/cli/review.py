@@ -68,12 +68,12 @@ def plan(
     Exit 1 if any stack fails (named, with terraform's error); the plan JSON of the others
     is still written. Feed <out>/*/plan.json to `summarize`.
     """
-    if since and (plan_all or selected):
-        click.echo("error: --changed-since selects the stacks itself (got it with --all or --stack)", err=True)
+    if since and plan_all:
+        click.echo("error: --changed-since selects the stacks itself (got it with --all)", err=True)
         sys.exit(EXIT_INPUT)
     root = Path(stacks_dir)
     if since:
-        _plan_changed(root, since, Path(out), offline, jobs or planning.default_jobs())
+        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs())
         return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
@@ -117,14 +117,23 @@ def _affected(generated: Path, since: str) -> affecting.Affected:
         sys.exit(EXIT_INPUT)
 
 
-def _plan_changed(root: Path, since: str, out: Path, offline: bool, jobs: int) -> None:
-    """``plan --changed-since``: the affected stacks, destroys from the ref's copy, and the
+def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, offline: bool, jobs: int) -> None:
+    """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
+    one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
     selection written to <out>/mlgov-affected.json for `summarize`."""
     found = _affected(root.parent, since)
+    if not_affected := sorted(set(selected) - set(found.names())):
+        click.echo(
+            f"error: --stack {', '.join(not_affected)}: no configuration change since {since} (got "
+            f"{', '.join(not_affected)}, expected one of {', '.join(found.names()) or 'no stack'})",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)
     out.mkdir(parents=True, exist_ok=True)
     (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
-    stacks = {name: root / name for name in found.names("changed", "added")}
-    removed = found.names("removed")
+    wanted = set(selected or found.names())
+    stacks = {name: root / name for name in found.names("changed", "added") if name in wanted}
+    removed = [name for name in found.names("removed") if name in wanted]
     with tempfile.TemporaryDirectory(prefix="mlgov-removed-") as tmp:
         for name in removed:
             stacks[name] = affecting.materialize_removed(root.parent, found, name, Path(tmp))

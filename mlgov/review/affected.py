@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.errors import MlgovError
-from mlgov.platform.manifest import MANIFEST_PATH
+from mlgov.platform.manifest import MANIFEST_PATH, stack_ranks
 
 STACKS_DIR = "stacks"
 AFFECTED_FILE = "mlgov-affected.json"  # written beside the plans by `plan --changed-since`
@@ -154,26 +154,6 @@ def stack_of(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == STACKS_DIR else None
 
 
-def ranks(manifest: dict[str, Any]) -> dict[str, int]:
-    """Stack -> rank from the manifest's ``depends_on``: 0 without dependencies, else one past
-    its highest dependency (so stacks of one rank never depend on each other)."""
-    deps = {s["name"]: list(s.get("depends_on", [])) for s in manifest.get("stacks", [])}
-    rank: dict[str, int] = {}
-
-    def visit(name: str, path: tuple[str, ...]) -> int:
-        if name in rank:
-            return rank[name]
-        if name in path:
-            raise MlgovError(f"manifest: dependency cycle through {' -> '.join((*path, name))}")
-        value = 1 + max((visit(d, (*path, name)) for d in deps.get(name, []) if d in deps), default=-1)
-        rank[name] = value
-        return value
-
-    for name in manifest.get("order", list(deps)):
-        visit(name, ())
-    return rank
-
-
 def _stack_entry(manifest: dict[str, Any], name: str) -> dict[str, Any]:
     return next((s for s in manifest.get("stacks", []) if s["name"] == name), {})
 
@@ -194,7 +174,7 @@ def affected(generated: Path, ref: str) -> Affected:
     old_manifest: dict[str, Any] = {}
     if MANIFEST_PATH in before:
         old_manifest = json.loads(_git(repo, "cat-file", "blob", before[MANIFEST_PATH]))
-    new_ranks, old_ranks = ranks(new_manifest), ranks(old_manifest)
+    new_ranks, old_ranks = stack_ranks(new_manifest), stack_ranks(old_manifest)
 
     stacks_before = {s for p in before if (s := stack_of(p))}
     stacks_now = {s for p in now if (s := stack_of(p))}
