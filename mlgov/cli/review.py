@@ -11,6 +11,7 @@ import click
 
 from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
+from mlgov.platform import workflows
 from mlgov.platform.canonical import canonical_json
 from mlgov.platform.manifest import atlantis_yaml
 from mlgov.review import affected as affecting
@@ -151,7 +152,14 @@ def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, 
 
 @click.command()
 @click.option("--since", "since", required=True, metavar="REF", help="Git ref to compare with (a PR's base commit).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "gitlab"]),
+    default="text",
+    show_default=True,
+    help="gitlab: the child pipeline that plans these stacks (see docs/ci.md).",
+)
 @click.option(
     "--generated",
     type=click.Path(file_okay=False),
@@ -169,6 +177,8 @@ def affected(since: str, fmt: str, generated: str) -> None:
     found = _affected(Path(generated), since)
     if fmt == "json":
         click.echo(canonical_json(found.as_json()).decode(), nl=False)
+    elif fmt == "gitlab":
+        click.echo(workflows.gitlab_child_yaml(found.as_json()), nl=False)
     else:
         click.echo(found.text(), nl=False)
 
