@@ -54,14 +54,17 @@ accounts:
     id: '{ml_dev_fraud}'
     layer: dev
     ou: ml-workloads
+    network: {{cidr: 10.10.0.0/16}}
   ml-test:
     id: "{ml_test}"
     layer: test
     ou: {ml_test_ou}
+    network: {{cidr: 10.20.0.0/16}}
   ml-prod:
     id: "{ml_prod}"
     layer: prod
     ou: ml-deployment
+    network: {{cidr: 10.30.0.0/16}}
 
 teams:
   fraud:

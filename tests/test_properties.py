@@ -36,9 +36,16 @@ def valid_specs(draw):
     teams = draw(st.lists(names, min_size=1, max_size=4, unique=True))
     ids = draw(st.lists(st.from_regex(r"\A[0-9]{12}\Z"), min_size=len(teams) + 4, max_size=len(teams) + 4, unique=True))
     accounts = {key: {"id": ids[i], "layer": layer, "ou": ou} for i, (key, (layer, ou)) in enumerate(FIXED.items())}
+    accounts["test"]["network"] = {"cidr": "10.1.0.0/16"}
+    accounts["prod"]["network"] = {"cidr": "10.2.0.0/16"}
     spec_teams = {}
     for i, team in enumerate(teams):
-        accounts[f"dev-{team}"] = {"id": ids[4 + i], "layer": "dev", "ou": "ml-workloads"}
+        accounts[f"dev-{team}"] = {
+            "id": ids[4 + i],
+            "layer": "dev",
+            "ou": "ml-workloads",
+            "network": {"cidr": f"10.{10 + i}.0.0/16"},
+        }
         stages = [{"name": "test", "account": "test"}]
         if draw(st.booleans()):
             stages.append({"name": "prod", "account": "prod", "manual_approval": True})

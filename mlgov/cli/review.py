@@ -18,6 +18,7 @@ from mlgov.review import affected as affecting
 from mlgov.review import graph as graphing
 from mlgov.review import plan as planning
 from mlgov.review import security, summary
+from mlgov.synth import outdir
 
 
 @click.command()
@@ -93,6 +94,9 @@ def plan(
         runs = planning.run_plans(
             {n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs()
         )
+    except outdir.UnsafeOutput as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)

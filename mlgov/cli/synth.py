@@ -11,6 +11,7 @@ import click
 from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
 from mlgov.platform.catalog import released_changes
+from mlgov.synth import outdir
 from mlgov.synth import tree as synthesis
 
 
@@ -36,7 +37,10 @@ def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs:
     org = load(spec)
     out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or "generated")
     try:
+        # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
+        ownership = outdir.inspect(out_dir.resolve())
         tree, summaries = synthesis.render(org, jobs)
+        outdir.check_targets(ownership, tree)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)

@@ -11,11 +11,10 @@ output directory and names every version whose bytes would change.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import naming
+from mlgov.platform import naming, pipeline
 from mlgov.platform.templates import render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
 from mlgov.spec.model import Layer, OrgSpec
@@ -75,212 +74,15 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: r["dev_account_id"])
 
 
-def pipeline_definition(role_name: str) -> str:
-    """The model build SageMaker Pipeline (schema 2020-12-01), as indented JSON for ``Fn::Sub``.
-
-    ``${...}`` placeholders are resolved by CloudFormation (bucket, key, group, images); every
-    job runs as the account's fixed model build role ``role_name``.
-    """
-    role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"
-    key = "${KmsKey.Arn}"
-    bucket = "s3://${ArtifactBucket}"
-
-    def cluster(instance_param: str) -> dict[str, Any]:
-        return {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": {"Get": f"Parameters.{instance_param}"},
-                "VolumeKmsKeyId": key,
-                "VolumeSizeInGB": 30,
-            }
-        }
-
-    def code_input(script: str) -> dict[str, Any]:
-        return {
-            "InputName": "code",
-            "S3Input": {
-                "LocalPath": "/opt/ml/processing/input/code",
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3Uri": f"{bucket}/code/{script}",
-            },
-        }
-
-    def output(name: str) -> dict[str, Any]:
-        return {
-            "OutputName": name,
-            "S3Output": {
-                "LocalPath": f"/opt/ml/processing/{name}",
-                "S3UploadMode": "EndOfJob",
-                "S3Uri": {
-                    "Std:Join": {
-                        "On": "/",
-                        "Values": [f"{bucket}/runs", {"Get": "Execution.PipelineExecutionId"}, name],
-                    }
-                },
-            },
-        }
-
-    model_data = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    definition = {
-        "Version": "2020-12-01",
-        "Metadata": {},
-        "Parameters": [
-            {"Name": "InputDataUri", "Type": "String", "DefaultValue": f"{bucket}/data/input"},
-            {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "${ProcessingInstanceType}"},
-            {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "${TrainingInstanceType}"},
-            {"Name": "MinimumAuc", "Type": "Float", "DefaultValue": "${MinimumAuc}"},
-            {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
-        ],
-        "Steps": [
-            {
-                "Name": "Preprocess",
-                "Type": "Processing",
-                "Arguments": {
-                    "AppSpecification": {
-                        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/preprocess.py"],
-                        "ImageUri": "${ProcessingImageUri}",
-                    },
-                    "ProcessingInputs": [
-                        code_input("preprocess.py"),
-                        {
-                            "InputName": "raw",
-                            "S3Input": {
-                                "LocalPath": "/opt/ml/processing/input/raw",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                                "S3Uri": {"Get": "Parameters.InputDataUri"},
-                            },
-                        },
-                    ],
-                    "ProcessingOutputConfig": {
-                        "KmsKeyId": key,
-                        "Outputs": [output("train"), output("validation"), output("test")],
-                    },
-                    "ProcessingResources": cluster("ProcessingInstanceType"),
-                    "RoleArn": role,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                },
-            },
-            {
-                "Name": "Train",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": "${TrainingImageUri}", "TrainingInputMode": "File"},
-                    "HyperParameters": {"eval_metric": "auc", "num_round": "200", "objective": "binary:logistic"},
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": channel,
-                            "ContentType": "text/csv",
-                            "DataSource": {
-                                "S3DataSource": {
-                                    "S3DataDistributionType": "FullyReplicated",
-                                    "S3DataType": "S3Prefix",
-                                    "S3Uri": {
-                                        "Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri"
-                                    },
-                                }
-                            },
-                        }
-                        for channel in ("train", "validation")
-                    ],
-                    "OutputDataConfig": {"KmsKeyId": key, "S3OutputPath": f"{bucket}/models"},
-                    "ResourceConfig": {
-                        "InstanceCount": 1,
-                        "InstanceType": {"Get": "Parameters.TrainingInstanceType"},
-                        "VolumeKmsKeyId": key,
-                        "VolumeSizeInGB": 30,
-                    },
-                    "RoleArn": role,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-                },
-            },
-            {
-                "Name": "Evaluate",
-                "Type": "Processing",
-                "Arguments": {
-                    "AppSpecification": {
-                        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/evaluate.py"],
-                        "ImageUri": "${TrainingImageUri}",
-                    },
-                    "ProcessingInputs": [
-                        code_input("evaluate.py"),
-                        {
-                            "InputName": "model",
-                            "S3Input": {
-                                "LocalPath": "/opt/ml/processing/model",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                                "S3Uri": model_data,
-                            },
-                        },
-                        {
-                            "InputName": "test",
-                            "S3Input": {
-                                "LocalPath": "/opt/ml/processing/test",
-                                "S3DataType": "S3Prefix",
-                                "S3InputMode": "File",
-                                "S3Uri": {
-                                    "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
-                                },
-                            },
-                        },
-                    ],
-                    "ProcessingOutputConfig": {"KmsKeyId": key, "Outputs": [output("evaluation")]},
-                    "ProcessingResources": cluster("ProcessingInstanceType"),
-                    "RoleArn": role,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                },
-                "PropertyFiles": [
-                    {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
-                ],
-            },
-            {
-                "Name": "CheckAuc",
-                "Type": "Condition",
-                "Arguments": {
-                    "Conditions": [
-                        {
-                            "Type": "GreaterThanOrEqualTo",
-                            "LeftValue": {
-                                "Std:JsonGet": {
-                                    "Path": "metrics.auc.value",
-                                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                                }
-                            },
-                            "RightValue": {"Get": "Parameters.MinimumAuc"},
-                        }
-                    ],
-                    "ElseSteps": [
-                        {
-                            "Name": "AucTooLow",
-                            "Type": "Fail",
-                            "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"},
-                        }
-                    ],
-                    "IfSteps": [
-                        {
-                            "Name": "Register",
-                            "Type": "RegisterModel",
-                            "Arguments": {
-                                "InferenceSpecification": {
-                                    "Containers": [{"Image": "${TrainingImageUri}", "ModelDataUrl": model_data}],
-                                    "SupportedContentTypes": ["text/csv"],
-                                    "SupportedRealtimeInferenceInstanceTypes": ["${EndpointInstanceType}"],
-                                    "SupportedResponseMIMETypes": ["text/csv"],
-                                    "SupportedTransformInstanceTypes": ["${TrainingInstanceType}"],
-                                },
-                                "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
-                                "ModelPackageGroupName": "${SageMakerProjectName}",
-                            },
-                        }
-                    ],
-                },
-            },
-        ],
-    }
-    # A Float parameter's default must be a JSON number once CloudFormation substitutes it.
-    return json.dumps(definition, indent=2, sort_keys=True).replace('"${MinimumAuc}"', "${MinimumAuc}")
+def pipeline_definition_v1(spec: OrgSpec) -> str:
+    """The v1 model-build pipeline: runs as the account's fixed model build role, no VPC, and
+    registers into the project's own group with a status the starter may override (frozen)."""
+    role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
+    return pipeline.definition(
+        pipeline.BuildPipeline(
+            role_arn=role, key_arn="${KmsKey.Arn}", bucket="s3://${ArtifactBucket}", group="${SageMakerProjectName}"
+        )
+    )
 
 
 def view_model(
@@ -311,7 +113,7 @@ def view_model(
         ],
         "defaults": defaults,
         "team_stages": team_stages(spec),
-        "pipeline_definition": pipeline_definition(naming.product_role(spec, "model-build")),
+        "pipeline_definition": pipeline_definition_v1(spec),
     }
 
 

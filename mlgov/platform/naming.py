@@ -289,6 +289,8 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         (Kind.LAMBDA, promotion_function(spec)),
         (Kind.SQS_QUEUE, dlq(promotion_function(spec))),
         (Kind.IAM_ROLE, role_name(spec, "model-promotion")),
+        (Kind.IAM_ROLE, role_name(spec, "ml-engineer")),
+        (Kind.IAM_ROLE, role_name(spec, "governance-officer")),
         (Kind.LOG_GROUP, f"/aws/lambda/{promotion_function(spec)}"),
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "model-artifacts")),
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "deploy-pipelines")),

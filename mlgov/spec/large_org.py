@@ -35,13 +35,14 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     new_teams = {}
     for n in range(1, teams + 1):
         team = f"team-{n:04d}"
-        for digit, layer, ou in ((3, "dev", dev_ou), (4, "test", deploy_ou), (5, "prod", deploy_ou)):
+        for slot, (digit, layer, ou) in enumerate(((3, "dev", dev_ou), (4, "test", deploy_ou), (5, "prod", deploy_ou))):
             new_accounts[f"ml-{layer}-{team}"] = {
                 # 12 digits, unique: layer digit + team number; never clashes with org.yaml's ids.
                 "id": f"{digit}9{n:010d}",
                 "layer": layer,
                 "ou": ou,
                 "description": f"{layer} account of {team} (generated benchmark fixture).",
+                "network": {"cidr": _cidr((n - 1) * 3 + slot)},
             }
         new_teams[team] = {
             "dev_account": f"ml-dev-{team}",
@@ -55,6 +56,12 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     doc["accounts"] = new_accounts
     doc["teams"] = new_teams
     return doc
+
+
+def _cidr(index: int) -> str:
+    """The ``index``-th /23 of 10.0.0.0/8: disjoint per account, enough for 9999 teams x 3."""
+    address = (10 << 24) + index * 512
+    return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.0/23"
 
 
 def write_large_org(path: Path, teams: int, base: Path = DEFAULT_SPEC) -> Path:

@@ -75,9 +75,13 @@ class Guardrails(SpecModel):
 
     exempt_roles: list[RoleName] = Field(
         default_factory=list,
-        description="IAM role names (in any account, roles without a path) exempt from the region and audit "
-        "guardrails, "
-        "e.g. a break-glass role or the role Control Tower uses to manage trails.",
+        description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
+        "e.g. a break-glass role or the role Control Tower uses to manage trails; honoured only in `exempt_accounts`.",
+    )
+    exempt_accounts: list[str] = Field(
+        default_factory=list,
+        description="Account keys whose `exempt_roles` are exempt (pinned ARNs, never `*`); every other account "
+        "is denied creating a role of an exempt name.",
     )
     region_restriction: RegionGuardrail = Field(
         default_factory=RegionGuardrail, description="Deny actions outside the allowed regions."

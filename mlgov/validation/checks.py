@@ -16,6 +16,7 @@ from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
+from mlgov.validation.network import missing_networks, network_problems
 
 Finding = tuple[tuple, str]
 
@@ -67,10 +68,13 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         guardrails.problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
+        network_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
         findings.extend(_physical_names(spec))
+    if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
+        findings.extend(missing_networks(spec))
     return findings
 
 
