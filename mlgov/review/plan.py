@@ -8,6 +8,7 @@ land in ``<out>/<stack>/``; the JSON is what ``summarize`` reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,13 @@ def _serialized_init(ws: terraform.Workspace) -> Callable[[], terraform.Result]:
     return init
 
 
-def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool) -> None:
-    """init + plan + show -json for one stack; records the outcome on ``run`` (never raises)."""
+def plan_stack(
+    run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool, *, destroy: bool = False
+) -> None:
+    """init + plan + show -json for one stack; records the outcome on ``run`` (never raises).
+
+    ``destroy``: plan the stack's removal (``plan -destroy``), for a stack that left the spec.
+    """
     run.started = time.monotonic()
     try:
         workdir = out / run.name
@@ -105,7 +111,7 @@ def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offl
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
         for step, call in (
             ("init", _serialized_init(ws)),
-            ("plan", lambda: ws.plan(PLAN_FILE)),
+            ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy)),
             ("show", lambda: ws.show_json(PLAN_FILE)),
         ):
             run.status = step
@@ -234,8 +240,12 @@ def run_plans(
     stream: TextIO | None = None,
     live: bool | None = None,
     plan_one: Callable[..., None] = plan_stack,
+    destroy: Collection[str] = (),
 ) -> list[StackRun]:
-    """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order."""
+    """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
+
+    ``destroy``: names among ``stacks`` to plan as destroys (their dir is the base ref's copy).
+    """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
     out = out.resolve()  # terraform runs in each stack's directory: every path it gets is absolute
@@ -257,7 +267,8 @@ def run_plans(
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for run in runs:
-                pool.submit(plan_one, run, stacks[run.name], out, cli_config, offline)
+                one = functools.partial(plan_one, destroy=True) if run.name in destroy else plan_one
+                pool.submit(one, run, stacks[run.name], out, cli_config, offline)
     finally:
         stop.set()
         thread.join()

@@ -11,7 +11,7 @@ detail, level by level; the destroy/replace warnings are never dropped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,8 +210,14 @@ def _warning_lines(reports: list[StackReport], compact: bool) -> list[str]:
     return lines
 
 
-def render_markdown(reports: list[StackReport], level: int = 0) -> str:
-    """The report at one fold level (0 = everything, 3 = warnings and counts only)."""
+def render_markdown(
+    reports: list[StackReport], level: int = 0, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> str:
+    """The report at one fold level (0 = everything, 3 = warnings and counts only).
+
+    ``unplanned``: stacks left out of the plan because their generated files did not change
+    (``plan --changed-since``); ``removed``: stacks planned as destroys because they left the spec.
+    """
     total = totals(reports)
     changed = [r for r in reports if r.changes]
     unchanged = [r.name for r in reports if not r.changes]
@@ -268,6 +274,13 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
     if unchanged:
         out.append(f"No changes: {', '.join(f'`{n}`' for n in unchanged)}.")
         out.append("")
+    if removed:
+        out.append(f"**Left the spec, planned as destroys:** {', '.join(f'`{n}`' for n in removed)}.")
+        out.append("")
+    if unplanned:
+        names = f": {', '.join(f'`{n}`' for n in unplanned)}" if level == 0 else ""
+        out.append(f"No configuration change, not planned ({len(unplanned)} stacks){names}.")
+        out.append("")
     if level == 0:
         for r in changed:
             out.append(
@@ -292,17 +305,21 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
 FOLD_LEVELS = 4
 
 
-def markdown(reports: list[StackReport], max_chars: int = 65000) -> str:
+def markdown(
+    reports: list[StackReport], max_chars: int = 65000, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> str:
     """The most detailed rendering that fits ``max_chars`` (the warnings always stay)."""
     text = ""
     for level in range(FOLD_LEVELS):
-        text = render_markdown(reports, level)
+        text = render_markdown(reports, level, unplanned, removed)
         if len(text) <= max_chars:
             return text
     return text  # even the tersest form is over budget: never drop a warning to fit
 
 
-def as_json(reports: list[StackReport], max_chars: int | None = None) -> dict[str, Any]:
+def as_json(
+    reports: list[StackReport], max_chars: int | None = None, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> dict[str, Any]:
     """Pipeline form: totals, destroys/replacements, security changes and per-stack detail."""
 
     def change(c: Change) -> dict[str, Any]:
@@ -328,6 +345,9 @@ def as_json(reports: list[StackReport], max_chars: int | None = None) -> dict[st
             for r in reports
         ],
     }
+    if unplanned or removed:
+        doc["unplanned"] = list(unplanned)  # no configuration change since the base ref
+        doc["removed"] = list(removed)  # left the spec: planned as destroys
     if max_chars is not None and len(json.dumps(doc, indent=2)) > max_chars:
         for s in doc["stacks"]:
             s["changes"] = None  # folded; destructive and security lists stay complete

@@ -190,8 +190,12 @@ class Workspace:
     def validate(self) -> Result:
         return self.run("validate", "-no-color", "-json")
 
-    def plan(self, plan_file: str = "plan.tfplan") -> Result:
-        return self.run("plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", f"-out={plan_file}")
+    def plan(self, plan_file: str = "plan.tfplan", *, destroy: bool = False) -> Result:
+        """``destroy``: plan the removal of everything in the state (a stack that left the spec)."""
+        extra = ("-destroy",) if destroy else ()
+        return self.run(
+            "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", *extra, f"-out={plan_file}"
+        )
 
     def show_json(self, plan_file: str = "plan.tfplan") -> Result:
         return self.run("show", "-json", plan_file)

@@ -26,6 +26,7 @@ from mlgov.platform.canonical import Tree
 from mlgov.platform.catalog import render_products
 from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
+from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
 from mlgov.synth import outdir, pool, provider_loader
 from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, resource_count
@@ -68,7 +69,12 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
-    return {"governance-assets": render_assets, "manifest": render_manifest, "products": render_products}
+    return {
+        "governance-assets": render_assets,
+        "manifest": render_manifest,
+        "products": render_products,
+        "workflows": render_workflows,
+    }
 
 
 def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
