@@ -84,7 +84,7 @@ def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
     data = json.dumps(
-        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip())],
+        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip(spec))],
         sort_keys=True,
         default=list,
     )
@@ -190,7 +190,7 @@ class HubGovernance(Construct):
             kms_key_arn=self.key.arn,
             extra_statements=deploy_readers,
         )
-        source_zip = assets.endpoint_source_zip()
+        source_zip = assets.endpoint_source_zip(spec)
         named(
             S3Object(
                 self,
@@ -690,6 +690,6 @@ class HubGovernance(Construct):
             "DataCapturePercent": str(e.data_capture_percent),
             "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{team}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
-            "SubnetIds": ",".join(e.subnet_ids),
-            "SecurityGroupIds": ",".join(e.security_group_ids),
+            # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
+            # parameters the stage account's stack writes (its network, docs/network.md).
         }
