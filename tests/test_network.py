@@ -413,3 +413,14 @@ def test_stage_roles_may_read_exactly_the_network_parameters_their_stack_writes(
     assert len(grants) == 1 and grants[0]["Action"] == ["ssm:GetParameters"]
     prefix = f"arn:aws:ssm:eu-west-1:{default_spec.accounts['ml-prod'].id}:parameter"
     assert sorted(grants[0]["Resource"]) == sorted(prefix + name for name in written)
+
+
+def test_docs_list_every_endpoint_with_its_reason():
+    # docs/network.md's endpoint table is the ENDPOINTS list, row for row (no drift).
+    doc = (ROOT / "docs" / "network.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| `") and "<region>" in line]
+    assert rows == [
+        f"| `{e.service.replace('{region}', '<region>')}` | {'gateway' if e.gateway else 'interface'} | "
+        f"{', '.join(layer.value for layer in e.layers)} | {e.reason} |"
+        for e in facts.ENDPOINTS
+    ]
