@@ -13,7 +13,6 @@ from cdktf import S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
-from mlgov.modules import blocks
 from mlgov.modules.blocks import PlatformKey, SecureBucket
 from mlgov.modules.network import AccountNetwork
 from mlgov.platform import naming
@@ -26,7 +25,6 @@ class AccountStack(TerraformStack):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id)
-        blocks.enter_stack(self)
         self.spec = spec
         self.ref = ref
         self.account_key = ref.account

@@ -108,7 +108,8 @@ def test_ou_parent_cycle():
 def test_reserved_aws_tag_key():
     text = BASE.replace("    managed-by: mlgov\n", "    aws:managed: mlgov\n")
     assert problems(text) == [
-        "spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got 'aws:managed')"
+        "spec.yaml:13: organization.tags.aws:managed: tag keys starting with 'aws:' are reserved by AWS (got "
+        "'aws:managed')"
     ]
 
 

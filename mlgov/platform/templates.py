@@ -33,7 +33,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - the output is YAML, not HTML
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=[],

@@ -333,7 +333,8 @@ def check_principals(name: str, stack: dict) -> Iterator[Finding]:
                             name,
                             pol.address,
                             PRINCIPAL,
-                            f"statement {sid!r} allows principal '*' without aws:PrincipalOrgID (expected named accounts or the organization)",
+                            f"statement {sid!r} allows principal '*' without aws:PrincipalOrgID (expected named "
+                            "accounts or the organization)",
                         )
                 elif not (
                     _ACCOUNT_ID.match(principal)
@@ -379,7 +380,8 @@ def check_bus_policies(name: str, stack: dict) -> Iterator[Finding]:
                         name,
                         address,
                         BUS,
-                        f"statement {sid!r} has principal {p!r} (expected an account id or '*' with aws:PrincipalOrgID)",
+                        f"statement {sid!r} has principal {p!r} (expected an account id or '*' with "
+                        "aws:PrincipalOrgID)",
                     )
     for rname, config in sorted(_by_type(stack, "aws_cloudwatch_event_permission").items()):
         principal = config.get("principal")

@@ -22,7 +22,7 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     """The spec document (plain data) of an org with ``teams`` teams, 3 accounts each."""
     if not 1 <= teams <= 9999:
         raise ValueError(f"teams must be between 1 and 9999 (got {teams})")
-    doc = yaml.safe_load(base.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
     org = doc["organization"]
     accounts = doc["accounts"]
     keep = {org["management_account"]}
@@ -76,5 +76,5 @@ def _ou_of_layer(accounts: dict[str, Any], layer: str, ous: dict[str, Any]) -> s
     """The OU that the base spec puts ``layer`` accounts in (first such account), else root."""
     for acc in accounts.values():
         if acc.get("layer") == layer and (acc.get("ou") in ous or acc.get("ou") == "root"):
-            return acc["ou"]
+            return str(acc["ou"])
     return "root"

@@ -74,7 +74,8 @@ class Account(SpecModel):
     )
     regions: list[Region] | None = Field(
         default=None,
-        description="Regions to build this account's layer in; default: the home region. More than one gives one stack per region.",
+        description="Regions to build this account's layer in; default: the home region. More than one gives one "
+        "stack per region.",
     )
     description: Text = Field(default="", description="Free text for humans.")
     network: Network | None = Field(
