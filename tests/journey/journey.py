@@ -469,7 +469,9 @@ class Journey:
         )
         # The endpoint template, resolved with the pipeline's parameters, says what CloudFormation sends.
         parameters = json.loads(config.get("ParameterOverrides", "{}"))
-        template = collector._Template(assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id)
+        template = collector._Template(
+            assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id
+        )
         for key, value in parameters.items():
             if key in template.params and isinstance(value, str):
                 spec_type = assets.endpoint_template(spec)["Parameters"][key].get("Type", "String")
