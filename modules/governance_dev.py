@@ -269,22 +269,36 @@ class DevGovernance(Construct):
             ],
         )
 
-        # What the products read at launch: the team and its governed groups.
-        for key, kind, value in (
-            ("name", "String", team),
-            ("model-package-groups", "StringList", ",".join(group_names)),
-        ):
+        # What the products read at launch: the team, its governed groups, where its models go
+        # and, with a catalog, the cost-tag values of this account (naming.PARAMETERS).
+        params: list[tuple[tuple[str, str], str, str]] = [
+            (("team", "name"), "String", team),
+            (("team", "model-package-groups"), "StringList", ",".join(group_names)),
+            (("team", "models-bucket"), "String", models_bucket),
+            (("team", "models-key-arn"), "String", self.models_key.arn),
+        ]
+        if spec.service_catalog is not None:
+            cost = spec.service_catalog.cost_tags
+            team_tags = spec.teams[team].tags
+            params += [
+                (("cost-tags", "environment"), "String", cost.environment),
+                (("cost-tags", "finance-owner"), "String", cost.finance_owner),
+                (("cost-tags", "business-unit"), "String", team_tags.get("business-unit", cost.business_unit)),
+                (("cost-tags", "cost-center"), "String", cost.cost_center),
+            ]
+        for parts, kind, value in params:
+            address = construct_id(*parts)
             named(
                 SsmParameter(
                     self,
-                    f"param_team_{construct_id(key)}",
-                    name=naming.ssm_parameter(spec, "team", key),
+                    f"param_{address}",
+                    name=naming.ssm_parameter(spec, *parts),
                     type=kind,
                     value=value,
-                    description=naming.PARAMETERS[("team", key)],
+                    description=naming.PARAMETERS[parts],
                     tags=tags,
                 ),
-                construct_id("team", key),
+                address,
             )
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's
