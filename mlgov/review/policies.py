@@ -271,7 +271,12 @@ _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation template in YAML (or JSON), short tags in their long form."""
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
+    return parse_template(path.read_text(encoding="utf-8"))
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """:func:`load_template` of a template's text."""
+    doc = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
     return doc if isinstance(doc, dict) else {}
 
 
