@@ -82,7 +82,7 @@ def _principal(role: Role | None, fallback: str) -> str:
 class Journey:
     """Every contract of the story for every team and model of a spec."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, teams: list[str] | None = None) -> None:
         self.w = world
         self.spec = world.spec
         self.contracts: list[Contract] = []
@@ -91,7 +91,7 @@ class Journey:
         self.hub_id = world.account_id(self.hub)
         self.hub_region = naming.hub_region(self.spec)
         self.hub_stack = world.stack_of(self.hub)
-        for team in sorted(self.spec.teams):
+        for team in sorted(teams or self.spec.teams):
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
 
@@ -615,9 +615,9 @@ def problems(world: World) -> list[str]:
     return problems_of([world])[0]
 
 
-def problems_of(worlds: list[World]) -> list[list[str]]:
-    """:func:`problems` of several worlds in ONE simulator batch (one Node start)."""
-    journeys = [Journey(w) for w in worlds]
+def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[list[str]]:
+    """:func:`problems` of several worlds (of ``teams`` only, if given) in ONE simulator batch."""
+    journeys = [Journey(w, teams) for w in worlds]
     decisions = iam.simulate([c.request for j in journeys for c in j.contracts])
     out, at = [], 0
     for journey in journeys:
