@@ -5,7 +5,6 @@ from __future__ import annotations
 from cdktf import App
 
 from mlgov.modules.base import AccountStack
-from mlgov.modules.blocks import building_stack
 from mlgov.modules.deployment import DeploymentAccountStack
 from mlgov.modules.dev import DevAccountStack
 from mlgov.modules.management import ManagementStack
@@ -28,8 +27,7 @@ def build_app(spec: OrgSpec, outdir: str) -> App:
     app = App(outdir=outdir, stack_traces=False)
     stacks = {}
     for ref in spec.stack_refs():
-        with building_stack():
-            stacks[ref.name] = STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+        stacks[ref.name] = STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
     # The manifest's order, also for `cdktf deploy '*'` (cdktf reads it from manifest.json).
     for name, before in dependencies(spec).items():
         for dep in before:

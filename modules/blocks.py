@@ -8,7 +8,6 @@ refers to an attribute of a named resource by that address.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,18 +46,24 @@ from mlgov.platform.naming import construct_id
 def named(resource: TerraformResource, name: str) -> TerraformResource:
     """Give ``resource`` the Terraform address ``<type>.<name>`` and return it.
 
+    The stack is the one ``resource`` was created in (its scope's), and the stack keeps the
+    addresses given so far: there is no module-level state, so a construct built on its own
+    (a test, a second App in the same process) gets the same checks as one built by build_app.
+
     Raises:
         ValueError: the stack already has a resource of that type with that name.
     """
-    stack = _building[0] if _building[0] is not None else TerraformStack.of(resource)
-    seen: set = getattr(stack, "_mlgov_addresses", None) or set()
+    stack = TerraformStack.of(resource)
+    seen: set[tuple[str, str]] | None = getattr(stack, "_mlgov_addresses", None)
+    if seen is None:
+        seen = set()
+        stack._mlgov_addresses = seen  # type: ignore[attr-defined]
     address = (_resource_type(resource), name)
     if address in seen:
         raise ValueError(f"duplicate Terraform address {address[0]}.{name} in stack {stack.node.id}")
     seen.add(address)
-    stack._mlgov_addresses = seen
     resource.override_logical_id(name)
-    resource._mlgov_address = f"{address[0]}.{name}"
+    resource._mlgov_address = f"{address[0]}.{name}"  # type: ignore[attr-defined]
     return resource
 
 
@@ -74,29 +79,6 @@ def ref(resource: TerraformResource, attribute: str) -> str:
     if address is None:
         return getattr(resource, attribute)
     return f"${{{address}.{attribute}}}"
-
-
-# The stack whose constructor build_app is running. Every jsii call is a round trip to Node
-# (the bulk of per-stack synth time), so `named` takes its stack from here instead of asking
-# TerraformStack.of; outside build_app's loop it asks.
-_building: list[TerraformStack | None] = [None]
-_in_build: list[bool] = [False]
-
-
-@contextlib.contextmanager
-def building_stack():
-    """Scope of one stack's construction in build_app (layers build only their own stack)."""
-    _building[0], _in_build[0] = None, True
-    try:
-        yield
-    finally:
-        _building[0], _in_build[0] = None, False
-
-
-def enter_stack(stack: TerraformStack) -> None:
-    """Called by AccountStack.__init__: inside building_stack(), this is the stack being built."""
-    if _in_build[0] and _building[0] is None:
-        _building[0] = stack
 
 
 _RESOURCE_TYPES: dict[type, str] = {}

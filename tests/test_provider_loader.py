@@ -156,6 +156,31 @@ def test_unknown_layout_falls_back_to_ordinary_import_with_one_warning(fake_root
     assert {"alpha", "beta"} <= set(provider_loader.loaded_submodules("mlgovfake_bad"))
 
 
+def test_install_after_an_ordinary_import_warns_once(fake_root):
+    # GIVEN a provider-shaped package something imported the ordinary way (all submodules)
+    _fake_package(fake_root, "mlgovfake_late", GOOD_INIT)
+    import mlgovfake_late  # noqa: F401
+
+    err = io.StringIO()
+    # WHEN install() runs after that, twice
+    first = provider_loader.install("mlgovfake_late", environ={}, stderr=err)
+    second = provider_loader.install("mlgovfake_late", environ={}, stderr=err)
+    # THEN it changes nothing and says so in one line, not on every call
+    assert (first, second) == ("already", "already")
+    assert err.getvalue().splitlines() == [
+        "mlgov: warning: mlgovfake_late was imported before provider_loader.install(); "
+        "the lazy import cannot take effect (slower synth)"
+    ]
+
+
+def test_second_install_after_its_own_is_silent(fake_root):
+    _fake_package(fake_root, "mlgovfake_twice", GOOD_INIT)
+    err = io.StringIO()
+    assert provider_loader.install("mlgovfake_twice", environ={}, stderr=err) == "lazy"
+    assert provider_loader.install("mlgovfake_twice", environ={}, stderr=err) == "already"
+    assert err.getvalue() == ""
+
+
 def test_eager_mode_from_environment(fake_root):
     _fake_package(fake_root, "mlgovfake_env", GOOD_INIT)
     err = io.StringIO()
@@ -172,7 +197,7 @@ def test_unknown_mode_warns_and_stays_lazy(fake_root):
 
 
 def test_split_init_refuses_init_without_submodule_imports():
-    with pytest.raises(provider_loader.LayoutError, match="no 'from . import"):
+    with pytest.raises(provider_loader.LayoutError, match=r"no 'from \. import"):
         provider_loader.split_init("import jsii\n__all__ = []\n", {"_jsii"})
 
 
@@ -228,7 +253,7 @@ def test_node_hook_requires_provider_modules_on_first_use(tmp_path):
 
 
 def test_node_hook_loads_everything_with_a_warning_on_unknown_index(tmp_path):
-    out, err = _probe(_node_package(tmp_path, TS_INDEX + ["exports.extra = 1;"]))
+    out, err = _probe(_node_package(tmp_path, [*TS_INDEX, "exports.extra = 1;"]))
     assert out["before"] == ["alpha", "beta"]
     assert (
         "mlgov: warning: lazy require of @cdktf/provider-aws unavailable (unexpected line: exports.extra = 1;)" in err
@@ -242,7 +267,11 @@ def test_node_hook_recognizes_the_installed_provider_index():
     tarball = next(Path(sys.modules[provider_loader.PACKAGE].__path__[0], "_jsii").glob("*.jsii.tgz"))
     with tarfile.open(tarball) as tar:
         index = tar.extractfile("package/lib/index.js").read()
-    script = "const h = require(process.argv[1]); const r = h.parseIndex(require('fs').readFileSync(0, 'utf-8')); console.log(r.reason || r.entries.length);"
+    script = (
+        "const h = require(process.argv[1]);"
+        " const r = h.parseIndex(require('fs').readFileSync(0, 'utf-8'));"
+        " console.log(r.reason || r.entries.length);"
+    )
     proc = subprocess.run([node, "-e", script, str(provider_loader.NODE_HOOK)], input=index, capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) > 2000
@@ -273,7 +302,7 @@ def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
 
     tarball = next(Path(cdktf.__path__[0], "_jsii").glob("*.jsii.tgz"))
     with tarfile.open(tarball) as tar:
-        tar.extractall(
+        tar.extractall(  # noqa: S202 - two named members of the installed cdktf's own tarball
             tmp_path,
             members=[tar.getmember("package/package.json"), tar.getmember("package/lib/tokens/private/stack-trace.js")],
         )

@@ -265,7 +265,7 @@ def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     return str(node.value)
 
 
-_CfnLoader.add_multi_constructor("!", _short_tag)  # type: ignore[no-untyped-call]
+_CfnLoader.add_multi_constructor("!", _short_tag)
 _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 
 

@@ -119,7 +119,7 @@ class _Worker:
     def __init__(self, spec_blob: bytes) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; stop() closes it
         # The worker's cdktf output directory; removed here, as a killed worker cannot.
         self.outdir = tempfile.mkdtemp(prefix="mlgov-synth-")
         self.proc = subprocess.Popen(
@@ -237,11 +237,9 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     from cdktf import App
 
     from mlgov.modules.app import STACK_CLASSES
-    from mlgov.modules.blocks import building_stack
 
     app = App(outdir=str(outdir), stack_traces=False)
-    with building_stack():
-        STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
     app.synth()
     files, docs = canonical_tree(outdir)
     shutil.rmtree(outdir / "stacks")

@@ -47,6 +47,10 @@ MODES = ("lazy", "eager")
 
 # What install() did in this process, for tests and diagnostics.
 STATUS: dict[str, object] = {"mode": None, "node_hook": False}
+# Packages install() has set up (lazily or not), and those it has warned about: a package
+# imported before install() is reported once.
+_INSTALLED: set[str] = set()
+_WARNED: set[str] = set()
 
 
 class LayoutError(Exception):
@@ -62,8 +66,18 @@ def install(package: str = PACKAGE, *, environ=None, stderr: TextIO | None = Non
     environ = os.environ if environ is None else environ
     stderr = sys.stderr if stderr is None else stderr
     if package in sys.modules:
+        if package not in _INSTALLED and package not in _WARNED:
+            # Something imported the package the ordinary way first: every submodule is
+            # loaded already, and nothing here can undo that; say so once.
+            _WARNED.add(package)
+            print(
+                f"mlgov: warning: {package} was imported before provider_loader.install(); "
+                "the lazy import cannot take effect (slower synth)",
+                file=stderr,
+            )
         return "already"
     mode = _install(package, environ, stderr)
+    _INSTALLED.add(package)
     if package == PACKAGE:
         STATUS["mode"] = mode
     return mode
@@ -151,7 +165,13 @@ def kernel_started() -> bool:
 @contextlib.contextmanager
 def _node_hook():
     """Start the jsii Node process with the lazy-require hook preloaded, if not yet started."""
-    if kernel_started() or not NODE_HOOK.is_file():
+    if kernel_started():
+        yield
+        return
+    if not NODE_HOOK.is_file():
+        # An install without its package data: synthesis still works, Node just loads all of
+        # the provider's JavaScript.
+        print(f"mlgov: warning: {NODE_HOOK} is missing; Node loads the whole provider (slower)", file=sys.stderr)
         yield
         return
     before = os.environ.get("NODE_OPTIONS")
@@ -177,8 +197,8 @@ def _attach_lazy_getattr(module: ModuleType, package: str, lazy: frozenset[str])
     def __dir__():
         return sorted(set(module.__dict__) | lazy)
 
-    module.__getattr__ = __getattr__
-    module.__dir__ = __dir__
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    module.__dir__ = __dir__  # type: ignore[method-assign]
 
 
 def _forget(package: str) -> None:
