@@ -87,7 +87,7 @@ class DevGovernance(Construct):
         promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
         tags = {"mlgov:team": team}
 
-        for group, name in zip(groups, group_names):
+        for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
             pkg_group = named(
                 SagemakerModelPackageGroup(

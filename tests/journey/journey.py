@@ -202,7 +202,8 @@ class Journey:
                     self.fact(
                         step,
                         pspec.get("Default") in written,
-                        f"product {product} reads SSM parameter {pspec.get('Default')} ({pname}) that nothing writes in {dev}",
+                        f"product {product} reads SSM parameter {pspec.get('Default')} ({pname}) "
+                        f"that nothing writes in {dev}",
                     )
 
         # 2. train inside the VPC: each job of the model-build pipeline, created by the

@@ -121,7 +121,7 @@ class World:
         for pname, pspec in (template.get("Parameters") or {}).items():
             ptype = str(pspec.get("Type", ""))
             if ptype.startswith("AWS::SSM::Parameter::Value<") and pspec.get("Default") in values:
-                kind, value = values[pspec["Default"]]
+                _kind, value = values[pspec["Default"]]
                 resolver.params[pname] = value.split(",") if "List" in ptype else value
 
     def product_role(self, account_key: str, name: str) -> Role | None:
@@ -135,7 +135,7 @@ class World:
         catalog = self.spec.service_catalog
         account = self.account_id(account_key)
         region = naming.primary_region(self.spec, account_key)
-        for pkey, portfolio in sorted((catalog.portfolios if catalog else {}).items()):
+        for _key, portfolio in sorted((catalog.portfolios if catalog else {}).items()):
             for product in sorted(portfolio.products):
                 found = self.newest_template(product)
                 if not found:
