@@ -102,7 +102,7 @@ def approval_actions(spec: OrgSpec, region: str) -> list[str]:
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
     data = json.dumps(
-        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip())],
+        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip(spec))],
         sort_keys=True,
         default=list,
     )
@@ -208,7 +208,7 @@ class HubGovernance(Construct):
             kms_key_arn=self.key.arn,
             extra_statements=deploy_readers,
         )
-        source_zip = assets.endpoint_source_zip()
+        source_zip = assets.endpoint_source_zip(spec)
         named(
             S3Object(
                 self,
@@ -775,6 +775,6 @@ class HubGovernance(Construct):
             "DataCapturePercent": str(e.data_capture_percent),
             "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{team}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
-            "SubnetIds": ",".join(e.subnet_ids),
-            "SecurityGroupIds": ",".join(e.security_group_ids),
+            # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
+            # parameters the stage account's stack writes (its network, docs/network.md).
         }

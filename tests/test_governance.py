@@ -19,7 +19,8 @@ import pytest
 
 from mlgov.errors import SpecError
 from mlgov.platform import governance as assets
-from tests.conftest import require_tool
+from mlgov.validation import load_spec
+from tests.conftest import ROOT, require_tool
 from tests.helpers import all_resources, as_list, resources, statements
 
 HUB, FRAUD_DEV, TEST, PROD = "ml-shared-services", "ml-dev-fraud", "ml-test", "ml-prod"
@@ -214,12 +215,13 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert int(params["InstanceCount"]) >= 2 and int(params["MinCapacity"]) >= 2 and params["MaxCapacity"] == "6"
     assert params["NetworkIsolation"] == "true" and params["DataCapturePercent"] == "10"
     assert params["KmsKeyArn"] == f"arn:aws:kms:eu-west-1:{PROD_ID}:alias/nwa/platform"
-    assert params["SubnetIds"] == "subnet-0a1b2c3d4e5f60718,subnet-0a1b2c3d4e5f60729"
+    # subnets and security groups are not overridden: the template reads the stage account's SSM parameters
+    assert "SubnetIds" not in params and "SecurityGroupIds" not in params
     # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
     churn = resources(stacks[HUB], "aws_codepipeline")["churn_models"]["stage"]
     test_p, prod_p = (json.loads(s["action"][-1]["configuration"]["ParameterOverrides"]) for s in churn[2:])
     assert (test_p["InstanceCount"], prod_p["InstanceCount"], prod_p["MinCapacity"]) == ("1", "2", "2")
-    assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and prod_p["SubnetIds"] == ""
+    assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and "SubnetIds" not in prod_p
 
 
 def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
@@ -362,7 +364,7 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
 def test_endpoint_template_passes_cfn_lint(tmp_path):
     venv_tool = Path(sys.executable).parent / "cfn-lint"
     tool = str(venv_tool) if venv_tool.exists() else require_tool("cfn-lint")
-    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip())) as archive:
+    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip(load_spec(ROOT / "org.yaml")))) as archive:
         template = archive.read(assets.ENDPOINT_TEMPLATE)
     path = tmp_path / "endpoint.json"
     path.write_bytes(template)
@@ -374,6 +376,21 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         "Ref": "KmsKeyArn"
     }
     assert resources_["Model"]["Properties"]["EnableNetworkIsolation"] == {"Fn::If": ["Isolated", True, False]}
+    # the model runs in the stage account's network, read from the SSM parameters its stack writes
+    parameters = json.loads(template)["Parameters"]
+    for name, ssm in (
+        ("SubnetIds", "/nwa/network/subnet-ids"),
+        ("SecurityGroupIds", "/nwa/network/security-group-ids"),
+    ):
+        assert parameters[name] == {
+            "Type": "AWS::SSM::Parameter::Value<List<String>>",
+            "Default": ssm,
+            "Description": parameters[name]["Description"],
+        }
+    assert resources_["Model"]["Properties"]["VpcConfig"] == {
+        "Subnets": {"Ref": "SubnetIds"},
+        "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
+    }
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,15 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                 yield epath, f"unknown stage (got {stage_name!r}, expected one of {sorted(stages)})"
                 continue
             stage = stages[stage_name]
+            if given.vpc is not None:
+                yield (
+                    epath + ("vpc",),
+                    (
+                        f"superseded by the network of account {stage.account!r}: endpoints run in the subnets and "
+                        "security groups its stack publishes in SSM (got subnet_ids "
+                        f"{list(given.vpc.subnet_ids)}; remove this block, or adopt that VPC in accounts.{stage.account}.network)"
+                    ),
+                )
             resolved = resolve_endpoint(spec, team_name, stage)
             if is_prod_stage(spec, stage):
                 if resolved.instance_count < MIN_PROD_INSTANCES:

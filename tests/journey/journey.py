@@ -491,10 +491,12 @@ class Journey:
         )
         # The endpoint template, resolved with the pipeline's parameters, says what CloudFormation sends.
         parameters = json.loads(config.get("ParameterOverrides", "{}"))
-        template = collector._Template(assets.endpoint_template(), config.get("StackName", "stack"), region, account_id)
+        template = collector._Template(
+            assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id
+        )
         for key, value in parameters.items():
             if key in template.params and isinstance(value, str):
-                spec_type = assets.endpoint_template()["Parameters"][key].get("Type", "String")
+                spec_type = assets.endpoint_template(spec)["Parameters"][key].get("Type", "String")
                 template.params[key] = value.split(",") if spec_type == "CommaDelimitedList" else value
         template.params["ModelPackageArn"] = central_package  # what the select step hands over
         resources = template.t.get("Resources", {})
