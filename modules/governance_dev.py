@@ -43,6 +43,7 @@ from mlgov.modules.governance_common import (
     service_trust,
 )
 from mlgov.platform import naming, policy
+from mlgov.platform.catalog import COST_TAGS
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -86,7 +87,7 @@ class DevGovernance(Construct):
         promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
         tags = {"mlgov:team": team}
 
-        for group, name in zip(groups, group_names):
+        for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
             pkg_group = named(
                 SagemakerModelPackageGroup(
@@ -269,9 +270,9 @@ class DevGovernance(Construct):
             ],
         )
 
-        # What the products read at launch: the team, its governed groups, where its models go
-        # and, with a catalog, the cost-tag values of this account (naming.PARAMETERS).
-        params: list[tuple[tuple[str, str], str, str]] = [
+        # What the products read at launch: the team, its governed groups, where models go,
+        # and the values of the cost tags in this account.
+        written = [
             (("team", "name"), "String", team),
             (("team", "model-package-groups"), "StringList", ",".join(group_names)),
             (("team", "models-bucket"), "String", models_bucket),
@@ -279,26 +280,22 @@ class DevGovernance(Construct):
         ]
         if spec.service_catalog is not None:
             cost = spec.service_catalog.cost_tags
-            team_tags = spec.teams[team].tags
-            params += [
-                (("cost-tags", "environment"), "String", cost.environment),
-                (("cost-tags", "finance-owner"), "String", cost.finance_owner),
-                (("cost-tags", "business-unit"), "String", team_tags.get("business-unit", cost.business_unit)),
-                (("cost-tags", "cost-center"), "String", cost.cost_center),
-            ]
-        for parts, kind, value in params:
-            address = construct_id(*parts)
+            team_tags = spec.teams[team].tags or {}
+            for _param, key, field in COST_TAGS:
+                value = team_tags.get(key, getattr(cost, field)) if key == "business-unit" else getattr(cost, field)
+                written.append((("cost-tags", key), "String", value))
+        for parts, kind, value in written:
             named(
                 SsmParameter(
                     self,
-                    f"param_{address}",
+                    f"param_{construct_id(*parts)}",
                     name=naming.ssm_parameter(spec, *parts),
                     type=kind,
                     value=value,
                     description=naming.PARAMETERS[parts],
                     tags=tags,
                 ),
-                address,
+                construct_id(*parts),
             )
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's

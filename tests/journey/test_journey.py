@@ -103,10 +103,13 @@ def _old_volume_key(policy: dict) -> None:
             s["Condition"] = {"Null": {"sagemaker:VolumeKmsKey": "true"}}
 
 
-def _unpinned(policy: dict) -> None:
-    for s in policy["Statement"]:
-        if s["Sid"] == "RegisterPendingOnly":
-            del s["Condition"]
+def _text_edit(path: str, old: str, new: str):
+    def apply(tree: dict[str, bytes]) -> None:
+        text = tree[path].decode()
+        assert old in text, f"{old} not in {path}"
+        tree[path] = text.replace(old, new).encode()
+
+    return apply
 
 
 def _pattern(group: str):
@@ -119,15 +122,35 @@ def _pattern(group: str):
 
 
 HUB, DEV, TEST = "ml-shared-services", "ml-dev-fraud", "ml-test"
+
+
 # (seam, tree edit, the step the failure must name)
+def _drop_resource(stack: str, rtype: str, address: str):
+    def apply(tree: dict[str, bytes]) -> None:
+        path = f"stacks/{stack}/cdk.tf.json"
+        doc = json.loads(tree[path])
+        del doc["resource"][rtype][address]
+        tree[path] = json.dumps(doc).encode()
+
+    return apply
+
+
 BROKEN = {
+    "launch-parameter-not-written": (
+        _drop_resource(DEV, "aws_ssm_parameter", "team_models_bucket"),
+        "1 launch project",
+    ),
     "scp-deprecated-volume-key": (
         _policy_edit("management", "aws_organizations_policy", "sagemaker_vpc_kms", "content", _old_volume_key),
         "2 train in the VPC",
     ),
-    "registration-not-pinned": (
-        _policy_edit(DEV, "aws_iam_role_policy", "fraud_sagemaker_execution", "policy", _unpinned),
-        "3 register (Approved)",
+    "pipeline-registers-approved": (
+        _text_edit(
+            "products/sagemaker-projects/model-build/v2.yaml",
+            '"ModelApprovalStatus": "PendingManualApproval"',
+            '"ModelApprovalStatus": "Approved"',
+        ),
+        "3 register (pipeline)",
     ),
     "lead-cannot-approve": (
         _policy_edit(DEV, "aws_iam_role_policy", "fraud_lead_data_scientist", "policy", drop("ApproveModels")),
@@ -205,7 +228,7 @@ def broken_results(bridge, default_spec, default_world, tree) -> dict[str, list[
         broken = dict(tree)
         BROKEN[seam][0](broken)
         worlds.append(World(default_spec, broken))
-    baseline, *rest = problems_of(worlds)
+    baseline, *rest = problems_of(worlds, teams=["fraud"])  # every broken seam is fraud's or shared
     pairs = zip(sorted(BROKEN), rest, strict=True)
     return {seam: [line for line in lines if line not in baseline] for seam, lines in pairs}
 

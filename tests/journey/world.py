@@ -63,6 +63,8 @@ class World:
         self.spec = spec
         self.tree = tree
         self.stacks: dict[str, Stack] = {}
+        self._product_roles: dict[tuple[str, str], Role | None] = {}
+        self._templates: dict[str, tuple[str, dict] | None] = {}
         for path, data in sorted(tree.items()):
             if path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
                 name = path.split("/")[1]
@@ -72,11 +74,13 @@ class World:
         with tempfile.TemporaryDirectory(prefix="mlgov-journey-") as tmp:
             root = Path(tmp)
             for path, data in tree.items():
-                if path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
+                if (path.startswith("stacks/") and path.endswith("/cdk.tf.json")) or path.startswith("products/"):
                     target = root / path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
-            self.collected = {c.id: c.document for c in collector.collect(root)}
+            found = collector.collect(root)
+        self.collected = {c.id: c.document for c in found}
+        self.product_kinds = {c.id: c.kind for c in found if c.id.startswith("products/")}
         self.roles: dict[str, Role] = {}
         for stack in self.stacks.values():
             for address, attrs in stack.resources("aws_iam_role").items():
@@ -87,6 +91,79 @@ class World:
                 if inline:
                     role.policies[name] = inline
                 self.roles[role.arn] = role
+
+    # --- products ----------------------------------------------------------------------
+
+    def newest_template(self, product: str) -> tuple[str, dict] | None:
+        """(path, template) of the newest version of a product (versions are listed in order)."""
+        if product not in self._templates:
+            self._templates[product] = self._newest_template(product)
+        return self._templates[product]
+
+    def _newest_template(self, product: str) -> tuple[str, dict] | None:
+        catalog = self.spec.service_catalog
+        if catalog is None:
+            return None
+        for pkey, portfolio in sorted(catalog.portfolios.items()):
+            if product in portfolio.products:
+                version = portfolio.products[product].versions[-1].name
+                path = naming.catalog_template_key(pkey, product, version)
+                if path in self.tree:
+                    with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
+                        f.write(self.tree[path])
+                        f.flush()
+                        return path, collector.load_template(Path(f.name))
+        return None
+
+    def launch_parameters(self, template: dict, resolver: Any, account_key: str) -> None:
+        """Give a template's SSM-typed parameters the values the account's stack writes."""
+        values = self.ssm(self.stack_of(account_key))
+        for pname, pspec in (template.get("Parameters") or {}).items():
+            ptype = str(pspec.get("Type", ""))
+            if ptype.startswith("AWS::SSM::Parameter::Value<") and pspec.get("Default") in values:
+                _kind, value = values[pspec["Default"]]
+                resolver.params[pname] = value.split(",") if "List" in ptype else value
+
+    def product_role(self, account_key: str, name: str) -> Role | None:
+        """A role some newest product version creates in a dev account, with its policies."""
+        key = (account_key, name)
+        if key not in self._product_roles:
+            self._product_roles[key] = self._product_role(account_key, name)
+        return self._product_roles[key]
+
+    def _product_role(self, account_key: str, name: str) -> Role | None:
+        catalog = self.spec.service_catalog
+        account = self.account_id(account_key)
+        region = naming.primary_region(self.spec, account_key)
+        for _key, portfolio in sorted((catalog.portfolios if catalog else {}).items()):
+            for product in sorted(portfolio.products):
+                found = self.newest_template(product)
+                if not found:
+                    continue
+                path, template = found
+                resolver = collector._Template(template, "stack", region, account)
+                for logical, r in (template.get("Resources") or {}).items():
+                    if r.get("Type") != "AWS::IAM::Role":
+                        continue
+                    if resolver.resolve((r.get("Properties") or {}).get("RoleName")) != name:
+                        continue
+                    role = Role(name, account, policy.role_arn(account, name), {})
+                    # The collector evaluates templates in a stand-in account and takes an SSM-typed
+                    # parameter's Default (the parameter's name): put in the real account and the
+                    # values this account's stack writes into those parameters.
+                    values = {n: v for n, (_t, v) in self.ssm(self.stack_of(account_key)).items()}
+                    for pid, kind in self.product_kinds.items():
+                        if pid.startswith(f"{path}:{logical}:"):
+                            text = json.dumps(self.collected[pid]).replace(collector.ACCOUNT, account)
+                            for name in sorted(values, key=len, reverse=True):
+                                text = text.replace(name, values[name])
+                            doc = json.loads(text)
+                            if kind == "identity":
+                                role.policies[pid] = doc
+                            elif kind == "trust":
+                                role.trust = doc
+                    return role
+        return None
 
     # --- lookups -------------------------------------------------------------------------
 
