@@ -69,7 +69,10 @@ def describe_error(exc: Exception) -> str:
         op = exc.operation_name
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if is_denied(exc):
-            return f"access denied calling {op} ({message or code or status}); use credentials of the management account (or a delegated administrator) allowed to call it"
+            return (
+                f"access denied calling {op} ({message or code or status}); use credentials of the management "
+                "account (or a delegated administrator) allowed to call it"
+            )
         if code in THROTTLING_CODES:
             return f"AWS kept throttling {op} after {MAX_ATTEMPTS} attempts; wait a minute and run again"
         if code in BAD_CREDENTIAL_CODES:
@@ -214,7 +217,9 @@ def spec_ou_paths(spec: OrgSpec) -> dict[str, tuple[str, ...]]:
     ous = spec.organization.organizational_units
     out = {}
     for name in ous:
-        path, cursor, seen = [], name, set()
+        path: list[str] = []
+        cursor: str | None = name
+        seen: set[str] = set()
         while cursor is not None and cursor not in seen:
             seen.add(cursor)
             path.insert(0, cursor)
@@ -245,14 +250,16 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
     matched_ous: set[str] = set()
     for name, path in sorted(spec_ou_paths(spec).items()):
         ou = org.organizational_units[name]
-        found = live.ou_by_path(path)
+        live_ou = live.ou_by_path(path)
         where = ("organization", "organizational_units", name, "id")
-        if found:
-            ou_ids[name] = found.id
-            matched_ous.add(found.id)
-            if found.id != ou.id:
+        if live_ou:
+            ou_ids[name] = live_ou.id
+            matched_ous.add(live_ou.id)
+            if live_ou.id != ou.id:
                 diffs.append(
-                    Difference("wrong", where, f"OU {'/'.join(path)} has id {found.id} (spec says {ou.id})", found.id)
+                    Difference(
+                        "wrong", where, f"OU {'/'.join(path)} has id {live_ou.id} (spec says {ou.id})", live_ou.id
+                    )
                 )
         elif ou.id in live.ous:
             ou_ids[name] = ou.id
@@ -273,7 +280,7 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
     name_of_ou = {oid: name for name, oid in ou_ids.items()}
 
     matched_accounts: set[str] = set()
-    by_name = {}
+    by_name: dict[str, list[LiveAccount]] = {}
     for a in live.accounts.values():
         by_name.setdefault(a.name, []).append(a)
     for key, account in sorted(spec.accounts.items()):
@@ -302,7 +309,8 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
                 Difference(
                     "moved",
                     ("accounts", key, "ou"),
-                    f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare (spec: {account.ou})",
+                    f"account {found.id} sits in {live.where(found.parent_id)}, an OU the spec does not declare "
+                    f"(spec: {account.ou})",
                 )
             )
         elif actual != account.ou:
@@ -329,9 +337,9 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
                 live.management_account_id,
             )
         )
-    for ou in sorted(live.ous.values(), key=lambda o: o.path):
-        if ou.id not in matched_ous:
-            diffs.append(Difference("extra", (), f"OU {'/'.join(ou.path)} ({ou.id}) is not in the spec"))
+    for live_ou in sorted(live.ous.values(), key=lambda o: o.path):
+        if live_ou.id not in matched_ous:
+            diffs.append(Difference("extra", (), f"OU {'/'.join(live_ou.path)} ({live_ou.id}) is not in the spec"))
     for acct in sorted(live.accounts.values(), key=lambda a: a.id):
         if acct.id not in matched_accounts and acct.status == "ACTIVE":
             diffs.append(
@@ -409,7 +417,7 @@ class Doctor:
                         name,
                         False,
                         "not in the organization",
-                        "invite or create the account, or fix accounts.%s.id" % key,
+                        f"invite or create the account, or fix accounts.{key}.id",
                     )
                 )
                 continue
@@ -424,7 +432,8 @@ class Doctor:
                         name,
                         False,
                         f"sits in {live.where(found.parent_id)}",
-                        f"move it (aws organizations move-account --account-id {account.id} --source-parent-id {found.parent_id} "
+                        f"move it (aws organizations move-account --account-id {account.id} --source-parent-id "
+                        f"{found.parent_id} "
                         f"--destination-parent-id {expected}) or run `discover --write`",
                     )
                 )
@@ -437,14 +446,15 @@ class Doctor:
         hub = self.spec.hub
         hub_id = self.spec.accounts[hub].id
         org_client = self.client("organizations")
-        out = []
+        out: list[Check] = []
         wanted = []
         if m.service_catalog_access:
             wanted.append(
                 (
                     "servicecatalog.amazonaws.com",
                     "Service Catalog",
-                    "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog enable-aws-organizations-access`",
+                    "apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog "
+                    "enable-aws-organizations-access`",
                 )
             )
         if m.stacksets_delegated_admin:
@@ -502,7 +512,8 @@ class Doctor:
                     ""
                     if ok
                     else (
-                        f"apply the management stack, or run `aws organizations register-delegated-administrator --account-id {hub_id} --service-principal {principal}`"
+                        "apply the management stack, or run `aws organizations register-delegated-administrator "
+                        f"--account-id {hub_id} --service-principal {principal}`"
                     )
                 )
                 out.append(Check(name, ok, principal, fix))
@@ -520,7 +531,8 @@ class Doctor:
                 status or "not enabled",
                 ""
                 if ok
-                else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type SERVICE_CONTROL_POLICY`",
+                else f"run `aws organizations enable-policy-type --root-id {live.root_id} --policy-type "
+                "SERVICE_CONTROL_POLICY`",
             )
         ]
 
@@ -632,7 +644,7 @@ class Doctor:
         def run() -> Check:
             pending, token = [], None
             while True:  # botocore has no paginator for codeconnections
-                kwargs = {"NextToken": token} if token else {}
+                kwargs: dict[str, str] = {"NextToken": token} if token else {}
                 page = client.list_connections(**kwargs)
                 pending += [
                     c["ConnectionName"] for c in page.get("Connections", []) if c.get("ConnectionStatus") == "PENDING"

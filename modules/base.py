@@ -3,7 +3,8 @@
 Reads ``organization`` (tags, id), ``accounts.<key>`` and ``terraform`` from the spec.
 Creates the S3 backend (one state per stack, native S3 locking), the AWS provider pinned to
 the account (``allowed_account_ids``, ``assume_role``, ``default_tags``) and the baseline:
-the ``platform`` KMS key and the ``platform`` bucket.
+the ``platform`` KMS key and the ``platform`` bucket (which, in an account with a network,
+also admit VPC flow log delivery: :mod:`mlgov.modules.network`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole
 from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket
+from mlgov.modules.network import AccountNetwork
 from mlgov.platform import naming
+from mlgov.platform import network as network_facts
 from mlgov.spec.model import OrgSpec, StackRef
 
 
@@ -43,6 +46,9 @@ class AccountStack(TerraformStack):
             default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
         )
 
+        # The account's network (dev/test/prod) in this region; its flow logs land in the platform bucket.
+        self.network_facts = network_facts.account_network(spec, ref.account, ref.region)
+        flow_logs = self.network_facts is not None and self.network_facts.flow_logs
         self.platform_key = PlatformKey(
             self,
             "platform_key",
@@ -50,16 +56,43 @@ class AccountStack(TerraformStack):
             account_id=self.account_id,
             alias=naming.kms_alias(spec, "platform"),
             description=f"mlgov platform key for {ref.account} ({ref.layer.value})",
+            extra_statements=network_facts.flow_log_key_statements(self.account_id, ref.region) if flow_logs else (),
         )
+        bucket = naming.bucket_name(spec, ref.account, ref.region, "platform")
         self.platform_bucket = SecureBucket(
             self,
             "platform_bucket",
             name="platform",
-            bucket_name=naming.bucket_name(spec, ref.account, ref.region, "platform"),
+            bucket_name=bucket,
             kms_key_arn=self.platform_key.arn,
+            extra_statements=(
+                network_facts.flow_log_bucket_statements(self.account_id, ref.region, bucket) if flow_logs else ()
+            ),
         )
         self.output("platform_key_arn", self.platform_key.arn, "ARN of the account's platform KMS key.")
         self.output("platform_bucket", self.platform_bucket.bucket_name, "Name of the account's platform bucket.")
+
+    def build_network(self) -> None:
+        """The account's network in this region (:class:`mlgov.modules.network.AccountNetwork`), if it has one."""
+        self.network = None
+        if self.network_facts is not None:
+            self.network = AccountNetwork(
+                self,
+                "network",
+                spec=self.spec,
+                resolved=self.network_facts,
+                platform_bucket=self.platform_bucket.bucket_name,
+                flow_log_depends_on=[self.platform_bucket.policy],
+            )
+            self.output("vpc_id", self.network_facts.vpc_id, "The account's VPC in this region.")
+            self.output(
+                "subnet_ids", list(self.network_facts.subnet_ids), "Private subnets of Studio, jobs and endpoints."
+            )
+            self.output(
+                "security_group_ids",
+                list(self.network_facts.security_group_ids),
+                "Security groups of Studio, jobs and endpoints.",
+            )
 
     def base_tags(self) -> dict[str, str]:
         """Org tags plus where this resource belongs; applied through provider default_tags."""

@@ -1,7 +1,7 @@
 """ML deployment layer: test and prod accounts that host model endpoints.
 
 Reads ``teams`` (stages that target this account) and ``accounts``. Creates the account
-baseline plus, per team deploying here, the deploy, CloudFormation and endpoint roles
+baseline, the account's network in every region (:mod:`mlgov.modules.network`) plus, per team deploying here, the deploy, CloudFormation and endpoint roles
 (:mod:`mlgov.modules.governance_deploy`).
 """
 
@@ -20,6 +20,7 @@ class DeploymentAccountStack(AccountStack):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id, spec=spec, ref=ref)
+        self.build_network()
         if self.teams_deploying_here() and ref.region == naming.primary_region(spec, ref.account):
             StageGovernance(
                 self,

@@ -25,6 +25,18 @@ RETRY_ATTEMPTS = 185
 RETRY_MAX_AGE_SECONDS = 86400
 DLQ_RETENTION_SECONDS = 14 * 86400
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+PENDING = "PendingManualApproval"
+
+
+def register_pending(sid: str, arns: Sequence[str]) -> dict[str, Any]:
+    """CreateModelPackage only with status PendingManualApproval: nobody registers a package that is
+    already approved, so an approver's UpdateModelPackage is the only way to Approved."""
+    return policy.statement(
+        sid,
+        ["sagemaker:CreateModelPackage"],
+        arns,
+        conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}},
+    )
 
 
 def only_role(account_id: str, role_arns: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,8 +8,13 @@ role). Creates:
   and list the group's packages;
 - the ``models`` KMS key and bucket where pipelines write artifacts; the hub's promotion role
   (only it) may read them;
-- persona roles ``<org>-<team>-data-scientist`` (registers, denied UpdateModelPackage) and
-  ``<org>-<team>-lead-data-scientist`` (approves), and ``<org>-<team>-sagemaker-execution``;
+- persona roles ``<org>-<team>-data-scientist`` (trains, registers, denied UpdateModelPackage) and
+  ``<org>-<team>-lead-data-scientist`` (also approves), the ONE set of personas of the team: the
+  catalog products use them as Studio execution roles and never make their own; and
+  ``<org>-<team>-sagemaker-execution``, the role of every job and pipeline (the only role the
+  personas may pass). Every registration is pinned to ``PendingManualApproval``;
+- SSM parameters ``/<org>/team/name`` and ``/<org>/team/model-package-groups`` for the products
+  (a catalog project registers into one of the team's groups, so its approvals are forwarded);
 - rule ``<org>-<team>-model-approved`` on the default bus forwarding approvals of the team's
   groups to the hub's central bus through ``<org>-<team>-event-forwarder`` (PutEvents on that
   bus only), with a retry policy and the dead-letter queue ``<org>-<team>-model-approved-dlq``.
@@ -23,6 +28,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group_policy import SagemakerModelPackageGroupPolicy
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
@@ -32,6 +38,7 @@ from mlgov.modules.governance_common import (
     approval_pattern,
     dead_letter_queue,
     only_role,
+    register_pending,
     role,
     service_trust,
 )
@@ -39,12 +46,28 @@ from mlgov.platform import naming, policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
-REGISTER_ACTIONS = (
-    "sagemaker:CreateModelPackage",
+READ_REGISTRY_ACTIONS = (
     "sagemaker:DescribeModelPackage",
     "sagemaker:ListModelPackages",
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:AddTags",
+)
+# Jobs a pipeline (or a data scientist) starts; each runs as the team's execution role.
+JOB_ACTIONS = (
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:StopTrainingJob",
+)
+PIPELINE_ACTIONS = (
+    "sagemaker:CreatePipeline",
+    "sagemaker:DescribePipeline",
+    "sagemaker:DescribePipelineExecution",
+    "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:UpdatePipeline",
 )
 
 
@@ -143,21 +166,45 @@ class DevGovernance(Construct):
         key_use = policy.statement(
             "ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn]
         )
-        register = policy.statement("RegisterModels", REGISTER_ACTIONS, group_arns + package_arns)
-        trust_account = policy.document(
+        registry = [
+            register_pending("RegisterPendingOnly", package_arns),
+            policy.statement("ReadRegistry", READ_REGISTRY_ACTIONS, group_arns + package_arns),
+        ]
+        sm = f"arn:aws:sagemaker:{region}:{account_id}"
+        execution_arn = policy.role_arn(account_id, naming.team_role(spec, team, "sagemaker-execution"))
+        jobs = [
+            policy.statement("RunJobs", JOB_ACTIONS, [f"{sm}:training-job/*", f"{sm}:processing-job/*"]),
+            policy.statement("Pipelines", PIPELINE_ACTIONS, [f"{sm}:pipeline/*", f"{sm}:pipeline/*/execution/*"]),
+            policy.statement(
+                "PassExecutionRoleOnly",
+                ["iam:PassRole"],
+                [execution_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
+        # Studio runs a persona as its user profile's execution role; people assume it with
+        # their account's own IAM (SSO permission sets or federation) through the account root.
+        trust_persona = policy.document(
             policy.statement(
                 "AccountAssumesPersona", ["sts:AssumeRole"], principals={"AWS": policy.account_root(account_id)}
-            )
+            ),
+            policy.statement(
+                "StudioRunsPersona",
+                ["sts:AssumeRole"],
+                principals={"Service": "sagemaker.amazonaws.com"},
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+            ),
         )
         role(
             self,
             construct_id(team, "data_scientist"),
             name=naming.team_role(spec, team, "data-scientist"),
-            trust=trust_account,
-            description=f"Data scientist of team {team}: registers models, cannot approve them",
+            trust=trust_persona,
+            description=f"Data scientist of team {team}: trains and registers models, cannot approve them",
             tags=tags,
             statements=[
-                register,
+                *registry,
+                *jobs,
                 artifacts,
                 key_use,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
@@ -167,11 +214,12 @@ class DevGovernance(Construct):
             self,
             construct_id(team, "lead_data_scientist"),
             name=naming.team_role(spec, team, "lead-data-scientist"),
-            trust=trust_account,
-            description=f"Lead data scientist of team {team}: reviews and approves models",
+            trust=trust_persona,
+            description=f"Lead data scientist of team {team}: reviews and approves models in the dev registry",
             tags=tags,
             statements=[
-                register,
+                *registry,
+                *jobs,
                 artifacts,
                 key_use,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
@@ -185,7 +233,8 @@ class DevGovernance(Construct):
             tags=tags,
             description=f"SageMaker jobs and pipelines of team {team}",
             statements=[
-                register,
+                *registry,
+                *jobs,
                 artifacts,
                 key_use,
                 policy.statement(
@@ -193,8 +242,50 @@ class DevGovernance(Construct):
                     ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                     [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"],
                 ),
+                # GetAuthorizationToken has no resource; images come from AWS's algorithm registries.
+                policy.statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+                policy.statement(
+                    "PullImages",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [f"arn:aws:ecr:{region}:*:repository/*"],
+                ),
+                # Jobs in the VPC attach network interfaces; EC2 offers no resource scoping for these.
+                policy.statement(
+                    "VpcNetworkInterfaces",
+                    [
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    "*",
+                    conditions={"StringEquals": {"aws:RequestedRegion": region}},
+                ),
             ],
         )
+
+        # What the products read at launch: the team and its governed groups.
+        for key, kind, value in (
+            ("name", "String", team),
+            ("model-package-groups", "StringList", ",".join(group_names)),
+        ):
+            named(
+                SsmParameter(
+                    self,
+                    f"param_team_{construct_id(key)}",
+                    name=naming.ssm_parameter(spec, "team", key),
+                    type=kind,
+                    value=value,
+                    description=naming.PARAMETERS[("team", key)],
+                    tags=tags,
+                ),
+                construct_id("team", key),
+            )
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's
         # groups only, so a rejection or another group's event never leaves the account.

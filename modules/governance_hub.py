@@ -47,6 +47,7 @@ from mlgov.modules.governance_common import (
     approval_pattern,
     dead_letter_queue,
     only_role,
+    register_pending,
     role,
     service_trust,
 )
@@ -79,6 +80,23 @@ def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
             for purpose in ("deploy", "endpoint-deployer", "endpoint")
         }
     return dict(sorted(out.items()))
+
+
+def approval_action_name(stage_name: str) -> str:
+    """Name of the manual approval action before a stage's deploy action."""
+    return f"approve-{stage_name}"
+
+
+def approval_actions(spec: OrgSpec, region: str) -> list[str]:
+    """ARNs of every manual approval action of every pipeline (the governance officer's gate)."""
+    hub_id = spec.accounts[spec.hub].id
+    return sorted(
+        f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}/{s.name}/{approval_action_name(s.name)}"
+        for t, team in spec.teams.items()
+        for g in team.governance.model_package_groups
+        for s in team.stages
+        if s.manual_approval
+    )
 
 
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
@@ -304,7 +322,6 @@ class HubGovernance(Construct):
                     "WriteCentralRegistry",
                     [
                         "sagemaker:AddTags",
-                        "sagemaker:CreateModelPackage",
                         "sagemaker:CreateModelPackageGroup",
                         "sagemaker:DescribeModelPackage",
                         "sagemaker:DescribeModelPackageGroup",
@@ -315,8 +332,9 @@ class HubGovernance(Construct):
                     ],
                     [f"{sm}:model-package-group/{g}" for g in central]
                     + [f"{sm}:model-package/{g}/*" for g in central]
-                    + [f"{sm}:model-card/{g[:50]}*" for g in central],
+                    + [f"{sm}:model-card/{g}" for g in central],
                 ),
+                register_pending("RegisterCentralPendingOnly", [f"{sm}:model-package/{g}/*" for g in central]),
                 policy.statement(
                     "WriteArtifacts",
                     ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
@@ -429,6 +447,73 @@ class HubGovernance(Construct):
 
         for team in teams:
             self._team_pipelines(spec, team, region, hub_id, pipeline_bucket, endpoint_roles[team])
+        self._gate_personas(spec, region, hub_id, central)
+
+    def _gate_personas(self, spec: OrgSpec, region: str, hub_id: str, central: list[str]) -> None:
+        """The people at the hub's two gates: the ML engineer approves central packages, the
+        governance officer gives the manual approvals before prod. Each can open only its own gate;
+        both are assumed by people signed in to the hub account with MFA."""
+        sm = f"arn:aws:sagemaker:{region}:{hub_id}"
+        trust = policy.document(
+            policy.statement(
+                "PeopleWithMfa",
+                ["sts:AssumeRole"],
+                principals={"AWS": policy.account_root(hub_id)},
+                conditions={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            )
+        )
+        role(
+            self,
+            "ml_engineer",
+            name=naming.role_name(spec, "ml-engineer"),
+            trust=trust,
+            description="ML engineer: reviews and approves packages in the central registry (starts deployment)",
+            statements=[
+                policy.statement(
+                    "ApproveCentralPackages",
+                    ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                    [f"{sm}:model-package/{g}/*" for g in central],
+                ),
+                policy.statement(
+                    "ReadCentralRegistry",
+                    ["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelCard"],
+                    [f"{sm}:model-package-group/{g}" for g in central] + [f"{sm}:model-card/{g}" for g in central],
+                ),
+                # ListModelPackages has no resource-level permissions.
+                policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
+            ],
+        )
+        pipelines = [
+            f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}"
+            for t in sorted(spec.teams)
+            for g in spec.teams[t].governance.model_package_groups
+        ]
+        role(
+            self,
+            "governance_officer",
+            name=naming.role_name(spec, "governance-officer"),
+            trust=trust,
+            description="Governance officer: reads test results and gives the manual approval before prod",
+            statements=[
+                policy.statement("ApproveProd", ["codepipeline:PutApprovalResult"], approval_actions(spec, region)),
+                policy.statement(
+                    "ReadPipelines",
+                    [
+                        "codepipeline:GetPipeline",
+                        "codepipeline:GetPipelineExecution",
+                        "codepipeline:GetPipelineState",
+                        "codepipeline:ListActionExecutions",
+                        "codepipeline:ListPipelineExecutions",
+                    ],
+                    pipelines,
+                ),
+                policy.statement(
+                    "ReadModelCards",
+                    ["sagemaker:DescribeModelCard"],
+                    [f"{sm}:model-card/{g}" for g in central],
+                ),
+            ],
+        )
 
     def _team_pipelines(
         self, spec: OrgSpec, team: str, region: str, hub_id: str, pipeline_bucket: str, roles: dict
@@ -573,7 +658,7 @@ class HubGovernance(Construct):
                     actions.append(
                         CodepipelineStageAction(
                             **{
-                                "name": f"approve-{stage.name}",
+                                "name": approval_action_name(stage.name),
                                 "category": "Approval",
                                 "owner": "AWS",
                                 "provider": "Manual",

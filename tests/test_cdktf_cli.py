@@ -67,3 +67,21 @@ def test_cdktf_synth_matches_python_synth_and_list_names_every_stack(repo_copy, 
     assert sorted(name for name, _ in rows) == stacks, listed.stdout
     for name, path in rows:
         assert path.endswith(f"stacks/{name}")
+
+
+def test_cdktf_synth_into_a_foreign_directory_touches_nothing(repo_copy):
+    # GIVEN an output directory holding somebody's files and a .git/ (like `--output <repo>`)
+    copy, env = repo_copy
+    target = copy / "someone-elses"
+    (target / ".git").mkdir(parents=True)
+    (target / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (target / "important.txt").write_text("do not lose me\n")
+    (target / "stacks" / "theirs").mkdir(parents=True)
+    (target / "stacks" / "theirs" / "main.tf").write_text("# theirs\n")
+    before = read_tree(target)
+    # WHEN the real cdktf CLI runs the app (which gets CDKTF_OUTDIR=target)
+    synth = _cdktf(copy, env, "synth", "--output", str(target))
+    # THEN the app refused with its one line, cdktf failed, and every file is still there
+    assert synth.returncode != 0
+    assert f"error: refusing to write into {target}: it holds files mlgov did not write" in synth.stdout + synth.stderr
+    assert read_tree(target) == before

@@ -81,8 +81,31 @@ def test_region_restriction_denies_everything_but_global_services_outside_allowe
     assert not any(a.startswith(("sagemaker:", "s3:*", "kms:", "ec2:")) for a in stmt["NotAction"])
     assert stmt["Condition"] == {
         "StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]},
-        "ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/nwa-break-glass"]},
+        "ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS},
     }
+
+
+# The break-glass role of each account named in management.guardrails.exempt_accounts, never "*".
+BREAK_GLASS = [
+    f"arn:aws:iam::{i}:role/nwa-break-glass"
+    for i in ("220000000002", "330000000003", "330000000004", "440000000005", "550000000006")
+]
+
+
+def test_exempt_role_names_cannot_be_created_outside_their_accounts(default_spec):
+    stmt = by_sid(policies(default_spec)["protect_audit"].content)["DenyExemptRoleNamesElsewhere"]
+    assert stmt["Effect"] == "Deny" and stmt["Action"] == ["iam:CreateRole"]
+    assert stmt["Resource"] == ["arn:aws:iam::*:role/nwa-break-glass"]
+    assert stmt["Condition"] == {"StringNotEquals": {"aws:ResourceAccount": [a.split(":")[4] for a in BREAK_GLASS]}}
+
+
+def test_exempt_accounts_must_be_spec_accounts():
+    with pytest.raises(SpecError) as info:
+        spec_with({"guardrails": {"exempt_roles": ["bg"], "exempt_accounts": ["nowhere"]}})
+    assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [
+        "management.guardrails.exempt_accounts[0]: unknown account (got 'nowhere', expected one of "
+        "['management', 'ml-dev-churn', 'ml-dev-fraud', 'ml-prod', 'ml-shared-services', 'ml-test'])"
+    ]
 
 
 def test_region_restriction_takes_extra_exempt_actions_and_no_exempt_roles():
@@ -101,17 +124,18 @@ def test_sagemaker_vpc_kms_denies_missing_vpc_missing_kms_and_direct_internet(de
         "DenyNotebookDirectInternetAccess",
     }
     vpc = stmts["DenySageMakerWithoutVpc"]
-    assert vpc["Action"] == [
-        "sagemaker:CreateDomain",
-        "sagemaker:CreateHyperParameterTuningJob",
-        "sagemaker:CreateNotebookInstance",
-        "sagemaker:CreateProcessingJob",
-        "sagemaker:CreateTrainingJob",
-    ]
+    # every create call that runs containers in the caller's network (iam-data lists VpcSubnets)
+    assert vpc["Action"] == list(scp.SAGEMAKER_VPC_ACTIONS)
+    assert {"sagemaker:CreateModel", "sagemaker:CreateAutoMLJobV2", "sagemaker:CreateMonitoringSchedule"} <= set(
+        vpc["Action"]
+    )
     assert vpc["Condition"] == {"Null": {"sagemaker:VpcSubnets": "true"}}
     kms = stmts["DenySageMakerWithoutVolumeKmsKey"]
-    assert "sagemaker:CreateTransformJob" in kms["Action"] and "sagemaker:CreateTrainingJob" in kms["Action"]
-    assert kms["Condition"] == {"Null": {"sagemaker:VolumeKmsKey": "true"}}
+    assert {"sagemaker:CreateTransformJob", "sagemaker:CreateEndpointConfig", "sagemaker:CreateLabelingJob"} <= set(
+        kms["Action"]
+    )
+    # VolumeKmsKey is deprecated and listed by no action any more: the Deny would always apply
+    assert kms["Condition"] == {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}}
     internet = stmts["DenyNotebookDirectInternetAccess"]
     assert internet["Action"] == ["sagemaker:CreateNotebookInstance"]
     assert internet["Condition"] == {"StringNotEquals": {"sagemaker:DirectInternetAccess": "Disabled"}}
@@ -158,16 +182,23 @@ def test_protect_audit_targets_the_named_trails_and_recorders_only(default_spec)
         "config:StopConfigurationRecorder",
         "config:PutConfigurationRecorder",
     }
-    for stmt in (trail, config):
+    channels = stmts["ProtectConfigDeliveryChannels"]
+    # delivery channels have no resource type: the actions are wildcard-only
+    assert channels["Action"] == ["config:DeleteDeliveryChannel", "config:PutDeliveryChannel"]
+    assert channels["Resource"] == "*"
+    for stmt in (trail, config, channels):
         assert stmt["Effect"] == "Deny"
-        assert stmt["Condition"] == {"ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/nwa-break-glass"]}}
+        assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS}}
 
 
 def test_protect_audit_without_trails_or_recorders_is_not_created():
     spec = spec_with({"guardrails": {}})
     assert "protect_audit" not in policies(spec)
     spec = spec_with({"guardrails": {"protect_audit": {"config_recorders": ["default"]}}})
-    assert set(by_sid(policies(spec)["protect_audit"].content)) == {"ProtectConfigRecorders"}
+    assert set(by_sid(policies(spec)["protect_audit"].content)) == {
+        "ProtectConfigRecorders",
+        "ProtectConfigDeliveryChannels",
+    }
 
 
 def test_every_action_in_every_scp_is_a_real_iam_action(default_spec):

@@ -54,14 +54,17 @@ accounts:
     id: '{ml_dev_fraud}'
     layer: dev
     ou: ml-workloads
+    network: {{cidr: 10.10.0.0/16}}
   ml-test:
     id: "{ml_test}"
     layer: test
     ou: {ml_test_ou}
+    network: {{cidr: 10.20.0.0/16}}
   ml-prod:
     id: "{ml_prod}"
     layer: prod
     ou: ml-deployment
+    network: {{cidr: 10.30.0.0/16}}
 
 teams:
   fraud:
@@ -267,16 +270,17 @@ def test_discover_reports_disagreements_and_write_fixes_only_those_values(aws_en
             in lines
         )
         assert (
-            f"  wrong    organization.organizational_units.ml-workloads.id: OU ml-workloads has id {ids['ou_ml_workloads']} "
+            "  wrong    organization.organizational_units.ml-workloads.id: OU ml-workloads has id "
+            f"{ids['ou_ml_workloads']} "
             "(spec says ou-zzzz-zzzzzzzz)  [--write fixes]"
         ) in lines
         assert (
-            f"  moved    accounts.ml-test.ou: account {ids['ml_test']} sits in ml-deployment (spec: ml-workloads)  [--write fixes]"
-            in lines
+            f"  moved    accounts.ml-test.ou: account {ids['ml_test']} sits in ml-deployment (spec: ml-workloads)  "
+            "[--write fixes]" in lines
         )
         assert (
-            f"  wrong    accounts.ml-prod.id: account named 'ml-prod' has id {ids['ml_prod']} (spec says 999999999999)  [--write fixes]"
-            in lines
+            f"  wrong    accounts.ml-prod.id: account named 'ml-prod' has id {ids['ml_prod']} (spec says "
+            "999999999999)  [--write fixes]" in lines
         )
         assert f"  extra    OU sandbox ({ids['ou_sandbox']}) is not in the spec" in lines
         assert lines[-1] == "4 difference(s), 4 fixable with --write"
@@ -315,7 +319,8 @@ def test_discover_write_leaves_differences_that_need_a_decision(aws_env, tmp_pat
         "in the organization (spec: ml-deployment)"
     ) in lines
     assert (
-        f"  moved    accounts.ml-prod.ou: account {ids['ml_prod']} sits in sandbox, an OU the spec does not declare (spec: ml-deployment)"
+        f"  moved    accounts.ml-prod.ou: account {ids['ml_prod']} sits in sandbox, an OU the spec does not declare "
+        "(spec: ml-deployment)"
     ) in lines
     assert lines[-2:] == [
         f"{path}: updated 1 value(s)",
@@ -342,14 +347,14 @@ def test_doctor_passes_when_every_prerequisite_is_in_place(aws_env, tmp_path, co
     assert "FAIL" not in result.output
     lines = result.output.splitlines()
     assert (
-        f"[pass] hub ml-shared-services ({ids['ml_shared_services']}) is delegated administrator for Service Catalog: servicecatalog.amazonaws.com"
-        in lines
+        f"[pass] hub ml-shared-services ({ids['ml_shared_services']}) is delegated administrator for Service Catalog: "
+        "servicecatalog.amazonaws.com" in lines
     )
     assert "[pass] trusted access for Service Catalog is enabled: servicecatalog.amazonaws.com" in lines
     assert "[pass] state bucket is versioned: Enabled" in lines
     assert (
-        f"[pass] terraform role can be assumed in ml-prod ({ids['ml_prod']}): arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform"
-        in lines
+        f"[pass] terraform role can be assumed in ml-prod ({ids['ml_prod']}): "
+        f"arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform" in lines
     )
     assert "[pass] no CodeConnections in the hub wait for the console handshake: none pending" in lines
     assert lines[-1] == "18/18 checks pass"
@@ -377,9 +382,12 @@ def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, 
     expected = [
         f"[FAIL] account ml-test ({ids['ml_test']}) exists and sits in ml-deployment: sits in sandbox",
         "[FAIL] trusted access for Service Catalog is enabled: servicecatalog.amazonaws.com",
-        "       fix: apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog enable-aws-organizations-access`",
-        f"[FAIL] hub ml-shared-services ({hub}) is delegated administrator for Service Catalog: servicecatalog.amazonaws.com",
-        f"       fix: apply the management stack, or run `aws organizations register-delegated-administrator --account-id {hub} --service-principal servicecatalog.amazonaws.com`",
+        "       fix: apply the management stack (aws_servicecatalog_organizations_access) or run `aws servicecatalog "
+        "enable-aws-organizations-access`",
+        f"[FAIL] hub ml-shared-services ({hub}) is delegated administrator for Service Catalog: "
+        "servicecatalog.amazonaws.com",
+        "       fix: apply the management stack, or run `aws organizations register-delegated-administrator "
+        f"--account-id {hub} --service-principal servicecatalog.amazonaws.com`",
         "[FAIL] service control policies are enabled on the root: not enabled",
         "[FAIL] state bucket is versioned: never enabled",
         "[FAIL] state bucket is encrypted by default: no default encryption",
@@ -507,8 +515,10 @@ def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path,
     lines = result.output.splitlines()
     hub = ids["ml_shared_services"]
     assert [line for line in lines if line.startswith("[FAIL]")] == [
-        "[FAIL] trusted access for CloudFormation StackSets is enabled: member.org.stacksets.cloudformation.amazonaws.com",
-        f"[FAIL] hub ml-shared-services ({hub}) is delegated administrator for CloudFormation StackSets: member.org.stacksets.cloudformation.amazonaws.com",
+        "[FAIL] trusted access for CloudFormation StackSets is enabled: "
+        "member.org.stacksets.cloudformation.amazonaws.com",
+        f"[FAIL] hub ml-shared-services ({hub}) is delegated administrator for CloudFormation StackSets: "
+        "member.org.stacksets.cloudformation.amazonaws.com",
     ]
     assert "       fix: run `aws cloudformation activate-organizations-access` in the management account" in lines
     assert lines[-1] == "18/20 checks pass"

@@ -268,9 +268,30 @@ def test_source_package_not_found_is_rejected_without_writes(aws):
     assert_nothing_written(sm, s3, clients)
 
 
-def test_model_card_name_fits_sagemaker_limit():
-    assert promotion.model_card_name("a" * 63, 12345) == "a" * 56 + "-v12345"
-    assert promotion.model_card_name("nwa-fraud-models-330000000003", 7) == "nwa-fraud-models-330000000003-v7"
+def test_model_card_is_named_after_the_model_not_the_version():
+    assert promotion.model_card_name("a" * 63) == "a" * 63
+    assert promotion.model_card_name("nwa-fraud-models-330000000003") == "nwa-fraud-models-330000000003"
+
+
+def test_each_version_updates_the_one_card_of_its_model(aws):
+    sm, s3, config, clients = aws
+    # GIVEN two versions of one model promoted one after the other
+    v1 = register_source(sm, s3, name="v1.tar.gz")
+    v2 = register_source(sm, s3, name="v2.tar.gz")
+    first = promotion.promote(approval_event(v1, "e-1"), config, clients)
+    second = promotion.promote(approval_event(v2, "e-2"), config, clients)
+    # THEN there is one card, named after the central group, describing the newest version
+    assert first["model_card"] == second["model_card"] == CENTRAL
+    assert [c["ModelCardName"] for c in sm.list_model_cards()["ModelCardSummaries"]] == [CENTRAL]
+    details = json.loads(sm.describe_model_card(ModelCardName=CENTRAL)["Content"])["additional_information"][
+        "custom_details"
+    ]
+    assert details["central_model_package_arn"] == second["central_model_package_arn"]
+    assert details["source_model_package_arn"] == v2
+    assert details["latest_version"] == "2" and details["promoted_versions"] == "1,2"
+    # AND the card's own version history records the update (moto keeps one entry per version)
+    history = sm.list_model_card_versions(ModelCardName=CENTRAL)["ModelCardVersionSummaryList"]
+    assert len(history) == 2
 
 
 def test_config_reads_the_environment_mlgov_writes():

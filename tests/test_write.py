@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlgov.synth.outdir import with_marker
 from mlgov.synth.tree import compare, read_tree, unified_diff, write_tree
 
 
@@ -11,7 +12,7 @@ def test_write_replaces_everything_and_removes_stale_files(tmp_path):
     out = tmp_path / "generated"
     assert write_tree({"stacks/a/cdk.tf.json": b"{}\n", "manifest.json": b"1\n"}, out) is True
     assert write_tree({"stacks/b/cdk.tf.json": b"{}\n", "manifest.json": b"2\n"}, out) is True
-    assert read_tree(out) == {"stacks/b/cdk.tf.json": b"{}\n", "manifest.json": b"2\n"}
+    assert read_tree(out) == with_marker({"stacks/b/cdk.tf.json": b"{}\n", "manifest.json": b"2\n"})
     # no staging directories left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
 
@@ -38,7 +39,7 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
     except OSError:
         pass
     monkeypatch.undo()
-    assert read_tree(out) == {"manifest.json": b"old\n"}
+    assert read_tree(out) == with_marker({"manifest.json": b"old\n"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
 
 

@@ -29,6 +29,7 @@ for _command in (
     spec.validate,
     spec.schema,
     synth.synth,
+    review.affected,
     review.plan,
     review.summarize,
     review.scan,

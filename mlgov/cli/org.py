@@ -61,7 +61,7 @@ def discover(spec: str | None, profile: str | None, write: bool) -> None:
         sys.exit(EXIT_DRIFT)
     if fixable:
         text = path.read_text(encoding="utf-8")
-        new_text = specedit.edit_scalars(text, {d.path: d.value for d in fixable})
+        new_text = specedit.edit_scalars(text, {d.path: d.value for d in fixable if d.value is not None})
         try:  # never write a spec that would no longer validate
             parse_spec(load_yaml(new_text, str(path)))
         except SpecError as exc:

@@ -1,20 +1,24 @@
-"""Commands for reviewing and shipping the generated Terraform: plan, summarize, scan, graph, atlantis."""
+"""Commands for reviewing and shipping the generated Terraform: affected, plan, summarize, scan, graph, atlantis."""
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
+from mlgov.platform import workflows
 from mlgov.platform.canonical import canonical_json
 from mlgov.platform.manifest import atlantis_yaml
+from mlgov.review import affected as affecting
 from mlgov.review import graph as graphing
 from mlgov.review import plan as planning
 from mlgov.review import security, summary
+from mlgov.synth import outdir
 
 
 @click.command()
@@ -44,13 +48,35 @@ from mlgov.review import security, summary
     show_default=True,
     help="The synthesized stacks.",
 )
-def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, stacks_dir: str) -> None:
+@click.option(
+    "--changed-since",
+    "since",
+    metavar="REF",
+    help="Plan only the stacks whose generated files differ from git REF (see `affected`), and plan stacks "
+    "that left the spec as destroys.",
+)
+@click.option("--all", "plan_all", is_flag=True, help="Plan every stack (the default; for scheduled drift detection).")
+def plan(
+    selected: tuple[str, ...],
+    offline: bool,
+    jobs: int | None,
+    out: str,
+    stacks_dir: str,
+    since: str | None,
+    plan_all: bool,
+) -> None:
     """terraform init + plan + show -json for each stack, in parallel, with live progress.
 
     Exit 1 if any stack fails (named, with terraform's error); the plan JSON of the others
     is still written. Feed <out>/*/plan.json to `summarize`.
     """
+    if since and plan_all:
+        click.echo("error: --changed-since selects the stacks itself (got it with --all)", err=True)
+        sys.exit(EXIT_INPUT)
     root = Path(stacks_dir)
+    if since:
+        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs())
+        return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
         click.echo(f"error: no stacks in {root}/ (run `{command('synth')}` first)", err=True)
@@ -58,7 +84,8 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
     unknown = sorted(set(selected) - set(available))
     if unknown:
         click.echo(
-            f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of {', '.join(available)})",
+            f"error: unknown stack(s) {', '.join(unknown)} (got {', '.join(unknown)}, expected one of "
+            f"{', '.join(available)})",
             err=True,
         )
         sys.exit(EXIT_INPUT)
@@ -67,21 +94,101 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
         runs = planning.run_plans(
             {n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs()
         )
+    except outdir.UnsafeOutput as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
+    _finish(runs, out)
+
+
+def _finish(runs: list[planning.StackRun], out: str, extra: str = "") -> None:
     failed = [r for r in runs if r.status != "ok"]
     for run in failed:
         click.echo(f"\nstack {run.name} failed: {run.error}", err=True)
     ok = len(runs) - len(failed)
-    click.echo(f"{ok}/{len(runs)} stacks planned; plan JSON under {out}/<stack>/{planning.PLAN_JSON}")
+    click.echo(f"{ok}/{len(runs)} stacks planned{extra}; plan JSON under {out}/<stack>/{planning.PLAN_JSON}")
     if failed:
         click.echo(f"failed: {', '.join(r.name for r in failed)}", err=True)
         sys.exit(EXIT_DRIFT)
 
 
+def _affected(generated: Path, since: str) -> affecting.Affected:
+    try:
+        return affecting.affected(generated, since)
+    except MlgovError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, offline: bool, jobs: int) -> None:
+    """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
+    one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
+    selection written to <out>/mlgov-affected.json for `summarize`."""
+    found = _affected(root.parent, since)
+    if not_affected := sorted(set(selected) - set(found.names())):
+        click.echo(
+            f"error: --stack {', '.join(not_affected)}: no configuration change since {since} (got "
+            f"{', '.join(not_affected)}, expected one of {', '.join(found.names()) or 'no stack'})",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
+    wanted = set(selected or found.names())
+    stacks = {name: root / name for name in found.names("changed", "added") if name in wanted}
+    removed = [name for name in found.names("removed") if name in wanted]
+    with tempfile.TemporaryDirectory(prefix="mlgov-removed-") as tmp:
+        for name in removed:
+            stacks[name] = affecting.materialize_removed(root.parent, found, name, Path(tmp))
+        click.echo(
+            f"since {since}: {len(stacks) - len(removed)} stack(s) to plan, {len(removed)} to destroy, "
+            f"{len(found.unchanged)} with no configuration change"
+        )
+        try:
+            runs = planning.run_plans(stacks, out, offline=offline, jobs=jobs, destroy=removed) if stacks else []
+        except MlgovError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ENV)
+    _finish(runs, str(out), f" ({len(removed)} as destroys)" if removed else "")
+
+
 @click.command()
-@click.argument("plan_json", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--since", "since", required=True, metavar="REF", help="Git ref to compare with (a PR's base commit).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "gitlab"]),
+    default="text",
+    show_default=True,
+    help="gitlab: the child pipeline that plans these stacks (see docs/ci.md).",
+)
+@click.option(
+    "--generated",
+    type=click.Path(file_okay=False),
+    default="generated",
+    show_default=True,
+    help="The generated tree (inside a git work tree).",
+)
+def affected(since: str, fmt: str, generated: str) -> None:
+    """The stacks whose generated files differ from git REF, in deployment order (rank).
+
+    changed/added stacks are planned, removed ones (they left the spec) are planned as
+    destroys; the JSON form (plan, destroy, stacks with rank, account, role_arn) feeds a
+    pipeline's matrix. Compares committed and uncommitted files alike.
+    """
+    found = _affected(Path(generated), since)
+    if fmt == "json":
+        click.echo(canonical_json(found.as_json()).decode(), nl=False)
+    elif fmt == "gitlab":
+        click.echo(workflows.gitlab_child_yaml(found.as_json()), nl=False)
+    else:
+        click.echo(found.text(), nl=False)
+
+
+@click.command()
+@click.argument("plan_json", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--format",
     "fmt",
@@ -105,13 +212,34 @@ def plan(selected: tuple[str, ...], offline: bool, jobs: int | None, out: str, s
     show_default=True,
     help="Stack manifest naming each stack's account (optional).",
 )
-def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_path: str) -> None:
+@click.option(
+    "--affected",
+    "affected_path",
+    type=click.Path(dir_okay=False),
+    help=f"The selection of `plan --changed-since` [default: {affecting.AFFECTED_FILE} beside the plans' "
+    "directories, if there]: unplanned stacks get one line.",
+)
+def summarize(
+    plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_path: str, affected_path: str | None
+) -> None:
     """One PR-ready report for the plan JSON of all stacks (`terraform show -json` output).
 
     The stack is named after the file's directory (plans/<stack>/plan.json) or its stem
     (<stack>.json). Destroys and replacements come first, security-relevant changes are
-    called out, stacks without changes share one line.
+    called out, stacks without changes share one line, and so do the stacks that
+    `plan --changed-since` left out (no configuration change).
     """
+    unplanned: list[str] = []
+    removed: list[str] = []
+    parents = {Path(p).resolve().parent.parent for p in plan_json}
+    if affected_path is None and len(parents) == 1 and (parents.pop() / affecting.AFFECTED_FILE).is_file():
+        affected_path = str(Path(plan_json[0]).resolve().parent.parent / affecting.AFFECTED_FILE)
+    if affected_path:
+        selection = json.loads(Path(affected_path).read_text())
+        unplanned, removed = list(selection.get("unchanged", [])), list(selection.get("destroy", []))
+    elif not plan_json:
+        click.echo("error: no plan JSON given (and no --affected selection)", err=True)
+        sys.exit(EXIT_INPUT)
     manifest = None
     if Path(manifest_path).is_file():
         manifest = json.loads(Path(manifest_path).read_text())
@@ -121,9 +249,9 @@ def summarize(plan_json: tuple[str, ...], fmt: str, max_chars: int, manifest_pat
         click.echo(f"error: not a terraform plan JSON document ({type(exc).__name__}: {exc})", err=True)
         sys.exit(EXIT_INPUT)
     if fmt == "json":
-        click.echo(canonical_json(summary.as_json(reports, max_chars)).decode(), nl=False)
+        click.echo(canonical_json(summary.as_json(reports, max_chars, unplanned, removed)).decode(), nl=False)
     else:
-        click.echo(summary.markdown(reports, max_chars), nl=False)
+        click.echo(summary.markdown(reports, max_chars, unplanned, removed), nl=False)
 
 
 @click.command()

@@ -15,7 +15,8 @@ def validate(spec: str | None) -> None:
     """Check SPEC: types, references, regions, ids and every derived AWS name."""
     org = load(spec)
     click.echo(
-        f"{spec or default_spec_path()}: valid ({len(org.accounts)} accounts, {len(org.teams)} teams, {len(org.stack_refs())} stacks)"
+        f"{spec or default_spec_path()}: valid ({len(org.accounts)} accounts, {len(org.teams)} teams, "
+        f"{len(org.stack_refs())} stacks)"
     )
 
 

@@ -11,6 +11,7 @@ import click
 from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
 from mlgov.platform.catalog import released_changes
+from mlgov.synth import outdir
 from mlgov.synth import tree as synthesis
 
 
@@ -28,14 +29,18 @@ from mlgov.synth import tree as synthesis
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up to 4].",
+    help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up "
+    "to 4].",
 )
 def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None) -> None:
     """Synthesize every stack and product template of SPEC into the output directory."""
     org = load(spec)
     out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or "generated")
     try:
+        # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
+        ownership = outdir.inspect(out_dir.resolve())
         tree, summaries = synthesis.render(org, jobs)
+        outdir.check_targets(ownership, tree)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)

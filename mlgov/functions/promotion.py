@@ -100,7 +100,9 @@ class Clients:
         return cls(
             sagemaker=boto3.client("sagemaker"),
             s3=boto3.client("s3"),
-            transfer_config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
+            transfer_config=TransferConfig(
+                multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD
+            ),
         )
 
 
@@ -227,7 +229,10 @@ def ensure_central_group(plan: Plan, config: Config, clients: Clients) -> str:
             arn = sm.create_model_package_group(
                 ModelPackageGroupName=approval.central_group,
                 ModelPackageGroupDescription=f"Models of team {approval.source.team} promoted from {approval.account}/{approval.group}",
-                Tags=[{"Key": "mlgov:team", "Value": approval.source.team}, {"Key": "mlgov:source-account", "Value": approval.account}],
+                Tags=[
+                    {"Key": "mlgov:team", "Value": approval.source.team},
+                    {"Key": "mlgov:source-account", "Value": approval.account},
+                ],
             )["ModelPackageGroupArn"]
         except ClientError:  # a concurrent delivery created it first
             arn = sm.describe_model_package_group(ModelPackageGroupName=approval.central_group)["ModelPackageGroupArn"]
@@ -245,7 +250,9 @@ def ensure_central_group(plan: Plan, config: Config, clients: Clients) -> str:
         ],
     }
     if approval.source.deploy_accounts:
-        sm.put_model_package_group_policy(ModelPackageGroupName=approval.central_group, ResourcePolicy=json.dumps(policy, sort_keys=True))
+        sm.put_model_package_group_policy(
+            ModelPackageGroupName=approval.central_group, ResourcePolicy=json.dumps(policy, sort_keys=True)
+        )
     return arn
 
 
@@ -283,7 +290,9 @@ def register(plan: Plan, clients: Clients) -> str:
     approval, package = plan.approval, plan.package
     rewrite = _rewriter(plan.copies)
     metadata = dict(package.get("CustomerMetadataProperties") or {})
-    metadata.update({SOURCE_ARN_KEY: approval.arn, "mlgov:source-account": approval.account, "mlgov:team": approval.source.team})
+    metadata.update(
+        {SOURCE_ARN_KEY: approval.arn, "mlgov:source-account": approval.account, "mlgov:team": approval.source.team}
+    )
     request: dict[str, Any] = {
         "ModelPackageGroupName": approval.central_group,
         "ModelApprovalStatus": PENDING,
@@ -301,18 +310,34 @@ def register(plan: Plan, clients: Clients) -> str:
     return clients.sagemaker.create_model_package(**request)["ModelPackageArn"]
 
 
-def model_card_name(central_group: str, version: int) -> str:
-    """Card name of a promoted package: the central group and source version, within 63 characters."""
-    suffix = f"-v{version}"
-    return central_group[: MAX_NAME - len(suffix)].rstrip("-") + suffix
+def model_card_name(central_group: str) -> str:
+    """Card name of a model: one card per central group (the model), updated with each version.
+
+    Group names are SageMaker names (at most 63 characters), so the group name fits as it is."""
+    return central_group[:MAX_NAME]
 
 
-def model_card_content(plan: Plan, central_arn: str) -> str:
-    """Model card content (SageMaker model card JSON schema) for a promoted package."""
+def model_card_content(plan: Plan, central_arn: str, previous: str | None = None) -> str:
+    """Model card content (SageMaker model card JSON schema) describing the model's newest version.
+
+    ``previous`` is the card's current content: the versions promoted before stay listed."""
     approval, package = plan.approval, plan.package
+    versions = {str(approval.version)}
+    if previous:
+        try:
+            before = json.loads(previous)
+            details = before["additional_information"]["custom_details"]
+            versions.update(v for v in details.get("promoted_versions", "").split(",") if v)
+            if int(details["latest_version"]) > approval.version:
+                # An older version arrived late (events are unordered): the card keeps the newest.
+                details["promoted_versions"] = ",".join(sorted(versions, key=int))
+                return json.dumps(before, sort_keys=True)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # a card edited by hand: describe this version
     content = {
         "model_overview": {
-            "model_description": package.get("ModelPackageDescription") or f"{approval.group} version {approval.version}",
+            "model_description": package.get("ModelPackageDescription")
+            or f"{approval.group} version {approval.version}",
             "model_owner": approval.source.team,
             "model_artifact": sorted(plan.copies.values()),
         },
@@ -322,6 +347,8 @@ def model_card_content(plan: Plan, central_arn: str) -> str:
                 "central_model_package_arn": central_arn,
                 "source_account": approval.account,
                 "team": approval.source.team,
+                "latest_version": str(approval.version),
+                "promoted_versions": ",".join(sorted(versions, key=int)),
             }
         },
     }
@@ -329,20 +356,26 @@ def model_card_content(plan: Plan, central_arn: str) -> str:
 
 
 def upsert_model_card(plan: Plan, central_arn: str, clients: Clients) -> str:
-    """Create the package's model card, or update its content when it exists."""
+    """Create the model's card on its first promotion; later versions update the same card."""
     from botocore.exceptions import ClientError
 
-    name = model_card_name(plan.approval.central_group, plan.approval.version)
-    content = model_card_content(plan, central_arn)
+    name = model_card_name(plan.approval.central_group)
     sm = clients.sagemaker
     try:
         current = sm.describe_model_card(ModelCardName=name)
     except ClientError:
         current = None
     if current is None:
-        sm.create_model_card(ModelCardName=name, Content=content, ModelCardStatus="Draft",
-                             Tags=[{"Key": "mlgov:team", "Value": plan.approval.source.team}])
-    elif current.get("Content") != content:
+        content = model_card_content(plan, central_arn)
+        sm.create_model_card(
+            ModelCardName=name,
+            Content=content,
+            ModelCardStatus="Draft",
+            Tags=[{"Key": "mlgov:team", "Value": plan.approval.source.team}],
+        )
+        return name
+    content = model_card_content(plan, central_arn, current.get("Content"))
+    if current.get("Content") != content:
         sm.update_model_card(ModelCardName=name, Content=content)
     return name
 

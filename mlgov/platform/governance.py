@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 from mlgov.platform import naming
+from mlgov.platform.templates import render_file
 from mlgov.spec.model import Layer, OrgSpec
 
 PROMOTION_ZIP = "assets/promotion.zip"
@@ -59,130 +60,18 @@ def promotion_zip() -> bytes:
 PROMOTION_HANDLER = "promotion.handler"
 
 
+ENDPOINT_TEMPLATE_SOURCE = "governance/endpoint.json.j2"
+
+
 def endpoint_template() -> dict[str, Any]:
-    """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling).
+    """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling),
+    rendered from ``templates/governance/endpoint.json.j2``.
 
     Model and endpoint-config names carry the package version and a settings hash, so a new
     package or new settings create new ones beside the old (CloudFormation replaces them
     without a name clash) while the endpoint itself keeps its name.
     """
-    version = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}
-    versioned = {
-        "Fn::Join": ["-", [{"Ref": "EndpointName"}, {"Fn::Join": ["", ["v", version]]}, {"Ref": "SettingsHash"}]]
-    }
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "mlgov: real-time endpoint for an approved model package from the hub registry",
-        "Parameters": {
-            "ModelPackageArn": {"Type": "String", "Description": "Approved package in the hub's central registry."},
-            "EndpointName": {"Type": "String", "Description": "Endpoint name (stable across deployments)."},
-            "SettingsHash": {"Type": "String", "Description": "Hash of the stage's endpoint settings."},
-            "ModelExecutionRoleArn": {"Type": "String", "Description": "Role SageMaker runs the model with."},
-            "KmsKeyArn": {"Type": "String", "Description": "Key for the endpoint's storage volumes and data capture."},
-            "InstanceType": {"Type": "String"},
-            "InstanceCount": {"Type": "Number", "MinValue": 1},
-            "MinCapacity": {"Type": "Number", "MinValue": 1},
-            "MaxCapacity": {"Type": "Number", "MinValue": 1},
-            "InvocationsPerInstance": {"Type": "Number", "MinValue": 1},
-            "DataCapturePercent": {"Type": "Number", "MinValue": 0, "MaxValue": 100},
-            "DataCaptureUri": {"Type": "String"},
-            "NetworkIsolation": {"Type": "String", "AllowedValues": ["true", "false"]},
-            "SubnetIds": {"Type": "CommaDelimitedList", "Default": ""},
-            "SecurityGroupIds": {"Type": "CommaDelimitedList", "Default": ""},
-        },
-        "Conditions": {
-            "HasVpc": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]},
-            "Isolated": {"Fn::Equals": [{"Ref": "NetworkIsolation"}, "true"]},
-            "CaptureOn": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DataCapturePercent"}, 0]}]},
-        },
-        "Resources": {
-            "Model": {
-                "Type": "AWS::SageMaker::Model",
-                "Properties": {
-                    "ModelName": versioned,
-                    "ExecutionRoleArn": {"Ref": "ModelExecutionRoleArn"},
-                    "EnableNetworkIsolation": {"Fn::If": ["Isolated", True, False]},
-                    "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
-                    "VpcConfig": {
-                        "Fn::If": [
-                            "HasVpc",
-                            {"Subnets": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
-                            {"Ref": "AWS::NoValue"},
-                        ]
-                    },
-                },
-            },
-            "EndpointConfig": {
-                "Type": "AWS::SageMaker::EndpointConfig",
-                "Properties": {
-                    "EndpointConfigName": versioned,
-                    "KmsKeyId": {"Ref": "KmsKeyArn"},
-                    "ProductionVariants": [
-                        {
-                            "VariantName": "AllTraffic",
-                            "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
-                            "InstanceType": {"Ref": "InstanceType"},
-                            "InitialInstanceCount": {"Ref": "InstanceCount"},
-                            "InitialVariantWeight": 1,
-                        }
-                    ],
-                    "DataCaptureConfig": {
-                        "Fn::If": [
-                            "CaptureOn",
-                            {
-                                "EnableCapture": True,
-                                "InitialSamplingPercentage": {"Ref": "DataCapturePercent"},
-                                "DestinationS3Uri": {"Ref": "DataCaptureUri"},
-                                "KmsKeyId": {"Ref": "KmsKeyArn"},
-                                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                            },
-                            {"Ref": "AWS::NoValue"},
-                        ]
-                    },
-                },
-            },
-            "Endpoint": {
-                "Type": "AWS::SageMaker::Endpoint",
-                "Properties": {
-                    "EndpointName": {"Ref": "EndpointName"},
-                    "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
-                },
-            },
-            "ScalableTarget": {
-                "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-                "Properties": {
-                    "ServiceNamespace": "sagemaker",
-                    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                    "ResourceId": {
-                        "Fn::Join": [
-                            "/",
-                            ["endpoint", {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "variant", "AllTraffic"],
-                        ]
-                    },
-                    "MinCapacity": {"Ref": "MinCapacity"},
-                    "MaxCapacity": {"Ref": "MaxCapacity"},
-                },
-            },
-            "ScalingPolicy": {
-                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
-                "Properties": {
-                    "PolicyName": {"Fn::Join": ["-", [{"Ref": "EndpointName"}, "invocations"]]},
-                    "PolicyType": "TargetTrackingScaling",
-                    "ScalingTargetId": {"Ref": "ScalableTarget"},
-                    "TargetTrackingScalingPolicyConfiguration": {
-                        "TargetValue": {"Ref": "InvocationsPerInstance"},
-                        "PredefinedMetricSpecification": {
-                            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-                        },
-                    },
-                },
-            },
-        },
-        "Outputs": {
-            "EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}},
-            "ModelPackageArn": {"Value": {"Ref": "ModelPackageArn"}},
-        },
-    }
+    return json.loads(render_file(ENDPOINT_TEMPLATE_SOURCE, {}))
 
 
 @lru_cache(maxsize=1)

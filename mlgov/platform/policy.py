@@ -17,7 +17,7 @@ def statement(
     resources: Iterable[str] | None = None,
     *,
     effect: str = "Allow",
-    principals: dict[str, Any] | None = None,
+    principals: dict[str, Any] | str | None = None,
     conditions: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One policy statement; actions are sorted so output does not depend on call order."""

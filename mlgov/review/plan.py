@@ -8,6 +8,7 @@ land in ``<out>/<stack>/``; the JSON is what ``summarize`` reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,16 +16,34 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from mlgov.review import terraform
+from mlgov.synth import outdir
 
 PLAN_FILE = "plan.tfplan"
 PLAN_JSON = "plan.json"
+# ``<out>`` is mlgov's once it holds OUT_MARKER; ``<out>/<stack>`` once it holds WORKSPACE_MARKER,
+# which lists the entries the workspace's copy and terraform created (the only ones removed).
+OUT_MARKER = ".mlgov-plans"
+WORKSPACE_MARKER = ".mlgov-workspace"
+# What terraform may leave in a workspace besides the copied stack (written to the marker
+# before terraform runs, so a killed run still leaves a workspace mlgov may clear).
+TERRAFORM_ENTRIES = (
+    ".terraform",
+    ".terraform.lock.hcl",
+    ".terraform.tfstate.lock.info",
+    PLAN_FILE,
+    PLAN_JSON,
+    "terraform.tfstate",
+    "terraform.tfstate.backup",
+)
+# What run_plans keeps directly under <out> besides the stack workspaces.
+OUT_ENTRIES = (OUT_MARKER, ".terraform-config", ".plugin-cache", ".warm-cache")
 
 
 @dataclass
@@ -75,17 +94,24 @@ def _serialized_init(ws: terraform.Workspace) -> Callable[[], terraform.Result]:
     return init
 
 
-def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool) -> None:
-    """init + plan + show -json for one stack; records the outcome on ``run`` (never raises)."""
+def plan_stack(
+    run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool, *, destroy: bool = False
+) -> None:
+    """init + plan + show -json for one stack; records the outcome on ``run`` (never raises).
+
+    ``destroy``: plan the stack's removal (``plan -destroy``), for a stack that left the spec.
+    """
     run.started = time.monotonic()
     try:
         workdir = out / run.name
-        if workdir.exists():
-            shutil.rmtree(workdir)
+        clear_workspace(workdir)
+        _record_workspace(
+            workdir, [p.name for p in stack_dir.iterdir()] + [terraform.OVERRIDE_NAME, *TERRAFORM_ENTRIES]
+        )
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
         for step, call in (
             ("init", _serialized_init(ws)),
-            ("plan", lambda: ws.plan(PLAN_FILE)),
+            ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy)),
             ("show", lambda: ws.show_json(PLAN_FILE)),
         ):
             run.status = step
@@ -102,7 +128,73 @@ def plan_stack(run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offl
         run.error = f"{type(exc).__name__}: {exc}"
         run.status = "failed"
     finally:
+        if (out / run.name).is_dir():
+            _record_workspace(out / run.name, [p.name for p in (out / run.name).iterdir()])
         run.ended = time.monotonic()
+
+
+def _record_workspace(workdir: Path, names: list[str]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    listed = sorted(set(names) - {WORKSPACE_MARKER})
+    (workdir / WORKSPACE_MARKER).write_text("".join(f"{n}\n" for n in listed))
+
+
+def _workspace_entries(workdir: Path) -> set[str]:
+    marker = workdir / WORKSPACE_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return set()
+    return {n for n in marker.read_text().splitlines() if n and "/" not in n and n not in {".", ".."}}
+
+
+def check_workspace(workdir: Path) -> None:
+    """Refuse (UnsafeOutput) unless ``workdir`` is absent, empty, or a workspace mlgov made holding only its entries."""
+    if workdir.is_symlink() or (workdir.exists() and not workdir.is_dir()):
+        raise outdir.UnsafeOutput(f"refusing to plan into {workdir}: it is not a directory mlgov made")
+    if not workdir.exists():
+        return
+    present = {p.name for p in workdir.iterdir()}
+    if not present:
+        return
+    if WORKSPACE_MARKER not in present:
+        raise outdir.UnsafeOutput(
+            f"refusing to plan into {workdir}: it holds files mlgov did not write (e.g. {sorted(present)[0]})"
+        )
+    foreign = sorted(present - _workspace_entries(workdir) - {WORKSPACE_MARKER})
+    if foreign:
+        raise outdir.UnsafeOutput(
+            f"refusing to plan into {workdir}: it holds files mlgov did not write (e.g. {foreign[0]})"
+        )
+
+
+def clear_workspace(workdir: Path) -> None:
+    """Remove what mlgov put in ``workdir`` (after :func:`check_workspace`); nothing else is there."""
+    check_workspace(workdir)
+    if not workdir.exists():
+        return
+    for name in sorted(_workspace_entries(workdir)):
+        path = workdir / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    (workdir / WORKSPACE_MARKER).unlink(missing_ok=True)
+
+
+def check_out(out: Path, names: list[str]) -> None:
+    """Refuse (UnsafeOutput, one line) unless ``out`` is new, empty, or mlgov's plan directory,
+    and every ``out/<name>`` it would reuse is a workspace mlgov made."""
+    if out.exists() and not out.is_dir():
+        raise outdir.UnsafeOutput(f"refusing to plan into {out}: it exists and is not a directory")
+    if out.exists() and any(out.iterdir()) and not (out / OUT_MARKER).is_file():
+        first = sorted(p.name for p in out.iterdir())[0]
+        raise outdir.UnsafeOutput(
+            f"refusing to plan into {out}: it holds files mlgov did not write (e.g. {first}); "
+            f"use a new or empty directory, or one `plan` wrote (it holds {OUT_MARKER})"
+        )
+    for name in names:
+        if name in OUT_ENTRIES:
+            raise outdir.UnsafeOutput(f"refusing to plan stack {name!r}: the name is reserved in {out}")
+        check_workspace(out / name)
 
 
 class Progress:
@@ -148,12 +240,18 @@ def run_plans(
     stream: TextIO | None = None,
     live: bool | None = None,
     plan_one: Callable[..., None] = plan_stack,
+    destroy: Collection[str] = (),
 ) -> list[StackRun]:
-    """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order."""
+    """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
+
+    ``destroy``: names among ``stacks`` to plan as destroys (their dir is the base ref's copy).
+    """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
     out = out.resolve()  # terraform runs in each stack's directory: every path it gets is absolute
+    check_out(out, sorted(stacks))
     out.mkdir(parents=True, exist_ok=True)
+    (out / OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
     cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
     warm_plugin_cache(out, cli_config)
     runs = [StackRun(name) for name in sorted(stacks)]
@@ -169,7 +267,8 @@ def run_plans(
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for run in runs:
-                pool.submit(plan_one, run, stacks[run.name], out, cli_config, offline)
+                one = functools.partial(plan_one, destroy=True) if run.name in destroy else plan_one
+                pool.submit(one, run, stacks[run.name], out, cli_config, offline)
     finally:
         stop.set()
         thread.join()

@@ -11,7 +11,7 @@ detail, level by level; the destroy/replace warnings are never dropped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,14 +210,21 @@ def _warning_lines(reports: list[StackReport], compact: bool) -> list[str]:
     return lines
 
 
-def render_markdown(reports: list[StackReport], level: int = 0) -> str:
-    """The report at one fold level (0 = everything, 3 = warnings and counts only)."""
+def render_markdown(
+    reports: list[StackReport], level: int = 0, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> str:
+    """The report at one fold level (0 = everything, 3 = warnings and counts only).
+
+    ``unplanned``: stacks left out of the plan because their generated files did not change
+    (``plan --changed-since``); ``removed``: stacks planned as destroys because they left the spec.
+    """
     total = totals(reports)
     changed = [r for r in reports if r.changes]
     unchanged = [r.name for r in reports if not r.changes]
     out = ["## mlgov plan summary", ""]
     out.append(
-        f"**{len(reports)} stack{'s' if len(reports) != 1 else ''}: {total['create']} to create, {total['update']} to update, "
+        f"**{len(reports)} stack{'s' if len(reports) != 1 else ''}: {total['create']} to create, {total['update']} to "
+        "update, "
         f"{total['replace']} to replace, {total['delete']} to delete.**"
     )
     out.append("")
@@ -228,7 +235,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
             loud.append(f"{total['delete']} resource{'s' if total['delete'] != 1 else ''} will be DESTROYED")
         if total["replace"]:
             loud.append(
-                f"{total['replace']} resource{'s' if total['replace'] != 1 else ''} will be REPLACED (destroyed, then created anew)"
+                f"{total['replace']} resource{'s' if total['replace'] != 1 else ''} will be REPLACED (destroyed, then "
+                "created anew)"
             )
         out.append(f"> **{' and '.join(loud)}; data in them is lost.** Review before applying:")
         out.extend(_warning_lines(reports, compact=level >= 3))
@@ -258,18 +266,26 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
         out.append("| stack | account | create | update | replace | delete |")
         out.append("| --- | --- | ---: | ---: | ---: | ---: |")
         for r in changed:
-            c = r.counts
+            n = r.counts
             out.append(
-                f"| `{r.name}` | {r.account or '-'} | {c['create']} | {c['update']} | {c['replace']} | {c['delete']} |"
+                f"| `{r.name}` | {r.account or '-'} | {n['create']} | {n['update']} | {n['replace']} | {n['delete']} |"
             )
         out.append("")
     if unchanged:
         out.append(f"No changes: {', '.join(f'`{n}`' for n in unchanged)}.")
         out.append("")
+    if removed:
+        out.append(f"**Left the spec, planned as destroys:** {', '.join(f'`{n}`' for n in removed)}.")
+        out.append("")
+    if unplanned:
+        names = f": {', '.join(f'`{n}`' for n in unplanned)}" if level == 0 else ""
+        out.append(f"No configuration change, not planned ({len(unplanned)} stacks){names}.")
+        out.append("")
     if level == 0:
         for r in changed:
             out.append(
-                f"<details><summary><code>{r.name}</code>: {len(r.changes)} change{'s' if len(r.changes) != 1 else ''}</summary>"
+                f"<details><summary><code>{r.name}</code>: {len(r.changes)} "
+                f"change{'s' if len(r.changes) != 1 else ''}</summary>"
             )
             out.append("")
             for c in r.changes:
@@ -279,7 +295,8 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
             out.append("")
     if level > 0:
         out.append(
-            f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for everything._"
+            f"_Detail folded to stay under the comment size limit (level {level}); run `summarize --format json` for "
+            "everything._"
         )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -288,17 +305,21 @@ def render_markdown(reports: list[StackReport], level: int = 0) -> str:
 FOLD_LEVELS = 4
 
 
-def markdown(reports: list[StackReport], max_chars: int = 65000) -> str:
+def markdown(
+    reports: list[StackReport], max_chars: int = 65000, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> str:
     """The most detailed rendering that fits ``max_chars`` (the warnings always stay)."""
     text = ""
     for level in range(FOLD_LEVELS):
-        text = render_markdown(reports, level)
+        text = render_markdown(reports, level, unplanned, removed)
         if len(text) <= max_chars:
             return text
     return text  # even the tersest form is over budget: never drop a warning to fit
 
 
-def as_json(reports: list[StackReport], max_chars: int | None = None) -> dict[str, Any]:
+def as_json(
+    reports: list[StackReport], max_chars: int | None = None, unplanned: Sequence[str] = (), removed: Sequence[str] = ()
+) -> dict[str, Any]:
     """Pipeline form: totals, destroys/replacements, security changes and per-stack detail."""
 
     def change(c: Change) -> dict[str, Any]:
@@ -324,6 +345,9 @@ def as_json(reports: list[StackReport], max_chars: int | None = None) -> dict[st
             for r in reports
         ],
     }
+    if unplanned or removed:
+        doc["unplanned"] = list(unplanned)  # no configuration change since the base ref
+        doc["removed"] = list(removed)  # left the spec: planned as destroys
     if max_chars is not None and len(json.dumps(doc, indent=2)) > max_chars:
         for s in doc["stacks"]:
             s["changes"] = None  # folded; destructive and security lists stay complete

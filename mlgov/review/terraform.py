@@ -66,8 +66,8 @@ def find_mirror() -> Path:
         base_path = Path(base).expanduser()
         if not base_path.is_dir():
             continue
-        for root, dirs, _files in os.walk(base_path):
-            depth = Path(root).relative_to(base_path).parts
+        for walked, dirs, _files in os.walk(base_path):
+            depth = Path(walked).relative_to(base_path).parts
             if len(depth) >= 4:
                 dirs[:] = []
                 continue
@@ -190,8 +190,12 @@ class Workspace:
     def validate(self) -> Result:
         return self.run("validate", "-no-color", "-json")
 
-    def plan(self, plan_file: str = "plan.tfplan") -> Result:
-        return self.run("plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", f"-out={plan_file}")
+    def plan(self, plan_file: str = "plan.tfplan", *, destroy: bool = False) -> Result:
+        """``destroy``: plan the removal of everything in the state (a stack that left the spec)."""
+        extra = ("-destroy",) if destroy else ()
+        return self.run(
+            "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", *extra, f"-out={plan_file}"
+        )
 
     def show_json(self, plan_file: str = "plan.tfplan") -> Result:
         return self.run("show", "-json", plan_file)

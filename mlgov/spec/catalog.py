@@ -28,7 +28,9 @@ Url = Annotated[str, StringConstraints(strict=True, max_length=2083, pattern=r"^
 
 
 class Persona(str, Enum):
-    """Persona roles the SageMaker domain product creates in a dev account."""
+    """Persona roles of a team, owned by the team's dev stack (``<org>-<team>-<persona>``).
+
+    A portfolio that names a persona is opened to that persona's role of every team."""
 
     data_scientist = "data-scientist"
     lead_data_scientist = "lead-data-scientist"
@@ -76,6 +78,11 @@ class Product(SpecModel):
     versions: list[ProductVersion] = Field(
         min_length=1, description="Released versions, oldest first; the last is the one users should pick."
     )
+    retired: StrictBool = Field(
+        default=False,
+        description="Retire the product: it stays in the hub with its released versions (their bytes are kept) "
+        "but leaves its portfolio, so nobody can launch it any more. Terminate its provisioned products first.",
+    )
 
 
 class Portfolio(SpecModel):
@@ -94,7 +101,7 @@ class Portfolio(SpecModel):
     )
     personas: list[Persona] = Field(
         default_factory=list,
-        description="Persona roles (created by the domain product) that may launch the portfolio's products.",
+        description="Personas whose roles (one per team, created by the team's dev stack) may launch the products.",
     )
     studio_visible: StrictBool = Field(
         default=False,

@@ -17,7 +17,7 @@ import yaml
 from mlgov.errors import MlgovError
 
 
-def _node_at(root: yaml.Node, path: tuple) -> yaml.ScalarNode:
+def _node_at(root: yaml.Node, path: tuple[str | int, ...]) -> yaml.ScalarNode:
     node = root
     for part in path:
         if not isinstance(node, yaml.MappingNode):
@@ -41,7 +41,7 @@ def _render(node: yaml.ScalarNode, value: str) -> str:
     return value
 
 
-def edit_scalars(text: str, edits: dict[tuple, str]) -> str:
+def edit_scalars(text: str, edits: dict[tuple[str | int, ...], str]) -> str:
     """``text`` with the scalar at each path replaced by its new value."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     spans = []

@@ -39,12 +39,14 @@ class RegionGuardrail(GuardrailBase):
 
     exempt_actions: list[ActionPattern] = Field(
         default_factory=list,
-        description="Extra actions of global services to exempt, beyond mlgov's built-in list (e.g. a new global service).",
+        description="Extra actions of global services to exempt, beyond mlgov's built-in list (e.g. a new global "
+        "service).",
     )
 
 
 class SageMakerGuardrail(GuardrailBase):
-    """Deny SageMaker jobs, notebooks and domains without VPC config or volume KMS key, or with direct internet access."""
+    """Deny SageMaker jobs, notebooks and domains without VPC config or volume KMS key, or with direct
+    internet access."""
 
 
 class DomainGuardrail(GuardrailBase):
@@ -74,14 +76,20 @@ class Guardrails(SpecModel):
     exempt_roles: list[RoleName] = Field(
         default_factory=list,
         description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
-        "e.g. a break-glass role or the role Control Tower uses to manage trails.",
+        "e.g. a break-glass role or the role Control Tower uses to manage trails; honoured only in `exempt_accounts`.",
+    )
+    exempt_accounts: list[str] = Field(
+        default_factory=list,
+        description="Account keys whose `exempt_roles` are exempt (pinned ARNs, never `*`); every other account "
+        "is denied creating a role of an exempt name.",
     )
     region_restriction: RegionGuardrail = Field(
         default_factory=RegionGuardrail, description="Deny actions outside the allowed regions."
     )
     sagemaker_vpc_kms: SageMakerGuardrail = Field(
         default_factory=SageMakerGuardrail,
-        description="Deny SageMaker training/processing/tuning/transform jobs, notebooks and domains without VPC, volume KMS key, or with direct internet access.",
+        description="Deny SageMaker training/processing/tuning/transform jobs, notebooks and domains without VPC, "
+        "volume KMS key, or with direct internet access.",
     )
     sagemaker_domain_vpc_only: DomainGuardrail = Field(
         default_factory=DomainGuardrail, description="Deny SageMaker domains that are not VpcOnly."
@@ -106,12 +114,14 @@ class ManagementSettings(SpecModel):
     )
     service_catalog_access: StrictBool = Field(
         default=True,
-        description="Enable Service Catalog's AWS Organizations access and register the hub as its delegated administrator "
+        description="Enable Service Catalog's AWS Organizations access and register the hub as its delegated "
+        "administrator "
         "(needed to share portfolios to OUs).",
     )
     stacksets_delegated_admin: StrictBool = Field(
         default=False,
         description="Register the hub as delegated administrator for CloudFormation StackSets "
-        "(trusted access itself is activated with `aws cloudformation activate-organizations-access`; `doctor` checks it).",
+        "(trusted access itself is activated with `aws cloudformation activate-organizations-access`; `doctor` checks "
+        "it).",
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Service control policies.")

@@ -19,6 +19,7 @@ from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecMo
 from mlgov.spec.catalog import ServiceCatalog
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.management import ManagementSettings
+from mlgov.spec.network import LayerNetworkDefaults, Network
 from mlgov.spec.source import Located, dotted, load_yaml
 
 
@@ -73,9 +74,17 @@ class Account(SpecModel):
     )
     regions: list[Region] | None = Field(
         default=None,
-        description="Regions to build this account's layer in; default: the home region. More than one gives one stack per region.",
+        description="Regions to build this account's layer in; default: the home region. More than one gives one "
+        "stack per region.",
     )
     description: Text = Field(default="", description="Free text for humans.")
+    network: Network | None = Field(
+        default=None,
+        description=(
+            "The account's VPC (dev, test and prod accounts need one): `cidr` to create it, or "
+            "`vpc_id` + `subnet_ids` to adopt an existing one; see docs/network.md."
+        ),
+    )
 
 
 class Stage(SpecModel):
@@ -154,6 +163,10 @@ class OrgSpec(SpecModel):
     )
     governance: GovernanceSettings = Field(
         default_factory=GovernanceSettings, description="Sizing of the hub's model promotion function."
+    )
+    network_defaults: LayerNetworkDefaults = Field(
+        default_factory=LayerNetworkDefaults,
+        description="Per layer (dev, test, prod): what an account's `network` takes for the fields it leaves unset.",
     )
 
     # -- derived views (pure, cheap) -------------------------------------------------

@@ -54,17 +54,19 @@ def dotted(path: Path) -> str:
     return out
 
 
-def _compose(text: str):
+def _compose(text: str) -> yaml.Node | None:
     """The node graph; libyaml's parser when PyYAML has it (large specs parse several times
     faster), but any syntax error is re-raised by the pure-Python parser so the reported
     message and line are the same with or without libyaml."""
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
-            return yaml.compose(text, Loader=fast)
+            node: yaml.Node | None = yaml.compose(text, Loader=fast)
+            return node
         except yaml.YAMLError:
             pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    return node
 
 
 def load_yaml(text: bytes | str, file: str) -> Located:
@@ -101,7 +103,8 @@ def load_yaml(text: bytes | str, file: str) -> Located:
                     file,
                     None,
                     "",
-                    f"file is too large for an org spec (got {len(text)} characters, expected at most {MAX_SPEC_BYTES})",
+                    f"file is too large for an org spec (got {len(text)} characters, expected at most "
+                    f"{MAX_SPEC_BYTES})",
                 )
             ]
         )
@@ -123,7 +126,8 @@ def load_yaml(text: bytes | str, file: str) -> Located:
                     file,
                     line,
                     "",
-                    f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; remove it)",
+                    f"character {char!r} is not allowed in YAML (got U+{ord(char):04X} at offset {exc.position}; "
+                    "remove it)",
                 )
             ]
         ) from None
@@ -177,7 +181,8 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
                 located.file,
                 node.start_mark.line + 1,
                 dotted(path),
-                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML values)",
+                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed (expected plain YAML "
+                "values)",
             )
         )
         return None
@@ -217,7 +222,7 @@ def _build(node: yaml.Node, path: Path, located: Located, problems: list[Problem
     if node.tag != "tag:yaml.org,2002:str":
         located.source[path] = node.value  # the text as written, e.g. 0123 before YAML made it 83
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
     except yaml.YAMLError as exc:
         problems.append(
             Problem(

@@ -197,8 +197,8 @@ def _attach_lazy_getattr(module: ModuleType, package: str, lazy: frozenset[str])
     def __dir__():
         return sorted(set(module.__dict__) | lazy)
 
-    module.__getattr__ = __getattr__
-    module.__dir__ = __dir__
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    module.__dir__ = __dir__  # type: ignore[method-assign]
 
 
 def _forget(package: str) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlgov.platform.canonical import Tree, canonical_json
 
@@ -37,11 +38,11 @@ class StackSummary:
     resources: int
 
 
-def canonical_tree(root: Path) -> tuple[Tree, dict[str, object]]:
+def canonical_tree(root: Path) -> tuple[Tree, dict[str, Any]]:
     """The files under ``root`` (a cdktf output directory), JSON in our canonical layout, and
     the parsed JSON documents by path (callers count resources and read the manifest)."""
     tree: Tree = {}
-    docs: dict[str, object] = {}
+    docs: dict[str, Any] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()
         data = file.read_bytes()
@@ -52,6 +53,6 @@ def canonical_tree(root: Path) -> tuple[Tree, dict[str, object]]:
     return tree, docs
 
 
-def resource_count(stack_doc: dict) -> int:
+def resource_count(stack_doc: dict[str, Any]) -> int:
     """Resources in a synthesized stack document."""
     return sum(len(v) for v in stack_doc.get("resource", {}).values())

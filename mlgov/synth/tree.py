@@ -2,8 +2,10 @@
 
 The tree is ``{relative path: bytes}``: cdktf's own layout (``manifest.json``,
 ``stacks/<stack>/cdk.tf.json``) plus whatever other renderers contribute (product templates,
-manifests). Rendering never touches the output directory; writing swaps a fully rendered
-temporary directory in, so a failed or killed run leaves the previous ``generated/`` intact.
+manifests), plus the marker listing them (:mod:`mlgov.synth.outdir`). Rendering never touches
+the output directory; writing swaps a fully rendered temporary directory in, so a failed or
+killed run leaves the previous ``generated/`` intact, and never replaces or removes a file
+mlgov did not write.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from mlgov.platform.canonical import Tree
 from mlgov.platform.catalog import render_products
 from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
+from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
-from mlgov.synth import pool, provider_loader
+from mlgov.synth import outdir, pool, provider_loader
 from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, resource_count
 
 
@@ -46,7 +49,14 @@ def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[Sta
         from mlgov.modules.app import build_app
 
         with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-            build_app(spec, tmp).synth()
+            try:
+                build_app(spec, tmp).synth()
+            except ValueError as exc:
+                # named() refusing an address validation should have refused (see
+                # mlgov.platform.addresses): still one line for the user, not a traceback.
+                if "duplicate Terraform address" not in str(exc):
+                    raise
+                raise MlgovError(f"{exc} (two spec names derive one address; rename one)") from exc
             tree, docs = canonical_tree(Path(tmp))
         counts = {ref.name: resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]) for ref in refs}
     summaries = [StackSummary(ref.name, f"stacks/{ref.name}/cdk.tf.json", counts[ref.name]) for ref in refs]
@@ -59,7 +69,12 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     Listed here explicitly (not self-registered on import) so what ends up in generated/
     is visible in one place and the order is fixed.
     """
-    return {"governance-assets": render_assets, "manifest": render_manifest, "products": render_products}
+    return {
+        "governance-assets": render_assets,
+        "manifest": render_manifest,
+        "products": render_products,
+        "workflows": render_workflows,
+    }
 
 
 def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
@@ -78,7 +93,7 @@ def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSumm
             if rel in tree:
                 raise MlgovError(f"renderer {name!r} would overwrite {rel}")
             tree[rel] = data
-    return dict(sorted(tree.items())), summaries
+    return outdir.with_marker(tree), summaries
 
 
 def read_tree(out: Path) -> Tree:
@@ -119,7 +134,7 @@ def compare(tree: Tree, current: Tree) -> Drift:
 
 def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
     """A unified diff from the directory's content to the rendered content."""
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted(drift.added + drift.removed + drift.changed):
         old = current.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
         new = tree.get(rel, b"").decode("utf-8", "replace").splitlines(keepends=True)
@@ -128,17 +143,35 @@ def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
 
 
 def write_tree(tree: Tree, out: Path, current: Tree | None = None) -> bool:
-    """Make ``out`` hold exactly ``tree``. Returns False when it already did (nothing written).
+    """Make ``out`` hold ``tree`` (plus its marker). Returns False when it already did.
 
     ``current``: what :func:`read_tree` returned for ``out`` just before, if the caller has it.
 
-    The new content is written to a sibling temporary directory and exchanged with ``out``
-    in one atomic ``renameat2(RENAME_EXCHANGE)`` where the OS offers it, so ``out`` is at
-    every instant either entirely old or entirely new.
+    Only a directory mlgov may write into is touched (:func:`mlgov.synth.outdir.inspect`;
+    otherwise :class:`~mlgov.synth.outdir.UnsafeOutput` and nothing changes). When ``out``
+    holds nothing but mlgov's files, the new content is written to a sibling temporary
+    directory and exchanged with ``out`` in one atomic ``renameat2(RENAME_EXCHANGE)`` where
+    the OS offers it, so ``out`` is at every instant entirely old or entirely new. When it
+    also holds foreign files, those stay: each generated file is replaced atomically in
+    place and only files mlgov recorded are removed.
     """
+    tree = outdir.with_marker(tree)
     out = out.resolve()
-    if compare(tree, read_tree(out) if current is None else current).clean and out.is_dir():
+    ownership = outdir.inspect(out)
+    outdir.check_targets(ownership, tree)
+    if current is None:
+        current = {rel: (out / rel).read_bytes() for rel in ownership.owned}
+    owned_current = {rel: data for rel, data in current.items() if rel in ownership.owned}
+    if compare(tree, owned_current).clean and out.is_dir():
         return False
+    if ownership.exclusive:
+        _write_swapped(tree, out)
+    else:
+        _write_in_place(tree, out, ownership)
+    return True
+
+
+def _write_swapped(tree: Tree, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
@@ -154,7 +187,37 @@ def write_tree(tree: Tree, out: Path, current: Tree | None = None) -> bool:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return True
+
+
+def _write_in_place(tree: Tree, out: Path, ownership: outdir.Ownership) -> None:
+    """Replace generated files one by one beside foreign ones; remove only recorded stale files."""
+    # Record the union first: a run killed half way leaves every file it wrote claimed.
+    _replace_file(out / outdir.MARKER, outdir.marker_bytes(set(tree) | ownership.owned))
+    for rel, data in tree.items():
+        if rel != outdir.MARKER:
+            _replace_file(out / rel, data)
+    for rel in sorted(ownership.owned - set(tree)):
+        (out / rel).unlink()
+        parent = (out / rel).parent
+        while parent != out and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    _replace_file(out / outdir.MARKER, tree[outdir.MARKER])
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling and rename it over ``path`` (atomic per file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _exchange(a: Path, b: Path) -> None:

@@ -20,7 +20,7 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
         return
     ous = spec.organization.organizational_units
     known = sorted(p.name.removesuffix(TEMPLATE_SUFFIX) for p in TEMPLATES_DIR.glob(f"*{TEMPLATE_SUFFIX}"))
-    display: dict[str, tuple] = {}
+    display: dict[str, tuple[str, ...]] = {}
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         ppath = ("service_catalog", "portfolios", pkey)
         for i, ou in enumerate(portfolio.share_with_ous):
@@ -36,7 +36,7 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
         display.setdefault(portfolio.display_name, ppath)
         for key, product in sorted(portfolio.products.items()):
             path = ppath + ("products", key)
-            templates = [(path + ("template",), product.template)]
+            templates: list[tuple[tuple[str | int, ...], str]] = [(path + ("template",), product.template)]
             seen: set[str] = set()
             for i, version in enumerate(product.versions):
                 if version.name in seen:
@@ -56,6 +56,7 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
 def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Iterator[Finding]:
     """Every spec parameter default must name a parameter of each version's template."""
     catalog = spec.service_catalog
+    assert catalog is not None  # only called for a spec with a catalog
     pf = catalog.portfolios[portfolio]
     prod = pf.products[product]
     if not prod.parameters:

@@ -14,8 +14,10 @@ from typing import Any
 from mlgov.platform import guardrails, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
+from mlgov.validation.addresses import address_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
+from mlgov.validation.network import missing_networks, network_problems
 
 Finding = tuple[tuple, str]
 
@@ -67,10 +69,14 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         guardrails.problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
+        network_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
+        findings.extend(address_problems(spec))
         findings.extend(_physical_names(spec))
+    if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
+        findings.extend(missing_networks(spec))
     return findings
 
 
@@ -93,7 +99,7 @@ def _no_interpolation(raw: Any, path: tuple = ()) -> Iterator[Finding]:
 
 
 def _tags(spec: OrgSpec) -> Iterator[Finding]:
-    tag_sets = [(("organization", "tags"), spec.organization.tags)]
+    tag_sets: list[tuple[tuple[str, ...], dict[str, str]]] = [(("organization", "tags"), spec.organization.tags)]
     tag_sets += [(("teams", name, "tags"), team.tags) for name, team in sorted(spec.teams.items())]
     for path, tags in tag_sets:
         for key in sorted(tags):
@@ -111,7 +117,10 @@ def _region_problem(region: str) -> str | None:
         return None
     close = difflib.get_close_matches(region, sorted(regions), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"not a region where SageMaker, Service Catalog and the platform's services are available (got {region!r}{hint})"
+    return (
+        "not a region where SageMaker, Service Catalog and the platform's services are available "
+        f"(got {region!r}{hint})"
+    )
 
 
 def _regions(spec: OrgSpec) -> Iterator[Finding]:
@@ -137,7 +146,8 @@ def _regions(spec: OrgSpec) -> Iterator[Finding]:
         yield (
             ("organization", "home_region"),
             (
-                f"home region is not in allowed_regions (got {org.home_region!r}, expected one of {sorted(org.allowed_regions)})"
+                f"home region is not in allowed_regions (got {org.home_region!r}, expected one of "
+                f"{sorted(org.allowed_regions)})"
             ),
         )
     for key, account in sorted(spec.accounts.items()):
@@ -146,7 +156,8 @@ def _regions(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     ("accounts", key, "regions", i),
                     (
-                        f"region is not in organization.allowed_regions (got {region!r}, expected one of {sorted(org.allowed_regions)})"
+                        f"region is not in organization.allowed_regions (got {region!r}, expected one of "
+                        f"{sorted(org.allowed_regions)})"
                     ),
                 )
 
@@ -232,7 +243,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
             yield (
                 tpath + ("dev_account",),
                 (
-                    f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account (expected layer 'dev')"
+                    f"account {dev!r} has layer {spec.accounts[dev].layer.value!r} and cannot be a team's dev account "
+                    "(expected layer 'dev')"
                 ),
             )
         elif dev in dev_owner:
@@ -255,7 +267,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
             if stage.account == dev and dev_valid:
                 yield (
                     spath + ("account",),
-                    f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod account)",
+                    f"a team cannot deploy to its own dev account (got {stage.account!r}, expected a test or prod "
+                    "account)",
                 )
                 continue
             if stage.account in accounts_seen:
@@ -271,7 +284,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     spath + ("account",),
                     (
-                        f"unknown account (got {stage.account!r}, expected one of {spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
+                        f"unknown account (got {stage.account!r}, expected one of "
+                        f"{spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod)})"
                     ),
                 )
                 continue
@@ -280,7 +294,8 @@ def _teams(spec: OrgSpec) -> Iterator[Finding]:
                 yield (
                     spath + ("account",),
                     (
-                        f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage (expected 'test' or 'prod')"
+                        f"account {stage.account!r} has layer {layer.value!r} and cannot be a deployment stage "
+                        "(expected 'test' or 'prod')"
                     ),
                 )
             elif layer == Layer.prod:
@@ -315,6 +330,7 @@ def _physical_names(spec: OrgSpec) -> Iterator[Finding]:
             if name.name in seen and seen[name.name] != name.spec_path:
                 yield (
                     name.spec_path,
-                    f"derived bucket name {name.name!r} collides with the one for {'.'.join(map(str, seen[name.name]))}",
+                    f"derived bucket name {name.name!r} collides with the one for "
+                    f"{'.'.join(map(str, seen[name.name]))}",
                 )
             seen.setdefault(name.name, name.spec_path)

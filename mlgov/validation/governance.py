@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mlgov.platform import naming
 from mlgov.spec.governance import LOG_RETENTION_DAYS, MIN_PROD_INSTANCES, is_prod_stage, resolve_endpoint
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 
 
 def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
@@ -22,6 +23,20 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
         for i, group in enumerate(groups):
             if group in groups[:i]:
                 yield gpath + ("model_package_groups", i), f"duplicate model package group (got {group!r} twice)"
+        for i, stage in enumerate(team.stages):
+            if stage.account not in spec.accounts or not spec.keys_in_layer(Layer.shared_services):
+                continue  # reported by the reference and layer checks
+            # The hub's pipelines deploy in the hub region; the stage roles act in the account's
+            # primary region. A cross-region action would need an artifact store per region.
+            there, hub = naming.primary_region(spec, stage.account), naming.hub_region(spec)
+            if there != hub:
+                yield (
+                    ("teams", team_name, "stages", i, "account"),
+                    (
+                        f"stage account {stage.account!r} is built in another region than the hub's deployment "
+                        f"pipelines (got {there!r}, expected {hub!r}); list {hub!r} in its regions"
+                    ),
+                )
         stages = {s.name: s for s in team.stages}
         for stage_name, given in sorted(team.governance.endpoints.items()):
             epath = gpath + ("endpoints", stage_name)

@@ -1,0 +1,265 @@
+"""The model-build SageMaker Pipeline definition (schema 2020-12-01), built from typed parts.
+
+The model-build product embeds this definition in its ``AWS::SageMaker::Pipeline`` through
+``Fn::Sub``: ``${...}`` placeholders are CloudFormation's (parameters, pseudo parameters,
+``Fn::Sub`` variables), ``{"Get": ...}`` values are the pipeline's own runtime references.
+One :class:`BuildPipeline` describes what differs between product versions (roles, keys,
+network, where the model is registered); :func:`definition` turns it into the JSON text.
+Nothing here reads the spec: the product's view model decides every value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_VERSION = "2020-12-01"
+# Placeholder of the MinimumAuc parameter: a Float parameter's default must be a JSON number
+# once CloudFormation substitutes it, so the quotes around it are removed after serialising.
+MINIMUM_AUC = "${MinimumAuc}"
+PENDING = "PendingManualApproval"
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Network:
+    """VPC placement of every job, as ``Fn::Sub`` variables (``${SubnetIdList}``) that the template
+    binds to its list parameter joined by ``","``: inside a JSON string they expand to the list."""
+
+    subnets: str
+    security_groups: str
+
+
+@dataclass(frozen=True)
+class BuildPipeline:
+    """What a product version decides about its pipeline.
+
+    Attributes:
+        role_arn: role every job runs as.
+        key_arn: key of the project's bucket, of job volumes and of intermediate outputs.
+        bucket: ``s3://`` URI of the project's bucket (code, data, intermediate outputs).
+        model_path: where training writes the model (``None``: ``<bucket>/models``).
+        model_key_arn: key of the model output (``None``: ``key_arn``).
+        group: model package group the Register step registers into.
+        approval_parameter: expose ``ModelApprovalStatus`` as a pipeline parameter (v1 only:
+            a starter could override it); otherwise the status is pinned to PendingManualApproval.
+        network: VPC of every job (``None``: no VPC, v1 only).
+    """
+
+    role_arn: str
+    key_arn: str
+    bucket: str
+    group: str
+    model_path: str | None = None
+    model_key_arn: str | None = None
+    approval_parameter: bool = True
+    network: Network | None = None
+
+
+def _get(path: str) -> Json:
+    return {"Get": path}
+
+
+def _s3_input(name: str, local_path: str, uri: Any) -> Json:
+    return {
+        "InputName": name,
+        "S3Input": {"LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File", "S3Uri": uri},
+    }
+
+
+def _s3_output(p: BuildPipeline, name: str) -> Json:
+    uri = {"Std:Join": {"On": "/", "Values": [f"{p.bucket}/runs", _get("Execution.PipelineExecutionId"), name]}}
+    return {
+        "OutputName": name,
+        "S3Output": {"LocalPath": f"/opt/ml/processing/{name}", "S3UploadMode": "EndOfJob", "S3Uri": uri},
+    }
+
+
+def _resources(p: BuildPipeline, instance_parameter: str) -> Json:
+    return {
+        "InstanceCount": 1,
+        "InstanceType": _get(f"Parameters.{instance_parameter}"),
+        "VolumeKmsKeyId": p.key_arn,
+        "VolumeSizeInGB": 30,
+    }
+
+
+def _vpc(p: BuildPipeline) -> Json:
+    assert p.network is not None
+    return {"SecurityGroupIds": [p.network.security_groups], "Subnets": [p.network.subnets]}
+
+
+def processing_step(
+    p: BuildPipeline,
+    name: str,
+    *,
+    image: str,
+    script: str,
+    inputs: list[Json],
+    outputs: list[str],
+    property_files: list[Json] | None = None,
+) -> Json:
+    """A Processing step running ``script`` (uploaded under ``code/``) in ``image``."""
+    arguments: Json = {
+        "AppSpecification": {
+            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
+            "ImageUri": image,
+        },
+        "ProcessingInputs": [_s3_input("code", "/opt/ml/processing/input/code", f"{p.bucket}/code/{script}"), *inputs],
+        "ProcessingOutputConfig": {"KmsKeyId": p.key_arn, "Outputs": [_s3_output(p, o) for o in outputs]},
+        "ProcessingResources": {"ClusterConfig": _resources(p, "ProcessingInstanceType")},
+        "RoleArn": p.role_arn,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    if p.network is not None:
+        arguments["NetworkConfig"] = {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": False,
+            "VpcConfig": _vpc(p),
+        }
+    step: Json = {"Name": name, "Type": "Processing", "Arguments": arguments}
+    if property_files:
+        step["PropertyFiles"] = property_files
+    return step
+
+
+def training_step(p: BuildPipeline, name: str, *, image: str, channels: dict[str, Any]) -> Json:
+    """A Training step (XGBoost hyperparameters) reading CSV ``channels``."""
+    arguments: Json = {
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "HyperParameters": {"eval_metric": "auc", "num_round": "200", "objective": "binary:logistic"},
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataDistributionType": "FullyReplicated",
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                    }
+                },
+            }
+            for channel, uri in channels.items()
+        ],
+        "OutputDataConfig": {
+            "KmsKeyId": p.model_key_arn or p.key_arn,
+            "S3OutputPath": p.model_path or f"{p.bucket}/models",
+        },
+        "ResourceConfig": _resources(p, "TrainingInstanceType"),
+        "RoleArn": p.role_arn,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    }
+    if p.network is not None:
+        arguments["EnableInterContainerTrafficEncryption"] = True
+        arguments["EnableNetworkIsolation"] = False
+        arguments["VpcConfig"] = _vpc(p)
+    return {"Name": name, "Type": "Training", "Arguments": arguments}
+
+
+def register_step(p: BuildPipeline, name: str, *, image: str, model_data: Json) -> Json:
+    """A RegisterModel step into ``p.group``, awaiting the lead's approval."""
+    status = _get("Parameters.ModelApprovalStatus") if p.approval_parameter else PENDING
+    return {
+        "Name": name,
+        "Type": "RegisterModel",
+        "Arguments": {
+            "InferenceSpecification": {
+                "Containers": [{"Image": image, "ModelDataUrl": model_data}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedRealtimeInferenceInstanceTypes": ["${EndpointInstanceType}"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+                "SupportedTransformInstanceTypes": ["${TrainingInstanceType}"],
+            },
+            "ModelApprovalStatus": status,
+            "ModelPackageGroupName": p.group,
+        },
+    }
+
+
+def _parameters(p: BuildPipeline) -> list[Json]:
+    params: list[Json] = [
+        {"Name": "InputDataUri", "Type": "String", "DefaultValue": f"{p.bucket}/data/input"},
+        {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "${ProcessingInstanceType}"},
+        {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "${TrainingInstanceType}"},
+        {"Name": "MinimumAuc", "Type": "Float", "DefaultValue": MINIMUM_AUC},
+    ]
+    if p.approval_parameter:
+        params.append({"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": PENDING})
+    return params
+
+
+def document(p: BuildPipeline) -> Json:
+    """The definition as data: preprocess, train, evaluate, and register if AUC is high enough."""
+    model_data = _get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
+
+    def split(channel: str) -> Json:
+        return _get(f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri")
+
+    preprocess = processing_step(
+        p,
+        "Preprocess",
+        image="${ProcessingImageUri}",
+        script="preprocess.py",
+        inputs=[_s3_input("raw", "/opt/ml/processing/input/raw", _get("Parameters.InputDataUri"))],
+        outputs=["train", "validation", "test"],
+    )
+    train = training_step(
+        p, "Train", image="${TrainingImageUri}", channels={c: split(c) for c in ("train", "validation")}
+    )
+    evaluate = processing_step(
+        p,
+        "Evaluate",
+        image="${TrainingImageUri}",
+        script="evaluate.py",
+        inputs=[
+            _s3_input("model", "/opt/ml/processing/model", model_data),
+            _s3_input("test", "/opt/ml/processing/test", split("test")),
+        ],
+        outputs=["evaluation"],
+        property_files=[
+            {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
+        ],
+    )
+    check = {
+        "Name": "CheckAuc",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "LeftValue": {
+                        "Std:JsonGet": {
+                            "Path": "metrics.auc.value",
+                            "PropertyFile": _get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
+                        }
+                    },
+                    "RightValue": _get("Parameters.MinimumAuc"),
+                }
+            ],
+            "ElseSteps": [
+                {
+                    "Name": "AucTooLow",
+                    "Type": "Fail",
+                    "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"},
+                }
+            ],
+            "IfSteps": [register_step(p, "Register", image="${TrainingImageUri}", model_data=model_data)],
+        },
+    }
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": _parameters(p),
+        "Steps": [preprocess, train, evaluate, check],
+    }
+
+
+def definition(p: BuildPipeline) -> str:
+    """The definition as indented JSON (sorted keys) for the template's ``Fn::Sub``."""
+    text = json.dumps(document(p), indent=2, sort_keys=True).replace(f'"{MINIMUM_AUC}"', MINIMUM_AUC)
+    if p.network is not None:
+        text = text.replace('"@SUBNETS@"', p.network.subnets).replace('"@SECURITY_GROUPS@"', p.network.security_groups)
+    return text
