@@ -15,6 +15,7 @@ import textwrap
 import pytest
 import yaml
 
+from mlgov.synth import outdir
 from tests.conftest import ROOT
 
 SEEDS = ("0", "1", "3141592653")
@@ -107,13 +108,18 @@ def _synth_killed_at(point: str, out) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def stale_out(tmp_path):
-    """A copy of generated/ that a synth WOULD rewrite (one stack edited, one extra file)."""
+    """A copy of generated/ that a synth WOULD rewrite (one stack edited, one stale stack)."""
     out = tmp_path / "generated"
     shutil.copytree(ROOT / "generated", out)
     stack = out / "stacks" / "ml-prod" / "cdk.tf.json"
     stack.write_bytes(stack.read_bytes().replace(b'"deletion_window_in_days": 30', b'"deletion_window_in_days": 7'))
     (out / "stacks" / "retired").mkdir()
     (out / "stacks" / "retired" / "cdk.tf.json").write_text("{}\n")
+    # The retired stack is one mlgov wrote (listed in the marker), so the synth owns the whole
+    # directory and takes the atomic-swap path.
+    marker = out / outdir.MARKER
+    owned = [line for line in marker.read_text().splitlines() if line and not line.startswith("#")]
+    marker.write_bytes(outdir.marker_bytes([*owned, "stacks/retired/cdk.tf.json"]))
     return out
 
 
