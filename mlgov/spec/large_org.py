@@ -55,6 +55,9 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
         }
     doc["accounts"] = new_accounts
     doc["teams"] = new_teams
+    guardrails = doc.get("management", {}).get("guardrails", {})
+    if "exempt_accounts" in guardrails:  # only the base's accounts that the large org keeps
+        guardrails["exempt_accounts"] = [key for key in guardrails["exempt_accounts"] if key in new_accounts]
     return doc
 
 
