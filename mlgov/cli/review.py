@@ -134,8 +134,6 @@ def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, 
             err=True,
         )
         sys.exit(EXIT_INPUT)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
     wanted = set(selected or found.names())
     stacks = {name: root / name for name in found.names("changed", "added") if name in wanted}
     removed = [name for name in found.names("removed") if name in wanted]
@@ -147,10 +145,17 @@ def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, 
             f"{len(found.unchanged)} with no configuration change"
         )
         try:
+            planning.check_out(out.resolve(), sorted(stacks))
             runs = planning.run_plans(stacks, out, offline=offline, jobs=jobs, destroy=removed) if stacks else []
+        except outdir.UnsafeOutput as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
         except MlgovError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ENV)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / planning.OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
+    (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
     _finish(runs, str(out), f" ({len(removed)} as destroys)" if removed else "")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mlgov.review import terraform
+from mlgov.review.affected import AFFECTED_FILE
 from mlgov.synth import outdir
 
 PLAN_FILE = "plan.tfplan"
@@ -43,7 +44,7 @@ TERRAFORM_ENTRIES = (
     "terraform.tfstate.backup",
 )
 # What run_plans keeps directly under <out> besides the stack workspaces.
-OUT_ENTRIES = (OUT_MARKER, ".terraform-config", ".plugin-cache", ".warm-cache")
+OUT_ENTRIES = (OUT_MARKER, ".terraform-config", ".plugin-cache", ".warm-cache", AFFECTED_FILE)
 
 
 @dataclass
