@@ -71,8 +71,8 @@ def find_mirror() -> Path:
             if len(depth) >= 4:
                 dirs[:] = []
                 continue
-            if "registry.terraform.io" in dirs and _is_mirror(Path(root)):
-                return Path(root)
+            if "registry.terraform.io" in dirs and _is_mirror(Path(walked)):
+                return Path(walked)
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in {"node_modules", "site-packages"})
     raise MlgovError(
         f"no local Terraform provider mirror with {PROVIDER} {PROVIDER_VERSION} found; "
