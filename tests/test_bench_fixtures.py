@@ -36,10 +36,9 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
 def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):
     base = yaml.safe_load((ROOT / "org.yaml").read_text())
     doc = large_org(2)
-    # The break-glass exemption keeps only the accounts the large org keeps (management, hub).
-    exempt = base["management"]["guardrails"]["exempt_accounts"]
-    base["management"]["guardrails"]["exempt_accounts"] = [k for k in exempt if k in doc["accounts"]]
-    assert base["management"]["guardrails"]["exempt_accounts"] == ["ml-shared-services"]
+    # Only the accounts named by the break-glass exemption follow the replaced accounts.
+    exempt = doc["management"]["guardrails"].pop("exempt_accounts")
+    assert exempt == [a for a in base["management"]["guardrails"].pop("exempt_accounts") if a in doc["accounts"]]
     assert {k: v for k, v in doc.items() if k not in {"accounts", "teams"}} == {
         k: v for k, v in base.items() if k not in {"accounts", "teams"}
     }
