@@ -89,7 +89,7 @@ class StageGovernance(Construct):
                             "cloudformation:UpdateStack",
                         ],
                         [
-                            f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*"
+                            f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*"  # noqa: E501 (an ARN reads best whole)
                             for g in groups
                         ],
                     ),

@@ -100,9 +100,9 @@ def test_dead_letter_queues_accept_only_their_source(stacks):
     expected = {
         FRAUD_DEV: {"model_approved_dlq": f"arn:aws:events:eu-west-1:{FRAUD_ID}:rule/nwa-fraud-model-approved"},
         HUB: {
-            "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",
+            "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",  # noqa: E501 (an ARN reads best whole)
             "promotion_function_dlq": f"arn:aws:lambda:eu-west-1:{HUB_ID}:function:nwa-model-promotion",
-            "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",
+            "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",  # noqa: E501 (an ARN reads best whole)
         },
     }
     for stack_name, queues in expected.items():
@@ -233,7 +233,7 @@ def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
     commands = json.loads(project["source"]["buildspec"])["phases"]["build"]["commands"]
     words = shlex.split(commands[0].removeprefix("arn=$(").removesuffix(")"))
     assert words[:3] == ["aws", "sagemaker", "list-model-packages"]
-    flags = dict(zip(words[3::2], words[4::2]))
+    flags = dict(zip(words[3::2], words[4::2], strict=False))
     kwargs = {
         k[2:].title().replace("-", ""): v for k, v in flags.items() if k not in ("--query", "--output", "--max-items")
     }
@@ -351,7 +351,7 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
         (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
         assert read["Resource"] == [
-            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"
+            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"  # noqa: E501 (an ARN reads best whole)
             for g in groups
         ]
     bucket_policy = statements(resources(stacks[HUB], "aws_s3_bucket_policy")["model_artifacts"]["policy"])
@@ -402,11 +402,13 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         ),
         (
             {"prod": {"min_capacity": 3, "max_capacity": 2}},
-            "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)",
+            "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, "
+            "expected at least 3)",
         ),
         (
             {"prod": {"min_capacity": 1}},
-            "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)",
+            "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances "
+            "(got 1)",
         ),
         (
             {"staging": {}},

@@ -109,7 +109,8 @@ def test_adopted_network_resolves_to_the_given_ids():
         ),
         (
             "network: {cidr: 10.20.0.0}",
-            "spec.yaml:53: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like 10.20.0.0/16)",
+            "spec.yaml:53: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like "
+            "10.20.0.0/16)",
         ),
         (
             "network: {cidr: 10.20.0.0/25, egress: true}",
@@ -122,7 +123,8 @@ def test_adopted_network_resolves_to_the_given_ids():
         ),
         (
             "network: {vpc_id: vpc-0123456789abcdef0, subnet_ids: [subnet-0a1b2c3d4e5f60718], endpoints: false}",
-            "spec.yaml:53: accounts.ml-test.network.security_group_ids: an adopted network that brings its own endpoints",
+            "spec.yaml:53: accounts.ml-test.network.security_group_ids: an adopted network that brings its own "
+            "endpoints",
         ),
     ],
 )

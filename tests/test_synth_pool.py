@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -31,9 +30,7 @@ def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(t
     assert [s.name for s in summaries] == [ref.name for ref in default_spec.stack_refs()]
 
 
-def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(
-    default_spec, tmp_path, monkeypatch
-):
+def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(default_spec, tmp_path, monkeypatch):
     # A private temporary directory: other synths on the machine must not decide the outcome.
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -112,7 +112,8 @@ def select_buildspec(central_group: str) -> str:
     )
     commands = [
         f"arn=$({query})",
-        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit 1; fi',
+        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
+        "1; fi",
         f'printf \'{{"ModelPackageArn": "%s"}}\\n\' "$arn" > {SELECTED_FILE}',
         f"cat {SELECTED_FILE}",
     ]

@@ -103,7 +103,8 @@ class TeamGovernance(SpecModel):
     model_package_groups: list[Name] = Field(
         default_factory=lambda: ["models"],
         min_length=1,
-        description="Model package groups in the team's dev registry; each gets a central group and a deployment pipeline in the hub.",
+        description="Model package groups in the team's dev registry; each gets a central group and a deployment "
+        "pipeline in the hub.",
     )
     endpoints: dict[Name, EndpointSettings] = Field(
         default_factory=dict, description="Endpoint settings by stage name; stages not listed get the defaults."
