@@ -430,3 +430,45 @@ def test_endpoint_settings_are_checked(endpoints, line):
     with pytest.raises(SpecError) as info:
         parse_spec(load_yaml(json.dumps(data), "spec.json"))
     assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [line]
+
+
+def test_hub_gate_roles_are_assumed_with_mfa_and_open_one_gate_each(stacks):
+    # GIVEN the hub stack WHEN its two gate roles are read
+    hub = stacks["ml-shared-services"]
+    roles = resources(hub, "aws_iam_role")
+    for address in ("ml_engineer", "governance_officer"):
+        (trust,) = statements(roles[address]["assume_role_policy"])
+        # THEN people of the hub account assume them, with MFA only
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::220000000002:root"}
+        assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    engineer = {s["Sid"]: s for s in role_policy(hub, "ml_engineer")}
+    assert engineer["ApproveCentralPackages"]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-churn-models-330000000004/*",
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-card-scoring-330000000003/*",
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-merchant-risk-330000000003/*",
+    ]
+    officer = {s["Sid"]: s for s in role_policy(hub, "governance_officer")}
+    # AND the officer approves exactly the pipelines' prod approval actions
+    assert officer["ApproveProd"]["Resource"] == [
+        f"arn:aws:codepipeline:eu-west-1:220000000002:nwa-{g}-deploy/prod/approve-prod"
+        for g in ("churn-models", "fraud-card-scoring", "fraud-merchant-risk")
+    ]
+
+
+def test_dev_stack_writes_the_parameters_products_read(stacks):
+    params = {p["name"]: p for p in resources(stacks["ml-dev-fraud"], "aws_ssm_parameter").values()}
+    assert params["/nwa/team/name"]["value"] == "fraud"
+    assert params["/nwa/team/model-package-groups"]["type"] == "StringList"
+    assert params["/nwa/team/model-package-groups"]["value"] == "nwa-fraud-card-scoring,nwa-fraud-merchant-risk"
+    assert params["/nwa/team/models-bucket"]["value"] == "nwa-models-330000000003-eu-west-1"
+    assert params["/nwa/cost-tags/business-unit"]["value"] == "payments"  # the team's tag wins
+
+
+def test_every_registration_grant_is_pinned_to_pending(stacks):
+    for name, stack in stacks.items():
+        for address in resources(stack, "aws_iam_role_policy"):
+            for s in role_policy(stack, address):
+                if "sagemaker:CreateModelPackage" in as_list(s["Action"]) and s["Effect"] == "Allow":
+                    assert s["Condition"] == {
+                        "StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+                    }, f"{name}: {address}: {s['Sid']}"

@@ -693,7 +693,11 @@ def problems(world: World) -> list[str]:
 
 def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[list[str]]:
     """:func:`problems` of several worlds (of ``teams`` only, if given) in ONE simulator batch."""
-    journeys = [Journey(w, teams) for w in worlds]
+    return lines_of([Journey(w, teams) for w in worlds])
+
+
+def lines_of(journeys: list[Journey]) -> list[list[str]]:
+    """Problem lines of each journey, every contract decided in ONE simulator batch."""
     decisions = iam.simulate([c.request for j in journeys for c in j.contracts])
     out, at = [], 0
     for journey in journeys:
@@ -707,4 +711,4 @@ def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[lis
     return out
 
 
-__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "policy", "problems", "problems_of"]
+__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "lines_of", "policy", "problems", "problems_of"]

@@ -74,13 +74,12 @@ class World:
         with tempfile.TemporaryDirectory(prefix="mlgov-journey-") as tmp:
             root = Path(tmp)
             for path, data in tree.items():
-                if (path.startswith("stacks/") and path.endswith("/cdk.tf.json")) or path.startswith("products/"):
+                if path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
                     target = root / path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
             found = collector.collect(root)
         self.collected = {c.id: c.document for c in found}
-        self.product_kinds = {c.id: c.kind for c in found if c.id.startswith("products/")}
         self.roles: dict[str, Role] = {}
         for stack in self.stacks.values():
             for address, attrs in stack.resources("aws_iam_role").items():
@@ -147,21 +146,20 @@ class World:
                         continue
                     if resolver.resolve((r.get("Properties") or {}).get("RoleName")) != name:
                         continue
-                    role = Role(name, account, policy.role_arn(account, name), {})
-                    # The collector evaluates templates in a stand-in account and takes an SSM-typed
-                    # parameter's Default (the parameter's name): put in the real account and the
-                    # values this account's stack writes into those parameters.
-                    values = {n: v for n, (_t, v) in self.ssm(self.stack_of(account_key)).items()}
-                    for pid, kind in self.product_kinds.items():
-                        if pid.startswith(f"{path}:{logical}:"):
-                            text = json.dumps(self.collected[pid]).replace(collector.ACCOUNT, account)
-                            for name in sorted(values, key=len, reverse=True):
-                                text = text.replace(name, values[name])
-                            doc = json.loads(text)
-                            if kind == "identity":
-                                role.policies[pid] = doc
-                            elif kind == "trust":
-                                role.trust = doc
+                    # Evaluated here, in the real account, with the values this account's stack
+                    # writes into the SSM parameters the template reads at launch.
+                    self.launch_parameters(template, resolver, account_key)
+                    props = resolver.resolve(r.get("Properties") or {})
+                    role = Role(
+                        name, account, policy.role_arn(account, name), props.get("AssumeRolePolicyDocument") or {}
+                    )
+                    for inline in props.get("Policies") or []:
+                        role.policies[f"{path}:{logical}:{inline['PolicyName']}"] = inline["PolicyDocument"]
+                    for other, m in (template.get("Resources") or {}).items():
+                        if m.get("Type") == "AWS::IAM::ManagedPolicy" and {"Ref": logical} in (
+                            (m.get("Properties") or {}).get("Roles") or []
+                        ):
+                            role.policies[f"{path}:{other}"] = resolver.resolve(m["Properties"]["PolicyDocument"])
                     return role
         return None
 
