@@ -145,7 +145,8 @@ class CatalogHub(Construct):
                 )
             ],
         )
-        launch_role = json.dumps({"LocalRoleName": naming.catalog_launch_role(spec)})
+        launch_role_name = naming.catalog_launch_role(spec)
+        launch_role = json.dumps({"LocalRoleName": launch_role_name})
 
         for pkey, portfolio in sorted(catalog.portfolios.items()):
             pf = named(
@@ -216,8 +217,9 @@ class CatalogHub(Construct):
                         _address(pkey, key, version.name),
                     )
 
-                def url(version_name: str) -> str:
-                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{naming.catalog_template_key(pkey, key, version_name)}"
+                def url(version_name: str, pkey: str = pkey, key: str = key) -> str:
+                    object_key = naming.catalog_template_key(pkey, key, version_name)
+                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{object_key}"
 
                 first, *later = product.versions
                 sc_product = named(
@@ -277,7 +279,7 @@ class CatalogHub(Construct):
                         product_id=ref(sc_product, "id"),
                         type="LAUNCH",
                         parameters=launch_role,
-                        description=f"Launch {product.display_name} with the local role {naming.catalog_launch_role(spec)}",
+                        description=f"Launch {product.display_name} with the local role {launch_role_name}",
                         depends_on=[association],
                     ),
                     address,

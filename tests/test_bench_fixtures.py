@@ -20,7 +20,7 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
     spec = load_spec(path)
     # THEN every team has its own dev, test and prod account, ids are unique 12-digit strings
     assert len(spec.teams) == 12
-    for name, team in spec.teams.items():
+    for team in spec.teams.values():
         assert spec.accounts[team.dev_account].layer is Layer.dev
         assert [(s.name, spec.accounts[s.account].layer) for s in team.stages] == [
             ("test", Layer.test),
@@ -36,6 +36,9 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
 def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):
     base = yaml.safe_load((ROOT / "org.yaml").read_text())
     doc = large_org(2)
+    # Only the accounts named by the break-glass exemption follow the replaced accounts.
+    exempt = doc["management"]["guardrails"].pop("exempt_accounts")
+    assert exempt == [a for a in base["management"]["guardrails"].pop("exempt_accounts") if a in doc["accounts"]]
     assert {k: v for k, v in doc.items() if k not in {"accounts", "teams"}} == {
         k: v for k, v in base.items() if k not in {"accounts", "teams"}
     }

@@ -796,3 +796,17 @@ def test_request_listing_names_what_each_v2_resource_asks_for(tree, default_spec
     # an SSM-typed parameter without a value is an error, not a silent default
     with pytest.raises(KeyError, match="no value for SSM-typed parameter 'Environment'"):
         product_requests(default_spec, tree[V2["profile"]].decode(), {"AWS::AccountId": "1", "UserProfileName": "a"})
+
+
+def test_product_roles_resolve_for_an_account(tree, default_spec):
+    from mlgov.platform.catalog import product_role_policies
+
+    # GIVEN the v2 domain resolved for the fraud account
+    roles = {r.name: r for r in product_role_policies(tree[V2["domain"]].decode(), fraud_values(default_spec))}
+    assert sorted(roles) == ["nwa-sc-model-build", "nwa-sc-projects"]
+    build = roles["nwa-sc-model-build"]
+    # THEN its boundary and registration scope are concrete ARNs of that account and team
+    assert build.boundary_arn == "arn:aws:iam::330000000003:policy/nwa-catalog-product-boundary"
+    (register,) = [s for p in build.policies for s in p["Statement"] if s["Sid"] == "RegisterPendingIntoTheTeamsGroups"]
+    assert register["Resource"] == "arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"
+    assert build.trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "330000000003"}}

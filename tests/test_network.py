@@ -109,7 +109,8 @@ def test_adopted_network_resolves_to_the_given_ids():
         ),
         (
             "network: {cidr: 10.20.0.0}",
-            "spec.yaml:53: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like 10.20.0.0/16)",
+            "spec.yaml:53: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like "
+            "10.20.0.0/16)",
         ),
         (
             "network: {cidr: 10.20.0.0/25, egress: true}",
@@ -122,7 +123,8 @@ def test_adopted_network_resolves_to_the_given_ids():
         ),
         (
             "network: {vpc_id: vpc-0123456789abcdef0, subnet_ids: [subnet-0a1b2c3d4e5f60718], endpoints: false}",
-            "spec.yaml:53: accounts.ml-test.network.security_group_ids: an adopted network that brings its own endpoints",
+            "spec.yaml:53: accounts.ml-test.network.security_group_ids: an adopted network that brings its own "
+            "endpoints",
         ),
     ],
 )
@@ -401,3 +403,26 @@ def test_adopted_example_synthesizes_and_plans_offline(tmp_path, tf_cli_config, 
         for step in (ws.init, ws.validate, ws.plan):
             result = step()
             assert result.ok, f"{name}: {result.stderr}"
+
+
+@pytest.mark.parametrize("role", ["fraud_deploy", "fraud_endpoint_deployer", "churn_deploy"])
+def test_stage_roles_may_read_exactly_the_network_parameters_their_stack_writes(stacks, default_spec, role):
+    # CloudFormation resolves the endpoint template's SSM-typed parameters with these roles.
+    stack = stacks["ml-prod"]
+    written = {p["name"] for p in stack["resource"]["aws_ssm_parameter"].values() if "/network/" in p["name"]}
+    policy_doc = json.loads(stack["resource"]["aws_iam_role_policy"][role]["policy"])
+    grants = [s for s in policy_doc["Statement"] if s["Sid"] == "NetworkParameters"]
+    assert len(grants) == 1 and grants[0]["Action"] == ["ssm:GetParameters"]
+    prefix = f"arn:aws:ssm:eu-west-1:{default_spec.accounts['ml-prod'].id}:parameter"
+    assert sorted(grants[0]["Resource"]) == sorted(prefix + name for name in written)
+
+
+def test_docs_list_every_endpoint_with_its_reason():
+    # docs/network.md's endpoint table is the ENDPOINTS list, row for row (no drift).
+    doc = (ROOT / "docs" / "network.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| `") and "<region>" in line]
+    assert rows == [
+        f"| `{e.service.replace('{region}', '<region>')}` | {'gateway' if e.gateway else 'interface'} | "
+        f"{', '.join(layer.value for layer in e.layers)} | {e.reason} |"
+        for e in facts.ENDPOINTS
+    ]

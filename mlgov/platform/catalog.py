@@ -467,3 +467,37 @@ def product_requests(spec: OrgSpec, text: str, values: dict[str, Any] | None = N
         )
         for r in out
     ]
+
+
+@dataclass(frozen=True)
+class ProductRole:
+    """A role a rendered product version creates, resolved for one account (see :class:`Resolver`)."""
+
+    name: str
+    arn: str
+    trust: dict[str, Any]
+    policies: tuple[dict[str, Any], ...]
+    boundary_arn: str | None
+
+
+def product_role_policies(text: str, values: dict[str, Any]) -> list[ProductRole]:
+    """The roles a product version creates with their trust, inline policies and permissions
+    boundary, resolved for one account: what the pipeline's requests are evaluated against."""
+    doc = load_template(text)
+    resolver = Resolver(doc, values)
+    out = []
+    for _, resource in sorted(doc.get("Resources", {}).items()):
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        props = resolver.resolve(resource["Properties"])
+        partition, account = values.get("AWS::Partition", "aws"), values["AWS::AccountId"]
+        out.append(
+            ProductRole(
+                name=props["RoleName"],
+                arn=f"arn:{partition}:iam::{account}:role/{props['RoleName']}",
+                trust=props["AssumeRolePolicyDocument"],
+                policies=tuple(p["PolicyDocument"] for p in props.get("Policies", [])),
+                boundary_arn=props.get("PermissionsBoundary"),
+            )
+        )
+    return out

@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mlgov.platform import naming
+from mlgov.platform import naming, network
 from mlgov.platform.templates import render_file
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -63,21 +63,39 @@ PROMOTION_HANDLER = "promotion.handler"
 ENDPOINT_TEMPLATE_SOURCE = "governance/endpoint.json.j2"
 
 
-def endpoint_template() -> dict[str, Any]:
+def endpoint_template(spec: OrgSpec) -> dict[str, Any]:
     """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling),
     rendered from ``templates/governance/endpoint.json.j2``.
+
+    The model runs in the stage account's network: its subnets and security groups are
+    parameters of type ``AWS::SSM::Parameter::Value<List<String>>`` whose defaults name the
+    SSM parameters the account's stack writes (:func:`mlgov.platform.network.parameter_names`),
+    so CloudFormation reads them in the account it deploys to and no id is ever typed.
 
     Model and endpoint-config names carry the package version and a settings hash, so a new
     package or new settings create new ones beside the old (CloudFormation replaces them
     without a name clash) while the endpoint itself keeps its name.
     """
-    return json.loads(render_file(ENDPOINT_TEMPLATE_SOURCE, {}))
+    names = network.parameter_names(spec)
+    return _template(names["subnet-ids"], names["security-group-ids"])
 
 
-@lru_cache(maxsize=1)
-def endpoint_source_zip() -> bytes:
+def _template(subnet_ids_parameter: str, security_group_ids_parameter: str) -> dict[str, Any]:
+    view = {"subnet_ids_parameter": subnet_ids_parameter, "security_group_ids_parameter": security_group_ids_parameter}
+    return json.loads(render_file(ENDPOINT_TEMPLATE_SOURCE, view))
+
+
+def endpoint_source_zip(spec: OrgSpec) -> bytes:
     """The pipelines' source artifact: the endpoint template, canonical JSON."""
-    data = (json.dumps(endpoint_template(), sort_keys=True, indent=2) + "\n").encode()
+    names = network.parameter_names(spec)
+    return _endpoint_source_zip(names["subnet-ids"], names["security-group-ids"])
+
+
+@lru_cache(maxsize=4)
+def _endpoint_source_zip(subnet_ids_parameter: str, security_group_ids_parameter: str) -> bytes:
+    # Cached by what the template depends on, not by the (unhashable) spec.
+    template = _template(subnet_ids_parameter, security_group_ids_parameter)
+    data = (json.dumps(template, sort_keys=True, indent=2) + "\n").encode()
     return deterministic_zip({ENDPOINT_TEMPLATE: data})
 
 
@@ -94,7 +112,8 @@ def select_buildspec(central_group: str) -> str:
     )
     commands = [
         f"arn=$({query})",
-        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit 1; fi',
+        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
+        "1; fi",
         f'printf \'{{"ModelPackageArn": "%s"}}\\n\' "$arn" > {SELECTED_FILE}',
         f"cat {SELECTED_FILE}",
     ]
@@ -113,5 +132,5 @@ def render_assets(spec: OrgSpec) -> dict[str, bytes]:
     tree = {}
     for name in hub_stack_names(spec):
         tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip()
-        tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip()
+        tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip(spec)
     return tree

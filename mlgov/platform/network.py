@@ -392,6 +392,7 @@ def account_network(spec: OrgSpec, account_key: str, region: str) -> ResolvedNet
     layer = spec.accounts[account_key].layer
     subnets = () if s.adopted else tuple(subnet_cidrs(s))
     if s.adopted:
+        assert s.vpc_id is not None  # validation: an adopted network names its VPC
         vpc_id = s.vpc_id
         subnet_ids = s.subnet_ids
     else:

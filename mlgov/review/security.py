@@ -588,7 +588,8 @@ def check_endpoint_policies(name: str, stack: dict) -> Iterator[Finding]:
                     name,
                     address,
                     ENDPOINT_POLICY,
-                    f"statement {stmt.get('Sid', '?')!r} is not scoped to the organization (expected aws:PrincipalOrgID)",
+                    f"statement {stmt.get('Sid', '?')!r} is not scoped to the organization (expected "
+                    "aws:PrincipalOrgID)",
                 )
 
 

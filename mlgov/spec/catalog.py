@@ -42,7 +42,8 @@ class CostTags(SpecModel):
     environment: TagValue = Field(default="dev", description="Default of the Environment tag parameter.")
     finance_owner: TagValue = Field(description="Default of the FinanceOwner tag parameter (who pays).")
     business_unit: TagValue = Field(
-        description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team defaults."
+        description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team "
+        "defaults."
     )
     cost_center: TagValue = Field(description="Default of the CostCenter tag parameter.")
 
@@ -97,7 +98,8 @@ class Portfolio(SpecModel):
     )
     role_patterns: list[RolePattern] = Field(
         default_factory=list,
-        description="IAM role-name patterns (IAM_PATTERN principal associations), e.g. *sagemaker*; apply in every account the portfolio reaches.",
+        description="IAM role-name patterns (IAM_PATTERN principal associations), e.g. *sagemaker*; apply in every "
+        "account the portfolio reaches.",
     )
     personas: list[Persona] = Field(
         default_factory=list,
@@ -105,7 +107,8 @@ class Portfolio(SpecModel):
     )
     studio_visible: StrictBool = Field(
         default=False,
-        description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project templates.",
+        description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project "
+        "templates.",
     )
     tag_options: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Tag options attached to the portfolio (applied to provisioned products)."

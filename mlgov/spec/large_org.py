@@ -55,7 +55,17 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
         }
     doc["accounts"] = new_accounts
     doc["teams"] = new_teams
+    _remap_exempt_accounts(doc, accounts, new_accounts)
     return doc
+
+
+def _remap_exempt_accounts(doc: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
+    """``management.guardrails.exempt_accounts`` names accounts of the base spec: keep only those
+    still there. The generated team accounts are not added: the break-glass SCP names each
+    exempt account's role ARN, and hundreds of them would not fit the SCP size quota."""
+    guardrails = (doc.get("management") or {}).get("guardrails") or {}
+    if guardrails.get("exempt_accounts"):
+        guardrails["exempt_accounts"] = [key for key in guardrails["exempt_accounts"] if key in new]
 
 
 def _cidr(index: int) -> str:

@@ -75,7 +75,8 @@ class Guardrails(SpecModel):
 
     exempt_roles: list[RoleName] = Field(
         default_factory=list,
-        description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
+        description="IAM role names (in any account, roles without a path) exempt from the region and audit "
+        "guardrails, "
         "e.g. a break-glass role or the role Control Tower uses to manage trails; honoured only in `exempt_accounts`.",
     )
     exempt_accounts: list[str] = Field(

@@ -82,7 +82,7 @@ def _principal(role: Role | None, fallback: str) -> str:
 class Journey:
     """Every contract of the story for every team and model of a spec."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, teams: list[str] | None = None) -> None:
         self.w = world
         self.spec = world.spec
         self.contracts: list[Contract] = []
@@ -91,7 +91,7 @@ class Journey:
         self.hub_id = world.account_id(self.hub)
         self.hub_region = naming.hub_region(self.spec)
         self.hub_stack = world.stack_of(self.hub)
-        for team in sorted(self.spec.teams):
+        for team in sorted(teams or self.spec.teams):
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
 
@@ -191,53 +191,75 @@ class Journey:
             f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {team!r}",
         )
 
-        # 2. train inside the VPC: the pipeline's role creates the job with the subnets and key
-        # of the account; the guardrail on the account's OU sees exactly those request keys.
+        # Every SSM parameter the newest products read at launch is written in this account
+        # (by its stack) or by another product (the Studio domain's id).
+        written = set(params) | {naming.ssm_parameter(spec, *k) for k in naming.PRODUCT_PARAMETERS}
+        catalog = spec.service_catalog
+        for product in sorted(p for pf in (catalog.portfolios.values() if catalog else []) for p in pf.products):
+            found = w.newest_template(product)
+            for pname, pspec in ((found[1].get("Parameters") or {}) if found else {}).items():
+                if str(pspec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                    self.fact(
+                        step,
+                        pspec.get("Default") in written,
+                        f"product {product} reads SSM parameter {pspec.get('Default')} ({pname}) "
+                        f"that nothing writes in {dev}",
+                    )
+
+        # 2. train inside the VPC: each job of the model-build pipeline, created by the
+        # pipeline's role with the request keys its definition sends; the guardrails of the
+        # account's OU see exactly those keys.
         models_key = w.key_arn(dev_stack, naming.kms_alias(spec, "models"))
-        network = {
-            "sagemaker:VpcSubnets": ["subnet-0a0a0a0a0a0a0a0a0"],
-            "sagemaker:VpcSecurityGroupIds": ["sg-0a0a0a0a0a0a0a0a0"],
-            "sagemaker:VolumeKmsKeyArn": models_key or "",
-            "aws:RequestedRegion": region,
-        }
-        for action, kind in (
-            ("sagemaker:CreateProcessingJob", "processing-job"),
-            ("sagemaker:CreateTrainingJob", "training-job"),
-        ):
+        package = f"arn:aws:sagemaker:{region}:{dev_id}:model-package/{local}/1"
+        jobs = self.pipeline_jobs(dev, dev_id, region)
+        if jobs is None:  # no catalog: the team's own pipelines run as the execution role
+            network = {"VpcSubnets": True, "VolumeKmsKeyId": models_key}
+            jobs = (
+                [
+                    ("sagemaker:CreateProcessingJob", "processing-job", execution, network),
+                    ("sagemaker:CreateTrainingJob", "training-job", execution, network),
+                ],
+                [(execution, PENDING)],
+            )
+        steps, registrations = jobs
+        for action, kind, role, sent in steps:
+            ctx = {"aws:RequestedRegion": region}
+            if sent.get("VpcSubnets"):
+                ctx["sagemaker:VpcSubnets"] = ["subnet-0a0a0a0a0a0a0a0a0"]  # the network parameters' values
+                ctx["sagemaker:VpcSecurityGroupIds"] = ["sg-0a0a0a0a0a0a0a0a0"]
+            if sent.get("VolumeKmsKeyId"):
+                ctx["sagemaker:VolumeKmsKeyArn"] = str(sent["VolumeKmsKeyId"])
             self.call(
                 f"{tag} 2 train in the VPC ({action})",
-                execution,
-                "sagemaker-execution",
+                role,
+                "the pipeline's role",
                 action,
                 f"arn:aws:sagemaker:{region}:{dev_id}:{kind}/{local}-1",
                 dev_id,
                 scps_of=dev,
-                context=network,
+                context=ctx,
             )
-        self.call(
-            f"{tag} 2 train in the VPC (iam:PassRole)",
-            execution,
-            "sagemaker-execution",
-            "iam:PassRole",
-            execution.arn if execution else "",
-            dev_id,
-            context={"iam:PassedToService": "sagemaker.amazonaws.com"},
-        )
 
-        # 3. register, pending only
-        package = f"arn:aws:sagemaker:{region}:{dev_id}:model-package/{local}/1"
-        for status, ok in ((PENDING, True), (APPROVED, False)):
-            self.call(
-                f"{tag} 3 register ({status})",
-                execution,
-                "sagemaker-execution",
-                "sagemaker:CreateModelPackage",
-                package,
-                dev_id,
-                scps_of=dev,
-                context={"sagemaker:ModelApprovalStatus": status},
-                allowed=ok,
+        # 3. register, pending only: the pipeline sends PendingManualApproval, and no role
+        # may register a package already Approved
+        for role, status in registrations:
+            self.fact(
+                f"{tag} 3 register (pipeline)",
+                status == PENDING,
+                f"the pipeline registers with ModelApprovalStatus {status!r} (expected {PENDING!r}, not a parameter)",
             )
+            for sent, ok in ((PENDING, True), (APPROVED, False)):
+                self.call(
+                    f"{tag} 3 register ({sent})",
+                    role,
+                    "the pipeline's role",
+                    "sagemaker:CreateModelPackage",
+                    package,
+                    dev_id,
+                    scps_of=dev,
+                    context={"sagemaker:ModelApprovalStatus": sent},
+                    allowed=ok,
+                )
 
         # 4. the lead approves in the dev registry; the data scientist cannot
         for who, role, ok in (("lead", lead, True), ("data scientist", ds, False)):
@@ -469,10 +491,12 @@ class Journey:
         )
         # The endpoint template, resolved with the pipeline's parameters, says what CloudFormation sends.
         parameters = json.loads(config.get("ParameterOverrides", "{}"))
-        template = collector._Template(assets.endpoint_template(), config.get("StackName", "stack"), region, account_id)
+        template = collector._Template(
+            assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id
+        )
         for key, value in parameters.items():
             if key in template.params and isinstance(value, str):
-                spec_type = assets.endpoint_template()["Parameters"][key].get("Type", "String")
+                spec_type = assets.endpoint_template(spec)["Parameters"][key].get("Type", "String")
                 template.params[key] = value.split(",") if spec_type == "CommaDelimitedList" else value
         template.params["ModelPackageArn"] = central_package  # what the select step hands over
         resources = template.t.get("Resources", {})
@@ -581,6 +605,48 @@ class Journey:
                 scps_of=self.hub,
             )
 
+    def pipeline_jobs(self, dev: str, dev_id: str, region: str):
+        """The newest model-build product's pipeline as (jobs, registrations), or None.
+
+        jobs: (create action, ARN kind, the role that creates it, {VpcSubnets, VolumeKmsKeyId} it
+        sends); registrations: (role, ModelApprovalStatus sent). Evaluated in the dev account."""
+        found = self.w.newest_template("model-build")
+        if found is None:
+            return None
+        _path, template = found
+        resolver = collector._Template(template, "project", region, dev_id)
+        self.w.launch_parameters(template, resolver, dev)
+        jobs, registrations = [], []
+        for r in (template.get("Resources") or {}).values():
+            if r.get("Type") != "AWS::SageMaker::Pipeline":
+                continue
+            props = resolver.resolve(r.get("Properties") or {})
+            body = props["PipelineDefinition"]["PipelineDefinitionBody"]
+            definition = json.loads(body) if isinstance(body, str) else body
+            pipeline_role = self.role_named(dev, str(props.get("RoleArn", "")).rsplit("/", 1)[-1])
+            for step in _steps(definition.get("Steps", [])):
+                args = step.get("Arguments") or {}
+                role = self.role_named(dev, str(args.get("RoleArn", "")).rsplit("/", 1)[-1]) or pipeline_role
+                if step.get("Type") == "Training":
+                    sent = {
+                        "VpcSubnets": (args.get("VpcConfig") or {}).get("Subnets"),
+                        "VolumeKmsKeyId": (args.get("ResourceConfig") or {}).get("VolumeKmsKeyId"),
+                    }
+                    jobs.append(("sagemaker:CreateTrainingJob", "training-job", pipeline_role, sent))
+                elif step.get("Type") == "Processing":
+                    network = (args.get("NetworkConfig") or {}).get("VpcConfig") or {}
+                    cluster = (args.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+                    sent = {"VpcSubnets": network.get("Subnets"), "VolumeKmsKeyId": cluster.get("VolumeKmsKeyId")}
+                    jobs.append(("sagemaker:CreateProcessingJob", "processing-job", pipeline_role, sent))
+                elif "ModelApprovalStatus" in args or step.get("Type") == "RegisterModel":
+                    registrations.append((pipeline_role, args.get("ModelApprovalStatus")))
+                del role  # jobs are created by the pipeline's role; the job's role runs them
+        return jobs, registrations
+
+    def role_named(self, account_key: str, name: str) -> Role | None:
+        """A role of an account: the Terraform one, else one a product creates."""
+        return self.w.role(account_key, name) or self.w.product_role(account_key, name)
+
     def service_call(self, step, service, action, resource, account, resource_policy, context) -> None:
         """An AWS service principal's call, allowed by the resource policy alone."""
         if resource_policy is None:
@@ -601,6 +667,16 @@ class Journey:
         )
 
 
+def _steps(steps: list) -> list[dict]:
+    """Every step of a pipeline definition, those inside conditions included."""
+    out = []
+    for step in steps:
+        out.append(step)
+        args = step.get("Arguments") or {}
+        out += _steps(args.get("IfSteps", [])) + _steps(args.get("ElseSteps", []))
+    return out
+
+
 def describe(contract: Contract, decision: iam.Decision) -> str:
     r = contract.request
     want = "allowed" if contract.allowed else "denied"
@@ -615,9 +691,13 @@ def problems(world: World) -> list[str]:
     return problems_of([world])[0]
 
 
-def problems_of(worlds: list[World]) -> list[list[str]]:
-    """:func:`problems` of several worlds in ONE simulator batch (one Node start)."""
-    journeys = [Journey(w) for w in worlds]
+def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[list[str]]:
+    """:func:`problems` of several worlds (of ``teams`` only, if given) in ONE simulator batch."""
+    return lines_of([Journey(w, teams) for w in worlds])
+
+
+def lines_of(journeys: list[Journey]) -> list[list[str]]:
+    """Problem lines of each journey, every contract decided in ONE simulator batch."""
     decisions = iam.simulate([c.request for j in journeys for c in j.contracts])
     out, at = [], 0
     for journey in journeys:
@@ -631,4 +711,4 @@ def problems_of(worlds: list[World]) -> list[list[str]]:
     return out
 
 
-__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "policy", "problems", "problems_of"]
+__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "lines_of", "policy", "problems", "problems_of"]

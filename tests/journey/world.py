@@ -63,6 +63,8 @@ class World:
         self.spec = spec
         self.tree = tree
         self.stacks: dict[str, Stack] = {}
+        self._product_roles: dict[tuple[str, str], Role | None] = {}
+        self._templates: dict[str, tuple[str, dict] | None] = {}
         for path, data in sorted(tree.items()):
             if path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
                 name = path.split("/")[1]
@@ -76,7 +78,8 @@ class World:
                     target = root / path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
-            self.collected = {c.id: c.document for c in collector.collect(root)}
+            found = collector.collect(root)
+        self.collected = {c.id: c.document for c in found}
         self.roles: dict[str, Role] = {}
         for stack in self.stacks.values():
             for address, attrs in stack.resources("aws_iam_role").items():
@@ -87,6 +90,78 @@ class World:
                 if inline:
                     role.policies[name] = inline
                 self.roles[role.arn] = role
+
+    # --- products ----------------------------------------------------------------------
+
+    def newest_template(self, product: str) -> tuple[str, dict] | None:
+        """(path, template) of the newest version of a product (versions are listed in order)."""
+        if product not in self._templates:
+            self._templates[product] = self._newest_template(product)
+        return self._templates[product]
+
+    def _newest_template(self, product: str) -> tuple[str, dict] | None:
+        catalog = self.spec.service_catalog
+        if catalog is None:
+            return None
+        for pkey, portfolio in sorted(catalog.portfolios.items()):
+            if product in portfolio.products:
+                version = portfolio.products[product].versions[-1].name
+                path = naming.catalog_template_key(pkey, product, version)
+                if path in self.tree:
+                    with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
+                        f.write(self.tree[path])
+                        f.flush()
+                        return path, collector.load_template(Path(f.name))
+        return None
+
+    def launch_parameters(self, template: dict, resolver: Any, account_key: str) -> None:
+        """Give a template's SSM-typed parameters the values the account's stack writes."""
+        values = self.ssm(self.stack_of(account_key))
+        for pname, pspec in (template.get("Parameters") or {}).items():
+            ptype = str(pspec.get("Type", ""))
+            if ptype.startswith("AWS::SSM::Parameter::Value<") and pspec.get("Default") in values:
+                _kind, value = values[pspec["Default"]]
+                resolver.params[pname] = value.split(",") if "List" in ptype else value
+
+    def product_role(self, account_key: str, name: str) -> Role | None:
+        """A role some newest product version creates in a dev account, with its policies."""
+        key = (account_key, name)
+        if key not in self._product_roles:
+            self._product_roles[key] = self._product_role(account_key, name)
+        return self._product_roles[key]
+
+    def _product_role(self, account_key: str, name: str) -> Role | None:
+        catalog = self.spec.service_catalog
+        account = self.account_id(account_key)
+        region = naming.primary_region(self.spec, account_key)
+        for _key, portfolio in sorted((catalog.portfolios if catalog else {}).items()):
+            for product in sorted(portfolio.products):
+                found = self.newest_template(product)
+                if not found:
+                    continue
+                path, template = found
+                resolver = collector._Template(template, "stack", region, account)
+                for logical, r in (template.get("Resources") or {}).items():
+                    if r.get("Type") != "AWS::IAM::Role":
+                        continue
+                    if resolver.resolve((r.get("Properties") or {}).get("RoleName")) != name:
+                        continue
+                    # Evaluated here, in the real account, with the values this account's stack
+                    # writes into the SSM parameters the template reads at launch.
+                    self.launch_parameters(template, resolver, account_key)
+                    props = resolver.resolve(r.get("Properties") or {})
+                    role = Role(
+                        name, account, policy.role_arn(account, name), props.get("AssumeRolePolicyDocument") or {}
+                    )
+                    for inline in props.get("Policies") or []:
+                        role.policies[f"{path}:{logical}:{inline['PolicyName']}"] = inline["PolicyDocument"]
+                    for other, m in (template.get("Resources") or {}).items():
+                        if m.get("Type") == "AWS::IAM::ManagedPolicy" and {"Ref": logical} in (
+                            (m.get("Properties") or {}).get("Roles") or []
+                        ):
+                            role.policies[f"{path}:{other}"] = resolver.resolve(m["Properties"]["PolicyDocument"])
+                    return role
+        return None
 
     # --- lookups -------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""A pull request against a generated 20-team org: exactly the changed team's stacks (and the
+hub) are selected, and a removed team's stacks are planned as destroys.
+
+Real synthesis of both specs into a temporary git repository (the base commit holds the
+first generated tree, the working tree the second); the selection is read through the
+`affected` command and `plan --changed-since`, and one removed stack is planned with real
+terraform (a destroy of the base commit's copy).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from mlgov.cli import cli
+from mlgov.review import affected as affecting
+from mlgov.spec.large_org import large_org
+from mlgov.synth.tree import render, write_tree
+from mlgov.validation import load_spec
+from tests.conftest import require_tool
+
+TEAMS = 20
+CHANGED, REMOVED = "team-0003", f"team-{TEAMS:04d}"
+pytestmark = pytest.mark.slow  # two syntheses of 62 stacks: ~30 s
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def synth(doc: dict, repo: Path) -> None:
+    spec_path = repo / "org.yaml"
+    spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    tree, _ = render(load_spec(spec_path))
+    write_tree(tree, repo / "generated")
+
+
+@pytest.fixture(scope="module")
+def pull_request(tmp_path_factory) -> Path:
+    """Base commit: the 20-team org. Working tree: one team's model groups changed, the last team removed."""
+    repo = tmp_path_factory.mktemp("pr-repo")
+    git(repo, "init", "-q", "-b", "main")
+    doc = large_org(TEAMS)
+    synth(doc, repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    doc["teams"][CHANGED]["governance"] = {"model_package_groups": ["scoring", "pricing"]}
+    del doc["teams"][REMOVED]
+    for layer in ("dev", "test", "prod"):
+        del doc["accounts"][f"ml-{layer}-{REMOVED}"]
+    synth(doc, repo)
+    return repo
+
+
+def test_exactly_the_changed_team_and_the_hub_are_affected(pull_request: Path, monkeypatch) -> None:
+    monkeypatch.chdir(pull_request)
+    result = CliRunner().invoke(cli, ["affected", "--since", "HEAD", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    # Deployment order: the hub (rank 1) before the team's accounts (rank 2).
+    assert doc["plan"] == ["ml-shared-services", f"ml-dev-{CHANGED}", f"ml-prod-{CHANGED}", f"ml-test-{CHANGED}"]
+    assert doc["destroy"] == [f"ml-dev-{REMOVED}", f"ml-prod-{REMOVED}", f"ml-test-{REMOVED}"]
+    assert {s["name"]: s["rank"] for s in doc["stacks"]}["ml-shared-services"] == 1
+    assert all(s["rank"] == 2 for s in doc["stacks"] if s["name"] != "ml-shared-services")
+    assert all(s["destroy"] == (REMOVED in s["name"]) for s in doc["stacks"])
+    stacks_now = 2 + 3 * (TEAMS - 1)
+    assert len(doc["unchanged"]) == stacks_now - 4
+    assert "management" in doc["unchanged"] and f"ml-dev-{CHANGED}" not in doc["unchanged"]
+
+
+@pytest.mark.terraform
+def test_a_removed_stack_is_planned_as_a_destroy(pull_request: Path, monkeypatch, tmp_path: Path) -> None:
+    require_tool("terraform")
+    monkeypatch.chdir(pull_request)
+    out = tmp_path / "plans"
+    stack = f"ml-dev-{REMOVED}"
+    assert not (pull_request / "generated" / "stacks" / stack).exists()
+    result = CliRunner().invoke(
+        cli, ["plan", "--changed-since", "HEAD", "--stack", stack, "--offline", "--jobs", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 stack(s) to plan, 1 to destroy" in result.output and "(1 as destroys)" in result.output
+    plan = json.loads((out / stack / "plan.json").read_text())
+    # Offline there is no state: a destroy plan creates nothing (a plan of the stack would create ~50).
+    assert not [c for c in plan.get("resource_changes", []) if "create" in c["change"]["actions"]]
+    assert json.loads((out / affecting.AFFECTED_FILE).read_text())["destroy"] == [
+        f"ml-dev-{REMOVED}",
+        f"ml-prod-{REMOVED}",
+        f"ml-test-{REMOVED}",
+    ]
+    summary = CliRunner().invoke(cli, ["summarize", str(out / stack / "plan.json"), "--manifest", "/nonexistent"])
+    assert summary.exit_code == 0, summary.output
+    assert f"**Left the spec, planned as destroys:** `ml-dev-{REMOVED}`" in summary.output
+    assert [line for line in summary.output.splitlines() if line.startswith("No configuration change")] == [
+        line for line in summary.output.splitlines() if "not planned (55 stacks)" in line
+    ]
