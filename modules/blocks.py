@@ -9,7 +9,7 @@ refers to an attribute of a named resource by that address.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from cdktf import TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
@@ -42,8 +42,10 @@ from constructs import Construct
 from mlgov.platform import policy
 from mlgov.platform.naming import construct_id
 
+R = TypeVar("R", bound=TerraformResource)
 
-def named(resource: TerraformResource, name: str) -> TerraformResource:
+
+def named(resource: R, name: str) -> R:
     """Give ``resource`` the Terraform address ``<type>.<name>`` and return it.
 
     The stack is the one ``resource`` was created in (its scope's), and the stack keeps the
@@ -67,7 +69,7 @@ def named(resource: TerraformResource, name: str) -> TerraformResource:
     return resource
 
 
-def ref(resource: TerraformResource, attribute: str) -> str:
+def ref(resource: object, attribute: str) -> str:
     """The Terraform reference ``${<type>.<name>.<attribute>}`` to ``resource``.
 
     For a resource given its address by :func:`named` the reference is built here: reading

@@ -11,25 +11,28 @@ rendered templates handed in as :class:`CatalogView` (built from the spec by
 - one portfolio per spec portfolio; one product per spec product (first version as its
   initial provisioning artifact, later versions as ``aws_servicecatalog_provisioning_artifact``);
 - the product <-> portfolio association and a LAUNCH constraint with the LOCAL role name
-  :func:`mlgov.platform.naming.catalog_launch_role` on every pair;
+  :func:`mlgov.platform.naming.catalog_launch_role` on every pair, except for retired products
+  (``retired: true``), which stay in the hub with their versions but leave the portfolio;
 - an organization-node share (``ORGANIZATIONAL_UNIT``, principal and tag-option sharing on)
-  per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and personas;
+  per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and for the
+  personas' roles of every team (exact names, no wildcard);
 - tag options and their portfolio associations.
 
 The share needs Service Catalog's organizations access and the hub registered as delegated
 administrator; both live in the management stack.
 
 :class:`CatalogLaunchRole` (dev stacks) creates the launch role the constraint names, allowed
-to create exactly what the product templates declare and nothing else. IAM is global, so an
+to create exactly what the product templates declare and nothing else, and the permissions
+boundary (:func:`mlgov.platform.naming.product_boundary`) every role it creates must carry. IAM is global, so an
 account built in several regions gets the role once (first region), covering all of them.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_object import S3Object
@@ -55,7 +58,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming, policy
-from mlgov.platform.catalog import ProductArtifact, persona_role, product_artifacts
+from mlgov.platform.catalog import ProductArtifact, account_teams, persona_roles, product_artifacts
 from mlgov.spec.model import OrgSpec
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -89,8 +92,8 @@ def ou_arn(spec: OrgSpec, ou_name: str) -> str:
 
 
 def _address(*parts: str) -> str:
-    """Address fragment from free text (tag keys, role patterns): keep [a-z0-9_] only."""
-    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", naming.construct_id(*parts).lower())).strip("_")
+    """Address fragment from free text (tag keys, role patterns): :func:`naming.free_text_id`."""
+    return naming.free_text_id(*parts)
 
 
 class CatalogHub(Construct):
@@ -142,7 +145,8 @@ class CatalogHub(Construct):
                 )
             ],
         )
-        launch_role = json.dumps({"LocalRoleName": naming.catalog_launch_role(spec)})
+        launch_role_name = naming.catalog_launch_role(spec)
+        launch_role = json.dumps({"LocalRoleName": launch_role_name})
 
         for pkey, portfolio in sorted(catalog.portfolios.items()):
             pf = named(
@@ -168,7 +172,7 @@ class CatalogHub(Construct):
                     ),
                     naming.construct_id(pkey, ou),
                 )
-            patterns = set(portfolio.role_patterns) | {persona_role(spec, p) for p in portfolio.personas}
+            patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
             for pattern in sorted(patterns):
                 named(
                     ServicecatalogPrincipalPortfolioAssociation(
@@ -213,8 +217,9 @@ class CatalogHub(Construct):
                         _address(pkey, key, version.name),
                     )
 
-                def url(version_name: str) -> str:
-                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{naming.catalog_template_key(pkey, key, version_name)}"
+                def url(version_name: str, pkey: str = pkey, key: str = key) -> str:
+                    object_key = naming.catalog_template_key(pkey, key, version_name)
+                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{object_key}"
 
                 first, *later = product.versions
                 sc_product = named(
@@ -229,7 +234,9 @@ class CatalogHub(Construct):
                         support_email=product.support_email,
                         support_url=product.support_url,
                         support_description=product.support_description or None,
-                        tags={STUDIO_VISIBILITY_TAG: "true"} if portfolio.studio_visible else None,
+                        tags={STUDIO_VISIBILITY_TAG: "true"}
+                        if portfolio.studio_visible and not product.retired
+                        else None,
                         provisioning_artifact_parameters=ServicecatalogProductProvisioningArtifactParameters(
                             name=first.name,
                             description=first.description or None,
@@ -254,6 +261,10 @@ class CatalogHub(Construct):
                         ),
                         _address(pkey, key, version.name),
                     )
+                if product.retired:
+                    # Out of the portfolio: nobody can launch it; the product and its released
+                    # templates stay (provisioned copies can still be terminated).
+                    continue
                 association = named(
                     ServicecatalogProductPortfolioAssociation(
                         self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
@@ -268,36 +279,65 @@ class CatalogHub(Construct):
                         product_id=ref(sc_product, "id"),
                         type="LAUNCH",
                         parameters=launch_role,
-                        description=f"Launch {product.display_name} with the local role {naming.catalog_launch_role(spec)}",
+                        description=f"Launch {product.display_name} with the local role {launch_role_name}",
                         depends_on=[association],
                     ),
                     address,
                 )
 
 
+def _arns(service: str, account_id: str, regions: list[str], *resources: str) -> list[str]:
+    return [f"arn:aws:{service}:{region}:{account_id}:{r}" for region in regions for r in resources]
+
+
+def _product_stack_tag(account_id: str) -> dict:
+    """Condition matching resources a product stack created: CloudFormation tags each with its stack's
+    name (an ``aws:`` tag nobody else can set), and Service Catalog names stacks ``SC-<account>-pp-...``."""
+    return {"StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": f"SC-{account_id}-pp-*"}}
+
+
+def boundary_arn(spec: OrgSpec, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy/{naming.product_boundary(spec)}"
+
+
 def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """What the launch role may do: manage exactly the resources the product templates declare.
 
-    The product templates create roles with fixed names (:data:`mlgov.platform.naming.PRODUCT_ROLES`),
-    so the launch role manages exactly those roles and the one managed policy, may attach only
-    that policy, and passes each role only to the service that uses it. Its own name is not
-    among them.
+    The product templates create roles with fixed names (:data:`mlgov.platform.naming.PRODUCT_ROLES`);
+    the launch role may create or extend them only under the permissions boundary
+    :func:`boundary_policy` (so no product role ever exceeds it), may only delete the v1-only ones,
+    passes each role only to the service that uses it, and passes the team's persona roles (Studio's
+    execution roles) to SageMaker. It manages only the keys product stacks created (their
+    CloudFormation stack tag), creates no model package group (projects register into the team's
+    Terraform-owned groups) and reads the platform's SSM parameters the templates resolve at launch.
+    Its own name and the boundary's lie outside the product prefix.
     """
     roles = naming.product_roles(spec)
-    role_arns = sorted(policy.role_arn(account_id, name) for name in roles.values())
+    all_roles = sorted(policy.role_arn(account_id, name) for name in roles.values())
+    current = {p: n for p, n in roles.items() if p not in naming.V1_ONLY_PRODUCT_ROLES}
+    current_arns = sorted(policy.role_arn(account_id, name) for name in current.values())
     studio_policy = f"arn:aws:iam::{account_id}:policy/{naming.product_studio_policy(spec)}"
     function = naming.product_projects_function(spec)
+    teams = account_teams(spec, account_id)
+    personas = [naming.team_role(spec, t, p) for t in teams for p in ("data-scientist", "lead-data-scientist")]
 
     def pass_roles(service: str) -> list[str]:
-        return sorted(policy.role_arn(account_id, roles[p]) for p, s in naming.PRODUCT_ROLES.items() if s == service)
+        names = [n for p, n in current.items() if naming.PRODUCT_ROLES[p] == service]
+        if service == "sagemaker.amazonaws.com":
+            names += personas
+        return sorted(policy.role_arn(account_id, n) for n in names)
 
     org = spec.organization.name
     hub = spec.hub
 
     def arns(service: str, *resources: str) -> list[str]:
-        return [f"arn:aws:{service}:{region}:{account_id}:{r}" for region in regions for r in resources]
+        return _arns(service, account_id, regions, *resources)
 
-    sagemaker = arns("sagemaker", "domain/*", "user-profile/*", "pipeline/*", "model-package-group/*")
+    platform_parameters = sorted(
+        {f"parameter/{org}/{key[0]}/*" for key in (*naming.PARAMETERS, *naming.PRODUCT_PARAMETERS)}
+    )
+    sagemaker = arns("sagemaker", "domain/*", "user-profile/*", "pipeline/*")
+    boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(spec, account_id)}}
     statements = [
         policy.statement(
             "ProductStacks",
@@ -335,42 +375,50 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             [f"arn:aws:kms:{r}:{spec.accounts[hub].id}:key/*" for r in spec.account_regions(hub)],
             conditions={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         ),
+        # Templates resolve the platform's SSM parameters (network, team, cost tags, domain id)
+        # with the launch role's credentials.
+        policy.statement("ReadPlatformParameters", ["ssm:GetParameters"], arns("ssm", *platform_parameters)),
         policy.statement(
-            "ProductRoles",
+            "CreateProductRolesUnderTheBoundary",
+            ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
+            current_arns,
+            conditions=boundary,
+        ),
+        policy.statement(
+            "ManageProductRoles",
             [
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:DeleteRolePolicy",
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListRolePolicies",
-                "iam:PutRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:UpdateRoleDescription",
             ],
-            role_arns,
+            current_arns,
         ),
+        # Removing a role or one of its policies only takes rights away; v1's roles go on update to v2.
         policy.statement(
-            "AttachOnlyProductPolicies",
-            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-            role_arns,
-            conditions={"ArnEquals": {"iam:PolicyARN": studio_policy}},
-        ),
-        policy.statement(
-            "ProductPolicies",
+            "RemoveProductRoles",
             [
-                "iam:CreatePolicy",
-                "iam:CreatePolicyVersion",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+            ],
+            all_roles,
+        ),
+        policy.statement(
+            "RemoveTheV1StudioPolicy",
+            [
                 "iam:DeletePolicy",
                 "iam:DeletePolicyVersion",
                 "iam:GetPolicy",
                 "iam:GetPolicyVersion",
                 "iam:ListPolicyVersions",
-                "iam:TagPolicy",
-                "iam:UntagPolicy",
             ],
             [studio_policy],
         ),
@@ -388,22 +436,16 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             [
                 "sagemaker:AddTags",
                 "sagemaker:CreateDomain",
-                "sagemaker:CreateModelPackageGroup",
                 "sagemaker:CreatePipeline",
                 "sagemaker:CreateUserProfile",
                 "sagemaker:DeleteDomain",
-                "sagemaker:DeleteModelPackageGroup",
-                "sagemaker:DeleteModelPackageGroupPolicy",
                 "sagemaker:DeletePipeline",
                 "sagemaker:DeleteTags",
                 "sagemaker:DeleteUserProfile",
                 "sagemaker:DescribeDomain",
-                "sagemaker:DescribeModelPackageGroup",
                 "sagemaker:DescribePipeline",
                 "sagemaker:DescribeUserProfile",
-                "sagemaker:GetModelPackageGroupPolicy",
                 "sagemaker:ListTags",
-                "sagemaker:PutModelPackageGroupPolicy",
                 "sagemaker:UpdateDomain",
                 "sagemaker:UpdatePipeline",
                 "sagemaker:UpdateUserProfile",
@@ -414,8 +456,10 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
         policy.statement(
             "ManageProductKeys",
             [
+                "kms:CreateAlias",
                 "kms:CreateGrant",
                 "kms:Decrypt",
+                "kms:DeleteAlias",
                 "kms:DescribeKey",
                 "kms:EnableKeyRotation",
                 "kms:GenerateDataKey*",
@@ -426,14 +470,16 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
                 "kms:ScheduleKeyDeletion",
                 "kms:TagResource",
                 "kms:UntagResource",
+                "kms:UpdateAlias",
                 "kms:UpdateKeyDescription",
             ],
             arns("kms", "key/*"),
+            conditions=_product_stack_tag(account_id),
         ),
         policy.statement(
             "ProductKeyAliases",
             ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-            arns("kms", f"alias/{org}/sagemaker/*", "key/*"),
+            arns("kms", f"alias/{org}/sagemaker/*"),
         ),
         policy.statement(
             "ProductBuckets",
@@ -460,16 +506,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
             "*",
         ),
+        # v1 domains created their own security group; updating or terminating them removes it.
         policy.statement(
-            "StudioSecurityGroups",
-            [
-                "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:CreateSecurityGroup",
-                "ec2:CreateTags",
-                "ec2:DeleteSecurityGroup",
-                "ec2:RevokeSecurityGroupIngress",
-            ],
-            arns("ec2", "security-group/*", "vpc/*"),
+            "RemoveV1StudioSecurityGroups",
+            ["ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"],
+            arns("ec2", "security-group/*"),
+            conditions=_product_stack_tag(account_id),
         ),
         policy.statement(
             "ProductFunctions",
@@ -496,7 +538,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
         ),
         policy.statement(
-            "ProjectParameters",
+            "ProductParameters",
             [
                 "ssm:AddTagsToResource",
                 "ssm:DeleteParameter",
@@ -504,10 +546,119 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
                 "ssm:PutParameter",
                 "ssm:RemoveTagsFromResource",
             ],
-            arns("ssm", f"parameter/{org}/projects/*"),
+            arns("ssm", f"parameter/{org}/projects/*", f"parameter/{org}/studio/*"),
         ),
     ]
     return policy.document(*statements)
+
+
+def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
+    """The permissions boundary of every role a product creates in this account: the most any
+    product role may ever do, whatever its own policies say.
+
+    It covers the model build role (jobs, registration PENDING only into the account's teams'
+    groups, its models bucket and keys, VPC network interfaces, passing itself) and the Projects
+    enabler; nothing else: no IAM but that one PassRole, no model approval, no key administration.
+    """
+    account_key = next(k for k, a in spec.accounts.items() if a.id == account_id)
+    teams = account_teams(spec, account_id)
+    prefixes = [naming.model_package_group(spec, t, "") + "-" for t in teams]
+    function = naming.product_projects_function(spec)
+    model_build = policy.role_arn(account_id, naming.product_role(spec, "model-build"))
+    buckets = [f"sc-{account_id}-pp-*"] + [naming.bucket_name(spec, account_key, r, "models") for r in regions]
+
+    def arns(service: str, *resources: str) -> list[str]:
+        return _arns(service, account_id, regions, *resources)
+
+    return policy.document(
+        policy.statement(
+            "PipelineJobs",
+            [
+                "sagemaker:AddTags",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:StopTrainingJob",
+            ],
+            arns("sagemaker", "processing-job/*", "training-job/*"),
+        ),
+        policy.statement(
+            "RegisterPendingOnly",
+            ["sagemaker:CreateModelPackage"],
+            arns("sagemaker", *(f"model-package/{p}*" for p in prefixes)),
+            conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+        ),
+        policy.statement(
+            "ReadTheTeamsGroups",
+            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+            arns(
+                "sagemaker",
+                *(f"model-package-group/{p}*" for p in prefixes),
+                *(f"model-package/{p}*" for p in prefixes),
+            ),
+        ),
+        policy.statement(
+            "PassTheModelBuildRole",
+            ["iam:PassRole"],
+            [model_build],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        policy.statement(
+            "Buckets",
+            ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+            [arn for b in buckets for arn in policy.bucket_arns(b)],
+        ),
+        policy.statement(
+            "UseKeys",
+            [
+                "kms:CreateGrant",
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ],
+            arns("kms", "key/*"),
+        ),
+        policy.statement(
+            "JobNetworkInterfaces",
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            arns("ec2", "network-interface/*", "security-group/*", "subnet/*"),
+        ),
+        policy.statement(
+            "DescribeNetwork",
+            [
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            "*",
+        ),
+        policy.statement(
+            "Logs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            arns("logs", "log-group:/aws/sagemaker/*", f"log-group:/aws/lambda/{function}:*"),
+        ),
+        policy.statement(
+            "EnableProjects",
+            ["sagemaker:EnableSagemakerServicecatalogPortfolio", "sagemaker:GetSagemakerServicecatalogPortfolioStatus"],
+            "*",
+        ),
+        policy.statement(
+            "AcceptSageMakersPortfolioShare",
+            ["servicecatalog:AcceptPortfolioShare"],
+            [f"arn:aws:catalog:{r}:*:portfolio/*" for r in regions],
+        ),
+    )
 
 
 class CatalogLaunchRole(Construct):
@@ -542,6 +693,24 @@ class CatalogLaunchRole(Construct):
             ),
             "catalog_launch",
         )
+        self.boundary = named(
+            IamPolicy(
+                self,
+                "boundary",
+                name=naming.product_boundary(spec),
+                description="Permissions boundary of every role a Service Catalog product creates in this account.",
+                policy=boundary_policy(spec, account_id, regions),
+            ),
+            "catalog_product_boundary",
+        )
 
 
-__all__ = ["CatalogHub", "CatalogLaunchRole", "CatalogView", "catalog_view", "launch_role_policy", "ou_arn"]
+__all__ = [
+    "CatalogHub",
+    "CatalogLaunchRole",
+    "CatalogView",
+    "boundary_policy",
+    "catalog_view",
+    "launch_role_policy",
+    "ou_arn",
+]

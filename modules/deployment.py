@@ -1,7 +1,8 @@
 """ML deployment layer: test and prod accounts that host model endpoints.
 
 Reads ``teams`` (stages that target this account) and ``accounts``. Creates the account
-baseline, the account's network in every region (:mod:`mlgov.modules.network`) plus, per team deploying here, the deploy, CloudFormation and endpoint roles
+baseline, the account's network in every region (:mod:`mlgov.modules.network`) plus, per team
+deploying here, the deploy, CloudFormation and endpoint roles
 (:mod:`mlgov.modules.governance_deploy`).
 """
 

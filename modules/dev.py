@@ -1,7 +1,8 @@
 """ML development layer: one account per team.
 
 Reads ``teams`` (the team whose ``dev_account`` this is), ``accounts`` and ``service_catalog``.
-Creates the account baseline, the account's network in every region (:mod:`mlgov.modules.network`), the team's registry, personas and approval-event forwarding
+Creates the account baseline, the account's network in every region
+(:mod:`mlgov.modules.network`), the team's registry, personas and approval-event forwarding
 (:mod:`mlgov.modules.governance_dev`) and the Service Catalog launch role the hub's launch
 constraints name (:mod:`mlgov.modules.catalog`). IAM is global, so account-wide resources go only
 into the stack of the account's primary region.

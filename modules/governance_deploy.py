@@ -1,7 +1,7 @@
 """Stage side of the model governance flow (test and prod accounts).
 
 Reads every team with a stage in this account (``teams.<team>.stages``,
-``governance.model_package_groups`` and ``governance.endpoints.<stage>.vpc``) and the hub
+``governance.model_package_groups``), the account's network parameters and the hub
 account. Creates, per team:
 
 - ``<org>-<team>-deploy``: assumed by the hub pipeline role ONLY (hub account root with an
@@ -22,9 +22,8 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
 from mlgov.modules.governance_common import kms_by_alias, only_role, role, service_trust
-from mlgov.platform import naming, policy
+from mlgov.platform import naming, network, policy
 from mlgov.platform.naming import construct_id
-from mlgov.spec.governance import resolve_endpoint
 from mlgov.spec.model import OrgSpec
 
 AUTOSCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
@@ -53,6 +52,7 @@ class StageGovernance(Construct):
         pipeline_bucket = naming.bucket_name(spec, spec.hub, hub_region, "deploy-pipelines")
         artifact_bucket = naming.bucket_name(spec, spec.hub, hub_region, "model-artifacts")
         teams = sorted(n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages))
+        network_parameters = network.parameter_arns(spec, account_key, region)
         sm = f"arn:aws:sagemaker:{region}:{account_id}"
         for team in teams:
             t = spec.teams[team]
@@ -89,10 +89,13 @@ class StageGovernance(Construct):
                             "cloudformation:UpdateStack",
                         ],
                         [
-                            f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*"
+                            f"arn:aws:cloudformation:{region}:{account_id}:stack/{naming.endpoint_stack(spec, team, g)}/*"  # noqa: E501 (an ARN reads best whole)
                             for g in groups
                         ],
                     ),
+                    # CloudFormation resolves the template's AWS::SSM::Parameter::Value parameters
+                    # (the account's network) with the caller's credentials.
+                    policy.statement("NetworkParameters", ["ssm:GetParameters"], network_parameters),
                     policy.statement(
                         "PassDeployerRole",
                         ["iam:PassRole"],
@@ -138,6 +141,7 @@ class StageGovernance(Construct):
                         ],
                         endpoint_arns,
                     ),
+                    policy.statement("NetworkParameters", ["ssm:GetParameters"], network_parameters),
                     policy.statement(
                         "CentralPackages",
                         ["sagemaker:DescribeModelPackage"],
@@ -218,8 +222,9 @@ class StageGovernance(Construct):
                     },
                 ),
             ]
-            if any(resolve_endpoint(spec, team, s).subnet_ids for s in stages):
-                # ENI management for VPC endpoints; EC2 offers no resource scoping for Describe*.
+            if stages:
+                # Endpoints run in the account's network (its SSM parameters): SageMaker manages
+                # their ENIs with this role; EC2 offers no resource scoping for Describe*.
                 statements.append(
                     policy.statement(
                         "VpcNetworkInterfaces",

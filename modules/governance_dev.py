@@ -43,6 +43,7 @@ from mlgov.modules.governance_common import (
     service_trust,
 )
 from mlgov.platform import naming, policy
+from mlgov.platform.catalog import COST_TAGS
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -86,7 +87,7 @@ class DevGovernance(Construct):
         promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
         tags = {"mlgov:team": team}
 
-        for group, name in zip(groups, group_names):
+        for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
             pkg_group = named(
                 SagemakerModelPackageGroup(
@@ -167,7 +168,7 @@ class DevGovernance(Construct):
             "ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn]
         )
         registry = [
-            register_pending("RegisterPendingOnly", group_arns + package_arns),
+            register_pending("RegisterPendingOnly", package_arns),
             policy.statement("ReadRegistry", READ_REGISTRY_ACTIONS, group_arns + package_arns),
         ]
         sm = f"arn:aws:sagemaker:{region}:{account_id}"
@@ -269,22 +270,32 @@ class DevGovernance(Construct):
             ],
         )
 
-        # What the products read at launch: the team and its governed groups.
-        for key, kind, value in (
-            ("name", "String", team),
-            ("model-package-groups", "StringList", ",".join(group_names)),
-        ):
+        # What the products read at launch: the team, its governed groups, where models go,
+        # and the values of the cost tags in this account.
+        written = [
+            (("team", "name"), "String", team),
+            (("team", "model-package-groups"), "StringList", ",".join(group_names)),
+            (("team", "models-bucket"), "String", models_bucket),
+            (("team", "models-key-arn"), "String", self.models_key.arn),
+        ]
+        if spec.service_catalog is not None:
+            cost = spec.service_catalog.cost_tags
+            team_tags = spec.teams[team].tags or {}
+            for _param, key, field in COST_TAGS:
+                value = team_tags.get(key, getattr(cost, field)) if key == "business-unit" else getattr(cost, field)
+                written.append((("cost-tags", key), "String", value))
+        for parts, kind, value in written:
             named(
                 SsmParameter(
                     self,
-                    f"param_team_{construct_id(key)}",
-                    name=naming.ssm_parameter(spec, "team", key),
+                    f"param_{construct_id(*parts)}",
+                    name=naming.ssm_parameter(spec, *parts),
                     type=kind,
                     value=value,
-                    description=naming.PARAMETERS[("team", key)],
+                    description=naming.PARAMETERS[parts],
                     tags=tags,
                 ),
-                construct_id("team", key),
+                construct_id(*parts),
             )
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's

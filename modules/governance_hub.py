@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus_policy import CloudwatchEventBusPolicy
@@ -91,7 +92,7 @@ def approval_actions(spec: OrgSpec, region: str) -> list[str]:
     """ARNs of every manual approval action of every pipeline (the governance officer's gate)."""
     hub_id = spec.accounts[spec.hub].id
     return sorted(
-        f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}/{s.name}/{approval_action_name(s.name)}"
+        f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}/{s.name}/{approval_action_name(s.name)}"  # noqa: E501 (an ARN reads best whole)
         for t, team in spec.teams.items()
         for g in team.governance.model_package_groups
         for s in team.stages
@@ -102,7 +103,7 @@ def approval_actions(spec: OrgSpec, region: str) -> list[str]:
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
     data = json.dumps(
-        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip())],
+        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip(spec))],
         sort_keys=True,
         default=list,
     )
@@ -208,7 +209,7 @@ class HubGovernance(Construct):
             kms_key_arn=self.key.arn,
             extra_statements=deploy_readers,
         )
-        source_zip = assets.endpoint_source_zip()
+        source_zip = assets.endpoint_source_zip(spec)
         named(
             S3Object(
                 self,
@@ -267,7 +268,7 @@ class HubGovernance(Construct):
             sender_arn=function_arn,
             sender_service="lambda.amazonaws.com",
         )
-        sources = {}
+        sources: dict[str, dict[str, Any]] = {}
         read_sources, read_statements = [], []
         for team in teams:
             t = spec.teams[team]
@@ -309,7 +310,8 @@ class HubGovernance(Construct):
             "model_promotion",
             name=naming.role_name(spec, "model-promotion"),
             trust=service_trust("lambda.amazonaws.com", hub_id),
-            description="Promotion function: reads approved dev packages, writes the central registry and artifact bucket",
+            description="Promotion function: reads approved dev packages, writes the central registry and artifact "
+            "bucket",
             statements=[
                 policy.statement("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
                 policy.statement(
@@ -532,7 +534,8 @@ class HubGovernance(Construct):
             name=naming.team_role(spec, team, "deploy-pipeline"),
             trust=service_trust("codepipeline.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Deployment pipelines of team {team}; assumes only the team's deploy roles in its stage accounts",
+            description=f"Deployment pipelines of team {team}; assumes only the team's deploy roles in its stage "
+            "accounts",
             statements=[
                 policy.statement(
                     "ArtifactStore",
@@ -616,19 +619,17 @@ class HubGovernance(Construct):
                     name="Source",
                     action=[
                         CodepipelineStageAction(
-                            **{
-                                "name": "template",
-                                "category": "Source",
-                                "owner": "AWS",
-                                "provider": "S3",
-                                "version": "1",
-                                "output_artifacts": ["template"],
-                                "configuration": {
-                                    "S3Bucket": pipeline_bucket,
-                                    "S3ObjectKey": SOURCE_KEY,
-                                    "PollForSourceChanges": "false",
-                                },
-                            }
+                            name="template",
+                            category="Source",
+                            owner="AWS",
+                            provider="S3",
+                            version="1",
+                            output_artifacts=["template"],
+                            configuration={
+                                "S3Bucket": pipeline_bucket,
+                                "S3ObjectKey": SOURCE_KEY,
+                                "PollForSourceChanges": "false",
+                            },
                         )
                     ],
                 ),
@@ -636,16 +637,14 @@ class HubGovernance(Construct):
                     name="SelectModel",
                     action=[
                         CodepipelineStageAction(
-                            **{
-                                "name": "newest-approved",
-                                "category": "Build",
-                                "owner": "AWS",
-                                "provider": "CodeBuild",
-                                "version": "1",
-                                "input_artifacts": ["template"],
-                                "output_artifacts": ["selected"],
-                                "configuration": {"ProjectName": ref(project, "name")},
-                            }
+                            name="newest-approved",
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            input_artifacts=["template"],
+                            output_artifacts=["selected"],
+                            configuration={"ProjectName": ref(project, "name")},
                         )
                     ],
                 ),
@@ -657,41 +656,37 @@ class HubGovernance(Construct):
                 if stage.manual_approval:
                     actions.append(
                         CodepipelineStageAction(
-                            **{
-                                "name": approval_action_name(stage.name),
-                                "category": "Approval",
-                                "owner": "AWS",
-                                "provider": "Manual",
-                                "version": "1",
-                                "run_order": 1,
-                                "configuration": {
-                                    "CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"
-                                },
-                            }
+                            name=approval_action_name(stage.name),
+                            category="Approval",
+                            owner="AWS",
+                            provider="Manual",
+                            version="1",
+                            run_order=1,
+                            configuration={
+                                "CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"
+                            },
                         )
                     )
                 actions.append(
                     CodepipelineStageAction(
-                        **{
-                            "name": f"deploy-{stage.name}",
-                            "category": "Deploy",
-                            "owner": "AWS",
-                            "provider": "CloudFormation",
-                            "version": "1",
-                            "run_order": 2 if stage.manual_approval else 1,
-                            "input_artifacts": ["template", "selected"],
-                            "role_arn": r["deploy"],
-                            "region": region,
-                            "configuration": {
-                                "ActionMode": "CREATE_UPDATE",
-                                "StackName": naming.endpoint_stack(spec, team, group),
-                                "TemplatePath": f"template::{assets.ENDPOINT_TEMPLATE}",
-                                "RoleArn": r["endpoint-deployer"],
-                                "ParameterOverrides": json.dumps(
-                                    self._parameters(spec, team, group, stage, r), sort_keys=True
-                                ),
-                            },
-                        }
+                        name=f"deploy-{stage.name}",
+                        category="Deploy",
+                        owner="AWS",
+                        provider="CloudFormation",
+                        version="1",
+                        run_order=2 if stage.manual_approval else 1,
+                        input_artifacts=["template", "selected"],
+                        role_arn=r["deploy"],
+                        region=region,
+                        configuration={
+                            "ActionMode": "CREATE_UPDATE",
+                            "StackName": naming.endpoint_stack(spec, team, group),
+                            "TemplatePath": f"template::{assets.ENDPOINT_TEMPLATE}",
+                            "RoleArn": r["endpoint-deployer"],
+                            "ParameterOverrides": json.dumps(
+                                self._parameters(spec, team, group, stage, r), sort_keys=True
+                            ),
+                        },
                     )
                 )
                 stages.append(CodepipelineStage(name=stage.name, action=actions))
@@ -775,6 +770,6 @@ class HubGovernance(Construct):
             "DataCapturePercent": str(e.data_capture_percent),
             "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{team}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
-            "SubnetIds": ",".join(e.subnet_ids),
-            "SecurityGroupIds": ",".join(e.security_group_ids),
+            # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
+            # parameters the stage account's stack writes (its network, docs/network.md).
         }

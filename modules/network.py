@@ -18,6 +18,8 @@ VPC flow logs to the platform bucket (SSE-KMS with the platform key) and the SSM
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -73,7 +75,8 @@ class AccountNetwork(Construct):
                     self,
                     "workloads",
                     name=f"{prefix}-sagemaker",
-                    description="SageMaker Studio, jobs and endpoints: traffic among themselves and to the VPC endpoints",
+                    description="SageMaker Studio, jobs and endpoints: traffic among themselves and to the VPC "
+                    "endpoints",
                     vpc_id=r.vpc_id,
                     tags={"Name": f"{prefix}-sagemaker", **egress_tags},
                 ),
@@ -132,7 +135,7 @@ class AccountNetwork(Construct):
             policy_doc = facts.endpoint_policy(spec)
             for endpoint in r.endpoints:
                 service = endpoint.service_name(r.region)
-                common = {
+                common: dict[str, Any] = {
                     "vpc_id": r.vpc_id,
                     "service_name": service,
                     "policy": policy_doc,
@@ -285,7 +288,7 @@ class AccountNetwork(Construct):
                     self,
                     "nat",
                     allocation_id=ref(eip, "id"),
-                    subnet_id=ref(nat_subnet, "id"),
+                    subnet_id=ref(nat_subnet, "id"),  # egress always has a public subnet
                     tags={"Name": f"{prefix}-nat", **egress_tags},
                 ),
                 address(),

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -71,10 +72,7 @@ def render_spec():
     from mlgov.validation import load_spec, parse_spec
 
     def _render(spec_or_text, name="<test>"):
-        if isinstance(spec_or_text, Path):
-            spec = load_spec(spec_or_text)
-        else:
-            spec = parse_spec(load_yaml(spec_or_text, name))
+        spec = load_spec(spec_or_text) if isinstance(spec_or_text, Path) else parse_spec(load_yaml(spec_or_text, name))
         return render(spec)[0]
 
     return _render
@@ -95,3 +93,42 @@ def tf_cli_config(tmp_path_factory):
         pytest.skip(str(exc))
     base = tmp_path_factory.mktemp("terraform")
     return terraform.write_cli_config(base / "config", base / "plugin-cache")
+
+
+GENERATED_STACKS = ROOT / "generated" / "stacks"
+
+
+@pytest.fixture(scope="session")
+def default_plans(tf_cli_config, tmp_path_factory):
+    """ONE offline plan of every committed default stack, through ``mlgov plan --offline``
+    (init, plan, show -json per stack, two at a time), shared by test_terraform, test_plan and
+    test_checkov: each of them used to init and plan all six stacks on its own.
+
+    Returns a namespace: ``result`` (the CLI result), ``out`` (the plan directory: one
+    initialized workspace per stack), ``cli_config`` (the terraform config those workspaces
+    use), ``stacks`` (names), ``plans`` ({stack: parsed plan JSON}), ``before`` ({stack:
+    cdk.tf.json bytes before planning}).
+    """
+    from click.testing import CliRunner
+
+    from mlgov.cli import cli
+    from mlgov.review import plan as planning
+
+    stacks = sorted(p.name for p in GENERATED_STACKS.iterdir() if (p / "cdk.tf.json").is_file())
+    before = {name: (GENERATED_STACKS / name / "cdk.tf.json").read_bytes() for name in stacks}
+    out = tmp_path_factory.mktemp("default-plans") / "plans"
+    args = ["plan", "--offline", "--jobs", "2", "--out", str(out), "--stacks-dir", str(GENERATED_STACKS)]
+    result = CliRunner().invoke(cli, args)
+    plans = {
+        name: json.loads((out / name / planning.PLAN_JSON).read_text())
+        for name in stacks
+        if (out / name / planning.PLAN_JSON).is_file()
+    }
+    return SimpleNamespace(
+        result=result,
+        out=out,
+        cli_config=out / ".terraform-config" / "terraformrc",
+        stacks=stacks,
+        plans=plans,
+        before=before,
+    )

@@ -70,7 +70,7 @@ def _fill(values: Any, unknown: Any, block: dict, address: str, region: str) -> 
         current = out.get(name)
         if isinstance(current, list):
             marks = mark if isinstance(mark, list) else [None] * len(current)
-            out[name] = [_fill(v, m, nested["block"], address, region) for v, m in zip(current, marks)]
+            out[name] = [_fill(v, m, nested["block"], address, region) for v, m in zip(current, marks, strict=False)]
         elif isinstance(current, dict):
             out[name] = _fill(current, mark, nested["block"], address, region)
     return out

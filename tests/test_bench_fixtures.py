@@ -20,7 +20,7 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
     spec = load_spec(path)
     # THEN every team has its own dev, test and prod account, ids are unique 12-digit strings
     assert len(spec.teams) == 12
-    for name, team in spec.teams.items():
+    for team in spec.teams.values():
         assert spec.accounts[team.dev_account].layer is Layer.dev
         assert [(s.name, spec.accounts[s.account].layer) for s in team.stages] == [
             ("test", Layer.test),

@@ -75,7 +75,7 @@ def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default
 
 def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
     # GIVEN the domain template with an invalid network access type THEN cfn-lint fails it
-    (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain"]
+    (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain" and a.version == "v2"]
     broken = tmp_path / "broken.yaml"
     broken.write_text(artifact.text.replace("AppNetworkAccessType: VpcOnly", "AppNetworkAccessType: Internet-ish"))
     proc = subprocess.run([cfn_lint(), "--format", "parseable", str(broken)], capture_output=True, text=True)
@@ -86,9 +86,12 @@ def test_products_land_in_generated_by_portfolio_product_version(tree, default_s
     keys = sorted(p for p in tree if p.startswith("products/"))
     assert keys == [
         "products/ml-admin/studio-domain/v1.yaml",
+        "products/ml-admin/studio-domain/v2.yaml",
         "products/ml-admin/studio-user-profile/v1.yaml",
+        "products/ml-admin/studio-user-profile/v2.yaml",
         "products/sagemaker-projects/endpoint-deploy/v1.yaml",
         "products/sagemaker-projects/model-build/v1.yaml",
+        "products/sagemaker-projects/model-build/v2.yaml",
     ]
     assert render_products(default_spec) == {k: tree[k] for k in keys}
 
@@ -267,7 +270,8 @@ def test_one_launch_constraint_per_product_portfolio_pair_with_a_local_role(hub,
         for a in resources(hub, "aws_servicecatalog_product_portfolio_association").values()
     }
     constraints = resources(hub, "aws_servicecatalog_constraint").values()
-    assert len(pairs) == 4 and sorted((c["portfolio_id"], c["product_id"]) for c in constraints) == sorted(pairs)
+    # four products, one of them (endpoint-deploy) retired: out of the portfolio
+    assert len(pairs) == 3 and sorted((c["portfolio_id"], c["product_id"]) for c in constraints) == sorted(pairs)
     role = naming.catalog_launch_role(default_spec)
     for c in constraints:
         assert c["type"] == "LAUNCH" and json.loads(c["parameters"]) == {"LocalRoleName": role}
@@ -278,25 +282,30 @@ def test_one_launch_constraint_per_product_portfolio_pair_with_a_local_role(hub,
 def test_projects_products_are_visible_in_studio_and_admin_products_are_not(hub):
     products = resources(hub, "aws_servicecatalog_product")
     for name, product in products.items():
-        expected = {"sagemaker:studio-visibility": "true"} if name.startswith("sagemaker_projects_") else None
+        visible = name.startswith("sagemaker_projects_") and name != "sagemaker_projects_endpoint_deploy"
+        expected = {"sagemaker:studio-visibility": "true"} if visible else None
         assert product.get("tags") == expected, name
 
 
 def test_principal_associations_are_iam_patterns_for_roles_and_personas(hub):
     assoc = resources(hub, "aws_servicecatalog_principal_portfolio_association")
     got = sorted((a["portfolio_id"].split(".")[1], a["principal_arn"], a["principal_type"]) for a in assoc.values())
+    # exact names of every team's Terraform persona roles: no wildcard, no role mlgov does not create
     assert got == [
-        ("ml_admin", "arn:aws:iam:::role/*ml-admin*", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/*sagemaker*", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-data-scientist", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-sc-lead-data-scientist", "IAM_PATTERN"),
+        ("ml_admin", "arn:aws:iam:::role/nwa-churn-lead-data-scientist", "IAM_PATTERN"),
+        ("ml_admin", "arn:aws:iam:::role/nwa-fraud-lead-data-scientist", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-churn-data-scientist", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-churn-lead-data-scientist", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-fraud-data-scientist", "IAM_PATTERN"),
+        ("sagemaker_projects", "arn:aws:iam:::role/nwa-fraud-lead-data-scientist", "IAM_PATTERN"),
     ]
+    assert all("*" not in a["principal_arn"] for a in assoc.values())
 
 
 def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tree):
     # Only the catalog's objects: the governance flow uploads its own (endpoint source zip).
     objects = {n: o for n, o in resources(hub, "aws_s3_object").items() if o["bucket"] == "${aws_s3_bucket.catalog.id}"}
-    assert len(objects) == 4
+    assert len(objects) == 7  # every version, the retired product's included
     for obj in objects.values():
         assert obj["bucket"] == "${aws_s3_bucket.catalog.id}"
         # Terraform turns $${ back into ${, so S3 receives exactly the committed bytes.
@@ -336,17 +345,26 @@ def test_launch_role_is_least_privilege(stacks):
         if "iam:PassRole" in s["Action"]
     }
     role = "arn:aws:iam::330000000003:role/nwa-sc-{}".format
+    # the product roles v2 creates, and the fraud team's two Studio personas (not its execution role)
     assert passes == {
         "lambda.amazonaws.com": [role("projects")],
         "sagemaker.amazonaws.com": [
-            role("data-scientist"),
-            role("lead-data-scientist"),
+            "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist",
+            "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist",
             role("model-build"),
-            role("studio-exec"),
         ],
     }
-    (manage,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
-    assert manage["Resource"] == sorted(role(p) for p in naming.PRODUCT_ROLES)
+    # roles are created or given policies only under the product boundary
+    (create,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
+    assert create["Resource"] == [role("model-build"), role("projects")]
+    assert create["Condition"] == {
+        "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::330000000003:policy/nwa-catalog-product-boundary"}
+    }
+    escalating = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"}
+    escalating |= {"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeleteRolePermissionsBoundary"}
+    assert [s["Sid"] for s in stmts if escalating & set(s["Action"])] == ["CreateProductRolesUnderTheBoundary"]
+    # no model package group of its own: projects register into the team's Terraform-owned groups
+    assert not [s for s in stmts for a in s["Action"] if "ModelPackageGroup" in a]
     # the launch role cannot touch itself: its name is outside the product role prefix
     assert not naming.catalog_launch_role(load_spec(ROOT / "org.yaml")).startswith("nwa-sc-")
 
@@ -356,7 +374,7 @@ def test_later_versions_become_provisioning_artifacts(example_tree):
     hub = json.loads(example_tree["stacks/ml-hub/cdk.tf.json"])
     artifacts = resources(hub, "aws_servicecatalog_provisioning_artifact")
     # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
-    assert sorted(artifacts) == ["admin_domain_v1_1"]
+    assert sorted(artifacts) == ["admin_domain_v1_1", "admin_domain_v2", "admin_profile_v2", "projects_build_v2"]
     assert artifacts["admin_domain_v1_1"]["product_id"] == "${aws_servicecatalog_product.admin_domain.id}"
     assert (
         resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"
@@ -396,7 +414,7 @@ def test_changed_template_under_a_released_version_is_reported(default_spec, tmp
     )
     assert "add a new version name to service_catalog.portfolios.ml-admin.products.studio-domain.versions" in message
     # and a new version, or a removed one, is not a change of a released version
-    assert released_changes({**released, "products/ml-admin/studio-domain/v2.yaml": b"x"}, released) == []
+    assert released_changes({**released, "products/ml-admin/studio-domain/v3.yaml": b"x"}, released) == []
     assert released_changes({}, released) == []
 
 
@@ -458,3 +476,337 @@ def test_example_hub_plans_and_terraform_uploads_the_exact_template_bytes(exampl
     assert objects and {k: v.encode() for k, v in objects.items()} == {
         k: v for k, v in example_tree.items() if k.startswith("products/")
     }
+
+
+# --- v2: products inside the platform's own roles, registries and guardrails ---------------
+
+V2 = {
+    "domain": "products/ml-admin/studio-domain/v2.yaml",
+    "profile": "products/ml-admin/studio-user-profile/v2.yaml",
+    "build": "products/sagemaker-projects/model-build/v2.yaml",
+}
+V1 = {
+    "domain": "products/ml-admin/studio-domain/v1.yaml",
+    "profile": "products/ml-admin/studio-user-profile/v1.yaml",
+    "build": "products/sagemaker-projects/model-build/v1.yaml",
+}
+BOUNDARY = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/nwa-catalog-product-boundary"
+
+
+def fraud_values(spec, **extra):
+    """What the fraud dev account's SSM parameters hold (the network ids are made up)."""
+    account = spec.accounts["ml-dev-fraud"].id
+    return {
+        "AWS::AccountId": account,
+        "AWS::Region": "eu-west-1",
+        "AWS::Partition": "aws",
+        "TeamName": "fraud",
+        "VpcId": "vpc-0fraud",
+        "SubnetIds": ["subnet-0a", "subnet-0b"],
+        "SecurityGroupIds": ["sg-0jobs"],
+        "ModelsBucket": naming.bucket_name(spec, "ml-dev-fraud", "eu-west-1", "models"),
+        "ModelsKeyArn": f"arn:aws:kms:eu-west-1:{account}:key/models",
+        "TeamModelPackageGroups": [
+            naming.model_package_group(spec, "fraud", g) for g in ("card-scoring", "merchant-risk")
+        ],
+        "DomainId": "d-fraud",
+        "Environment": "dev",
+        "FinanceOwner": "ml-finance@northwind.example",
+        "BusinessUnit": "payments",
+        "CostCenter": "4100",
+        "SageMakerProjectName": "cards",
+        "SageMakerProjectId": "p-cards",
+        "UserProfileName": "alice",
+        **extra,
+    }
+
+
+def job_problems(spec, text: str) -> list[str]:
+    """Every SageMaker job a product's pipeline creates must carry what sagemaker_vpc_kms requires."""
+    from mlgov.platform.catalog import product_requests
+
+    problems = []
+    for r in product_requests(spec, text):
+        if r.action in ("sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"):
+            for key in ("sagemaker:VpcSubnets", "sagemaker:VpcSecurityGroupIds"):
+                if key not in r.context:
+                    problems.append(f"{r.source}: {r.action} without {key}")
+            for key in ("sagemaker:VolumeKmsKeyArn", "sagemaker:OutputKmsKeyArn"):
+                if key not in r.context:
+                    problems.append(f"{r.source}: {r.action} without {key}")
+    return problems
+
+
+def registration_problems(text: str) -> list[str]:
+    """Registration is pinned to PendingManualApproval: no pipeline parameter for it, and every
+    CreateModelPackage grant in the template carries the condition."""
+    problems = []
+    res = doc(text)["Resources"]
+    for logical, resource in res.items():
+        if resource["Type"] == "AWS::SageMaker::Pipeline":
+            from mlgov.platform.catalog import pipeline_body
+
+            body = json.loads(pipeline_body(resource)[0].replace("${MinimumAuc}", "0"))
+            if any(p["Name"] == "ModelApprovalStatus" for p in body["Parameters"]):
+                problems.append(f"{logical}: a starter may override ModelApprovalStatus")
+        documents = [p["PolicyDocument"] for p in resource.get("Properties", {}).get("Policies", [])]
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents.append(resource["Properties"]["PolicyDocument"])
+        for document in documents:
+            for s in document["Statement"]:
+                if s["Effect"] == "Allow" and "sagemaker:CreateModelPackage" in as_list(s["Action"]):
+                    pinned = s.get("Condition", {}).get("StringEquals", {}).get("sagemaker:ModelApprovalStatus")
+                    if pinned != "PendingManualApproval":
+                        problems.append(f"{logical}: {s['Sid']} may register without PendingManualApproval")
+    return problems
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_v2_bodies_hold_no_per_team_or_per_account_value(default_spec, tree):
+    # GIVEN the default spec and a copy with one more team, other cost tags and another hub account id
+    from mlgov.spec.catalog import CostTags
+
+    accounts = dict(default_spec.accounts)
+    accounts["ml-dev-risk"] = accounts["ml-dev-fraud"].model_copy(update={"id": "330000000099"})
+    accounts[default_spec.hub] = accounts[default_spec.hub].model_copy(update={"id": "220000000099"})
+    teams = dict(default_spec.teams)
+    teams["risk"] = teams["fraud"].model_copy(update={"dev_account": "ml-dev-risk"})
+    catalog = default_spec.service_catalog.model_copy(
+        update={
+            "cost_tags": CostTags(
+                environment="sandbox", finance_owner="a@b.example", business_unit="x", cost_center="1"
+            )
+        }
+    )
+    changed = default_spec.model_copy(update={"accounts": accounts, "teams": teams, "service_catalog": catalog})
+    before, after = render_products(default_spec), render_products(changed)
+    # THEN no v2 body changes (the data lives in SSM parameters, read at launch) ...
+    assert {k: after[k] for k in V2.values()} == {k: before[k] for k in V2.values()}
+    # ... while v1, which prints cost tags, hub id and team stages, does (the test catches it)
+    assert [k for k in V1.values() if after[k] != before[k]] == list(V1.values())
+    assert (
+        after["products/sagemaker-projects/endpoint-deploy/v1.yaml"]
+        != before["products/sagemaker-projects/endpoint-deploy/v1.yaml"]
+    )
+    # AND no account id or team name appears in a v2 body at all
+    for key in V2.values():
+        text = tree[key].decode()
+        assert not [a.id for a in default_spec.accounts.values() if a.id in text], key
+        assert not [t for t in default_spec.teams if f"-{t}-" in text or f'"{t}"' in text], key
+
+
+def test_v2_templates_read_only_the_platforms_ssm_parameters_and_the_launch_role_may_read_them(
+    tree, stacks, default_spec
+):
+    declared = {naming.ssm_parameter(default_spec, *k) for k in (*naming.PARAMETERS, *naming.PRODUCT_PARAMETERS)}
+    read = set()
+    for key in V2.values():
+        for name, param in doc(tree[key])["Parameters"].items():
+            if param["Type"].startswith("AWS::SSM::Parameter::Value"):
+                # every launch-time value is pre-filled with the parameter's NAME
+                assert param["Default"] in declared, (key, name, param["Default"])
+                read.add(param["Default"])
+    assert {"/nwa/network/subnet-ids", "/nwa/network/security-group-ids", "/nwa/team/name"} <= read
+    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
+    (reads,) = [s for s in stmts if s["Sid"] == "ReadPlatformParameters"]
+    import fnmatch
+
+    for name in read:
+        assert any(
+            fnmatch.fnmatchcase(f"arn:aws:ssm:eu-west-1:330000000003:parameter{name}", r) for r in reads["Resource"]
+        ), name
+
+
+def test_v2_domain_runs_as_the_teams_personas_and_creates_no_persona_role(tree):
+    res = doc(tree[V2["domain"]])["Resources"]
+    roles = {r["Properties"]["RoleName"] for r in res.values() if r["Type"] == "AWS::IAM::Role"}
+    assert roles == {"nwa-sc-model-build", "nwa-sc-projects"}
+    assert not [r for r in res.values() if r["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::EC2::SecurityGroup")]
+    domain = res["Domain"]["Properties"]
+    assert domain["AppNetworkAccessType"] == "VpcOnly"
+    assert domain["DefaultUserSettings"]["ExecutionRole"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-${TeamName}-data-scientist"
+    }
+    assert domain["DomainSettings"]["ExecutionRoleIdentityConfig"] == "USER_PROFILE_NAME"
+    assert domain["SubnetIds"] == {"Ref": "SubnetIds"} and domain["VpcId"] == {"Ref": "VpcId"}
+    # the Projects enabler opens no portfolio to anyone
+    assert "AssociatePrincipalWithPortfolio" not in tree[V2["domain"]].decode()
+    profile = doc(tree[V2["profile"]])["Resources"]["UserProfile"]["Properties"]
+    assert profile["UserSettings"]["ExecutionRole"]["Fn::If"][1:] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-${TeamName}-lead-data-scientist"},
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-${TeamName}-data-scientist"},
+    ]
+    assert {"Key": "mlgov:owner", "Value": {"Ref": "UserProfileName"}} in profile["Tags"]
+
+
+def role_problems(text: str) -> list[str]:
+    """Every role a v2 template creates carries the product boundary and a SourceAccount-pinned trust."""
+    problems = []
+    for logical, r in doc(text)["Resources"].items():
+        if r["Type"] != "AWS::IAM::Role":
+            continue
+        if r["Properties"].get("PermissionsBoundary") != {"Fn::Sub": BOUNDARY}:
+            problems.append(f"{logical}: no product permissions boundary")
+        for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            if s.get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount") != {"Ref": "AWS::AccountId"}:
+                problems.append(f"{logical}: trust without aws:SourceAccount")
+    return problems
+
+
+def test_v2_product_roles_carry_the_boundary_the_launch_role_demands(tree, stacks):
+    # GIVEN the v2 templates THEN every role they create carries the boundary and a pinned trust
+    assert [p for key in V2.values() for p in role_problems(tree[key].decode())] == []
+    # AND that boundary is the one the launch role demands on CreateRole, and the dev stack creates it
+    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
+    (create,) = [s for s in stmts if s["Sid"] == "CreateProductRolesUnderTheBoundary"]
+    demanded = create["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
+    assert demanded == BOUNDARY.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", "330000000003")
+    assert resources(stacks["ml-dev-fraud"], "aws_iam_policy")["catalog_product_boundary"]["name"] == (
+        "nwa-catalog-product-boundary"
+    )
+    # the checker fails on v1 (no boundary, unpinned trust) and on a v2 copy without the boundary
+    assert role_problems(tree[V1["domain"]].decode())
+    broken = tree[V2["domain"]].decode().replace("PermissionsBoundary:", "X-Dropped:", 1)
+    assert role_problems(broken) == ["ModelBuildRole: no product permissions boundary"]
+
+
+def test_every_job_of_the_v2_pipeline_runs_in_the_vpc_with_kms_keys(tree, default_spec):
+    from mlgov.platform.catalog import product_requests
+
+    # GIVEN the v2 model-build product THEN every job carries subnets, security groups and both keys
+    assert job_problems(default_spec, tree[V2["build"]].decode()) == []
+    # AND resolved for the fraud account, they are that account's SSM values
+    values = fraud_values(default_spec)
+    jobs = [
+        r
+        for r in product_requests(default_spec, tree[V2["build"]].decode(), values)
+        if r.action.endswith(("ProcessingJob", "TrainingJob"))
+    ]
+    assert [r.source.rsplit(".", 1)[1] for r in jobs] == ["Preprocess", "Train", "Evaluate"]
+    for r in jobs:
+        assert r.context["sagemaker:VpcSubnets"] == ["subnet-0a", "subnet-0b"], r
+        assert r.context["sagemaker:VpcSecurityGroupIds"] == ["sg-0jobs"], r
+        assert r.principal == "arn:aws:iam::330000000003:role/nwa-sc-model-build"
+    (train,) = [r for r in jobs if r.action == "sagemaker:CreateTrainingJob"]
+    assert train.context["sagemaker:OutputKmsKeyArn"] == values["ModelsKeyArn"]  # the model is under the models key
+    # the checker catches v1, whose jobs have no VPC (the sagemaker_vpc_kms SCP denies them)
+    assert len(job_problems(default_spec, tree[V1["build"]].decode())) == 6
+
+
+def test_v2_registers_pending_into_a_governed_group_the_forwarding_rule_matches(tree, default_spec, stacks):
+    from mlgov.platform.catalog import product_requests
+
+    text = tree[V2["build"]].decode()
+    assert registration_problems(text) == [] and registration_problems(tree[V2["domain"]].decode()) == []
+    res = doc(text)["Resources"]
+    assert not [r for r in res.values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    rule = json.loads(resources(stacks["ml-dev-fraud"], "aws_cloudwatch_event_rule")["model_approved"]["event_pattern"])
+    forwarded = json.dumps(rule)
+    for chosen, expected in (("", "nwa-fraud-card-scoring"), ("nwa-fraud-merchant-risk", "nwa-fraud-merchant-risk")):
+        values = fraud_values(default_spec, ModelPackageGroupName=chosen)
+        (register,) = [
+            r for r in product_requests(default_spec, text, values) if r.action == "sagemaker:CreateModelPackage"
+        ]
+        assert register.context == {
+            "sagemaker:ModelApprovalStatus": "PendingManualApproval",
+            "ModelPackageGroupName": expected,
+        }
+        # the group is one the dev account's forwarding rule sends to the hub
+        assert f'"{expected}"' in forwarded
+    # the checker catches v1: a pipeline parameter overrides the status, and StudioPolicy/ModelBuildRole are unpinned
+    assert registration_problems(tree[V1["build"]].decode()) == [
+        "BuildPipeline: a starter may override ModelApprovalStatus"
+    ]
+    assert len(registration_problems(tree[V1["domain"]].decode())) == 2
+
+
+def test_v2_templates_grant_the_hub_nothing(tree, default_spec):
+    hub = default_spec.accounts[default_spec.hub].id
+    for key in V2.values():
+        text = tree[key].decode()
+        assert hub not in text and ":root" not in text.replace("${AWS::AccountId}:root", ""), key
+
+
+def test_launch_role_manages_only_keys_product_stacks_created(stacks):
+    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
+    on_keys = [s for s in stmts if any(":key/" in r for r in as_list(s["Resource"]))]
+    assert sorted(s["Sid"] for s in on_keys) == ["DecryptHubTemplatesThroughS3", "ManageProductKeys"]
+    (manage,) = [s for s in on_keys if s["Sid"] == "ManageProductKeys"]
+    assert manage["Resource"] == ["arn:aws:kms:eu-west-1:330000000003:key/*"]
+    assert manage["Condition"] == {
+        "StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": "SC-330000000003-pp-*"}
+    }
+    (hub_templates,) = [s for s in on_keys if s["Sid"] == "DecryptHubTemplatesThroughS3"]
+    assert hub_templates["Action"] == ["kms:Decrypt"] and "kms:ViaService" in hub_templates["Condition"]["StringLike"]
+
+
+def test_product_boundary_allows_no_approval_no_iam_and_registration_pending_only(stacks):
+    boundary = statements(resources(stacks["ml-dev-fraud"], "aws_iam_policy")["catalog_product_boundary"]["policy"])
+    actions = {a for s in boundary for a in s["Action"]}
+    assert "sagemaker:UpdateModelPackage" not in actions
+    assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
+    (passes,) = [s for s in boundary if "iam:PassRole" in s["Action"]]
+    assert passes["Resource"] == ["arn:aws:iam::330000000003:role/nwa-sc-model-build"]
+    (register,) = [s for s in boundary if "sagemaker:CreateModelPackage" in s["Action"]]
+    assert register["Resource"] == ["arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"]
+    assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    assert not [
+        s
+        for s in boundary
+        if s["Resource"] == "*"
+        and not all(a.split(":")[1].startswith(("Describe", "Get", "Enable")) for a in s["Action"])
+    ]
+
+
+def test_retired_endpoint_deploy_keeps_its_release_but_leaves_the_portfolio(hub, tree):
+    address = "sagemaker_projects_endpoint_deploy"
+    assert address in resources(hub, "aws_servicecatalog_product")
+    assert "products/sagemaker-projects/endpoint-deploy/v1.yaml" in tree
+    assert address in resources(hub, "aws_s3_object") or any(
+        o["key"] == "products/sagemaker-projects/endpoint-deploy/v1.yaml"
+        for o in resources(hub, "aws_s3_object").values()
+    )
+    assert address not in resources(hub, "aws_servicecatalog_product_portfolio_association")
+    assert address not in resources(hub, "aws_servicecatalog_constraint")
+    assert resources(hub, "aws_servicecatalog_product")[address].get("tags") is None
+
+
+def test_request_listing_names_what_each_v2_resource_asks_for(tree, default_spec):
+    from mlgov.platform.catalog import product_requests
+
+    values = fraud_values(default_spec)
+    domain = product_requests(default_spec, tree[V2["domain"]].decode(), values)
+    assert [(r.action, r.source) for r in domain] == [
+        ("sagemaker:CreateDomain", "Resources.Domain"),
+        ("iam:PassRole", "Resources.Domain"),
+    ]
+    assert domain[0].principal == "arn:aws:iam::330000000003:role/nwa-catalog-launch"
+    assert domain[0].context["sagemaker:AppNetworkAccessType"] == "VpcOnly"
+    assert domain[0].context["sagemaker:VpcSubnets"] == ["subnet-0a", "subnet-0b"]
+    assert domain[1].context == {
+        "iam:PassedToService": "sagemaker.amazonaws.com",
+        "RoleArn": "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist",
+    }
+    lead = product_requests(default_spec, tree[V2["profile"]].decode(), {**values, "Persona": "lead-data-scientist"})
+    assert lead[1].context["RoleArn"] == "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist"
+    assert lead[0].context["aws:RequestTag/mlgov:owner"] == "alice"
+    # an SSM-typed parameter without a value is an error, not a silent default
+    with pytest.raises(KeyError, match="no value for SSM-typed parameter 'Environment'"):
+        product_requests(default_spec, tree[V2["profile"]].decode(), {"AWS::AccountId": "1", "UserProfileName": "a"})
+
+
+def test_product_roles_resolve_for_an_account(tree, default_spec):
+    from mlgov.platform.catalog import product_role_policies
+
+    # GIVEN the v2 domain resolved for the fraud account
+    roles = {r.name: r for r in product_role_policies(tree[V2["domain"]].decode(), fraud_values(default_spec))}
+    assert sorted(roles) == ["nwa-sc-model-build", "nwa-sc-projects"]
+    build = roles["nwa-sc-model-build"]
+    # THEN its boundary and registration scope are concrete ARNs of that account and team
+    assert build.boundary_arn == "arn:aws:iam::330000000003:policy/nwa-catalog-product-boundary"
+    (register,) = [s for p in build.policies for s in p["Statement"] if s["Sid"] == "RegisterPendingIntoTheTeamsGroups"]
+    assert register["Resource"] == "arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"
+    assert build.trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "330000000003"}}

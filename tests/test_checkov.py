@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgov.review import terraform
 from tests.conftest import ROOT, require_tool
 
 GENERATED = ROOT / "generated"
@@ -126,18 +125,13 @@ def test_checkov_terraform_json(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.terraform
-def test_checkov_offline_plans(tmp_path, tf_cli_config):
-    # GIVEN every stack planned offline by the real terraform (mlgov/terraform.py harness)
+def test_checkov_offline_plans(tmp_path, default_plans):
+    # GIVEN every stack planned offline by the real terraform (the session's plans, tests/conftest.py)
     plans = tmp_path / "plans"
     plans.mkdir()
-    for stack_dir in sorted((GENERATED / "stacks").iterdir()):
-        ws = terraform.Workspace(stack_dir, tmp_path / "ws" / stack_dir.name, tf_cli_config)
-        for step in (ws.init, ws.plan):
-            result = step()
-            assert result.ok, f"{stack_dir.name}: {result.stderr}"
-        show = ws.show_json()
-        assert show.ok, show.stderr
-        (plans / f"{stack_dir.name}.json").write_text(show.stdout)
+    assert sorted(default_plans.plans) == default_plans.stacks, default_plans.result.output
+    for name, planned in default_plans.plans.items():
+        (plans / f"{name}.json").write_text(json.dumps(planned))
     # WHEN checkov reads the plans THEN nothing fails outside the skip list
     failed = run_checkov(plans, "terraform_plan")
     _record(failed)

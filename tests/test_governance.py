@@ -19,7 +19,8 @@ import pytest
 
 from mlgov.errors import SpecError
 from mlgov.platform import governance as assets
-from tests.conftest import require_tool
+from mlgov.validation import load_spec
+from tests.conftest import ROOT, require_tool
 from tests.helpers import all_resources, as_list, resources, statements
 
 HUB, FRAUD_DEV, TEST, PROD = "ml-shared-services", "ml-dev-fraud", "ml-test", "ml-prod"
@@ -99,9 +100,9 @@ def test_dead_letter_queues_accept_only_their_source(stacks):
     expected = {
         FRAUD_DEV: {"model_approved_dlq": f"arn:aws:events:eu-west-1:{FRAUD_ID}:rule/nwa-fraud-model-approved"},
         HUB: {
-            "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",
+            "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",  # noqa: E501 (an ARN reads best whole)
             "promotion_function_dlq": f"arn:aws:lambda:eu-west-1:{HUB_ID}:function:nwa-model-promotion",
-            "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",
+            "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",  # noqa: E501 (an ARN reads best whole)
         },
     }
     for stack_name, queues in expected.items():
@@ -214,12 +215,13 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert int(params["InstanceCount"]) >= 2 and int(params["MinCapacity"]) >= 2 and params["MaxCapacity"] == "6"
     assert params["NetworkIsolation"] == "true" and params["DataCapturePercent"] == "10"
     assert params["KmsKeyArn"] == f"arn:aws:kms:eu-west-1:{PROD_ID}:alias/nwa/platform"
-    assert params["SubnetIds"] == "subnet-0a1b2c3d4e5f60718,subnet-0a1b2c3d4e5f60729"
+    # subnets and security groups are not overridden: the template reads the stage account's SSM parameters
+    assert "SubnetIds" not in params and "SecurityGroupIds" not in params
     # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
     churn = resources(stacks[HUB], "aws_codepipeline")["churn_models"]["stage"]
     test_p, prod_p = (json.loads(s["action"][-1]["configuration"]["ParameterOverrides"]) for s in churn[2:])
     assert (test_p["InstanceCount"], prod_p["InstanceCount"], prod_p["MinCapacity"]) == ("1", "2", "2")
-    assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and prod_p["SubnetIds"] == ""
+    assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and "SubnetIds" not in prod_p
 
 
 def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
@@ -231,7 +233,7 @@ def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
     commands = json.loads(project["source"]["buildspec"])["phases"]["build"]["commands"]
     words = shlex.split(commands[0].removeprefix("arn=$(").removesuffix(")"))
     assert words[:3] == ["aws", "sagemaker", "list-model-packages"]
-    flags = dict(zip(words[3::2], words[4::2]))
+    flags = dict(zip(words[3::2], words[4::2], strict=False))
     kwargs = {
         k[2:].title().replace("-", ""): v for k, v in flags.items() if k not in ("--query", "--output", "--max-items")
     }
@@ -349,7 +351,7 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
         (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
         assert read["Resource"] == [
-            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"
+            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"  # noqa: E501 (an ARN reads best whole)
             for g in groups
         ]
     bucket_policy = statements(resources(stacks[HUB], "aws_s3_bucket_policy")["model_artifacts"]["policy"])
@@ -362,7 +364,7 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
 def test_endpoint_template_passes_cfn_lint(tmp_path):
     venv_tool = Path(sys.executable).parent / "cfn-lint"
     tool = str(venv_tool) if venv_tool.exists() else require_tool("cfn-lint")
-    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip())) as archive:
+    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip(load_spec(ROOT / "org.yaml")))) as archive:
         template = archive.read(assets.ENDPOINT_TEMPLATE)
     path = tmp_path / "endpoint.json"
     path.write_bytes(template)
@@ -374,6 +376,21 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         "Ref": "KmsKeyArn"
     }
     assert resources_["Model"]["Properties"]["EnableNetworkIsolation"] == {"Fn::If": ["Isolated", True, False]}
+    # the model runs in the stage account's network, read from the SSM parameters its stack writes
+    parameters = json.loads(template)["Parameters"]
+    for name, ssm in (
+        ("SubnetIds", "/nwa/network/subnet-ids"),
+        ("SecurityGroupIds", "/nwa/network/security-group-ids"),
+    ):
+        assert parameters[name] == {
+            "Type": "AWS::SSM::Parameter::Value<List<String>>",
+            "Default": ssm,
+            "Description": parameters[name]["Description"],
+        }
+    assert resources_["Model"]["Properties"]["VpcConfig"] == {
+        "Subnets": {"Ref": "SubnetIds"},
+        "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -385,11 +402,13 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         ),
         (
             {"prod": {"min_capacity": 3, "max_capacity": 2}},
-            "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, expected at least 3)",
+            "teams.fraud.governance.endpoints.prod.max_capacity: autoscaling maximum is below the minimum (got 2, "
+            "expected at least 3)",
         ),
         (
             {"prod": {"min_capacity": 1}},
-            "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances (got 1)",
+            "teams.fraud.governance.endpoints.prod.min_capacity: a prod endpoint must not scale below 2 instances "
+            "(got 1)",
         ),
         (
             {"staging": {}},
@@ -411,3 +430,45 @@ def test_endpoint_settings_are_checked(endpoints, line):
     with pytest.raises(SpecError) as info:
         parse_spec(load_yaml(json.dumps(data), "spec.json"))
     assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [line]
+
+
+def test_hub_gate_roles_are_assumed_with_mfa_and_open_one_gate_each(stacks):
+    # GIVEN the hub stack WHEN its two gate roles are read
+    hub = stacks["ml-shared-services"]
+    roles = resources(hub, "aws_iam_role")
+    for address in ("ml_engineer", "governance_officer"):
+        (trust,) = statements(roles[address]["assume_role_policy"])
+        # THEN people of the hub account assume them, with MFA only
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::220000000002:root"}
+        assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    engineer = {s["Sid"]: s for s in role_policy(hub, "ml_engineer")}
+    assert engineer["ApproveCentralPackages"]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-churn-models-330000000004/*",
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-card-scoring-330000000003/*",
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-merchant-risk-330000000003/*",
+    ]
+    officer = {s["Sid"]: s for s in role_policy(hub, "governance_officer")}
+    # AND the officer approves exactly the pipelines' prod approval actions
+    assert officer["ApproveProd"]["Resource"] == [
+        f"arn:aws:codepipeline:eu-west-1:220000000002:nwa-{g}-deploy/prod/approve-prod"
+        for g in ("churn-models", "fraud-card-scoring", "fraud-merchant-risk")
+    ]
+
+
+def test_dev_stack_writes_the_parameters_products_read(stacks):
+    params = {p["name"]: p for p in resources(stacks["ml-dev-fraud"], "aws_ssm_parameter").values()}
+    assert params["/nwa/team/name"]["value"] == "fraud"
+    assert params["/nwa/team/model-package-groups"]["type"] == "StringList"
+    assert params["/nwa/team/model-package-groups"]["value"] == "nwa-fraud-card-scoring,nwa-fraud-merchant-risk"
+    assert params["/nwa/team/models-bucket"]["value"] == "nwa-models-330000000003-eu-west-1"
+    assert params["/nwa/cost-tags/business-unit"]["value"] == "payments"  # the team's tag wins
+
+
+def test_every_registration_grant_is_pinned_to_pending(stacks):
+    for name, stack in stacks.items():
+        for address in resources(stack, "aws_iam_role_policy"):
+            for s in role_policy(stack, address):
+                if "sagemaker:CreateModelPackage" in as_list(s["Action"]) and s["Effect"] == "Allow":
+                    assert s["Condition"] == {
+                        "StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+                    }, f"{name}: {address}: {s['Sid']}"

@@ -231,6 +231,6 @@ def test_graph_formats_render_the_same_graph(default_spec):
     )
 
 
-def test_readme_embeds_the_default_specs_mermaid(default_spec):
-    readme = (ROOT / "README.md").read_text()
-    assert "```mermaid\n" + graph.render(default_spec, "mermaid") + "```" in readme
+def test_review_docs_embed_the_default_specs_mermaid(default_spec):
+    page = (ROOT / "docs" / "review.md").read_text()
+    assert "```mermaid\n" + graph.render(default_spec, "mermaid") + "```" in page

@@ -104,20 +104,18 @@ def installed(tmp_path_factory):
 def test_wheel_carries_templates_and_node_hooks(installed):
     wheel = installed[0]
     names = set(zipfile.ZipFile(wheel).namelist())
-    for pattern, folder in (
-        ("*.j2", ROOT / "templates"),
-        ("*.js", ROOT / "mlgov" / "synth" / "node"),
-        ("*.js", ROOT / "mlgov" / "review" / "node"),
+    for pattern, folder, into in (
+        ("*.j2", ROOT / "templates", "mlgov/templates"),
+        ("*.js", ROOT / "mlgov" / "synth" / "node", "mlgov/synth/node"),
+        ("*.js", ROOT / "mlgov" / "review" / "node", "mlgov/review/node"),
     ):
-        expected = {
-            f"mlgov/{path.relative_to(ROOT / 'mlgov').as_posix()}"
-            if folder.is_relative_to(ROOT / "mlgov")
-            else f"mlgov/templates/{path.name}"
-            for path in folder.glob(pattern)
-        }
+        # rglob: templates in subfolders (governance/) are package data too.
+        expected = {f"{into}/{path.relative_to(folder).as_posix()}" for path in folder.rglob(pattern)}
+        assert expected, f"nothing matches {pattern} under {folder}"
         assert expected <= names, sorted(expected - names)
     assert any(n.startswith("mlgov/templates/") and n.endswith(".yaml.j2") for n in names)
     assert any(n.startswith("mlgov/synth/node/") and n.endswith(".js") for n in names)
+    assert any(n.startswith("mlgov/review/node/") and n.endswith(".js") for n in names)
     # The symlinks mlgov/modules and mlgov/templates land as real files.
     constructs = {p.name for p in (ROOT / "modules").glob("*.py")}
     assert {f"mlgov/modules/{name}" for name in constructs} <= names

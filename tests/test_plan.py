@@ -17,14 +17,13 @@ GENERATED = ROOT / "generated" / "stacks"
 
 
 @pytest.mark.terraform
-def test_offline_plan_of_every_default_stack(tf_cli_config, tmp_path):
-    # GIVEN the committed stacks WHEN planned offline, two at a time
-    out = tmp_path / "plans"
-    result = CliRunner().invoke(
-        cli, ["plan", "--offline", "--jobs", "2", "--out", str(out), "--stacks-dir", str(GENERATED)]
-    )
+def test_offline_plan_of_every_default_stack(default_plans):
+    # GIVEN the committed stacks WHEN planned offline, two at a time (the session's one plan run,
+    # tests/conftest.py: `plan --offline --jobs 2` through the CLI)
+    result, out = default_plans.result, default_plans.out
     assert result.exit_code == 0, result.output
     stacks = sorted(p.name for p in GENERATED.iterdir())
+    assert stacks == default_plans.stacks
     # THEN every stack has plan JSON that creates exactly its declared resources
     for name in stacks:
         planned = json.loads((out / name / planning.PLAN_JSON).read_text())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mlgov.errors import SpecError
@@ -169,3 +169,79 @@ def test_corrupted_bytes_are_accepted_or_refused_cleanly(data):
         parse_spec(load_yaml(bytes(raw), "<corrupt>"))
     except SpecError as exc:
         assert exc.problems and all("\n" not in str(p) for p in exc.problems)
+
+
+# Names that collapse into each other when joined (team + group) or reduced to an address
+# (role patterns, tag keys): the space where "validates" and "synthesizes" could disagree.
+TEAM_NAMES = ["ab", "ab-cd", "cd", "fraud", "fraud-card"]
+GROUP_NAMES = ["cd", "ab-cd", "card-scoring", "scoring", "models"]
+ROLE_PATTERNS = ["*sagemaker*", "sagemaker", "*ml-admin*", "ml-admin?", "Sage*"]
+TAG_KEYS = ["Team", "team", "cost-center", "cost_center", "mlgov:portfolio"]
+GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_only", "deny_leave_organization"]
+
+
+@st.composite
+def spec_space(draw):
+    """Specs across the spec space: service catalog (role patterns, tag options), accounts in
+    one or two regions, the management options and guardrails, governance settings, and team
+    and group names chosen to collide when joined."""
+    data = copy.deepcopy(BASE)
+    regions = data["organization"]["allowed_regions"]
+    teams = draw(st.lists(st.sampled_from(TEAM_NAMES), min_size=1, max_size=3, unique=True))
+    ids = iter(f"{n:012d}" for n in range(500000000001, 500000000100))
+    accounts = {k: v for k, v in data["accounts"].items() if v["layer"] != "dev"}
+    for key in ("ml-shared-services", "ml-test"):
+        if draw(st.booleans()):
+            accounts[key] = {**accounts[key], "regions": list(regions)}
+    data["teams"] = {}
+    for team in teams:
+        dev = f"dev-{team}"
+        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads"}
+        if draw(st.booleans()):
+            accounts[dev]["regions"] = draw(st.sampled_from([regions, regions[1:]]))
+        stages = [{"name": "test", "account": "ml-test"}]
+        if draw(st.booleans()):
+            stages.append({"name": "prod", "account": "ml-prod", "manual_approval": True})
+        groups = draw(st.lists(st.sampled_from(GROUP_NAMES), min_size=1, max_size=2, unique=True))
+        data["teams"][team] = {"dev_account": dev, "stages": stages, "governance": {"model_package_groups": groups}}
+    data["accounts"] = accounts
+    management = data["management"]
+    for flag in ("own_ous", "service_catalog_access", "stacksets_delegated_admin"):
+        management[flag] = draw(st.booleans())
+    for name in GUARDRAILS:
+        management["guardrails"][name]["enabled"] = draw(st.booleans())
+    if draw(st.booleans()):
+        del data["governance"]
+    if draw(st.booleans()):
+        del data["service_catalog"]
+    else:
+        portfolios = data["service_catalog"]["portfolios"]
+        portfolio = portfolios[draw(st.sampled_from(sorted(portfolios)))]
+        portfolio["role_patterns"] = draw(st.lists(st.sampled_from(ROLE_PATTERNS), min_size=1, max_size=3, unique=True))
+        keys = draw(st.lists(st.sampled_from(TAG_KEYS), max_size=3, unique=True))
+        portfolio["tag_options"] = dict.fromkeys(keys, "x")
+    return data
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec_space())
+def test_every_spec_validate_accepts_synthesizes(render_spec, data):
+    # GIVEN a spec from anywhere in the spec space WHEN validate accepts it
+    text = yaml.safe_dump(data, sort_keys=False)
+    try:
+        spec = _parse(data)
+    except SpecError as exc:
+        # (a refusal is one clean line per problem)
+        assert all("\n" not in str(p) for p in exc.problems)
+        event("refused")
+        return
+    event("accepted")
+    # THEN synthesis succeeds with one stack per account and region
+    tree = render_spec(text)
+    stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}
+    assert stacks == {ref.name for ref in spec.stack_refs()}

@@ -63,7 +63,8 @@ def test_reordering_mappings_changes_no_stack(default_spec):
 def test_multi_region_account_gets_one_stack_per_region():
     text = BASE.replace(
         "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    description: Fraud",
-        "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    regions: [eu-west-1, eu-central-1]\n    description: Fraud",
+        "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    regions: [eu-west-1, "
+        "eu-central-1]\n    description: Fraud",
     )
     names = [ref.name for ref in parse(text).stack_refs()]
     assert "ml-dev-fraud-eu-central-1" in names and "ml-dev-fraud-eu-west-1" in names
@@ -73,7 +74,8 @@ def test_multi_region_account_gets_one_stack_per_region():
 def test_region_outside_allowed_regions():
     text = BASE.replace(
         "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    description: Fraud",
-        "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    regions: [us-east-1]\n    description: Fraud",
+        "    layer: dev\n    ou: ml-workloads\n    network: {cidr: 10.10.0.0/16}\n    regions: [us-east-1]\n    "
+        "description: Fraud",
     )
     assert problems(text) == [
         "spec.yaml:42: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
@@ -84,7 +86,8 @@ def test_region_outside_allowed_regions():
 def test_two_teams_cannot_share_a_dev_account():
     text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
     assert problems(text) == [
-        "spec.yaml:64: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev account per team)"
+        "spec.yaml:64: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
+        "account per team)"
     ]
 
 

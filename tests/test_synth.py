@@ -53,7 +53,13 @@ def test_every_account_has_the_baseline(stacks, default_spec):
         account_id = default_spec.accounts[ref.account].id
         key = resources(stack, "aws_kms_key")["platform"]
         assert key["enable_key_rotation"] is True
-        assert all(s["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"} for s in statements(key["policy"]))
+        # the account root, plus (accounts with a network) flow log delivery for this account only
+        for s in statements(key["policy"]):
+            if s["Sid"] == "FlowLogDeliveryEncrypts":
+                assert s["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+                assert s["Condition"]["StringEquals"] == {"aws:SourceAccount": account_id}
+            else:
+                assert s["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"}
         bucket = f"nwa-platform-{account_id}-{ref.region}"
         assert resources(stack, "aws_s3_bucket")["platform"]["bucket"] == bucket
         pab = resources(stack, "aws_s3_bucket_public_access_block")["platform"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -31,10 +30,13 @@ def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(t
     assert [s.name for s in summaries] == [ref.name for ref in default_spec.stack_refs()]
 
 
-def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(default_spec):
+def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(default_spec, tmp_path, monkeypatch):
+    # A private temporary directory: other synths on the machine must not decide the outcome.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     refs = default_spec.stack_refs()
     bogus = refs[0]._replace(name="no-such-stack")
-    leftovers = lambda: set(Path(tempfile.gettempdir()).glob("mlgov-synth-*"))  # noqa: E731
+    leftovers = lambda: set(tmp_path.glob("mlgov-synth-*"))  # noqa: E731
     before = leftovers()
     with pytest.raises(MlgovError) as info:
         synth_pool.synth_parallel(default_spec, [*refs[:1], bogus], 2, dependencies(default_spec))

@@ -23,23 +23,20 @@ def test_generated_has_stacks():
 
 @pytest.mark.terraform
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_inits_validates_and_plans_offline(stack, tf_cli_config, tmp_path):
-    before = (GENERATED / stack / "cdk.tf.json").read_bytes()
-    ws = terraform.Workspace(GENERATED / stack, tmp_path / stack, tf_cli_config)
-    init = ws.init()
-    assert init.ok, init.stderr
+def test_stack_inits_validates_and_plans_offline(stack, default_plans):
+    # GIVEN the session's one offline plan of every stack (tests/conftest.py: init + plan + show)
+    assert stack in default_plans.plans, default_plans.result.output
+    # WHEN terraform validates the initialized workspace
+    ws = terraform.Workspace(GENERATED / stack, default_plans.out / stack, default_plans.cli_config)
     validate = ws.validate()
     assert validate.ok and json.loads(validate.stdout)["valid"] is True, validate.stdout + validate.stderr
-    plan = ws.plan()
-    assert plan.ok, plan.stderr
-    show = ws.show_json()
-    assert show.ok, show.stderr
-    planned = json.loads(show.stdout)
+    # THEN the plan creates exactly the declared resources, and generated/ was not touched
+    planned = default_plans.plans[stack]
     creates = [c["address"] for c in planned["resource_changes"] if c["change"]["actions"] == ["create"]]
-    declared = json.loads(before)["resource"]
+    declared = json.loads(default_plans.before[stack])["resource"]
     assert len(creates) == sum(len(v) for v in declared.values())
     assert "aws_s3_bucket.platform" in creates and "aws_kms_key.platform" in creates
-    assert (GENERATED / stack / "cdk.tf.json").read_bytes() == before
+    assert (GENERATED / stack / "cdk.tf.json").read_bytes() == default_plans.before[stack]
 
 
 def test_offline_override_switches_backend_and_credentials():
@@ -59,6 +56,6 @@ def test_mirror_env_var_must_hold_the_provider(tmp_path, monkeypatch):
 
     terraform.find_mirror.cache_clear()
     monkeypatch.setenv(terraform.MIRROR_ENV, str(tmp_path))
-    with pytest.raises(MlgovError, match="holds no registry.terraform.io/hashicorp/aws 5.100.0"):
+    with pytest.raises(MlgovError, match=r"holds no registry\.terraform\.io/hashicorp/aws 5\.100\.0"):
         terraform.find_mirror()
     terraform.find_mirror.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from mlgov.synth.outdir import with_marker
@@ -34,10 +35,8 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "write_bytes", boom)
-    try:
+    with contextlib.suppress(OSError):
         write_tree({"manifest.json": b"new\n"}, out)
-    except OSError:
-        pass
     monkeypatch.undo()
     assert read_tree(out) == with_marker({"manifest.json": b"old\n"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]

@@ -56,6 +56,12 @@ from mlgov.synth import outdir
     "that left the spec as destroys.",
 )
 @click.option("--all", "plan_all", is_flag=True, help="Plan every stack (the default; for scheduled drift detection).")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="With --offline: plan each stack against DIR/<stack>.tfstate (when present) instead of an empty state.",
+)
 def plan(
     selected: tuple[str, ...],
     offline: bool,
@@ -64,6 +70,7 @@ def plan(
     stacks_dir: str,
     since: str | None,
     plan_all: bool,
+    state_dir: str | None,
 ) -> None:
     """terraform init + plan + show -json for each stack, in parallel, with live progress.
 
@@ -73,9 +80,13 @@ def plan(
     if since and plan_all:
         click.echo("error: --changed-since selects the stacks itself (got it with --all)", err=True)
         sys.exit(EXIT_INPUT)
+    if state_dir and not offline:
+        click.echo("error: --state-dir needs --offline (a real plan reads each stack's own backend)", err=True)
+        sys.exit(EXIT_INPUT)
+    states = Path(state_dir) if state_dir else None
     root = Path(stacks_dir)
     if since:
-        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs())
+        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs(), states)
         return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
@@ -92,7 +103,11 @@ def plan(
     names = sorted(set(selected)) if selected else available
     try:
         runs = planning.run_plans(
-            {n: root / n for n in names}, Path(out), offline=offline, jobs=jobs or planning.default_jobs()
+            {n: root / n for n in names},
+            Path(out),
+            offline=offline,
+            jobs=jobs or planning.default_jobs(),
+            states=states,
         )
     except outdir.UnsafeOutput as exc:
         click.echo(f"error: {exc}", err=True)
@@ -122,7 +137,9 @@ def _affected(generated: Path, since: str) -> affecting.Affected:
         sys.exit(EXIT_INPUT)
 
 
-def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, offline: bool, jobs: int) -> None:
+def _plan_changed(
+    root: Path, since: str, selected: tuple[str, ...], out: Path, offline: bool, jobs: int, states: Path | None
+) -> None:
     """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
     one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
     selection written to <out>/mlgov-affected.json for `summarize`."""
@@ -134,6 +151,15 @@ def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, 
             err=True,
         )
         sys.exit(EXIT_INPUT)
+    try:
+        # Before writing the selection file: never write into a directory that is not plan's.
+        planning.check_out(out.resolve(), found.names())
+    except outdir.UnsafeOutput as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / planning.OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
+    (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
     wanted = set(selected or found.names())
     stacks = {name: root / name for name in found.names("changed", "added") if name in wanted}
     removed = [name for name in found.names("removed") if name in wanted]
@@ -145,17 +171,14 @@ def _plan_changed(root: Path, since: str, selected: tuple[str, ...], out: Path, 
             f"{len(found.unchanged)} with no configuration change"
         )
         try:
-            planning.check_out(out.resolve(), sorted(stacks))
-            runs = planning.run_plans(stacks, out, offline=offline, jobs=jobs, destroy=removed) if stacks else []
-        except outdir.UnsafeOutput as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
+            runs = (
+                planning.run_plans(stacks, out, offline=offline, jobs=jobs, destroy=removed, states=states)
+                if stacks
+                else []
+            )
         except MlgovError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ENV)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / planning.OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
-    (out / affecting.AFFECTED_FILE).write_bytes(canonical_json(found.as_json()))
     _finish(runs, str(out), f" ({len(removed)} as destroys)" if removed else "")
 
 

@@ -29,8 +29,9 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 LOG = logging.getLogger("mlgov.promotion")
 LOG.setLevel(logging.INFO)
@@ -75,7 +76,7 @@ class Config:
     sources: dict[str, Source]
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> "Config":
+    def from_env(cls, env: dict[str, str]) -> Config:
         raw = json.loads(env["SOURCES"])
         sources = {
             account: Source(team=s["team"], groups=dict(s["groups"]), deploy_accounts=tuple(s["deploy_accounts"]))
@@ -93,7 +94,7 @@ class Clients:
     transfer_config: Any = None
 
     @classmethod
-    def default(cls) -> "Clients":
+    def default(cls) -> Clients:
         import boto3
         from boto3.s3.transfer import TransferConfig
 

@@ -11,8 +11,13 @@ output directory and names every version whose bytes would change.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from mlgov.platform import naming, pipeline
 from mlgov.platform.templates import render_template
@@ -28,6 +33,9 @@ COST_TAGS = (
     ("BusinessUnit", "business-unit", "business_unit"),
     ("CostCenter", "cost-center", "cost_center"),
 )
+
+# The team's Terraform roles (modules/governance_dev.py) v2 products use, by purpose.
+TEAM_ROLES = ("data-scientist", "lead-data-scientist", "sagemaker-execution")
 
 # Defaults of template parameters when the spec gives none (`parameters:` overrides them).
 BASE_DEFAULTS = {
@@ -51,8 +59,18 @@ class ProductArtifact:
 
 
 def persona_role(spec: OrgSpec, persona: Persona) -> str:
-    """Fixed name of a persona's role, which the domain product creates once per dev account."""
+    """Fixed name of the persona role the v1 domain product created once per dev account (v1 only)."""
     return naming.product_role(spec, persona.value)
+
+
+def persona_roles(spec: OrgSpec, persona: Persona) -> list[str]:
+    """The persona's role of every team (Terraform, dev stack): who a portfolio naming it opens to."""
+    return sorted(naming.team_role(spec, team, persona.value) for team in spec.teams)
+
+
+def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
+    """Teams whose dev account has this id (the launch role of that account serves them)."""
+    return sorted(t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -85,6 +103,32 @@ def pipeline_definition_v1(spec: OrgSpec) -> str:
     )
 
 
+def pipeline_definition_v2(spec: OrgSpec) -> str:
+    """The v2 model-build pipeline: every job in the account's VPC (subnets and security groups
+    from the network SSM parameters) with volume and output keys; the model lands in the team's
+    models bucket under its key (the hub's promotion role reads it there) and is registered
+    into the team's governed group chosen at launch, always PendingManualApproval."""
+    role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
+    return pipeline.definition(
+        pipeline.BuildPipeline(
+            role_arn=role,
+            key_arn="${KmsKey.Arn}",
+            bucket="s3://${ArtifactBucket}",
+            group="${ModelPackageGroup}",
+            model_path="s3://${ModelsBucket}/projects/${SageMakerProjectName}/models",
+            model_key_arn="${ModelsKeyArn}",
+            approval_parameter=False,
+            network=pipeline.Network(subnets="${SubnetIdList}", security_groups="${SecurityGroupIdList}"),
+        )
+    )
+
+
+def ssm_names(spec: OrgSpec) -> dict[str, str]:
+    """Names of the SSM parameters v2 templates read, keyed ``network_subnet_ids`` etc."""
+    table = {**naming.PARAMETERS, **naming.PRODUCT_PARAMETERS}
+    return {"_".join(key).replace("-", "_"): naming.ssm_parameter(spec, *key) for key in table}
+
+
 def view_model(
     spec: OrgSpec, portfolio_key: str, portfolio: Portfolio, product_key: str, product: Product, version: ProductVersion
 ) -> dict[str, Any]:
@@ -109,8 +153,23 @@ def view_model(
         "hub_account_id": spec.accounts[spec.hub].id,
         "org_id": spec.organization.id,
         "cost_tags": [
-            {"parameter": param, "key": key, "default": getattr(cost, field)} for param, key, field in COST_TAGS
+            {
+                "parameter": param,
+                "key": key,
+                "default": getattr(cost, field),
+                "ssm_parameter": naming.ssm_parameter(spec, "cost-tags", key),
+            }
+            for param, key, field in COST_TAGS
         ],
+        # v2: per-account data comes from SSM at launch; role and group names are patterns over
+        # the team name parameter (TeamName), never a team's literal name.
+        "ssm": ssm_names(spec),
+        "team_roles": {
+            purpose.replace("-", "_"): naming.team_role(spec, "${TeamName}", purpose) for purpose in TEAM_ROLES
+        },
+        "team_group_prefix": naming.model_package_group(spec, "${TeamName}", "") + "-",
+        "boundary": naming.product_boundary(spec),
+        "pipeline_definition_v2": pipeline_definition_v2(spec),
         "defaults": defaults,
         "team_stages": team_stages(spec),
         "pipeline_definition": pipeline_definition_v1(spec),
@@ -158,3 +217,287 @@ def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[
                 f"to a frozen copy of its template with `template:`)"
             )
     return problems
+
+
+# --- what a rendered product version will ask AWS for -------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One AWS request a product version's resources make once launched.
+
+    Without values, fields hold the template's own expressions (``{"Ref": "SubnetIds"}``,
+    ``Fn::Sub`` text, pipeline placeholders); with an account's values (see :func:`product_requests`)
+    they are concrete.
+
+    Attributes:
+        action: IAM action, e.g. ``sagemaker:CreateTrainingJob``.
+        principal: ARN of the role the request runs as (the launch role for stack resources, the
+            pipeline's role for its steps).
+        context: condition keys the request carries (those mlgov's guardrails and policies test), plus
+            ``RoleArn`` (PassRole) or ``ModelPackageGroupName`` (registration) naming its target.
+        source: where it comes from: ``Resources.<LogicalId>`` or ``Resources.<Pipeline>.Steps.<Step>``.
+    """
+
+    action: str
+    principal: Any
+    context: dict[str, Any]
+    source: str
+
+
+SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
+_SUB = re.compile(r"\$\{([^}]+)\}")
+
+
+def load_template(text: str) -> dict[str, Any]:
+    """A rendered product version as data (safe loader; libyaml when available)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader) or {}  # noqa: S506 - a safe loader
+
+
+class Resolver:
+    """Resolves a template's intrinsics for one account: ``values`` maps parameter names (SSM-typed
+    ones resolved: a list for ``List<String>``), pseudo parameters (``AWS::AccountId``, ...) and,
+    optionally, ``<Logical>.<Attr>`` / ``<Logical>`` of resources not yet created; unknown resource
+    attributes become ``<Logical.Attr>`` placeholders."""
+
+    def __init__(self, doc: dict[str, Any], values: dict[str, Any]) -> None:
+        self.doc, self.values = doc, values
+
+    def ref(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        param = self.doc.get("Parameters", {}).get(name)
+        if param is not None:
+            if param["Type"].startswith("AWS::SSM::Parameter::Value"):
+                raise KeyError(f"no value for SSM-typed parameter {name!r} (SSM parameter {param['Default']!r})")
+            if "Default" not in param:
+                raise KeyError(f"no value for parameter {name!r} (it has no default)")
+            return param["Default"]
+        return f"<{name}>"
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and not name.startswith("AWS::"):
+                return str(self.values.get(name, f"<{name}>"))
+            value = self.ref(name)
+            return ",".join(value) if isinstance(value, list) else str(value)
+
+        return _SUB.sub(one, text)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.doc["Conditions"][name]))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return self.ref(arg)
+        if fn == "Fn::Sub":
+            return self.sub(arg, {}) if isinstance(arg, str) else self.sub(arg[0], arg[1])
+        if fn == "Fn::GetAtt":
+            return self.values.get(f"{arg[0]}.{arg[1]}", f"<{arg[0]}.{arg[1]}>")
+        if fn == "Fn::Join":
+            return arg[0].join(str(v) for v in self.resolve(arg[1]))
+        if fn == "Fn::Select":
+            return self.resolve(arg[1])[int(arg[0])]
+        if fn == "Fn::If":
+            return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+        if fn == "Fn::Equals":
+            return self.resolve(arg[0]) == self.resolve(arg[1])
+        if fn == "Fn::Not":
+            return not self.resolve(arg[0])
+        if fn == "Condition":
+            return self.condition(arg)
+        return {fn: self.resolve(arg)}
+
+
+def _present(context: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if v is not None}
+
+
+def _sub_text(value: Any) -> Any:
+    """The text of a plain ``Fn::Sub`` string (role ARNs), so every principal reads the same way."""
+    return value["Fn::Sub"] if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str) else value
+
+
+def pipeline_body(resource: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A pipeline resource's definition text and its ``Fn::Sub`` variables (none in v1's string form)."""
+    sub = resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    return (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+
+
+def _steps(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for step in steps:
+        yield step
+        if step["Type"] == "Condition":
+            yield from _steps(step["Arguments"].get("IfSteps", []))
+            yield from _steps(step["Arguments"].get("ElseSteps", []))
+
+
+def _job_context(vpc: dict, network: dict, volume_key: Any, output_key: Any, instance: Any) -> dict[str, Any]:
+    return _present(
+        {
+            "sagemaker:VpcSubnets": vpc.get("Subnets"),
+            "sagemaker:VpcSecurityGroupIds": vpc.get("SecurityGroupIds"),
+            "sagemaker:VolumeKmsKeyArn": volume_key,
+            "sagemaker:OutputKmsKeyArn": output_key,
+            "sagemaker:InterContainerTrafficEncryption": network.get("EnableInterContainerTrafficEncryption"),
+            "sagemaker:NetworkIsolation": network.get("EnableNetworkIsolation"),
+            "sagemaker:InstanceTypes": [instance],
+        }
+    )
+
+
+def pipeline_requests(resource: dict[str, Any], source: str, resolver: Resolver | None = None) -> list[Request]:
+    """The create calls a pipeline's steps make when it runs, as the role each step names.
+
+    With a resolver, the definition is first resolved as CloudFormation would (``Fn::Sub``) and the
+    pipeline's own parameter references (``{"Get": "Parameters.X"}``) take their defaults.
+    """
+    body, variables = pipeline_body(resource)
+    # Unresolved, the Float default is an unquoted ${MinimumAuc}: any number lets the JSON parse.
+    body = body.replace(pipeline.MINIMUM_AUC, "0") if resolver is None else resolver.sub(body, variables)
+    definition = json.loads(body)
+    defaults = {f"Parameters.{p['Name']}": p["DefaultValue"] for p in definition["Parameters"]}
+
+    def get(value: Any) -> Any:
+        if resolver is not None and isinstance(value, dict) and set(value) == {"Get"}:
+            return defaults.get(value["Get"], value)
+        return value
+
+    role = _sub_text(resource["Properties"]["RoleArn"])
+    if resolver is not None:
+        role = resolver.sub(role, {})
+    out = []
+    for step in _steps(definition["Steps"]):
+        args, where = step["Arguments"], f"{source}.Steps.{step['Name']}"
+        if step["Type"] == "Processing":
+            cluster = args["ProcessingResources"]["ClusterConfig"]
+            network = args.get("NetworkConfig", {})
+            context = _job_context(
+                network.get("VpcConfig", {}),
+                network,
+                cluster.get("VolumeKmsKeyId"),
+                args.get("ProcessingOutputConfig", {}).get("KmsKeyId"),
+                get(cluster["InstanceType"]),
+            )
+            out.append(Request("sagemaker:CreateProcessingJob", args["RoleArn"], context, where))
+        elif step["Type"] == "Training":
+            resources = args["ResourceConfig"]
+            context = _job_context(
+                args.get("VpcConfig", {}),
+                args,
+                resources.get("VolumeKmsKeyId"),
+                args["OutputDataConfig"].get("KmsKeyId"),
+                get(resources["InstanceType"]),
+            )
+            out.append(Request("sagemaker:CreateTrainingJob", args["RoleArn"], context, where))
+        elif step["Type"] == "RegisterModel":
+            context = {
+                "sagemaker:ModelApprovalStatus": get(args.get("ModelApprovalStatus")),
+                "ModelPackageGroupName": args["ModelPackageGroupName"],
+            }
+            out.append(Request("sagemaker:CreateModelPackage", role, context, where))
+    return out
+
+
+def product_requests(spec: OrgSpec, text: str, values: dict[str, Any] | None = None) -> list[Request]:
+    """Every SageMaker create call (and the PassRole it implies) a rendered product version makes.
+
+    Stack resources are created by the account's launch role; pipeline steps run as the pipeline's
+    role. Give ``values`` (see :class:`Resolver`: the account's pseudo parameters and SSM values) to
+    get concrete requests to evaluate against the guardrails and the principals' policies.
+    """
+    doc = load_template(text)
+    resolver = Resolver(doc, values) if values is not None else None
+    launch = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.catalog_launch_role(spec)}"
+    out: list[Request] = []
+
+    def passes(role: Any, where: str) -> None:
+        context = {"iam:PassedToService": SAGEMAKER_SERVICE, "RoleArn": _sub_text(role)}
+        out.append(Request("iam:PassRole", launch, context, where))
+
+    for logical, resource in sorted(doc.get("Resources", {}).items()):
+        props, where = resource.get("Properties", {}), f"Resources.{logical}"
+        kind = resource["Type"]
+        if kind == "AWS::SageMaker::Domain":
+            user = props.get("DefaultUserSettings", {})
+            context = {
+                "sagemaker:AppNetworkAccessType": props.get("AppNetworkAccessType"),
+                "sagemaker:AuthMode": props.get("AuthMode"),
+                "sagemaker:VpcSubnets": props.get("SubnetIds"),
+                "sagemaker:VpcSecurityGroupIds": user.get("SecurityGroups"),
+                "sagemaker:VolumeKmsKeyArn": props.get("KmsKeyId"),
+                "ExecutionRoleIdentityConfig": props.get("DomainSettings", {}).get("ExecutionRoleIdentityConfig"),
+            }
+            out.append(Request("sagemaker:CreateDomain", launch, _present(context), where))
+            passes(user["ExecutionRole"], where)
+        elif kind == "AWS::SageMaker::UserProfile":
+            tags = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in props.get("Tags", [])}
+            out.append(Request("sagemaker:CreateUserProfile", launch, tags, where))
+            passes(props["UserSettings"]["ExecutionRole"], where)
+        elif kind == "AWS::SageMaker::Pipeline":
+            out.append(Request("sagemaker:CreatePipeline", launch, {}, where))
+            passes(props["RoleArn"], where)
+            out += pipeline_requests(resource, where, resolver)
+    if resolver is None:
+        return out
+
+    def concrete(value: Any) -> Any:
+        value = resolver.resolve(value)
+        return resolver.sub(value, {}) if isinstance(value, str) else value
+
+    return [
+        Request(
+            r.action,
+            concrete(r.principal),
+            {k: [concrete(x) for x in v] if isinstance(v, list) else concrete(v) for k, v in r.context.items()},
+            r.source,
+        )
+        for r in out
+    ]
+
+
+@dataclass(frozen=True)
+class ProductRole:
+    """A role a rendered product version creates, resolved for one account (see :class:`Resolver`)."""
+
+    name: str
+    arn: str
+    trust: dict[str, Any]
+    policies: tuple[dict[str, Any], ...]
+    boundary_arn: str | None
+
+
+def product_role_policies(text: str, values: dict[str, Any]) -> list[ProductRole]:
+    """The roles a product version creates with their trust, inline policies and permissions
+    boundary, resolved for one account: what the pipeline's requests are evaluated against."""
+    doc = load_template(text)
+    resolver = Resolver(doc, values)
+    out = []
+    for _, resource in sorted(doc.get("Resources", {}).items()):
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        props = resolver.resolve(resource["Properties"])
+        partition, account = values.get("AWS::Partition", "aws"), values["AWS::AccountId"]
+        out.append(
+            ProductRole(
+                name=props["RoleName"],
+                arn=f"arn:{partition}:iam::{account}:role/{props['RoleName']}",
+                trust=props["AssumeRolePolicyDocument"],
+                policies=tuple(p["PolicyDocument"] for p in props.get("Policies", [])),
+                boundary_arn=props.get("PermissionsBoundary"),
+            )
+        )
+    return out

@@ -21,7 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mlgov.platform import naming
+from mlgov.platform import naming, network
+from mlgov.platform.templates import render_file
 from mlgov.spec.model import Layer, OrgSpec
 
 PROMOTION_ZIP = "assets/promotion.zip"
@@ -59,136 +60,42 @@ def promotion_zip() -> bytes:
 PROMOTION_HANDLER = "promotion.handler"
 
 
-def endpoint_template() -> dict[str, Any]:
-    """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling).
+ENDPOINT_TEMPLATE_SOURCE = "governance/endpoint.json.j2"
+
+
+def endpoint_template(spec: OrgSpec) -> dict[str, Any]:
+    """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling),
+    rendered from ``templates/governance/endpoint.json.j2``.
+
+    The model runs in the stage account's network: its subnets and security groups are
+    parameters of type ``AWS::SSM::Parameter::Value<List<String>>`` whose defaults name the
+    SSM parameters the account's stack writes (:func:`mlgov.platform.network.parameter_names`),
+    so CloudFormation reads them in the account it deploys to and no id is ever typed.
 
     Model and endpoint-config names carry the package version and a settings hash, so a new
     package or new settings create new ones beside the old (CloudFormation replaces them
     without a name clash) while the endpoint itself keeps its name.
     """
-    version = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}
-    versioned = {
-        "Fn::Join": ["-", [{"Ref": "EndpointName"}, {"Fn::Join": ["", ["v", version]]}, {"Ref": "SettingsHash"}]]
-    }
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "mlgov: real-time endpoint for an approved model package from the hub registry",
-        "Parameters": {
-            "ModelPackageArn": {"Type": "String", "Description": "Approved package in the hub's central registry."},
-            "EndpointName": {"Type": "String", "Description": "Endpoint name (stable across deployments)."},
-            "SettingsHash": {"Type": "String", "Description": "Hash of the stage's endpoint settings."},
-            "ModelExecutionRoleArn": {"Type": "String", "Description": "Role SageMaker runs the model with."},
-            "KmsKeyArn": {"Type": "String", "Description": "Key for the endpoint's storage volumes and data capture."},
-            "InstanceType": {"Type": "String"},
-            "InstanceCount": {"Type": "Number", "MinValue": 1},
-            "MinCapacity": {"Type": "Number", "MinValue": 1},
-            "MaxCapacity": {"Type": "Number", "MinValue": 1},
-            "InvocationsPerInstance": {"Type": "Number", "MinValue": 1},
-            "DataCapturePercent": {"Type": "Number", "MinValue": 0, "MaxValue": 100},
-            "DataCaptureUri": {"Type": "String"},
-            "NetworkIsolation": {"Type": "String", "AllowedValues": ["true", "false"]},
-            "SubnetIds": {"Type": "CommaDelimitedList", "Default": ""},
-            "SecurityGroupIds": {"Type": "CommaDelimitedList", "Default": ""},
-        },
-        "Conditions": {
-            "HasVpc": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]},
-            "Isolated": {"Fn::Equals": [{"Ref": "NetworkIsolation"}, "true"]},
-            "CaptureOn": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DataCapturePercent"}, 0]}]},
-        },
-        "Resources": {
-            "Model": {
-                "Type": "AWS::SageMaker::Model",
-                "Properties": {
-                    "ModelName": versioned,
-                    "ExecutionRoleArn": {"Ref": "ModelExecutionRoleArn"},
-                    "EnableNetworkIsolation": {"Fn::If": ["Isolated", True, False]},
-                    "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
-                    "VpcConfig": {
-                        "Fn::If": [
-                            "HasVpc",
-                            {"Subnets": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
-                            {"Ref": "AWS::NoValue"},
-                        ]
-                    },
-                },
-            },
-            "EndpointConfig": {
-                "Type": "AWS::SageMaker::EndpointConfig",
-                "Properties": {
-                    "EndpointConfigName": versioned,
-                    "KmsKeyId": {"Ref": "KmsKeyArn"},
-                    "ProductionVariants": [
-                        {
-                            "VariantName": "AllTraffic",
-                            "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
-                            "InstanceType": {"Ref": "InstanceType"},
-                            "InitialInstanceCount": {"Ref": "InstanceCount"},
-                            "InitialVariantWeight": 1,
-                        }
-                    ],
-                    "DataCaptureConfig": {
-                        "Fn::If": [
-                            "CaptureOn",
-                            {
-                                "EnableCapture": True,
-                                "InitialSamplingPercentage": {"Ref": "DataCapturePercent"},
-                                "DestinationS3Uri": {"Ref": "DataCaptureUri"},
-                                "KmsKeyId": {"Ref": "KmsKeyArn"},
-                                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                            },
-                            {"Ref": "AWS::NoValue"},
-                        ]
-                    },
-                },
-            },
-            "Endpoint": {
-                "Type": "AWS::SageMaker::Endpoint",
-                "Properties": {
-                    "EndpointName": {"Ref": "EndpointName"},
-                    "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
-                },
-            },
-            "ScalableTarget": {
-                "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-                "Properties": {
-                    "ServiceNamespace": "sagemaker",
-                    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                    "ResourceId": {
-                        "Fn::Join": [
-                            "/",
-                            ["endpoint", {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "variant", "AllTraffic"],
-                        ]
-                    },
-                    "MinCapacity": {"Ref": "MinCapacity"},
-                    "MaxCapacity": {"Ref": "MaxCapacity"},
-                },
-            },
-            "ScalingPolicy": {
-                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
-                "Properties": {
-                    "PolicyName": {"Fn::Join": ["-", [{"Ref": "EndpointName"}, "invocations"]]},
-                    "PolicyType": "TargetTrackingScaling",
-                    "ScalingTargetId": {"Ref": "ScalableTarget"},
-                    "TargetTrackingScalingPolicyConfiguration": {
-                        "TargetValue": {"Ref": "InvocationsPerInstance"},
-                        "PredefinedMetricSpecification": {
-                            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-                        },
-                    },
-                },
-            },
-        },
-        "Outputs": {
-            "EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}},
-            "ModelPackageArn": {"Value": {"Ref": "ModelPackageArn"}},
-        },
-    }
+    names = network.parameter_names(spec)
+    return _template(names["subnet-ids"], names["security-group-ids"])
 
 
-@lru_cache(maxsize=1)
-def endpoint_source_zip() -> bytes:
+def _template(subnet_ids_parameter: str, security_group_ids_parameter: str) -> dict[str, Any]:
+    view = {"subnet_ids_parameter": subnet_ids_parameter, "security_group_ids_parameter": security_group_ids_parameter}
+    return json.loads(render_file(ENDPOINT_TEMPLATE_SOURCE, view))
+
+
+def endpoint_source_zip(spec: OrgSpec) -> bytes:
     """The pipelines' source artifact: the endpoint template, canonical JSON."""
-    data = (json.dumps(endpoint_template(), sort_keys=True, indent=2) + "\n").encode()
+    names = network.parameter_names(spec)
+    return _endpoint_source_zip(names["subnet-ids"], names["security-group-ids"])
+
+
+@lru_cache(maxsize=4)
+def _endpoint_source_zip(subnet_ids_parameter: str, security_group_ids_parameter: str) -> bytes:
+    # Cached by what the template depends on, not by the (unhashable) spec.
+    template = _template(subnet_ids_parameter, security_group_ids_parameter)
+    data = (json.dumps(template, sort_keys=True, indent=2) + "\n").encode()
     return deterministic_zip({ENDPOINT_TEMPLATE: data})
 
 
@@ -205,7 +112,8 @@ def select_buildspec(central_group: str) -> str:
     )
     commands = [
         f"arn=$({query})",
-        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit 1; fi',
+        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
+        "1; fi",
         f'printf \'{{"ModelPackageArn": "%s"}}\\n\' "$arn" > {SELECTED_FILE}',
         f"cat {SELECTED_FILE}",
     ]
@@ -224,5 +132,5 @@ def render_assets(spec: OrgSpec) -> dict[str, bytes]:
     tree = {}
     for name in hub_stack_names(spec):
         tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip()
-        tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip()
+        tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip(spec)
     return tree

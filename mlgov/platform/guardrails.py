@@ -318,7 +318,8 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
         (
             "protect_audit",
             "protect-audit",
-            "deny stopping or changing the platform's CloudTrail trails, Config recorders and delivery channels, and exempt role names outside their accounts",
+            "deny stopping or changing the platform's CloudTrail trails, Config recorders and delivery channels, and "
+            "exempt role names outside their accounts",
             lambda: audit,
             True,
         ),

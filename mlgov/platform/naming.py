@@ -85,6 +85,16 @@ def construct_id(*parts: str) -> str:
     return "_".join(p.replace("-", "_") for p in parts if p)
 
 
+def free_text_id(*parts: str) -> str:
+    """Address fragment from free text (tag keys, role patterns): keep ``[a-z0-9_]`` only.
+
+    Not injective (``Team`` and ``team``, ``*sagemaker*`` and ``sagemaker`` give one id), so
+    every use is listed in :mod:`mlgov.platform.addresses` and collisions are refused at
+    validate time.
+    """
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", construct_id(*parts).lower())).strip("_")
+
+
 # --- Physical names ------------------------------------------------------------------
 
 
@@ -113,6 +123,12 @@ def catalog_launch_role(spec: OrgSpec) -> str:
     return role_name(spec, "catalog-launch")
 
 
+def product_boundary(spec: OrgSpec) -> str:
+    """Managed policy every role the launch role creates must carry as its permissions boundary
+    (created by the dev stack beside the launch role, outside the product prefix)."""
+    return role_name(spec, "catalog-product-boundary")
+
+
 def product_role_prefix(spec: OrgSpec) -> str:
     """Prefix of every name a product template gives an IAM role, policy or function (``<org>-sc-``);
     the launch role's own name lies outside it."""
@@ -130,6 +146,12 @@ PRODUCT_ROLES = {
     "model-build": "sagemaker.amazonaws.com",  # every model build project's pipeline and jobs
     "projects": "lambda.amazonaws.com",  # the custom resource enabling SageMaker Projects
 }
+
+
+# Roles only the v1 products create: from v2 on, Studio runs as the team's Terraform persona
+# roles (team_role). The launch role may still delete them (an update to v2 removes them) but
+# no longer passes them.
+V1_ONLY_PRODUCT_ROLES = ("studio-exec", "data-scientist", "lead-data-scientist")
 
 
 def product_role(spec: OrgSpec, purpose: str) -> str:
@@ -172,6 +194,7 @@ def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     for role in product_roles(spec).values():
         yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, role)
     yield PhysicalName(("service_catalog",), Kind.IAM_POLICY, product_studio_policy(spec))
+    yield PhysicalName(("service_catalog",), Kind.IAM_POLICY, product_boundary(spec))
     yield PhysicalName(("service_catalog",), Kind.LAMBDA, product_projects_function(spec))
     yield PhysicalName(("service_catalog",), Kind.LOG_GROUP, f"/aws/lambda/{product_projects_function(spec)}")
     for pkey, portfolio in sorted(catalog.portfolios.items()):
@@ -220,6 +243,18 @@ PARAMETERS = {
     ("network", "security-group-ids"): "StringList: the security group(s) for Studio, jobs and endpoints",
     ("team", "name"): "String: the team that owns this dev account",
     ("team", "model-package-groups"): "StringList: the team's governed model package groups",
+    # Added for the v2 products (written by the dev stack beside team/name):
+    ("team", "models-bucket"): "String: the team's models bucket (the hub's promotion role reads it)",
+    ("team", "models-key-arn"): "String: ARN of the key of that bucket",
+    ("cost-tags", "environment"): "String: value of the environment cost tag in this account",
+    ("cost-tags", "finance-owner"): "String: value of the finance-owner cost tag in this account",
+    ("cost-tags", "business-unit"): "String: value of the business-unit cost tag (the team's, if it has one)",
+    ("cost-tags", "cost-center"): "String: value of the cost-center cost tag in this account",
+}
+
+# SSM parameters a PRODUCT writes (not a stack) for other products to read.
+PRODUCT_PARAMETERS = {
+    ("studio", "domain-id"): "String: id of the account's Studio domain (written by the studio-domain product, v2)",
 }
 
 

@@ -51,6 +51,10 @@ REGION_ZONES: dict[str, tuple[str, ...]] = {
     "ap-southeast-2": ("a", "b", "c"),
     "ap-southeast-3": ("a", "b", "c"),
     "ap-southeast-4": ("a", "b", "c"),
+    "ap-southeast-5": ("a", "b", "c"),
+    "ap-southeast-6": ("a", "b", "c"),
+    "ap-southeast-7": ("a", "b", "c"),
+    "ap-east-2": ("a", "b", "c"),
     "ca-central-1": ("a", "b", "d"),
     "ca-west-1": ("a", "b", "c"),
     "eu-central-1": ("a", "b", "c"),
@@ -64,6 +68,7 @@ REGION_ZONES: dict[str, tuple[str, ...]] = {
     "il-central-1": ("a", "b", "c"),
     "me-central-1": ("a", "b", "c"),
     "me-south-1": ("a", "b", "c"),
+    "mx-central-1": ("a", "b", "c"),
     "sa-east-1": ("a", "b", "c"),
     "us-east-1": ("a", "b", "c", "d", "e", "f"),
     "us-east-2": ("a", "b", "c"),
@@ -387,6 +392,7 @@ def account_network(spec: OrgSpec, account_key: str, region: str) -> ResolvedNet
     layer = spec.accounts[account_key].layer
     subnets = () if s.adopted else tuple(subnet_cidrs(s))
     if s.adopted:
+        assert s.vpc_id is not None  # validation: an adopted network names its VPC
         vpc_id = s.vpc_id
         subnet_ids = s.subnet_ids
     else:

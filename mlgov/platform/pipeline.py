@@ -25,9 +25,10 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class Network:
-    """VPC placement of every job: ``Fn::Sub`` expressions that expand to JSON string lists."""
+    """VPC placement of every job, as ``Fn::Sub`` variables (``${SubnetIdList}``) that the template
+    binds to its list parameter joined by ``","``: inside a JSON string they expand to the list."""
 
-    subnets: str  # e.g. '"${SubnetIds}"' where the variable is the subnets joined by '","'
+    subnets: str
     security_groups: str
 
 
@@ -87,8 +88,7 @@ def _resources(p: BuildPipeline, instance_parameter: str) -> Json:
 
 def _vpc(p: BuildPipeline) -> Json:
     assert p.network is not None
-    # Placeholders replaced after serialising (the lists come from Fn::Sub variables).
-    return {"SecurityGroupIds": ["@SECURITY_GROUPS@"], "Subnets": ["@SUBNETS@"]}
+    return {"SecurityGroupIds": [p.network.security_groups], "Subnets": [p.network.subnets]}
 
 
 def processing_step(

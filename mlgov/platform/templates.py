@@ -1,4 +1,5 @@
-"""The one Jinja environment that renders product templates.
+"""The one Jinja environment that renders product templates (and the governance flow's
+endpoint template, ``templates/governance/``).
 
 Templates hold loops and conditionals only; Python builds every value they print (see
 :mod:`mlgov.platform.catalog`). The environment is deterministic by construction: no extensions
@@ -47,6 +48,12 @@ def environment() -> jinja2.Environment:
 def template_path(name: str) -> Path:
     """Where template ``name`` lives (``templates/<name>.yaml.j2``)."""
     return TEMPLATES_DIR / f"{name}{TEMPLATE_SUFFIX}"
+
+
+def render_file(relpath: str, view: dict) -> str:
+    """Render ``templates/<relpath>`` (any suffix, e.g. ``governance/endpoint.json.j2``) with
+    ``view`` as its only context; for templates that are not Service Catalog products."""
+    return environment().get_template(relpath).render(**view)
 
 
 def render_template(name: str, view: dict) -> str:

@@ -58,6 +58,7 @@ class StackRun:
     error: str = ""
     plan_json: Path | None = None
     changes: dict[str, int] = field(default_factory=dict)
+    state: Path | None = None  # offline only: a state file to plan against (copied in)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per terraform step (init, plan, show)
 
     def elapsed(self, now: float) -> float:
@@ -111,6 +112,9 @@ def plan_stack(
             workdir, [p.name for p in stack_dir.iterdir()] + [terraform.OVERRIDE_NAME, *TERRAFORM_ENTRIES]
         )
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
+        if run.state is not None and offline:
+            # The offline override's local backend reads terraform.tfstate in the workspace.
+            shutil.copyfile(run.state, workdir / "terraform.tfstate")
         for step, call in (
             ("init", _serialized_init(ws)),
             ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy)),
@@ -245,10 +249,13 @@ def run_plans(
     live: bool | None = None,
     plan_one: Callable[..., None] = plan_stack,
     destroy: Collection[str] = (),
+    states: Path | None = None,
 ) -> list[StackRun]:
     """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
 
     ``destroy``: names among ``stacks`` to plan as destroys (their dir is the base ref's copy).
+    ``states`` (offline only): a directory of ``<stack>.tfstate`` files to plan against
+    instead of an empty state (e.g. what an apply of the previous configuration left).
     """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
@@ -258,7 +265,7 @@ def run_plans(
     (out / OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
     cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
     warm_plugin_cache(out, cli_config)
-    runs = [StackRun(name) for name in sorted(stacks)]
+    runs = [StackRun(name, state=state_file(states, name) if offline else None) for name in sorted(stacks)]
     progress = Progress(runs, stream, live)
     stop = threading.Event()
 
@@ -278,6 +285,12 @@ def run_plans(
         thread.join()
         progress.update()
     return runs
+
+
+def state_file(states: Path | None, name: str) -> Path | None:
+    """``states/<name>.tfstate`` if it exists."""
+    path = states / f"{name}.tfstate" if states is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def warm_plugin_cache(out: Path, cli_config: Path) -> None:

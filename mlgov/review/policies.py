@@ -271,7 +271,12 @@ _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation template in YAML (or JSON), short tags in their long form."""
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
+    return parse_template(path.read_text(encoding="utf-8"))
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """:func:`load_template` of a template's text."""
+    doc = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
     return doc if isinstance(doc, dict) else {}
 
 
@@ -327,6 +332,10 @@ class _Template:
         }
 
     def _param(self, spec: dict[str, Any]) -> Any:
+        ptype = str(spec.get("Type", ""))
+        if ptype.startswith("AWS::SSM::Parameter::Value<") and "Default" in spec:
+            # The Default names an SSM parameter; the template sees the parameter's value.
+            return self._ssm_value(str(spec["Default"]), ptype)
         if "Default" in spec:
             value: Any = spec["Default"]
         elif spec.get("AllowedValues"):
@@ -347,6 +356,28 @@ class _Template:
         if ptype.startswith("List<") or ptype == "CommaDelimitedList":
             return value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
         return str(value)
+
+    def _ssm_value(self, name: str, ptype: str) -> Any:
+        """A value shaped like what the platform writes under SSM parameter ``name``."""
+        leaf = name.rstrip("/").rsplit("/", 1)[-1]
+        shaped: dict[str, Any] = {
+            "vpc-id": "vpc-0123456789abcdef0",
+            "subnet-ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            "security-group-ids": ["sg-0123456789abcdef0"],
+            "model-package-groups": ["example-models"],
+            "domain-id": "d-example1",
+        }
+        if leaf in shaped:
+            value = shaped[leaf]
+        elif leaf.endswith("key-arn"):
+            value = f"arn:{PARTITION}:kms:{self.region}:{self.account}:key/{_key_id(name)}"
+        elif leaf.endswith("bucket"):
+            value = f"example-bucket-{self.account}-{self.region}"
+        else:
+            value = "example"
+        if "List<" in ptype:
+            return value if isinstance(value, list) else [value]
+        return ",".join(value) if isinstance(value, list) else value
 
     def _name(self, logical: str) -> str:
         resource = self.resources[logical]

@@ -7,7 +7,10 @@ the relevant types, so resources added later are covered without touching this f
 
 - every string attribute of every resource that parses as a JSON policy document is checked
   (identity, trust, key, bucket, bus, queue, model package group policies, ...);
-- buckets, KMS keys, endpoint configurations and EventBridge targets are found by type.
+- buckets, KMS keys, endpoint configurations and EventBridge targets are found by type;
+- networks: no security group ingress from anywhere, internet egress (0.0.0.0/0 rules and
+  routes, internet/NAT gateways) only where the spec opted in, every VPC endpoint's policy
+  scoped to the organization.
 
 Run as ``mlgov scan [generated/]``: one line per finding, exit 1 if any.
 """
@@ -32,6 +35,9 @@ ENDPOINT = "prod-endpoint-config"
 TARGET = "cross-account-target"
 SECRETS = "no-secrets"
 LITERAL = "policy-literal"
+INGRESS = "open-ingress"
+EGRESS = "internet-egress"
+ENDPOINT_POLICY = "endpoint-policy"
 
 _ACCOUNT_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
@@ -42,8 +48,14 @@ _ORG_KEYS = ("aws:principalorgid", "aws:principalaccount", "aws:sourceaccount", 
 _POLICY_ATTRS = {"policy", "assume_role_policy", "resource_policy"}
 # A role created in the same stack is a named principal even when referenced by address.
 _SAME_STACK_ROLE = re.compile(r"^\$\{aws_iam_role\.[\w-]+\.arn\}$")
-# Policy types that filter rather than grant (SCPs, permission boundaries of OUs).
-_FILTER_TYPES = {"aws_organizations_policy"}
+# Policy types that filter rather than grant (SCPs; VPC endpoint policies, which only narrow
+# what IAM allows through the endpoint and are checked by check_endpoint_policies instead).
+_FILTER_TYPES = {"aws_organizations_policy", "aws_vpc_endpoint"}
+_ANYWHERE = {"0.0.0.0/0", "::/0"}
+# The tag an egress opt-in puts on the VPC / security group (mlgov.modules.network.EGRESS_TAG).
+_EGRESS_TAG = ("mlgov:egress", "internet")
+# Resources that exist only to reach the internet.
+_INTERNET_TYPES = ("aws_internet_gateway", "aws_nat_gateway", "aws_egress_only_internet_gateway")
 # Resource types that are long-lived credentials: never generated.
 _CREDENTIAL_TYPES = {"aws_iam_access_key", "aws_iam_user_login_profile", "aws_iam_service_specific_credential"}
 
@@ -493,6 +505,94 @@ def check_event_targets(name: str, stack: dict) -> Iterator[Finding]:
             yield Finding(name, address, TARGET, f"target in account {match.group(1)} has no dead_letter_config")
 
 
+def _rule_cidrs(rule: dict) -> list[str]:
+    """The CIDRs of a security group rule in any of the provider's three rule shapes."""
+    cidrs = [rule.get("cidr_ipv4"), rule.get("cidr_ipv6")]
+    cidrs += _as_list(rule.get("cidr_blocks")) + _as_list(rule.get("ipv6_cidr_blocks"))
+    return [c for c in cidrs if isinstance(c, str)]
+
+
+def _sg_rules(stack: dict) -> Iterator[tuple[str, str, dict]]:
+    """(direction, address, rule) of every security group rule, inline or separate."""
+    for kind in ("aws_security_group", "aws_default_security_group"):
+        for rname, group in sorted(_by_type(stack, kind).items()):
+            for direction in ("ingress", "egress"):
+                for rule in _as_list(group.get(direction)):
+                    if isinstance(rule, dict):
+                        yield direction, f"{kind}.{rname}", rule
+    for rname, rule in sorted(_by_type(stack, "aws_security_group_rule").items()):
+        yield str(rule.get("type")), f"aws_security_group_rule.{rname}", rule
+    for direction in ("ingress", "egress"):
+        rtype = f"aws_vpc_security_group_{direction}_rule"
+        for rname, rule in sorted(_by_type(stack, rtype).items()):
+            yield direction, f"{rtype}.{rname}", rule
+
+
+def _egress_opted_in(stack: dict) -> bool:
+    """The stack's network opted in to internet egress: its VPC or a security group carries the tag."""
+    for rtype in ("aws_vpc", "aws_security_group"):
+        for config in _by_type(stack, rtype).values():
+            if (config.get("tags") or {}).get(_EGRESS_TAG[0]) == _EGRESS_TAG[1]:
+                return True
+    return False
+
+
+def check_open_ingress(name: str, stack: dict) -> Iterator[Finding]:
+    """No security group admits traffic from anywhere (0.0.0.0/0 or ::/0), whatever the port."""
+    for direction, address, rule in _sg_rules(stack):
+        if direction == "ingress" and (wide := sorted(set(_rule_cidrs(rule)) & _ANYWHERE)):
+            yield Finding(
+                name, address, INGRESS, f"ingress from {', '.join(wide)} (expected security group references)"
+            )
+
+
+def check_internet_egress(name: str, stack: dict) -> Iterator[Finding]:
+    """Egress to the internet (0.0.0.0/0 rules and routes, internet and NAT gateways) only in a
+    stack whose network opted in (``egress: true`` in the spec, tagged mlgov:egress=internet)."""
+    if _egress_opted_in(stack):
+        return
+    for direction, address, rule in _sg_rules(stack):
+        if direction == "egress" and (wide := sorted(set(_rule_cidrs(rule)) & _ANYWHERE)):
+            yield Finding(name, address, EGRESS, f"egress to {', '.join(wide)} without the spec's egress opt-in")
+    for rname, route in sorted(_by_type(stack, "aws_route").items()):
+        if {route.get("destination_cidr_block"), route.get("destination_ipv6_cidr_block")} & _ANYWHERE:
+            yield Finding(name, f"aws_route.{rname}", EGRESS, "default route without the spec's egress opt-in")
+    for rname, table in sorted(_by_type(stack, "aws_route_table").items()):
+        for route in _as_list(table.get("route")):
+            if isinstance(route, dict) and {route.get("cidr_block"), route.get("ipv6_cidr_block")} & _ANYWHERE:
+                yield Finding(
+                    name, f"aws_route_table.{rname}", EGRESS, "default route without the spec's egress opt-in"
+                )
+    for rtype in _INTERNET_TYPES:
+        for rname in sorted(_by_type(stack, rtype)):
+            yield Finding(name, f"{rtype}.{rname}", EGRESS, f"{rtype} without the spec's egress opt-in")
+
+
+def check_endpoint_policies(name: str, stack: dict) -> Iterator[Finding]:
+    """Every VPC endpoint has a literal policy whose every Allow is scoped to the organization
+    (aws:PrincipalOrgID), so credentials from outside the org cannot use the private path."""
+    for rname, endpoint in sorted(_by_type(stack, "aws_vpc_endpoint").items()):
+        address = f"aws_vpc_endpoint.{rname}"
+        doc = _parse_policy(endpoint.get("policy"))
+        if doc is None:
+            yield Finding(name, address, ENDPOINT_POLICY, "no literal endpoint policy (the default allows anyone)")
+            continue
+        allows = [s for s in _as_list(doc.get("Statement")) if isinstance(s, dict) and s.get("Effect") == "Allow"]
+        if not allows:
+            yield Finding(
+                name, address, ENDPOINT_POLICY, "endpoint policy allows nothing (expected an org-scoped Allow)"
+            )
+        for stmt in allows:
+            if "aws:principalorgid" not in _condition_keys(stmt):
+                yield Finding(
+                    name,
+                    address,
+                    ENDPOINT_POLICY,
+                    f"statement {stmt.get('Sid', '?')!r} is not scoped to the organization (expected "
+                    "aws:PrincipalOrgID)",
+                )
+
+
 STACK_CHECKS: tuple[Callable[[str, dict], Iterator[Finding]], ...] = (
     check_policy_literals,
     check_wildcard_grants,
@@ -503,6 +603,9 @@ STACK_CHECKS: tuple[Callable[[str, dict], Iterator[Finding]], ...] = (
     check_kms_keys,
     check_prod_endpoint_configs,
     check_event_targets,
+    check_open_ingress,
+    check_internet_egress,
+    check_endpoint_policies,
 )
 
 

@@ -94,6 +94,7 @@ class StackReport:
     name: str
     account: str = ""
     changes: list[Change] = field(default_factory=list)
+    removed: bool = False  # the plan deletes the whole stack and leaves nothing (it left the spec)
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -157,7 +158,16 @@ def stack_report(name: str, plan: dict, account: str = "") -> StackReport:
             Change(name, rc["address"], rc["type"], action, attrs, _security(rc["type"], action, change))
         )
     report.changes.sort(key=lambda c: (ACTIONS.index(c.action), c.address))
+    left = (plan.get("planned_values") or {}).get("root_module") or {}
+    report.removed = (
+        bool(report.changes) and all(c.action == "delete" for c in report.changes) and not left.get("resources")
+    )
     return report
+
+
+def destroyed_stacks(reports: list[StackReport], removed: Sequence[str] = ()) -> list[StackReport]:
+    """Stacks whose plan deletes everything: destroy plans, or stacks named as left the spec."""
+    return [r for r in reports if r.removed or (r.name in removed and r.changes)]
 
 
 def stack_name_of(path: Path) -> str:
@@ -222,6 +232,19 @@ def render_markdown(
     changed = [r for r in reports if r.changes]
     unchanged = [r.name for r in reports if not r.changes]
     out = ["## mlgov plan summary", ""]
+    gone = destroyed_stacks(reports, removed)
+    if gone:
+        # Whole stacks first: one merge removes a team's or an account's entire footprint.
+        plural = "s" if len(gone) != 1 else ""
+        out.append("> [!CAUTION]")
+        out.append(
+            f"> **{len(gone)} whole stack{plural} will be DESTROYED: "
+            f"every resource in {'them' if plural else 'it'} is deleted.**"
+        )
+        for r in gone:
+            account = f" ({r.account})" if r.account else ""
+            out.append(f"> - **DESTROY STACK** `{r.name}`{account}: {r.count('delete')} resources")
+        out.append("")
     out.append(
         f"**{len(reports)} stack{'s' if len(reports) != 1 else ''}: {total['create']} to create, {total['update']} to "
         "update, "
@@ -345,6 +368,10 @@ def as_json(
             for r in reports
         ],
     }
+    doc["destroyed_stacks"] = [
+        {"name": r.name, "account": r.account or None, "delete": r.count("delete")}
+        for r in destroyed_stacks(reports, removed)
+    ]
     if unplanned or removed:
         doc["unplanned"] = list(unplanned)  # no configuration change since the base ref
         doc["removed"] = list(removed)  # left the spec: planned as destroys

@@ -28,7 +28,9 @@ Url = Annotated[str, StringConstraints(strict=True, max_length=2083, pattern=r"^
 
 
 class Persona(str, Enum):
-    """Persona roles the SageMaker domain product creates in a dev account."""
+    """Persona roles of a team, owned by the team's dev stack (``<org>-<team>-<persona>``).
+
+    A portfolio that names a persona is opened to that persona's role of every team."""
 
     data_scientist = "data-scientist"
     lead_data_scientist = "lead-data-scientist"
@@ -40,7 +42,8 @@ class CostTags(SpecModel):
     environment: TagValue = Field(default="dev", description="Default of the Environment tag parameter.")
     finance_owner: TagValue = Field(description="Default of the FinanceOwner tag parameter (who pays).")
     business_unit: TagValue = Field(
-        description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team defaults."
+        description="Default of the BusinessUnit tag parameter; a team's `business-unit` tag overrides it in per-team "
+        "defaults."
     )
     cost_center: TagValue = Field(description="Default of the CostCenter tag parameter.")
 
@@ -76,6 +79,11 @@ class Product(SpecModel):
     versions: list[ProductVersion] = Field(
         min_length=1, description="Released versions, oldest first; the last is the one users should pick."
     )
+    retired: StrictBool = Field(
+        default=False,
+        description="Retire the product: it stays in the hub with its released versions (their bytes are kept) "
+        "but leaves its portfolio, so nobody can launch it any more. Terminate its provisioned products first.",
+    )
 
 
 class Portfolio(SpecModel):
@@ -90,15 +98,17 @@ class Portfolio(SpecModel):
     )
     role_patterns: list[RolePattern] = Field(
         default_factory=list,
-        description="IAM role-name patterns (IAM_PATTERN principal associations), e.g. *sagemaker*; apply in every account the portfolio reaches.",
+        description="IAM role-name patterns (IAM_PATTERN principal associations), e.g. *sagemaker*; apply in every "
+        "account the portfolio reaches.",
     )
     personas: list[Persona] = Field(
         default_factory=list,
-        description="Persona roles (created by the domain product) that may launch the portfolio's products.",
+        description="Personas whose roles (one per team, created by the team's dev stack) may launch the products.",
     )
     studio_visible: StrictBool = Field(
         default=False,
-        description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project templates.",
+        description="Tag the products sagemaker:studio-visibility=true so SageMaker Studio lists them as project "
+        "templates.",
     )
     tag_options: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Tag options attached to the portfolio (applied to provisioned products)."

@@ -88,7 +88,13 @@ class EndpointSettings(SpecModel):
         default=20, ge=0, le=100, description="Share of requests captured to S3 (0 turns capture off)."
     )
     network_isolation: StrictBool = Field(default=True, description="Run model containers without network access.")
-    vpc: EndpointVpc | None = Field(default=None, description="Run the model in these subnets / security groups.")
+    vpc: EndpointVpc | None = Field(
+        default=None,
+        description=(
+            "Superseded (refused by validation): endpoints run in the stage account's network "
+            "(accounts.<key>.network); kept so an old spec gets that message, not 'unknown field'."
+        ),
+    )
 
 
 class TeamGovernance(SpecModel):
@@ -97,7 +103,8 @@ class TeamGovernance(SpecModel):
     model_package_groups: list[Name] = Field(
         default_factory=lambda: ["models"],
         min_length=1,
-        description="Model package groups in the team's dev registry; each gets a central group and a deployment pipeline in the hub.",
+        description="Model package groups in the team's dev registry; each gets a central group and a deployment "
+        "pipeline in the hub.",
     )
     endpoints: dict[Name, EndpointSettings] = Field(
         default_factory=dict, description="Endpoint settings by stage name; stages not listed get the defaults."

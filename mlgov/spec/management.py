@@ -75,7 +75,8 @@ class Guardrails(SpecModel):
 
     exempt_roles: list[RoleName] = Field(
         default_factory=list,
-        description="IAM role names (in any account, roles without a path) exempt from the region and audit guardrails, "
+        description="IAM role names (in any account, roles without a path) exempt from the region and audit "
+        "guardrails, "
         "e.g. a break-glass role or the role Control Tower uses to manage trails; honoured only in `exempt_accounts`.",
     )
     exempt_accounts: list[str] = Field(
@@ -111,6 +112,12 @@ class ManagementSettings(SpecModel):
         default=False,
         description="mlgov creates and manages the OUs of organization.organizational_units (name, parent, tags). "
         "False: they are referenced by id only (e.g. Control Tower owns them).",
+    )
+    adopt_ous: StrictBool = Field(
+        default=False,
+        description="With own_ous: the OUs already exist with the ids in organization.organizational_units; the "
+        "management stack carries Terraform import blocks, so the first apply adopts them instead of failing on "
+        "duplicates (the blocks are no-ops once the OUs are in the state).",
     )
     service_catalog_access: StrictBool = Field(
         default=True,

@@ -145,5 +145,16 @@ def check_targets(ownership: Ownership, tree: Tree) -> None:
                 break
             if not last and not path.is_dir():
                 raise UnsafeOutput(f"refusing to write {out}/{rel}: {path} is not a directory mlgov wrote")
-            if last and rel not in ownership.owned:
+            # A file mlgov did not record is left alone unless it already holds exactly the bytes
+            # mlgov would write (e.g. a git merge brought in another branch's generated files):
+            # writing it then changes nothing.
+            if last and rel not in ownership.owned and not _holds(path, tree[rel]):
                 raise UnsafeOutput(f"refusing to overwrite {out}/{rel}: mlgov did not write it")
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the regular file at ``path`` holds exactly ``data``."""
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False

@@ -180,14 +180,15 @@ def synth_parallel(
     version: str | None = None
     selector = selectors.DefaultSelector()
     try:
-        for worker in workers:  # all processes are starting; now feed them
-            worker.start(todo.popleft() if todo else None)
-            assert worker.proc.stdout is not None
-            selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+        for starting in workers:  # all processes are starting; now feed them
+            starting.start(todo.popleft() if todo else None)
+            assert starting.proc.stdout is not None
+            selector.register(starting.proc.stdout, selectors.EVENT_READ, starting)
         busy = len(workers)
         while busy:
             for key, _ in selector.select():
                 worker: _Worker = key.data
+                assert worker.proc.stdout is not None
                 try:
                     reply = _recv(worker.proc.stdout)
                 except EOFError:

@@ -49,7 +49,14 @@ def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[Sta
         from mlgov.modules.app import build_app
 
         with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-            build_app(spec, tmp).synth()
+            try:
+                build_app(spec, tmp).synth()
+            except ValueError as exc:
+                # named() refusing an address validation should have refused (see
+                # mlgov.platform.addresses): still one line for the user, not a traceback.
+                if "duplicate Terraform address" not in str(exc):
+                    raise
+                raise MlgovError(f"{exc} (two spec names derive one address; rename one)") from exc
             tree, docs = canonical_tree(Path(tmp))
         counts = {ref.name: resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]) for ref in refs}
     summaries = [StackSummary(ref.name, f"stacks/{ref.name}/cdk.tf.json", counts[ref.name]) for ref in refs]

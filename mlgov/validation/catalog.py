@@ -30,7 +30,8 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
             yield (
                 ppath + ("display_name",),
                 (
-                    f"duplicate portfolio name (got {portfolio.display_name!r}, already used by {'.'.join(display[portfolio.display_name])})"
+                    f"duplicate portfolio name (got {portfolio.display_name!r}, already used by "
+                    f"{'.'.join(display[portfolio.display_name])})"
                 ),
             )
         display.setdefault(portfolio.display_name, ppath)
@@ -78,6 +79,7 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
                 yield (
                     path + ("parameters", param),
                     (
-                        f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, expected one of {sorted(declared)})"
+                        f"template {name!r} of version {version.name!r} has no such parameter (got {param!r}, "
+                        f"expected one of {sorted(declared)})"
                     ),
                 )

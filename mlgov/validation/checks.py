@@ -14,6 +14,7 @@ from typing import Any
 from mlgov.platform import guardrails, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
+from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
@@ -66,12 +67,14 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _accounts(spec),
         _teams(spec),
         guardrails.problems(spec),
+        adoption_problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
         network_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
+        findings.extend(address_problems(spec))
         findings.extend(_physical_names(spec))
     if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
         findings.extend(missing_networks(spec))

@@ -44,27 +44,40 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                 yield epath, f"unknown stage (got {stage_name!r}, expected one of {sorted(stages)})"
                 continue
             stage = stages[stage_name]
+            if given.vpc is not None:
+                yield (
+                    epath + ("vpc",),
+                    (
+                        f"superseded by the network of account {stage.account!r}: endpoints run in the subnets and "
+                        "security groups its stack publishes in SSM (got subnet_ids "
+                        f"{list(given.vpc.subnet_ids)}; remove this block, or adopt that VPC in "
+                        f"accounts.{stage.account}.network)"
+                    ),
+                )
             resolved = resolve_endpoint(spec, team_name, stage)
             if is_prod_stage(spec, stage):
                 if resolved.instance_count < MIN_PROD_INSTANCES:
                     yield (
                         epath + ("instance_count",),
                         (
-                            f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got {resolved.instance_count})"
+                            f"a prod endpoint needs at least {MIN_PROD_INSTANCES} instances (got "
+                            f"{resolved.instance_count})"
                         ),
                     )
                 if given.min_capacity is not None and given.min_capacity < MIN_PROD_INSTANCES:
                     yield (
                         epath + ("min_capacity",),
                         (
-                            f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got {resolved.min_capacity})"
+                            f"a prod endpoint must not scale below {MIN_PROD_INSTANCES} instances (got "
+                            f"{resolved.min_capacity})"
                         ),
                     )
             if resolved.min_capacity > resolved.max_capacity:
                 yield (
                     epath + ("max_capacity",),
                     (
-                        f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least {resolved.min_capacity})"
+                        f"autoscaling maximum is below the minimum (got {resolved.max_capacity}, expected at least "
+                        f"{resolved.min_capacity})"
                     ),
                 )
             elif not resolved.min_capacity <= resolved.instance_count <= resolved.max_capacity:

@@ -117,6 +117,7 @@ def _adopted(path: tuple, net: Network, regions: list[str]) -> Iterator[Finding]
 
 def _created(spec: OrgSpec, key: str, path: tuple, net: Network, regions: list[str]):
     """Checks of a created network; returns its parsed CIDR (or None when that is invalid)."""
+    assert net.cidr is not None  # a created network is one with a cidr
     try:
         cidr = ipaddress.IPv4Network(net.cidr, strict=False)
     except ValueError:
@@ -140,7 +141,8 @@ def _created(spec: OrgSpec, key: str, path: tuple, net: Network, regions: list[s
     if net.endpoints is False:
         yield (
             path + ("endpoints",),
-            "a created network needs its endpoints (got endpoints: false; adopt a VPC to use a network team's endpoints)",
+            "a created network needs its endpoints (got endpoints: false; adopt a VPC to use a network team's "
+            "endpoints)",
         )
     defaults = facts.layer_defaults(spec, spec.accounts[key].layer)
     if net.azs is not None:
@@ -148,7 +150,8 @@ def _created(spec: OrgSpec, key: str, path: tuple, net: Network, regions: list[s
         if len(regions) > 1:
             yield (
                 path + ("azs",),
-                f"azs name one region's zones but the account is built in {len(regions)} (got regions {regions}; use az_count)",
+                f"azs name one region's zones but the account is built in {len(regions)} (got regions {regions}; use "
+                "az_count)",
             )
             return cidr
         for i, az in enumerate(net.azs):
@@ -169,12 +172,14 @@ def _created(spec: OrgSpec, key: str, path: tuple, net: Network, regions: list[s
             if az_count > len(known):
                 yield (
                     az_path,
-                    f"region {region} has {len(known)} availability zones (got az_count {az_count}, expected at most {len(known)})",
+                    f"region {region} has {len(known)} availability zones (got az_count {az_count}, expected at most "
+                    f"{len(known)})",
                 )
     if az_count < facts.MIN_AZS:
         yield (
             az_path,
-            f"a network needs at least {facts.MIN_AZS} availability zones (got {az_count}): subnets, endpoints and Studio span AZs",
+            f"a network needs at least {facts.MIN_AZS} availability zones (got {az_count}): subnets, endpoints and "
+            "Studio span AZs",
         )
         return cidr
     egress = defaults.egress if net.egress is None else net.egress
@@ -187,14 +192,16 @@ def _created(spec: OrgSpec, key: str, path: tuple, net: Network, regions: list[s
             need = facts.MAX_SUBNET_PREFIX - (prefix - cidr.prefixlen)
             yield (
                 path + ("cidr",),
-                f"CIDR too small for {what} of at least /{facts.MAX_SUBNET_PREFIX} (got {cidr}, expected at least a /{need})",
+                f"CIDR too small for {what} of at least /{facts.MAX_SUBNET_PREFIX} (got {cidr}, expected at least a "
+                f"/{need})",
             )
     else:
         sub_path = path + ("subnet_prefix_length",) if net.subnet_prefix_length is not None else path
         if prefix > facts.MAX_SUBNET_PREFIX:
             yield (
                 sub_path,
-                f"subnets smaller than /{facts.MAX_SUBNET_PREFIX} leave no room for endpoints and instances (got /{prefix})",
+                f"subnets smaller than /{facts.MAX_SUBNET_PREFIX} leave no room for endpoints and instances (got "
+                f"/{prefix})",
             )
         elif prefix < cidr.prefixlen or 2 ** (prefix - cidr.prefixlen) < slots:
             need = prefix - (facts.default_subnet_prefix(0, slots))

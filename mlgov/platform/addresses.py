@@ -1,0 +1,117 @@
+"""The Terraform addresses mlgov derives from more than one spec name, or from free text.
+
+A name the spec restricts to ``[a-z0-9-]`` maps to one construct id
+(:func:`mlgov.platform.naming.construct_id`) and back; but two names joined (``team`` +
+``group``: ``a`` + ``b-c`` and ``a-b`` + ``c`` are both ``a_b_c``) or free text collapsed
+(:func:`mlgov.platform.naming.free_text_id`: ``Team``/``team``, ``*sagemaker*``/``sagemaker``)
+are not one-to-one, and two resources of one type with one address would crash synthesis
+(``named()`` refuses them). Each such family of addresses is listed here, built with the same
+helper the construct calls, so validation can refuse a collision with one line before any
+synthesis; the property tests check that validate-accepted specs synthesize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mlgov.platform import naming
+from mlgov.spec.model import OrgSpec
+
+# Suffixes of the per-team roles each account kind holds (modules/governance_*.py).
+HUB_TEAM_ROLES = ("deploy_pipeline", "select_model", "start_deploy")
+STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint")
+
+
+@dataclass(frozen=True)
+class Address:
+    """One derived address fragment.
+
+    Attributes:
+        spec_path: the spec field it derives from (where a collision is reported).
+        scope: the account (or group of accounts) whose stacks hold it.
+        family: the resources sharing the address (one namespace: same resource types).
+        name: the derived fragment (``<type>.<name>`` for each type of the family).
+        source: the spec value(s) it derives from, as the user wrote them.
+    """
+
+    spec_path: tuple[str | int, ...]
+    scope: str
+    family: str
+    name: str
+    source: str
+
+
+def catalog_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """Service Catalog resources in the hub (modules/catalog.py CatalogHub)."""
+    catalog = spec.service_catalog
+    if catalog is None:
+        return
+    hub = spec.hub
+    for pkey, portfolio in sorted(catalog.portfolios.items()):
+        ppath = ("service_catalog", "portfolios", pkey)
+        for ou in sorted(set(portfolio.share_with_ous)):
+            i = portfolio.share_with_ous.index(ou)
+            yield Address(ppath + ("share_with_ous", i), hub, "portfolio share", naming.construct_id(pkey, ou), ou)
+        for i, pattern in enumerate(portfolio.role_patterns):
+            yield Address(
+                ppath + ("role_patterns", i), hub, "portfolio principal", naming.free_text_id(pkey, pattern), pattern
+            )
+        for i, persona in enumerate(portfolio.personas):
+            role = naming.product_role(spec, persona.value)
+            yield Address(ppath + ("personas", i), hub, "portfolio principal", naming.free_text_id(pkey, role), role)
+        for tag_key in sorted(portfolio.tag_options):
+            yield Address(
+                ppath + ("tag_options", tag_key),
+                hub,
+                "portfolio tag option",
+                naming.free_text_id(pkey, tag_key),
+                tag_key,
+            )
+        for key, product in sorted(portfolio.products.items()):
+            prpath = ppath + ("products", key)
+            yield Address(prpath, hub, "product", naming.construct_id(pkey, key), f"{pkey}/{key}")
+            for i, version in enumerate(product.versions):
+                yield Address(
+                    prpath + ("versions", i, "name"),
+                    hub,
+                    "product version",
+                    naming.free_text_id(pkey, key, version.name),
+                    f"{pkey}/{key}/{version.name}",
+                )
+
+
+def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """Per-team governance resources in the hub and in the stage accounts teams share."""
+    for team_name, team in sorted(spec.teams.items()):
+        tpath = ("teams", team_name)
+        for suffix in HUB_TEAM_ROLES:
+            yield Address(tpath, spec.hub, "team role", naming.construct_id(team_name, suffix), team_name)
+        stage_accounts = sorted({stage.account for stage in team.stages})
+        for account in stage_accounts:
+            for suffix in STAGE_TEAM_ROLES:
+                yield Address(tpath, account, "team role", naming.construct_id(team_name, suffix), team_name)
+        for i, group in enumerate(team.governance.model_package_groups):
+            gpath = tpath + ("governance", "model_package_groups", i)
+            yield Address(
+                gpath, spec.hub, "team model group", naming.construct_id(team_name, group), f"{team_name}/{group}"
+            )
+
+
+def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """Every address of the families above, for the collision check at validate time."""
+    yield from catalog_addresses(spec)
+    yield from governance_addresses(spec)
+
+
+def ou_address(name: str) -> str:
+    """Address of an OU the management stack owns (modules/guardrails.py OrganizationalUnits)."""
+    return f"aws_organizations_organizational_unit.{naming.construct_id(name)}"
+
+
+def ou_imports(spec: OrgSpec) -> list[dict[str, str]]:
+    """Terraform ``import`` blocks adopting every owned OU by its spec id (``management.adopt_ous``)."""
+    if not (spec.management.own_ous and spec.management.adopt_ous):
+        return []
+    units = spec.organization.organizational_units
+    return [{"to": ou_address(name), "id": units[name].id} for name in sorted(units)]

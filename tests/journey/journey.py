@@ -1,0 +1,714 @@
+"""The platform's story as contracts, one per handoff, built from a :class:`World`.
+
+A data scientist trains in the VPC and registers (pending), the lead approves, the approval
+event leaves the dev account for the hub's bus, the promotion function reads the dev package,
+artifacts and key cross-account and registers centrally (pending), the ML engineer approves,
+that event starts the team's pipeline, which deploys to test, the governance officer approves,
+the pipeline deploys to prod, and the endpoint runs in the account's subnets.
+
+Each contract is an IAM request for iam-simulate (``Contract``) or a fact checked with a real
+tool (``Fact``: event patterns through moto's EventBridge matcher). ``problems`` runs every
+contract in ONE simulator batch and returns one line per broken handoff, naming the step, the
+principal and what denied it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from moto.events.models import EventPattern
+
+from mlgov.modules.governance_hub import approval_action_name
+from mlgov.platform import governance as assets
+from mlgov.platform import naming, policy
+from mlgov.review import iam
+from mlgov.review import policies as collector
+from tests.journey.world import Role, World
+
+PENDING, APPROVED = "PendingManualApproval", "Approved"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One request the story needs allowed (or, for a gate, denied)."""
+
+    step: str
+    request: iam.Request
+    allowed: bool = True
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One handoff that is not an IAM call (an event reaching a rule, a role existing)."""
+
+    step: str
+    ok: bool
+    message: str
+
+
+def approval_event(account: str, region: str, group: str, version: int = 1, status: str = APPROVED) -> dict:
+    """A "SageMaker Model Package State Change" event as AWS documents it (EventBridge events
+    from SageMaker: the detail is the DescribeModelPackage shape)."""
+    arn = f"arn:aws:sagemaker:{region}:{account}:model-package/{group}/{version}"
+    return {
+        "version": "0",
+        "id": "5ae6b2f6-8e0c-4e4f-9c5a-0c7d3f3b9c21",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": account,
+        "time": "2026-12-01T10:00:00Z",
+        "region": region,
+        "resources": [arn],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": version,
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": status,
+            "ModelPackageStatus": "Completed",
+            "CreationTime": 1764583200000,
+        },
+    }
+
+
+def _identity(role: Role | None) -> dict:
+    return dict(role.policies) if role else {}
+
+
+def _principal(role: Role | None, fallback: str) -> str:
+    return role.arn if role else fallback
+
+
+class Journey:
+    """Every contract of the story for every team and model of a spec."""
+
+    def __init__(self, world: World, teams: list[str] | None = None) -> None:
+        self.w = world
+        self.spec = world.spec
+        self.contracts: list[Contract] = []
+        self.facts: list[Fact] = []
+        self.hub = self.spec.hub
+        self.hub_id = world.account_id(self.hub)
+        self.hub_region = naming.hub_region(self.spec)
+        self.hub_stack = world.stack_of(self.hub)
+        for team in sorted(teams or self.spec.teams):
+            for group in self.spec.teams[team].governance.model_package_groups:
+                self._story(team, group)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def fact(self, step: str, ok: bool, message: str) -> None:
+        self.facts.append(Fact(step, ok, message))
+
+    def call(
+        self,
+        step: str,
+        role: Role | None,
+        missing: str,
+        action: str,
+        resource: str,
+        account: str,
+        *,
+        resource_policy: dict | None = None,
+        scps_of: str | None = None,
+        context: dict | None = None,
+        allowed: bool = True,
+    ) -> None:
+        if role is None:
+            self.fact(step, False, f"principal {missing} does not exist")
+            return
+        # Keys every request carries: who calls (org, account, ARN) and where (the resource's
+        # region; global services' ARNs have none, then the caller's home region).
+        arn_region = resource.split(":")[3] if resource.count(":") >= 4 else ""
+        ctx = {
+            "aws:PrincipalOrgID": self.spec.organization.id,
+            "aws:PrincipalAccount": role.account,
+            "aws:PrincipalArn": role.arn,
+            "aws:RequestedRegion": arn_region or self.hub_region,
+            **(context or {}),
+        }
+        self.contracts.append(
+            Contract(
+                step,
+                iam.Request(
+                    principal=role.arn,
+                    action=action,
+                    resource=resource,
+                    resource_account=account,
+                    identity_policies=_identity(role),
+                    resource_policy=resource_policy,
+                    scps=self.w.scps(scps_of) if scps_of else (),
+                    context=ctx,
+                ),
+                allowed,
+            )
+        )
+
+    def assume(self, step: str, caller: Role | None, target: Role | None, target_name: str) -> None:
+        """``caller`` may assume ``target``: its identity allows it and the trust admits it."""
+        if target is None:
+            self.fact(step, False, f"role {target_name} does not exist")
+            return
+        self.call(step, caller, "caller", "sts:AssumeRole", target.arn, target.account, resource_policy=target.trust)
+
+    def matches(self, step: str, pattern: dict | None, event: dict, rule: str) -> None:
+        if pattern is None:
+            self.fact(step, False, f"rule {rule} does not exist")
+            return
+        ok = EventPattern.load(json.dumps(pattern)).matches_event(event)
+        self.fact(step, ok, f"event {event['detail']['ModelPackageArn']} does not match rule {rule}'s pattern")
+
+    # --- the story of one model --------------------------------------------------------
+
+    def _story(self, team: str, group: str) -> None:
+        w, spec = self.w, self.spec
+        t = spec.teams[team]
+        dev = t.dev_account
+        dev_id = w.account_id(dev)
+        dev_stack = w.stack_of(dev)
+        region = dev_stack.region
+        local = naming.model_package_group(spec, team, group)
+        central = naming.central_model_package_group(spec, team, group)
+        ds = w.role(dev, naming.team_role(spec, team, "data-scientist"))
+        lead = w.role(dev, naming.team_role(spec, team, "lead-data-scientist"))
+        execution = w.role(dev, naming.team_role(spec, team, "sagemaker-execution"))
+        tag = f"[{team}/{group}]"
+
+        # 1. launch: the products find the personas and the team's parameters
+        step = f"{tag} 1 launch project"
+        for name, role in (("data-scientist", ds), ("lead-data-scientist", lead), ("sagemaker-execution", execution)):
+            self.fact(step, role is not None, f"persona role {naming.team_role(spec, team, name)} does not exist")
+        params = w.ssm(dev_stack)
+        groups_param = params.get(naming.ssm_parameter(spec, "team", "model-package-groups"))
+        self.fact(
+            step,
+            groups_param is not None and local in groups_param[1].split(","),
+            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'model-package-groups')} does not list {local}",
+        )
+        self.fact(
+            step,
+            params.get(naming.ssm_parameter(spec, "team", "name")) == ("String", team),
+            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {team!r}",
+        )
+
+        # Every SSM parameter the newest products read at launch is written in this account
+        # (by its stack) or by another product (the Studio domain's id).
+        written = set(params) | {naming.ssm_parameter(spec, *k) for k in naming.PRODUCT_PARAMETERS}
+        catalog = spec.service_catalog
+        for product in sorted(p for pf in (catalog.portfolios.values() if catalog else []) for p in pf.products):
+            found = w.newest_template(product)
+            for pname, pspec in ((found[1].get("Parameters") or {}) if found else {}).items():
+                if str(pspec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                    self.fact(
+                        step,
+                        pspec.get("Default") in written,
+                        f"product {product} reads SSM parameter {pspec.get('Default')} ({pname}) "
+                        f"that nothing writes in {dev}",
+                    )
+
+        # 2. train inside the VPC: each job of the model-build pipeline, created by the
+        # pipeline's role with the request keys its definition sends; the guardrails of the
+        # account's OU see exactly those keys.
+        models_key = w.key_arn(dev_stack, naming.kms_alias(spec, "models"))
+        package = f"arn:aws:sagemaker:{region}:{dev_id}:model-package/{local}/1"
+        jobs = self.pipeline_jobs(dev, dev_id, region)
+        if jobs is None:  # no catalog: the team's own pipelines run as the execution role
+            network = {"VpcSubnets": True, "VolumeKmsKeyId": models_key}
+            jobs = (
+                [
+                    ("sagemaker:CreateProcessingJob", "processing-job", execution, network),
+                    ("sagemaker:CreateTrainingJob", "training-job", execution, network),
+                ],
+                [(execution, PENDING)],
+            )
+        steps, registrations = jobs
+        for action, kind, role, sent in steps:
+            ctx = {"aws:RequestedRegion": region}
+            if sent.get("VpcSubnets"):
+                ctx["sagemaker:VpcSubnets"] = ["subnet-0a0a0a0a0a0a0a0a0"]  # the network parameters' values
+                ctx["sagemaker:VpcSecurityGroupIds"] = ["sg-0a0a0a0a0a0a0a0a0"]
+            if sent.get("VolumeKmsKeyId"):
+                ctx["sagemaker:VolumeKmsKeyArn"] = str(sent["VolumeKmsKeyId"])
+            self.call(
+                f"{tag} 2 train in the VPC ({action})",
+                role,
+                "the pipeline's role",
+                action,
+                f"arn:aws:sagemaker:{region}:{dev_id}:{kind}/{local}-1",
+                dev_id,
+                scps_of=dev,
+                context=ctx,
+            )
+
+        # 3. register, pending only: the pipeline sends PendingManualApproval, and no role
+        # may register a package already Approved
+        for role, status in registrations:
+            self.fact(
+                f"{tag} 3 register (pipeline)",
+                status == PENDING,
+                f"the pipeline registers with ModelApprovalStatus {status!r} (expected {PENDING!r}, not a parameter)",
+            )
+            for sent, ok in ((PENDING, True), (APPROVED, False)):
+                self.call(
+                    f"{tag} 3 register ({sent})",
+                    role,
+                    "the pipeline's role",
+                    "sagemaker:CreateModelPackage",
+                    package,
+                    dev_id,
+                    scps_of=dev,
+                    context={"sagemaker:ModelApprovalStatus": sent},
+                    allowed=ok,
+                )
+
+        # 4. the lead approves in the dev registry; the data scientist cannot
+        for who, role, ok in (("lead", lead, True), ("data scientist", ds, False)):
+            self.call(
+                f"{tag} 4 approve in dev ({who})",
+                role,
+                who,
+                "sagemaker:UpdateModelPackage",
+                package,
+                dev_id,
+                scps_of=dev,
+                context={"sagemaker:ModelApprovalStatus": APPROVED},
+                allowed=ok,
+            )
+
+        # 5. the approval leaves the dev account for the hub's bus
+        step = f"{tag} 5 forward approval to hub"
+        rule_name = naming.approval_forward_rule(spec, team)
+        found = w.rule(dev_stack, rule_name)
+        event = approval_event(dev_id, region, local)
+        self.matches(step, found[0] if found else None, event, rule_name)
+        rejected = approval_event(dev_id, region, local, status="Rejected")
+        if found:
+            self.fact(
+                step,
+                not EventPattern.load(json.dumps(found[0])).matches_event(rejected),
+                f"a Rejected event matches rule {rule_name}",
+            )
+        bus_name = naming.central_bus(spec)
+        bus_arn = f"arn:aws:events:{self.hub_region}:{self.hub_id}:event-bus/{bus_name}"
+        targets = found[1] if found else []
+        forwarder_arn = next((tt.get("role_arn") for tt in targets if tt.get("arn") == bus_arn), None)
+        forwarder = w.roles.get(forwarder_arn or "")
+        self.fact(step, forwarder is not None, f"rule {rule_name} has no target on {bus_arn} with an existing role")
+        bus_policy = w.resource_policy(self.hub_stack, "aws_cloudwatch_event_bus_policy", "policy")
+        self.call(
+            step,
+            forwarder,
+            "event-forwarder",
+            "events:PutEvents",
+            bus_arn,
+            self.hub_id,
+            resource_policy=bus_policy,
+            scps_of=dev,
+            context={"aws:RequestedRegion": self.hub_region},
+        )
+
+        # 6. the hub rule invokes the promotion function
+        step = f"{tag} 6 promote on the hub"
+        promo_rule = naming.promotion_rule(spec)
+        found = w.rule(self.hub_stack, promo_rule)
+        self.matches(step, found[0] if found else None, event, promo_rule)
+        function_arn = f"arn:aws:lambda:{self.hub_region}:{self.hub_id}:function:{naming.promotion_function(spec)}"
+        if found:
+            self.fact(
+                step,
+                any(tt.get("arn") == function_arn for tt in found[1]),
+                f"rule {promo_rule} does not target {function_arn}",
+            )
+        permissions = w.lambda_permission(self.hub_stack)
+        rule_arn = f"arn:aws:events:{self.hub_region}:{self.hub_id}:rule/{bus_name}/{promo_rule}"
+        self.service_call(
+            step,
+            "events.amazonaws.com",
+            "lambda:InvokeFunction",
+            function_arn,
+            self.hub_id,
+            permissions[0] if permissions else None,
+            {"aws:SourceArn": rule_arn, "aws:SourceAccount": self.hub_id},
+        )
+
+        # 7. the promotion function reads the dev package, artifacts and key cross-account,
+        # then registers centrally (pending) and writes the model's one card
+        step = f"{tag} 7 promotion reads dev"
+        promotion = w.role(self.hub, naming.role_name(spec, "model-promotion"))
+        group_policy = w.resource_policy(
+            dev_stack, "aws_sagemaker_model_package_group_policy", "resource_policy", local
+        )
+        self.call(
+            step,
+            promotion,
+            "model-promotion",
+            "sagemaker:DescribeModelPackage",
+            package,
+            dev_id,
+            resource_policy=group_policy,
+            scps_of=self.hub,
+        )
+        bucket = naming.bucket_name(spec, dev, region, "models")
+        self.call(
+            step,
+            promotion,
+            "model-promotion",
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket}/{local}/1/model.tar.gz",
+            dev_id,
+            resource_policy=w.resource_policy(dev_stack, "aws_s3_bucket_policy", "policy", bucket),
+            scps_of=self.hub,
+        )
+        self.call(
+            step,
+            promotion,
+            "model-promotion",
+            "kms:Decrypt",
+            models_key or "",
+            dev_id,
+            resource_policy=w.key_policy(dev_stack, naming.kms_alias(spec, "models")),
+            scps_of=self.hub,
+            context={
+                "kms:ViaService": f"s3.{region}.amazonaws.com",
+                "kms:ResourceAliases": [naming.kms_alias(spec, "models")],
+            },
+        )
+        hub_sm = f"arn:aws:sagemaker:{self.hub_region}:{self.hub_id}"
+        central_package = f"{hub_sm}:model-package/{central}/1"
+        step = f"{tag} 7 promotion registers centrally"
+        for status, ok in ((PENDING, True), (APPROVED, False)):
+            self.call(
+                f"{step} ({status})",
+                promotion,
+                "model-promotion",
+                "sagemaker:CreateModelPackage",
+                central_package,
+                self.hub_id,
+                scps_of=self.hub,
+                context={"sagemaker:ModelApprovalStatus": status},
+                allowed=ok,
+            )
+        for action in ("sagemaker:CreateModelCard", "sagemaker:UpdateModelCard"):
+            self.call(
+                f"{step} (one model card)",
+                promotion,
+                "model-promotion",
+                action,
+                f"{hub_sm}:model-card/{central}",
+                self.hub_id,
+                scps_of=self.hub,
+            )
+
+        # 8. the ML engineer approves centrally; the event starts the team's pipeline
+        step = f"{tag} 8 approve centrally"
+        engineer = w.role(self.hub, naming.role_name(spec, "ml-engineer"))
+        self.call(
+            step,
+            engineer,
+            "ml-engineer",
+            "sagemaker:UpdateModelPackage",
+            central_package,
+            self.hub_id,
+            scps_of=self.hub,
+            context={"sagemaker:ModelApprovalStatus": APPROVED},
+        )
+        step = f"{tag} 9 approval starts the pipeline"
+        start_rule = naming.central_approval_rule(spec, team, group)
+        found = w.rule(self.hub_stack, start_rule)
+        self.matches(
+            step, found[0] if found else None, approval_event(self.hub_id, self.hub_region, central), start_rule
+        )
+        pipeline_name = naming.deploy_pipeline(spec, team, group)
+        pipeline_arn = f"arn:aws:codepipeline:{self.hub_region}:{self.hub_id}:{pipeline_name}"
+        start_arn = next(
+            (tt.get("role_arn") for tt in (found[1] if found else []) if tt.get("arn") == pipeline_arn), None
+        )
+        self.fact(
+            step, start_arn in w.roles, f"rule {start_rule} has no target on {pipeline_arn} with an existing role"
+        )
+        self.call(
+            step,
+            w.roles.get(start_arn or ""),
+            "start-deploy",
+            "codepipeline:StartPipelineExecution",
+            pipeline_arn,
+            self.hub_id,
+            scps_of=self.hub,
+        )
+
+        # 10.. each stage: assume the deploy role, run the endpoint stack, build the endpoint
+        pipeline = w.pipeline(self.hub_stack, pipeline_name)
+        pipeline_role = w.roles.get((pipeline or {}).get("role_arn", ""))
+        self.fact(
+            f"{tag} 10 pipeline",
+            pipeline is not None and pipeline_role is not None,
+            f"pipeline {pipeline_name} or its role does not exist",
+        )
+        actions = {a["name"]: a for st in (pipeline or {}).get("stage", []) for a in st.get("action", [])}
+        for stage in t.stages:
+            self._stage(tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package)
+
+    def _stage(self, tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package) -> None:
+        w, spec = self.w, self.spec
+        account = stage.account
+        account_id = w.account_id(account)
+        stack = w.stack_of(account)
+        region = stack.region
+        deploy_action = actions.get(f"deploy-{stage.name}")
+        step = f"{tag} deploy to {stage.name}"
+        if deploy_action is None:
+            self.fact(step, False, f"pipeline has no deploy-{stage.name} action")
+            return
+        self.fact(
+            step,
+            deploy_action.get("region", self.hub_region) == region,
+            f"deploy-{stage.name} runs in {deploy_action.get('region')} but {account} is built in {region}",
+        )
+        deploy = w.roles.get(deploy_action.get("role_arn", ""))
+        self.assume(step, pipeline_role, deploy, deploy_action.get("role_arn", "?"))
+        config = deploy_action.get("configuration", {})
+        stack_arn = f"arn:aws:cloudformation:{region}:{account_id}:stack/{config.get('StackName')}/1"
+        for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack"):
+            self.call(
+                step,
+                deploy,
+                "deploy",
+                action,
+                stack_arn,
+                account_id,
+                scps_of=account,
+                context={"aws:RequestedRegion": region},
+            )
+        deployer = w.roles.get(config.get("RoleArn", ""))
+        self.call(
+            step,
+            deploy,
+            "deploy",
+            "iam:PassRole",
+            config.get("RoleArn", "?"),
+            account_id,
+            context={"iam:PassedToService": "cloudformation.amazonaws.com"},
+        )
+        # The endpoint template, resolved with the pipeline's parameters, says what CloudFormation sends.
+        parameters = json.loads(config.get("ParameterOverrides", "{}"))
+        template = collector._Template(
+            assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id
+        )
+        for key, value in parameters.items():
+            if key in template.params and isinstance(value, str):
+                spec_type = assets.endpoint_template(spec)["Parameters"][key].get("Type", "String")
+                template.params[key] = value.split(",") if spec_type == "CommaDelimitedList" else value
+        template.params["ModelPackageArn"] = central_package  # what the select step hands over
+        resources = template.t.get("Resources", {})
+        model = next(
+            (template.resolve(r["Properties"]) for r in resources.values() if r["Type"] == "AWS::SageMaker::Model"), {}
+        )
+        config_props = next(
+            (
+                template.resolve(r["Properties"])
+                for r in resources.values()
+                if r["Type"] == "AWS::SageMaker::EndpointConfig"
+            ),
+            {},
+        )
+        vpc = model.get("VpcConfig") or {}
+        ctx = {"aws:RequestedRegion": region}
+        if vpc.get("Subnets"):
+            ctx["sagemaker:VpcSubnets"] = vpc["Subnets"]
+            ctx["sagemaker:VpcSecurityGroupIds"] = vpc.get("SecurityGroupIds", [])
+        ctx["sagemaker:NetworkIsolation"] = str(bool(model.get("EnableNetworkIsolation"))).lower()
+        endpoint = parameters.get("EndpointName", naming.endpoint_name(spec, team, group))
+        sm = f"arn:aws:sagemaker:{region}:{account_id}"
+        self.call(
+            f"{step} (model in the account's subnets)",
+            deployer,
+            "endpoint-deployer",
+            "sagemaker:CreateModel",
+            f"{sm}:model/{endpoint}-v1-0123abcd",
+            account_id,
+            scps_of=account,
+            context=ctx,
+        )
+        kms = {"aws:RequestedRegion": region}
+        if config_props.get("KmsKeyId"):
+            kms["sagemaker:VolumeKmsKeyArn"] = config_props["KmsKeyId"]
+        self.call(
+            f"{step} (endpoint config with volume key)",
+            deployer,
+            "endpoint-deployer",
+            "sagemaker:CreateEndpointConfig",
+            f"{sm}:endpoint-config/{endpoint}-v1-0123abcd",
+            account_id,
+            scps_of=account,
+            context=kms,
+        )
+        self.call(
+            step,
+            deployer,
+            "endpoint-deployer",
+            "sagemaker:CreateEndpoint",
+            f"{sm}:endpoint/{endpoint}",
+            account_id,
+            scps_of=account,
+            context={"aws:RequestedRegion": region},
+        )
+        endpoint_role = w.roles.get(parameters.get("ModelExecutionRoleArn", ""))
+        self.call(
+            step,
+            deployer,
+            "endpoint-deployer",
+            "iam:PassRole",
+            parameters.get("ModelExecutionRoleArn", "?"),
+            account_id,
+            context={"iam:PassedToService": "sagemaker.amazonaws.com"},
+        )
+        # The endpoint reads the promoted artifact and its key in the hub.
+        artifact_bucket = naming.bucket_name(spec, self.hub, self.hub_region, "model-artifacts")
+        central = naming.central_model_package_group(spec, team, group)
+        self.call(
+            f"{step} (endpoint reads the artifact)",
+            endpoint_role,
+            "endpoint",
+            "s3:GetObject",
+            f"arn:aws:s3:::{artifact_bucket}/{central}/v1/model.tar.gz",
+            self.hub_id,
+            resource_policy=w.resource_policy(self.hub_stack, "aws_s3_bucket_policy", "policy", artifact_bucket),
+            scps_of=account,
+        )
+        hub_alias = naming.kms_alias(spec, "model-artifacts")
+        self.call(
+            f"{step} (endpoint decrypts the artifact)",
+            endpoint_role,
+            "endpoint",
+            "kms:Decrypt",
+            w.key_arn(self.hub_stack, hub_alias) or "",
+            self.hub_id,
+            resource_policy=w.key_policy(self.hub_stack, hub_alias),
+            scps_of=account,
+            context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{self.hub_region}.amazonaws.com"},
+        )
+        if stage.manual_approval:
+            gate = f"{pipeline_arn}/{stage.name}/{approval_action_name(stage.name)}"
+            officer = w.role(self.hub, naming.role_name(spec, "governance-officer"))
+            self.fact(
+                f"{tag} approve {stage.name}",
+                approval_action_name(stage.name) in actions,
+                f"pipeline has no {approval_action_name(stage.name)} action",
+            )
+            self.call(
+                f"{tag} approve {stage.name} (governance officer)",
+                officer,
+                "governance-officer",
+                "codepipeline:PutApprovalResult",
+                gate,
+                self.hub_id,
+                scps_of=self.hub,
+            )
+
+    def pipeline_jobs(self, dev: str, dev_id: str, region: str):
+        """The newest model-build product's pipeline as (jobs, registrations), or None.
+
+        jobs: (create action, ARN kind, the role that creates it, {VpcSubnets, VolumeKmsKeyId} it
+        sends); registrations: (role, ModelApprovalStatus sent). Evaluated in the dev account."""
+        found = self.w.newest_template("model-build")
+        if found is None:
+            return None
+        _path, template = found
+        resolver = collector._Template(template, "project", region, dev_id)
+        self.w.launch_parameters(template, resolver, dev)
+        jobs, registrations = [], []
+        for r in (template.get("Resources") or {}).values():
+            if r.get("Type") != "AWS::SageMaker::Pipeline":
+                continue
+            props = resolver.resolve(r.get("Properties") or {})
+            body = props["PipelineDefinition"]["PipelineDefinitionBody"]
+            definition = json.loads(body) if isinstance(body, str) else body
+            pipeline_role = self.role_named(dev, str(props.get("RoleArn", "")).rsplit("/", 1)[-1])
+            for step in _steps(definition.get("Steps", [])):
+                args = step.get("Arguments") or {}
+                role = self.role_named(dev, str(args.get("RoleArn", "")).rsplit("/", 1)[-1]) or pipeline_role
+                if step.get("Type") == "Training":
+                    sent = {
+                        "VpcSubnets": (args.get("VpcConfig") or {}).get("Subnets"),
+                        "VolumeKmsKeyId": (args.get("ResourceConfig") or {}).get("VolumeKmsKeyId"),
+                    }
+                    jobs.append(("sagemaker:CreateTrainingJob", "training-job", pipeline_role, sent))
+                elif step.get("Type") == "Processing":
+                    network = (args.get("NetworkConfig") or {}).get("VpcConfig") or {}
+                    cluster = (args.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+                    sent = {"VpcSubnets": network.get("Subnets"), "VolumeKmsKeyId": cluster.get("VolumeKmsKeyId")}
+                    jobs.append(("sagemaker:CreateProcessingJob", "processing-job", pipeline_role, sent))
+                elif "ModelApprovalStatus" in args or step.get("Type") == "RegisterModel":
+                    registrations.append((pipeline_role, args.get("ModelApprovalStatus")))
+                del role  # jobs are created by the pipeline's role; the job's role runs them
+        return jobs, registrations
+
+    def role_named(self, account_key: str, name: str) -> Role | None:
+        """A role of an account: the Terraform one, else one a product creates."""
+        return self.w.role(account_key, name) or self.w.product_role(account_key, name)
+
+    def service_call(self, step, service, action, resource, account, resource_policy, context) -> None:
+        """An AWS service principal's call, allowed by the resource policy alone."""
+        if resource_policy is None:
+            self.fact(step, False, f"no resource policy lets {service} call {action} on {resource}")
+            return
+        self.contracts.append(
+            Contract(
+                step,
+                iam.Request(
+                    principal=service,
+                    action=action,
+                    resource=resource,
+                    resource_account=account,
+                    resource_policy=resource_policy,
+                    context=context,
+                ),
+            )
+        )
+
+
+def _steps(steps: list) -> list[dict]:
+    """Every step of a pipeline definition, those inside conditions included."""
+    out = []
+    for step in steps:
+        out.append(step)
+        args = step.get("Arguments") or {}
+        out += _steps(args.get("IfSteps", [])) + _steps(args.get("ElseSteps", []))
+    return out
+
+
+def describe(contract: Contract, decision: iam.Decision) -> str:
+    r = contract.request
+    want = "allowed" if contract.allowed else "denied"
+    why = "; ".join(decision.errors) or decision.explanation
+    return (
+        f"{contract.step}: {r.principal} {r.action} on {r.resource}: expected {want}, got {decision.decision} ({why})"
+    )
+
+
+def problems(world: World) -> list[str]:
+    """One line per broken handoff of the story (empty: the story works end to end)."""
+    return problems_of([world])[0]
+
+
+def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[list[str]]:
+    """:func:`problems` of several worlds (of ``teams`` only, if given) in ONE simulator batch."""
+    return lines_of([Journey(w, teams) for w in worlds])
+
+
+def lines_of(journeys: list[Journey]) -> list[list[str]]:
+    """Problem lines of each journey, every contract decided in ONE simulator batch."""
+    decisions = iam.simulate([c.request for j in journeys for c in j.contracts])
+    out, at = [], 0
+    for journey in journeys:
+        lines = [f"{f.step}: {f.message}" for f in journey.facts if not f.ok]
+        for contract in journey.contracts:
+            decision = decisions[at]
+            at += 1
+            if decision.allowed != contract.allowed or decision.decision == "Error":
+                lines.append(describe(contract, decision))
+        out.append(lines)
+    return out
+
+
+__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "lines_of", "policy", "problems", "problems_of"]

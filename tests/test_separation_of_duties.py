@@ -1,0 +1,175 @@
+"""Every gate holds: each persona opens exactly its own gate, directly or through another role.
+
+On the default spec and every example: the lead of a team opens only that team's dev approval,
+the ML engineer only the central approval, the governance officer only the prod approvals, and
+no role (data scientists, execution, promotion, pipeline, deploy roles...) opens any, nor can
+register a package already Approved, including by assuming, passing (one hop and transitively)
+or starting a pipeline, build or function that runs as a role that can. Decisions come from
+iam-simulate (tests/journey/gates.py). Without node/the npm packages: skip locally, FAIL on CI.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgov.review import iam
+from tests.conftest import ON_CI, ROOT
+from tests.journey.gates import violations, violations_of
+from tests.journey.world import World
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+DEV, HUB = "ml-dev-fraud", "ml-shared-services"
+LEAD = "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist"
+DS = "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist"
+EXECUTION = "arn:aws:iam::330000000003:role/nwa-fraud-sagemaker-execution"
+
+
+@pytest.fixture(scope="module")
+def bridge() -> None:
+    reason = iam.unavailable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"{reason} (required on CI)")
+        pytest.skip(reason)
+
+
+def add_statement(stack: str, address: str, statement: dict):
+    """A tree edit: one more statement in a role's inline policy."""
+
+    def apply(tree: dict[str, bytes]) -> None:
+        path = f"stacks/{stack}/cdk.tf.json"
+        doc = json.loads(tree[path])
+        attrs = doc["resource"]["aws_iam_role_policy"][address]
+        policy = json.loads(attrs["policy"])
+        policy["Statement"].append(statement)
+        attrs["policy"] = json.dumps(policy)
+        tree[path] = json.dumps(doc).encode()
+
+    return apply
+
+
+def allow(sid: str, action: str, resource: str, **condition) -> dict:
+    out = {"Sid": sid, "Effect": "Allow", "Action": [action], "Resource": resource}
+    if condition:
+        out["Condition"] = {"StringEquals": condition}
+    return out
+
+
+PASS_LEAD = allow("PassLead", "iam:PassRole", LEAD, **{"iam:PassedToService": "sagemaker.amazonaws.com"})
+# (broken copy, edits, a line the failure must contain)
+BROKEN = {
+    # issue 14's first finding: a data scientist passes the lead role to a SageMaker job
+    "data-scientist-passes-lead": (
+        [add_statement(DEV, "fraud_data_scientist", PASS_LEAD)],
+        f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {LEAD}",
+    ),
+    # the same, two hops: the data scientist passes the execution role, which passes the lead
+    "execution-role-passes-lead": (
+        [add_statement(DEV, "fraud_sagemaker_execution", PASS_LEAD)],
+        f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {EXECUTION} -> {LEAD}",
+    ),
+    # the officer starts a build whose role may approve central packages
+    "officer-starts-approving-build": (
+        [
+            add_statement(
+                HUB,
+                "fraud_select_model",
+                allow(
+                    "Approve",
+                    "sagemaker:UpdateModelPackage",
+                    "arn:aws:sagemaker:eu-west-1:220000000002:model-package/*",
+                ),
+            ),
+            add_statement(
+                HUB,
+                "governance_officer",
+                allow(
+                    "Build",
+                    "codebuild:StartBuild",
+                    "arn:aws:codebuild:eu-west-1:220000000002:project/nwa-fraud-card-scoring-select",
+                ),
+            ),
+        ],
+        "role/nwa-governance-officer opens gate central-approval it must not, via",
+    ),
+    # the ML engineer may also give the prod approval
+    "ml-engineer-approves-prod": (
+        [
+            add_statement(
+                HUB,
+                "ml_engineer",
+                allow("Prod", "codepipeline:PutApprovalResult", "arn:aws:codepipeline:eu-west-1:220000000002:*"),
+            )
+        ],
+        "role/nwa-ml-engineer opens gate prod-approval it must not",
+    ),
+    # registration no longer pinned: the execution role registers a package already Approved
+    "registration-unpinned": (
+        [
+            add_statement(
+                DEV,
+                "fraud_sagemaker_execution",
+                allow(
+                    "Register",
+                    "sagemaker:CreateModelPackage",
+                    "arn:aws:sagemaker:eu-west-1:330000000003:model-package/*",
+                ),
+            )
+        ],
+        "role/nwa-fraud-sagemaker-execution opens gate register-approved it must not",
+    ),
+}
+
+
+# Ways around a gate that the owner of the role is closing: (text of the violation, why). The
+# test is an expected failure while one holds and fails on any other violation; remove the
+# entry when the change lands (the test then insists).
+OPEN_FINDINGS = (
+    (
+        "-catalog-launch opens gate dev-approval:",
+        "the catalog launch role (modules/catalog.py) may pass the lead persona to SageMaker for user profiles, "
+        "so whoever launches the user-profile product chooses the lead's rights; the launch role must pass a "
+        "persona only for a launch by that persona (or a lead-only portfolio)",
+    ),
+)
+
+
+def check(lines: list[str]) -> None:
+    known = [line for line in lines if any(text in line for text, _ in OPEN_FINDINGS)]
+    assert [line for line in lines if line not in known] == []
+    if known:
+        pytest.xfail("; ".join(sorted({why for text, why in OPEN_FINDINGS if any(text in k for k in known)})))
+
+
+@pytest.fixture(scope="module")
+def results(bridge, default_spec, tree) -> dict[str, list[str]]:
+    """Violations of the default spec and of each broken copy, in one simulator batch."""
+    names = ["default", *sorted(BROKEN)]
+    worlds = [World(default_spec, tree)]
+    for seam in sorted(BROKEN):
+        broken = dict(tree)
+        for edit in BROKEN[seam][0]:
+            edit(broken)
+        worlds.append(World(default_spec, broken))
+    return dict(zip(names, violations_of(worlds), strict=True))
+
+
+def test_default_spec_every_persona_opens_exactly_its_gate(results):
+    check(results["default"])
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_spec_every_persona_opens_exactly_its_gate(bridge, render_spec, path):
+    from mlgov.validation import load_spec
+
+    check(violations(World(load_spec(path), render_spec(path))))
+
+
+@pytest.mark.parametrize("seam", sorted(BROKEN))
+def test_a_broken_copy_opens_a_gate_and_says_how(results, seam):
+    # GIVEN the default tree with one way around a gate WHEN the gates are evaluated
+    # THEN the violation names the role, the gate and the path
+    lines = results[seam]
+    assert any(BROKEN[seam][1] in line for line in lines), lines
