@@ -143,3 +143,25 @@ def approval_pattern(groups: Sequence[str], accounts: Sequence[str] = ()) -> dic
     if accounts:
         pattern["account"] = sorted(accounts)
     return pattern
+
+
+def vpc_network_interfaces(region: str) -> dict[str, Any]:
+    """What SageMaker needs of a role whose jobs or endpoints run in a VPC: the network
+    interfaces it creates in the account's subnets (EC2 offers no resource scoping for these
+    calls at creation), in that region only."""
+    return policy.statement(
+        "VpcNetworkInterfaces",
+        [
+            "ec2:CreateNetworkInterface",
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+        ],
+        "*",
+        conditions={"StringEquals": {"aws:RequestedRegion": region}},
+    )

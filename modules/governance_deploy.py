@@ -21,7 +21,7 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from mlgov.modules.governance_common import kms_by_alias, only_role, role, service_trust
+from mlgov.modules.governance_common import kms_by_alias, only_role, role, service_trust, vpc_network_interfaces
 from mlgov.platform import naming, network, policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -227,24 +227,7 @@ class StageGovernance(Construct):
             if stages:
                 # Endpoints run in the account's network (its SSM parameters): SageMaker manages
                 # their ENIs with this role; EC2 offers no resource scoping for Describe*.
-                statements.append(
-                    policy.statement(
-                        "VpcNetworkInterfaces",
-                        [
-                            "ec2:CreateNetworkInterface",
-                            "ec2:CreateNetworkInterfacePermission",
-                            "ec2:DeleteNetworkInterface",
-                            "ec2:DeleteNetworkInterfacePermission",
-                            "ec2:DescribeDhcpOptions",
-                            "ec2:DescribeNetworkInterfaces",
-                            "ec2:DescribeSecurityGroups",
-                            "ec2:DescribeSubnets",
-                            "ec2:DescribeVpcs",
-                        ],
-                        "*",
-                        conditions={"StringEquals": {"aws:RequestedRegion": region}},
-                    )
-                )
+                statements.append(vpc_network_interfaces(region))
             self.roles[team] = role(
                 self,
                 construct_id(team, "endpoint"),

@@ -41,6 +41,7 @@ from mlgov.modules.governance_common import (
     register_pending,
     role,
     service_trust,
+    vpc_network_interfaces,
 )
 from mlgov.platform import naming, policy
 from mlgov.platform.catalog import COST_TAGS
@@ -251,22 +252,7 @@ class DevGovernance(Construct):
                     [f"arn:aws:ecr:{region}:*:repository/*"],
                 ),
                 # Jobs in the VPC attach network interfaces; EC2 offers no resource scoping for these.
-                policy.statement(
-                    "VpcNetworkInterfaces",
-                    [
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSecurityGroups",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeVpcs",
-                    ],
-                    "*",
-                    conditions={"StringEquals": {"aws:RequestedRegion": region}},
-                ),
+                vpc_network_interfaces(region),
             ],
         )
 
