@@ -10,7 +10,9 @@ role). Creates:
   (only it) may read them;
 - persona roles ``<org>-<team>-data-scientist`` (trains, registers, denied UpdateModelPackage) and
   ``<org>-<team>-lead-data-scientist`` (also approves), the ONE set of personas of the team: the
-  catalog products use them as Studio execution roles and never make their own; and
+  catalog products use them as Studio execution roles and never make their own; each may open
+  Studio (presigned URL, apps) for its own user profile only (the session's source identity),
+  read the domain, and launch projects from the hub's products; and
   ``<org>-<team>-sagemaker-execution``, the role of every job and pipeline (the only role the
   personas may pass). Every registration is pinned to ``PendingManualApproval``;
 - SSM parameters ``/<org>/team/name`` and ``/<org>/team/model-package-groups`` for the products
@@ -71,6 +73,16 @@ PIPELINE_ACTIONS = (
     "sagemaker:StartPipelineExecution",
     "sagemaker:UpdatePipeline",
 )
+# Launching a project from the hub's shared portfolios; the products live in the hub account.
+CATALOG_PRODUCT_ACTIONS = (
+    "servicecatalog:DescribeProduct",
+    "servicecatalog:DescribeProvisioningParameters",
+    "servicecatalog:ListLaunchPaths",
+    "servicecatalog:ProvisionProduct",
+)
+# IAM's policy variable for the session's source identity (the user profile's name), with its
+# ``$`` doubled: Terraform would read a bare ``${`` as an interpolation.
+OWN_PROFILE = "$${aws:SourceIdentity}"
 
 
 class DevGovernance(Construct):
@@ -184,19 +196,50 @@ class DevGovernance(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         ]
-        # Studio runs a persona as its user profile's execution role; people assume it with
-        # their account's own IAM (SSO permission sets or federation) through the account root.
+        # Studio runs a persona as its user profile's execution role and, with the domain's
+        # USER_PROFILE_NAME identity config, sets the profile name as the session's source
+        # identity. People assume it with their account's own IAM (SSO permission sets or
+        # federation) through the account root and must set their source identity to their
+        # own profile name: that IAM pins sts:SourceIdentity to the person (docs/security.md).
         trust_persona = policy.document(
             policy.statement(
-                "AccountAssumesPersona", ["sts:AssumeRole"], principals={"AWS": policy.account_root(account_id)}
+                "AccountAssumesPersona",
+                ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                principals={"AWS": policy.account_root(account_id)},
             ),
             policy.statement(
                 "StudioRunsPersona",
-                ["sts:AssumeRole"],
+                ["sts:AssumeRole", "sts:SetSourceIdentity"],
                 principals={"Service": "sagemaker.amazonaws.com"},
                 conditions={"StringEquals": {"aws:SourceAccount": account_id}},
             ),
         )
+        # Studio for the caller's own profile only: the profile and app ARNs carry the profile
+        # name, and the session's source identity is that name (set by Studio or the person).
+        hub_products = f"arn:aws:catalog:{hub_region}:{hub_id}:product/*"
+        studio = [
+            policy.statement(
+                "OpenOwnStudio", ["sagemaker:CreatePresignedDomainUrl"], [f"{sm}:user-profile/*/{OWN_PROFILE}"]
+            ),
+            policy.statement(
+                "OwnStudioApps", ["sagemaker:CreateApp", "sagemaker:DeleteApp"], [f"{sm}:app/*/{OWN_PROFILE}/*"]
+            ),
+            policy.statement("ReadStudioDomain", ["sagemaker:DescribeDomain"], [f"{sm}:domain/*"]),
+            policy.statement("ReadStudioProfiles", ["sagemaker:DescribeUserProfile"], [f"{sm}:user-profile/*/*"]),
+            # ListApps, ListUserProfiles, SearchProducts and DescribeRecord take no resource.
+            policy.statement(
+                "ListStudio",
+                [
+                    "sagemaker:ListApps",
+                    "sagemaker:ListUserProfiles",
+                    "servicecatalog:DescribeRecord",
+                    "servicecatalog:SearchProducts",
+                ],
+                "*",
+            ),
+            policy.statement("CreateProjects", ["sagemaker:CreateProject"], [f"{sm}:project/*"]),
+            policy.statement("LaunchHubProducts", CATALOG_PRODUCT_ACTIONS, [hub_products]),
+        ]
         role(
             self,
             construct_id(team, "data_scientist"),
@@ -207,6 +250,7 @@ class DevGovernance(Construct):
             statements=[
                 *registry,
                 *jobs,
+                *studio,
                 artifacts,
                 key_use,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
@@ -222,6 +266,7 @@ class DevGovernance(Construct):
             statements=[
                 *registry,
                 *jobs,
+                *studio,
                 artifacts,
                 key_use,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),

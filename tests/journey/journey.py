@@ -1,6 +1,7 @@
 """The platform's story as contracts, one per handoff, built from a :class:`World`.
 
-A data scientist trains in the VPC and registers (pending), the lead approves, the approval
+Each person opens Studio for their own user profile only and launches a project from the
+hub's products. A data scientist trains in the VPC and registers (pending), the lead approves, the approval
 event leaves the dev account for the hub's bus, the promotion function reads the dev package,
 artifacts and key cross-account and registers centrally (pending), the ML engineer approves,
 that event starts the team's pipeline, which deploys to test, the governance officer approves,
@@ -92,6 +93,7 @@ class Journey:
         self.hub_region = naming.hub_region(self.spec)
         self.hub_stack = world.stack_of(self.hub)
         for team in sorted(teams or self.spec.teams):
+            self._studio(team)
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
 
@@ -157,6 +159,76 @@ class Journey:
             return
         ok = EventPattern.load(json.dumps(pattern)).matches_event(event)
         self.fact(step, ok, f"event {event['detail']['ModelPackageArn']} does not match rule {rule}'s pattern")
+
+    # --- Studio: each person opens their own profile, and only theirs -------------------
+
+    def _studio(self, team: str) -> None:
+        """0. People open Studio as their persona role, named by their session's source identity.
+
+        The user profile product names each profile after its owner; the domain
+        (USER_PROFILE_NAME) and the person's own sign-in set that name as source identity."""
+        w, spec = self.w, self.spec
+        dev = spec.teams[team].dev_account
+        dev_id = w.account_id(dev)
+        region = w.stack_of(dev).region
+        sm = f"arn:aws:sagemaker:{region}:{dev_id}"
+        domain = "d-journey0000"
+        people = {
+            "data scientist": (f"{team}-alice", w.role(dev, naming.team_role(spec, team, "data-scientist"))),
+            "lead": (f"{team}-bob", w.role(dev, naming.team_role(spec, team, "lead-data-scientist"))),
+        }
+        for who, (profile, role) in people.items():
+            (other_who, (other, _)), *_ = [(k, v) for k, v in people.items() if k != who]
+            step = f"[{team}] 0 {who} opens own Studio"
+            # Studio assumes the persona and stamps the profile name as source identity.
+            for action in ("sts:AssumeRole", "sts:SetSourceIdentity"):
+                self.service_call(
+                    step,
+                    "sagemaker.amazonaws.com",
+                    action,
+                    role.arn if role else "",
+                    dev_id,
+                    role.trust if role else None,
+                    {"aws:SourceAccount": dev_id, "sts:SourceIdentity": profile},
+                )
+            own = {"aws:SourceIdentity": profile}
+            for target, target_who, ok in ((profile, "own", True), (other, f"the {other_who}'s", False)):
+                step = f"[{team}] 0 {who} opens {target_who} Studio"
+                self.call(
+                    step,
+                    role,
+                    who,
+                    "sagemaker:CreatePresignedDomainUrl",
+                    f"{sm}:user-profile/{domain}/{target}",
+                    dev_id,
+                    scps_of=dev,
+                    context=own,
+                    allowed=ok,
+                )
+                self.call(
+                    step,
+                    role,
+                    who,
+                    "sagemaker:CreateApp",
+                    f"{sm}:app/{domain}/{target}/jupyterlab/default",
+                    dev_id,
+                    scps_of=dev,
+                    context=own,
+                    allowed=ok,
+                )
+            step = f"[{team}] 0 {who} launches a project from Studio"
+            self.call(step, role, who, "sagemaker:CreateProject", f"{sm}:project/{team}-journey", dev_id, context=own)
+            self.call(
+                step,
+                role,
+                who,
+                "servicecatalog:ProvisionProduct",
+                f"arn:aws:catalog:{self.hub_region}:{self.hub_id}:product/prod-journey0000",
+                # A shared portfolio is Service Catalog's grant, not a resource policy: IAM
+                # decides on the caller's identity policy alone, as for a same-account call.
+                dev_id,
+                context=own,
+            )
 
     # --- the story of one model --------------------------------------------------------
 

@@ -129,7 +129,39 @@ def _drop_resource(stack: str, rtype: str, address: str):
     return apply
 
 
+def _resource(sid: str, resource: str):
+    def edit(policy: dict) -> None:
+        (s,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        s["Resource"] = resource
+
+    return edit
+
+
 BROKEN = {
+    "data-scientist-opens-any-studio": (
+        _policy_edit(
+            DEV,
+            "aws_iam_role_policy",
+            "fraud_data_scientist",
+            "policy",
+            _resource("OpenOwnStudio", "arn:aws:sagemaker:eu-west-1:330000000003:user-profile/*/*"),
+        ),
+        "0 data scientist opens the lead's Studio",
+    ),
+    "lead-apps-in-any-profile": (
+        _policy_edit(
+            DEV,
+            "aws_iam_role_policy",
+            "fraud_lead_data_scientist",
+            "policy",
+            _resource("OwnStudioApps", "arn:aws:sagemaker:eu-west-1:330000000003:app/*/*/*"),
+        ),
+        "0 lead opens the data scientist's Studio",
+    ),
+    "studio-cannot-set-source-identity": (
+        _policy_edit(DEV, "aws_iam_role", "fraud_data_scientist", "assume_role_policy", drop("StudioRunsPersona")),
+        "0 data scientist opens own Studio",
+    ),
     "launch-parameter-not-written": (
         _drop_resource(DEV, "aws_ssm_parameter", "team_models_bucket"),
         "1 launch project",
