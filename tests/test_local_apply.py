@@ -115,8 +115,8 @@ def moto_endpoint():
 def _reset(endpoint: str) -> None:
     import urllib.request
 
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - local moto
-    urllib.request.urlopen(request, timeout=30).read()  # noqa: S310 - the local moto server's http URL
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).read()
 
 
 def _client(service, endpoint, region):

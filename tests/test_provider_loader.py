@@ -302,7 +302,7 @@ def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
 
     tarball = next(Path(cdktf.__path__[0], "_jsii").glob("*.jsii.tgz"))
     with tarfile.open(tarball) as tar:
-        tar.extractall(  # noqa: S202 - two named members of the installed cdktf's own tarball
+        tar.extractall(
             tmp_path,
             members=[tar.getmember("package/package.json"), tar.getmember("package/lib/tokens/private/stack-trace.js")],
         )
