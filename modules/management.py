@@ -1,7 +1,8 @@
 """Management account layer: the organization's own account.
 
 Reads ``organization``, ``accounts`` and ``management``. Creates the account baseline, the
-platform OUs when ``management.own_ous`` (else they are referenced by id), one SCP per
+platform OUs when ``management.own_ous`` (else they are referenced by id; with
+``management.adopt_ous`` existing ones are imported by id), one SCP per
 enabled guardrail with its attachments, and Service Catalog organizations access with the
 hub as delegated administrator (see :mod:`mlgov.modules.guardrails`).
 """
@@ -12,6 +13,7 @@ from constructs import Construct
 
 from mlgov.modules.base import AccountStack
 from mlgov.modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
+from mlgov.platform.addresses import ou_imports
 from mlgov.spec.model import OrgSpec, StackRef
 
 
@@ -21,5 +23,8 @@ class ManagementStack(AccountStack):
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id, spec=spec, ref=ref)
         ous = OrganizationalUnits(self, "organizational_units", spec=spec)
+        if imports := ou_imports(spec):
+            # Adoption: the first apply imports the existing OUs (Terraform >= 1.5 import blocks).
+            self.add_override("import", imports)
         Guardrails(self, "guardrails", spec=spec, target_ids=ous.target_ids)
         OrganizationAccess(self, "organization_access", spec=spec)

@@ -149,3 +149,86 @@ def test_whole_stack_destroy_is_recognised_only_when_nothing_stays():
     assert summary.stack_report("s", gone).removed
     assert not summary.stack_report("s", stays).removed
     assert not summary.stack_report("s", {"resource_changes": []}).removed
+
+
+# -- adoption: OUs that already exist are imported, not created ------------------------------
+
+
+def _moto_org_spec(endpoint) -> dict:
+    """The default spec pointed at an organization created in moto: its OUs exist already."""
+    import boto3
+
+    org = boto3.client(
+        "organizations",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        **{"aws_access_key_id": "mlgov-local", "aws_secret_access_key": "mlgov-local"},
+    )
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["organization"]["id"] = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    data["organization"]["root_id"] = root
+    units = data["organization"]["organizational_units"]
+    for name in sorted(units, key=lambda n: units[n].get("parent") is not None):
+        parent = units[units[name]["parent"]]["id"] if units[name].get("parent") else root
+        units[name]["id"] = org.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
+    data["management"]["own_ous"] = True
+    return data
+
+
+def _ou_plan(render_spec, data, endpoint, cli_config, work) -> dict:
+    """Real terraform plan of the management stack's OUs (and import blocks) against moto."""
+    tree = render_spec(yaml.safe_dump(data, sort_keys=False))
+    stack = json.loads(tree["stacks/management/cdk.tf.json"])
+    ous = {"aws_organizations_organizational_unit": stack["resource"]["aws_organizations_organizational_unit"]}
+    slim = {k: v for k, v in stack.items() if k in ("terraform", "provider", "import")}
+    slim["resource"] = ous
+    src = work / "src"
+    src.mkdir(parents=True)
+    (src / "cdk.tf.json").write_text(json.dumps(slim, indent=2))
+    region = stack["provider"]["aws"][0]["region"]
+    ws = terraform.Workspace(src, work / "ws", cli_config, offline=False)
+    override = localapply.endpoint_override(endpoint, region)
+    override["provider"]["aws"]["endpoints"][0]["organizations"] = endpoint
+    (ws.workdir / "mlgov_local_override.tf.json").write_text(json.dumps(override, indent=2))
+    assert ws.init().ok
+    planned = ws.run("plan", "-input=false", "-no-color", "-lock=false", "-out=plan.tfplan", timeout=600)
+    assert planned.ok, planned.stderr[-3000:]
+    return json.loads(ws.show_json("plan.tfplan").stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.terraform
+def test_existing_ous_are_adopted_by_import_blocks(render_spec, tf_cli_config, moto_endpoint, tmp_path):  # noqa: F811
+    # GIVEN an organization (moto) whose OUs already exist, and a spec that owns them
+    data = _moto_org_spec(moto_endpoint)
+    names = sorted(data["organization"]["organizational_units"])
+    # WHEN the spec says to adopt them and terraform plans the management stack's OUs
+    data["management"]["adopt_ous"] = True
+    plan = _ou_plan(render_spec, data, moto_endpoint, tf_cli_config, tmp_path / "adopt")
+    # THEN every OU is imported by its id, none is created or destroyed
+    assert planning.count_actions(plan)["create"] == planning.count_actions(plan)["delete"] == 0
+    changes = [rc for rc in plan["resource_changes"] if rc["type"] == "aws_organizations_organizational_unit"]
+    assert len(changes) == len(names)
+    for rc in changes:
+        # imported, then (moto's OUs carry no tags) updated in place with the spec's tags
+        assert rc["change"]["actions"] in (["no-op"], ["update"]), rc["change"]["actions"]
+        assert (
+            rc["change"]["importing"]["id"]
+            == data["organization"]["organizational_units"][rc["change"]["after"]["name"]]["id"]
+        )
+    # AND without adoption the same plan would create duplicates (what the first apply failed on)
+    data["management"]["adopt_ous"] = False
+    plan = _ou_plan(render_spec, data, moto_endpoint, tf_cli_config, tmp_path / "create")
+    assert planning.count_actions(plan)["create"] == len(names)
+
+
+def test_adopt_ous_needs_own_ous():
+    from mlgov.errors import SpecError
+    from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
+
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["management"].update(own_ous=False, adopt_ous=True)
+    with pytest.raises(SpecError, match=r"management.adopt_ous: adopt_ous imports the OUs mlgov owns"):
+        parse_spec(load_yaml(yaml.safe_dump(data, sort_keys=False), "<t>"))

@@ -102,3 +102,16 @@ def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
     """Every address of the families above, for the collision check at validate time."""
     yield from catalog_addresses(spec)
     yield from governance_addresses(spec)
+
+
+def ou_address(name: str) -> str:
+    """Address of an OU the management stack owns (modules/guardrails.py OrganizationalUnits)."""
+    return f"aws_organizations_organizational_unit.{naming.construct_id(name)}"
+
+
+def ou_imports(spec: OrgSpec) -> list[dict[str, str]]:
+    """Terraform ``import`` blocks adopting every owned OU by its spec id (``management.adopt_ous``)."""
+    if not (spec.management.own_ous and spec.management.adopt_ous):
+        return []
+    units = spec.organization.organizational_units
+    return [{"to": ou_address(name), "id": units[name].id} for name in sorted(units)]

@@ -113,6 +113,12 @@ class ManagementSettings(SpecModel):
         description="mlgov creates and manages the OUs of organization.organizational_units (name, parent, tags). "
         "False: they are referenced by id only (e.g. Control Tower owns them).",
     )
+    adopt_ous: StrictBool = Field(
+        default=False,
+        description="With own_ous: the OUs already exist with the ids in organization.organizational_units; the "
+        "management stack carries Terraform import blocks, so the first apply adopts them instead of failing on "
+        "duplicates (the blocks are no-ops once the OUs are in the state).",
+    )
     service_catalog_access: StrictBool = Field(
         default=True,
         description="Enable Service Catalog's AWS Organizations access and register the hub as its delegated "

@@ -26,3 +26,12 @@ def address_problems(spec: OrgSpec) -> Iterator[Finding]:
                 f"Terraform address for the {address.family} (got {address.name!r} twice, expected distinct names); "
                 "rename one",
             )
+
+
+def adoption_problems(spec: OrgSpec) -> Iterator[Finding]:
+    """``management.adopt_ous`` imports the OUs mlgov owns: meaningless without ``own_ous``."""
+    if spec.management.adopt_ous and not spec.management.own_ous:
+        yield (
+            ("management", "adopt_ous"),
+            "adopt_ous imports the OUs mlgov owns (got own_ous: false, expected own_ous: true)",
+        )

@@ -14,7 +14,7 @@ from typing import Any
 from mlgov.platform import guardrails, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
-from mlgov.validation.addresses import address_problems
+from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
@@ -67,6 +67,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _accounts(spec),
         _teams(spec),
         guardrails.problems(spec),
+        adoption_problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
         network_problems(spec),
