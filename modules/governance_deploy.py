@@ -184,10 +184,12 @@ class StageGovernance(Construct):
                     ),
                     policy.statement(
                         "EndpointKeyGrants",
-                        ["kms:CreateGrant", "kms:DescribeKey"],
+                        ["kms:CreateGrant"],
                         [platform_key_arn],
                         conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                     ),
+                    # DescribeKey requests never carry kms:GrantIsForAWSResource: a statement of its own.
+                    policy.statement("EndpointKeyDescribe", ["kms:DescribeKey"], [platform_key_arn]),
                 ],
             )
             capture = [f"arn:aws:s3:::{platform_bucket}/data-capture/{team}/*"]

@@ -144,7 +144,7 @@ class HubGovernance(Construct):
         key_statements.append(
             policy.statement(
                 "CloudWatchLogsEncryptsPromotionLogs",
-                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"],
+                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
                 "*",
                 principals={"Service": f"logs.{region}.amazonaws.com"},
                 conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},

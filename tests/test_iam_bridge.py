@@ -232,6 +232,17 @@ VALIDATE = {
             }
         ),
     ),
+    "allow-never-applies": (
+        "identity",
+        doc(
+            {
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+                "Resource": f"arn:aws:kms:eu-west-1:{DEV}:key/*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            }
+        ),
+    ),
     "action-matches-no-resource": (
         "identity",
         doc({"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": f"{BUCKET}/*"}),
@@ -242,7 +253,7 @@ VALIDATE = {
             {
                 "Sid": "Train",
                 "Effect": "Allow",
-                "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"],
+                "Action": "sagemaker:CreateTrainingJob",
                 "Resource": f"arn:aws:sagemaker:eu-west-1:{DEV}:training-job/*",
                 "Condition": {
                     "Null": {"sagemaker:VolumeKmsKeyArn": "false"},
@@ -253,10 +264,11 @@ VALIDATE = {
             {
                 "Sid": "Models",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": [BUCKET, f"{BUCKET}/*"],
+                "Action": "s3:ListBucket",
+                "Resource": BUCKET,
                 "Condition": {"StringLike": {"s3:prefix": "models/*"}},
             },
+            {"Sid": "ModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/models/*"},
             {
                 "Sid": "Key",
                 "Effect": "Allow",
@@ -306,6 +318,7 @@ def found(bridge) -> dict[str, list[iam.Finding]]:
         "resource-mismatch",
         "deprecated-key",
         "deny-always-applies",
+        "allow-never-applies",
         "action-matches-no-resource",
     ],
 )

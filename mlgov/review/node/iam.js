@@ -313,6 +313,11 @@ async function checkKey(key, op, value, st, actions, allActions, report) {
     report("key-not-applicable", `condition key ${key} applies to none of ${actionList(missing)}`);
   } else if (missing.length && st.Effect === "Deny" && trueWhenMissing(op, value)) {
     report("deny-always-applies", `requests of ${actionList(missing)} never carry ${key}, so this Deny (${op}) always applies to them`);
+  } else if (missing.length && st.Effect === "Allow" && !trueWhenMissing(op, value)) {
+    // The mirror image: an Allow whose condition needs a key some of its actions never carry
+    // grants those actions nothing (e.g. kms:DescribeKey beside kms:CreateGrant under
+    // kms:GrantIsForAWSResource).
+    report("allow-never-applies", `requests of ${actionList(missing)} never carry ${key}, so this Allow (${op}) grants them nothing`);
   }
 }
 
