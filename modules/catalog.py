@@ -10,8 +10,9 @@ rendered templates handed in as :class:`CatalogView` (built from the spec by
   rendered product version;
 - one portfolio per spec portfolio; one product per spec product (first version as its
   initial provisioning artifact, later versions as ``aws_servicecatalog_provisioning_artifact``);
-- the product <-> portfolio association and a LAUNCH constraint with the LOCAL role name
-  :func:`mlgov.platform.naming.catalog_launch_role` on every pair, except for retired products
+- the product <-> portfolio association and a LAUNCH constraint with the LOCAL role name of the
+  portfolio's own launch role (:func:`mlgov.platform.naming.catalog_launch_role`) on every pair,
+  except for retired products
   (``retired: true``), which stay in the hub with their versions but leave the portfolio;
 - an organization-node share (``ORGANIZATIONAL_UNIT``, principal and tag-option sharing on)
   per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and for the
@@ -21,8 +22,10 @@ rendered templates handed in as :class:`CatalogView` (built from the spec by
 The share needs Service Catalog's organizations access and the hub registered as delegated
 administrator; both live in the management stack.
 
-:class:`CatalogLaunchRole` (dev stacks) creates the launch role the constraint names, allowed
-to create exactly what the product templates declare and nothing else, and the permissions
+:class:`CatalogLaunchRole` (dev stacks) creates one launch role per portfolio, the one that
+portfolio's constraints name, allowed to create exactly what that portfolio's product templates
+declare and nothing else (a launch through a portfolio whose products declare no Studio domain or
+user profile cannot pass a persona role, whoever may launch through it), and the permissions
 boundary (:func:`mlgov.platform.naming.product_boundary`) every role it creates must carry. IAM is global, so an
 account built in several regions gets the role once (first region), covering all of them.
 """
@@ -58,7 +61,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming, policy
-from mlgov.platform.catalog import ProductArtifact, account_teams, persona_roles, product_artifacts
+from mlgov.platform.catalog import ProductArtifact, account_teams, launch_needs, persona_roles, product_artifacts
 from mlgov.spec.model import OrgSpec
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -145,10 +148,9 @@ class CatalogHub(Construct):
                 )
             ],
         )
-        launch_role_name = naming.catalog_launch_role(spec)
-        launch_role = json.dumps({"LocalRoleName": launch_role_name})
-
         for pkey, portfolio in sorted(catalog.portfolios.items()):
+            launch_role_name = naming.catalog_launch_role(spec, pkey)
+            launch_role = json.dumps({"LocalRoleName": launch_role_name})
             pf = named(
                 ServicecatalogPortfolio(
                     self,
@@ -300,19 +302,23 @@ def boundary_arn(spec: OrgSpec, account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:policy/{naming.product_boundary(spec)}"
 
 
-def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
-    """What the launch role may do: manage exactly the resources the product templates declare.
+def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portfolio: str) -> str:
+    """What one portfolio's launch role may do: manage exactly the resources its products' templates
+    declare (:func:`mlgov.platform.catalog.launch_needs`), and nothing another portfolio needs.
 
     The product templates create roles with fixed names (:data:`mlgov.platform.naming.PRODUCT_ROLES`);
-    the launch role may create or extend them only under the permissions boundary
-    :func:`boundary_policy` (so no product role ever exceeds it), may only delete the v1-only ones,
-    passes each role only to the service that uses it, and passes the team's persona roles (Studio's
-    execution roles) to SageMaker. It manages only the keys product stacks created (their
-    CloudFormation stack tag), creates no model package group (projects register into the team's
-    Terraform-owned groups) and reads the platform's SSM parameters the templates resolve at launch.
-    Its own name and the boundary's lie outside the product prefix.
+    the launch role may create or extend those its templates declare only under the permissions
+    boundary :func:`boundary_policy` (so no product role ever exceeds it), may only delete the v1-only
+    ones, and passes each role only to the service that uses it: the team's persona roles to
+    SageMaker only where a template declares a domain or user profile (their execution roles), the
+    model build role where it declares a pipeline, the Projects function's role where it declares a
+    function. It manages only the keys product stacks created (their CloudFormation stack tag),
+    creates no model package group (projects register into the team's Terraform-owned groups) and
+    reads the platform's SSM parameters the templates resolve at launch. Its own name and the
+    boundary's lie outside the product prefix.
     """
-    roles = naming.product_roles(spec)
+    needs = launch_needs(spec, portfolio)
+    roles = {p: n for p, n in naming.product_roles(spec).items() if n in needs.role_names}
     all_roles = sorted(policy.role_arn(account_id, name) for name in roles.values())
     current = {p: n for p, n in roles.items() if p not in naming.V1_ONLY_PRODUCT_ROLES}
     current_arns = sorted(policy.role_arn(account_id, name) for name in current.values())
@@ -320,11 +326,16 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
     function = naming.product_projects_function(spec)
     teams = account_teams(spec, account_id)
     personas = [naming.team_role(spec, t, p) for t in teams for p in ("data-scientist", "lead-data-scientist")]
+    studio = needs.declares("AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile")
 
     def pass_roles(service: str) -> list[str]:
-        names = [n for p, n in current.items() if naming.PRODUCT_ROLES[p] == service]
+        names = []
         if service == "sagemaker.amazonaws.com":
-            names += personas
+            names += personas if studio else []
+            if needs.declares("AWS::SageMaker::Pipeline"):
+                names.append(naming.product_role(spec, "model-build"))
+        if service == "lambda.amazonaws.com" and needs.declares("AWS::Lambda::Function"):
+            names += [n for p, n in current.items() if naming.PRODUCT_ROLES[p] == service]
         return sorted(policy.role_arn(account_id, n) for n in names)
 
     org = spec.organization.name
@@ -336,8 +347,45 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
     platform_parameters = sorted(
         {f"parameter/{org}/{key[0]}/*" for key in (*naming.PARAMETERS, *naming.PRODUCT_PARAMETERS)}
     )
-    sagemaker = arns("sagemaker", "domain/*", "user-profile/*", "pipeline/*")
+    sagemaker_resources = [
+        r
+        for kind, r in (
+            ("AWS::SageMaker::Domain", "domain/*"),
+            ("AWS::SageMaker::UserProfile", "user-profile/*"),
+            ("AWS::SageMaker::Pipeline", "pipeline/*"),
+        )
+        if needs.declares(kind)
+    ]
+    sagemaker_actions = sorted(
+        {"sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"}
+        | (
+            {"sagemaker:CreateDomain", "sagemaker:DeleteDomain", "sagemaker:DescribeDomain", "sagemaker:UpdateDomain"}
+            if needs.declares("AWS::SageMaker::Domain")
+            else set()
+        )
+        | (
+            {
+                "sagemaker:CreateUserProfile",
+                "sagemaker:DeleteUserProfile",
+                "sagemaker:DescribeUserProfile",
+                "sagemaker:UpdateUserProfile",
+            }
+            if needs.declares("AWS::SageMaker::UserProfile")
+            else set()
+        )
+        | (
+            {
+                "sagemaker:CreatePipeline",
+                "sagemaker:DeletePipeline",
+                "sagemaker:DescribePipeline",
+                "sagemaker:UpdatePipeline",
+            }
+            if needs.declares("AWS::SageMaker::Pipeline")
+            else set()
+        )
+    )
     boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(spec, account_id)}}
+    network = studio or any(t.startswith("AWS::EC2::") for t in needs.parameter_types | needs.resource_types)
     statements = [
         policy.statement(
             "ProductStacks",
@@ -365,7 +413,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             "TemplatesFromTheHub",
             ["s3:GetObject"],
             [
-                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/*"
+                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/{portfolio}/*"
                 for r in spec.account_regions(hub)
             ],
         ),
@@ -375,180 +423,201 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> st
             [f"arn:aws:kms:{r}:{spec.accounts[hub].id}:key/*" for r in spec.account_regions(hub)],
             conditions={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         ),
+    ]
+    if any(t.startswith("AWS::SSM::Parameter::Value<") for t in needs.parameter_types):
         # Templates resolve the platform's SSM parameters (network, team, cost tags, domain id)
         # with the launch role's credentials.
-        policy.statement("ReadPlatformParameters", ["ssm:GetParameters"], arns("ssm", *platform_parameters)),
-        policy.statement(
-            "CreateProductRolesUnderTheBoundary",
-            ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
-            current_arns,
-            conditions=boundary,
-        ),
-        policy.statement(
-            "ManageProductRoles",
-            [
-                "iam:GetRole",
-                "iam:GetRolePolicy",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListRolePolicies",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:UpdateRoleDescription",
-            ],
-            current_arns,
-        ),
-        # Removing a role or one of its policies only takes rights away; v1's roles go on update to v2.
-        policy.statement(
-            "RemoveProductRoles",
-            [
-                "iam:DeleteRole",
-                "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:GetRole",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListRolePolicies",
-            ],
-            all_roles,
-        ),
-        policy.statement(
-            "RemoveTheV1StudioPolicy",
-            [
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:GetPolicy",
-                "iam:GetPolicyVersion",
-                "iam:ListPolicyVersions",
-            ],
-            [studio_policy],
-        ),
-        *(
+        statements.append(
+            policy.statement("ReadPlatformParameters", ["ssm:GetParameters"], arns("ssm", *platform_parameters))
+        )
+    if current_arns:
+        statements += [
             policy.statement(
-                f"PassProductRolesTo{service.split('.')[0].title().replace('Sagemaker', 'SageMaker')}",
-                ["iam:PassRole"],
-                pass_roles(service),
-                conditions={"StringEquals": {"iam:PassedToService": service}},
+                "CreateProductRolesUnderTheBoundary",
+                ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
+                current_arns,
+                conditions=boundary,
+            ),
+            policy.statement(
+                "ManageProductRoles",
+                [
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRolePolicies",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:UpdateRoleDescription",
+                ],
+                current_arns,
+            ),
+        ]
+    if all_roles:
+        # Removing a role or one of its policies only takes rights away; v1's roles go on update to v2.
+        statements.append(
+            policy.statement(
+                "RemoveProductRoles",
+                [
+                    "iam:DeleteRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:GetRole",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRolePolicies",
+                ],
+                all_roles,
             )
-            for service in sorted(set(naming.PRODUCT_ROLES.values()))
-        ),
-        policy.statement(
-            "SageMakerResources",
-            [
-                "sagemaker:AddTags",
-                "sagemaker:CreateDomain",
-                "sagemaker:CreatePipeline",
-                "sagemaker:CreateUserProfile",
-                "sagemaker:DeleteDomain",
-                "sagemaker:DeletePipeline",
-                "sagemaker:DeleteTags",
-                "sagemaker:DeleteUserProfile",
-                "sagemaker:DescribeDomain",
-                "sagemaker:DescribePipeline",
-                "sagemaker:DescribeUserProfile",
-                "sagemaker:ListTags",
-                "sagemaker:UpdateDomain",
-                "sagemaker:UpdatePipeline",
-                "sagemaker:UpdateUserProfile",
-            ],
-            sagemaker,
-        ),
-        policy.statement("CreateProductKeys", ["kms:CreateKey", "kms:ListAliases"], "*"),
-        policy.statement(
-            "ManageProductKeys",
-            [
-                "kms:CreateAlias",
-                "kms:CreateGrant",
-                "kms:Decrypt",
-                "kms:DeleteAlias",
-                "kms:DescribeKey",
-                "kms:EnableKeyRotation",
-                "kms:GenerateDataKey*",
-                "kms:GetKeyPolicy",
-                "kms:GetKeyRotationStatus",
-                "kms:ListResourceTags",
-                "kms:PutKeyPolicy",
-                "kms:ScheduleKeyDeletion",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:UpdateAlias",
-                "kms:UpdateKeyDescription",
-            ],
-            arns("kms", "key/*"),
-            conditions=_product_stack_tag(account_id),
-        ),
-        policy.statement(
-            "ProductKeyAliases",
-            ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-            arns("kms", f"alias/{org}/sagemaker/*"),
-        ),
-        policy.statement(
-            "ProductBuckets",
-            [
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:DeleteBucketPolicy",
-                "s3:GetBucketPolicy",
-                "s3:GetEncryptionConfiguration",
-                "s3:GetBucketTagging",
-                "s3:PutBucketOwnershipControls",
-                "s3:PutBucketPolicy",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:PutBucketTagging",
-                "s3:PutBucketVersioning",
-                "s3:PutEncryptionConfiguration",
-                "s3:PutLifecycleConfiguration",
-            ],
-            # CloudFormation names unnamed buckets after the stack: SC-<account>-pp-... in lower case.
-            [f"arn:aws:s3:::sc-{account_id}-pp-*"],
-        ),
-        policy.statement(
-            "DescribeNetwork",
-            ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
-            "*",
-        ),
+        )
+    if needs.declares("AWS::IAM::ManagedPolicy"):
+        statements.append(
+            policy.statement(
+                "RemoveTheV1StudioPolicy",
+                [
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:ListPolicyVersions",
+                ],
+                [studio_policy],
+            )
+        )
+    for service in sorted(set(naming.PRODUCT_ROLES.values())):
+        targets = pass_roles(service)
+        if targets:
+            statements.append(
+                policy.statement(
+                    f"PassProductRolesTo{service.split('.')[0].title().replace('Sagemaker', 'SageMaker')}",
+                    ["iam:PassRole"],
+                    targets,
+                    conditions={"StringEquals": {"iam:PassedToService": service}},
+                )
+            )
+    if sagemaker_resources:
+        statements.append(
+            policy.statement("SageMakerResources", sagemaker_actions, arns("sagemaker", *sagemaker_resources))
+        )
+    if needs.declares("AWS::KMS::Key"):
+        statements += [
+            policy.statement("CreateProductKeys", ["kms:CreateKey", "kms:ListAliases"], "*"),
+            policy.statement(
+                "ManageProductKeys",
+                [
+                    "kms:CreateAlias",
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:DeleteAlias",
+                    "kms:DescribeKey",
+                    "kms:EnableKeyRotation",
+                    "kms:GenerateDataKey*",
+                    "kms:GetKeyPolicy",
+                    "kms:GetKeyRotationStatus",
+                    "kms:ListResourceTags",
+                    "kms:PutKeyPolicy",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:UpdateAlias",
+                    "kms:UpdateKeyDescription",
+                ],
+                arns("kms", "key/*"),
+                conditions=_product_stack_tag(account_id),
+            ),
+        ]
+    if needs.declares("AWS::KMS::Alias"):
+        statements.append(
+            policy.statement(
+                "ProductKeyAliases",
+                ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                arns("kms", f"alias/{org}/sagemaker/*"),
+            )
+        )
+    if needs.declares("AWS::S3::Bucket"):
+        statements.append(
+            policy.statement(
+                "ProductBuckets",
+                [
+                    "s3:CreateBucket",
+                    "s3:DeleteBucket",
+                    "s3:DeleteBucketPolicy",
+                    "s3:GetBucketPolicy",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetBucketTagging",
+                    "s3:PutBucketOwnershipControls",
+                    "s3:PutBucketPolicy",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutBucketTagging",
+                    "s3:PutBucketVersioning",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                ],
+                # CloudFormation names unnamed buckets after the stack: SC-<account>-pp-... in lower case.
+                [f"arn:aws:s3:::sc-{account_id}-pp-*"],
+            )
+        )
+    if network:
+        statements.append(
+            policy.statement(
+                "DescribeNetwork",
+                ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+                "*",
+            )
+        )
+    if needs.declares("AWS::EC2::SecurityGroup"):
         # v1 domains created their own security group; updating or terminating them removes it.
-        policy.statement(
-            "RemoveV1StudioSecurityGroups",
-            ["ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"],
-            arns("ec2", "security-group/*"),
-            conditions=_product_stack_tag(account_id),
-        ),
-        policy.statement(
-            "ProductFunctions",
-            [
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:InvokeFunction",
-                "lambda:TagResource",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-            ],
-            arns("lambda", f"function:{function}"),
-        ),
-        policy.statement(
-            "ProductLogGroups",
-            [
-                "logs:AssociateKmsKey",
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:TagResource",
-            ],
-            arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
-        ),
-        policy.statement(
-            "ProductParameters",
-            [
-                "ssm:AddTagsToResource",
-                "ssm:DeleteParameter",
-                "ssm:GetParameters",
-                "ssm:PutParameter",
-                "ssm:RemoveTagsFromResource",
-            ],
-            arns("ssm", f"parameter/{org}/projects/*", f"parameter/{org}/studio/*"),
-        ),
-    ]
+        statements.append(
+            policy.statement(
+                "RemoveV1StudioSecurityGroups",
+                ["ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"],
+                arns("ec2", "security-group/*"),
+                conditions=_product_stack_tag(account_id),
+            )
+        )
+    if needs.declares("AWS::Lambda::Function"):
+        statements.append(
+            policy.statement(
+                "ProductFunctions",
+                [
+                    "lambda:CreateFunction",
+                    "lambda:DeleteFunction",
+                    "lambda:GetFunction",
+                    "lambda:InvokeFunction",
+                    "lambda:TagResource",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:UpdateFunctionConfiguration",
+                ],
+                arns("lambda", f"function:{function}"),
+            )
+        )
+    if needs.declares("AWS::Logs::LogGroup"):
+        statements.append(
+            policy.statement(
+                "ProductLogGroups",
+                [
+                    "logs:AssociateKmsKey",
+                    "logs:CreateLogGroup",
+                    "logs:DeleteLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:TagResource",
+                ],
+                arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
+            )
+        )
+    if needs.declares("AWS::SSM::Parameter"):
+        statements.append(
+            policy.statement(
+                "ProductParameters",
+                [
+                    "ssm:AddTagsToResource",
+                    "ssm:DeleteParameter",
+                    "ssm:GetParameters",
+                    "ssm:PutParameter",
+                    "ssm:RemoveTagsFromResource",
+                ],
+                arns("ssm", f"parameter/{org}/projects/*", f"parameter/{org}/studio/*"),
+            )
+        )
     return policy.document(*statements)
 
 
@@ -662,37 +731,42 @@ def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
 
 
 class CatalogLaunchRole(Construct):
-    """The role every launch constraint names (LOCAL role name), in one dev account."""
+    """One launch role per portfolio (the LOCAL role name its launch constraints give), in one dev
+    account, and the permissions boundary of every role a product creates."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, regions: list[str]) -> None:
         super().__init__(scope, id)
-        name = naming.catalog_launch_role(spec)
+        assert spec.service_catalog is not None
         trust = policy.document(
             policy.statement(
                 "ServiceCatalogLaunches", ["sts:AssumeRole"], principals={"Service": "servicecatalog.amazonaws.com"}
             )
         )
-        self.role = named(
-            IamRole(
-                self,
-                "role",
-                name=name,
-                description="Service Catalog launch role: provisions the hub's products in this account.",
-                assume_role_policy=trust,
-                max_session_duration=3600,
-            ),
-            "catalog_launch",
-        )
-        named(
-            IamRolePolicy(
-                self,
-                "policy",
-                name="provision-products",
-                role=ref(self.role, "id"),
-                policy=launch_role_policy(spec, account_id, regions),
-            ),
-            "catalog_launch",
-        )
+        self.roles: dict[str, IamRole] = {}
+        for pkey in sorted(spec.service_catalog.portfolios):
+            address = naming.construct_id("catalog_launch", pkey)
+            role = named(
+                IamRole(
+                    self,
+                    f"role_{pkey}",
+                    name=naming.catalog_launch_role(spec, pkey),
+                    description=f"Service Catalog launch role of the {pkey} portfolio in this account.",
+                    assume_role_policy=trust,
+                    max_session_duration=3600,
+                ),
+                address,
+            )
+            named(
+                IamRolePolicy(
+                    self,
+                    f"policy_{pkey}",
+                    name="provision-products",
+                    role=ref(role, "id"),
+                    policy=launch_role_policy(spec, account_id, regions, pkey),
+                ),
+                address,
+            )
+            self.roles[pkey] = role
         self.boundary = named(
             IamPolicy(
                 self,

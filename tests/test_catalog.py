@@ -272,11 +272,22 @@ def test_one_launch_constraint_per_product_portfolio_pair_with_a_local_role(hub,
     constraints = resources(hub, "aws_servicecatalog_constraint").values()
     # four products, one of them (endpoint-deploy) retired: out of the portfolio
     assert len(pairs) == 3 and sorted((c["portfolio_id"], c["product_id"]) for c in constraints) == sorted(pairs)
-    role = naming.catalog_launch_role(default_spec)
+    # each constraint names the launch role of ITS portfolio, and every dev stack creates each one
+    by_address = {naming.construct_id(p): p for p in default_spec.service_catalog.portfolios}
     for c in constraints:
+        pkey = by_address[c["portfolio_id"].split(".")[1]]
+        role = naming.catalog_launch_role(default_spec, pkey)
         assert c["type"] == "LAUNCH" and json.loads(c["parameters"]) == {"LocalRoleName": role}
+    assert {json.loads(c["parameters"])["LocalRoleName"] for c in constraints} == {
+        "nwa-catalog-launch-ml-admin",
+        "nwa-catalog-launch-sagemaker-projects",
+    }
     for key in default_spec.keys_in_layer(default_spec.accounts["ml-dev-fraud"].layer):
-        assert resources(stacks[key], "aws_iam_role")["catalog_launch"]["name"] == role
+        for pkey in default_spec.service_catalog.portfolios:
+            address = naming.construct_id("catalog_launch", pkey)
+            assert resources(stacks[key], "aws_iam_role")[address]["name"] == naming.catalog_launch_role(
+                default_spec, pkey
+            )
 
 
 def test_projects_products_are_visible_in_studio_and_admin_products_are_not(hub):
@@ -323,9 +334,27 @@ def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tre
     assert resources(hub, "aws_kms_key")["catalog"]["enable_key_rotation"] is True
 
 
-def test_launch_role_is_least_privilege(stacks):
+ROLE = "arn:aws:iam::330000000003:role/nwa-sc-{}".format
+FRAUD_PERSONAS = [
+    "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist",
+    "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist",
+]
+# (launch role address, what it passes to which service, roles it may create under the boundary)
+LAUNCH_ROLES = {
+    # Studio: the domain's Projects function, the profiles' persona roles (only leads launch here)
+    "catalog_launch_ml_admin": (
+        {"lambda.amazonaws.com": [ROLE("projects")], "sagemaker.amazonaws.com": FRAUD_PERSONAS},
+        [ROLE("model-build"), ROLE("projects")],
+    ),
+    # projects: only the pipeline's role, never a persona (data scientists launch here)
+    "catalog_launch_sagemaker_projects": ({"sagemaker.amazonaws.com": [ROLE("model-build")]}, []),
+}
+
+
+@pytest.mark.parametrize("address", sorted(LAUNCH_ROLES))
+def test_launch_role_is_least_privilege(stacks, address):
     stack = stacks["ml-dev-fraud"]
-    trust = statements(resources(stack, "aws_iam_role")["catalog_launch"]["assume_role_policy"])
+    trust = statements(resources(stack, "aws_iam_role")[address]["assume_role_policy"])
     assert trust == [
         {
             "Sid": "ServiceCatalogLaunches",
@@ -334,7 +363,7 @@ def test_launch_role_is_least_privilege(stacks):
             "Principal": {"Service": "servicecatalog.amazonaws.com"},
         }
     ]
-    stmts = statements(resources(stack, "aws_iam_role_policy")["catalog_launch"]["policy"])
+    stmts = statements(resources(stack, "aws_iam_role_policy")[address]["policy"])
     for s in stmts:
         assert all(a != "*" and not a.endswith(":*") and not a.startswith("iam:*") for a in s["Action"]), s
         if s["Resource"] == "*":
@@ -344,29 +373,46 @@ def test_launch_role_is_least_privilege(stacks):
         for s in stmts
         if "iam:PassRole" in s["Action"]
     }
-    role = "arn:aws:iam::330000000003:role/nwa-sc-{}".format
-    # the product roles v2 creates, and the fraud team's two Studio personas (not its execution role)
-    assert passes == {
-        "lambda.amazonaws.com": [role("projects")],
-        "sagemaker.amazonaws.com": [
-            "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist",
-            "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist",
-            role("model-build"),
-        ],
-    }
-    # roles are created or given policies only under the product boundary
-    (create,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
-    assert create["Resource"] == [role("model-build"), role("projects")]
-    assert create["Condition"] == {
-        "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::330000000003:policy/nwa-catalog-product-boundary"}
-    }
+    want_passes, want_creates = LAUNCH_ROLES[address]
+    # what the portfolio's templates pass, and never the team's execution role
+    assert passes == want_passes
     escalating = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"}
     escalating |= {"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeleteRolePermissionsBoundary"}
-    assert [s["Sid"] for s in stmts if escalating & set(s["Action"])] == ["CreateProductRolesUnderTheBoundary"]
+    if want_creates:
+        # roles are created or given policies only under the product boundary
+        (create,) = [s for s in stmts if "iam:CreateRole" in s["Action"]]
+        assert create["Resource"] == want_creates
+        assert create["Condition"] == {
+            "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::330000000003:policy/nwa-catalog-product-boundary"}
+        }
+        assert [s["Sid"] for s in stmts if escalating & set(s["Action"])] == ["CreateProductRolesUnderTheBoundary"]
+    else:
+        # a portfolio whose templates declare no role creates none
+        assert [s["Sid"] for s in stmts if escalating & set(s["Action"])] == []
     # no model package group of its own: projects register into the team's Terraform-owned groups
     assert not [s for s in stmts for a in s["Action"] if "ModelPackageGroup" in a]
-    # the launch role cannot touch itself: its name is outside the product role prefix
-    assert not naming.catalog_launch_role(load_spec(ROOT / "org.yaml")).startswith("nwa-sc-")
+    # the launch roles cannot touch themselves: their names are outside the product role prefix
+    spec = load_spec(ROOT / "org.yaml")
+    assert not [p for p in spec.service_catalog.portfolios if naming.catalog_launch_role(spec, p).startswith("nwa-sc-")]
+
+
+def test_projects_launch_role_has_only_what_the_projects_templates_need(stacks):
+    # GIVEN the two launch roles of the fraud account THEN the projects one manages no Studio and no IAM role
+    projects = statements(
+        resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch_sagemaker_projects"]["policy"]
+    )
+    actions = {a for s in projects for a in s["Action"]}
+    assert not {a for a in actions if a.startswith(("sagemaker:CreateDomain", "sagemaker:CreateUserProfile"))}
+    assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
+    assert not [s for s in projects if "lambda:CreateFunction" in s["Action"]]
+    # AND each role reads only its own portfolio's templates from the hub
+    for address, pkey in (
+        ("catalog_launch_ml_admin", "ml-admin"),
+        ("catalog_launch_sagemaker_projects", "sagemaker-projects"),
+    ):
+        stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")[address]["policy"])
+        (templates,) = [s for s in stmts if s["Sid"] == "TemplatesFromTheHub"]
+        assert templates["Resource"] == [f"arn:aws:s3:::nwa-catalog-220000000002-eu-west-1/products/{pkey}/*"]
 
 
 def test_later_versions_become_provisioning_artifacts(example_tree):
@@ -445,7 +491,7 @@ def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec)
     from mlgov.modules.catalog import launch_role_policy
 
     # GIVEN a dev account built in two regions WHEN its (single, global) launch role is made
-    stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"]))
+    stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"], "ml-admin"))
     (stacks_stmt,) = [s for s in stmts if s["Sid"] == "ProductStacks"]
     # THEN the role may manage product stacks in both, and nowhere else
     assert stacks_stmt["Resource"] == [
@@ -526,7 +572,7 @@ def job_problems(spec, text: str) -> list[str]:
     from mlgov.platform.catalog import product_requests
 
     problems = []
-    for r in product_requests(spec, text):
+    for r in product_requests(spec, text, portfolio="sagemaker-projects"):
         if r.action in ("sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"):
             for key in ("sagemaker:VpcSubnets", "sagemaker:VpcSecurityGroupIds"):
                 if key not in r.context:
@@ -610,14 +656,17 @@ def test_v2_templates_read_only_the_platforms_ssm_parameters_and_the_launch_role
                 assert param["Default"] in declared, (key, name, param["Default"])
                 read.add(param["Default"])
     assert {"/nwa/network/subnet-ids", "/nwa/network/security-group-ids", "/nwa/team/name"} <= read
-    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
-    (reads,) = [s for s in stmts if s["Sid"] == "ReadPlatformParameters"]
     import fnmatch
 
-    for name in read:
-        assert any(
-            fnmatch.fnmatchcase(f"arn:aws:ssm:eu-west-1:330000000003:parameter{name}", r) for r in reads["Resource"]
-        ), name
+    # each v2 template's parameters are readable by the launch role of its own portfolio
+    for key in V2.values():
+        address = naming.construct_id("catalog_launch", key.split("/")[1])
+        stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")[address]["policy"])
+        (reads,) = [s for s in stmts if s["Sid"] == "ReadPlatformParameters"]
+        for name, param in doc(tree[key])["Parameters"].items():
+            if param["Type"].startswith("AWS::SSM::Parameter::Value"):
+                arn = f"arn:aws:ssm:eu-west-1:330000000003:parameter{param['Default']}"
+                assert any(fnmatch.fnmatchcase(arn, r) for r in reads["Resource"]), (key, name)
 
 
 def test_v2_domain_runs_as_the_teams_personas_and_creates_no_persona_role(tree):
@@ -660,7 +709,7 @@ def test_v2_product_roles_carry_the_boundary_the_launch_role_demands(tree, stack
     # GIVEN the v2 templates THEN every role they create carries the boundary and a pinned trust
     assert [p for key in V2.values() for p in role_problems(tree[key].decode())] == []
     # AND that boundary is the one the launch role demands on CreateRole, and the dev stack creates it
-    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
+    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch_ml_admin"]["policy"])
     (create,) = [s for s in stmts if s["Sid"] == "CreateProductRolesUnderTheBoundary"]
     demanded = create["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
     assert demanded == BOUNDARY.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", "330000000003")
@@ -682,7 +731,7 @@ def test_every_job_of_the_v2_pipeline_runs_in_the_vpc_with_kms_keys(tree, defaul
     values = fraud_values(default_spec)
     jobs = [
         r
-        for r in product_requests(default_spec, tree[V2["build"]].decode(), values)
+        for r in product_requests(default_spec, tree[V2["build"]].decode(), values, portfolio="sagemaker-projects")
         if r.action.endswith(("ProcessingJob", "TrainingJob"))
     ]
     assert [r.source.rsplit(".", 1)[1] for r in jobs] == ["Preprocess", "Train", "Evaluate"]
@@ -708,7 +757,9 @@ def test_v2_registers_pending_into_a_governed_group_the_forwarding_rule_matches(
     for chosen, expected in (("", "nwa-fraud-card-scoring"), ("nwa-fraud-merchant-risk", "nwa-fraud-merchant-risk")):
         values = fraud_values(default_spec, ModelPackageGroupName=chosen)
         (register,) = [
-            r for r in product_requests(default_spec, text, values) if r.action == "sagemaker:CreateModelPackage"
+            r
+            for r in product_requests(default_spec, text, values, portfolio="sagemaker-projects")
+            if r.action == "sagemaker:CreateModelPackage"
         ]
         assert register.context == {
             "sagemaker:ModelApprovalStatus": "PendingManualApproval",
@@ -730,8 +781,9 @@ def test_v2_templates_grant_the_hub_nothing(tree, default_spec):
         assert hub not in text and ":root" not in text.replace("${AWS::AccountId}:root", ""), key
 
 
-def test_launch_role_manages_only_keys_product_stacks_created(stacks):
-    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")["catalog_launch"]["policy"])
+@pytest.mark.parametrize("address", sorted(LAUNCH_ROLES))
+def test_launch_role_manages_only_keys_product_stacks_created(stacks, address):
+    stmts = statements(resources(stacks["ml-dev-fraud"], "aws_iam_role_policy")[address]["policy"])
     on_keys = [s for s in stmts if any(":key/" in r for r in as_list(s["Resource"]))]
     assert sorted(s["Sid"] for s in on_keys) == ["DecryptHubTemplatesThroughS3", "ManageProductKeys"]
     (manage,) = [s for s in on_keys if s["Sid"] == "ManageProductKeys"]
@@ -778,24 +830,31 @@ def test_request_listing_names_what_each_v2_resource_asks_for(tree, default_spec
     from mlgov.platform.catalog import product_requests
 
     values = fraud_values(default_spec)
-    domain = product_requests(default_spec, tree[V2["domain"]].decode(), values)
+    domain = product_requests(default_spec, tree[V2["domain"]].decode(), values, portfolio="ml-admin")
     assert [(r.action, r.source) for r in domain] == [
         ("sagemaker:CreateDomain", "Resources.Domain"),
         ("iam:PassRole", "Resources.Domain"),
     ]
-    assert domain[0].principal == "arn:aws:iam::330000000003:role/nwa-catalog-launch"
+    assert domain[0].principal == "arn:aws:iam::330000000003:role/nwa-catalog-launch-ml-admin"
     assert domain[0].context["sagemaker:AppNetworkAccessType"] == "VpcOnly"
     assert domain[0].context["sagemaker:VpcSubnets"] == ["subnet-0a", "subnet-0b"]
     assert domain[1].context == {
         "iam:PassedToService": "sagemaker.amazonaws.com",
         "RoleArn": "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist",
     }
-    lead = product_requests(default_spec, tree[V2["profile"]].decode(), {**values, "Persona": "lead-data-scientist"})
+    lead = product_requests(
+        default_spec, tree[V2["profile"]].decode(), {**values, "Persona": "lead-data-scientist"}, portfolio="ml-admin"
+    )
     assert lead[1].context["RoleArn"] == "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist"
     assert lead[0].context["aws:RequestTag/mlgov:owner"] == "alice"
     # an SSM-typed parameter without a value is an error, not a silent default
     with pytest.raises(KeyError, match="no value for SSM-typed parameter 'Environment'"):
-        product_requests(default_spec, tree[V2["profile"]].decode(), {"AWS::AccountId": "1", "UserProfileName": "a"})
+        product_requests(
+            default_spec,
+            tree[V2["profile"]].decode(),
+            {"AWS::AccountId": "1", "UserProfileName": "a"},
+            portfolio="ml-admin",
+        )
 
 
 def test_product_roles_resolve_for_an_account(tree, default_spec):

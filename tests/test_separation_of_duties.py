@@ -3,8 +3,10 @@
 On the default spec and every example: the lead of a team opens only that team's dev approval,
 the ML engineer only the central approval, the governance officer only the prod approvals, and
 no role (data scientists, execution, promotion, pipeline, deploy roles...) opens any, nor can
-register a package already Approved, including by assuming, passing (one hop and transitively)
-or starting a pipeline, build or function that runs as a role that can. Decisions come from
+register a package already Approved, including by assuming, passing (one hop and transitively),
+starting a pipeline, build or function that runs as a role that can, or launching a Service
+Catalog product whose launch role can (only the principals associated with its portfolio can; a
+launch role may open only the gates of those principals). Decisions come from
 iam-simulate (tests/journey/gates.py). Without node/the npm packages: skip locally, FAIL on CI.
 """
 
@@ -24,6 +26,8 @@ DEV, HUB = "ml-dev-fraud", "ml-shared-services"
 LEAD = "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist"
 DS = "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist"
 EXECUTION = "arn:aws:iam::330000000003:role/nwa-fraud-sagemaker-execution"
+PROJECTS_LAUNCH = "arn:aws:iam::330000000003:role/nwa-catalog-launch-sagemaker-projects"
+ADMIN_LAUNCH = "arn:aws:iam::330000000003:role/nwa-catalog-launch-ml-admin"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,22 @@ def add_statement(stack: str, address: str, statement: dict):
     return apply
 
 
+def associate(portfolio: str, role: str):
+    """A tree edit: open a hub portfolio to one more role name (an IAM_PATTERN principal)."""
+
+    def apply(tree: dict[str, bytes]) -> None:
+        path = f"stacks/{HUB}/cdk.tf.json"
+        doc = json.loads(tree[path])
+        doc["resource"]["aws_servicecatalog_principal_portfolio_association"][f"broken_{portfolio}"] = {
+            "portfolio_id": f"${{aws_servicecatalog_portfolio.{portfolio}.id}}",
+            "principal_arn": f"arn:aws:iam:::role/{role}",
+            "principal_type": "IAM_PATTERN",
+        }
+        tree[path] = json.dumps(doc).encode()
+
+    return apply
+
+
 def allow(sid: str, action: str, resource: str, **condition) -> dict:
     out = {"Sid": sid, "Effect": "Allow", "Action": [action], "Resource": resource}
     if condition:
@@ -69,6 +89,16 @@ BROKEN = {
     "execution-role-passes-lead": (
         [add_statement(DEV, "fraud_sagemaker_execution", PASS_LEAD)],
         f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {EXECUTION} -> {LEAD}",
+    ),
+    # the projects portfolio's launch role (data scientists launch through it) passes the lead role
+    "projects-launch-role-passes-lead": (
+        [add_statement(DEV, "catalog_launch_sagemaker_projects", PASS_LEAD)],
+        f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {PROJECTS_LAUNCH} -> {LEAD}",
+    ),
+    # the lead-only ml-admin portfolio opened to data scientists: its launch role passes the lead
+    "admin-portfolio-opened-to-data-scientists": (
+        [associate("ml_admin", "nwa-fraud-data-scientist")],
+        f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {ADMIN_LAUNCH} -> {LEAD}",
     ),
     # the officer starts a build whose role may approve central packages
     "officer-starts-approving-build": (
@@ -126,14 +156,7 @@ BROKEN = {
 # Ways around a gate that the owner of the role is closing: (text of the violation, why). The
 # test is an expected failure while one holds and fails on any other violation; remove the
 # entry when the change lands (the test then insists).
-OPEN_FINDINGS = (
-    (
-        "-catalog-launch opens gate dev-approval:",
-        "the catalog launch role (modules/catalog.py) may pass the lead persona to SageMaker for user profiles, "
-        "so whoever launches the user-profile product chooses the lead's rights; the launch role must pass a "
-        "persona only for a launch by that persona (or a lead-only portfolio)",
-    ),
-)
+OPEN_FINDINGS: tuple[tuple[str, str], ...] = ()
 
 
 def check(lines: list[str]) -> None:

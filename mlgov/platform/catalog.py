@@ -219,6 +219,44 @@ def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[
     return problems
 
 
+# --- what a portfolio's launch role must be able to do -------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchNeeds:
+    """What the rendered versions of one portfolio's products declare, read from the templates:
+    the launch role of that portfolio gets rights for these and nothing else.
+
+    Every version counts (released ones are still updated and terminated), and so do retired
+    products (their provisioned copies are still terminated with the role they were launched with).
+    """
+
+    resource_types: frozenset[str]
+    parameter_types: frozenset[str]
+    role_names: frozenset[str]
+
+    def declares(self, *types: str) -> bool:
+        return any(t in self.resource_types for t in types)
+
+
+def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
+    """The :class:`LaunchNeeds` of one portfolio (from the same rendered text generated/ holds)."""
+    resource_types: set[str] = set()
+    parameter_types: set[str] = set()
+    role_names: set[str] = set()
+    for artifact in product_artifacts(spec):
+        if artifact.portfolio != portfolio:
+            continue
+        doc = load_template(artifact.text)
+        parameter_types |= {str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()}
+        for resource in (doc.get("Resources") or {}).values():
+            resource_types.add(resource["Type"])
+            name = (resource.get("Properties") or {}).get("RoleName")
+            if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
+                role_names.add(name)
+    return LaunchNeeds(frozenset(resource_types), frozenset(parameter_types), frozenset(role_names))
+
+
 # --- what a rendered product version will ask AWS for -------------------------------------
 
 
@@ -412,16 +450,18 @@ def pipeline_requests(resource: dict[str, Any], source: str, resolver: Resolver 
     return out
 
 
-def product_requests(spec: OrgSpec, text: str, values: dict[str, Any] | None = None) -> list[Request]:
+def product_requests(
+    spec: OrgSpec, text: str, values: dict[str, Any] | None = None, *, portfolio: str
+) -> list[Request]:
     """Every SageMaker create call (and the PassRole it implies) a rendered product version makes.
 
-    Stack resources are created by the account's launch role; pipeline steps run as the pipeline's
+    Stack resources are created by the launch role of the product's ``portfolio``; pipeline steps run as the pipeline's
     role. Give ``values`` (see :class:`Resolver`: the account's pseudo parameters and SSM values) to
     get concrete requests to evaluate against the guardrails and the principals' policies.
     """
     doc = load_template(text)
     resolver = Resolver(doc, values) if values is not None else None
-    launch = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.catalog_launch_role(spec)}"
+    launch = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.catalog_launch_role(spec, portfolio)}"
     out: list[Request] = []
 
     def passes(role: Any, where: str) -> None:

@@ -118,9 +118,10 @@ def resource_name(spec: OrgSpec, *parts: str) -> str:
     return "-".join((spec.organization.name,) + tuple(p for p in parts if p))
 
 
-def catalog_launch_role(spec: OrgSpec) -> str:
-    """Local role name of every Service Catalog launch constraint (exists in each dev account)."""
-    return role_name(spec, "catalog-launch")
+def catalog_launch_role(spec: OrgSpec, portfolio: str) -> str:
+    """Local role name of one portfolio's Service Catalog launch constraints (one role per portfolio
+    in each dev account: a launch runs only with the rights of its own portfolio's products)."""
+    return role_name(spec, f"catalog-launch-{portfolio}")
 
 
 def product_boundary(spec: OrgSpec) -> str:
@@ -190,7 +191,8 @@ def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     for region in spec.account_regions(hub):
         yield PhysicalName(("service_catalog",), Kind.S3_BUCKET, bucket_name(spec, hub, region, "catalog"))
     yield PhysicalName(("service_catalog",), Kind.KMS_ALIAS, kms_alias(spec, "catalog"))
-    yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, catalog_launch_role(spec))
+    for pkey in sorted(catalog.portfolios):
+        yield PhysicalName(("service_catalog", "portfolios", pkey), Kind.IAM_ROLE, catalog_launch_role(spec, pkey))
     for role in product_roles(spec).values():
         yield PhysicalName(("service_catalog",), Kind.IAM_ROLE, role)
     yield PhysicalName(("service_catalog",), Kind.IAM_POLICY, product_studio_policy(spec))

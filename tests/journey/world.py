@@ -3,13 +3,15 @@
 ``World(spec, tree)`` takes a spec and its in-memory tree (``mlgov.synth.tree.render``) and
 exposes roles (trust + inline policies), resource policies (buckets, keys, model package
 groups, the central bus, Lambda permissions), event rules, pipelines, SSM parameters and the
-SCPs in force for each account. Policies are made concrete by ``mlgov.review.policies`` (the
+SCPs in force for each account, and who can launch through each Service Catalog launch role
+(:attr:`World.launchers`). Policies are made concrete by ``mlgov.review.policies`` (the
 same collector the IAM validation uses), so ARNs of keys and references look like AWS's.
 Nothing here decides anything: decisions come from iam-simulate, event matching from moto.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -90,6 +92,43 @@ class World:
                 if inline:
                     role.policies[name] = inline
                 self.roles[role.arn] = role
+        self.launchers = self._launchers()
+
+    def _launchers(self) -> dict[str, set[str]]:
+        """Launch role ARN -> ARNs of the roles that can run a launch as it.
+
+        Read from the hub stack as Service Catalog reads it: a LAUNCH constraint of a portfolio names
+        a LOCAL role (the role of that name in the account a product is launched in), and only the
+        principals associated with that portfolio (``IAM_PATTERN``: a role name pattern matched in the
+        launching account) can launch its products. Nobody else reaches a launch role: its trust
+        names only the Service Catalog service.
+        """
+        hub = next((s for s in self.stacks.values() if s.account == self.account_id(self.spec.hub)), None)
+        if hub is None:
+            return {}
+        local_roles: dict[str, set[str]] = {}
+        for attrs in hub.resources("aws_servicecatalog_constraint").values():
+            if attrs.get("type") == "LAUNCH":
+                local_roles.setdefault(attrs["portfolio_id"], set()).add(
+                    json.loads(attrs["parameters"])["LocalRoleName"]
+                )
+        patterns: dict[str, set[str]] = {}
+        for attrs in hub.resources("aws_servicecatalog_principal_portfolio_association").values():
+            if attrs.get("principal_type") == "IAM_PATTERN":
+                patterns.setdefault(attrs["portfolio_id"], set()).add(attrs["principal_arn"].split(":role/", 1)[1])
+        out: dict[str, set[str]] = {}
+        for portfolio, names in local_roles.items():
+            for launch in self.roles.values():
+                if launch.name not in names:
+                    continue
+                out.setdefault(launch.arn, set()).update(
+                    r.arn
+                    for r in self.roles.values()
+                    if r.account == launch.account
+                    and r.arn != launch.arn
+                    and any(fnmatch.fnmatchcase(r.name, p) for p in patterns.get(portfolio, ()))
+                )
+        return out
 
     # --- products ----------------------------------------------------------------------
 
