@@ -108,7 +108,11 @@ def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) ->
             "name": rc["name"],
             "provider": PROVIDER_REF,
             "instances": [
-                {"schema_version": schema.get("version", 0), "attributes": attributes, "sensitive_attributes": []}
+                {
+                    "schema_version": schema.get("version", 0),
+                    "attributes": attributes,
+                    "sensitive_attributes": _sensitive_paths(rc["change"].get("after_sensitive")),
+                }
             ],
         }
     serial = (state or {}).get("serial", 0) + 1
@@ -121,6 +125,29 @@ def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) ->
         "resources": [instances[k] for k in sorted(instances)],
         "check_results": None,
     }
+
+
+def _sensitive_paths(marks: Any, path: tuple = ()) -> list[list[dict[str, Any]]]:
+    """State's ``sensitive_attributes`` from a plan's ``after_sensitive`` marks: without them
+    Terraform plans an update of every sensitive value (e.g. an SSM parameter's ``value``),
+    because the value's sensitivity differs from the state's."""
+    if marks is True:
+        return [
+            [
+                {"type": "get_attr", "value": str(p)}
+                if isinstance(p, str)
+                else {"type": "index", "value": {"value": p, "type": "number"}}
+                for p in path
+            ]
+        ]
+    out: list[list[dict[str, Any]]] = []
+    if isinstance(marks, dict):
+        for key in sorted(marks):
+            out += _sensitive_paths(marks[key], (*path, key))
+    elif isinstance(marks, list):
+        for i, mark in enumerate(marks):
+            out += _sensitive_paths(mark, (*path, i))
+    return out
 
 
 def plan_json(ws: Workspace, *extra: str) -> dict:
