@@ -9,7 +9,7 @@ applied, at validate time, before anything is synthesized.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -95,6 +95,67 @@ def free_text_id(*parts: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", construct_id(*parts).lower())).strip("_")
 
 
+def moved_id(former: str | None, *parts: str) -> str | None:
+    """The construct id ``construct_id(former, *parts)`` had before a rename, or None when the
+    name was not renamed (``former`` is a ``renamed_from``); for :func:`mlgov.modules.blocks.named`."""
+    return construct_id(former, *parts) if former else None
+
+
+# --- Renames: the spec key changes, the AWS names stay --------------------------------
+#
+# A team, portfolio or product renamed with ``renamed_from`` keeps every physical name it had
+# (roles, model package groups, pipelines, rules, endpoints, template objects): AWS cannot
+# rename them, so a new name would replace them (and lose what they hold). Terraform
+# addresses follow the new key, with ``moved`` blocks from the old one.
+
+
+def team_label(spec: OrgSpec, team: str) -> str:
+    """The name a team's AWS resources carry: its ``renamed_from`` if it was renamed, else its
+    key (also for a placeholder such as ``${TeamName}``, which is no key)."""
+    found = spec.teams.get(team)
+    return found.renamed_from if found is not None and found.renamed_from else team
+
+
+def account_label(spec: OrgSpec, account_key: str) -> str:
+    """The account key its AWS names and tags carry (network names, ``mlgov:account``): its
+    ``renamed_from`` if it was renamed. Its stacks keep their state too (``StackRef.state``)."""
+    return spec.accounts[account_key].renamed_from or account_key
+
+
+def by_label(spec: OrgSpec, teams: Iterable[str]) -> list[str]:
+    """Team keys sorted by the names their AWS resources carry, so that a rename reorders no
+    statement of a policy that lists several teams (the policy stays byte for byte)."""
+    return sorted(teams, key=lambda team: (team_label(spec, team), team))
+
+
+def former_team(spec: OrgSpec, team: str) -> str | None:
+    """The team's previous key, if it was renamed (the source of its ``moved`` blocks)."""
+    return spec.teams[team].renamed_from
+
+
+def former_portfolio(spec: OrgSpec, portfolio: str) -> str | None:
+    """The portfolio's previous key, if it was renamed."""
+    catalog = spec.service_catalog
+    found = catalog.portfolios.get(portfolio) if catalog is not None else None
+    return found.renamed_from if found is not None else None
+
+
+def former_product(spec: OrgSpec, portfolio: str, product: str) -> str | None:
+    """The product's previous key in its portfolio, if it was renamed."""
+    assert spec.service_catalog is not None
+    return spec.service_catalog.portfolios[portfolio].products[product].renamed_from
+
+
+def portfolio_label(spec: OrgSpec, portfolio: str) -> str:
+    """The portfolio key its AWS names and template paths carry (``renamed_from`` when renamed)."""
+    return former_portfolio(spec, portfolio) or portfolio
+
+
+def product_label(spec: OrgSpec, portfolio: str, product: str) -> str:
+    """The product key its template paths carry (``renamed_from`` when renamed)."""
+    return former_product(spec, portfolio, product) or product
+
+
 # --- Physical names ------------------------------------------------------------------
 
 
@@ -121,7 +182,7 @@ def resource_name(spec: OrgSpec, *parts: str) -> str:
 def catalog_launch_role(spec: OrgSpec, portfolio: str) -> str:
     """Local role name of one portfolio's Service Catalog launch constraints (one role per portfolio
     in each dev account: a launch runs only with the rights of its own portfolio's products)."""
-    return role_name(spec, f"catalog-launch-{portfolio}")
+    return role_name(spec, f"catalog-launch-{portfolio_label(spec, portfolio)}")
 
 
 def product_boundary(spec: OrgSpec) -> str:
@@ -182,6 +243,12 @@ def catalog_template_key(portfolio: str, product: str, version: str) -> str:
     return f"products/{portfolio}/{product}/{version}.yaml"
 
 
+def product_template_key(spec: OrgSpec, portfolio: str, product: str, version: str) -> str:
+    """:func:`catalog_template_key` of a product version by its spec keys (their labels: a
+    renamed product's released bytes stay where they were released)."""
+    return catalog_template_key(portfolio_label(spec, portfolio), product_label(spec, portfolio, product), version)
+
+
 def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Physical names of the Service Catalog feature (hub bucket and key, launch role, products)."""
     catalog = spec.service_catalog
@@ -214,10 +281,9 @@ ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
 
 
 def primary_region(spec: OrgSpec, account_key: str) -> str:
-    """The one region of an account that holds its governance resources (IAM roles are global):
-    the home region if the account is built there, else its first region."""
-    regions = spec.account_regions(account_key)
-    return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
+    """The one region of an account that holds its governance resources (IAM roles are global)
+    and its unsuffixed stack: :meth:`OrgSpec.primary_region`."""
+    return spec.primary_region(account_key)
 
 
 def hub_region(spec: OrgSpec) -> str:
@@ -227,7 +293,7 @@ def hub_region(spec: OrgSpec) -> str:
 
 def model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     """A team's model package group in its dev account registry."""
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def central_model_package_group(spec: OrgSpec, team: str, group: str) -> str:
@@ -267,7 +333,7 @@ def ssm_parameter(spec: OrgSpec, *parts: str) -> str:
 
 def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
-    return role_name(spec, f"{team}-{purpose}")
+    return role_name(spec, f"{team_label(spec, team)}-{purpose}")
 
 
 def central_bus(spec: OrgSpec) -> str:
@@ -276,7 +342,7 @@ def central_bus(spec: OrgSpec) -> str:
 
 def approval_forward_rule(spec: OrgSpec, team: str) -> str:
     """Dev default-bus rule forwarding approvals to the central bus."""
-    return resource_name(spec, team, "model-approved")
+    return resource_name(spec, team_label(spec, team), "model-approved")
 
 
 def promotion_function(spec: OrgSpec) -> str:
@@ -288,25 +354,25 @@ def promotion_rule(spec: OrgSpec) -> str:
 
 
 def deploy_pipeline(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "deploy")
+    return resource_name(spec, team_label(spec, team), group, "deploy")
 
 
 def select_project(spec: OrgSpec, team: str, group: str) -> str:
     """CodeBuild project that picks the newest approved central package."""
-    return resource_name(spec, team, group, "select")
+    return resource_name(spec, team_label(spec, team), group, "select")
 
 
 def central_approval_rule(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "approved")
+    return resource_name(spec, team_label(spec, team), group, "approved")
 
 
 def endpoint_name(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
-    return resource_name(spec, team, group, "endpoint")
+    return resource_name(spec, team_label(spec, team), group, "endpoint")
 
 
 def dlq(rule_or_function: str) -> str:

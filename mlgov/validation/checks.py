@@ -18,6 +18,7 @@ from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
+from mlgov.validation.renames import rename_problems, state_problems
 
 Finding = tuple[tuple, str]
 
@@ -66,6 +67,8 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
+        rename_problems(spec),
+        state_problems(spec),
         guardrails.problems(spec),
         adoption_problems(spec),
         catalog_problems(spec),
