@@ -183,8 +183,8 @@ GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_o
 @st.composite
 def spec_space(draw):
     """Specs across the spec space: service catalog (role patterns, tag options), accounts in
-    one or two regions, the management options and guardrails, governance settings, and team
-    and group names chosen to collide when joined."""
+    one or two regions, the management options and guardrails, governance settings, team
+    and group names chosen to collide when joined, and renames (teams, dev accounts, a portfolio)."""
     data = copy.deepcopy(BASE)
     regions = data["organization"]["allowed_regions"]
     teams = draw(st.lists(st.sampled_from(TEAM_NAMES), min_size=1, max_size=3, unique=True))
@@ -196,7 +196,7 @@ def spec_space(draw):
     data["teams"] = {}
     for team in teams:
         dev = f"dev-{team}"
-        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads"}
+        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads", "network": {"cidr": "10.40.0.0/16"}}
         if draw(st.booleans()):
             accounts[dev]["regions"] = draw(st.sampled_from([regions, regions[1:]]))
         stages = [{"name": "test", "account": "ml-test"}]
@@ -204,8 +204,15 @@ def spec_space(draw):
             stages.append({"name": "prod", "account": "ml-prod", "manual_approval": True})
         groups = draw(st.lists(st.sampled_from(GROUP_NAMES), min_size=1, max_size=2, unique=True))
         data["teams"][team] = {"dev_account": dev, "stages": stages, "governance": {"model_package_groups": groups}}
+        if draw(st.booleans()):  # renamed: from a name that may collide with another team's
+            data["teams"][team]["renamed_from"] = draw(st.sampled_from(TEAM_NAMES + ["old"]))
+        if draw(st.booleans()):
+            accounts[dev]["renamed_from"] = draw(st.sampled_from([f"dev-{t}" for t in TEAM_NAMES] + ["dev-old"]))
     data["accounts"] = accounts
     management = data["management"]
+    # (only accounts of this spec can be exempt: the default spec's dev accounts are gone)
+    exempt = management["guardrails"].get("exempt_accounts", [])
+    management["guardrails"]["exempt_accounts"] = [k for k in exempt if k in accounts]
     for flag in ("own_ous", "service_catalog_access", "stacksets_delegated_admin"):
         management[flag] = draw(st.booleans())
     for name in GUARDRAILS:
@@ -220,11 +227,13 @@ def spec_space(draw):
         portfolio["role_patterns"] = draw(st.lists(st.sampled_from(ROLE_PATTERNS), min_size=1, max_size=3, unique=True))
         keys = draw(st.lists(st.sampled_from(TAG_KEYS), max_size=3, unique=True))
         portfolio["tag_options"] = dict.fromkeys(keys, "x")
+        if draw(st.booleans()):
+            portfolio["renamed_from"] = draw(st.sampled_from(sorted(portfolios) + ["old-portfolio"]))
     return data
 
 
 @settings(
-    max_examples=10,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -241,6 +250,8 @@ def test_every_spec_validate_accepts_synthesizes(render_spec, data):
         event("refused")
         return
     event("accepted")
+    if "renamed_from" in text:
+        event("accepted with a rename")
     # THEN synthesis succeeds with one stack per account and region
     tree = render_spec(text)
     stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}

@@ -443,11 +443,12 @@ NOTHING = {"create": 0, "update": 0, "replace": 0, "delete": 0}
 def test_renames_plan_moves_only(applied, after):
     # GIVEN the committed dev stack of churn and the hub, applied (offline) into a state
     # WHEN the renamed team's and the renamed portfolio/product's stacks are planned against it
-    figures = {
-        (transition, name): plan_figures(plan_against_state(applied[name], _stack(after[transition], name)))
+    plans = {
+        (transition, name): plan_against_state(applied[name], _stack(after[transition], name))
         for transition in ("team-renamed", "catalog-renamed")
         for name in APPLIED
     }
+    figures = {key: plan_figures(plan) for key, plan in plans.items()}
     # THEN terraform moves each resource to its new address and changes nothing in AWS
     assert figures == {
         ("team-renamed", "ml-dev-churn"): {**NOTHING, "moved": 6},
@@ -455,6 +456,15 @@ def test_renames_plan_moves_only(applied, after):
         ("catalog-renamed", "ml-dev-churn"): {**NOTHING, "moved": 2},
         ("catalog-renamed", "ml-shared-services"): {**NOTHING, "moved": 24},
     }
+    # AND summarize says so: moves, no caution
+    reports = [summary.stack_report(name, plans[("team-renamed", name)]) for name in APPLIED]
+    text = summary.render_markdown(reports)
+    assert "CAUTION" not in text
+    assert (
+        "**Moved to new addresses (renames; nothing changes in AWS):** `ml-dev-churn` 6, `ml-shared-services` 12."
+        in text
+    )
+    assert len(summary.as_json(reports)["moved"]) == 18
     # AND the broken copy (the same rename without its moved blocks) destroys what it renames
     broken = {k: v for k, v in _stack(after["team-renamed"], "ml-dev-churn").items() if k != "moved"}
     assert plan_figures(plan_against_state(applied["ml-dev-churn"], broken)) == {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import OrgSpec, StackRef
 from mlgov.spec.source import dotted
 
 Finding = tuple[tuple, str]
@@ -73,13 +73,22 @@ def rename_problems(spec: OrgSpec) -> Iterator[Finding]:
 
 
 def state_problems(spec: OrgSpec) -> Iterator[Finding]:
-    """Two stacks must never share a state (a renamed account's stacks keep their old names')."""
-    owner: dict[str, str] = {}
+    """Two stacks must never share a name or a state (a renamed account's stacks keep their old
+    names' states; ``<key>-<region>`` of one account can be another account's key)."""
+    owner: dict[str, StackRef] = {}
     for ref in spec.stack_refs():
-        if ref.state in owner and owner[ref.state] != ref.name:
+        first = owner.setdefault(ref.state, ref)
+        if first is ref:
+            continue
+        if first.name == ref.name:
+            yield (
+                ("accounts", ref.account),
+                f"two stacks named {ref.name} (got account {first.account} in {first.region} and account "
+                f"{ref.account} in {ref.region}, expected one name per stack); rename an account",
+            )
+        else:
             yield (
                 ("accounts", ref.account, "renamed_from"),
-                f"stack {ref.name} would use the state of stack {owner[ref.state]} (got state "
+                f"stack {ref.name} would use the state of stack {first.name} (got state "
                 f"{spec.terraform.state.key_prefix}/{ref.state}.tfstate twice, expected one state per stack)",
             )
-        owner.setdefault(ref.state, ref.name)
