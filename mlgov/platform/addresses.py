@@ -86,7 +86,7 @@ def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
     renamed team also the addresses its ``moved`` blocks come from (a ``moved`` source must not
     be another resource's address)."""
     for team_name, team in sorted(spec.teams.items()):
-        names = [(("teams", team_name), team_name, team_name)]
+        names: list[tuple[tuple[str | int, ...], str, str]] = [(("teams", team_name), team_name, team_name)]
         if team.renamed_from:
             names.append((("teams", team_name, "renamed_from"), team.renamed_from, f"{team_name} (renamed_from)"))
         stage_accounts = sorted({stage.account for stage in team.stages})
