@@ -88,8 +88,20 @@ OWN_PROFILE = "$${aws:SourceIdentity}"
 class DevGovernance(Construct):
     """Registry, personas and approval forwarding of one team's dev account."""
 
-    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: OrgSpec,
+        team: str,
+        account_key: str,
+        region: str,
+        data_statements: list[dict] | None = None,
+    ) -> None:
         super().__init__(scope, id)
+        # The team's data access (mlgov.platform.data): the same statements in every reader role.
+        data = list(data_statements or ())
         account_id = spec.accounts[account_key].id
         hub_id = spec.accounts[spec.hub].id
         hub_region = naming.hub_region(spec)
@@ -242,7 +254,8 @@ class DevGovernance(Construct):
             policy.statement("CreateProjects", ["sagemaker:CreateProject"], [f"{sm}:project/*"]),
             policy.statement("LaunchHubProducts", CATALOG_PRODUCT_ACTIONS, [hub_products]),
         ]
-        role(
+        self.readers = {}
+        self.readers["data_scientist"] = role(
             self,
             construct_id(team, "data_scientist"),
             was=naming.moved_id(former, "data_scientist"),
@@ -256,10 +269,11 @@ class DevGovernance(Construct):
                 *studio,
                 artifacts,
                 key_use,
+                *data,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
             ],
         )
-        role(
+        self.readers["lead_data_scientist"] = role(
             self,
             construct_id(team, "lead_data_scientist"),
             was=naming.moved_id(former, "lead_data_scientist"),
@@ -273,10 +287,11 @@ class DevGovernance(Construct):
                 *studio,
                 artifacts,
                 key_use,
+                *data,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
             ],
         )
-        role(
+        self.readers["sagemaker_execution"] = role(
             self,
             construct_id(team, "sagemaker_execution"),
             was=naming.moved_id(former, "sagemaker_execution"),
@@ -289,6 +304,7 @@ class DevGovernance(Construct):
                 *jobs,
                 artifacts,
                 key_use,
+                *data,
                 policy.statement(
                     "Logs",
                     ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

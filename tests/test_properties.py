@@ -177,6 +177,22 @@ TEAM_NAMES = ["ab", "ab-cd", "cd", "fraud", "fraud-card"]
 GROUP_NAMES = ["cd", "ab-cd", "card-scoring", "scoring", "models"]
 ROLE_PATTERNS = ["*sagemaker*", "sagemaker", "*ml-admin*", "ml-admin?", "Sage*"]
 TAG_KEYS = ["Team", "team", "cost-center", "cost_center", "mlgov:portfolio"]
+# Data grants of every shape, and tables whose names collapse into each other's addresses
+# (``a`` + ``b__c`` and ``a__b`` + ``c`` join to one ``__`` address).
+GRANT_SHAPES = [
+    {"database": "payments"},
+    {"database": "payments", "table": "transactions"},
+    {"database": "payments", "table": "cardholders", "columns": ["card_id", "country"]},
+    {"lf_tags": {"domain": ["payments"]}},
+    {"lf_tags": {"sensitivity": ["confidential"], "domain": ["payments", "customers"]}},
+    {"feature_group": "customer-activity"},
+    {"database": "a", "table": "b__c"},
+    {"database": "a__b", "table": "c"},
+]
+COLLIDING_DATABASES = {
+    "a": {"tables": {"b__c": {"columns": [{"name": "x", "type": "string"}]}}},
+    "a__b": {"tables": {"c": {"columns": [{"name": "x", "type": "string"}]}}},
+}
 GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_only", "deny_leave_organization"]
 
 
@@ -184,7 +200,9 @@ GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_o
 def spec_space(draw):
     """Specs across the spec space: service catalog (role patterns, tag options), accounts in
     one or two regions, the management options and guardrails, governance settings, team
-    and group names chosen to collide when joined, and renames (teams, dev accounts, a portfolio)."""
+    and group names chosen to collide when joined, renames (teams, dev accounts, a portfolio) and the
+    data section (grants of every shape, with or without the feature store, tables whose addresses
+    collide)."""
     data = copy.deepcopy(BASE)
     regions = data["organization"]["allowed_regions"]
     teams = draw(st.lists(st.sampled_from(TEAM_NAMES), min_size=1, max_size=3, unique=True))
@@ -196,7 +214,8 @@ def spec_space(draw):
     data["teams"] = {}
     for team in teams:
         dev = f"dev-{team}"
-        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads", "network": {"cidr": "10.40.0.0/16"}}
+        cidr = f"10.{50 + len(data['teams'])}.0.0/16"
+        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads", "network": {"cidr": cidr}}
         if draw(st.booleans()):
             accounts[dev]["regions"] = draw(st.sampled_from([regions, regions[1:]]))
         stages = [{"name": "test", "account": "ml-test"}]
@@ -210,15 +229,29 @@ def spec_space(draw):
             accounts[dev]["renamed_from"] = draw(st.sampled_from([f"dev-{t}" for t in TEAM_NAMES] + ["dev-old"]))
     data["accounts"] = accounts
     management = data["management"]
-    # (only accounts of this spec can be exempt: the default spec's dev accounts are gone)
-    exempt = management["guardrails"].get("exempt_accounts", [])
-    management["guardrails"]["exempt_accounts"] = [k for k in exempt if k in accounts]
+    # the break-glass exemption names the generated accounts (the base's dev accounts are gone)
+    management["guardrails"]["exempt_accounts"] = sorted(k for k in accounts if k != "management")
     for flag in ("own_ous", "service_catalog_access", "stacksets_delegated_admin"):
         management[flag] = draw(st.booleans())
     for name in GUARDRAILS:
         management["guardrails"][name]["enabled"] = draw(st.booleans())
     if draw(st.booleans()):
         del data["governance"]
+    if draw(st.booleans()):
+        del data["data"]
+    else:
+        lake = data["data"]
+        for name in draw(st.lists(st.sampled_from(sorted(COLLIDING_DATABASES)), max_size=2, unique=True)):
+            lake["databases"][name] = copy.deepcopy(COLLIDING_DATABASES[name])
+        if draw(st.booleans()):
+            del lake["feature_store"]
+        if draw(st.booleans()):
+            accounts["data-lake"] = {**accounts["data-lake"], "regions": list(regions)}
+        lake["grants"] = {
+            team: draw(st.lists(st.sampled_from(GRANT_SHAPES), max_size=3, unique_by=repr))
+            for team in teams
+            if draw(st.booleans())
+        }
     if draw(st.booleans()):
         del data["service_catalog"]
     else:
@@ -233,7 +266,7 @@ def spec_space(draw):
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

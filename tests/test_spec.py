@@ -79,7 +79,7 @@ def test_region_outside_allowed_regions():
         "description: Fraud",
     )
     assert problems(text) == [
-        "spec.yaml:42: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
+        "spec.yaml:45: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
         "(got 'us-east-1', expected one of ['eu-central-1', 'eu-west-1'])"
     ]
 
@@ -87,7 +87,7 @@ def test_region_outside_allowed_regions():
 def test_two_teams_cannot_share_a_dev_account():
     text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
     assert problems(text) == [
-        "spec.yaml:64: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
+        "spec.yaml:72: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
         "account per team)"
     ]
 

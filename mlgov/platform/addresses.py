@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mlgov.platform import data as data_facts
 from mlgov.platform import naming
 from mlgov.spec.model import OrgSpec
 
@@ -101,10 +102,46 @@ def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
                 yield Address(gpath, spec.hub, "team model group", naming.construct_id(name, group), f"{shown}/{group}")
 
 
+def data_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """The data stack's LF-tags, tables and grants (spec names joined with ``__``)."""
+    data = spec.data
+    account = naming.data_account(spec)
+    if data is None or account is None:
+        return
+    for key in sorted(data.lf_tags):
+        yield Address(("data", "lf_tags", key), account, "LF-tag", naming.free_text_id(key), key)
+    for database, table in data_facts.iter_tables(data):
+        path = ("data", "databases", database, "tables", table)
+        yield Address(path, account, "Glue table", data_facts.table_address(database, table), f"{database}.{table}")
+    for team in sorted(data.grants):
+        if team not in spec.teams:
+            continue
+        for database in data_facts.shared_databases(spec, team):
+            address = data_facts.database_grant_address(team, database)
+            yield Address(("data", "grants", team), account, "Lake Formation grant", address, f"{team}/{database}")
+        for grant in data_facts.team_grants(spec, team):
+            source = f"{team}/{grant.kind}/{grant.database}/{[t.table for t in grant.tables]}"
+            yield Address(("data", "grants", team, grant.index), account, "Lake Formation grant", grant.address, source)
+        dev = spec.teams[team].dev_account
+        for persona in data_facts.READER_ROLES:
+            for database in data_facts.shared_databases(spec, team):
+                for name in (
+                    data_facts.reader_link_address(persona, database),
+                    data_facts.reader_database_address(persona, database),
+                ):
+                    yield Address(("data", "grants", team), dev, "Lake Formation grant", name, database)
+            for table in data_facts.shared_tables(spec, team):
+                name = data_facts.reader_table_address(persona, table)
+                yield Address(
+                    ("data", "grants", team), dev, "Lake Formation grant", name, f"{table.database}.{table.table}"
+                )
+
+
 def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
     """Every address of the families above, for the collision check at validate time."""
     yield from catalog_addresses(spec)
     yield from governance_addresses(spec)
+    yield from data_addresses(spec)
 
 
 def ou_address(name: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 
 
 class Kind(Enum):
@@ -39,6 +39,8 @@ class Kind(Enum):
         "1-128 characters of A-Z a-z 0-9 -, starting with a letter",
     )
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
+    GLUE = (255, r"^[a-z0-9_]{1,255}$", "1-255 characters of a-z 0-9 _")
+    ATHENA_WORKGROUP = (128, r"^[a-zA-Z0-9._-]{1,128}$", "1-128 characters of A-Z a-z 0-9 ._-")
 
     @property
     def limit(self) -> int:
@@ -318,6 +320,12 @@ PARAMETERS = {
     ("cost-tags", "finance-owner"): "String: value of the finance-owner cost tag in this account",
     ("cost-tags", "business-unit"): "String: value of the business-unit cost tag (the team's, if it has one)",
     ("cost-tags", "cost-center"): "String: value of the cost-center cost tag in this account",
+    # Governed data (docs/data.md), written by every team's dev stack, also when nothing is shared:
+    ("data", "athena-workgroup"): "String: the team's Athena workgroup (enforced settings, encrypted results)",
+    ("data", "training-source"): (
+        "String: the team's training data: glue:<database>.<table> (database = the resource link), "
+        "feature-group:<name>, or none"
+    ),
 }
 
 # SSM parameters a PRODUCT writes (not a stack) for other products to read.
@@ -438,6 +446,96 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 yield PhysicalName(gpath, kind, name)
 
 
+# --- Governed data (#16) -------------------------------------------------------------
+
+
+def data_account(spec: OrgSpec) -> str | None:
+    """Key of the data (lake) account, if the spec has one (validation allows at most one)."""
+    keys = spec.keys_in_layer(Layer.data)
+    return keys[0] if keys else None
+
+
+def data_region(spec: OrgSpec) -> str:
+    """Region of the lake, the feature store and every grant: the data account's primary region."""
+    account = data_account(spec)
+    if account is None:
+        raise KeyError("the spec has no account of layer 'data'")
+    return primary_region(spec, account)
+
+
+def lake_bucket(spec: OrgSpec) -> str:
+    """The lake's bucket in the data account (registered with Lake Formation)."""
+    return bucket_name(spec, data_account(spec) or "", data_region(spec), "lake")
+
+
+def feature_store_bucket(spec: OrgSpec) -> str:
+    """The feature store's offline store bucket in the data account."""
+    return bucket_name(spec, data_account(spec) or "", data_region(spec), "feature-store")
+
+
+def lake_access_role(spec: OrgSpec) -> str:
+    """Role Lake Formation assumes to read and write the registered buckets for its grantees."""
+    return role_name(spec, "lake-data-access")
+
+
+def feature_store_role(spec: OrgSpec) -> str:
+    """Role SageMaker Feature Store assumes to write the offline store."""
+    return role_name(spec, "feature-store")
+
+
+def feature_group(spec: OrgSpec, group: str) -> str:
+    """A feature group's name: ``<org>-<group>``."""
+    return resource_name(spec, group)
+
+
+def feature_store_database(spec: OrgSpec) -> str:
+    """Glue database of the offline stores' tables in the data account."""
+    return f"{spec.organization.name}_feature_store".replace("-", "_")
+
+
+def feature_group_table(group: str) -> str:
+    """Glue table of a feature group's offline store (in :func:`feature_store_database`)."""
+    return group.replace("-", "_")
+
+
+def resource_link(database: str) -> str:
+    """Name of a dev account's resource link to a shared database: the database's own name,
+    so a query reads the same in every account."""
+    return database
+
+
+def athena_workgroup(spec: OrgSpec, team: str) -> str:
+    """The team's Athena workgroup in its dev account."""
+    return resource_name(spec, team, "data")
+
+
+def athena_results_prefix(team: str) -> str:
+    """Key prefix of the team's Athena results in its dev account's platform bucket."""
+    return f"athena-results/{team}/"
+
+
+def data_names(spec: OrgSpec) -> Iterator[PhysicalName]:
+    """Physical names of the data account and of the teams' data access."""
+    for team_name in sorted(spec.teams):
+        yield PhysicalName(("teams", team_name), Kind.ATHENA_WORKGROUP, athena_workgroup(spec, team_name))
+    account = data_account(spec)
+    if account is None:
+        return
+    path = ("accounts", account)
+    yield PhysicalName(path, Kind.S3_BUCKET, lake_bucket(spec))
+    yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "lake"))
+    yield PhysicalName(path, Kind.IAM_ROLE, lake_access_role(spec))
+    store = spec.data.feature_store if spec.data else None
+    if store is not None:
+        fpath = ("data", "feature_store")
+        yield PhysicalName(fpath, Kind.S3_BUCKET, feature_store_bucket(spec))
+        yield PhysicalName(fpath, Kind.KMS_ALIAS, kms_alias(spec, "feature-store"))
+        yield PhysicalName(fpath, Kind.IAM_ROLE, feature_store_role(spec))
+        yield PhysicalName(fpath, Kind.GLUE, feature_store_database(spec))
+        for group in sorted(store.feature_groups):
+            yield PhysicalName(fpath + ("feature_groups", group), Kind.SAGEMAKER, feature_group(spec, group))
+
+
 def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Every physical name the stacks will create, for the length/charset check at validate time.
 
@@ -451,3 +549,4 @@ def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, spec.terraform.role_name)
     yield from catalog_names(spec)
     yield from governance_names(spec)
+    yield from data_names(spec)

@@ -17,6 +17,7 @@ from pydantic import Field, StrictBool, StringConstraints, ValidationError
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.spec.catalog import ServiceCatalog
+from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.management import ManagementSettings
 from mlgov.spec.network import LayerNetworkDefaults, Network
@@ -31,6 +32,7 @@ class Layer(str, Enum):
     dev = "dev"
     test = "test"
     prod = "prod"
+    data = "data"
 
 
 class OrganizationalUnit(SpecModel):
@@ -68,7 +70,7 @@ class Account(SpecModel):
     """One AWS account and the platform layer it serves."""
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
-    layer: Layer = Field(description="management | shared-services | dev | test | prod.")
+    layer: Layer = Field(description="management | shared-services | dev | test | prod | data.")
     ou: Name = Field(
         description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`)."
     )
@@ -183,6 +185,10 @@ class OrgSpec(SpecModel):
     network_defaults: LayerNetworkDefaults = Field(
         default_factory=LayerNetworkDefaults,
         description="Per layer (dev, test, prod): what an account's `network` takes for the fields it leaves unset.",
+    )
+    data: DataSettings | None = Field(
+        default=None,
+        description="The data account's lake (Glue databases, LF-tags, feature store) and what each team may read.",
     )
 
     # -- derived views (pure, cheap) -------------------------------------------------

@@ -25,6 +25,7 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
 from mlgov.review import iam
 from mlgov.review import policies as collector
+from tests.journey import data_steps
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -96,6 +97,7 @@ class Journey:
             self._studio(team)
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
+            data_steps.add(self, team)
 
     # --- helpers -----------------------------------------------------------------------
 
