@@ -23,6 +23,8 @@ team's dev account) and ``terraform.role_name``. Creates, in the data account's 
 
 from __future__ import annotations
 
+import dataclasses
+
 from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.glue_catalog_database import GlueCatalogDatabase
 from cdktf_cdktf_provider_aws.glue_catalog_table import (
@@ -363,6 +365,7 @@ class DataLake(Construct):
         """Cross-account grants to each granted team's dev account id, with the grant option."""
         for team in facts.granted_teams(spec):
             principal = spec.accounts[spec.teams[team].dev_account].id
+            former = naming.former_team(spec, team)  # a renamed team's grants move to its new addresses
             for database in facts.shared_databases(spec, team):
                 if database not in self.databases:
                     continue
@@ -376,6 +379,7 @@ class DataLake(Construct):
                         database=LakeformationPermissionsDatabase(name=ref(self.databases[database], "name")),
                     ),
                     facts.database_grant_address(team, database),
+                    was=facts.database_grant_address(former, database) if former else None,
                 )
             for grant in facts.team_grants(spec, team):
                 kwargs: dict = {}
@@ -424,4 +428,5 @@ class DataLake(Construct):
                         **kwargs,
                     ),
                     grant.address,
+                    was=dataclasses.replace(grant, team=former).address if former else None,
                 )

@@ -70,19 +70,21 @@ class DevDataAccess(Construct):
         readers: dict[str, TerraformResource],
     ) -> None:
         super().__init__(scope, id)
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with (renamed_from).
+        label = naming.team_label(spec, team)
+        tags = {"mlgov:team": label}
         workgroup = named(
             AthenaWorkgroup(
                 self,
                 "workgroup",
                 name=naming.athena_workgroup(spec, team),
-                description=f"Team {team}: queries of the data shared with the team",
+                description=f"Team {label}: queries of the data shared with the team",
                 force_destroy=False,
                 configuration=AthenaWorkgroupConfiguration(
                     enforce_workgroup_configuration=True,
                     publish_cloudwatch_metrics_enabled=True,
                     result_configuration=AthenaWorkgroupConfigurationResultConfiguration(
-                        output_location=f"s3://{platform_bucket}/{naming.athena_results_prefix(team)}",
+                        output_location=f"s3://{platform_bucket}/{naming.athena_results_prefix(label)}",
                         encryption_configuration=AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
                             encryption_option="SSE_KMS", kms_key_arn=platform_key_arn
                         ),

@@ -37,6 +37,10 @@ def _placeholder(type_expr: Any, attr: str, address: str, after: dict, region: s
         if attr == "arn" or attr.endswith("_arn"):
             rtype, _, name = address.partition(".")
             service = rtype.split("_")[1]
+            if service == "iam" and attr == "arn":
+                # IAM ARNs are global and typed (role/NAME): Lake Formation validates its principals.
+                kind = rtype.removeprefix("aws_iam_")
+                return f"arn:aws:iam::000000000000:{kind}/{after.get('name') or name}"
             return f"arn:aws:{service}:{region}:000000000000:{rtype.removeprefix('aws_')}/{name}"
         if attr == "id":
             for key in ("bucket", "name", "name_prefix"):

@@ -33,6 +33,7 @@ def _spec_without_churn() -> str:
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     del data["teams"]["churn"]
     del data["accounts"]["ml-dev-churn"]
+    data.get("data", {}).get("grants", {}).pop("churn", None)
     guardrails = data["management"]["guardrails"]
     guardrails["exempt_accounts"] = [a for a in guardrails.get("exempt_accounts", []) if a != "ml-dev-churn"]
     return yaml.safe_dump(data, sort_keys=False)
@@ -250,6 +251,9 @@ def test_adopt_ous_needs_own_ous():
 def _team_renamed(data):
     team = data["teams"].pop("churn")
     data["teams"]["retention"] = {"renamed_from": "churn", **team}
+    grants = data.get("data", {}).get("grants", {})
+    if "churn" in grants:  # what the data account shares with the team, by its new name
+        grants["retention"] = grants.pop("churn")
 
 
 def _account_renamed(data):
@@ -324,7 +328,7 @@ def test_team_rename_moves_addresses_and_keeps_every_aws_name(tree, after):
     renamed = after["team-renamed"]
     # THEN every stack the team is in moves its addresses and changes nothing else
     moves = {name: moves_only(_stack(tree, name), _stack(renamed, name)) for name in sorted(_STACKS_OF_CHURN)}
-    assert moves == {"ml-dev-churn": 6, "ml-prod": 6, "ml-shared-services": 12, "ml-test": 6}
+    assert moves == {"data-lake": 2, "ml-dev-churn": 6, "ml-prod": 6, "ml-shared-services": 12, "ml-test": 6}
     # AND every other file (stacks, products, manifests) is byte for byte the same
     stacks = {f"stacks/{n}/cdk.tf.json" for n in _STACKS_OF_CHURN}
     assert {p for p in set(tree) | set(renamed) if tree.get(p) != renamed.get(p)} == stacks
@@ -334,7 +338,7 @@ def test_team_rename_moves_addresses_and_keeps_every_aws_name(tree, after):
         moves_only(_stack(tree, "ml-test"), broken)
 
 
-_STACKS_OF_CHURN = ("ml-dev-churn", "ml-shared-services", "ml-test", "ml-prod")
+_STACKS_OF_CHURN = ("ml-dev-churn", "ml-shared-services", "ml-test", "ml-prod", "data-lake")
 
 
 def test_catalog_rename_keeps_released_bytes_and_template_paths(tree, after):
@@ -469,6 +473,7 @@ def test_renames_plan_moves_only(applied, after):
         **NOTHING,
         "create": 6,
         "delete": 6,
+        "replace": 9,  # the Lake Formation grants to the replaced roles
         "moved": 0,
     }
 

@@ -12,6 +12,7 @@ synthesis; the property tests check that validate-accepted specs synthesize.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -122,6 +123,14 @@ def data_addresses(spec: OrgSpec) -> Iterator[Address]:
         for grant in data_facts.team_grants(spec, team):
             source = f"{team}/{grant.kind}/{grant.database}/{[t.table for t in grant.tables]}"
             yield Address(("data", "grants", team, grant.index), account, "Lake Formation grant", grant.address, source)
+        if former := spec.teams[team].renamed_from:  # where its moved blocks come from
+            renamed = ("teams", team, "renamed_from")
+            for database in data_facts.shared_databases(spec, team):
+                address = data_facts.database_grant_address(former, database)
+                yield Address(renamed, account, "Lake Formation grant", address, f"{team} (renamed_from)/{database}")
+            for grant in data_facts.team_grants(spec, team):
+                address = dataclasses.replace(grant, team=former).address
+                yield Address(renamed, account, "Lake Formation grant", address, f"{team} (renamed_from)/{grant.index}")
         dev = spec.teams[team].dev_account
         for persona in data_facts.READER_ROLES:
             for database in data_facts.shared_databases(spec, team):

@@ -224,8 +224,8 @@ def training_source(spec: OrgSpec, team: str) -> str:
 
 
 def granted_teams(spec: OrgSpec) -> list[str]:
-    """Teams the data account shares something with, sorted."""
-    return sorted(team for team in spec.teams if team_grants(spec, team))
+    """Teams the data account shares something with, in the order of their AWS names."""
+    return naming.by_label(spec, (team for team in spec.teams if team_grants(spec, team)))
 
 
 def glue_arns(spec: OrgSpec, team: str, dev_account_id: str, region: str) -> list[str]:
@@ -250,7 +250,7 @@ def data_statements(
     team's workgroup with results under its prefix of the platform bucket, and, when something
     is shared, Glue read on exactly the shared objects and Lake Formation's data access."""
     workgroup = f"arn:aws:athena:{region}:{dev_account_id}:workgroup/{naming.athena_workgroup(spec, team)}"
-    prefix = naming.athena_results_prefix(team)
+    prefix = naming.athena_results_prefix(naming.team_label(spec, team))
     statements = [
         policy.statement("AthenaTeamWorkgroup", ATHENA_ACTIONS, [workgroup]),
         policy.statement(

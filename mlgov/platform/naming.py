@@ -506,7 +506,7 @@ def resource_link(database: str) -> str:
 
 def athena_workgroup(spec: OrgSpec, team: str) -> str:
     """The team's Athena workgroup in its dev account."""
-    return resource_name(spec, team, "data")
+    return resource_name(spec, team_label(spec, team), "data")
 
 
 def athena_results_prefix(team: str) -> str:

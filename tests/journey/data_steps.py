@@ -202,9 +202,8 @@ def add(j, team: str) -> None:
             )
 
     wg_arn = f"arn:aws:athena:{region}:{dev_id}:workgroup/{workgroup_name}"
-    results = (
-        f"arn:aws:s3:::{naming.bucket_name(spec, dev, region, 'platform')}/{naming.athena_results_prefix(team)}q1.csv"
-    )
+    prefix = naming.athena_results_prefix(naming.team_label(spec, team))  # a renamed team keeps its prefix
+    results = f"arn:aws:s3:::{naming.bucket_name(spec, dev, region, 'platform')}/{prefix}q1.csv"
     for purpose in facts.READER_ROLES.values():
         role = w.role(dev, naming.team_role(spec, team, purpose))
         who = purpose.replace("-", " ")
