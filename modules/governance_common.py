@@ -65,8 +65,9 @@ def role(
     statements: Sequence[dict[str, Any]],
     description: str,
     tags: dict[str, str] | None = None,
+    permissions_boundary: str | None = None,
 ) -> IamRole:
-    """An IAM role with one inline policy, both at ``<type>.<address>``."""
+    """An IAM role with one inline policy, both at ``<type>.<address>`` (and, if given, a boundary)."""
     iam_role = named(
         IamRole(
             scope,
@@ -76,6 +77,7 @@ def role(
             description=description,
             max_session_duration=3600,
             tags=tags,
+            permissions_boundary=permissions_boundary,
         ),
         address,
     )

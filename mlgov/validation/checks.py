@@ -18,6 +18,7 @@ from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
+from mlgov.validation.repositories import repository_problems
 
 Finding = tuple[tuple, str]
 
@@ -71,6 +72,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         catalog_problems(spec),
         governance_problems(spec),
         network_problems(spec),
+        repository_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
