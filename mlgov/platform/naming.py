@@ -31,6 +31,7 @@ class Kind(Enum):
     LAMBDA = (64, r"^[\w-]{1,64}$", "1-64 characters of A-Z a-z 0-9 _-")
     CODEPIPELINE = (100, r"^[A-Za-z0-9.@_-]{1,100}$", "1-100 characters of A-Z a-z 0-9 .@_-")
     CODEBUILD = (150, r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}$", "2-150 characters of A-Z a-z 0-9 _-")
+    CODECONNECTION = (32, r"^[A-Za-z0-9.@_-]{1,32}$", "1-32 characters of A-Z a-z 0-9 .@_-")
     LOG_GROUP = (512, r"^[\w#/.-]{1,512}$", "1-512 characters of A-Z a-z 0-9 _-/.#")
     SERVICE_CATALOG = (100, r"^.{1,100}$", "1-100 characters")
     CLOUDFORMATION_STACK = (
@@ -326,6 +327,10 @@ PARAMETERS = {
         "String: the team's training data: glue:<database>.<table> (database = the resource link), "
         "feature-group:<name>, or none"
     ),
+    # Model-build repositories (accounts.<key>.source; written by dev stacks that declare one):
+    ("source", "connection-arn"): "String: ARN of the account's CodeConnections connection to its Git provider",
+    ("source", "owner"): "String: organization, group or workspace that owns the model-build repositories",
+    ("source", "branch"): "String: default branch whose pushes rerun a model-build project's pipeline",
 }
 
 # SSM parameters a PRODUCT writes (not a stack) for other products to read.
@@ -342,6 +347,19 @@ def ssm_parameter(spec: OrgSpec, *parts: str) -> str:
 def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
     return role_name(spec, f"{team_label(spec, team)}-{purpose}")
+
+
+def source_connection(spec: OrgSpec, account_key: str) -> str:
+    """The dev account's CodeConnections connection: ``<org>-<provider>`` (one per account)."""
+    source = spec.accounts[account_key].source
+    assert source is not None
+    return resource_name(spec, source.provider.value.lower())
+
+
+# Roles of a team's model-build CI (the dev stack creates them under the catalog's permissions
+# boundary; every model-build project of the team passes them to its CodeBuild project and
+# CodePipeline pipeline), by purpose, with the service each is passed to.
+BUILD_ROLES = {"codebuild": "codebuild.amazonaws.com", "codepipeline": "codepipeline.amazonaws.com"}
 
 
 def central_bus(spec: OrgSpec) -> str:
@@ -424,6 +442,11 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         ):
             yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
+        if spec.accounts[team.dev_account].source is not None:
+            spath = ("accounts", team.dev_account, "source")
+            yield PhysicalName(spath, Kind.CODECONNECTION, source_connection(spec, team.dev_account))
+            for purpose in BUILD_ROLES:
+                yield PhysicalName(spath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.SQS_QUEUE, dlq(approval_forward_rule(spec, team_name)))
         dev = team.dev_account
         for dev_region in spec.account_regions(dev):

@@ -20,6 +20,7 @@ from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
 from mlgov.validation.renames import rename_problems, state_problems
+from mlgov.validation.repositories import repository_problems
 
 Finding = tuple[tuple, str]
 
@@ -76,6 +77,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         governance_problems(spec),
         network_problems(spec),
         data_problems(spec),
+        repository_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

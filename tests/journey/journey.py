@@ -25,6 +25,7 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
 from mlgov.review import iam
 from mlgov.review import policies as collector
+from tests.journey import build_steps
 from tests.journey import data_steps
 from tests.journey.world import Role, World
 
@@ -97,6 +98,7 @@ class Journey:
             self._studio(team)
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
+                build_steps.build(self, team, group)
             data_steps.add(self, team)
 
     # --- helpers -----------------------------------------------------------------------
@@ -117,6 +119,7 @@ class Journey:
         scps_of: str | None = None,
         context: dict | None = None,
         allowed: bool = True,
+        boundary: dict | None = None,
     ) -> None:
         if role is None:
             self.fact(step, False, f"principal {missing} does not exist")
@@ -142,6 +145,7 @@ class Journey:
                     identity_policies=_identity(role),
                     resource_policy=resource_policy,
                     scps=self.w.scps(scps_of) if scps_of else (),
+                    permission_boundary=boundary,
                     context=ctx,
                 ),
                 allowed,

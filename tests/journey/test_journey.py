@@ -34,7 +34,9 @@ def default_world(default_spec, tree) -> World:
 # Handoffs that another part of the platform is still changing: (step text, why). A failing
 # line of the story that matches one of these is reported as an expected failure, every other
 # line fails the test. Remove an entry when its change lands (the test then insists).
-OPEN_SEAMS: tuple[tuple[str, str], ...] = ()
+OPEN_SEAMS: tuple[tuple[str, str], ...] = (
+    ("reads SSM parameter /nwa/data/", "the data feature writes the training-data parameters model-build v3 reads"),
+)
 
 
 def check(lines: list[str]) -> None:
@@ -172,7 +174,7 @@ BROKEN = {
     ),
     "pipeline-registers-approved": (
         _text_edit(
-            "products/sagemaker-projects/model-build/v2.yaml",
+            "products/sagemaker-projects/model-build/v3.yaml",
             '"ModelApprovalStatus": "PendingManualApproval"',
             '"ModelApprovalStatus": "Approved"',
         ),
