@@ -158,6 +158,8 @@ class CatalogHub(Construct):
         )
         for pkey, portfolio in sorted(catalog.portfolios.items()):
             launch_role_name = naming.catalog_launch_role(spec, pkey)
+            # A renamed portfolio (or product) moves its addresses; AWS names and template paths stay.
+            fp = naming.former_portfolio(spec, pkey)
             launch_role = json.dumps({"LocalRoleName": launch_role_name})
             pf = named(
                 ServicecatalogPortfolio(
@@ -168,6 +170,7 @@ class CatalogHub(Construct):
                     provider_name=portfolio.provider,
                 ),
                 naming.construct_id(pkey),
+                was=naming.moved_id(fp),
             )
             for ou in sorted(set(portfolio.share_with_ous)):
                 named(
@@ -181,6 +184,7 @@ class CatalogHub(Construct):
                         share_tag_options=True,
                     ),
                     naming.construct_id(pkey, ou),
+                    was=naming.moved_id(fp, ou),
                 )
             patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
             for pattern in sorted(patterns):
@@ -194,11 +198,13 @@ class CatalogHub(Construct):
                         principal_type="IAM_PATTERN",
                     ),
                     _address(pkey, pattern),
+                    was=fp and _address(fp, pattern),
                 )
             for tag_key, tag_value in sorted(portfolio.tag_options.items()):
                 option = named(
                     ServicecatalogTagOption(self, f"tag_option_{pkey}_{tag_key}", key=tag_key, value=tag_value),
                     _address(pkey, tag_key),
+                    was=fp and _address(fp, tag_key),
                 )
                 named(
                     ServicecatalogTagOptionResourceAssociation(
@@ -208,13 +214,17 @@ class CatalogHub(Construct):
                         tag_option_id=ref(option, "id"),
                     ),
                     _address(pkey, tag_key),
+                    was=fp and _address(fp, tag_key),
                 )
 
             for key, product in sorted(portfolio.products.items()):
                 address = naming.construct_id(pkey, key)
+                fprod = naming.former_product(spec, pkey, key)
+                old = (fp or pkey, fprod or key) if fp or fprod else None
+                was = naming.construct_id(*old) if old else None
                 objects = {}
                 for version in product.versions:
-                    object_key = naming.catalog_template_key(pkey, key, version.name)
+                    object_key = naming.product_template_key(spec, pkey, key, version.name)
                     objects[version.name] = named(
                         S3Object(
                             self,
@@ -225,10 +235,11 @@ class CatalogHub(Construct):
                             content_type="application/x-yaml",
                         ),
                         _address(pkey, key, version.name),
+                        was=old and _address(*old, version.name),
                     )
 
                 def url(version_name: str, pkey: str = pkey, key: str = key) -> str:
-                    object_key = naming.catalog_template_key(pkey, key, version_name)
+                    object_key = naming.product_template_key(spec, pkey, key, version_name)
                     return f"https://{bucket_name}.s3.{region}.amazonaws.com/{object_key}"
 
                 first, *later = product.versions
@@ -256,6 +267,7 @@ class CatalogHub(Construct):
                         depends_on=[objects[first.name], self.bucket.policy],
                     ),
                     address,
+                    was=was,
                 )
                 for version in later:
                     named(
@@ -270,6 +282,7 @@ class CatalogHub(Construct):
                             depends_on=[objects[version.name]],
                         ),
                         _address(pkey, key, version.name),
+                        was=old and _address(*old, version.name),
                     )
                 if product.retired:
                     # Out of the portfolio: nobody can launch it; the product and its released
@@ -280,6 +293,7 @@ class CatalogHub(Construct):
                         self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
                     ),
                     address,
+                    was=was,
                 )
                 named(
                     ServicecatalogConstraint(
@@ -293,6 +307,7 @@ class CatalogHub(Construct):
                         depends_on=[association],
                     ),
                     address,
+                    was=was,
                 )
 
 
@@ -326,6 +341,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     boundary's lie outside the product prefix.
     """
     needs = launch_needs(spec, portfolio)
+    templates = naming.portfolio_label(spec, portfolio)  # the template path prefix (kept by a rename)
     roles = {p: n for p, n in naming.product_roles(spec).items() if n in needs.role_names}
     all_roles = sorted(policy.role_arn(account_id, name) for name in roles.values())
     current = {p: n for p, n in roles.items() if p not in naming.V1_ONLY_PRODUCT_ROLES}
@@ -429,7 +445,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
             "TemplatesFromTheHub",
             ["s3:GetObject"],
             [
-                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/{portfolio}/*"
+                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/{templates}/*"
                 for r in spec.account_regions(hub)
             ],
         ),
@@ -886,16 +902,20 @@ class CatalogLaunchRole(Construct):
         self.roles: dict[str, IamRole] = {}
         for pkey in sorted(spec.service_catalog.portfolios):
             address = naming.construct_id("catalog_launch", pkey)
+            former = naming.former_portfolio(spec, pkey)
+            was = naming.construct_id("catalog_launch", former) if former else None
             role = named(
                 IamRole(
                     self,
                     f"role_{pkey}",
                     name=naming.catalog_launch_role(spec, pkey),
-                    description=f"Service Catalog launch role of the {pkey} portfolio in this account.",
+                    description=f"Service Catalog launch role of the {naming.portfolio_label(spec, pkey)} portfolio in "
+                    "this account.",
                     assume_role_policy=trust,
                     max_session_duration=3600,
                 ),
                 address,
+                was=was,
             )
             named(
                 IamRolePolicy(
@@ -906,6 +926,7 @@ class CatalogLaunchRole(Construct):
                     policy=launch_role_policy(spec, account_id, regions, pkey),
                 ),
                 address,
+                was=was,
             )
             self.roles[pkey] = role
         self.boundary = named(

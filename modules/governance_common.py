@@ -66,8 +66,10 @@ def role(
     description: str,
     tags: dict[str, str] | None = None,
     permissions_boundary: str | None = None,
+    was: str | None = None,
 ) -> IamRole:
-    """An IAM role with one inline policy, both at ``<type>.<address>`` (and, if given, a boundary)."""
+    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``; with a
+    permissions boundary if given)."""
     iam_role = named(
         IamRole(
             scope,
@@ -80,12 +82,14 @@ def role(
             permissions_boundary=permissions_boundary,
         ),
         address,
+        was=was,
     )
     named(
         IamRolePolicy(
             scope, f"{address}_policy", name=name, role=ref(iam_role, "name"), policy=policy.document(*statements)
         ),
         address,
+        was=was,
     )
     return iam_role
 
@@ -101,7 +105,15 @@ def kms_by_alias(
 
 
 def dead_letter_queue(
-    scope: Construct, address: str, *, name: str, region: str, account_id: str, sender_arn: str, sender_service: str
+    scope: Construct,
+    address: str,
+    *,
+    name: str,
+    region: str,
+    account_id: str,
+    sender_arn: str,
+    sender_service: str,
+    was: str | None = None,
 ) -> SqsQueue:
     """Encrypted SQS queue that only ``sender_service`` acting for ``sender_arn`` may write to."""
     queue = named(
@@ -113,6 +125,7 @@ def dead_letter_queue(
             message_retention_seconds=DLQ_RETENTION_SECONDS,
         ),
         address,
+        was=was,
     )
     arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
     named(
@@ -131,6 +144,7 @@ def dead_letter_queue(
             ),
         ),
         address,
+        was=was,
     )
     return queue
 

@@ -96,7 +96,9 @@ def persona_roles(spec: OrgSpec, persona: Persona) -> list[str]:
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
-    return sorted(t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
+    return naming.by_label(
+        spec, (t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
+    )
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -110,7 +112,7 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
         rows.append(
             {
                 "dev_account_id": spec.accounts[team.dev_account].id,
-                "team": name,
+                "team": naming.team_label(spec, name),  # the name its roles and groups carry
                 "test_account_id": first.get(Layer.test, ""),
                 "prod_account_id": first.get(Layer.prod, ""),
             }
@@ -235,14 +237,9 @@ def repository_bindings(spec: OrgSpec) -> dict[str, Any]:
     return {name: variables.get(name, {"Ref": name}) for name in pipeline_placeholders(pipeline_definition_v3())}
 
 
-# The training-data parameters the data feature writes in every dev stack (its naming.PARAMETERS
-# entries); model-build v3 reads them.
-DATA_PARAMETERS = (("data", "athena-workgroup"), ("data", "training-source"))
-
-
 def ssm_names(spec: OrgSpec) -> dict[str, str]:
     """Names of the SSM parameters v2 templates read, keyed ``network_subnet_ids`` etc."""
-    table = {**dict.fromkeys(DATA_PARAMETERS), **naming.PARAMETERS, **naming.PRODUCT_PARAMETERS}
+    table = {**naming.PARAMETERS, **naming.PRODUCT_PARAMETERS}
     return {"_".join(key).replace("-", "_"): naming.ssm_parameter(spec, *key) for key in table}
 
 
@@ -306,12 +303,16 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     out = []
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         for key, product in sorted(portfolio.products.items()):
+            # A renamed portfolio or product renders as it was released (its old keys): same bytes, same path.
+            plabel, label = naming.portfolio_label(spec, pkey), naming.product_label(spec, pkey, key)
             for version in product.versions:
                 text = render_template(
-                    version.template or product.template, view_model(spec, pkey, portfolio, key, product, version)
+                    version.template or product.template, view_model(spec, plabel, portfolio, label, product, version)
                 )
                 out.append(
-                    ProductArtifact(pkey, key, version.name, naming.catalog_template_key(pkey, key, version.name), text)
+                    ProductArtifact(
+                        pkey, key, version.name, naming.product_template_key(spec, pkey, key, version.name), text
+                    )
                 )
     return sorted(out, key=lambda a: a.key)
 

@@ -25,7 +25,7 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import build_steps
+from tests.journey import build_steps, data_steps
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -98,6 +98,7 @@ class Journey:
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
                 build_steps.build(self, team, group)
+            data_steps.add(self, team)
 
     # --- helpers -----------------------------------------------------------------------
 
