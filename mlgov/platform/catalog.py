@@ -237,14 +237,9 @@ def repository_bindings(spec: OrgSpec) -> dict[str, Any]:
     return {name: variables.get(name, {"Ref": name}) for name in pipeline_placeholders(pipeline_definition_v3())}
 
 
-# The training-data parameters the data feature writes in every dev stack (its naming.PARAMETERS
-# entries); model-build v3 reads them.
-DATA_PARAMETERS = (("data", "athena-workgroup"), ("data", "training-source"))
-
-
 def ssm_names(spec: OrgSpec) -> dict[str, str]:
     """Names of the SSM parameters v2 templates read, keyed ``network_subnet_ids`` etc."""
-    table = {**dict.fromkeys(DATA_PARAMETERS), **naming.PARAMETERS, **naming.PRODUCT_PARAMETERS}
+    table = {**naming.PARAMETERS, **naming.PRODUCT_PARAMETERS}
     return {"_".join(key).replace("-", "_"): naming.ssm_parameter(spec, *key) for key in table}
 
 
