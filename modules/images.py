@@ -7,8 +7,9 @@ every team's ``dev_account`` and ``stages``. Creates, in the hub's home-region s
 - per team, repository ``<org>/<team>``: scan on push, IMMUTABLE tags (a tag names one image
   forever, so a promoted package always deploys the image it was tested with), a lifecycle
   policy (untagged images expire, only the newest tagged ones are kept), and a repository
-  policy letting exactly the team's dev account push and its test/prod accounts pull, each
-  only from inside the organization (``aws:PrincipalOrgID``).
+  policy letting exactly the team's dev account push (its roles' own policies say which push)
+  and its test/prod accounts pull (the team's endpoint roles there only), each only from
+  inside the organization (``aws:PrincipalOrgID``).
 
 The promotion function accepts an image of this repository (or of AWS's SageMaker
 registries) in a team's package: :mod:`mlgov.platform.images`.
@@ -73,7 +74,7 @@ def lifecycle_policy(spec: OrgSpec) -> str:
 
 
 def repository_policy(spec: OrgSpec, team: str) -> str:
-    """Exactly the team's dev account pushes, its stage accounts pull; all inside the organization."""
+    """Exactly the team's dev account pushes, its stage accounts' endpoint roles pull; all inside the organization."""
     t = spec.teams[team]
     org = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
     dev = spec.accounts[t.dev_account].id
@@ -84,12 +85,15 @@ def repository_policy(spec: OrgSpec, team: str) -> str:
         )
     ]
     if stages:
+        # Stage accounts are shared by teams: only this team's endpoint roles (its models and
+        # batch transforms run as them), not another team's, even with a broad identity policy.
+        pullers = sorted(policy.role_arn(a, naming.team_role(spec, team, "endpoint")) for a in stages)
         statements.append(
             policy.statement(
                 "StageAccountsPull",
                 list(PULL_ACTIONS),
                 principals={"AWS": [policy.account_root(a) for a in stages]},
-                conditions=org,
+                conditions={**org, "ArnEquals": {"aws:PrincipalArn": pullers}},
             )
         )
     return policy.document(*statements)

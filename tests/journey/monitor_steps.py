@@ -13,7 +13,9 @@ Walked from :meth:`tests.journey.journey.Journey._stage` for every stage of ever
 - 13 the hub's governance officer and ML engineer read the reports, the team's data scientist
   reads its own team's, another team's data scientist does not;
 - 14 the endpoint's alarms notify the team's topic, and CloudWatch may publish to it;
-- 15 with batch inference, the deployer creates the batch pipeline and passes its role only.
+- 15 with batch inference, the deployer creates the batch pipeline and passes its role only;
+- 16 images: the team's endpoint role pulls from the team's repository in the hub, another
+  team's endpoint role may not.
 
 Only iam-simulate decides; this module builds the requests.
 """
@@ -115,6 +117,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     endpoint = parameters.get("EndpointName", naming.endpoint_name(spec, team, group))
     if parameters.get("BatchEnabled") == "true":
         _batch(j, tag, stage, parameters, deployer, account, account_id, sm)
+    _images(j, tag, team, stage, parameters, account)
     if parameters.get("MonitoringEnabled") != "true":
         return
     step = f"{tag} 10 {stage.name} schedule from the package's baselines"
@@ -377,6 +380,36 @@ def _batch(j, tag, stage, parameters, deployer, account, account_id, sm) -> None
         account_id,
         context={"iam:PassedToService": "sagemaker.amazonaws.com"},
     )
+
+
+def _images(j, tag, team, stage, parameters, account) -> None:
+    w, spec = j.w, j.spec
+    step = f"{tag} 16 {stage.name} endpoint pulls the team's image"
+    repository = naming.team_image_repository(spec, team)
+    arn = f"arn:aws:ecr:{j.hub_region}:{j.hub_id}:repository/{repository}"
+    policy_doc = None
+    for address, attrs in j.hub_stack.resources("aws_ecr_repository_policy").items():
+        if attrs.get("repository", "").endswith(f".{naming.construct_id(team)}.name}}"):
+            policy_doc = w.collected.get(f"stacks/{j.hub_stack.name}:aws_ecr_repository_policy.{address}:policy")
+    if policy_doc is None:
+        j.fact(step, False, f"repository {repository} has no repository policy")
+        return
+    endpoint_role = w.roles.get(parameters.get("ModelExecutionRoleArn", ""))
+    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
+        j.call(step, endpoint_role, "endpoint", action, arn, j.hub_id, resource_policy=policy_doc, scps_of=account)
+    for other in sorted(t for t in spec.teams if t != team and any(s.account == account for s in spec.teams[t].stages)):
+        intruder = w.role(account, naming.team_role(spec, other, "endpoint"))
+        j.call(
+            f"{step} (not {other}'s endpoint)",
+            intruder,
+            f"{other} endpoint",
+            "ecr:BatchGetImage",
+            arn,
+            j.hub_id,
+            resource_policy=policy_doc,
+            scps_of=account,
+            allowed=False,
+        )
 
 
 def _account_of(spec, role) -> str | None:

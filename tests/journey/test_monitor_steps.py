@@ -157,6 +157,21 @@ BROKEN = {
         _policy_edit(PROD, "aws_sns_topic_policy", "fraud_monitoring", "policy", drop("TeamAlarmsPublish")),
         "14 prod alarms notify the team",
     ),
+    "repository-closed-to-stages": (
+        _policy_edit(HUB, "aws_ecr_repository_policy", "fraud", "policy", drop("StageAccountsPull")),
+        "16 prod endpoint pulls the team's image",
+    ),
+    "endpoint-pulls-any-repository": (
+        # One side alone: an endpoint role that may pull everywhere still cannot read fraud's repository.
+        _policy_edit(
+            PROD,
+            "aws_iam_role_policy",
+            "churn_endpoint",
+            "policy",
+            lambda p: [s.update(Resource="*") for s in p["Statement"] if s.get("Sid") == "PullImages"],
+        ),
+        None,
+    ),
     "deployer-cannot-create-batch-pipeline": (
         _policy_edit(PROD, "aws_iam_role_policy", "fraud_endpoint_deployer", "policy", drop("BatchPipelines")),
         "15 prod deployer creates the batch pipeline",
@@ -200,6 +215,7 @@ def test_the_monitoring_steps_are_walked(monitor_results, default_spec, tree):
         "13 prod reports reach their readers",
         "14 prod alarms notify the team",
         "15 prod deployer creates the batch pipeline",
+        "16 prod endpoint pulls the team's image",
     ):
         assert expected in steps, sorted(steps)
 
