@@ -33,6 +33,7 @@ account built in several regions gets the role once (first region), covering all
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
@@ -61,7 +62,14 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming, policy
-from mlgov.platform.catalog import ProductArtifact, account_teams, launch_needs, persona_roles, product_artifacts
+from mlgov.platform.catalog import (
+    LaunchNeeds,
+    ProductArtifact,
+    account_teams,
+    launch_needs,
+    persona_roles,
+    product_artifacts,
+)
 from mlgov.spec.model import OrgSpec
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -344,8 +352,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     personas = [naming.team_role(spec, t, p) for t in teams for p in ("data-scientist", "lead-data-scientist")]
     studio = needs.declares("AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile")
 
+    handed = {"sagemaker-execution": "sagemaker.amazonaws.com", **naming.BUILD_ROLES}
+
     def pass_roles(service: str) -> list[str]:
         names = []
+        # Team roles a template hands a service (a v3 project's pipeline, build and source pipeline).
+        names += [naming.team_role(spec, t, p) for p in needs.team_roles if handed[p] == service for t in teams]
         if service == "sagemaker.amazonaws.com":
             names += personas if studio else []
             if needs.declares("AWS::SageMaker::Pipeline"):
@@ -401,7 +413,11 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
         )
     )
     boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(spec, account_id)}}
-    network = studio or any(t.startswith("AWS::EC2::") for t in needs.parameter_types | needs.resource_types)
+    network = (
+        studio
+        or needs.declares("AWS::CodeBuild::Project")
+        or any(t.startswith("AWS::EC2::") for t in needs.parameter_types | needs.resource_types)
+    )
     statements = [
         policy.statement(
             "ProductStacks",
@@ -499,12 +515,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
                 [studio_policy],
             )
         )
-    for service in sorted(set(naming.PRODUCT_ROLES.values())):
+    for service in sorted(set(naming.PRODUCT_ROLES.values()) | set(naming.BUILD_ROLES.values())):
         targets = pass_roles(service)
         if targets:
             statements.append(
                 policy.statement(
-                    f"PassProductRolesTo{service.split('.')[0].title().replace('Sagemaker', 'SageMaker')}",
+                    f"PassProductRolesTo{_service_title(service)}",
                     ["iam:PassRole"],
                     targets,
                     conditions={"StringEquals": {"iam:PassedToService": service}},
@@ -620,6 +636,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
                 arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
             )
         )
+    statements += _build_statements(needs, arns)
     if needs.declares("AWS::SSM::Parameter"):
         statements.append(
             policy.statement(
@@ -637,14 +654,138 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     return policy.document(*statements)
 
 
+def _service_title(service: str) -> str:
+    """``sagemaker.amazonaws.com`` -> ``SageMaker`` (statement ids of the PassRole statements)."""
+    title = service.split(".")[0].title()
+    return {"Sagemaker": "SageMaker", "Codebuild": "CodeBuild", "Codepipeline": "CodePipeline"}.get(title, title)
+
+
+def _build_statements(needs: LaunchNeeds, arns: Callable[..., list[str]]) -> list[dict]:
+    """What a launch role needs for a project that builds from a repository (model-build v3): its
+    CodeBuild project, source pipeline and build log group (all named ``<project>-build``), and
+    handing the account's connection to CodePipeline only."""
+    out = []
+    if needs.declares("AWS::CodeBuild::Project"):
+        out.append(
+            policy.statement(
+                "ProjectBuilds",
+                [
+                    "codebuild:BatchGetProjects",
+                    "codebuild:CreateProject",
+                    "codebuild:DeleteProject",
+                    "codebuild:UpdateProject",
+                ],
+                arns("codebuild", "project/*-build"),
+            )
+        )
+        out.append(
+            policy.statement(
+                "ProjectBuildLogs",
+                [
+                    "logs:AssociateKmsKey",
+                    "logs:CreateLogGroup",
+                    "logs:DeleteLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:TagResource",
+                ],
+                arns("logs", "log-group:/aws/codebuild/*-build", "log-group:/aws/codebuild/*-build:*"),
+            )
+        )
+    if needs.declares("AWS::CodePipeline::Pipeline"):
+        out.append(
+            policy.statement(
+                "ProjectSourcePipelines",
+                [
+                    "codepipeline:CreatePipeline",
+                    "codepipeline:DeletePipeline",
+                    "codepipeline:GetPipeline",
+                    "codepipeline:GetPipelineState",
+                    "codepipeline:ListTagsForResource",
+                    "codepipeline:TagResource",
+                    "codepipeline:UntagResource",
+                    "codepipeline:UpdatePipeline",
+                ],
+                arns("codepipeline", "*-build"),
+            )
+        )
+        out.append(
+            policy.statement(
+                "PassConnectionToCodePipeline",
+                ["codeconnections:PassConnection"],
+                arns("codeconnections", "connection/*"),
+                conditions={"StringEquals": {"codeconnections:PassedToService": "codepipeline.amazonaws.com"}},
+            )
+        )
+    return out
+
+
 def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """The permissions boundary of every role a product creates in this account: the most any
     product role may ever do, whatever its own policies say.
 
     It covers the model build role (jobs, registration PENDING only into the account's teams'
     groups, its models bucket and keys, VPC network interfaces, passing itself) and the Projects
-    enabler; nothing else: no IAM but that one PassRole, no model approval, no key administration.
+    enabler and, in an account with a source, the team's build roles (their pipelines, builds and
+    connections, passing the team's execution role); nothing else: no other IAM, no model approval,
+    no key administration.
     """
+    return policy.document(
+        *_boundary_statements(spec, account_id, regions), *_build_boundary(spec, account_id, regions)
+    )
+
+
+def _build_boundary(spec: OrgSpec, account_id: str, regions: list[str]) -> list[dict]:
+    """What the boundary leaves a team's build roles (:mod:`mlgov.modules.repositories`), in an
+    account with a source: the projects' build logs, artifact versions, pipelines and builds, the
+    account's connections and passing the team's execution role to SageMaker."""
+    account_key = next(k for k, a in spec.accounts.items() if a.id == account_id)
+    if spec.accounts[account_key].source is None:
+        return []
+    teams = account_teams(spec, account_id)
+    execution = sorted(policy.role_arn(account_id, naming.team_role(spec, t, "sagemaker-execution")) for t in teams)
+
+    def arns(service: str, *resources: str) -> list[str]:
+        return _arns(service, account_id, regions, *resources)
+
+    return [
+        policy.statement(
+            "BuildLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            arns("logs", "log-group:/aws/codebuild/*-build", "log-group:/aws/codebuild/*-build:*"),
+        ),
+        policy.statement(
+            "BuildArtifactVersions",
+            ["s3:GetBucketVersioning", "s3:GetObjectVersion"],
+            policy.bucket_arns(f"sc-{account_id}-pp-*"),
+        ),
+        policy.statement(
+            "BuildPipelines",
+            [
+                "sagemaker:CreatePipeline",
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:StartPipelineExecution",
+                "sagemaker:UpdatePipeline",
+            ],
+            arns("sagemaker", "pipeline/*-build", "pipeline/*-build/execution/*"),
+        ),
+        policy.statement(
+            "BuildRuns",
+            ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+            arns("codebuild", "project/*-build"),
+        ),
+        policy.statement("BuildSources", ["codeconnections:UseConnection"], arns("codeconnections", "connection/*")),
+        policy.statement(
+            "PassTheExecutionRole",
+            ["iam:PassRole"],
+            execution,
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+    ]
+
+
+def _boundary_statements(spec: OrgSpec, account_id: str, regions: list[str]) -> list[dict]:
+    """The boundary's statements for the product roles (model build role, Projects enabler)."""
     account_key = next(k for k, a in spec.accounts.items() if a.id == account_id)
     teams = account_teams(spec, account_id)
     prefixes = [naming.model_package_group(spec, t, "") + "-" for t in teams]
@@ -655,7 +796,7 @@ def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     def arns(service: str, *resources: str) -> list[str]:
         return _arns(service, account_id, regions, *resources)
 
-    return policy.document(
+    return [
         policy.statement(
             "PipelineJobs",
             [
@@ -743,7 +884,7 @@ def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
             ["servicecatalog:AcceptPortfolioShare"],
             [f"arn:aws:catalog:{r}:*:portfolio/*" for r in regions],
         ),
-    )
+    ]
 
 
 class CatalogLaunchRole(Construct):

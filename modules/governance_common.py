@@ -66,8 +66,10 @@ def role(
     description: str,
     tags: dict[str, str] | None = None,
     was: str | None = None,
+    permissions_boundary: str | None = None,
 ) -> IamRole:
-    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``)."""
+    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``;
+    with a permissions boundary if given)."""
     iam_role = named(
         IamRole(
             scope,
@@ -77,6 +79,7 @@ def role(
             description=description,
             max_session_duration=3600,
             tags=tags,
+            permissions_boundary=permissions_boundary,
         ),
         address,
         was=was,

@@ -87,7 +87,7 @@ def test_region_outside_allowed_regions():
 def test_two_teams_cannot_share_a_dev_account():
     text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
     assert problems(text) == [
-        "spec.yaml:72: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
+        "spec.yaml:75: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
         "account per team)"
     ]
 

@@ -21,6 +21,7 @@ from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.management import ManagementSettings
 from mlgov.spec.network import LayerNetworkDefaults, Network
+from mlgov.spec.repositories import SourceConnection
 from mlgov.spec.source import Located, dotted, load_yaml
 
 
@@ -90,6 +91,13 @@ class Account(SpecModel):
         description=(
             "The account's VPC (dev, test and prod accounts need one): `cidr` to create it, or "
             "`vpc_id` + `subnet_ids` to adopt an existing one; see docs/network.md."
+        ),
+    )
+    source: SourceConnection | None = Field(
+        default=None,
+        description=(
+            "Dev accounts: the Git provider (CodeConnections connection) the model-build projects' repositories "
+            "live in, e.g. {provider: GitHub, owner: northwind}; see docs/day-one.md."
         ),
     )
 
