@@ -368,22 +368,24 @@ class StageGovernance(Construct):
             for uri in (images.model_monitor_image(region), images.clarify_image(region))
         ]
         log_group = f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/ProcessingJobs"
+        label = naming.team_label(spec, team)  # a renamed team keeps its prefixes (renamed_from)
         self.roles[f"{team}-monitoring"] = role(
             self,
             construct_id(team, "monitoring"),
+            was=naming.moved_id(naming.former_team(spec, team), "monitoring"),
             name=naming.team_role(spec, team, "monitoring"),
-            tags={"mlgov:team": team},
+            tags={"mlgov:team": label},
             trust=service_trust("sagemaker.amazonaws.com", account_id),
-            description=f"SageMaker runs team {team}'s monitoring jobs with this role",
+            description=f"SageMaker runs team {label}'s monitoring jobs with this role",
             statements=[
                 policy.statement(
-                    "ReadCapturedData", ["s3:GetObject"], [f"arn:aws:s3:::{platform_bucket}/data-capture/{team}/*"]
+                    "ReadCapturedData", ["s3:GetObject"], [f"arn:aws:s3:::{platform_bucket}/data-capture/{label}/*"]
                 ),
                 policy.statement(
                     "ListCapturedData",
                     ["s3:ListBucket"],
                     [f"arn:aws:s3:::{platform_bucket}"],
-                    conditions={"StringLike": {"s3:prefix": [f"data-capture/{team}/*"]}},
+                    conditions={"StringLike": {"s3:prefix": [f"data-capture/{label}/*"]}},
                 ),
                 policy.statement("CapturedDataKey", ["kms:Decrypt"], [platform_key_arn]),
                 policy.statement(
@@ -399,13 +401,13 @@ class StageGovernance(Construct):
                 policy.statement(
                     "WriteReports",
                     ["s3:GetObject", "s3:PutObject"],
-                    [f"arn:aws:s3:::{reports}/{team}/*"],
+                    [f"arn:aws:s3:::{reports}/{label}/*"],
                 ),
                 policy.statement(
                     "ListReports",
                     ["s3:ListBucket"],
                     [f"arn:aws:s3:::{reports}"],
-                    conditions={"StringLike": {"s3:prefix": [f"{team}/*"]}},
+                    conditions={"StringLike": {"s3:prefix": [f"{label}/*"]}},
                 ),
                 policy.statement(
                     "MonitoringKey",
@@ -436,13 +438,15 @@ class StageGovernance(Construct):
     def _batch_role(self, spec: OrgSpec, team: str, account_id: str, region: str, batch_groups: list[str]) -> None:
         """The role of a team's batch pipelines: transform jobs, which run as the model's role."""
         sm = f"arn:aws:sagemaker:{region}:{account_id}"
+        label = naming.team_label(spec, team)  # AWS keeps a renamed team's name (renamed_from)
         self.roles[f"{team}-batch"] = role(
             self,
             construct_id(team, "batch"),
+            was=naming.moved_id(naming.former_team(spec, team), "batch"),
             name=naming.team_role(spec, team, "batch"),
-            tags={"mlgov:team": team},
+            tags={"mlgov:team": label},
             trust=service_trust("sagemaker.amazonaws.com", account_id),
-            description=f"SageMaker runs team {team}'s batch inference pipelines with this role",
+            description=f"SageMaker runs team {label}'s batch inference pipelines with this role",
             statements=[
                 policy.statement(
                     "TransformJobs",

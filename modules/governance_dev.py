@@ -258,7 +258,7 @@ class DevGovernance(Construct):
         # The team's own monitoring reports in its stage accounts, and no other team's.
         watched = monitoring.monitoring_accounts(spec, team)
         reports = monitoring.report_read_statements(
-            spec, "OwnMonitoringReports", watched, {a: [f"{team}/"] for a in watched}
+            spec, "OwnMonitoringReports", watched, {a: [f"{label}/"] for a in watched}
         )
         self.readers = {}
         self.readers["data_scientist"] = role(

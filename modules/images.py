@@ -114,8 +114,10 @@ class TeamImages(Construct):
             description="mlgov team container images (ECR)",
         )
         self.repositories: dict[str, EcrRepository] = {}
-        for team in sorted(spec.teams):
+        for team in naming.by_label(spec, spec.teams):
             address = construct_id(team)
+            former = naming.former_team(spec, team)  # a renamed team's repository keeps its name
+            was = construct_id(former) if former else None
             repository = named(
                 EcrRepository(
                     self,
@@ -126,20 +128,23 @@ class TeamImages(Construct):
                     encryption_configuration=[
                         EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)
                     ],
-                    tags={"mlgov:team": team},
+                    tags={"mlgov:team": naming.team_label(spec, team)},
                 ),
                 address,
+                was=was,
             )
             named(
                 EcrLifecyclePolicy(
                     self, f"{address}_lifecycle", repository=ref(repository, "name"), policy=lifecycle_policy(spec)
                 ),
                 address,
+                was=was,
             )
             named(
                 EcrRepositoryPolicy(
                     self, f"{address}_policy", repository=ref(repository, "name"), policy=repository_policy(spec, team)
                 ),
                 address,
+                was=was,
             )
             self.repositories[team] = repository

@@ -44,7 +44,7 @@ def report_readers(spec: OrgSpec, account_key: str) -> tuple[list[str], dict[str
     hub_id = spec.accounts[spec.hub].id
     hub = sorted(policy.role_arn(hub_id, naming.role_name(spec, p)) for p in ("governance-officer", "ml-engineer"))
     teams = {}
-    for team in sorted(spec.teams):
+    for team in naming.by_label(spec, spec.teams):
         if account_key in monitoring.monitoring_accounts(spec, team):
             dev_id = spec.accounts[spec.teams[team].dev_account].id
             teams[team] = sorted(
@@ -110,12 +110,13 @@ class StageMonitoring(Construct):
         for team, arns in team_readers.items():
             dev_id = spec.accounts[spec.teams[team].dev_account].id
             principal, condition = only_role(dev_id, arns)
-            title = construct_id(team).title().replace("_", "")
+            label = naming.team_label(spec, team)  # a renamed team keeps its prefix and statement ids
+            title = construct_id(label).title().replace("_", "")
             bucket_statements += [
                 policy.statement(
                     f"{title}ReadsOwnReports",
                     ["s3:GetObject"],
-                    [f"arn:aws:s3:::{bucket}/{team}/*"],
+                    [f"arn:aws:s3:::{bucket}/{label}/*"],
                     principals=principal,
                     conditions=condition,
                 ),
@@ -124,7 +125,7 @@ class StageMonitoring(Construct):
                     ["s3:ListBucket"],
                     [f"arn:aws:s3:::{bucket}"],
                     principals=principal,
-                    conditions={**condition, "StringLike": {"s3:prefix": [f"{team}/*"]}},
+                    conditions={**condition, "StringLike": {"s3:prefix": [f"{label}/*"]}},
                 ),
             ]
         self.bucket = SecureBucket(
@@ -142,12 +143,16 @@ class StageMonitoring(Construct):
     def _team(self, spec: OrgSpec, team: str, account_key: str, account_id: str, region: str) -> None:
         t = spec.teams[team]
         m = t.governance.monitoring
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        former = naming.former_team(spec, team)
+        tags = {"mlgov:team": naming.team_label(spec, team)}
         address = construct_id(team)
+        was = construct_id(former) if former else None
         topic_name = naming.monitoring_topic(spec, team)
         topic = named(
             SnsTopic(self, f"{address}_topic", name=topic_name, kms_master_key_id=self.key.arn, tags=tags),
             f"{address}_monitoring",
+            was=was and f"{was}_monitoring",
         )
         self.topics[team] = topic
         topic_arn = f"arn:aws:sns:{region}:{account_id}:{topic_name}"
@@ -176,6 +181,7 @@ class StageMonitoring(Construct):
                 ),
             ),
             f"{address}_monitoring",
+            was=was and f"{was}_monitoring",
         )
         for contact in sorted(m.contacts):
             named(
@@ -187,6 +193,7 @@ class StageMonitoring(Construct):
                     endpoint=contact,
                 ),
                 free_text_id(team, "contact", contact),
+                was=former and free_text_id(former, "contact", contact),
             )
         stages = [s for s in t.stages if s.account == account_key and s.name in monitored_stages(spec, team)]
         if not stages:
@@ -196,6 +203,7 @@ class StageMonitoring(Construct):
         for group in t.governance.model_package_groups:
             endpoint = naming.endpoint_name(spec, team, group)
             gaddress = construct_id(team, group)
+            gwas = naming.moved_id(former, group)
             variant = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
             alarms = [
                 (
@@ -285,4 +293,5 @@ class StageMonitoring(Construct):
                         **settings,
                     ),
                     free_text_id(gaddress, what),
+                    was=gwas and free_text_id(gwas, what),
                 )

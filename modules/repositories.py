@@ -156,7 +156,7 @@ class Repositories(Construct):
         source = spec.accounts[account_key].source
         assert source is not None
         account_id = spec.accounts[account_key].id
-        tags = {"mlgov:team": team}
+        tags = {"mlgov:team": naming.team_label(spec, team)}  # AWS keeps a renamed team's name
         connection = named(
             CodestarconnectionsConnection(
                 self,
@@ -187,9 +187,10 @@ class Repositories(Construct):
         self.codebuild = role(
             self,
             construct_id(team, "codebuild"),
+            was=naming.moved_id(naming.former_team(spec, team), "codebuild"),
             name=naming.team_role(spec, team, "codebuild"),
             trust=service_trust(naming.BUILD_ROLES["codebuild"], account_id),
-            description=f"Model-build projects of team {team}: the build every push runs",
+            description=f"Model-build projects of team {naming.team_label(spec, team)}: the build every push runs",
             tags=tags,
             statements=codebuild_statements(spec, team, account_id, region),
             permissions_boundary=boundary_arn,
@@ -197,9 +198,11 @@ class Repositories(Construct):
         self.codepipeline = role(
             self,
             construct_id(team, "codepipeline"),
+            was=naming.moved_id(naming.former_team(spec, team), "codepipeline"),
             name=naming.team_role(spec, team, "codepipeline"),
             trust=service_trust(naming.BUILD_ROLES["codepipeline"], account_id),
-            description=f"Model-build projects of team {team}: the source pipeline of each repository",
+            description=f"Model-build projects of team {naming.team_label(spec, team)}: the source pipeline of each "
+            "repository",
             tags=tags,
             statements=codepipeline_statements(account_id, region, ref(connection, "arn")),
             permissions_boundary=boundary_arn,

@@ -66,7 +66,7 @@ def monitored_accounts(spec: OrgSpec) -> list[str]:
 
 
 def reports_uri(spec: OrgSpec, account_key: str, team: str, group: str) -> str:
-    return f"s3://{naming.monitoring_bucket(spec, account_key)}/{team}/{group}"
+    return f"s3://{naming.monitoring_bucket(spec, account_key)}/{naming.team_label(spec, team)}/{group}"
 
 
 def key_alias_arn(spec: OrgSpec, account_key: str) -> str:
@@ -108,7 +108,7 @@ def endpoint_parameters(spec: OrgSpec, team: str, group: str, stage: Stage) -> d
         "BatchRoleArn": policy.role_arn(account_id, naming.team_role(spec, team, "batch")),
         "BatchInstanceType": batch.instance_type if batch else "ml.m5.large",
         "BatchInstanceCount": str(batch.instance_count if batch else 1),
-        "BatchDataUri": f"s3://{platform_bucket}/{naming.batch_bucket_prefix(team, group)}",
+        "BatchDataUri": f"s3://{platform_bucket}/{naming.batch_bucket_prefix(naming.team_label(spec, team), group)}",
     }
 
 

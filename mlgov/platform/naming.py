@@ -410,7 +410,7 @@ def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
 
 def team_image_repository(spec: OrgSpec, team: str) -> str:
     """The team's ECR repository in the hub (``<org>/<team>``): dev pushes, test and prod pull."""
-    return f"{spec.organization.name}/{team}"
+    return f"{spec.organization.name}/{team_label(spec, team)}"
 
 
 def image_repository_uri(spec: OrgSpec, team: str) -> str:
@@ -421,7 +421,7 @@ def image_repository_uri(spec: OrgSpec, team: str) -> str:
 
 def monitoring_topic(spec: OrgSpec, team: str) -> str:
     """SNS topic of a team's monitoring alarms in each stage account it is monitored in."""
-    return resource_name(spec, team, "monitoring")
+    return resource_name(spec, team_label(spec, team), "monitoring")
 
 
 def monitoring_bucket(spec: OrgSpec, account_key: str) -> str:
@@ -450,7 +450,7 @@ def endpoint_alarm(spec: OrgSpec, team: str, group: str, what: str) -> str:
 
 def batch_pipeline(spec: OrgSpec, team: str, group: str) -> str:
     """SageMaker pipeline (in each batch stage account) that runs a transform job with the deployed model."""
-    return resource_name(spec, team, group, "batch")
+    return resource_name(spec, team_label(spec, team), group, "batch")
 
 
 def batch_bucket_prefix(team: str, group: str) -> str:

@@ -226,7 +226,8 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     step = f"{tag} 12 {stage.name} monitor reads capture and baselines, writes reports"
     monitor = w.roles.get(monitoring_role_arn)
     platform_bucket = naming.bucket_name(spec, account, region, "platform")
-    capture = f"arn:aws:s3:::{platform_bucket}/data-capture/{team}/{group}/AllTraffic/2026/12/01/10/capture.jsonl"
+    label = naming.team_label(spec, team)  # the prefix a renamed team's endpoints keep capturing under
+    capture = f"arn:aws:s3:::{platform_bucket}/data-capture/{label}/{group}/AllTraffic/2026/12/01/10/capture.jsonl"
     j.call(
         step,
         monitor,
