@@ -12,7 +12,8 @@ role). Creates:
   ``<org>-<team>-lead-data-scientist`` (also approves), the ONE set of personas of the team: the
   catalog products use them as Studio execution roles and never make their own; each may open
   Studio (presigned URL, apps) for its own user profile only (the session's source identity),
-  read the domain, and launch projects from the hub's products; and
+  read the domain, launch projects from the hub's products, and read their own team's
+  monitoring reports in its stage accounts (no other team's); and
   ``<org>-<team>-sagemaker-execution``, the role of every job and pipeline (the only role the
   personas may pass). Every registration is pinned to ``PendingManualApproval``;
 - SSM parameters ``/<org>/team/name`` and ``/<org>/team/model-package-groups`` for the products
@@ -45,7 +46,7 @@ from mlgov.modules.governance_common import (
     service_trust,
     vpc_network_interfaces,
 )
-from mlgov.platform import naming, policy
+from mlgov.platform import monitoring, naming, policy
 from mlgov.platform.catalog import COST_TAGS
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -110,7 +111,9 @@ class DevGovernance(Construct):
         group_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{n}" for n in group_names]
         package_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package/{n}/*" for n in group_names]
         promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        tags = {"mlgov:team": label}
 
         for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
@@ -119,7 +122,7 @@ class DevGovernance(Construct):
                     self,
                     f"{address}_group",
                     model_package_group_name=name,
-                    model_package_group_description=f"Team {team}: {group}",
+                    model_package_group_description=f"Team {label}: {group}",
                     tags=tags,
                 ),
                 address,
@@ -155,7 +158,7 @@ class DevGovernance(Construct):
             name="models",
             account_id=account_id,
             alias=naming.kms_alias(spec, "models"),
-            description=f"mlgov model artifacts of team {team}",
+            description=f"mlgov model artifacts of team {label}",
             extra_statements=[
                 policy.statement(
                     "HubPromotionReadsArtifacts",
@@ -252,13 +255,19 @@ class DevGovernance(Construct):
             policy.statement("CreateProjects", ["sagemaker:CreateProject"], [f"{sm}:project/*"]),
             policy.statement("LaunchHubProducts", CATALOG_PRODUCT_ACTIONS, [hub_products]),
         ]
+        # The team's own monitoring reports in its stage accounts, and no other team's.
+        watched = monitoring.monitoring_accounts(spec, team)
+        reports = monitoring.report_read_statements(
+            spec, "OwnMonitoringReports", watched, {a: [f"{team}/"] for a in watched}
+        )
         self.readers = {}
         self.readers["data_scientist"] = role(
             self,
             construct_id(team, "data_scientist"),
+            was=naming.moved_id(former, "data_scientist"),
             name=naming.team_role(spec, team, "data-scientist"),
             trust=trust_persona,
-            description=f"Data scientist of team {team}: trains and registers models, cannot approve them",
+            description=f"Data scientist of team {label}: trains and registers models, cannot approve them",
             tags=tags,
             statements=[
                 *registry,
@@ -267,15 +276,17 @@ class DevGovernance(Construct):
                 artifacts,
                 key_use,
                 *data,
+                *reports,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
             ],
         )
         self.readers["lead_data_scientist"] = role(
             self,
             construct_id(team, "lead_data_scientist"),
+            was=naming.moved_id(former, "lead_data_scientist"),
             name=naming.team_role(spec, team, "lead-data-scientist"),
             trust=trust_persona,
-            description=f"Lead data scientist of team {team}: reviews and approves models in the dev registry",
+            description=f"Lead data scientist of team {label}: reviews and approves models in the dev registry",
             tags=tags,
             statements=[
                 *registry,
@@ -284,16 +295,18 @@ class DevGovernance(Construct):
                 artifacts,
                 key_use,
                 *data,
+                *reports,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
             ],
         )
         self.readers["sagemaker_execution"] = role(
             self,
             construct_id(team, "sagemaker_execution"),
+            was=naming.moved_id(former, "sagemaker_execution"),
             name=naming.team_role(spec, team, "sagemaker-execution"),
             trust=service_trust("sagemaker.amazonaws.com", account_id),
             tags=tags,
-            description=f"SageMaker jobs and pipelines of team {team}",
+            description=f"SageMaker jobs and pipelines of team {label}",
             statements=[
                 *registry,
                 *jobs,
@@ -320,7 +333,7 @@ class DevGovernance(Construct):
         # What the products read at launch: the team, its governed groups, where models go,
         # and the values of the cost tags in this account.
         written = [
-            (("team", "name"), "String", team),
+            (("team", "name"), "String", label),
             (("team", "model-package-groups"), "StringList", ",".join(group_names)),
             (("team", "models-bucket"), "String", models_bucket),
             (("team", "models-key-arn"), "String", self.models_key.arn),
@@ -373,7 +386,7 @@ class DevGovernance(Construct):
                 self,
                 "rule",
                 name=rule_name,
-                description=f"Approved model packages of team {team} -> hub central bus",
+                description=f"Approved model packages of team {label} -> hub central bus",
                 event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True),
                 tags=tags,
             ),

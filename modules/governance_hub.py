@@ -53,7 +53,7 @@ from mlgov.modules.governance_common import (
     service_trust,
 )
 from mlgov.platform import governance as assets
-from mlgov.platform import naming, policy
+from mlgov.platform import images, monitoring, naming, policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.governance import resolve_endpoint
 from mlgov.spec.model import OrgSpec
@@ -78,7 +78,7 @@ def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
         account_id = spec.accounts[stage.account].id
         out[account_id] = {
             purpose: policy.role_arn(account_id, naming.team_role(spec, team, purpose))
-            for purpose in ("deploy", "endpoint-deployer", "endpoint")
+            for purpose in ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch")
         }
     return dict(sorted(out.items()))
 
@@ -102,8 +102,15 @@ def approval_actions(spec: OrgSpec, region: str) -> list[str]:
 
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
+    governance = spec.teams[team].governance
     data = json.dumps(
-        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip(spec))],
+        [
+            resolve_endpoint(spec, team, stage).__dict__,
+            assets.base64_sha256(assets.endpoint_source_zip(spec)),
+            # Monitor job definitions are named like the model: new monitoring settings, new names.
+            governance.monitoring.model_dump(mode="json"),
+            {g: b.model_dump(mode="json") for g, b in sorted(governance.batch.items())},
+        ],
         sort_keys=True,
         default=list,
     )
@@ -118,13 +125,18 @@ class HubGovernance(Construct):
         hub_key = spec.hub
         hub_id = spec.accounts[hub_key].id
         org = spec.organization
-        teams = sorted(spec.teams)
+        teams = naming.by_label(spec, spec.teams)
 
         # --- keys and buckets -------------------------------------------------------------
         endpoint_roles = {t: stage_roles(spec, t) for t in teams}
         stage_accounts = sorted({a for roles in endpoint_roles.values() for a in roles})
         readers = sorted(
-            {r[p] for roles in endpoint_roles.values() for r in roles.values() for p in ("deploy", "endpoint")}
+            {
+                r[p]
+                for roles in endpoint_roles.values()
+                for r in roles.values()
+                for p in ("deploy", "endpoint", "monitoring")
+            }
         )
         key_statements = []
         for account_id in stage_accounts:
@@ -166,17 +178,31 @@ class HubGovernance(Construct):
                 f"arn:aws:s3:::{artifact_bucket}/{naming.central_model_package_group(spec, team, g)}/*"
                 for g in spec.teams[team].governance.model_package_groups
             ]
+            watched = {spec.accounts[k].id for k in monitoring.monitoring_accounts(spec, team)}
             for account_id, roles in endpoint_roles[team].items():
+                title = construct_id(naming.team_label(spec, team)).title().replace("_", "")
                 principal, condition = only_role(account_id, [roles["endpoint"]])
                 bucket_statements.append(
                     policy.statement(
-                        f"{construct_id(team).title().replace('_', '')}Endpoint{account_id}",
+                        f"{title}Endpoint{account_id}",
                         ["s3:GetObject"],
                         prefixes,
                         principals=principal,
                         conditions=condition,
                     )
                 )
+                if account_id in watched:
+                    # The monitors read the drift baselines promoted beside the model.
+                    principal, condition = only_role(account_id, [roles["monitoring"]])
+                    bucket_statements.append(
+                        policy.statement(
+                            f"{title}Monitoring{account_id}",
+                            ["s3:GetObject"],
+                            prefixes,
+                            principals=principal,
+                            conditions=condition,
+                        )
+                    )
         self.artifacts = SecureBucket(
             self,
             "artifact_bucket",
@@ -278,9 +304,10 @@ class HubGovernance(Construct):
                 for g in t.governance.model_package_groups
             }
             sources[dev_id] = {
-                "team": team,
+                "team": naming.team_label(spec, team),
                 "groups": dict(sorted(groups.items())),
                 "deploy_accounts": list(endpoint_roles[team]),
+                "images": images.promotion_rules(spec, team),
             }
             dev_regions = spec.account_regions(t.dev_account)
             read_sources += [f"arn:aws:sagemaker:{r}:{dev_id}:model-package/{g}/*" for r in dev_regions for g in groups]
@@ -454,8 +481,12 @@ class HubGovernance(Construct):
     def _gate_personas(self, spec: OrgSpec, region: str, hub_id: str, central: list[str]) -> None:
         """The people at the hub's two gates: the ML engineer approves central packages, the
         governance officer gives the manual approvals before prod. Each can open only its own gate;
-        both are assumed by people signed in to the hub account with MFA."""
+        both are assumed by people signed in to the hub account with MFA. Both read the
+        monitoring reports of every team's endpoints."""
         sm = f"arn:aws:sagemaker:{region}:{hub_id}"
+        # Both read every team's monitoring reports in the stage accounts (the stage buckets and
+        # keys name these roles in return).
+        reports = monitoring.report_read_statements(spec, "MonitoringReports", monitoring.monitored_accounts(spec))
         trust = policy.document(
             policy.statement(
                 "PeopleWithMfa",
@@ -483,11 +514,12 @@ class HubGovernance(Construct):
                 ),
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
+                *reports,
             ],
         )
         pipelines = [
             f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}"
-            for t in sorted(spec.teams)
+            for t in naming.by_label(spec, spec.teams)
             for g in spec.teams[t].governance.model_package_groups
         ]
         role(
@@ -514,6 +546,7 @@ class HubGovernance(Construct):
                     ["sagemaker:DescribeModelCard"],
                     [f"{sm}:model-card/{g}" for g in central],
                 ),
+                *reports,
             ],
         )
 
@@ -523,7 +556,9 @@ class HubGovernance(Construct):
         """Roles, select projects, pipelines and start rules of one team."""
         t = spec.teams[team]
         groups = t.governance.model_package_groups
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        tags = {"mlgov:team": label}
         pipelines = {g: naming.deploy_pipeline(spec, team, g) for g in groups}
         projects = {g: naming.select_project(spec, team, g) for g in groups}
         store = [f"arn:aws:s3:::{pipeline_bucket}", f"arn:aws:s3:::{pipeline_bucket}/*"]
@@ -531,10 +566,11 @@ class HubGovernance(Construct):
         pipeline_role = role(
             self,
             construct_id(team, "deploy_pipeline"),
+            was=naming.moved_id(former, "deploy_pipeline"),
             name=naming.team_role(spec, team, "deploy-pipeline"),
             trust=service_trust("codepipeline.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Deployment pipelines of team {team}; assumes only the team's deploy roles in its stage "
+            description=f"Deployment pipelines of team {label}; assumes only the team's deploy roles in its stage "
             "accounts",
             statements=[
                 policy.statement(
@@ -556,13 +592,23 @@ class HubGovernance(Construct):
         build_role = role(
             self,
             construct_id(team, "select_model"),
+            was=naming.moved_id(former, "select_model"),
             name=naming.team_role(spec, team, "select-model"),
             trust=service_trust("codebuild.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Selects the newest approved central package of team {team}",
+            description=f"Selects the newest approved central package of team {label}",
             statements=[
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
+                # The selected package's drift baselines go to the deploy actions with its ARN.
+                policy.statement(
+                    "DescribeSelectedPackage",
+                    ["sagemaker:DescribeModelPackage"],
+                    [
+                        f"arn:aws:sagemaker:{region}:{hub_id}:model-package/{naming.central_model_package_group(spec, team, g)}/*"  # noqa: E501 (an ARN reads best whole)
+                        for g in groups
+                    ],
+                ),
                 policy.statement(
                     "ArtifactStore", ["s3:GetObject", "s3:PutObject"], [f"arn:aws:s3:::{pipeline_bucket}/*"]
                 ),
@@ -578,10 +624,11 @@ class HubGovernance(Construct):
         start_role = role(
             self,
             construct_id(team, "start_deploy"),
+            was=naming.moved_id(former, "start_deploy"),
             name=naming.team_role(spec, team, "start-deploy"),
             trust=service_trust("events.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Lets the central approval rules start team {team}'s pipelines, and nothing else",
+            description=f"Lets the central approval rules start team {label}'s pipelines, and nothing else",
             statements=[
                 policy.statement(
                     "StartPipelines",
@@ -591,7 +638,7 @@ class HubGovernance(Construct):
             ],
         )
         for group in groups:
-            address = construct_id(team, group)
+            address, was = construct_id(team, group), naming.moved_id(former, group)
             central = naming.central_model_package_group(spec, team, group)
             project = named(
                 CodebuildProject(
@@ -604,7 +651,10 @@ class HubGovernance(Construct):
                     build_timeout=10,
                     tags=tags,
                     artifacts={"type": "CODEPIPELINE"},
-                    source={"type": "CODEPIPELINE", "buildspec": assets.select_buildspec(central)},
+                    source={
+                        "type": "CODEPIPELINE",
+                        "buildspec": assets.select_buildspec(central, monitoring.required_monitors(spec, team)),
+                    },
                     environment={
                         "compute_type": "BUILD_GENERAL1_SMALL",
                         "image": BUILD_IMAGE,
@@ -613,6 +663,7 @@ class HubGovernance(Construct):
                     logs_config={"cloudwatch_logs": {"status": "ENABLED"}},
                 ),
                 address,
+                was=was,
             )
             stages = [
                 CodepipelineStage(
@@ -709,6 +760,7 @@ class HubGovernance(Construct):
                     stage=stages,
                 ),
                 address,
+                was=was,
             )
             rule_name = naming.central_approval_rule(spec, team, group)
             rule_arn = f"arn:aws:events:{region}:{hub_id}:rule/{rule_name}"
@@ -720,6 +772,7 @@ class HubGovernance(Construct):
                 account_id=hub_id,
                 sender_arn=rule_arn,
                 sender_service="events.amazonaws.com",
+                was=was and f"{was}_approved_dlq",
             )
             rule = named(
                 CloudwatchEventRule(
@@ -731,6 +784,7 @@ class HubGovernance(Construct):
                     event_pattern=json.dumps(approval_pattern([central]), sort_keys=True),
                 ),
                 address,
+                was=was,
             )
             named(
                 CloudwatchEventTarget(
@@ -747,6 +801,7 @@ class HubGovernance(Construct):
                     },
                 ),
                 address,
+                was=was,
             )
 
     @staticmethod
@@ -768,8 +823,9 @@ class HubGovernance(Construct):
             "MaxCapacity": str(e.max_capacity),
             "InvocationsPerInstance": str(e.invocations_per_instance),
             "DataCapturePercent": str(e.data_capture_percent),
-            "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{team}/{group}",
+            "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
+            **monitoring.endpoint_parameters(spec, team, group, stage),
             # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
             # parameters the stage account's stack writes (its network, docs/network.md).
         }

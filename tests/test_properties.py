@@ -200,8 +200,9 @@ GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_o
 def spec_space(draw):
     """Specs across the spec space: service catalog (role patterns, tag options), accounts in
     one or two regions, the management options and guardrails, governance settings, team
-    and group names chosen to collide when joined, and the data section (grants of every shape,
-    with or without the feature store, tables whose addresses collide)."""
+    and group names chosen to collide when joined, renames (teams, dev accounts, a portfolio) and the
+    data section (grants of every shape, with or without the feature store, tables whose addresses
+    collide)."""
     data = copy.deepcopy(BASE)
     regions = data["organization"]["allowed_regions"]
     teams = draw(st.lists(st.sampled_from(TEAM_NAMES), min_size=1, max_size=3, unique=True))
@@ -222,6 +223,10 @@ def spec_space(draw):
             stages.append({"name": "prod", "account": "ml-prod", "manual_approval": True})
         groups = draw(st.lists(st.sampled_from(GROUP_NAMES), min_size=1, max_size=2, unique=True))
         data["teams"][team] = {"dev_account": dev, "stages": stages, "governance": {"model_package_groups": groups}}
+        if draw(st.booleans()):  # renamed: from a name that may collide with another team's
+            data["teams"][team]["renamed_from"] = draw(st.sampled_from(TEAM_NAMES + ["old"]))
+        if draw(st.booleans()):
+            accounts[dev]["renamed_from"] = draw(st.sampled_from([f"dev-{t}" for t in TEAM_NAMES] + ["dev-old"]))
     data["accounts"] = accounts
     management = data["management"]
     # the break-glass exemption names the generated accounts (the base's dev accounts are gone)
@@ -255,6 +260,8 @@ def spec_space(draw):
         portfolio["role_patterns"] = draw(st.lists(st.sampled_from(ROLE_PATTERNS), min_size=1, max_size=3, unique=True))
         keys = draw(st.lists(st.sampled_from(TAG_KEYS), max_size=3, unique=True))
         portfolio["tag_options"] = dict.fromkeys(keys, "x")
+        if draw(st.booleans()):
+            portfolio["renamed_from"] = draw(st.sampled_from(sorted(portfolios) + ["old-portfolio"]))
     return data
 
 
@@ -276,6 +283,8 @@ def test_every_spec_validate_accepts_synthesizes(render_spec, data):
         event("refused")
         return
     event("accepted")
+    if "renamed_from" in text:
+        event("accepted with a rename")
     # THEN synthesis succeeds with one stack per account and region
     tree = render_spec(text)
     stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}

@@ -21,7 +21,7 @@ from mlgov.spec.model import OrgSpec
 
 # Suffixes of the per-team roles each account kind holds (modules/governance_*.py).
 HUB_TEAM_ROLES = ("deploy_pipeline", "select_model", "start_deploy")
-STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint")
+STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint", "monitoring", "batch")
 
 
 @dataclass(frozen=True)
@@ -83,20 +83,44 @@ def catalog_addresses(spec: OrgSpec) -> Iterator[Address]:
 
 
 def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
-    """Per-team governance resources in the hub and in the stage accounts teams share."""
+    """Per-team governance resources in the hub and in the stage accounts teams share; for a
+    renamed team also the addresses its ``moved`` blocks come from (a ``moved`` source must not
+    be another resource's address)."""
     for team_name, team in sorted(spec.teams.items()):
-        tpath = ("teams", team_name)
-        for suffix in HUB_TEAM_ROLES:
-            yield Address(tpath, spec.hub, "team role", naming.construct_id(team_name, suffix), team_name)
+        names: list[tuple[tuple[str | int, ...], str, str]] = [(("teams", team_name), team_name, team_name)]
+        if team.renamed_from:
+            names.append((("teams", team_name, "renamed_from"), team.renamed_from, f"{team_name} (renamed_from)"))
         stage_accounts = sorted({stage.account for stage in team.stages})
-        for account in stage_accounts:
-            for suffix in STAGE_TEAM_ROLES:
-                yield Address(tpath, account, "team role", naming.construct_id(team_name, suffix), team_name)
-        for i, group in enumerate(team.governance.model_package_groups):
-            gpath = tpath + ("governance", "model_package_groups", i)
+        for tpath, name, shown in names:
+            for suffix in HUB_TEAM_ROLES:
+                yield Address(tpath, spec.hub, "team role", naming.construct_id(name, suffix), shown)
+            for account in stage_accounts:
+                for suffix in STAGE_TEAM_ROLES:
+                    yield Address(tpath, account, "team role", naming.construct_id(name, suffix), shown)
+            for i, group in enumerate(team.governance.model_package_groups):
+                gpath = ("teams", team_name, "governance", "model_package_groups", i) if name == team_name else tpath
+                yield Address(gpath, spec.hub, "team model group", naming.construct_id(name, group), f"{shown}/{group}")
+
+        # modules/monitoring.py: one subscription per contact and one drift alarm per feature,
+        # from free text (their team and group parts are covered by the families above).
+        mpath = ("teams", team_name, "governance", "monitoring")
+        for i, contact in enumerate(team.governance.monitoring.contacts):
             yield Address(
-                gpath, spec.hub, "team model group", naming.construct_id(team_name, group), f"{team_name}/{group}"
+                mpath + ("contacts", i),
+                team_name,
+                "alarm subscription",
+                naming.free_text_id(team_name, "contact", contact),
+                contact,
             )
+        for group, features in sorted(team.governance.monitoring.drift_features.items()):
+            for i, feature in enumerate(features):
+                yield Address(
+                    mpath + ("drift_features", group, i),
+                    f"{team_name}/{group}",
+                    "drift alarm",
+                    naming.free_text_id(naming.construct_id(team_name, group), f"drift-{feature}"),
+                    feature,
+                )
 
 
 def data_addresses(spec: OrgSpec) -> Iterator[Address]:

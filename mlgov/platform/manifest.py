@@ -66,7 +66,7 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
                 "directory": f"stacks/{ref.name}",
                 "backend": {
                     "bucket": state.bucket,
-                    "key": f"{state.key_prefix}/{ref.name}.tfstate",
+                    "key": f"{state.key_prefix}/{ref.state}.tfstate",
                     "region": state.region,
                 },
                 "role_arn": spec.terraform_role_arn(ref.account),

@@ -9,7 +9,7 @@ applied, at validate time, before anything is synthesized.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,6 +31,7 @@ class Kind(Enum):
     LAMBDA = (64, r"^[\w-]{1,64}$", "1-64 characters of A-Z a-z 0-9 _-")
     CODEPIPELINE = (100, r"^[A-Za-z0-9.@_-]{1,100}$", "1-100 characters of A-Z a-z 0-9 .@_-")
     CODEBUILD = (150, r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}$", "2-150 characters of A-Z a-z 0-9 _-")
+    CODECONNECTION = (32, r"^[A-Za-z0-9.@_-]{1,32}$", "1-32 characters of A-Z a-z 0-9 .@_-")
     LOG_GROUP = (512, r"^[\w#/.-]{1,512}$", "1-512 characters of A-Z a-z 0-9 _-/.#")
     SERVICE_CATALOG = (100, r"^.{1,100}$", "1-100 characters")
     CLOUDFORMATION_STACK = (
@@ -41,6 +42,13 @@ class Kind(Enum):
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
     GLUE = (255, r"^[a-z0-9_]{1,255}$", "1-255 characters of a-z 0-9 _")
     ATHENA_WORKGROUP = (128, r"^[a-zA-Z0-9._-]{1,128}$", "1-128 characters of A-Z a-z 0-9 ._-")
+    ECR_REPOSITORY = (
+        256,
+        r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
+        "2-256 characters of a-z 0-9 ._-/ in slash-separated parts",
+    )
+    SNS_TOPIC = (256, r"^[\w-]{1,256}$", "1-256 characters of A-Z a-z 0-9 _-")
+    CLOUDWATCH_ALARM = (255, r"^[\w.-]{1,255}$", "1-255 characters of A-Z a-z 0-9 ._-")
 
     @property
     def limit(self) -> int:
@@ -97,6 +105,67 @@ def free_text_id(*parts: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", construct_id(*parts).lower())).strip("_")
 
 
+def moved_id(former: str | None, *parts: str) -> str | None:
+    """The construct id ``construct_id(former, *parts)`` had before a rename, or None when the
+    name was not renamed (``former`` is a ``renamed_from``); for :func:`mlgov.modules.blocks.named`."""
+    return construct_id(former, *parts) if former else None
+
+
+# --- Renames: the spec key changes, the AWS names stay --------------------------------
+#
+# A team, portfolio or product renamed with ``renamed_from`` keeps every physical name it had
+# (roles, model package groups, pipelines, rules, endpoints, template objects): AWS cannot
+# rename them, so a new name would replace them (and lose what they hold). Terraform
+# addresses follow the new key, with ``moved`` blocks from the old one.
+
+
+def team_label(spec: OrgSpec, team: str) -> str:
+    """The name a team's AWS resources carry: its ``renamed_from`` if it was renamed, else its
+    key (also for a placeholder such as ``${TeamName}``, which is no key)."""
+    found = spec.teams.get(team)
+    return found.renamed_from if found is not None and found.renamed_from else team
+
+
+def account_label(spec: OrgSpec, account_key: str) -> str:
+    """The account key its AWS names and tags carry (network names, ``mlgov:account``): its
+    ``renamed_from`` if it was renamed. Its stacks keep their state too (``StackRef.state``)."""
+    return spec.accounts[account_key].renamed_from or account_key
+
+
+def by_label(spec: OrgSpec, teams: Iterable[str]) -> list[str]:
+    """Team keys sorted by the names their AWS resources carry, so that a rename reorders no
+    statement of a policy that lists several teams (the policy stays byte for byte)."""
+    return sorted(teams, key=lambda team: (team_label(spec, team), team))
+
+
+def former_team(spec: OrgSpec, team: str) -> str | None:
+    """The team's previous key, if it was renamed (the source of its ``moved`` blocks)."""
+    return spec.teams[team].renamed_from
+
+
+def former_portfolio(spec: OrgSpec, portfolio: str) -> str | None:
+    """The portfolio's previous key, if it was renamed."""
+    catalog = spec.service_catalog
+    found = catalog.portfolios.get(portfolio) if catalog is not None else None
+    return found.renamed_from if found is not None else None
+
+
+def former_product(spec: OrgSpec, portfolio: str, product: str) -> str | None:
+    """The product's previous key in its portfolio, if it was renamed."""
+    assert spec.service_catalog is not None
+    return spec.service_catalog.portfolios[portfolio].products[product].renamed_from
+
+
+def portfolio_label(spec: OrgSpec, portfolio: str) -> str:
+    """The portfolio key its AWS names and template paths carry (``renamed_from`` when renamed)."""
+    return former_portfolio(spec, portfolio) or portfolio
+
+
+def product_label(spec: OrgSpec, portfolio: str, product: str) -> str:
+    """The product key its template paths carry (``renamed_from`` when renamed)."""
+    return former_product(spec, portfolio, product) or product
+
+
 # --- Physical names ------------------------------------------------------------------
 
 
@@ -123,7 +192,7 @@ def resource_name(spec: OrgSpec, *parts: str) -> str:
 def catalog_launch_role(spec: OrgSpec, portfolio: str) -> str:
     """Local role name of one portfolio's Service Catalog launch constraints (one role per portfolio
     in each dev account: a launch runs only with the rights of its own portfolio's products)."""
-    return role_name(spec, f"catalog-launch-{portfolio}")
+    return role_name(spec, f"catalog-launch-{portfolio_label(spec, portfolio)}")
 
 
 def product_boundary(spec: OrgSpec) -> str:
@@ -184,6 +253,12 @@ def catalog_template_key(portfolio: str, product: str, version: str) -> str:
     return f"products/{portfolio}/{product}/{version}.yaml"
 
 
+def product_template_key(spec: OrgSpec, portfolio: str, product: str, version: str) -> str:
+    """:func:`catalog_template_key` of a product version by its spec keys (their labels: a
+    renamed product's released bytes stay where they were released)."""
+    return catalog_template_key(portfolio_label(spec, portfolio), product_label(spec, portfolio, product), version)
+
+
 def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Physical names of the Service Catalog feature (hub bucket and key, launch role, products)."""
     catalog = spec.service_catalog
@@ -216,10 +291,9 @@ ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
 
 
 def primary_region(spec: OrgSpec, account_key: str) -> str:
-    """The one region of an account that holds its governance resources (IAM roles are global):
-    the home region if the account is built there, else its first region."""
-    regions = spec.account_regions(account_key)
-    return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
+    """The one region of an account that holds its governance resources (IAM roles are global)
+    and its unsuffixed stack: :meth:`OrgSpec.primary_region`."""
+    return spec.primary_region(account_key)
 
 
 def hub_region(spec: OrgSpec) -> str:
@@ -229,7 +303,7 @@ def hub_region(spec: OrgSpec) -> str:
 
 def model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     """A team's model package group in its dev account registry."""
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def central_model_package_group(spec: OrgSpec, team: str, group: str) -> str:
@@ -260,6 +334,10 @@ PARAMETERS = {
         "String: the team's training data: glue:<database>.<table> (database = the resource link), "
         "feature-group:<name>, or none"
     ),
+    # Model-build repositories (accounts.<key>.source; written by dev stacks that declare one):
+    ("source", "connection-arn"): "String: ARN of the account's CodeConnections connection to its Git provider",
+    ("source", "owner"): "String: organization, group or workspace that owns the model-build repositories",
+    ("source", "branch"): "String: default branch whose pushes rerun a model-build project's pipeline",
 }
 
 # SSM parameters a PRODUCT writes (not a stack) for other products to read.
@@ -275,7 +353,20 @@ def ssm_parameter(spec: OrgSpec, *parts: str) -> str:
 
 def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
-    return role_name(spec, f"{team}-{purpose}")
+    return role_name(spec, f"{team_label(spec, team)}-{purpose}")
+
+
+def source_connection(spec: OrgSpec, account_key: str) -> str:
+    """The dev account's CodeConnections connection: ``<org>-<provider>`` (one per account)."""
+    source = spec.accounts[account_key].source
+    assert source is not None
+    return resource_name(spec, source.provider.value.lower())
+
+
+# Roles of a team's model-build CI (the dev stack creates them under the catalog's permissions
+# boundary; every model-build project of the team passes them to its CodeBuild project and
+# CodePipeline pipeline), by purpose, with the service each is passed to.
+BUILD_ROLES = {"codebuild": "codebuild.amazonaws.com", "codepipeline": "codepipeline.amazonaws.com"}
 
 
 def central_bus(spec: OrgSpec) -> str:
@@ -284,7 +375,7 @@ def central_bus(spec: OrgSpec) -> str:
 
 def approval_forward_rule(spec: OrgSpec, team: str) -> str:
     """Dev default-bus rule forwarding approvals to the central bus."""
-    return resource_name(spec, team, "model-approved")
+    return resource_name(spec, team_label(spec, team), "model-approved")
 
 
 def promotion_function(spec: OrgSpec) -> str:
@@ -296,25 +387,75 @@ def promotion_rule(spec: OrgSpec) -> str:
 
 
 def deploy_pipeline(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "deploy")
+    return resource_name(spec, team_label(spec, team), group, "deploy")
 
 
 def select_project(spec: OrgSpec, team: str, group: str) -> str:
     """CodeBuild project that picks the newest approved central package."""
-    return resource_name(spec, team, group, "select")
+    return resource_name(spec, team_label(spec, team), group, "select")
 
 
 def central_approval_rule(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "approved")
+    return resource_name(spec, team_label(spec, team), group, "approved")
 
 
 def endpoint_name(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
-    return resource_name(spec, team, group, "endpoint")
+    return resource_name(spec, team_label(spec, team), group, "endpoint")
+
+
+def team_image_repository(spec: OrgSpec, team: str) -> str:
+    """The team's ECR repository in the hub (``<org>/<team>``): dev pushes, test and prod pull."""
+    return f"{spec.organization.name}/{team}"
+
+
+def image_repository_uri(spec: OrgSpec, team: str) -> str:
+    """Registry host and repository of the team's images (what a package's ``Image`` starts with)."""
+    region = hub_region(spec)
+    return f"{spec.accounts[spec.hub].id}.dkr.ecr.{region}.amazonaws.com/{team_image_repository(spec, team)}"
+
+
+def monitoring_topic(spec: OrgSpec, team: str) -> str:
+    """SNS topic of a team's monitoring alarms in each stage account it is monitored in."""
+    return resource_name(spec, team, "monitoring")
+
+
+def monitoring_bucket(spec: OrgSpec, account_key: str) -> str:
+    """Bucket of the monitoring reports of a stage account (one prefix per team)."""
+    return bucket_name(spec, account_key, primary_region(spec, account_key), "monitoring")
+
+
+def monitoring_reports_prefix(team: str, group: str, monitor: str) -> str:
+    """Key prefix of one monitor's reports in the monitoring bucket: ``<team>/<group>/<monitor>``."""
+    return f"{team}/{group}/{monitor}"
+
+
+def monitoring_schedule(spec: OrgSpec, team: str, group: str, monitor: str) -> str:
+    """Monitoring schedule of an endpoint (``monitor``: data-quality, model-quality or bias)."""
+    return f"{endpoint_name(spec, team, group)}-{MONITOR_SHORT[monitor]}"
+
+
+# Short forms in schedule names (SageMaker names stop at 63 characters).
+MONITOR_SHORT = {"data-quality": "dq", "model-quality": "mq", "bias": "bias"}
+
+
+def endpoint_alarm(spec: OrgSpec, team: str, group: str, what: str) -> str:
+    """CloudWatch alarm of an endpoint (``what``: 5xx, latency, drift-<feature>, quality)."""
+    return f"{endpoint_name(spec, team, group)}-{what}"
+
+
+def batch_pipeline(spec: OrgSpec, team: str, group: str) -> str:
+    """SageMaker pipeline (in each batch stage account) that runs a transform job with the deployed model."""
+    return resource_name(spec, team, group, "batch")
+
+
+def batch_bucket_prefix(team: str, group: str) -> str:
+    """Prefix of a group's batch input and output in the stage account's platform bucket."""
+    return f"batch/{team}/{group}"
 
 
 def dlq(rule_or_function: str) -> str:
@@ -340,8 +481,12 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "model-artifacts")),
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "deploy-pipelines")),
         (Kind.KMS_ALIAS, kms_alias(spec, "model-artifacts")),
+        (Kind.KMS_ALIAS, kms_alias(spec, "images")),
     ):
         yield PhysicalName(path, kind, name)
+    stage_accounts = sorted({s.account for t in spec.teams.values() for s in t.stages if s.account in spec.accounts})
+    for account_key in stage_accounts:
+        yield PhysicalName(("accounts", account_key), Kind.S3_BUCKET, monitoring_bucket(spec, account_key))
     for team_name, team in sorted(spec.teams.items()):
         tpath = ("teams", team_name)
         for purpose in (
@@ -355,9 +500,19 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
             "deploy",
             "endpoint-deployer",
             "endpoint",
+            "monitoring",
+            "batch",
         ):
             yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
+        yield PhysicalName(tpath, Kind.ECR_REPOSITORY, team_image_repository(spec, team_name))
+        yield PhysicalName(tpath, Kind.SNS_TOPIC, monitoring_topic(spec, team_name))
+
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
+        if spec.accounts[team.dev_account].source is not None:
+            spath = ("accounts", team.dev_account, "source")
+            yield PhysicalName(spath, Kind.CODECONNECTION, source_connection(spec, team.dev_account))
+            for purpose in BUILD_ROLES:
+                yield PhysicalName(spath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.SQS_QUEUE, dlq(approval_forward_rule(spec, team_name)))
         dev = team.dev_account
         for dev_region in spec.account_regions(dev):
@@ -365,6 +520,8 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 ("teams", team_name, "dev_account"), Kind.S3_BUCKET, bucket_name(spec, dev, dev_region, "models")
             )
         yield PhysicalName(("teams", team_name, "dev_account"), Kind.KMS_ALIAS, kms_alias(spec, "models"))
+        watch = team.governance.monitoring
+        monitor_infix = "-bias" if watch.bias else "-mq" if watch.model_quality else ""
         for i, group in enumerate(team.governance.model_package_groups):
             gpath = ("teams", team_name, "governance", "model_package_groups", i)
             for kind, name in (
@@ -374,8 +531,16 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 (Kind.CODEBUILD, select_project(spec, team_name, group)),
                 (Kind.EVENT_RULE, central_approval_rule(spec, team_name, group)),
                 (Kind.SQS_QUEUE, dlq(central_approval_rule(spec, team_name, group))),
-                (Kind.SAGEMAKER, endpoint_name(spec, team_name, group) + ENDPOINT_SUFFIX_EXAMPLE),
+                # Models and endpoint configs are "<endpoint>-v<version>-<hash>"; a model-quality
+                # or bias monitor's job definition inserts "-mq" or "-bias": the longest is checked.
+                (Kind.SAGEMAKER, endpoint_name(spec, team_name, group) + monitor_infix + ENDPOINT_SUFFIX_EXAMPLE),
                 (Kind.CLOUDFORMATION_STACK, endpoint_stack(spec, team_name, group)),
+                (Kind.SAGEMAKER, batch_pipeline(spec, team_name, group)),
+                *(
+                    (Kind.SAGEMAKER, monitoring_schedule(spec, team_name, group, m))
+                    for m in ("data-quality", "model-quality", "bias")
+                ),
+                (Kind.CLOUDWATCH_ALARM, endpoint_alarm(spec, team_name, group, "latency")),
             ):
                 yield PhysicalName(gpath, kind, name)
 
