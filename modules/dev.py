@@ -4,10 +4,10 @@ Reads ``teams`` (the team whose ``dev_account`` this is), ``accounts`` and ``ser
 Creates the account baseline, the account's network in every region (:mod:`mlgov.modules.network`),
 the team's registry, personas and approval-event forwarding (:mod:`mlgov.modules.governance_dev`),
 the team's data access (Athena workgroup, resource links and Lake Formation grants of what the data
-account shares: :mod:`mlgov.modules.data_access`), the Service Catalog launch role the hub's
-launch constraints name (:mod:`mlgov.modules.catalog`) and, with ``accounts.<key>.source``, the
-connection to the team's Git provider and its build roles (:mod:`mlgov.modules.repositories`).
-IAM is global, so account-wide resources go only into the stack of the account's primary region.
+account shares: :mod:`mlgov.modules.data_access`), the Service Catalog launch role the hub's launch
+constraints name (:mod:`mlgov.modules.catalog`) and, with ``accounts.<key>.source``, the connection
+to the team's Git provider and its build roles (:mod:`mlgov.modules.repositories`). IAM is global,
+so account-wide resources go only into the stack of the account's primary region.
 """
 
 from __future__ import annotations

@@ -65,11 +65,11 @@ def role(
     statements: Sequence[dict[str, Any]],
     description: str,
     tags: dict[str, str] | None = None,
-    permissions_boundary: str | None = None,
     was: str | None = None,
+    permissions_boundary: str | None = None,
 ) -> IamRole:
-    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``; with a
-    permissions boundary if given)."""
+    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``;
+    with a permissions boundary if given)."""
     iam_role = named(
         IamRole(
             scope,

@@ -7,16 +7,23 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from mlgov.cli import cli
-from mlgov.review import localapply, summary, terraform
+from mlgov.review import iam, localapply, summary, terraform
 from mlgov.review import plan as planning
+from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.spec.source import load_yaml
 from mlgov.synth.tree import write_tree
-from tests.conftest import ROOT
+from mlgov.validation import parse_spec
+from tests.conftest import ON_CI, ROOT
+from tests.journey.journey import problems
+from tests.journey.world import World
+from tests.offline_apply import converge, plan_json, resource_schemas
 from tests.test_local_apply import moto_endpoint  # noqa: F401 - the module's moto server fixture
 
 GENERATED = ROOT / "generated"
@@ -225,8 +232,6 @@ def test_existing_ous_are_adopted_by_import_blocks(render_spec, tf_cli_config, m
 
 def test_adopt_ous_needs_own_ous():
     from mlgov.errors import SpecError
-    from mlgov.spec.source import load_yaml
-    from mlgov.validation import parse_spec
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     data["management"].update(own_ous=False, adopt_ous=True)
@@ -365,10 +370,9 @@ def test_added_region_keeps_the_stack_name(tree, after, render_spec, monkeypatch
     added = after["region-added"]
     # THEN the existing stack keeps its name (and state); only the new region's stack is new
     assert region_stacks(tree, added) == (["ml-dev-churn-eu-central-1"], [])
+
     # AND a broken copy with the old naming (every region of a multi-region account suffixed)
     # is caught: it renames the existing stack, whose state would then be destroyed
-    from mlgov.spec.model import OrgSpec, StackRef
-
     def old_stack_refs(self):
         refs = []
         for key, account in self.accounts.items():
@@ -395,10 +399,6 @@ APPLIED = ("ml-dev-churn", "ml-shared-services")
 @pytest.fixture(scope="module")
 def applied(tf_cli_config, tmp_path_factory):
     """{stack: initialized workspace whose terraform.tfstate is the offline-applied committed stack}."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.offline_apply import converge, resource_schemas
-
     base = tmp_path_factory.mktemp("applied")
     workspaces = {}
     for name in APPLIED:  # inits one at a time: they share the plugin cache
@@ -419,8 +419,6 @@ def applied(tf_cli_config, tmp_path_factory):
 
 def plan_against_state(ws, stack: dict) -> dict:
     """Real plan (``-refresh=false``) of configuration ``stack`` against the workspace's applied state."""
-    from tests.offline_apply import plan_json
-
     original = (ws.workdir / "cdk.tf.json").read_bytes()
     (ws.workdir / "cdk.tf.json").write_text(json.dumps(stack, indent=2))
     try:
@@ -532,3 +530,30 @@ def test_account_rename_plans_no_change_and_no_destroy(applied, after, tmp_path)
     assert selection["destroy"] == ["ml-dev-churn"]
     plan = json.loads((tmp_path / "broken" / "ml-dev-retention" / planning.PLAN_JSON).read_text())
     assert plan_figures(plan) == {**NOTHING, "create": in_state, "moved": 0}
+
+
+def _everything_renamed(data):
+    for edit in (_account_renamed, _team_renamed, _catalog_renamed):  # the account first: it names team churn
+        edit(data)
+
+
+def test_renamed_spec_story(render_spec):
+    # GIVEN a team, its dev account, a portfolio and a product renamed at once
+    if reason := iam.unavailable():
+        if ON_CI:
+            pytest.fail(f"{reason} (required on CI)")
+        pytest.skip(reason)
+    text = _edited(_everything_renamed)
+    spec, tree = parse_spec(load_yaml(text, "<renamed>")), render_spec(text, "<renamed>")
+    # WHEN the platform's story is walked on it (IAM simulator, every handoff)
+    # THEN every handoff still works: products build the names the stacks kept
+    assert problems(World(spec, tree)) == []
+    # AND a broken copy whose dev stack tells products the new name (not the one its roles and
+    # groups carry) breaks the launch handoff
+    path = "stacks/ml-dev-retention/cdk.tf.json"
+    stack = json.loads(tree[path])
+    stack["resource"]["aws_ssm_parameter"]["team_name"]["value"] = "retention"
+    assert any(
+        "/nwa/team/name is not 'churn'" in line
+        for line in problems(World(spec, {**tree, path: json.dumps(stack).encode()}))
+    )

@@ -321,16 +321,16 @@ PARAMETERS = {
     ("cost-tags", "finance-owner"): "String: value of the finance-owner cost tag in this account",
     ("cost-tags", "business-unit"): "String: value of the business-unit cost tag (the team's, if it has one)",
     ("cost-tags", "cost-center"): "String: value of the cost-center cost tag in this account",
-    # Model-build repositories (accounts.<key>.source; written by dev stacks that declare one):
-    ("source", "connection-arn"): "String: ARN of the account's CodeConnections connection to its Git provider",
-    ("source", "owner"): "String: organization, group or workspace that owns the model-build repositories",
-    ("source", "branch"): "String: default branch whose pushes rerun a model-build project's pipeline",
     # Governed data (docs/data.md), written by every team's dev stack, also when nothing is shared:
     ("data", "athena-workgroup"): "String: the team's Athena workgroup (enforced settings, encrypted results)",
     ("data", "training-source"): (
         "String: the team's training data: glue:<database>.<table> (database = the resource link), "
         "feature-group:<name>, or none"
     ),
+    # Model-build repositories (accounts.<key>.source; written by dev stacks that declare one):
+    ("source", "connection-arn"): "String: ARN of the account's CodeConnections connection to its Git provider",
+    ("source", "owner"): "String: organization, group or workspace that owns the model-build repositories",
+    ("source", "branch"): "String: default branch whose pushes rerun a model-build project's pipeline",
 }
 
 # SSM parameters a PRODUCT writes (not a stack) for other products to read.

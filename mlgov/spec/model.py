@@ -139,7 +139,8 @@ class StateBackend(SpecModel):
     )
     region: Region = Field(description="Region of the state bucket.")
     key_prefix: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$")] = Field(
-        default="mlgov", description="State keys are <key_prefix>/<stack>.tfstate."
+        default="mlgov",
+        description="State keys are <key_prefix>/<stack>.tfstate (a renamed account's stacks keep their old names').",
     )
 
 

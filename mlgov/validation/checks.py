@@ -76,8 +76,8 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         catalog_problems(spec),
         governance_problems(spec),
         network_problems(spec),
-        repository_problems(spec),
         data_problems(spec),
+        repository_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

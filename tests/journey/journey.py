@@ -264,8 +264,9 @@ class Journey:
         )
         self.fact(
             step,
-            params.get(naming.ssm_parameter(spec, "team", "name")) == ("String", team),
-            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {team!r}",
+            # the name the team's roles and groups carry (its renamed_from, if it was renamed)
+            params.get(naming.ssm_parameter(spec, "team", "name")) == ("String", naming.team_label(spec, team)),
+            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {naming.team_label(spec, team)!r}",
         )
 
         # Every SSM parameter the newest products read at launch is written in this account
