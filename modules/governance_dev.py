@@ -12,7 +12,8 @@ role). Creates:
   ``<org>-<team>-lead-data-scientist`` (also approves), the ONE set of personas of the team: the
   catalog products use them as Studio execution roles and never make their own; each may open
   Studio (presigned URL, apps) for its own user profile only (the session's source identity),
-  read the domain, and launch projects from the hub's products; and
+  read the domain, launch projects from the hub's products, and read their own team's
+  monitoring reports in its stage accounts (no other team's); and
   ``<org>-<team>-sagemaker-execution``, the role of every job and pipeline (the only role the
   personas may pass). Every registration is pinned to ``PendingManualApproval``;
 - SSM parameters ``/<org>/team/name`` and ``/<org>/team/model-package-groups`` for the products
@@ -45,7 +46,7 @@ from mlgov.modules.governance_common import (
     service_trust,
     vpc_network_interfaces,
 )
-from mlgov.platform import naming, policy
+from mlgov.platform import monitoring, naming, policy
 from mlgov.platform.catalog import COST_TAGS
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -254,6 +255,11 @@ class DevGovernance(Construct):
             policy.statement("CreateProjects", ["sagemaker:CreateProject"], [f"{sm}:project/*"]),
             policy.statement("LaunchHubProducts", CATALOG_PRODUCT_ACTIONS, [hub_products]),
         ]
+        # The team's own monitoring reports in its stage accounts, and no other team's.
+        watched = monitoring.monitoring_accounts(spec, team)
+        reports = monitoring.report_read_statements(
+            spec, "OwnMonitoringReports", watched, {a: [f"{team}/"] for a in watched}
+        )
         self.readers = {}
         self.readers["data_scientist"] = role(
             self,
@@ -270,6 +276,7 @@ class DevGovernance(Construct):
                 artifacts,
                 key_use,
                 *data,
+                *reports,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
             ],
         )
@@ -288,6 +295,7 @@ class DevGovernance(Construct):
                 artifacts,
                 key_use,
                 *data,
+                *reports,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
             ],
         )

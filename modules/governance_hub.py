@@ -53,7 +53,7 @@ from mlgov.modules.governance_common import (
     service_trust,
 )
 from mlgov.platform import governance as assets
-from mlgov.platform import naming, policy
+from mlgov.platform import images, monitoring, naming, policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.governance import resolve_endpoint
 from mlgov.spec.model import OrgSpec
@@ -78,7 +78,7 @@ def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
         account_id = spec.accounts[stage.account].id
         out[account_id] = {
             purpose: policy.role_arn(account_id, naming.team_role(spec, team, purpose))
-            for purpose in ("deploy", "endpoint-deployer", "endpoint")
+            for purpose in ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch")
         }
     return dict(sorted(out.items()))
 
@@ -102,8 +102,15 @@ def approval_actions(spec: OrgSpec, region: str) -> list[str]:
 
 def settings_hash(spec: OrgSpec, team: str, stage) -> str:
     """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
+    governance = spec.teams[team].governance
     data = json.dumps(
-        [resolve_endpoint(spec, team, stage).__dict__, assets.base64_sha256(assets.endpoint_source_zip(spec))],
+        [
+            resolve_endpoint(spec, team, stage).__dict__,
+            assets.base64_sha256(assets.endpoint_source_zip(spec)),
+            # Monitor job definitions are named like the model: new monitoring settings, new names.
+            governance.monitoring.model_dump(mode="json"),
+            {g: b.model_dump(mode="json") for g, b in sorted(governance.batch.items())},
+        ],
         sort_keys=True,
         default=list,
     )
@@ -124,7 +131,12 @@ class HubGovernance(Construct):
         endpoint_roles = {t: stage_roles(spec, t) for t in teams}
         stage_accounts = sorted({a for roles in endpoint_roles.values() for a in roles})
         readers = sorted(
-            {r[p] for roles in endpoint_roles.values() for r in roles.values() for p in ("deploy", "endpoint")}
+            {
+                r[p]
+                for roles in endpoint_roles.values()
+                for r in roles.values()
+                for p in ("deploy", "endpoint", "monitoring")
+            }
         )
         key_statements = []
         for account_id in stage_accounts:
@@ -166,17 +178,31 @@ class HubGovernance(Construct):
                 f"arn:aws:s3:::{artifact_bucket}/{naming.central_model_package_group(spec, team, g)}/*"
                 for g in spec.teams[team].governance.model_package_groups
             ]
+            watched = {spec.accounts[k].id for k in monitoring.monitoring_accounts(spec, team)}
             for account_id, roles in endpoint_roles[team].items():
+                title = construct_id(naming.team_label(spec, team)).title().replace("_", "")
                 principal, condition = only_role(account_id, [roles["endpoint"]])
                 bucket_statements.append(
                     policy.statement(
-                        f"{construct_id(naming.team_label(spec, team)).title().replace('_', '')}Endpoint{account_id}",
+                        f"{title}Endpoint{account_id}",
                         ["s3:GetObject"],
                         prefixes,
                         principals=principal,
                         conditions=condition,
                     )
                 )
+                if account_id in watched:
+                    # The monitors read the drift baselines promoted beside the model.
+                    principal, condition = only_role(account_id, [roles["monitoring"]])
+                    bucket_statements.append(
+                        policy.statement(
+                            f"{title}Monitoring{account_id}",
+                            ["s3:GetObject"],
+                            prefixes,
+                            principals=principal,
+                            conditions=condition,
+                        )
+                    )
         self.artifacts = SecureBucket(
             self,
             "artifact_bucket",
@@ -281,6 +307,7 @@ class HubGovernance(Construct):
                 "team": naming.team_label(spec, team),
                 "groups": dict(sorted(groups.items())),
                 "deploy_accounts": list(endpoint_roles[team]),
+                "images": images.promotion_rules(spec, team),
             }
             dev_regions = spec.account_regions(t.dev_account)
             read_sources += [f"arn:aws:sagemaker:{r}:{dev_id}:model-package/{g}/*" for r in dev_regions for g in groups]
@@ -454,8 +481,12 @@ class HubGovernance(Construct):
     def _gate_personas(self, spec: OrgSpec, region: str, hub_id: str, central: list[str]) -> None:
         """The people at the hub's two gates: the ML engineer approves central packages, the
         governance officer gives the manual approvals before prod. Each can open only its own gate;
-        both are assumed by people signed in to the hub account with MFA."""
+        both are assumed by people signed in to the hub account with MFA. Both read the
+        monitoring reports of every team's endpoints."""
         sm = f"arn:aws:sagemaker:{region}:{hub_id}"
+        # Both read every team's monitoring reports in the stage accounts (the stage buckets and
+        # keys name these roles in return).
+        reports = monitoring.report_read_statements(spec, "MonitoringReports", monitoring.monitored_accounts(spec))
         trust = policy.document(
             policy.statement(
                 "PeopleWithMfa",
@@ -483,6 +514,7 @@ class HubGovernance(Construct):
                 ),
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
+                *reports,
             ],
         )
         pipelines = [
@@ -514,6 +546,7 @@ class HubGovernance(Construct):
                     ["sagemaker:DescribeModelCard"],
                     [f"{sm}:model-card/{g}" for g in central],
                 ),
+                *reports,
             ],
         )
 
@@ -567,6 +600,15 @@ class HubGovernance(Construct):
             statements=[
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
+                # The selected package's drift baselines go to the deploy actions with its ARN.
+                policy.statement(
+                    "DescribeSelectedPackage",
+                    ["sagemaker:DescribeModelPackage"],
+                    [
+                        f"arn:aws:sagemaker:{region}:{hub_id}:model-package/{naming.central_model_package_group(spec, team, g)}/*"  # noqa: E501 (an ARN reads best whole)
+                        for g in groups
+                    ],
+                ),
                 policy.statement(
                     "ArtifactStore", ["s3:GetObject", "s3:PutObject"], [f"arn:aws:s3:::{pipeline_bucket}/*"]
                 ),
@@ -609,7 +651,10 @@ class HubGovernance(Construct):
                     build_timeout=10,
                     tags=tags,
                     artifacts={"type": "CODEPIPELINE"},
-                    source={"type": "CODEPIPELINE", "buildspec": assets.select_buildspec(central)},
+                    source={
+                        "type": "CODEPIPELINE",
+                        "buildspec": assets.select_buildspec(central, monitoring.required_monitors(spec, team)),
+                    },
                     environment={
                         "compute_type": "BUILD_GENERAL1_SMALL",
                         "image": BUILD_IMAGE,
@@ -780,6 +825,7 @@ class HubGovernance(Construct):
             "DataCapturePercent": str(e.data_capture_percent),
             "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
+            **monitoring.endpoint_parameters(spec, team, group, stage),
             # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
             # parameters the stage account's stack writes (its network, docs/network.md).
         }

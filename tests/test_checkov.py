@@ -154,6 +154,19 @@ def test_checkov_product_templates(tmp_path):
 
 
 @pytest.mark.slow
+def test_checkov_endpoint_template(tmp_path, default_spec):
+    # The endpoint stack the hub pipelines deploy (endpoint, monitors, batch pipeline), as rendered.
+    from mlgov.platform import governance as assets
+
+    (tmp_path / "endpoint.json").write_text(json.dumps(assets.endpoint_template(default_spec), indent=2))
+    failed = run_checkov(tmp_path, "cloudformation")
+    _record(failed)
+    assert not _unexplained(failed), (
+        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
+    )
+
+
+@pytest.mark.slow
 def test_no_stale_skips():
     # Runs after the scans above (file order); an entry nothing matched any more must go.
     if not USED_SKIPS:

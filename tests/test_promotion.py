@@ -16,7 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from moto import mock_aws
 
 from mlgov.functions import promotion
-from mlgov.functions.promotion import Clients, Config, Source
+from mlgov.functions.promotion import Clients, Config, Images, Source
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -25,6 +25,9 @@ HUB_BUCKET = "nwa-model-artifacts-hub"
 GROUP = "nwa-fraud-card-scoring"
 CENTRAL = f"{GROUP}-{ACCOUNT}"
 MB = 1024 * 1024
+AWS_XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1"
+TEAM_REPOSITORY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/nwa/fraud"
+IMAGES = Images(aws_accounts=("141502667606", "763104351884"), region=REGION, repository=TEAM_REPOSITORY)
 
 
 class PolicyRecorder:
@@ -63,15 +66,23 @@ def aws(monkeypatch):
             artifact_bucket=HUB_BUCKET,
             kms_key_arn=key_arn,
             sources={
-                ACCOUNT: Source(team="fraud", groups={GROUP: CENTRAL}, deploy_accounts=("440000000005", "550000000006"))
+                ACCOUNT: Source(
+                    team="fraud",
+                    groups={GROUP: CENTRAL},
+                    deploy_accounts=("440000000005", "550000000006"),
+                    images=IMAGES,
+                )
             },
         )
         clients = Clients(sagemaker=PolicyRecorder(sm), s3=s3, transfer_config=TransferConfig())
         yield sm, s3, config, clients
 
 
-def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name="model.tar.gz"):
-    """A source package in the dev group with a model artifact (and a metrics report)."""
+def register_source(
+    sm, s3, *, status="Approved", size=1024, metrics=True, name="model.tar.gz", image=AWS_XGBOOST, baselines=False
+):
+    """A source package in the dev group with a model artifact (and a metrics report, and the
+    data-quality drift baselines the build pipeline registers: SEAMS.md item 2)."""
     s3.put_object(Bucket=DEV_BUCKET, Key=f"train/{name}", Body=b"m" * size)
     s3.put_object(Bucket=DEV_BUCKET, Key="eval/metrics.json", Body=b'{"auc": 0.93}')
     request = {
@@ -80,7 +91,7 @@ def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name=
         "InferenceSpecification": {
             "Containers": [
                 {
-                    "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1",
+                    "Image": image,
                     "ModelDataUrl": f"s3://{DEV_BUCKET}/train/{name}",
                 }
             ],
@@ -94,6 +105,18 @@ def register_source(sm, s3, *, status="Approved", size=1024, metrics=True, name=
         request["ModelMetrics"] = {
             "ModelQuality": {
                 "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/eval/metrics.json"}
+            }
+        }
+    if baselines:
+        for kind in ("statistics", "constraints"):
+            s3.put_object(Bucket=DEV_BUCKET, Key=f"pipeline/baseline/{kind}.json", Body=b"{}")
+        request["DriftCheckBaselines"] = {
+            "ModelDataQuality": {
+                kind.title(): {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{DEV_BUCKET}/pipeline/baseline/{kind}.json",
+                }
+                for kind in ("statistics", "constraints")
             }
         }
     return sm.create_model_package(**request)["ModelPackageArn"]
@@ -313,6 +336,26 @@ def test_config_reads_the_environment_mlgov_writes():
     assert config.sources["330000000003"] == Source("fraud", {"g": "g-330000000003"}, ("440000000005",))
 
 
+def test_config_reads_the_image_rules_the_hub_stack_writes(default_spec, tree):
+    # GIVEN the promotion function's environment as the synthesized hub stack sets it
+    from mlgov.platform import images, naming
+
+    hub = json.loads(tree[f"stacks/{default_spec.hub}/cdk.tf.json"])
+    (function,) = hub["resource"]["aws_lambda_function"].values()
+    config = Config.from_env(function["environment"]["variables"])
+    # THEN every team's source carries its own repository and AWS's registries of the hub region
+    for team_name, team in default_spec.teams.items():
+        source = config.sources[default_spec.accounts[team.dev_account].id]
+        region = naming.hub_region(default_spec)
+        assert source.images == Images(
+            aws_accounts=tuple(images.aws_registry_accounts(region)),
+            region=region,
+            repository=naming.image_repository_uri(default_spec, team_name),
+        )
+        assert source.images.problem(f"{naming.image_repository_uri(default_spec, team_name)}:v1") is None
+        assert source.images.problem(f"{images.model_monitor_image(region)}:latest") is None
+
+
 def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypatch):
     _sm, _s3, config, _clients = aws
     monkeypatch.setenv("ARTIFACT_BUCKET", HUB_BUCKET)
@@ -324,3 +367,71 @@ def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypat
         "status": "rejected",
         "reason": "event is not an object (got list)",
     }
+
+
+def test_team_image_from_the_hub_repository_is_promoted(aws):
+    sm, s3, config, clients = aws
+    # GIVEN a package whose container comes from the team's own repository in the hub
+    source = register_source(sm, s3, image=f"{TEAM_REPOSITORY}@sha256:{'a' * 64}")
+    # THEN it is promoted and the central package carries that image unchanged
+    assert promotion.promote(approval_event(source), config, clients)["status"] == "promoted"
+    (package,) = central_packages(sm)
+    assert package["InferenceSpecification"]["Containers"][0]["Image"] == f"{TEAM_REPOSITORY}@sha256:{'a' * 64}"
+
+
+@pytest.mark.parametrize(
+    "image, reason",
+    [
+        ("999999999999.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1", "neither from an AWS SageMaker registry"),
+        (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/nwa/churn:v1", "neither from an AWS SageMaker registry"),
+        ("141502667606.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1", "is in region us-east-1"),
+        ("docker.io/library/python:3.12", "is not an ECR image URI"),
+        (f"{TEAM_REPOSITORY}", "is not an ECR image URI with a tag or digest"),
+    ],
+)
+def test_image_the_stage_accounts_cannot_pull_is_rejected_without_writes(aws, caplog, image, reason):
+    sm, s3, config, clients = aws
+    # GIVEN a package with an image from another account, team, region or registry
+    source = register_source(sm, s3, image=image)
+    with caplog.at_level("INFO", logger="mlgov.promotion"):
+        result = promotion.promote(approval_event(source), config, clients)
+    # THEN it is rejected with a clear reason, logged, and nothing is written
+    assert result["status"] == "rejected" and reason in result["reason"] and image in result["reason"]
+    (record,) = [json.loads(r.getMessage()) for r in caplog.records]
+    assert record["outcome"] == "rejected" and record["reason"] == result["reason"]
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_team_without_image_rules_promotes_nothing(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3)
+    bare = Config(config.artifact_bucket, config.kms_key_arn, {ACCOUNT: Source("fraud", {GROUP: CENTRAL}, ())})
+    assert "team has no image rules" in promotion.promote(approval_event(source), bare, clients)["reason"]
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_drift_baselines_are_copied_into_the_hub_and_the_central_package_points_at_them(aws):
+    sm, s3, config, clients = aws
+    # GIVEN a package registered with data-quality drift baselines in the team's models bucket
+    source = register_source(sm, s3, baselines=True)
+    assert promotion.promote(approval_event(source), config, clients)["status"] == "promoted"
+    (package,) = central_packages(sm)
+    quality = package["DriftCheckBaselines"]["ModelDataQuality"]
+    # THEN both baselines live in the hub bucket under the central group's prefix, KMS-encrypted
+    for kind in ("Statistics", "Constraints"):
+        url = quality[kind]["S3Uri"]
+        assert url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/") and url.endswith(f"/{kind.lower()}.json"), url
+        assert quality[kind]["ContentType"] == "application/json"
+        head = s3.head_object(Bucket=HUB_BUCKET, Key=url.split("/", 3)[3])
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == config.kms_key_arn
+    # AND nothing in the central package still points at the dev bucket
+    assert DEV_BUCKET not in json.dumps(package, default=str)
+
+
+def test_missing_drift_baseline_is_rejected_without_writes(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3, baselines=True)
+    s3.delete_object(Bucket=DEV_BUCKET, Key="pipeline/baseline/constraints.json")
+    result = promotion.promote(approval_event(source), config, clients)
+    assert result["reason"] == f"artifact not found: s3://{DEV_BUCKET}/pipeline/baseline/constraints.json"
+    assert_nothing_written(sm, s3, clients)

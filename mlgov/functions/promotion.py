@@ -5,11 +5,15 @@ bus rule with a "SageMaker Model Package State Change" event forwarded from a de
 For an approved source package it:
 
 1. validates the event and the source package completely before writing anything
-   (invalid or unexpected input is logged and rejected, never half-applied);
+   (invalid or unexpected input is logged and rejected, never half-applied), including that
+   every container image comes from a registry the team's stage accounts may pull from: AWS's
+   SageMaker registries in the hub's region or the team's own repository in the hub;
 2. creates the central group ``<source group>-<source account>`` if missing and lets the
    team's stage accounts describe its packages (they deploy from it);
 3. copies every ``s3://`` artifact into the hub bucket with a managed copy, which switches to
    multipart ``UploadPartCopy`` above the threshold, so artifacts over 5 GB work;
+   including the drift-check baselines (statistics and constraints the monitors compare
+   against), so the central package's ``DriftCheckBaselines`` point into the hub;
 4. registers one central package (PendingManualApproval) carrying the source ARN in its
    metadata, and creates or updates its model card.
 
@@ -17,7 +21,7 @@ Idempotent: the central package is looked up by the source ARN before anything i
 a duplicate delivery changes nothing but the card, and events arriving out of order each map
 to their own source package. A stale approval (the package was rejected since) is rejected.
 
-This file is packaged as-is into the function's zip by :mod:`mlgov.governance_assets`; it
+This file is packaged as-is into the function's zip by :mod:`mlgov.platform.governance`; it
 must import nothing from mlgov.
 """
 
@@ -45,6 +49,10 @@ PACKAGE_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/"
     r"(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>\d+)$"
 )
+IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?P<reference>[:@][\w.:-]+)$"
+)
 S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 # Source fields whose s3:// URLs point at artifacts the central package must own.
 ARTIFACT_FIELDS = ("InferenceSpecification", "ModelMetrics", "DriftCheckBaselines")
@@ -65,6 +73,31 @@ class Source:
     team: str
     groups: dict[str, str]  # source group -> central group
     deploy_accounts: tuple[str, ...]
+    images: Images | None = None  # None: no image is acceptable (fail closed)
+
+
+@dataclass(frozen=True)
+class Images:
+    """Registries a team's packages may take images from."""
+
+    aws_accounts: tuple[str, ...]  # AWS's SageMaker registries in ``region``
+    region: str  # the hub's region (where the stage accounts run the endpoints)
+    repository: str  # "<hub>.dkr.ecr.<region>.amazonaws.com/<team repository>"
+
+    def problem(self, image: str) -> str | None:
+        """Why a stage account could not pull ``image``, or None."""
+        match = IMAGE.match(image)
+        if not match:
+            return f"image {image!r} is not an ECR image URI with a tag or digest"
+        if match["region"] != self.region:
+            return f"image {image!r} is in region {match['region']} (expected {self.region})"
+        host_repo = f"{match['account']}.dkr.ecr.{match['region']}.amazonaws.com/{match['repository']}"
+        if match["account"] in self.aws_accounts or host_repo == self.repository:
+            return None
+        return (
+            f"image {image!r} is neither from an AWS SageMaker registry nor from the team's repository "
+            f"{self.repository}"
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +112,18 @@ class Config:
     def from_env(cls, env: dict[str, str]) -> Config:
         raw = json.loads(env["SOURCES"])
         sources = {
-            account: Source(team=s["team"], groups=dict(s["groups"]), deploy_accounts=tuple(s["deploy_accounts"]))
+            account: Source(
+                team=s["team"],
+                groups=dict(s["groups"]),
+                deploy_accounts=tuple(s["deploy_accounts"]),
+                images=Images(
+                    aws_accounts=tuple(s["images"]["aws_accounts"]),
+                    region=s["images"]["region"],
+                    repository=s["images"]["repository"],
+                )
+                if s.get("images")
+                else None,
+            )
             for account, s in raw.items()
         }
         return cls(artifact_bucket=env["ARTIFACT_BUCKET"], kms_key_arn=env["ARTIFACT_KMS_KEY_ARN"], sources=sources)
@@ -199,6 +243,12 @@ def plan_promotion(approval: Approval, config: Config, clients: Clients) -> Plan
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
     if not containers or not all(isinstance(c, dict) and c.get("Image") for c in containers):
         raise Rejected(f"source model package has no InferenceSpecification.Containers with an Image: {approval.arn}")
+    rules = approval.source.images
+    for container in containers:
+        why = "team has no image rules" if rules is None else rules.problem(container["Image"])
+        if why:
+            # The stage accounts could not pull it: promoting it would only fail at deploy time.
+            raise Rejected(f"{why}: {approval.arn}")
     plan = Plan(approval, package)
     central_prefix = f"{approval.central_group}/v{approval.version}"
     for url in sorted(set(_s3_urls([package.get(f) for f in ARTIFACT_FIELDS]))):

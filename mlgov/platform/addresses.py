@@ -21,7 +21,7 @@ from mlgov.spec.model import OrgSpec
 
 # Suffixes of the per-team roles each account kind holds (modules/governance_*.py).
 HUB_TEAM_ROLES = ("deploy_pipeline", "select_model", "start_deploy")
-STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint")
+STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint", "monitoring", "batch")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,27 @@ def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
             for i, group in enumerate(team.governance.model_package_groups):
                 gpath = ("teams", team_name, "governance", "model_package_groups", i) if name == team_name else tpath
                 yield Address(gpath, spec.hub, "team model group", naming.construct_id(name, group), f"{shown}/{group}")
+
+        # modules/monitoring.py: one subscription per contact and one drift alarm per feature,
+        # from free text (their team and group parts are covered by the families above).
+        mpath = ("teams", team_name, "governance", "monitoring")
+        for i, contact in enumerate(team.governance.monitoring.contacts):
+            yield Address(
+                mpath + ("contacts", i),
+                team_name,
+                "alarm subscription",
+                naming.free_text_id(team_name, "contact", contact),
+                contact,
+            )
+        for group, features in sorted(team.governance.monitoring.drift_features.items()):
+            for i, feature in enumerate(features):
+                yield Address(
+                    mpath + ("drift_features", group, i),
+                    f"{team_name}/{group}",
+                    "drift alarm",
+                    naming.free_text_id(naming.construct_id(team_name, group), f"drift-{feature}"),
+                    feature,
+                )
 
 
 def data_addresses(spec: OrgSpec) -> Iterator[Address]:

@@ -99,24 +99,59 @@ def _endpoint_source_zip(subnet_ids_parameter: str, security_group_ids_parameter
     return deterministic_zip({ENDPOINT_TEMPLATE: data})
 
 
-def select_buildspec(central_group: str) -> str:
+# What the select step hands the deploy actions besides the package ARN: the package's
+# drift-check baselines (copied into the hub by the promotion function), by selected.json key.
+BASELINES = {
+    "BaselineStatisticsUri": "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri",
+    "BaselineConstraintsUri": "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri",
+    "ModelQualityConstraintsUri": "DriftCheckBaselines.ModelQuality.Constraints.S3Uri",
+    "BiasConfigUri": "DriftCheckBaselines.Bias.ConfigFile.S3Uri",
+    "BiasConstraintsUri": "DriftCheckBaselines.Bias.PostTrainingConstraints.S3Uri",
+}
+# Which baselines each monitor needs.
+MONITOR_BASELINES = {
+    "data-quality": ("BaselineStatisticsUri", "BaselineConstraintsUri"),
+    "model-quality": ("ModelQualityConstraintsUri",),
+    "bias": ("BiasConfigUri", "BiasConstraintsUri"),
+}
+NO_BASELINE = "none"
+
+
+def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     """CodeBuild buildspec that writes the NEWEST approved package of a central group.
 
     Sorted by creation time, descending: the newest package, not the oldest the API returns
-    first by default. Fails the pipeline when the group has no approved package.
+    first by default. Fails the pipeline when the group has no approved package, or when a
+    stage monitors the endpoint (``monitors``) and the package lacks that monitor's baselines:
+    a monitored endpoint is never deployed without what its monitors compare against.
+    Writes ``selected.json``: the ARN and every baseline URI (``none`` when absent).
     """
     query = (
         f"aws sagemaker list-model-packages --model-package-group-name {central_group} "
         "--model-approval-status Approved --sort-by CreationTime --sort-order Descending --max-items 1 "
         "--query 'ModelPackageSummaryList[0].ModelPackageArn' --output text"
     )
+    keys = list(BASELINES)
+    fields = ", ".join(BASELINES[k] for k in keys)
     commands = [
         f"arn=$({query})",
         f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
         "1; fi",
-        f'printf \'{{"ModelPackageArn": "%s"}}\\n\' "$arn" > {SELECTED_FILE}',
-        f"cat {SELECTED_FILE}",
+        # One describe call; absent fields print as None, one word each (URIs hold no spaces).
+        f"set -- $(aws sagemaker describe-model-package --model-package-name \"$arn\" --query '[{fields}]' "
+        "--output text)",
     ]
+    for i, key in enumerate(keys, start=1):
+        commands.append(f'{key}=${i}; if [ "${key}" = None ]; then {key}={NO_BASELINE}; fi')
+    required = sorted({k for m in monitors for k in MONITOR_BASELINES[m]})
+    for key in required:
+        commands.append(
+            f'if [ "${key}" = {NO_BASELINE} ]; then echo "$arn has no {BASELINES[key]}, which the monitored '
+            f'stages need" >&2; exit 1; fi'
+        )
+    body = ", ".join(f'"{k}": "%s"' for k in ["ModelPackageArn", *keys])
+    values = " ".join(f'"${k}"' for k in ["arn", *keys])
+    commands += [f"printf '{{{body}}}\\n' {values} > {SELECTED_FILE}", f"cat {SELECTED_FILE}"]
     spec = {"version": 0.2, "phases": {"build": {"commands": commands}}, "artifacts": {"files": [SELECTED_FILE]}}
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
 

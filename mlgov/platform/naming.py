@@ -42,6 +42,13 @@ class Kind(Enum):
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
     GLUE = (255, r"^[a-z0-9_]{1,255}$", "1-255 characters of a-z 0-9 _")
     ATHENA_WORKGROUP = (128, r"^[a-zA-Z0-9._-]{1,128}$", "1-128 characters of A-Z a-z 0-9 ._-")
+    ECR_REPOSITORY = (
+        256,
+        r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
+        "2-256 characters of a-z 0-9 ._-/ in slash-separated parts",
+    )
+    SNS_TOPIC = (256, r"^[\w-]{1,256}$", "1-256 characters of A-Z a-z 0-9 _-")
+    CLOUDWATCH_ALARM = (255, r"^[\w.-]{1,255}$", "1-255 characters of A-Z a-z 0-9 ._-")
 
     @property
     def limit(self) -> int:
@@ -401,6 +408,56 @@ def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     return resource_name(spec, team_label(spec, team), group, "endpoint")
 
 
+def team_image_repository(spec: OrgSpec, team: str) -> str:
+    """The team's ECR repository in the hub (``<org>/<team>``): dev pushes, test and prod pull."""
+    return f"{spec.organization.name}/{team}"
+
+
+def image_repository_uri(spec: OrgSpec, team: str) -> str:
+    """Registry host and repository of the team's images (what a package's ``Image`` starts with)."""
+    region = hub_region(spec)
+    return f"{spec.accounts[spec.hub].id}.dkr.ecr.{region}.amazonaws.com/{team_image_repository(spec, team)}"
+
+
+def monitoring_topic(spec: OrgSpec, team: str) -> str:
+    """SNS topic of a team's monitoring alarms in each stage account it is monitored in."""
+    return resource_name(spec, team, "monitoring")
+
+
+def monitoring_bucket(spec: OrgSpec, account_key: str) -> str:
+    """Bucket of the monitoring reports of a stage account (one prefix per team)."""
+    return bucket_name(spec, account_key, primary_region(spec, account_key), "monitoring")
+
+
+def monitoring_reports_prefix(team: str, group: str, monitor: str) -> str:
+    """Key prefix of one monitor's reports in the monitoring bucket: ``<team>/<group>/<monitor>``."""
+    return f"{team}/{group}/{monitor}"
+
+
+def monitoring_schedule(spec: OrgSpec, team: str, group: str, monitor: str) -> str:
+    """Monitoring schedule of an endpoint (``monitor``: data-quality, model-quality or bias)."""
+    return f"{endpoint_name(spec, team, group)}-{MONITOR_SHORT[monitor]}"
+
+
+# Short forms in schedule names (SageMaker names stop at 63 characters).
+MONITOR_SHORT = {"data-quality": "dq", "model-quality": "mq", "bias": "bias"}
+
+
+def endpoint_alarm(spec: OrgSpec, team: str, group: str, what: str) -> str:
+    """CloudWatch alarm of an endpoint (``what``: 5xx, latency, drift-<feature>, quality)."""
+    return f"{endpoint_name(spec, team, group)}-{what}"
+
+
+def batch_pipeline(spec: OrgSpec, team: str, group: str) -> str:
+    """SageMaker pipeline (in each batch stage account) that runs a transform job with the deployed model."""
+    return resource_name(spec, team, group, "batch")
+
+
+def batch_bucket_prefix(team: str, group: str) -> str:
+    """Prefix of a group's batch input and output in the stage account's platform bucket."""
+    return f"batch/{team}/{group}"
+
+
 def dlq(rule_or_function: str) -> str:
     """Dead-letter queue of a rule target or function."""
     return f"{rule_or_function}-dlq"
@@ -424,8 +481,12 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "model-artifacts")),
         (Kind.S3_BUCKET, bucket_name(spec, hub, region, "deploy-pipelines")),
         (Kind.KMS_ALIAS, kms_alias(spec, "model-artifacts")),
+        (Kind.KMS_ALIAS, kms_alias(spec, "images")),
     ):
         yield PhysicalName(path, kind, name)
+    stage_accounts = sorted({s.account for t in spec.teams.values() for s in t.stages if s.account in spec.accounts})
+    for account_key in stage_accounts:
+        yield PhysicalName(("accounts", account_key), Kind.S3_BUCKET, monitoring_bucket(spec, account_key))
     for team_name, team in sorted(spec.teams.items()):
         tpath = ("teams", team_name)
         for purpose in (
@@ -439,8 +500,13 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
             "deploy",
             "endpoint-deployer",
             "endpoint",
+            "monitoring",
+            "batch",
         ):
             yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
+        yield PhysicalName(tpath, Kind.ECR_REPOSITORY, team_image_repository(spec, team_name))
+        yield PhysicalName(tpath, Kind.SNS_TOPIC, monitoring_topic(spec, team_name))
+
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
         if spec.accounts[team.dev_account].source is not None:
             spath = ("accounts", team.dev_account, "source")
@@ -454,6 +520,8 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 ("teams", team_name, "dev_account"), Kind.S3_BUCKET, bucket_name(spec, dev, dev_region, "models")
             )
         yield PhysicalName(("teams", team_name, "dev_account"), Kind.KMS_ALIAS, kms_alias(spec, "models"))
+        watch = team.governance.monitoring
+        monitor_infix = "-bias" if watch.bias else "-mq" if watch.model_quality else ""
         for i, group in enumerate(team.governance.model_package_groups):
             gpath = ("teams", team_name, "governance", "model_package_groups", i)
             for kind, name in (
@@ -463,8 +531,16 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 (Kind.CODEBUILD, select_project(spec, team_name, group)),
                 (Kind.EVENT_RULE, central_approval_rule(spec, team_name, group)),
                 (Kind.SQS_QUEUE, dlq(central_approval_rule(spec, team_name, group))),
-                (Kind.SAGEMAKER, endpoint_name(spec, team_name, group) + ENDPOINT_SUFFIX_EXAMPLE),
+                # Models and endpoint configs are "<endpoint>-v<version>-<hash>"; a model-quality
+                # or bias monitor's job definition inserts "-mq" or "-bias": the longest is checked.
+                (Kind.SAGEMAKER, endpoint_name(spec, team_name, group) + monitor_infix + ENDPOINT_SUFFIX_EXAMPLE),
                 (Kind.CLOUDFORMATION_STACK, endpoint_stack(spec, team_name, group)),
+                (Kind.SAGEMAKER, batch_pipeline(spec, team_name, group)),
+                *(
+                    (Kind.SAGEMAKER, monitoring_schedule(spec, team_name, group, m))
+                    for m in ("data-quality", "model-quality", "bias")
+                ),
+                (Kind.CLOUDWATCH_ALARM, endpoint_alarm(spec, team_name, group, "latency")),
             ):
                 yield PhysicalName(gpath, kind, name)
 

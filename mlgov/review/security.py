@@ -51,6 +51,8 @@ _SAME_STACK_ROLE = re.compile(r"^\$\{aws_iam_role\.[\w-]+\.arn\}$")
 # Policy types that filter rather than grant (SCPs; VPC endpoint policies, which only narrow
 # what IAM allows through the endpoint and are checked by check_endpoint_policies instead).
 _FILTER_TYPES = {"aws_organizations_policy", "aws_vpc_endpoint"}
+# Resource types whose "policy" attribute is not an IAM document (ECR lifecycle rules).
+_NOT_IAM_TYPES = {"aws_ecr_lifecycle_policy"}
 _ANYWHERE = {"0.0.0.0/0", "::/0"}
 # The tag an egress opt-in puts on the VPC / security group (mlgov.modules.network.EGRESS_TAG).
 _EGRESS_TAG = ("mlgov:egress", "internet")
@@ -231,7 +233,7 @@ def check_policy_literals(name: str, stack: dict) -> Iterator[Finding]:
                 isinstance(value, str)
                 and value
                 and _parse_policy(value) is None
-                and rtype not in _FILTER_TYPES | {"aws_lambda_permission"}
+                and rtype not in _FILTER_TYPES | _NOT_IAM_TYPES | {"aws_lambda_permission"}
             ):
                 yield Finding(
                     name,

@@ -10,11 +10,13 @@ and two instances in prod.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StrictBool, StringConstraints
 
 from mlgov.spec.base import Name, SpecModel
+from mlgov.spec.catalog import Email
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlgov.spec.model import OrgSpec, Stage
@@ -97,8 +99,93 @@ class EndpointSettings(SpecModel):
     )
 
 
+# A SageMaker monitoring schedule expression: hourly, daily, or a cron of AWS's six fields.
+ScheduleExpression = Annotated[
+    str, StringConstraints(strict=True, max_length=256, pattern=r"^(hourly|daily|cron\(.+\))$")
+]
+# A feature (column) name as Model Monitor puts it into its metric names.
+FeatureName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class ProblemType(str, Enum):
+    """Model-quality problem types (SageMaker ``ModelQualityAppSpecification.ProblemType``)."""
+
+    binary_classification = "BinaryClassification"
+    multiclass_classification = "MulticlassClassification"
+    regression = "Regression"
+
+
+class ModelQualityMonitor(SpecModel):
+    """Model-quality monitor: compares predictions with ground truth the team uploads."""
+
+    problem_type: ProblemType = Field(description="What the model predicts; picks the quality metrics.")
+    metric: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9_]{1,40}$")] | None = Field(
+        default=None,
+        description="Model-quality metric to alarm on (default: auc for binary, accuracy for multiclass, rmse "
+        "for regression).",
+    )
+    threshold: float = Field(
+        default=0.0, ge=0, description="Alarm when the metric crosses this value (below it; above it for rmse/mae/mse)."
+    )
+
+
+class BiasMonitor(SpecModel):
+    """Bias-drift monitor (SageMaker Clarify) on the captured data; its analysis config is the package's
+    ``DriftCheckBaselines.Bias.ConfigFile``."""
+
+    enabled: StrictBool = Field(default=True, description="Run the bias-drift schedule.")
+
+
+class MonitoringSettings(SpecModel):
+    """Model monitoring of a team's endpoints: schedule, contacts, alarms and optional monitors.
+
+    Every prod stage is monitored; test stages only when listed in ``stages``."""
+
+    stages: list[Name] | None = Field(
+        default=None, description="Stages whose endpoints are monitored; default: every prod stage (prod always is)."
+    )
+    contacts: list[Email] = Field(
+        default_factory=list, max_length=20, description="E-mail addresses subscribed to the team's alarm topic."
+    )
+    schedule: ScheduleExpression = Field(
+        default="hourly", description="When the monitors run: hourly, daily or a cron(...) expression."
+    )
+    instance_type: InstanceType = Field(default="ml.m5.large", description="Instance type of the monitoring jobs.")
+    max_runtime_seconds: int = Field(
+        default=1800, ge=60, le=3600, description="Stop a monitoring job after this long (at most an hour)."
+    )
+    drift_features: dict[Name, list[FeatureName]] = Field(
+        default_factory=dict,
+        description="Per model package group: features whose baseline drift raises an alarm (Model Monitor "
+        "publishes one drift metric per feature).",
+    )
+    drift_threshold: float = Field(
+        default=0.1, gt=0, le=1, description="Alarm when a listed feature's baseline drift exceeds this distance."
+    )
+    latency_ms: int = Field(
+        default=1000, ge=1, le=600000, description="Alarm when the p99 model latency exceeds this many milliseconds."
+    )
+    errors_5xx: int = Field(
+        default=1, ge=1, le=100000, description="Alarm when 5XX errors in five minutes reach this count."
+    )
+    model_quality: ModelQualityMonitor | None = Field(
+        default=None, description="Model-quality monitor (needs ground truth); off unless set."
+    )
+    bias: BiasMonitor | None = Field(default=None, description="Bias-drift monitor; off unless set.")
+
+
+class BatchTransform(SpecModel):
+    """Batch inference for one model package group: a transform pipeline in its stages."""
+
+    instance_type: InstanceType = Field(default="ml.m5.large", description="Instance type of the transform job.")
+    instance_count: int = Field(default=1, ge=1, le=100, description="Instances of the transform job.")
+    stages: list[Name] | None = Field(
+        default=None, description="Stages that get the batch pipeline; default: every stage of the team."
+    )
+
+
 class TeamGovernance(SpecModel):
-    """A team's registries and the endpoint settings of each of its stages."""
+    """A team's registries, the endpoint settings of each of its stages, monitoring and batch inference."""
 
     model_package_groups: list[Name] = Field(
         default_factory=lambda: ["models"],
@@ -108,6 +195,14 @@ class TeamGovernance(SpecModel):
     )
     endpoints: dict[Name, EndpointSettings] = Field(
         default_factory=dict, description="Endpoint settings by stage name; stages not listed get the defaults."
+    )
+    monitoring: MonitoringSettings = Field(
+        default_factory=MonitoringSettings,
+        description="Model monitoring of the team's endpoints (prod always; test when listed).",
+    )
+    batch: dict[Name, BatchTransform] = Field(
+        default_factory=dict,
+        description="Batch inference by model package group: a transform pipeline beside the endpoint.",
     )
 
 
@@ -129,6 +224,12 @@ class GovernanceSettings(SpecModel):
     log_retention_days: int = Field(
         default=365, description="Retention of the promotion function's log group (a CloudWatch value)."
     )
+    image_keep_count: int = Field(
+        default=100, ge=1, le=10000, description="Tagged images each team's ECR repository keeps (newest first)."
+    )
+    untagged_image_days: int = Field(
+        default=7, ge=1, le=3650, description="Days after which an untagged image in a team's repository expires."
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +249,22 @@ class ResolvedEndpoint:
 
 def is_prod_stage(spec: OrgSpec, stage: Stage) -> bool:
     return stage.account in spec.accounts and spec.accounts[stage.account].layer.value == "prod"
+
+
+def monitored_stages(spec: OrgSpec, team_name: str) -> list[str]:
+    """Names of the team's stages whose endpoints get monitoring schedules and alarms."""
+    team = spec.teams[team_name]
+    listed = team.governance.monitoring.stages
+    return [s.name for s in team.stages if (s.name in listed if listed is not None else is_prod_stage(spec, s))]
+
+
+def batch_stages(spec: OrgSpec, team_name: str, group: str) -> list[str]:
+    """Names of the team's stages that get the batch pipeline of a group (none without a batch entry)."""
+    team = spec.teams[team_name]
+    given = team.governance.batch.get(group)
+    if given is None:
+        return []
+    return [s.name for s in team.stages if given.stages is None or s.name in given.stages]
 
 
 def resolve_endpoint(spec: OrgSpec, team_name: str, stage: Stage) -> ResolvedEndpoint:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from mlgov.platform import guardrails, naming
+from mlgov.platform import guardrails, images, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
@@ -75,6 +75,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         adoption_problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
+        _image_registries(spec),
         network_problems(spec),
         data_problems(spec),
         repository_problems(spec),
@@ -129,6 +130,21 @@ def _region_problem(region: str) -> str | None:
         "not a region where SageMaker, Service Catalog and the platform's services are available "
         f"(got {region!r}{hint})"
     )
+
+
+def _image_registries(spec: OrgSpec) -> Iterator[Finding]:
+    """The hub region must have AWS image registries mlgov knows (promotion and the monitors use them)."""
+    if not spec.teams or not spec.keys_in_layer(Layer.shared_services):
+        return
+    region = naming.hub_region(spec)
+    if region in known_regions() and region not in images.known_regions():
+        yield (
+            ("accounts", spec.hub),
+            (
+                f"no AWS SageMaker image registries known in the hub region (got {region!r}, expected one of "
+                f"{images.known_regions()}): promotion could accept no AWS image and the monitors would have none"
+            ),
+        )
 
 
 def _regions(spec: OrgSpec) -> Iterator[Finding]:

@@ -1,10 +1,11 @@
-"""Semantic checks of the governance settings: log retention, model package groups, endpoints."""
+"""Semantic checks of the governance settings: log retention, model package groups, endpoints,
+monitoring and batch inference."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlgov.platform import naming
+from mlgov.platform import monitoring, naming
 from mlgov.spec.governance import LOG_RETENTION_DAYS, MIN_PROD_INSTANCES, is_prod_stage, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -18,6 +19,7 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
             (f"not a CloudWatch Logs retention period (got {retention}, expected one of {list(LOG_RETENTION_DAYS)})"),
         )
     for team_name, team in sorted(spec.teams.items()):
+        yield from _monitoring_problems(spec, team_name)
         gpath = ("teams", team_name, "governance")
         groups = team.governance.model_package_groups
         for i, group in enumerate(groups):
@@ -88,3 +90,53 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                         f"expected {resolved.min_capacity}..{resolved.max_capacity})"
                     ),
                 )
+
+
+def _monitoring_problems(spec: OrgSpec, team_name: str) -> Iterator[tuple[tuple, str]]:
+    """Monitoring and batch settings of one team: names they refer to exist, prod stays monitored."""
+    team = spec.teams[team_name]
+    gpath = ("teams", team_name, "governance")
+    mpath = gpath + ("monitoring",)
+    m = team.governance.monitoring
+    stages = {s.name: s for s in team.stages}
+    groups = team.governance.model_package_groups
+    if m.stages is not None:
+        for i, name in enumerate(m.stages):
+            if name not in stages:
+                yield mpath + ("stages", i), f"unknown stage (got {name!r}, expected one of {sorted(stages)})"
+        for name, stage in stages.items():
+            if is_prod_stage(spec, stage) and name not in m.stages:
+                yield (
+                    mpath + ("stages",),
+                    f"prod stage {name!r} must be monitored (got {list(m.stages)}, expected {name!r} among them)",
+                )
+    for i, contact in enumerate(m.contacts):
+        if contact in m.contacts[:i]:
+            yield mpath + ("contacts", i), f"duplicate contact (got {contact!r} twice)"
+    for group, features in sorted(m.drift_features.items()):
+        if group not in groups:
+            yield (
+                mpath + ("drift_features", group),
+                f"unknown model package group (got {group!r}, expected one of {sorted(groups)})",
+            )
+        for i, feature in enumerate(features):
+            if feature in features[:i]:
+                yield mpath + ("drift_features", group, i), f"duplicate feature (got {feature!r} twice)"
+    quality = m.model_quality
+    if quality is not None and quality.metric is not None:
+        allowed = monitoring.QUALITY_METRICS[quality.problem_type.value]
+        if quality.metric not in allowed:
+            yield (
+                mpath + ("model_quality", "metric"),
+                (
+                    f"not a {quality.problem_type.value} metric of the model-quality monitor (got "
+                    f"{quality.metric!r}, expected one of {list(allowed)})"
+                ),
+            )
+    for group, batch in sorted(team.governance.batch.items()):
+        bpath = gpath + ("batch", group)
+        if group not in groups:
+            yield bpath, f"unknown model package group (got {group!r}, expected one of {sorted(groups)})"
+        for i, name in enumerate(batch.stages or []):
+            if name not in stages:
+                yield bpath + ("stages", i), f"unknown stage (got {name!r}, expected one of {sorted(stages)})"

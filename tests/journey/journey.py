@@ -5,7 +5,8 @@ hub's products. A data scientist trains in the VPC and registers (pending), the 
 event leaves the dev account for the hub's bus, the promotion function reads the dev package,
 artifacts and key cross-account and registers centrally (pending), the ML engineer approves,
 that event starts the team's pipeline, which deploys to test, the governance officer approves,
-the pipeline deploys to prod, and the endpoint runs in the account's subnets.
+the pipeline deploys to prod, and the endpoint runs in the account's subnets, monitored
+(:mod:`tests.journey.monitor_steps`).
 
 Each contract is an IAM request for iam-simulate (``Contract``) or a fact checked with a real
 tool (``Fact``: event patterns through moto's EventBridge matcher). ``problems`` runs every
@@ -25,7 +26,7 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import build_steps, data_steps
+from tests.journey import build_steps, data_steps, monitor_steps
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -665,6 +666,7 @@ class Journey:
             scps_of=account,
             context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{self.hub_region}.amazonaws.com"},
         )
+        monitor_steps.stage_steps(self, tag, team, group, stage, parameters, deployer, central_package)
         if stage.manual_approval:
             gate = f"{pipeline_arn}/{stage.name}/{approval_action_name(stage.name)}"
             officer = w.role(self.hub, naming.role_name(spec, "governance-officer"))

@@ -36,13 +36,7 @@ def _read(text: bytes) -> set[str]:
     }
 
 
-# Parameters whose writer is another feature still being merged (name suffix, why). A missing
-# parameter listed here is not reported; once every dev stack writes it, the entry is stale and
-# test_awaited_parameters_are_still_missing fails: remove it then.
-AWAITED: tuple[tuple[str, str], ...] = ()
-
-
-def missing_parameters(spec: OrgSpec, tree: dict[str, bytes], awaited: bool = True) -> list[str]:
+def missing_parameters(spec: OrgSpec, tree: dict[str, bytes]) -> list[str]:
     """One line per (product version, account, parameter) that nothing writes."""
     catalog = spec.service_catalog
     if catalog is None:
@@ -58,8 +52,6 @@ def missing_parameters(spec: OrgSpec, tree: dict[str, bytes], awaited: bool = Tr
         if getattr(product, "retired", False):
             continue
         for name in sorted(_read(data) - product_written):
-            if awaited and any(name.endswith(suffix) for suffix, _ in AWAITED):
-                continue
             for ref in dev_stacks:
                 if name not in _written(tree, ref.name):
                     out.append(f"{path}: reads {name}, which stack {ref.name} does not write")
@@ -73,13 +65,6 @@ def test_default_spec_products_find_their_parameters(default_spec, tree):
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_products_find_their_parameters(render_spec, path):
     assert missing_parameters(load_spec(path), render_spec(path)) == []
-
-
-def test_awaited_parameters_are_still_missing(default_spec, tree):
-    # an AWAITED entry that every dev stack now writes is stale: remove it
-    lines = missing_parameters(default_spec, tree, awaited=False)
-    read = {line.split(": reads ")[1].split(",")[0] for line in lines}
-    assert [suffix for suffix, _ in AWAITED if not any(name.endswith(suffix) for name in read)] == []
 
 
 def test_a_parameter_no_stack_writes_is_reported(default_spec, tree):

@@ -1,0 +1,145 @@
+"""Container images of the teams: one ECR repository per team in the hub.
+
+Reads ``organization`` (name, id), ``governance`` (image_keep_count, untagged_image_days) and
+every team's ``dev_account`` and ``stages``. Creates, in the hub's home-region stack:
+
+- KMS key ``alias/<org>/images`` the repositories are encrypted with;
+- per team, repository ``<org>/<team>``: scan on push, IMMUTABLE tags (a tag names one image
+  forever, so a promoted package always deploys the image it was tested with), a lifecycle
+  policy (untagged images expire, only the newest tagged ones are kept), and a repository
+  policy letting exactly the team's dev account push (its roles' own policies say which push)
+  and its test/prod accounts pull (the team's endpoint roles there only), each only from
+  inside the organization (``aws:PrincipalOrgID``).
+
+The promotion function accepts an image of this repository (or of AWS's SageMaker
+registries) in a team's package: :mod:`mlgov.platform.images`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from cdktf_cdktf_provider_aws.ecr_repository import (
+    EcrRepository,
+    EcrRepositoryEncryptionConfiguration,
+    EcrRepositoryImageScanningConfiguration,
+)
+from cdktf_cdktf_provider_aws.ecr_repository_policy import EcrRepositoryPolicy
+from constructs import Construct
+
+from mlgov.modules.blocks import PlatformKey, named, ref
+from mlgov.platform import naming, policy
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
+
+PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
+
+
+def lifecycle_policy(spec: OrgSpec) -> str:
+    """Untagged images expire after ``untagged_image_days``; only the newest tagged images stay."""
+    rules = [
+        {
+            "rulePriority": 1,
+            "description": "Expire untagged images",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": spec.governance.untagged_image_days,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Keep the newest tagged images",
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": spec.governance.image_keep_count,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
+    return json.dumps({"rules": rules}, sort_keys=True)
+
+
+def repository_policy(spec: OrgSpec, team: str) -> str:
+    """Exactly the team's dev account pushes, its stage accounts' endpoint roles pull; all inside the organization."""
+    t = spec.teams[team]
+    org = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
+    dev = spec.accounts[t.dev_account].id
+    stages = sorted({spec.accounts[s.account].id for s in t.stages if s.account in spec.accounts})
+    statements = [
+        policy.statement(
+            "DevAccountPushes", list(PUSH_ACTIONS), principals={"AWS": [policy.account_root(dev)]}, conditions=org
+        )
+    ]
+    if stages:
+        # Stage accounts are shared by teams: only this team's endpoint roles (its models and
+        # batch transforms run as them), not another team's, even with a broad identity policy.
+        pullers = sorted(policy.role_arn(a, naming.team_role(spec, team, "endpoint")) for a in stages)
+        statements.append(
+            policy.statement(
+                "StageAccountsPull",
+                list(PULL_ACTIONS),
+                principals={"AWS": [policy.account_root(a) for a in stages]},
+                conditions={**org, "ArnEquals": {"aws:PrincipalArn": pullers}},
+            )
+        )
+    return policy.document(*statements)
+
+
+class TeamImages(Construct):
+    """The teams' image repositories and their key, in the hub."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec) -> None:
+        super().__init__(scope, id)
+        hub_id = spec.accounts[spec.hub].id
+        self.key = PlatformKey(
+            self,
+            "key",
+            name="images",
+            account_id=hub_id,
+            alias=naming.kms_alias(spec, "images"),
+            description="mlgov team container images (ECR)",
+        )
+        self.repositories: dict[str, EcrRepository] = {}
+        for team in sorted(spec.teams):
+            address = construct_id(team)
+            repository = named(
+                EcrRepository(
+                    self,
+                    f"{address}_repository",
+                    name=naming.team_image_repository(spec, team),
+                    image_tag_mutability="IMMUTABLE",
+                    image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+                    encryption_configuration=[
+                        EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)
+                    ],
+                    tags={"mlgov:team": team},
+                ),
+                address,
+            )
+            named(
+                EcrLifecyclePolicy(
+                    self, f"{address}_lifecycle", repository=ref(repository, "name"), policy=lifecycle_policy(spec)
+                ),
+                address,
+            )
+            named(
+                EcrRepositoryPolicy(
+                    self, f"{address}_policy", repository=ref(repository, "name"), policy=repository_policy(spec, team)
+                ),
+                address,
+            )
+            self.repositories[team] = repository

@@ -1,0 +1,288 @@
+"""Model monitoring in a stage account: report bucket and key, team alarm topics, alarms.
+
+Reads every team's ``governance.monitoring`` (stages, contacts, drift features, thresholds,
+model_quality) and ``stages``. Creates, in a test or prod account where some team's stage is
+monitored (:func:`mlgov.platform.monitoring.monitored_accounts`):
+
+- KMS key ``alias/<org>/monitoring`` (monitoring job volumes and reports, alarm topics):
+  CloudWatch may use it to publish to the encrypted topics, and the report readers may
+  decrypt through S3 only;
+- bucket ``<org>-monitoring-<id>-<region>``: one prefix per team (``<team>/<group>/<monitor>``).
+  The hub's governance officer and ML engineer read every report; a team's data scientists
+  read their own team's prefix only (each side grants: this policy and their roles);
+- per monitored team: topic ``<org>-<team>-monitoring`` (KMS) with an e-mail subscription per
+  contact, and per model and monitored stage the alarms ``<endpoint>-5xx``,
+  ``<endpoint>-latency``, ``<endpoint>-drift-<feature>`` (each listed feature) and
+  ``<endpoint>-quality`` (with a model-quality monitor), all notifying that topic.
+
+The schedules themselves are created by the endpoint stack the hub's pipeline deploys
+(``templates/governance/endpoint.json.j2``), under the names these alarms watch.
+"""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from constructs import Construct
+
+from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.modules.governance_common import only_role
+from mlgov.platform import monitoring, naming, policy
+from mlgov.platform.naming import construct_id, free_text_id
+from mlgov.spec.governance import monitored_stages
+from mlgov.spec.model import OrgSpec
+
+PERIOD_SECONDS = 300
+# Model Monitor publishes its metrics once per run: look at one schedule period.
+RUN_PERIODS = {"hourly": 3600, "daily": 86400}
+
+
+def report_readers(spec: OrgSpec, account_key: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(hub persona role ARNs, {team: its dev persona role ARNs}) that read this account's reports."""
+    hub_id = spec.accounts[spec.hub].id
+    hub = sorted(policy.role_arn(hub_id, naming.role_name(spec, p)) for p in ("governance-officer", "ml-engineer"))
+    teams = {}
+    for team in sorted(spec.teams):
+        if account_key in monitoring.monitoring_accounts(spec, team):
+            dev_id = spec.accounts[spec.teams[team].dev_account].id
+            teams[team] = sorted(
+                policy.role_arn(dev_id, naming.team_role(spec, team, p))
+                for p in ("data-scientist", "lead-data-scientist")
+            )
+    return hub, teams
+
+
+class StageMonitoring(Construct):
+    """Report bucket, key, topics and alarms of the monitored teams of one stage account."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_key: str, region: str) -> None:
+        super().__init__(scope, id)
+        account_id = spec.accounts[account_key].id
+        hub_id = spec.accounts[spec.hub].id
+        bucket = naming.monitoring_bucket(spec, account_key)
+        hub_readers, team_readers = report_readers(spec, account_key)
+        self.teams = sorted(team_readers)
+        via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+        key_statements = [
+            policy.statement(
+                "CloudWatchPublishesToTopics",
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "*",
+                principals={"Service": "cloudwatch.amazonaws.com"},
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+            )
+        ]
+        readers = {hub_id: hub_readers}
+        for team, arns in team_readers.items():
+            readers.setdefault(spec.accounts[spec.teams[team].dev_account].id, []).extend(arns)
+        for reader_account, arns in sorted(readers.items()):
+            principal, condition = only_role(reader_account, arns)
+            key_statements.append(
+                policy.statement(
+                    f"ReportReadersDecrypt{reader_account}",
+                    ["kms:Decrypt"],
+                    "*",
+                    principals=principal,
+                    conditions={**condition, **via_s3},
+                )
+            )
+        self.key = PlatformKey(
+            self,
+            "key",
+            name="monitoring",
+            account_id=account_id,
+            alias=naming.kms_alias(spec, "monitoring"),
+            description="mlgov model monitoring: job volumes, reports and alarm topics",
+            extra_statements=key_statements,
+        )
+        principal, condition = only_role(hub_id, hub_readers)
+        bucket_statements = [
+            policy.statement(
+                "HubPersonasReadReports",
+                ["s3:GetObject", "s3:ListBucket"],
+                [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                principals=principal,
+                conditions=condition,
+            )
+        ]
+        for team, arns in team_readers.items():
+            dev_id = spec.accounts[spec.teams[team].dev_account].id
+            principal, condition = only_role(dev_id, arns)
+            title = construct_id(team).title().replace("_", "")
+            bucket_statements += [
+                policy.statement(
+                    f"{title}ReadsOwnReports",
+                    ["s3:GetObject"],
+                    [f"arn:aws:s3:::{bucket}/{team}/*"],
+                    principals=principal,
+                    conditions=condition,
+                ),
+                policy.statement(
+                    f"{title}ListsOwnReports",
+                    ["s3:ListBucket"],
+                    [f"arn:aws:s3:::{bucket}"],
+                    principals=principal,
+                    conditions={**condition, "StringLike": {"s3:prefix": [f"{team}/*"]}},
+                ),
+            ]
+        self.bucket = SecureBucket(
+            self,
+            "bucket",
+            name="monitoring",
+            bucket_name=bucket,
+            kms_key_arn=self.key.arn,
+            extra_statements=bucket_statements,
+        )
+        self.topics: dict[str, SnsTopic] = {}
+        for team in self.teams:
+            self._team(spec, team, account_key, account_id, region)
+
+    def _team(self, spec: OrgSpec, team: str, account_key: str, account_id: str, region: str) -> None:
+        t = spec.teams[team]
+        m = t.governance.monitoring
+        tags = {"mlgov:team": team}
+        address = construct_id(team)
+        topic_name = naming.monitoring_topic(spec, team)
+        topic = named(
+            SnsTopic(self, f"{address}_topic", name=topic_name, kms_master_key_id=self.key.arn, tags=tags),
+            f"{address}_monitoring",
+        )
+        self.topics[team] = topic
+        topic_arn = f"arn:aws:sns:{region}:{account_id}:{topic_name}"
+        alarms_arn = f"arn:aws:cloudwatch:{region}:{account_id}:alarm"
+        named(
+            SnsTopicPolicy(
+                self,
+                f"{address}_topic_policy",
+                arn=ref(topic, "arn"),
+                policy=policy.document(
+                    policy.statement(
+                        "TeamAlarmsPublish",
+                        ["sns:Publish"],
+                        topic_arn,
+                        principals={"Service": "cloudwatch.amazonaws.com"},
+                        conditions={
+                            "StringEquals": {"aws:SourceAccount": account_id},
+                            "ArnLike": {
+                                "aws:SourceArn": [
+                                    f"{alarms_arn}:{naming.endpoint_name(spec, team, g)}-*"
+                                    for g in t.governance.model_package_groups
+                                ]
+                            },
+                        },
+                    )
+                ),
+            ),
+            f"{address}_monitoring",
+        )
+        for contact in sorted(m.contacts):
+            named(
+                SnsTopicSubscription(
+                    self,
+                    free_text_id(team, "contact", contact),
+                    topic_arn=ref(topic, "arn"),
+                    protocol="email",
+                    endpoint=contact,
+                ),
+                free_text_id(team, "contact", contact),
+            )
+        stages = [s for s in t.stages if s.account == account_key and s.name in monitored_stages(spec, team)]
+        if not stages:
+            return
+        actions = [ref(topic, "arn")]
+        run = RUN_PERIODS.get(m.schedule, 3600)
+        for group in t.governance.model_package_groups:
+            endpoint = naming.endpoint_name(spec, team, group)
+            gaddress = construct_id(team, group)
+            variant = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
+            alarms = [
+                (
+                    "5xx",
+                    {
+                        "namespace": "AWS/SageMaker",
+                        "metric_name": "Invocation5XXErrors",
+                        "dimensions": variant,
+                        "statistic": "Sum",
+                        "period": PERIOD_SECONDS,
+                        "evaluation_periods": 1,
+                        "threshold": m.errors_5xx,
+                        "comparison_operator": "GreaterThanOrEqualToThreshold",
+                        "alarm_description": f"{endpoint}: {m.errors_5xx}+ 5XX errors in five minutes",
+                    },
+                ),
+                (
+                    "latency",
+                    {
+                        "namespace": "AWS/SageMaker",
+                        "metric_name": "ModelLatency",
+                        "dimensions": variant,
+                        "extended_statistic": "p99",
+                        "period": PERIOD_SECONDS,
+                        "evaluation_periods": 3,
+                        "threshold": m.latency_ms * 1000,  # ModelLatency is in microseconds
+                        "comparison_operator": "GreaterThanThreshold",
+                        "alarm_description": f"{endpoint}: p99 model latency above {m.latency_ms} ms for 15 minutes",
+                    },
+                ),
+            ]
+            schedule = {
+                "Endpoint": endpoint,
+                "MonitoringSchedule": naming.monitoring_schedule(spec, team, group, "data-quality"),
+            }
+            for feature in m.drift_features.get(group, []):
+                alarms.append(
+                    (
+                        f"drift-{feature}",
+                        {
+                            "namespace": monitoring.DATA_METRICS_NAMESPACE,
+                            "metric_name": f"feature_baseline_drift_{feature}",
+                            "dimensions": schedule,
+                            "statistic": "Maximum",
+                            "period": run,
+                            "evaluation_periods": 1,
+                            "threshold": m.drift_threshold,
+                            "comparison_operator": "GreaterThanThreshold",
+                            "alarm_description": f"{endpoint}: data-quality monitor finds {feature} drifting from "
+                            "its training baseline",
+                        },
+                    )
+                )
+            metric = monitoring.quality_metric(spec, team)
+            if metric and m.model_quality:
+                worse = metric in monitoring.HIGHER_IS_WORSE
+                alarms.append(
+                    (
+                        "quality",
+                        {
+                            "namespace": monitoring.MODEL_METRICS_NAMESPACE,
+                            "metric_name": metric,
+                            "dimensions": {
+                                "Endpoint": endpoint,
+                                "MonitoringSchedule": naming.monitoring_schedule(spec, team, group, "model-quality"),
+                            },
+                            "statistic": "Maximum" if worse else "Minimum",
+                            "period": run,
+                            "evaluation_periods": 1,
+                            "threshold": m.model_quality.threshold,
+                            "comparison_operator": "GreaterThanThreshold" if worse else "LessThanThreshold",
+                            "alarm_description": f"{endpoint}: model-quality monitor's {metric} crossed "
+                            f"{m.model_quality.threshold}",
+                        },
+                    )
+                )
+            for what, settings in alarms:
+                named(
+                    CloudwatchMetricAlarm(
+                        self,
+                        free_text_id(gaddress, what),
+                        alarm_name=naming.endpoint_alarm(spec, team, group, what),
+                        treat_missing_data="notBreaching",
+                        alarm_actions=actions,
+                        ok_actions=actions,
+                        tags=tags,
+                        **settings,
+                    ),
+                    free_text_id(gaddress, what),
+                )

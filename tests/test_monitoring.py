@@ -1,0 +1,84 @@
+"""Containers, monitoring and batch inference in the synthesized stacks of the default spec.
+
+The handoffs between accounts are walked with the IAM simulator in
+``tests/journey/test_monitor_steps.py``; these are the facts of each stack on its own.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mlgov.platform import governance as assets
+from mlgov.platform import monitoring
+from tests.journey.monitor_steps import run_select
+
+HUB, TEST, PROD = "ml-shared-services", "ml-test", "ml-prod"
+ORG_ID = "o-nw4a8k2j6q"
+
+
+def resources(stacks, stack: str, rtype: str) -> dict:
+    return stacks[stack]["resource"].get(rtype, {})
+
+
+def test_each_team_has_an_immutable_scanned_kms_repository_with_a_lifecycle(stacks):
+    repos = resources(stacks, HUB, "aws_ecr_repository")
+    assert sorted(r["name"] for r in repos.values()) == ["nwa/churn", "nwa/fraud"]
+    for repo in repos.values():
+        assert repo["image_tag_mutability"] == "IMMUTABLE"
+        assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+        assert repo["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": "${aws_kms_key.images.arn}"}]
+    rules = json.loads(resources(stacks, HUB, "aws_ecr_lifecycle_policy")["fraud"]["policy"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+    assert rules[1]["selection"]["countNumber"] == 100
+
+
+def test_repository_policy_lets_exactly_dev_push_and_the_stage_endpoints_pull(stacks):
+    doc = json.loads(resources(stacks, HUB, "aws_ecr_repository_policy")["fraud"]["policy"])
+    push, pull = doc["Statement"]
+    assert push["Principal"] == {"AWS": ["arn:aws:iam::330000000003:root"]}
+    assert "ecr:PutImage" in push["Action"] and push["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
+    assert pull["Principal"] == {"AWS": ["arn:aws:iam::440000000005:root", "arn:aws:iam::550000000006:root"]}
+    assert "ecr:PutImage" not in pull["Action"]
+    assert pull["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": ORG_ID}
+    assert pull["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::440000000005:role/nwa-fraud-endpoint",
+        "arn:aws:iam::550000000006:role/nwa-fraud-endpoint",
+    ]
+
+
+def test_alarms_exist_only_for_monitored_stages(stacks):
+    # fraud monitors test and prod (org.yaml); churn only prod (the default)
+    test_alarms = sorted(a["alarm_name"] for a in resources(stacks, TEST, "aws_cloudwatch_metric_alarm").values())
+    assert all(a.startswith("nwa-fraud-") for a in test_alarms) and test_alarms
+    prod_alarms = {a["alarm_name"] for a in resources(stacks, PROD, "aws_cloudwatch_metric_alarm").values()}
+    assert {"nwa-churn-models-5xx", "nwa-churn-models-latency", "nwa-fraud-card-scoring-drift-amount"} <= prod_alarms
+    assert "nwa-churn-monitoring" not in {t["name"] for t in resources(stacks, TEST, "aws_sns_topic").values()}
+    (subscription,) = resources(stacks, PROD, "aws_sns_topic_subscription").values()
+    assert subscription["protocol"] == "email" and subscription["endpoint"] == "fraud-ml@northwind.example"
+
+
+def test_batch_role_exists_only_where_a_group_asks_for_batch(stacks):
+    assert "fraud_batch" in resources(stacks, PROD, "aws_iam_role")
+    assert "fraud_batch" not in resources(stacks, TEST, "aws_iam_role")  # merchant-risk batches in prod only
+
+
+def test_select_step_refuses_a_package_without_baselines_when_a_stage_is_monitored():
+    # GIVEN the buildspec of a monitored team WHEN the newest package has no data-quality baseline
+    arn = "arn:aws:sagemaker:eu-west-1:220000000002:model-package/g-1/3"
+    monitored = assets.select_buildspec("g-1", ("data-quality",))
+    failed = run_select(monitored, arn, "None", "None")
+    # THEN the pipeline stops with a line naming the missing field
+    assert isinstance(failed, str) and "has no DriftCheckBaselines.ModelDataQuality" in failed
+    # AND an unmonitored team's select step hands over "none" instead
+    selected = run_select(assets.select_buildspec("g-1"), arn, "None", "None")
+    assert selected["ModelPackageArn"] == arn and selected["BaselineStatisticsUri"] == "none"
+    # AND with baselines both are handed over as registered
+    ok = run_select(monitored, arn, "s3://b/k/statistics.json", "s3://b/k/constraints.json")
+    assert ok["BaselineStatisticsUri"] == "s3://b/k/statistics.json"
+    assert ok["BaselineConstraintsUri"] == "s3://b/k/constraints.json"
+
+
+def test_required_monitors_follow_the_spec(default_spec):
+    assert monitoring.required_monitors(default_spec, "fraud") == ("data-quality",)
+    assert monitoring.monitoring_accounts(default_spec, "fraud") == ["ml-prod", "ml-test"]
+    assert monitoring.monitoring_accounts(default_spec, "churn") == ["ml-prod"]
