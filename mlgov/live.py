@@ -19,6 +19,7 @@ import botocore.config
 import botocore.exceptions
 
 from mlgov.errors import MlgovError
+from mlgov.platform import naming
 from mlgov.platform.guardrails import service_control_policies
 from mlgov.spec.model import OrgSpec
 from mlgov.spec.source import dotted
@@ -388,6 +389,8 @@ class Doctor:
                 checks.append(check)
                 role_sessions[key] = role_session
             checks += self._connections(role_sessions.get(self.spec.hub))
+            for key in sorted(k for k, a in self.spec.accounts.items() if a.source is not None):
+                checks.append(self._source_connection(key, role_sessions.get(key)))
         return checks
 
     def _guard(self, name: str, fn: Callable[[], Check]) -> Check:
@@ -627,6 +630,51 @@ class Doctor:
             if not is_denied(exc):  # a role without iam:GetRole on itself is still a role
                 raise
         return Check(name, True, arn), assumed
+
+    def _list_connections(self, client: Any) -> list[dict[str, Any]]:
+        """Every connection of one account and region (botocore has no paginator for them)."""
+        found, token = [], None
+        while True:
+            kwargs: dict[str, str] = {"NextToken": token} if token else {}
+            page = client.list_connections(**kwargs)
+            found += page.get("Connections", [])
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+    def _source_connection(self, key: str, session: boto3.Session | None) -> Check:
+        """The dev account's connection to its Git provider (accounts.<key>.source) is AVAILABLE:
+        AWS creates it PENDING and only a person can complete the provider's handshake."""
+        account = self.spec.accounts[key]
+        source = account.source
+        assert source is not None
+        wanted = naming.source_connection(self.spec, key)
+        name = f"connection {wanted} of {key} ({account.id}) completed its handshake"
+        if session is None:
+            return Check(name, False, f"skipped: cannot assume the terraform role in {key}", "fix that role first")
+        region = naming.primary_region(self.spec, key)
+        client = self.client("codeconnections", region, session)
+
+        def run() -> Check:
+            status = {c["ConnectionName"]: c.get("ConnectionStatus") for c in self._list_connections(client)}.get(
+                wanted
+            )
+            if status is None:
+                return Check(
+                    name, False, "not found", f"apply the {key} stack (aws_codestarconnections_connection.source)"
+                )
+            if status != "AVAILABLE":
+                return Check(
+                    name,
+                    False,
+                    status,
+                    f"in account {account.id} ({region}) open Developer Tools > Settings > Connections, choose "
+                    f"{wanted}, Update pending connection, and authorize the {source.provider.value} "
+                    f"organization {source.owner}",
+                )
+            return Check(name, True, status)
+
+        return self._guard(name, run)
 
     def _connections(self, hub_session: boto3.Session | None) -> list[Check]:
         name = "no CodeConnections in the hub wait for the console handshake"

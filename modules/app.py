@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf import App
 
 from mlgov.modules.base import AccountStack
+from mlgov.modules.data import DataAccountStack
 from mlgov.modules.deployment import DeploymentAccountStack
 from mlgov.modules.dev import DevAccountStack
 from mlgov.modules.management import ManagementStack
@@ -18,6 +19,7 @@ STACK_CLASSES: dict[Layer, type[AccountStack]] = {
     Layer.dev: DevAccountStack,
     Layer.test: DeploymentAccountStack,
     Layer.prod: DeploymentAccountStack,
+    Layer.data: DataAccountStack,
 }
 
 

@@ -33,7 +33,10 @@ class AccountStack(TerraformStack):
         self.region = ref.region
 
         state = spec.terraform.state
-        S3Backend(self, bucket=state.bucket, key=f"{state.key_prefix}/{id}.tfstate", region=state.region, encrypt=True)
+        # A renamed account's stacks keep their state where it is (ref.state: the old key's stack name).
+        S3Backend(
+            self, bucket=state.bucket, key=f"{state.key_prefix}/{ref.state}.tfstate", region=state.region, encrypt=True
+        )
         # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend predates the argument.
         self.add_override("terraform.backend.s3.use_lockfile", True)
 
@@ -55,7 +58,7 @@ class AccountStack(TerraformStack):
             name="platform",
             account_id=self.account_id,
             alias=naming.kms_alias(spec, "platform"),
-            description=f"mlgov platform key for {ref.account} ({ref.layer.value})",
+            description=f"mlgov platform key for {naming.account_label(spec, ref.account)} ({ref.layer.value})",
             extra_statements=network_facts.flow_log_key_statements(self.account_id, ref.region) if flow_logs else (),
         )
         bucket = naming.bucket_name(spec, ref.account, ref.region, "platform")
@@ -97,7 +100,10 @@ class AccountStack(TerraformStack):
     def base_tags(self) -> dict[str, str]:
         """Org tags plus where this resource belongs; applied through provider default_tags."""
         tags = dict(self.spec.organization.tags)
-        tags.update({"mlgov:account": self.account_key, "mlgov:layer": self.ref.layer.value})
+        # A renamed account's resources keep the tag they were created with (no update to every resource).
+        tags.update(
+            {"mlgov:account": naming.account_label(self.spec, self.account_key), "mlgov:layer": self.ref.layer.value}
+        )
         return dict(sorted(tags.items()))
 
     def output(self, name: str, value, description: str) -> TerraformOutput:

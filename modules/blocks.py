@@ -45,12 +45,16 @@ from mlgov.platform.naming import construct_id
 R = TypeVar("R", bound=TerraformResource)
 
 
-def named(resource: R, name: str) -> R:
+def named(resource: R, name: str, *, was: str | None = None) -> R:
     """Give ``resource`` the Terraform address ``<type>.<name>`` and return it.
 
     The stack is the one ``resource`` was created in (its scope's), and the stack keeps the
     addresses given so far: there is no module-level state, so a construct built on its own
     (a test, a second App in the same process) gets the same checks as one built by build_app.
+
+    ``was``: the name the resource had before a rename in the spec (``renamed_from``); the
+    stack then carries a ``moved`` block from ``<type>.<was>``, so Terraform moves the state
+    instead of destroying one resource and creating another.
 
     Raises:
         ValueError: the stack already has a resource of that type with that name.
@@ -66,6 +70,8 @@ def named(resource: R, name: str) -> R:
     seen.add(address)
     resource.override_logical_id(name)
     resource._mlgov_address = f"{address[0]}.{name}"  # type: ignore[attr-defined]
+    if was is not None and was != name:
+        resource.move_from_id(f"{address[0]}.{was}")
     return resource
 
 

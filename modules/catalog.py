@@ -33,6 +33,7 @@ account built in several regions gets the role once (first region), covering all
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
@@ -61,7 +62,14 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming, policy
-from mlgov.platform.catalog import ProductArtifact, account_teams, launch_needs, persona_roles, product_artifacts
+from mlgov.platform.catalog import (
+    LaunchNeeds,
+    ProductArtifact,
+    account_teams,
+    launch_needs,
+    persona_roles,
+    product_artifacts,
+)
 from mlgov.spec.model import OrgSpec
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -150,6 +158,8 @@ class CatalogHub(Construct):
         )
         for pkey, portfolio in sorted(catalog.portfolios.items()):
             launch_role_name = naming.catalog_launch_role(spec, pkey)
+            # A renamed portfolio (or product) moves its addresses; AWS names and template paths stay.
+            fp = naming.former_portfolio(spec, pkey)
             launch_role = json.dumps({"LocalRoleName": launch_role_name})
             pf = named(
                 ServicecatalogPortfolio(
@@ -160,6 +170,7 @@ class CatalogHub(Construct):
                     provider_name=portfolio.provider,
                 ),
                 naming.construct_id(pkey),
+                was=naming.moved_id(fp),
             )
             for ou in sorted(set(portfolio.share_with_ous)):
                 named(
@@ -173,6 +184,7 @@ class CatalogHub(Construct):
                         share_tag_options=True,
                     ),
                     naming.construct_id(pkey, ou),
+                    was=naming.moved_id(fp, ou),
                 )
             patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
             for pattern in sorted(patterns):
@@ -186,11 +198,13 @@ class CatalogHub(Construct):
                         principal_type="IAM_PATTERN",
                     ),
                     _address(pkey, pattern),
+                    was=fp and _address(fp, pattern),
                 )
             for tag_key, tag_value in sorted(portfolio.tag_options.items()):
                 option = named(
                     ServicecatalogTagOption(self, f"tag_option_{pkey}_{tag_key}", key=tag_key, value=tag_value),
                     _address(pkey, tag_key),
+                    was=fp and _address(fp, tag_key),
                 )
                 named(
                     ServicecatalogTagOptionResourceAssociation(
@@ -200,13 +214,17 @@ class CatalogHub(Construct):
                         tag_option_id=ref(option, "id"),
                     ),
                     _address(pkey, tag_key),
+                    was=fp and _address(fp, tag_key),
                 )
 
             for key, product in sorted(portfolio.products.items()):
                 address = naming.construct_id(pkey, key)
+                fprod = naming.former_product(spec, pkey, key)
+                old = (fp or pkey, fprod or key) if fp or fprod else None
+                was = naming.construct_id(*old) if old else None
                 objects = {}
                 for version in product.versions:
-                    object_key = naming.catalog_template_key(pkey, key, version.name)
+                    object_key = naming.product_template_key(spec, pkey, key, version.name)
                     objects[version.name] = named(
                         S3Object(
                             self,
@@ -217,10 +235,11 @@ class CatalogHub(Construct):
                             content_type="application/x-yaml",
                         ),
                         _address(pkey, key, version.name),
+                        was=old and _address(*old, version.name),
                     )
 
                 def url(version_name: str, pkey: str = pkey, key: str = key) -> str:
-                    object_key = naming.catalog_template_key(pkey, key, version_name)
+                    object_key = naming.product_template_key(spec, pkey, key, version_name)
                     return f"https://{bucket_name}.s3.{region}.amazonaws.com/{object_key}"
 
                 first, *later = product.versions
@@ -248,6 +267,7 @@ class CatalogHub(Construct):
                         depends_on=[objects[first.name], self.bucket.policy],
                     ),
                     address,
+                    was=was,
                 )
                 for version in later:
                     named(
@@ -262,6 +282,7 @@ class CatalogHub(Construct):
                             depends_on=[objects[version.name]],
                         ),
                         _address(pkey, key, version.name),
+                        was=old and _address(*old, version.name),
                     )
                 if product.retired:
                     # Out of the portfolio: nobody can launch it; the product and its released
@@ -272,6 +293,7 @@ class CatalogHub(Construct):
                         self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
                     ),
                     address,
+                    was=was,
                 )
                 named(
                     ServicecatalogConstraint(
@@ -285,6 +307,7 @@ class CatalogHub(Construct):
                         depends_on=[association],
                     ),
                     address,
+                    was=was,
                 )
 
 
@@ -318,6 +341,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     boundary's lie outside the product prefix.
     """
     needs = launch_needs(spec, portfolio)
+    templates = naming.portfolio_label(spec, portfolio)  # the template path prefix (kept by a rename)
     roles = {p: n for p, n in naming.product_roles(spec).items() if n in needs.role_names}
     all_roles = sorted(policy.role_arn(account_id, name) for name in roles.values())
     current = {p: n for p, n in roles.items() if p not in naming.V1_ONLY_PRODUCT_ROLES}
@@ -328,8 +352,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     personas = [naming.team_role(spec, t, p) for t in teams for p in ("data-scientist", "lead-data-scientist")]
     studio = needs.declares("AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile")
 
+    handed = {"sagemaker-execution": "sagemaker.amazonaws.com", **naming.BUILD_ROLES}
+
     def pass_roles(service: str) -> list[str]:
         names = []
+        # Team roles a template hands a service (a v3 project's pipeline, build and source pipeline).
+        names += [naming.team_role(spec, t, p) for p in needs.team_roles if handed[p] == service for t in teams]
         if service == "sagemaker.amazonaws.com":
             names += personas if studio else []
             if needs.declares("AWS::SageMaker::Pipeline"):
@@ -385,7 +413,11 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
         )
     )
     boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(spec, account_id)}}
-    network = studio or any(t.startswith("AWS::EC2::") for t in needs.parameter_types | needs.resource_types)
+    network = (
+        studio
+        or needs.declares("AWS::CodeBuild::Project")
+        or any(t.startswith("AWS::EC2::") for t in needs.parameter_types | needs.resource_types)
+    )
     statements = [
         policy.statement(
             "ProductStacks",
@@ -413,7 +445,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
             "TemplatesFromTheHub",
             ["s3:GetObject"],
             [
-                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/{portfolio}/*"
+                f"arn:aws:s3:::{naming.bucket_name(spec, hub, r, 'catalog')}/products/{templates}/*"
                 for r in spec.account_regions(hub)
             ],
         ),
@@ -483,12 +515,12 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
                 [studio_policy],
             )
         )
-    for service in sorted(set(naming.PRODUCT_ROLES.values())):
+    for service in sorted(set(naming.PRODUCT_ROLES.values()) | set(naming.BUILD_ROLES.values())):
         targets = pass_roles(service)
         if targets:
             statements.append(
                 policy.statement(
-                    f"PassProductRolesTo{service.split('.')[0].title().replace('Sagemaker', 'SageMaker')}",
+                    f"PassProductRolesTo{_service_title(service)}",
                     ["iam:PassRole"],
                     targets,
                     conditions={"StringEquals": {"iam:PassedToService": service}},
@@ -604,6 +636,7 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
                 arns("logs", f"log-group:/aws/lambda/{function}", f"log-group:/aws/lambda/{function}:*"),
             )
         )
+    statements += _build_statements(needs, arns)
     if needs.declares("AWS::SSM::Parameter"):
         statements.append(
             policy.statement(
@@ -621,14 +654,138 @@ def launch_role_policy(spec: OrgSpec, account_id: str, regions: list[str], portf
     return policy.document(*statements)
 
 
+def _service_title(service: str) -> str:
+    """``sagemaker.amazonaws.com`` -> ``SageMaker`` (statement ids of the PassRole statements)."""
+    title = service.split(".")[0].title()
+    return {"Sagemaker": "SageMaker", "Codebuild": "CodeBuild", "Codepipeline": "CodePipeline"}.get(title, title)
+
+
+def _build_statements(needs: LaunchNeeds, arns: Callable[..., list[str]]) -> list[dict]:
+    """What a launch role needs for a project that builds from a repository (model-build v3): its
+    CodeBuild project, source pipeline and build log group (all named ``<project>-build``), and
+    handing the account's connection to CodePipeline only."""
+    out = []
+    if needs.declares("AWS::CodeBuild::Project"):
+        out.append(
+            policy.statement(
+                "ProjectBuilds",
+                [
+                    "codebuild:BatchGetProjects",
+                    "codebuild:CreateProject",
+                    "codebuild:DeleteProject",
+                    "codebuild:UpdateProject",
+                ],
+                arns("codebuild", "project/*-build"),
+            )
+        )
+        out.append(
+            policy.statement(
+                "ProjectBuildLogs",
+                [
+                    "logs:AssociateKmsKey",
+                    "logs:CreateLogGroup",
+                    "logs:DeleteLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:TagResource",
+                ],
+                arns("logs", "log-group:/aws/codebuild/*-build", "log-group:/aws/codebuild/*-build:*"),
+            )
+        )
+    if needs.declares("AWS::CodePipeline::Pipeline"):
+        out.append(
+            policy.statement(
+                "ProjectSourcePipelines",
+                [
+                    "codepipeline:CreatePipeline",
+                    "codepipeline:DeletePipeline",
+                    "codepipeline:GetPipeline",
+                    "codepipeline:GetPipelineState",
+                    "codepipeline:ListTagsForResource",
+                    "codepipeline:TagResource",
+                    "codepipeline:UntagResource",
+                    "codepipeline:UpdatePipeline",
+                ],
+                arns("codepipeline", "*-build"),
+            )
+        )
+        out.append(
+            policy.statement(
+                "PassConnectionToCodePipeline",
+                ["codeconnections:PassConnection"],
+                arns("codeconnections", "connection/*"),
+                conditions={"StringEquals": {"codeconnections:PassedToService": "codepipeline.amazonaws.com"}},
+            )
+        )
+    return out
+
+
 def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     """The permissions boundary of every role a product creates in this account: the most any
     product role may ever do, whatever its own policies say.
 
     It covers the model build role (jobs, registration PENDING only into the account's teams'
     groups, its models bucket and keys, VPC network interfaces, passing itself) and the Projects
-    enabler; nothing else: no IAM but that one PassRole, no model approval, no key administration.
+    enabler and, in an account with a source, the team's build roles (their pipelines, builds and
+    connections, passing the team's execution role); nothing else: no other IAM, no model approval,
+    no key administration.
     """
+    return policy.document(
+        *_boundary_statements(spec, account_id, regions), *_build_boundary(spec, account_id, regions)
+    )
+
+
+def _build_boundary(spec: OrgSpec, account_id: str, regions: list[str]) -> list[dict]:
+    """What the boundary leaves a team's build roles (:mod:`mlgov.modules.repositories`), in an
+    account with a source: the projects' build logs, artifact versions, pipelines and builds, the
+    account's connections and passing the team's execution role to SageMaker."""
+    account_key = next(k for k, a in spec.accounts.items() if a.id == account_id)
+    if spec.accounts[account_key].source is None:
+        return []
+    teams = account_teams(spec, account_id)
+    execution = sorted(policy.role_arn(account_id, naming.team_role(spec, t, "sagemaker-execution")) for t in teams)
+
+    def arns(service: str, *resources: str) -> list[str]:
+        return _arns(service, account_id, regions, *resources)
+
+    return [
+        policy.statement(
+            "BuildLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            arns("logs", "log-group:/aws/codebuild/*-build", "log-group:/aws/codebuild/*-build:*"),
+        ),
+        policy.statement(
+            "BuildArtifactVersions",
+            ["s3:GetBucketVersioning", "s3:GetObjectVersion"],
+            policy.bucket_arns(f"sc-{account_id}-pp-*"),
+        ),
+        policy.statement(
+            "BuildPipelines",
+            [
+                "sagemaker:CreatePipeline",
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:StartPipelineExecution",
+                "sagemaker:UpdatePipeline",
+            ],
+            arns("sagemaker", "pipeline/*-build", "pipeline/*-build/execution/*"),
+        ),
+        policy.statement(
+            "BuildRuns",
+            ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+            arns("codebuild", "project/*-build"),
+        ),
+        policy.statement("BuildSources", ["codeconnections:UseConnection"], arns("codeconnections", "connection/*")),
+        policy.statement(
+            "PassTheExecutionRole",
+            ["iam:PassRole"],
+            execution,
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+    ]
+
+
+def _boundary_statements(spec: OrgSpec, account_id: str, regions: list[str]) -> list[dict]:
+    """The boundary's statements for the product roles (model build role, Projects enabler)."""
     account_key = next(k for k, a in spec.accounts.items() if a.id == account_id)
     teams = account_teams(spec, account_id)
     prefixes = [naming.model_package_group(spec, t, "") + "-" for t in teams]
@@ -639,7 +796,7 @@ def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
     def arns(service: str, *resources: str) -> list[str]:
         return _arns(service, account_id, regions, *resources)
 
-    return policy.document(
+    return [
         policy.statement(
             "PipelineJobs",
             [
@@ -727,7 +884,7 @@ def boundary_policy(spec: OrgSpec, account_id: str, regions: list[str]) -> str:
             ["servicecatalog:AcceptPortfolioShare"],
             [f"arn:aws:catalog:{r}:*:portfolio/*" for r in regions],
         ),
-    )
+    ]
 
 
 class CatalogLaunchRole(Construct):
@@ -745,16 +902,20 @@ class CatalogLaunchRole(Construct):
         self.roles: dict[str, IamRole] = {}
         for pkey in sorted(spec.service_catalog.portfolios):
             address = naming.construct_id("catalog_launch", pkey)
+            former = naming.former_portfolio(spec, pkey)
+            was = naming.construct_id("catalog_launch", former) if former else None
             role = named(
                 IamRole(
                     self,
                     f"role_{pkey}",
                     name=naming.catalog_launch_role(spec, pkey),
-                    description=f"Service Catalog launch role of the {pkey} portfolio in this account.",
+                    description=f"Service Catalog launch role of the {naming.portfolio_label(spec, pkey)} portfolio in "
+                    "this account.",
                     assume_role_policy=trust,
                     max_session_duration=3600,
                 ),
                 address,
+                was=was,
             )
             named(
                 IamRolePolicy(
@@ -765,6 +926,7 @@ class CatalogLaunchRole(Construct):
                     policy=launch_role_policy(spec, account_id, regions, pkey),
                 ),
                 address,
+                was=was,
             )
             self.roles[pkey] = role
         self.boundary = named(

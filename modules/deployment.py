@@ -34,5 +34,6 @@ class DeploymentAccountStack(AccountStack):
             )
 
     def teams_deploying_here(self) -> list[str]:
-        """Teams with a stage in this account, sorted."""
-        return sorted(n for n, t in self.spec.teams.items() if any(s.account == self.account_key for s in t.stages))
+        """Teams with a stage in this account, in the order of their AWS names."""
+        teams = (n for n, t in self.spec.teams.items() if any(s.account == self.account_key for s in t.stages))
+        return naming.by_label(self.spec, teams)

@@ -65,8 +65,11 @@ def role(
     statements: Sequence[dict[str, Any]],
     description: str,
     tags: dict[str, str] | None = None,
+    was: str | None = None,
+    permissions_boundary: str | None = None,
 ) -> IamRole:
-    """An IAM role with one inline policy, both at ``<type>.<address>``."""
+    """An IAM role with one inline policy, both at ``<type>.<address>`` (moved from ``<type>.<was>``;
+    with a permissions boundary if given)."""
     iam_role = named(
         IamRole(
             scope,
@@ -76,14 +79,17 @@ def role(
             description=description,
             max_session_duration=3600,
             tags=tags,
+            permissions_boundary=permissions_boundary,
         ),
         address,
+        was=was,
     )
     named(
         IamRolePolicy(
             scope, f"{address}_policy", name=name, role=ref(iam_role, "name"), policy=policy.document(*statements)
         ),
         address,
+        was=was,
     )
     return iam_role
 
@@ -99,7 +105,15 @@ def kms_by_alias(
 
 
 def dead_letter_queue(
-    scope: Construct, address: str, *, name: str, region: str, account_id: str, sender_arn: str, sender_service: str
+    scope: Construct,
+    address: str,
+    *,
+    name: str,
+    region: str,
+    account_id: str,
+    sender_arn: str,
+    sender_service: str,
+    was: str | None = None,
 ) -> SqsQueue:
     """Encrypted SQS queue that only ``sender_service`` acting for ``sender_arn`` may write to."""
     queue = named(
@@ -111,6 +125,7 @@ def dead_letter_queue(
             message_retention_seconds=DLQ_RETENTION_SECONDS,
         ),
         address,
+        was=was,
     )
     arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
     named(
@@ -129,6 +144,7 @@ def dead_letter_queue(
             ),
         ),
         address,
+        was=was,
     )
     return queue
 

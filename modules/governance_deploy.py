@@ -61,7 +61,9 @@ class StageGovernance(Construct):
         hub_alias = naming.kms_alias(spec, "model-artifacts")
         pipeline_bucket = naming.bucket_name(spec, spec.hub, hub_region, "deploy-pipelines")
         artifact_bucket = naming.bucket_name(spec, spec.hub, hub_region, "model-artifacts")
-        teams = sorted(n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages))
+        teams = naming.by_label(
+            spec, (n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages))
+        )
         network_parameters = network.parameter_arns(spec, account_key, region)
         sm = f"arn:aws:sagemaker:{region}:{account_id}"
         self.monitoring = None
@@ -69,7 +71,9 @@ class StageGovernance(Construct):
             self.monitoring = StageMonitoring(self, "monitoring", spec=spec, account_key=account_key, region=region)
         for team in teams:
             t = spec.teams[team]
-            tags = {"mlgov:team": team}
+            # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+            label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+            tags = {"mlgov:team": label}
             groups = t.governance.model_package_groups
             endpoints = [naming.endpoint_name(spec, team, g) for g in groups]
             central = [naming.central_model_package_group(spec, team, g) for g in groups]
@@ -82,6 +86,7 @@ class StageGovernance(Construct):
             deploy = role(
                 self,
                 construct_id(team, "deploy"),
+                was=naming.moved_id(former, "deploy"),
                 name=naming.team_role(spec, team, "deploy"),
                 tags=tags,
                 trust=policy.document(
@@ -89,7 +94,7 @@ class StageGovernance(Construct):
                         "OnlyHubPipelineRole", ["sts:AssumeRole"], principals=principal, conditions=condition
                     )
                 ),
-                description=f"Assumed by team {team}'s hub deployment pipeline only",
+                description=f"Assumed by team {label}'s hub deployment pipeline only",
                 statements=[
                     policy.statement(
                         "EndpointStacks",
@@ -135,10 +140,11 @@ class StageGovernance(Construct):
             role(
                 self,
                 construct_id(team, "endpoint_deployer"),
+                was=naming.moved_id(former, "endpoint_deployer"),
                 name=naming.team_role(spec, team, "endpoint-deployer"),
                 tags=tags,
                 trust=service_trust("cloudformation.amazonaws.com", account_id),
-                description=f"CloudFormation builds team {team}'s endpoints with this role",
+                description=f"CloudFormation builds team {label}'s endpoints with this role",
                 statements=[
                     policy.statement(
                         "Endpoints",
@@ -210,7 +216,7 @@ class StageGovernance(Construct):
                     *extra,
                 ],
             )
-            capture = [f"arn:aws:s3:::{platform_bucket}/data-capture/{team}/*"]
+            capture = [f"arn:aws:s3:::{platform_bucket}/data-capture/{label}/*"]
             statements = [
                 policy.statement(
                     "PromotedArtifacts", ["s3:GetObject"], [f"arn:aws:s3:::{artifact_bucket}/{c}/*" for c in central]
@@ -263,10 +269,11 @@ class StageGovernance(Construct):
             self.roles[team] = role(
                 self,
                 construct_id(team, "endpoint"),
+                was=naming.moved_id(former, "endpoint"),
                 name=naming.team_role(spec, team, "endpoint"),
                 tags=tags,
                 trust=service_trust("sagemaker.amazonaws.com", account_id),
-                description=f"SageMaker runs team {team}'s endpoints with this role",
+                description=f"SageMaker runs team {label}'s endpoints with this role",
                 statements=statements,
             )
             self.roles[f"{team}-deploy"] = deploy

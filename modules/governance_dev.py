@@ -89,8 +89,20 @@ OWN_PROFILE = "$${aws:SourceIdentity}"
 class DevGovernance(Construct):
     """Registry, personas and approval forwarding of one team's dev account."""
 
-    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: OrgSpec,
+        team: str,
+        account_key: str,
+        region: str,
+        data_statements: list[dict] | None = None,
+    ) -> None:
         super().__init__(scope, id)
+        # The team's data access (mlgov.platform.data): the same statements in every reader role.
+        data = list(data_statements or ())
         account_id = spec.accounts[account_key].id
         hub_id = spec.accounts[spec.hub].id
         hub_region = naming.hub_region(spec)
@@ -99,7 +111,9 @@ class DevGovernance(Construct):
         group_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{n}" for n in group_names]
         package_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package/{n}/*" for n in group_names]
         promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        tags = {"mlgov:team": label}
 
         for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
@@ -108,7 +122,7 @@ class DevGovernance(Construct):
                     self,
                     f"{address}_group",
                     model_package_group_name=name,
-                    model_package_group_description=f"Team {team}: {group}",
+                    model_package_group_description=f"Team {label}: {group}",
                     tags=tags,
                 ),
                 address,
@@ -144,7 +158,7 @@ class DevGovernance(Construct):
             name="models",
             account_id=account_id,
             alias=naming.kms_alias(spec, "models"),
-            description=f"mlgov model artifacts of team {team}",
+            description=f"mlgov model artifacts of team {label}",
             extra_statements=[
                 policy.statement(
                     "HubPromotionReadsArtifacts",
@@ -246,12 +260,14 @@ class DevGovernance(Construct):
         reports = monitoring.report_read_statements(
             spec, "OwnMonitoringReports", watched, {a: [f"{team}/"] for a in watched}
         )
-        role(
+        self.readers = {}
+        self.readers["data_scientist"] = role(
             self,
             construct_id(team, "data_scientist"),
+            was=naming.moved_id(former, "data_scientist"),
             name=naming.team_role(spec, team, "data-scientist"),
             trust=trust_persona,
-            description=f"Data scientist of team {team}: trains and registers models, cannot approve them",
+            description=f"Data scientist of team {label}: trains and registers models, cannot approve them",
             tags=tags,
             statements=[
                 *registry,
@@ -259,16 +275,18 @@ class DevGovernance(Construct):
                 *studio,
                 artifacts,
                 key_use,
+                *data,
                 *reports,
                 policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
             ],
         )
-        role(
+        self.readers["lead_data_scientist"] = role(
             self,
             construct_id(team, "lead_data_scientist"),
+            was=naming.moved_id(former, "lead_data_scientist"),
             name=naming.team_role(spec, team, "lead-data-scientist"),
             trust=trust_persona,
-            description=f"Lead data scientist of team {team}: reviews and approves models in the dev registry",
+            description=f"Lead data scientist of team {label}: reviews and approves models in the dev registry",
             tags=tags,
             statements=[
                 *registry,
@@ -276,22 +294,25 @@ class DevGovernance(Construct):
                 *studio,
                 artifacts,
                 key_use,
+                *data,
                 *reports,
                 policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
             ],
         )
-        role(
+        self.readers["sagemaker_execution"] = role(
             self,
             construct_id(team, "sagemaker_execution"),
+            was=naming.moved_id(former, "sagemaker_execution"),
             name=naming.team_role(spec, team, "sagemaker-execution"),
             trust=service_trust("sagemaker.amazonaws.com", account_id),
             tags=tags,
-            description=f"SageMaker jobs and pipelines of team {team}",
+            description=f"SageMaker jobs and pipelines of team {label}",
             statements=[
                 *registry,
                 *jobs,
                 artifacts,
                 key_use,
+                *data,
                 policy.statement(
                     "Logs",
                     ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -312,7 +333,7 @@ class DevGovernance(Construct):
         # What the products read at launch: the team, its governed groups, where models go,
         # and the values of the cost tags in this account.
         written = [
-            (("team", "name"), "String", team),
+            (("team", "name"), "String", label),
             (("team", "model-package-groups"), "StringList", ",".join(group_names)),
             (("team", "models-bucket"), "String", models_bucket),
             (("team", "models-key-arn"), "String", self.models_key.arn),
@@ -365,7 +386,7 @@ class DevGovernance(Construct):
                 self,
                 "rule",
                 name=rule_name,
-                description=f"Approved model packages of team {team} -> hub central bus",
+                description=f"Approved model packages of team {label} -> hub central bus",
                 event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True),
                 tags=tags,
             ),

@@ -125,7 +125,7 @@ class HubGovernance(Construct):
         hub_key = spec.hub
         hub_id = spec.accounts[hub_key].id
         org = spec.organization
-        teams = sorted(spec.teams)
+        teams = naming.by_label(spec, spec.teams)
 
         # --- keys and buckets -------------------------------------------------------------
         endpoint_roles = {t: stage_roles(spec, t) for t in teams}
@@ -180,7 +180,7 @@ class HubGovernance(Construct):
             ]
             watched = {spec.accounts[k].id for k in monitoring.monitoring_accounts(spec, team)}
             for account_id, roles in endpoint_roles[team].items():
-                title = construct_id(team).title().replace("_", "")
+                title = construct_id(naming.team_label(spec, team)).title().replace("_", "")
                 principal, condition = only_role(account_id, [roles["endpoint"]])
                 bucket_statements.append(
                     policy.statement(
@@ -304,7 +304,7 @@ class HubGovernance(Construct):
                 for g in t.governance.model_package_groups
             }
             sources[dev_id] = {
-                "team": team,
+                "team": naming.team_label(spec, team),
                 "groups": dict(sorted(groups.items())),
                 "deploy_accounts": list(endpoint_roles[team]),
                 "images": images.promotion_rules(spec, team),
@@ -519,7 +519,7 @@ class HubGovernance(Construct):
         )
         pipelines = [
             f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, t, g)}"
-            for t in sorted(spec.teams)
+            for t in naming.by_label(spec, spec.teams)
             for g in spec.teams[t].governance.model_package_groups
         ]
         role(
@@ -556,7 +556,9 @@ class HubGovernance(Construct):
         """Roles, select projects, pipelines and start rules of one team."""
         t = spec.teams[team]
         groups = t.governance.model_package_groups
-        tags = {"mlgov:team": team}
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        tags = {"mlgov:team": label}
         pipelines = {g: naming.deploy_pipeline(spec, team, g) for g in groups}
         projects = {g: naming.select_project(spec, team, g) for g in groups}
         store = [f"arn:aws:s3:::{pipeline_bucket}", f"arn:aws:s3:::{pipeline_bucket}/*"]
@@ -564,10 +566,11 @@ class HubGovernance(Construct):
         pipeline_role = role(
             self,
             construct_id(team, "deploy_pipeline"),
+            was=naming.moved_id(former, "deploy_pipeline"),
             name=naming.team_role(spec, team, "deploy-pipeline"),
             trust=service_trust("codepipeline.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Deployment pipelines of team {team}; assumes only the team's deploy roles in its stage "
+            description=f"Deployment pipelines of team {label}; assumes only the team's deploy roles in its stage "
             "accounts",
             statements=[
                 policy.statement(
@@ -589,10 +592,11 @@ class HubGovernance(Construct):
         build_role = role(
             self,
             construct_id(team, "select_model"),
+            was=naming.moved_id(former, "select_model"),
             name=naming.team_role(spec, team, "select-model"),
             trust=service_trust("codebuild.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Selects the newest approved central package of team {team}",
+            description=f"Selects the newest approved central package of team {label}",
             statements=[
                 # ListModelPackages has no resource-level permissions.
                 policy.statement("ListPackages", ["sagemaker:ListModelPackages"], "*"),
@@ -620,10 +624,11 @@ class HubGovernance(Construct):
         start_role = role(
             self,
             construct_id(team, "start_deploy"),
+            was=naming.moved_id(former, "start_deploy"),
             name=naming.team_role(spec, team, "start-deploy"),
             trust=service_trust("events.amazonaws.com", hub_id),
             tags=tags,
-            description=f"Lets the central approval rules start team {team}'s pipelines, and nothing else",
+            description=f"Lets the central approval rules start team {label}'s pipelines, and nothing else",
             statements=[
                 policy.statement(
                     "StartPipelines",
@@ -633,7 +638,7 @@ class HubGovernance(Construct):
             ],
         )
         for group in groups:
-            address = construct_id(team, group)
+            address, was = construct_id(team, group), naming.moved_id(former, group)
             central = naming.central_model_package_group(spec, team, group)
             project = named(
                 CodebuildProject(
@@ -658,6 +663,7 @@ class HubGovernance(Construct):
                     logs_config={"cloudwatch_logs": {"status": "ENABLED"}},
                 ),
                 address,
+                was=was,
             )
             stages = [
                 CodepipelineStage(
@@ -754,6 +760,7 @@ class HubGovernance(Construct):
                     stage=stages,
                 ),
                 address,
+                was=was,
             )
             rule_name = naming.central_approval_rule(spec, team, group)
             rule_arn = f"arn:aws:events:{region}:{hub_id}:rule/{rule_name}"
@@ -765,6 +772,7 @@ class HubGovernance(Construct):
                 account_id=hub_id,
                 sender_arn=rule_arn,
                 sender_service="events.amazonaws.com",
+                was=was and f"{was}_approved_dlq",
             )
             rule = named(
                 CloudwatchEventRule(
@@ -776,6 +784,7 @@ class HubGovernance(Construct):
                     event_pattern=json.dumps(approval_pattern([central]), sort_keys=True),
                 ),
                 address,
+                was=was,
             )
             named(
                 CloudwatchEventTarget(
@@ -792,6 +801,7 @@ class HubGovernance(Construct):
                     },
                 ),
                 address,
+                was=was,
             )
 
     @staticmethod
@@ -813,7 +823,7 @@ class HubGovernance(Construct):
             "MaxCapacity": str(e.max_capacity),
             "InvocationsPerInstance": str(e.invocations_per_instance),
             "DataCapturePercent": str(e.data_capture_percent),
-            "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{team}/{group}",
+            "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
             "NetworkIsolation": "true" if e.network_isolation else "false",
             **monitoring.endpoint_parameters(spec, team, group, stage),
             # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM

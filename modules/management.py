@@ -4,15 +4,19 @@ Reads ``organization``, ``accounts`` and ``management``. Creates the account bas
 platform OUs when ``management.own_ous`` (else they are referenced by id; with
 ``management.adopt_ous`` existing ones are imported by id), one SCP per
 enabled guardrail with its attachments, and Service Catalog organizations access with the
-hub as delegated administrator (see :mod:`mlgov.modules.guardrails`).
+hub as delegated administrator (see :mod:`mlgov.modules.guardrails`), and RAM sharing within the
+organization when the data account shares anything (Lake Formation's cross-account grants are RAM shares).
 """
 
 from __future__ import annotations
 
+from cdktf_cdktf_provider_aws.ram_sharing_with_organization import RamSharingWithOrganization
 from constructs import Construct
 
 from mlgov.modules.base import AccountStack
+from mlgov.modules.blocks import named
 from mlgov.modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
+from mlgov.platform import data as data_facts
 from mlgov.platform.addresses import ou_imports
 from mlgov.spec.model import OrgSpec, StackRef
 
@@ -28,3 +32,7 @@ class ManagementStack(AccountStack):
             self.add_override("import", imports)
         Guardrails(self, "guardrails", spec=spec, target_ids=ous.target_ids)
         OrganizationAccess(self, "organization_access", spec=spec)
+        if data_facts.granted_teams(spec):
+            # Lake Formation shares cross-account grants as RAM resource shares; inside the
+            # organization they need no invitation once RAM sharing with it is on (declared once, here).
+            named(RamSharingWithOrganization(self, "ram_sharing"), "this")

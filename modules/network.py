@@ -62,7 +62,7 @@ class AccountNetwork(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.resolved = r = resolved
-        prefix = naming.resource_name(spec, r.account)
+        prefix = naming.resource_name(spec, naming.account_label(spec, r.account))
         egress_tags = {EGRESS_TAG: "internet"} if r.egress else {}
 
         if not r.adopted:

@@ -92,6 +92,7 @@ def test_products_land_in_generated_by_portfolio_product_version(tree, default_s
         "products/sagemaker-projects/endpoint-deploy/v1.yaml",
         "products/sagemaker-projects/model-build/v1.yaml",
         "products/sagemaker-projects/model-build/v2.yaml",
+        "products/sagemaker-projects/model-build/v3.yaml",
     ]
     assert render_products(default_spec) == {k: tree[k] for k in keys}
 
@@ -316,7 +317,7 @@ def test_principal_associations_are_iam_patterns_for_roles_and_personas(hub):
 def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tree):
     # Only the catalog's objects: the governance flow uploads its own (endpoint source zip).
     objects = {n: o for n, o in resources(hub, "aws_s3_object").items() if o["bucket"] == "${aws_s3_bucket.catalog.id}"}
-    assert len(objects) == 7  # every version, the retired product's included
+    assert len(objects) == 8  # every version, the retired product's included
     for obj in objects.values():
         assert obj["bucket"] == "${aws_s3_bucket.catalog.id}"
         # Terraform turns $${ back into ${, so S3 receives exactly the committed bytes.
@@ -346,8 +347,19 @@ LAUNCH_ROLES = {
         {"lambda.amazonaws.com": [ROLE("projects")], "sagemaker.amazonaws.com": FRAUD_PERSONAS},
         [ROLE("model-build"), ROLE("projects")],
     ),
-    # projects: only the pipeline's role, never a persona (data scientists launch here)
-    "catalog_launch_sagemaker_projects": ({"sagemaker.amazonaws.com": [ROLE("model-build")]}, []),
+    # projects: only the pipelines' roles and v3's build roles, never a persona (data scientists launch here);
+    # the team's execution role opens no gate and the personas may pass it themselves
+    "catalog_launch_sagemaker_projects": (
+        {
+            "codebuild.amazonaws.com": ["arn:aws:iam::330000000003:role/nwa-fraud-codebuild"],
+            "codepipeline.amazonaws.com": ["arn:aws:iam::330000000003:role/nwa-fraud-codepipeline"],
+            "sagemaker.amazonaws.com": [
+                "arn:aws:iam::330000000003:role/nwa-fraud-sagemaker-execution",
+                ROLE("model-build"),
+            ],
+        },
+        [],
+    ),
 }
 
 
@@ -374,7 +386,7 @@ def test_launch_role_is_least_privilege(stacks, address):
         if "iam:PassRole" in s["Action"]
     }
     want_passes, want_creates = LAUNCH_ROLES[address]
-    # what the portfolio's templates pass, and never the team's execution role
+    # what the portfolio's templates pass, each role to its one service
     assert passes == want_passes
     escalating = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"}
     escalating |= {"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeleteRolePermissionsBoundary"}
@@ -800,8 +812,13 @@ def test_product_boundary_allows_no_approval_no_iam_and_registration_pending_onl
     actions = {a for s in boundary for a in s["Action"]}
     assert "sagemaker:UpdateModelPackage" not in actions
     assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
-    (passes,) = [s for s in boundary if "iam:PassRole" in s["Action"]]
-    assert passes["Resource"] == ["arn:aws:iam::330000000003:role/nwa-sc-model-build"]
+    passes = {s["Sid"]: (s["Resource"], s["Condition"]) for s in boundary if "iam:PassRole" in s["Action"]}
+    to_sagemaker = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    # the model build role, and (the account has a source) the team's execution role for v3's pipelines
+    assert passes == {
+        "PassTheModelBuildRole": (["arn:aws:iam::330000000003:role/nwa-sc-model-build"], to_sagemaker),
+        "PassTheExecutionRole": (["arn:aws:iam::330000000003:role/nwa-fraud-sagemaker-execution"], to_sagemaker),
+    }
     (register,) = [s for s in boundary if "sagemaker:CreateModelPackage" in s["Action"]]
     assert register["Resource"] == ["arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"]
     assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}

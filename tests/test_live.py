@@ -399,6 +399,31 @@ def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, 
     assert out.splitlines()[-1] == "10/18 checks pass"
 
 
+def test_doctor_reports_a_dev_accounts_pending_connection_with_the_handshake(aws_env, tmp_path, connections):
+    with mock_aws():
+        ids = build_org()
+        make_prerequisites(ids)
+        # GIVEN the dev account declares its Git provider and its connection still waits for the handshake
+        connections.append({"Connections": [connection("nwa-github", "PENDING")]})
+        text = spec_text(ids).replace(
+            "    network: {cidr: 10.10.0.0/16}\n",
+            "    network: {cidr: 10.10.0.0/16}\n    source: {provider: GitHub, owner: northwind}\n",
+            1,
+        )
+        assert "source:" in text
+        path = tmp_path / "org.yaml"
+        path.write_text(text)
+        result = CliRunner().invoke(cli, ["doctor", str(path)])
+    assert result.exit_code == 1, result.output
+    dev = ids["ml_dev_fraud"]
+    lines = result.output.splitlines()
+    assert f"[FAIL] connection nwa-github of ml-dev-fraud ({dev}) completed its handshake: PENDING" in lines
+    assert (
+        f"       fix: in account {dev} (eu-west-1) open Developer Tools > Settings > Connections, choose nwa-github, "
+        "Update pending connection, and authorize the GitHub organization northwind"
+    ) in lines
+
+
 def test_doctor_reports_a_missing_state_bucket(aws_env, tmp_path, connections):
     with mock_aws():
         ids = build_org()

@@ -113,7 +113,7 @@ def test_manifest_in_generated_is_derived_from_the_spec(tree, default_spec):
         "key": "mlgov/ml-dev-churn.tfstate",
         "region": "eu-west-1",
     }
-    assert churn["depends_on"] == ["ml-shared-services"]
+    assert churn["depends_on"] == ["data-lake", "ml-shared-services"]
     # backend keys are exactly those in the stacks' own backend blocks
     for stack in doc["stacks"]:
         backend = json.loads(tree[f"{stack['directory']}/cdk.tf.json"])["terraform"]["backend"]["s3"]
@@ -126,9 +126,11 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
     assert is_topological(doc["order"], deps)
     layer = {s["name"]: s["layer"] for s in doc["stacks"]}
     assert deps["ml-shared-services"] == ["management"]
+    assert deps["data-lake"] == ["management"]
     for name in doc["order"]:
         if layer[name] in {"dev", "test", "prod"}:
-            assert deps[name] == ["ml-shared-services"]
+            # the dev accounts' resource links and grants need the lake's grants to them
+            assert deps[name] == ["data-lake", "ml-shared-services"]
     # a reversed order is caught by the checker itself
     assert not is_topological(list(reversed(doc["order"])), deps)
 
@@ -145,7 +147,7 @@ def test_two_region_hub_precedes_every_workload_stack():
     deps = {s["name"]: s["depends_on"] for s in doc["stacks"]}
     hubs = [s["name"] for s in doc["stacks"] if s["layer"] == Layer.shared_services.value]
     assert len(hubs) == 2 and is_topological(doc["order"], deps)
-    assert deps["ml-prod"] == sorted(hubs)
+    assert deps["ml-prod"] == sorted([*hubs, "data-lake"])
 
 
 def test_atlantis_yaml_matches_the_atlantis_schema_and_the_manifest(tree, default_spec):

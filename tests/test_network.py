@@ -96,34 +96,34 @@ def test_adopted_network_resolves_to_the_given_ids():
     [
         (
             "network: {cidr: 10.20.0.0/16, azs: [eu-west-1a, eu-west-1b], az_count: 2}",
-            "spec.yaml:53: accounts.ml-test.network.azs: give azs or az_count, not both (got both)",
+            "spec.yaml:59: accounts.ml-test.network.azs: give azs or az_count, not both (got both)",
         ),
         (
             "network: {cidr: 10.20.0.0/16, az_count: 4}",
-            "spec.yaml:53: accounts.ml-test.network.az_count: region eu-west-1 has 3 availability zones "
+            "spec.yaml:59: accounts.ml-test.network.az_count: region eu-west-1 has 3 availability zones "
             "(got az_count 4, expected at most 3)",
         ),
         (
             "network: {cidr: 10.16.0.0/12}",
-            "spec.yaml:53: accounts.ml-test.network.cidr: a VPC CIDR must be /16 to /28 (got /12)",
+            "spec.yaml:59: accounts.ml-test.network.cidr: a VPC CIDR must be /16 to /28 (got /12)",
         ),
         (
             "network: {cidr: 10.20.0.0}",
-            "spec.yaml:53: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like "
+            "spec.yaml:59: accounts.ml-test.network.cidr: not an IPv4 CIDR (got '10.20.0.0', expected a block like "
             "10.20.0.0/16)",
         ),
         (
             "network: {cidr: 10.20.0.0/25, egress: true}",
-            "spec.yaml:53: accounts.ml-test.network.cidr: CIDR too small for 2 private + 2 public subnets "
+            "spec.yaml:59: accounts.ml-test.network.cidr: CIDR too small for 2 private + 2 public subnets "
             "of at least /26 (got 10.20.0.0/25, expected at least a /24)",
         ),
         (
             "network: {vpc_id: vpc-0123456789abcdef0, subnet_ids: [subnet-0a1b2c3d4e5f60718]}",
-            "spec.yaml:53: accounts.ml-test.network.route_table_ids: an adopted network needs the route tables",
+            "spec.yaml:59: accounts.ml-test.network.route_table_ids: an adopted network needs the route tables",
         ),
         (
             "network: {vpc_id: vpc-0123456789abcdef0, subnet_ids: [subnet-0a1b2c3d4e5f60718], endpoints: false}",
-            "spec.yaml:53: accounts.ml-test.network.security_group_ids: an adopted network that brings its own "
+            "spec.yaml:59: accounts.ml-test.network.security_group_ids: an adopted network that brings its own "
             "endpoints",
         ),
     ],
@@ -139,7 +139,7 @@ def test_network_on_the_hub_is_refused():
         "    ou: infrastructure\n    network: {cidr: 10.40.0.0/16}\n    description: The ML hub",
     )
     assert problems(text) == [
-        "spec.yaml:36: accounts.ml-shared-services.network: only dev, test and prod accounts get a network "
+        "spec.yaml:39: accounts.ml-shared-services.network: only dev, test and prod accounts get a network "
         "(got one on a 'shared-services' account)"
     ]
 

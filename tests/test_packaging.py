@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from mlgov.platform.seed import seed_tree
+from mlgov.synth.outdir import with_marker
 from mlgov.synth.tree import read_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 # What the build reads (pyproject.toml's readme, license-files, packages and package data).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates", "seed")
 
 
 def _setuptools_builds_here() -> bool:
@@ -108,9 +110,14 @@ def test_wheel_carries_templates_and_node_hooks(installed):
         ("*.j2", ROOT / "templates", "mlgov/templates"),
         ("*.js", ROOT / "mlgov" / "synth" / "node", "mlgov/synth/node"),
         ("*.js", ROOT / "mlgov" / "review" / "node", "mlgov/review/node"),
+        ("*", ROOT / "seed" / "model-build", "mlgov/seed/model-build"),
     ):
         # rglob: templates in subfolders (governance/) are package data too.
-        expected = {f"{into}/{path.relative_to(folder).as_posix()}" for path in folder.rglob(pattern)}
+        expected = {
+            f"{into}/{path.relative_to(folder).as_posix()}"
+            for path in folder.rglob(pattern)
+            if path.is_file() and "__pycache__" not in path.parts
+        }
         assert expected, f"nothing matches {pattern} under {folder}"
         assert expected <= names, sorted(expected - names)
     assert any(n.startswith("mlgov/templates/") and n.endswith(".yaml.j2") for n in names)
@@ -140,6 +147,11 @@ def test_console_script_validates_and_synthesizes_elsewhere(installed, tmp_path)
     done = _run([mlgov, "validate", "spec.yaml"], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("spec.yaml: valid")
+
+    # The seed comes from the package data: the same files the checkout's `mlgov seed` writes.
+    done = _run([mlgov, "seed", "repo"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert read_tree(tmp_path / "repo") == with_marker(seed_tree())
 
     done = _run([mlgov, "synth", "spec.yaml", "--out", "out"], tmp_path, env)
     assert done.returncode == 0, done.stderr

@@ -177,14 +177,32 @@ TEAM_NAMES = ["ab", "ab-cd", "cd", "fraud", "fraud-card"]
 GROUP_NAMES = ["cd", "ab-cd", "card-scoring", "scoring", "models"]
 ROLE_PATTERNS = ["*sagemaker*", "sagemaker", "*ml-admin*", "ml-admin?", "Sage*"]
 TAG_KEYS = ["Team", "team", "cost-center", "cost_center", "mlgov:portfolio"]
+# Data grants of every shape, and tables whose names collapse into each other's addresses
+# (``a`` + ``b__c`` and ``a__b`` + ``c`` join to one ``__`` address).
+GRANT_SHAPES = [
+    {"database": "payments"},
+    {"database": "payments", "table": "transactions"},
+    {"database": "payments", "table": "cardholders", "columns": ["card_id", "country"]},
+    {"lf_tags": {"domain": ["payments"]}},
+    {"lf_tags": {"sensitivity": ["confidential"], "domain": ["payments", "customers"]}},
+    {"feature_group": "customer-activity"},
+    {"database": "a", "table": "b__c"},
+    {"database": "a__b", "table": "c"},
+]
+COLLIDING_DATABASES = {
+    "a": {"tables": {"b__c": {"columns": [{"name": "x", "type": "string"}]}}},
+    "a__b": {"tables": {"c": {"columns": [{"name": "x", "type": "string"}]}}},
+}
 GUARDRAILS = ["region_restriction", "sagemaker_vpc_kms", "sagemaker_domain_vpc_only", "deny_leave_organization"]
 
 
 @st.composite
 def spec_space(draw):
     """Specs across the spec space: service catalog (role patterns, tag options), accounts in
-    one or two regions, the management options and guardrails, governance settings, and team
-    and group names chosen to collide when joined."""
+    one or two regions, the management options and guardrails, governance settings, team
+    and group names chosen to collide when joined, renames (teams, dev accounts, a portfolio) and the
+    data section (grants of every shape, with or without the feature store, tables whose addresses
+    collide)."""
     data = copy.deepcopy(BASE)
     regions = data["organization"]["allowed_regions"]
     teams = draw(st.lists(st.sampled_from(TEAM_NAMES), min_size=1, max_size=3, unique=True))
@@ -196,7 +214,8 @@ def spec_space(draw):
     data["teams"] = {}
     for team in teams:
         dev = f"dev-{team}"
-        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads"}
+        cidr = f"10.{50 + len(data['teams'])}.0.0/16"
+        accounts[dev] = {"id": next(ids), "layer": "dev", "ou": "ml-workloads", "network": {"cidr": cidr}}
         if draw(st.booleans()):
             accounts[dev]["regions"] = draw(st.sampled_from([regions, regions[1:]]))
         stages = [{"name": "test", "account": "ml-test"}]
@@ -204,14 +223,35 @@ def spec_space(draw):
             stages.append({"name": "prod", "account": "ml-prod", "manual_approval": True})
         groups = draw(st.lists(st.sampled_from(GROUP_NAMES), min_size=1, max_size=2, unique=True))
         data["teams"][team] = {"dev_account": dev, "stages": stages, "governance": {"model_package_groups": groups}}
+        if draw(st.booleans()):  # renamed: from a name that may collide with another team's
+            data["teams"][team]["renamed_from"] = draw(st.sampled_from(TEAM_NAMES + ["old"]))
+        if draw(st.booleans()):
+            accounts[dev]["renamed_from"] = draw(st.sampled_from([f"dev-{t}" for t in TEAM_NAMES] + ["dev-old"]))
     data["accounts"] = accounts
     management = data["management"]
+    # the break-glass exemption names the generated accounts (the base's dev accounts are gone)
+    management["guardrails"]["exempt_accounts"] = sorted(k for k in accounts if k != "management")
     for flag in ("own_ous", "service_catalog_access", "stacksets_delegated_admin"):
         management[flag] = draw(st.booleans())
     for name in GUARDRAILS:
         management["guardrails"][name]["enabled"] = draw(st.booleans())
     if draw(st.booleans()):
         del data["governance"]
+    if draw(st.booleans()):
+        del data["data"]
+    else:
+        lake = data["data"]
+        for name in draw(st.lists(st.sampled_from(sorted(COLLIDING_DATABASES)), max_size=2, unique=True)):
+            lake["databases"][name] = copy.deepcopy(COLLIDING_DATABASES[name])
+        if draw(st.booleans()):
+            del lake["feature_store"]
+        if draw(st.booleans()):
+            accounts["data-lake"] = {**accounts["data-lake"], "regions": list(regions)}
+        lake["grants"] = {
+            team: draw(st.lists(st.sampled_from(GRANT_SHAPES), max_size=3, unique_by=repr))
+            for team in teams
+            if draw(st.booleans())
+        }
     if draw(st.booleans()):
         del data["service_catalog"]
     else:
@@ -220,11 +260,13 @@ def spec_space(draw):
         portfolio["role_patterns"] = draw(st.lists(st.sampled_from(ROLE_PATTERNS), min_size=1, max_size=3, unique=True))
         keys = draw(st.lists(st.sampled_from(TAG_KEYS), max_size=3, unique=True))
         portfolio["tag_options"] = dict.fromkeys(keys, "x")
+        if draw(st.booleans()):
+            portfolio["renamed_from"] = draw(st.sampled_from(sorted(portfolios) + ["old-portfolio"]))
     return data
 
 
 @settings(
-    max_examples=10,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -241,6 +283,8 @@ def test_every_spec_validate_accepts_synthesizes(render_spec, data):
         event("refused")
         return
     event("accepted")
+    if "renamed_from" in text:
+        event("accepted with a rename")
     # THEN synthesis succeeds with one stack per account and region
     tree = render_spec(text)
     stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}

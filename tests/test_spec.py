@@ -67,8 +67,9 @@ def test_multi_region_account_gets_one_stack_per_region():
         "eu-central-1]\n    description: Fraud",
     )
     names = [ref.name for ref in parse(text).stack_refs()]
-    assert "ml-dev-fraud-eu-central-1" in names and "ml-dev-fraud-eu-west-1" in names
-    assert "ml-dev-fraud" not in names
+    # the home region keeps the account's own stack name: adding a region renames nothing
+    assert "ml-dev-fraud" in names and "ml-dev-fraud-eu-central-1" in names
+    assert "ml-dev-fraud-eu-west-1" not in names
 
 
 def test_region_outside_allowed_regions():
@@ -78,7 +79,7 @@ def test_region_outside_allowed_regions():
         "description: Fraud",
     )
     assert problems(text) == [
-        "spec.yaml:42: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
+        "spec.yaml:45: accounts.ml-dev-fraud.regions[0]: region is not in organization.allowed_regions "
         "(got 'us-east-1', expected one of ['eu-central-1', 'eu-west-1'])"
     ]
 
@@ -86,7 +87,7 @@ def test_region_outside_allowed_regions():
 def test_two_teams_cannot_share_a_dev_account():
     text = BASE.replace("  churn:\n    dev_account: ml-dev-churn", "  churn:\n    dev_account: ml-dev-fraud")
     assert problems(text) == [
-        "spec.yaml:64: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
+        "spec.yaml:75: teams.fraud.dev_account: dev account 'ml-dev-fraud' already belongs to team 'churn' (one dev "
         "account per team)"
     ]
 

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import org, review, spec, synth
+from mlgov.cli import org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -35,6 +35,7 @@ for _command in (
     review.scan,
     review.graph,
     review.atlantis,
+    seed.seed,
     org.discover,
     org.doctor,
 ):

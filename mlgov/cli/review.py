@@ -60,7 +60,8 @@ from mlgov.synth import outdir
     "--state-dir",
     type=click.Path(file_okay=False, exists=True),
     default=None,
-    help="With --offline: plan each stack against DIR/<stack>.tfstate (when present) instead of an empty state.",
+    help="With --offline: plan each stack against DIR/<state>.tfstate (when present; <state> as in the stack's "
+    "backend key, its own name unless its account was renamed) instead of an empty state.",
 )
 def plan(
     selected: tuple[str, ...],

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mlgov.platform import data as data_facts
 from mlgov.platform import naming
 from mlgov.spec.model import OrgSpec
 
@@ -82,23 +83,27 @@ def catalog_addresses(spec: OrgSpec) -> Iterator[Address]:
 
 
 def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
-    """Per-team governance resources in the hub and in the stage accounts teams share."""
+    """Per-team governance resources in the hub and in the stage accounts teams share; for a
+    renamed team also the addresses its ``moved`` blocks come from (a ``moved`` source must not
+    be another resource's address)."""
     for team_name, team in sorted(spec.teams.items()):
-        tpath = ("teams", team_name)
-        for suffix in HUB_TEAM_ROLES:
-            yield Address(tpath, spec.hub, "team role", naming.construct_id(team_name, suffix), team_name)
+        names: list[tuple[tuple[str | int, ...], str, str]] = [(("teams", team_name), team_name, team_name)]
+        if team.renamed_from:
+            names.append((("teams", team_name, "renamed_from"), team.renamed_from, f"{team_name} (renamed_from)"))
         stage_accounts = sorted({stage.account for stage in team.stages})
-        for account in stage_accounts:
-            for suffix in STAGE_TEAM_ROLES:
-                yield Address(tpath, account, "team role", naming.construct_id(team_name, suffix), team_name)
-        for i, group in enumerate(team.governance.model_package_groups):
-            gpath = tpath + ("governance", "model_package_groups", i)
-            yield Address(
-                gpath, spec.hub, "team model group", naming.construct_id(team_name, group), f"{team_name}/{group}"
-            )
+        for tpath, name, shown in names:
+            for suffix in HUB_TEAM_ROLES:
+                yield Address(tpath, spec.hub, "team role", naming.construct_id(name, suffix), shown)
+            for account in stage_accounts:
+                for suffix in STAGE_TEAM_ROLES:
+                    yield Address(tpath, account, "team role", naming.construct_id(name, suffix), shown)
+            for i, group in enumerate(team.governance.model_package_groups):
+                gpath = ("teams", team_name, "governance", "model_package_groups", i) if name == team_name else tpath
+                yield Address(gpath, spec.hub, "team model group", naming.construct_id(name, group), f"{shown}/{group}")
+
         # modules/monitoring.py: one subscription per contact and one drift alarm per feature,
         # from free text (their team and group parts are covered by the families above).
-        mpath = tpath + ("governance", "monitoring")
+        mpath = ("teams", team_name, "governance", "monitoring")
         for i, contact in enumerate(team.governance.monitoring.contacts):
             yield Address(
                 mpath + ("contacts", i),
@@ -118,10 +123,46 @@ def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
                 )
 
 
+def data_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """The data stack's LF-tags, tables and grants (spec names joined with ``__``)."""
+    data = spec.data
+    account = naming.data_account(spec)
+    if data is None or account is None:
+        return
+    for key in sorted(data.lf_tags):
+        yield Address(("data", "lf_tags", key), account, "LF-tag", naming.free_text_id(key), key)
+    for database, table in data_facts.iter_tables(data):
+        path = ("data", "databases", database, "tables", table)
+        yield Address(path, account, "Glue table", data_facts.table_address(database, table), f"{database}.{table}")
+    for team in sorted(data.grants):
+        if team not in spec.teams:
+            continue
+        for database in data_facts.shared_databases(spec, team):
+            address = data_facts.database_grant_address(team, database)
+            yield Address(("data", "grants", team), account, "Lake Formation grant", address, f"{team}/{database}")
+        for grant in data_facts.team_grants(spec, team):
+            source = f"{team}/{grant.kind}/{grant.database}/{[t.table for t in grant.tables]}"
+            yield Address(("data", "grants", team, grant.index), account, "Lake Formation grant", grant.address, source)
+        dev = spec.teams[team].dev_account
+        for persona in data_facts.READER_ROLES:
+            for database in data_facts.shared_databases(spec, team):
+                for name in (
+                    data_facts.reader_link_address(persona, database),
+                    data_facts.reader_database_address(persona, database),
+                ):
+                    yield Address(("data", "grants", team), dev, "Lake Formation grant", name, database)
+            for table in data_facts.shared_tables(spec, team):
+                name = data_facts.reader_table_address(persona, table)
+                yield Address(
+                    ("data", "grants", team), dev, "Lake Formation grant", name, f"{table.database}.{table.table}"
+                )
+
+
 def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
     """Every address of the families above, for the collision check at validate time."""
     yield from catalog_addresses(spec)
     yield from governance_addresses(spec)
+    yield from data_addresses(spec)
 
 
 def ou_address(name: str) -> str:

@@ -37,6 +37,32 @@ COST_TAGS = (
 # The team's Terraform roles (modules/governance_dev.py) v2 products use, by purpose.
 TEAM_ROLES = ("data-scientist", "lead-data-scientist", "sagemaker-execution")
 
+# Templates whose projects build from a Git repository (they read the account's source parameters,
+# so every team's dev account must declare accounts.<key>.source; see mlgov.validation.repositories).
+SOURCE_TEMPLATES = frozenset({"model-build-v3"})
+
+# AWS's Model Monitor analyzer image per region (the account that serves it; AWS's Model Monitor
+# documentation lists them). The model-build v3 template maps its region through this table
+# unless a project gives MonitorImageUri; a fixed table, so a released version never changes.
+MONITOR_IMAGE_ACCOUNTS = {
+    "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524",
+    "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676",
+    "ap-southeast-2": "563025443158",
+    "ca-central-1": "536280801234",
+    "eu-central-1": "048819808253",
+    "eu-north-1": "895015795356",
+    "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468",
+    "eu-west-3": "680080141114",
+    "sa-east-1": "539772159869",
+    "us-east-1": "156813124566",
+    "us-east-2": "777275614652",
+    "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+
 # Defaults of template parameters when the spec gives none (`parameters:` overrides them).
 BASE_DEFAULTS = {
     "AuthMode": "IAM",
@@ -70,7 +96,9 @@ def persona_roles(spec: OrgSpec, persona: Persona) -> list[str]:
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
-    return sorted(t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
+    return naming.by_label(
+        spec, (t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
+    )
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -84,7 +112,7 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
         rows.append(
             {
                 "dev_account_id": spec.accounts[team.dev_account].id,
-                "team": name,
+                "team": naming.team_label(spec, name),  # the name its roles and groups carry
                 "test_account_id": first.get(Layer.test, ""),
                 "prod_account_id": first.get(Layer.prod, ""),
             }
@@ -121,6 +149,92 @@ def pipeline_definition_v2(spec: OrgSpec) -> str:
             network=pipeline.Network(subnets="${SubnetIdList}", security_groups="${SecurityGroupIdList}"),
         )
     )
+
+
+# The repository pipeline's placeholders that are not template parameters: the template binds
+# them as Fn::Sub variables, and passes every placeholder to the build as an environment variable
+# of the same name, so the repository's definition renders to exactly what CloudFormation created.
+REPOSITORY_VARIABLES = (
+    "ExecutionRoleArn",
+    "KmsKeyArn",
+    "ModelPackageGroup",
+    "MonitorImage",
+    "Region",
+    "SecurityGroupIdList",
+    "SubnetIdList",
+)
+
+
+def repository_pipeline() -> tuple[pipeline.BuildPipeline, pipeline.RepositoryBuild]:
+    """The model-build v3 pipeline, all of it placeholders (no spec value): jobs run as the team's
+    SageMaker execution role (the role the data feature grants the governed data path) in the
+    account's VPC with the project's and the models bucket's keys; the model and the data-quality
+    baseline land in the team's models bucket; registration into the team's governed group chosen
+    at launch, always PendingManualApproval."""
+    return (
+        pipeline.BuildPipeline(
+            role_arn="${ExecutionRoleArn}",
+            key_arn="${KmsKeyArn}",
+            bucket="s3://${ArtifactBucket}",
+            group="${ModelPackageGroup}",
+            model_path="s3://${ModelsBucket}/projects/${SageMakerProjectName}/models",
+            model_key_arn="${ModelsKeyArn}",
+            approval_parameter=False,
+            network=pipeline.Network(subnets="${SubnetIdList}", security_groups="${SecurityGroupIdList}"),
+        ),
+        pipeline.RepositoryBuild(
+            region="${Region}",
+            processing_image="${ProcessingImageUri}",
+            training_image="${TrainingImageUri}",
+            monitor_image="${MonitorImage}",
+            baseline_path="s3://${ModelsBucket}/projects/${SageMakerProjectName}/baselines",
+            source_dir="s3://${ArtifactBucket}/code/sourcedir.tar.gz",
+        ),
+    )
+
+
+def pipeline_definition_v3() -> str:
+    """The model-build v3 pipeline's definition text: the template's and the seed repository's."""
+    return pipeline.repository_definition(*repository_pipeline())
+
+
+def pipeline_placeholders(text: str) -> list[str]:
+    """The ``${Name}`` placeholders of a definition text (what a build must bind), sorted."""
+    return sorted(set(re.findall(r"\$\{([A-Za-z][A-Za-z0-9]*)\}", text)))
+
+
+def repository_bindings(spec: OrgSpec) -> dict[str, Any]:
+    """CloudFormation expression of every placeholder of the v3 definition: the template's
+    ``Fn::Sub`` variables (:data:`REPOSITORY_VARIABLES`) and the build's environment (all of them)."""
+    execution = naming.team_role(spec, "${TeamName}", "sagemaker-execution")
+    variables: dict[str, Any] = {
+        "ExecutionRoleArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{execution}"},
+        "KmsKeyArn": {"Fn::GetAtt": ["KmsKey", "Arn"]},
+        "ModelPackageGroup": {
+            "Fn::If": [
+                "FirstTeamGroup",
+                {"Fn::Select": [0, {"Ref": "TeamModelPackageGroups"}]},
+                {"Ref": "ModelPackageGroupName"},
+            ]
+        },
+        "MonitorImage": {
+            "Fn::If": [
+                "RegionMonitorImage",
+                {
+                    "Fn::Sub": [
+                        "${Account}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/sagemaker-model-monitor-analyzer",
+                        {"Account": {"Fn::FindInMap": ["MonitorImageAccounts", {"Ref": "AWS::Region"}, "Account"]}},
+                    ]
+                },
+                {"Ref": "MonitorImageUri"},
+            ]
+        },
+        "Region": {"Ref": "AWS::Region"},
+        "SecurityGroupIdList": {"Fn::Join": ['","', {"Ref": "SecurityGroupIds"}]},
+        "SubnetIdList": {"Fn::Join": ['","', {"Ref": "SubnetIds"}]},
+    }
+    assert sorted(variables) == list(REPOSITORY_VARIABLES)
+    return {name: variables.get(name, {"Ref": name}) for name in pipeline_placeholders(pipeline_definition_v3())}
 
 
 def ssm_names(spec: OrgSpec) -> dict[str, str]:
@@ -170,6 +284,11 @@ def view_model(
         "team_group_prefix": naming.model_package_group(spec, "${TeamName}", "") + "-",
         "boundary": naming.product_boundary(spec),
         "pipeline_definition_v2": pipeline_definition_v2(spec),
+        "pipeline_definition_v3": pipeline_definition_v3(),
+        "repository_bindings": repository_bindings(spec),
+        "repository_variables": REPOSITORY_VARIABLES,
+        "monitor_image_accounts": MONITOR_IMAGE_ACCOUNTS,
+        "build_roles": {p: naming.team_role(spec, "${TeamName}", p) for p in naming.BUILD_ROLES},
         "defaults": defaults,
         "team_stages": team_stages(spec),
         "pipeline_definition": pipeline_definition_v1(spec),
@@ -184,12 +303,16 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     out = []
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         for key, product in sorted(portfolio.products.items()):
+            # A renamed portfolio or product renders as it was released (its old keys): same bytes, same path.
+            plabel, label = naming.portfolio_label(spec, pkey), naming.product_label(spec, pkey, key)
             for version in product.versions:
                 text = render_template(
-                    version.template or product.template, view_model(spec, pkey, portfolio, key, product, version)
+                    version.template or product.template, view_model(spec, plabel, portfolio, label, product, version)
                 )
                 out.append(
-                    ProductArtifact(pkey, key, version.name, naming.catalog_template_key(pkey, key, version.name), text)
+                    ProductArtifact(
+                        pkey, key, version.name, naming.product_template_key(spec, pkey, key, version.name), text
+                    )
                 )
     return sorted(out, key=lambda a: a.key)
 
@@ -234,6 +357,9 @@ class LaunchNeeds:
     resource_types: frozenset[str]
     parameter_types: frozenset[str]
     role_names: frozenset[str]
+    # Team roles (purposes of naming.team_role) a template hands a service: a SageMaker pipeline's
+    # role, a CodeBuild project's service role, a CodePipeline pipeline's role.
+    team_roles: frozenset[str] = frozenset()
 
     def declares(self, *types: str) -> bool:
         return any(t in self.resource_types for t in types)
@@ -244,6 +370,8 @@ def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     resource_types: set[str] = set()
     parameter_types: set[str] = set()
     role_names: set[str] = set()
+    team_roles: set[str] = set()
+    purposes = ("sagemaker-execution", *naming.BUILD_ROLES)
     for artifact in product_artifacts(spec):
         if artifact.portfolio != portfolio:
             continue
@@ -251,10 +379,23 @@ def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
         parameter_types |= {str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()}
         for resource in (doc.get("Resources") or {}).values():
             resource_types.add(resource["Type"])
-            name = (resource.get("Properties") or {}).get("RoleName")
+            props = resource.get("Properties") or {}
+            name = props.get("RoleName")
             if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
                 role_names.add(name)
-    return LaunchNeeds(frozenset(resource_types), frozenset(parameter_types), frozenset(role_names))
+            handed = json.dumps([props.get(k) for k in _ROLE_PROPERTIES.get(resource["Type"], ())])
+            team_roles |= {p for p in purposes if naming.team_role(spec, "${TeamName}", p) in handed}
+    return LaunchNeeds(
+        frozenset(resource_types), frozenset(parameter_types), frozenset(role_names), frozenset(team_roles)
+    )
+
+
+# The property of each resource type that names the role a service runs it as.
+_ROLE_PROPERTIES = {
+    "AWS::SageMaker::Pipeline": ("RoleArn",),
+    "AWS::CodeBuild::Project": ("ServiceRole",),
+    "AWS::CodePipeline::Pipeline": ("RoleArn",),
+}
 
 
 # --- what a rendered product version will ask AWS for -------------------------------------

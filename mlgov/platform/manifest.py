@@ -1,10 +1,10 @@
 """The stack manifest and the Atlantis project file: how pipelines learn the stacks' order.
 
-Both are pure functions of the spec. The order is the platform's bootstrap order: the
-management account (organization, guardrails) before the ML hub (portfolios, registry, event
-bus) before the dev, test and prod accounts that consume what the hub shares. Stacks of one
-rank depend on every stack of the nearest earlier rank that has stacks, never on each other,
-so a pipeline may run each rank in parallel.
+Both are pure functions of the spec. The order is the platform's bootstrap order: the management
+account (organization, guardrails) before the ML hub (portfolios, registry, event bus) and the data
+account (the lake and its grants) before the dev, test and prod accounts that consume what those
+share. Stacks of one rank depend on every stack of the nearest earlier rank that has stacks, never
+on each other, so a pipeline may run each rank in parallel.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ LAYER_RANK: dict[Layer, int] = {
     Layer.dev: 2,
     Layer.test: 2,
     Layer.prod: 2,
+    # The lake shares to the dev accounts, whose resource links and grants need its grants first.
+    Layer.data: 1,
 }
 
 
@@ -64,7 +66,7 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
                 "directory": f"stacks/{ref.name}",
                 "backend": {
                     "bucket": state.bucket,
-                    "key": f"{state.key_prefix}/{ref.name}.tfstate",
+                    "key": f"{state.key_prefix}/{ref.state}.tfstate",
                     "region": state.region,
                 },
                 "role_arn": spec.terraform_role_arn(ref.account),

@@ -9,11 +9,11 @@ applied, at validate time, before anything is synthesized.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 
 
 class Kind(Enum):
@@ -31,6 +31,7 @@ class Kind(Enum):
     LAMBDA = (64, r"^[\w-]{1,64}$", "1-64 characters of A-Z a-z 0-9 _-")
     CODEPIPELINE = (100, r"^[A-Za-z0-9.@_-]{1,100}$", "1-100 characters of A-Z a-z 0-9 .@_-")
     CODEBUILD = (150, r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}$", "2-150 characters of A-Z a-z 0-9 _-")
+    CODECONNECTION = (32, r"^[A-Za-z0-9.@_-]{1,32}$", "1-32 characters of A-Z a-z 0-9 .@_-")
     LOG_GROUP = (512, r"^[\w#/.-]{1,512}$", "1-512 characters of A-Z a-z 0-9 _-/.#")
     SERVICE_CATALOG = (100, r"^.{1,100}$", "1-100 characters")
     CLOUDFORMATION_STACK = (
@@ -39,6 +40,8 @@ class Kind(Enum):
         "1-128 characters of A-Z a-z 0-9 -, starting with a letter",
     )
     SCP = (128, r"^[\w+=,.@-]{1,128}$", "1-128 characters of A-Z a-z 0-9 +=,.@_-")
+    GLUE = (255, r"^[a-z0-9_]{1,255}$", "1-255 characters of a-z 0-9 _")
+    ATHENA_WORKGROUP = (128, r"^[a-zA-Z0-9._-]{1,128}$", "1-128 characters of A-Z a-z 0-9 ._-")
     ECR_REPOSITORY = (
         256,
         r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
@@ -102,6 +105,67 @@ def free_text_id(*parts: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", construct_id(*parts).lower())).strip("_")
 
 
+def moved_id(former: str | None, *parts: str) -> str | None:
+    """The construct id ``construct_id(former, *parts)`` had before a rename, or None when the
+    name was not renamed (``former`` is a ``renamed_from``); for :func:`mlgov.modules.blocks.named`."""
+    return construct_id(former, *parts) if former else None
+
+
+# --- Renames: the spec key changes, the AWS names stay --------------------------------
+#
+# A team, portfolio or product renamed with ``renamed_from`` keeps every physical name it had
+# (roles, model package groups, pipelines, rules, endpoints, template objects): AWS cannot
+# rename them, so a new name would replace them (and lose what they hold). Terraform
+# addresses follow the new key, with ``moved`` blocks from the old one.
+
+
+def team_label(spec: OrgSpec, team: str) -> str:
+    """The name a team's AWS resources carry: its ``renamed_from`` if it was renamed, else its
+    key (also for a placeholder such as ``${TeamName}``, which is no key)."""
+    found = spec.teams.get(team)
+    return found.renamed_from if found is not None and found.renamed_from else team
+
+
+def account_label(spec: OrgSpec, account_key: str) -> str:
+    """The account key its AWS names and tags carry (network names, ``mlgov:account``): its
+    ``renamed_from`` if it was renamed. Its stacks keep their state too (``StackRef.state``)."""
+    return spec.accounts[account_key].renamed_from or account_key
+
+
+def by_label(spec: OrgSpec, teams: Iterable[str]) -> list[str]:
+    """Team keys sorted by the names their AWS resources carry, so that a rename reorders no
+    statement of a policy that lists several teams (the policy stays byte for byte)."""
+    return sorted(teams, key=lambda team: (team_label(spec, team), team))
+
+
+def former_team(spec: OrgSpec, team: str) -> str | None:
+    """The team's previous key, if it was renamed (the source of its ``moved`` blocks)."""
+    return spec.teams[team].renamed_from
+
+
+def former_portfolio(spec: OrgSpec, portfolio: str) -> str | None:
+    """The portfolio's previous key, if it was renamed."""
+    catalog = spec.service_catalog
+    found = catalog.portfolios.get(portfolio) if catalog is not None else None
+    return found.renamed_from if found is not None else None
+
+
+def former_product(spec: OrgSpec, portfolio: str, product: str) -> str | None:
+    """The product's previous key in its portfolio, if it was renamed."""
+    assert spec.service_catalog is not None
+    return spec.service_catalog.portfolios[portfolio].products[product].renamed_from
+
+
+def portfolio_label(spec: OrgSpec, portfolio: str) -> str:
+    """The portfolio key its AWS names and template paths carry (``renamed_from`` when renamed)."""
+    return former_portfolio(spec, portfolio) or portfolio
+
+
+def product_label(spec: OrgSpec, portfolio: str, product: str) -> str:
+    """The product key its template paths carry (``renamed_from`` when renamed)."""
+    return former_product(spec, portfolio, product) or product
+
+
 # --- Physical names ------------------------------------------------------------------
 
 
@@ -128,7 +192,7 @@ def resource_name(spec: OrgSpec, *parts: str) -> str:
 def catalog_launch_role(spec: OrgSpec, portfolio: str) -> str:
     """Local role name of one portfolio's Service Catalog launch constraints (one role per portfolio
     in each dev account: a launch runs only with the rights of its own portfolio's products)."""
-    return role_name(spec, f"catalog-launch-{portfolio}")
+    return role_name(spec, f"catalog-launch-{portfolio_label(spec, portfolio)}")
 
 
 def product_boundary(spec: OrgSpec) -> str:
@@ -189,6 +253,12 @@ def catalog_template_key(portfolio: str, product: str, version: str) -> str:
     return f"products/{portfolio}/{product}/{version}.yaml"
 
 
+def product_template_key(spec: OrgSpec, portfolio: str, product: str, version: str) -> str:
+    """:func:`catalog_template_key` of a product version by its spec keys (their labels: a
+    renamed product's released bytes stay where they were released)."""
+    return catalog_template_key(portfolio_label(spec, portfolio), product_label(spec, portfolio, product), version)
+
+
 def catalog_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Physical names of the Service Catalog feature (hub bucket and key, launch role, products)."""
     catalog = spec.service_catalog
@@ -221,10 +291,9 @@ ENDPOINT_SUFFIX_EXAMPLE = "-v999999-0123abcd"
 
 
 def primary_region(spec: OrgSpec, account_key: str) -> str:
-    """The one region of an account that holds its governance resources (IAM roles are global):
-    the home region if the account is built there, else its first region."""
-    regions = spec.account_regions(account_key)
-    return spec.organization.home_region if spec.organization.home_region in regions else regions[0]
+    """The one region of an account that holds its governance resources (IAM roles are global)
+    and its unsuffixed stack: :meth:`OrgSpec.primary_region`."""
+    return spec.primary_region(account_key)
 
 
 def hub_region(spec: OrgSpec) -> str:
@@ -234,7 +303,7 @@ def hub_region(spec: OrgSpec) -> str:
 
 def model_package_group(spec: OrgSpec, team: str, group: str) -> str:
     """A team's model package group in its dev account registry."""
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def central_model_package_group(spec: OrgSpec, team: str, group: str) -> str:
@@ -259,6 +328,16 @@ PARAMETERS = {
     ("cost-tags", "finance-owner"): "String: value of the finance-owner cost tag in this account",
     ("cost-tags", "business-unit"): "String: value of the business-unit cost tag (the team's, if it has one)",
     ("cost-tags", "cost-center"): "String: value of the cost-center cost tag in this account",
+    # Governed data (docs/data.md), written by every team's dev stack, also when nothing is shared:
+    ("data", "athena-workgroup"): "String: the team's Athena workgroup (enforced settings, encrypted results)",
+    ("data", "training-source"): (
+        "String: the team's training data: glue:<database>.<table> (database = the resource link), "
+        "feature-group:<name>, or none"
+    ),
+    # Model-build repositories (accounts.<key>.source; written by dev stacks that declare one):
+    ("source", "connection-arn"): "String: ARN of the account's CodeConnections connection to its Git provider",
+    ("source", "owner"): "String: organization, group or workspace that owns the model-build repositories",
+    ("source", "branch"): "String: default branch whose pushes rerun a model-build project's pipeline",
 }
 
 # SSM parameters a PRODUCT writes (not a stack) for other products to read.
@@ -274,7 +353,20 @@ def ssm_parameter(spec: OrgSpec, *parts: str) -> str:
 
 def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     """A role that belongs to one team (persona, forwarder, pipeline, deploy roles)."""
-    return role_name(spec, f"{team}-{purpose}")
+    return role_name(spec, f"{team_label(spec, team)}-{purpose}")
+
+
+def source_connection(spec: OrgSpec, account_key: str) -> str:
+    """The dev account's CodeConnections connection: ``<org>-<provider>`` (one per account)."""
+    source = spec.accounts[account_key].source
+    assert source is not None
+    return resource_name(spec, source.provider.value.lower())
+
+
+# Roles of a team's model-build CI (the dev stack creates them under the catalog's permissions
+# boundary; every model-build project of the team passes them to its CodeBuild project and
+# CodePipeline pipeline), by purpose, with the service each is passed to.
+BUILD_ROLES = {"codebuild": "codebuild.amazonaws.com", "codepipeline": "codepipeline.amazonaws.com"}
 
 
 def central_bus(spec: OrgSpec) -> str:
@@ -283,7 +375,7 @@ def central_bus(spec: OrgSpec) -> str:
 
 def approval_forward_rule(spec: OrgSpec, team: str) -> str:
     """Dev default-bus rule forwarding approvals to the central bus."""
-    return resource_name(spec, team, "model-approved")
+    return resource_name(spec, team_label(spec, team), "model-approved")
 
 
 def promotion_function(spec: OrgSpec) -> str:
@@ -295,25 +387,25 @@ def promotion_rule(spec: OrgSpec) -> str:
 
 
 def deploy_pipeline(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "deploy")
+    return resource_name(spec, team_label(spec, team), group, "deploy")
 
 
 def select_project(spec: OrgSpec, team: str, group: str) -> str:
     """CodeBuild project that picks the newest approved central package."""
-    return resource_name(spec, team, group, "select")
+    return resource_name(spec, team_label(spec, team), group, "select")
 
 
 def central_approval_rule(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group, "approved")
+    return resource_name(spec, team_label(spec, team), group, "approved")
 
 
 def endpoint_name(spec: OrgSpec, team: str, group: str) -> str:
-    return resource_name(spec, team, group)
+    return resource_name(spec, team_label(spec, team), group)
 
 
 def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
-    return resource_name(spec, team, group, "endpoint")
+    return resource_name(spec, team_label(spec, team), group, "endpoint")
 
 
 def team_image_repository(spec: OrgSpec, team: str) -> str:
@@ -416,6 +508,11 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         yield PhysicalName(tpath, Kind.SNS_TOPIC, monitoring_topic(spec, team_name))
 
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
+        if spec.accounts[team.dev_account].source is not None:
+            spath = ("accounts", team.dev_account, "source")
+            yield PhysicalName(spath, Kind.CODECONNECTION, source_connection(spec, team.dev_account))
+            for purpose in BUILD_ROLES:
+                yield PhysicalName(spath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.SQS_QUEUE, dlq(approval_forward_rule(spec, team_name)))
         dev = team.dev_account
         for dev_region in spec.account_regions(dev):
@@ -448,6 +545,96 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
                 yield PhysicalName(gpath, kind, name)
 
 
+# --- Governed data (#16) -------------------------------------------------------------
+
+
+def data_account(spec: OrgSpec) -> str | None:
+    """Key of the data (lake) account, if the spec has one (validation allows at most one)."""
+    keys = spec.keys_in_layer(Layer.data)
+    return keys[0] if keys else None
+
+
+def data_region(spec: OrgSpec) -> str:
+    """Region of the lake, the feature store and every grant: the data account's primary region."""
+    account = data_account(spec)
+    if account is None:
+        raise KeyError("the spec has no account of layer 'data'")
+    return primary_region(spec, account)
+
+
+def lake_bucket(spec: OrgSpec) -> str:
+    """The lake's bucket in the data account (registered with Lake Formation)."""
+    return bucket_name(spec, data_account(spec) or "", data_region(spec), "lake")
+
+
+def feature_store_bucket(spec: OrgSpec) -> str:
+    """The feature store's offline store bucket in the data account."""
+    return bucket_name(spec, data_account(spec) or "", data_region(spec), "feature-store")
+
+
+def lake_access_role(spec: OrgSpec) -> str:
+    """Role Lake Formation assumes to read and write the registered buckets for its grantees."""
+    return role_name(spec, "lake-data-access")
+
+
+def feature_store_role(spec: OrgSpec) -> str:
+    """Role SageMaker Feature Store assumes to write the offline store."""
+    return role_name(spec, "feature-store")
+
+
+def feature_group(spec: OrgSpec, group: str) -> str:
+    """A feature group's name: ``<org>-<group>``."""
+    return resource_name(spec, group)
+
+
+def feature_store_database(spec: OrgSpec) -> str:
+    """Glue database of the offline stores' tables in the data account."""
+    return f"{spec.organization.name}_feature_store".replace("-", "_")
+
+
+def feature_group_table(group: str) -> str:
+    """Glue table of a feature group's offline store (in :func:`feature_store_database`)."""
+    return group.replace("-", "_")
+
+
+def resource_link(database: str) -> str:
+    """Name of a dev account's resource link to a shared database: the database's own name,
+    so a query reads the same in every account."""
+    return database
+
+
+def athena_workgroup(spec: OrgSpec, team: str) -> str:
+    """The team's Athena workgroup in its dev account."""
+    return resource_name(spec, team, "data")
+
+
+def athena_results_prefix(team: str) -> str:
+    """Key prefix of the team's Athena results in its dev account's platform bucket."""
+    return f"athena-results/{team}/"
+
+
+def data_names(spec: OrgSpec) -> Iterator[PhysicalName]:
+    """Physical names of the data account and of the teams' data access."""
+    for team_name in sorted(spec.teams):
+        yield PhysicalName(("teams", team_name), Kind.ATHENA_WORKGROUP, athena_workgroup(spec, team_name))
+    account = data_account(spec)
+    if account is None:
+        return
+    path = ("accounts", account)
+    yield PhysicalName(path, Kind.S3_BUCKET, lake_bucket(spec))
+    yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "lake"))
+    yield PhysicalName(path, Kind.IAM_ROLE, lake_access_role(spec))
+    store = spec.data.feature_store if spec.data else None
+    if store is not None:
+        fpath = ("data", "feature_store")
+        yield PhysicalName(fpath, Kind.S3_BUCKET, feature_store_bucket(spec))
+        yield PhysicalName(fpath, Kind.KMS_ALIAS, kms_alias(spec, "feature-store"))
+        yield PhysicalName(fpath, Kind.IAM_ROLE, feature_store_role(spec))
+        yield PhysicalName(fpath, Kind.GLUE, feature_store_database(spec))
+        for group in sorted(store.feature_groups):
+            yield PhysicalName(fpath + ("feature_groups", group), Kind.SAGEMAKER, feature_group(spec, group))
+
+
 def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     """Every physical name the stacks will create, for the length/charset check at validate time.
 
@@ -461,3 +648,4 @@ def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, spec.terraform.role_name)
     yield from catalog_names(spec)
     yield from governance_names(spec)
+    yield from data_names(spec)

@@ -100,13 +100,14 @@ def processing_step(
     inputs: list[Json],
     outputs: list[str],
     property_files: list[Json] | None = None,
+    container_arguments: list[Any] | None = None,
 ) -> Json:
     """A Processing step running ``script`` (uploaded under ``code/``) in ``image``."""
+    app: Json = {"ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"], "ImageUri": image}
+    if container_arguments:
+        app["ContainerArguments"] = container_arguments
     arguments: Json = {
-        "AppSpecification": {
-            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
-            "ImageUri": image,
-        },
+        "AppSpecification": app,
         "ProcessingInputs": [_s3_input("code", "/opt/ml/processing/input/code", f"{p.bucket}/code/{script}"), *inputs],
         "ProcessingOutputConfig": {"KmsKeyId": p.key_arn, "Outputs": [_s3_output(p, o) for o in outputs]},
         "ProcessingResources": {"ClusterConfig": _resources(p, "ProcessingInstanceType")},
@@ -125,11 +126,16 @@ def processing_step(
     return step
 
 
-def training_step(p: BuildPipeline, name: str, *, image: str, channels: dict[str, Any]) -> Json:
-    """A Training step (XGBoost hyperparameters) reading CSV ``channels``."""
+XGBOOST_HYPERPARAMETERS = {"eval_metric": "auc", "num_round": "200", "objective": "binary:logistic"}
+
+
+def training_step(
+    p: BuildPipeline, name: str, *, image: str, channels: dict[str, Any], hyperparameters: Json | None = None
+) -> Json:
+    """A Training step reading CSV ``channels`` (default hyperparameters: the XGBoost algorithm's)."""
     arguments: Json = {
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "HyperParameters": {"eval_metric": "auc", "num_round": "200", "objective": "binary:logistic"},
+        "HyperParameters": hyperparameters or XGBOOST_HYPERPARAMETERS,
         "InputDataConfig": [
             {
                 "ChannelName": channel,
@@ -159,15 +165,28 @@ def training_step(p: BuildPipeline, name: str, *, image: str, channels: dict[str
     return {"Name": name, "Type": "Training", "Arguments": arguments}
 
 
-def register_step(p: BuildPipeline, name: str, *, image: str, model_data: Json) -> Json:
-    """A RegisterModel step into ``p.group``, awaiting the lead's approval."""
+def register_step(
+    p: BuildPipeline,
+    name: str,
+    *,
+    image: str,
+    model_data: Json,
+    environment: dict[str, str] | None = None,
+    extra: Json | None = None,
+) -> Json:
+    """A RegisterModel step into ``p.group``, awaiting the lead's approval; ``extra`` adds request
+    fields (``DriftCheckBaselines``, ``ModelMetrics``)."""
     status = _get("Parameters.ModelApprovalStatus") if p.approval_parameter else PENDING
+    container: Json = {"Image": image, "ModelDataUrl": model_data}
+    if environment:
+        container["Environment"] = environment
     return {
         "Name": name,
         "Type": "RegisterModel",
         "Arguments": {
+            **(extra or {}),
             "InferenceSpecification": {
-                "Containers": [{"Image": image, "ModelDataUrl": model_data}],
+                "Containers": [container],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedRealtimeInferenceInstanceTypes": ["${EndpointInstanceType}"],
                 "SupportedResponseMIMETypes": ["text/csv"],
@@ -263,3 +282,194 @@ def definition(p: BuildPipeline) -> str:
     if p.network is not None:
         text = text.replace('"@SUBNETS@"', p.network.subnets).replace('"@SECURITY_GROUPS@"', p.network.security_groups)
     return text
+
+
+# --- v3: the pipeline a model-build repository runs (seed code, data through Athena) --------
+
+# What the Model Monitor analyzer container reads and writes (its documented environment).
+BASELINE_INPUT = "/opt/ml/processing/input/baseline_dataset_input"
+BASELINE_OUTPUT = "/opt/ml/processing/output"
+JSON_CONTENT = "application/json"
+
+
+@dataclass(frozen=True)
+class RepositoryBuild:
+    """What the repository's pipeline adds to :class:`BuildPipeline`.
+
+    Attributes:
+        region: the pipeline's region (scripts call Athena and the Feature Store there).
+        processing_image: image of the preprocessing step (scikit-learn).
+        training_image: image of training (the seed's train.py in script mode), evaluation and
+            inference (XGBoost: it serves the trained ``xgboost-model`` as it is).
+        monitor_image: the Model Monitor analyzer image that computes the data-quality baseline.
+        baseline_path: ``s3://`` prefix of the baselines (the team's models bucket, under the
+            project's prefix); each run writes ``<prefix>/<execution id>/``.
+        source_dir: ``s3://`` URI of the tarball of ``code/`` the build uploads (script mode).
+    """
+
+    region: str
+    processing_image: str
+    training_image: str
+    monitor_image: str
+    baseline_path: str
+    source_dir: str
+
+
+def _joined(*values: Any) -> Json:
+    return {"Std:Join": {"On": "/", "Values": list(values)}}
+
+
+def baseline_step(p: BuildPipeline, r: RepositoryBuild, name: str, *, dataset: Any) -> Json:
+    """A Processing step running the Model Monitor analyzer on ``dataset`` (CSV, no header): it writes
+    ``statistics.json`` and ``constraints.json``, the data-quality baseline a monitor compares with."""
+    output = _joined(r.baseline_path, _get("Execution.PipelineExecutionId"))
+    arguments: Json = {
+        "AppSpecification": {"ImageUri": r.monitor_image},
+        "Environment": {
+            "dataset_format": json.dumps({"csv": {"header": False, "output_columns_position": "START"}}),
+            "dataset_source": BASELINE_INPUT,
+            "output_path": BASELINE_OUTPUT,
+            "publish_cloudwatch_metrics": "Disabled",
+        },
+        "ProcessingInputs": [_s3_input("baseline_dataset_input", BASELINE_INPUT, dataset)],
+        "ProcessingOutputConfig": {
+            "KmsKeyId": p.model_key_arn or p.key_arn,
+            "Outputs": [
+                {
+                    "OutputName": "baseline",
+                    "S3Output": {"LocalPath": BASELINE_OUTPUT, "S3UploadMode": "EndOfJob", "S3Uri": output},
+                }
+            ],
+        },
+        "ProcessingResources": {"ClusterConfig": _resources(p, "ProcessingInstanceType")},
+        "RoleArn": p.role_arn,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    if p.network is not None:
+        arguments["NetworkConfig"] = {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": False,
+            "VpcConfig": _vpc(p),
+        }
+    return {"Name": name, "Type": "Processing", "Arguments": arguments}
+
+
+def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
+    """The repository's definition as data: preprocess (the governed training data through Athena, or
+    S3), baseline the features, train and evaluate the seed's scripts, and register if AUC is high
+    enough, with the baseline as the package's DriftCheckBaselines."""
+    model_data = _get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
+
+    def split(channel: str) -> Json:
+        return _get(f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri")
+
+    def baseline_file(name: str) -> Json:
+        return {
+            "ContentType": JSON_CONTENT,
+            "S3Uri": _joined(_get("Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"), name),
+        }
+
+    preprocess = processing_step(
+        p,
+        "Preprocess",
+        image=r.processing_image,
+        script="preprocess.py",
+        inputs=[_s3_input("raw", "/opt/ml/processing/input/raw", _get("Parameters.InputDataUri"))],
+        outputs=["train", "validation", "test", "baseline"],
+        container_arguments=[
+            "--training-source",
+            _get("Parameters.TrainingSource"),
+            "--athena-workgroup",
+            _get("Parameters.AthenaWorkgroup"),
+            "--region",
+            r.region,
+        ],
+    )
+    baseline = baseline_step(p, r, "Baseline", dataset=split("baseline"))
+    train = training_step(
+        p,
+        "Train",
+        image=r.training_image,
+        channels={c: split(c) for c in ("train", "validation")},
+        hyperparameters={
+            "sagemaker_program": "train.py",
+            "sagemaker_region": r.region,
+            "sagemaker_submit_directory": r.source_dir,
+        },
+    )
+    evaluate = processing_step(
+        p,
+        "Evaluate",
+        image=r.training_image,
+        script="evaluate.py",
+        inputs=[
+            _s3_input("model", "/opt/ml/processing/model", model_data),
+            _s3_input("test", "/opt/ml/processing/test", split("test")),
+        ],
+        outputs=["evaluation"],
+        property_files=[
+            {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
+        ],
+    )
+    evaluation = _get("Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri")
+    register = register_step(
+        p,
+        "Register",
+        image=r.training_image,
+        model_data=model_data,
+        extra={
+            "DriftCheckBaselines": {
+                "ModelDataQuality": {
+                    "Constraints": baseline_file("constraints.json"),
+                    "Statistics": baseline_file("statistics.json"),
+                }
+            },
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {"ContentType": JSON_CONTENT, "S3Uri": _joined(evaluation, "evaluation.json")}
+                }
+            },
+        },
+    )
+    check = {
+        "Name": "CheckAuc",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "LeftValue": {
+                        "Std:JsonGet": {
+                            "Path": "metrics.auc.value",
+                            "PropertyFile": _get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
+                        }
+                    },
+                    "RightValue": _get("Parameters.MinimumAuc"),
+                }
+            ],
+            "ElseSteps": [
+                {
+                    "Name": "AucTooLow",
+                    "Type": "Fail",
+                    "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"},
+                }
+            ],
+            "IfSteps": [register],
+        },
+    }
+    parameters = _parameters(p)
+    parameters[1:1] = [
+        {"Name": "TrainingSource", "Type": "String", "DefaultValue": "${TrainingSource}"},
+        {"Name": "AthenaWorkgroup", "Type": "String", "DefaultValue": "${AthenaWorkgroup}"},
+    ]
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": parameters,
+        "Steps": [preprocess, baseline, train, evaluate, check],
+    }
+
+
+def repository_definition(p: BuildPipeline, r: RepositoryBuild) -> str:
+    """:func:`repository_document` as indented JSON (sorted keys), ``${MinimumAuc}`` unquoted."""
+    return json.dumps(repository_document(p, r), indent=2, sort_keys=True).replace(f'"{MINIMUM_AUC}"', MINIMUM_AUC)

@@ -43,6 +43,7 @@ class AffectedStack:
     region: str = ""
     role_arn: str = ""
     depends_on: tuple[str, ...] = ()
+    renamed_from: str = ""  # the stack whose state this one continues (an account's renamed_from)
 
     @property
     def destroy(self) -> bool:
@@ -61,6 +62,7 @@ class AffectedStack:
             "depends_on": list(self.depends_on),
             "directory": f"{STACKS_DIR}/{self.name}",
             "files": list(self.files),
+            "renamed_from": self.renamed_from,
         }
 
 
@@ -91,7 +93,11 @@ class Affected:
         }
 
     def text(self) -> str:
-        lines = [f"{s.status:<8} rank {s.rank}  {s.name}" for s in self.stacks]
+        lines = [
+            f"{s.status:<8} rank {s.rank}  {s.name}"
+            + (f" (was {s.renamed_from}: same state)" if s.renamed_from else "")
+            for s in self.stacks
+        ]
         lines.append(
             f"{len(self.stacks)} affected stack(s) since {self.ref} ({self.commit[:12]}); "
             f"{len(self.unchanged)} with no configuration change"
@@ -187,12 +193,22 @@ def affected(generated: Path, ref: str) -> Affected:
         else:
             files_of.setdefault(name, []).append(path)
 
+    # A stack of a renamed account keeps the state of the stack it was: that one did not leave
+    # the spec (no destroy), and the new name is a change of an existing state, not an addition.
+    new_states = {key: s["name"] for s in new_manifest.get("stacks", []) if (key := s.get("backend", {}).get("key"))}
+    continued = {
+        new_states[key]: s["name"]
+        for s in old_manifest.get("stacks", [])
+        if (key := s.get("backend", {}).get("key")) in new_states and new_states[key] != s["name"]
+    }
     result = []
     for name, files in files_of.items():
+        if name not in stacks_now and name in continued.values():
+            continue
         if name not in stacks_now:
             status, entry, rank = "removed", _stack_entry(old_manifest, name), old_ranks.get(name, 0)
         else:
-            status = "added" if name not in stacks_before else "changed"
+            status = "added" if name not in stacks_before and name not in continued else "changed"
             entry, rank = _stack_entry(new_manifest, name), new_ranks.get(name, 0)
         result.append(
             AffectedStack(
@@ -205,6 +221,7 @@ def affected(generated: Path, ref: str) -> Affected:
                 region=entry.get("region", ""),
                 role_arn=entry.get("role_arn", ""),
                 depends_on=tuple(entry.get("depends_on", [])),
+                renamed_from=continued.get(name, ""),
             )
         )
     result.sort(key=lambda s: (s.rank, s.name))

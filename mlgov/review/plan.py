@@ -265,7 +265,9 @@ def run_plans(
     (out / OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
     cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
     warm_plugin_cache(out, cli_config)
-    runs = [StackRun(name, state=state_file(states, name) if offline else None) for name in sorted(stacks)]
+    runs = [
+        StackRun(name, state=state_file(states, name, stacks[name]) if offline else None) for name in sorted(stacks)
+    ]
     progress = Progress(runs, stream, live)
     stop = threading.Event()
 
@@ -287,10 +289,22 @@ def run_plans(
     return runs
 
 
-def state_file(states: Path | None, name: str) -> Path | None:
-    """``states/<name>.tfstate`` if it exists."""
-    path = states / f"{name}.tfstate" if states is not None else None
-    return path if path is not None and path.is_file() else None
+def state_file(states: Path | None, name: str, stack_dir: Path | None = None) -> Path | None:
+    """``states/<state>.tfstate`` if it exists: ``<state>`` is the name of the stack's state in
+    its S3 backend key (a renamed account's stack keeps its old name's state), else ``name``."""
+    if states is None:
+        return None
+    path = states / f"{backend_state_name(stack_dir) or name}.tfstate"
+    return path if path.is_file() else None
+
+
+def backend_state_name(stack_dir: Path | None) -> str | None:
+    """``<state>`` of the stack's ``terraform.backend.s3.key`` (``<prefix>/<state>.tfstate``), if any."""
+    config = stack_dir / "cdk.tf.json" if stack_dir is not None else None
+    if config is None or not config.is_file():
+        return None
+    key = json.loads(config.read_text()).get("terraform", {}).get("backend", {}).get("s3", {}).get("key", "")
+    return key.rsplit("/", 1)[-1].removesuffix(".tfstate") or None
 
 
 def warm_plugin_cache(out: Path, cli_config: Path) -> None:

@@ -109,6 +109,8 @@ _TF_TYPES: dict[str, tuple[str, str]] = {
     ),
     "aws_codebuild_project": ("name", "arn:aws:codebuild:{region}:{account}:project/{name}"),
     "aws_codepipeline": ("name", "arn:aws:codepipeline:{region}:{account}:{name}"),
+    # New connections carry the codeconnections service prefix and a random id.
+    "aws_codestarconnections_connection": ("", "arn:aws:codeconnections:{region}:{account}:connection/{key_id}"),
 }
 _TF_REF = re.compile(r"\$\{([^{}]*)\}")
 _TF_ADDRESS = re.compile(r"^(?:data\.)?(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)")

@@ -95,6 +95,7 @@ class StackReport:
     account: str = ""
     changes: list[Change] = field(default_factory=list)
     removed: bool = False  # the plan deletes the whole stack and leaves nothing (it left the spec)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (from, to): `moved` blocks of a rename
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -144,6 +145,8 @@ def stack_report(name: str, plan: dict, account: str = "") -> StackReport:
         if rc.get("mode", "managed") != "managed":
             continue
         change = rc["change"]
+        if rc.get("previous_address"):
+            report.moved.append((rc["previous_address"], rc["address"]))
         action = _action(change["actions"])
         if action is None:
             continue
@@ -297,6 +300,12 @@ def render_markdown(
     if unchanged:
         out.append(f"No changes: {', '.join(f'`{n}`' for n in unchanged)}.")
         out.append("")
+    moved = [r for r in reports if r.moved]
+    if moved:
+        # A rename: state follows the new address; in AWS these move nothing.
+        counts = ", ".join(f"`{r.name}` {len(r.moved)}" for r in moved)
+        out.append(f"**Moved to new addresses (renames; nothing changes in AWS):** {counts}.")
+        out.append("")
     if removed:
         out.append(f"**Left the spec, planned as destroys:** {', '.join(f'`{n}`' for n in removed)}.")
         out.append("")
@@ -372,6 +381,8 @@ def as_json(
         {"name": r.name, "account": r.account or None, "delete": r.count("delete")}
         for r in destroyed_stacks(reports, removed)
     ]
+    if any(r.moved for r in reports):
+        doc["moved"] = [{"stack": r.name, "from": f, "to": t} for r in reports for f, t in r.moved]
     if unplanned or removed:
         doc["unplanned"] = list(unplanned)  # no configuration change since the base ref
         doc["removed"] = list(removed)  # left the spec: planned as destroys

@@ -79,6 +79,11 @@ class Product(SpecModel):
     versions: list[ProductVersion] = Field(
         min_length=1, description="Released versions, oldest first; the last is the one users should pick."
     )
+    renamed_from: Name | None = Field(
+        default=None,
+        description="The product's previous key in this portfolio, when it was renamed: addresses move to the new "
+        "key, its template objects and released bytes stay under the old one; see docs/changing-the-platform.md.",
+    )
     retired: StrictBool = Field(
         default=False,
         description="Retire the product: it stays in the hub with its released versions (their bytes are kept) "
@@ -112,6 +117,11 @@ class Portfolio(SpecModel):
     )
     tag_options: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Tag options attached to the portfolio (applied to provisioned products)."
+    )
+    renamed_from: Name | None = Field(
+        default=None,
+        description="The portfolio's previous key, when it was renamed: addresses move to the new key, launch roles "
+        "and template paths keep the old one; see docs/changing-the-platform.md.",
     )
     products: dict[Name, Product] = Field(min_length=1, description="Products by key (the key names generated/ paths).")
 

@@ -17,9 +17,11 @@ from pydantic import Field, StrictBool, StringConstraints, ValidationError
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.spec.catalog import ServiceCatalog
+from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.management import ManagementSettings
 from mlgov.spec.network import LayerNetworkDefaults, Network
+from mlgov.spec.repositories import SourceConnection
 from mlgov.spec.source import Located, dotted, load_yaml
 
 
@@ -31,6 +33,7 @@ class Layer(str, Enum):
     dev = "dev"
     test = "test"
     prod = "prod"
+    data = "data"
 
 
 class OrganizationalUnit(SpecModel):
@@ -68,7 +71,7 @@ class Account(SpecModel):
     """One AWS account and the platform layer it serves."""
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
-    layer: Layer = Field(description="management | shared-services | dev | test | prod.")
+    layer: Layer = Field(description="management | shared-services | dev | test | prod | data.")
     ou: Name = Field(
         description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`)."
     )
@@ -78,11 +81,23 @@ class Account(SpecModel):
         "stack per region.",
     )
     description: Text = Field(default="", description="Free text for humans.")
+    renamed_from: Name | None = Field(
+        default=None,
+        description="The account's previous key, when it was renamed: its stacks keep the state of the old key's "
+        "stacks (nothing is destroyed); see docs/changing-the-platform.md.",
+    )
     network: Network | None = Field(
         default=None,
         description=(
             "The account's VPC (dev, test and prod accounts need one): `cidr` to create it, or "
             "`vpc_id` + `subnet_ids` to adopt an existing one; see docs/network.md."
+        ),
+    )
+    source: SourceConnection | None = Field(
+        default=None,
+        description=(
+            "Dev accounts: the Git provider (CodeConnections connection) the model-build projects' repositories "
+            "live in, e.g. {provider: GitHub, owner: northwind}; see docs/day-one.md."
         ),
     )
 
@@ -105,6 +120,11 @@ class Team(SpecModel):
         min_length=1, description="Ordered deployment stages, e.g. test then prod with manual approval."
     )
     description: Text = Field(default="", description="What the team does.")
+    renamed_from: Name | None = Field(
+        default=None,
+        description="The team's previous name, when it was renamed: Terraform addresses move to the new name "
+        "(`moved` blocks), AWS names keep the old one; see docs/changing-the-platform.md.",
+    )
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
     governance: TeamGovernance = Field(
         default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings."
@@ -119,7 +139,8 @@ class StateBackend(SpecModel):
     )
     region: Region = Field(description="Region of the state bucket.")
     key_prefix: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$")] = Field(
-        default="mlgov", description="State keys are <key_prefix>/<stack>.tfstate."
+        default="mlgov",
+        description="State keys are <key_prefix>/<stack>.tfstate (a renamed account's stacks keep their old names').",
     )
 
 
@@ -133,18 +154,23 @@ class TerraformSettings(SpecModel):
     )
 
 
-def stack_name(account_key: str, region: str, multi_region: bool) -> str:
-    """Stack (and state) name: the account's spec key, plus the region when it has several."""
-    return f"{account_key}-{region}" if multi_region else account_key
+def stack_name(account_key: str, region: str, primary_region: str) -> str:
+    """Stack (and state) name: the account's spec key in its primary region, ``<key>-<region>``
+    in every other region, so adding a region never renames the stack that exists."""
+    return account_key if region == primary_region else f"{account_key}-{region}"
 
 
 class StackRef(NamedTuple):
-    """One synthesized stack: a layer of one account in one region."""
+    """One synthesized stack: a layer of one account in one region.
+
+    ``state`` names the stack's state (``<key_prefix>/<state>.tfstate``): the stack's own name,
+    or for a renamed account the name the stack had under its previous key."""
 
     name: str
     account: str
     region: str
     layer: Layer
+    state: str
 
 
 class OrgSpec(SpecModel):
@@ -168,6 +194,10 @@ class OrgSpec(SpecModel):
         default_factory=LayerNetworkDefaults,
         description="Per layer (dev, test, prod): what an account's `network` takes for the fields it leaves unset.",
     )
+    data: DataSettings | None = Field(
+        default=None,
+        description="The data account's lake (Glue databases, LF-tags, feature store) and what each team may read.",
+    )
 
     # -- derived views (pure, cheap) -------------------------------------------------
 
@@ -175,6 +205,12 @@ class OrgSpec(SpecModel):
         """Regions the account's layer is built in, sorted for determinism."""
         regions = self.accounts[key].regions or [self.organization.home_region]
         return sorted(set(regions))
+
+    def primary_region(self, key: str) -> str:
+        """The account's home region if it is built there, else the first region it lists: the
+        region of its unsuffixed stack and of its governance resources (IAM roles are global)."""
+        listed = self.accounts[key].regions or [self.organization.home_region]
+        return self.organization.home_region if self.organization.home_region in listed else listed[0]
 
     def keys_in_layer(self, layer: Layer) -> list[str]:
         """Account keys of one layer, sorted."""
@@ -193,9 +229,11 @@ class OrgSpec(SpecModel):
         """Every stack, ordered by name (the order of the spec never matters)."""
         refs = []
         for key, account in self.accounts.items():
-            regions = self.account_regions(key)
-            for region in regions:
-                refs.append(StackRef(stack_name(key, region, len(regions) > 1), key, region, account.layer))
+            primary = self.primary_region(key)
+            state_key = account.renamed_from or key
+            for region in self.account_regions(key):
+                name, state = stack_name(key, region, primary), stack_name(state_key, region, primary)
+                refs.append(StackRef(name, key, region, account.layer, state))
         return sorted(refs)
 
 

@@ -109,15 +109,22 @@ class Ownership:
         return not self.foreign
 
 
-def inspect(out: Path) -> Ownership:
-    """Decide whether mlgov may write into ``out``; raise :class:`UnsafeOutput` (one line) if not."""
+def inspect(out: Path, keep: tuple[str, ...] = ()) -> Ownership:
+    """Decide whether mlgov may write into ``out``; raise :class:`UnsafeOutput` (one line) if not.
+
+    ``keep``: top-level names whose content is never mlgov's and never a reason to refuse (a
+    repository's ``.git`` when the seed is written into a fresh clone); they stay foreign, so
+    the directory is then written in place, never exchanged.
+    """
     if out.exists() and not out.is_dir():
         raise UnsafeOutput(f"refusing to write into {out}: it exists and is not a directory")
     if not out.exists():
         return Ownership(out, frozenset(), ())
-    entries = scan(out)
+    scanned = scan(out)
+    kept = tuple(e for e in scanned if e.rel.split("/")[0] in keep)
+    entries = [e for e in scanned if e not in kept]
     if not entries:
-        return Ownership(out, frozenset(), ())
+        return Ownership(out, frozenset(), kept)
     recorded = _recorded(out, entries)
     if recorded is None:
         raise UnsafeOutput(
@@ -125,7 +132,7 @@ def inspect(out: Path) -> Ownership:
             f"use a new or empty directory, or one mlgov wrote (it holds {MARKER})"
         )
     owned = frozenset(e.rel for e in entries if e.kind == "file" and e.rel in recorded)
-    return Ownership(out, owned, tuple(e for e in entries if e.rel not in owned))
+    return Ownership(out, owned, tuple(e for e in entries if e.rel not in owned) + kept)
 
 
 def check_targets(ownership: Ownership, tree: Tree) -> None:

@@ -142,10 +142,11 @@ def unified_diff(tree: Tree, current: Tree, drift: Drift, out_name: str) -> str:
     return "".join(chunks)
 
 
-def write_tree(tree: Tree, out: Path, current: Tree | None = None) -> bool:
+def write_tree(tree: Tree, out: Path, current: Tree | None = None, keep: tuple[str, ...] = ()) -> bool:
     """Make ``out`` hold ``tree`` (plus its marker). Returns False when it already did.
 
     ``current``: what :func:`read_tree` returned for ``out`` just before, if the caller has it.
+    ``keep``: top-level names inside ``out`` that are left alone (see :func:`mlgov.synth.outdir.inspect`).
 
     Only a directory mlgov may write into is touched (:func:`mlgov.synth.outdir.inspect`;
     otherwise :class:`~mlgov.synth.outdir.UnsafeOutput` and nothing changes). When ``out``
@@ -157,7 +158,7 @@ def write_tree(tree: Tree, out: Path, current: Tree | None = None) -> bool:
     """
     tree = outdir.with_marker(tree)
     out = out.resolve()
-    ownership = outdir.inspect(out)
+    ownership = outdir.inspect(out, keep)
     outdir.check_targets(ownership, tree)
     if current is None:
         current = {rel: (out / rel).read_bytes() for rel in ownership.owned}

@@ -16,8 +16,11 @@ from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems
+from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
+from mlgov.validation.renames import rename_problems, state_problems
+from mlgov.validation.repositories import repository_problems
 
 Finding = tuple[tuple, str]
 
@@ -66,12 +69,16 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _regions(spec),
         _accounts(spec),
         _teams(spec),
+        rename_problems(spec),
+        state_problems(spec),
         guardrails.problems(spec),
         adoption_problems(spec),
         catalog_problems(spec),
         governance_problems(spec),
         _image_registries(spec),
         network_problems(spec),
+        data_problems(spec),
+        repository_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last

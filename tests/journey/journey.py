@@ -26,7 +26,7 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import monitor_steps
+from tests.journey import build_steps, data_steps, monitor_steps
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -98,6 +98,8 @@ class Journey:
             self._studio(team)
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
+                build_steps.build(self, team, group)
+            data_steps.add(self, team)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class Journey:
         scps_of: str | None = None,
         context: dict | None = None,
         allowed: bool = True,
+        boundary: dict | None = None,
     ) -> None:
         if role is None:
             self.fact(step, False, f"principal {missing} does not exist")
@@ -142,6 +145,7 @@ class Journey:
                     identity_policies=_identity(role),
                     resource_policy=resource_policy,
                     scps=self.w.scps(scps_of) if scps_of else (),
+                    permission_boundary=boundary,
                     context=ctx,
                 ),
                 allowed,
@@ -261,8 +265,9 @@ class Journey:
         )
         self.fact(
             step,
-            params.get(naming.ssm_parameter(spec, "team", "name")) == ("String", team),
-            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {team!r}",
+            # the name the team's roles and groups carry (its renamed_from, if it was renamed)
+            params.get(naming.ssm_parameter(spec, "team", "name")) == ("String", naming.team_label(spec, team)),
+            f"SSM parameter {naming.ssm_parameter(spec, 'team', 'name')} is not {naming.team_label(spec, team)!r}",
         )
 
         # Every SSM parameter the newest products read at launch is written in this account

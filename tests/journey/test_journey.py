@@ -172,7 +172,7 @@ BROKEN = {
     ),
     "pipeline-registers-approved": (
         _text_edit(
-            "products/sagemaker-projects/model-build/v2.yaml",
+            "products/sagemaker-projects/model-build/v3.yaml",
             '"ModelApprovalStatus": "PendingManualApproval"',
             '"ModelApprovalStatus": "Approved"',
         ),

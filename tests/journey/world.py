@@ -145,7 +145,7 @@ class World:
         for pkey, portfolio in sorted(catalog.portfolios.items()):
             if product in portfolio.products:
                 version = portfolio.products[product].versions[-1].name
-                path = naming.catalog_template_key(pkey, product, version)
+                path = naming.product_template_key(self.spec, pkey, product, version)
                 if path in self.tree:
                     with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
                         f.write(self.tree[path])
@@ -208,10 +208,9 @@ class World:
         return self.spec.accounts[key].id
 
     def stack_of(self, account_key: str) -> Stack:
-        """The stack of an account's primary region (where its governance resources are)."""
-        region = naming.primary_region(self.spec, account_key)
-        multi = len(self.spec.account_regions(account_key)) > 1
-        return self.stacks[f"{account_key}-{region}" if multi else account_key]
+        """The stack of an account's primary region (where its governance resources are): the
+        one named by the account's key alone."""
+        return self.stacks[account_key]
 
     def role(self, account_key: str, name: str) -> Role | None:
         return self.roles.get(policy.role_arn(self.account_id(account_key), name))

@@ -1,0 +1,163 @@
+"""The build steps of the story (tests/journey/build_steps.py), and broken copies of each handoff.
+
+The default spec's story (tests/journey/test_journey.py) walks these steps with the rest; here
+each seam of the build is broken in a copy of the tree and the walk must name the step that
+breaks, or (for a backup control) nothing may open. All copies run in ONE simulator batch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.journey.journey import Journey, lines_of
+
+# bridge and default_world are the story's session fixtures, shared with this module.
+from tests.journey.test_journey import _policy_edit, _text_edit, bridge, default_world, drop  # noqa: F401
+from tests.journey.world import World
+
+DEV = "ml-dev-fraud"
+V3 = "products/sagemaker-projects/model-build/v3.yaml"
+
+
+def _allow(sid: str, actions: list[str], resource: str):
+    def edit(policy: dict) -> None:
+        policy["Statement"].append({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource})
+
+    return edit
+
+
+def _widen(sid: str, resource: str):
+    def edit(policy: dict) -> None:
+        (stmt,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        stmt["Resource"] = resource
+
+    return edit
+
+
+def _both(*edits):
+    def apply(tree: dict[str, bytes]) -> None:
+        for edit in edits:
+            edit(tree)
+
+    return apply
+
+
+def _no_boundary(tree: dict[str, bytes]) -> None:
+    path = f"stacks/{DEV}/cdk.tf.json"
+    doc = json.loads(tree[path])
+    del doc["resource"]["aws_iam_role"]["fraud_codebuild"]["permissions_boundary"]
+    tree[path] = json.dumps(doc).encode()
+
+
+ROLE = 'ServiceRole:\n        Fn::Sub: "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/nwa-'
+CODEBUILD = ("aws_iam_role_policy", "fraud_codebuild", "policy")
+CODEPIPELINE = ("aws_iam_role_policy", "fraud_codepipeline", "policy")
+BOUNDARY = ("aws_iam_policy", "catalog_product_boundary", "policy")
+
+# seam -> (tree edit, the step its failure must name; None: a backup control, nothing may open)
+BROKEN = {
+    "connection-unusable": (_policy_edit(DEV, *CODEPIPELINE, drop("UseTheConnection")), "B1 push"),
+    "build-not-started": (_policy_edit(DEV, *CODEPIPELINE, drop("StartTheBuild")), "B1 push"),
+    "trigger-on-another-branch": (
+        _text_edit(
+            V3,
+            "Includes:\n                    - Fn::If: [AccountBranch, Ref: DefaultBranch, Ref: BranchName]",
+            "Includes:\n                    - release",
+        ),
+        "B1 push",
+    ),
+    "build-cannot-start-pipeline": (
+        _policy_edit(DEV, *CODEBUILD, drop("ProjectPipeline")),
+        "B2 build (sagemaker:StartPipelineExecution)",
+    ),
+    "build-cannot-pass-execution-role": (
+        _policy_edit(DEV, *CODEBUILD, drop("PassTheExecutionRole")),
+        "B2 build (iam:PassRole)",
+    ),
+    # the role's own policy opened to every pipeline: the boundary still holds it to its account
+    "build-policy-starts-any-pipeline": (
+        _policy_edit(DEV, *CODEBUILD, _widen("ProjectPipeline", "arn:aws:sagemaker:*:*:pipeline/*")),
+        None,
+    ),
+    # ... and with the boundary opened too: another team's pipeline is in another account, and a
+    # SageMaker pipeline has no resource policy that could let a foreign role in
+    "build-starts-any-pipeline": (
+        _both(
+            _policy_edit(DEV, *CODEBUILD, _widen("ProjectPipeline", "arn:aws:sagemaker:*:*:pipeline/*")),
+            _policy_edit(DEV, *BOUNDARY, _widen("BuildPipelines", "arn:aws:sagemaker:*:*:pipeline/*")),
+        ),
+        None,
+    ),
+    # an approval grant in the role's policy alone: the boundary grants no approval
+    "build-policy-approves": (
+        _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+        None,
+    ),
+    "build-approves": (
+        _both(
+            _policy_edit(DEV, *CODEBUILD, drop("NeverApprove")),
+            _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+            _policy_edit(DEV, *BOUNDARY, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+        ),
+        "B2 build (sagemaker:UpdateModelPackage, denied)",
+    ),
+    "build-without-boundary": (_no_boundary, "B2 build: the codebuild role has no permissions boundary"),
+    "build-runs-as-another-role": (
+        _text_edit(
+            V3,
+            ROLE + '${TeamName}-codebuild"',
+            ROLE + 'sc-model-build"',
+        ),
+        "B2 build",
+    ),
+    "registers-without-baselines": (
+        _text_edit(V3, '"DriftCheckBaselines": {', '"DriftCheckBaseline": {'),
+        "B3 register with baselines",
+    ),
+    "baseline-outside-the-models-bucket": (
+        _text_edit(
+            V3,
+            '"s3://${ModelsBucket}/projects/${SageMakerProjectName}/baselines"',
+            '"s3://${ArtifactBucket}/baselines"',
+        ),
+        "B3 register with baselines",
+    ),
+    "hub-cannot-read-baselines": (
+        _policy_edit(DEV, "aws_s3_bucket_policy", "models", "policy", drop("HubPromotionReadsArtifacts")),
+        "B3 register with baselines (the hub copies it)",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_results(bridge, default_spec, default_world, tree) -> dict[str, list[str]]:  # noqa: F811 - fixtures
+    copies = []
+    for seam in sorted(BROKEN):
+        broken = dict(tree)
+        BROKEN[seam][0](broken)
+        copies.append(World(default_spec, broken))
+    baseline, *rest = lines_of([Journey(default_world, ["fraud"])] + [Journey(w, ["fraud"]) for w in copies])
+    return {
+        seam: [line for line in lines if line not in baseline] for seam, lines in zip(sorted(BROKEN), rest, strict=True)
+    }
+
+
+def test_the_build_steps_are_walked(default_world):  # noqa: F811 - a fixture
+    journey = Journey(default_world, ["fraud"])
+    steps = {c.step.split("] ", 1)[1].split(" (")[0] for c in journey.contracts if "] B" in c.step}
+    assert steps == {"B1 push", "B2 build", "B3 register with baselines"}
+    # both models of the team, each with its own project
+    assert len({c.step.split("]")[0] for c in journey.contracts if "] B" in c.step}) == 2
+
+
+@pytest.mark.parametrize("seam", sorted(BROKEN))
+def test_a_broken_build_fails_at_its_step(broken_results, seam):
+    new = broken_results[seam]
+    step = BROKEN[seam][1]
+    if step is None:
+        assert new == []  # a backup control: nothing opens
+        return
+    assert new, f"breaking {seam} went unnoticed"
+    assert any(step in line for line in new), new
