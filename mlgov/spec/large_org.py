@@ -31,6 +31,8 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     ous = org["organizational_units"]
     dev_ou = _ou_of_layer(accounts, "dev", ous)
     deploy_ou = _ou_of_layer(accounts, "prod", ous)
+    # model-build repositories: every generated dev account connects to the base's Git provider
+    source = next((acc["source"] for acc in accounts.values() if acc.get("layer") == "dev" and "source" in acc), None)
 
     new_accounts = {key: accounts[key] for key in sorted(keep)}
     new_teams = {}
@@ -45,6 +47,8 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
                 "description": f"{layer} account of {team} (generated benchmark fixture).",
                 "network": {"cidr": _cidr((n - 1) * 3 + slot)},
             }
+            if layer == "dev" and source is not None:
+                new_accounts[f"ml-{layer}-{team}"]["source"] = dict(source)
         new_teams[team] = {
             "dev_account": f"ml-dev-{team}",
             "description": f"Generated benchmark team {n}.",
