@@ -50,7 +50,7 @@ from constructs import Construct
 from mlgov.modules.blocks import named, ref
 from mlgov.modules.data import lake_settings
 from mlgov.platform import data as facts
-from mlgov.platform import naming
+from mlgov.platform import naming, policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -133,21 +133,25 @@ class DevDataAccess(Construct):
                 ),
                 naming.resource_link(database),
             )
+        account_id = spec.accounts[account_key].id
         for persona, reader in sorted(readers.items()):
-            principal = ref(reader, "arn")
+            # The role's ARN as IAM spells it (known from its name; Lake Formation checks its form
+            # at plan time), and a dependency on the role: a grant needs its principal to exist.
+            principal = policy.role_arn(account_id, naming.team_role(spec, team, facts.READER_ROLES[persona]))
+            after = [settings, reader]
             for database, link in sorted(links.items()):
                 self._grant(
                     facts.reader_link_address(persona, database),
                     principal,
                     facts.DATABASE_PERMISSIONS,
-                    [settings],
+                    after,
                     database=LakeformationPermissionsDatabase(name=ref(link, "name")),
                 )
                 self._grant(
                     facts.reader_database_address(persona, database),
                     principal,
                     facts.DATABASE_PERMISSIONS,
-                    [settings],
+                    after,
                     database=LakeformationPermissionsDatabase(catalog_id=data_id, name=database),
                 )
             for table in tables:
@@ -157,7 +161,7 @@ class DevDataAccess(Construct):
                         address,
                         principal,
                         facts.COLUMN_PERMISSIONS,
-                        [settings],
+                        after,
                         table_with_columns=LakeformationPermissionsTableWithColumns(
                             catalog_id=data_id,
                             database_name=table.database,
@@ -170,7 +174,7 @@ class DevDataAccess(Construct):
                         address,
                         principal,
                         facts.TABLE_PERMISSIONS,
-                        [settings],
+                        after,
                         table=LakeformationPermissionsTable(
                             catalog_id=data_id, database_name=table.database, wildcard=True
                         ),
@@ -180,7 +184,7 @@ class DevDataAccess(Construct):
                         address,
                         principal,
                         facts.TABLE_PERMISSIONS,
-                        [settings],
+                        after,
                         table=LakeformationPermissionsTable(
                             catalog_id=data_id, database_name=table.database, name=table.table
                         ),

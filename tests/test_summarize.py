@@ -44,6 +44,7 @@ def _remove_team(data):
     del data["accounts"]["ml-dev-churn"]
     guardrails = data["management"]["guardrails"]
     guardrails["exempt_accounts"] = [a for a in guardrails.get("exempt_accounts", []) if a != "ml-dev-churn"]
+    data["data"]["grants"].pop("churn", None)  # its grants go with it
 
 
 EDITS = {
