@@ -24,6 +24,7 @@ team's dev account) and ``terraform.role_name``. Creates, in the data account's 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.glue_catalog_database import GlueCatalogDatabase
@@ -199,6 +200,8 @@ class DataLake(Construct):
             )
 
         self.databases: dict[str, GlueCatalogDatabase] = {}
+        # (database, table or None) -> its LF-tag assignment: a tag grant matches only once they exist.
+        self.assignments: dict[tuple[str, str | None], TerraformResource] = {}
         self.tables: dict[tuple[str, str], GlueCatalogTable] = {}
         for dname, db in sorted((data.databases if data else {}).items()):
             self.databases[dname] = named(
@@ -213,7 +216,7 @@ class DataLake(Construct):
                 dname,
             )
             if db.lf_tags:
-                named(
+                self.assignments[(dname, None)] = named(
                     LakeformationResourceLfTags(
                         self,
                         construct_id("db_tags", dname),
@@ -251,7 +254,7 @@ class DataLake(Construct):
                     address,
                 )
                 if table.lf_tags:
-                    named(
+                    self.assignments[(dname, tname)] = named(
                         LakeformationResourceLfTags(
                             self,
                             construct_id("table_tags", address),
@@ -276,7 +279,9 @@ class DataLake(Construct):
     def _feature_store(self, spec: OrgSpec, account_id: str, region: str, settings: TerraformResource) -> None:
         """Feature groups with an offline store only, and their Glue tables (created here, not by
         Feature Store, so the table exists before the grants on it and carries no IAM-only default)."""
-        store = spec.data.feature_store  # type: ignore[union-attr]
+        store = spec.data.feature_store if spec.data else None
+        if store is None:
+            return
         bucket = naming.feature_store_bucket(spec)
         writer = role(
             self,
@@ -361,7 +366,7 @@ class DataLake(Construct):
                 facts.table_address(naming.feature_store_database(spec), table_name),
             )
 
-    def _grants(self, spec: OrgSpec, tags: dict[str, TerraformResource]) -> None:
+    def _grants(self, spec: OrgSpec, tags: Mapping[str, TerraformResource]) -> None:
         """Cross-account grants to each granted team's dev account id, with the grant option."""
         for team in facts.granted_teams(spec):
             principal = spec.accounts[spec.teams[team].dev_account].id
@@ -384,6 +389,7 @@ class DataLake(Construct):
             for grant in facts.team_grants(spec, team):
                 kwargs: dict = {}
                 depends: list = []
+                perms: tuple[str, ...]
                 if grant.kind == "lf_tags":
                     perms = facts.TABLE_PERMISSIONS
                     kwargs["lf_tag_policy"] = LakeformationPermissionsLfTagPolicy(
@@ -394,8 +400,14 @@ class DataLake(Construct):
                         ],
                     )
                     depends = [tags[k] for k, _ in grant.expression]
-                    # The tables (and their tag assignments) must exist for the expression to match.
-                    depends += [self.tables[(t.database, t.table)] for t in grant.tables]
+                    # The tables and their tag assignments must exist for the expression to match them.
+                    for t in grant.tables:
+                        depends.append(self.tables[(t.database, t.table)])
+                        depends += [
+                            self.assignments[key]
+                            for key in ((t.database, None), (t.database, t.table))
+                            if key in self.assignments and self.assignments[key] not in depends
+                        ]
                 elif grant.kind == "database":
                     perms = facts.TABLE_PERMISSIONS
                     kwargs["table"] = LakeformationPermissionsTable(

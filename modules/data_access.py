@@ -28,6 +28,8 @@ which :class:`mlgov.modules.governance_dev.DevGovernance` puts into the roles' p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.athena_workgroup import (
     AthenaWorkgroup,
@@ -67,7 +69,7 @@ class DevDataAccess(Construct):
         region: str,
         platform_bucket: str,
         platform_key_arn: str,
-        readers: dict[str, TerraformResource],
+        readers: Mapping[str, TerraformResource],
     ) -> None:
         super().__init__(scope, id)
         # AWS keeps the name a renamed team was created with (renamed_from).

@@ -21,6 +21,8 @@ The schedules themselves are created by the endpoint stack the hub's pipeline de
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
@@ -205,7 +207,7 @@ class StageMonitoring(Construct):
             gaddress = construct_id(team, group)
             gwas = naming.moved_id(former, group)
             variant = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
-            alarms = [
+            alarms: list[tuple[str, dict[str, Any]]] = [
                 (
                     "5xx",
                     {

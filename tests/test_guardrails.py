@@ -61,7 +61,10 @@ def test_default_spec_has_five_scps_with_names_descriptions_and_targets(default_
     assert {k: (p.name, p.targets) for k, p in found.items()} == {
         "deny_leave_organization": ("nwa-deny-leave-organization", ("root",)),
         "protect_audit": ("nwa-protect-audit", ("root",)),
-        "region_restriction": ("nwa-deny-outside-regions", ("infrastructure", "ml-deployment", "ml-workloads")),
+        "region_restriction": (
+            "nwa-deny-outside-regions",
+            ("data", "infrastructure", "ml-deployment", "ml-workloads"),
+        ),
         "sagemaker_domain_vpc_only": ("nwa-sagemaker-domain-vpc-only", ("ml-workloads",)),
         "sagemaker_vpc_kms": ("nwa-sagemaker-vpc-kms", ("ml-deployment", "ml-workloads")),
     }
@@ -88,7 +91,7 @@ def test_region_restriction_denies_everything_but_global_services_outside_allowe
 # The break-glass role of each account named in management.guardrails.exempt_accounts, never "*".
 BREAK_GLASS = [
     f"arn:aws:iam::{i}:role/nwa-break-glass"
-    for i in ("220000000002", "330000000003", "330000000004", "440000000005", "550000000006")
+    for i in ("220000000002", "330000000003", "330000000004", "440000000005", "550000000006", "660000000007")
 ]
 
 
@@ -104,7 +107,7 @@ def test_exempt_accounts_must_be_spec_accounts():
         spec_with({"guardrails": {"exempt_roles": ["bg"], "exempt_accounts": ["nowhere"]}})
     assert [str(p).split(": ", 1)[1] for p in info.value.problems] == [
         "management.guardrails.exempt_accounts[0]: unknown account (got 'nowhere', expected one of "
-        "['management', 'ml-dev-churn', 'ml-dev-fraud', 'ml-prod', 'ml-shared-services', 'ml-test'])"
+        "['data-lake', 'management', 'ml-dev-churn', 'ml-dev-fraud', 'ml-prod', 'ml-shared-services', 'ml-test'])"
     ]
 
 
@@ -225,8 +228,9 @@ def test_default_targets_without_a_management_section():
     spec = spec_with(None)
     found = policies(spec)
     # THEN OU guardrails go to every OU of the spec and org-wide ones to the root
-    assert found["region_restriction"].targets == ("infrastructure", "ml-deployment", "ml-workloads")
-    assert found["sagemaker_vpc_kms"].targets == ("infrastructure", "ml-deployment", "ml-workloads")
+    every_ou = ("data", "infrastructure", "ml-deployment", "ml-workloads")
+    assert found["region_restriction"].targets == every_ou
+    assert found["sagemaker_vpc_kms"].targets == every_ou
     assert found["deny_leave_organization"].targets == ("root",)
     assert spec.management.own_ous is False and spec.management.service_catalog_access is True
 
@@ -271,6 +275,7 @@ def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, defau
     stack = stacks["management"]
     ous = resources(stack, "aws_organizations_organizational_unit")
     assert {k: (v["name"], v["parent_id"]) for k, v in ous.items()} == {
+        "data": ("data", "r-nw4a"),
         "infrastructure": ("infrastructure", "r-nw4a"),
         "ml_deployment": ("ml-deployment", "r-nw4a"),
         "ml_workloads": ("ml-workloads", "r-nw4a"),
@@ -290,6 +295,10 @@ def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, defau
     assert targets == {
         "deny_leave_organization__root": ("${aws_organizations_policy.deny_leave_organization.id}", "r-nw4a"),
         "protect_audit__root": ("${aws_organizations_policy.protect_audit.id}", "r-nw4a"),
+        "region_restriction__data": (
+            "${aws_organizations_policy.region_restriction.id}",
+            "${aws_organizations_organizational_unit.data.id}",
+        ),
         "region_restriction__infrastructure": (
             "${aws_organizations_policy.region_restriction.id}",
             "${aws_organizations_organizational_unit.infrastructure.id}",

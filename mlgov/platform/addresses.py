@@ -160,10 +160,10 @@ def data_addresses(spec: OrgSpec) -> Iterator[Address]:
                     data_facts.reader_database_address(persona, database),
                 ):
                     yield Address(("data", "grants", team), dev, "Lake Formation grant", name, database)
-            for table in data_facts.shared_tables(spec, team):
-                name = data_facts.reader_table_address(persona, table)
+            for shared in data_facts.shared_tables(spec, team):
+                name = data_facts.reader_table_address(persona, shared)
                 yield Address(
-                    ("data", "grants", team), dev, "Lake Formation grant", name, f"{table.database}.{table.table}"
+                    ("data", "grants", team), dev, "Lake Formation grant", name, f"{shared.database}.{shared.table}"
                 )
 
 

@@ -162,6 +162,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         DEV,
     ),
     Endpoint(
+        "athena",
+        "com.amazonaws.{region}.athena",
+        "Athena: notebooks and pipeline steps query the data shared with the team (docs/data.md)",
+        DEV,
+    ),
+    Endpoint(
+        "glue",
+        "com.amazonaws.{region}.glue",
+        "Glue Data Catalog: SDKs read the shared databases and tables through the resource links",
+        DEV,
+    ),
+    Endpoint(
+        "lakeformation",
+        "com.amazonaws.{region}.lakeformation",
+        "Lake Formation: GetDataAccess and the grants of the shared data, from inside the VPC",
+        DEV,
+    ),
+    Endpoint(
         "s3",
         "com.amazonaws.{region}.s3",
         "S3 (gateway, free): data, model artifacts, ECR image layers and data capture without a NAT",

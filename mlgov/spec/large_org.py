@@ -3,7 +3,8 @@
 A large org is the default spec (``org.yaml``) with its accounts and teams replaced by
 ``teams`` teams, each with its own dev, test and prod account (3 stacks per team, plus the
 management and hub stacks). Every other top-level section of the default spec is kept as it
-is, so the fixture keeps exercising whatever features ``org.yaml`` turns on.
+is, so the fixture keeps exercising whatever features ``org.yaml`` turns on, except ``data``:
+its grants name the default spec's teams, and the measured stacks stay the 3-per-team shape.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     ous = org["organizational_units"]
     dev_ou = _ou_of_layer(accounts, "dev", ous)
     deploy_ou = _ou_of_layer(accounts, "prod", ous)
+    # model-build repositories: every generated dev account connects to the base's Git provider
+    source = next((acc["source"] for acc in accounts.values() if acc.get("layer") == "dev" and "source" in acc), None)
 
     new_accounts = {key: accounts[key] for key in sorted(keep)}
     new_teams = {}
@@ -44,6 +47,8 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
                 "description": f"{layer} account of {team} (generated benchmark fixture).",
                 "network": {"cidr": _cidr((n - 1) * 3 + slot)},
             }
+            if layer == "dev" and source is not None:
+                new_accounts[f"ml-{layer}-{team}"]["source"] = dict(source)
         new_teams[team] = {
             "dev_account": f"ml-dev-{team}",
             "description": f"Generated benchmark team {n}.",
@@ -55,6 +60,7 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
         }
     doc["accounts"] = new_accounts
     doc["teams"] = new_teams
+    doc.pop("data", None)  # its data account is not kept; its grants name the replaced teams
     _remap_exempt_accounts(doc, accounts, new_accounts)
     return doc
 

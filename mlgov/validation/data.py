@@ -110,7 +110,7 @@ def _feature_store(spec: OrgSpec) -> Iterator[Finding]:
         return
     for gname, group in sorted(store.feature_groups.items()):
         gpath = ("data", "feature_store", "feature_groups", gname)
-        types = {}
+        types: dict[str, str] = {}
         for i, feature in enumerate(group.features):
             if feature.name in types:
                 yield gpath + ("features", i, "name"), f"duplicate feature (got {feature.name!r} twice)"

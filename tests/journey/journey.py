@@ -686,17 +686,31 @@ class Journey:
             )
 
     def pipeline_jobs(self, dev: str, dev_id: str, region: str):
-        """The newest model-build product's pipeline as (jobs, registrations), or None.
+        """The pipelines of the model-build versions a team may launch as (jobs, registrations), or None.
 
-        jobs: (create action, ARN kind, the role that creates it, {VpcSubnets, VolumeKmsKeyId} it
-        sends); registrations: (role, ModelApprovalStatus sent). Evaluated in the dev account."""
-        found = self.w.newest_template("model-build")
-        if found is None:
+        Every version from the newest back to the first that pins registration (v2 and v3 of the
+        default spec; v1 exposed ModelApprovalStatus as a pipeline parameter and is no longer
+        launchable). jobs: (create action, ARN kind, the role that creates it, {VpcSubnets,
+        VolumeKmsKeyId} it sends); registrations: (role, ModelApprovalStatus sent). Evaluated in
+        the dev account."""
+        found = self.w.templates("model-build")
+        if not found:
             return None
-        _path, template = found
+        jobs, registrations = [], []
+        for _path, template in reversed(found):
+            pinned = self._pipeline_jobs(template, dev, dev_id, region, jobs, registrations)
+            if not pinned:
+                break
+        return jobs, registrations
+
+    def _pipeline_jobs(self, template: dict, dev: str, dev_id: str, region: str, jobs: list, registrations: list):
+        """Add one version's pipeline jobs; False when the version lets a starter choose the status
+        (its pipelines take ModelApprovalStatus as a parameter): older versions are not walked."""
         resolver = collector._Template(template, "project", region, dev_id)
         self.w.launch_parameters(template, resolver, dev)
-        jobs, registrations = [], []
+        newest = not jobs and not registrations
+        at_jobs, at_registrations = len(jobs), len(registrations)
+        pinned = True
         for r in (template.get("Resources") or {}).values():
             if r.get("Type") != "AWS::SageMaker::Pipeline":
                 continue
@@ -721,7 +735,11 @@ class Journey:
                 elif "ModelApprovalStatus" in args or step.get("Type") == "RegisterModel":
                     registrations.append((pipeline_role, args.get("ModelApprovalStatus")))
                 del role  # jobs are created by the pipeline's role; the job's role runs them
-        return jobs, registrations
+            if any(p.get("Name") == "ModelApprovalStatus" for p in definition.get("Parameters", [])):
+                pinned = False
+        if not pinned and not newest:  # an unlaunchable old version: its steps are not the story's
+            del jobs[at_jobs:], registrations[at_registrations:]
+        return pinned
 
     def role_named(self, account_key: str, name: str) -> Role | None:
         """A role of an account: the Terraform one, else one a product creates."""

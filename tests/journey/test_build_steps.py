@@ -112,6 +112,11 @@ BROKEN = {
         ),
         "B2 build",
     ),
+    # the story's step 2 walks v3's jobs too (and v2's): one v3 job without its volume key is denied
+    "v3-job-without-volume-key": (
+        _text_edit(V3, '"VolumeKmsKeyId": "${KmsKeyArn}",', '"VolumeKmsKeyIdX": "${KmsKeyArn}",'),
+        "2 train in the VPC",
+    ),
     "registers-without-baselines": (
         _text_edit(V3, '"DriftCheckBaselines": {', '"DriftCheckBaseline": {'),
         "B3 register with baselines",

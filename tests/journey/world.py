@@ -153,6 +153,20 @@ class World:
                         return path, collector.load_template(Path(f.name))
         return None
 
+    def templates(self, product: str) -> list[tuple[str, dict]]:
+        """(path, template) of every version of a product in the tree, oldest first."""
+        catalog = self.spec.service_catalog
+        out = []
+        for pkey, portfolio in sorted((catalog.portfolios if catalog else {}).items()):
+            for version in portfolio.products[product].versions if product in portfolio.products else []:
+                path = naming.catalog_template_key(pkey, product, version.name)
+                if path in self.tree:
+                    with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
+                        f.write(self.tree[path])
+                        f.flush()
+                        out.append((path, collector.load_template(Path(f.name))))
+        return out
+
     def launch_parameters(self, template: dict, resolver: Any, account_key: str) -> None:
         """Give a template's SSM-typed parameters the values the account's stack writes."""
         values = self.ssm(self.stack_of(account_key))
