@@ -482,14 +482,14 @@ def test_added_region_plans_no_destroy(applied, after):
     # GIVEN ml-dev-churn applied; WHEN eu-central-1 is added to the account and its stack planned
     plan = plan_against_state(applied["ml-dev-churn"], _stack(after["region-added"], "ml-dev-churn"))
     # THEN nothing is created or destroyed in it: the launch roles and the product boundary
-    # widen to the new region (3 updates), the new region's 40 resources are a new stack
+    # widen to the new region (3 updates), the new region's 43 resources are a new stack
     assert plan_figures(plan) == {**NOTHING, "update": 3, "moved": 0}
     assert sorted(rc["address"] for rc in plan["resource_changes"] if rc["change"]["actions"] == ["update"]) == [
         "aws_iam_policy.catalog_product_boundary",
         "aws_iam_role_policy.catalog_launch_ml_admin",
         "aws_iam_role_policy.catalog_launch_sagemaker_projects",
     ]
-    assert len(_resources(_stack(after["region-added"], "ml-dev-churn-eu-central-1"))) == 40
+    assert len(_resources(_stack(after["region-added"], "ml-dev-churn-eu-central-1"))) == 43
 
 
 @pytest.mark.slow
