@@ -13,6 +13,7 @@ import jinja2
 import pytest
 import yaml
 
+from mlgov.errors import SpecError
 from mlgov.platform import naming
 from mlgov.platform.catalog import product_artifacts, released_changes, render_products
 from mlgov.validation import load_spec
@@ -461,11 +462,14 @@ def test_changed_template_under_a_released_version_is_reported(default_spec, tmp
     monkeypatch.setattr(render, "TEMPLATES_DIR", copy)
     render.environment.cache_clear()
     try:
-        changed = render_products(default_spec)
+        changed = render_products(_unfrozen(default_spec))
+        kept = render_products(default_spec)
     finally:
         monkeypatch.undo()
         render.environment.cache_clear()
-    # THEN exactly that product's released version is named, with the way out
+    # THEN a frozen v1 keeps its released bytes whatever its template says now
+    assert released_changes(kept, released) == []
+    # AND rendered instead (unfrozen), exactly that product's released version is named, with the way out
     (message,) = released_changes(changed, released)
     assert message.startswith(
         "products/ml-admin/studio-domain/v1.yaml: released version 'v1' of product ml-admin/studio-domain would change"
@@ -497,6 +501,109 @@ def test_synth_and_check_refuse_to_rewrite_a_released_version(tree, tmp_path, mo
         assert f"{out}/products/sagemaker-projects/model-build/v1.yaml: released version 'v1'" in result.output
         assert "add a new version name" in result.output
         assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def _unfrozen(spec):
+    """``spec`` with every product version rendered from its template (no ``frozen``)."""
+    catalog = spec.service_catalog
+    portfolios = {
+        pkey: pf.model_copy(
+            update={
+                "products": {
+                    key: prod.model_copy(
+                        update={"versions": [v.model_copy(update={"frozen": False}) for v in prod.versions]}
+                    )
+                    for key, prod in pf.products.items()
+                }
+            }
+        )
+        for pkey, pf in catalog.portfolios.items()
+    }
+    return spec.model_copy(update={"service_catalog": catalog.model_copy(update={"portfolios": portfolios})})
+
+
+RISK_TEAM = (
+    "  ml-dev-risk:\n"
+    '    id: "330000000009"\n'
+    "    layer: dev\n"
+    "    ou: ml-workloads\n"
+    "    network: {cidr: 10.12.0.0/16}\n"
+    "    source: {provider: GitHub, owner: northwind}\n"
+    "  ml-test:\n",
+    "teams:\n"
+    "  risk:\n"
+    "    dev_account: ml-dev-risk\n"
+    "    stages:\n"
+    "      - {name: test, account: ml-test}\n"
+    "      - {name: prod, account: ml-prod, manual_approval: true}\n",
+)
+
+
+def _with_risk_team(text: str) -> str:
+    accounts, teams = RISK_TEAM
+    assert text.count("  ml-test:\n") == 1 and text.count("\nteams:\n") == 1
+    return text.replace("  ml-test:\n", accounts).replace("\nteams:\n", "\n" + teams)
+
+
+def test_adding_a_team_synthesizes_and_leaves_every_released_product_byte_identical(tree, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mlgov.cli import cli
+
+    # GIVEN the committed output and the default spec with one more team (dev account, stages)
+    out = tmp_path / "out"
+    write(tree, out)
+    spec = tmp_path / "org.yaml"
+    spec.write_text(_with_risk_team((ROOT / "org.yaml").read_text()))
+    # WHEN synth runs over the committed output
+    result = CliRunner().invoke(cli, ["synth", str(spec), "--out", str(out)])
+    # THEN it succeeds, the team gets its stack, and no product file changed by a byte
+    assert result.exit_code == 0, result.output
+    assert (out / "stacks/ml-dev-risk/cdk.tf.json").is_file()
+    products = {k: v for k, v in tree.items() if k.startswith("products/")}
+    assert {k: (out / k).read_bytes() for k in products} == products
+
+
+def test_the_printed_remedy_for_a_changed_released_version_works_when_followed_literally(tmp_path, monkeypatch):
+    from mlgov.platform import templates as render
+    from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
+
+    # GIVEN the released products, and templates/ without the released copies (as before freezing)
+    text = (ROOT / "org.yaml").read_text()
+    released = render_products(load_spec(ROOT / "org.yaml"))
+    copy = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, copy, ignore=shutil.ignore_patterns("released"))
+    monkeypatch.setattr(render, "TEMPLATES_DIR", copy)
+    render.environment.cache_clear()
+    try:
+        # WHEN a team is added to the spec with nothing frozen
+        unfrozen = _with_risk_team(text).replace("              frozen: true", "              frozen: false")
+        (message,) = released_changes(render_products(_unfrozen(parse_spec(load_yaml(unfrozen, "org.yaml")))), released)
+        # THEN the endpoint product's v1 (it prints every team's stages) is refused, with the way out
+        rel = "products/sagemaker-projects/endpoint-deploy/v1.yaml"
+        assert message.startswith(f"{rel}: released version 'v1'")
+        assert f"copy this file to templates/released/{rel.removeprefix('products/')} and set `frozen: true`" in message
+        # AND a frozen version without its copy is one clear line at validate time
+        frozen = _with_risk_team(text)
+        with pytest.raises(SpecError, match=r"frozen: no released copy of this version"):
+            parse_spec(load_yaml(frozen, "org.yaml"))
+        # WHEN the advice is followed literally: the released file copied there, `frozen: true` set
+        target = copy / "released" / rel.removeprefix("products/")
+        target.parent.mkdir(parents=True)
+        target.write_bytes(released[rel])
+        lines = unfrozen.splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if line.strip() == "template: endpoint-deploy")
+        at = next(i for i in range(at, len(lines)) if lines[i].strip().startswith("frozen:"))
+        lines[at] = lines[at].replace("frozen: false", "frozen: true")
+        followed = parse_spec(load_yaml("".join(lines), "org.yaml"))
+        # THEN nothing released changes any more
+        after = render_products(followed)
+        assert released_changes(after, released) == []
+        assert after[rel] == released[rel]
+    finally:
+        monkeypatch.undo()
+        render.environment.cache_clear()
 
 
 def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec):
@@ -643,12 +750,12 @@ def test_v2_bodies_hold_no_per_team_or_per_account_value(default_spec, tree):
     before, after = render_products(default_spec), render_products(changed)
     # THEN no v2 body changes (the data lives in SSM parameters, read at launch) ...
     assert {k: after[k] for k in V2.values()} == {k: before[k] for k in V2.values()}
-    # ... while v1, which prints cost tags, hub id and team stages, does (the test catches it)
-    assert [k for k in V1.values() if after[k] != before[k]] == list(V1.values())
-    assert (
-        after["products/sagemaker-projects/endpoint-deploy/v1.yaml"]
-        != before["products/sagemaker-projects/endpoint-deploy/v1.yaml"]
-    )
+    # ... nor v1: it prints cost tags, hub id and team stages, but it is frozen (its released bytes)
+    v1 = [*V1.values(), "products/sagemaker-projects/endpoint-deploy/v1.yaml"]
+    assert {k: after[k] for k in v1} == {k: before[k] for k in v1}
+    # AND the broken copy: rendered instead of frozen, every v1 changes (the test catches it)
+    unfrozen = render_products(_unfrozen(changed))
+    assert [k for k in v1 if unfrozen[k] != before[k]] == v1
     # AND no account id or team name appears in a v2 body at all
     for key in V2.values():
         text = tree[key].decode()

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from mlgov.platform import naming, pipeline
-from mlgov.platform.templates import render_template
+from mlgov.platform.templates import released_path, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -306,14 +306,15 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
             # A renamed portfolio or product renders as it was released (its old keys): same bytes, same path.
             plabel, label = naming.portfolio_label(spec, pkey), naming.product_label(spec, pkey, key)
             for version in product.versions:
-                text = render_template(
-                    version.template or product.template, view_model(spec, plabel, portfolio, label, product, version)
-                )
-                out.append(
-                    ProductArtifact(
-                        pkey, key, version.name, naming.product_template_key(spec, pkey, key, version.name), text
+                file = naming.product_template_key(spec, pkey, key, version.name)
+                if version.frozen:  # the released bytes, never re-rendered (validation checks the copy exists)
+                    text = released_path(file).read_text(encoding="utf-8")
+                else:
+                    text = render_template(
+                        version.template or product.template,
+                        view_model(spec, plabel, portfolio, label, product, version),
                     )
-                )
+                out.append(ProductArtifact(pkey, key, version.name, file, text))
     return sorted(out, key=lambda a: a.key)
 
 
@@ -336,8 +337,9 @@ def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[
             problems.append(
                 f"{rel}: released version {version!r} of product {portfolio}/{product} would change; "
                 f"versions are immutable: add a new version name to "
-                f"service_catalog.portfolios.{portfolio}.products.{product}.versions (and pin {version!r} "
-                f"to a frozen copy of its template with `template:`)"
+                f"service_catalog.portfolios.{portfolio}.products.{product}.versions, or keep {version!r} as "
+                f"released: copy this file to templates/released/{rel.removeprefix(PRODUCTS_DIR + '/')} and "
+                f"set `frozen: true` on it"
             )
     return problems
 

@@ -45,6 +45,12 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def released_path(key: str) -> Path:
+    """Released copy of the product file ``products/<portfolio>/<product>/<version>.yaml``: the
+    bytes users provisioned, served as they are for a ``frozen: true`` version."""
+    return TEMPLATES_DIR / "released" / key.removeprefix("products/")
+
+
 def template_path(name: str) -> Path:
     """Where template ``name`` lives (``templates/<name>.yaml.j2``)."""
     return TEMPLATES_DIR / f"{name}{TEMPLATE_SUFFIX}"

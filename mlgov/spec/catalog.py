@@ -60,6 +60,12 @@ class ProductVersion(SpecModel):
         description="Template file (templates/<name>.yaml.j2) this version renders; default: the product's template. "
         "Pin an older version to a frozen copy before changing the product's template.",
     )
+    frozen: StrictBool = Field(
+        default=False,
+        description="Serve this released version byte for byte from its released copy, "
+        "templates/released/<portfolio>/<product>/<version>.yaml (a copy of generated/products/...), instead of "
+        "rendering it: spec values it prints (teams, accounts, cost tags) stay as released.",
+    )
 
 
 class Product(SpecModel):

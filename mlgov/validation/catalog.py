@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import yaml
 
+from mlgov.platform import naming
 from mlgov.platform.catalog import view_model
-from mlgov.platform.templates import TEMPLATE_SUFFIX, TEMPLATES_DIR, render_template, template_path
+from mlgov.platform.templates import TEMPLATE_SUFFIX, TEMPLATES_DIR, released_path, render_template, template_path
 from mlgov.spec.model import OrgSpec
 
 Finding = tuple[tuple, str]
@@ -40,6 +41,13 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
             templates: list[tuple[tuple[str | int, ...], str]] = [(path + ("template",), product.template)]
             seen: set[str] = set()
             for i, version in enumerate(product.versions):
+                file = naming.product_template_key(spec, pkey, key, version.name)
+                if version.frozen and not released_path(file).is_file():
+                    yield (
+                        path + ("versions", i, "frozen"),
+                        f"no released copy of this version (got none at templates/released/"
+                        f"{file.removeprefix('products/')}, expected a copy of generated/{file})",
+                    )
                 if version.name in seen:
                     yield (
                         path + ("versions", i, "name"),
