@@ -242,32 +242,7 @@ def document(p: BuildPipeline) -> Json:
             {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
         ],
     )
-    check = {
-        "Name": "CheckAuc",
-        "Type": "Condition",
-        "Arguments": {
-            "Conditions": [
-                {
-                    "Type": "GreaterThanOrEqualTo",
-                    "LeftValue": {
-                        "Std:JsonGet": {
-                            "Path": "metrics.auc.value",
-                            "PropertyFile": _get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
-                        }
-                    },
-                    "RightValue": _get("Parameters.MinimumAuc"),
-                }
-            ],
-            "ElseSteps": [
-                {
-                    "Name": "AucTooLow",
-                    "Type": "Fail",
-                    "Arguments": {"ErrorMessage": "model AUC is below MinimumAuc; not registered"},
-                }
-            ],
-            "IfSteps": [register_step(p, "Register", image="${TrainingImageUri}", model_data=model_data)],
-        },
-    }
+    check = _auc_gate(register_step(p, "Register", image="${TrainingImageUri}", model_data=model_data))
     return {
         "Version": SCHEMA_VERSION,
         "Metadata": {},
@@ -431,7 +406,29 @@ def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
             },
         },
     )
-    check = {
+    check = _auc_gate(register)
+    parameters = _parameters(p)
+    parameters[1:1] = [
+        {"Name": "TrainingSource", "Type": "String", "DefaultValue": "${TrainingSource}"},
+        {"Name": "AthenaWorkgroup", "Type": "String", "DefaultValue": "${AthenaWorkgroup}"},
+    ]
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": parameters,
+        "Steps": [preprocess, baseline, train, evaluate, check],
+    }
+
+
+def repository_definition(p: BuildPipeline, r: RepositoryBuild) -> str:
+    """:func:`repository_document` as indented JSON (sorted keys), ``${MinimumAuc}`` unquoted."""
+    return json.dumps(repository_document(p, r), indent=2, sort_keys=True).replace(f'"{MINIMUM_AUC}"', MINIMUM_AUC)
+
+
+def _auc_gate(register: dict[str, Any]) -> dict[str, Any]:
+    """The condition step every build shares: register only a model whose test AUC reaches
+    ``MinimumAuc``, else fail the run."""
+    return {
         "Name": "CheckAuc",
         "Type": "Condition",
         "Arguments": {
@@ -457,19 +454,3 @@ def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
             "IfSteps": [register],
         },
     }
-    parameters = _parameters(p)
-    parameters[1:1] = [
-        {"Name": "TrainingSource", "Type": "String", "DefaultValue": "${TrainingSource}"},
-        {"Name": "AthenaWorkgroup", "Type": "String", "DefaultValue": "${AthenaWorkgroup}"},
-    ]
-    return {
-        "Version": SCHEMA_VERSION,
-        "Metadata": {},
-        "Parameters": parameters,
-        "Steps": [preprocess, baseline, train, evaluate, check],
-    }
-
-
-def repository_definition(p: BuildPipeline, r: RepositoryBuild) -> str:
-    """:func:`repository_document` as indented JSON (sorted keys), ``${MinimumAuc}`` unquoted."""
-    return json.dumps(repository_document(p, r), indent=2, sort_keys=True).replace(f'"{MINIMUM_AUC}"', MINIMUM_AUC)
