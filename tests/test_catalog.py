@@ -16,6 +16,7 @@ import yaml
 from mlgov.errors import SpecError
 from mlgov.platform import naming
 from mlgov.platform.catalog import product_artifacts, released_changes, render_products
+from mlgov.platform.iam.catalog import launch_role_policy
 from mlgov.validation import load_spec
 from tests.conftest import ROOT, require_tool
 from tests.helpers import resources, statements
@@ -607,8 +608,6 @@ def test_the_printed_remedy_for_a_changed_released_version_works_when_followed_l
 
 
 def test_launch_role_of_a_multi_region_account_covers_every_region(default_spec):
-    from mlgov.modules.catalog import launch_role_policy
-
     # GIVEN a dev account built in two regions WHEN its (single, global) launch role is made
     stmts = statements(launch_role_policy(default_spec, "330000000003", ["eu-central-1", "eu-west-1"], "ml-admin"))
     (stacks_stmt,) = [s for s in stmts if s["Sid"] == "ProductStacks"]

@@ -36,3 +36,8 @@ def log_group(region: str, account_id: str, name: str) -> str:
 
 def event_bus(region: str, account_id: str, name: str) -> str:
     return arn("events", region, account_id, f"event-bus/{name}")
+
+
+def managed_policy(account_id: str, name: str) -> str:
+    """A customer managed policy (also how a permissions boundary is named)."""
+    return arn("iam", "", account_id, f"policy/{name}")
