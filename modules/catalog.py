@@ -67,6 +67,7 @@ from mlgov.platform import naming
 from mlgov.platform.catalog import ProductArtifact, persona_roles, product_artifacts
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import catalog as iam_catalog
+from mlgov.spec.catalog import Portfolio, Product
 from mlgov.spec.model import OrgSpec
 
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -105,7 +106,12 @@ def _address(*parts: str) -> str:
 
 
 class CatalogHub(Construct):
-    """Portfolios, products, launch constraints and OU shares in the hub account."""
+    """Portfolios, products, launch constraints and OU shares in the hub account.
+
+    One method per concern, each creating its resources in this construct's scope: a nested
+    construct would add a level to every resource's construct path, which the synthesized JSON
+    records, so the output would change.
+    """
 
     def __init__(
         self, scope: Construct, id: str, *, spec: OrgSpec, account_id: str, region: str, view: CatalogView
@@ -113,6 +119,9 @@ class CatalogHub(Construct):
         super().__init__(scope, id)
         catalog = spec.service_catalog
         assert catalog is not None and catalog.portfolios
+        self.spec = spec
+        self.region = region
+        self.view = view
         self.key = PlatformKey(
             self,
             "key",
@@ -122,168 +131,196 @@ class CatalogHub(Construct):
             description="mlgov Service Catalog product templates",
             extra_statements=iam_catalog.template_key_statements(spec, region),
         )
-        bucket_name = naming.bucket_name(spec, spec.hub, region, "catalog")
+        self.bucket_name = naming.bucket_name(spec, spec.hub, region, "catalog")
         self.bucket = SecureBucket(
             self,
             "bucket",
             name="catalog",
-            bucket_name=bucket_name,
+            bucket_name=self.bucket_name,
             kms_key_arn=self.key.arn,
-            extra_statements=iam_catalog.template_bucket_statements(spec, bucket_name),
+            extra_statements=iam_catalog.template_bucket_statements(spec, self.bucket_name),
         )
         for pkey, portfolio in sorted(catalog.portfolios.items()):
-            launch_role_name = naming.catalog_launch_role(spec, pkey)
-            # A renamed portfolio (or product) moves its addresses; AWS names and template paths stay.
-            fp = naming.former_portfolio(spec, pkey)
-            launch_role = json.dumps({"LocalRoleName": launch_role_name})
-            pf = named(
-                ServicecatalogPortfolio(
-                    self,
-                    f"portfolio_{pkey}",
-                    name=portfolio.display_name,
-                    description=portfolio.description or None,
-                    provider_name=portfolio.provider,
-                ),
-                naming.construct_id(pkey),
-                was=naming.moved_id(fp),
-            )
-            for ou in sorted(set(portfolio.share_with_ous)):
-                named(
-                    ServicecatalogPortfolioShare(
-                        self,
-                        f"share_{pkey}_{ou}",
-                        portfolio_id=ref(pf, "id"),
-                        principal_id=ou_arn(spec, ou),
-                        type="ORGANIZATIONAL_UNIT",
-                        share_principals=True,
-                        share_tag_options=True,
-                    ),
-                    naming.construct_id(pkey, ou),
-                    was=naming.moved_id(fp, ou),
-                )
-            patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
-            for pattern in sorted(patterns):
-                named(
-                    ServicecatalogPrincipalPortfolioAssociation(
-                        self,
-                        f"principal_{pkey}_{pattern}",
-                        portfolio_id=ref(pf, "id"),
-                        # IAM_PATTERN ARNs carry no account: they match in every account the share reaches.
-                        principal_arn=arns.arn("iam", "", "", f"role/{pattern}"),
-                        principal_type="IAM_PATTERN",
-                    ),
-                    _address(pkey, pattern),
-                    was=fp and _address(fp, pattern),
-                )
-            for tag_key, tag_value in sorted(portfolio.tag_options.items()):
-                option = named(
-                    ServicecatalogTagOption(self, f"tag_option_{pkey}_{tag_key}", key=tag_key, value=tag_value),
-                    _address(pkey, tag_key),
-                    was=fp and _address(fp, tag_key),
-                )
-                named(
-                    ServicecatalogTagOptionResourceAssociation(
-                        self,
-                        f"tag_option_assoc_{pkey}_{tag_key}",
-                        resource_id=ref(pf, "id"),
-                        tag_option_id=ref(option, "id"),
-                    ),
-                    _address(pkey, tag_key),
-                    was=fp and _address(fp, tag_key),
-                )
-
+            pf = self._portfolio(pkey, portfolio)
             for key, product in sorted(portfolio.products.items()):
-                address = naming.construct_id(pkey, key)
-                fprod = naming.former_product(spec, pkey, key)
-                old = (fp or pkey, fprod or key) if fp or fprod else None
-                was = naming.construct_id(*old) if old else None
-                objects = {}
-                for version in product.versions:
-                    object_key = naming.product_template_key(spec, pkey, key, version.name)
-                    objects[version.name] = named(
-                        S3Object(
-                            self,
-                            f"template_{address}_{version.name}",
-                            bucket=ref(self.bucket.bucket, "id"),
-                            key=object_key,
-                            content=terraform_literal(view.text(object_key)),
-                            content_type="application/x-yaml",
-                        ),
-                        _address(pkey, key, version.name),
-                        was=old and _address(*old, version.name),
-                    )
+                self._product(pkey, portfolio, pf, key, product)
 
-                def url(version_name: str, pkey: str = pkey, key: str = key) -> str:
-                    object_key = naming.product_template_key(spec, pkey, key, version_name)
-                    return f"https://{bucket_name}.s3.{region}.amazonaws.com/{object_key}"
+    def _portfolio(self, pkey: str, portfolio: Portfolio) -> ServicecatalogPortfolio:
+        """The portfolio, its OU shares, the principals that see it and its tag options."""
+        spec = self.spec
+        # A renamed portfolio (or product) moves its addresses; AWS names and template paths stay.
+        fp = naming.former_portfolio(spec, pkey)
+        pf = named(
+            ServicecatalogPortfolio(
+                self,
+                f"portfolio_{pkey}",
+                name=portfolio.display_name,
+                description=portfolio.description or None,
+                provider_name=portfolio.provider,
+            ),
+            naming.construct_id(pkey),
+            was=naming.moved_id(fp),
+        )
+        for ou in sorted(set(portfolio.share_with_ous)):
+            named(
+                ServicecatalogPortfolioShare(
+                    self,
+                    f"share_{pkey}_{ou}",
+                    portfolio_id=ref(pf, "id"),
+                    principal_id=ou_arn(spec, ou),
+                    type="ORGANIZATIONAL_UNIT",
+                    share_principals=True,
+                    share_tag_options=True,
+                ),
+                naming.construct_id(pkey, ou),
+                was=naming.moved_id(fp, ou),
+            )
+        patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
+        for pattern in sorted(patterns):
+            named(
+                ServicecatalogPrincipalPortfolioAssociation(
+                    self,
+                    f"principal_{pkey}_{pattern}",
+                    portfolio_id=ref(pf, "id"),
+                    # IAM_PATTERN ARNs carry no account: they match in every account the share reaches.
+                    principal_arn=arns.arn("iam", "", "", f"role/{pattern}"),
+                    principal_type="IAM_PATTERN",
+                ),
+                _address(pkey, pattern),
+                was=fp and _address(fp, pattern),
+            )
+        for tag_key, tag_value in sorted(portfolio.tag_options.items()):
+            option = named(
+                ServicecatalogTagOption(self, f"tag_option_{pkey}_{tag_key}", key=tag_key, value=tag_value),
+                _address(pkey, tag_key),
+                was=fp and _address(fp, tag_key),
+            )
+            named(
+                ServicecatalogTagOptionResourceAssociation(
+                    self,
+                    f"tag_option_assoc_{pkey}_{tag_key}",
+                    resource_id=ref(pf, "id"),
+                    tag_option_id=ref(option, "id"),
+                ),
+                _address(pkey, tag_key),
+                was=fp and _address(fp, tag_key),
+            )
+        return pf
 
-                first, *later = product.versions
-                sc_product = named(
-                    ServicecatalogProduct(
-                        self,
-                        f"product_{address}",
-                        name=product.display_name,
-                        owner=product.owner,
-                        type="CLOUD_FORMATION_TEMPLATE",
-                        description=product.description or None,
-                        distributor=product.distributor,
-                        support_email=product.support_email,
-                        support_url=product.support_url,
-                        support_description=product.support_description or None,
-                        tags={STUDIO_VISIBILITY_TAG: "true"}
-                        if portfolio.studio_visible and not product.retired
-                        else None,
-                        provisioning_artifact_parameters=ServicecatalogProductProvisioningArtifactParameters(
-                            name=first.name,
-                            description=first.description or None,
-                            template_url=url(first.name),
-                            type="CLOUD_FORMATION_TEMPLATE",
-                        ),
-                        depends_on=[objects[first.name], self.bucket.policy],
-                    ),
-                    address,
-                    was=was,
-                )
-                for version in later:
-                    named(
-                        ServicecatalogProvisioningArtifact(
-                            self,
-                            f"artifact_{address}_{version.name}",
-                            product_id=sc_product.id,
-                            name=version.name,
-                            description=version.description or None,
-                            template_url=url(version.name),
-                            type="CLOUD_FORMATION_TEMPLATE",
-                            depends_on=[objects[version.name]],
-                        ),
-                        _address(pkey, key, version.name),
-                        was=old and _address(*old, version.name),
-                    )
-                if product.retired:
-                    # Out of the portfolio: nobody can launch it; the product and its released
-                    # templates stay (provisioned copies can still be terminated).
-                    continue
-                association = named(
-                    ServicecatalogProductPortfolioAssociation(
-                        self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
-                    ),
-                    address,
-                    was=was,
-                )
-                named(
-                    ServicecatalogConstraint(
-                        self,
-                        f"launch_{address}",
-                        portfolio_id=ref(pf, "id"),
-                        product_id=ref(sc_product, "id"),
-                        type="LAUNCH",
-                        parameters=launch_role,
-                        description=f"Launch {product.display_name} with the local role {launch_role_name}",
-                        depends_on=[association],
-                    ),
-                    address,
-                    was=was,
-                )
+    def _product(
+        self, pkey: str, portfolio: Portfolio, pf: ServicecatalogPortfolio, key: str, product: Product
+    ) -> None:
+        """One product: its templates, the product with every version, and its place in the portfolio."""
+        spec = self.spec
+        address = naming.construct_id(pkey, key)
+        fp = naming.former_portfolio(spec, pkey)
+        fprod = naming.former_product(spec, pkey, key)
+        old = (fp or pkey, fprod or key) if fp or fprod else None
+        was = naming.construct_id(*old) if old else None
+        objects = self._templates(pkey, key, product, old)
+
+        def url(version_name: str) -> str:
+            object_key = naming.product_template_key(spec, pkey, key, version_name)
+            return f"https://{self.bucket_name}.s3.{self.region}.amazonaws.com/{object_key}"
+
+        first, *later = product.versions
+        sc_product = named(
+            ServicecatalogProduct(
+                self,
+                f"product_{address}",
+                name=product.display_name,
+                owner=product.owner,
+                type="CLOUD_FORMATION_TEMPLATE",
+                description=product.description or None,
+                distributor=product.distributor,
+                support_email=product.support_email,
+                support_url=product.support_url,
+                support_description=product.support_description or None,
+                tags={STUDIO_VISIBILITY_TAG: "true"} if portfolio.studio_visible and not product.retired else None,
+                provisioning_artifact_parameters=ServicecatalogProductProvisioningArtifactParameters(
+                    name=first.name,
+                    description=first.description or None,
+                    template_url=url(first.name),
+                    type="CLOUD_FORMATION_TEMPLATE",
+                ),
+                depends_on=[objects[first.name], self.bucket.policy],
+            ),
+            address,
+            was=was,
+        )
+        for version in later:
+            named(
+                ServicecatalogProvisioningArtifact(
+                    self,
+                    f"artifact_{address}_{version.name}",
+                    product_id=sc_product.id,
+                    name=version.name,
+                    description=version.description or None,
+                    template_url=url(version.name),
+                    type="CLOUD_FORMATION_TEMPLATE",
+                    depends_on=[objects[version.name]],
+                ),
+                _address(pkey, key, version.name),
+                was=old and _address(*old, version.name),
+            )
+        if product.retired:
+            # Out of the portfolio: nobody can launch it; the product and its released
+            # templates stay (provisioned copies can still be terminated).
+            return
+        self._launch(pkey, pf, sc_product, product, address, was)
+
+    def _templates(self, pkey: str, key: str, product: Product, old: tuple[str, str] | None) -> dict[str, S3Object]:
+        """One template object per version of a product, the bytes generated/products/ holds."""
+        objects = {}
+        address = naming.construct_id(pkey, key)
+        for version in product.versions:
+            object_key = naming.product_template_key(self.spec, pkey, key, version.name)
+            objects[version.name] = named(
+                S3Object(
+                    self,
+                    f"template_{address}_{version.name}",
+                    bucket=ref(self.bucket.bucket, "id"),
+                    key=object_key,
+                    content=terraform_literal(self.view.text(object_key)),
+                    content_type="application/x-yaml",
+                ),
+                _address(pkey, key, version.name),
+                was=old and _address(*old, version.name),
+            )
+        return objects
+
+    def _launch(
+        self,
+        pkey: str,
+        pf: ServicecatalogPortfolio,
+        sc_product: ServicecatalogProduct,
+        product: Product,
+        address: str,
+        was: str | None,
+    ) -> None:
+        """The product in the portfolio, launched with the portfolio's own (LOCAL) launch role."""
+        launch_role_name = naming.catalog_launch_role(self.spec, pkey)
+        association = named(
+            ServicecatalogProductPortfolioAssociation(
+                self, f"association_{address}", portfolio_id=ref(pf, "id"), product_id=ref(sc_product, "id")
+            ),
+            address,
+            was=was,
+        )
+        named(
+            ServicecatalogConstraint(
+                self,
+                f"launch_{address}",
+                portfolio_id=ref(pf, "id"),
+                product_id=ref(sc_product, "id"),
+                type="LAUNCH",
+                parameters=json.dumps({"LocalRoleName": launch_role_name}),
+                description=f"Launch {product.display_name} with the local role {launch_role_name}",
+                depends_on=[association],
+            ),
+            address,
+            was=was,
+        )
 
 
 class CatalogLaunchRole(Construct):
