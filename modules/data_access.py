@@ -22,7 +22,7 @@ and when something is shared with the team:
   SELECT (+DESCRIBE) on each shared table or only its granted columns.
 
 The IAM side of those roles (Glue read on exactly these objects, ``lakeformation:GetDataAccess``,
-Athena on the workgroup, the results prefix and key) is :func:`mlgov.platform.data.data_statements`,
+Athena on the workgroup, the results prefix and key) is :func:`mlgov.platform.iam.data.data_statements`,
 which :class:`mlgov.modules.governance_dev.DevGovernance` puts into the roles' policies.
 """
 
