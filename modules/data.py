@@ -139,7 +139,6 @@ class DataLake(Construct):
         self.lake_bucket = SecureBucket(
             self, "lake_bucket", name="lake", bucket_name=lake_bucket, kms_key_arn=self.lake_key.arn
         )
-        buckets = [lake_bucket]
         keys = [self.lake_key.arn]
         if store is not None:
             self.store_key = PlatformKey(
@@ -154,7 +153,6 @@ class DataLake(Construct):
             self.store_bucket = SecureBucket(
                 self, "store_bucket", name="feature_store", bucket_name=store_bucket, kms_key_arn=self.store_key.arn
             )
-            buckets.append(store_bucket)
             keys.append(self.store_key.arn)
 
         access = role(
@@ -163,7 +161,7 @@ class DataLake(Construct):
             name=naming.lake_access_role(spec),
             trust=service_trust("lakeformation.amazonaws.com", account_id),
             description="Lake Formation reads and writes the registered lake locations for its grantees",
-            statements=iam.lake_access_statements(buckets, keys),
+            statements=iam.lake_access_statements(spec, keys),
         )
         locations = {"lake": self.lake_bucket}
         if store is not None:

@@ -35,8 +35,12 @@ ATHENA_ACTIONS = (
 )
 
 
-def lake_access_statements(buckets: Sequence[str], key_arns: Sequence[str]) -> list[dict[str, Any]]:
-    """Lake Formation's role: read and write the registered ``buckets`` under their keys."""
+def lake_access_statements(spec: OrgSpec, key_arns: Sequence[str]) -> list[dict[str, Any]]:
+    """Lake Formation's role: read and write the registered locations (the lake bucket and, with a
+    feature store, its offline store bucket) under their keys (``key_arns``, Terraform references)."""
+    buckets = [naming.lake_bucket(spec)]
+    if spec.data is not None and spec.data.feature_store is not None:
+        buckets.append(naming.feature_store_bucket(spec))
     return [
         policy.statement(
             "RegisteredLocations", LAKE_ADMIN_ACTIONS, [a for b in buckets for a in policy.bucket_arns(b)]
