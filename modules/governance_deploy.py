@@ -50,7 +50,6 @@ class StageGovernance(Construct):
         account_key: str,
         region: str,
         platform_key_arn: str,
-        platform_bucket: str,
     ) -> None:
         super().__init__(scope, id)
         self.roles: dict[str, IamRole] = {}
@@ -106,7 +105,6 @@ class StageGovernance(Construct):
                     team,
                     account_key,
                     region,
-                    platform_bucket,
                     platform_key_arn,
                     batch_groups=batch_groups,
                     in_network=bool(stages),
@@ -114,13 +112,11 @@ class StageGovernance(Construct):
             )
             self.roles[f"{team}-deploy"] = deploy
             if watched:
-                self._monitoring_role(spec, team, account_key, region, platform_key_arn, platform_bucket)
+                self._monitoring_role(spec, team, account_key, region, platform_key_arn)
             if batch_groups:
                 self._batch_role(spec, team, account_key, region, batch_groups)
 
-    def _monitoring_role(
-        self, spec: OrgSpec, team: str, account_key: str, region: str, platform_key_arn: str, platform_bucket: str
-    ) -> None:
+    def _monitoring_role(self, spec: OrgSpec, team: str, account_key: str, region: str, platform_key_arn: str) -> None:
         """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""
         assert self.monitoring is not None
         label = naming.team_label(spec, team)  # a renamed team keeps its prefixes (renamed_from)
@@ -133,7 +129,7 @@ class StageGovernance(Construct):
             trust=service_trust("sagemaker.amazonaws.com", spec.accounts[account_key].id),
             description=f"SageMaker runs team {label}'s monitoring jobs with this role",
             statements=iam.monitoring_statements(
-                spec, team, account_key, region, platform_bucket, platform_key_arn, self.monitoring.key.arn
+                spec, team, account_key, region, platform_key_arn, self.monitoring.key.arn
             ),
         )
 

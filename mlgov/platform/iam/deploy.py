@@ -88,6 +88,11 @@ def _hub_key(sid: str, spec: OrgSpec, key_actions: Sequence[str]) -> dict[str, A
     return kms_by_alias(sid, key_actions, hub_region, hub_id, naming.kms_alias(spec, "model-artifacts"))
 
 
+def _platform_bucket(spec: OrgSpec, account_key: str, region: str) -> str:
+    """The account's platform bucket (the baseline's, :mod:`mlgov.modules.base`): data capture and batch data."""
+    return naming.bucket_name(spec, account_key, region, "platform")
+
+
 def _endpoints(spec: OrgSpec, team: str) -> list[str]:
     return [naming.endpoint_name(spec, team, g) for g in spec.teams[team].governance.model_package_groups]
 
@@ -242,18 +247,18 @@ def endpoint_statements(
     team: str,
     account_key: str,
     region: str,
-    platform_bucket: str,
     platform_key_arn: str,
     *,
     batch_groups: Sequence[str],
     in_network: bool,
 ) -> list[dict[str, Any]]:
     """The endpoints' execution role: promoted artifacts from the hub, data capture into the
-    platform bucket, images from the team's hub repository or AWS's registries, and the batch
+    account's platform bucket, images from the team's hub repository or AWS's registries, and the batch
     data of ``batch_groups``; ``in_network``: the endpoints run in the account's network."""
     account_id = spec.accounts[account_key].id
     label = naming.team_label(spec, team)
     endpoints = _endpoints(spec, team)
+    platform_bucket = _platform_bucket(spec, account_key, region)
     artifact_bucket = _hub_artifacts(spec)
     statements = [
         policy.statement(
@@ -308,12 +313,12 @@ def monitoring_statements(
     team: str,
     account_key: str,
     region: str,
-    platform_bucket: str,
     platform_key_arn: str,
     monitoring_key_arn: str,
 ) -> list[dict[str, Any]]:
     """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""
     account_id = spec.accounts[account_key].id
+    platform_bucket = _platform_bucket(spec, account_key, region)
     reports = naming.monitoring_bucket(spec, account_key)
     label = naming.team_label(spec, team)  # a renamed team keeps its prefixes (renamed_from)
     log_group = arns.log_group(region, account_id, "/aws/sagemaker/ProcessingJobs")
