@@ -82,3 +82,33 @@ def kms_keys(region: str, account_id: str) -> str:
 def kms_alias(region: str, account_id: str, alias: str) -> str:
     """A key by its alias (``alias/...``): what a CloudFormation KmsKeyId may name."""
     return arn("kms", region, account_id, alias)
+
+
+def ecr_repository(region: str, account_id: str, name: str) -> str:
+    return arn("ecr", region, account_id, f"repository/{name}")
+
+
+def sns_topic(region: str, account_id: str, name: str) -> str:
+    return arn("sns", region, account_id, name)
+
+
+def alarm(region: str, account_id: str, name: str) -> str:
+    """A CloudWatch alarm (``name`` may end in a wildcard)."""
+    return arn("cloudwatch", region, account_id, f"alarm:{name}")
+
+
+def cloudformation_stack(region: str, account_id: str, name: str) -> str:
+    """Every stack of that name (the ARN ends in the stack's random id)."""
+    return arn("cloudformation", region, account_id, f"stack/{name}/*")
+
+
+def catalog_product(region: str, account_id: str, product: str) -> str:
+    return arn("catalog", region, account_id, f"product/{product}")
+
+
+def network_interfaces(region: str, account_id: str) -> str:
+    return arn("ec2", region, account_id, "network-interface/*")
+
+
+def service_linked_role(account_id: str, service: str, name: str) -> str:
+    return arn("iam", "", account_id, f"role/aws-service-role/{service}/{name}")

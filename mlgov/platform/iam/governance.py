@@ -16,9 +16,8 @@ from typing import Any
 from mlgov.platform import governance, monitoring, naming, policy
 from mlgov.platform.iam import arns
 from mlgov.platform.iam.actions import LOG_DELIVERY, LOG_GROUP_CREATE
+from mlgov.platform.iam.common import only_role, register_pending, service_trust
 from mlgov.spec.model import OrgSpec
-
-PENDING_APPROVAL = "PendingManualApproval"
 
 # Action sets of the hub's documents.
 KEY_READ = ("kms:Decrypt", "kms:DescribeKey")
@@ -79,34 +78,6 @@ LAMBDA = "lambda.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
 CODEBUILD = "codebuild.amazonaws.com"
 EVENTS = "events.amazonaws.com"
-
-
-def only_role(account_id: str, role_arns: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(principal, condition) that admit exactly ``role_arns`` of ``account_id``."""
-    return {"AWS": arns.account_root(account_id)}, {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}}
-
-
-def service_trust(service: str, account_id: str) -> str:
-    """Trust policy for an AWS service acting on behalf of this account only."""
-    return policy.document(
-        policy.statement(
-            "ServiceAssumesRole",
-            ASSUME_ROLE,
-            principals={"Service": service},
-            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-        )
-    )
-
-
-def register_pending(sid: str, resources: Sequence[str]) -> dict[str, Any]:
-    """CreateModelPackage only with status PendingManualApproval: nobody registers a package that is
-    already approved, so an approver's UpdateModelPackage is the only way to Approved."""
-    return policy.statement(
-        sid,
-        REGISTER_PACKAGE,
-        resources,
-        conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING_APPROVAL}},
-    )
 
 
 def _hub_id(spec: OrgSpec) -> str:
