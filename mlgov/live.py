@@ -21,8 +21,8 @@ import botocore.exceptions
 from mlgov.errors import MlgovError
 from mlgov.platform import naming
 from mlgov.platform.guardrails import service_control_policies
+from mlgov.spec.located import dotted
 from mlgov.spec.model import OrgSpec
-from mlgov.spec.source import dotted
 
 MAX_ATTEMPTS = 8  # standard retry mode backs off on throttling before we give up
 RETRY_CONFIG = botocore.config.Config(

@@ -6,19 +6,19 @@ from cdktf import App
 
 from mlgov.modules.base import AccountStack
 from mlgov.modules.data import DataAccountStack
-from mlgov.modules.deployment import DeploymentAccountStack
 from mlgov.modules.dev import DevAccountStack
+from mlgov.modules.hub import HubStack
 from mlgov.modules.management import ManagementStack
-from mlgov.modules.shared_services import SharedServicesStack
+from mlgov.modules.stage import StageAccountStack
 from mlgov.platform.manifest import dependencies
 from mlgov.spec.model import Layer, OrgSpec
 
 STACK_CLASSES: dict[Layer, type[AccountStack]] = {
     Layer.management: ManagementStack,
-    Layer.shared_services: SharedServicesStack,
+    Layer.hub: HubStack,
     Layer.dev: DevAccountStack,
-    Layer.test: DeploymentAccountStack,
-    Layer.prod: DeploymentAccountStack,
+    Layer.test: StageAccountStack,
+    Layer.prod: StageAccountStack,
     Layer.data: DataAccountStack,
 }
 

@@ -67,7 +67,7 @@ def stacks(tree):
 @pytest.fixture(scope="session")
 def render_spec():
     """Render any spec (a path or YAML text) in this process; the provider is already loaded."""
-    from mlgov.spec.source import load_yaml
+    from mlgov.spec.located import load_yaml
     from mlgov.synth.tree import render
     from mlgov.validation import load_spec, parse_spec
 

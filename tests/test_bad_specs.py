@@ -104,7 +104,7 @@ def test_cli_synth_refuses_bad_spec_and_leaves_output_alone(name, out_copy, monk
 
 def test_huge_file_is_refused_before_parsing(tmp_path):
     # GIVEN a spec just over the size limit (written here: megabytes do not belong in git)
-    from mlgov.spec.source import MAX_SPEC_BYTES
+    from mlgov.spec.located import MAX_SPEC_BYTES
 
     path = tmp_path / "huge.yaml"
     path.write_bytes((ROOT / "org.yaml").read_bytes() + b"#" * MAX_SPEC_BYTES + b"\n")

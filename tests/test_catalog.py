@@ -569,7 +569,7 @@ def test_adding_a_team_synthesizes_and_leaves_every_released_product_byte_identi
 
 def test_the_printed_remedy_for_a_changed_released_version_works_when_followed_literally(tmp_path, monkeypatch):
     from mlgov.platform import templates as render
-    from mlgov.spec.source import load_yaml
+    from mlgov.spec.located import load_yaml
     from mlgov.validation import parse_spec
 
     # GIVEN the released products, and templates/ without the released copies (as before freezing)

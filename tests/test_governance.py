@@ -421,7 +421,7 @@ def test_endpoint_settings_are_checked(endpoints, line):
     # THEN exactly that problem is reported at that path
     import yaml
 
-    from mlgov.spec.source import load_yaml
+    from mlgov.spec.located import load_yaml
     from mlgov.validation import parse_spec
     from tests.conftest import ROOT
 

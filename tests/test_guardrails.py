@@ -15,7 +15,7 @@ import yaml
 from mlgov.errors import SpecError
 from mlgov.platform import guardrails as scp
 from mlgov.platform.naming import Kind
-from mlgov.spec.source import load_yaml
+from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 from mlgov.validation.checks import planned_names
 from tests.conftest import ROOT

@@ -20,7 +20,7 @@ from moto.core import DEFAULT_ACCOUNT_ID, set_initial_no_auth_action_count
 
 from mlgov import live
 from mlgov.cli import cli
-from mlgov.spec.source import load_yaml
+from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 

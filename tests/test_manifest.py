@@ -136,7 +136,7 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
 
 
 def test_two_region_hub_precedes_every_workload_stack():
-    from mlgov.spec.source import load_yaml
+    from mlgov.spec.located import load_yaml
     from mlgov.validation import parse_spec
 
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
@@ -145,7 +145,7 @@ def test_two_region_hub_precedes_every_workload_stack():
     spec = parse_spec(load_yaml(yaml.safe_dump(data), "<two-region-hub>"))
     doc = manifest.manifest(spec)
     deps = {s["name"]: s["depends_on"] for s in doc["stacks"]}
-    hubs = [s["name"] for s in doc["stacks"] if s["layer"] == Layer.shared_services.value]
+    hubs = [s["name"] for s in doc["stacks"] if s["layer"] == Layer.hub.value]
     assert len(hubs) == 2 and is_topological(doc["order"], deps)
     assert deps["ml-prod"] == sorted([*hubs, "data-lake"])
 

@@ -15,8 +15,8 @@ from mlgov.platform import naming
 from mlgov.platform import network as facts
 from mlgov.platform.iam import network as iam_network
 from mlgov.review import security, terraform
+from mlgov.spec.located import load_yaml
 from mlgov.spec.model import Layer
-from mlgov.spec.source import load_yaml
 from mlgov.validation import load_spec, parse_spec
 from tests.conftest import ROOT
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mlgov.errors import SpecError
 from mlgov.review import security
-from mlgov.spec.source import load_yaml
+from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from mlgov.errors import SpecError
+from mlgov.spec.located import load_yaml
 from mlgov.spec.model import Layer, OrgSpec, json_schema
-from mlgov.spec.source import load_yaml
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 

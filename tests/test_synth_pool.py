@@ -73,7 +73,7 @@ def test_bad_jobs_environment_is_one_clear_error(value):
 
 def test_queue_puts_the_hub_first_and_deployment_stacks_last(default_spec):
     order = [ref.layer for ref in synth_pool.queue_order(default_spec.stack_refs())]
-    assert order[0] is Layer.shared_services
+    assert order[0] is Layer.hub
     assert set(order[-2:]) == {Layer.test, Layer.prod}
 
 

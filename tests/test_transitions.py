@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from mlgov.cli import cli
 from mlgov.review import iam, localapply, summary, terraform
 from mlgov.review import plan as planning
+from mlgov.spec.located import load_yaml
 from mlgov.spec.model import OrgSpec, StackRef
-from mlgov.spec.source import load_yaml
 from mlgov.synth.tree import write_tree
 from mlgov.validation import parse_spec
 from tests.conftest import ON_CI, ROOT

@@ -16,7 +16,7 @@ from mlgov import live
 from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, default_spec_path, fail, load, spec_argument
 from mlgov.errors import SpecError
 from mlgov.spec import edit as specedit
-from mlgov.spec.source import load_yaml
+from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 
 profile_option = click.option(

@@ -161,7 +161,7 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
 def hub_stack_names(spec: OrgSpec) -> list[str]:
     """Stacks that hold the governance hub (the hub account in :func:`naming.hub_region`)."""
     region = naming.hub_region(spec)
-    return [ref.name for ref in spec.stack_refs() if ref.layer == Layer.shared_services and ref.region == region]
+    return [ref.name for ref in spec.stack_refs() if ref.layer == Layer.hub and ref.region == region]
 
 
 def render_assets(spec: OrgSpec) -> dict[str, bytes]:

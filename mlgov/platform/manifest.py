@@ -21,7 +21,7 @@ MANIFEST_VERSION = 1
 # Bootstrap rank of each layer: a stack follows every stack of the nearest lower rank.
 LAYER_RANK: dict[Layer, int] = {
     Layer.management: 0,
-    Layer.shared_services: 1,
+    Layer.hub: 1,
     Layer.dev: 2,
     Layer.test: 2,
     Layer.prod: 2,

@@ -4,7 +4,7 @@ The hub's deployment pipelines pass :func:`endpoint_parameters` to the endpoint 
 (``templates/governance/endpoint.json.j2``): whether the stage monitors the endpoint, the
 monitoring role, key and report location in the stage account, the schedule, AWS's monitor
 images and, from the select step's ``selected.json``, the package's drift baselines. The
-stage stacks create what those parameters name (:mod:`mlgov.modules.governance_deploy`), and
+stage stacks create what those parameters name (:mod:`mlgov.modules.governance_stage`), and
 the readers of the reports get their identity side here (:func:`report_read_statements`).
 """
 

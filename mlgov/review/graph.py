@@ -82,7 +82,7 @@ def build(spec: OrgSpec) -> Graph:
         for before in deps[ref.name]:
             g.edges.append({"from": _id("stack", before), "to": _id("stack", ref.name), "label": "", "kind": "order"})
 
-    hubs = spec.keys_in_layer(Layer.shared_services)
+    hubs = spec.keys_in_layer(Layer.hub)
     if not hubs:
         return g
     hub = _id("acct", hubs[0])

@@ -19,17 +19,17 @@ from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecMo
 from mlgov.spec.catalog import ServiceCatalog
 from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
+from mlgov.spec.located import Located, dotted, load_yaml
 from mlgov.spec.management import ManagementSettings
 from mlgov.spec.network import LayerNetworkDefaults, Network
 from mlgov.spec.repositories import SourceConnection
-from mlgov.spec.source import Located, dotted, load_yaml
 
 
 class Layer(str, Enum):
     """What an account is for; decides which stack class builds it."""
 
     management = "management"
-    shared_services = "shared-services"
+    hub = "shared-services"
     dev = "dev"
     test = "test"
     prod = "prod"
@@ -219,7 +219,7 @@ class OrgSpec(SpecModel):
     @property
     def hub(self) -> str:
         """Key of the ML shared services (hub) account."""
-        return self.keys_in_layer(Layer.shared_services)[0]
+        return self.keys_in_layer(Layer.hub)[0]
 
     def terraform_role_arn(self, key: str) -> str:
         """ARN of the role Terraform assumes in an account."""

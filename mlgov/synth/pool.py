@@ -51,7 +51,7 @@ PARALLEL_MIN_STACKS = 24
 MAX_JOBS = 4
 STACKS_PER_JOB = 12
 # Queue order: stacks expected to be largest first (longest-processing-time-first balancing).
-LAYER_ORDER = {Layer.shared_services: 0, Layer.dev: 1, Layer.management: 2, Layer.test: 3, Layer.prod: 3, Layer.data: 3}
+LAYER_ORDER = {Layer.hub: 0, Layer.dev: 1, Layer.management: 2, Layer.test: 3, Layer.prod: 3, Layer.data: 3}
 _HEADER = struct.Struct(">Q")
 
 

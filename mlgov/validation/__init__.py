@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlgov.errors import Problem, SpecError
+from mlgov.spec.located import Located, dotted
 from mlgov.spec.model import OrgSpec, parse_model, read_spec_file
-from mlgov.spec.source import Located, dotted
 from mlgov.validation.checks import semantic_problems
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlgov.platform.addresses import Address, derived_addresses
+from mlgov.spec.located import dotted
 from mlgov.spec.model import OrgSpec
-from mlgov.spec.source import dotted
 
 Finding = tuple[tuple, str]
 

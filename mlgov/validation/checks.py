@@ -134,7 +134,7 @@ def _region_problem(region: str) -> str | None:
 
 def _image_registries(spec: OrgSpec) -> Iterator[Finding]:
     """The hub region must have AWS image registries mlgov knows (promotion and the monitors use them)."""
-    if not spec.teams or not spec.keys_in_layer(Layer.shared_services):
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
         return
     region = naming.hub_region(spec)
     if region in known_regions() and region not in images.known_regions():
@@ -241,7 +241,7 @@ def _accounts(spec: OrgSpec) -> Iterator[Finding]:
             ("organization", "management_account"),
             (f"account {mgmt!r} has layer {spec.accounts[mgmt].layer.value!r} (expected 'management')"),
         )
-    for layer in (Layer.management, Layer.shared_services):
+    for layer in (Layer.management, Layer.hub):
         keys = spec.keys_in_layer(layer)
         if len(keys) != 1:
             yield ("accounts",), f"expected exactly one account with layer {layer.value!r} (got {len(keys)}: {keys})"

@@ -26,7 +26,7 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
             if group in groups[:i]:
                 yield gpath + ("model_package_groups", i), f"duplicate model package group (got {group!r} twice)"
         for i, stage in enumerate(team.stages):
-            if stage.account not in spec.accounts or not spec.keys_in_layer(Layer.shared_services):
+            if stage.account not in spec.accounts or not spec.keys_in_layer(Layer.hub):
                 continue  # reported by the reference and layer checks
             # The hub's pipelines deploy in the hub region; the stage roles act in the account's
             # primary region. A cross-region action would need an artifact store per region.

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mlgov.spec.located import dotted
 from mlgov.spec.model import OrgSpec, StackRef
-from mlgov.spec.source import dotted
 
 Finding = tuple[tuple, str]
 

@@ -19,7 +19,7 @@ from mlgov.platform import naming
 from mlgov.spec.model import OrgSpec, StackRef
 
 
-class SharedServicesStack(AccountStack):
+class HubStack(AccountStack):
     """Stack of the ML hub account."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:

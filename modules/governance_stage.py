@@ -32,7 +32,7 @@ from constructs import Construct
 from mlgov.modules.governance_common import role, service_trust
 from mlgov.modules.monitoring import StageMonitoring
 from mlgov.platform import monitoring, naming
-from mlgov.platform.iam import deploy as iam
+from mlgov.platform.iam import stage as iam
 from mlgov.platform.naming import construct_id
 from mlgov.spec.governance import batch_stages, monitored_stages
 from mlgov.spec.model import OrgSpec

@@ -3,7 +3,7 @@
 Reads ``teams`` (stages that target this account) and ``accounts``. Creates the account
 baseline, the account's network in every region (:mod:`mlgov.modules.network`) plus, per team
 deploying here, the deploy, CloudFormation and endpoint roles
-(:mod:`mlgov.modules.governance_deploy`).
+(:mod:`mlgov.modules.governance_stage`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from constructs import Construct
 
 from mlgov.modules.base import AccountStack
-from mlgov.modules.governance_deploy import StageGovernance
+from mlgov.modules.governance_stage import StageGovernance
 from mlgov.platform import naming
 from mlgov.spec.model import OrgSpec, StackRef
 
 
-class DeploymentAccountStack(AccountStack):
+class StageAccountStack(AccountStack):
     """Stack of a test or prod account."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:

@@ -1,4 +1,4 @@
-"""Documents of the stage side of model governance (:mod:`mlgov.modules.governance_deploy`).
+"""Documents of the stage side of model governance (:mod:`mlgov.modules.governance_stage`).
 
 Per team deploying into a test or prod account: the deploy role (assumed by the hub pipeline
 role only), CloudFormation's endpoint deployer, the endpoints' execution role and, where used,
