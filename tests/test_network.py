@@ -141,7 +141,7 @@ def test_network_on_the_hub_is_refused():
     )
     assert problems(text) == [
         "spec.yaml:39: accounts.ml-shared-services.network: only dev, test and prod accounts get a network "
-        "(got one on a 'shared-services' account)"
+        "(got one on a 'hub' account)"
     ]
 
 

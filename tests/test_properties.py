@@ -24,7 +24,7 @@ BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
 names = st.from_regex(r"\A[a-z][a-z0-9]{1,10}\Z")
 FIXED = {
     "management": ("management", "root"),
-    "hub": ("shared-services", "infrastructure"),
+    "hub": ("hub", "infrastructure"),
     "test": ("test", "ml-deployment"),
     "prod": ("prod", "ml-deployment"),
 }

@@ -140,3 +140,14 @@ def test_region_check_uses_the_endpoint_prefixes_of_botocores_service_models():
     # Same answer as asking a full botocore session, service by service.
     via_session = set.intersection(*(set(session.get_available_regions(s)) for s in ENDPOINT_PREFIXES))
     assert known_regions() == via_session and "eu-west-1" in via_session
+
+
+def test_the_hub_layers_earlier_name_still_reads_as_hub():
+    # GIVEN a spec written before the rename (`layer: shared-services`)
+    text = (ROOT / "org.yaml").read_text().replace("layer: hub", "layer: shared-services")
+    assert "layer: shared-services" in text
+    # WHEN it is parsed THEN the account is in the hub layer, like the renamed spec's
+    old = parse_spec(load_yaml(text, "old.yaml"))
+    new = parse_spec(load_yaml((ROOT / "org.yaml").read_text(), "org.yaml"))
+    assert old.accounts[old.hub].layer is Layer.hub
+    assert old == new

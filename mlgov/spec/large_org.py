@@ -27,7 +27,7 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     org = doc["organization"]
     accounts = doc["accounts"]
     keep = {org["management_account"]}
-    keep.update(key for key, acc in accounts.items() if acc.get("layer") == "shared-services")
+    keep.update(key for key, acc in accounts.items() if acc.get("layer") in ("hub", "shared-services"))
     ous = org["organizational_units"]
     dev_ou = _ou_of_layer(accounts, "dev", ous)
     deploy_ou = _ou_of_layer(accounts, "prod", ous)

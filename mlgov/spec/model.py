@@ -29,11 +29,16 @@ class Layer(str, Enum):
     """What an account is for; decides which stack class builds it."""
 
     management = "management"
-    hub = "shared-services"
+    hub = "hub"
     dev = "dev"
     test = "test"
     prod = "prod"
     data = "data"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Layer | None:
+        """`shared-services`, the hub layer's earlier name, is still read as `hub` (specs written before the rename)."""
+        return cls.hub if value == "shared-services" else None
 
 
 class OrganizationalUnit(SpecModel):
@@ -71,7 +76,9 @@ class Account(SpecModel):
     """One AWS account and the platform layer it serves."""
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
-    layer: Layer = Field(description="management | shared-services | dev | test | prod | data.")
+    layer: Layer = Field(
+        description="management | hub (the ML shared services account; `shared-services` is read as `hub`) | dev | test | prod | data."
+    )
     ou: Name = Field(
         description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`)."
     )
