@@ -77,7 +77,10 @@ class Account(SpecModel):
 
     id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
     layer: Layer = Field(
-        description="management | hub (the ML shared services account; `shared-services` is read as `hub`) | dev | test | prod | data."
+        description=(
+            "management | hub (the ML shared services account; `shared-services` is read as `hub`) "
+            "| dev | test | prod | data."
+        )
     )
     ou: Name = Field(
         description="Name of the OU the account sits in (a key of organization.organizational_units, or `root`)."
