@@ -67,7 +67,7 @@ from mlgov.platform.catalog import (
     ProductArtifact,
     account_teams,
     launch_needs,
-    persona_roles,
+    principal_patterns,
     product_artifacts,
 )
 from mlgov.spec.model import OrgSpec
@@ -186,8 +186,7 @@ class CatalogHub(Construct):
                     naming.construct_id(pkey, ou),
                     was=naming.moved_id(fp, ou),
                 )
-            patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
-            for pattern in sorted(patterns):
+            for pattern in principal_patterns(spec, pkey):
                 named(
                     ServicecatalogPrincipalPortfolioAssociation(
                         self,
