@@ -132,9 +132,9 @@ def test_counts_equal_the_synthesized_default_org(default_spec, stacks):
     # the objects themselves, not only the multiset: roles by account, rules by bus
     synthesized = synthesized_counts(default_spec, stacks)
     for account, count in synthesized["iam_roles_per_account"].items():
-        assert figures[("iam_roles_per_account", f"account {account}")] == count
+        assert figures[("iam_roles_per_account", account)] == count
     for (account, region, bus), count in synthesized["event_rules_per_bus"].items():
-        assert figures[("event_rules_per_bus", f"event bus {bus} of {account} in {region}")] == count
+        assert figures[("event_rules_per_bus", f"{bus} of {account} in {region}")] == count
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
@@ -164,8 +164,8 @@ def test_six_teams_sharing_the_stage_accounts_break_the_portfolio_principals():
     with pytest.raises(SpecError) as info:
         parse_spec(load_yaml(text, "six.yaml"))
     assert [str(p) for p in info.value.problems] == [
-        "six.yaml:404: service_catalog.portfolios.sagemaker-projects.personas: portfolio_iam_pattern_principals: "
-        "12 > 10 (Service Catalog portfolio: portfolio sagemaker-projects in ml-shared-services); name fewer "
+        "six.yaml:397: service_catalog.portfolios.sagemaker-projects: portfolio_iam_pattern_principals: "
+        "12 > 10 (Service Catalog portfolio: sagemaker-projects in ml-shared-services); name fewer "
         "personas or role_patterns on the portfolio, or split the teams over more portfolios"
     ]
 
@@ -198,7 +198,7 @@ def test_a_raise_lifts_an_adjustable_quota():
     assert len(doc["accounts"]) == 11
     doc["service_catalog"]["portfolios"]["sagemaker-projects"]["personas"] = ["lead-data-scientist"]
     lines = _refusal(doc)
-    assert len(lines) == 1 and "organization_accounts: 11 > 10 (AWS organization" in lines[0]
+    assert len(lines) == 1 and "organization_accounts: 11 > 10 (AWS organization: o-nw4a8k2j6q)" in lines[0]
     doc["quotas"] = {"organization_accounts": 20}
     parse_spec(load_yaml(yaml.safe_dump(doc, sort_keys=False), "q.yaml"))
 
@@ -329,3 +329,76 @@ def test_bench_fixture_is_the_default_topology():
     assert len(teams) == 3
     assert {s["account"] for t in teams.values() for s in t["stages"]} == {"ml-test", "ml-prod"}
     assert len({t["dev_account"] for t in teams.values()}) == 3
+
+
+# -- quotas too large to commit as a bad spec: generated here -------------------------------------
+
+
+def _one_line(doc: dict) -> str:
+    lines = _refusal(doc, "gen.yaml")
+    assert len(lines) == 1, lines
+    return lines[0].split(": ", 1)[1]  # without the line number: the dump decides it
+
+
+def _default_doc() -> dict:
+    return yaml.safe_load((ROOT / "org.yaml").read_text())
+
+
+def test_roles_per_account_generated():
+    # GIVEN 334 teams sharing ml-test/ml-prod (portfolios without personas, raised account and
+    # rule quotas) THEN ml-prod holds 334 x (deploy, endpoint-deployer, endpoint, monitoring)
+    # roles plus fraud's batch role: one line for the quota, on the fullest account.
+    doc = shared_stage_org(334)
+    for portfolio in doc["service_catalog"]["portfolios"].values():
+        portfolio["personas"] = []
+    doc["quotas"] = {"organization_accounts": len(doc["accounts"]), "event_rules_per_bus": 1000}
+    assert _one_line(doc) == (
+        "accounts.ml-prod: iam_roles_per_account: 1,337 > 1,000 (IAM roles of the account: ml-prod, and 2 more); "
+        + QUOTAS["iam_roles_per_account"].remedy
+    )
+    doc["quotas"]["iam_roles_per_account"] = 2000
+    parse_spec(load_yaml(yaml.safe_dump(doc, sort_keys=False), "gen.yaml"))
+
+
+def test_pipelines_per_region_generated():
+    doc = _default_doc()
+    doc["teams"]["churn"]["governance"] = {"model_package_groups": [f"m{i:04d}" for i in range(999)]}
+    doc["quotas"] = {"event_rules_per_bus": 1100}
+    assert _one_line(doc) == (
+        "accounts.ml-shared-services: codepipeline_pipelines_per_region: 1,001 > 1,000 (CodePipeline pipelines of "
+        "the account and region: ml-shared-services in eu-west-1); "
+        + QUOTAS["codepipeline_pipelines_per_region"].remedy
+    )
+
+
+def test_organization_ous_generated():
+    doc = _default_doc()
+    ous = doc["organization"]["organizational_units"]
+    for i in range(1000 - len(ous) + 1):
+        ous[f"extra-{i:04d}"] = {"id": f"ou-nw4a-x{i:07d}"}
+    assert _one_line(doc) == (
+        "organization.organizational_units: organization_ous: 1,001 > 1,000 (AWS organization: o-nw4a8k2j6q); "
+        + QUOTAS["organization_ous"].remedy
+    )
+
+
+def test_lake_formation_quotas_generated():
+    doc = _default_doc()
+    doc["data"]["lf_tags"].update({f"extra{i:04d}": ["yes"] for i in range(1000 - 2 + 1)})
+    assert _one_line(doc) == (
+        "data.lf_tags: lf_tags_per_account: 1,001 > 1,000 (LF-tags of the data account: data-lake); "
+        + QUOTAS["lf_tags_per_account"].remedy
+    )
+    doc = _default_doc()
+    doc["data"]["lf_tags"]["domain"] += [f"domain{i:04d}" for i in range(1000 - 2 + 1)]
+    assert _one_line(doc) == "data.lf_tags.domain: lf_tag_values: 1,001 > 1,000 (LF-tag: domain); " + (
+        QUOTAS["lf_tag_values"].remedy
+    )
+    doc = _default_doc()
+    extra = {f"extra{i:02d}": "yes" for i in range(50)}
+    doc["data"]["lf_tags"].update({key: ["yes"] for key in extra})
+    doc["data"]["databases"]["payments"]["tables"]["transactions"]["lf_tags"] = {"domain": "payments", **extra}
+    assert _one_line(doc) == (
+        "data.databases.payments.tables.transactions.lf_tags: lf_tags_per_resource: 51 > 50 (Glue database or "
+        "table: table payments.transactions); " + QUOTAS["lf_tags_per_resource"].remedy
+    )

@@ -51,8 +51,8 @@ def _portfolio_principals(spec: OrgSpec) -> Iterator[Figure]:
         yield Figure(
             "portfolio_iam_pattern_principals",
             count,
-            f"portfolio {pkey} in {spec.hub}",
-            ("service_catalog", "portfolios", pkey, "personas"),
+            f"{pkey} in {spec.hub}",
+            ("service_catalog", "portfolios", pkey),
         )
 
 
@@ -101,7 +101,7 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
 
 def _roles(spec: OrgSpec) -> Iterator[Figure]:
     for key, names in sorted(account_roles(spec).items()):
-        yield Figure("iam_roles_per_account", len(names), f"account {key}", ("accounts", key))
+        yield Figure("iam_roles_per_account", len(names), key, ("accounts", key))
 
 
 def event_bus_rules(spec: OrgSpec) -> dict[tuple[str, str, str], list[str]]:
@@ -122,7 +122,7 @@ def event_bus_rules(spec: OrgSpec) -> dict[tuple[str, str, str], list[str]]:
 
 def _rules(spec: OrgSpec) -> Iterator[Figure]:
     for (key, region, bus), names in sorted(event_bus_rules(spec).items()):
-        yield Figure("event_rules_per_bus", len(names), f"event bus {bus} of {key} in {region}", ("teams",))
+        yield Figure("event_rules_per_bus", len(names), f"{bus} of {key} in {region}", ("teams",))
 
 
 def pipelines(spec: OrgSpec) -> dict[tuple[str, str], list[str]]:
@@ -137,7 +137,7 @@ def pipelines(spec: OrgSpec) -> dict[tuple[str, str], list[str]]:
 
 def _pipelines(spec: OrgSpec) -> Iterator[Figure]:
     for (key, region), names in sorted(pipelines(spec).items()):
-        yield Figure("codepipeline_pipelines_per_region", len(names), f"account {key} in {region}", ("accounts", key))
+        yield Figure("codepipeline_pipelines_per_region", len(names), f"{key} in {region}", ("accounts", key))
 
 
 @dataclass(frozen=True)
@@ -169,33 +169,33 @@ def _networks(spec: OrgSpec) -> Iterator[Figure]:
         path = ("accounts", ref.account, "network")
         where = f"{ref.account} in {ref.region}"
         interface = [e for e in r.endpoints if not e.gateway]
-        yield Figure("vpc_interface_endpoints_per_vpc", len(interface), f"VPC of {where}", path)
+        yield Figure("vpc_interface_endpoints_per_vpc", len(interface), where, path)
         for sg in security_group_rules(r):
-            obj = f"security group {sg.group} of {where}"
+            obj = f"{sg.group} of {where}"
             yield Figure("security_group_inbound_rules", sg.inbound, obj, path)
             yield Figure("security_group_outbound_rules", sg.outbound, obj, path)
         yield Figure(
             "security_groups_per_network_interface",
             len(r.security_group_ids),
-            f"SageMaker workload network interfaces of {where}",
+            where,
             path + (("security_group_ids",) if not r.creates_security_group else ()),
         )
 
 
 def _organization(spec: OrgSpec) -> Iterator[Figure]:
     org = spec.organization
-    yield Figure("organization_accounts", len(spec.accounts), f"organization {org.id}", ("accounts",))
+    yield Figure("organization_accounts", len(spec.accounts), org.id, ("accounts",))
     ous = org.organizational_units
-    yield Figure("organization_ous", len(ous), f"organization {org.id}", ("organization", "organizational_units"))
+    yield Figure("organization_ous", len(ous), org.id, ("organization", "organizational_units"))
     for name in sorted(ous):
         depth, cursor, seen = 1, ous[name].parent, {name}
         while cursor in ous and cursor not in seen:
             seen.add(cursor)
             depth, cursor = depth + 1, ous[cursor].parent
-        yield Figure("ou_nesting_depth", depth, f"OU {name}", ("organization", "organizational_units", name, "parent"))
+        yield Figure("ou_nesting_depth", depth, name, ("organization", "organizational_units", name, "parent"))
     per_target: Counter[str] = Counter(t for scp in service_control_policies(spec) for t in scp.targets)
     for target, count in sorted(per_target.items()):
-        yield Figure("scps_per_target", count + BUILTIN_PER_TARGET, f"{target}", ("management", "guardrails"))
+        yield Figure("scps_per_target", count + BUILTIN_PER_TARGET, target, ("management", "guardrails"))
 
 
 def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
@@ -203,9 +203,9 @@ def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
     if data is None or naming.data_account(spec) is None:
         return
     account = naming.data_account(spec)
-    yield Figure("lf_tags_per_account", len(data.lf_tags), f"data catalog of {account}", ("data", "lf_tags"))
+    yield Figure("lf_tags_per_account", len(data.lf_tags), f"{account}", ("data", "lf_tags"))
     for key, values in sorted(data.lf_tags.items()):
-        yield Figure("lf_tag_values", len(set(values)), f"LF-tag {key}", ("data", "lf_tags", key))
+        yield Figure("lf_tag_values", len(set(values)), key, ("data", "lf_tags", key))
     for db, database in sorted(data.databases.items()):
         path = ("data", "databases", db)
         yield Figure("lf_tags_per_resource", len(database.lf_tags), f"database {db}", path + ("lf_tags",))
@@ -252,10 +252,15 @@ def _over(spec: OrgSpec, figures: Iterable[Figure]) -> Iterator[Finding]:
 
 
 def raise_problems(spec: OrgSpec) -> Iterator[Finding]:
-    """A raise above the most AWS grants (where AWS documents one)."""
+    """A "raise" below AWS's default, or above the most AWS grants (where AWS documents one)."""
     for key, value in sorted(spec.quotas.raised().items()):
         top = QUOTAS[key].maximum
-        if top is not None and value > top:
+        if value < QUOTAS[key].limit:
+            yield (
+                ("quotas", key),
+                f"not a raise: AWS's default is {QUOTAS[key].limit:,} (got {value:,}); omit it to keep the default",
+            )
+        elif top is not None and value > top:
             yield (
                 ("quotas", key),
                 f"AWS raises {key} to at most {top:,} (got {value:,}); see {QUOTAS[key].source}",
