@@ -402,3 +402,17 @@ def test_lake_formation_quotas_generated():
         "data.databases.payments.tables.transactions.lf_tags: lf_tags_per_resource: 51 > 50 (Glue database or "
         "table: table payments.transactions); " + QUOTAS["lf_tags_per_resource"].remedy
     )
+
+
+def test_the_default_orgs_synthesized_documents_fit_every_size_quota(default_spec, stacks):
+    from mlgov.review.sizes import stack_documents
+    from mlgov.validation.quotas import DOCUMENT_QUOTAS, size_figures
+
+    docs = list(stack_documents(default_spec, stacks))
+    assert {kind for kind, *_ in docs} == set(DOCUMENT_QUOTAS)  # every kind is found and measured
+    assert check_policy_sizes(default_spec, docs) == []
+    # the biggest inline total is a real role's, summed over its policies
+    inline = max((f for f in size_figures(docs) if f.quota == "iam_role_inline_policies_chars"), key=lambda f: f.value)
+    role, account = inline.aws_object.removeprefix("role ").split(" in ")
+    policies = [t for kind, acc, _, obj, _, t in docs if kind == "inline-policy" and (acc, obj) == (account, role)]
+    assert inline.value == sum(measure(QUOTAS["iam_role_inline_policies_chars"], t) for t in policies)
