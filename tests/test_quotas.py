@@ -195,7 +195,7 @@ def test_the_default_spec_is_within_every_quota(default_spec):
 def test_a_raise_lifts_an_adjustable_quota():
     # GIVEN an org of 11 accounts (AWS's default is 10) WHEN the org has had the raise THEN it validates
     doc = shared_stage_org(6)
-    assert len(doc["accounts"]) == 11
+    assert len(doc["accounts"]) == 11 and doc.pop("quotas") == {"organization_accounts": 11}
     doc["service_catalog"]["portfolios"]["sagemaker-projects"]["personas"] = ["lead-data-scientist"]
     lines = _refusal(doc)
     assert len(lines) == 1 and "organization_accounts: 11 > 10 (AWS organization: o-nw4a8k2j6q)" in lines[0]

@@ -134,6 +134,8 @@ def shared_stage_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
             "tags": {"business-unit": BUSINESS_UNITS[n % len(BUSINESS_UNITS)]},
             "stages": [dict(stage) for stage in stages],
         }
+    if len(accounts) > ACCOUNTS_DEFAULT_QUOTA:  # an organization this large has had AWS raise it
+        doc.setdefault("quotas", {})["organization_accounts"] = len(accounts)
     return doc
 
 
