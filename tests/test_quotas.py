@@ -416,3 +416,11 @@ def test_the_default_orgs_synthesized_documents_fit_every_size_quota(default_spe
     role, account = inline.aws_object.removeprefix("role ").split(" in ")
     policies = [t for kind, acc, _, obj, _, t in docs if kind == "inline-policy" and (acc, obj) == (account, role)]
     assert inline.value == sum(measure(QUOTAS["iam_role_inline_policies_chars"], t) for t in policies)
+
+
+def test_the_quota_page_lists_every_quota_with_its_limit():
+    text = (ROOT / "docs" / "quotas.md").read_text()
+    for key, quota in QUOTAS.items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{key}` |")), None)
+        assert row is not None, key
+        assert f"| {quota.limit:,}" in row and quota.url in row and ("hard" in row) != quota.adjustable, key
