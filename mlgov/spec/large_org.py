@@ -78,6 +78,18 @@ def _within_quotas(doc: dict[str, Any]) -> None:
     generated portfolios name no personas (their products, shares and templates stay)."""
     if len(doc["accounts"]) > ACCOUNTS_DEFAULT_QUOTA:
         doc.setdefault("quotas", {})["organization_accounts"] = len(doc["accounts"])
+    # The hub holds 3 roles per team (deploy-pipeline, select-model, start-deploy) besides its
+    # own 3, and a rule and a pipeline per team and model package group (one, the default, for
+    # a generated team): as mlgov.validation.quotas counts them. Past AWS's defaults the
+    # generated org names the raises (adjustable quotas; AWS grants at most 5,000 roles).
+    teams = len(doc["teams"])
+    for key, figure, default in (
+        ("iam_roles_per_account", 3 + 3 * teams, 1000),
+        ("event_rules_per_bus", teams, 300),
+        ("codepipeline_pipelines_per_region", teams, 1000),
+    ):
+        if figure > default:
+            doc.setdefault("quotas", {})[key] = figure
     portfolios = (doc.get("service_catalog") or {}).get("portfolios") or {}
     for portfolio in portfolios.values():
         principals = len(portfolio.get("role_patterns") or []) + len(portfolio.get("personas") or []) * len(

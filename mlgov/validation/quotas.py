@@ -80,16 +80,21 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
         ]
         if spec.accounts[key].source is not None:
             roles[key] += [naming.team_role(spec, owner, p) for p in naming.BUILD_ROLES]
-    for key in spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod):
-        monitored_here = key in monitoring.monitored_accounts(spec)
-        for team, t in spec.teams.items():
-            here = {s.name for s in t.stages if s.account == key}
-            if not here:
-                continue
+    stage_accounts = set(spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod))
+    monitored = set(monitoring.monitored_accounts(spec))
+    for team in naming.by_label(spec, spec.teams):  # one walk over the teams: linear in the org's size
+        t = spec.teams[team]
+        watched = set(monitored_stages(spec, team))
+        batch = {s for g in t.governance.model_package_groups for s in batch_stages(spec, team, g)}
+        here: dict[str, set[str]] = defaultdict(set)
+        for stage in t.stages:
+            if stage.account in stage_accounts:
+                here[stage.account].add(stage.name)
+        for key, names in here.items():
             roles[key] += [naming.team_role(spec, team, p) for p in ("deploy", "endpoint-deployer", "endpoint")]
-            if monitored_here and here & set(monitored_stages(spec, team)):
+            if key in monitored and names & watched:
                 roles[key].append(naming.team_role(spec, team, "monitoring"))
-            if any(here & set(batch_stages(spec, team, g)) for g in t.governance.model_package_groups):
+            if names & batch:
                 roles[key].append(naming.team_role(spec, team, "batch"))
     data = naming.data_account(spec)
     if data is not None:
