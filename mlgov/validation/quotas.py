@@ -326,10 +326,13 @@ def size_figures(documents: Iterable[Document]) -> list[Figure]:
 def check_policy_sizes(spec: OrgSpec, documents: Iterable[Document]) -> list[Finding]:
     """Every SIZE quota the documents break, one finding per quota, as ``(spec path, message)``.
 
+    SCPs are measured (:func:`size_figures`) but not reported here: the guardrails check their
+    size already (:func:`mlgov.platform.guardrails.problems`), in their own words.
+
     Args:
         spec: the validated spec (its ``quotas:`` raises apply).
         documents: ``(kind, account, region, aws_object, name, json_text)`` tuples; ``kind`` is a
             key of :data:`DOCUMENT_QUOTAS`, ``account`` a spec account key, ``aws_object`` what
             holds the document (for an inline policy: its role's name).
     """
-    return list(_over(spec, size_figures(documents)))
+    return list(_over(spec, (f for f in size_figures(documents) if f.quota not in CHECKED_ELSEWHERE)))
