@@ -429,3 +429,15 @@ def test_the_quota_page_lists_every_quota_with_its_limit():
         row = next((line for line in text.splitlines() if line.startswith(f"| `{key}` |")), None)
         assert row is not None, key
         assert f"| {quota.limit:,}" in row and quota.url in row and ("hard" in row) != quota.adjustable, key
+
+
+def test_validate_refuses_a_broken_quota_in_one_line_with_exit_2():
+    import subprocess
+    import sys
+
+    path = ROOT / "tests" / "cases" / "bad" / "quota-portfolio-principals.yaml"
+    proc = subprocess.run([sys.executable, "main.py", "validate", str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f"{path}:229: service_catalog.portfolios.ml-admin: ")
+    assert "portfolio_iam_pattern_principals: 11 > 10 (" in line
