@@ -64,7 +64,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming
-from mlgov.platform.catalog import ProductArtifact, persona_roles, product_artifacts
+from mlgov.platform.catalog import ProductArtifact, principal_patterns, product_artifacts
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.spec.catalog import Portfolio, Product
@@ -175,8 +175,7 @@ class CatalogHub(Construct):
                 naming.construct_id(pkey, ou),
                 was=naming.moved_id(fp, ou),
             )
-        patterns = set(portfolio.role_patterns) | {r for p in portfolio.personas for r in persona_roles(spec, p)}
-        for pattern in sorted(patterns):
+        for pattern in principal_patterns(spec, pkey):
             named(
                 ServicecatalogPrincipalPortfolioAssociation(
                     self,

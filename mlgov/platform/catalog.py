@@ -94,6 +94,14 @@ def persona_roles(spec: OrgSpec, persona: Persona) -> list[str]:
     return sorted(naming.team_role(spec, team, persona.value) for team in spec.teams)
 
 
+def principal_patterns(spec: OrgSpec, portfolio: str) -> list[str]:
+    """The IAM_PATTERN role names a portfolio is associated with: its ``role_patterns`` and every
+    team's role of each persona it names (one association each; AWS allows 10 per portfolio)."""
+    assert spec.service_catalog is not None
+    given = spec.service_catalog.portfolios[portfolio]
+    return sorted(set(given.role_patterns) | {r for p in given.personas for r in persona_roles(spec, p)})
+
+
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
     return naming.by_label(

@@ -18,11 +18,13 @@ from typing import Any
 
 from mlgov.platform import policy
 from mlgov.platform.naming import resource_name
+from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import OrgSpec
 
-SCP_MAX_CHARS = 5120
-# Attached SCPs per root, OU or account (hard quota), FullAWSAccess included.
-SCP_MAX_PER_TARGET = 5
+# Size and attachments per root, OU or account (FullAWSAccess included): hard quotas, with
+# their source, in mlgov.platform.quotas.
+SCP_MAX_CHARS = QUOTAS["scp_chars"].limit
+SCP_MAX_PER_TARGET = QUOTAS["scps_per_target"].limit
 # FullAWSAccess stays attached everywhere (mlgov's SCPs are deny lists on top of it).
 BUILTIN_PER_TARGET = 1
 ROOT = "root"

@@ -62,7 +62,41 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
     doc["teams"] = new_teams
     doc.pop("data", None)  # its data account is not kept; its grants name the replaced teams
     _remap_exempt_accounts(doc, accounts, new_accounts)
+    _within_quotas(doc)
     return doc
+
+
+# AWS quotas (mlgov.platform.quotas) the generated orgs would break without these changes.
+ACCOUNTS_DEFAULT_QUOTA = 10
+PORTFOLIO_PRINCIPALS = 10
+
+
+def _within_quotas(doc: dict[str, Any]) -> None:
+    """Keep a generated org valid: an organization of that many accounts has had AWS raise its
+    account quota (``quotas.organization_accounts``), and a portfolio opens to one IAM_PATTERN
+    principal per team and persona, which AWS caps at 10 per portfolio (hard): past that the
+    generated portfolios name no personas (their products, shares and templates stay)."""
+    if len(doc["accounts"]) > ACCOUNTS_DEFAULT_QUOTA:
+        doc.setdefault("quotas", {})["organization_accounts"] = len(doc["accounts"])
+    # The hub holds 3 roles per team (deploy-pipeline, select-model, start-deploy) besides its
+    # own 3, and a rule and a pipeline per team and model package group (one, the default, for
+    # a generated team): as mlgov.validation.quotas counts them. Past AWS's defaults the
+    # generated org names the raises (adjustable quotas; AWS grants at most 5,000 roles).
+    teams = len(doc["teams"])
+    for key, figure, default in (
+        ("iam_roles_per_account", 3 + 3 * teams, 1000),
+        ("event_rules_per_bus", teams, 300),
+        ("codepipeline_pipelines_per_region", teams, 1000),
+    ):
+        if figure > default:
+            doc.setdefault("quotas", {})[key] = figure
+    portfolios = (doc.get("service_catalog") or {}).get("portfolios") or {}
+    for portfolio in portfolios.values():
+        principals = len(portfolio.get("role_patterns") or []) + len(portfolio.get("personas") or []) * len(
+            doc["teams"]
+        )
+        if principals > PORTFOLIO_PRINCIPALS:
+            portfolio["personas"] = []
 
 
 def _remap_exempt_accounts(doc: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -78,6 +112,43 @@ def _cidr(index: int) -> str:
     """The ``index``-th /23 of 10.0.0.0/8: disjoint per account, enough for 9999 teams x 3."""
     address = (10 << 24) + index * 512
     return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.0/23"
+
+
+def shared_stage_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
+    """The spec document of the default spec grown to ``teams`` teams in its own topology: each
+    added team gets its own dev account and deploys to the base's shared test and prod accounts.
+
+    Unlike :func:`large_org` every section of the base is kept (data included): this is the
+    shape whose shared accounts, portfolios and buses fill up as teams are added, measured by
+    ``scripts/bench --quotas``.
+    """
+    doc: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
+    accounts, existing = doc["accounts"], doc["teams"]
+    if not len(existing) <= teams <= 9999:
+        raise ValueError(f"teams must be between {len(existing)} and 9999 (got {teams})")
+    template = existing[sorted(existing)[0]]
+    dev = accounts[template["dev_account"]]
+    stages = template["stages"]
+    for n in range(len(existing) + 1, teams + 1):
+        team = f"team-{n:04d}"
+        accounts[f"ml-dev-{team}"] = {
+            "id": f"39{n:010d}",
+            "layer": "dev",
+            "ou": dev["ou"],
+            "description": f"dev account of {team} (generated benchmark fixture).",
+            # /23s from 10.64.0.0 on: clear of the base's networks (10.0.0.0/10 is left to them)
+            "network": {"cidr": _cidr(8192 + n)},
+            **({"source": dict(dev["source"])} if "source" in dev else {}),
+        }
+        existing[team] = {
+            "dev_account": f"ml-dev-{team}",
+            "description": f"Generated benchmark team {n}.",
+            "tags": {"business-unit": BUSINESS_UNITS[n % len(BUSINESS_UNITS)]},
+            "stages": [dict(stage) for stage in stages],
+        }
+    if len(accounts) > ACCOUNTS_DEFAULT_QUOTA:  # an organization this large has had AWS raise it
+        doc.setdefault("quotas", {})["organization_accounts"] = len(accounts)
+    return doc
 
 
 def write_large_org(path: Path, teams: int, base: Path = DEFAULT_SPEC) -> Path:

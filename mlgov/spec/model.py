@@ -22,6 +22,7 @@ from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.located import Located, dotted, load_yaml
 from mlgov.spec.management import ManagementSettings
 from mlgov.spec.network import LayerNetworkDefaults, Network
+from mlgov.spec.quotas import QuotaRaises
 from mlgov.spec.repositories import SourceConnection
 
 
@@ -207,6 +208,11 @@ class OrgSpec(SpecModel):
     data: DataSettings | None = Field(
         default=None,
         description="The data account's lake (Glue databases, LF-tags, feature store) and what each team may read.",
+    )
+    quotas: QuotaRaises = Field(
+        default_factory=QuotaRaises,
+        description="Adjustable AWS quotas the organization has had raised, e.g. {iam_roles_per_account: 5000}; "
+        "validate checks every quota against these or AWS's defaults (docs/quotas.md).",
     )
 
     # -- derived views (pure, cheap) -------------------------------------------------

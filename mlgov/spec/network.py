@@ -108,8 +108,10 @@ class Network(SpecModel):
     )
     security_group_ids: list[SecurityGroupId] | None = Field(
         default=None,
-        max_length=5,
-        description="Adopted network: security groups for Studio, jobs and endpoints; omit to let mlgov create one.",
+        max_length=16,
+        description="Adopted network: security groups for Studio, jobs and endpoints; omit to let mlgov create one. "
+        "At most 5 (AWS's default per network interface) unless quotas.security_groups_per_network_interface "
+        "raises it (at most 16).",
     )
     route_table_ids: list[RouteTableId] | None = Field(
         default=None,

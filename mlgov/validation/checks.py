@@ -19,6 +19,7 @@ from mlgov.validation.catalog import catalog_problems
 from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
+from mlgov.validation.quotas import quota_problems
 from mlgov.validation.renames import rename_problems, state_problems
 from mlgov.validation.repositories import repository_problems
 
@@ -84,6 +85,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
     if not findings:  # names depend on valid references, so check them last
         findings.extend(address_problems(spec))
         findings.extend(_physical_names(spec))
+        findings.extend(quota_problems(spec))
     if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
         findings.extend(missing_networks(spec))
     return findings

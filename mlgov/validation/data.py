@@ -1,8 +1,9 @@
 """Semantic checks of ``data``: references, grants that can never match, AWS's name limits.
 
 Limits (Glue and Lake Formation API references): database, table and column names 1-255
-characters; an LF-tag key 1-128 characters, a value up to 256, at most 1000 values per key;
-a feature group at most 2500 features.
+characters; an LF-tag key 1-128 characters, a value up to 256; a feature group at most 2500
+features. The values per LF-tag, an adjustable quota, is checked with the others in
+:mod:`mlgov.validation.quotas`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from mlgov.spec.model import Layer, OrgSpec
 GLUE_NAME_LIMIT = 255
 LF_TAG_KEY_LIMIT = 128
 LF_TAG_VALUE_LIMIT = 256
-LF_TAG_VALUES_LIMIT = 1000
 FEATURES_LIMIT = 2500
 
 Finding = tuple[tuple, str]
@@ -76,8 +76,6 @@ def _tags(spec: OrgSpec) -> Iterator[Finding]:
             yield path, f"LF-tag key is too long ({len(key)} characters, expected at most {LF_TAG_KEY_LIMIT})"
         if not values:
             yield path, "an LF-tag needs at least one value (got none)"
-        if len(values) > LF_TAG_VALUES_LIMIT:
-            yield path, f"too many LF-tag values (got {len(values)}, expected at most {LF_TAG_VALUES_LIMIT})"
         for i, value in enumerate(values):
             if len(value) > LF_TAG_VALUE_LIMIT:
                 yield (

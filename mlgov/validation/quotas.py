@@ -1,0 +1,338 @@
+"""AWS service quotas, computed for the spec at validate time (:mod:`mlgov.platform.quotas`).
+
+COUNT quotas are counted here from the spec with the platform functions the constructs build
+the same objects with (role names, portfolio principals, network plans, the governance
+flow's teams and groups); tests/test_quotas.py proves every count equal to the count in the
+synthesized JSON of org.yaml and examples/*.yaml. SIZE quotas are measured on policy
+documents by :func:`check_policy_sizes`.
+
+Each broken quota is ONE finding, on its largest object: ``<quota>: <figure> > <limit>
+(<AWS object>); <remedy>`` (the AWS object says how many more break it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from mlgov.platform import catalog, monitoring, naming, network
+from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
+from mlgov.platform.quotas import COUNT_QUOTAS, QUOTAS, SIZE_QUOTAS, limit, measure
+from mlgov.spec.governance import batch_stages, monitored_stages
+from mlgov.spec.model import Layer, OrgSpec
+
+Finding = tuple[tuple, str]
+
+# Quotas whose check lives elsewhere already (mlgov.platform.guardrails.problems, with its own
+# wording): their figures are computed here for the benchmark, never reported twice.
+CHECKED_ELSEWHERE = frozenset({"scps_per_target", "scp_chars"})
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One AWS object's figure under one quota."""
+
+    quota: str
+    value: int
+    aws_object: str
+    spec_path: tuple
+
+
+# -- counts ------------------------------------------------------------------------------------
+
+
+def _portfolio_principals(spec: OrgSpec) -> Iterator[Figure]:
+    sc = spec.service_catalog
+    if sc is None or not sc.portfolios:
+        return
+    for pkey in sorted(sc.portfolios):
+        count = len(catalog.principal_patterns(spec, pkey))
+        yield Figure(
+            "portfolio_iam_pattern_principals",
+            count,
+            f"{pkey} in {spec.hub}",
+            ("service_catalog", "portfolios", pkey),
+        )
+
+
+def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
+    """Names of the IAM roles mlgov's stacks create, by account key (roles are global: every
+    region's stack of an account counts toward one quota; mlgov builds them in its primary one)."""
+    roles: dict[str, list[str]] = defaultdict(list)
+    if spec.teams and spec.keys_in_layer(Layer.hub):
+        hub = spec.hub
+        roles[hub] += [naming.role_name(spec, p) for p in ("model-promotion", "ml-engineer", "governance-officer")]
+        for team in spec.teams:
+            roles[hub] += [naming.team_role(spec, team, p) for p in ("deploy-pipeline", "select-model", "start-deploy")]
+    catalog_on = spec.service_catalog is not None and bool(spec.service_catalog.portfolios)
+    owners = {t.dev_account: name for name, t in spec.teams.items()}
+    for key in spec.keys_in_layer(Layer.dev):
+        if catalog_on:
+            assert spec.service_catalog is not None
+            roles[key] += [naming.catalog_launch_role(spec, p) for p in spec.service_catalog.portfolios]
+        owner = owners.get(key)
+        if owner is None:
+            continue
+        roles[key] += [
+            naming.team_role(spec, owner, p)
+            for p in ("data-scientist", "lead-data-scientist", "sagemaker-execution", "event-forwarder")
+        ]
+        if spec.accounts[key].source is not None:
+            roles[key] += [naming.team_role(spec, owner, p) for p in naming.BUILD_ROLES]
+    stage_accounts = set(spec.keys_in_layer(Layer.test) + spec.keys_in_layer(Layer.prod))
+    monitored = set(monitoring.monitored_accounts(spec))
+    for team in naming.by_label(spec, spec.teams):  # one walk over the teams: linear in the org's size
+        t = spec.teams[team]
+        watched = set(monitored_stages(spec, team))
+        batch = {s for g in t.governance.model_package_groups for s in batch_stages(spec, team, g)}
+        here: dict[str, set[str]] = defaultdict(set)
+        for stage in t.stages:
+            if stage.account in stage_accounts:
+                here[stage.account].add(stage.name)
+        for key, names in here.items():
+            roles[key] += [naming.team_role(spec, team, p) for p in ("deploy", "endpoint-deployer", "endpoint")]
+            if key in monitored and names & watched:
+                roles[key].append(naming.team_role(spec, team, "monitoring"))
+            if names & batch:
+                roles[key].append(naming.team_role(spec, team, "batch"))
+    data = naming.data_account(spec)
+    if data is not None:
+        roles[data].append(naming.lake_access_role(spec))
+        if spec.data is not None and spec.data.feature_store is not None:
+            roles[data].append(naming.feature_store_role(spec))
+    return dict(roles)
+
+
+def _roles(spec: OrgSpec) -> Iterator[Figure]:
+    for key, names in sorted(account_roles(spec).items()):
+        yield Figure("iam_roles_per_account", len(names), key, ("accounts", key))
+
+
+def event_bus_rules(spec: OrgSpec) -> dict[tuple[str, str, str], list[str]]:
+    """Rule names by (account key, region, bus name): the central bus's promotion rule, the hub's
+    default bus's rule per team and model package group, each dev account's forwarding rule."""
+    rules: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return {}
+    hub, region = spec.hub, naming.hub_region(spec)
+    rules[(hub, region, naming.central_bus(spec))].append(naming.promotion_rule(spec))
+    for team, t in spec.teams.items():
+        for group in t.governance.model_package_groups:
+            rules[(hub, region, "default")].append(naming.central_approval_rule(spec, team, group))
+        dev = t.dev_account
+        rules[(dev, naming.primary_region(spec, dev), "default")].append(naming.approval_forward_rule(spec, team))
+    return dict(rules)
+
+
+def _rules(spec: OrgSpec) -> Iterator[Figure]:
+    for (key, region, bus), names in sorted(event_bus_rules(spec).items()):
+        yield Figure("event_rules_per_bus", len(names), f"{bus} of {key} in {region}", ("teams",))
+
+
+def pipelines(spec: OrgSpec) -> dict[tuple[str, str], list[str]]:
+    """CodePipeline pipelines by (account key, region): one per team and model package group in the hub."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return {}
+    names = [
+        naming.deploy_pipeline(spec, t, g) for t in spec.teams for g in spec.teams[t].governance.model_package_groups
+    ]
+    return {(spec.hub, naming.hub_region(spec)): names}
+
+
+def _pipelines(spec: OrgSpec) -> Iterator[Figure]:
+    for (key, region), names in sorted(pipelines(spec).items()):
+        yield Figure("codepipeline_pipelines_per_region", len(names), f"{key} in {region}", ("accounts", key))
+
+
+@dataclass(frozen=True)
+class SecurityGroupRules:
+    """Rules mlgov creates on one security group of an account's network."""
+
+    group: str  # "workloads" or "endpoints"
+    inbound: int
+    outbound: int
+
+
+def security_group_rules(r: network.ResolvedNetwork) -> list[SecurityGroupRules]:
+    """The rules :class:`mlgov.modules.network.AccountNetwork` puts on the groups it creates."""
+    out = []
+    if r.creates_security_group:
+        gateway = any(e.gateway for e in r.endpoints)
+        outbound = 1 + int(r.egress) + int(gateway) + int(bool(r.endpoints))
+        out.append(SecurityGroupRules("workloads", 1, outbound))
+    if r.endpoints:
+        out.append(SecurityGroupRules("endpoints", len(r.security_group_ids), 0))
+    return out
+
+
+def _networks(spec: OrgSpec) -> Iterator[Figure]:
+    for ref in spec.stack_refs():
+        r = network.account_network(spec, ref.account, ref.region)
+        if r is None:
+            continue
+        path = ("accounts", ref.account, "network")
+        where = f"{ref.account} in {ref.region}"
+        interface = [e for e in r.endpoints if not e.gateway]
+        yield Figure("vpc_interface_endpoints_per_vpc", len(interface), where, path)
+        for sg in security_group_rules(r):
+            obj = f"{sg.group} of {where}"
+            yield Figure("security_group_inbound_rules", sg.inbound, obj, path)
+            yield Figure("security_group_outbound_rules", sg.outbound, obj, path)
+        yield Figure(
+            "security_groups_per_network_interface",
+            len(r.security_group_ids),
+            where,
+            path + (("security_group_ids",) if not r.creates_security_group else ()),
+        )
+
+
+def _organization(spec: OrgSpec) -> Iterator[Figure]:
+    org = spec.organization
+    yield Figure("organization_accounts", len(spec.accounts), org.id, ("accounts",))
+    ous = org.organizational_units
+    yield Figure("organization_ous", len(ous), org.id, ("organization", "organizational_units"))
+    for name in sorted(ous):
+        depth, cursor, seen = 1, ous[name].parent, {name}
+        while cursor in ous and cursor not in seen:
+            seen.add(cursor)
+            depth, cursor = depth + 1, ous[cursor].parent
+        yield Figure("ou_nesting_depth", depth, name, ("organization", "organizational_units", name, "parent"))
+    per_target: Counter[str] = Counter(t for scp in service_control_policies(spec) for t in scp.targets)
+    for target, count in sorted(per_target.items()):
+        yield Figure("scps_per_target", count + BUILTIN_PER_TARGET, target, ("management", "guardrails"))
+
+
+def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
+    data = spec.data
+    if data is None or naming.data_account(spec) is None:
+        return
+    account = naming.data_account(spec)
+    yield Figure("lf_tags_per_account", len(data.lf_tags), f"{account}", ("data", "lf_tags"))
+    for key, values in sorted(data.lf_tags.items()):
+        yield Figure("lf_tag_values", len(set(values)), key, ("data", "lf_tags", key))
+    for db, database in sorted(data.databases.items()):
+        path = ("data", "databases", db)
+        yield Figure("lf_tags_per_resource", len(database.lf_tags), f"database {db}", path + ("lf_tags",))
+        for name, table in sorted(database.tables.items()):
+            yield Figure(
+                "lf_tags_per_resource",
+                len(table.lf_tags),
+                f"table {db}.{name}",
+                path + ("tables", name, "lf_tags"),
+            )
+
+
+def count_figures(spec: OrgSpec) -> list[Figure]:
+    """Every COUNT quota's figure for every AWS object the spec's output creates or fills."""
+    figures = [
+        f
+        for part in (_portfolio_principals, _roles, _rules, _pipelines, _networks, _organization, _lake_formation)
+        for f in part(spec)
+    ]
+    assert {f.quota for f in figures} <= set(COUNT_QUOTAS)
+    return figures
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def _over(spec: OrgSpec, figures: Iterable[Figure]) -> Iterator[Finding]:
+    """One finding per broken quota: its largest object (ties: the first in order)."""
+    by_quota: dict[str, list[Figure]] = defaultdict(list)
+    for f in figures:
+        by_quota[f.quota].append(f)
+    for key in [k for k in QUOTAS if k in by_quota]:
+        allowed = limit(spec, key)
+        over = [f for f in by_quota[key] if f.value > allowed]
+        if not over:
+            continue
+        worst = max(over, key=lambda f: f.value)  # max keeps the first of equals
+        more = f", and {len(over) - 1} more" if len(over) > 1 else ""
+        quota = QUOTAS[key]
+        yield (
+            worst.spec_path,
+            f"{key}: {worst.value:,} > {allowed:,} ({quota.applies_to}: {worst.aws_object}{more}); {quota.remedy}",
+        )
+
+
+def raise_problems(spec: OrgSpec) -> Iterator[Finding]:
+    """A "raise" below AWS's default, or above the most AWS grants (where AWS documents one)."""
+    for key, value in sorted(spec.quotas.raised().items()):
+        top = QUOTAS[key].maximum
+        if value < QUOTAS[key].limit:
+            yield (
+                ("quotas", key),
+                f"not a raise: AWS's default is {QUOTAS[key].limit:,} (got {value:,}); omit it to keep the default",
+            )
+        elif top is not None and value > top:
+            yield (
+                ("quotas", key),
+                f"AWS raises {key} to at most {top:,} (got {value:,}); see {QUOTAS[key].source}",
+            )
+
+
+def quota_problems(spec: OrgSpec) -> Iterator[Finding]:
+    """Every COUNT quota the spec breaks (one finding per quota) and every impossible raise."""
+    yield from raise_problems(spec)
+    yield from _over(spec, (f for f in count_figures(spec) if f.quota not in CHECKED_ELSEWHERE))
+
+
+# -- sizes ----------------------------------------------------------------------------------------
+
+# Document kinds of check_policy_sizes, with the quota each is measured against. Inline
+# policies are summed per role (AWS limits all of a role's inline policies together).
+DOCUMENT_QUOTAS = {
+    "scp": "scp_chars",
+    "managed-policy": "iam_managed_policy_chars",
+    "inline-policy": "iam_role_inline_policies_chars",
+    "trust-policy": "iam_role_trust_policy_chars",
+    "bucket-policy": "s3_bucket_policy_bytes",
+    "key-policy": "kms_key_policy_bytes",
+    "bus-policy": "event_bus_policy_chars",
+    "event-pattern": "event_pattern_chars",
+    "topic-policy": "sns_topic_policy_bytes",
+    "queue-policy": "sqs_queue_policy_bytes",
+    "lambda-policy": "lambda_resource_policy_bytes",
+}
+
+Document = tuple[str, str, str, str, str, str]  # (kind, account key, region, AWS object, name, JSON text)
+
+
+def size_figures(documents: Iterable[Document]) -> list[Figure]:
+    """Each document's size under its quota; inline policies summed per (account, role).
+
+    ``aws_object`` of an inline policy is the role it belongs to; ``name`` the policy's name.
+    """
+    figures: list[Figure] = []
+    inline: dict[tuple[str, str], int] = defaultdict(int)
+    for kind, account, region, aws_object, name, text in documents:
+        if kind not in DOCUMENT_QUOTAS:
+            raise ValueError(f"unknown document kind {kind!r} (expected one of {sorted(DOCUMENT_QUOTAS)})")
+        key = DOCUMENT_QUOTAS[kind]
+        size = measure(QUOTAS[key], text)
+        if kind == "inline-policy":
+            inline[(account, aws_object)] += size
+            continue
+        figures.append(Figure(key, size, f"{aws_object} {name} in {account} ({region})", ("accounts", account)))
+    for (account, role), size in sorted(inline.items()):
+        figures.append(
+            Figure("iam_role_inline_policies_chars", size, f"role {role} in {account}", ("accounts", account))
+        )
+    assert {f.quota for f in figures} <= set(SIZE_QUOTAS)
+    return figures
+
+
+def check_policy_sizes(spec: OrgSpec, documents: Iterable[Document]) -> list[Finding]:
+    """Every SIZE quota the documents break, one finding per quota, as ``(spec path, message)``.
+
+    SCPs are measured (:func:`size_figures`) but not reported here: the guardrails check their
+    size already (:func:`mlgov.platform.guardrails.problems`), in their own words.
+
+    Args:
+        spec: the validated spec (its ``quotas:`` raises apply).
+        documents: ``(kind, account, region, aws_object, name, json_text)`` tuples; ``kind`` is a
+            key of :data:`DOCUMENT_QUOTAS`, ``account`` a spec account key, ``aws_object`` what
+            holds the document (for an inline policy: its role's name).
+    """
+    return list(_over(spec, (f for f in size_figures(documents) if f.quota not in CHECKED_ELSEWHERE)))
