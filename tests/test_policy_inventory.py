@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from mlgov.platform.iam import inventory
 from mlgov.review import policies
+from mlgov.review.product_policies import home_region, product_documents
 from mlgov.validation import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,10 +145,27 @@ def test_an_unknown_reference_is_refused_not_guessed():
         _ = doc.size
 
 
+def test_product_documents_are_the_policies_review_finds_in_the_templates(default_spec):
+    # GIVEN the committed generated/products (synth --check keeps them equal to the spec's)
+    # WHEN review collects their policies THEN the product inventory lists the same documents
+    generated = ROOT / "generated"
+    region = home_region(default_spec)
+    found = {
+        (c.id, json.dumps(c.document, sort_keys=True, separators=(",", ":")))
+        for f in sorted(generated.glob("products/**/*.yaml"))
+        for c in policies.template_policies(f, generated, region)
+    }
+    docs = product_documents(default_spec)
+    listed_ids = {(f"{d.stack}:{':'.join(filter(None, (d.address, d.attribute)))}", d.text) for d in docs}
+    assert len(found) > 20 and listed_ids == found
+    kinds = {d.kind for d in docs}
+    assert {"trust", "identity-inline", "managed", "bucket"} <= kinds and "resource" not in kinds
+
+
 def test_validate_policies_lists_every_document_as_a_table_and_json(default_spec):
     from mlgov.cli import cli
 
-    docs = inventory.documents(default_spec)
+    docs = inventory.documents(default_spec) + product_documents(default_spec)
     table = CliRunner().invoke(cli, ["validate", str(ROOT / "org.yaml"), "--policies"])
     assert table.exit_code == 0, table.output
     lines = [line for line in table.output.splitlines() if line.startswith(tuple({d.stack for d in docs}))]
@@ -158,7 +176,7 @@ def test_validate_policies_lists_every_document_as_a_table_and_json(default_spec
     assert as_json.exit_code == 0, as_json.output
     rows = json.loads(as_json.output)["policies"]
     assert [(r["stack"], r["address"], r["kind"], r["object"], r["size"]) for r in rows] == [
-        (d.stack, f"{d.address}.{d.attribute}", d.kind, d.aws_object, d.size) for d in docs
+        (d.stack, ".".join(filter(None, (d.address, d.attribute))), d.kind, d.aws_object, d.size) for d in docs
     ]
 
 

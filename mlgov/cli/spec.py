@@ -7,6 +7,7 @@ import click
 from mlgov.cli.common import default_spec_path, load, spec_argument
 from mlgov.platform.canonical import canonical_json
 from mlgov.platform.iam import inventory
+from mlgov.review.product_policies import product_documents
 from mlgov.spec.model import json_schema
 
 
@@ -20,7 +21,8 @@ def validate(spec: str | None, policies: bool, as_json: bool) -> None:
     With --policies, list every policy document of the synthesized stacks (computed without
     synthesizing): stack, resource address, kind, the AWS object it applies to and its size as
     AWS counts it (IAM documents without white space; a Terraform reference counted as the
-    longest value it can take), sorted by stack and address.
+    longest value it can take), sorted by stack and address; then those of the product
+    templates (stack: the template's path), sized as evaluated for an example launch.
     """
     org = load(spec)
     summary = (
@@ -30,8 +32,8 @@ def validate(spec: str | None, policies: bool, as_json: bool) -> None:
     if not policies:
         click.echo(summary)
         return
-    docs = inventory.documents(org)
-    rows = [(d.stack, f"{d.address}.{d.attribute}", d.kind, d.aws_object, d.size) for d in docs]
+    docs = inventory.documents(org) + product_documents(org)
+    rows = [(d.stack, ".".join(filter(None, (d.address, d.attribute))), d.kind, d.aws_object, d.size) for d in docs]
     if as_json:
         keys = ("stack", "address", "kind", "object", "size")
         payload = {"summary": summary, "policies": [dict(zip(keys, row, strict=True)) for row in rows]}

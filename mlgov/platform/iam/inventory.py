@@ -20,8 +20,9 @@ A document that embeds a Terraform reference (a key ARN known only after apply) 
 the stack does; its size counts the reference as the longest value it can take (see
 :data:`REFERENCE_LENGTHS`): the count is an upper bound, never an underestimate.
 
-Not covered: the policies inside the Service Catalog product templates (CloudFormation,
-``generated/products/``); those are sized when a product is launched, not by these stacks.
+The policies inside the Service Catalog product templates (CloudFormation,
+``generated/products/``) are not these stacks' documents: their text depends on the launch, and
+:mod:`mlgov.review.product_policies` lists them as evaluated for an example launch.
 """
 
 from __future__ import annotations
