@@ -10,8 +10,11 @@ Kinds and how their size is counted (characters of the document as AWS receives 
 Terraform has interpolated it: ``$${`` is one ``$`` less, a reference is its value):
 
 - ``trust`` (role trust policy), ``identity-inline`` (role inline policy), ``managed``
-  (customer managed policy): IAM does not count white space, so none is counted;
-- ``scp`` (service control policy): Organizations stores the text as sent, white space included;
+  (customer managed policy): IAM does not count white space, so none is counted (AWS IAM
+  User Guide, "IAM and AWS STS quotas", IAM and STS character limits);
+- ``scp`` (service control policy): Organizations stores a policy saved through the API
+  exactly as sent, white space included (AWS Organizations User Guide, "Quotas and service
+  limits for AWS Organizations", maximum policy size);
 - ``key``, ``bucket``, ``queue``, ``topic``, ``bus``, ``repository``, ``model-package-group``,
   ``vpc-endpoint`` (resource policies) and ``lambda-permission`` (the statement a permission
   adds to the function's policy): the text as sent.
