@@ -20,7 +20,7 @@ from mlgov.modules.catalog import CatalogLaunchRole
 from mlgov.modules.data_access import DevDataAccess
 from mlgov.modules.governance_dev import DevGovernance
 from mlgov.modules.repositories import Repositories
-from mlgov.platform import naming
+from mlgov.platform import governance, naming
 from mlgov.platform.iam import data as iam_data
 from mlgov.spec.model import OrgSpec, StackRef
 
@@ -80,5 +80,4 @@ class DevAccountStack(AccountStack):
     @property
     def team_name(self) -> str | None:
         """The team that owns this dev account (validation guarantees at most one)."""
-        owners = [name for name, team in self.spec.teams.items() if team.dev_account == self.account_key]
-        return owners[0] if owners else None
+        return governance.dev_team(self.spec, self.account_key)

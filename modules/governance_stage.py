@@ -31,10 +31,9 @@ from constructs import Construct
 
 from mlgov.modules.governance_common import role, service_trust
 from mlgov.modules.monitoring import StageMonitoring
-from mlgov.platform import monitoring, naming
+from mlgov.platform import governance, monitoring, naming
 from mlgov.platform.iam import stage as iam
 from mlgov.platform.naming import construct_id
-from mlgov.spec.governance import batch_stages, monitored_stages
 from mlgov.spec.model import OrgSpec
 
 
@@ -54,19 +53,17 @@ class StageGovernance(Construct):
         super().__init__(scope, id)
         self.roles: dict[str, IamRole] = {}
         account_id = spec.accounts[account_key].id
-        teams = naming.by_label(
-            spec, (n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages))
-        )
+        teams = governance.stage_teams(spec, account_key)
         self.monitoring = None
         if account_key in monitoring.monitored_accounts(spec):
             self.monitoring = StageMonitoring(self, "monitoring", spec=spec, account_key=account_key, region=region)
         for team in teams:
-            t = spec.teams[team]
             # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
             label, former = naming.team_label(spec, team), naming.former_team(spec, team)
             tags = {"mlgov:team": label}
-            groups = t.governance.model_package_groups
-            stages = [s for s in t.stages if s.account == account_key]
+            watched, batch_groups, in_network = governance.stage_team_scope(
+                spec, team, account_key, self.monitoring is not None
+            )
             deploy = role(
                 self,
                 construct_id(team, "deploy"),
@@ -77,9 +74,6 @@ class StageGovernance(Construct):
                 description=f"Assumed by team {label}'s hub deployment pipeline only",
                 statements=iam.deploy_statements(spec, team, account_key, region),
             )
-            here = {s.name for s in stages}
-            watched = self.monitoring is not None and bool(here & set(monitored_stages(spec, team)))
-            batch_groups = [g for g in groups if here & set(batch_stages(spec, team, g))]
             role(
                 self,
                 construct_id(team, "endpoint_deployer"),
@@ -107,7 +101,7 @@ class StageGovernance(Construct):
                     region,
                     platform_key_arn,
                     batch_groups=batch_groups,
-                    in_network=bool(stages),
+                    in_network=in_network,
                 ),
             )
             self.roles[f"{team}-deploy"] = deploy

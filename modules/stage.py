@@ -12,7 +12,7 @@ from constructs import Construct
 
 from mlgov.modules.base import AccountStack
 from mlgov.modules.governance_stage import StageGovernance
-from mlgov.platform import naming
+from mlgov.platform import governance, naming
 from mlgov.spec.model import OrgSpec, StackRef
 
 
@@ -34,5 +34,4 @@ class StageAccountStack(AccountStack):
 
     def teams_deploying_here(self) -> list[str]:
         """Teams with a stage in this account, in the order of their AWS names."""
-        teams = (n for n, t in self.spec.teams.items() if any(s.account == self.account_key for s in t.stages))
-        return naming.by_label(self.spec, teams)
+        return governance.stage_teams(self.spec, self.account_key)

@@ -79,6 +79,19 @@ def render_spec():
 
 
 @pytest.fixture(scope="session")
+def example_tree(render_spec):
+    """The rendered tree of an ``examples/*.yaml`` spec, rendered once per session."""
+    trees: dict[Path, dict] = {}
+
+    def _tree(path: Path) -> dict:
+        if path not in trees:
+            trees[path] = render_spec(path)
+        return trees[path]
+
+    return _tree
+
+
+@pytest.fixture(scope="session")
 def tf_cli_config(tmp_path_factory):
     """Terraform CLI config pointing at the local provider mirror, with a shared plugin cache."""
     from mlgov.errors import MlgovError

@@ -184,10 +184,10 @@ def test_default_spec_every_persona_opens_exactly_its_gate(results):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_spec_every_persona_opens_exactly_its_gate(bridge, render_spec, path):
+def test_example_spec_every_persona_opens_exactly_its_gate(bridge, example_tree, path):
     from mlgov.validation import load_spec
 
-    check(violations(World(load_spec(path), render_spec(path))))
+    check(violations(World(load_spec(path), example_tree(path))))
 
 
 @pytest.mark.parametrize("seam", sorted(BROKEN))

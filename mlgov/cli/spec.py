@@ -6,18 +6,45 @@ import click
 
 from mlgov.cli.common import default_spec_path, load, spec_argument
 from mlgov.platform.canonical import canonical_json
+from mlgov.platform.iam import inventory
+from mlgov.review.product_policies import product_documents
 from mlgov.spec.model import json_schema
 
 
 @click.command()
 @spec_argument
-def validate(spec: str | None) -> None:
-    """Check SPEC: types, references, regions, ids and every derived AWS name."""
+@click.option("--policies", is_flag=True, help="Also list every policy document the stacks will hold, with its size.")
+@click.option("--json", "as_json", is_flag=True, help="With --policies: print JSON instead of a table.")
+def validate(spec: str | None, policies: bool, as_json: bool) -> None:
+    """Check SPEC: types, references, regions, ids and every derived AWS name.
+
+    With --policies, list every policy document of the synthesized stacks (computed without
+    synthesizing): stack, resource address, kind, the AWS object it applies to and its size as
+    AWS counts it (IAM documents without white space; a Terraform reference counted as the
+    longest value it can take), sorted by stack and address; then those of the product
+    templates (stack: the template's path), sized as evaluated for an example launch.
+    """
     org = load(spec)
-    click.echo(
+    summary = (
         f"{spec or default_spec_path()}: valid ({len(org.accounts)} accounts, {len(org.teams)} teams, "
         f"{len(org.stack_refs())} stacks)"
     )
+    if not policies:
+        click.echo(summary)
+        return
+    docs = inventory.documents(org) + product_documents(org)
+    rows = [(d.stack, ".".join(filter(None, (d.address, d.attribute))), d.kind, d.aws_object, d.size) for d in docs]
+    if as_json:
+        keys = ("stack", "address", "kind", "object", "size")
+        payload = {"summary": summary, "policies": [dict(zip(keys, row, strict=True)) for row in rows]}
+        click.echo(canonical_json(payload).decode(), nl=False)
+        return
+    click.echo(summary)
+    header = ("stack", "address", "kind", "object", "size")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [str(row[i]).ljust(widths[i]) for i in range(4)]
+        click.echo("  ".join([*cells, str(row[4]).rjust(6)]))
 
 
 @click.command()

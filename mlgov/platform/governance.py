@@ -24,7 +24,7 @@ from typing import Any
 from mlgov.platform import images, naming, network
 from mlgov.platform.iam import arns
 from mlgov.platform.templates import render_file
-from mlgov.spec.governance import resolve_endpoint
+from mlgov.spec.governance import batch_stages, monitored_stages, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec, Stage
 
 PROMOTION_ZIP = "assets/promotion.zip"
@@ -251,3 +251,25 @@ def promotion_sources(spec: OrgSpec) -> dict[str, dict[str, Any]]:
 def central_groups(spec: OrgSpec) -> list[str]:
     """Every central model package group of the hub registry, sorted."""
     return sorted(g for s in promotion_sources(spec).values() for g in s["groups"].values())
+
+
+def dev_team(spec: OrgSpec, account_key: str) -> str | None:
+    """The team whose dev account ``account_key`` is (validation guarantees at most one)."""
+    owners = [name for name, team in spec.teams.items() if team.dev_account == account_key]
+    return owners[0] if owners else None
+
+
+def stage_teams(spec: OrgSpec, account_key: str) -> list[str]:
+    """Teams with a stage in ``account_key``, in the order of their AWS names."""
+    return naming.by_label(spec, (n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages)))
+
+
+def stage_team_scope(spec: OrgSpec, team: str, account_key: str, monitored: bool) -> tuple[bool, list[str], bool]:
+    """What a team's stage roles in ``account_key`` cover: (watched: its stage here is monitored
+    and the account has the monitoring bucket (``monitored``), the groups with batch inference
+    here, whether it has a stage here at all)."""
+    t = spec.teams[team]
+    here = {s.name for s in t.stages if s.account == account_key}
+    watched = monitored and bool(here & set(monitored_stages(spec, team)))
+    batch_groups = [g for g in t.governance.model_package_groups if here & set(batch_stages(spec, team, g))]
+    return watched, batch_groups, bool(here)

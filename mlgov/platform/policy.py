@@ -60,32 +60,3 @@ def tls_only(bucket: str) -> dict[str, Any]:
         principals={"AWS": "*"},
         conditions={"Bool": {"aws:SecureTransport": "false"}},
     )
-
-
-# Administrative actions on a KMS key, granted to the account root so IAM policies in the
-# account decide who administers it. Listed explicitly: a key policy of kms:* hides intent.
-KMS_ADMIN_ACTIONS = (
-    "kms:CancelKeyDeletion",
-    "kms:CreateAlias",
-    "kms:CreateGrant",
-    "kms:DeleteAlias",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListAliases",
-    "kms:ListGrants",
-    "kms:ListKeyPolicies",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:RevokeGrant",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateAlias",
-    "kms:UpdateKeyDescription",
-)
-KMS_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")

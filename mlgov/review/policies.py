@@ -523,10 +523,16 @@ def _raw_policies(logical: str, resource: dict[str, Any]) -> Iterator[tuple[str,
 
 def template_policies(path: Path, generated: Path, region: str | None = None) -> Iterator[Collected]:
     """The policies of one CloudFormation template, intrinsics evaluated."""
-    template = load_template(path)
     rel = path.relative_to(generated).as_posix()
     region = region or _home_region(generated)
-    evaluator = _Template(template, stack=f"SC-{ACCOUNT}-pp-{path.parent.name}", region=region)
+    yield from text_policies(path.read_text(encoding="utf-8"), rel, path.parent.name, region)
+
+
+def text_policies(text: str, rel: str, product: str, region: str) -> Iterator[Collected]:
+    """:func:`template_policies` of a template's text; ``rel`` prefixes the ids, ``product``
+    names the stack a launch creates."""
+    template = parse_template(text)
+    evaluator = _Template(template, stack=f"SC-{ACCOUNT}-pp-{product}", region=region)
     for logical, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") == "AWS::Lambda::Permission":
             props = evaluator.resolve(resource.get("Properties") or {})

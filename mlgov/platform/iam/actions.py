@@ -36,6 +36,34 @@ ASSUME_ROLE = ("sts:AssumeRole",)
 SET_SOURCE_IDENTITY = ("sts:SetSourceIdentity",)
 PASS_ROLE = ("iam:PassRole",)
 
+# Administrative actions on a KMS key, granted to the account root so IAM policies in the
+# account decide who administers it. Listed explicitly: a key policy of kms:* hides intent.
+KMS_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:CreateGrant",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+KMS_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+
 # A KMS key's use through S3 and the services that encrypt for a role: reading (decrypt, and
 # describing the key, which S3 and SageMaker check first), and writing new data keys.
 KMS_DECRYPT = ("kms:Decrypt",)
@@ -81,3 +109,6 @@ METRICS_PUT = ("cloudwatch:PutMetricData",)
 EVENTS_PUT = ("events:PutEvents",)
 SQS_SEND = ("sqs:SendMessage",)
 SNS_PUBLISH = ("sns:Publish",)
+
+# Starting a CodeBuild build and following it (a pipeline's select step, a product's model build).
+CODEBUILD_RUN = ("codebuild:BatchGetBuilds", "codebuild:StartBuild")

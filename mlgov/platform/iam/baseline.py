@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlgov.platform import policy
-from mlgov.platform.iam import arns
+from mlgov.platform.iam import actions, arns
 
 
 def key_policy(account_id: str, extra_statements: Sequence[dict[str, Any]] = ()) -> str:
     """The account root administers and uses the key (so IAM in that account decides), plus ``extra_statements``."""
     root = {"AWS": arns.account_root(account_id)}
     return policy.document(
-        policy.statement("AccountAdministersKey", policy.KMS_ADMIN_ACTIONS, "*", principals=root),
-        policy.statement("AccountUsesKey", policy.KMS_USE_ACTIONS, "*", principals=root),
+        policy.statement("AccountAdministersKey", actions.KMS_ADMIN_ACTIONS, "*", principals=root),
+        policy.statement("AccountUsesKey", actions.KMS_USE_ACTIONS, "*", principals=root),
         *extra_statements,
     )
 

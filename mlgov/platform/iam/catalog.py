@@ -17,11 +17,22 @@ from mlgov.platform import naming, policy
 from mlgov.platform.catalog import LaunchNeeds, account_teams, launch_needs
 from mlgov.platform.iam import arns
 from mlgov.platform.iam.actions import (
+    ASSUME_ROLE,
+    CODEBUILD_RUN,
+    KMS_DECRYPT,
+    KMS_READ,
+    KMS_USE_ACTIONS,
     LOG_DELIVERY,
     LOG_GROUP_CREATE,
     NETWORK_DESCRIBE,
     NETWORK_INTERFACE_PERMISSIONS,
     NETWORK_INTERFACES,
+    PASS_ROLE,
+    S3_GET,
+    SAGEMAKER_PIPELINE_RUN,
+    SAGEMAKER_READ_PACKAGES,
+    SAGEMAKER_REGISTER,
+    SSM_GET_PARAMETERS,
 )
 from mlgov.spec.model import OrgSpec
 
@@ -30,9 +41,6 @@ Statement = dict[str, Any]
 # --- action sets of the catalog documents only ------------------------------------------------
 
 # Organization principals read product templates from the hub's bucket, through S3.
-TEMPLATE_READ = ("s3:GetObject",)
-TEMPLATE_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
-SERVICE_CATALOG_ASSUMES = ("sts:AssumeRole",)
 
 # The launch role: the product stacks and what their templates declare.
 PRODUCT_STACKS = (
@@ -51,8 +59,6 @@ PRODUCT_STACKS = (
     "cloudformation:UpdateStack",
 )
 TEMPLATE_CHECKS = ("cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate")
-HUB_TEMPLATE_DECRYPT = ("kms:Decrypt",)
-PARAMETERS_READ = ("ssm:GetParameters",)
 ROLE_CREATE = ("iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy")
 ROLE_MANAGE = (
     "iam:GetRole",
@@ -79,7 +85,6 @@ POLICY_REMOVE = (
     "iam:GetPolicyVersion",
     "iam:ListPolicyVersions",
 )
-PASS_ROLE = ("iam:PassRole",)
 SAGEMAKER_TAGS = ("sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags")
 # SageMaker resource types a template may declare: the resource it names and what the role does on it.
 SAGEMAKER_RESOURCES = {
@@ -195,28 +200,14 @@ PIPELINE_JOBS = (
     "sagemaker:StopProcessingJob",
     "sagemaker:StopTrainingJob",
 )
-MODEL_REGISTER = ("sagemaker:CreateModelPackage",)
-MODEL_GROUP_READ = (
-    "sagemaker:DescribeModelPackage",
-    "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:ListModelPackages",
-)
 BUCKET_USE = ("s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject")
-KEY_USE = ("kms:CreateGrant", *policy.KMS_USE_ACTIONS)
+KEY_USE = ("kms:CreateGrant", *KMS_USE_ACTIONS)
 PROJECTS_ENABLE = (
     "sagemaker:EnableSagemakerServicecatalogPortfolio",
     "sagemaker:GetSagemakerServicecatalogPortfolioStatus",
 )
 PORTFOLIO_SHARE_ACCEPT = ("servicecatalog:AcceptPortfolioShare",)
 BUILD_ARTIFACT_VERSIONS = ("s3:GetBucketVersioning", "s3:GetObjectVersion")
-BUILD_PIPELINES = (
-    "sagemaker:CreatePipeline",
-    "sagemaker:DescribePipeline",
-    "sagemaker:DescribePipelineExecution",
-    "sagemaker:StartPipelineExecution",
-    "sagemaker:UpdatePipeline",
-)
-BUILD_RUNS = ("codebuild:BatchGetBuilds", "codebuild:StartBuild")
 CONNECTION_USE = ("codeconnections:UseConnection",)
 
 # --- ARNs and conditions ------------------------------------------------------------------------
@@ -255,7 +246,7 @@ def template_key_statements(spec: OrgSpec, region: str) -> list[Statement]:
     return [
         policy.statement(
             "OrganizationDecryptsTemplatesThroughS3",
-            TEMPLATE_DECRYPT,
+            KMS_READ,
             "*",
             principals={"AWS": "*"},
             conditions={
@@ -273,7 +264,7 @@ def template_bucket_statements(spec: OrgSpec, bucket_name: str) -> list[Statemen
     return [
         policy.statement(
             "OrganizationReadsTemplates",
-            TEMPLATE_READ,
+            S3_GET,
             [arns.objects(bucket_name, "products")],
             principals={"AWS": "*"},
             conditions={"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}},
@@ -287,9 +278,7 @@ def template_bucket_statements(spec: OrgSpec, bucket_name: str) -> list[Statemen
 def launch_role_trust() -> str:
     """Only Service Catalog assumes a launch role (its launch constraints name it)."""
     return policy.document(
-        policy.statement(
-            "ServiceCatalogLaunches", SERVICE_CATALOG_ASSUMES, principals={"Service": "servicecatalog.amazonaws.com"}
-        )
+        policy.statement("ServiceCatalogLaunches", ASSUME_ROLE, principals={"Service": "servicecatalog.amazonaws.com"})
     )
 
 
@@ -332,7 +321,7 @@ def _stack_statements(
         policy.statement("ReadTemplates", TEMPLATE_CHECKS, "*"),
         policy.statement(
             "TemplatesFromTheHub",
-            TEMPLATE_READ,
+            S3_GET,
             [
                 arns.objects(naming.bucket_name(spec, hub, r, "catalog"), f"products/{templates}")
                 for r in spec.account_regions(hub)
@@ -340,7 +329,7 @@ def _stack_statements(
         ),
         policy.statement(
             "DecryptHubTemplatesThroughS3",
-            HUB_TEMPLATE_DECRYPT,
+            KMS_DECRYPT,
             [arns.arn("kms", r, spec.accounts[hub].id, "key/*") for r in spec.account_regions(hub)],
             conditions={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         ),
@@ -353,7 +342,9 @@ def _stack_statements(
         )
         out.append(
             policy.statement(
-                "ReadPlatformParameters", PARAMETERS_READ, _regional("ssm", account_id, regions, *platform_parameters)
+                "ReadPlatformParameters",
+                SSM_GET_PARAMETERS,
+                _regional("ssm", account_id, regions, *platform_parameters),
             )
         )
     return out
@@ -542,13 +533,13 @@ def _boundary_statements(spec: OrgSpec, account_id: str, regions: list[str]) -> 
         policy.statement("PipelineJobs", PIPELINE_JOBS, regional("sagemaker", "processing-job/*", "training-job/*")),
         policy.statement(
             "RegisterPendingOnly",
-            MODEL_REGISTER,
+            SAGEMAKER_REGISTER,
             regional("sagemaker", *(f"model-package/{p}*" for p in prefixes)),
             conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         ),
         policy.statement(
             "ReadTheTeamsGroups",
-            MODEL_GROUP_READ,
+            SAGEMAKER_READ_PACKAGES,
             regional(
                 "sagemaker",
                 *(f"model-package-group/{p}*" for p in prefixes),
@@ -605,10 +596,10 @@ def _build_boundary(spec: OrgSpec, account_id: str, regions: list[str]) -> list[
         ),
         policy.statement(
             "BuildPipelines",
-            BUILD_PIPELINES,
+            SAGEMAKER_PIPELINE_RUN,
             regional("sagemaker", "pipeline/*-build", "pipeline/*-build/execution/*"),
         ),
-        policy.statement("BuildRuns", BUILD_RUNS, regional("codebuild", "project/*-build")),
+        policy.statement("BuildRuns", CODEBUILD_RUN, regional("codebuild", "project/*-build")),
         policy.statement("BuildSources", CONNECTION_USE, regional("codeconnections", "connection/*")),
         policy.statement(
             "PassTheExecutionRole", PASS_ROLE, execution, conditions=_passed_to("sagemaker.amazonaws.com")

@@ -15,12 +15,22 @@ from typing import Any
 
 from mlgov.platform import governance, monitoring, naming, policy
 from mlgov.platform.iam import arns
-from mlgov.platform.iam.actions import LOG_DELIVERY, LOG_GROUP_CREATE
+from mlgov.platform.iam.actions import (
+    ASSUME_ROLE,
+    CODEBUILD_RUN,
+    EVENTS_PUT,
+    KMS_READ,
+    LOG_DELIVERY,
+    LOG_GROUP_CREATE,
+    S3_GET,
+    S3_READ,
+    SAGEMAKER_DESCRIBE_PACKAGE,
+    SQS_SEND,
+)
 from mlgov.platform.iam.common import only_role, register_pending, service_trust
 from mlgov.spec.model import OrgSpec
 
 # Action sets of the hub's documents.
-KEY_READ = ("kms:Decrypt", "kms:DescribeKey")
 LOGS_KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 PROMOTION_KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 PIPELINE_KEY_USE = (
@@ -31,21 +41,14 @@ PIPELINE_KEY_USE = (
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 )
-OBJECT_READ = ("s3:GetObject",)
 OBJECT_VERSION_READ = ("s3:GetObject", "s3:GetObjectVersion")
 OBJECT_READ_WRITE = ("s3:GetObject", "s3:PutObject")
-BUCKET_READ = ("s3:GetObject", "s3:ListBucket")
 ARTIFACT_WRITE = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 PIPELINE_STORE = ("s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject")
-PUT_EVENTS = ("events:PutEvents",)
-SEND_MESSAGE = ("sqs:SendMessage",)
-ASSUME_ROLE = ("sts:AssumeRole",)
 # ListModelPackages and X-Ray trace submission have no resource-level permissions.
 LIST_PACKAGES = ("sagemaker:ListModelPackages",)
 TRACING = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
-DESCRIBE_PACKAGE = ("sagemaker:DescribeModelPackage",)
 DESCRIBE_CARD = ("sagemaker:DescribeModelCard",)
-REGISTER_PACKAGE = ("sagemaker:CreateModelPackage",)
 CENTRAL_REGISTRY_WRITE = (
     "sagemaker:AddTags",
     "sagemaker:CreateModelCard",
@@ -58,7 +61,6 @@ CENTRAL_REGISTRY_WRITE = (
 )
 CENTRAL_REGISTRY_READ = ("sagemaker:DescribeModelCard", "sagemaker:DescribeModelPackageGroup")
 APPROVE_PACKAGE = ("sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage")
-SELECT_BUILD = ("codebuild:BatchGetBuilds", "codebuild:StartBuild")
 START_PIPELINE = ("codepipeline:StartPipelineExecution",)
 PUT_APPROVAL = ("codepipeline:PutApprovalResult",)
 PIPELINE_READ = (
@@ -118,7 +120,7 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
         principal, condition = only_role(account_id, sorted(r for r in readers if f"::{account_id}:" in r))
         statements.append(
             policy.statement(
-                f"StageRolesDecrypt{account_id}", KEY_READ, "*", principals=principal, conditions=condition
+                f"StageRolesDecrypt{account_id}", KMS_READ, "*", principals=principal, conditions=condition
             )
         )
     log_group_arn = arns.log_group(region, _hub_id(spec), governance.promotion_log_group(spec))
@@ -150,7 +152,7 @@ def artifact_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
             principal, condition = only_role(account_id, [roles["endpoint"]])
             statements.append(
                 policy.statement(
-                    f"{title}Endpoint{account_id}", OBJECT_READ, prefixes, principals=principal, conditions=condition
+                    f"{title}Endpoint{account_id}", S3_GET, prefixes, principals=principal, conditions=condition
                 )
             )
             if account_id in watched:
@@ -159,7 +161,7 @@ def artifact_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
                 statements.append(
                     policy.statement(
                         f"{title}Monitoring{account_id}",
-                        OBJECT_READ,
+                        S3_GET,
                         prefixes,
                         principals=principal,
                         conditions=condition,
@@ -205,7 +207,7 @@ def bus_policy(spec: OrgSpec, region: str) -> str | None:
     return policy.document(
         policy.statement(
             "OrgDevForwardersPutEvents",
-            PUT_EVENTS,
+            EVENTS_PUT,
             arns.event_bus(region, _hub_id(spec), naming.central_bus(spec)),
             principals={"AWS": "*"},
             conditions={
@@ -238,14 +240,12 @@ def promotion_statements(spec: OrgSpec, region: str, key_arn: str) -> list[dict[
         read_sources += [arns.sagemaker(r, dev_id, f"model-package/{g}/*") for r in dev_regions for g in groups]
         dev_buckets = [naming.bucket_name(spec, t.dev_account, r, "models") for r in dev_regions]
         read_statements.append(
-            policy.statement(
-                f"ReadArtifacts{dev_id}", BUCKET_READ, [a for b in dev_buckets for a in policy.bucket_arns(b)]
-            )
+            policy.statement(f"ReadArtifacts{dev_id}", S3_READ, [a for b in dev_buckets for a in policy.bucket_arns(b)])
         )
         read_statements.append(
             policy.statement(
                 f"DecryptArtifacts{dev_id}",
-                KEY_READ,
+                KMS_READ,
                 [arns.kms_keys(r, dev_id) for r in dev_regions],
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "models")]},
@@ -259,10 +259,10 @@ def promotion_statements(spec: OrgSpec, region: str, key_arn: str) -> list[dict[
         policy.statement("Logs", LOG_DELIVERY, [f"{log_group_arn}:*"]),
         policy.statement(
             "DeadLetter",
-            SEND_MESSAGE,
+            SQS_SEND,
             [arns.queue(region, hub_id, naming.dlq(naming.promotion_function(spec)))],
         ),
-        policy.statement("DescribeSourcePackages", DESCRIBE_PACKAGE, read_sources),
+        policy.statement("DescribeSourcePackages", SAGEMAKER_DESCRIBE_PACKAGE, read_sources),
         policy.statement("ListCentralPackages", LIST_PACKAGES, "*"),
         policy.statement(
             "WriteCentralRegistry",
@@ -308,7 +308,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: s
         _pipeline_key(key_arn),
         policy.statement(
             "SelectBuild",
-            SELECT_BUILD,
+            CODEBUILD_RUN,
             [arns.codebuild_project(region, hub_id, naming.select_project(spec, team, g)) for g in groups],
         ),
         policy.statement(
@@ -332,7 +332,7 @@ def select_model_statements(spec: OrgSpec, team: str, region: str, key_arn: str)
         # The selected package's drift baselines go to the deploy actions with its ARN.
         policy.statement(
             "DescribeSelectedPackage",
-            DESCRIBE_PACKAGE,
+            SAGEMAKER_DESCRIBE_PACKAGE,
             _central(
                 region, hub_id, "model-package", [naming.central_model_package_group(spec, team, g) for g in groups]
             ),

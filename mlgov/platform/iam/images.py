@@ -6,7 +6,6 @@ from mlgov.platform import naming, policy
 from mlgov.platform.iam import actions, arns
 from mlgov.spec.model import OrgSpec
 
-PULL_ACTIONS = actions.ECR_PULL
 PUSH_ACTIONS = actions.ECR_PULL + (
     "ecr:CompleteLayerUpload",
     "ecr:InitiateLayerUpload",
@@ -31,7 +30,7 @@ def repository_policy(spec: OrgSpec, team: str) -> str:
         statements.append(
             policy.statement(
                 "StageAccountsPull",
-                PULL_ACTIONS,
+                actions.ECR_PULL,
                 principals={"AWS": [arns.account_root(a) for a in stages]},
                 conditions={**org, "ArnEquals": {"aws:PrincipalArn": pullers}},
             )

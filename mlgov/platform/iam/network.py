@@ -14,7 +14,6 @@ from mlgov.platform.network import FLOW_LOG_PREFIX
 from mlgov.spec.model import OrgSpec
 
 LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
-FLOW_LOG_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
 def endpoint_policy(spec: OrgSpec) -> str:
@@ -72,7 +71,7 @@ def flow_log_key_statements(account_id: str, region: str) -> list[dict[str, Any]
     return [
         policy.statement(
             "FlowLogDeliveryEncrypts",
-            FLOW_LOG_KEY_ACTIONS,
+            actions.KMS_USE_ACTIONS,
             "*",
             principals={"Service": LOG_DELIVERY_SERVICE},
             conditions=_from_this_account(account_id, region),

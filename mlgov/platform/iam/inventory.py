@@ -1,0 +1,535 @@
+"""Every policy document the synthesized stacks of a spec hold, computed without cdktf.
+
+:func:`documents` walks the stacks the way the constructs build them (which accounts,
+regions and teams get which resources: the same platform functions they call) and returns,
+per stack and Terraform resource address, the document the stack carries, its kind, the AWS
+object it applies to and its size as AWS counts it. ``validate --policies`` lists them; the
+quota checks size them; a test holds the list equal to what synthesis writes.
+
+Kinds and how their size is counted (characters of the document as AWS receives it, after
+Terraform has interpolated it: ``$${`` is one ``$`` less, a reference is its value):
+
+- ``trust`` (role trust policy), ``identity-inline`` (role inline policy), ``managed``
+  (customer managed policy): IAM does not count white space, so none is counted (AWS IAM
+  User Guide, "IAM and AWS STS quotas", IAM and STS character limits);
+- ``scp`` (service control policy): Organizations stores a policy saved through the API
+  exactly as sent, white space included (AWS Organizations User Guide, "Quotas and service
+  limits for AWS Organizations", maximum policy size);
+- ``key``, ``bucket``, ``queue``, ``topic``, ``bus``, ``repository``, ``model-package-group``,
+  ``vpc-endpoint`` (resource policies) and ``lambda-permission`` (the statement a permission
+  adds to the function's policy): the text as sent.
+
+A document that embeds a Terraform reference (a key ARN known only after apply) carries it as
+the stack does; its size counts the reference as the longest value it can take (see
+:data:`REFERENCE_LENGTHS`): the count is an upper bound, never an underestimate.
+
+The policies inside the Service Catalog product templates (CloudFormation,
+``generated/products/``) are not these stacks' documents: their text depends on the launch, and
+:mod:`mlgov.review.product_policies` lists them as evaluated for an example launch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlgov.platform import governance, monitoring, naming, policy
+from mlgov.platform import guardrails as scp
+from mlgov.platform import network as network_facts
+from mlgov.platform.iam import arns, baseline
+from mlgov.platform.iam import catalog as iam_catalog
+from mlgov.platform.iam import data as iam_data
+from mlgov.platform.iam import dev as iam_dev
+from mlgov.platform.iam import governance as iam_hub
+from mlgov.platform.iam import monitoring as iam_monitoring
+from mlgov.platform.iam import network as iam_network
+from mlgov.platform.iam import stage as iam_stage
+from mlgov.platform.iam.common import dead_letter_queue_policy, service_trust
+from mlgov.platform.iam.images import repository_policy
+from mlgov.platform.iam.repositories import codebuild_statements, codepipeline_statements
+from mlgov.spec.model import Layer, OrgSpec, StackRef
+
+IAM_KINDS = frozenset({"trust", "identity-inline", "managed"})
+
+# The longest value a reference can take, by (resource type, attribute), given the stack's
+# region and account id. A KMS key id is a UUID or "mrk-" + 32 hex digits: 36 characters
+# either way (AWS KMS API reference, KeyMetadata.KeyId). A connection's ARN carries the older
+# "codestar-connections" service prefix or the newer, shorter "codeconnections" one, and a
+# UUID (AWS CodeConnections API reference, Connection.ConnectionArn).
+REFERENCE_LENGTHS: dict[tuple[str, str], Callable[[str, str], int]] = {
+    ("aws_kms_key", "arn"): lambda region, account: len(f"arn:aws:kms:{region}:{account}:key/") + 36,
+    ("aws_codestarconnections_connection", "arn"): lambda region, account: (
+        len(f"arn:aws:codestar-connections:{region}:{account}:connection/") + 36
+    ),
+}
+_REFERENCE = re.compile(r"(?<!\$)\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """One policy document of one stack.
+
+    Attributes:
+        stack: the stack's name (``generated/stacks/<stack>``).
+        account: the account key of the stack.
+        account_id: its id.
+        region: the stack's region.
+        address: the Terraform resource address holding the document (``<type>.<name>``).
+        attribute: the resource attribute holding it (``policy``, ``assume_role_policy``...).
+        kind: what the document is (see the module docstring).
+        aws_object: the AWS object it applies to: role, policy, bucket, queue, topic, bus,
+            repository, group or function name, key alias, SCP name, endpoint Name tag.
+        text: the document as the stack carries it (Terraform escapes and references kept).
+    """
+
+    stack: str
+    account: str
+    account_id: str
+    region: str
+    address: str
+    attribute: str
+    kind: str
+    aws_object: str
+    text: str
+
+    @property
+    def sized_text(self) -> str:
+        """The text AWS receives, references replaced by placeholders of their longest value."""
+
+        def longest(m: re.Match[str]) -> str:
+            measure = REFERENCE_LENGTHS.get((m.group(1), m.group(3)))
+            if measure is None:
+                raise ValueError(f"{self.stack}:{self.address}: no known length for reference {m.group(0)}")
+            return "x" * measure(self.region, self.account_id)
+
+        return _REFERENCE.sub(longest, self.text).replace("$${", "${")
+
+    @property
+    def size(self) -> int:
+        """Characters AWS counts against the object's limit (see the module docstring)."""
+        text = self.sized_text
+        return len(re.sub(r"\s", "", text)) if self.kind in IAM_KINDS else len(text)
+
+    @property
+    def has_reference(self) -> bool:
+        return bool(_REFERENCE.search(self.text))
+
+    def as_quota_row(self) -> tuple[str, str, str, str, str, str]:
+        """``(kind, account, region, aws_object, name, json_text)`` for the quota checks;
+        ``name`` is ``<stack>:<address>``, the text the one AWS receives (:attr:`sized_text`)."""
+        return (self.kind, self.account, self.region, self.aws_object, f"{self.stack}:{self.address}", self.sized_text)
+
+
+def documents(spec: OrgSpec) -> list[PolicyDocument]:
+    """Every policy document of every stack of ``spec``, by stack then address."""
+    found = [doc for ref in spec.stack_refs() for doc in _stack(spec, ref)]
+    return sorted(found, key=lambda d: (d.stack, d.address, d.attribute))
+
+
+def tf_ref(rtype: str, name: str, attribute: str) -> str:
+    """The reference a construct writes for a named resource (:func:`mlgov.modules.blocks.ref`)."""
+    return f"${{{rtype}.{name}.{attribute}}}"
+
+
+def key_arn(name: str) -> str:
+    """Reference to the ARN of the PlatformKey named ``name`` in the same stack."""
+    return tf_ref("aws_kms_key", name, "arn")
+
+
+class _Stack:
+    """Collects the documents of one stack, with helpers shaped like the constructs."""
+
+    def __init__(self, spec: OrgSpec, ref: StackRef) -> None:
+        self.spec, self.ref = spec, ref
+        self.account_id = spec.accounts[ref.account].id
+        self.docs: list[PolicyDocument] = []
+
+    def add(self, rtype: str, name: str, attribute: str, kind: str, aws_object: str, text: str) -> None:
+        self.docs.append(
+            PolicyDocument(
+                self.ref.name,
+                self.ref.account,
+                self.account_id,
+                self.ref.region,
+                f"{rtype}.{name}",
+                attribute,
+                kind,
+                aws_object,
+                text,
+            )
+        )
+
+    def key(self, name: str, alias_purpose: str, extra: Sequence[dict[str, Any]] = ()) -> None:
+        """PlatformKey: key policy at ``aws_kms_key.<name>``."""
+        alias = naming.kms_alias(self.spec, alias_purpose)
+        self.add("aws_kms_key", name, "policy", "key", alias, baseline.key_policy(self.account_id, extra))
+
+    def bucket(self, name: str, bucket: str, extra: Sequence[dict[str, Any]] = ()) -> None:
+        """SecureBucket: bucket policy at ``aws_s3_bucket_policy.<name>``."""
+        self.add("aws_s3_bucket_policy", name, "policy", "bucket", bucket, baseline.bucket_policy(bucket, extra))
+
+    def role(self, address: str, name: str, trust: str, statements: Sequence[dict[str, Any]]) -> None:
+        """A role and its inline policy (:func:`mlgov.modules.governance_common.role`)."""
+        self.add("aws_iam_role", address, "assume_role_policy", "trust", name, trust)
+        self.add("aws_iam_role_policy", address, "policy", "identity-inline", name, policy.document(*statements))
+
+    def dlq(self, address: str, name: str, sender_arn: str, sender_service: str) -> None:
+        """Dead-letter queue policy (:func:`mlgov.modules.governance_common.dead_letter_queue`)."""
+        text = dead_letter_queue_policy(self.ref.region, self.account_id, name, sender_arn, sender_service)
+        self.add("aws_sqs_queue_policy", address, "policy", "queue", name, text)
+
+
+def _stack(spec: OrgSpec, ref: StackRef) -> Iterator[PolicyDocument]:
+    s = _Stack(spec, ref)
+    _baseline(s)
+    layer = ref.layer
+    if layer in (Layer.dev, Layer.test, Layer.prod):
+        _network(s)
+    if layer == Layer.management:
+        _management(s)
+    elif layer == Layer.hub:
+        _hub(s)
+    elif layer == Layer.dev:
+        _dev(s)
+    elif layer in (Layer.test, Layer.prod):
+        _stage(s)
+    elif layer == Layer.data:
+        _data(s)
+    yield from s.docs
+
+
+def _baseline(s: _Stack) -> None:
+    """AccountStack: the platform key and bucket (flow-log delivery where the network logs)."""
+    spec, ref = s.spec, s.ref
+    facts = network_facts.account_network(spec, ref.account, ref.region)
+    flow_logs = facts is not None and facts.flow_logs
+    s.key("platform", "platform", iam_network.flow_log_key_statements(s.account_id, ref.region) if flow_logs else ())
+    bucket = naming.bucket_name(spec, ref.account, ref.region, "platform")
+    s.bucket(
+        "platform",
+        bucket,
+        iam_network.flow_log_bucket_statements(s.account_id, ref.region, bucket) if flow_logs else (),
+    )
+
+
+def _network(s: _Stack) -> None:
+    """AccountNetwork: one endpoint policy per VPC endpoint."""
+    spec = s.spec
+    r = network_facts.account_network(spec, s.ref.account, s.ref.region)
+    if r is None or not r.endpoints:
+        return
+    prefix = naming.resource_name(spec, naming.account_label(spec, r.account))
+    text = iam_network.endpoint_policy(spec)
+    for endpoint in r.endpoints:
+        name = f"{prefix}-{endpoint.key.replace('_', '-')}"
+        s.add("aws_vpc_endpoint", network_facts.address(endpoint.key), "policy", "vpc-endpoint", name, text)
+
+
+def _management(s: _Stack) -> None:
+    """Guardrails: one SCP per enabled guardrail."""
+    for p in scp.service_control_policies(s.spec):
+        s.add("aws_organizations_policy", p.key, "content", "scp", p.name, p.content)
+
+
+def _hub(s: _Stack) -> None:
+    """SharedServicesStack: governance and images in the hub region, the catalog in every region."""
+    spec, region = s.spec, s.ref.region
+    if spec.teams and region == naming.hub_region(spec):
+        _hub_governance(s)
+        s.key("images", "images")
+        for team in naming.by_label(spec, spec.teams):
+            repository = naming.team_image_repository(spec, team)
+            address = naming.construct_id(team)
+            text = repository_policy(spec, team)
+            s.add("aws_ecr_repository_policy", address, "policy", "repository", repository, text)
+    if spec.service_catalog and spec.service_catalog.portfolios:
+        s.key("catalog", "catalog", iam_catalog.template_key_statements(spec, region))
+        bucket = naming.bucket_name(spec, spec.hub, region, "catalog")
+        s.bucket("catalog", bucket, iam_catalog.template_bucket_statements(spec, bucket))
+
+
+def _hub_governance(s: _Stack) -> None:
+    """HubGovernance: registry, bus, promotion, per-team pipelines, gates."""
+    spec, region, hub_id = s.spec, s.ref.region, s.account_id
+    key = key_arn("model_artifacts")
+    # HubRegistry
+    s.key("model_artifacts", "model-artifacts", iam_hub.artifact_key_statements(spec, region))
+    s.bucket(
+        "model_artifacts",
+        naming.bucket_name(spec, spec.hub, region, "model-artifacts"),
+        iam_hub.artifact_bucket_statements(spec, region),
+    )
+    s.bucket(
+        "deploy_pipelines",
+        naming.bucket_name(spec, spec.hub, region, "deploy-pipelines"),
+        iam_hub.pipeline_bucket_statements(spec, region),
+    )
+    # HubBus
+    bus = naming.central_bus(spec)
+    bus_doc = iam_hub.bus_policy(spec, region)
+    if bus_doc is not None:
+        s.add("aws_cloudwatch_event_bus_policy", "model_governance", "policy", "bus", bus, bus_doc)
+    # HubPromotion
+    function_name = naming.promotion_function(spec)
+    s.dlq(
+        "promotion_function_dlq",
+        naming.dlq(function_name),
+        arns.lambda_function(region, hub_id, function_name),
+        iam_hub.LAMBDA,
+    )
+    s.role(
+        "model_promotion",
+        naming.role_name(spec, "model-promotion"),
+        iam_hub.promotion_trust(spec),
+        iam_hub.promotion_statements(spec, region, key),
+    )
+    rule_name = naming.promotion_rule(spec)
+    rule_arn = arns.event_rule(region, hub_id, rule_name, bus=bus)
+    s.dlq("promotion_rule_dlq", naming.dlq(rule_name), rule_arn, iam_hub.EVENTS)
+    permission = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CentralBusRule",
+                "Effect": "Allow",
+                "Principal": {"Service": iam_hub.EVENTS},
+                "Action": iam_hub.INVOKE_FUNCTION,
+                "Resource": arns.lambda_function(region, hub_id, function_name),
+                "Condition": {"ArnLike": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    s.add(
+        "aws_lambda_permission",
+        "promote_approved_models",
+        "statement",
+        "lambda-permission",
+        function_name,
+        lambda_permission_text(permission),
+    )
+    # HubPipelines
+    for team in naming.by_label(spec, spec.teams):
+        s.role(
+            naming.construct_id(team, "deploy_pipeline"),
+            naming.team_role(spec, team, "deploy-pipeline"),
+            iam_hub.pipeline_trust(spec),
+            iam_hub.deploy_pipeline_statements(spec, team, region, key),
+        )
+        s.role(
+            naming.construct_id(team, "select_model"),
+            naming.team_role(spec, team, "select-model"),
+            iam_hub.select_trust(spec),
+            iam_hub.select_model_statements(spec, team, region, key),
+        )
+        s.role(
+            naming.construct_id(team, "start_deploy"),
+            naming.team_role(spec, team, "start-deploy"),
+            iam_hub.start_deploy_trust(spec),
+            iam_hub.start_deploy_statements(spec, team, region),
+        )
+        for group in spec.teams[team].governance.model_package_groups:
+            group_rule = naming.central_approval_rule(spec, team, group)
+            s.dlq(
+                f"{naming.construct_id(team, group)}_approved_dlq",
+                naming.dlq(group_rule),
+                arns.event_rule(region, hub_id, group_rule),
+                iam_hub.EVENTS,
+            )
+    # HubGates
+    trust = iam_hub.people_trust(spec)
+    s.role("ml_engineer", naming.role_name(spec, "ml-engineer"), trust, iam_hub.ml_engineer_statements(spec, region))
+    s.role(
+        "governance_officer",
+        naming.role_name(spec, "governance-officer"),
+        trust,
+        iam_hub.governance_officer_statements(spec, region),
+    )
+
+
+def lambda_permission_text(permission: dict[str, Any]) -> str:
+    """The statement a Lambda permission adds to the function's policy, as canonical JSON."""
+    return json.dumps(permission, sort_keys=True, separators=(",", ":"))
+
+
+def _dev(s: _Stack) -> None:
+    """DevAccountStack (primary region): governance, catalog launch roles, repositories."""
+    spec, ref, account_id = s.spec, s.ref, s.account_id
+    if ref.region != naming.primary_region(spec, ref.account):
+        return
+    team = governance.dev_team(spec, ref.account)
+    region = ref.region
+    if team:
+        platform_bucket = naming.bucket_name(spec, ref.account, region, "platform")
+        data = iam_data.data_statements(spec, team, account_id, region, platform_bucket, key_arn("platform"))
+        _dev_governance(s, team, data)
+    if spec.service_catalog and spec.service_catalog.portfolios:
+        regions = spec.account_regions(ref.account)
+        trust = iam_catalog.launch_role_trust()
+        for pkey in sorted(spec.service_catalog.portfolios):
+            address = naming.construct_id("catalog_launch", pkey)
+            name = naming.catalog_launch_role(spec, pkey)
+            s.add("aws_iam_role", address, "assume_role_policy", "trust", name, trust)
+            text = iam_catalog.launch_role_policy(spec, account_id, regions, pkey)
+            s.add("aws_iam_role_policy", address, "policy", "identity-inline", name, text)
+        s.add(
+            "aws_iam_policy",
+            "catalog_product_boundary",
+            "policy",
+            "managed",
+            naming.product_boundary(spec),
+            iam_catalog.boundary_policy(spec, account_id, regions),
+        )
+    if team and spec.accounts[ref.account].source is not None:
+        s.role(
+            naming.construct_id(team, "codebuild"),
+            naming.team_role(spec, team, "codebuild"),
+            service_trust(naming.BUILD_ROLES["codebuild"], account_id),
+            codebuild_statements(spec, team, account_id, region),
+        )
+        s.role(
+            naming.construct_id(team, "codepipeline"),
+            naming.team_role(spec, team, "codepipeline"),
+            service_trust(naming.BUILD_ROLES["codepipeline"], account_id),
+            codepipeline_statements(account_id, region, tf_ref("aws_codestarconnections_connection", "source", "arn")),
+        )
+
+
+def _dev_governance(s: _Stack, team: str, data: list[dict[str, Any]]) -> None:
+    """DevGovernance: group policies, models key and bucket, personas, approval forwarding."""
+    spec, region, account_id = s.spec, s.ref.region, s.account_id
+    for group in spec.teams[team].governance.model_package_groups:
+        name = naming.model_package_group(spec, team, group)
+        s.add(
+            "aws_sagemaker_model_package_group_policy",
+            naming.construct_id("team", group),
+            "resource_policy",
+            "model-package-group",
+            name,
+            iam_dev.group_policy(spec, team, region, name),
+        )
+    s.key("models", "models", iam_dev.models_key_statements(spec, region))
+    s.bucket("models", iam_dev.models_bucket(spec, team, region), iam_dev.models_bucket_statements(spec, team, region))
+    models_key = key_arn("models")
+    persona = iam_dev.persona_trust(spec, team)
+    for suffix, lead in (("data_scientist", False), ("lead_data_scientist", True)):
+        s.role(
+            naming.construct_id(team, suffix),
+            naming.team_role(spec, team, suffix.replace("_", "-")),
+            persona,
+            iam_dev.persona_statements(spec, team, region, models_key, data, lead=lead),
+        )
+    s.role(
+        naming.construct_id(team, "sagemaker_execution"),
+        naming.team_role(spec, team, "sagemaker-execution"),
+        service_trust("sagemaker.amazonaws.com", account_id),
+        iam_dev.execution_statements(spec, team, region, models_key, data),
+    )
+    s.role(
+        "event_forwarder",
+        naming.team_role(spec, team, "event-forwarder"),
+        service_trust("events.amazonaws.com", account_id),
+        iam_dev.forwarder_statements(spec),
+    )
+    rule_name = naming.approval_forward_rule(spec, team)
+    s.dlq(
+        "model_approved_dlq",
+        naming.dlq(rule_name),
+        arns.event_rule(region, account_id, rule_name),
+        "events.amazonaws.com",
+    )
+
+
+def _stage(s: _Stack) -> None:
+    """DeploymentAccountStack (primary region, teams deploying here): StageGovernance."""
+    spec, ref, account_id, region = s.spec, s.ref, s.account_id, s.ref.region
+    teams = governance.stage_teams(spec, ref.account)
+    if not teams or region != naming.primary_region(spec, ref.account):
+        return
+    platform_key = key_arn("platform")
+    monitored = ref.account in monitoring.monitored_accounts(spec)
+    if monitored:
+        s.key("monitoring", "monitoring", iam_monitoring.key_statements(spec, ref.account, region))
+        s.bucket(
+            "monitoring",
+            naming.monitoring_bucket(spec, ref.account),
+            iam_monitoring.bucket_statements(spec, ref.account),
+        )
+        for team in sorted(iam_monitoring.report_readers(spec, ref.account)[1]):
+            s.add(
+                "aws_sns_topic_policy",
+                f"{naming.construct_id(team)}_monitoring",
+                "policy",
+                "topic",
+                naming.monitoring_topic(spec, team),
+                iam_monitoring.topic_policy(spec, team, ref.account, region),
+            )
+    sagemaker = service_trust("sagemaker.amazonaws.com", account_id)
+    for team in teams:
+        watched, batch_groups, in_network = governance.stage_team_scope(spec, team, ref.account, monitored)
+        s.role(
+            naming.construct_id(team, "deploy"),
+            naming.team_role(spec, team, "deploy"),
+            iam_stage.deploy_trust(spec, team),
+            iam_stage.deploy_statements(spec, team, ref.account, region),
+        )
+        s.role(
+            naming.construct_id(team, "endpoint_deployer"),
+            naming.team_role(spec, team, "endpoint-deployer"),
+            service_trust("cloudformation.amazonaws.com", account_id),
+            iam_stage.deployer_statements(
+                spec, team, ref.account, region, platform_key, watched=watched, batch_groups=batch_groups
+            ),
+        )
+        s.role(
+            naming.construct_id(team, "endpoint"),
+            naming.team_role(spec, team, "endpoint"),
+            sagemaker,
+            iam_stage.endpoint_statements(
+                spec, team, ref.account, region, platform_key, batch_groups=batch_groups, in_network=in_network
+            ),
+        )
+        if watched:
+            s.role(
+                naming.construct_id(team, "monitoring"),
+                naming.team_role(spec, team, "monitoring"),
+                sagemaker,
+                iam_stage.monitoring_statements(spec, team, ref.account, region, platform_key, key_arn("monitoring")),
+            )
+        if batch_groups:
+            s.role(
+                naming.construct_id(team, "batch"),
+                naming.team_role(spec, team, "batch"),
+                sagemaker,
+                iam_stage.batch_statements(spec, team, ref.account, region, batch_groups),
+            )
+
+
+def _data(s: _Stack) -> None:
+    """DataAccountStack (primary region): the lake, the feature store and their roles."""
+    spec, ref, account_id = s.spec, s.ref, s.account_id
+    if ref.region != naming.primary_region(spec, ref.account):
+        return
+    store = spec.data.feature_store if spec.data else None
+    s.key("lake", "lake")
+    s.bucket("lake", naming.lake_bucket(spec))
+    keys = [key_arn("lake")]
+    if store is not None:
+        s.key("feature_store", "feature-store")
+        s.bucket("feature_store", naming.feature_store_bucket(spec))
+        keys.append(key_arn("feature_store"))
+    s.role(
+        "lake_data_access",
+        naming.lake_access_role(spec),
+        service_trust("lakeformation.amazonaws.com", account_id),
+        iam_data.lake_access_statements(spec, keys),
+    )
+    if store is not None:
+        s.role(
+            "feature_store",
+            naming.feature_store_role(spec),
+            service_trust("sagemaker.amazonaws.com", account_id),
+            iam_data.feature_store_statements(spec, key_arn("feature_store")),
+        )
