@@ -64,10 +64,10 @@ def test_a_renamed_or_shared_set_is_named():
     features = feature_sets()
     features["governance"] = {**features["governance"], "OBJECT_READ": frozenset(actions.S3_GET)}
     features["catalog"] = {**features["catalog"], "X": frozenset({"codeguru:Hypothetical"})}
-    features["deploy"] = {**features["deploy"], "Y": frozenset({"codeguru:Hypothetical"})}
+    features["stage"] = {**features["stage"], "Y": frozenset({"codeguru:Hypothetical"})}
     assert offences(action_sets(actions), features) == [
         "iam/governance.py OBJECT_READ is actions.S3_GET",
-        "one set, two modules: iam/catalog.py X, iam/deploy.py Y",
+        "one set, two modules: iam/catalog.py X, iam/stage.py Y",
     ]
 
 

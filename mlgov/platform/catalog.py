@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -304,7 +305,32 @@ def view_model(
 
 
 def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
-    """Every product version of the spec, rendered, sorted by key."""
+    """Every product version of the spec, rendered, sorted by key.
+
+    Rendered once per spec object (the spec is frozen, so the result cannot go stale): every dev
+    account's launch role and the policy inventory ask again, and a 100-team org rendered the
+    same templates 200 times.
+    """
+    memo = _memo(spec)
+    if "artifacts" not in memo:
+        memo["artifacts"] = tuple(_render_artifacts(spec))
+    return list(memo["artifacts"])
+
+
+# Results computed from one spec object, dropped when it is (the spec is unhashable, so keyed by
+# id; the finalizer removes the entry before the id can be reused).
+_MEMO: dict[int, dict[Any, Any]] = {}
+
+
+def _memo(spec: OrgSpec) -> dict[Any, Any]:
+    key = id(spec)
+    if key not in _MEMO:
+        _MEMO[key] = {}
+        weakref.finalize(spec, _MEMO.pop, key, None)
+    return _MEMO[key]
+
+
+def _render_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     catalog = spec.service_catalog
     if catalog is None:
         return []
@@ -377,6 +403,13 @@ class LaunchNeeds:
 
 def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     """The :class:`LaunchNeeds` of one portfolio (from the same rendered text generated/ holds)."""
+    memo = _memo(spec)
+    if ("needs", portfolio) not in memo:
+        memo[("needs", portfolio)] = _launch_needs(spec, portfolio)
+    return memo[("needs", portfolio)]
+
+
+def _launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     resource_types: set[str] = set()
     parameter_types: set[str] = set()
     role_names: set[str] = set()
