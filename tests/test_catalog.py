@@ -449,7 +449,13 @@ def test_later_versions_become_provisioning_artifacts(example_tree):
     hub = json.loads(example_tree["stacks/ml-hub/cdk.tf.json"])
     artifacts = resources(hub, "aws_servicecatalog_provisioning_artifact")
     # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
-    assert sorted(artifacts) == ["admin_domain_v1_1", "admin_domain_v2", "admin_profile_v2", "projects_build_v2"]
+    assert sorted(artifacts) == [
+        "admin_domain_v1_1",
+        "admin_domain_v2",
+        "admin_profile_v2",
+        "admin_profile_v3",
+        "projects_build_v2",
+    ]
     assert artifacts["admin_domain_v1_1"]["product_id"] == "${aws_servicecatalog_product.admin_domain.id}"
     assert (
         resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"
