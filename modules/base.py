@@ -41,14 +41,7 @@ class AccountStack(TerraformStack):
         # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend predates the argument.
         self.add_override("terraform.backend.s3.use_lockfile", True)
 
-        AwsProvider(
-            self,
-            "aws",
-            region=ref.region,
-            allowed_account_ids=[self.account_id],
-            assume_role=[AwsProviderAssumeRole(role_arn=spec.terraform_role_arn(ref.account), session_name="mlgov")],
-            default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
-        )
+        self.provider(ref.region)
 
         # The account's network (dev/test/prod) in this region; its flow logs land in the platform bucket.
         self.network_facts = network_facts.account_network(spec, ref.account, ref.region)
@@ -75,6 +68,21 @@ class AccountStack(TerraformStack):
         )
         self.output("platform_key_arn", self.platform_key.arn, "ARN of the account's platform KMS key.")
         self.output("platform_bucket", self.platform_bucket.bucket_name, "Name of the account's platform bucket.")
+
+    def provider(self, region: str, *, alias: str | None = None) -> AwsProvider:
+        """The AWS provider of this account in ``region``: the stack's own (no alias), or an
+        aliased one for resources this stack keeps in another of the account's regions."""
+        return AwsProvider(
+            self,
+            "aws" if alias is None else f"aws_{alias}",
+            alias=alias,
+            region=region,
+            allowed_account_ids=[self.account_id],
+            assume_role=[
+                AwsProviderAssumeRole(role_arn=self.spec.terraform_role_arn(self.ref.account), session_name="mlgov")
+            ],
+            default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
+        )
 
     def build_network(self) -> None:
         """The account's network in this region (:class:`mlgov.modules.network.AccountNetwork`), if it has one."""

@@ -7,14 +7,21 @@ the team's data access (Athena workgroup, resource links and Lake Formation gran
 account shares: :mod:`mlgov.modules.data_access`), the Service Catalog launch role the hub's launch
 constraints name (:mod:`mlgov.modules.catalog`) and, with ``accounts.<key>.source``, the connection
 to the team's Git provider and its build roles (:mod:`mlgov.modules.repositories`). IAM is global,
-so account-wide resources go only into the stack of the account's primary region.
+so account-wide resources go only into the stack of the account's primary region. The launch-time
+SSM parameters the products read (team, cost tags, data, source: every one but the network's,
+which each region's stack writes for its own VPC) are written by the primary stack into each of
+the account's other regions too, through an aliased provider: their values are attributes of
+resources of this stack (the models key ARN, the workgroup, the connection), so no stack reads
+another's state.
 """
 
 from __future__ import annotations
 
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from mlgov.modules.base import AccountStack
+from mlgov.modules.blocks import named
 from mlgov.modules.blocks import ref as ref_of
 from mlgov.modules.catalog import CatalogLaunchRole
 from mlgov.modules.data_access import DevDataAccess
@@ -76,6 +83,35 @@ class DevAccountStack(AccountStack):
                 region=ref.region,
                 boundary_arn=ref_of(launch.boundary, "arn") if launch else None,
             )
+        self._write_parameters_in_other_regions()
+
+    def _write_parameters_in_other_regions(self) -> None:
+        """Copy this stack's launch-time parameters (not the network's) into the account's other regions."""
+        others = [r for r in self.spec.account_regions(self.account_key) if r != self.region]
+        network_prefix = naming.ssm_parameter(self.spec, "network") + "/"
+        params = [
+            c
+            for c in self.node.find_all()
+            if isinstance(c, SsmParameter) and not str(c.name_input).startswith(network_prefix)
+        ]
+        for region in others:
+            alias = naming.construct_id(region)
+            provider = self.provider(region, alias=alias)
+            for param in params:
+                address = param._mlgov_address.split(".", 1)[1]  # type: ignore[attr-defined]
+                named(
+                    SsmParameter(
+                        self,
+                        f"{alias}_{address}",
+                        provider=provider,
+                        name=str(param.name_input),
+                        type=str(param.type_input),
+                        value=param.value_input,
+                        description=param.description_input,
+                        tags=param.tags_input,
+                    ),
+                    f"{address}_{alias}",
+                )
 
     @property
     def team_name(self) -> str | None:

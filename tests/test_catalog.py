@@ -24,6 +24,7 @@ from tests.conftest import ROOT, require_tool
 from tests.helpers import resources, statements
 
 EXAMPLE = ROOT / "examples" / "contoso-vision.yaml"
+KITCHEN_SINK = ROOT / "examples" / "kitchen-sink.yaml"  # every documented option at once
 HUB = "ml-shared-services"
 
 
@@ -63,10 +64,10 @@ def hub(stacks):
 # --- templates ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["default", "example"])
+@pytest.mark.parametrize("which", ["default", "example", "kitchen-sink"])
 def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default_spec, example_spec, tmp_path):
     # GIVEN every product version of the default spec / of a spec with other teams and params
-    spec = default_spec if which == "default" else example_spec
+    spec = {"default": default_spec, "example": example_spec}.get(which) or load_spec(KITCHEN_SINK)
     files = write(render_products(spec), tmp_path)
     assert len(files) == sum(
         len(p.versions) for pf in spec.service_catalog.portfolios.values() for p in pf.products.values()
@@ -75,6 +76,21 @@ def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default
     proc = subprocess.run([cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
     # THEN nothing is reported
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+
+
+def test_sso_profile_version_sets_the_single_sign_on_user_only_when_given(example_spec):
+    # GIVEN the example's SSO domain and its user-profile product's versions
+    rendered = {k.rsplit("/", 1)[1]: doc(v) for k, v in render_products(example_spec).items() if "/profile/" in k}
+    # THEN the released versions are as they were (no SSO fields) and the new one sets both,
+    # UserName-identified, when the launcher gives the user's SSO user name
+    assert "SingleSignOnUserValue" not in json.dumps(rendered["v2.yaml"])
+    v3 = rendered["v3.yaml"]
+    props = v3["Resources"]["UserProfile"]["Properties"]
+    assert props["SingleSignOnUserIdentifier"] == {"Fn::If": ["IsSso", "UserName", {"Ref": "AWS::NoValue"}]}
+    assert props["SingleSignOnUserValue"] == {
+        "Fn::If": ["IsSso", {"Ref": "SingleSignOnUserValue"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert v3["Conditions"]["IsSso"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SingleSignOnUserValue"}, ""]}]}
 
 
 def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
@@ -436,7 +452,13 @@ def test_later_versions_become_provisioning_artifacts(example_tree):
     hub = json.loads(example_tree["stacks/ml-hub/cdk.tf.json"])
     artifacts = resources(hub, "aws_servicecatalog_provisioning_artifact")
     # THEN v1 is the product's initial artifact and v1.1 a separate artifact of that product
-    assert sorted(artifacts) == ["admin_domain_v1_1", "admin_domain_v2", "admin_profile_v2", "projects_build_v2"]
+    assert sorted(artifacts) == [
+        "admin_domain_v1_1",
+        "admin_domain_v2",
+        "admin_profile_v2",
+        "admin_profile_v3",
+        "projects_build_v2",
+    ]
     assert artifacts["admin_domain_v1_1"]["product_id"] == "${aws_servicecatalog_product.admin_domain.id}"
     assert (
         resources(hub, "aws_servicecatalog_product")["admin_domain"]["provisioning_artifact_parameters"]["name"] == "v1"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlgov.review.security import checkov_copy
 from tests.conftest import ROOT, require_tool
 
 GENERATED = ROOT / "generated"
@@ -102,12 +103,12 @@ def test_skip_list_entries_are_complete():
         assert len(skip["why"]) > 40 and skip["resources"] and skip["frameworks"], skip
 
 
-def _stack_copy(tmp: Path) -> Path:
-    """generated/stacks with terraform.required_version removed (checkov 3 cannot parse it in JSON)."""
+def _stack_copy(tmp: Path, stacks: Path = GENERATED / "stacks") -> Path:
+    """``stacks`` as checkov 3.3.30 can parse them (:func:`mlgov.review.security.checkov_copy`:
+    no ``moved``/``import`` blocks, no terraform.required_version)."""
     out = tmp / "stacks"
-    for src in sorted((GENERATED / "stacks").glob("*/cdk.tf.json")):
-        doc = json.loads(src.read_text())
-        doc.get("terraform", {}).pop("required_version", None)
+    for src in sorted(stacks.glob("*/cdk.tf.json")):
+        doc = checkov_copy(json.loads(src.read_text()))
         target = out / src.parent.name / "cdk.tf.json"
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(doc, indent=2))
@@ -121,6 +122,24 @@ def test_checkov_terraform_json(tmp_path):
     assert not _unexplained(failed), (
         "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
     )
+
+
+@pytest.mark.slow
+def test_checkov_parses_stacks_with_moved_and_import_blocks(tmp_path):
+    # GIVEN the default management stack adopting its OUs (import blocks) and with a renamed SCP
+    # (a moved block), as a rename and management.adopt_ous write them
+    src = tmp_path / "src" / "management"
+    src.mkdir(parents=True)
+    doc = json.loads((GENERATED / "stacks" / "management" / "cdk.tf.json").read_text())
+    ou = next(iter(doc["resource"]["aws_organizations_organizational_unit"]))
+    scp = next(iter(doc["resource"]["aws_organizations_policy"]))
+    doc["import"] = [{"id": "ou-nw4a-data0001", "to": f"aws_organizations_organizational_unit.{ou}"}]
+    doc["moved"] = [{"from": "aws_organizations_policy.old", "to": f"aws_organizations_policy.{scp}"}]
+    (src / "cdk.tf.json").write_text(json.dumps(doc))
+    # WHEN checkov scans the copy mlgov makes for it THEN it parses (run_checkov fails on parsing
+    # errors) and checks the stack's resources
+    failed = run_checkov(_stack_copy(tmp_path, src.parent), "terraform_json")
+    assert not _unexplained(failed)
 
 
 @pytest.mark.slow

@@ -97,3 +97,14 @@ def test_spec_reference_covers_every_model_and_field():
         assert f"\n## {name}\n" in text
         for field in model.get("properties", {}):
             assert f"| `{field}` |" in text, (name, field)
+
+
+def test_spec_reference_says_which_templates_need_a_source():
+    # The dev account's `source` row names every template that builds from a repository: a spec
+    # offering one needs a source on every team's dev account.
+    from mlgov.platform.catalog import SOURCE_TEMPLATES
+
+    text = (ROOT / "docs" / "spec-reference.md").read_text()
+    account = text.split("\n## Account\n", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in account.splitlines() if line.startswith("| `source` |")]
+    assert SOURCE_TEMPLATES and all(t in row for t in SOURCE_TEMPLATES), row

@@ -84,3 +84,62 @@ def test_progress_plain_lines_on_change_and_live_redraw():
     progress.update()
     text = live.getvalue()
     assert text.count("\x1b[2F") == 1 and text.count("\x1b[2K") == 4 and "b" in text and "queued" in text
+
+
+def _management_with_imports(tmp_path, targets: dict[str, str]):
+    """The default management stack with ``import`` blocks ({OU address: id}), as adopt_ous writes them."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(GENERATED / "management", stacks / "management")
+    doc = json.loads((stacks / "management" / "cdk.tf.json").read_text())
+    doc["import"] = [{"id": ou, "to": f"aws_organizations_organizational_unit.{to}"} for to, ou in targets.items()]
+    (stacks / "management" / "cdk.tf.json").write_text(json.dumps(doc))
+    return stacks
+
+
+@pytest.mark.terraform
+def test_offline_plan_of_adopted_ous_validates_the_imports_and_plans_creates(tf_cli_config, tmp_path):
+    # GIVEN a management stack that adopts two OUs (import blocks: live Organizations reads)
+    stacks = _management_with_imports(tmp_path, {"data": "ou-nw4a-data0001", "infrastructure": "ou-nw4a-infra001"})
+    # WHEN it is planned offline with no state
+    stream = io.StringIO()
+    (run,) = planning.run_plans(
+        {"management": stacks / "management"}, tmp_path / "plans", offline=True, jobs=1, stream=stream
+    )
+    # THEN the plan succeeds without AWS, the adopted OUs planned as creates, and the output says so
+    assert run.status == "ok", run.error
+    planned = json.loads(run.plan_json.read_text())
+    ous = [c for c in planned["resource_changes"] if c["type"] == "aws_organizations_organizational_unit"]
+    assert ous and all(c["change"]["actions"] == ["create"] for c in ous)
+    assert "2 import block(s) validated, planned as creates" in stream.getvalue()
+    # and the committed stack is untouched (only the workspace copy lost its imports)
+    assert "import" in json.loads((stacks / "management" / "cdk.tf.json").read_text())
+
+
+@pytest.mark.terraform
+def test_offline_plan_refuses_an_import_of_no_resource(tf_cli_config, tmp_path):
+    # GIVEN an import block whose target the configuration does not declare
+    stacks = _management_with_imports(tmp_path, {"no_such_ou": "ou-nw4a-data0001"})
+    # WHEN planned offline THEN the imports step (before they are dropped) fails it, naming the target
+    (run,) = planning.run_plans(
+        {"management": stacks / "management"}, tmp_path / "plans", offline=True, jobs=1, stream=io.StringIO()
+    )
+    assert run.status == "failed" and "terraform imports failed" in run.error, run.error
+    assert "aws_organizations_organizational_unit.no_such_ou" in run.error
+
+
+@pytest.mark.terraform
+def test_offline_destroy_without_a_state_says_deletes_are_not_counted(tf_cli_config, tmp_path):
+    # GIVEN a stack that left the spec, planned as a destroy offline with no --state-dir
+    stream = io.StringIO()
+    (run,) = planning.run_plans(
+        {"management": GENERATED / "management"},
+        tmp_path / "plans",
+        offline=True,
+        jobs=1,
+        stream=stream,
+        destroy=["management"],
+    )
+    # THEN its line does not claim a silent "-0": it says the deletes were not counted
+    assert run.status == "ok", run.error
+    line = next(x for x in stream.getvalue().splitlines() if x.startswith("management ") and " ok " in x)
+    assert line.endswith(planning.DESTROY_WITHOUT_STATE), line

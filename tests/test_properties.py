@@ -8,14 +8,18 @@ seconds, a parse microseconds.
 from __future__ import annotations
 
 import copy
+import json
+import os
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from mlgov.errors import SpecError
-from mlgov.review import security
+from mlgov.review import security, terraform
 from mlgov.spec.located import load_yaml
+from mlgov.spec.model import OrgSpec
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 
@@ -289,3 +293,172 @@ def test_every_spec_validate_accepts_synthesizes(render_spec, data):
     tree = render_spec(text)
     stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}
     assert stacks == {ref.name for ref in spec.stack_refs()}
+
+
+# -- every documented option, combined -------------------------------------------------------
+# Drawn from examples/kitchen-sink.yaml (every option on) by switching options off, changing
+# them or adding ones validate refuses: validate => synth must hold for every combination, and
+# terraform validate for a few. Few examples on CI (profile "mlgov-ci"); set
+# MLGOV_HYPOTHESIS_PROFILE=mlgov-thorough for many more.
+KITCHEN_SINK = yaml.safe_load((ROOT / "examples" / "kitchen-sink.yaml").read_text())
+settings.register_profile(
+    "mlgov-ci",
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "mlgov-thorough",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+OPTIONS_PROFILE = settings.get_profile(os.environ.get("MLGOV_HYPOTHESIS_PROFILE", "mlgov-ci"))
+
+
+@st.composite
+def option_specs(draw):
+    """The kitchen sink with options switched off, changed or combined differently."""
+    data = copy.deepcopy(KITCHEN_SINK)
+    accounts, teams = data["accounts"], data["teams"]
+    pricing = teams["pricing"]
+    # organization and management
+    management = data["management"]
+    management["own_ous"] = draw(st.booleans())
+    management["adopt_ous"] = management["own_ous"] and draw(st.booleans())
+    for flag in ("service_catalog_access", "stacksets_delegated_admin"):
+        management[flag] = draw(st.booleans())
+    for name in (*GUARDRAILS, "protect_audit"):
+        management["guardrails"][name]["enabled"] = draw(st.booleans())
+    # accounts: regions, networks (created or adopted, defaults or per account), sources
+    if draw(st.booleans()):
+        accounts["dev-pricing"]["regions"] = ["eu-west-1"]  # (only the lake's region: the data grants)
+    if draw(st.booleans()):  # the adopted network becomes a created one
+        accounts["dev-demand"]["network"] = {"cidr": "10.43.0.0/16"}
+    for key in ("dev-vision", "dev-search", "serving-test", "serving-prod"):
+        net = accounts[key]["network"]
+        for flag in ("egress", "flow_logs"):  # (a created network always has its endpoints)
+            if draw(st.booleans()):
+                net[flag] = draw(st.booleans())
+    for layer in ("dev", "test", "prod"):
+        if draw(st.booleans()):
+            data["network_defaults"].pop(layer, None)
+    # service catalog versions first: what they offer decides which other options are coherent
+    catalog = data["service_catalog"]
+    studio, projects = catalog["portfolios"]["studio"], catalog["portfolios"]["projects"]
+    sso = draw(st.booleans())
+    studio["products"]["domain"]["parameters"]["AuthMode"] = "SSO" if sso else "IAM"
+    profile_versions = studio["products"]["profile"]["versions"]
+    if not sso or rare(draw):  # an SSO domain with no SSO-capable profile version: refused
+        studio["products"]["profile"]["versions"] = profile_versions[: draw(st.integers(1, len(profile_versions)))]
+    build_versions = projects["products"]["build"]["versions"]
+    projects["products"]["build"]["versions"] = build_versions[: draw(st.integers(1, len(build_versions)))]
+    builds_from_git = len(projects["products"]["build"]["versions"]) == len(build_versions)
+    for key in ("dev-pricing", "dev-demand", "dev-vision", "dev-search"):
+        if (not builds_from_git or rare(draw)) and draw(st.booleans()):
+            del accounts[key]["source"]  # refused while model-build v3 is offered
+    # teams: rename, approvals, a second prod, governance
+    if draw(st.booleans()):
+        del teams["demand"]["renamed_from"]
+    pricing["stages"][0]["manual_approval"] = draw(st.booleans())
+    if draw(st.booleans()):  # pricing deploys to one prod only
+        pricing["stages"] = pricing["stages"][:2]
+        pricing["governance"]["endpoints"].pop("prod-eu")
+        pricing["governance"]["monitoring"]["stages"].remove("prod-eu")
+        pricing["governance"]["batch"]["elasticity"]["stages"] = ["prod"]
+    monitoring = pricing["governance"]["monitoring"]
+    if draw(st.booleans()):
+        monitoring["drift_features"] = {}
+    if draw(st.booleans()):
+        monitoring["stages"] = [s for s in monitoring["stages"] if s != "test"]
+    monitoring["schedule"] = draw(st.sampled_from(["hourly", "daily", "cron(0 2 * * ? *)"]))
+    if draw(st.booleans()):
+        pricing["governance"]["batch"] = {}
+    if rare(draw):  # refused until model-build registers their baselines
+        if draw(st.booleans()):
+            monitoring["model_quality"] = {"problem_type": "BinaryClassification", "metric": "auc"}
+        else:
+            monitoring["bias"] = {}
+    # data: grants of every shape, or none, or no data section
+    lake = data["data"]
+    if draw(st.booleans()):
+        lake["grants"] = {
+            team: draw(st.lists(st.sampled_from(GRANT_SHAPES_KS), max_size=3, unique_by=repr))
+            for team in sorted(teams)
+            if draw(st.booleans())
+        }
+    if draw(st.integers(0, 5)) == 5:
+        del data["data"]
+    if draw(st.booleans()):
+        del studio["renamed_from"]
+    if draw(st.integers(0, 5)) == 5:
+        del data["service_catalog"]
+    return data
+
+
+def rare(draw) -> bool:
+    """True about one time in eight: an option combination validate must refuse."""
+    return draw(st.integers(0, 7)) == 7  # (not 0: the simplest example hypothesis draws is all zeros)
+
+
+GRANT_SHAPES_KS = [
+    {"database": "sales"},
+    {"database": "sales", "table": "receipts"},
+    {"database": "sales", "table": "customers", "columns": ["zip", "customer_id"]},
+    {"database": "catalog"},
+    {"lf_tags": {"domain": ["images"], "sensitivity": ["public", "internal"]}},
+    {"lf_tags": {"domain": ["sales", "catalog"]}},
+    {"feature_group": "store-traffic"},
+]
+
+
+def _accepted(data) -> OrgSpec | None:
+    """The parsed spec, or None when validate refuses it (one clean line per problem)."""
+    try:
+        spec = _parse(data)
+    except SpecError as exc:
+        assert exc.problems and all(str(p).strip() and "\n" not in str(p) for p in exc.problems)
+        event("refused")
+        return None
+    event("accepted")
+    return spec
+
+
+@settings(OPTIONS_PROFILE)
+@given(option_specs())
+def test_every_option_combination_validate_accepts_synthesizes(render_spec, data):
+    # GIVEN a combination of the documented options WHEN validate accepts it
+    spec = _accepted(data)
+    if spec is None:
+        return
+    # THEN it synthesizes, twice to the same bytes, one stack per account and region, and
+    # mlgov's security assertions hold
+    text = yaml.safe_dump(data, sort_keys=False)
+    tree = render_spec(text)
+    assert render_spec(text) == tree
+    stacks = {p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json")}
+    assert stacks == {ref.name for ref in spec.stack_refs()}
+    assert not security.check_tree(tree)
+
+
+@pytest.mark.terraform
+@settings(OPTIONS_PROFILE, max_examples=max(1, OPTIONS_PROFILE.max_examples // 4))
+@given(option_specs())
+def test_option_combinations_pass_terraform_validate(render_spec, tf_cli_config, tmp_path_factory, data):
+    # GIVEN a combination of the documented options that validate accepts, synthesized
+    spec = _accepted(data)
+    assume(spec is not None)
+    assert spec is not None
+    tree = render_spec(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path_factory.mktemp("options")
+    for path, body in tree.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_bytes(body)
+    # WHEN terraform validates every stack THEN each is valid
+    for ref in spec.stack_refs():
+        ws = terraform.Workspace(out / "stacks" / ref.name, out / "work" / ref.name, tf_cli_config)
+        init = ws.init()
+        assert init.ok, f"{ref.name}: {init.stderr}"
+        result = ws.validate()
+        assert result.ok and json.loads(result.stdout)["valid"], f"{ref.name}: {result.stdout}"

@@ -424,11 +424,17 @@ def applied(tf_cli_config, tmp_path_factory):
 def plan_against_state(ws, stack: dict) -> dict:
     """Real plan (``-refresh=false``) of configuration ``stack`` against the workspace's applied state."""
     original = (ws.workdir / "cdk.tf.json").read_bytes()
+    override = ws.workdir / terraform.OVERRIDE_NAME
+    original_override = override.read_bytes()
     (ws.workdir / "cdk.tf.json").write_text(json.dumps(stack, indent=2))
+    # The configuration may add aliased providers (a region added to a dev account): offline too.
+    region = stack["provider"]["aws"][0]["region"]
+    override.write_text(json.dumps(terraform.offline_override(region, terraform.stack_aliases(stack)), indent=2))
     try:
         return plan_json(ws)
     finally:
         (ws.workdir / "cdk.tf.json").write_bytes(original)
+        override.write_bytes(original_override)
 
 
 def plan_figures(plan: dict) -> dict[str, int]:
@@ -479,14 +485,18 @@ def test_renames_plan_moves_only(applied, after):
 def test_added_region_plans_no_destroy(applied, after):
     # GIVEN ml-dev-churn applied; WHEN eu-central-1 is added to the account and its stack planned
     plan = plan_against_state(applied["ml-dev-churn"], _stack(after["region-added"], "ml-dev-churn"))
-    # THEN nothing is created or destroyed in it: the launch roles and the product boundary
-    # widen to the new region (3 updates), the new region's 43 resources are a new stack
-    assert plan_figures(plan) == {**NOTHING, "update": 3, "moved": 0}
+    # THEN nothing is destroyed in it: the launch roles and the product boundary widen to the
+    # new region (3 updates), and it writes the team's launch parameters there (13 creates: team,
+    # cost tags, data and source, through the new region's provider); the new region's 43
+    # resources are a new stack
+    assert plan_figures(plan) == {**NOTHING, "create": 13, "update": 3, "moved": 0}
     assert sorted(rc["address"] for rc in plan["resource_changes"] if rc["change"]["actions"] == ["update"]) == [
         "aws_iam_policy.catalog_product_boundary",
         "aws_iam_role_policy.catalog_launch_ml_admin",
         "aws_iam_role_policy.catalog_launch_sagemaker_projects",
     ]
+    created = [rc for rc in plan["resource_changes"] if rc["change"]["actions"] == ["create"]]
+    assert all(rc["type"] == "aws_ssm_parameter" and rc["address"].endswith("_eu_central_1") for rc in created), created
     assert len(_resources(_stack(after["region-added"], "ml-dev-churn-eu-central-1"))) == 43
 
 

@@ -52,13 +52,15 @@ class StackRun:
     """Progress and outcome of one stack's plan."""
 
     name: str
-    status: str = "queued"  # queued | init | plan | show | ok | failed
+    status: str = "queued"  # queued | init | validate | imports | plan | show | ok | failed
     started: float | None = None
     ended: float | None = None
     error: str = ""
     plan_json: Path | None = None
     changes: dict[str, int] = field(default_factory=dict)
     state: Path | None = None  # offline only: a state file to plan against (copied in)
+    # What the change counts do not show: imports planned as creates, a destroy without a state.
+    notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per terraform step (init, plan, show)
 
     def elapsed(self, now: float) -> float:
@@ -115,8 +117,13 @@ def plan_stack(
         if run.state is not None and offline:
             # The offline override's local backend reads terraform.tfstate in the workspace.
             shutil.copyfile(run.state, workdir / "terraform.tfstate")
+        steps: list[tuple[str, Callable[[], terraform.Result]]] = [("init", _serialized_init(ws))]
+        if offline and run.state is None and _imports(workdir):
+            steps += [("validate", ws.validate), ("imports", lambda: _strip_imports(workdir, run))]
+        if destroy and offline and run.state is None:
+            run.notes.append(DESTROY_WITHOUT_STATE)
         for step, call in (
-            ("init", _serialized_init(ws)),
+            *steps,
             ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy)),
             ("show", lambda: ws.show_json(PLAN_FILE)),
         ):
@@ -139,6 +146,36 @@ def plan_stack(
         if (out / run.name).is_dir():
             _record_workspace(out / run.name, [p.name for p in (out / run.name).iterdir()])
         run.ended = time.monotonic()
+
+
+DESTROY_WITHOUT_STATE = "DESTROY STACK (no state given: deletes not counted)"
+
+
+def _imports(workdir: Path) -> list[dict]:
+    """The ``import`` blocks of a workspace's stack (adopted OUs)."""
+    return list(json.loads((workdir / "cdk.tf.json").read_text()).get("import") or [])
+
+
+def _strip_imports(workdir: Path, run: StackRun) -> terraform.Result:
+    """Offline, with no state: drop the stack's import blocks from the workspace copy.
+
+    An import reads the live object (Organizations) even with ``-refresh=false``, which an
+    offline plan cannot. ``terraform validate`` has just checked them against the full
+    configuration, and each import must target a declared resource with an id; the plan then shows
+    their resources as creates: what it proves is the configuration, not that the live
+    objects match it (a plan against the real backend, or ``--state-dir``, does that)."""
+    path = workdir / "cdk.tf.json"
+    doc = json.loads(path.read_text())
+    imports = doc.pop("import", [])
+    declared = {f"{rtype}.{name}" for rtype, items in doc.get("resource", {}).items() for name in items}
+    wrong = [f"{i.get('to')} (id {i.get('id')!r})" for i in imports if i.get("to") not in declared or not i.get("id")]
+    if wrong:
+        # terraform validate accepts an import into an undeclared resource; plan would reject it.
+        return terraform.Result(["imports"], 1, "", f"import into no resource of the configuration: {', '.join(wrong)}")
+    count = len(imports)
+    path.write_text(json.dumps(doc, indent=2))
+    run.notes.append(f"{count} import block(s) validated, planned as creates (offline: nothing live to import)")
+    return terraform.Result(["strip-imports"], 0, "", "")
 
 
 def _record_workspace(workdir: Path, names: list[str]) -> None:
@@ -220,6 +257,7 @@ class Progress:
         if run.status == "ok":
             c = run.changes
             text += f"  +{c['create']} ~{c['update']} ±{c['replace']} -{c['delete']}"
+            text += "".join(f"  {note}" for note in run.notes)
         return text
 
     def update(self) -> None:

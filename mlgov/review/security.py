@@ -638,3 +638,23 @@ def check_tree(files: dict[str, bytes]) -> list[Finding]:
         if rel.startswith("stacks/") and rel.endswith("/cdk.tf.json"):
             findings.extend(check_stack(rel.split("/")[1], json.loads(data)))
     return findings
+
+
+# Top-level blocks of a stack that checkov 3.3.30's Terraform JSON parser cannot read ("this
+# method receives only dicts": it expects every top-level value to be an object, and these are
+# lists), and the terraform keys it rejects. None of them declares a resource or a policy.
+CHECKOV_UNREADABLE_BLOCKS = ("moved", "import")
+CHECKOV_UNREADABLE_TERRAFORM_KEYS = ("required_version",)
+
+
+def checkov_copy(stack: dict) -> dict:
+    """The stack as checkov can parse it: without ``moved`` blocks (renames), ``import`` blocks
+    (adopted OUs) and ``terraform.required_version``.
+
+    What is lost: checkov never sees those blocks, so nothing about a rename or an adoption is
+    scanned (they only re-address or adopt resources that are themselves scanned, under their
+    new address); ``terraform validate`` and the offline plan still read the stack whole."""
+    doc = {key: value for key, value in stack.items() if key not in CHECKOV_UNREADABLE_BLOCKS}
+    if "terraform" in doc:
+        doc["terraform"] = {k: v for k, v in doc["terraform"].items() if k not in CHECKOV_UNREADABLE_TERRAFORM_KEYS}
+    return doc

@@ -103,25 +103,38 @@ def write_cli_config(directory: Path, plugin_cache: Path | None = None) -> Path:
     return path
 
 
-def offline_override(region: str) -> dict:
-    """Override that makes a stack plannable with no AWS access and no remote state."""
+def offline_override(region: str, aliases: dict[str, str] | None = None) -> dict:
+    """Override that makes a stack plannable with no AWS access and no remote state.
+
+    ``aliases``: {alias: region} of the stack's aliased AWS providers (a dev stack writing its
+    parameters into the account's other regions); Terraform merges override provider blocks by
+    name and alias, so each gets the same offline settings."""
+    providers = [_offline_provider(region)]
+    providers += [dict(_offline_provider(r), alias=a) for a, r in sorted((aliases or {}).items())]
     return {
         "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
-        "provider": {
-            "aws": {
-                "region": region,
-                "access_key": "mlgov-offline",
-                "secret_key": "mlgov-offline",
-                "skip_credentials_validation": True,
-                "skip_requesting_account_id": True,
-                "skip_metadata_api_check": True,
-                "skip_region_validation": True,
-                # With no account id looked up, allowed_account_ids would reject every plan.
-                "allowed_account_ids": None,
-                # An empty role_arn makes provider 5.100.0 skip the STS AssumeRole call.
-                "assume_role": {"role_arn": ""},
-            }
-        },
+        "provider": {"aws": providers[0] if len(providers) == 1 else providers},
+    }
+
+
+def stack_aliases(stack: dict) -> dict[str, str]:
+    """{alias: region} of a synthesized stack's aliased AWS providers."""
+    return {p["alias"]: p["region"] for p in stack.get("provider", {}).get("aws", []) if p.get("alias")}
+
+
+def _offline_provider(region: str) -> dict:
+    return {
+        "region": region,
+        "access_key": "mlgov-offline",
+        "secret_key": "mlgov-offline",
+        "skip_credentials_validation": True,
+        "skip_requesting_account_id": True,
+        "skip_metadata_api_check": True,
+        "skip_region_validation": True,
+        # With no account id looked up, allowed_account_ids would reject every plan.
+        "allowed_account_ids": None,
+        # An empty role_arn makes provider 5.100.0 skip the STS AssumeRole call.
+        "assume_role": {"role_arn": ""},
     }
 
 
@@ -161,7 +174,8 @@ class Workspace:
         if offline:
             stack = json.loads((stack_dir / "cdk.tf.json").read_text())
             region = stack["provider"]["aws"][0]["region"]
-            (workdir / OVERRIDE_NAME).write_text(json.dumps(offline_override(region), indent=2, sort_keys=True) + "\n")
+            override = offline_override(region, stack_aliases(stack))
+            (workdir / OVERRIDE_NAME).write_text(json.dumps(override, indent=2, sort_keys=True) + "\n")
         self.env = dict(os.environ)
         self.env.update(
             TF_CLI_CONFIG_FILE=str(cli_config),

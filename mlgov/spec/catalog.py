@@ -58,7 +58,9 @@ class ProductVersion(SpecModel):
     template: TemplateName | None = Field(
         default=None,
         description="Template file (templates/<name>.yaml.j2) this version renders; default: the product's template. "
-        "Pin an older version to a frozen copy before changing the product's template.",
+        "Pin an older version to a frozen copy before changing the product's template. model-build-v3 needs a "
+        "`source` on every team's dev account; with a domain product defaulting to AuthMode SSO, the last version "
+        "of a user-profile product must be studio-user-profile-v3 (it sets the single sign-on user).",
     )
     frozen: StrictBool = Field(
         default=False,

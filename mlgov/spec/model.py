@@ -108,7 +108,8 @@ class Account(SpecModel):
         default=None,
         description=(
             "Dev accounts: the Git provider (CodeConnections connection) the model-build projects' repositories "
-            "live in, e.g. {provider: GitHub, owner: northwind}; see docs/day-one.md."
+            "live in, e.g. {provider: GitHub, owner: northwind}; see docs/day-one.md. Required on every team's dev "
+            "account as soon as a live product version uses template model-build-v3 (it builds from a repository)."
         ),
     )
 

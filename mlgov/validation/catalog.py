@@ -13,6 +13,11 @@ from mlgov.spec.model import OrgSpec
 
 Finding = tuple[tuple, str]
 
+# Studio user-profile templates, and those that set the single sign-on user AWS requires of every
+# profile in an SSO domain (SingleSignOnUserIdentifier/Value of AWS::SageMaker::UserProfile).
+PROFILE_TEMPLATES = frozenset({"studio-user-profile", "studio-user-profile-v2", "studio-user-profile-v3"})
+SSO_PROFILE_TEMPLATES = frozenset({"studio-user-profile-v3"})
+
 
 def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Findings for the Service Catalog part of the spec (nothing when it is absent)."""
@@ -60,6 +65,34 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
                 if not template_path(name).is_file():
                     yield tpath, f"unknown template (got {name!r}, expected one of {known})"
             yield from _parameters(spec, pkey, key, path)
+    yield from _sso_profiles(spec)
+
+
+def _sso_profiles(spec: OrgSpec) -> Iterator[Finding]:
+    """With a domain product defaulting to ``AuthMode: SSO``, the version users pick (the last)
+    of every live user-profile product must set the single sign-on user: released versions
+    never change, so the remedy is a new version on an SSO-capable template."""
+    catalog = spec.service_catalog
+    assert catalog is not None
+    live = [
+        (pkey, key, product)
+        for pkey, portfolio in sorted(catalog.portfolios.items())
+        for key, product in sorted(portfolio.products.items())
+        if not product.retired
+    ]
+    sso = [f"{p}/{k}" for p, k, product in live if product.parameters.get("AuthMode") == "SSO"]
+    if not sso:
+        return
+    for pkey, key, product in live:
+        last = product.versions[-1]
+        template = last.template or product.template
+        if template in PROFILE_TEMPLATES and template not in SSO_PROFILE_TEMPLATES:
+            yield (
+                ("service_catalog", "portfolios", pkey, "products", key, "versions", len(product.versions) - 1),
+                f"{sso[0]} makes SSO domains, but version {last.name!r} renders {template!r}, which does not set "
+                f"the profile's single sign-on user (expected a new last version with template: "
+                f"{sorted(SSO_PROFILE_TEMPLATES)[0]}; released versions stay as they are)",
+            )
 
 
 def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Iterator[Finding]:

@@ -133,6 +133,23 @@ def _monitoring_problems(spec: OrgSpec, team_name: str) -> Iterator[tuple[tuple,
                     f"{quality.metric!r}, expected one of {list(allowed)})"
                 ),
             )
+    # The deployment's select step requires the package's baselines of every monitor that is on
+    # (mlgov.platform.governance.MONITOR_BASELINES); model-build registers only the data-quality
+    # one, so with these monitors on every deployment would fail.
+    for field, monitor, baseline in (
+        ("model_quality", quality, "ModelQuality.Constraints"),
+        (
+            "bias",
+            m.bias if m.bias is not None and m.bias.enabled else None,
+            "Bias.ConfigFile and PostTrainingConstraints",
+        ),
+    ):
+        if monitor is not None:
+            yield (
+                mpath + (field,),
+                f"this monitor needs the model package's DriftCheckBaselines.{baseline}, which no model-build "
+                f"version registers yet, so every deployment would fail (expected: leave {field} unset)",
+            )
     for group, batch in sorted(team.governance.batch.items()):
         bpath = gpath + ("batch", group)
         if group not in groups:

@@ -18,12 +18,12 @@ Finding = tuple[tuple, str]
 
 
 def _source_products(spec: OrgSpec) -> list[str]:
-    """``portfolio/product@version`` of every live product version that builds from a repository."""
+    """``portfolio/product@version (template ...)`` of every live product version that builds from a repository."""
     catalog = spec.service_catalog
     if catalog is None:
         return []
     return [
-        f"{pkey}/{key}@{version.name}"
+        f"{pkey}/{key}@{version.name} (template {version.template or product.template})"
         for pkey, portfolio in sorted(catalog.portfolios.items())
         for key, product in sorted(portfolio.products.items())
         if not product.retired

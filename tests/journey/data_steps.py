@@ -177,7 +177,12 @@ def add(j, team: str) -> None:
     data_id = w.account_id(data_key)
     lake = lf_grants(data_stack)
     local = lf_grants(dev_stack)
-    expected = {(t.database, t.table): t.columns for t in facts.shared_tables(spec, team) if not t.wildcard}
+    # Columns as a sorted tuple, as readable() reports them: a grant's column order means nothing.
+    expected = {
+        (t.database, t.table): tuple(sorted(t.columns)) if t.columns is not None else None
+        for t in facts.shared_tables(spec, team)
+        if not t.wildcard
+    }
 
     # Nobody outside the named teams: every grant of the lake goes to a granted team's dev account.
     allowed_principals = {w.account_id(spec.teams[t].dev_account) for t in facts.granted_teams(spec)}

@@ -149,3 +149,18 @@ def test_the_default_spec_shares_and_walks_data(default_world):  # noqa: F811
     assert "[fraud] data: data scientist reads payments.cardholders" in steps
     assert "[churn] data: data scientist reads nwa_feature_store.customer_activity" in steps
     assert "[fraud] data: team churn cannot read payments.transactions" in steps
+
+
+def test_a_column_grant_in_any_order_walks(bridge, render_spec):  # noqa: F811
+    # GIVEN the default spec with fraud's column grant listed out of alphabetical order
+    from mlgov.spec.located import load_yaml
+    from mlgov.validation import parse_spec
+    from tests.conftest import ROOT
+
+    text = (ROOT / "org.yaml").read_text()
+    assert "columns: [card_id, country]" in text
+    text = text.replace("columns: [card_id, country]", "columns: [country, card_id]")
+    spec = parse_spec(load_yaml(text, "org.yaml"))
+    # WHEN fraud's story is walked THEN the granted columns compare as sets: nothing breaks
+    (lines,) = lines_of([Journey(World(spec, render_spec(text)), ["fraud"])])
+    assert lines == []

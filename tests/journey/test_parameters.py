@@ -15,16 +15,26 @@ import pytest
 
 from mlgov.platform import naming
 from mlgov.review.policies import parse_template
-from mlgov.spec.model import Layer, OrgSpec
+from mlgov.spec.model import Layer, OrgSpec, StackRef
 from mlgov.validation import load_spec
 from tests.conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
-def _written(tree: dict[str, bytes], stack: str) -> set[str]:
-    doc = json.loads(tree[f"stacks/{stack}/cdk.tf.json"])
-    return {p["name"] for p in doc.get("resource", {}).get("aws_ssm_parameter", {}).values()}
+def _written(spec: OrgSpec, tree: dict[str, bytes], ref: StackRef) -> set[str]:
+    """Parameters written in ``ref``'s account and region, by any stack of the account (a dev
+    account's primary stack writes the team's parameters into its other regions too)."""
+    out = set()
+    for other in spec.stack_refs():
+        if other.account != ref.account:
+            continue
+        doc = json.loads(tree[f"stacks/{other.name}/cdk.tf.json"])
+        regions = {f"aws.{p['alias']}": p["region"] for p in doc["provider"]["aws"] if p.get("alias")}
+        for param in doc.get("resource", {}).get("aws_ssm_parameter", {}).values():
+            if regions.get(param.get("provider", ""), other.region) == ref.region:
+                out.add(param["name"])
+    return out
 
 
 def _read(text: bytes) -> set[str]:
@@ -41,19 +51,25 @@ def missing_parameters(spec: OrgSpec, tree: dict[str, bytes]) -> list[str]:
     catalog = spec.service_catalog
     if catalog is None:
         return []
-    by_product = {f"{p}/{k}": prod for p, pf in catalog.portfolios.items() for k, prod in pf.products.items()}
+    # By rendered path: a renamed portfolio or product keeps its old key in products/.
+    by_path = {
+        naming.product_template_key(spec, p, k, v.name): prod
+        for p, pf in catalog.portfolios.items()
+        for k, prod in pf.products.items()
+        for v in prod.versions
+    }
     product_written = {naming.ssm_parameter(spec, *parts) for parts in naming.PRODUCT_PARAMETERS}
     dev_stacks = [ref for ref in spec.stack_refs() if ref.layer == Layer.dev]
     out = []
     for path, data in sorted(tree.items()):
         if not path.startswith("products/"):
             continue
-        product = by_product["/".join(path.split("/")[1:3])]
+        product = by_path[path]
         if getattr(product, "retired", False):
             continue
         for name in sorted(_read(data) - product_written):
             for ref in dev_stacks:
-                if name not in _written(tree, ref.name):
+                if name not in _written(spec, tree, ref):
                     out.append(f"{path}: reads {name}, which stack {ref.name} does not write")
     return out
 
