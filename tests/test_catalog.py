@@ -16,7 +16,13 @@ import yaml
 
 from mlgov.errors import SpecError
 from mlgov.platform import naming
-from mlgov.platform.catalog import portfolio_principal_patterns, product_artifacts, released_changes, render_products
+from mlgov.platform.catalog import (
+    MAX_PORTFOLIO_PRINCIPAL_PATTERNS,
+    portfolio_principal_patterns,
+    product_artifacts,
+    released_changes,
+    render_products,
+)
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.platform.iam.catalog import launch_role_policy
 from mlgov.validation import load_spec
@@ -1025,3 +1031,18 @@ def test_product_roles_resolve_for_an_account(tree, default_spec):
     (register,) = [s for p in build.policies for s in p["Statement"] if s["Sid"] == "RegisterPendingIntoTheTeamsGroups"]
     assert register["Resource"] == "arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"
     assert build.trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "330000000003"}}
+
+
+@pytest.mark.parametrize("teams", [6, 100])
+def test_principal_patterns_do_not_grow_with_the_teams(default_spec, teams):
+    # GIVEN a generated org of many teams WHEN its portfolios' principals are counted
+    from mlgov.spec.large_org import large_org
+    from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
+
+    spec = parse_spec(load_yaml(yaml.safe_dump(large_org(teams), sort_keys=False), f"<{teams} teams>"))
+    # THEN each portfolio has the same patterns as with two teams, within AWS's limit
+    for pkey in default_spec.service_catalog.portfolios:
+        patterns = portfolio_principal_patterns(spec, pkey)
+        assert patterns == portfolio_principal_patterns(default_spec, pkey)
+        assert len(patterns) <= MAX_PORTFOLIO_PRINCIPAL_PATTERNS
