@@ -15,8 +15,9 @@ rendered templates handed in as :class:`CatalogView` (built from the spec by
   except for retired products
   (``retired: true``), which stay in the hub with their versions but leave the portfolio;
 - an organization-node share (``ORGANIZATIONAL_UNIT``, principal and tag-option sharing on)
-  per portfolio and OU; ``IAM_PATTERN`` principal associations for role patterns and for the
-  personas' roles of every team (exact names, no wildcard);
+  per portfolio and OU; ``IAM_PATTERN`` principal associations for its role patterns and one
+  per persona it names, ``<org>-*-<persona>`` (every team's role of that persona: the count
+  does not grow with the teams; :func:`mlgov.platform.catalog.portfolio_principal_patterns`);
 - tag options and their portfolio associations.
 
 The share needs Service Catalog's organizations access and the hub registered as delegated
@@ -64,7 +65,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import naming
-from mlgov.platform.catalog import ProductArtifact, principal_patterns, product_artifacts
+from mlgov.platform.catalog import ProductArtifact, portfolio_principal_patterns, product_artifacts
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.spec.catalog import Portfolio, Product
@@ -175,7 +176,7 @@ class CatalogHub(Construct):
                 naming.construct_id(pkey, ou),
                 was=naming.moved_id(fp, ou),
             )
-        for pattern in principal_patterns(spec, pkey):
+        for pattern in portfolio_principal_patterns(spec, pkey):
             named(
                 ServicecatalogPrincipalPortfolioAssociation(
                     self,

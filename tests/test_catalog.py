@@ -16,7 +16,13 @@ import yaml
 
 from mlgov.errors import SpecError
 from mlgov.platform import naming
-from mlgov.platform.catalog import product_artifacts, released_changes, render_products
+from mlgov.platform.catalog import (
+    MAX_PORTFOLIO_PRINCIPAL_PATTERNS,
+    portfolio_principal_patterns,
+    product_artifacts,
+    released_changes,
+    render_products,
+)
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.platform.iam.catalog import launch_role_policy
 from mlgov.validation import load_spec
@@ -319,19 +325,27 @@ def test_projects_products_are_visible_in_studio_and_admin_products_are_not(hub)
         assert product.get("tags") == expected, name
 
 
-def test_principal_associations_are_iam_patterns_for_roles_and_personas(hub):
+def test_principal_associations_are_one_pattern_per_persona(hub, default_spec):
     assoc = resources(hub, "aws_servicecatalog_principal_portfolio_association")
-    got = sorted((a["portfolio_id"].split(".")[1], a["principal_arn"], a["principal_type"]) for a in assoc.values())
-    # exact names of every team's Terraform persona roles: no wildcard, no role mlgov does not create
-    assert got == [
-        ("ml_admin", "arn:aws:iam:::role/nwa-churn-lead-data-scientist", "IAM_PATTERN"),
-        ("ml_admin", "arn:aws:iam:::role/nwa-fraud-lead-data-scientist", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-churn-data-scientist", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-churn-lead-data-scientist", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-fraud-data-scientist", "IAM_PATTERN"),
-        ("sagemaker_projects", "arn:aws:iam:::role/nwa-fraud-lead-data-scientist", "IAM_PATTERN"),
-    ]
-    assert all("*" not in a["principal_arn"] for a in assoc.values())
+    got = {k: (a["portfolio_id"].split(".")[1], a["principal_arn"], a["principal_type"]) for k, a in assoc.items()}
+    # one <org>-*-<persona> pattern per persona the portfolio names, whatever the number of teams
+    assert got == {
+        "ml_admin_nwa_lead_data_scientist": ("ml_admin", "arn:aws:iam:::role/nwa-*-lead-data-scientist", "IAM_PATTERN"),
+        "sagemaker_projects_nwa_data_scientist": (
+            "sagemaker_projects",
+            "arn:aws:iam:::role/nwa-*-data-scientist",
+            "IAM_PATTERN",
+        ),
+        "sagemaker_projects_nwa_lead_data_scientist": (
+            "sagemaker_projects",
+            "arn:aws:iam:::role/nwa-*-lead-data-scientist",
+            "IAM_PATTERN",
+        ),
+    }
+    # the construct and the quota check count the same patterns
+    for pkey in default_spec.service_catalog.portfolios:
+        mine = sorted(arn for portfolio, arn, _ in got.values() if portfolio == naming.construct_id(pkey))
+        assert mine == [f"arn:aws:iam:::role/{p}" for p in portfolio_principal_patterns(default_spec, pkey)]
 
 
 def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tree):
@@ -1039,3 +1053,18 @@ def test_product_roles_resolve_for_an_account(tree, default_spec):
     (register,) = [s for p in build.policies for s in p["Statement"] if s["Sid"] == "RegisterPendingIntoTheTeamsGroups"]
     assert register["Resource"] == "arn:aws:sagemaker:eu-west-1:330000000003:model-package/nwa-fraud-*"
     assert build.trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "330000000003"}}
+
+
+@pytest.mark.parametrize("teams", [6, 100])
+def test_principal_patterns_do_not_grow_with_the_teams(default_spec, teams):
+    # GIVEN a generated org of many teams WHEN its portfolios' principals are counted
+    from mlgov.spec.large_org import large_org
+    from mlgov.spec.source import load_yaml
+    from mlgov.validation import parse_spec
+
+    spec = parse_spec(load_yaml(yaml.safe_dump(large_org(teams), sort_keys=False), f"<{teams} teams>"))
+    # THEN each portfolio has the same patterns as with two teams, within AWS's limit
+    for pkey in default_spec.service_catalog.portfolios:
+        patterns = portfolio_principal_patterns(spec, pkey)
+        assert patterns == portfolio_principal_patterns(default_spec, pkey)
+        assert len(patterns) <= MAX_PORTFOLIO_PRINCIPAL_PATTERNS

@@ -14,11 +14,13 @@ import yaml
 
 from mlgov.errors import SpecError
 from mlgov.platform import guardrails as scp
+from mlgov.platform.catalog import portfolio_principal_patterns
 from mlgov.platform.naming import Kind
+from mlgov.review import iam
 from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 from mlgov.validation.checks import planned_names
-from tests.conftest import ROOT
+from tests.conftest import ON_CI, ROOT
 from tests.helpers import resources, statements
 
 BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
@@ -194,13 +196,25 @@ def test_protect_audit_targets_the_named_trails_and_recorders_only(default_spec)
         assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS}}
 
 
-def test_protect_audit_without_trails_or_recorders_is_not_created():
-    spec = spec_with({"guardrails": {}})
+def without_personas() -> dict:
+    """The default spec's service_catalog with no portfolio opened to a persona."""
+    catalog = copy.deepcopy(BASE["service_catalog"])
+    for portfolio in catalog["portfolios"].values():
+        portfolio.pop("personas", None)
+    return catalog
+
+
+def test_protect_audit_without_trails_recorders_or_persona_portfolios_is_not_created():
+    spec = spec_with({"guardrails": {}}, service_catalog=without_personas())
     assert "protect_audit" not in policies(spec)
+    # portfolios opened to personas: only the persona statement
+    spec = spec_with({"guardrails": {}})
+    assert set(by_sid(policies(spec)["protect_audit"].content)) == {"DenyPersonaRoleNamesButTerraform"}
     spec = spec_with({"guardrails": {"protect_audit": {"config_recorders": ["default"]}}})
     assert set(by_sid(policies(spec)["protect_audit"].content)) == {
         "ProtectConfigRecorders",
         "ProtectConfigDeliveryChannels",
+        "DenyPersonaRoleNamesButTerraform",
     }
 
 
@@ -217,10 +231,61 @@ def test_every_action_in_every_scp_is_a_real_iam_action(default_spec):
 
 
 def test_each_guardrail_can_be_switched_off():
+    # (protect_audit only while no portfolio opens to a persona pattern: see below)
     off = {k: {"enabled": False} for k in scp.GUARDRAIL_KEYS}
-    assert policies(spec_with({"guardrails": off})) == {}
+    assert policies(spec_with({"guardrails": off}, service_catalog=without_personas())) == {}
     only = dict(off, region_restriction={"enabled": True})
-    assert set(policies(spec_with({"guardrails": only}))) == {"region_restriction"}
+    assert set(policies(spec_with({"guardrails": only}, service_catalog=without_personas()))) == {"region_restriction"}
+    with pytest.raises(SpecError) as info:
+        spec_with({"guardrails": off})
+    assert [f"{p.path}: {p.message.split(' (')[0]}" for p in info.value.problems] == [
+        "management.guardrails.protect_audit.enabled: protect_audit is off while portfolios open to persona patterns"
+    ]
+
+
+# --- persona role names (Service Catalog's IAM_PATTERN principals) -------------------------
+
+
+def test_persona_role_names_are_made_and_changed_by_terraform_only(default_spec):
+    # GIVEN portfolios opened to <org>-*-<persona> WHEN the protect_audit SCP is built
+    stmt = by_sid(policies(default_spec)["protect_audit"].content)["DenyPersonaRoleNamesButTerraform"]
+    # THEN one Deny on exactly the associations' patterns (in every account), for everyone but the
+    # Terraform role (its name in any account: the statement does not grow with the accounts)
+    patterns = {
+        p for pkey in default_spec.service_catalog.portfolios for p in portfolio_principal_patterns(default_spec, pkey)
+    }
+    assert stmt == {
+        "Sid": "DenyPersonaRoleNamesButTerraform",
+        "Effect": "Deny",
+        "Action": [
+            "iam:AttachRolePolicy",
+            "iam:CreateRole",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:PutRolePermissionsBoundary",
+            "iam:PutRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:UpdateAssumeRolePolicy",
+        ],
+        "Resource": sorted(f"arn:aws:iam::*:role/{p}" for p in patterns),
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/mlgov-terraform"}},
+    }
+    assert stmt["Resource"] == [
+        "arn:aws:iam::*:role/nwa-*-data-scientist",
+        "arn:aws:iam::*:role/nwa-*-lead-data-scientist",
+    ]
+    assert policies(default_spec)["protect_audit"].size <= scp.SCP_MAX_CHARS
+
+
+def test_persona_statement_passes_the_service_authorization_reference(default_spec):
+    # GIVEN iam-data (AWS's Service Authorization Reference) WHEN the statement is checked THEN every
+    # action exists, acts on a role ARN, and aws:PrincipalArn applies to it
+    reason = iam.unavailable()
+    if reason:
+        pytest.fail(reason) if ON_CI else pytest.skip(reason)
+    stmt = by_sid(policies(default_spec)["protect_audit"].content)["DenyPersonaRoleNamesButTerraform"]
+    doc = {"Version": "2012-10-17", "Statement": [stmt]}
+    assert iam.validate([("persona", "scp", doc)]) == []
 
 
 def test_default_targets_without_a_management_section():

@@ -100,6 +100,11 @@ BROKEN = {
         [associate("ml_admin", "nwa-fraud-data-scientist")],
         f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {ADMIN_LAUNCH} -> {LEAD}",
     ),
+    # the same through a pattern: ml-admin opened to every data scientist's role name
+    "admin-portfolio-opened-to-the-data-scientist-pattern": (
+        [associate("ml_admin", "nwa-*-data-scientist")],
+        f"{DS} opens gate dev-approval:fraud it must not, via {DS} -> {ADMIN_LAUNCH} -> {LEAD}",
+    ),
     # the officer starts a build whose role may approve central packages
     "officer-starts-approving-build": (
         [

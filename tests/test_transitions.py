@@ -4,6 +4,7 @@ changed spec; `plan --changed-since HEAD --offline --state-dir` plans the differ
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import yaml
 from click.testing import CliRunner
 
 from mlgov.cli import cli
+from mlgov.platform import naming
+from mlgov.platform.catalog import persona_pattern
 from mlgov.review import iam, localapply, summary, terraform
 from mlgov.review import plan as planning
 from mlgov.spec.located import load_yaml
@@ -568,3 +571,57 @@ def test_renamed_spec_story(render_spec):
         "/nwa/team/name is not 'churn'" in line
         for line in problems(World(spec, {**tree, path: json.dumps(stack).encode()}))
     )
+
+
+def _principals_per_team(stack: dict, spec: OrgSpec) -> dict:
+    """The hub stack as mlgov built it before one principal pattern per persona: an association per
+    team and persona, named after the role (``<portfolio>_<org>_<team>_<persona>``)."""
+    out = copy.deepcopy(stack)
+    assoc = out["resource"]["aws_servicecatalog_principal_portfolio_association"]
+    assert spec.service_catalog is not None
+    for pkey, portfolio in sorted(spec.service_catalog.portfolios.items()):
+        for persona in portfolio.personas:
+            del assoc[naming.free_text_id(pkey, persona_pattern(spec, persona))]
+            for team in sorted(spec.teams):
+                role = naming.team_role(spec, team, persona.value)
+                assoc[naming.free_text_id(pkey, role)] = {
+                    "portfolio_id": f"${{aws_servicecatalog_portfolio.{naming.construct_id(pkey)}.id}}",
+                    "principal_arn": f"arn:aws:iam:::role/{role}",
+                    "principal_type": "IAM_PATTERN",
+                }
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.terraform
+def test_principal_patterns_replace_the_per_team_associations(default_spec, tf_cli_config, tmp_path):
+    # GIVEN the hub as it was with one association per team and persona, applied (offline) into a state
+    hub = "ml-shared-services"
+    after = json.loads((GENERATED / "stacks" / hub / "cdk.tf.json").read_text())
+    before = _principals_per_team(after, default_spec)
+    src = tmp_path / "src"
+    shutil.copytree(GENERATED / "stacks" / hub, src)
+    (src / "cdk.tf.json").write_text(json.dumps(before, indent=2))
+    ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config)
+    assert ws.init().ok
+    converge(ws, resource_schemas(ws), before["provider"]["aws"][0]["region"])
+    # WHEN the committed hub (one pattern per persona) is planned against that state
+    plan = plan_against_state(ws, after)
+    # THEN the 3 pattern associations are created and the 6 per-team ones destroyed; nothing else changes
+    assert plan_figures(plan) == {**NOTHING, "create": 3, "delete": 6, "moved": 0}
+    changed = {
+        rc["address"]: rc["change"]["actions"]
+        for rc in plan["resource_changes"]
+        if rc["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    kind = "aws_servicecatalog_principal_portfolio_association"
+    assert changed == {
+        **{f"{kind}.{a}": ["delete"] for a in before["resource"][kind] if "_nwa_churn_" in a or "_nwa_fraud_" in a},
+        f"{kind}.ml_admin_nwa_lead_data_scientist": ["create"],
+        f"{kind}.sagemaker_projects_nwa_data_scientist": ["create"],
+        f"{kind}.sagemaker_projects_nwa_lead_data_scientist": ["create"],
+    }
+    # AND the review summary lists each as a security-relevant change of the hub, no replacement
+    text = summary.render_markdown([summary.stack_report(hub, plan)])
+    assert f"| `{hub}` | - | 3 | 0 | 0 | 6 |" in text
+    assert text.count("| Service Catalog share |") == 9

@@ -60,8 +60,10 @@ def catalog_addresses(spec: OrgSpec) -> Iterator[Address]:
                 ppath + ("role_patterns", i), hub, "portfolio principal", naming.free_text_id(pkey, pattern), pattern
             )
         for i, persona in enumerate(portfolio.personas):
-            role = naming.product_role(spec, persona.value)
-            yield Address(ppath + ("personas", i), hub, "portfolio principal", naming.free_text_id(pkey, role), role)
+            pattern = naming.persona_role_pattern(spec, persona.value)
+            yield Address(
+                ppath + ("personas", i), hub, "portfolio principal", naming.free_text_id(pkey, pattern), pattern
+            )
         for tag_key in sorted(portfolio.tag_options):
             yield Address(
                 ppath + ("tag_options", tag_key),

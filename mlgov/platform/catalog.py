@@ -21,11 +21,17 @@ from typing import Any
 import yaml
 
 from mlgov.platform import naming, pipeline
+from mlgov.platform.quotas import QUOTAS
 from mlgov.platform.templates import released_path, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
 from mlgov.spec.model import Layer, OrgSpec
 
 PRODUCTS_DIR = "products"
+
+# IAM_PATTERN principals one portfolio may have (AssociatePrincipalWithPortfolio; a hard limit):
+# AWS Service Catalog Administrator Guide, "AWS Service Catalog quotas", and the API reference of
+# AssociatePrincipalWithPortfolio ("a maximum of 10 Principals with a portfolio using IAM_PATTERN").
+MAX_PORTFOLIO_PRINCIPAL_PATTERNS = QUOTAS["portfolio_iam_pattern_principals"].limit
 
 # Cost tags every product takes as parameters: (parameter name, tag key, CostTags field).
 COST_TAGS = (
@@ -90,17 +96,29 @@ def persona_role(spec: OrgSpec, persona: Persona) -> str:
     return naming.product_role(spec, persona.value)
 
 
-def persona_roles(spec: OrgSpec, persona: Persona) -> list[str]:
-    """The persona's role of every team (Terraform, dev stack): who a portfolio naming it opens to."""
-    return sorted(naming.team_role(spec, team, persona.value) for team in spec.teams)
+def persona_pattern(spec: OrgSpec, persona: Persona) -> str:
+    """The role-name pattern that opens a portfolio to the persona's role of every team
+    (``<org>-*-<persona>``): one principal however many teams there are."""
+    return naming.persona_role_pattern(spec, persona.value)
 
 
-def principal_patterns(spec: OrgSpec, portfolio: str) -> list[str]:
-    """The IAM_PATTERN role names a portfolio is associated with: its ``role_patterns`` and every
-    team's role of each persona it names (one association each; AWS allows 10 per portfolio)."""
-    assert spec.service_catalog is not None
-    given = spec.service_catalog.portfolios[portfolio]
-    return sorted(set(given.role_patterns) | {r for p in given.personas for r in persona_roles(spec, p)})
+def portfolio_principal_patterns(spec: OrgSpec, portfolio_key: str) -> list[str]:
+    """Role-name patterns of a portfolio's IAM_PATTERN principal associations, sorted: its own
+    ``role_patterns`` and one :func:`persona_pattern` per persona it names. The construct creates
+    one association per pattern; validation counts them against
+    :data:`MAX_PORTFOLIO_PRINCIPAL_PATTERNS`. The count does not depend on the number of teams."""
+    catalog = spec.service_catalog
+    assert catalog is not None
+    portfolio = catalog.portfolios[portfolio_key]
+    return sorted(set(portfolio.role_patterns) | {persona_pattern(spec, p) for p in portfolio.personas})
+
+
+def persona_patterns(spec: OrgSpec) -> list[str]:
+    """Every persona pattern some portfolio opens to (the names the ``protect_audit`` SCP keeps to
+    Terraform), sorted."""
+    catalog = spec.service_catalog
+    portfolios = catalog.portfolios.values() if catalog is not None else []
+    return sorted({persona_pattern(spec, p) for portfolio in portfolios for p in portfolio.personas})
 
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import policy
+from mlgov.platform import catalog, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import OrgSpec
@@ -116,6 +116,19 @@ CONFIG_TAMPER_ACTIONS = (
 CONFIG_CHANNEL_ACTIONS = ("config:DeleteDeliveryChannel", "config:PutDeliveryChannel")
 # What makes a role: creating one with an exempt name outside the named accounts is denied.
 ROLE_WRITE_ACTIONS = ("iam:CreateRole",)
+# What makes a role, lets someone else assume it, or widens, bounds or retags it: on a role named
+# like a Service Catalog persona principal, only Terraform may. Removing a policy or the role
+# only takes rights away (the launch roles still remove v1's product personas on update).
+PERSONA_ROLE_WRITE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,30 @@ def _protect_exempt_roles(spec: OrgSpec) -> list[dict[str, Any]]:
             sorted(f"arn:aws:iam::*:role/{r}" for r in set(g.exempt_roles)),
             effect="Deny",
             conditions=conditions,
+        )
+    ]
+
+
+def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
+    """Only mlgov's Terraform role makes or changes a role named like a portfolio's persona pattern.
+
+    Service Catalog opens a portfolio to every role whose name matches an IAM_PATTERN principal, in
+    every account it is shared with; AWS's documentation warns that whoever may create a role of
+    such a name gets the portfolio. The resources are the very patterns the associations carry
+    (IAM's ``*`` matches ``/`` as Service Catalog's does, so a path cannot slip past), and the
+    exemption is the Terraform role's name in any account (a list of account ids would grow with
+    the org). One statement, whatever the number of teams.
+    """
+    patterns = catalog.persona_patterns(spec)
+    if not patterns:
+        return []
+    return [
+        policy.statement(
+            "DenyPersonaRoleNamesButTerraform",
+            PERSONA_ROLE_WRITE_ACTIONS,
+            [f"arn:aws:iam::*:role/{p}" for p in patterns],
+            effect="Deny",
+            conditions={"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{spec.terraform.role_name}"}},
         )
     ]
 
@@ -273,7 +310,7 @@ def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
                 conditions=exempt or None,
             )
         )
-    return stmts + _protect_exempt_roles(spec)
+    return stmts + _protect_exempt_roles(spec) + _protect_persona_roles(spec)
 
 
 def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
@@ -321,7 +358,8 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
             "protect_audit",
             "protect-audit",
             "deny stopping or changing the platform's CloudTrail trails, Config recorders and delivery channels, and "
-            "exempt role names outside their accounts",
+            "exempt role names outside their accounts"
+            + ("; only Terraform makes or changes persona role names" if _protect_persona_roles(spec) else ""),
             lambda: audit,
             True,
         ),

@@ -356,6 +356,15 @@ def team_role(spec: OrgSpec, team: str, purpose: str) -> str:
     return role_name(spec, f"{team_label(spec, team)}-{purpose}")
 
 
+def persona_role_pattern(spec: OrgSpec, persona: str) -> str:
+    """Role-name pattern of one persona's role in every team, ``<org>-*-<persona>``: the
+    :func:`team_role` scheme with the team left open. ``*`` may stand for any text (``/`` too, as
+    Service Catalog's IAM_PATTERN and IAM's ARN matching both read it), so
+    :func:`mlgov.validation.catalog.persona_pattern_problems` refuses names that would make the
+    pattern match another role, and the ``protect_audit`` SCP keeps the name to Terraform."""
+    return team_role(spec, "*", persona)
+
+
 def source_connection(spec: OrgSpec, account_key: str) -> str:
     """The dev account's CodeConnections connection: ``<org>-<provider>`` (one per account)."""
     source = spec.accounts[account_key].source

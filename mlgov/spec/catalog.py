@@ -30,7 +30,9 @@ Url = Annotated[str, StringConstraints(strict=True, max_length=2083, pattern=r"^
 class Persona(str, Enum):
     """Persona roles of a team, owned by the team's dev stack (``<org>-<team>-<persona>``).
 
-    A portfolio that names a persona is opened to that persona's role of every team."""
+    A portfolio that names a persona is opened to that persona's role of every team, by one
+    role-name pattern ``<org>-*-<persona>`` (the data scientist's pattern also matches the lead's
+    roles, so a portfolio that names data-scientist names lead-data-scientist too)."""
 
     data_scientist = "data-scientist"
     lead_data_scientist = "lead-data-scientist"
@@ -116,7 +118,9 @@ class Portfolio(SpecModel):
     )
     personas: list[Persona] = Field(
         default_factory=list,
-        description="Personas whose roles (one per team, created by the team's dev stack) may launch the products.",
+        description="Personas whose roles (one per team, created by the team's dev stack) may launch the products: "
+        "one IAM_PATTERN principal <org>-*-<persona> each, whatever the number of teams; data-scientist needs "
+        "lead-data-scientist too (its pattern matches the lead's roles).",
     )
     studio_visible: StrictBool = Field(
         default=False,

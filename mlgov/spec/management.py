@@ -58,11 +58,13 @@ class LeaveOrgGuardrail(GuardrailBase):
 
 
 class AuditGuardrail(GuardrailBase):
-    """Deny stopping, deleting or reconfiguring the platform's CloudTrail trails and Config recorders."""
+    """Deny stopping, deleting or reconfiguring the platform's CloudTrail trails and Config recorders, and
+    making or changing roles named like the Service Catalog persona principals except by Terraform."""
 
     cloudtrail_trails: list[TrailName] = Field(
         default_factory=list,
-        description="Names of the trails to protect (the SCP is only created when a trail or recorder is listed).",
+        description="Names of the trails to protect (the SCP is only created when a trail or recorder is listed, "
+        "or a portfolio names a persona).",
     )
     config_recorders: list[RecorderName] = Field(
         default_factory=list,
@@ -101,7 +103,9 @@ class Guardrails(SpecModel):
     )
     protect_audit: AuditGuardrail = Field(
         default_factory=AuditGuardrail,
-        description="Protect the listed CloudTrail trails and Config recorders (default target: the root).",
+        description="Protect the listed CloudTrail trails and Config recorders, and keep the role names portfolios "
+        "open to (<org>-*-<persona>) to the Terraform role; must stay on, over the hub and the portfolios' OUs, "
+        "while a portfolio names a persona (default target: the root).",
     )
 
 

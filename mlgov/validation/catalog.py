@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 
 import yaml
 
-from mlgov.platform import naming
-from mlgov.platform.catalog import view_model
+from mlgov.platform import guardrails, naming
+from mlgov.platform.catalog import (
+    persona_pattern,
+    persona_patterns,
+    view_model,
+)
 from mlgov.platform.templates import TEMPLATE_SUFFIX, TEMPLATES_DIR, released_path, render_template, template_path
+from mlgov.spec.catalog import Persona
 from mlgov.spec.model import OrgSpec
 
 Finding = tuple[tuple, str]
@@ -92,6 +98,85 @@ def _sso_profiles(spec: OrgSpec) -> Iterator[Finding]:
                 f"{sso[0]} makes SSO domains, but version {last.name!r} renders {template!r}, which does not set "
                 f"the profile's single sign-on user (expected a new last version with template: "
                 f"{sorted(SSO_PROFILE_TEMPLATES)[0]}; released versions stay as they are)",
+            )
+
+
+def persona_pattern_problems(spec: OrgSpec) -> Iterator[Finding]:
+    """A portfolio's persona patterns (``<org>-*-<persona>``) must match only roles of the personas
+    it names: a pattern cannot tell a team's data scientist from a team named ``<x>-lead``'s, nor
+    from a portfolio's launch role named ``...-data-scientist``, and any role it matches may launch.
+
+    Checked against every role name the spec plans (Terraform's and the products') once the
+    references are valid, and the ``protect_audit`` SCP that keeps those names to Terraform must
+    reach every account the portfolios are shared with and the hub.
+    """
+    catalog = spec.service_catalog
+    if catalog is None:
+        return
+    owners: dict[str, set[Persona]] = {}  # role name -> the personas whose role it is
+    for persona in Persona:
+        for team in spec.teams:
+            owners.setdefault(naming.team_role(spec, team, persona.value), set()).add(persona)
+        owners.setdefault(naming.product_role(spec, persona.value), set()).add(persona)  # v1 products' personas
+    roles: dict[str, tuple] = {}
+    for planned in naming.planned_names(spec):
+        if planned.kind is naming.Kind.IAM_ROLE:
+            roles.setdefault(planned.name, planned.spec_path)
+    for pkey, portfolio in sorted(catalog.portfolios.items()):
+        ppath = ("service_catalog", "portfolios", pkey)
+        named = set(portfolio.personas)
+        for persona in sorted(named, key=lambda p: p.value):
+            pattern = persona_pattern(spec, persona)
+            for other in sorted(set(Persona) - named, key=lambda p: p.value):
+                if fnmatch.fnmatchcase(naming.team_role(spec, "team", other.value), pattern):
+                    yield (
+                        ppath + ("personas",),
+                        f"persona {persona.value!r} without {other.value!r} (got {sorted(p.value for p in named)}; "
+                        f"its pattern {pattern} matches every team's {other.value} role too, expected both)",
+                    )
+                    named.add(other)
+        for name, path in sorted(roles.items()):
+            for persona in sorted(set(portfolio.personas), key=lambda p: p.value):
+                pattern = persona_pattern(spec, persona)
+                owned = owners.get(name, set())
+                if fnmatch.fnmatchcase(name, pattern) and not (owned and owned <= named):
+                    what = "/".join(sorted(p.value for p in owned)) or "no persona's"
+                    yield (
+                        path,
+                        f"derived role name {name!r} ({what} role) matches {pattern}, the principal pattern of "
+                        f"portfolio {pkey!r}, so it could launch that portfolio's products; rename what it derives "
+                        f"from so that it does not end in '-{persona.value}'",
+                    )
+    if persona_patterns(spec):
+        yield from _protected(spec)
+
+
+def _protected(spec: OrgSpec) -> Iterator[Finding]:
+    """The SCP statement that keeps persona role names to Terraform must be on, over the hub and
+    every OU a portfolio with personas is shared with (attached to it, an ancestor or the root)."""
+    assert spec.service_catalog is not None
+    setting = spec.management.guardrails.protect_audit
+    path = ("management", "guardrails", "protect_audit")
+    why = "its DenyPersonaRoleNamesButTerraform statement keeps the portfolios' persona role names to Terraform"
+    if not setting.enabled:
+        yield path + ("enabled",), f"protect_audit is off while portfolios open to persona patterns ({why}); enable it"
+        return
+    targets = set(setting.targets) if setting.targets is not None else {guardrails.ROOT}
+    ous = spec.organization.organizational_units
+    reached = {
+        ou for p in spec.service_catalog.portfolios.values() if p.personas for ou in p.share_with_ous if ou in ous
+    }
+    reached.add(spec.accounts[spec.hub].ou)
+    for ou in sorted(reached):
+        chain, at = [], ou
+        while at in ous and at not in chain:
+            chain.append(at)
+            at = ous[at].parent or guardrails.ROOT
+        if not targets & {*chain, guardrails.ROOT}:
+            yield (
+                path + ("targets",),
+                f"protect_audit does not reach OU {ou!r} (got targets {sorted(targets)}; {why}), expected `root`, "
+                f"{ou!r} or a parent of it",
             )
 
 

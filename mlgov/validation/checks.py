@@ -15,7 +15,7 @@ from mlgov.platform import guardrails, images, naming
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
-from mlgov.validation.catalog import catalog_problems
+from mlgov.validation.catalog import catalog_problems, persona_pattern_problems
 from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
@@ -85,6 +85,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
     if not findings:  # names depend on valid references, so check them last
         findings.extend(address_problems(spec))
         findings.extend(_physical_names(spec))
+        findings.extend(persona_pattern_problems(spec))
         findings.extend(quota_problems(spec))
     if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
         findings.extend(missing_networks(spec))

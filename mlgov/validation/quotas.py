@@ -48,7 +48,7 @@ def _portfolio_principals(spec: OrgSpec) -> Iterator[Figure]:
     if sc is None or not sc.portfolios:
         return
     for pkey in sorted(sc.portfolios):
-        count = len(catalog.principal_patterns(spec, pkey))
+        count = len(catalog.portfolio_principal_patterns(spec, pkey))
         yield Figure(
             "portfolio_iam_pattern_principals",
             count,

@@ -30,6 +30,7 @@ from tests.journey import build_steps, data_steps, monitor_steps
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
+PERSONAS = ("data-scientist", "lead-data-scientist")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Journey:
         self.hub_stack = world.stack_of(self.hub)
         for team in sorted(teams or self.spec.teams):
             self._studio(team)
+            self._persona_names(team)
             for group in self.spec.teams[team].governance.model_package_groups:
                 self._story(team, group)
                 build_steps.build(self, team, group)
@@ -233,8 +235,66 @@ class Journey:
                 # A shared portfolio is Service Catalog's grant, not a resource policy: IAM
                 # decides on the caller's identity policy alone, as for a same-account call.
                 dev_id,
+                scps_of=dev,
                 context=own,
             )
+            self._launches(step, team, dev, role, who)
+
+    def _launches(self, step: str, team: str, dev: str, role: Role | None, who: str) -> None:
+        """Service Catalog's half of a launch: the persona's role matches a principal pattern of every
+        portfolio that names its persona (and of no other), read from the hub's associations the way
+        Service Catalog matches them in the dev account (:attr:`World.launchers`)."""
+        catalog = self.spec.service_catalog
+        if role is None or catalog is None:
+            return
+        persona = next(p for p in PERSONAS if naming.team_role(self.spec, team, p) == role.name)
+        for pkey, portfolio in sorted(catalog.portfolios.items()):
+            launch = self.w.role(dev, naming.catalog_launch_role(self.spec, pkey))
+            if launch is None:
+                continue
+            named = persona in {p.value for p in portfolio.personas}
+            matched = role.arn in self.w.launchers.get(launch.arn, set())
+            self.fact(
+                step,
+                matched == named,
+                f"{who} {role.arn} {'matches no' if named else 'matches a'} principal pattern of portfolio {pkey}",
+            )
+
+    # --- persona role names: only Terraform makes or changes them ----------------------
+
+    def _persona_names(self, team: str) -> None:
+        """0. A portfolio opens to every role whose name matches ``<org>-*-<persona>``: in the team's
+        dev account an administrator may not make such a role (nor take over or widen one), under
+        any path; the Terraform role may; other role names stay the administrator's."""
+        w, spec = self.w, self.spec
+        dev = spec.teams[team].dev_account
+        dev_id = w.account_id(dev)
+        catalog = spec.service_catalog
+        personas = sorted({p.value for pf in (catalog.portfolios.values() if catalog else []) for p in pf.personas})
+        everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        admin_name, terraform_name = "AccountAdministrator", spec.terraform.role_name
+        admin = Role(admin_name, dev_id, policy.role_arn(dev_id, admin_name), {}, {"AdministratorAccess": everything})
+        terraform = Role(
+            terraform_name, dev_id, policy.role_arn(dev_id, terraform_name), {}, {"AdministratorAccess": everything}
+        )
+        org = spec.organization.name
+        for persona in personas:
+            step = f"[{team}] 0 only Terraform makes a {persona} role"
+            intruder = policy.role_arn(dev_id, naming.team_role(spec, "intruder", persona))
+            with_path = f"arn:aws:iam::{dev_id}:role/{org}-x/intruder-{persona}"  # a path inside the pattern
+            existing = policy.role_arn(dev_id, naming.team_role(spec, team, persona))
+            for action, resource in (
+                ("iam:CreateRole", intruder),
+                ("iam:CreateRole", with_path),
+                ("iam:UpdateAssumeRolePolicy", existing),
+                ("iam:AttachRolePolicy", existing),
+            ):
+                self.call(step, admin, "account admin", action, resource, dev_id, scps_of=dev, allowed=False)
+                self.call(step, terraform, "Terraform role", action, resource, dev_id, scps_of=dev)
+        if personas:
+            other = policy.role_arn(dev_id, naming.team_role(spec, team, "notebook"))
+            step = f"[{team}] 0 an account admin still makes other roles"
+            self.call(step, admin, "account admin", "iam:CreateRole", other, dev_id, scps_of=dev)
 
     # --- the story of one model --------------------------------------------------------
 

@@ -137,7 +137,32 @@ def _resource(sid: str, resource: str):
     return edit
 
 
+def _terraform_not_exempt(policy: dict) -> None:
+    (s,) = [s for s in policy["Statement"] if s.get("Sid") == "DenyPersonaRoleNamesButTerraform"]
+    s["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/someone-else"}}
+
+
 BROKEN = {
+    "persona-names-open-to-admins": (
+        _policy_edit(
+            "management",
+            "aws_organizations_policy",
+            "protect_audit",
+            "content",
+            drop("DenyPersonaRoleNamesButTerraform"),
+        ),
+        "0 only Terraform makes a data-scientist role",
+    ),
+    "persona-names-closed-to-terraform": (
+        _policy_edit("management", "aws_organizations_policy", "protect_audit", "content", _terraform_not_exempt),
+        "0 only Terraform makes a lead-data-scientist role",
+    ),
+    "projects-portfolio-misses-data-scientists": (
+        _drop_resource(
+            HUB, "aws_servicecatalog_principal_portfolio_association", "sagemaker_projects_nwa_data_scientist"
+        ),
+        "0 data scientist launches a project from Studio",
+    ),
     "data-scientist-opens-any-studio": (
         _policy_edit(
             DEV,
