@@ -1,7 +1,7 @@
 """The org spec: the ONLY input of synthesis and rendering.
 
 A pydantic v2 model (``extra="forbid"``, frozen) with a description on every field, so
-``python main.py schema`` gives editors completion. :func:`load_spec` reads YAML, validates
+``mlgov schema`` gives editors completion. :func:`load_spec` reads YAML, validates
 types; :func:`mlgov.validation.load_spec` adds the semantic checks; every problem comes back as a
 ``FILE:LINE: dotted.path: message`` line.
 """
@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import Field, StrictBool, StringConstraints, ValidationError
+from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
@@ -199,6 +199,16 @@ class OrgSpec(SpecModel):
         description="The data account's lake (Glue databases, LF-tags, feature store) and what each team may read.",
     )
 
+    # The folder of the file the spec was read from (absolute; None for a spec from elsewhere).
+    # Not part of the spec's schema: the user's own templates and released copies are looked up
+    # relative to it (mlgov.platform.templates); nothing generated ever contains it.
+    _home: Path | None = PrivateAttr(default=None)
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of the spec file, which the user's templates and released copies are relative to."""
+        return self._home
+
     # -- derived views (pure, cheap) -------------------------------------------------
 
     def account_regions(self, key: str) -> list[str]:
@@ -246,7 +256,7 @@ def _pydantic_problems(exc: ValidationError, located: Located) -> list[Problem]:
         msg = err["msg"]
         kind = err["type"]
         if kind == "extra_forbidden":
-            msg = f"unknown field {loc[-1]!r} (not part of the spec schema; see `python main.py schema`)"
+            msg = f"unknown field {loc[-1]!r} (not part of the spec schema; see `mlgov schema`)"
         elif kind == "missing":
             msg = "required field is missing"
         elif kind == "string_pattern_mismatch":
@@ -302,9 +312,13 @@ def parse_model(located: Located) -> OrgSpec:
             ]
         )
     try:
-        return OrgSpec.model_validate(located.data)
+        spec = OrgSpec.model_validate(located.data)
     except ValidationError as exc:
         raise SpecError(_pydantic_problems(exc, located)) from None
+    source = Path(located.file)
+    if source.is_file():
+        spec._home = source.resolve().parent
+    return spec
 
 
 def read_spec_file(path: str | Path) -> Located:
