@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import org, review, seed, spec, synth
+from mlgov.cli import init, org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -28,6 +28,7 @@ def cli() -> None:
 
 
 for _command in (
+    init.init,
     spec.validate,
     spec.schema,
     synth.synth,

@@ -203,11 +203,17 @@ class OrgSpec(SpecModel):
     # Not part of the spec's schema: the user's own templates and released copies are looked up
     # relative to it (mlgov.platform.templates); nothing generated ever contains it.
     _home: Path | None = PrivateAttr(default=None)
+    _file_name: str | None = PrivateAttr(default=None)
 
     @property
     def home(self) -> Path | None:
         """The folder of the spec file, which the user's templates and released copies are relative to."""
         return self._home
+
+    @property
+    def file_name(self) -> str | None:
+        """The spec file's name (generated pipelines pass it to mlgov); None for a spec from elsewhere."""
+        return self._file_name
 
     # -- derived views (pure, cheap) -------------------------------------------------
 
@@ -318,6 +324,7 @@ def parse_model(located: Located) -> OrgSpec:
     source = Path(located.file)
     if source.is_file():
         spec._home = source.resolve().parent
+        spec._file_name = source.name
     return spec
 
 
