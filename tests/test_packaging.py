@@ -184,7 +184,7 @@ OWN_TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Description: {{ description | quote }}
 Resources:
-  Bucket:
+  OwnTeamBucket:
     Type: AWS::S3::Bucket
 """
 
@@ -216,7 +216,7 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     assert "stack " in done.stderr  # progress, per stack
     product = repo / "generated" / "products"
     (own,) = product.glob("*/team-bucket/v1.yaml")
-    assert "AWS::S3::Bucket" in own.read_text()
+    assert "OwnTeamBucket:" in own.read_text()
     assert not (venv / "lib").joinpath("team-bucket.yaml.j2").exists()
     for git in (
         ["init", "-q", "-b", "main"],
