@@ -434,3 +434,126 @@ def test_stack_by_stack_synthesis_gives_the_bytes_of_one_app(tree, default_spec,
     mine = {p: d for p, d in tree.items() if p == "manifest.json" or p.endswith("/cdk.tf.json")}
     assert sorted(one_app) == sorted(mine)
     assert [p for p in mine if mine[p] != one_app[p]] == []
+
+
+# --- account customizations: Terraform JSON fragments beside the spec -------------------------
+
+PARAMETER = {
+    "resource": {
+        "aws_ssm_parameter": {
+            "acme_cost_centre": {"name": "/acme/cost-centre", "type": "String", "value": "ml-42"},
+        }
+    },
+    "output": {"acme_cost_centre": {"value": "${aws_ssm_parameter.acme_cost_centre.name}"}},
+}
+
+
+def customized(tmp_path: Path, files: dict[str, object]):
+    """Northwind's spec in tmp_path with ``files`` (path under customizations/: JSON or text)."""
+    (tmp_path / "org.yaml").write_text(ORG)
+    for rel, content in files.items():
+        path = tmp_path / "customizations" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return load_spec(tmp_path / "org.yaml")
+
+
+def test_layer_and_account_fragments_land_in_their_stacks_only(tree, tmp_path):
+    from mlgov.synth import customize
+
+    spec = customized(
+        tmp_path,
+        {
+            "layers/dev/cost.tf.json": PARAMETER,
+            "accounts/ml-test/alarm.tf.json": {"data": {"aws_caller_identity": {"acme_me": {}}}},
+        },
+    )
+    merged = customize.apply(tree, customize.load_all(spec))
+    changed = sorted(rel for rel in tree if merged[rel] != tree[rel])
+    dev = sorted(f"stacks/{r.name}/cdk.tf.json" for r in spec.stack_refs() if r.layer.value == "dev")
+    assert changed == sorted([*dev, "stacks/ml-test/cdk.tf.json"])
+    for rel in dev:
+        doc = json.loads(merged[rel])
+        assert doc["resource"]["aws_ssm_parameter"]["acme_cost_centre"]["value"] == "ml-42"
+        assert doc["output"]["acme_cost_centre"]["value"] == "${aws_ssm_parameter.acme_cost_centre.name}"
+        # mlgov's own blocks are all still there, untouched
+        before = json.loads(tree[rel])
+        for kind, named in before["resource"].items():
+            assert {n: doc["resource"][kind][n] for n in named} == named
+    assert "acme_me" in json.loads(merged["stacks/ml-test/cdk.tf.json"])["data"]["aws_caller_identity"]
+    # Deterministic: the same files give the same bytes.
+    assert customize.apply(tree, customize.load_all(spec)) == merged
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"layers/dev/x.tf.json": {"provider": {"aws": {}}}}, "'provider' blocks are mlgov's"),
+        ({"layers/dev/x.tf.json": {"terraform": {"backend": {}}}}, "'terraform' blocks are mlgov's"),
+        ({"layers/dev/x.tf.json": {"module": {"m": {"source": "x"}}}}, "'module' blocks are mlgov's"),
+        ({"layers/dev/x.tf.json": {"resources": {}}}, "unknown block 'resources'"),
+        ({"layers/dev/x.tf.json": "{"}, "not JSON"),
+        ({"layers/dev/x.tf.json": {"resource": {"aws_s3_bucket": {"1bad": {}}}}}, "not a Terraform identifier"),
+        ({"layers/devs/x.tf.json": PARAMETER}, "unknown layer (got 'devs'"),
+        ({"accounts/nope/x.tf.json": PARAMETER}, "unknown account key (got 'nope'"),
+        ({"stacks/ml-test/x.tf.json": PARAMETER}, "unknown folder (expected layers/ or accounts/)"),
+    ],
+)
+def test_bad_fragments_are_one_line_before_synthesis(tmp_path, files, message):
+    spec = customized(tmp_path, files)
+    result = CliRunner().invoke(cli, ["synth", str(tmp_path / "org.yaml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith(f"error: {tmp_path}/customizations/") and message in line, line
+    assert spec.home == tmp_path and not (tmp_path / "out").exists()
+
+
+def test_a_fragment_never_replaces_an_address_mlgov_made(tree, tmp_path):
+    from mlgov.synth import customize
+
+    stack = json.loads(tree["stacks/ml-test/cdk.tf.json"])
+    kind, named = sorted(stack["resource"].items())[0]
+    name = sorted(named)[0]
+    spec = customized(tmp_path, {"accounts/ml-test/x.tf.json": {"resource": {kind: {name: {}}}}})
+    with pytest.raises(customize.CustomizationError, match=rf"x\.tf\.json: {kind}\.{name} is already in the stack"):
+        customize.apply(tree, customize.load_all(spec))
+
+
+def test_fragments_go_through_mlgovs_security_scan(tree, tmp_path):
+    from mlgov.review import security
+    from mlgov.synth import customize
+
+    wildcard = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    spec = customized(
+        tmp_path,
+        {
+            "layers/prod/admin.tf.json": {
+                "resource": {"aws_iam_policy": {"acme_admin": {"policy": json.dumps(wildcard)}}}
+            }
+        },
+    )
+    merged = customize.apply(tree, customize.load_all(spec))
+    assert security.check_tree(tree) == []
+    findings = [str(f) for f in security.check_tree(merged)]
+    assert findings and all("acme_admin" in f for f in findings), findings
+    assert any("wildcard-grant" in f for f in findings), findings
+
+
+@pytest.mark.terraform
+def test_a_customized_stack_passes_terraform_validate(tree, tmp_path, tf_cli_config):
+    from mlgov.review import terraform
+    from mlgov.synth import customize
+    from mlgov.synth.tree import write_tree
+
+    spec = (
+        customized(tmp_path / "repo", {"accounts/ml-test/cost.tf.json": PARAMETER})
+        if ((tmp_path / "repo").mkdir() or True)
+        else None
+    )
+    merged = customize.apply(tree, customize.load_all(spec))
+    src = tmp_path / "src"
+    write_tree({k.split("/", 2)[2]: v for k, v in merged.items() if k.startswith("stacks/ml-test/")}, src)
+    ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config)
+    for step in (ws.init, ws.validate):
+        result = step()
+        assert result.ok, result.stdout + result.stderr

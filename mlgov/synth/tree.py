@@ -28,7 +28,7 @@ from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
-from mlgov.synth import outdir, pool
+from mlgov.synth import customize, outdir, pool
 from mlgov.synth.stacks import StackSummary
 
 
@@ -76,14 +76,17 @@ def render(
 ) -> tuple[Tree, list[StackSummary]]:
     """The complete generated tree for ``spec`` (``jobs``, ``progress``: see :func:`synth_stacks`).
 
-    The other renderers run in a thread meanwhile: they are pure Python and touch no jsii
-    object, and synthesis spends most of its time waiting on Node or on worker processes.
+    The account customizations beside the spec (:mod:`mlgov.synth.customize`) are merged into
+    their stacks. The other renderers run in a thread meanwhile: they are pure Python and touch
+    no jsii object, and synthesis spends most of its time waiting on Node or on worker processes.
     """
     renderers = extra_renderers()
+    customizations = customize.load_all(spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
         tree, summaries = synth_stacks(spec, jobs, progress)
         rendered = extras.result()
+    tree = customize.apply(tree, customizations)
     for name, files in rendered.items():
         for rel, data in files.items():
             if rel in tree:
