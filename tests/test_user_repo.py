@@ -557,3 +557,98 @@ def test_a_customized_stack_passes_terraform_validate(tree, tmp_path, tf_cli_con
     for step in (ws.init, ws.validate):
         result = step()
         assert result.ok, result.stdout + result.stderr
+
+
+# --- own SCPs: scps/<target>/<name>.json beside the spec --------------------------------------
+
+DENY_GPU = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyLargeGpu",
+            "Effect": "Deny",
+            "Action": ["sagemaker:CreateTrainingJob"],
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"sagemaker:InstanceTypes": ["ml.p5.*"]}},
+        }
+    ],
+}
+
+
+def with_scps(tmp_path: Path, files: dict[str, object]):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "org.yaml").write_text(ORG)
+    for rel, content in files.items():
+        path = tmp_path / "scps" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
+    return tmp_path / "org.yaml"
+
+
+def test_own_scp_joins_mlgovs_with_its_attachments_and_compact_content(tmp_path):
+    from mlgov.platform.guardrails import service_control_policies
+
+    spec = load_spec(with_scps(tmp_path, {"ml-workloads/deny-gpu.json": DENY_GPU, "root/deny-gpu.json": DENY_GPU}))
+    (own,) = [p for p in service_control_policies(spec) if p.key.startswith("own_")]
+    assert (own.key, own.name, own.targets) == ("own_deny_gpu", "nwa-deny-gpu", ("ml-workloads", "root"))
+    assert json.loads(own.content) == DENY_GPU and " " not in own.content.replace("DenyLargeGpu", "")
+
+
+@pytest.mark.slow
+def test_own_scp_lands_in_the_management_stack(tmp_path):
+    from mlgov.synth import pool
+
+    spec = load_spec(with_scps(tmp_path, {"root/deny-gpu.json": DENY_GPU}))
+    (ref,) = [r for r in spec.stack_refs() if r.layer.value == "management"]
+    tree, _ = pool.synth_serial(spec, [ref], {})
+    doc = json.loads(tree[f"stacks/{ref.name}/cdk.tf.json"])
+    policy = doc["resource"]["aws_organizations_policy"]["own_deny_gpu"]
+    assert policy["name"] == "nwa-deny-gpu" and json.loads(policy["content"]) == DENY_GPU
+    assert "own_deny_gpu__root" in doc["resource"]["aws_organizations_policy_attachment"]
+
+
+def doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"nowhere/deny-x.json": DENY_GPU}, "scps/nowhere: not an attachment target folder"),
+        ({"root/X.json": DENY_GPU}, "expected <name>.json"),
+        ({"root/deny-x.json": "{"}, "not a JSON document"),
+        ({"root/deny-x.json": dict(DENY_GPU, Version="2008-10-17")}, "Version must be"),
+        (
+            {
+                "root/deny-x.json": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*"}],
+                }
+            },
+            "an SCP statement has no Principal",
+        ),
+        (
+            {"root/deny-x.json": {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3"}]}},
+            "not an action",
+        ),
+        ({"root/deny-x.json": DENY_GPU, "ml-workloads/deny-x.json": dict(DENY_GPU, Id="other")}, "differ"),
+    ],
+)
+def test_bad_own_scps_are_one_line_each(tmp_path, files, message):
+    with pytest.raises(SpecError) as info:
+        load_spec(with_scps(tmp_path, files))
+    lines = [str(p) for p in info.value.problems]
+    assert len(lines) == 1 and message in lines[0] and "management.guardrails: own SCP" in lines[0], lines
+
+
+def test_own_scps_count_against_size_and_the_per_target_quota(tmp_path):
+    big = dict(
+        DENY_GPU, Statement=[dict(DENY_GPU["Statement"][0], Action=[f"s3:Get{'x' * 40}{i}" for i in range(120)])]
+    )
+    with pytest.raises(SpecError, match=r"SCP 'nwa-big' is too large \(got \d+ characters, expected at most 5120\)"):
+        load_spec(with_scps(tmp_path / "a", {"root/big.json": big}))
+    # mlgov attaches two SCPs to the root; three more would make six with FullAWSAccess
+    files = {f"root/own-{i}.json": DENY_GPU for i in range(3)}
+    with pytest.raises(SpecError, match=r"too many SCPs attached to 'root' \(got 5"):
+        load_spec(with_scps(tmp_path / "b", files))
+    load_spec(with_scps(tmp_path / "c", {f"root/own-{i}.json": DENY_GPU for i in range(2)}))
