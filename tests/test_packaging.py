@@ -13,6 +13,7 @@ THEN ``mlgov`` imports from that venv, finds its templates and Node hooks as pac
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -211,8 +212,32 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     spec.write_text(text.replace(anchor, anchor + OWN_PRODUCT, 1))
     (repo / "templates").mkdir()
     (repo / "templates" / "team-bucket.yaml.j2").write_text(OWN_TEMPLATE)
+    # An own SCP on the root, and a customization of every dev stack.
+    (repo / "scps" / "root").mkdir(parents=True)
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "sagemaker:CreateHub", "Resource": "*"}],
+    }
+    (repo / "scps" / "root" / "deny-hubs.json").write_text(json.dumps(deny))
+    (repo / "customizations" / "layers" / "dev").mkdir(parents=True)
+    parameter = {"name": "/acme/cost-centre", "type": "String", "value": "ml-42"}
+    (repo / "customizations" / "layers" / "dev" / "cost.tf.json").write_text(
+        json.dumps({"resource": {"aws_ssm_parameter": {"acme_cost_centre": parameter}}})
+    )
     done = _run([mlgov, "synth"], repo, env)  # the spec from cdktf.json
     assert done.returncode == 0, done.stderr
+    stacks = {p.parent.name: json.loads(p.read_text()) for p in (repo / "generated" / "stacks").glob("*/cdk.tf.json")}
+    scps = [
+        s["resource"]["aws_organizations_policy"]
+        for s in stacks.values()
+        if "aws_organizations_policy" in s.get("resource", {})
+    ]
+    assert [json.loads(p["own_deny_hubs"]["content"]) for p in scps] == [deny]
+    customized = sorted(
+        n for n, s in stacks.items() if "acme_cost_centre" in s["resource"].get("aws_ssm_parameter", {})
+    )
+    accounts = yaml.safe_load(spec.read_text())["accounts"]
+    assert customized == sorted(k for k, a in accounts.items() if a["layer"] == "dev"), customized
     assert "stack " in done.stderr  # progress, per stack
     product = repo / "generated" / "products"
     (own,) = product.glob("*/team-bucket/v1.yaml")
@@ -226,6 +251,8 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
         assert _run(["git", *git], repo, env).returncode == 0
     base = _run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
 
+    # The pipelines name the spec themselves: they must not depend on cdktf.json.
+    (repo / "cdktf.json").unlink()
     # GitHub: the `affected` job's run steps, with the runner's files and variables stubbed.
     workflow = yaml.safe_load((repo / ".github/workflows/mlgov-plan-apply.yml").read_text())
     assert (repo / ".github/workflows/mlgov-plan-apply.yml").read_bytes() == (
