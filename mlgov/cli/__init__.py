@@ -22,8 +22,10 @@ def cli() -> None:
     """mlgov: generate a governed multi-account ML platform on AWS from one org spec.
 
     SPEC (or --spec) defaults to the file cdktf.json names (context key mlgovSpec, else the
-    .yaml in its app command), else org.yaml. Paths in SPEC's folder: templates/ (own product
-    templates), released/<org name>/ (released copies), generated/ (synth's output).
+    .yaml in its app command), else org.yaml. In SPEC's folder: templates/ (own product
+    templates), released/<org name>/ (released product versions), scps/<target>/ (own SCPs),
+    customizations/ (Terraform JSON merged into stacks), generated/ (synth's output); see
+    docs/extending.md.
     """
 
 
