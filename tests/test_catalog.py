@@ -1059,7 +1059,7 @@ def test_product_roles_resolve_for_an_account(tree, default_spec):
 def test_principal_patterns_do_not_grow_with_the_teams(default_spec, teams):
     # GIVEN a generated org of many teams WHEN its portfolios' principals are counted
     from mlgov.spec.large_org import large_org
-    from mlgov.spec.source import load_yaml
+    from mlgov.spec.located import load_yaml
     from mlgov.validation import parse_spec
 
     spec = parse_spec(load_yaml(yaml.safe_dump(large_org(teams), sort_keys=False), f"<{teams} teams>"))

@@ -48,7 +48,7 @@ accounts:
   management: {{id: "{management}", layer: management, ou: root}}
   ml-shared-services:
     id: "{ml_shared_services}"
-    layer: shared-services
+    layer: hub
     ou: infrastructure
   ml-dev-fraud:
     id: '{ml_dev_fraud}'

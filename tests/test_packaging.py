@@ -13,6 +13,7 @@ THEN ``mlgov`` imports from that venv, finds its templates and Node hooks as pac
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlgov.platform.seed import seed_tree
 from mlgov.synth.outdir import with_marker
@@ -30,7 +32,7 @@ from mlgov.synth.tree import read_tree
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 # What the build reads (pyproject.toml's readme, license-files, packages and package data).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates", "seed")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates", "seed", "examples", "org.yaml")
 
 
 def _setuptools_builds_here() -> bool:
@@ -139,21 +141,22 @@ def test_nothing_but_mlgov_at_the_top_of_site_packages(installed):
 def test_console_script_validates_and_synthesizes_elsewhere(installed, tmp_path):
     _, venv, _, env = installed
     mlgov = str(venv / "bin" / "mlgov")
-    (tmp_path / "spec.yaml").write_bytes((ROOT / "org.yaml").read_bytes())
+    # Named as in the checkout: the generated pipelines pass the spec's file name.
+    (tmp_path / "org.yaml").write_bytes((ROOT / "org.yaml").read_bytes())
 
     where = _run([str(venv / "bin" / "python"), "-c", "import mlgov; print(mlgov.__file__)"], tmp_path, env)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout + where.stderr
 
-    done = _run([mlgov, "validate", "spec.yaml"], tmp_path, env)
+    done = _run([mlgov, "validate", "org.yaml"], tmp_path, env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("spec.yaml: valid")
+    assert done.stdout.startswith("org.yaml: valid")
 
     # The seed comes from the package data: the same files the checkout's `mlgov seed` writes.
     done = _run([mlgov, "seed", "repo"], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert read_tree(tmp_path / "repo") == with_marker(seed_tree())
 
-    done = _run([mlgov, "synth", "spec.yaml", "--out", "out"], tmp_path, env)
+    done = _run([mlgov, "synth", "org.yaml", "--out", "out"], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr, done.stderr  # e.g. the lazy Node hook not found
     produced, committed = read_tree(tmp_path / "out"), read_tree(ROOT / "generated")
@@ -163,6 +166,125 @@ def test_console_script_validates_and_synthesizes_elsewhere(installed, tmp_path)
     # Drift: the message tells the user what to run under the name they ran.
     stack = next(p for p in produced if p.endswith("cdk.tf.json"))
     (tmp_path / "out" / stack).write_text("{}\n")
-    done = _run([mlgov, "synth", "spec.yaml", "--out", "out", "--check"], tmp_path, env)
+    done = _run([mlgov, "synth", "org.yaml", "--out", "out", "--check"], tmp_path, env)
     assert done.returncode == 1, done.stderr
     assert "run `mlgov synth`" in done.stderr, done.stderr
+
+
+OWN_PRODUCT = """\
+        team-bucket:
+          display_name: Team bucket
+          description: An encrypted bucket of the platform team's own design.
+          template: team-bucket
+          owner: Acme ML Platform
+          versions:
+            - name: v1
+              description: First release.
+"""
+OWN_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Description: {{ description | quote }}
+Resources:
+  OwnTeamBucket:
+    Type: AWS::S3::Bucket
+"""
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """One pipeline step's ``run`` text, as the runners run it (bash, errexit, pipefail)."""
+    return _run(["bash", "-eo", "pipefail", "-c", script], cwd, env)
+
+
+def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(installed, tmp_path):
+    """GIVEN the installed wheel WHEN `mlgov init` makes a repository, an own product template is
+    added beside the spec and synthesized THEN the GitHub and GitLab pipelines' own shell steps
+    (install pinned to this version, synth --check, affected) pass there with CI variables stubbed."""
+    _, venv, _, env = installed
+    mlgov = str(venv / "bin" / "mlgov")
+    repo = tmp_path / "platform"
+    done = _run([mlgov, "init", str(repo), "--example", "contoso-vision", "--spec-name", "acme.yaml"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    # An own product, its template beside the spec (not in the installed package).
+    spec = repo / "acme.yaml"
+    text = spec.read_text()
+    anchor = "\n      products:\n"  # the first portfolio's
+    assert anchor in text
+    spec.write_text(text.replace(anchor, anchor + OWN_PRODUCT, 1))
+    (repo / "templates").mkdir()
+    (repo / "templates" / "team-bucket.yaml.j2").write_text(OWN_TEMPLATE)
+    # An own SCP on the root, and a customization of every dev stack.
+    (repo / "scps" / "root").mkdir(parents=True)
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "sagemaker:CreateHub", "Resource": "*"}],
+    }
+    (repo / "scps" / "root" / "deny-hubs.json").write_text(json.dumps(deny))
+    (repo / "customizations" / "layers" / "dev").mkdir(parents=True)
+    parameter = {"name": "/acme/cost-centre", "type": "String", "value": "ml-42"}
+    (repo / "customizations" / "layers" / "dev" / "cost.tf.json").write_text(
+        json.dumps({"resource": {"aws_ssm_parameter": {"acme_cost_centre": parameter}}})
+    )
+    done = _run([mlgov, "synth"], repo, env)  # the spec from cdktf.json
+    assert done.returncode == 0, done.stderr
+    stacks = {p.parent.name: json.loads(p.read_text()) for p in (repo / "generated" / "stacks").glob("*/cdk.tf.json")}
+    scps = [
+        s["resource"]["aws_organizations_policy"]
+        for s in stacks.values()
+        if "aws_organizations_policy" in s.get("resource", {})
+    ]
+    assert [json.loads(p["own_deny_hubs"]["content"]) for p in scps] == [deny]
+    customized = sorted(
+        n for n, s in stacks.items() if "acme_cost_centre" in s["resource"].get("aws_ssm_parameter", {})
+    )
+    accounts = yaml.safe_load(spec.read_text())["accounts"]
+    assert customized == sorted(k for k, a in accounts.items() if a["layer"] == "dev"), customized
+    assert "stack " in done.stderr  # progress, per stack
+    product = repo / "generated" / "products"
+    (own,) = product.glob("*/team-bucket/v1.yaml")
+    assert "OwnTeamBucket:" in own.read_text()
+    assert not (venv / "lib").joinpath("team-bucket.yaml.j2").exists()
+    for git in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+    ):
+        assert _run(["git", *git], repo, env).returncode == 0
+    base = _run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
+
+    # The pipelines name the spec themselves: they must not depend on cdktf.json.
+    (repo / "cdktf.json").unlink()
+    # GitHub: the `affected` job's run steps, with the runner's files and variables stubbed.
+    workflow = yaml.safe_load((repo / ".github/workflows/mlgov-plan-apply.yml").read_text())
+    assert (repo / ".github/workflows/mlgov-plan-apply.yml").read_bytes() == (
+        repo / "generated/ci/github/mlgov-plan-apply.yml"
+    ).read_bytes()
+    version = _run([str(venv / "bin" / "python"), "-c", "import mlgov; print(mlgov.__version__)"], repo, env).stdout
+    steps = workflow["jobs"]["affected"]["steps"]
+    install = next(s for s in steps if s.get("name") == "Install mlgov")
+    # Installing from an index is the one step not run here (offline); it pins what is installed.
+    assert install["run"] == f'python -m pip install --disable-pip-version-check "mlgov=={version.strip()}"'
+    stub = dict(env, GITHUB_OUTPUT=str(tmp_path / "gh-output"), GITHUB_STEP_SUMMARY=str(tmp_path / "gh-summary"))
+    ran = 0
+    for step in steps:
+        if "run" not in step or step is install:
+            continue
+        step_env = {k: (base if "sha" in v else v) for k, v in step.get("env", {}).items()}
+        done = _bash(step["run"], repo, dict(stub, **step_env))
+        assert done.returncode == 0, (step.get("name"), done.stdout, done.stderr)
+        ran += 1
+    assert ran == 2
+    assert "stacks=[]" in (tmp_path / "gh-output").read_text()  # nothing changed since the base
+
+    # GitLab: the parent's select job (its before_script pins the same version).
+    pipeline = yaml.safe_load((repo / "generated/ci/gitlab/mlgov-plan-apply.gitlab-ci.yml").read_text())
+    assert pipeline["default"]["before_script"] == [install["run"]]
+    script = "\n".join(pipeline["mlgov-affected"]["script"])
+    done = _bash(script, repo, dict(env, CI_MERGE_REQUEST_DIFF_BASE_SHA=base, CI_COMMIT_BEFORE_SHA=base))
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load((repo / "mlgov-child-pipeline.yml").read_text())["stages"] == ["summary"]
+
+    # A stale generated/ fails the first step, telling the user what to run.
+    spec.write_text(spec.read_text().replace("description: First release.", "description: First release!", 1))
+    check = next(s for s in steps if s.get("name") == "generated/ matches the spec")
+    done = _bash(check["run"], repo, env)
+    assert done.returncode == 1 and "run `mlgov synth`" in done.stderr, done.stderr

@@ -46,12 +46,13 @@ def test_shuffled_spec_under_three_hash_seeds_matches_committed_output(tmp_path)
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     shuffled = _shuffled(data, random.Random(8))
     assert list(shuffled) != list(data) or list(shuffled["accounts"]) != list(data["accounts"])
-    spec = tmp_path / "shuffled.yaml"
+    # (named org.yaml: the generated pipelines pass the spec's file name)
+    spec = tmp_path / "org.yaml"
     spec.write_text(yaml.safe_dump(shuffled, sort_keys=False))
     # WHEN `synth --check` runs on it in fresh processes under three PYTHONHASHSEED values
     procs = {
         seed: subprocess.Popen(
-            [sys.executable, "main.py", "synth", str(spec), "--check"],
+            [sys.executable, "main.py", "synth", str(spec), "--check", "--out", "generated"],
             cwd=ROOT,
             env=dict(os.environ, PYTHONHASHSEED=seed),
             stdout=subprocess.PIPE,
@@ -76,7 +77,7 @@ KILL_AT = textwrap.dedent(
     from mlgov.synth.stacks import prepare_runtime
     prepare_runtime()
     from mlgov.cli import main
-    from mlgov.synth import tree
+    from mlgov.synth import pool, tree
 
     point, out = sys.argv[1], sys.argv[2]
     exchange = tree._exchange
@@ -88,8 +89,8 @@ KILL_AT = textwrap.dedent(
         exchange(a, b)
         die()
 
-    if point == "rendering":  # cdktf has synthesized the stacks; reading them back is next
-        tree.canonical_tree = die
+    if point == "rendering":  # cdktf has synthesized a stack; reading it back is next
+        pool.canonical_tree = die
     elif point == "staged":  # the new tree is complete beside out; the swap is next
         tree._exchange = die
     elif point == "swapped":  # the swap is done; removing the old tree is next

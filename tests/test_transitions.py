@@ -184,6 +184,11 @@ def _moto_org_spec(endpoint) -> dict:
         parent = units[units[name]["parent"]]["id"] if units[name].get("parent") else root
         units[name]["id"] = org.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"]
     data["management"]["own_ous"] = True
+    # Another organization (moto's id): mlgov's released copies are not its own.
+    for portfolio in data["service_catalog"]["portfolios"].values():
+        for product in portfolio["products"].values():
+            for version in product["versions"]:
+                version.pop("frozen", None)
     return data
 
 

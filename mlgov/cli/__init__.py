@@ -1,4 +1,4 @@
-"""The ``mlgov`` command line (also ``python main.py``): the one group that registers every command.
+"""The ``mlgov`` command line (in a checkout also ``python main.py``): the group that registers every command.
 
 Each command lives in the module of its feature and imports only :mod:`mlgov.cli.common`
 and the layers below; this module imports them all and adds them to the group, in the
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import org, review, seed, spec, synth
+from mlgov.cli import init, org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -21,11 +21,16 @@ from mlgov.errors import MlgovError
 def cli() -> None:
     """mlgov: generate a governed multi-account ML platform on AWS from one org spec.
 
-    SPEC defaults to the file named in cdktf.json (context key mlgovSpec), else org.yaml.
+    SPEC (or --spec) defaults to the file cdktf.json names (context key mlgovSpec, else the
+    .yaml in its app command), else org.yaml. In SPEC's folder: templates/ (own product
+    templates), released/<org name>/ (released product versions), scps/<target>/ (own SCPs),
+    customizations/ (Terraform JSON merged into stacks), generated/ (synth's output); see
+    docs/extending.md.
     """
 
 
 for _command in (
+    init.init,
     spec.validate,
     spec.schema,
     synth.synth,

@@ -264,23 +264,37 @@ def summarize(
     if affected_path is None and len(parents) == 1 and (parents.pop() / affecting.AFFECTED_FILE).is_file():
         affected_path = str(Path(plan_json[0]).resolve().parent.parent / affecting.AFFECTED_FILE)
     if affected_path:
-        selection = json.loads(Path(affected_path).read_text())
+        selection = _json_object(affected_path, "a selection written by `plan --changed-since`")
         unplanned, removed = list(selection.get("unchanged", [])), list(selection.get("destroy", []))
     elif not plan_json:
         click.echo("error: no plan JSON given (and no --affected selection)", err=True)
         sys.exit(EXIT_INPUT)
     manifest = None
     if Path(manifest_path).is_file():
-        manifest = json.loads(Path(manifest_path).read_text())
+        manifest = _json_object(manifest_path, "mlgov's stack manifest")
     try:
         reports = summary.load_reports([Path(p) for p in plan_json], manifest)
-    except (ValueError, KeyError, TypeError) as exc:
-        click.echo(f"error: not a terraform plan JSON document ({type(exc).__name__}: {exc})", err=True)
+    except summary.NotAPlan as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     if fmt == "json":
         click.echo(canonical_json(summary.as_json(reports, max_chars, unplanned, removed)).decode(), nl=False)
     else:
         click.echo(summary.markdown(reports, max_chars, unplanned, removed), nl=False)
+
+
+def _json_object(path: str, what: str) -> dict:
+    """The JSON object in ``path``, or one line and exit 2."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        doc, problem = None, str(exc)
+    else:
+        problem = f"got a JSON {type(doc).__name__}"
+    if not isinstance(doc, dict):
+        click.echo(f"error: {path}: not {what} ({problem})", err=True)
+        sys.exit(EXIT_INPUT)
+    return doc
 
 
 @click.command()

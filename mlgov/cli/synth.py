@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, command, load, spec_argument
+from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument, spec_path
 from mlgov.errors import MlgovError
 from mlgov.platform.catalog import released_changes
 from mlgov.synth import outdir
 from mlgov.synth import tree as synthesis
+from mlgov.synth.stacks import MissingTool
 
 
 @click.command()
@@ -21,7 +22,7 @@ from mlgov.synth import tree as synthesis
     "--out",
     "out",
     type=click.Path(file_okay=False),
-    help="Output directory [default: generated/, or $CDKTF_OUTDIR under the cdktf CLI].",
+    help="Output directory [default: generated/ beside SPEC, or $CDKTF_OUTDIR under the cdktf CLI].",
 )
 @click.option("--check", is_flag=True, help="Render to memory and compare with the output directory; exit 1 on drift.")
 @click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of the drift.")
@@ -32,20 +33,32 @@ from mlgov.synth import tree as synthesis
     help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up "
     "to 4].",
 )
-def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None) -> None:
-    """Synthesize every stack and product template of SPEC into the output directory."""
-    org = load(spec)
-    out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or "generated")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line per stack on stderr.")
+def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None, quiet: bool) -> None:
+    """Synthesize every stack and product template of SPEC into the output directory.
+
+    Prints one line per stack on stderr as it is done (not with --quiet).
+    """
+    path = spec_path(spec)
+    org = load(str(path))
+    out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or path.parent / "generated")
+
+    def progress(name: str, resources: int) -> None:
+        click.echo(f"stack {name:<28} {resources:>4} resources  {out_dir}/{synthesis.stack_path(name)}", err=True)
+
     try:
         # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
         ownership = outdir.inspect(out_dir.resolve())
-        tree, summaries = synthesis.render(org, jobs)
+        tree, _ = synthesis.render(org, jobs, progress=None if quiet else progress)
         outdir.check_targets(ownership, tree)
+    except MissingTool as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ENV)
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     current = synthesis.read_tree(out_dir)
-    if changed_versions := released_changes(tree, current):
+    if changed_versions := released_changes(tree, current, org):
         for line in changed_versions:
             click.echo(f"{out_dir}/{line}", err=True)
         sys.exit(EXIT_INPUT)
@@ -60,7 +73,5 @@ def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs:
         if show_diff:
             click.echo(synthesis.unified_diff(tree, current, drift, str(out_dir)), nl=False)
         sys.exit(EXIT_DRIFT)
-    for summary in summaries:
-        click.echo(f"stack {summary.name:<28} {summary.resources:>4} resources  {out_dir}/{summary.path}")
     changed = synthesis.write_tree(tree, out_dir, current)
     click.echo(f"{out_dir}/: {'written' if changed else 'unchanged'} ({len(tree)} files)")

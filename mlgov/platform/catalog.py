@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
+from mlgov.errors import MlgovError
 from mlgov.platform import naming, pipeline
 from mlgov.platform.quotas import QUOTAS
-from mlgov.platform.templates import released_path, render_template
+from mlgov.platform.templates import released_path, released_target, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -360,11 +361,15 @@ def _render_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
             for version in product.versions:
                 file = naming.product_template_key(spec, pkey, key, version.name)
                 if version.frozen:  # the released bytes, never re-rendered (validation checks the copy exists)
-                    text = released_path(file).read_text(encoding="utf-8")
+                    released = released_path(spec, file)
+                    if released is None:
+                        raise MlgovError(f"{file}: frozen, but there is no {released_target(spec, file)}")
+                    text = released.read_text(encoding="utf-8")
                 else:
                     text = render_template(
                         version.template or product.template,
                         view_model(spec, plabel, portfolio, label, product, version),
+                        spec,
                     )
                 out.append(ProductArtifact(pkey, key, version.name, file, text))
     return sorted(out, key=lambda a: a.key)
@@ -375,8 +380,9 @@ def render_products(spec: OrgSpec) -> dict[str, bytes]:
     return {a.key: a.text.encode("utf-8") for a in product_artifacts(spec)}
 
 
-def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[str]:
-    """Messages for product versions already in ``current`` that ``tree`` would change.
+def released_changes(tree: dict[str, bytes], current: dict[str, bytes], spec: OrgSpec | None = None) -> list[str]:
+    """Messages for product versions already in ``current`` that ``tree`` would change; the
+    remedy names where ``spec`` keeps its released copies (relative to its folder).
 
     Removing a version is allowed (it retires the provisioning artifact); changing one is not,
     because users who provisioned it would silently get different infrastructure on update.
@@ -390,8 +396,7 @@ def released_changes(tree: dict[str, bytes], current: dict[str, bytes]) -> list[
                 f"{rel}: released version {version!r} of product {portfolio}/{product} would change; "
                 f"versions are immutable: add a new version name to "
                 f"service_catalog.portfolios.{portfolio}.products.{product}.versions, or keep {version!r} as "
-                f"released: copy this file to templates/released/{rel.removeprefix(PRODUCTS_DIR + '/')} and "
-                f"set `frozen: true` on it"
+                f"released: copy this file to {released_target(spec, rel)} and set `frozen: true` on it"
             )
     return problems
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import catalog, policy
+from mlgov.platform import catalog, own_scps, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import OrgSpec
@@ -143,7 +143,8 @@ class Scp:
 
     @property
     def spec_path(self) -> tuple:
-        return ("management", "guardrails", self.key)
+        # An own SCP (scps/ beside the spec) has no key of its own in the spec.
+        return ("management", "guardrails") + (() if self.key.startswith("own_") else (self.key,))
 
     @property
     def size(self) -> int:
@@ -378,6 +379,10 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
                 _targets(spec, setting.targets, root_ok),
             )
         )
+    # The platform team's own, from scps/<target>/<name>.json beside the spec (valid ones only:
+    # problems() reports the others, so a spec with a broken one never synthesizes).
+    for own in own_scps.load(spec)[0]:
+        out.append(Scp(own.key, scp_name(spec, own.name), f"{org}: {own.name} (own)", own.content, own.targets))
     return sorted(out, key=lambda s: s.key)
 
 
@@ -410,7 +415,10 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                 ("management", "guardrails", "exempt_accounts", i),
                 f"unknown account (got {account!r}, expected one of {sorted(spec.accounts)})",
             )
-    if unknown:
+    own_problems = own_scps.load(spec)[1]
+    for line in own_problems:
+        yield ("management", "guardrails"), f"own SCP {line}"
+    if unknown or own_problems:
         return
     per_target: dict[str, list[str]] = {}
     for scp in service_control_policies(spec):

@@ -178,13 +178,45 @@ def stack_name_of(path: Path) -> str:
     return path.parent.name if path.stem in {"plan", "tfplan"} else path.stem
 
 
+class NotAPlan(ValueError):
+    """A file given as plan JSON is not the JSON of a Terraform plan (one line: file and why)."""
+
+
+# Keys only the JSON of a plan (`terraform show -json <planfile>`) has at its top level: a stack's
+# cdk.tf.json has resource/provider/terraform, a state's JSON has values, `{}` has nothing.
+PLAN_KEYS = ("resource_changes", "planned_values", "output_changes", "resource_drift")
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    """The plan document in ``path``; raises :class:`NotAPlan` for anything else. An input
+    that is not a plan must never read as "no changes": it would hide a whole stack."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotAPlan(f"{path}: cannot read it ({exc})") from None
+    except ValueError as exc:
+        raise NotAPlan(f"{path}: not a terraform plan JSON document (not JSON: {exc})") from None
+    if not isinstance(doc, dict) or not any(key in doc for key in PLAN_KEYS):
+        got = f"keys {', '.join(sorted(doc)[:6]) or 'none'}" if isinstance(doc, dict) else type(doc).__name__
+        raise NotAPlan(
+            f"{path}: not a terraform plan JSON document (got {got}, expected the output of "
+            f"`terraform show -json <planfile>`, with {' or '.join(PLAN_KEYS[:2])})"
+        )
+    return doc
+
+
 def load_reports(paths: Iterable[Path], manifest: dict | None = None) -> list[StackReport]:
-    """Parse plan JSON files into stack reports (sorted by stack name)."""
+    """Parse plan JSON files into stack reports (sorted by stack name); :class:`NotAPlan` for
+    a file that is not a plan or is malformed inside."""
     accounts = {s["name"]: f"{s['account']} ({s['account_id']})" for s in (manifest or {}).get("stacks", [])}
     reports = []
     for path in paths:
         name = stack_name_of(path)
-        reports.append(stack_report(name, json.loads(path.read_text()), accounts.get(name, "")))
+        doc = read_plan(path)
+        try:
+            reports.append(stack_report(name, doc, accounts.get(name, "")))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise NotAPlan(f"{path}: not a terraform plan JSON document ({type(exc).__name__}: {exc})") from None
     return sorted(reports, key=lambda r: r.name)
 
 

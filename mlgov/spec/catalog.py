@@ -59,7 +59,8 @@ class ProductVersion(SpecModel):
     )
     template: TemplateName | None = Field(
         default=None,
-        description="Template file (templates/<name>.yaml.j2) this version renders; default: the product's template. "
+        description="Template (templates/<name>.yaml.j2 beside the spec, else mlgov's) this version renders; "
+        "default: the product's template. "
         "Pin an older version to a frozen copy before changing the product's template. model-build-v3 needs a "
         "`source` on every team's dev account; with a domain product defaulting to AuthMode SSO, the last version "
         "of a user-profile product must be studio-user-profile-v3 (it sets the single sign-on user).",
@@ -67,8 +68,9 @@ class ProductVersion(SpecModel):
     frozen: StrictBool = Field(
         default=False,
         description="Serve this released version byte for byte from its released copy, "
-        "templates/released/<portfolio>/<product>/<version>.yaml (a copy of generated/products/...), instead of "
-        "rendering it: spec values it prints (teams, accounts, cost tags) stay as released.",
+        "released/<org name>/<portfolio>/<product>/<version>.yaml beside the spec (a copy of "
+        "generated/products/...), instead of rendering it: spec values it prints (teams, accounts, cost tags) stay "
+        "as released. mlgov's own copies serve only its example org (nwa).",
     )
 
 
@@ -77,7 +79,9 @@ class Product(SpecModel):
 
     display_name: DisplayName = Field(description="Product name shown in Service Catalog.")
     description: Text = Field(default="", description="What the product provisions.")
-    template: TemplateName = Field(description="Template file templates/<template>.yaml.j2 (one per product).")
+    template: TemplateName = Field(
+        description="Template templates/<template>.yaml.j2: beside the spec, else mlgov's own."
+    )
     owner: DisplayName = Field(description="Owner shown in Service Catalog.")
     distributor: DisplayName | None = Field(default=None, description="Distributor shown in Service Catalog.")
     support_email: Email | None = Field(default=None, description="Support contact e-mail.")

@@ -1,7 +1,7 @@
 """The org spec: the ONLY input of synthesis and rendering.
 
 A pydantic v2 model (``extra="forbid"``, frozen) with a description on every field, so
-``python main.py schema`` gives editors completion. :func:`load_spec` reads YAML, validates
+``mlgov schema`` gives editors completion. :func:`load_spec` reads YAML, validates
 types; :func:`mlgov.validation.load_spec` adds the semantic checks; every problem comes back as a
 ``FILE:LINE: dotted.path: message`` line.
 """
@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import Field, StrictBool, StringConstraints, ValidationError
+from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
@@ -216,6 +216,22 @@ class OrgSpec(SpecModel):
         "validate checks every quota against these or AWS's defaults (docs/quotas.md).",
     )
 
+    # The folder of the file the spec was read from (absolute; None for a spec from elsewhere).
+    # Not part of the spec's schema: the user's own templates and released copies are looked up
+    # relative to it (mlgov.platform.templates); nothing generated ever contains it.
+    _home: Path | None = PrivateAttr(default=None)
+    _file_name: str | None = PrivateAttr(default=None)
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of the spec file, which the user's templates and released copies are relative to."""
+        return self._home
+
+    @property
+    def file_name(self) -> str | None:
+        """The spec file's name (generated pipelines pass it to mlgov); None for a spec from elsewhere."""
+        return self._file_name
+
     # -- derived views (pure, cheap) -------------------------------------------------
 
     def account_regions(self, key: str) -> list[str]:
@@ -263,7 +279,7 @@ def _pydantic_problems(exc: ValidationError, located: Located) -> list[Problem]:
         msg = err["msg"]
         kind = err["type"]
         if kind == "extra_forbidden":
-            msg = f"unknown field {loc[-1]!r} (not part of the spec schema; see `python main.py schema`)"
+            msg = f"unknown field {loc[-1]!r} (not part of the spec schema; see `mlgov schema`)"
         elif kind == "missing":
             msg = "required field is missing"
         elif kind == "string_pattern_mismatch":
@@ -319,9 +335,14 @@ def parse_model(located: Located) -> OrgSpec:
             ]
         )
     try:
-        return OrgSpec.model_validate(located.data)
+        spec = OrgSpec.model_validate(located.data)
     except ValidationError as exc:
         raise SpecError(_pydantic_problems(exc, located)) from None
+    source = Path(located.file)
+    if source.is_file():
+        spec._home = source.resolve().parent
+        spec._file_name = source.name
+    return spec
 
 
 def read_spec_file(path: str | Path) -> Located:

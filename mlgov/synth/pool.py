@@ -32,6 +32,7 @@ import sys
 import tempfile
 import traceback
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,7 +40,7 @@ from mlgov.errors import MlgovError
 from mlgov.platform.canonical import canonical_json
 from mlgov.spec.model import Layer, OrgSpec, StackRef
 from mlgov.synth import provider_loader
-from mlgov.synth.stacks import canonical_tree, prepare_runtime, resource_count
+from mlgov.synth.stacks import canonical_tree, prepare_runtime, require_node, resource_count
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS_ENV = "MLGOV_SYNTH_JOBS"
@@ -53,6 +54,13 @@ STACKS_PER_JOB = 12
 # Queue order: stacks expected to be largest first (longest-processing-time-first balancing).
 LAYER_ORDER = {Layer.hub: 0, Layer.dev: 1, Layer.management: 2, Layer.test: 3, Layer.prod: 3, Layer.data: 3}
 _HEADER = struct.Struct(">Q")
+
+# Called once per stack as soon as it is synthesized: (stack name, resource count).
+Progress = Callable[[str, int], None]
+
+
+def _quiet(name: str, resources: int) -> None:
+    """The default :data:`Progress`: say nothing."""
 
 
 def cpu_count() -> int:
@@ -162,15 +170,60 @@ class _Worker:
         shutil.rmtree(self.outdir, ignore_errors=True)
 
 
+def _manifest(manifest_stacks: dict[str, dict], dependencies: dict[str, list[str]], version: str | None) -> bytes:
+    """cdktf's ``manifest.json`` as one ``App`` holding every stack, with ``add_dependency``
+    calls for ``dependencies`` (stack -> stacks it follows), would have written it."""
+    stacks = {
+        name: dict(entry, dependencies=list(dependencies.get(name, [])))
+        for name, entry in sorted(manifest_stacks.items())
+    }
+    return canonical_json({"stacks": stacks, "version": version})
+
+
+def synth_serial(
+    spec: OrgSpec, refs: list[StackRef], dependencies: dict[str, list[str]], progress: Progress = _quiet
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """Synthesize ``refs`` one by one in this process, each in its own ``App`` as a worker
+    would (so both paths share :func:`_synth_one`): the same result as :func:`synth_parallel`,
+    with ``progress`` called after each stack."""
+    require_node()
+    prepare_runtime()
+    provider_loader.install()
+    tree: dict[str, bytes] = {}
+    manifest_stacks: dict[str, dict] = {}
+    counts: dict[str, int] = {}
+    version: str | None = None
+    with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
+        for ref in refs:
+            try:
+                files, manifest_stacks[ref.name], version, counts[ref.name] = _synth_one(spec, ref, Path(tmp))
+            except ValueError as exc:
+                # named() refusing an address validation should have refused (see
+                # mlgov.platform.addresses): still one line for the user, not a traceback.
+                if "duplicate Terraform address" not in str(exc):
+                    raise
+                raise MlgovError(f"{exc} (two spec names derive one address; rename one)") from exc
+            tree.update(files)
+            progress(ref.name, counts[ref.name])
+    tree["manifest.json"] = _manifest(manifest_stacks, dependencies, version)
+    return tree, counts
+
+
 def synth_parallel(
-    spec: OrgSpec, refs: list[StackRef], jobs: int, dependencies: dict[str, list[str]]
+    spec: OrgSpec,
+    refs: list[StackRef],
+    jobs: int,
+    dependencies: dict[str, list[str]],
+    progress: Progress = _quiet,
 ) -> tuple[dict[str, bytes], dict[str, int]]:
     """Synthesize ``refs`` over ``jobs`` workers: the canonical tree of all of them, and the
     number of resources per stack (counted by the workers, which parse the JSON anyway).
 
     ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
-    ``App`` with ``add_dependency`` calls would have recorded it.
+    ``App`` with ``add_dependency`` calls would have recorded it. ``progress`` is called as
+    each stack comes back, in the order they finish.
     """
+    require_node()
     todo = deque(ref.name for ref in queue_order(refs))
     spec_blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
     workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
@@ -201,8 +254,9 @@ def synth_parallel(
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
                 _, name, files, entry, cdktf_version, counts[name] = reply
                 tree.update(files)
-                manifest_stacks[name] = dict(entry, dependencies=list(dependencies.get(name, [])))
+                manifest_stacks[name] = entry
                 version = cdktf_version
+                progress(name, counts[name])
                 if todo:
                     worker.give(todo.popleft())
                 else:
@@ -223,7 +277,7 @@ def synth_parallel(
         selector.close()
         for worker in workers:
             worker.stop()
-    tree["manifest.json"] = canonical_json({"stacks": dict(sorted(manifest_stacks.items())), "version": version})
+    tree["manifest.json"] = _manifest(manifest_stacks, dependencies, version)
     return tree, counts
 
 

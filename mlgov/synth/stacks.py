@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgov.errors import MlgovError
 from mlgov.platform.canonical import Tree, canonical_json
 
 # Must be set before jsii starts its Node process: Node 20 is past jsii's support window and
@@ -23,10 +26,25 @@ JSII_ENV = {
 }
 
 
+class MissingTool(MlgovError):
+    """A program mlgov runs is not installed (the CLI exits 3, not 2: the input is fine)."""
+
+
 def prepare_runtime() -> None:
     """Environment jsii needs; harmless to call twice."""
     for key, value in JSII_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def require_node() -> None:
+    """Fail with one line when Node.js is missing: jsii would start it on the first cdktf
+    import and die with a traceback of its own (``$JSII_NODE`` names another executable)."""
+    words = shlex.split(os.environ.get("JSII_NODE", "")) or ["node"]
+    if shutil.which(words[0]) is None:
+        raise MissingTool(
+            f"Node.js not found ({words[0]!r} is not on PATH); synth needs Node.js 20 or later "
+            "(cdktf's constructs run in it), or set JSII_NODE to its path"
+        )
 
 
 @dataclass(frozen=True)

@@ -28,39 +28,33 @@ from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
-from mlgov.synth import outdir, pool, provider_loader
-from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, resource_count
+from mlgov.synth import customize, outdir, pool
+from mlgov.synth.stacks import StackSummary
 
 
-def synth_stacks(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
+def synth_stacks(
+    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None
+) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.
 
-    Small specs are synthesized in this process (one jsii runtime, one App); large ones over
-    worker processes (``mlgov.synth.pool``), ``jobs`` deciding how many (None: automatic).
+    Each stack is synthesized in its own cdktf ``App``: small specs one after the other in this
+    process, large ones over worker processes (``mlgov.synth.pool``), ``jobs`` deciding how
+    many (None: automatic). ``progress(stack, resources)`` is called as each stack is done.
     """
     refs = spec.stack_refs()
     workers = pool.resolve_jobs(jobs, len(refs))
+    report = progress or (lambda name, resources: None)
     if workers > 1:
-        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec))
+        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report)
     else:
-        prepare_runtime()
-        provider_loader.install()  # before any provider import: only used submodules get loaded
-        # Imported here, after install(): the import loads cdktf and the used provider submodules.
-        from mlgov.modules.app import build_app
-
-        with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-            try:
-                build_app(spec, tmp).synth()
-            except ValueError as exc:
-                # named() refusing an address validation should have refused (see
-                # mlgov.platform.addresses): still one line for the user, not a traceback.
-                if "duplicate Terraform address" not in str(exc):
-                    raise
-                raise MlgovError(f"{exc} (two spec names derive one address; rename one)") from exc
-            tree, docs = canonical_tree(Path(tmp))
-        counts = {ref.name: resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]) for ref in refs}
-    summaries = [StackSummary(ref.name, f"stacks/{ref.name}/cdk.tf.json", counts[ref.name]) for ref in refs]
+        tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report)
+    summaries = [StackSummary(ref.name, stack_path(ref.name), counts[ref.name]) for ref in refs]
     return tree, summaries
+
+
+def stack_path(name: str) -> str:
+    """Where stack ``name`` lands in the output directory (cdktf's layout)."""
+    return f"stacks/{name}/cdk.tf.json"
 
 
 def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
@@ -77,17 +71,22 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     }
 
 
-def render(spec: OrgSpec, jobs: int | None = None) -> tuple[Tree, list[StackSummary]]:
-    """The complete generated tree for ``spec`` (``jobs``: see :func:`synth_stacks`).
+def render(
+    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None
+) -> tuple[Tree, list[StackSummary]]:
+    """The complete generated tree for ``spec`` (``jobs``, ``progress``: see :func:`synth_stacks`).
 
-    The other renderers run in a thread meanwhile: they are pure Python and touch no jsii
-    object, and synthesis spends most of its time waiting on Node or on worker processes.
+    The account customizations beside the spec (:mod:`mlgov.synth.customize`) are merged into
+    their stacks. The other renderers run in a thread meanwhile: they are pure Python and touch
+    no jsii object, and synthesis spends most of its time waiting on Node or on worker processes.
     """
     renderers = extra_renderers()
+    customizations = customize.load_all(spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
-        tree, summaries = synth_stacks(spec, jobs)
+        tree, summaries = synth_stacks(spec, jobs, progress)
         rendered = extras.result()
+    tree = customize.apply(tree, customizations)
     for name, files in rendered.items():
         for rel, data in files.items():
             if rel in tree:

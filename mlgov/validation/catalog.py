@@ -13,7 +13,13 @@ from mlgov.platform.catalog import (
     persona_patterns,
     view_model,
 )
-from mlgov.platform.templates import TEMPLATE_SUFFIX, TEMPLATES_DIR, released_path, render_template, template_path
+from mlgov.platform.templates import (
+    known_templates,
+    released_path,
+    released_target,
+    render_template,
+    template_path,
+)
 from mlgov.spec.catalog import Persona
 from mlgov.spec.model import OrgSpec
 
@@ -31,7 +37,7 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
     if catalog is None:
         return
     ous = spec.organization.organizational_units
-    known = sorted(p.name.removesuffix(TEMPLATE_SUFFIX) for p in TEMPLATES_DIR.glob(f"*{TEMPLATE_SUFFIX}"))
+    known = known_templates(spec)
     display: dict[str, tuple[str, ...]] = {}
     for pkey, portfolio in sorted(catalog.portfolios.items()):
         ppath = ("service_catalog", "portfolios", pkey)
@@ -53,11 +59,11 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
             seen: set[str] = set()
             for i, version in enumerate(product.versions):
                 file = naming.product_template_key(spec, pkey, key, version.name)
-                if version.frozen and not released_path(file).is_file():
+                if version.frozen and released_path(spec, file) is None:
                     yield (
                         path + ("versions", i, "frozen"),
-                        f"no released copy of this version (got none at templates/released/"
-                        f"{file.removeprefix('products/')}, expected a copy of generated/{file})",
+                        f"no released copy of this version (got none at {released_target(spec, file)} beside "
+                        f"the spec, expected a copy of generated/{file})",
                     )
                 if version.name in seen:
                     yield (
@@ -68,7 +74,7 @@ def catalog_problems(spec: OrgSpec) -> Iterator[Finding]:
                 if version.template is not None:
                     templates.append((path + ("versions", i, "template"), version.template))
             for tpath, name in templates:
-                if not template_path(name).is_file():
+                if template_path(spec, name) is None:
                     yield tpath, f"unknown template (got {name!r}, expected one of {known})"
             yield from _parameters(spec, pkey, key, path)
     yield from _sso_profiles(spec)
@@ -191,10 +197,10 @@ def _parameters(spec: OrgSpec, portfolio: str, product: str, path: tuple) -> Ite
     reported: set[str] = set()
     for version in prod.versions:
         name = version.template or prod.template
-        if not template_path(name).is_file():
+        if template_path(spec, name) is None:
             continue
         try:
-            text = render_template(name, view_model(spec, portfolio, pf, product, prod, version))
+            text = render_template(name, view_model(spec, portfolio, pf, product, prod, version), spec)
         except (KeyError, IndexError):
             return  # references elsewhere in the spec are broken; their own checks report them
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
