@@ -16,6 +16,7 @@ import yaml
 from mlgov.errors import SpecError
 from mlgov.platform.quotas import QUOTAS, Measure, limit, measure
 from mlgov.spec.located import load_yaml
+from mlgov.spec.model import OrgSpec
 from mlgov.spec.quotas import HARD_QUOTAS, QuotaRaises
 from mlgov.validation import load_spec, parse_spec
 from mlgov.validation.quotas import check_policy_sizes, count_figures, size_figures
@@ -155,19 +156,20 @@ def test_role_names_equal_the_synthesized_ones(default_spec, stacks):
     }
 
 
-def test_six_teams_sharing_the_stage_accounts_break_the_portfolio_principals():
-    # GIVEN org.yaml grown to 6 teams sharing ml-test/ml-prod (its account quota raised)
-    # WHEN validated THEN one line: 6 teams x 2 personas = 12 IAM_PATTERN principals > 10
-    doc = shared_stage_org(6)
-    doc["quotas"] = {"organization_accounts": 11}
-    text = yaml.safe_dump(doc, sort_keys=False)
-    with pytest.raises(SpecError) as info:
-        parse_spec(load_yaml(text, "six.yaml"))
-    assert [str(p) for p in info.value.problems] == [
-        "six.yaml:397: service_catalog.portfolios.sagemaker-projects: portfolio_iam_pattern_principals: "
-        "12 > 10 (Service Catalog portfolio: sagemaker-projects in ml-shared-services); name fewer "
-        "personas or role_patterns on the portfolio, or split the teams over more portfolios"
-    ]
+def test_portfolio_principals_stay_within_the_quota_at_any_team_count():
+    # GIVEN org.yaml grown to 6 and to 100 teams sharing ml-test/ml-prod (6 teams broke the
+    # portfolios' 10 IAM_PATTERN principals while each team's persona role was associated)
+    # WHEN the principal figures are counted THEN they are the default spec's, whatever the teams
+    base = {
+        f.aws_object: f.value
+        for f in count_figures(OrgSpec.model_validate(_default_doc()))
+        if f.quota == "portfolio_iam_pattern_principals"
+    }
+    for teams in (6, 100):
+        doc = shared_stage_org(teams)
+        spec = OrgSpec.model_validate(doc)
+        grown = {f.aws_object: f.value for f in count_figures(spec) if f.quota == "portfolio_iam_pattern_principals"}
+        assert grown == base and max(grown.values()) <= 10
 
 
 # -- refusals -------------------------------------------------------------------------------------

@@ -68,14 +68,12 @@ def large_org(teams: int, base: Path = DEFAULT_SPEC) -> dict[str, Any]:
 
 # AWS quotas (mlgov.platform.quotas) the generated orgs would break without these changes.
 ACCOUNTS_DEFAULT_QUOTA = 10
-PORTFOLIO_PRINCIPALS = 10
 
 
 def _within_quotas(doc: dict[str, Any]) -> None:
     """Keep a generated org valid: an organization of that many accounts has had AWS raise its
-    account quota (``quotas.organization_accounts``), and a portfolio opens to one IAM_PATTERN
-    principal per team and persona, which AWS caps at 10 per portfolio (hard): past that the
-    generated portfolios name no personas (their products, shares and templates stay)."""
+    account quota (``quotas.organization_accounts``). Portfolios keep their personas: one
+    IAM_PATTERN principal per persona kind, whatever the number of teams."""
     if len(doc["accounts"]) > ACCOUNTS_DEFAULT_QUOTA:
         doc.setdefault("quotas", {})["organization_accounts"] = len(doc["accounts"])
     # The hub holds 3 roles per team (deploy-pipeline, select-model, start-deploy) besides its
@@ -90,13 +88,6 @@ def _within_quotas(doc: dict[str, Any]) -> None:
     ):
         if figure > default:
             doc.setdefault("quotas", {})[key] = figure
-    portfolios = (doc.get("service_catalog") or {}).get("portfolios") or {}
-    for portfolio in portfolios.values():
-        principals = len(portfolio.get("role_patterns") or []) + len(portfolio.get("personas") or []) * len(
-            doc["teams"]
-        )
-        if principals > PORTFOLIO_PRINCIPALS:
-            portfolio["personas"] = []
 
 
 def _remap_exempt_accounts(doc: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
