@@ -7,7 +7,9 @@ generated tree, the roles' real tags as principal tags, and an identity policy t
 role every object of the bucket (what an administrator of the role's own account could give
 it): the resource policy alone must keep fraud's roles out of churn's prefix, and let them
 into their own. Each broken copy (the tag scoping or the name pattern removed) makes a
-cross-team read pass, and the test says which. Without node/the npm packages: skip locally,
+cross-team read pass, and the test says which. The same for the other constant-size
+conditions: the central bus admits only the forwarder roles' name pattern, and the promotion
+role reads ``<org>-models-*`` buckets of the organization only. Without node/the npm packages: skip locally,
 FAIL on CI.
 """
 
@@ -104,6 +106,79 @@ def _cases(world: World) -> list[tuple[str, bool, iam.Request]]:
                     ),
                 )
             )
+    cases += _org_cases(world)
+    return cases
+
+
+FOREIGN_ACCOUNT, FOREIGN_ORG = "999999999999", "o-foreign0001"
+
+
+def _org_cases(world: World) -> list[tuple[str, bool, iam.Request]]:
+    """The name patterns and the organization conditions hold: the central bus admits only the
+    forwarder roles, and the promotion role reads models buckets of the organization only (the
+    other side wide open: a bus or bucket owner who grants everything)."""
+    spec = world.spec
+    region = naming.hub_region(spec)
+    hub_id = world.account_id(HUB)
+    bus = f"arn:aws:events:{region}:{hub_id}:event-bus/{naming.central_bus(spec)}"
+    bus_policy = world.resource_policy(world.stack_of(HUB), "aws_cloudwatch_event_bus_policy", "policy")
+    cases = []
+    for purpose, allowed in (("event-forwarder", True), ("data-scientist", False)):
+        role = world.role(DEV, naming.team_role(spec, "fraud", purpose))
+        assert role is not None
+        cases.append(
+            (
+                f"{role.name} puts events on the central bus",
+                allowed,
+                iam.Request(
+                    principal=role.arn,
+                    action="events:PutEvents",
+                    resource=bus,
+                    resource_account=hub_id,
+                    identity_policies={"wide-open": _wide_open("events:PutEvents", [bus])},
+                    resource_policy=bus_policy,
+                    context={
+                        "aws:PrincipalOrgID": spec.organization.id,
+                        "aws:PrincipalAccount": role.account,
+                        "aws:PrincipalArn": role.arn,
+                        **role.principal_tags,
+                    },
+                ),
+            )
+        )
+    promotion = world.role(HUB, naming.role_name(spec, "model-promotion"))
+    assert promotion is not None
+    for account, org, allowed in (
+        (world.account_id(DEV), spec.organization.id, True),
+        (FOREIGN_ACCOUNT, FOREIGN_ORG, False),
+    ):
+        bucket = f"{spec.organization.name}-models-{account}-{region}"
+        obj = f"arn:aws:s3:::{bucket}/model.tar.gz"
+        cases.append(
+            (
+                f"{promotion.name} reads {bucket} (organization {org})",
+                allowed,
+                iam.Request(
+                    principal=promotion.arn,
+                    action="s3:GetObject",
+                    resource=obj,
+                    resource_account=account,
+                    identity_policies=dict(promotion.policies),
+                    resource_policy={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Principal": {"AWS": promotion.arn}, "Action": "s3:*", "Resource": obj}
+                        ],
+                    },
+                    context={
+                        "aws:PrincipalOrgID": spec.organization.id,
+                        "aws:PrincipalAccount": promotion.account,
+                        "aws:PrincipalArn": promotion.arn,
+                        "aws:ResourceOrgID": org,
+                    },
+                ),
+            )
+        )
     return cases
 
 
@@ -134,6 +209,21 @@ def _edit_bucket_policies(old: str, new: str):
     return apply
 
 
+def _edit_hub(rtype: str, address: str, old: str, new: str):
+    """A tree edit: replace ``old`` by ``new`` in one policy of the hub stack."""
+
+    def apply(tree: dict[str, bytes]) -> None:
+        path = f"stacks/{HUB}/cdk.tf.json"
+        doc = json.loads(tree[path])
+        attrs = doc["resource"][rtype][address]
+        key = "policy"
+        assert old in attrs[key], old
+        attrs[key] = attrs[key].replace(old, new)
+        tree[path] = json.dumps(doc).encode()
+
+    return apply
+
+
 # (broken copy, a line the failure must contain)
 BROKEN = {
     # the team tag no longer scopes the objects: every team's roles read every team's prefix
@@ -145,6 +235,21 @@ BROKEN = {
     "list-prefix-unscoped": (
         _edit_bucket_policies(f'["{OWN_TEAM}/*"]', '["*"]'),
         "nwa-fraud-data-scientist lists churn's reports: allowed",
+    ),
+    # the bus admits every role of the organization, not only the forwarders
+    "bus-pattern-widened": (
+        _edit_hub("aws_cloudwatch_event_bus_policy", "model_governance", "role/nwa-*-event-forwarder", "role/*"),
+        "nwa-fraud-data-scientist puts events on the central bus: allowed",
+    ),
+    # the promotion role reads models buckets anywhere, not only in the organization
+    "promotion-reads-outside-org": (
+        _edit_hub(
+            "aws_iam_role_policy",
+            "model_promotion",
+            '"Condition":{"StringEquals":{"aws:ResourceOrgID":"o-nw4a8k2j6q"}},',
+            "",
+        ),
+        f"reads nwa-models-{FOREIGN_ACCOUNT}-eu-west-1 (organization {FOREIGN_ORG}): allowed",
     ),
     # the variable names another tag, which the roles do not carry: their own reads fail too
     "wrong-tag-key": (
