@@ -106,12 +106,17 @@ def dead_letter_queue(
     return queue
 
 
-def approval_pattern(groups: Sequence[str], accounts: Sequence[str] = ()) -> dict[str, Any]:
-    """Event pattern: a package of one of ``groups`` became Approved (nothing else matches)."""
+def approval_pattern(
+    groups: Sequence[str], accounts: Sequence[str] = (), *, prefix: str | None = None
+) -> dict[str, Any]:
+    """Event pattern: a package of one of ``groups`` (or, with ``prefix``, of any group whose
+    name starts with it: a pattern that does not grow with the groups) became Approved
+    (nothing else matches)."""
+    names: list[Any] = [{"prefix": prefix}] if prefix is not None else sorted(groups)
     pattern: dict[str, Any] = {
         "source": ["aws.sagemaker"],
         "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
-        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": sorted(groups)},
+        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": names},
     }
     if accounts:
         pattern["account"] = sorted(accounts)

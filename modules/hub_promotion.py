@@ -117,7 +117,6 @@ class HubPromotion:
             sender_arn=rule_arn,
             sender_service=iam.EVENTS,
         )
-        dev_groups = sorted(g for s in sources.values() for g in s["groups"])
         rule = named(
             CloudwatchEventRule(
                 scope,
@@ -125,7 +124,10 @@ class HubPromotion:
                 name=rule_name,
                 event_bus_name=ref(bus.bus, "name"),
                 description="Approvals forwarded from team dev accounts -> promotion function",
-                event_pattern=json.dumps(approval_pattern(dev_groups, sorted(sources)), sort_keys=True),
+                # Every approval of an org-named group: one prefix, not a list that grows with the
+                # teams. The bus admits only the org's forwarders; the function admits only the
+                # dev accounts and groups of its sources mapping.
+                event_pattern=json.dumps(approval_pattern((), prefix=f"{spec.organization.name}-"), sort_keys=True),
             ),
             "promote_approved_models",
         )

@@ -48,7 +48,7 @@ class StageMonitoring(Construct):
         super().__init__(scope, id)
         account_id = spec.accounts[account_key].id
         bucket = naming.monitoring_bucket(spec, account_key)
-        self.teams = sorted(iam.report_readers(spec, account_key)[1])
+        self.teams = iam.monitored_teams(spec, account_key)
         self.key = PlatformKey(
             self,
             "key",

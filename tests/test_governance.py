@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from moto.events.models import EventPattern
 
 from mlgov.errors import SpecError
 from mlgov.platform import governance as assets
@@ -36,16 +37,8 @@ STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 def matches(pattern: dict, event: dict) -> bool:
-    """EventBridge exact-value matching: every pattern key must be present with an allowed value."""
-    for key, allowed in pattern.items():
-        if key not in event:
-            return False
-        if isinstance(allowed, dict):
-            if not isinstance(event[key], dict) or not matches(allowed, event[key]):
-                return False
-        elif event[key] not in allowed:
-            return False
-    return True
+    """EventBridge's matching (moto's implementation: exact values and the ``prefix`` operator)."""
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
 
 
 def event(group: str, status: str, account: str = FRAUD_ID) -> dict:
@@ -120,11 +113,13 @@ def test_central_bus_policy_admits_only_org_principals_on_that_bus(stacks):
     assert resources(stack, "aws_cloudwatch_event_bus")["model_governance"]["name"] == "nwa-model-governance"
     (stmt,) = statements(resources(stack, "aws_cloudwatch_event_bus_policy")["model_governance"]["policy"])
     assert stmt["Action"] == ["events:PutEvents"] and stmt["Resource"] == BUS_ARN
-    assert stmt["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-nw4a8k2j6q"}
-    assert stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::{FRAUD_ID}:role/nwa-fraud-event-forwarder",
-        f"arn:aws:iam::{CHURN_ID}:role/nwa-churn-event-forwarder",
-    ]
+    # every team's forwarder by the name pattern mlgov owns, from the organization's accounts
+    # (not the hub's): one statement whatever the number of teams
+    assert stmt["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-nw4a8k2j6q"},
+        "StringNotEquals": {"aws:PrincipalAccount": HUB_ID},
+        "ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/nwa-*-event-forwarder"]},
+    }
 
 
 def test_promotion_rule_and_function(stacks, tree):
@@ -132,9 +127,11 @@ def test_promotion_rule_and_function(stacks, tree):
     rule = resources(stack, "aws_cloudwatch_event_rule")["promote_approved_models"]
     pattern = json.loads(rule["event_pattern"])
     assert rule["event_bus_name"] == "${aws_cloudwatch_event_bus.model_governance.name}"
-    assert pattern["account"] == [FRAUD_ID, CHURN_ID] and pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
+    # one prefix, not a list of groups and accounts: the function checks its sources mapping
+    assert pattern["detail"] == {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": [{"prefix": "nwa-"}]}
+    assert "account" not in pattern
     assert matches(pattern, event("nwa-fraud-card-scoring", "Approved"))
-    assert not matches(pattern, event("nwa-fraud-card-scoring", "Approved", account="999999999999"))
+    assert not matches(pattern, event("other-card-scoring", "Approved"))
     target = resources(stack, "aws_cloudwatch_event_target")["promote_approved_models"]
     assert target["arn"] == "${aws_lambda_function.model_promotion.arn}"
     assert (
@@ -351,14 +348,19 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
         (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
         assert read["Resource"] == [
-            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"  # noqa: E501 (an ARN reads best whole)
+            f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/{team}/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"  # noqa: E501 (an ARN reads best whole)
             for g in groups
         ]
     bucket_policy = statements(resources(stacks[HUB], "aws_s3_bucket_policy")["model_artifacts"]["policy"])
-    granted = {
-        s["Sid"]: s["Condition"]["ArnEquals"]["aws:PrincipalArn"] for s in bucket_policy if s["Effect"] == "Allow"
+    (granted,) = [s for s in bucket_policy if s["Effect"] == "Allow"]
+    # one statement for every team: the objects under the caller's own team tag
+    # (tests/test_team_scoping.py has the simulator decide it)
+    assert granted["Resource"] == [
+        f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/$${{aws:PrincipalTag/mlgov:team}}/*"
+    ]
+    assert granted["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": ["arn:aws:iam::*:role/nwa-*-endpoint", "arn:aws:iam::*:role/nwa-*-monitoring"]
     }
-    assert granted["FraudEndpoint550000000006"] == [f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint"]
 
 
 def test_endpoint_template_passes_cfn_lint(tmp_path):
@@ -442,17 +444,15 @@ def test_hub_gate_roles_are_assumed_with_mfa_and_open_one_gate_each(stacks):
         assert trust["Principal"] == {"AWS": "arn:aws:iam::220000000002:root"}
         assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     engineer = {s["Sid"]: s for s in role_policy(hub, "ml_engineer")}
+    # (by the org's prefix: one ARN whatever the number of teams; the hub registry holds only
+    # the central groups)
     assert engineer["ApproveCentralPackages"]["Resource"] == [
-        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-churn-models-330000000004/*",
-        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-card-scoring-330000000003/*",
-        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-fraud-merchant-risk-330000000003/*",
+        "arn:aws:sagemaker:eu-west-1:220000000002:model-package/nwa-*/*",
     ]
     officer = {s["Sid"]: s for s in role_policy(hub, "governance_officer")}
-    # AND the officer approves exactly the pipelines' prod approval actions
-    assert officer["ApproveProd"]["Resource"] == [
-        f"arn:aws:codepipeline:eu-west-1:220000000002:nwa-{g}-deploy/prod/approve-prod"
-        for g in ("churn-models", "fraud-card-scoring", "fraud-merchant-risk")
-    ]
+    # AND the officer approves the manual approval actions of the org's pipelines in the hub
+    # (the deploy pipelines); which gates that opens, tests/test_separation_of_duties.py decides
+    assert officer["ApproveProd"]["Resource"] == ["arn:aws:codepipeline:eu-west-1:220000000002:nwa-*"]
 
 
 def test_dev_stack_writes_the_parameters_products_read(stacks):

@@ -175,8 +175,9 @@ def test_happy_path_registers_copies_and_writes_a_model_card(aws):
     # AND every s3:// artifact now lives in the hub bucket, KMS-encrypted with the hub key
     model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     report_url = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    assert model_url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/") and model_url.endswith("/model.tar.gz")
-    assert report_url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/")
+    # AND under the team's label first: the stage roles read only their own team tag's prefix
+    assert model_url.startswith(f"s3://{HUB_BUCKET}/fraud/{CENTRAL}/v1/") and model_url.endswith("/model.tar.gz")
+    assert report_url.startswith(f"s3://{HUB_BUCKET}/fraud/{CENTRAL}/v1/")
     assert hub_keys(s3) == sorted(u.split("/", 3)[3] for u in (model_url, report_url))
     head = s3.head_object(Bucket=HUB_BUCKET, Key=model_url.split("/", 3)[3])
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == config.kms_key_arn
@@ -420,7 +421,7 @@ def test_drift_baselines_are_copied_into_the_hub_and_the_central_package_points_
     # THEN both baselines live in the hub bucket under the central group's prefix, KMS-encrypted
     for kind in ("Statistics", "Constraints"):
         url = quality[kind]["S3Uri"]
-        assert url.startswith(f"s3://{HUB_BUCKET}/{CENTRAL}/v1/") and url.endswith(f"/{kind.lower()}.json"), url
+        assert url.startswith(f"s3://{HUB_BUCKET}/fraud/{CENTRAL}/v1/") and url.endswith(f"/{kind.lower()}.json"), url
         assert quality[kind]["ContentType"] == "application/json"
         head = s3.head_object(Bucket=HUB_BUCKET, Key=url.split("/", 3)[3])
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == config.kms_key_arn

@@ -250,7 +250,8 @@ def plan_promotion(approval: Approval, config: Config, clients: Clients) -> Plan
             # The stage accounts could not pull it: promoting it would only fail at deploy time.
             raise Rejected(f"{why}: {approval.arn}")
     plan = Plan(approval, package)
-    central_prefix = f"{approval.central_group}/v{approval.version}"
+    # The team's label first: the stage roles read ``<their team tag>/*`` of the bucket.
+    central_prefix = f"{approval.source.team}/{approval.central_group}/v{approval.version}"
     for url in sorted(set(_s3_urls([package.get(f) for f in ARTIFACT_FIELDS]))):
         match = S3_URL.match(url)
         if not match or match["key"].endswith("/"):

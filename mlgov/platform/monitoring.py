@@ -116,33 +116,40 @@ def report_read_statements(
     spec: OrgSpec, sid: str, accounts: list[str], prefixes: dict[str, list[str]] | None = None
 ) -> list[dict[str, Any]]:
     """Identity side of reading monitoring reports in stage accounts: the objects (all, or only
-    ``prefixes[account]``), listing them, and decrypting through S3 with the account's monitoring key."""
+    ``prefixes[account]``), listing them, and decrypting through S3 with the account's monitoring key.
+
+    Without ``prefixes`` (the hub's personas read every stage account's reports) the statements
+    name every ``<org>-monitoring-`` bucket and monitoring key of an account of the organization
+    (aws:ResourceOrgID, a global condition key: IAM User Guide, "AWS global condition context
+    keys"), so their size does not grow with the stage accounts."""
     if not accounts:
         return []
+    regions = sorted({naming.primary_region(spec, a) for a in accounts})
+    key_conditions: dict[str, dict[str, Any]] = {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "monitoring")]},
+        "StringEquals": {"kms:ViaService": [f"s3.{r}.amazonaws.com" for r in regions]},
+    }
+    if prefixes is None:
+        in_org = {"StringEquals": {"aws:ResourceOrgID": spec.organization.id}}
+        buckets = policy.bucket_arns(naming.bucket_name_pattern(spec, "monitoring"))
+        key_conditions["StringEquals"]["aws:ResourceOrgID"] = spec.organization.id
+        return [
+            policy.statement(f"{sid}Objects", ["s3:GetObject"], [buckets[1]], conditions=in_org),
+            policy.statement(f"{sid}List", ["s3:ListBucket"], [buckets[0]], conditions=in_org),
+            policy.statement(
+                f"{sid}Key", ["kms:Decrypt"], [f"arn:aws:kms:{r}:*:key/*" for r in regions], conditions=key_conditions
+            ),
+        ]
     objects, buckets, listing = [], [], []
     for account_key in accounts:
         bucket = naming.monitoring_bucket(spec, account_key)
-        chosen = (prefixes or {}).get(account_key, [""])
+        chosen = prefixes.get(account_key, [""])
         objects += [f"arn:aws:s3:::{bucket}/{p}*" for p in chosen]
         buckets.append(f"arn:aws:s3:::{bucket}")
         listing += [f"{p}*" for p in chosen if p]
     statements = [policy.statement(f"{sid}Objects", ["s3:GetObject"], objects)]
     list_conditions = {"StringLike": {"s3:prefix": sorted(set(listing))}} if listing else None
     statements.append(policy.statement(f"{sid}List", ["s3:ListBucket"], buckets, conditions=list_conditions))
-    keys, services = [], []
-    for account_key in accounts:
-        region = naming.primary_region(spec, account_key)
-        keys.append(f"arn:aws:kms:{region}:{spec.accounts[account_key].id}:key/*")
-        services.append(f"s3.{region}.amazonaws.com")
-    statements.append(
-        policy.statement(
-            f"{sid}Key",
-            ["kms:Decrypt"],
-            keys,
-            conditions={
-                "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "monitoring")]},
-                "StringEquals": {"kms:ViaService": sorted(set(services))},
-            },
-        )
-    )
+    keys = [f"arn:aws:kms:{naming.primary_region(spec, a)}:{spec.accounts[a].id}:key/*" for a in accounts]
+    statements.append(policy.statement(f"{sid}Key", ["kms:Decrypt"], keys, conditions=key_conditions))
     return statements

@@ -174,6 +174,11 @@ def bucket_name(spec: OrgSpec, account_key: str, region: str, purpose: str) -> s
     return f"{spec.organization.name}-{purpose}-{spec.accounts[account_key].id}-{region}"
 
 
+def bucket_name_pattern(spec: OrgSpec, purpose: str) -> str:
+    """Every account's and region's ``purpose`` bucket (``<org>-<purpose>-*``)."""
+    return f"{spec.organization.name}-{purpose}-*"
+
+
 def role_name(spec: OrgSpec, purpose: str) -> str:
     """IAM role name within one account: org prefix + purpose."""
     return f"{spec.organization.name}-{purpose}"
@@ -363,6 +368,24 @@ def persona_role_pattern(spec: OrgSpec, persona: str) -> str:
     :func:`mlgov.validation.catalog.persona_pattern_problems` refuses names that would make the
     pattern match another role, and the ``protect_audit`` SCP keeps the name to Terraform."""
     return team_role(spec, "*", persona)
+
+
+# The tag every team-owned role carries (its value: the team's label). Constant-size policies
+# scope a team's roles to the team's prefixes with the policy variable of this tag.
+TEAM_TAG = "mlgov:team"
+
+
+def team_role_pattern(spec: OrgSpec, purpose: str) -> str:
+    """Name pattern of every team's ``purpose`` role (``<org>-*-<purpose>``): what a policy that
+    must not grow with the number of teams matches instead of naming each team's role."""
+    return role_name(spec, f"*-{purpose}")
+
+
+def artifact_prefix(spec: OrgSpec, team: str, group: str) -> str:
+    """Key prefix of a central group's artifacts in the hub's artifact bucket:
+    ``<team label>/<central group>`` (the team's label first, so one statement with the
+    team-tag policy variable scopes every team's roles to their own team's artifacts)."""
+    return f"{team_label(spec, team)}/{central_model_package_group(spec, team, group)}"
 
 
 def source_connection(spec: OrgSpec, account_key: str) -> str:

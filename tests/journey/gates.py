@@ -93,6 +93,10 @@ def allowed(world: World) -> dict[str, set[str]]:
     return out
 
 
+def _in_org(world: World, account_id: str) -> bool:
+    return any(a.id == account_id for a in world.spec.accounts.values())
+
+
 def _request(world: World, role: Role, action: str, resource: str, account: str, **extra) -> iam.Request:
     region = (
         resource.split(":")[3] if resource.count(":") >= 4 and resource.split(":")[3] else naming.hub_region(world.spec)
@@ -103,6 +107,9 @@ def _request(world: World, role: Role, action: str, resource: str, account: str,
         "aws:PrincipalAccount": role.account,
         "aws:PrincipalArn": role.arn,
         "aws:RequestedRegion": region,
+        **role.principal_tags,
+        # Every account of the spec is in the organization (AWS sets the key for its resources).
+        **({"aws:ResourceOrgID": world.spec.organization.id} if _in_org(world, account) else {}),
         **extra.pop("context", {}),
     }
     return iam.Request(

@@ -94,6 +94,7 @@ class Journey:
         self.hub = self.spec.hub
         self.hub_id = world.account_id(self.hub)
         self.hub_region = naming.hub_region(self.spec)
+        self.account_ids = {a.id for a in self.spec.accounts.values()}
         self.hub_stack = world.stack_of(self.hub)
         for team in sorted(teams or self.spec.teams):
             self._studio(team)
@@ -134,6 +135,9 @@ class Journey:
             "aws:PrincipalAccount": role.account,
             "aws:PrincipalArn": role.arn,
             "aws:RequestedRegion": arn_region or self.hub_region,
+            **role.principal_tags,
+            # Every account of the spec is in the organization (AWS sets the key for its resources).
+            **({"aws:ResourceOrgID": self.spec.organization.id} if account in self.account_ids else {}),
             **(context or {}),
         }
         self.contracts.append(
@@ -703,13 +707,13 @@ class Journey:
         )
         # The endpoint reads the promoted artifact and its key in the hub.
         artifact_bucket = naming.bucket_name(spec, self.hub, self.hub_region, "model-artifacts")
-        central = naming.central_model_package_group(spec, team, group)
+        prefix = naming.artifact_prefix(spec, team, group)
         self.call(
             f"{step} (endpoint reads the artifact)",
             endpoint_role,
             "endpoint",
             "s3:GetObject",
-            f"arn:aws:s3:::{artifact_bucket}/{central}/v1/model.tar.gz",
+            f"arn:aws:s3:::{artifact_bucket}/{prefix}/v1/model.tar.gz",
             self.hub_id,
             resource_policy=w.resource_policy(self.hub_stack, "aws_s3_bucket_policy", "policy", artifact_bucket),
             scps_of=account,

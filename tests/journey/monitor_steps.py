@@ -125,11 +125,10 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     if template is None:
         j.fact(step, False, "the pipelines' source zip holds no endpoint template")
         return
-    central = naming.central_model_package_group(spec, team, group)
     artifact_bucket = naming.bucket_name(spec, j.hub, j.hub_region, "model-artifacts")
-    # Where the promotion function put the baselines (tests/test_promotion.py): the central prefix.
+    # Where the promotion function put the baselines (tests/test_promotion.py): the team's prefix.
     baselines = {
-        kind: f"s3://{artifact_bucket}/{central}/v1/0123456789abcdef/{kind}.json"
+        kind: f"s3://{artifact_bucket}/{naming.artifact_prefix(spec, team, group)}/v1/0123456789abcdef/{kind}.json"
         for kind in ("statistics", "constraints")
     }
     buildspec = select_buildspec(w, j.hub_stack, spec, team, group)

@@ -61,6 +61,16 @@ def _objects_anywhere(sid: str, bucket: str):
     return edit
 
 
+def _unmatch(sid: str, pattern: str):
+    """The statement no longer admits the roles of one name pattern."""
+
+    def edit(policy: dict) -> None:
+        (s,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        s["Condition"]["ArnLike"]["aws:PrincipalArn"].remove(pattern)
+
+    return edit
+
+
 def _both(*edits):
     def apply(tree: dict[str, bytes]) -> None:
         for edit in edits:
@@ -95,7 +105,13 @@ BROKEN = {
         "12 prod monitor reads capture",
     ),
     "hub-bucket-closed-to-monitor": (
-        _policy_edit(HUB, "aws_s3_bucket_policy", "model_artifacts", "policy", drop("FraudMonitoring550000000006")),
+        _policy_edit(
+            HUB,
+            "aws_s3_bucket_policy",
+            "model_artifacts",
+            "policy",
+            _unmatch("StageRolesReadOwnTeamArtifacts", "arn:aws:iam::*:role/nwa-*-monitoring"),
+        ),
         "12 prod monitor reads capture and baselines, writes reports (statistics baseline)",
     ),
     "monitor-cannot-write-reports": (
@@ -111,7 +127,7 @@ BROKEN = {
         "13 prod reports reach their readers (ml-engineer)",
     ),
     "reports-key-closed-to-hub": (
-        _policy_edit(PROD, "aws_kms_key", "monitoring", "policy", drop("ReportReadersDecrypt220000000002")),
+        _policy_edit(PROD, "aws_kms_key", "monitoring", "policy", drop("HubPersonasDecrypt")),
         "13 prod reports reach their readers (governance-officer)",
     ),
     "own-data-scientist-reads-nothing": (
@@ -128,7 +144,7 @@ BROKEN = {
                 _objects_anywhere("OwnMonitoringReportsObjects", REPORTS),
             ),
             _policy_edit(
-                PROD, "aws_s3_bucket_policy", "monitoring", "policy", _objects_anywhere("ChurnReadsOwnReports", REPORTS)
+                PROD, "aws_s3_bucket_policy", "monitoring", "policy", _objects_anywhere("TeamsReadOwnReports", REPORTS)
             ),
         ),
         "13 prod reports reach their readers (churn data scientist)",

