@@ -1,13 +1,23 @@
 """Shared fixtures. Synthesis (which imports the ~2,100-module AWS provider) runs once per
-session; every test reads the same in-memory tree."""
+session; every test reads the same in-memory tree.
+
+The spec-driven tests (the story, the launch parameters, separation of duties, checkov, the
+IAM review) run on every spec of :func:`test_specs`: org.yaml and every examples/*.yaml, or
+what ``--spec PATH`` (repeatable) / ``MLGOV_TEST_SPECS=a.yaml,b.yaml`` name instead (the word
+``default`` in that list stands for the default list, to extend it). Each spec is loaded,
+rendered and turned into a journey world once per session (:func:`spec_case`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -21,6 +31,108 @@ provider_loader.install()
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases"
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+DEFAULT_SPEC = ROOT / "org.yaml"
+SPECS_ENV = "MLGOV_TEST_SPECS"
+
+
+def default_specs() -> list[Path]:
+    """The spec-driven tests' default list: org.yaml and every examples/*.yaml (a new example
+    is walked without touching the tests)."""
+    return [DEFAULT_SPEC, *sorted((ROOT / "examples").glob("*.yaml"))]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--spec",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=(
+            "run the spec-driven tests (story, launch parameters, separation of duties, checkov, IAM review) "
+            f"on this spec instead of org.yaml + examples/*.yaml; repeatable, also ${SPECS_ENV}=a.yaml,b.yaml; "
+            "'default' stands for the default list"
+        ),
+    )
+
+
+def test_specs(config: pytest.Config) -> list[Path]:
+    """The specs the spec-driven tests run on (``--spec`` first, then ``MLGOV_TEST_SPECS``);
+    the default list when neither names one. A path that is not a file is a usage error."""
+    given = list(config.getoption("--spec") or [])
+    given += [item.strip() for item in os.environ.get(SPECS_ENV, "").split(",") if item.strip()]
+    if not given:
+        return default_specs()
+    base = Path(config.invocation_params.dir)
+    out: list[Path] = []
+    for item in given:
+        for path in default_specs() if item == "default" else [(base / item).resolve()]:
+            if not path.is_file():
+                raise pytest.UsageError(f"--spec/{SPECS_ENV}: {item}: no such spec file")
+            if path not in out:
+                out.append(path)
+    return out
+
+
+test_specs.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def spec_id(path: Path) -> str:
+    """A spec's test id: its file name without .yaml (org, contoso-vision) for the repository's
+    specs, else its path without .yaml."""
+    if path.parent in (ROOT, ROOT / "examples"):
+        return path.stem
+    return str(path.with_suffix(""))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes ``spec_path`` runs once per spec of :func:`test_specs`."""
+    if "spec_path" in metafunc.fixturenames:
+        specs = test_specs(metafunc.config)
+        metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
+
+
+@dataclass
+class SpecCase:
+    """One spec of the spec-driven tests: loaded, rendered and its journey world, each once."""
+
+    path: Path
+    spec: Any
+    rendered: tuple[dict[str, bytes], Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tree(self) -> dict[str, bytes]:
+        return self.rendered[0]
+
+    @cached_property
+    def world(self) -> Any:
+        from tests.journey.world import World
+
+        return World(self.spec, self.tree)
+
+
+_SPECS: dict[Path, Any] = {}
+_CASES: dict[Path, SpecCase] = {}
+
+
+def load_spec_once(path: Path) -> Any:
+    from mlgov.validation import load_spec
+
+    path = path.resolve()
+    if path not in _SPECS:
+        _SPECS[path] = load_spec(path)
+    return _SPECS[path]
+
+
+def spec_case(path: Path) -> SpecCase:
+    """The session's :class:`SpecCase` of a spec file (rendered in this process, once)."""
+    from mlgov.synth.tree import render
+
+    path = path.resolve()
+    if path not in _CASES:
+        spec = load_spec_once(path)
+        _CASES[path] = SpecCase(path, spec, render(spec))
+    return _CASES[path]
 
 
 def require_tool(name: str) -> str:
@@ -36,17 +148,37 @@ def require_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def default_spec():
-    from mlgov.validation import load_spec
-
-    return load_spec(ROOT / "org.yaml")
+    return load_spec_once(DEFAULT_SPEC)
 
 
 @pytest.fixture(scope="session")
 def rendered(default_spec):
     """(tree, summaries) for the default spec, rendered once."""
-    from mlgov.synth.tree import render
+    return spec_case(DEFAULT_SPEC).rendered
 
-    return render(default_spec)
+
+@pytest.fixture
+def case(spec_path) -> SpecCase:
+    """The spec of a spec-driven test (``spec_path``), rendered once per session."""
+    return spec_case(spec_path)
+
+
+@pytest.fixture(scope="session")
+def bridge() -> None:
+    """The IAM bridge (node + the pinned npm packages): skip locally without it, FAIL on CI."""
+    from mlgov.review import iam
+
+    reason = iam.unavailable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"{reason} (required on CI)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def default_world(rendered):
+    """The journey world of the default spec (tests/journey/world.py), built once per session."""
+    return spec_case(DEFAULT_SPEC).world
 
 
 @pytest.fixture(scope="session")
