@@ -10,9 +10,14 @@ rendered and turned into a journey world once per session (:func:`spec_case`).
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing.process
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,8 +26,12 @@ from typing import Any
 
 import pytest
 
-from mlgov.synth import provider_loader
-from mlgov.synth.stacks import prepare_runtime
+# pytest imports this file as `conftest`, the tests as `tests.conftest`: one module, so one
+# runtime set-up, one set of session caches (rendered specs) and one process watch.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
+from mlgov.synth import provider_loader  # noqa: E402 - after the alias
+from mlgov.synth.stacks import prepare_runtime  # noqa: E402
 
 prepare_runtime()
 # Before any test module imports modules.*: load only the provider submodules that are used.
@@ -110,6 +119,17 @@ class SpecCase:
 
         return World(self.spec, self.tree)
 
+    @cached_property
+    def files(self) -> Path:
+        """The rendered tree written out (as `mlgov synth` would write generated/), once; removed
+        at exit."""
+        root = Path(tempfile.mkdtemp(prefix=f"mlgov-spec-{self.path.stem}-"))
+        atexit.register(shutil.rmtree, root, True)
+        for rel, data in self.tree.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        return root
+
 
 _SPECS: dict[Path, Any] = {}
 _CASES: dict[Path, SpecCase] = {}
@@ -133,6 +153,77 @@ def spec_case(path: Path) -> SpecCase:
         spec = load_spec_once(path)
         _CASES[path] = SpecCase(path, spec, render(spec))
     return _CASES[path]
+
+
+# -- the fast subset runs in this process ------------------------------------------------------
+#
+# `-m "not slow and not terraform"` must need no other program: every test that starts a process
+# (terraform, node, checkov, a python or sh subprocess, a worker pool) carries `slow` or
+# `terraform`. The hooks below watch process creation during each test's setup and call
+# (fixtures included) and fail an unmarked test that started one, naming the command. The jsii
+# kernel (node, started once by in-process synthesis) is part of rendering and exempt.
+
+_WATCHED: list[pytest.Item] = []
+_STARTED: dict[str, list[str]] = {}
+_MARKERS = ("slow", "terraform")
+
+
+def _started(what: object) -> None:
+    if not _WATCHED:
+        return
+    item = _WATCHED[-1]
+    text = " ".join(map(str, what)) if isinstance(what, list | tuple) else str(what)
+    if "jsii-runtime" in text or any(item.get_closest_marker(m) for m in _MARKERS):
+        return
+    _STARTED.setdefault(item.nodeid, []).append(text[:200])
+
+
+_execute_child = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+_process_start = multiprocessing.process.BaseProcess.start
+
+
+def _watched_execute_child(self: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> Any:
+    _started(args)
+    return _execute_child(self, args, *rest, **kwargs)
+
+
+def _watched_process_start(self: multiprocessing.process.BaseProcess) -> None:
+    _started(f"multiprocessing {self.name}")
+    _process_start(self)
+
+
+subprocess.Popen._execute_child = _watched_execute_child  # type: ignore[attr-defined]
+multiprocessing.process.BaseProcess.start = _watched_process_start  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    _WATCHED.append(item)
+    try:
+        return (yield)
+    finally:
+        _WATCHED.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    _WATCHED.append(item)
+    try:
+        return (yield)
+    finally:
+        _WATCHED.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call" and report.passed and (started := _STARTED.pop(item.nodeid, None)):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started {len(started)} process(es), first: {started[0]!r}; mark it "
+            "@pytest.mark.slow (or terraform): the fast subset (-m 'not slow and not terraform') runs in-process only"
+        )
+    return report
 
 
 def require_tool(name: str) -> str:

@@ -19,6 +19,8 @@ import pytest
 from tests.journey.gates import violations, violations_of
 from tests.journey.world import World
 
+pytestmark = pytest.mark.slow  # node (iam-simulate)
+
 DEV, HUB = "ml-dev-fraud", "ml-shared-services"
 LEAD = "arn:aws:iam::330000000003:role/nwa-fraud-lead-data-scientist"
 DS = "arn:aws:iam::330000000003:role/nwa-fraud-data-scientist"

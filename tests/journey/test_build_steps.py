@@ -14,6 +14,8 @@ import pytest
 from tests.journey.journey import Journey, broken_lines
 from tests.journey.test_journey import _policy_edit, _text_edit, drop
 
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
+
 DEV = "ml-dev-fraud"
 V3 = "products/sagemaker-projects/model-build/v3.yaml"
 

@@ -15,6 +15,8 @@ import pytest
 from tests.journey.journey import Journey, broken_lines
 from tests.journey.test_journey import _drop_resource, _policy_edit, drop
 
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
+
 DATA, DEV, OTHER = "data-lake", "ml-dev-fraud", "ml-dev-churn"
 LF = "aws_lakeformation_permissions"
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.journey.journey import broken_lines, problems
 
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
+
 # Handoffs that another part of the platform is still changing: (step text, why). A failing
 # line of the story that matches one of these is reported as an expected failure, every other
 # line fails the test. Remove an entry when its change lands (the test then insists).

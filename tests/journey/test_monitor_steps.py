@@ -17,6 +17,8 @@ from mlgov.platform import governance as assets
 from tests.journey.journey import Journey, broken_lines, lines_of
 from tests.journey.test_journey import HUB, _attr_edit, _policy_edit, drop
 
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
+
 PROD, DEV, CHURN_DEV = "ml-prod", "ml-dev-fraud", "ml-dev-churn"
 
 
