@@ -100,6 +100,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them."""
+    for item in items:
+        if "spec_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spec)
+
+
 @dataclass
 class SpecCase:
     """One spec of the spec-driven tests: loaded, rendered and its journey world, each once."""
@@ -161,11 +168,14 @@ def spec_case(path: Path) -> SpecCase:
 # (terraform, node, checkov, a python or sh subprocess, a worker pool) carries `slow` or
 # `terraform`. The hooks below watch process creation during each test's setup and call
 # (fixtures included) and fail an unmarked test that started one, naming the command. The jsii
-# kernel (node, started once by in-process synthesis) is part of rendering and exempt.
+# kernel (node, started once by in-process synthesis) is part of rendering and exempt, and so
+# is ctypes' one-time library lookup.
 
 _WATCHED: list[pytest.Item] = []
 _STARTED: dict[str, list[str]] = {}
 _MARKERS = ("slow", "terraform")
+# The jsii kernel; ctypes.util.find_library's `ldconfig -p` (a library lookup on first use).
+_EXEMPT = ("jsii-runtime", "ldconfig -p")
 
 
 def _started(what: object) -> None:
@@ -173,7 +183,7 @@ def _started(what: object) -> None:
         return
     item = _WATCHED[-1]
     text = " ".join(map(str, what)) if isinstance(what, list | tuple) else str(what)
-    if "jsii-runtime" in text or any(item.get_closest_marker(m) for m in _MARKERS):
+    if any(part in text for part in _EXEMPT) or any(item.get_closest_marker(m) for m in _MARKERS):
         return
     _STARTED.setdefault(item.nodeid, []).append(text[:200])
 
@@ -355,3 +365,89 @@ def default_plans(tf_cli_config, tmp_path_factory):
         plans=plans,
         before=before,
     )
+
+
+# -- applies shared by several modules ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server in this process on 127.0.0.1 (a free port), for the whole session."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def reset_moto(endpoint: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+@pytest.fixture(scope="session")
+def moto_applied(moto_endpoint, tf_cli_config, tmp_path_factory):
+    """``apply(stack, live=False)``: the moto-appliable part of a committed stack
+    (``mlgov.review.localapply.filter_stack``) applied by terraform into an emptied moto, ONCE
+    per session: tests/test_local_apply.py reads it back, tests/test_transitions.py plans
+    against its state. ``live=True`` promises moto still holds exactly that apply (applying
+    again if another one came since).
+
+    Returns a namespace: ``endpoint`` (moto's), ``filtered`` (the configuration applied), ``region``, ``resources``
+    (``terraform show -json``'s root module resources), ``tfstate`` (the state file, parsed)."""
+    from mlgov.review import localapply, terraform
+
+    applied: dict[str, SimpleNamespace] = {}
+    last: list[str] = []
+
+    def apply(name: str, *, live: bool = False) -> SimpleNamespace:
+        if name in applied and (not live or last[-1:] == [name]):
+            return applied[name]
+        reset_moto(moto_endpoint)
+        work = tmp_path_factory.mktemp(f"moto-{name}")
+        stack = json.loads((GENERATED_STACKS / name / "cdk.tf.json").read_text())
+        filtered, _ = localapply.filter_stack(stack)
+        src = work / "src"
+        shutil.copytree(GENERATED_STACKS / name, src)  # assets (e.g. zipped sources) come along
+        (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
+        region = stack["provider"]["aws"][0]["region"]
+        ws = terraform.Workspace(src, work / "ws", tf_cli_config, offline=False)
+        (ws.workdir / "mlgov_local_override.tf.json").write_text(
+            json.dumps(localapply.endpoint_override(moto_endpoint, region), indent=2)
+        )
+        init = ws.init()
+        assert init.ok, init.stderr
+        last.append(name)
+        done = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=900)
+        assert done.ok, done.stderr[-5000:]
+        show = ws.run("show", "-json")
+        assert show.ok, show.stderr
+        applied[name] = SimpleNamespace(
+            endpoint=moto_endpoint,
+            filtered=filtered,
+            region=region,
+            resources=json.loads(show.stdout)["values"]["root_module"]["resources"],
+            tfstate=json.loads((ws.workdir / "terraform.tfstate").read_text()),
+        )
+        return applied[name]
+
+    return apply
+
+
+@pytest.fixture(scope="session")
+def offline_applied(tf_cli_config, tmp_path_factory):
+    """``offline_applied(*stacks)``: committed stacks applied offline (tests/offline_apply.py),
+    each once per session: {stack: Applied(ws, first plan, settled plan)}."""
+    from tests.offline_apply import OfflineApplied
+
+    return OfflineApplied(GENERATED_STACKS, tmp_path_factory.mktemp("offline-applied"), tf_cli_config)

@@ -61,6 +61,7 @@ def hub(stacks):
 
 
 @pytest.mark.parametrize("which", ["default", "example"])
+@pytest.mark.slow  # starts cfn-lint
 def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default_spec, example_spec, tmp_path):
     # GIVEN every product version of the default spec / of a spec with other teams and params
     spec = default_spec if which == "default" else example_spec
@@ -74,6 +75,7 @@ def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # starts cfn-lint
 def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
     # GIVEN the domain template with an invalid network access type THEN cfn-lint fails it
     (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain" and a.version == "v2"]

@@ -123,6 +123,7 @@ def decided(bridge) -> dict[str, iam.Decision]:
     return dict(zip(REQUESTS, iam.simulate(list(REQUESTS.values())), strict=True))
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_identity_policy_allows_training(decided):
     d = decided["allowed"]
     assert d.decision == "Allowed", d.explanation
@@ -181,6 +182,7 @@ def test_context_keys_of_another_service_are_reported_as_ignored(decided):
     assert d.ignored_context_keys == ("s3:prefix",)
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_a_batch_of_200_runs_in_one_process(bridge):
     requests = [
         training(scps=[{}, {"vpc": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-1"]} if i % 2 else {})
@@ -322,6 +324,7 @@ def found(bridge) -> dict[str, list[iam.Finding]]:
         "action-matches-no-resource",
     ],
 )
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_each_mistake_gives_exactly_its_finding(found, code):
     assert [f.code for f in found[code]] == [code], [str(f) for f in found[code]]
     assert found[code][0].statement == 1
@@ -481,6 +484,7 @@ def _summary(findings: list[iam.Finding], checked: int) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_validator_runs_on_every_generated_policy(bridge, policies):
     sentinel = doc({"Effect": "Allow", "Action": "mlgov:NoSuchAction", "Resource": "*"})
     sent = [
