@@ -93,10 +93,18 @@ def spec_id(path: Path) -> str:
     return str(path.with_suffix(""))
 
 
+_SPEC_LIST = pytest.StashKey[list[Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read (and refuse a bad --spec / MLGOV_TEST_SPECS, in one line) before collecting.
+    config.stash[_SPEC_LIST] = test_specs(config)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that takes ``spec_path`` runs once per spec of :func:`test_specs`."""
     if "spec_path" in metafunc.fixturenames:
-        specs = test_specs(metafunc.config)
+        specs = metafunc.config.stash[_SPEC_LIST]
         metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
 
 

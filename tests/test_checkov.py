@@ -119,7 +119,7 @@ def scans(request, tmp_path_factory) -> dict[tuple[str, str], list[dict]]:
 
     base = tmp_path_factory.mktemp("checkov")
     ids = {}
-    for path in test_specs(request.config):
+    for path in test_specs(request.config):  # the list conftest parametrizes with
         case, sid = spec_case(path), spec_id(path).replace("/", "_")
         ids[sid] = case
         for rel, data in case.tree.items():
