@@ -1,18 +1,37 @@
 """Shared fixtures. Synthesis (which imports the ~2,100-module AWS provider) runs once per
-session; every test reads the same in-memory tree."""
+session; every test reads the same in-memory tree.
+
+The spec-driven tests (the story, the launch parameters, separation of duties, checkov, the
+IAM review) run on every spec of :func:`test_specs`: org.yaml and every examples/*.yaml, or
+what ``--spec PATH`` (repeatable) / ``MLGOV_TEST_SPECS=a.yaml,b.yaml`` name instead (the word
+``default`` in that list stands for the default list, to extend it). Each spec is loaded,
+rendered and turned into a journey world once per session (:func:`spec_case`).
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing.process
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from mlgov.synth import provider_loader
-from mlgov.synth.stacks import prepare_runtime
+# pytest imports this file as `conftest`, the tests as `tests.conftest`: one module, so one
+# runtime set-up, one set of session caches (rendered specs) and one process watch.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
+from mlgov.synth import provider_loader  # noqa: E402 - after the alias
+from mlgov.synth.stacks import prepare_runtime  # noqa: E402
 
 prepare_runtime()
 # Before any test module imports modules.*: load only the provider submodules that are used.
@@ -21,6 +40,208 @@ provider_loader.install()
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases"
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+DEFAULT_SPEC = ROOT / "org.yaml"
+SPECS_ENV = "MLGOV_TEST_SPECS"
+
+
+def default_specs() -> list[Path]:
+    """The spec-driven tests' default list: org.yaml and every examples/*.yaml (a new example
+    is walked without touching the tests)."""
+    return [DEFAULT_SPEC, *sorted((ROOT / "examples").glob("*.yaml"))]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--spec",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=(
+            "run the spec-driven tests (story, launch parameters, separation of duties, checkov, IAM review) "
+            f"on this spec instead of org.yaml + examples/*.yaml; repeatable, also ${SPECS_ENV}=a.yaml,b.yaml; "
+            "'default' stands for the default list"
+        ),
+    )
+
+
+def test_specs(config: pytest.Config) -> list[Path]:
+    """The specs the spec-driven tests run on (``--spec`` first, then ``MLGOV_TEST_SPECS``);
+    the default list when neither names one. A path that is not a file is a usage error."""
+    given = list(config.getoption("--spec") or [])
+    given += [item.strip() for item in os.environ.get(SPECS_ENV, "").split(",") if item.strip()]
+    if not given:
+        return default_specs()
+    base = Path(config.invocation_params.dir)
+    out: list[Path] = []
+    for item in given:
+        for path in default_specs() if item == "default" else [(base / item).resolve()]:
+            if not path.is_file():
+                raise pytest.UsageError(f"--spec/{SPECS_ENV}: {item}: no such spec file")
+            if path not in out:
+                out.append(path)
+    return out
+
+
+test_specs.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def spec_id(path: Path) -> str:
+    """A spec's test id: its file name without .yaml (org, contoso-vision) for the repository's
+    specs, else its path without .yaml."""
+    if path.parent in (ROOT, ROOT / "examples"):
+        return path.stem
+    return str(path.with_suffix(""))
+
+
+_SPEC_LIST = pytest.StashKey[list[Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read (and refuse a bad --spec / MLGOV_TEST_SPECS, in one line) before collecting.
+    config.stash[_SPEC_LIST] = test_specs(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes ``spec_path`` runs once per spec of :func:`test_specs`."""
+    if "spec_path" in metafunc.fixturenames:
+        specs = metafunc.config.stash[_SPEC_LIST]
+        metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them."""
+    for item in items:
+        if "spec_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spec)
+
+
+@dataclass
+class SpecCase:
+    """One spec of the spec-driven tests: loaded, rendered and its journey world, each once."""
+
+    path: Path
+    spec: Any
+    rendered: tuple[dict[str, bytes], Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tree(self) -> dict[str, bytes]:
+        return self.rendered[0]
+
+    @cached_property
+    def world(self) -> Any:
+        from tests.journey.world import World
+
+        return World(self.spec, self.tree)
+
+    @cached_property
+    def files(self) -> Path:
+        """The rendered tree written out (as `mlgov synth` would write generated/), once; removed
+        at exit."""
+        root = Path(tempfile.mkdtemp(prefix=f"mlgov-spec-{self.path.stem}-"))
+        atexit.register(shutil.rmtree, root, True)
+        for rel, data in self.tree.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        return root
+
+
+_SPECS: dict[Path, Any] = {}
+_CASES: dict[Path, SpecCase] = {}
+
+
+def load_spec_once(path: Path) -> Any:
+    from mlgov.validation import load_spec
+
+    path = path.resolve()
+    if path not in _SPECS:
+        _SPECS[path] = load_spec(path)
+    return _SPECS[path]
+
+
+def spec_case(path: Path) -> SpecCase:
+    """The session's :class:`SpecCase` of a spec file (rendered in this process, once)."""
+    from mlgov.synth.tree import render
+
+    path = path.resolve()
+    if path not in _CASES:
+        spec = load_spec_once(path)
+        _CASES[path] = SpecCase(path, spec, render(spec))
+    return _CASES[path]
+
+
+# -- the fast subset runs in this process ------------------------------------------------------
+#
+# `-m "not slow and not terraform"` must need no other program: every test that starts a process
+# (terraform, node, checkov, a python or sh subprocess, a worker pool) carries `slow` or
+# `terraform`. The hooks below watch process creation during each test's setup and call
+# (fixtures included) and fail an unmarked test that started one, naming the command. The jsii
+# kernel (node, started once by in-process synthesis) is part of rendering and exempt, and so
+# is ctypes' one-time library lookup.
+
+_WATCHED: list[pytest.Item] = []
+_STARTED: dict[str, list[str]] = {}
+_MARKERS = ("slow", "terraform")
+# The jsii kernel; ctypes.util.find_library's `ldconfig -p` (a library lookup on first use).
+_EXEMPT = ("jsii-runtime", "ldconfig -p")
+
+
+def _started(what: object) -> None:
+    if not _WATCHED:
+        return
+    item = _WATCHED[-1]
+    text = " ".join(map(str, what)) if isinstance(what, list | tuple) else str(what)
+    if any(part in text for part in _EXEMPT) or any(item.get_closest_marker(m) for m in _MARKERS):
+        return
+    _STARTED.setdefault(item.nodeid, []).append(text[:200])
+
+
+_execute_child = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+_process_start = multiprocessing.process.BaseProcess.start
+
+
+def _watched_execute_child(self: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> Any:
+    _started(args)
+    return _execute_child(self, args, *rest, **kwargs)
+
+
+def _watched_process_start(self: multiprocessing.process.BaseProcess) -> None:
+    _started(f"multiprocessing {self.name}")
+    _process_start(self)
+
+
+subprocess.Popen._execute_child = _watched_execute_child  # type: ignore[attr-defined]
+multiprocessing.process.BaseProcess.start = _watched_process_start  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    _WATCHED.append(item)
+    try:
+        return (yield)
+    finally:
+        _WATCHED.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    _WATCHED.append(item)
+    try:
+        return (yield)
+    finally:
+        _WATCHED.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call" and report.passed and (started := _STARTED.pop(item.nodeid, None)):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started {len(started)} process(es), first: {started[0]!r}; mark it "
+            "@pytest.mark.slow (or terraform): the fast subset (-m 'not slow and not terraform') runs in-process only"
+        )
+    return report
 
 
 def require_tool(name: str) -> str:
@@ -36,17 +257,37 @@ def require_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def default_spec():
-    from mlgov.validation import load_spec
-
-    return load_spec(ROOT / "org.yaml")
+    return load_spec_once(DEFAULT_SPEC)
 
 
 @pytest.fixture(scope="session")
 def rendered(default_spec):
     """(tree, summaries) for the default spec, rendered once."""
-    from mlgov.synth.tree import render
+    return spec_case(DEFAULT_SPEC).rendered
 
-    return render(default_spec)
+
+@pytest.fixture
+def case(spec_path) -> SpecCase:
+    """The spec of a spec-driven test (``spec_path``), rendered once per session."""
+    return spec_case(spec_path)
+
+
+@pytest.fixture(scope="session")
+def bridge() -> None:
+    """The IAM bridge (node + the pinned npm packages): skip locally without it, FAIL on CI."""
+    from mlgov.review import iam
+
+    reason = iam.unavailable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"{reason} (required on CI)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def default_world(rendered):
+    """The journey world of the default spec (tests/journey/world.py), built once per session."""
+    return spec_case(DEFAULT_SPEC).world
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +386,89 @@ def default_plans(tf_cli_config, tmp_path_factory):
         plans=plans,
         before=before,
     )
+
+
+# -- applies shared by several modules ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server in this process on 127.0.0.1 (a free port), for the whole session."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def reset_moto(endpoint: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+@pytest.fixture(scope="session")
+def moto_applied(moto_endpoint, tf_cli_config, tmp_path_factory):
+    """``apply(stack, live=False)``: the moto-appliable part of a committed stack
+    (``mlgov.review.localapply.filter_stack``) applied by terraform into an emptied moto, ONCE
+    per session: tests/test_local_apply.py reads it back, tests/test_transitions.py plans
+    against its state. ``live=True`` promises moto still holds exactly that apply (applying
+    again if another one came since).
+
+    Returns a namespace: ``endpoint`` (moto's), ``filtered`` (the configuration applied), ``region``, ``resources``
+    (``terraform show -json``'s root module resources), ``tfstate`` (the state file, parsed)."""
+    from mlgov.review import localapply, terraform
+
+    applied: dict[str, SimpleNamespace] = {}
+    last: list[str] = []
+
+    def apply(name: str, *, live: bool = False) -> SimpleNamespace:
+        if name in applied and (not live or last[-1:] == [name]):
+            return applied[name]
+        reset_moto(moto_endpoint)
+        work = tmp_path_factory.mktemp(f"moto-{name}")
+        stack = json.loads((GENERATED_STACKS / name / "cdk.tf.json").read_text())
+        filtered, _ = localapply.filter_stack(stack)
+        src = work / "src"
+        shutil.copytree(GENERATED_STACKS / name, src)  # assets (e.g. zipped sources) come along
+        (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
+        region = stack["provider"]["aws"][0]["region"]
+        ws = terraform.Workspace(src, work / "ws", tf_cli_config, offline=False)
+        (ws.workdir / "mlgov_local_override.tf.json").write_text(
+            json.dumps(localapply.endpoint_override(moto_endpoint, region), indent=2)
+        )
+        init = ws.init()
+        assert init.ok, init.stderr
+        last.append(name)
+        done = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=900)
+        assert done.ok, done.stderr[-5000:]
+        show = ws.run("show", "-json")
+        assert show.ok, show.stderr
+        applied[name] = SimpleNamespace(
+            endpoint=moto_endpoint,
+            filtered=filtered,
+            region=region,
+            resources=json.loads(show.stdout)["values"]["root_module"]["resources"],
+            tfstate=json.loads((ws.workdir / "terraform.tfstate").read_text()),
+        )
+        return applied[name]
+
+    return apply
+
+
+@pytest.fixture(scope="session")
+def offline_applied(tf_cli_config, tmp_path_factory):
+    """``offline_applied(*stacks)``: committed stacks applied offline (tests/offline_apply.py),
+    each once per session: {stack: Applied(ws, first plan, settled plan)}."""
+    from tests.offline_apply import OfflineApplied
+
+    return OfflineApplied(GENERATED_STACKS, tmp_path_factory.mktemp("offline-applied"), tf_cli_config)

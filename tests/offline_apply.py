@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlgov.review.terraform import Workspace
@@ -163,14 +166,61 @@ def plan_json(ws: Workspace, *extra: str) -> dict:
     return json.loads(shown.stdout)
 
 
-def converge(ws: Workspace, schemas: dict, region: str, rounds: int = 5) -> dict:
-    """Simulate applying the workspace's configuration until Terraform plans no change."""
+def converge(ws: Workspace, schemas: dict, region: str, rounds: int = 5) -> tuple[dict, dict]:
+    """Simulate applying the workspace's configuration until Terraform plans no change.
+
+    Returns (the first plan: everything created, the last: no change against the state)."""
     state: dict | None = None
+    first: dict | None = None
     for _ in range(rounds):
         planned = plan_json(ws)
+        first = first or planned
         pending = [rc for rc in planned["resource_changes"] if rc["change"]["actions"] not in (["no-op"], ["read"])]
         if not pending and state is not None:
-            return state
+            return first, planned
         state = apply_offline(planned, state, schemas, region)
         (ws.workdir / "terraform.tfstate").write_text(json.dumps(state, indent=1))
     raise AssertionError(f"offline apply did not converge in {rounds} rounds: {[rc['address'] for rc in pending]}")
+
+
+@dataclass
+class Applied:
+    """A committed stack applied offline: its initialized workspace (``terraform.tfstate`` holds
+    the converged state), the first plan (all creates) and the settled one (no change)."""
+
+    ws: Workspace
+    first: dict
+    settled: dict
+
+
+class OfflineApplied:
+    """Committed stacks (generated/stacks) applied offline, each ONCE per session, shared by
+    every test that plans against a prior state (tests/test_summarize.py, test_transitions.py).
+
+    A test may plan another configuration in a workspace (write cdk.tf.json, plan) but puts the
+    committed cdk.tf.json back and never changes the state."""
+
+    def __init__(self, stacks_dir: Path, base: Path, cli_config: Path) -> None:
+        self.stacks_dir, self.base, self.cli_config = stacks_dir, base, cli_config
+        self.applied: dict[str, Applied] = {}
+        self._schemas: dict | None = None
+
+    def __call__(self, *names: str) -> dict[str, Applied]:
+        new = [name for name in names if name not in self.applied]
+        workspaces = {}
+        for name in new:  # inits one at a time: they share the plugin cache
+            ws = Workspace(self.stacks_dir / name, self.base / name, self.cli_config)
+            init = ws.init()
+            assert init.ok, init.stderr
+            workspaces[name] = ws
+        if new and self._schemas is None:
+            self._schemas = resource_schemas(workspaces[new[0]])
+
+        def apply(name: str) -> Applied:
+            ws = workspaces[name]
+            region = json.loads((ws.workdir / "cdk.tf.json").read_text())["provider"]["aws"][0]["region"]
+            return Applied(ws, *converge(ws, self._schemas or {}, region))
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            self.applied.update(zip(new, pool.map(apply, new), strict=True))
+        return {name: self.applied[name] for name in names}

@@ -72,12 +72,14 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # starts git
 def test_nothing_changed(repo: Path) -> None:
     found = affecting.affected(repo / "generated", "HEAD")
     assert found.stacks == []
     assert found.unchanged == ["dev-a", "dev-b", "hub", "mgmt"]
 
 
+@pytest.mark.slow  # starts git
 def test_changed_added_removed_with_ranks(repo: Path) -> None:
     gen = repo / "generated"
     write(
@@ -108,6 +110,7 @@ def test_changed_added_removed_with_ranks(repo: Path) -> None:
     assert (out / "cdk.tf.json").read_bytes() == b'{"b": 1}'
 
 
+@pytest.mark.slow  # starts git
 def test_committed_changes_count_too(repo: Path) -> None:
     write(repo / "generated", {"stacks/mgmt/cdk.tf.json": b'{"m": 2}'})
     git(repo, "commit", "-q", "-am", "change mgmt")
@@ -115,6 +118,7 @@ def test_committed_changes_count_too(repo: Path) -> None:
     assert affecting.affected(repo / "generated", "HEAD").names() == []
 
 
+@pytest.mark.slow  # starts git
 def test_unknown_ref_is_one_clear_error(repo: Path) -> None:
     with pytest.raises(MlgovError, match="no-such-ref: not a commit"):
         affecting.affected(repo / "generated", "no-such-ref")
@@ -125,6 +129,7 @@ def test_rank_cycle_is_reported() -> None:
         stack_ranks({"stacks": [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}]})
 
 
+@pytest.mark.slow  # starts git
 def test_cli_json_and_text(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(repo / "generated", {"stacks/dev-a/cdk.tf.json": b'{"a": 2}'})
     monkeypatch.chdir(repo)
@@ -154,6 +159,7 @@ def test_summarize_reports_unplanned_in_one_line(tmp_path: Path) -> None:
     assert doc["unplanned"] == ["dev-a", "mgmt"] and doc["removed"] == ["dev-b"]
 
 
+@pytest.mark.slow  # starts git
 def test_plan_changed_since_rejects_all(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo)
     result = CliRunner().invoke(cli, ["plan", "--changed-since", "HEAD", "--all"])

@@ -29,6 +29,7 @@ def test_bad_spec_is_refused_with_exact_message(name):
     assert [str(p) for p in info.value.problems] == [line.replace("{file}", str(path)) for line in EXPECTED[name]]
 
 
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_cli_prints_one_line_per_problem_and_exits_2(tmp_path):
     # GIVEN a few broken specs WHEN validated through the real CLI THEN exit 2, no traceback,
     # and exactly the expected lines on stderr; synth on a bad spec leaves --out untouched.
@@ -53,6 +54,7 @@ def test_cli_prints_one_line_per_problem_and_exits_2(tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_missing_file_is_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, "main.py", "validate", str(tmp_path / "nope.yaml")], cwd=ROOT, capture_output=True, text=True
@@ -116,6 +118,7 @@ def test_huge_file_is_refused_before_parsing(tmp_path):
     ]
 
 
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_alias_bomb_and_binary_through_a_real_process(tmp_path):
     # The inputs most likely to crash or hang a parser, through a real interpreter.
     for name in ("billion-laughs.yaml", "binary-garbage.yaml", "python-object-tag.yaml"):

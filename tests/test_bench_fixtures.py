@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from mlgov.spec.large_org import large_org, write_large_org
@@ -47,6 +48,7 @@ def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):
     assert "id: '390000000001'" in text
 
 
+@pytest.mark.slow  # starts a script in a subprocess
 def test_gen_large_org_script_validates_what_it_writes(tmp_path):
     out = tmp_path / "org.yaml"
     proc = subprocess.run(

@@ -71,6 +71,7 @@ def hub(stacks):
 
 
 @pytest.mark.parametrize("which", ["default", "example", "kitchen-sink"])
+@pytest.mark.slow  # starts cfn-lint
 def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default_spec, example_spec, tmp_path):
     # GIVEN every product version of the default spec / of a spec with other teams and params
     spec = {"default": default_spec, "example": example_spec}.get(which) or load_spec(KITCHEN_SINK)
@@ -99,6 +100,7 @@ def test_sso_profile_version_sets_the_single_sign_on_user_only_when_given(exampl
     assert v3["Conditions"]["IsSso"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SingleSignOnUserValue"}, ""]}]}
 
 
+@pytest.mark.slow  # starts cfn-lint
 def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
     # GIVEN the domain template with an invalid network access type THEN cfn-lint fails it
     (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain" and a.version == "v2"]

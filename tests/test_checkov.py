@@ -1,5 +1,7 @@
-"""checkov over everything mlgov generates: the stacks as Terraform JSON, their offline plans,
-and the Service Catalog product templates (CloudFormation), offline (--skip-download).
+"""checkov over everything mlgov generates: the stacks as Terraform JSON, the Service Catalog
+product templates and the endpoint template (CloudFormation) of every spec of the list (org.yaml
+and every example, or --spec: tests/conftest.py), and the default stacks' offline plans; offline
+(--skip-download).
 
 Zero failed checks are allowed except the entries of security/checkov-skips.yaml, each scoped
 to check id + resource glob + framework and carrying its reason. A new failure is reported as
@@ -12,7 +14,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from mlgov.review.security import checkov_copy
-from tests.conftest import ROOT, require_tool
+from tests.conftest import ROOT, require_tool, spec_case, spec_id, test_specs
 
 GENERATED = ROOT / "generated"
 SKIPS_FILE = ROOT / "security" / "checkov-skips.yaml"
@@ -103,6 +104,55 @@ def test_skip_list_entries_are_complete():
         assert len(skip["why"]) > 40 and skip["resources"] and skip["frameworks"], skip
 
 
+def _failures(message_of: list[dict]) -> str:
+    return "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(
+        _unexplained(message_of)
+    )
+
+
+@pytest.fixture(scope="session")
+def scans(request, tmp_path_factory) -> dict[tuple[str, str], list[dict]]:
+    """{(spec id, what): failed checks} for every spec of the list (tests/conftest.py), what
+    being "stacks" (Terraform JSON), "products" (the product templates) or "endpoint" (the
+    endpoint template the hub pipelines deploy). ONE checkov run per framework scans every
+    spec's files (a directory per spec): checkov's start costs more than a spec's files."""
+    from mlgov.platform import governance as assets
+
+    base = tmp_path_factory.mktemp("checkov")
+    ids = {}
+    for path in test_specs(request.config):  # the list conftest parametrizes with
+        case, sid = spec_case(path), spec_id(path).replace("/", "_")
+        ids[sid] = case
+        for rel, data in case.tree.items():
+            if rel.startswith("stacks/") and rel.endswith("/cdk.tf.json"):
+                # as checkov 3.3.30 can parse it: no moved/import blocks, no required_version
+                doc = checkov_copy(json.loads(data))
+                target = base / "terraform" / sid / "stacks" / rel.split("/")[1] / "cdk.tf.json"
+                target.parent.mkdir(parents=True)
+                target.write_text(json.dumps(doc, indent=2))
+            elif rel.startswith("products/"):
+                (base / "cfn" / sid / rel).parent.mkdir(parents=True, exist_ok=True)
+                (base / "cfn" / sid / rel).write_bytes(data)
+        (base / "cfn" / sid / "endpoint").mkdir(parents=True)
+        (base / "cfn" / sid / "endpoint" / "endpoint.json").write_text(
+            json.dumps(assets.endpoint_template(case.spec), indent=2)
+        )
+    out: dict[tuple[str, str], list[dict]] = {}
+    for framework, directory in (("terraform_json", "terraform"), ("cloudformation", "cfn")):
+        failed = run_checkov(base / directory, framework)
+        _record(failed)
+        for check in failed:
+            sid, what = check["file_path"].lstrip("/").split("/")[:2]
+            out.setdefault((sid, what), []).append(check)
+    return out
+
+
+@pytest.mark.slow
+def test_checkov_terraform_json(scans, spec_path):
+    failed = scans.get((spec_id(spec_path).replace("/", "_"), "stacks"), [])
+    assert not _unexplained(failed), _failures(failed)
+
+
 def _stack_copy(tmp: Path, stacks: Path = GENERATED / "stacks") -> Path:
     """``stacks`` as checkov 3.3.30 can parse them (:func:`mlgov.review.security.checkov_copy`:
     no ``moved``/``import`` blocks, no terraform.required_version)."""
@@ -113,15 +163,6 @@ def _stack_copy(tmp: Path, stacks: Path = GENERATED / "stacks") -> Path:
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(doc, indent=2))
     return out
-
-
-@pytest.mark.slow
-def test_checkov_terraform_json(tmp_path):
-    failed = run_checkov(_stack_copy(tmp_path), "terraform_json")
-    _record(failed)
-    assert not _unexplained(failed), (
-        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
-    )
 
 
 @pytest.mark.slow
@@ -154,35 +195,22 @@ def test_checkov_offline_plans(tmp_path, default_plans):
     # WHEN checkov reads the plans THEN nothing fails outside the skip list
     failed = run_checkov(plans, "terraform_plan")
     _record(failed)
-    assert not _unexplained(failed), (
-        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
-    )
+    assert not _unexplained(failed), _failures(failed)
 
 
 @pytest.mark.slow
-def test_checkov_product_templates(tmp_path):
-    products = GENERATED / "products"
-    if not products.is_dir():
-        pytest.skip("generated/products/ does not exist yet (no Service Catalog products in the default spec)")
-    shutil.copytree(products, tmp_path / "products")
-    failed = run_checkov(tmp_path / "products", "cloudformation")
-    _record(failed)
-    assert not _unexplained(failed), (
-        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
-    )
+def test_checkov_product_templates(scans, case, spec_path):
+    if not any(path.startswith("products/") for path in case.tree):
+        pytest.skip(f"{spec_path.name} offers no Service Catalog products")
+    failed = scans.get((spec_id(spec_path).replace("/", "_"), "products"), [])
+    assert not _unexplained(failed), _failures(failed)
 
 
 @pytest.mark.slow
-def test_checkov_endpoint_template(tmp_path, default_spec):
+def test_checkov_endpoint_template(scans, spec_path):
     # The endpoint stack the hub pipelines deploy (endpoint, monitors, batch pipeline), as rendered.
-    from mlgov.platform import governance as assets
-
-    (tmp_path / "endpoint.json").write_text(json.dumps(assets.endpoint_template(default_spec), indent=2))
-    failed = run_checkov(tmp_path, "cloudformation")
-    _record(failed)
-    assert not _unexplained(failed), (
-        "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(_unexplained(failed))
-    )
+    failed = scans.get((spec_id(spec_path).replace("/", "_"), "endpoint"), [])
+    assert not _unexplained(failed), _failures(failed)
 
 
 @pytest.mark.slow

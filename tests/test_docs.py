@@ -79,6 +79,7 @@ def test_link_checker_catches_what_it_must(tmp_path):
     assert links(page) == ["../../shared/x.md", "https://example.com", "nothing.md", "page.md"]
 
 
+@pytest.mark.slow  # starts a script in a subprocess
 def test_spec_reference_is_current():
     # GIVEN the committed docs/spec-reference.md WHEN rendered again from the JSON Schema
     proc = subprocess.run(

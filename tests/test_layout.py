@@ -92,6 +92,7 @@ def _lint(tool: Path, where: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(tool), "--no-cache"], cwd=where, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # starts lint-imports
 def test_layer_contracts_hold_on_the_checkout(lint_imports, tmp_path):
     run = _lint(lint_imports, _copy(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
@@ -107,6 +108,7 @@ def test_layer_contracts_hold_on_the_checkout(lint_imports, tmp_path):
         ("mlgov/platform/naming.py", "import cdktf", "cdktf"),
     ],
 )
+@pytest.mark.slow  # starts lint-imports
 def test_layer_contracts_fail_on_a_broken_copy(lint_imports, tmp_path, module, line, broken):
     copy = _copy(tmp_path)
     target = copy / module

@@ -494,6 +494,7 @@ def test_throttling_after_retries_is_one_line(aws_env, monkeypatch):
 
 
 @pytest.mark.parametrize("command", ["discover", "doctor"])
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_missing_credentials_end_in_one_line_and_exit_3(command, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -511,6 +512,7 @@ def test_missing_credentials_end_in_one_line_and_exit_3(command, tmp_path):
     )
 
 
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_unknown_profile_ends_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))

@@ -1,7 +1,8 @@
 """terraform apply of generated stacks against a local moto server, then read back with boto3.
 
-moto runs in this process on 127.0.0.1 (a free port), started and stopped by the module
-fixture. Stacks are filtered to what moto supports (mlgov/localapply.py). Applying costs
+moto runs in this process on 127.0.0.1 (a free port), for the session (tests/conftest.py);
+each stack is applied once per session (``moto_applied``), and tests/test_transitions.py plans
+against the same apply's state. Stacks are filtered to what moto supports (mlgov/localapply.py). Applying costs
 minutes per stack on a small runner, so only the fewest stacks whose resource types together
 cover every type any stack applies are applied (today two of six); a layer that gains a new
 resource type gets its stack applied automatically.
@@ -10,13 +11,11 @@ resource type gets its stack applied automatically.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 
 import pytest
 
-from mlgov.review import localapply, terraform
-from tests.conftest import ROOT
+from mlgov.review import localapply
+from tests.conftest import ROOT, moto_endpoint  # noqa: F401 - tests/test_data_apply.py imports the fixture from here
 
 GENERATED = ROOT / "generated" / "stacks"
 REGION_KW = {"aws_access_key_id": "mlgov-local", "aws_secret_access_key": "mlgov-local"}
@@ -97,28 +96,6 @@ def test_representative_stacks_cover_every_appliable_type_with_fewer_applies():
 # -- apply against moto ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def _reset(endpoint: str) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=30).read()
-
-
 def _client(service, endpoint, region):
     import boto3
 
@@ -186,27 +163,11 @@ READBACK = {
 @pytest.mark.slow
 @pytest.mark.terraform
 @pytest.mark.parametrize("stack_name", representative_stacks())
-def test_stack_applies_to_moto_and_reads_back(stack_name, moto_endpoint, tf_cli_config, tmp_path):
+def test_stack_applies_to_moto_and_reads_back(stack_name, moto_applied):
     # GIVEN the moto-appliable part of a generated stack and an empty moto
-    _reset(moto_endpoint)
-    stack = _stacks()[stack_name]
-    filtered, _dropped = localapply.filter_stack(stack)
-    src = tmp_path / "src"
-    shutil.copytree(GENERATED / stack_name, src)  # assets (e.g. zipped sources) come along
-    (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
-    region = stack["provider"]["aws"][0]["region"]
-    ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config, offline=False)
-    (ws.workdir / "mlgov_local_override.tf.json").write_text(
-        json.dumps(localapply.endpoint_override(moto_endpoint, region), indent=2)
-    )
-    # WHEN terraform applies it
-    init = ws.init()
-    assert init.ok, init.stderr
-    apply = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=600)
-    assert apply.ok, apply.stderr[-5000:]
-    show = ws.run("show", "-json")
-    assert show.ok, show.stderr
-    state = json.loads(show.stdout)["values"]["root_module"]["resources"]
+    # WHEN terraform applies it (once per session: tests/test_transitions.py plans against its state)
+    applied = moto_applied(stack_name, live=True)
+    filtered, state, region = applied.filtered, applied.resources, applied.region
     # THEN every declared resource exists, and what AWS (moto) holds matches the intent
     declared = {f"{t}.{n}" for t, items in filtered["resource"].items() for n in items}
     assert {r["address"] for r in state if r["mode"] == "managed"} == declared
@@ -214,6 +175,6 @@ def test_stack_applies_to_moto_and_reads_back(stack_name, moto_endpoint, tf_cli_
     for resource in state:
         check = READBACK.get(resource["type"])
         if check:
-            check(lambda service: _client(service, moto_endpoint, region), resource["values"], state)
+            check(lambda service: _client(service, applied.endpoint, region), resource["values"], state)
             checked += 1
     assert checked >= 2

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mlgov.platform import governance as assets
 from mlgov.platform import monitoring
 from tests.journey.monitor_steps import run_select
@@ -62,6 +64,7 @@ def test_batch_role_exists_only_where_a_group_asks_for_batch(stacks):
     assert "fraud_batch" not in resources(stacks, TEST, "aws_iam_role")  # merchant-risk batches in prod only
 
 
+@pytest.mark.slow  # starts sh and python (the select step)
 def test_select_step_refuses_a_package_without_baselines_when_a_stage_is_monitored():
     # GIVEN the buildspec of a monitored team WHEN the newest package has no data-quality baseline
     arn = "arn:aws:sagemaker:eu-west-1:220000000002:model-package/g-1/3"

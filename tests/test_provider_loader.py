@@ -65,6 +65,7 @@ EAGER_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # starts python subprocesses
 def test_eager_import_renders_byte_identical_tree(tree):
     # GIVEN a fresh process that imports the whole provider the ordinary way (Python and Node)
     env = dict(os.environ, MLGOV_PROVIDER_IMPORT="eager")
@@ -246,12 +247,14 @@ def _probe(pkg: Path) -> tuple[dict, str]:
     return json.loads(proc.stdout), proc.stderr
 
 
+@pytest.mark.slow  # starts node
 def test_node_hook_requires_provider_modules_on_first_use(tmp_path):
     out, err = _probe(_node_package(tmp_path, TS_INDEX))
     assert out == {"before": [], "value": "alpha", "after": ["alpha"], "keys": ["alpha", "beta"]}
     assert err == ""
 
 
+@pytest.mark.slow  # starts node
 def test_node_hook_loads_everything_with_a_warning_on_unknown_index(tmp_path):
     out, err = _probe(_node_package(tmp_path, [*TS_INDEX, "exports.extra = 1;"]))
     assert out["before"] == ["alpha", "beta"]
@@ -260,6 +263,7 @@ def test_node_hook_loads_everything_with_a_warning_on_unknown_index(tmp_path):
     )
 
 
+@pytest.mark.slow  # starts node
 def test_node_hook_recognizes_the_installed_provider_index():
     # The installed provider's own lib/index.js (read from its jsii tarball) is in the shape the
     # hook rewrites, with one getter per resource module.
@@ -296,6 +300,7 @@ def _package_file(root: Path, package: str, rel: str, text: str) -> Path:
     return target
 
 
+@pytest.mark.slow  # starts node
 def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
     # cdktf's own stack-trace module, from the jsii tarball the synth loads.
     import cdktf
@@ -311,6 +316,7 @@ def test_token_traces_hook_empties_the_installed_cdktf_stack_traces(tmp_path):
     assert len(_trace_probe(module, MLGOV_TOKEN_TRACES="1")) > 0  # the escape hatch keeps them
 
 
+@pytest.mark.slow  # starts node
 def test_token_traces_hook_leaves_other_packages_alone(tmp_path):
     module = _package_file(
         tmp_path, "not-cdktf", "lib/tokens/private/stack-trace.js", 'exports.captureStackTrace = () => ["frame"];\n'

@@ -65,6 +65,7 @@ def template() -> dict:
 # --- the seed's own tests, and its scripts end to end ------------------------------------
 
 
+@pytest.mark.slow  # starts the seed's own pytest
 def test_the_seeds_own_tests_pass_quickly(repo):
     started = time.monotonic()
     done = seed_tests(repo)
@@ -122,6 +123,7 @@ def end_to_end(repo: Path, work: Path) -> dict:
     return json.loads((work / "evaluation" / "evaluation.json").read_text())
 
 
+@pytest.mark.slow  # starts python subprocesses
 def test_the_scripts_run_end_to_end_and_the_model_would_be_registered(repo, tmp_path, template):
     report = end_to_end(repo, tmp_path)
     # the pipeline's CheckAuc reads metrics.auc.value and registers at or above MinimumAuc
@@ -226,6 +228,7 @@ def test_seed_tree_is_the_package_data_plus_the_generated_definition():
     ],
     ids=["evaluation-without-auc", "definition-registers-approved", "label-not-first"],
 )
+@pytest.mark.slow  # starts the seed's own pytest
 def test_a_broken_seed_fails_its_own_tests(tmp_path, path, old, new):
     repo = write_seed(tmp_path / "repo")
     text = (repo / path).read_text()

@@ -3,9 +3,10 @@
 How update/replace/delete plans are obtained without AWS (see tests/offline_apply.py): the
 first plan of the default spec (all creates) is "applied" offline by writing the state an
 apply would leave (Terraform's state format, placeholders for apply-time values), converged
-until Terraform plans no change. Each scenario then plans a changed spec's stacks against that
-state with ``-refresh=false``; a stack that left the spec gets ``plan -destroy``. Every action
-in the goldens was decided by Terraform, not by this test.
+until Terraform plans no change (once per session, shared with tests/test_transitions.py).
+Each scenario then plans a changed spec's stacks against that state with ``-refresh=false``;
+a stack that left the spec gets ``plan -destroy``. Every action in the goldens was decided by
+Terraform, not by this test.
 
 Goldens: tests/cases/summarize/<scenario>.md; regenerate with MLGOV_UPDATE_GOLDEN=1 after
 the stacks' content changes (they are real plans of real stacks).
@@ -20,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from mlgov.review import summary, terraform
+from mlgov.review import summary
 from tests.conftest import CASES, ROOT
-from tests.offline_apply import apply_offline, plan_json, resource_schemas
+from tests.offline_apply import plan_json
 
 GOLDEN = CASES / "summarize"
 UPDATE = os.environ.get("MLGOV_UPDATE_GOLDEN") == "1"
@@ -78,52 +79,36 @@ def _accounts(*trees):
 
 
 @pytest.fixture(scope="module")
-def scenario_plans(tree, render_spec, tf_cli_config, tmp_path_factory):
-    """{scenario: (reports, manifest)} from real offline plans of PLANNED stacks."""
-    base = tmp_path_factory.mktemp("summarize")
+def scenario_plans(tree, render_spec, offline_applied):
+    """{scenario: reports} from real offline plans of PLANNED stacks, against the session's
+    offline-applied states (tests/conftest.py; tests/test_transitions.py plans against them too)."""
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     trees = {"first-apply": tree, "no-op": tree}
     for name, edit in EDITS.items():
         changed = json.loads(json.dumps(data))
         edit(changed)
         trees[name] = render_spec(yaml.safe_dump(changed, sort_keys=False), f"<{name}>")
-
-    workspaces = {}
-    for stack in PLANNED:
-        src = base / "src" / stack
-        src.mkdir(parents=True)
-        for rel, content in _stack_files(tree, stack).items():
-            (src / rel).write_bytes(content)
-        ws = terraform.Workspace(src, base / "ws" / stack, tf_cli_config)
-        init = ws.init()
-        assert init.ok, init.stderr
-        workspaces[stack] = ws
-    schemas = resource_schemas(workspaces[PLANNED[0]])
+    applied = offline_applied(*PLANNED)
 
     def run(stack):
-        ws = workspaces[stack]
-        region = json.loads((ws.workdir / "cdk.tf.json").read_text())["provider"]["aws"][0]["region"]
-        plans = {"first-apply": plan_json(ws)}
-        state, planned = None, plans["first-apply"]
-        for _ in range(5):  # the offline apply, until terraform sees nothing left to do
-            state = apply_offline(planned, state, schemas, region)
-            (ws.workdir / "terraform.tfstate").write_text(json.dumps(state, indent=1))
-            planned = plan_json(ws)
-            if all(rc["change"]["actions"] == ["no-op"] for rc in planned["resource_changes"]):
-                break
-        plans["no-op"] = planned
+        ws = applied[stack].ws
+        # the first plan (no state: all creates) and the one after the offline apply (no change)
+        plans = {"first-apply": applied[stack].first, "no-op": applied[stack].settled}
         base_config = (ws.workdir / "cdk.tf.json").read_bytes()
-        for scenario in EDITS:
-            files = _stack_files(trees[scenario], stack)
-            if not files:
-                (ws.workdir / "cdk.tf.json").write_bytes(base_config)
-                plans[scenario] = plan_json(ws, "-destroy")
-            elif files["cdk.tf.json"] == base_config:
-                plans[scenario] = plans["no-op"]  # same config, same state: the same plan
-            else:
-                (ws.workdir / "cdk.tf.json").write_bytes(files["cdk.tf.json"])
-                plans[scenario] = plan_json(ws)
-        (ws.workdir / "cdk.tf.json").write_bytes(base_config)
+        assert base_config == _stack_files(tree, stack)["cdk.tf.json"], f"generated/stacks/{stack} is stale"
+        try:
+            for scenario in EDITS:
+                files = _stack_files(trees[scenario], stack)
+                if not files:
+                    plans[scenario] = plan_json(ws, "-destroy")
+                elif files["cdk.tf.json"] == base_config:
+                    plans[scenario] = plans["no-op"]  # same config, same state: the same plan
+                else:
+                    (ws.workdir / "cdk.tf.json").write_bytes(files["cdk.tf.json"])
+                    plans[scenario] = plan_json(ws)
+                    (ws.workdir / "cdk.tf.json").write_bytes(base_config)
+        finally:
+            (ws.workdir / "cdk.tf.json").write_bytes(base_config)
         return stack, plans
 
     with ThreadPoolExecutor(max_workers=len(PLANNED)) as pool:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.helpers import resources, statements
 
@@ -118,6 +120,7 @@ def test_rendering_again_and_reordered_gives_identical_bytes(tree, render_spec):
     assert render_spec(ROOT / "org.yaml") == tree
 
 
+@pytest.mark.slow  # starts the CLI in a subprocess
 def test_committed_generated_is_up_to_date_under_another_hash_seed():
     # A fresh process with a different PYTHONHASHSEED must render exactly the committed tree.
     env = dict(os.environ, PYTHONHASHSEED="4242")

@@ -17,6 +17,7 @@ def _cdktf_files(tree):
     return {path: data for path, data in tree.items() if path == "manifest.json" or path.endswith("/cdk.tf.json")}
 
 
+@pytest.mark.slow  # starts synth worker processes
 def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(tree, default_spec):
     from mlgov.synth.tree import synth_stacks
 
@@ -30,6 +31,7 @@ def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(t
     assert [s.name for s in summaries] == [ref.name for ref in default_spec.stack_refs()]
 
 
+@pytest.mark.slow  # starts synth worker processes
 def test_a_failing_stack_ends_the_run_with_its_name_and_leaves_no_temporary_files(default_spec, tmp_path, monkeypatch):
     # A private temporary directory: other synths on the machine must not decide the outcome.
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -77,6 +79,7 @@ def test_queue_puts_the_hub_first_and_deployment_stacks_last(default_spec):
     assert set(order[-2:]) == {Layer.test, Layer.prod}
 
 
+@pytest.mark.slow  # starts synth worker processes
 def test_worker_warnings_reach_the_user_once(default_spec, monkeypatch, capfd):
     # An unknown provider-import mode makes every worker print the same warning line.
     monkeypatch.setenv("MLGOV_PROVIDER_IMPORT", "sideways")

@@ -27,7 +27,6 @@ from tests.conftest import ON_CI, ROOT
 from tests.journey.journey import problems
 from tests.journey.world import World
 from tests.offline_apply import converge, plan_json, resource_schemas
-from tests.test_local_apply import moto_endpoint  # noqa: F401 - the module's moto server fixture
 
 GENERATED = ROOT / "generated"
 
@@ -56,30 +55,13 @@ def before_repo(tmp_path):
     return repo
 
 
-def moto_state(stack_name, endpoint, cli_config, work) -> dict:
-    """Apply the moto-appliable part of a committed stack with real terraform; its state."""
-    stack = json.loads((GENERATED / "stacks" / stack_name / "cdk.tf.json").read_text())
-    filtered, _ = localapply.filter_stack(stack)
-    src = work / "src"
-    shutil.copytree(GENERATED / "stacks" / stack_name, src)
-    (src / "cdk.tf.json").write_text(json.dumps(filtered, indent=2))
-    region = stack["provider"]["aws"][0]["region"]
-    ws = terraform.Workspace(src, work / "ws", cli_config, offline=False)
-    (ws.workdir / "mlgov_local_override.tf.json").write_text(
-        json.dumps(localapply.endpoint_override(endpoint, region), indent=2)
-    )
-    assert ws.init().ok
-    applied = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=900)
-    assert applied.ok, applied.stderr[-3000:]
-    return json.loads((ws.workdir / "terraform.tfstate").read_text())
-
-
 @pytest.mark.slow
 @pytest.mark.terraform
-def test_removed_team_stack_is_planned_for_destroy(render_spec, tf_cli_config, moto_endpoint, tmp_path):  # noqa: F811
+def test_removed_team_stack_is_planned_for_destroy(render_spec, moto_applied, tmp_path):
     # GIVEN "before" committed, with ml-dev-churn applied by terraform (moto) into a state
+    # (the session's apply, tests/test_local_apply.py reads it back)
     repo = before_repo(tmp_path)
-    state = moto_state("ml-dev-churn", moto_endpoint, tf_cli_config, tmp_path / "apply")
+    state = moto_applied("ml-dev-churn").tfstate
     in_state = [r for r in state["resources"] if r["mode"] == "managed"]
     assert len(in_state) > 10
     states = tmp_path / "states"
@@ -131,6 +113,7 @@ def test_state_dir_needs_offline(tmp_path):
     assert result.exit_code == 2 and "--state-dir needs --offline" in result.output
 
 
+@pytest.mark.slow  # starts git
 def test_changed_since_refuses_a_foreign_out_before_writing(tmp_path):
     repo = before_repo(tmp_path)
     out = tmp_path / "work"
@@ -215,7 +198,7 @@ def _ou_plan(render_spec, data, endpoint, cli_config, work) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.terraform
-def test_existing_ous_are_adopted_by_import_blocks(render_spec, tf_cli_config, moto_endpoint, tmp_path):  # noqa: F811
+def test_existing_ous_are_adopted_by_import_blocks(render_spec, tf_cli_config, moto_endpoint, tmp_path):
     # GIVEN an organization (moto) whose OUs already exist, and a spec that owns them
     data = _moto_org_spec(moto_endpoint)
     names = sorted(data["organization"]["organizational_units"])
@@ -409,24 +392,10 @@ APPLIED = ("ml-dev-churn", "ml-shared-services")
 
 
 @pytest.fixture(scope="module")
-def applied(tf_cli_config, tmp_path_factory):
-    """{stack: initialized workspace whose terraform.tfstate is the offline-applied committed stack}."""
-    base = tmp_path_factory.mktemp("applied")
-    workspaces = {}
-    for name in APPLIED:  # inits one at a time: they share the plugin cache
-        ws = terraform.Workspace(GENERATED / "stacks" / name, base / name, tf_cli_config)
-        assert ws.init().ok
-        workspaces[name] = ws
-    schemas = resource_schemas(workspaces[APPLIED[0]])
-
-    def apply(name):
-        ws = workspaces[name]
-        converge(ws, schemas, json.loads((ws.workdir / "cdk.tf.json").read_text())["provider"]["aws"][0]["region"])
-        return name
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(apply, APPLIED))
-    return workspaces
+def applied(offline_applied):
+    """{stack: initialized workspace whose terraform.tfstate is the offline-applied committed stack}
+    (the session's, tests/conftest.py: tests/test_summarize.py plans against the same states)."""
+    return {name: found.ws for name, found in offline_applied(*APPLIED).items()}
 
 
 def plan_against_state(ws, stack: dict) -> dict:
@@ -459,11 +428,14 @@ NOTHING = {"create": 0, "update": 0, "replace": 0, "delete": 0}
 def test_renames_plan_moves_only(applied, after):
     # GIVEN the committed dev stack of churn and the hub, applied (offline) into a state
     # WHEN the renamed team's and the renamed portfolio/product's stacks are planned against it
-    plans = {
-        (transition, name): plan_against_state(applied[name], _stack(after[transition], name))
-        for transition in ("team-renamed", "catalog-renamed")
-        for name in APPLIED
-    }
+    def plan_all(name):  # one workspace per thread: the two stacks plan side by side
+        return {
+            (transition, name): plan_against_state(applied[name], _stack(after[transition], name))
+            for transition in ("team-renamed", "catalog-renamed")
+        }
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        plans = {key: plan for found in pool.map(plan_all, APPLIED) for key, plan in found.items()}
     figures = {key: plan_figures(plan) for key, plan in plans.items()}
     # THEN terraform moves each resource to its new address and changes nothing in AWS
     assert figures == {
@@ -556,6 +528,7 @@ def _everything_renamed(data):
         edit(data)
 
 
+@pytest.mark.slow  # starts sh and python (the select step)
 def test_renamed_spec_story(render_spec):
     # GIVEN a team, its dev account, a portfolio and a product renamed at once
     if reason := iam.unavailable():

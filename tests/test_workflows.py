@@ -77,6 +77,7 @@ def test_synth_renders_both_pipelines(tree, default_spec) -> None:
         assert (committed / rel).read_bytes() == tree[rel], f"generated/{rel} is stale: run synth"
 
 
+@pytest.mark.slow  # starts actionlint
 def test_actionlint_accepts_the_workflow_and_rejects_a_broken_copy(tree, tmp_path: Path) -> None:
     actionlint = tool("actionlint")
     good = tmp_path / "good.yml"
@@ -97,6 +98,7 @@ def _schema_check(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
     return run([tool("check-jsonschema"), "--builtin-schema", schema, str(path)])
 
 
+@pytest.mark.slow  # starts check-jsonschema
 def test_gitlab_schema_accepts_parent_and_child_pipelines(tree, tmp_path: Path) -> None:
     files = {
         "parent.yml": tree[workflows.GITLAB_PATH].decode(),
@@ -113,6 +115,7 @@ def test_gitlab_schema_accepts_parent_and_child_pipelines(tree, tmp_path: Path) 
     assert _schema_check("vendor.gitlab-ci", tmp_path / "broken.yml").returncode == 1
 
 
+@pytest.mark.slow  # starts check-jsonschema
 def test_github_schema_accepts_the_workflow(tree, tmp_path: Path) -> None:
     (tmp_path / "wf.yml").write_bytes(tree[workflows.GITHUB_PATH])
     result = _schema_check("vendor.github-workflows", tmp_path / "wf.yml")

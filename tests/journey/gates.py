@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from mlgov.platform import naming
 from mlgov.platform.governance import approval_actions
 from mlgov.review import iam
+from tests.journey import decisions as decisions_of
 from tests.journey.world import Role, World
 
 
@@ -230,7 +231,7 @@ def _closure(world: World, what, decisions) -> dict[str, dict[str, list[str]]]:
 def opened_of(worlds: list[World]) -> list[dict[str, dict[str, list[str]]]]:
     """Gates each role of each world can open, decided in ONE simulator batch."""
     plans = [_plan(w) for w in worlds]
-    decisions = iam.simulate([r for requests, _ in plans for r in requests])
+    decisions = decisions_of.simulate([r for requests, _ in plans for r in requests])
     out, at = [], 0
     for world, (requests, what) in zip(worlds, plans, strict=True):
         out.append(_closure(world, what, decisions[at : at + len(requests)]))

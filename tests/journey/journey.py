@@ -27,6 +27,7 @@ from mlgov.platform.governance import approval_action_name
 from mlgov.review import iam
 from mlgov.review import policies as collector
 from tests.journey import build_steps, data_steps, monitor_steps
+from tests.journey import decisions as decisions_of
 from tests.journey.world import Role, World
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -860,7 +861,7 @@ def problems_of(worlds: list[World], teams: list[str] | None = None) -> list[lis
 
 def lines_of(journeys: list[Journey]) -> list[list[str]]:
     """Problem lines of each journey, every contract decided in ONE simulator batch."""
-    decisions = iam.simulate([c.request for j in journeys for c in j.contracts])
+    decisions = decisions_of.simulate([c.request for j in journeys for c in j.contracts])
     out, at = [], 0
     for journey in journeys:
         lines = [f"{f.step}: {f.message}" for f in journey.facts if not f.ok]
@@ -873,4 +874,30 @@ def lines_of(journeys: list[Journey]) -> list[list[str]]:
     return out
 
 
-__all__ = ["Contract", "Fact", "Journey", "World", "approval_event", "lines_of", "policy", "problems", "problems_of"]
+def broken_lines(world: World, broken: dict, teams: list[str] | None = None) -> dict[str, list[str]]:
+    """{seam: the problem lines a broken copy of ``world``'s tree has and ``world`` has not}.
+
+    ``broken`` maps a seam to (an edit of a tree, ...): each copy is the tree with that edit,
+    walked for ``teams`` (all when None), every copy in ONE simulator batch."""
+    copies = []
+    for seam in sorted(broken):
+        tree = dict(world.tree)
+        broken[seam][0](tree)
+        copies.append(World(world.spec, tree))
+    baseline, *rest = lines_of([Journey(world, teams)] + [Journey(w, teams) for w in copies])
+    pairs = zip(sorted(broken), rest, strict=True)
+    return {seam: [line for line in lines if line not in baseline] for seam, lines in pairs}
+
+
+__all__ = [
+    "Contract",
+    "Fact",
+    "Journey",
+    "World",
+    "approval_event",
+    "broken_lines",
+    "lines_of",
+    "policy",
+    "problems",
+    "problems_of",
+]

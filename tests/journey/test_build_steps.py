@@ -11,11 +11,10 @@ import json
 
 import pytest
 
-from tests.journey.journey import Journey, lines_of
+from tests.journey.journey import Journey, broken_lines
+from tests.journey.test_journey import _policy_edit, _text_edit, drop
 
-# bridge and default_world are the story's session fixtures, shared with this module.
-from tests.journey.test_journey import _policy_edit, _text_edit, bridge, default_world, drop  # noqa: F401
-from tests.journey.world import World
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
 DEV = "ml-dev-fraud"
 V3 = "products/sagemaker-projects/model-build/v3.yaml"
@@ -137,19 +136,11 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def broken_results(bridge, default_spec, default_world, tree) -> dict[str, list[str]]:  # noqa: F811 - fixtures
-    copies = []
-    for seam in sorted(BROKEN):
-        broken = dict(tree)
-        BROKEN[seam][0](broken)
-        copies.append(World(default_spec, broken))
-    baseline, *rest = lines_of([Journey(default_world, ["fraud"])] + [Journey(w, ["fraud"]) for w in copies])
-    return {
-        seam: [line for line in lines if line not in baseline] for seam, lines in zip(sorted(BROKEN), rest, strict=True)
-    }
+def broken_results(bridge, default_world) -> dict[str, list[str]]:
+    return broken_lines(default_world, BROKEN, ["fraud"])
 
 
-def test_the_build_steps_are_walked(default_world):  # noqa: F811 - a fixture
+def test_the_build_steps_are_walked(default_world):
     journey = Journey(default_world, ["fraud"])
     steps = {c.step.split("] ", 1)[1].split(" (")[0] for c in journey.contracts if "] B" in c.step}
     assert steps == {"B1 push", "B2 build", "B3 register with baselines"}

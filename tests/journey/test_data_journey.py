@@ -12,9 +12,11 @@ import json
 
 import pytest
 
-from tests.journey.journey import Journey, lines_of
-from tests.journey.test_journey import _drop_resource, _policy_edit, bridge, default_world, drop  # noqa: F401 (fixtures)
+from tests.journey.journey import Journey, broken_lines, lines_of
+from tests.journey.test_journey import _drop_resource, _policy_edit, drop
 from tests.journey.world import World
+
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
 DATA, DEV, OTHER = "data-lake", "ml-dev-fraud", "ml-dev-churn"
 LF = "aws_lakeformation_permissions"
@@ -119,17 +121,9 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def data_broken(bridge, default_spec, default_world, tree) -> dict[str, list[str]]:  # noqa: F811 (the imported fixtures)
+def data_broken(bridge, default_world) -> dict[str, list[str]]:
     """New problem lines of each broken copy (fraud only), every copy in ONE batch."""
-    copies = []
-    for seam in sorted(BROKEN):
-        broken = dict(tree)
-        BROKEN[seam][0](broken)
-        copies.append(World(default_spec, broken))
-    baseline, *rest = lines_of([Journey(default_world, ["fraud"])] + [Journey(w, ["fraud"]) for w in copies])
-    return {
-        seam: [line for line in lines if line not in baseline] for seam, lines in zip(sorted(BROKEN), rest, strict=True)
-    }
+    return broken_lines(default_world, BROKEN, ["fraud"])
 
 
 @pytest.mark.parametrize("seam", sorted(BROKEN))
@@ -141,7 +135,7 @@ def test_a_broken_data_copy_fails_at_its_step(data_broken, seam):
     assert any(BROKEN[seam][1] in line for line in new), new
 
 
-def test_the_default_spec_shares_and_walks_data(default_world):  # noqa: F811
+def test_the_default_spec_shares_and_walks_data(default_world):
     # The default spec exercises the data step: fraud reads a table and two columns, churn a
     # feature group, each through both grants and its IAM.
     journey = Journey(default_world)
@@ -151,7 +145,7 @@ def test_the_default_spec_shares_and_walks_data(default_world):  # noqa: F811
     assert "[fraud] data: team churn cannot read payments.transactions" in steps
 
 
-def test_a_column_grant_in_any_order_walks(bridge, render_spec):  # noqa: F811
+def test_a_column_grant_in_any_order_walks(bridge, render_spec):
     # GIVEN the default spec with fraud's column grant listed out of alphabetical order
     from mlgov.spec.located import load_yaml
     from mlgov.validation import parse_spec

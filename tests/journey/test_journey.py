@@ -9,27 +9,9 @@ import json
 
 import pytest
 
-from mlgov.review import iam
-from tests.conftest import ON_CI, ROOT
-from tests.journey.journey import Journey, lines_of, problems
-from tests.journey.world import World
+from tests.journey.journey import broken_lines, problems
 
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-
-
-@pytest.fixture(scope="session")
-def bridge() -> None:
-    reason = iam.unavailable()
-    if reason:
-        if ON_CI:
-            pytest.fail(f"{reason} (required on CI)")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def default_world(default_spec, tree) -> World:
-    return World(default_spec, tree)
-
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
 # Handoffs that another part of the platform is still changing: (step text, why). A failing
 # line of the story that matches one of these is reported as an expected failure, every other
@@ -46,15 +28,10 @@ def check(lines: list[str]) -> None:
         pytest.xfail(f"{len(open_lines)} handoffs wait for: {'; '.join(reasons)}")
 
 
-def test_default_spec_story(default_lines):
-    check(default_lines)
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_spec_story(bridge, render_spec, path):
-    from mlgov.validation import load_spec
-
-    check(problems(World(load_spec(path), render_spec(path))))
+def test_spec_story(bridge, case):
+    # GIVEN a spec of the list (org.yaml and every example, or --spec) WHEN its story is walked
+    # THEN every handoff works end to end
+    check(problems(case.world))
 
 
 def _policy_edit(stack: str, rtype: str, address: str, attr: str, edit):
@@ -271,31 +248,11 @@ BROKEN = {
 }
 
 
-@pytest.fixture(scope="session")
-def walked(bridge, default_spec, default_world, tree) -> tuple[list[str], dict[str, list[str]]]:
-    """The default spec's problem lines, and the new lines of each broken copy, in ONE batch.
-
-    Broken copies walk the fraud team only: every seam they break is fraud's or shared."""
-    copies = []
-    for seam in sorted(BROKEN):
-        broken = dict(tree)
-        BROKEN[seam][0](broken)
-        copies.append(World(default_spec, broken))
-    journeys = [Journey(default_world), Journey(default_world, ["fraud"])]
-    journeys += [Journey(w, ["fraud"]) for w in copies]
-    full, baseline, *rest = lines_of(journeys)
-    pairs = zip(sorted(BROKEN), rest, strict=True)
-    return full, {seam: [line for line in lines if line not in baseline] for seam, lines in pairs}
-
-
-@pytest.fixture(scope="session")
-def default_lines(walked) -> list[str]:
-    return walked[0]
-
-
-@pytest.fixture(scope="session")
-def broken_results(walked) -> dict[str, list[str]]:
-    return walked[1]
+@pytest.fixture(scope="module")
+def broken_results(bridge, default_world) -> dict[str, list[str]]:
+    """The new lines of each broken copy. Broken copies walk the fraud team only: every seam
+    they break is fraud's or shared."""
+    return broken_lines(default_world, BROKEN, ["fraud"])
 
 
 @pytest.mark.parametrize("seam", sorted(BROKEN))

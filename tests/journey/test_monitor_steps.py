@@ -14,11 +14,10 @@ import zipfile
 import pytest
 
 from mlgov.platform import governance as assets
-from mlgov.review import iam
-from tests.conftest import ON_CI
-from tests.journey.journey import Journey, lines_of
+from tests.journey.journey import Journey, broken_lines, lines_of
 from tests.journey.test_journey import HUB, _attr_edit, _policy_edit, drop
-from tests.journey.world import World
+
+pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
 PROD, DEV, CHURN_DEV = "ml-prod", "ml-dev-fraud", "ml-dev-churn"
 
@@ -196,30 +195,17 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def monitor_results(default_spec, tree) -> tuple[list[str], dict[str, list[str]]]:
-    reason = iam.unavailable()
-    if reason:
-        if ON_CI:
-            pytest.fail(f"{reason} (required on CI)")
-        pytest.skip(reason)
-    copies = []
-    for seam in sorted(BROKEN):
-        broken = dict(tree)
-        BROKEN[seam][0](broken)
-        copies.append(World(default_spec, broken))
-    baseline, *rest = lines_of(
-        [Journey(World(default_spec, tree), ["fraud"])] + [Journey(w, ["fraud"]) for w in copies]
-    )
-    return baseline, {
-        seam: [x for x in lines if x not in baseline] for seam, lines in zip(sorted(BROKEN), rest, strict=True)
-    }
+def monitor_results(bridge, default_world) -> tuple[list[str], dict[str, list[str]]]:
+    """Fraud's problem lines on the default tree, and the new lines of each broken copy."""
+    baseline = lines_of([Journey(default_world, ["fraud"])])[0]
+    return baseline, broken_lines(default_world, BROKEN, ["fraud"])
 
 
-def test_the_monitoring_steps_are_walked(monitor_results, default_spec, tree):
+def test_the_monitoring_steps_are_walked(monitor_results, default_world):
     # GIVEN the default spec WHEN fraud's story is walked THEN every monitoring step ran clean
     baseline, _ = monitor_results
     assert baseline == []
-    journey = Journey(World(default_spec, tree), ["fraud"])
+    journey = Journey(default_world, ["fraud"])
     steps = {c.step.split("] ", 1)[1].split(" (")[0] for c in journey.contracts} | {
         f.step.split("] ", 1)[1] for f in journey.facts
     }

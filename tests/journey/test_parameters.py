@@ -4,22 +4,16 @@ Products carry no per-team data (a new team never changes a released version); t
 it from SSM parameters at launch. This walks every rendered product version that takes
 ``AWS::SSM::Parameter::Value<...>`` parameters and asserts that each parameter it names is
 written, in every account the product's portfolio is shared to, by that account's stack (or
-by another product, ``naming.PRODUCT_PARAMETERS``). Default spec and every example.
+by another product, ``naming.PRODUCT_PARAMETERS``). On every spec of the list (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
 from mlgov.platform import naming
 from mlgov.review.policies import parse_template
 from mlgov.spec.model import Layer, OrgSpec, StackRef
-from mlgov.validation import load_spec
-from tests.conftest import ROOT
-
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
 def _written(spec: OrgSpec, tree: dict[str, bytes], ref: StackRef) -> set[str]:
@@ -74,13 +68,10 @@ def missing_parameters(spec: OrgSpec, tree: dict[str, bytes]) -> list[str]:
     return out
 
 
-def test_default_spec_products_find_their_parameters(default_spec, tree):
-    assert missing_parameters(default_spec, tree) == []
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_products_find_their_parameters(render_spec, path):
-    assert missing_parameters(load_spec(path), render_spec(path)) == []
+def test_products_find_their_parameters(case):
+    # GIVEN a spec of the list (org.yaml and every example, or --spec) THEN every parameter a
+    # product version reads is written where it launches
+    assert missing_parameters(case.spec, case.tree) == []
 
 
 def test_a_parameter_no_stack_writes_is_reported(default_spec, tree):

@@ -11,6 +11,7 @@ Nothing here decides anything: decisions come from iam-simulate, event matching 
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import tempfile
@@ -21,6 +22,17 @@ from typing import Any
 from mlgov.platform import guardrails, naming, policy
 from mlgov.review import policies as collector
 from mlgov.spec.model import OrgSpec
+
+_TEMPLATES: dict[bytes, dict[str, Any]] = {}
+
+
+def template_of(data: bytes) -> dict[str, Any]:
+    """A product template of the tree, parsed (``mlgov.review.policies``) once per session per
+    content: the default tree and its broken copies share most templates byte for byte. A
+    fresh copy each time: the journey fills launch parameters in."""
+    if data not in _TEMPLATES:
+        _TEMPLATES[data] = collector.parse_template(data.decode("utf-8"))
+    return copy.deepcopy(_TEMPLATES[data])
 
 
 @dataclass
@@ -164,10 +176,7 @@ class World:
                 version = portfolio.products[product].versions[-1].name
                 path = naming.product_template_key(self.spec, pkey, product, version)
                 if path in self.tree:
-                    with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
-                        f.write(self.tree[path])
-                        f.flush()
-                        return path, collector.load_template(Path(f.name))
+                    return path, template_of(self.tree[path])
         return None
 
     def templates(self, product: str) -> list[tuple[str, dict]]:
@@ -178,10 +187,7 @@ class World:
             for version in portfolio.products[product].versions if product in portfolio.products else []:
                 path = naming.catalog_template_key(pkey, product, version.name)
                 if path in self.tree:
-                    with tempfile.NamedTemporaryFile(suffix=".yaml") as f:
-                        f.write(self.tree[path])
-                        f.flush()
-                        out.append((path, collector.load_template(Path(f.name))))
+                    out.append((path, template_of(self.tree[path])))
         return out
 
     def launch_parameters(self, template: dict, resolver: Any, account_key: str) -> None:
