@@ -277,6 +277,7 @@ def test_persona_role_names_are_made_and_changed_by_terraform_only(default_spec)
     assert policies(default_spec)["protect_audit"].size <= scp.SCP_MAX_CHARS
 
 
+@pytest.mark.slow  # starts a process
 def test_persona_statement_passes_the_service_authorization_reference(default_spec):
     # GIVEN iam-data (AWS's Service Authorization Reference) WHEN the statement is checked THEN every
     # action exists, acts on a role ARN, and aws:PrincipalArn applies to it

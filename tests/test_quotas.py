@@ -442,6 +442,7 @@ def test_the_quota_page_lists_every_quota_with_its_limit():
         assert f"| {quota.limit:,}" in row and quota.url in row and ("hard" in row) != quota.adjustable, key
 
 
+@pytest.mark.slow  # starts a process
 def test_validate_refuses_a_broken_quota_in_one_line_with_exit_2():
     import subprocess
     import sys

@@ -269,11 +269,13 @@ def results(bridge, default_spec, tree) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow  # starts a process
 def test_each_team_reads_only_its_own_prefix(results):
     # GIVEN the default tree WHEN fraud's roles read own and churn's objects THEN only their own
     assert results["default"] == []
 
 
+@pytest.mark.slow  # starts the IAM simulator
 @pytest.mark.parametrize("seam", sorted(BROKEN))
 def test_a_broken_copy_lets_a_team_cross_or_locks_it_out(results, seam):
     # GIVEN a copy whose tag scoping is broken WHEN evaluated THEN the failure names the crossing

@@ -127,6 +127,7 @@ def no_tools_env(tmp_path):
     return env
 
 
+@pytest.mark.slow  # starts a process
 def test_synth_without_node_is_one_line_and_exit_3(tmp_path, no_tools_env):
     result = run_main("synth", str(ROOT / "org.yaml"), "--out", str(tmp_path / "out"), env=no_tools_env)
     assert result.returncode == 3, result.stderr
@@ -137,6 +138,7 @@ def test_synth_without_node_is_one_line_and_exit_3(tmp_path, no_tools_env):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # starts a process
 def test_plan_without_terraform_is_one_line_and_exit_3(tmp_path, no_tools_env):
     result = run_main(
         "plan", "--offline", "--stacks-dir", str(ROOT / "generated/stacks"), "--out", str(tmp_path / "plans"),
@@ -193,6 +195,7 @@ def test_each_stack_is_reported_before_the_next_one_is_synthesized(default_spec,
 # --- every message names the mlgov command ----------------------------------------------------
 
 
+@pytest.mark.slow  # starts a process
 def test_messages_and_generated_files_name_the_mlgov_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(ORG.replace("  home_region: eu-west-1\n", "  home_region: eu-west-1\n  colour: blue\n", 1))
