@@ -695,6 +695,7 @@ class HubGovernance(Construct):
                             version="1",
                             input_artifacts=["template"],
                             output_artifacts=["selected"],
+                            namespace=assets.SELECT_NAMESPACE,
                             configuration={"ProjectName": ref(project, "name")},
                         )
                     ],
@@ -713,9 +714,9 @@ class HubGovernance(Construct):
                             provider="Manual",
                             version="1",
                             run_order=1,
-                            configuration={
-                                "CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"
-                            },
+                            # The approver sees the pin the earlier stages deployed (variables the
+                            # select build exported), so what is approved is what was tested.
+                            configuration={"CustomData": assets.approval_summary(central, stage.name, stage.account)},
                         )
                     )
                 actions.append(

@@ -115,6 +115,14 @@ MONITOR_BASELINES = {
     "bias": ("BiasConfigUri", "BiasConstraintsUri"),
 }
 NO_BASELINE = "none"
+# Where promotion records, on the central package, the S3 version of every artifact it copied.
+ARTIFACT_VERSIONS_KEY = "mlgov:artifact-versions"
+
+
+# The pin the select step writes and the prod approval names: the package and what it runs.
+PIN_VARIABLES = ("ModelPackageArn", "PinDigest")
+SELECT_NAMESPACE = "SelectModel"
+PACKAGE_FILE = "package.json"
 
 
 def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
@@ -124,36 +132,63 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     first by default. Fails the pipeline when the group has no approved package, or when a
     stage monitors the endpoint (``monitors``) and the package lacks that monitor's baselines:
     a monitored endpoint is never deployed without what its monitors compare against.
-    Writes ``selected.json``: the ARN and every baseline URI (``none`` when absent).
+
+    Writes ``selected.json``, the pin every stage deploys from: the ARN, every baseline URI
+    (``none`` when absent), and what the package runs (each container's image, image digest and
+    model data URL, and the artifact versions promotion recorded). It is built by ``jq`` from
+    the package's JSON, never by pasting CLI text into a format string: a value holding quotes
+    (an artifact key such as ``x","ModelPackageArn":"...``) stays one string value. The pin's
+    SHA-256 and the ARN are exported as pipeline variables so the prod approval names them.
     """
     query = (
         f"aws sagemaker list-model-packages --model-package-group-name {central_group} "
         "--model-approval-status Approved --sort-by CreationTime --sort-order Descending --max-items 1 "
         "--query 'ModelPackageSummaryList[0].ModelPackageArn' --output text"
     )
-    keys = list(BASELINES)
-    fields = ", ".join(BASELINES[k] for k in keys)
+    baselines = ", ".join(f'{k}: (.{path} // "{NO_BASELINE}")' for k, path in BASELINES.items())
+    containers = (
+        "[.InferenceSpecification.Containers[] | {Image: .Image, "
+        f'ImageDigest: (.ImageDigest // "{NO_BASELINE}"), ModelDataUrl: (.ModelDataUrl // "{NO_BASELINE}")}}]'
+    )
+    program = (
+        'if .ModelPackageArn != $arn then error("described package is not " + $arn) '
+        'elif .ModelApprovalStatus != "Approved" then error($arn + " is no longer approved") else . end '
+        f"| {{ModelPackageArn: $arn, {baselines}, Containers: {containers}, "
+        f'ArtifactVersions: (.CustomerMetadataProperties["{ARTIFACT_VERSIONS_KEY}"] // "{NO_BASELINE}")}}'
+    )
     commands = [
         f"arn=$({query})",
-        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
-        "1; fi",
-        # One describe call; absent fields print as None, one word each (URIs hold no spaces).
-        f"set -- $(aws sagemaker describe-model-package --model-package-name \"$arn\" --query '[{fields}]' "
-        "--output text)",
+        # Only a versioned package of this group: anything else is not what was approved.
+        f"printf '%s' \"$arn\" | grep -Eqx 'arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{{12}}:model-package/"
+        f'{central_group}/[0-9]+\' || {{ echo "no approved model package in {central_group}" >&2; exit 1; }}',
+        f'aws sagemaker describe-model-package --model-package-name "$arn" --output json > {PACKAGE_FILE}',
+        f"jq -e -S --arg arn \"$arn\" '{program}' {PACKAGE_FILE} > {SELECTED_FILE}",
     ]
-    for i, key in enumerate(keys, start=1):
-        commands.append(f'{key}=${i}; if [ "${key}" = None ]; then {key}={NO_BASELINE}; fi')
     required = sorted({k for m in monitors for k in MONITOR_BASELINES[m]})
     for key in required:
         commands.append(
-            f'if [ "${key}" = {NO_BASELINE} ]; then echo "$arn has no {BASELINES[key]}, which the monitored '
-            f'stages need" >&2; exit 1; fi'
+            f'if [ "$(jq -r \'.{key}\' {SELECTED_FILE})" = {NO_BASELINE} ]; then echo "$arn has no '
+            f'{BASELINES[key]}, which the monitored stages need" >&2; exit 1; fi'
         )
-    body = ", ".join(f'"{k}": "%s"' for k in ["ModelPackageArn", *keys])
-    values = " ".join(f'"${k}"' for k in ["arn", *keys])
-    commands += [f"printf '{{{body}}}\\n' {values} > {SELECTED_FILE}", f"cat {SELECTED_FILE}"]
-    spec = {"version": 0.2, "phases": {"build": {"commands": commands}}, "artifacts": {"files": [SELECTED_FILE]}}
+    commands += [
+        f"ModelPackageArn=$(jq -r .ModelPackageArn {SELECTED_FILE})",
+        f"PinDigest=$(sha256sum {SELECTED_FILE} | cut -c1-64)",
+        f"cat {SELECTED_FILE}",
+    ]
+    spec = {
+        "version": 0.2,
+        "env": {"exported-variables": list(PIN_VARIABLES)},
+        "phases": {"build": {"commands": commands}},
+        "artifacts": {"files": [SELECTED_FILE]},
+    }
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
+
+
+def approval_summary(central_group: str, stage: str, account: str) -> str:
+    """What a manual approval shows: the pinned package and the pin's digest, as resolved by
+    CodePipeline from the select build's exported variables in this execution."""
+    arn, digest = (f"#{{{SELECT_NAMESPACE}.{v}}}" for v in PIN_VARIABLES)
+    return f"Approve deploying {central_group} to {stage} ({account}): {arn}, pin sha256 {digest} (selected.json)"
 
 
 def hub_stack_names(spec: OrgSpec) -> list[str]:

@@ -1,0 +1,84 @@
+"""The select step's pin: ``selected.json`` names exactly the package it looked up, whatever its
+artifacts are called, and the prod approval shows that pin.
+
+The buildspec is RUN in ``sh`` with a stub ``aws`` answering as the central registry would
+(:func:`tests.journey.monitor_steps.run_select`), with the ``jq`` the build image ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from mlgov.platform import governance as assets
+from tests.journey.monitor_steps import registered_package, run_select
+
+GROUP = "nwa-fraud-card-scoring-220000000002"
+ARN = f"arn:aws:sagemaker:eu-west-1:110000000001:model-package/{GROUP}/7"
+# A package of another group the ML engineer never approved.
+OTHER = "arn:aws:sagemaker:eu-west-1:110000000001:model-package/nwa-churn-models-220000000003/1"
+HOSTILE = f's3://nwa-ml-models/projects/p/x","ModelPackageArn":"{OTHER}","y":"/statistics.json'
+
+pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (in the CodeBuild image) is not installed")
+
+
+def test_a_key_name_with_quotes_cannot_inject_a_second_package_arn():
+    # GIVEN an approved package whose baseline and model key names carry a JSON fragment naming OTHER
+    described = registered_package(ARN, HOSTILE, "s3://b/k/constraints.json")
+    described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = HOSTILE.replace("statistics", "model")
+    # WHEN the monitored select step writes its pin
+    selected = run_select(assets.select_buildspec(GROUP, ("data-quality",)), ARN, "", "", described=described)
+    # THEN selected.json is one object with unique keys, and names only the looked-up package
+    assert isinstance(selected, dict), selected
+    assert selected["ModelPackageArn"] == ARN
+    assert selected["$exported"]["ModelPackageArn"] == ARN
+    # AND the hostile names are kept whole, as data
+    assert selected["BaselineStatisticsUri"] == HOSTILE
+    assert selected["Containers"][0]["ModelDataUrl"] == HOSTILE.replace("statistics", "model")
+
+
+def test_the_pin_names_what_the_package_runs_and_its_digest_is_exported():
+    described = registered_package(
+        ARN, "s3://b/k/statistics.json", "s3://b/k/constraints.json",
+        CustomerMetadataProperties={assets.ARTIFACT_VERSIONS_KEY: '{"s3://b/k/model.tar.gz":"v1"}'},
+    )  # fmt: skip
+    selected = run_select(assets.select_buildspec(GROUP), ARN, "", "", described=described)
+    assert isinstance(selected, dict), selected
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert selected["Containers"] == [{k: container[k] for k in ("Image", "ImageDigest", "ModelDataUrl")}]
+    assert selected["ArtifactVersions"] == '{"s3://b/k/model.tar.gz":"v1"}'
+    # the digest the approval shows is the SHA-256 of the very file the stages deploy from
+    exported = selected.pop("$exported")
+    text = json.dumps(selected, sort_keys=True, indent=2) + "\n"
+    assert exported["PinDigest"] == hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("listed", "described", "message"),
+    [
+        (OTHER, None, f"no approved model package in {GROUP}"),  # another group's package
+        (f"{ARN}x", None, f"no approved model package in {GROUP}"),
+        ("None", None, f"no approved model package in {GROUP}"),
+        (ARN, {"ModelPackageArn": OTHER}, "described package is not"),
+        (ARN, {"ModelApprovalStatus": "Rejected"}, "is no longer approved"),
+    ],
+)
+def test_the_select_step_refuses_anything_but_an_approved_package_of_its_group(listed, described, message):
+    package = registered_package(listed, "None", "None", **(described or {}))
+    failed = run_select(assets.select_buildspec(GROUP), listed, "", "", described=package)
+    assert isinstance(failed, str) and message in failed, failed
+
+
+def test_the_prod_approval_shows_the_pin(stacks):
+    pipeline = stacks["ml-shared-services"]["resource"]["aws_codepipeline"]["fraud_card_scoring"]
+    (select,) = pipeline["stage"][1]["action"]
+    assert select["namespace"] == assets.SELECT_NAMESPACE
+    project = stacks["ml-shared-services"]["resource"]["aws_codebuild_project"]["fraud_card_scoring"]
+    assert json.loads(project["source"]["buildspec"])["env"]["exported-variables"] == list(assets.PIN_VARIABLES)
+    (approve,) = [a for a in pipeline["stage"][3]["action"] if a["category"] == "Approval"]
+    for variable in assets.PIN_VARIABLES:
+        assert f"#{{{assets.SELECT_NAMESPACE}.{variable}}}" in approve["configuration"]["CustomData"]
+    assert len(approve["configuration"]["CustomData"]) <= 500  # CodePipeline's CustomData limit
