@@ -303,15 +303,17 @@ class HubGovernance(Construct):
                 naming.model_package_group(spec, team, g): naming.central_model_package_group(spec, team, g)
                 for g in t.governance.model_package_groups
             }
+            dev_regions = spec.account_regions(t.dev_account)
+            dev_buckets = [naming.bucket_name(spec, t.dev_account, r, "models") for r in dev_regions]
             sources[dev_id] = {
                 "team": naming.team_label(spec, team),
                 "groups": dict(sorted(groups.items())),
                 "deploy_accounts": list(endpoint_roles[team]),
                 "images": images.promotion_rules(spec, team),
+                # The only buckets this team's artifacts may come from (another team's are refused).
+                "buckets": sorted(dev_buckets),
             }
-            dev_regions = spec.account_regions(t.dev_account)
             read_sources += [f"arn:aws:sagemaker:{r}:{dev_id}:model-package/{g}/*" for r in dev_regions for g in groups]
-            dev_buckets = [naming.bucket_name(spec, t.dev_account, r, "models") for r in dev_regions]
             read_statements.append(
                 policy.statement(
                     f"ReadArtifacts{dev_id}",
