@@ -179,7 +179,7 @@ class DevGovernance(Construct):
             extra_statements=[
                 policy.statement(
                     "HubPromotionReadsArtifacts",
-                    ["s3:GetObject", "s3:ListBucket"],
+                    ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
                     policy.bucket_arns(models_bucket),
                     principals=hub_principal,
                     conditions=hub_condition,

@@ -317,7 +317,7 @@ class HubGovernance(Construct):
             read_statements.append(
                 policy.statement(
                     f"ReadArtifacts{dev_id}",
-                    ["s3:GetObject", "s3:ListBucket"],
+                    ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
                     [a for b in dev_buckets for a in policy.bucket_arns(b)],
                 )
             )

@@ -603,3 +603,86 @@ def test_an_overwrite_racing_the_copy_does_not_reach_the_hub(aws):
     model = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     # THEN the hub holds the registered bytes: the copy names the recorded version
     assert s3.get_object(Bucket=HUB_BUCKET, Key=model.split("/", 3)[3])["Body"].read() == b"m" * 1024
+
+
+def _load_seal():
+    """The seed's seal.py, as the pipeline's Seal step runs it."""
+    import importlib.util
+
+    from mlgov.platform.seed import SEED_DIR
+
+    spec = importlib.util.spec_from_file_location("seed_seal", SEED_DIR / "code" / "seal.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_package_registered_as_the_newest_build_registers_it_is_promoted(aws):
+    """The seam between the build and the hub: the definition's Seal and Register steps, resolved
+    as SageMaker resolves them for one run (the seed's seal.py run against the bucket), give a
+    package that promotion accepts; an artifact overwritten after the run is refused."""
+    import re
+
+    from mlgov.platform import catalog, pipeline
+
+    sm, s3, config, clients = aws
+    doc = pipeline.repository_document(*catalog.repository_pipeline())
+    steps = {s["Name"]: s for s in doc["Steps"]}
+    (register,) = steps["CheckAuc"]["Arguments"]["IfSteps"]
+    values = {
+        "ModelsBucket": DEV_BUCKET,
+        "SageMakerProjectName": "p",
+        "TrainingImageUri": AWS_XGBOOST,
+        "ModelPackageGroup": GROUP,
+    }
+    seal_file: dict = {}
+
+    def resolve(value):
+        if isinstance(value, str):
+            return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), "ml.m5.large"), value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Std:Join" in value:
+            return value["Std:Join"]["On"].join(resolve(v) for v in value["Std:Join"]["Values"])
+        if "Std:JsonGet" in value:
+            node = seal_file
+            for part in value["Std:JsonGet"]["Path"].split("."):
+                node = node[part]
+            return node
+        if "Get" in value:
+            got = value["Get"]
+            if got == "Execution.PipelineExecutionId":
+                return "run-1"
+            step = steps[got.split(".")[1]]["Arguments"]
+            if got.endswith("ModelArtifacts.S3ModelArtifacts"):
+                return resolve(step["OutputDataConfig"]["S3OutputPath"]) + "/pipelines-run-1-Train/output/model.tar.gz"
+            name = got.split("'")[1]
+            (output,) = [o for o in step["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == name]
+            return resolve(output["S3Output"]["S3Uri"])
+        return {k: resolve(v) for k, v in value.items()}
+
+    # GIVEN the run's objects where the definition writes them
+    sealed_args = resolve(steps["Seal"]["Arguments"]["AppSpecification"]["ContainerArguments"])
+    artifacts = [(sealed_args[i + 1], sealed_args[i + 2]) for i, a in enumerate(sealed_args) if a == "--artifact"]
+    assert [name for name, _ in artifacts] == ["model", "statistics", "constraints", "evaluation"]
+    for _name, url in artifacts:
+        assert url.startswith(f"s3://{DEV_BUCKET}/projects/p/"), url
+        s3.put_object(Bucket=DEV_BUCKET, Key=url.split("/", 3)[3], Body=b"{}")
+    # WHEN the Seal step runs (the seed's script, S3's answers) and the Register step registers
+    seal_file["versions"] = _load_seal().versions(artifacts, s3.head_object)
+    request = resolve(register["Arguments"])
+    assert request["ModelApprovalStatus"] == "PendingManualApproval"
+    # (registered as the lead leaves it, Approved: moto's UpdateModelPackage drops the metadata)
+    approved = {**request, "ModelApprovalStatus": "Approved"}
+    arn = sm.create_model_package(**approved)["ModelPackageArn"]
+    # THEN the hub promotes it
+    result = promotion.promote(approval_event(arn), config, clients)
+    assert result["status"] == "promoted", result
+    # AND once an artifact is overwritten after the run, the same registration is refused
+    model = dict(artifacts)["model"]
+    s3.put_object(Bucket=DEV_BUCKET, Key=model.split("/", 3)[3], Body=b"retrained")
+    again = sm.create_model_package(**approved)["ModelPackageArn"]
+    refused = promotion.promote(approval_event(again, "e-2"), config, clients)
+    assert refused["status"] == "rejected" and f"{model} changed after registration" in refused["reason"], refused
