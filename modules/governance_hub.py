@@ -88,6 +88,11 @@ def approval_action_name(stage_name: str) -> str:
     return f"approve-{stage_name}"
 
 
+def verify_action_name(stage_name: str) -> str:
+    """Name of the pin check between a stage's approval and its deploy action."""
+    return f"verify-pin-{stage_name}"
+
+
 def approval_actions(spec: OrgSpec, region: str) -> list[str]:
     """ARNs of every manual approval action of every pipeline (the governance officer's gate)."""
     hub_id = spec.accounts[spec.hub].id
@@ -721,6 +726,23 @@ class HubGovernance(Construct):
                             configuration={"CustomData": assets.approval_summary(central, stage.name, stage.account)},
                         )
                     )
+                    # After the approval, before the deploy: the pinned package is still exactly
+                    # what the earlier stages deployed (the select project, run in check mode).
+                    actions.append(
+                        CodepipelineStageAction(
+                            name=verify_action_name(stage.name),
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            run_order=2,
+                            input_artifacts=["selected"],
+                            configuration={
+                                "ProjectName": ref(project, "name"),
+                                "EnvironmentVariables": assets.verify_pin_variables(),
+                            },
+                        )
+                    )
                 actions.append(
                     CodepipelineStageAction(
                         name=f"deploy-{stage.name}",
@@ -728,7 +750,7 @@ class HubGovernance(Construct):
                         owner="AWS",
                         provider="CloudFormation",
                         version="1",
-                        run_order=2 if stage.manual_approval else 1,
+                        run_order=3 if stage.manual_approval else 1,
                         input_artifacts=["template", "selected"],
                         role_arn=r["deploy"],
                         region=region,

@@ -72,6 +72,49 @@ def test_the_select_step_refuses_anything_but_an_approved_package_of_its_group(l
     assert isinstance(failed, str) and message in failed, failed
 
 
+def test_the_pin_check_before_prod_passes_only_for_the_same_package_unchanged():
+    # GIVEN the pin the select run wrote for the earlier stages
+    described = registered_package(ARN, "s3://b/k/statistics.json", "s3://b/k/constraints.json")
+    buildspec = assets.select_buildspec(GROUP, ("data-quality",))
+    first = run_select(buildspec, ARN, "", "", described=described)
+    assert isinstance(first, dict), first
+    pinned = {name: first["$exported"][exported] for name, exported in assets.PINNED.items()}
+    # WHEN the select project runs again in check mode (the variables the prod stage's check sets)
+    # THEN it passes for the same package, even when a newer one was approved since
+    same = run_select(buildspec, ARN.replace("/7", "/8"), "", "", described=described, environment=pinned)
+    assert isinstance(same, dict) and same["$exported"]["PinDigest"] == pinned["PINNED_DIGEST"], same
+    # AND fails when the package changed since: other model data, another image digest, a baseline
+    changed = json.loads(json.dumps(described))
+    changed["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = "s3://b/k/other-model.tar.gz"
+    digest = json.loads(json.dumps(described))
+    digest["InferenceSpecification"]["Containers"][0]["ImageDigest"] = "sha256:" + "1" * 64
+    baseline = registered_package(ARN, "s3://b/k/statistics.json", "s3://b/k/looser-constraints.json")
+    for edited in (changed, digest, baseline):
+        failed = run_select(buildspec, ARN, "", "", described=edited, environment=pinned)
+        assert isinstance(failed, str) and f"{ARN} changed since the earlier stages deployed it" in failed, failed
+    # AND when it is no longer approved
+    rejected = {**described, "ModelApprovalStatus": "Rejected"}
+    failed = run_select(buildspec, ARN, "", "", described=rejected, environment=pinned)
+    assert isinstance(failed, str) and "is no longer approved" in failed
+
+
+def test_every_stage_behind_an_approval_checks_the_pin_before_it_deploys(stacks):
+    for address, pipeline in stacks["ml-shared-services"]["resource"]["aws_codepipeline"].items():
+        select_project = pipeline["stage"][1]["action"][0]["configuration"]["ProjectName"]
+        for stage in pipeline["stage"][2:]:
+            actions = sorted(stage["action"], key=lambda a: a["run_order"])
+            if not any(a["category"] == "Approval" for a in actions):
+                continue
+            approve, verify, deploy = actions
+            assert (approve["category"], verify["category"], deploy["category"]) == ("Approval", "Build", "Deploy")
+            assert verify["configuration"]["ProjectName"] == select_project, address
+            variables = json.loads(verify["configuration"]["EnvironmentVariables"])
+            assert {v["name"]: v["value"] for v in variables} == {
+                name: f"#{{{assets.SELECT_NAMESPACE}.{exported}}}" for name, exported in assets.PINNED.items()
+            }
+            assert verify["input_artifacts"] == ["selected"] and "selected" in deploy["input_artifacts"]
+
+
 def test_the_prod_approval_shows_the_pin(stacks):
     pipeline = stacks["ml-shared-services"]["resource"]["aws_codepipeline"]["fraud_card_scoring"]
     (select,) = pipeline["stage"][1]["action"]

@@ -122,6 +122,9 @@ ARTIFACT_VERSIONS_KEY = "mlgov:artifact-versions"
 # The pin the select step writes and the prod approval names: the package and what it runs.
 PIN_VARIABLES = ("ModelPackageArn", "PinDigest")
 SELECT_NAMESPACE = "SelectModel"
+# Set on the select project's second run, just before a stage that waits for an approval: the pin
+# the earlier stages deployed. The run re-reads THAT package and fails if its pin changed.
+PINNED = {"PINNED_ARN": "ModelPackageArn", "PINNED_DIGEST": "PinDigest"}
 PACKAGE_FILE = "package.json"
 
 
@@ -139,6 +142,10 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     the package's JSON, never by pasting CLI text into a format string: a value holding quotes
     (an artifact key such as ``x","ModelPackageArn":"...``) stays one string value. The pin's
     SHA-256 and the ARN are exported as pipeline variables so the prod approval names them.
+
+    Run again with ``PINNED_ARN`` and ``PINNED_DIGEST`` set (:func:`verify_pin_variables`), it
+    re-reads that package instead of the newest and fails unless its pin is byte for byte the
+    same: what is deployed after an approval is what the earlier stages deployed and tested.
     """
     query = (
         f"aws sagemaker list-model-packages --model-package-group-name {central_group} "
@@ -158,6 +165,7 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     )
     commands = [
         f"arn=$({query})",
+        'if [ -n "${PINNED_ARN:-}" ]; then arn=$PINNED_ARN; fi',
         # Only a versioned package of this group: anything else is not what was approved.
         f"printf '%s' \"$arn\" | grep -Eqx 'arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{{12}}:model-package/"
         f'{central_group}/[0-9]+\' || {{ echo "no approved model package in {central_group}" >&2; exit 1; }}',
@@ -173,6 +181,8 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     commands += [
         f"ModelPackageArn=$(jq -r .ModelPackageArn {SELECTED_FILE})",
         f"PinDigest=$(sha256sum {SELECTED_FILE} | cut -c1-64)",
+        'if [ -n "${PINNED_DIGEST:-}" ] && [ "$PinDigest" != "$PINNED_DIGEST" ]; then echo "$arn changed since '
+        'the earlier stages deployed it (pin $PINNED_DIGEST, now $PinDigest)" >&2; exit 1; fi',
         f"cat {SELECTED_FILE}",
     ]
     spec = {
@@ -182,6 +192,15 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
         "artifacts": {"files": [SELECTED_FILE]},
     }
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
+
+
+def verify_pin_variables() -> str:
+    """The CodeBuild action's ``EnvironmentVariables`` that turn a select run into a pin check."""
+    variables = [
+        {"name": name, "type": "PLAINTEXT", "value": f"#{{{SELECT_NAMESPACE}.{exported}}}"}
+        for name, exported in PINNED.items()
+    ]
+    return json.dumps(variables, sort_keys=True, separators=(",", ":"))
 
 
 def approval_summary(central_group: str, stage: str, account: str) -> str:

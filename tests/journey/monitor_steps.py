@@ -87,10 +87,17 @@ def registered_package(arn: str, statistics: str, constraints: str, **fields: An
 
 
 def run_select(
-    buildspec: str, package: str, statistics: str, constraints: str, *, described: dict[str, Any] | None = None
+    buildspec: str,
+    package: str,
+    statistics: str,
+    constraints: str,
+    *,
+    described: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, Any] | str:
     """Run a select buildspec's commands in ``sh`` with a stub ``aws`` (the package registered
-    with those data-quality baselines, or as ``described``): its selected.json, or its error.
+    with those data-quality baselines, or as ``described``), with the action's ``environment``:
+    its selected.json, or its error.
 
     The exported pipeline variables come back under ``"$exported"``."""
     commands = json.loads(buildspec)["phases"]["build"]["commands"]
@@ -105,6 +112,7 @@ def run_select(
             PATH=f"{tmp}:{os.environ.get('PATH', '')}",
             STUB_ARN=package,
             STUB_PACKAGE=json.dumps(described or registered_package(package, statistics, constraints)),
+            **(environment or {}),
         )
         proc = subprocess.run(
             ["sh", "-ec", "\n".join(commands + probe)], cwd=tmp, env=env, capture_output=True, text=True, timeout=30
