@@ -14,12 +14,14 @@ import shutil
 import pytest
 
 from mlgov.platform import governance as assets
+from mlgov.platform.pipeline import VERSION_KEY
 from tests.journey.monitor_steps import registered_package, run_select
 
 GROUP = "nwa-fraud-card-scoring-220000000002"
 ARN = f"arn:aws:sagemaker:eu-west-1:110000000001:model-package/{GROUP}/7"
 # A package of another group the ML engineer never approved.
 OTHER = "arn:aws:sagemaker:eu-west-1:110000000001:model-package/nwa-churn-models-220000000003/1"
+MODEL = "InferenceSpecification.Containers.0.ModelDataUrl"
 HOSTILE = f's3://nwa-ml-models/projects/p/x","ModelPackageArn":"{OTHER}","y":"/statistics.json'
 
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (in the CodeBuild image) is not installed")
@@ -43,13 +45,13 @@ def test_a_key_name_with_quotes_cannot_inject_a_second_package_arn():
 def test_the_pin_names_what_the_package_runs_and_its_digest_is_exported():
     described = registered_package(
         ARN, "s3://b/k/statistics.json", "s3://b/k/constraints.json",
-        CustomerMetadataProperties={assets.ARTIFACT_VERSIONS_KEY: '{"s3://b/k/model.tar.gz":"v1"}'},
+        CustomerMetadataProperties={f"{VERSION_KEY}{MODEL}": "v1", "trained-by": "pipeline-42"},
     )  # fmt: skip
     selected = run_select(assets.select_buildspec(GROUP), ARN, "", "", described=described)
     assert isinstance(selected, dict), selected
     container = described["InferenceSpecification"]["Containers"][0]
     assert selected["Containers"] == [{k: container[k] for k in ("Image", "ImageDigest", "ModelDataUrl")}]
-    assert selected["ArtifactVersions"] == '{"s3://b/k/model.tar.gz":"v1"}'
+    assert selected["ArtifactVersions"] == {f"{VERSION_KEY}{MODEL}": "v1"}
     # the digest the approval shows is the SHA-256 of the very file the stages deploy from
     exported = selected.pop("$exported")
     text = json.dumps(selected, sort_keys=True, indent=2) + "\n"

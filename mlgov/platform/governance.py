@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 from mlgov.platform import naming, network
+from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.platform.templates import render_file
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -115,8 +116,6 @@ MONITOR_BASELINES = {
     "bias": ("BiasConfigUri", "BiasConstraintsUri"),
 }
 NO_BASELINE = "none"
-# Where promotion records, on the central package, the S3 version of every artifact it copied.
-ARTIFACT_VERSIONS_KEY = "mlgov:artifact-versions"
 
 
 # The pin the select step writes and the prod approval names: the package and what it runs.
@@ -138,9 +137,10 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
 
     Writes ``selected.json``, the pin every stage deploys from: the ARN, every baseline URI
     (``none`` when absent), and what the package runs (each container's image, image digest and
-    model data URL, and the artifact versions promotion recorded). It is built by ``jq`` from
-    the package's JSON, never by pasting CLI text into a format string: a value holding quotes
-    (an artifact key such as ``x","ModelPackageArn":"...``) stays one string value. The pin's
+    model data URL, and the S3 versions of the artifacts, ``mlgov:version:*``, promotion
+    recorded). It is built by ``jq`` from the package's JSON, never by pasting CLI text into a
+    format string: a value holding quotes (an artifact key such as ``x","ModelPackageArn":"...``)
+    stays one string value. The pin's
     SHA-256 and the ARN are exported as pipeline variables so the prod approval names them.
 
     Run again with ``PINNED_ARN`` and ``PINNED_DIGEST`` set (:func:`verify_pin_variables`), it
@@ -161,7 +161,8 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
         'if .ModelPackageArn != $arn then error("described package is not " + $arn) '
         'elif .ModelApprovalStatus != "Approved" then error($arn + " is no longer approved") else . end '
         f"| {{ModelPackageArn: $arn, {baselines}, Containers: {containers}, "
-        f'ArtifactVersions: (.CustomerMetadataProperties["{ARTIFACT_VERSIONS_KEY}"] // "{NO_BASELINE}")}}'
+        "ArtifactVersions: ((.CustomerMetadataProperties // {}) | with_entries(select(.key | "
+        f'startswith("{VERSION_KEY}"))))}}'
     )
     commands = [
         f"arn=$({query})",
