@@ -17,6 +17,7 @@ from mlgov.modules.blocks import PlatformKey, SecureBucket
 from mlgov.modules.network import AccountNetwork
 from mlgov.platform import naming
 from mlgov.platform import network as network_facts
+from mlgov.platform.iam import network as iam_network
 from mlgov.spec.model import OrgSpec, StackRef
 
 
@@ -59,7 +60,7 @@ class AccountStack(TerraformStack):
             account_id=self.account_id,
             alias=naming.kms_alias(spec, "platform"),
             description=f"mlgov platform key for {naming.account_label(spec, ref.account)} ({ref.layer.value})",
-            extra_statements=network_facts.flow_log_key_statements(self.account_id, ref.region) if flow_logs else (),
+            extra_statements=iam_network.flow_log_key_statements(self.account_id, ref.region) if flow_logs else (),
         )
         bucket = naming.bucket_name(spec, ref.account, ref.region, "platform")
         self.platform_bucket = SecureBucket(
@@ -69,7 +70,7 @@ class AccountStack(TerraformStack):
             bucket_name=bucket,
             kms_key_arn=self.platform_key.arn,
             extra_statements=(
-                network_facts.flow_log_bucket_statements(self.account_id, ref.region, bucket) if flow_logs else ()
+                iam_network.flow_log_bucket_statements(self.account_id, ref.region, bucket) if flow_logs else ()
             ),
         )
         self.output("platform_key_arn", self.platform_key.arn, "ARN of the account's platform KMS key.")

@@ -39,7 +39,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from mlgov.platform import policy
+from mlgov.platform.iam import arns, baseline
 from mlgov.platform.naming import construct_id
 
 R = TypeVar("R", bound=TerraformResource)
@@ -123,12 +123,6 @@ class PlatformKey(Construct):
         extra_statements: Sequence[dict[str, Any]] = (),
     ) -> None:
         super().__init__(scope, id)
-        root = {"AWS": policy.account_root(account_id)}
-        key_policy = policy.document(
-            policy.statement("AccountAdministersKey", policy.KMS_ADMIN_ACTIONS, "*", principals=root),
-            policy.statement("AccountUsesKey", policy.KMS_USE_ACTIONS, "*", principals=root),
-            *extra_statements,
-        )
         self.key = named(
             KmsKey(
                 self,
@@ -136,7 +130,7 @@ class PlatformKey(Construct):
                 description=description,
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=key_policy,
+                policy=baseline.key_policy(account_id, extra_statements),
             ),
             name,
         )
@@ -244,7 +238,7 @@ class SecureBucket(Construct):
                 self,
                 "policy",
                 bucket=bucket_id,
-                policy=policy.document(policy.tls_only(bucket_name), *extra_statements),
+                policy=baseline.bucket_policy(bucket_name, extra_statements),
                 # The public access block must exist first or a broad policy could slip in.
                 depends_on=[self.public_access],
             ),
@@ -253,7 +247,7 @@ class SecureBucket(Construct):
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:s3:::{self.bucket_name}"
+        return arns.bucket(self.bucket_name)
 
 
 __all__ = ["PlatformKey", "SecureBucket", "construct_id", "named", "ref"]

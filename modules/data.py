@@ -65,7 +65,8 @@ from mlgov.modules.base import AccountStack
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.modules.governance_common import role, service_trust
 from mlgov.platform import data as facts
-from mlgov.platform import naming, policy
+from mlgov.platform import naming
+from mlgov.platform.iam import data as iam
 from mlgov.platform.naming import construct_id
 from mlgov.spec.data import Column
 from mlgov.spec.model import OrgSpec, StackRef
@@ -74,7 +75,6 @@ from mlgov.spec.model import OrgSpec, StackRef
 # expressions through RAM resource shares (the dev account's administrator accepts them by default
 # inside the organization).
 CROSS_ACCOUNT_VERSION = "4"
-LAKE_ADMIN_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject")
 
 
 class DataAccountStack(AccountStack):
@@ -139,7 +139,6 @@ class DataLake(Construct):
         self.lake_bucket = SecureBucket(
             self, "lake_bucket", name="lake", bucket_name=lake_bucket, kms_key_arn=self.lake_key.arn
         )
-        buckets = [lake_bucket]
         keys = [self.lake_key.arn]
         if store is not None:
             self.store_key = PlatformKey(
@@ -154,7 +153,6 @@ class DataLake(Construct):
             self.store_bucket = SecureBucket(
                 self, "store_bucket", name="feature_store", bucket_name=store_bucket, kms_key_arn=self.store_key.arn
             )
-            buckets.append(store_bucket)
             keys.append(self.store_key.arn)
 
         access = role(
@@ -163,12 +161,7 @@ class DataLake(Construct):
             name=naming.lake_access_role(spec),
             trust=service_trust("lakeformation.amazonaws.com", account_id),
             description="Lake Formation reads and writes the registered lake locations for its grantees",
-            statements=[
-                policy.statement(
-                    "RegisteredLocations", LAKE_ADMIN_ACTIONS, [a for b in buckets for a in policy.bucket_arns(b)]
-                ),
-                policy.statement("RegisteredLocationKeys", ["kms:Decrypt", "kms:GenerateDataKey"], keys),
-            ],
+            statements=iam.lake_access_statements(spec, keys),
         )
         locations = {"lake": self.lake_bucket}
         if store is not None:
@@ -289,14 +282,7 @@ class DataLake(Construct):
             name=naming.feature_store_role(spec),
             trust=service_trust("sagemaker.amazonaws.com", account_id),
             description="SageMaker Feature Store writes the offline store of the central feature groups",
-            statements=[
-                policy.statement(
-                    "OfflineStore", ["s3:GetBucketAcl", "s3:GetObject", "s3:PutObject"], policy.bucket_arns(bucket)
-                ),
-                policy.statement(
-                    "OfflineStoreKey", ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], [self.store_key.arn]
-                ),
-            ],
+            statements=iam.feature_store_statements(spec, self.store_key.arn),
         )
         database = named(
             GlueCatalogDatabase(

@@ -22,7 +22,7 @@ and when something is shared with the team:
   SELECT (+DESCRIBE) on each shared table or only its granted columns.
 
 The IAM side of those roles (Glue read on exactly these objects, ``lakeformation:GetDataAccess``,
-Athena on the workgroup, the results prefix and key) is :func:`mlgov.platform.data.data_statements`,
+Athena on the workgroup, the results prefix and key) is :func:`mlgov.platform.iam.data.data_statements`,
 which :class:`mlgov.modules.governance_dev.DevGovernance` puts into the roles' policies.
 """
 
@@ -50,7 +50,8 @@ from constructs import Construct
 from mlgov.modules.blocks import named, ref
 from mlgov.modules.data import lake_settings
 from mlgov.platform import data as facts
-from mlgov.platform import naming, policy
+from mlgov.platform import naming
+from mlgov.platform.iam import arns
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -137,7 +138,7 @@ class DevDataAccess(Construct):
         for persona, reader in sorted(readers.items()):
             # The role's ARN as IAM spells it (known from its name; Lake Formation checks its form
             # at plan time), and a dependency on the role: a grant needs its principal to exist.
-            principal = policy.role_arn(account_id, naming.team_role(spec, team, facts.READER_ROLES[persona]))
+            principal = arns.role(account_id, naming.team_role(spec, team, facts.READER_ROLES[persona]))
             after = [settings, reader]
             for database, link in sorted(links.items()):
                 self._grant(

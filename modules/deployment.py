@@ -30,7 +30,6 @@ class DeploymentAccountStack(AccountStack):
                 account_key=ref.account,
                 region=ref.region,
                 platform_key_arn=self.platform_key.arn,
-                platform_bucket=self.platform_bucket.bucket_name,
             )
 
     def teams_deploying_here(self) -> list[str]:

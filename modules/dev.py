@@ -20,8 +20,8 @@ from mlgov.modules.catalog import CatalogLaunchRole
 from mlgov.modules.data_access import DevDataAccess
 from mlgov.modules.governance_dev import DevGovernance
 from mlgov.modules.repositories import Repositories
-from mlgov.platform import data as data_facts
 from mlgov.platform import naming
+from mlgov.platform.iam import data as iam_data
 from mlgov.spec.model import OrgSpec, StackRef
 
 
@@ -34,7 +34,7 @@ class DevAccountStack(AccountStack):
         if ref.region != naming.primary_region(spec, ref.account):
             return
         if self.team_name:
-            statements = data_facts.data_statements(
+            statements = iam_data.data_statements(
                 spec,
                 self.team_name,
                 self.account_id,

@@ -1,9 +1,7 @@
-"""Pieces shared by the governance constructs of the dev, hub and stage accounts.
+"""Constructs shared by the governance layers of the dev, hub and stage accounts.
 
-Cross-account principals are written as the other account's root plus an
-``aws:PrincipalArn`` condition naming the exact role: IAM, S3 and KMS refuse a policy that
-names a role which does not exist yet, and this form keeps every stack deployable on its own
-while still trusting only that one role.
+An IAM role with its inline policy, the dead-letter queue of an event target, the approval
+event pattern. The documents they attach are built in :mod:`mlgov.platform.iam.common`.
 """
 
 from __future__ import annotations
@@ -19,41 +17,19 @@ from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import policy
+from mlgov.platform.iam.common import dead_letter_queue_policy
+
+# The documents' pieces live in mlgov.platform.iam.common; governance_hub still imports these three
+# from here until it draws its documents from the platform layer too.
+from mlgov.platform.iam.common import only_role as only_role
+from mlgov.platform.iam.common import register_pending as register_pending
+from mlgov.platform.iam.common import service_trust as service_trust
 
 # EventBridge keeps retrying a failed delivery for up to a day before the DLQ gets it.
 RETRY_ATTEMPTS = 185
 RETRY_MAX_AGE_SECONDS = 86400
 DLQ_RETENTION_SECONDS = 14 * 86400
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
-PENDING = "PendingManualApproval"
-
-
-def register_pending(sid: str, arns: Sequence[str]) -> dict[str, Any]:
-    """CreateModelPackage only with status PendingManualApproval: nobody registers a package that is
-    already approved, so an approver's UpdateModelPackage is the only way to Approved."""
-    return policy.statement(
-        sid,
-        ["sagemaker:CreateModelPackage"],
-        arns,
-        conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}},
-    )
-
-
-def only_role(account_id: str, role_arns: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(principal, condition) that admit exactly ``role_arns`` of ``account_id``."""
-    return {"AWS": policy.account_root(account_id)}, {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}}
-
-
-def service_trust(service: str, account_id: str) -> str:
-    """Trust policy for an AWS service acting on behalf of this account only."""
-    return policy.document(
-        policy.statement(
-            "ServiceAssumesRole",
-            ["sts:AssumeRole"],
-            principals={"Service": service},
-            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-        )
-    )
 
 
 def role(
@@ -94,16 +70,6 @@ def role(
     return iam_role
 
 
-def kms_by_alias(
-    sid: str, actions: Sequence[str], region: str, account_id: str, alias: str, via_services: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Use of a key known only by its alias (its id is random): any key of that account with that alias."""
-    conditions: dict[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
-    if via_services:
-        conditions["StringEquals"] = {"kms:ViaService": sorted(f"{s}.{region}.amazonaws.com" for s in via_services)}
-    return policy.statement(sid, actions, [f"arn:aws:kms:{region}:{account_id}:key/*"], conditions=conditions)
-
-
 def dead_letter_queue(
     scope: Construct,
     address: str,
@@ -127,21 +93,12 @@ def dead_letter_queue(
         address,
         was=was,
     )
-    arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
     named(
         SqsQueuePolicy(
             scope,
             f"{address}_queue_policy",
             queue_url=ref(queue, "url"),
-            policy=policy.document(
-                policy.statement(
-                    "OnlyTheSourceSends",
-                    ["sqs:SendMessage"],
-                    [arn],
-                    principals={"Service": sender_service},
-                    conditions={"ArnEquals": {"aws:SourceArn": sender_arn}},
-                )
-            ),
+            policy=dead_letter_queue_policy(region, account_id, name, sender_arn, sender_service),
         ),
         address,
         was=was,
@@ -159,25 +116,3 @@ def approval_pattern(groups: Sequence[str], accounts: Sequence[str] = ()) -> dic
     if accounts:
         pattern["account"] = sorted(accounts)
     return pattern
-
-
-def vpc_network_interfaces(region: str) -> dict[str, Any]:
-    """What SageMaker needs of a role whose jobs or endpoints run in a VPC: the network
-    interfaces it creates in the account's subnets (EC2 offers no resource scoping for these
-    calls at creation), in that region only."""
-    return policy.statement(
-        "VpcNetworkInterfaces",
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:CreateNetworkInterfacePermission",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DeleteNetworkInterfacePermission",
-            "ec2:DescribeDhcpOptions",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeSecurityGroups",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeVpcs",
-        ],
-        "*",
-        conditions={"StringEquals": {"aws:RequestedRegion": region}},
-    )

@@ -40,50 +40,15 @@ from mlgov.modules.governance_common import (
     RETRY_MAX_AGE_SECONDS,
     approval_pattern,
     dead_letter_queue,
-    only_role,
-    register_pending,
     role,
     service_trust,
-    vpc_network_interfaces,
 )
-from mlgov.platform import monitoring, naming, policy
+from mlgov.platform import naming
 from mlgov.platform.catalog import COST_TAGS
+from mlgov.platform.iam import arns
+from mlgov.platform.iam import dev as iam
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
-
-READ_REGISTRY_ACTIONS = (
-    "sagemaker:DescribeModelPackage",
-    "sagemaker:ListModelPackages",
-    "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:AddTags",
-)
-# Jobs a pipeline (or a data scientist) starts; each runs as the team's execution role.
-JOB_ACTIONS = (
-    "sagemaker:CreateProcessingJob",
-    "sagemaker:CreateTrainingJob",
-    "sagemaker:DescribeProcessingJob",
-    "sagemaker:DescribeTrainingJob",
-    "sagemaker:StopProcessingJob",
-    "sagemaker:StopTrainingJob",
-)
-PIPELINE_ACTIONS = (
-    "sagemaker:CreatePipeline",
-    "sagemaker:DescribePipeline",
-    "sagemaker:DescribePipelineExecution",
-    "sagemaker:ListPipelineExecutionSteps",
-    "sagemaker:StartPipelineExecution",
-    "sagemaker:UpdatePipeline",
-)
-# Launching a project from the hub's shared portfolios; the products live in the hub account.
-CATALOG_PRODUCT_ACTIONS = (
-    "servicecatalog:DescribeProduct",
-    "servicecatalog:DescribeProvisioningParameters",
-    "servicecatalog:ListLaunchPaths",
-    "servicecatalog:ProvisionProduct",
-)
-# IAM's policy variable for the session's source identity (the user profile's name), with its
-# ``$`` doubled: Terraform would read a bare ``${`` as an interpolation.
-OWN_PROFILE = "$${aws:SourceIdentity}"
 
 
 class DevGovernance(Construct):
@@ -104,13 +69,8 @@ class DevGovernance(Construct):
         # The team's data access (mlgov.platform.data): the same statements in every reader role.
         data = list(data_statements or ())
         account_id = spec.accounts[account_key].id
-        hub_id = spec.accounts[spec.hub].id
-        hub_region = naming.hub_region(spec)
         groups = spec.teams[team].governance.model_package_groups
         group_names = [naming.model_package_group(spec, team, g) for g in groups]
-        group_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{n}" for n in group_names]
-        package_arns = [f"arn:aws:sagemaker:{region}:{account_id}:model-package/{n}/*" for n in group_names]
-        promotion_role = policy.role_arn(hub_id, naming.role_name(spec, "model-promotion"))
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
         label, former = naming.team_label(spec, team), naming.former_team(spec, team)
         tags = {"mlgov:team": label}
@@ -132,26 +92,11 @@ class DevGovernance(Construct):
                     self,
                     f"{address}_group_policy",
                     model_package_group_name=ref(pkg_group, "model_package_group_name"),
-                    resource_policy=policy.document(
-                        policy.statement(
-                            "HubReadsPackages",
-                            [
-                                "sagemaker:DescribeModelPackage",
-                                "sagemaker:ListModelPackages",
-                                "sagemaker:DescribeModelPackageGroup",
-                            ],
-                            [
-                                f"arn:aws:sagemaker:{region}:{account_id}:model-package-group/{name}",
-                                f"arn:aws:sagemaker:{region}:{account_id}:model-package/{name}/*",
-                            ],
-                            principals={"AWS": policy.account_root(hub_id)},
-                        )
-                    ),
+                    resource_policy=iam.group_policy(spec, team, region, name),
                 ),
                 address,
             )
 
-        hub_principal, hub_condition = only_role(hub_id, [promotion_role])
         self.models_key = PlatformKey(
             self,
             "models_key",
@@ -159,107 +104,18 @@ class DevGovernance(Construct):
             account_id=account_id,
             alias=naming.kms_alias(spec, "models"),
             description=f"mlgov model artifacts of team {label}",
-            extra_statements=[
-                policy.statement(
-                    "HubPromotionReadsArtifacts",
-                    ["kms:Decrypt", "kms:DescribeKey"],
-                    "*",
-                    principals=hub_principal,
-                    conditions={**hub_condition, "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                )
-            ],
+            extra_statements=iam.models_key_statements(spec, region),
         )
-        models_bucket = naming.bucket_name(spec, account_key, region, "models")
+        models_bucket = iam.models_bucket(spec, team, region)
         self.models_bucket = SecureBucket(
             self,
             "models_bucket",
             name="models",
             bucket_name=models_bucket,
             kms_key_arn=self.models_key.arn,
-            extra_statements=[
-                policy.statement(
-                    "HubPromotionReadsArtifacts",
-                    ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
-                    policy.bucket_arns(models_bucket),
-                    principals=hub_principal,
-                    conditions=hub_condition,
-                )
-            ],
+            extra_statements=iam.models_bucket_statements(spec, team, region),
         )
-
-        artifacts = policy.statement(
-            "ModelArtifacts",
-            ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
-            policy.bucket_arns(models_bucket),
-        )
-        key_use = policy.statement(
-            "ModelArtifactsKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self.models_key.arn]
-        )
-        registry = [
-            register_pending("RegisterPendingOnly", package_arns),
-            policy.statement("ReadRegistry", READ_REGISTRY_ACTIONS, group_arns + package_arns),
-        ]
-        sm = f"arn:aws:sagemaker:{region}:{account_id}"
-        execution_arn = policy.role_arn(account_id, naming.team_role(spec, team, "sagemaker-execution"))
-        jobs = [
-            policy.statement("RunJobs", JOB_ACTIONS, [f"{sm}:training-job/*", f"{sm}:processing-job/*"]),
-            policy.statement("Pipelines", PIPELINE_ACTIONS, [f"{sm}:pipeline/*", f"{sm}:pipeline/*/execution/*"]),
-            policy.statement(
-                "PassExecutionRoleOnly",
-                ["iam:PassRole"],
-                [execution_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-        ]
-        # Studio runs a persona as its user profile's execution role and, with the domain's
-        # USER_PROFILE_NAME identity config, sets the profile name as the session's source
-        # identity. People assume it with their account's own IAM (SSO permission sets or
-        # federation) through the account root and must set their source identity to their
-        # own profile name: that IAM pins sts:SourceIdentity to the person (docs/security.md).
-        trust_persona = policy.document(
-            policy.statement(
-                "AccountAssumesPersona",
-                ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                principals={"AWS": policy.account_root(account_id)},
-            ),
-            policy.statement(
-                "StudioRunsPersona",
-                ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                principals={"Service": "sagemaker.amazonaws.com"},
-                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-            ),
-        )
-        # Studio for the caller's own profile only: the profile and app ARNs carry the profile
-        # name, and the session's source identity is that name (set by Studio or the person).
-        hub_products = f"arn:aws:catalog:{hub_region}:{hub_id}:product/*"
-        studio = [
-            policy.statement(
-                "OpenOwnStudio", ["sagemaker:CreatePresignedDomainUrl"], [f"{sm}:user-profile/*/{OWN_PROFILE}"]
-            ),
-            policy.statement(
-                "OwnStudioApps", ["sagemaker:CreateApp", "sagemaker:DeleteApp"], [f"{sm}:app/*/{OWN_PROFILE}/*"]
-            ),
-            policy.statement("ReadStudioDomain", ["sagemaker:DescribeDomain"], [f"{sm}:domain/*"]),
-            policy.statement("ReadStudioProfiles", ["sagemaker:DescribeUserProfile"], [f"{sm}:user-profile/*/*"]),
-            # ListApps, ListUserProfiles, SearchProducts and DescribeRecord take no resource.
-            policy.statement(
-                "ListStudio",
-                [
-                    "sagemaker:ListApps",
-                    "sagemaker:ListUserProfiles",
-                    "servicecatalog:DescribeRecord",
-                    "servicecatalog:SearchProducts",
-                ],
-                "*",
-            ),
-            policy.statement("CreateProjects", ["sagemaker:CreateProject"], [f"{sm}:project/*"]),
-            policy.statement("LaunchHubProducts", CATALOG_PRODUCT_ACTIONS, [hub_products]),
-        ]
-        # The team's own monitoring reports in its stage accounts, and no other team's.
-        watched = monitoring.monitoring_accounts(spec, team)
-        reports = monitoring.report_read_statements(
-            spec, "OwnMonitoringReports", watched, {a: [f"{label}/"] for a in watched}
-        )
+        trust_persona = iam.persona_trust(spec, team)
         self.readers = {}
         self.readers["data_scientist"] = role(
             self,
@@ -269,16 +125,7 @@ class DevGovernance(Construct):
             trust=trust_persona,
             description=f"Data scientist of team {label}: trains and registers models, cannot approve them",
             tags=tags,
-            statements=[
-                *registry,
-                *jobs,
-                *studio,
-                artifacts,
-                key_use,
-                *data,
-                *reports,
-                policy.statement("CannotApprove", ["sagemaker:UpdateModelPackage"], package_arns, effect="Deny"),
-            ],
+            statements=iam.persona_statements(spec, team, region, self.models_key.arn, data, lead=False),
         )
         self.readers["lead_data_scientist"] = role(
             self,
@@ -288,16 +135,7 @@ class DevGovernance(Construct):
             trust=trust_persona,
             description=f"Lead data scientist of team {label}: reviews and approves models in the dev registry",
             tags=tags,
-            statements=[
-                *registry,
-                *jobs,
-                *studio,
-                artifacts,
-                key_use,
-                *data,
-                *reports,
-                policy.statement("ApproveModels", ["sagemaker:UpdateModelPackage"], package_arns),
-            ],
+            statements=iam.persona_statements(spec, team, region, self.models_key.arn, data, lead=True),
         )
         self.readers["sagemaker_execution"] = role(
             self,
@@ -307,27 +145,7 @@ class DevGovernance(Construct):
             trust=service_trust("sagemaker.amazonaws.com", account_id),
             tags=tags,
             description=f"SageMaker jobs and pipelines of team {label}",
-            statements=[
-                *registry,
-                *jobs,
-                artifacts,
-                key_use,
-                *data,
-                policy.statement(
-                    "Logs",
-                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/*"],
-                ),
-                # GetAuthorizationToken has no resource; images come from AWS's algorithm registries.
-                policy.statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
-                policy.statement(
-                    "PullImages",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [f"arn:aws:ecr:{region}:*:repository/*"],
-                ),
-                # Jobs in the VPC attach network interfaces; EC2 offers no resource scoping for these.
-                vpc_network_interfaces(region),
-            ],
+            statements=iam.execution_statements(spec, team, region, self.models_key.arn, data),
         )
 
         # What the products read at launch: the team, its governed groups, where models go,
@@ -360,9 +178,8 @@ class DevGovernance(Construct):
 
         # Forward approvals to the hub. The rule's pattern is exact: approvals of this team's
         # groups only, so a rejection or another group's event never leaves the account.
-        bus_arn = f"arn:aws:events:{hub_region}:{hub_id}:event-bus/{naming.central_bus(spec)}"
+        bus_arn = iam.central_bus_arn(spec)
         rule_name = naming.approval_forward_rule(spec, team)
-        rule_arn = f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"
         forwarder = role(
             self,
             "event_forwarder",
@@ -370,7 +187,7 @@ class DevGovernance(Construct):
             trust=service_trust("events.amazonaws.com", account_id),
             tags=tags,
             description="Lets the approval rule put events on the hub's central bus, and nothing else",
-            statements=[policy.statement("PutOnCentralBus", ["events:PutEvents"], [bus_arn])],
+            statements=iam.forwarder_statements(spec),
         )
         dlq = dead_letter_queue(
             self,
@@ -378,7 +195,7 @@ class DevGovernance(Construct):
             name=naming.dlq(rule_name),
             region=region,
             account_id=account_id,
-            sender_arn=rule_arn,
+            sender_arn=arns.event_rule(region, account_id, rule_name),
             sender_service="events.amazonaws.com",
         )
         rule = named(

@@ -29,20 +29,10 @@ from cdktf_cdktf_provider_aws.ecr_repository_policy import EcrRepositoryPolicy
 from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, named, ref
-from mlgov.platform import naming, policy
+from mlgov.platform import naming
+from mlgov.platform.iam.images import repository_policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
-
-PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-PUSH_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:CompleteLayerUpload",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:InitiateLayerUpload",
-    "ecr:PutImage",
-    "ecr:UploadLayerPart",
-)
 
 
 def lifecycle_policy(spec: OrgSpec) -> str:
@@ -71,32 +61,6 @@ def lifecycle_policy(spec: OrgSpec) -> str:
         },
     ]
     return json.dumps({"rules": rules}, sort_keys=True)
-
-
-def repository_policy(spec: OrgSpec, team: str) -> str:
-    """Exactly the team's dev account pushes, its stage accounts' endpoint roles pull; all inside the organization."""
-    t = spec.teams[team]
-    org = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
-    dev = spec.accounts[t.dev_account].id
-    stages = sorted({spec.accounts[s.account].id for s in t.stages if s.account in spec.accounts})
-    statements = [
-        policy.statement(
-            "DevAccountPushes", list(PUSH_ACTIONS), principals={"AWS": [policy.account_root(dev)]}, conditions=org
-        )
-    ]
-    if stages:
-        # Stage accounts are shared by teams: only this team's endpoint roles (its models and
-        # batch transforms run as them), not another team's, even with a broad identity policy.
-        pullers = sorted(policy.role_arn(a, naming.team_role(spec, team, "endpoint")) for a in stages)
-        statements.append(
-            policy.statement(
-                "StageAccountsPull",
-                list(PULL_ACTIONS),
-                principals={"AWS": [policy.account_root(a) for a in stages]},
-                conditions={**org, "ArnEquals": {"aws:PrincipalArn": pullers}},
-            )
-        )
-    return policy.document(*statements)
 
 
 class TeamImages(Construct):

@@ -30,8 +30,8 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
-from mlgov.modules.governance_common import only_role
-from mlgov.platform import monitoring, naming, policy
+from mlgov.platform import monitoring, naming
+from mlgov.platform.iam import monitoring as iam
 from mlgov.platform.naming import construct_id, free_text_id
 from mlgov.spec.governance import monitored_stages
 from mlgov.spec.model import OrgSpec
@@ -41,55 +41,14 @@ PERIOD_SECONDS = 300
 RUN_PERIODS = {"hourly": 3600, "daily": 86400}
 
 
-def report_readers(spec: OrgSpec, account_key: str) -> tuple[list[str], dict[str, list[str]]]:
-    """(hub persona role ARNs, {team: its dev persona role ARNs}) that read this account's reports."""
-    hub_id = spec.accounts[spec.hub].id
-    hub = sorted(policy.role_arn(hub_id, naming.role_name(spec, p)) for p in ("governance-officer", "ml-engineer"))
-    teams = {}
-    for team in naming.by_label(spec, spec.teams):
-        if account_key in monitoring.monitoring_accounts(spec, team):
-            dev_id = spec.accounts[spec.teams[team].dev_account].id
-            teams[team] = sorted(
-                policy.role_arn(dev_id, naming.team_role(spec, team, p))
-                for p in ("data-scientist", "lead-data-scientist")
-            )
-    return hub, teams
-
-
 class StageMonitoring(Construct):
     """Report bucket, key, topics and alarms of the monitored teams of one stage account."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_key: str, region: str) -> None:
         super().__init__(scope, id)
         account_id = spec.accounts[account_key].id
-        hub_id = spec.accounts[spec.hub].id
         bucket = naming.monitoring_bucket(spec, account_key)
-        hub_readers, team_readers = report_readers(spec, account_key)
-        self.teams = sorted(team_readers)
-        via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
-        key_statements = [
-            policy.statement(
-                "CloudWatchPublishesToTopics",
-                ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "*",
-                principals={"Service": "cloudwatch.amazonaws.com"},
-                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-            )
-        ]
-        readers = {hub_id: hub_readers}
-        for team, arns in team_readers.items():
-            readers.setdefault(spec.accounts[spec.teams[team].dev_account].id, []).extend(arns)
-        for reader_account, arns in sorted(readers.items()):
-            principal, condition = only_role(reader_account, arns)
-            key_statements.append(
-                policy.statement(
-                    f"ReportReadersDecrypt{reader_account}",
-                    ["kms:Decrypt"],
-                    "*",
-                    principals=principal,
-                    conditions={**condition, **via_s3},
-                )
-            )
+        self.teams = sorted(iam.report_readers(spec, account_key)[1])
         self.key = PlatformKey(
             self,
             "key",
@@ -97,52 +56,21 @@ class StageMonitoring(Construct):
             account_id=account_id,
             alias=naming.kms_alias(spec, "monitoring"),
             description="mlgov model monitoring: job volumes, reports and alarm topics",
-            extra_statements=key_statements,
+            extra_statements=iam.key_statements(spec, account_key, region),
         )
-        principal, condition = only_role(hub_id, hub_readers)
-        bucket_statements = [
-            policy.statement(
-                "HubPersonasReadReports",
-                ["s3:GetObject", "s3:ListBucket"],
-                [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                principals=principal,
-                conditions=condition,
-            )
-        ]
-        for team, arns in team_readers.items():
-            dev_id = spec.accounts[spec.teams[team].dev_account].id
-            principal, condition = only_role(dev_id, arns)
-            label = naming.team_label(spec, team)  # a renamed team keeps its prefix and statement ids
-            title = construct_id(label).title().replace("_", "")
-            bucket_statements += [
-                policy.statement(
-                    f"{title}ReadsOwnReports",
-                    ["s3:GetObject"],
-                    [f"arn:aws:s3:::{bucket}/{label}/*"],
-                    principals=principal,
-                    conditions=condition,
-                ),
-                policy.statement(
-                    f"{title}ListsOwnReports",
-                    ["s3:ListBucket"],
-                    [f"arn:aws:s3:::{bucket}"],
-                    principals=principal,
-                    conditions={**condition, "StringLike": {"s3:prefix": [f"{label}/*"]}},
-                ),
-            ]
         self.bucket = SecureBucket(
             self,
             "bucket",
             name="monitoring",
             bucket_name=bucket,
             kms_key_arn=self.key.arn,
-            extra_statements=bucket_statements,
+            extra_statements=iam.bucket_statements(spec, account_key),
         )
         self.topics: dict[str, SnsTopic] = {}
         for team in self.teams:
-            self._team(spec, team, account_key, account_id, region)
+            self._team(spec, team, account_key, region)
 
-    def _team(self, spec: OrgSpec, team: str, account_key: str, account_id: str, region: str) -> None:
+    def _team(self, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
         t = spec.teams[team]
         m = t.governance.monitoring
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
@@ -157,30 +85,12 @@ class StageMonitoring(Construct):
             was=was and f"{was}_monitoring",
         )
         self.topics[team] = topic
-        topic_arn = f"arn:aws:sns:{region}:{account_id}:{topic_name}"
-        alarms_arn = f"arn:aws:cloudwatch:{region}:{account_id}:alarm"
         named(
             SnsTopicPolicy(
                 self,
                 f"{address}_topic_policy",
                 arn=ref(topic, "arn"),
-                policy=policy.document(
-                    policy.statement(
-                        "TeamAlarmsPublish",
-                        ["sns:Publish"],
-                        topic_arn,
-                        principals={"Service": "cloudwatch.amazonaws.com"},
-                        conditions={
-                            "StringEquals": {"aws:SourceAccount": account_id},
-                            "ArnLike": {
-                                "aws:SourceArn": [
-                                    f"{alarms_arn}:{naming.endpoint_name(spec, team, g)}-*"
-                                    for g in t.governance.model_package_groups
-                                ]
-                            },
-                        },
-                    )
-                ),
+                policy=iam.topic_policy(spec, team, account_key, region),
             ),
             f"{address}_monitoring",
             was=was and f"{was}_monitoring",

@@ -40,6 +40,7 @@ from constructs import Construct
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import naming
 from mlgov.platform import network as facts
+from mlgov.platform.iam import network as iam
 from mlgov.platform.network import ResolvedNetwork, address
 from mlgov.spec.model import OrgSpec
 
@@ -132,7 +133,7 @@ class AccountNetwork(Construct):
                     https=True,
                     referenced_security_group_id=source,
                 )
-            policy_doc = facts.endpoint_policy(spec)
+            policy_doc = iam.endpoint_policy(spec)
             for endpoint in r.endpoints:
                 service = endpoint.service_name(r.region)
                 common: dict[str, Any] = {

@@ -13,6 +13,7 @@ import pytest
 from mlgov.errors import SpecError
 from mlgov.platform import naming
 from mlgov.platform import network as facts
+from mlgov.platform.iam import network as iam_network
 from mlgov.review import security, terraform
 from mlgov.spec.model import Layer
 from mlgov.spec.source import load_yaml
@@ -200,7 +201,7 @@ def test_every_workload_stack_has_its_network(stacks, default_spec, name):
     endpoints = res["aws_vpc_endpoint"]
     assert sorted(endpoints) == sorted(f"network_{e.key}" for e in facts.endpoints_for(net.layer))
     for key, endpoint in endpoints.items():
-        assert json.loads(endpoint["policy"]) == json.loads(facts.endpoint_policy(default_spec)), key
+        assert json.loads(endpoint["policy"]) == json.loads(iam_network.endpoint_policy(default_spec)), key
         if endpoint["vpc_endpoint_type"] == "Interface":
             assert endpoint["private_dns_enabled"] is True
             assert endpoint["subnet_ids"] == list(net.subnet_ids)

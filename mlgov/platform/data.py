@@ -5,7 +5,7 @@ expression covers every table whose tags (the database's, overridden by the tabl
 match it, a feature group grant covers its offline store's table. The data stack grants these
 to the team's dev ACCOUNT, the dev stack re-grants them to the team's ROLES, and the IAM side
 of those roles (Glue read on exactly these objects, Athena on the team's workgroup) is built
-here too, so the three can never disagree.
+from these facts (:mod:`mlgov.platform.iam.data`), so the three can never disagree.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from mlgov.platform import naming, policy
+from mlgov.platform import naming
 from mlgov.spec.data import DataSettings, Grant
 from mlgov.spec.model import OrgSpec
 
@@ -50,23 +49,6 @@ OFFLINE_STORE_COLUMNS = (("write_time", "timestamp"), ("api_invocation_time", "t
 DATABASE_PERMISSIONS = ("DESCRIBE",)
 TABLE_PERMISSIONS = ("DESCRIBE", "SELECT")
 COLUMN_PERMISSIONS = ("SELECT",)
-
-GLUE_READ_ACTIONS = (
-    "glue:BatchGetPartition",
-    "glue:GetDatabase",
-    "glue:GetDatabases",
-    "glue:GetPartition",
-    "glue:GetPartitions",
-    "glue:GetTable",
-    "glue:GetTables",
-)
-ATHENA_ACTIONS = (
-    "athena:GetQueryExecution",
-    "athena:GetQueryResults",
-    "athena:GetWorkGroup",
-    "athena:StartQueryExecution",
-    "athena:StopQueryExecution",
-)
 
 
 @dataclass(frozen=True)
@@ -226,59 +208,6 @@ def training_source(spec: OrgSpec, team: str) -> str:
 def granted_teams(spec: OrgSpec) -> list[str]:
     """Teams the data account shares something with, in the order of their AWS names."""
     return naming.by_label(spec, (team for team in spec.teams if team_grants(spec, team)))
-
-
-def glue_arns(spec: OrgSpec, team: str, dev_account_id: str, region: str) -> list[str]:
-    """Exactly the Glue objects a team's roles read: its catalog, resource links and their
-    tables in the dev account, and the shared databases and tables in the data account."""
-    data_id = spec.accounts[naming.data_account(spec) or ""].id
-    dev = f"arn:aws:glue:{region}:{dev_account_id}"
-    lake = f"arn:aws:glue:{region}:{data_id}"
-    arns = [f"{dev}:catalog", f"{lake}:catalog"]
-    for database in shared_databases(spec, team):
-        arns += [f"{dev}:database/{naming.resource_link(database)}", f"{lake}:database/{database}"]
-    for t in shared_tables(spec, team):
-        name = "*" if t.wildcard else t.table
-        arns += [f"{dev}:table/{naming.resource_link(t.database)}/{name}", f"{lake}:table/{t.database}/{name}"]
-    return sorted(set(arns))
-
-
-def data_statements(
-    spec: OrgSpec, team: str, dev_account_id: str, region: str, platform_bucket: str, platform_key_arn: str
-) -> list[dict[str, Any]]:
-    """IAM statements of a team's persona and execution roles for its shared data: Athena in the
-    team's workgroup with results under its prefix of the platform bucket, and, when something
-    is shared, Glue read on exactly the shared objects and Lake Formation's data access."""
-    workgroup = f"arn:aws:athena:{region}:{dev_account_id}:workgroup/{naming.athena_workgroup(spec, team)}"
-    prefix = naming.athena_results_prefix(naming.team_label(spec, team))
-    statements = [
-        policy.statement("AthenaTeamWorkgroup", ATHENA_ACTIONS, [workgroup]),
-        policy.statement(
-            "AthenaResults",
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [f"arn:aws:s3:::{platform_bucket}/{prefix}*"],
-        ),
-        policy.statement(
-            "AthenaResultsList",
-            ["s3:ListBucket"],
-            [f"arn:aws:s3:::{platform_bucket}"],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-        ),
-        policy.statement("AthenaResultsBucket", ["s3:GetBucketLocation"], [f"arn:aws:s3:::{platform_bucket}"]),
-        policy.statement(
-            "AthenaResultsKey",
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-            [platform_key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-        ),
-    ]
-    if shared_tables(spec, team):
-        statements += [
-            policy.statement("ReadSharedCatalog", GLUE_READ_ACTIONS, glue_arns(spec, team, dev_account_id, region)),
-            # GetDataAccess has no resource type: Lake Formation's grants decide what it vends.
-            policy.statement("LakeFormationDataAccess", ["lakeformation:GetDataAccess"], "*"),
-        ]
-    return statements
 
 
 def iter_tables(data: DataSettings) -> Iterator[tuple[str, str]]:

@@ -21,10 +21,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mlgov.platform import naming, network
+from mlgov.platform import images, naming, network
+from mlgov.platform.iam import arns
 from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.platform.templates import render_file
-from mlgov.spec.model import Layer, OrgSpec
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.spec.model import Layer, OrgSpec, Stage
 
 PROMOTION_ZIP = "assets/promotion.zip"
 ENDPOINT_SOURCE_ZIP = "assets/endpoint-source.zip"
@@ -224,3 +226,92 @@ def render_assets(spec: OrgSpec) -> dict[str, bytes]:
         tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip()
         tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip(spec)
     return tree
+
+
+# --- the hub's governance facts: who deploys where, which gates exist, what is promoted ------
+
+SOURCE_KEY = "sources/endpoint-source.zip"  # the pipelines' source object in the pipeline bucket
+STAGE_ROLE_PURPOSES = ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch")
+
+
+def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
+    """Per stage account id of a team: its deploy, CloudFormation and endpoint role ARNs."""
+    out: dict[str, dict[str, str]] = {}
+    for stage in spec.teams[team].stages:
+        account_id = spec.accounts[stage.account].id
+        out[account_id] = {
+            purpose: arns.role(account_id, naming.team_role(spec, team, purpose)) for purpose in STAGE_ROLE_PURPOSES
+        }
+    return dict(sorted(out.items()))
+
+
+def approval_action_name(stage_name: str) -> str:
+    """Name of the manual approval action before a stage's deploy action."""
+    return f"approve-{stage_name}"
+
+
+def verify_action_name(stage_name: str) -> str:
+    """Name of the pin check between a stage's approval and its deploy action."""
+    return f"verify-pin-{stage_name}"
+
+
+def approval_actions(spec: OrgSpec, region: str) -> list[str]:
+    """ARNs of every manual approval action of every pipeline (the governance officer's gate)."""
+    hub_id = spec.accounts[spec.hub].id
+    return sorted(
+        arns.pipeline_action(region, hub_id, naming.deploy_pipeline(spec, t, g), s.name, approval_action_name(s.name))
+        for t, team in spec.teams.items()
+        for g in team.governance.model_package_groups
+        for s in team.stages
+        if s.manual_approval
+    )
+
+
+def settings_hash(spec: OrgSpec, team: str, stage: Stage) -> str:
+    """Short hash of what the endpoint template builds for a stage (new settings, new names)."""
+    governance = spec.teams[team].governance
+    data = json.dumps(
+        [
+            resolve_endpoint(spec, team, stage).__dict__,
+            base64_sha256(endpoint_source_zip(spec)),
+            # Monitor job definitions are named like the model: new monitoring settings, new names.
+            governance.monitoring.model_dump(mode="json"),
+            {g: b.model_dump(mode="json") for g, b in sorted(governance.batch.items())},
+        ],
+        sort_keys=True,
+        default=list,
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:8]
+
+
+def promotion_log_group(spec: OrgSpec) -> str:
+    """The promotion function's log group (created by the hub stack, with retention)."""
+    return f"/aws/lambda/{naming.promotion_function(spec)}"
+
+
+def promotion_sources(spec: OrgSpec) -> dict[str, dict[str, Any]]:
+    """What the promotion function promotes, by dev account id: the team, its dev -> central
+    group names, the stage accounts that deploy its packages, its image rules and its own dev
+    models buckets (the only buckets its artifacts may come from)."""
+    sources: dict[str, dict[str, Any]] = {}
+    for team in naming.by_label(spec, spec.teams):
+        t = spec.teams[team]
+        groups = {
+            naming.model_package_group(spec, team, g): naming.central_model_package_group(spec, team, g)
+            for g in t.governance.model_package_groups
+        }
+        sources[spec.accounts[t.dev_account].id] = {
+            "team": naming.team_label(spec, team),
+            "groups": dict(sorted(groups.items())),
+            "deploy_accounts": list(stage_roles(spec, team)),
+            "images": images.promotion_rules(spec, team),
+            "buckets": sorted(
+                naming.bucket_name(spec, t.dev_account, r, "models") for r in spec.account_regions(t.dev_account)
+            ),
+        }
+    return dict(sorted(sources.items()))
+
+
+def central_groups(spec: OrgSpec) -> list[str]:
+    """Every central model package group of the hub registry, sorted."""
+    return sorted(g for s in promotion_sources(spec).values() for g in s["groups"].values())

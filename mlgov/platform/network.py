@@ -6,7 +6,6 @@
   first, then the public ones of an egress opt-in);
 - :data:`ENDPOINTS`: the VPC endpoints a VPC-only platform needs, each with its reason and the
   layers that get it;
-- :func:`endpoint_policy`: the org-scoped policy every endpoint carries;
 - :func:`account_network`: what a stack (and a test) needs to know of one account's network in
   one region: ids or Terraform references, and the SSM parameter names they are published under.
 
@@ -21,7 +20,8 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
-from mlgov.platform import naming, policy
+from mlgov.platform import naming
+from mlgov.platform.iam import arns
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.spec.network import NetworkDefaults
 
@@ -193,74 +193,12 @@ def endpoints_for(layer: Layer) -> list[Endpoint]:
     return [e for e in ENDPOINTS if layer in e.layers]
 
 
-def endpoint_policy(spec: OrgSpec) -> str:
-    """Policy of every VPC endpoint: only principals of the organization may use it.
-
-    An endpoint policy filters and never grants (IAM still decides), so the statement names
-    every action and resource; the organization condition keeps credentials from outside the
-    org from using the platform's private path to AWS (data exfiltration to foreign accounts).
-    """
-    return policy.document(
-        policy.statement(
-            "OnlyOrganizationPrincipals",
-            ["*"],
-            "*",
-            principals="*",
-            conditions={"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}},
-        )
-    )
-
-
 FLOW_LOG_PREFIX = "flow-logs"
-LOG_DELIVERY = "delivery.logs.amazonaws.com"
 
 
 def flow_log_destination(bucket: str) -> str:
     """S3 destination of an account's flow logs: the ``flow-logs/`` folder of the platform bucket."""
-    return f"arn:aws:s3:::{bucket}/{FLOW_LOG_PREFIX}/"
-
-
-def flow_log_bucket_statements(account_id: str, region: str, bucket: str) -> list[dict]:
-    """Platform bucket policy statements that let VPC flow log delivery write into its folder only."""
-    conditions = {
-        "StringEquals": {"aws:SourceAccount": account_id},
-        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
-    }
-    return [
-        policy.statement(
-            "FlowLogDeliveryAclCheck",
-            ["s3:GetBucketAcl"],
-            [f"arn:aws:s3:::{bucket}"],
-            principals={"Service": LOG_DELIVERY},
-            conditions=conditions,
-        ),
-        policy.statement(
-            "FlowLogDeliveryWrite",
-            ["s3:PutObject"],
-            [f"arn:aws:s3:::{bucket}/{FLOW_LOG_PREFIX}/AWSLogs/{account_id}/*"],
-            principals={"Service": LOG_DELIVERY},
-            conditions={
-                **conditions,
-                "StringEquals": {"aws:SourceAccount": account_id, "s3:x-amz-acl": "bucket-owner-full-control"},
-            },
-        ),
-    ]
-
-
-def flow_log_key_statements(account_id: str, region: str) -> list[dict]:
-    """Platform key policy statement: log delivery encrypts flow log objects (SSE-KMS bucket)."""
-    return [
-        policy.statement(
-            "FlowLogDeliveryEncrypts",
-            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"],
-            "*",
-            principals={"Service": LOG_DELIVERY},
-            conditions={
-                "StringEquals": {"aws:SourceAccount": account_id},
-                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
-            },
-        )
-    ]
+    return f"{arns.bucket(bucket)}/{FLOW_LOG_PREFIX}/"
 
 
 # -- settings -----------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-from mlgov.modules.governance_hub import approval_actions
 from mlgov.platform import naming
+from mlgov.platform.governance import approval_actions
 from mlgov.review import iam
 from tests.journey.world import Role, World
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from moto.events.models import EventPattern
 
-from mlgov.modules.governance_hub import approval_action_name
 from mlgov.platform import governance as assets
 from mlgov.platform import naming, policy
+from mlgov.platform.governance import approval_action_name
 from mlgov.review import iam
 from mlgov.review import policies as collector
 from tests.journey import build_steps, data_steps, monitor_steps

@@ -28,3 +28,57 @@ NETWORK_INTERFACE_PERMISSIONS = (
 # Writing to a log group that exists (LOG_DELIVERY) or that the writer creates on first use.
 LOG_DELIVERY = ("logs:CreateLogStream", "logs:PutLogEvents")
 LOG_GROUP_CREATE = ("logs:CreateLogGroup",)
+
+# --- added with the governance, data, repositories, images and monitoring documents ---
+
+# Roles: who may assume, which roles a caller may hand to a service.
+ASSUME_ROLE = ("sts:AssumeRole",)
+SET_SOURCE_IDENTITY = ("sts:SetSourceIdentity",)
+PASS_ROLE = ("iam:PassRole",)
+
+# A KMS key's use through S3 and the services that encrypt for a role: reading (decrypt, and
+# describing the key, which S3 and SageMaker check first), and writing new data keys.
+KMS_DECRYPT = ("kms:Decrypt",)
+KMS_READ = ("kms:Decrypt", "kms:DescribeKey")
+KMS_DATA_KEY = ("kms:GenerateDataKey",)
+KMS_ENCRYPT = ("kms:Encrypt",)
+KMS_GRANT = ("kms:CreateGrant",)
+
+# Pulling an image from an ECR repository; the login token takes no resource.
+ECR_LOGIN = ("ecr:GetAuthorizationToken",)
+ECR_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+# Updating and starting a SageMaker pipeline and following its executions.
+SAGEMAKER_PIPELINE_RUN = (
+    "sagemaker:CreatePipeline",
+    "sagemaker:DescribePipeline",
+    "sagemaker:DescribePipelineExecution",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:UpdatePipeline",
+)
+SAGEMAKER_TAGS = ("sagemaker:AddTags",)
+SAGEMAKER_TAGS_READ = ("sagemaker:ListTags",)
+SAGEMAKER_REGISTER = ("sagemaker:CreateModelPackage",)
+SAGEMAKER_APPROVE = ("sagemaker:UpdateModelPackage",)
+SAGEMAKER_DESCRIBE_PACKAGE = ("sagemaker:DescribeModelPackage",)
+SAGEMAKER_DESCRIBE_MODEL = ("sagemaker:DescribeModel",)
+# Reading a model package group and its packages (the hub reads a dev registry with these).
+SAGEMAKER_READ_PACKAGES = (
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListModelPackages",
+)
+
+# S3 object and bucket calls, one set per use.
+S3_GET = ("s3:GetObject",)
+S3_PUT = ("s3:PutObject",)
+S3_LIST = ("s3:ListBucket",)
+S3_READ = ("s3:GetObject", "s3:ListBucket")
+S3_VERSIONED_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
+
+# CloudFormation resolves AWS::SSM::Parameter::Value parameters with the caller's credentials.
+SSM_GET_PARAMETERS = ("ssm:GetParameters",)
+METRICS_PUT = ("cloudwatch:PutMetricData",)
+EVENTS_PUT = ("events:PutEvents",)
+SQS_SEND = ("sqs:SendMessage",)
+SNS_PUBLISH = ("sns:Publish",)

@@ -1,0 +1,92 @@
+"""Statement and document pieces shared by the governance documents of the dev, hub and stage accounts.
+
+Cross-account principals are written as the other account's root plus an
+``aws:PrincipalArn`` condition naming the exact role: IAM, S3 and KMS refuse a policy that
+names a role which does not exist yet, and this form keeps every stack deployable on its own
+while still trusting only that one role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlgov.platform import policy
+from mlgov.platform.iam import actions, arns
+
+PENDING = "PendingManualApproval"
+
+
+def register_pending(sid: str, package_arns: Sequence[str]) -> dict[str, Any]:
+    """CreateModelPackage only with status PendingManualApproval: nobody registers a package that is
+    already approved, so an approver's UpdateModelPackage is the only way to Approved."""
+    return policy.statement(
+        sid,
+        actions.SAGEMAKER_REGISTER,
+        package_arns,
+        conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}},
+    )
+
+
+def only_role(account_id: str, role_arns: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(principal, condition) that admit exactly ``role_arns`` of ``account_id``."""
+    return {"AWS": arns.account_root(account_id)}, {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}}
+
+
+def service_trust(service: str, account_id: str) -> str:
+    """Trust policy for an AWS service acting on behalf of this account only."""
+    return policy.document(
+        policy.statement(
+            "ServiceAssumesRole",
+            actions.ASSUME_ROLE,
+            principals={"Service": service},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        )
+    )
+
+
+def pass_role(sid: str, role_arns: Sequence[str], service: str) -> dict[str, Any]:
+    """PassRole on exactly ``role_arns``, and only to ``service``."""
+    return policy.statement(
+        sid, actions.PASS_ROLE, role_arns, conditions={"StringEquals": {"iam:PassedToService": service}}
+    )
+
+
+def kms_by_alias(
+    sid: str, key_actions: Sequence[str], region: str, account_id: str, alias: str, via_services: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Use of a key known only by its alias (its id is random): any key of that account with that alias."""
+    conditions: dict[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
+    if via_services:
+        conditions["StringEquals"] = {"kms:ViaService": sorted(f"{s}.{region}.amazonaws.com" for s in via_services)}
+    return policy.statement(sid, key_actions, [arns.kms_keys(region, account_id)], conditions=conditions)
+
+
+def dead_letter_queue_policy(region: str, account_id: str, name: str, sender_arn: str, sender_service: str) -> str:
+    """Queue policy of a dead-letter queue: only ``sender_service`` acting for ``sender_arn`` sends."""
+    return policy.document(
+        policy.statement(
+            "OnlyTheSourceSends",
+            actions.SQS_SEND,
+            [arns.queue(region, account_id, name)],
+            principals={"Service": sender_service},
+            conditions={"ArnEquals": {"aws:SourceArn": sender_arn}},
+        )
+    )
+
+
+def vpc_network_interfaces(region: str) -> dict[str, Any]:
+    """What SageMaker needs of a role whose jobs or endpoints run in a VPC: the network
+    interfaces it creates in the account's subnets (EC2 offers no resource scoping for these
+    calls at creation), in that region only."""
+    return policy.statement(
+        "VpcNetworkInterfaces",
+        actions.NETWORK_INTERFACES + actions.NETWORK_INTERFACE_PERMISSIONS + actions.NETWORK_DESCRIBE,
+        "*",
+        conditions={"StringEquals": {"aws:RequestedRegion": region}},
+    )
+
+
+def ecr_login() -> dict[str, Any]:
+    """GetAuthorizationToken takes no resource; the pull statements say which repositories."""
+    return policy.statement("EcrLogin", actions.ECR_LOGIN, "*")

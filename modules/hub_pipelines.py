@@ -1,0 +1,304 @@
+"""Per team deployment pipelines of the hub: approved central package -> stage endpoints.
+
+Reads every team's ``stages``, ``governance`` (groups, endpoint settings, monitoring, batch)
+and ``renamed_from``. Creates, per team, roles ``<org>-<team>-deploy-pipeline``,
+``-select-model`` and ``-start-deploy`` (policies:
+:mod:`mlgov.platform.iam.governance`), and per group: CodeBuild project
+``<org>-<team>-<group>-select`` (the NEWEST approved package), CodePipeline
+``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, a manual
+approval before every stage that asks for one) and rule ``<org>-<team>-<group>-approved`` on
+the default bus that starts it when a package of the central group becomes Approved (never
+on Rejected), with retry policy and dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.codebuild_project import CodebuildProject
+from cdktf_cdktf_provider_aws.codepipeline import (
+    Codepipeline,
+    CodepipelineArtifactStore,
+    CodepipelineArtifactStoreEncryptionKey,
+    CodepipelineStage,
+    CodepipelineStageAction,
+)
+from constructs import Construct
+
+from mlgov.modules.blocks import named, ref
+from mlgov.modules.governance_common import (
+    RETRY_ATTEMPTS,
+    RETRY_MAX_AGE_SECONDS,
+    approval_pattern,
+    dead_letter_queue,
+    role,
+)
+from mlgov.modules.hub_registry import HubRegistry
+from mlgov.platform import governance, monitoring, naming
+from mlgov.platform.iam import arns
+from mlgov.platform.iam import governance as iam
+from mlgov.platform.naming import construct_id
+from mlgov.spec.governance import resolve_endpoint
+from mlgov.spec.model import OrgSpec, Stage
+
+BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+
+
+def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str]) -> dict[str, Any]:
+    """CloudFormation parameters of one stage; the package ARN comes from the select step."""
+    e = resolve_endpoint(spec, team, stage)
+    account_id = spec.accounts[stage.account].id
+    region = naming.hub_region(spec)
+    capture_bucket = naming.bucket_name(spec, stage.account, region, "platform")
+    return {
+        "ModelPackageArn": {"Fn::GetParam": ["selected", governance.SELECTED_FILE, "ModelPackageArn"]},
+        "EndpointName": naming.endpoint_name(spec, team, group),
+        "SettingsHash": governance.settings_hash(spec, team, stage),
+        "ModelExecutionRoleArn": roles["endpoint"],
+        "KmsKeyArn": arns.kms_alias(region, account_id, naming.kms_alias(spec, "platform")),
+        "InstanceType": e.instance_type,
+        "InstanceCount": str(e.instance_count),
+        "MinCapacity": str(e.min_capacity),
+        "MaxCapacity": str(e.max_capacity),
+        "InvocationsPerInstance": str(e.invocations_per_instance),
+        "DataCapturePercent": str(e.data_capture_percent),
+        "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
+        "NetworkIsolation": "true" if e.network_isolation else "false",
+        **monitoring.endpoint_parameters(spec, team, group, stage),
+        # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
+        # parameters the stage account's stack writes (its network, docs/network.md).
+    }
+
+
+class HubPipelines:
+    """Roles, select projects, pipelines and start rules of one team, built into ``scope`` (the
+    governance hub; see :class:`mlgov.modules.hub_registry.HubRegistry` for why)."""
+
+    def __init__(self, scope: Construct, *, spec: OrgSpec, team: str, region: str, registry: HubRegistry) -> None:
+        hub_id = spec.accounts[spec.hub].id
+        key_arn = registry.key.arn
+        pipeline_bucket = registry.pipeline_bucket
+        t = spec.teams[team]
+        groups = t.governance.model_package_groups
+        roles = governance.stage_roles(spec, team)
+        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
+        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        tags = {"mlgov:team": label}
+        pipeline_role = role(
+            scope,
+            construct_id(team, "deploy_pipeline"),
+            was=naming.moved_id(former, "deploy_pipeline"),
+            name=naming.team_role(spec, team, "deploy-pipeline"),
+            trust=iam.pipeline_trust(spec),
+            tags=tags,
+            description=f"Deployment pipelines of team {label}; assumes only the team's deploy roles in its stage "
+            "accounts",
+            statements=iam.deploy_pipeline_statements(spec, team, region, key_arn),
+        )
+        build_role = role(
+            scope,
+            construct_id(team, "select_model"),
+            was=naming.moved_id(former, "select_model"),
+            name=naming.team_role(spec, team, "select-model"),
+            trust=iam.select_trust(spec),
+            tags=tags,
+            description=f"Selects the newest approved central package of team {label}",
+            statements=iam.select_model_statements(spec, team, region, key_arn),
+        )
+        start_role = role(
+            scope,
+            construct_id(team, "start_deploy"),
+            was=naming.moved_id(former, "start_deploy"),
+            name=naming.team_role(spec, team, "start-deploy"),
+            trust=iam.start_deploy_trust(spec),
+            tags=tags,
+            description=f"Lets the central approval rules start team {label}'s pipelines, and nothing else",
+            statements=iam.start_deploy_statements(spec, team, region),
+        )
+        for group in groups:
+            address, was = construct_id(team, group), naming.moved_id(former, group)
+            central = naming.central_model_package_group(spec, team, group)
+            project = named(
+                CodebuildProject(
+                    scope,
+                    f"{address}_select",
+                    name=naming.select_project(spec, team, group),
+                    service_role=ref(build_role, "arn"),
+                    encryption_key=ref(registry.key, "arn"),
+                    description=f"Newest approved package of {central}",
+                    build_timeout=10,
+                    tags=tags,
+                    artifacts={"type": "CODEPIPELINE"},
+                    source={
+                        "type": "CODEPIPELINE",
+                        "buildspec": governance.select_buildspec(central, monitoring.required_monitors(spec, team)),
+                    },
+                    environment={
+                        "compute_type": "BUILD_GENERAL1_SMALL",
+                        "image": BUILD_IMAGE,
+                        "type": "LINUX_CONTAINER",
+                    },
+                    logs_config={"cloudwatch_logs": {"status": "ENABLED"}},
+                ),
+                address,
+                was=was,
+            )
+            stages = [
+                CodepipelineStage(
+                    name="Source",
+                    action=[
+                        CodepipelineStageAction(
+                            name="template",
+                            category="Source",
+                            owner="AWS",
+                            provider="S3",
+                            version="1",
+                            output_artifacts=["template"],
+                            configuration={
+                                "S3Bucket": pipeline_bucket,
+                                "S3ObjectKey": governance.SOURCE_KEY,
+                                "PollForSourceChanges": "false",
+                            },
+                        )
+                    ],
+                ),
+                CodepipelineStage(
+                    name="SelectModel",
+                    action=[
+                        CodepipelineStageAction(
+                            name="newest-approved",
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            input_artifacts=["template"],
+                            output_artifacts=["selected"],
+                            namespace=governance.SELECT_NAMESPACE,
+                            configuration={"ProjectName": ref(project, "name")},
+                        )
+                    ],
+                ),
+            ]
+            for stage in t.stages:
+                r = roles[spec.accounts[stage.account].id]
+                actions = []
+                if stage.manual_approval:
+                    actions.append(
+                        CodepipelineStageAction(
+                            name=governance.approval_action_name(stage.name),
+                            category="Approval",
+                            owner="AWS",
+                            provider="Manual",
+                            version="1",
+                            run_order=1,
+                            # The approver sees the pin the earlier stages deployed (variables the
+                            # select build exported), so what is approved is what was tested.
+                            configuration={
+                                "CustomData": governance.approval_summary(central, stage.name, stage.account)
+                            },
+                        )
+                    )
+                    # After the approval, before the deploy: the pinned package is still exactly
+                    # what the earlier stages deployed (the select project, run in check mode).
+                    actions.append(
+                        CodepipelineStageAction(
+                            name=governance.verify_action_name(stage.name),
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            run_order=2,
+                            input_artifacts=["selected"],
+                            configuration={
+                                "ProjectName": ref(project, "name"),
+                                "EnvironmentVariables": governance.verify_pin_variables(),
+                            },
+                        )
+                    )
+                actions.append(
+                    CodepipelineStageAction(
+                        name=f"deploy-{stage.name}",
+                        category="Deploy",
+                        owner="AWS",
+                        provider="CloudFormation",
+                        version="1",
+                        run_order=3 if stage.manual_approval else 1,
+                        input_artifacts=["template", "selected"],
+                        role_arn=r["deploy"],
+                        region=region,
+                        configuration={
+                            "ActionMode": "CREATE_UPDATE",
+                            "StackName": naming.endpoint_stack(spec, team, group),
+                            "TemplatePath": f"template::{governance.ENDPOINT_TEMPLATE}",
+                            "RoleArn": r["endpoint-deployer"],
+                            "ParameterOverrides": json.dumps(
+                                stage_parameters(spec, team, group, stage, r), sort_keys=True
+                            ),
+                        },
+                    )
+                )
+                stages.append(CodepipelineStage(name=stage.name, action=actions))
+            pipeline = named(
+                Codepipeline(
+                    scope,
+                    f"{address}_pipeline",
+                    name=naming.deploy_pipeline(spec, team, group),
+                    role_arn=ref(pipeline_role, "arn"),
+                    pipeline_type="V2",
+                    execution_mode="QUEUED",
+                    tags=tags,
+                    artifact_store=[
+                        CodepipelineArtifactStore(
+                            location=pipeline_bucket,
+                            type="S3",
+                            encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key_arn, type="KMS"),
+                        )
+                    ],
+                    stage=stages,
+                ),
+                address,
+                was=was,
+            )
+            rule_name = naming.central_approval_rule(spec, team, group)
+            dlq = dead_letter_queue(
+                scope,
+                f"{address}_approved_dlq",
+                name=naming.dlq(rule_name),
+                region=region,
+                account_id=hub_id,
+                sender_arn=arns.event_rule(region, hub_id, rule_name),
+                sender_service=iam.EVENTS,
+                was=was and f"{was}_approved_dlq",
+            )
+            rule = named(
+                CloudwatchEventRule(
+                    scope,
+                    f"{address}_rule",
+                    name=rule_name,
+                    tags=tags,
+                    description=f"{central}: package Approved -> deploy pipeline (Rejected does not match)",
+                    event_pattern=json.dumps(approval_pattern([central]), sort_keys=True),
+                ),
+                address,
+                was=was,
+            )
+            named(
+                CloudwatchEventTarget(
+                    scope,
+                    f"{address}_target",
+                    rule=ref(rule, "name"),
+                    target_id="deploy-pipeline",
+                    arn=ref(pipeline, "arn"),
+                    role_arn=ref(start_role, "arn"),
+                    dead_letter_config={"arn": ref(dlq, "arn")},
+                    retry_policy={
+                        "maximum_event_age_in_seconds": RETRY_MAX_AGE_SECONDS,
+                        "maximum_retry_attempts": RETRY_ATTEMPTS,
+                    },
+                ),
+                address,
+                was=was,
+            )
