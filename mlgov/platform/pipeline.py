@@ -344,6 +344,13 @@ def baseline_step(p: BuildPipeline, r: RepositoryBuild, name: str, *, dataset: A
 # (``mlgov.functions.promotion.VERSION_KEY``) and copies exactly those versions.
 VERSION_KEY = "mlgov:version:"
 SEAL_FILE = "seal.json"
+# The registration's artifact fields the Seal step records, by field path -> artifact name.
+SEALED_FIELDS = {
+    "InferenceSpecification.Containers.0.ModelDataUrl": "model",
+    "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri": "statistics",
+    "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri": "constraints",
+    "ModelMetrics.ModelQuality.Statistics.S3Uri": "evaluation",
+}
 
 
 def seal_step(p: BuildPipeline, r: RepositoryBuild, name: str, *, artifacts: dict[str, Any]) -> Json:
@@ -449,15 +456,7 @@ def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
             "evaluation": report,
         },
     )
-    versions = sealed_versions(
-        "Seal",
-        {
-            "InferenceSpecification.Containers.0.ModelDataUrl": "model",
-            "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri": "statistics",
-            "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri": "constraints",
-            "ModelMetrics.ModelQuality.Statistics.S3Uri": "evaluation",
-        },
-    )
+    versions = sealed_versions("Seal", SEALED_FIELDS)
     register = register_step(
         p,
         "Register",

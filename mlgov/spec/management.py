@@ -70,6 +70,12 @@ class AuditGuardrail(GuardrailBase):
     )
 
 
+class GatesGuardrail(GuardrailBase):
+    """Back the model gates: nobody registers an approved package, and only mlgov's approver,
+    officer and endpoint deployer roles (exact ARNs) decide packages, approve deployments or
+    change monitoring schedules, whatever an account's administrators grant themselves."""
+
+
 class Guardrails(SpecModel):
     """The service control policies mlgov creates, one per concern, each switchable."""
 
@@ -102,6 +108,11 @@ class Guardrails(SpecModel):
     protect_audit: AuditGuardrail = Field(
         default_factory=AuditGuardrail,
         description="Protect the listed CloudTrail trails and Config recorders (default target: the root).",
+    )
+    protect_gates: GatesGuardrail = Field(
+        default_factory=GatesGuardrail,
+        description="Deny registering an Approved model package, and deciding packages, approving deployments or "
+        "changing monitoring schedules to every role but mlgov's own for it (default target: every OU).",
     )
 
 

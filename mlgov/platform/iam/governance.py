@@ -16,7 +16,7 @@ from typing import Any
 from mlgov.platform import governance, monitoring, naming, policy
 from mlgov.platform.iam import arns
 from mlgov.platform.iam.actions import LOG_DELIVERY, LOG_GROUP_CREATE
-from mlgov.platform.iam.common import only_role, register_pending, service_trust
+from mlgov.platform.iam.common import approve_packages, only_role, register_pending, service_trust
 from mlgov.spec.model import OrgSpec
 
 # Action sets of the hub's documents.
@@ -59,7 +59,6 @@ CENTRAL_REGISTRY_WRITE = (
     "sagemaker:UpdateModelCard",
 )
 CENTRAL_REGISTRY_READ = ("sagemaker:DescribeModelCard", "sagemaker:DescribeModelPackageGroup")
-APPROVE_PACKAGE = ("sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage")
 SELECT_BUILD = ("codebuild:BatchGetBuilds", "codebuild:StartBuild")
 START_PIPELINE = ("codepipeline:StartPipelineExecution",)
 PUT_APPROVAL = ("codepipeline:PutApprovalResult",)
@@ -302,6 +301,18 @@ def _pipeline_key(key_arn: str) -> dict[str, Any]:
     return policy.statement("ArtifactKey", PIPELINE_KEY_USE, [key_arn])
 
 
+SOURCE_WRITE = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject")
+
+
+def _sources_read_only(pipeline_bucket: str) -> dict[str, Any]:
+    """The pipelines' source (every team's endpoint template) is Terraform's: the roles that use the
+    artifact store may read it, never replace it."""
+    source_prefix = governance.SOURCE_KEY.rsplit("/", 1)[0]
+    return policy.statement(
+        "SourcesReadOnly", SOURCE_WRITE, [arns.objects(pipeline_bucket, source_prefix)], effect="Deny"
+    )
+
+
 def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: str) -> list[dict[str, Any]]:
     """A team's pipelines: the artifact store, its select builds, and its stage deploy roles only."""
     hub_id = _hub_id(spec)
@@ -309,6 +320,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: s
     groups = spec.teams[team].governance.model_package_groups
     return [
         policy.statement("ArtifactStore", PIPELINE_STORE, policy.bucket_arns(pipeline_bucket)),
+        _sources_read_only(pipeline_bucket),
         _pipeline_key(key_arn),
         policy.statement(
             "SelectBuild",
@@ -342,6 +354,7 @@ def select_model_statements(spec: OrgSpec, team: str, region: str, key_arn: str)
             ),
         ),
         policy.statement("ArtifactStore", OBJECT_READ_WRITE, [arns.objects(pipeline_bucket)]),
+        _sources_read_only(pipeline_bucket),
         _pipeline_key(key_arn),
         policy.statement("Logs", LOG_GROUP_CREATE + LOG_DELIVERY, [f"{g}:*" for g in log_groups] + log_groups),
     ]
@@ -387,8 +400,10 @@ def ml_engineer_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
     """ML engineer: reviews and approves packages of the central registry (which starts deployment)."""
     hub_id = _hub_id(spec)
     central = governance.central_groups(spec)
+    packages = _central(region, hub_id, "model-package", central)
     return [
-        policy.statement("ApproveCentralPackages", APPROVE_PACKAGE, _central(region, hub_id, "model-package", central)),
+        approve_packages("ApproveCentralPackages", packages),
+        policy.statement("DescribeCentralPackages", DESCRIBE_PACKAGE, packages),
         policy.statement(
             "ReadCentralRegistry",
             CENTRAL_REGISTRY_READ,
