@@ -2,7 +2,8 @@
 artifacts are called, and the prod approval shows that pin.
 
 The buildspec is RUN in ``sh`` with a stub ``aws`` answering as the central registry would
-(:func:`tests.journey.monitor_steps.run_select`), with the ``jq`` the build image ships.
+(:func:`tests.journey.monitor_steps.run_select`), with ``jq`` as the build image ships it
+(required, never skipped).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ OTHER = "arn:aws:sagemaker:eu-west-1:110000000001:model-package/nwa-churn-models
 MODEL = "InferenceSpecification.Containers.0.ModelDataUrl"
 HOSTILE = f's3://nwa-ml-models/projects/p/x","ModelPackageArn":"{OTHER}","y":"/statistics.json'
 
-pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (in the CodeBuild image) is not installed")
+
+def test_jq_is_installed():
+    # The select step runs in the CodeBuild image, which ships jq; these tests run it for real.
+    assert shutil.which("jq"), "jq is required to run the select step's buildspec (apt-get install jq)"
 
 
 def test_a_key_name_with_quotes_cannot_inject_a_second_package_arn():
