@@ -16,6 +16,7 @@ from tests.journey.journey import Journey, lines_of
 # bridge and default_world are the story's session fixtures, shared with this module.
 from tests.journey.test_journey import _policy_edit, _text_edit, bridge, default_world, drop  # noqa: F401
 from tests.journey.world import World
+from tests.test_separation_of_duties import no_gate_scp
 
 DEV = "ml-dev-fraud"
 NEWEST = "products/sagemaker-projects/model-build/v4.yaml"  # the newest build, the one the journey walks
@@ -122,13 +123,24 @@ BROKEN = {
         _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
         None,
     ),
+    # the role's policy and its boundary both opened to approving, and the gate SCP removed
     "build-approves": (
         _both(
             _policy_edit(DEV, *CODEBUILD, drop("NeverApprove")),
             _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
             _policy_edit(DEV, *BOUNDARY, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+            no_gate_scp,
         ),
         "B2 build (sagemaker:UpdateModelPackage, denied)",
+    ),
+    # ... with the gate SCP in place: only the approvers' roles may update packages, nothing opens
+    "build-approves-gate-scp-kept": (
+        _both(
+            _policy_edit(DEV, *CODEBUILD, drop("NeverApprove")),
+            _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+            _policy_edit(DEV, *BOUNDARY, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+        ),
+        None,
     ),
     "build-without-boundary": (_no_boundary, "B2 build: the codebuild role has no permissions boundary"),
     "build-runs-as-another-role": (
