@@ -121,6 +121,13 @@ def test_every_stage_behind_an_approval_checks_the_pin_before_it_deploys(stacks)
             assert verify["input_artifacts"] == ["selected"] and "selected" in deploy["input_artifacts"]
 
 
+def test_the_buildspec_holds_no_terraform_template_sequence():
+    # Terraform reads "${" and "%{" in the project's JSON as its own: the buildspec must hold none
+    for monitors in ((), ("data-quality",), ("data-quality", "model-quality", "bias")):
+        buildspec = assets.select_buildspec(GROUP, monitors)
+        assert "${" not in buildspec and "%{" not in buildspec
+
+
 def test_the_prod_approval_shows_the_pin(stacks):
     pipeline = stacks["ml-shared-services"]["resource"]["aws_codepipeline"]["fraud_card_scoring"]
     (select,) = pipeline["stage"][1]["action"]

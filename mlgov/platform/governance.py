@@ -168,7 +168,8 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     )
     commands = [
         f"arn=$({query})",
-        'if [ -n "${PINNED_ARN:-}" ]; then arn=$PINNED_ARN; fi',
+        # No "${" anywhere: Terraform would read it as its own interpolation in the project's JSON.
+        'if [ -n "$PINNED_ARN" ]; then arn=$PINNED_ARN; fi',
         # Only a versioned package of this group: anything else is not what was approved.
         f"printf '%s' \"$arn\" | grep -Eqx 'arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{{12}}:model-package/"
         f'{central_group}/[0-9]+\' || {{ echo "no approved model package in {central_group}" >&2; exit 1; }}',
@@ -184,7 +185,7 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     commands += [
         f"ModelPackageArn=$(jq -r .ModelPackageArn {SELECTED_FILE})",
         f"PinDigest=$(sha256sum {SELECTED_FILE} | cut -c1-64)",
-        'if [ -n "${PINNED_DIGEST:-}" ] && [ "$PinDigest" != "$PINNED_DIGEST" ]; then echo "$arn changed since '
+        'if [ -n "$PINNED_DIGEST" ] && [ "$PinDigest" != "$PINNED_DIGEST" ]; then echo "$arn changed since '
         'the earlier stages deployed it (pin $PINNED_DIGEST, now $PinDigest)" >&2; exit 1; fi',
         f"cat {SELECTED_FILE}",
     ]
