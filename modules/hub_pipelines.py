@@ -176,6 +176,7 @@ class HubPipelines:
                             version="1",
                             input_artifacts=["template"],
                             output_artifacts=["selected"],
+                            namespace=governance.SELECT_NAMESPACE,
                             configuration={"ProjectName": ref(project, "name")},
                         )
                     ],
@@ -193,8 +194,27 @@ class HubPipelines:
                             provider="Manual",
                             version="1",
                             run_order=1,
+                            # The approver sees the pin the earlier stages deployed (variables the
+                            # select build exported), so what is approved is what was tested.
                             configuration={
-                                "CustomData": f"Approve deploying {central} to {stage.name} ({stage.account})"
+                                "CustomData": governance.approval_summary(central, stage.name, stage.account)
+                            },
+                        )
+                    )
+                    # After the approval, before the deploy: the pinned package is still exactly
+                    # what the earlier stages deployed (the select project, run in check mode).
+                    actions.append(
+                        CodepipelineStageAction(
+                            name=governance.verify_action_name(stage.name),
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            run_order=2,
+                            input_artifacts=["selected"],
+                            configuration={
+                                "ProjectName": ref(project, "name"),
+                                "EnvironmentVariables": governance.verify_pin_variables(),
                             },
                         )
                     )
@@ -205,7 +225,7 @@ class HubPipelines:
                         owner="AWS",
                         provider="CloudFormation",
                         version="1",
-                        run_order=2 if stage.manual_approval else 1,
+                        run_order=3 if stage.manual_approval else 1,
                         input_artifacts=["template", "selected"],
                         role_arn=r["deploy"],
                         region=region,

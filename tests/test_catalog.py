@@ -121,6 +121,7 @@ def test_products_land_in_generated_by_portfolio_product_version(tree, default_s
         "products/sagemaker-projects/model-build/v1.yaml",
         "products/sagemaker-projects/model-build/v2.yaml",
         "products/sagemaker-projects/model-build/v3.yaml",
+        "products/sagemaker-projects/model-build/v4.yaml",
     ]
     assert render_products(default_spec) == {k: tree[k] for k in keys}
 
@@ -353,7 +354,7 @@ def test_principal_associations_are_one_pattern_per_persona(hub, default_spec):
 def test_templates_are_uploaded_verbatim_to_an_organization_only_bucket(hub, tree):
     # Only the catalog's objects: the governance flow uploads its own (endpoint source zip).
     objects = {n: o for n, o in resources(hub, "aws_s3_object").items() if o["bucket"] == "${aws_s3_bucket.catalog.id}"}
-    assert len(objects) == 8  # every version, the retired product's included
+    assert len(objects) == 9  # every version, the retired product's included
     for obj in objects.values():
         assert obj["bucket"] == "${aws_s3_bucket.catalog.id}"
         # Terraform turns $${ back into ${, so S3 receives exactly the committed bytes.
@@ -544,15 +545,27 @@ def test_synth_and_check_refuse_to_rewrite_a_released_version(tree, tmp_path, mo
         assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+# Released versions whose template has moved on since (a newer version renders it): they stay
+# frozen in every "as if nothing were frozen" test, or they would be reported too.
+MOVED_ON = {("sagemaker-projects", "model-build", "v3")}
+MOVED_ON_LINE = "              frozen: true   # released bytes: v4 seals the artifacts' versions"
+
+
 def _unfrozen(spec):
-    """``spec`` with every product version rendered from its template (no ``frozen``)."""
+    """``spec`` with every product version rendered from its template (no ``frozen``), except
+    the released versions whose template moved on (:data:`MOVED_ON`)."""
     catalog = spec.service_catalog
     portfolios = {
         pkey: pf.model_copy(
             update={
                 "products": {
                     key: prod.model_copy(
-                        update={"versions": [v.model_copy(update={"frozen": False}) for v in prod.versions]}
+                        update={
+                            "versions": [
+                                v.model_copy(update={"frozen": (pkey, key, v.name) in MOVED_ON and v.frozen})
+                                for v in prod.versions
+                            ]
+                        }
                     )
                     for key, prod in pf.products.items()
                 }
@@ -615,11 +628,18 @@ def test_the_printed_remedy_for_a_changed_released_version_works_when_followed_l
     released = render_products(load_spec(ROOT / "org.yaml"))
     copy = tmp_path / "templates"
     shutil.copytree(render.TEMPLATES_DIR, copy, ignore=shutil.ignore_patterns("released"))
+    for portfolio, product, version in MOVED_ON:
+        kept = copy / "released" / portfolio / product / f"{version}.yaml"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(render.TEMPLATES_DIR / "released" / portfolio / product / f"{version}.yaml", kept)
     monkeypatch.setattr(render, "TEMPLATES_DIR", copy)
     render.environment.cache_clear()
     try:
         # WHEN a team is added to the spec with nothing frozen
-        unfrozen = _with_risk_team(text).replace("              frozen: true", "              frozen: false")
+        assert MOVED_ON_LINE in text
+        unfrozen = _with_risk_team(text).replace(MOVED_ON_LINE, "<moved on>")
+        unfrozen = unfrozen.replace("              frozen: true", "              frozen: false")
+        unfrozen = unfrozen.replace("<moved on>", MOVED_ON_LINE)
         (message,) = released_changes(render_products(_unfrozen(parse_spec(load_yaml(unfrozen, "org.yaml")))), released)
         # THEN the endpoint product's v1 (it prints every team's stages) is refused, with the way out
         rel = "products/sagemaker-projects/endpoint-deploy/v1.yaml"
@@ -631,7 +651,7 @@ def test_the_printed_remedy_for_a_changed_released_version_works_when_followed_l
             parse_spec(load_yaml(frozen, "org.yaml"))
         # WHEN the advice is followed literally: the released file copied there, `frozen: true` set
         target = copy / "released" / rel.removeprefix("products/")
-        target.parent.mkdir(parents=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(released[rel])
         lines = unfrozen.splitlines(keepends=True)
         at = next(i for i, line in enumerate(lines) if line.strip() == "template: endpoint-deploy")

@@ -200,9 +200,10 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert [s["name"] for s in stages] == ["Source", "SelectModel", "test", "prod"]
     test_actions = stages[2]["action"]
     assert [a["category"] for a in test_actions] == ["Deploy"]
-    approve, deploy = sorted(stages[3]["action"], key=lambda a: a["run_order"])
+    approve, verify, deploy = sorted(stages[3]["action"], key=lambda a: a["run_order"])
     assert (approve["category"], approve["provider"], approve["run_order"]) == ("Approval", "Manual", 1)
-    assert (deploy["category"], deploy["run_order"]) == ("Deploy", 2)
+    assert (verify["category"], verify["provider"], verify["run_order"]) == ("Build", "CodeBuild", 2)
+    assert (deploy["category"], deploy["run_order"]) == ("Deploy", 3)
     # each deploy goes through the team's deploy role in its stage account
     assert test_actions[0]["role_arn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy"
     assert deploy["role_arn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"

@@ -58,11 +58,12 @@ def iam_actions() -> dict[str, set[str]]:
 # --- each SCP --------------------------------------------------------------------------
 
 
-def test_default_spec_has_five_scps_with_names_descriptions_and_targets(default_spec):
+def test_default_spec_has_six_scps_with_names_descriptions_and_targets(default_spec):
     found = policies(default_spec)
     assert {k: (p.name, p.targets) for k, p in found.items()} == {
         "deny_leave_organization": ("nwa-deny-leave-organization", ("root",)),
         "protect_audit": ("nwa-protect-audit", ("root",)),
+        "protect_gates": ("nwa-protect-gates", ("data", "infrastructure", "ml-deployment", "ml-workloads")),
         "region_restriction": (
             "nwa-deny-outside-regions",
             ("data", "infrastructure", "ml-deployment", "ml-workloads"),
@@ -361,6 +362,13 @@ def test_management_stack_owns_ous_scps_attachments_and_org_access(stacks, defau
     assert targets == {
         "deny_leave_organization__root": ("${aws_organizations_policy.deny_leave_organization.id}", "r-nw4a"),
         "protect_audit__root": ("${aws_organizations_policy.protect_audit.id}", "r-nw4a"),
+        **{
+            f"protect_gates__{ou.replace('-', '_')}": (
+                "${aws_organizations_policy.protect_gates.id}",
+                f"${{aws_organizations_organizational_unit.{ou.replace('-', '_')}.id}}",
+            )
+            for ou in ("data", "infrastructure", "ml-deployment", "ml-workloads")
+        },
         "region_restriction__data": (
             "${aws_organizations_policy.region_restriction.id}",
             "${aws_organizations_organizational_unit.data.id}",

@@ -21,6 +21,7 @@ from mlgov.functions.promotion import Clients, Config, Images, Source
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 DEV_BUCKET = "nwa-models-dev"
+OTHER_TEAM_BUCKET = "nwa-models-dev-churn"  # another team's dev bucket the hub role can also read
 HUB_BUCKET = "nwa-model-artifacts-hub"
 GROUP = "nwa-fraud-card-scoring"
 CENTRAL = f"{GROUP}-{ACCOUNT}"
@@ -58,8 +59,9 @@ def aws(monkeypatch):
         sm = boto3.client("sagemaker", region_name=REGION)
         s3 = boto3.client("s3", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)
-        for bucket in (DEV_BUCKET, HUB_BUCKET):
+        for bucket in (DEV_BUCKET, HUB_BUCKET, OTHER_TEAM_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         key_arn = kms.create_key(Description="hub model artifacts")["KeyMetadata"]["Arn"]
         sm.create_model_package_group(ModelPackageGroupName=GROUP)
         config = Config(
@@ -71,6 +73,7 @@ def aws(monkeypatch):
                     groups={GROUP: CENTRAL},
                     deploy_accounts=("440000000005", "550000000006"),
                     images=IMAGES,
+                    buckets=(DEV_BUCKET,),
                 )
             },
         )
@@ -78,13 +81,32 @@ def aws(monkeypatch):
         yield sm, s3, config, clients
 
 
+MODEL_FIELD = "InferenceSpecification.Containers.0.ModelDataUrl"
+
+
 def register_source(
-    sm, s3, *, status="Approved", size=1024, metrics=True, name="model.tar.gz", image=AWS_XGBOOST, baselines=False
+    sm,
+    s3,
+    *,
+    status="Approved",
+    size=1024,
+    metrics=True,
+    name="model.tar.gz",
+    image=AWS_XGBOOST,
+    baselines=False,
+    bucket=DEV_BUCKET,
+    record=True,
 ):
     """A source package in the dev group with a model artifact (and a metrics report, and the
-    data-quality drift baselines the build pipeline registers: SEAMS.md item 2)."""
-    s3.put_object(Bucket=DEV_BUCKET, Key=f"train/{name}", Body=b"m" * size)
-    s3.put_object(Bucket=DEV_BUCKET, Key="eval/metrics.json", Body=b'{"auc": 0.93}')
+    data-quality drift baselines the build pipeline registers: SEAMS.md item 2), registered as
+    the build registers it: with the S3 version of every artifact (``record``)."""
+    run = name.split(".")[0]  # each build run writes under its own prefix
+    versions = {
+        MODEL_FIELD: s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=b"m" * size)["VersionId"],
+        "ModelMetrics.ModelQuality.Statistics.S3Uri": s3.put_object(
+            Bucket=DEV_BUCKET, Key=f"runs/{run}/metrics.json", Body=b'{"auc": 0.93}'
+        )["VersionId"],
+    }
     request = {
         "ModelPackageGroupName": GROUP,
         "ModelPackageDescription": "Gradient-boosted card-fraud scorer",
@@ -92,7 +114,7 @@ def register_source(
             "Containers": [
                 {
                     "Image": image,
-                    "ModelDataUrl": f"s3://{DEV_BUCKET}/train/{name}",
+                    "ModelDataUrl": f"s3://{bucket}/train/{name}",
                 }
             ],
             "SupportedContentTypes": ["text/csv"],
@@ -104,21 +126,24 @@ def register_source(
     if metrics:
         request["ModelMetrics"] = {
             "ModelQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/eval/metrics.json"}
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{DEV_BUCKET}/runs/{run}/metrics.json"}
             }
         }
     if baselines:
         for kind in ("statistics", "constraints"):
-            s3.put_object(Bucket=DEV_BUCKET, Key=f"pipeline/baseline/{kind}.json", Body=b"{}")
+            put = s3.put_object(Bucket=DEV_BUCKET, Key=f"runs/{run}/baseline/{kind}.json", Body=b"{}")
+            versions[f"DriftCheckBaselines.ModelDataQuality.{kind.title()}.S3Uri"] = put["VersionId"]
         request["DriftCheckBaselines"] = {
             "ModelDataQuality": {
                 kind.title(): {
                     "ContentType": "application/json",
-                    "S3Uri": f"s3://{DEV_BUCKET}/pipeline/baseline/{kind}.json",
+                    "S3Uri": f"s3://{DEV_BUCKET}/runs/{run}/baseline/{kind}.json",
                 }
                 for kind in ("statistics", "constraints")
             }
         }
+    if record:
+        request["CustomerMetadataProperties"].update({promotion.VERSION_KEY + f: v for f, v in versions.items()})
     return sm.create_model_package(**request)["ModelPackageArn"]
 
 
@@ -260,9 +285,9 @@ def test_unknown_account_or_group_and_missing_artifact_are_rejected_without_writ
     source = register_source(sm, s3)
     other = Config(config.artifact_bucket, config.kms_key_arn, {"999999999999": config.sources[ACCOUNT]})
     assert "is not a team dev account" in promotion.promote(approval_event(source), other, clients)["reason"]
-    s3.delete_object(Bucket=DEV_BUCKET, Key="eval/metrics.json")
+    s3.delete_object(Bucket=DEV_BUCKET, Key="runs/model/metrics.json")
     result = promotion.promote(approval_event(source), config, clients)
-    assert result == {"status": "rejected", "reason": f"artifact not found: s3://{DEV_BUCKET}/eval/metrics.json"}
+    assert result == {"status": "rejected", "reason": f"artifact not found: s3://{DEV_BUCKET}/runs/model/metrics.json"}
     assert_nothing_written(sm, s3, clients)
 
 
@@ -335,6 +360,7 @@ def test_config_reads_the_environment_mlgov_writes():
         }
     )
     assert config.sources["330000000003"] == Source("fraud", {"g": "g-330000000003"}, ("440000000005",))
+    assert config.sources["330000000003"].buckets == ()  # no bucket written: every artifact is refused
 
 
 def test_config_reads_the_image_rules_the_hub_stack_writes(default_spec, tree):
@@ -355,6 +381,15 @@ def test_config_reads_the_image_rules_the_hub_stack_writes(default_spec, tree):
         )
         assert source.images.problem(f"{naming.image_repository_uri(default_spec, team_name)}:v1") is None
         assert source.images.problem(f"{images.model_monitor_image(region)}:latest") is None
+        # AND the team's own dev models buckets, and no other team's
+        assert source.buckets == tuple(
+            sorted(
+                naming.bucket_name(default_spec, team.dev_account, r, "models")
+                for r in default_spec.account_regions(team.dev_account)
+            )
+        )
+    all_buckets = [b for s in config.sources.values() for b in s.buckets]
+    assert len(all_buckets) == len(set(all_buckets))
 
 
 def test_lambda_handler_reads_its_environment_and_rejects_garbage(aws, monkeypatch):
@@ -432,7 +467,223 @@ def test_drift_baselines_are_copied_into_the_hub_and_the_central_package_points_
 def test_missing_drift_baseline_is_rejected_without_writes(aws):
     sm, s3, config, clients = aws
     source = register_source(sm, s3, baselines=True)
-    s3.delete_object(Bucket=DEV_BUCKET, Key="pipeline/baseline/constraints.json")
+    s3.delete_object(Bucket=DEV_BUCKET, Key="runs/model/baseline/constraints.json")
     result = promotion.promote(approval_event(source), config, clients)
-    assert result["reason"] == f"artifact not found: s3://{DEV_BUCKET}/pipeline/baseline/constraints.json"
+    assert result["reason"] == f"artifact not found: s3://{DEV_BUCKET}/runs/model/baseline/constraints.json"
     assert_nothing_written(sm, s3, clients)
+
+
+def test_artifact_in_another_teams_dev_bucket_is_rejected_without_writes(aws):
+    sm, s3, config, clients = aws
+    # GIVEN a fraud package whose model lives in churn's dev bucket (the hub role may read both)
+    source = register_source(sm, s3, bucket=OTHER_TEAM_BUCKET)
+    result = promotion.promote(approval_event(source), config, clients)
+    # THEN it is refused: promotion copies only from the source team's own dev bucket
+    assert result["status"] == "rejected", result
+    assert f"s3://{OTHER_TEAM_BUCKET}/train/model.tar.gz is not in team fraud's own dev bucket" in result["reason"]
+    assert_nothing_written(sm, s3, clients)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f'x","ModelPackageArn":"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other/1","y":".tar.gz',
+        "model v2.tar.gz",
+        "model{1}.tar.gz",
+        "a,b.tar.gz",
+        "../model.tar.gz",
+        "a//model.tar.gz",
+    ],
+)
+def test_artifact_key_outside_the_safe_characters_is_rejected_without_writes(aws, name):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3, name=name)
+    result = promotion.promote(approval_event(source), config, clients)
+    assert result["status"] == "rejected" and "has characters outside S3's safe set" in result["reason"], result
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_safe_keys_the_build_writes_are_accepted():
+    for key in ("projects/p-1/models/pipelines-abc123-Train-XyZ/output/model.tar.gz", "runs/a_b/(1)/x!*'.json"):
+        assert promotion.SAFE_KEY.match(key), key
+
+
+def test_artifact_overwritten_after_registration_is_refused_without_writes(aws):
+    sm, s3, config, clients = aws
+    # GIVEN an approved package, WHEN its model object is overwritten after the lead approved it
+    source = register_source(sm, s3, baselines=True)
+    s3.put_object(Bucket=DEV_BUCKET, Key="train/model.tar.gz", Body=b"something else")
+    result = promotion.promote(approval_event(source), config, clients)
+    # THEN nothing is promoted: the approved version is no longer the object's current one
+    assert result["status"] == "rejected" and "changed after registration" in result["reason"], result
+    assert f"s3://{DEV_BUCKET}/train/model.tar.gz" in result["reason"]
+    assert_nothing_written(sm, s3, clients)
+    # AND the same for a drift baseline (the data scientist cannot loosen the constraints)
+    s3.put_object(Bucket=DEV_BUCKET, Key="train/model.tar.gz", Body=b"m" * 1024)  # (model restored: new version)
+    constraints = register_source(sm, s3, baselines=True, name="v2.tar.gz")
+    s3.put_object(Bucket=DEV_BUCKET, Key="runs/v2/baseline/constraints.json", Body=b'{"features": []}')
+    result = promotion.promote(approval_event(constraints, "e-2"), config, clients)
+    assert "runs/v2/baseline/constraints.json changed after registration" in result["reason"], result
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_package_without_recorded_versions_is_refused_without_writes(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3, record=False)
+    result = promotion.promote(approval_event(source), config, clients)
+    assert result["status"] == "rejected", result
+    assert f"has no S3 version recorded at registration (mlgov:version:{MODEL_FIELD})" in result["reason"]
+    assert_nothing_written(sm, s3, clients)
+
+
+def test_promotion_copies_exactly_the_recorded_versions_and_records_the_hub_copies(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3, baselines=True)
+    recorded = sm.describe_model_package(ModelPackageName=source)["CustomerMetadataProperties"]
+    assert promotion.promote(approval_event(source), config, clients)["status"] == "promoted"
+    (package,) = central_packages(sm)
+    meta = package["CustomerMetadataProperties"]
+    fields = sorted(k for k in recorded if k.startswith(promotion.VERSION_KEY))
+    assert sorted(k for k in meta if k.startswith(promotion.VERSION_KEY)) == fields and len(fields) == 4
+    for key in fields:
+        path = key.removeprefix(promotion.VERSION_KEY).split(".")
+        node = package
+        for part in path:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        # the central field points at a hub object whose current version is the one recorded
+        head = s3.head_object(Bucket=HUB_BUCKET, Key=node.split("/", 3)[3])
+        assert meta[key] == head["VersionId"] != recorded[key]
+    model = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert s3.get_object(Bucket=HUB_BUCKET, Key=model.split("/", 3)[3])["Body"].read() == b"m" * 1024
+
+
+class RejectDuringCopy:
+    """The moto S3 client, except the lead rejects the source package while its artifacts are copied."""
+
+    def __init__(self, client, sm, arn):
+        self._client, self._sm, self._arn = client, sm, arn
+
+    def copy(self, *args, **kwargs):
+        self._sm.update_model_package(ModelPackageArn=self._arn, ModelApprovalStatus="Rejected")
+        return self._client.copy(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_package_rejected_while_copying_is_not_registered(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3)
+    clients.s3 = RejectDuringCopy(s3, sm, source)
+    result = promotion.promote(approval_event(source), config, clients)
+    # THEN the approval is re-checked before registering: no central package
+    assert result["status"] == "rejected" and "no longer approved (now 'Rejected')" in result["reason"], result
+    assert central_packages(sm) == []
+
+
+class OverwriteDuringCopy:
+    """The moto S3 client, except the data scientist overwrites the model just before it is copied."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def copy(self, source, *args, **kwargs):
+        self._client.put_object(Bucket=DEV_BUCKET, Key="train/model.tar.gz", Body=b"tampered")
+        return self._client.copy(source, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_an_overwrite_racing_the_copy_does_not_reach_the_hub(aws):
+    sm, s3, config, clients = aws
+    source = register_source(sm, s3)
+    clients.s3 = OverwriteDuringCopy(s3)
+    assert promotion.promote(approval_event(source), config, clients)["status"] == "promoted"
+    (package,) = central_packages(sm)
+    model = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    # THEN the hub holds the registered bytes: the copy names the recorded version
+    assert s3.get_object(Bucket=HUB_BUCKET, Key=model.split("/", 3)[3])["Body"].read() == b"m" * 1024
+
+
+def _load_seal():
+    """The seed's seal.py, as the pipeline's Seal step runs it."""
+    import importlib.util
+
+    from mlgov.platform.seed import SEED_DIR
+
+    spec = importlib.util.spec_from_file_location("seed_seal", SEED_DIR / "code" / "seal.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_package_registered_as_the_newest_build_registers_it_is_promoted(aws):
+    """The seam between the build and the hub: the definition's Seal and Register steps, resolved
+    as SageMaker resolves them for one run (the seed's seal.py run against the bucket), give a
+    package that promotion accepts; an artifact overwritten after the run is refused."""
+    import re
+
+    from mlgov.platform import catalog, pipeline
+
+    sm, s3, config, clients = aws
+    doc = pipeline.repository_document(*catalog.repository_pipeline())
+    steps = {s["Name"]: s for s in doc["Steps"]}
+    (register,) = steps["CheckAuc"]["Arguments"]["IfSteps"]
+    values = {
+        "ModelsBucket": DEV_BUCKET,
+        "SageMakerProjectName": "p",
+        "TrainingImageUri": AWS_XGBOOST,
+        "ModelPackageGroup": GROUP,
+    }
+    seal_file: dict = {}
+
+    def resolve(value):
+        if isinstance(value, str):
+            return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), "ml.m5.large"), value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Std:Join" in value:
+            return value["Std:Join"]["On"].join(resolve(v) for v in value["Std:Join"]["Values"])
+        if "Std:JsonGet" in value:
+            node = seal_file
+            for part in value["Std:JsonGet"]["Path"].split("."):
+                node = node[part]
+            return node
+        if "Get" in value:
+            got = value["Get"]
+            if got == "Execution.PipelineExecutionId":
+                return "run-1"
+            step = steps[got.split(".")[1]]["Arguments"]
+            if got.endswith("ModelArtifacts.S3ModelArtifacts"):
+                return resolve(step["OutputDataConfig"]["S3OutputPath"]) + "/pipelines-run-1-Train/output/model.tar.gz"
+            name = got.split("'")[1]
+            (output,) = [o for o in step["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == name]
+            return resolve(output["S3Output"]["S3Uri"])
+        return {k: resolve(v) for k, v in value.items()}
+
+    # GIVEN the run's objects where the definition writes them
+    sealed_args = resolve(steps["Seal"]["Arguments"]["AppSpecification"]["ContainerArguments"])
+    artifacts = [(sealed_args[i + 1], sealed_args[i + 2]) for i, a in enumerate(sealed_args) if a == "--artifact"]
+    assert [name for name, _ in artifacts] == ["model", "statistics", "constraints", "evaluation"]
+    for _name, url in artifacts:
+        assert url.startswith(f"s3://{DEV_BUCKET}/projects/p/"), url
+        s3.put_object(Bucket=DEV_BUCKET, Key=url.split("/", 3)[3], Body=b"{}")
+    # WHEN the Seal step runs (the seed's script, S3's answers) and the Register step registers
+    seal_file["versions"] = _load_seal().versions(artifacts, s3.head_object)
+    request = resolve(register["Arguments"])
+    assert request["ModelApprovalStatus"] == "PendingManualApproval"
+    # (registered as the lead leaves it, Approved: moto's UpdateModelPackage drops the metadata)
+    approved = {**request, "ModelApprovalStatus": "Approved"}
+    arn = sm.create_model_package(**approved)["ModelPackageArn"]
+    # THEN the hub promotes it
+    result = promotion.promote(approval_event(arn), config, clients)
+    assert result["status"] == "promoted", result
+    # AND once an artifact is overwritten after the run, the same registration is refused
+    model = dict(artifacts)["model"]
+    s3.put_object(Bucket=DEV_BUCKET, Key=model.split("/", 3)[3], Body=b"retrained")
+    again = sm.create_model_package(**approved)["ModelPackageArn"]
+    refused = promotion.promote(approval_event(again, "e-2"), config, clients)
+    assert refused["status"] == "rejected" and f"{model} changed after registration" in refused["reason"], refused

@@ -1,9 +1,9 @@
-"""The model-build seed: what `mlgov seed` writes works, and is what the product (v3) runs.
+"""The model-build seed: what `mlgov seed` writes works, and is what the product (its newest version) runs.
 
 GIVEN the seed written by the CLI into a fresh directory
 THEN its own unit tests pass (a broken seed fails mlgov's CI), its scripts run end to end on a
      tiny dataset made here (preprocess -> train -> evaluate, the AUC clears the product's
-     MinimumAuc), its pipeline definition is byte for byte the one the v3 template embeds, and
+     MinimumAuc), its pipeline definition is byte for byte the one the newest template embeds, and
      every placeholder of it is bound both by the template's Fn::Sub and by the build's
      environment; the command writes only where it may (new, empty, a fresh clone, or its own).
 Broken copies (a seed whose evaluation report loses the AUC key, a definition that registers
@@ -33,7 +33,7 @@ from mlgov.platform.seed import DEFINITION, seed_tree
 from mlgov.review.policies import parse_template
 from tests.conftest import ROOT
 
-V3 = ROOT / "generated" / "products" / "sagemaker-projects" / "model-build" / "v3.yaml"
+NEWEST = ROOT / "generated" / "products" / "sagemaker-projects" / "model-build" / "v4.yaml"
 # Nothing of the checkout on the path: the seed runs as a team's repository would.
 ENV = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
 
@@ -59,7 +59,7 @@ def repo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def template() -> dict:
-    return parse_template(V3.read_text())
+    return parse_template(NEWEST.read_text())
 
 
 # --- the seed's own tests, and its scripts end to end ------------------------------------

@@ -44,6 +44,20 @@ def add_statement(stack: str, address: str, statement: dict):
     return apply
 
 
+def no_gate_scp(tree: dict[str, bytes]) -> None:
+    """A tree edit: the protect-gates SCP allows everything. Identity breaches of the gates it
+    backs are then visible to this test (with it, the SCP closes them: see the last test)."""
+    path = "stacks/management/cdk.tf.json"
+    doc = json.loads(tree[path])
+    (scp,) = [a for a in doc["resource"]["aws_organizations_policy"].values() if a["name"].endswith("protect-gates")]
+    scp["content"] = json.dumps({"Version": "2012-10-17", "Statement": []})
+    tree[path] = json.dumps(doc).encode()
+
+
+# Broken copies whose gate the protect-gates SCP backs.
+SCP_BACKED = ("ml-engineer-approves-prod", "officer-starts-approving-build", "registration-unpinned")
+
+
 def associate(portfolio: str, role: str):
     """A tree edit: open a hub portfolio to one more role name (an IAM_PATTERN principal)."""
 
@@ -111,6 +125,7 @@ BROKEN = {
                     "arn:aws:codebuild:eu-west-1:220000000002:project/nwa-fraud-card-scoring-select",
                 ),
             ),
+            no_gate_scp,
         ],
         "role/nwa-governance-officer opens gate central-approval it must not, via",
     ),
@@ -121,7 +136,8 @@ BROKEN = {
                 HUB,
                 "ml_engineer",
                 allow("Prod", "codepipeline:PutApprovalResult", "arn:aws:codepipeline:eu-west-1:220000000002:*"),
-            )
+            ),
+            no_gate_scp,
         ],
         "role/nwa-ml-engineer opens gate prod-approval it must not",
     ),
@@ -136,7 +152,8 @@ BROKEN = {
                     "sagemaker:CreateModelPackage",
                     "arn:aws:sagemaker:eu-west-1:330000000003:model-package/*",
                 ),
-            )
+            ),
+            no_gate_scp,
         ],
         "role/nwa-fraud-sagemaker-execution opens gate register-approved it must not",
     ),
@@ -158,14 +175,22 @@ def check(lines: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def results(bridge, default_world) -> dict[str, list[str]]:
-    """Violations of each broken copy of the default tree, in one simulator batch."""
+    """Violations of each broken copy of the default tree, and of the breaches the gate SCP
+    backs with that SCP kept, in one simulator batch."""
+    names = [*sorted(BROKEN), *(f"{seam} (SCP kept)" for seam in SCP_BACKED)]
     worlds = []
     for seam in sorted(BROKEN):
         broken = dict(default_world.tree)
         for edit in BROKEN[seam][0]:
             edit(broken)
         worlds.append(World(default_world.spec, broken))
-    return dict(zip(sorted(BROKEN), violations_of(worlds), strict=True))
+    for seam in SCP_BACKED:  # the same identity breach, the gate SCP left in place
+        broken = dict(default_world.tree)
+        for edit in BROKEN[seam][0]:
+            if edit is not no_gate_scp:
+                edit(broken)
+        worlds.append(World(default_world.spec, broken))
+    return dict(zip(names, violations_of(worlds), strict=True))
 
 
 def test_every_persona_opens_exactly_its_gate(bridge, case):
@@ -180,3 +205,11 @@ def test_a_broken_copy_opens_a_gate_and_says_how(results, seam):
     # THEN the violation names the role, the gate and the path
     lines = results[seam]
     assert any(BROKEN[seam][1] in line for line in lines), lines
+
+
+@pytest.mark.parametrize("seam", SCP_BACKED)
+def test_the_gate_scp_closes_an_identity_breach_of_its_gates(results, seam):
+    # GIVEN the same breach of a role's own policy WHEN the protect-gates SCP stays attached
+    # THEN no gate opens: the SCP backs the gate whatever the account's IAM grants
+    assert no_gate_scp in BROKEN[seam][0]
+    assert results[f"{seam} (SCP kept)"] == []

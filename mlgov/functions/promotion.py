@@ -7,14 +7,20 @@ For an approved source package it:
 1. validates the event and the source package completely before writing anything
    (invalid or unexpected input is logged and rejected, never half-applied), including that
    every container image comes from a registry the team's stage accounts may pull from: AWS's
-   SageMaker registries in the hub's region or the team's own repository in the hub;
+   SageMaker registries in the hub's region or the team's own repository in the hub; and that
+   every artifact is an object of the source team's OWN dev bucket (owned by the source
+   account), with a key of S3's safe characters, whose S3 version is the one the build
+   recorded on the package at registration (``mlgov:version:<field path>``) and is still the
+   object's current version: an artifact overwritten after registration is refused;
 2. creates the central group ``<source group>-<source account>`` if missing and lets the
    team's stage accounts describe its packages (they deploy from it);
-3. copies every ``s3://`` artifact into the hub bucket with a managed copy, which switches to
-   multipart ``UploadPartCopy`` above the threshold, so artifacts over 5 GB work;
-   including the drift-check baselines (statistics and constraints the monitors compare
-   against), so the central package's ``DriftCheckBaselines`` point into the hub;
-4. registers one central package (PendingManualApproval) carrying the source ARN in its
+3. copies exactly the recorded version of every ``s3://`` artifact into the hub bucket with a
+   managed copy, which switches to multipart ``UploadPartCopy`` above the threshold, so
+   artifacts over 5 GB work; including the drift-check baselines (statistics and constraints
+   the monitors compare against), so the central package's ``DriftCheckBaselines`` point into
+   the hub;
+4. checks once more that the source package is still Approved, then registers one central
+   package (PendingManualApproval) carrying the source ARN and the hub copies' versions in its
    metadata, and creates or updates its model card.
 
 Idempotent: the central package is looked up by the source ARN before anything is copied, so
@@ -54,6 +60,15 @@ IMAGE = re.compile(
     r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?P<reference>[:@][\w.:-]+)$"
 )
 S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+# Keys of S3's "safe characters" (Amazon S3 User Guide, "Naming Amazon S3 objects": letters,
+# digits and ! - _ . * ' ( ), with / as the delimiter); no empty or relative path segment.
+# Anything else in a key a data scientist chose (quotes, spaces, commas, braces) is refused
+# before it can reach a registry entry, a log line or the pipeline's selected.json.
+SAFE_KEY = re.compile(r"^(?!/)(?!.*//)(?!(.*/)?\.\.?(/|$))[A-Za-z0-9!_.*'()/-]{1,1024}$")
+# Metadata key of the S3 version an artifact field had at registration: the build records
+# ``mlgov:version:<field path>`` (e.g. ``...:InferenceSpecification.Containers.0.ModelDataUrl``);
+# promotion copies exactly that version and records the hub copy's under the same key.
+VERSION_KEY = "mlgov:version:"
 # Source fields whose s3:// URLs point at artifacts the central package must own.
 ARTIFACT_FIELDS = ("InferenceSpecification", "ModelMetrics", "DriftCheckBaselines")
 # Copied as-is from the source package when present.
@@ -74,6 +89,7 @@ class Source:
     groups: dict[str, str]  # source group -> central group
     deploy_accounts: tuple[str, ...]
     images: Images | None = None  # None: no image is acceptable (fail closed)
+    buckets: tuple[str, ...] = ()  # the team's own dev buckets; empty: no artifact is acceptable
 
 
 @dataclass(frozen=True)
@@ -123,6 +139,7 @@ class Config:
                 )
                 if s.get("images")
                 else None,
+                buckets=tuple(s.get("buckets", ())),
             )
             for account, s in raw.items()
         }
@@ -170,6 +187,9 @@ class Plan:
     approval: Approval
     package: dict[str, Any]
     copies: dict[str, str] = field(default_factory=dict)  # source URL -> hub URL
+    versions: dict[str, str] = field(default_factory=dict)  # source URL -> S3 version to copy
+    fields: dict[str, str] = field(default_factory=dict)  # field path -> source URL
+    hub_versions: dict[str, str] = field(default_factory=dict)  # field path -> hub copy's version
 
 
 def handler(event: dict, context: Any) -> dict:
@@ -191,6 +211,12 @@ def promote(event: Any, config: Config, clients: Clients) -> dict:
         status, arn = "already-promoted", existing
     else:
         copy_artifacts(plan, config, clients)
+        try:
+            still_approved(approval, clients)
+        except Rejected as exc:
+            # The copies stay under the central prefix, unreferenced; nothing is registered.
+            _log("rejected", reason=str(exc), event_id=event.get("id"))
+            return {"status": "rejected", "reason": str(exc)}
         arn = register(plan, clients)
         status = "promoted"
     card = upsert_model_card(plan, arn, clients)
@@ -252,20 +278,52 @@ def plan_promotion(approval: Approval, config: Config, clients: Clients) -> Plan
     plan = Plan(approval, package)
     # The team's label first: the stage roles read ``<their team tag>/*`` of the bucket.
     central_prefix = f"{approval.source.team}/{approval.central_group}/v{approval.version}"
-    for url in sorted(set(_s3_urls([package.get(f) for f in ARTIFACT_FIELDS]))):
+    recorded = package.get("CustomerMetadataProperties") or {}
+    urls = {path: url for f in ARTIFACT_FIELDS for path, url in _s3_fields(package.get(f), f)}
+    for path, url in sorted(urls.items()):
         match = S3_URL.match(url)
         if not match or match["key"].endswith("/"):
             raise Rejected(f"artifact is not an S3 object URL (got {url!r})")
-        try:
-            clients.s3.head_object(Bucket=match["bucket"], Key=match["key"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise Rejected(f"artifact not found: {url}") from None
-            raise
+        if match["bucket"] not in approval.source.buckets:
+            own = ", ".join(approval.source.buckets) or "none"
+            raise Rejected(f"artifact {url} is not in team {approval.source.team}'s own dev bucket ({own})")
+        if not SAFE_KEY.match(match["key"]):
+            raise Rejected(f"artifact key {match['key']!r} has characters outside S3's safe set: {approval.arn}")
+        version = recorded.get(VERSION_KEY + path)
+        if not version:
+            raise Rejected(f"artifact {url} has no S3 version recorded at registration ({VERSION_KEY}{path})")
+        if url in plan.versions and plan.versions[url] != version:
+            raise Rejected(f"artifact {url} is recorded with two versions")
+        current = _current_version(clients, approval.account, match["bucket"], match["key"], url)
+        if current != version:
+            raise Rejected(f"artifact {url} changed after registration (registered version {version}, now {current})")
         digest = hashlib.sha256(url.encode()).hexdigest()[:16]
         name = match["key"].rsplit("/", 1)[-1]
         plan.copies[url] = f"s3://{config.artifact_bucket}/{central_prefix}/{digest}/{name}"
+        plan.versions[url] = version
+        plan.fields[path] = url
     return plan
+
+
+def _current_version(clients: Clients, account: str, bucket: str, key: str, url: str) -> str | None:
+    """The object's current S3 version, read from a bucket the source account owns."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = clients.s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=account)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise Rejected(f"artifact not found: {url}") from None
+        raise
+    return head.get("VersionId")
+
+
+def still_approved(approval: Approval, clients: Clients) -> None:
+    """Raise Rejected unless the source package is Approved now (it may have been rejected
+    while its artifacts were being copied)."""
+    status = clients.sagemaker.describe_model_package(ModelPackageName=approval.arn).get("ModelApprovalStatus")
+    if status != APPROVED:
+        raise Rejected(f"source model package is no longer approved (now {status!r}): {approval.arn}")
 
 
 def ensure_central_group(plan: Plan, config: Config, clients: Clients) -> str:
@@ -327,24 +385,31 @@ def copy_artifacts(plan: Plan, config: Config, clients: Clients) -> None:
     """Managed copy of every artifact into the hub bucket, encrypted with the hub key."""
     for url in sorted(plan.copies):
         src = S3_URL.match(url)
+        assert src is not None  # checked by plan_promotion
         key = plan.copies[url].split("/", 3)[3]
         clients.s3.copy(
-            {"Bucket": src["bucket"], "Key": src["key"]},
+            {"Bucket": src["bucket"], "Key": src["key"], "VersionId": plan.versions[url]},
             config.artifact_bucket,
             key,
             ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_arn},
             Config=clients.transfer_config,
         )
+        version = clients.s3.head_object(Bucket=config.artifact_bucket, Key=key).get("VersionId")
+        for path, source_url in plan.fields.items():
+            if source_url == url and version:
+                plan.hub_versions[path] = version
 
 
 def register(plan: Plan, clients: Clients) -> str:
     """Create the central package pointing at the hub copies."""
     approval, package = plan.approval, plan.package
     rewrite = _rewriter(plan.copies)
-    metadata = dict(package.get("CustomerMetadataProperties") or {})
+    metadata = {k: v for k, v in (package.get("CustomerMetadataProperties") or {}).items() if not k.startswith(VERSION_KEY)}
     metadata.update(
         {SOURCE_ARN_KEY: approval.arn, "mlgov:source-account": approval.account, "mlgov:team": approval.source.team}
     )
+    # The versions of the hub copies replace the dev versions, field by field.
+    metadata.update({VERSION_KEY + path: version for path, version in plan.hub_versions.items()})
     request: dict[str, Any] = {
         "ModelPackageGroupName": approval.central_group,
         "ModelApprovalStatus": PENDING,
@@ -432,16 +497,17 @@ def upsert_model_card(plan: Plan, central_arn: str, clients: Clients) -> str:
     return name
 
 
-def _s3_urls(value: Any):
+def _s3_fields(value: Any, path: str):
+    """(field path, URL) of every ``s3://`` string in ``value``; list items by index."""
     if isinstance(value, str):
         if value.startswith("s3://"):
-            yield value
+            yield path, value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _s3_urls(item)
+        for name, item in value.items():
+            yield from _s3_fields(item, f"{path}.{name}")
     elif isinstance(value, list):
-        for item in value:
-            yield from _s3_urls(item)
+        for index, item in enumerate(value):
+            yield from _s3_fields(item, f"{path}.{index}")
 
 
 def _rewriter(copies: dict[str, str]) -> Callable[[Any], Any]:

@@ -217,6 +217,7 @@ def repository_pipeline() -> tuple[pipeline.BuildPipeline, pipeline.RepositoryBu
             monitor_image="${MonitorImage}",
             baseline_path="s3://${ModelsBucket}/projects/${SageMakerProjectName}/baselines",
             source_dir="s3://${ArtifactBucket}/code/sourcedir.tar.gz",
+            evaluation_path="s3://${ModelsBucket}/projects/${SageMakerProjectName}/evaluations",
         ),
     )
 

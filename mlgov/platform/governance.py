@@ -23,6 +23,7 @@ from typing import Any
 
 from mlgov.platform import images, naming, network
 from mlgov.platform.iam import arns
+from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.platform.templates import render_file
 from mlgov.spec.governance import batch_stages, monitored_stages, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec, Stage
@@ -119,6 +120,15 @@ MONITOR_BASELINES = {
 NO_BASELINE = "none"
 
 
+# The pin the select step writes and the prod approval names: the package and what it runs.
+PIN_VARIABLES = ("ModelPackageArn", "PinDigest")
+SELECT_NAMESPACE = "SelectModel"
+# Set on the select project's second run, just before a stage that waits for an approval: the pin
+# the earlier stages deployed. The run re-reads THAT package and fails if its pin changed.
+PINNED = {"PINNED_ARN": "ModelPackageArn", "PINNED_DIGEST": "PinDigest"}
+PACKAGE_FILE = "package.json"
+
+
 def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     """CodeBuild buildspec that writes the NEWEST approved package of a central group.
 
@@ -126,36 +136,82 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     first by default. Fails the pipeline when the group has no approved package, or when a
     stage monitors the endpoint (``monitors``) and the package lacks that monitor's baselines:
     a monitored endpoint is never deployed without what its monitors compare against.
-    Writes ``selected.json``: the ARN and every baseline URI (``none`` when absent).
+
+    Writes ``selected.json``, the pin every stage deploys from: the ARN, every baseline URI
+    (``none`` when absent), and what the package runs (each container's image, image digest and
+    model data URL, and the S3 versions of the artifacts, ``mlgov:version:*``, promotion
+    recorded). It is built by ``jq`` from the package's JSON, never by pasting CLI text into a
+    format string: a value holding quotes (an artifact key such as ``x","ModelPackageArn":"...``)
+    stays one string value. The pin's
+    SHA-256 and the ARN are exported as pipeline variables so the prod approval names them.
+
+    Run again with ``PINNED_ARN`` and ``PINNED_DIGEST`` set (:func:`verify_pin_variables`), it
+    re-reads that package instead of the newest and fails unless its pin is byte for byte the
+    same: what is deployed after an approval is what the earlier stages deployed and tested.
     """
     query = (
         f"aws sagemaker list-model-packages --model-package-group-name {central_group} "
         "--model-approval-status Approved --sort-by CreationTime --sort-order Descending --max-items 1 "
         "--query 'ModelPackageSummaryList[0].ModelPackageArn' --output text"
     )
-    keys = list(BASELINES)
-    fields = ", ".join(BASELINES[k] for k in keys)
+    baselines = ", ".join(f'{k}: (.{path} // "{NO_BASELINE}")' for k, path in BASELINES.items())
+    containers = (
+        "[.InferenceSpecification.Containers[] | {Image: .Image, "
+        f'ImageDigest: (.ImageDigest // "{NO_BASELINE}"), ModelDataUrl: (.ModelDataUrl // "{NO_BASELINE}")}}]'
+    )
+    program = (
+        'if .ModelPackageArn != $arn then error("described package is not " + $arn) '
+        'elif .ModelApprovalStatus != "Approved" then error($arn + " is no longer approved") else . end '
+        f"| {{ModelPackageArn: $arn, {baselines}, Containers: {containers}, "
+        "ArtifactVersions: ((.CustomerMetadataProperties // {}) | with_entries(select(.key | "
+        f'startswith("{VERSION_KEY}"))))}}'
+    )
     commands = [
         f"arn=$({query})",
-        f'if [ -z "$arn" ] || [ "$arn" = None ]; then echo "no approved model package in {central_group}" >&2; exit '
-        "1; fi",
-        # One describe call; absent fields print as None, one word each (URIs hold no spaces).
-        f"set -- $(aws sagemaker describe-model-package --model-package-name \"$arn\" --query '[{fields}]' "
-        "--output text)",
+        # No "${" anywhere: Terraform would read it as its own interpolation in the project's JSON.
+        'if [ -n "$PINNED_ARN" ]; then arn=$PINNED_ARN; fi',
+        # Only a versioned package of this group: anything else is not what was approved.
+        f"printf '%s' \"$arn\" | grep -Eqx 'arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{{12}}:model-package/"
+        f'{central_group}/[0-9]+\' || {{ echo "no approved model package in {central_group}" >&2; exit 1; }}',
+        f'aws sagemaker describe-model-package --model-package-name "$arn" --output json > {PACKAGE_FILE}',
+        f"jq -e -S --arg arn \"$arn\" '{program}' {PACKAGE_FILE} > {SELECTED_FILE}",
     ]
-    for i, key in enumerate(keys, start=1):
-        commands.append(f'{key}=${i}; if [ "${key}" = None ]; then {key}={NO_BASELINE}; fi')
     required = sorted({k for m in monitors for k in MONITOR_BASELINES[m]})
     for key in required:
         commands.append(
-            f'if [ "${key}" = {NO_BASELINE} ]; then echo "$arn has no {BASELINES[key]}, which the monitored '
-            f'stages need" >&2; exit 1; fi'
+            f'if [ "$(jq -r \'.{key}\' {SELECTED_FILE})" = {NO_BASELINE} ]; then echo "$arn has no '
+            f'{BASELINES[key]}, which the monitored stages need" >&2; exit 1; fi'
         )
-    body = ", ".join(f'"{k}": "%s"' for k in ["ModelPackageArn", *keys])
-    values = " ".join(f'"${k}"' for k in ["arn", *keys])
-    commands += [f"printf '{{{body}}}\\n' {values} > {SELECTED_FILE}", f"cat {SELECTED_FILE}"]
-    spec = {"version": 0.2, "phases": {"build": {"commands": commands}}, "artifacts": {"files": [SELECTED_FILE]}}
+    commands += [
+        f"ModelPackageArn=$(jq -r .ModelPackageArn {SELECTED_FILE})",
+        f"PinDigest=$(sha256sum {SELECTED_FILE} | cut -c1-64)",
+        'if [ -n "$PINNED_DIGEST" ] && [ "$PinDigest" != "$PINNED_DIGEST" ]; then echo "$arn changed since '
+        'the earlier stages deployed it (pin $PINNED_DIGEST, now $PinDigest)" >&2; exit 1; fi',
+        f"cat {SELECTED_FILE}",
+    ]
+    spec = {
+        "version": 0.2,
+        "env": {"exported-variables": list(PIN_VARIABLES)},
+        "phases": {"build": {"commands": commands}},
+        "artifacts": {"files": [SELECTED_FILE]},
+    }
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
+
+
+def verify_pin_variables() -> str:
+    """The CodeBuild action's ``EnvironmentVariables`` that turn a select run into a pin check."""
+    variables = [
+        {"name": name, "type": "PLAINTEXT", "value": f"#{{{SELECT_NAMESPACE}.{exported}}}"}
+        for name, exported in PINNED.items()
+    ]
+    return json.dumps(variables, sort_keys=True, separators=(",", ":"))
+
+
+def approval_summary(central_group: str, stage: str, account: str) -> str:
+    """What a manual approval shows: the pinned package and the pin's digest, as resolved by
+    CodePipeline from the select build's exported variables in this execution."""
+    arn, digest = (f"#{{{SELECT_NAMESPACE}.{v}}}" for v in PIN_VARIABLES)
+    return f"Approve deploying {central_group} to {stage} ({account}): {arn}, pin sha256 {digest} (selected.json)"
 
 
 def hub_stack_names(spec: OrgSpec) -> list[str]:
@@ -195,6 +251,11 @@ def approval_action_name(stage_name: str) -> str:
     return f"approve-{stage_name}"
 
 
+def verify_action_name(stage_name: str) -> str:
+    """Name of the pin check between a stage's approval and its deploy action."""
+    return f"verify-pin-{stage_name}"
+
+
 def approval_actions(spec: OrgSpec, region: str) -> list[str]:
     """ARNs of every manual approval action of every pipeline (the governance officer's gate)."""
     hub_id = spec.accounts[spec.hub].id
@@ -231,7 +292,8 @@ def promotion_log_group(spec: OrgSpec) -> str:
 
 def promotion_sources(spec: OrgSpec) -> dict[str, dict[str, Any]]:
     """What the promotion function promotes, by dev account id: the team, its dev -> central
-    group names, the stage accounts that deploy its packages and its image rules."""
+    group names, the stage accounts that deploy its packages, its image rules and its own dev
+    models buckets (the only buckets its artifacts may come from)."""
     sources: dict[str, dict[str, Any]] = {}
     for team in naming.by_label(spec, spec.teams):
         t = spec.teams[team]
@@ -244,6 +306,9 @@ def promotion_sources(spec: OrgSpec) -> dict[str, dict[str, Any]]:
             "groups": dict(sorted(groups.items())),
             "deploy_accounts": list(stage_roles(spec, team)),
             "images": images.promotion_rules(spec, team),
+            "buckets": sorted(
+                naming.bucket_name(spec, t.dev_account, r, "models") for r in spec.account_regions(t.dev_account)
+            ),
         }
     return dict(sorted(sources.items()))
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import catalog, own_scps, policy
+from mlgov.platform import catalog, naming, own_scps, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import OrgSpec
@@ -314,6 +314,62 @@ def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
     return stmts + _protect_exempt_roles(spec) + _protect_persona_roles(spec)
 
 
+# The gates the SCP backs, and the monitoring a deployment must keep.
+REGISTER_ACTIONS = ("sagemaker:CreateModelPackage",)
+DECIDE_ACTIONS = ("sagemaker:UpdateModelPackage",)
+APPROVE_DEPLOY_ACTIONS = ("codepipeline:PutApprovalResult",)
+MONITORING_TAMPER_ACTIONS = (
+    "sagemaker:DeleteMonitoringSchedule",
+    "sagemaker:StopMonitoringSchedule",
+    "sagemaker:UpdateMonitoringSchedule",
+)
+
+
+def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
+    """Exact ARNs of the only roles that may pass each gate: the teams' leads (in their dev
+    accounts) and the hub's ML engineer decide packages, the hub's governance officer approves
+    deployments, the teams' endpoint deployers (CloudFormation's role in each stage account)
+    change monitoring schedules."""
+    hub_id = spec.accounts[spec.hub].id
+    leads = [
+        f"arn:aws:iam::{spec.accounts[t.dev_account].id}:role/{naming.team_role(spec, name, 'lead-data-scientist')}"
+        for name, t in spec.teams.items()
+    ]
+    deployers = [
+        f"arn:aws:iam::{spec.accounts[s.account].id}:role/{naming.team_role(spec, name, 'endpoint-deployer')}"
+        for name, t in spec.teams.items()
+        for s in t.stages
+    ]
+    return {
+        "decide": sorted({*leads, f"arn:aws:iam::{hub_id}:role/{naming.role_name(spec, 'ml-engineer')}"}),
+        "approve-deploy": [f"arn:aws:iam::{hub_id}:role/{naming.role_name(spec, 'governance-officer')}"],
+        "monitoring": sorted(set(deployers)),
+    }
+
+
+def _gates(spec: OrgSpec) -> list[dict[str, Any]]:
+    roles = gate_roles(spec)
+
+    def only(sid: str, actions: tuple[str, ...], arns: list[str]) -> dict[str, Any]:
+        return policy.statement(
+            sid, actions, "*", effect="Deny", conditions={"ArnNotEquals": {"aws:PrincipalArn": arns}}
+        )
+
+    return [
+        # Approved is reached by an approver's decision only, never by registering.
+        policy.statement(
+            "DenyRegisteringApproved",
+            REGISTER_ACTIONS,
+            "*",
+            effect="Deny",
+            conditions={"StringNotEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+        ),
+        only("OnlyApproversDecidePackages", DECIDE_ACTIONS, roles["decide"]),
+        only("OnlyTheOfficerApprovesDeployments", APPROVE_DEPLOY_ACTIONS, roles["approve-deploy"]),
+        only("OnlyDeployersChangeMonitoring", MONITORING_TAMPER_ACTIONS, roles["monitoring"]),
+    ]
+
+
 def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
     stmts = statements if isinstance(statements, list) else [statements]
     return policy.document(*stmts)
@@ -364,6 +420,14 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
             lambda: audit,
             True,
         ),
+        (
+            "protect_gates",
+            "protect-gates",
+            "deny registering approved model packages, and deciding packages, approving deployments or changing "
+            "monitoring schedules to all but the platform's roles for it",
+            lambda: _gates(spec),
+            False,
+        ),
     )
     out: list[Scp] = []
     for key, suffix, description, statements, root_ok in table:
@@ -389,6 +453,7 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
 GUARDRAIL_KEYS = (
     "deny_leave_organization",
     "protect_audit",
+    "protect_gates",
     "region_restriction",
     "sagemaker_domain_vpc_only",
     "sagemaker_vpc_kms",

@@ -69,8 +69,9 @@ def _s3_input(name: str, local_path: str, uri: Any) -> Json:
     }
 
 
-def _s3_output(p: BuildPipeline, name: str) -> Json:
-    uri = {"Std:Join": {"On": "/", "Values": [f"{p.bucket}/runs", _get("Execution.PipelineExecutionId"), name]}}
+def _s3_output(p: BuildPipeline, name: str, path: str | None = None) -> Json:
+    base = path or f"{p.bucket}/runs"
+    uri = {"Std:Join": {"On": "/", "Values": [base, _get("Execution.PipelineExecutionId"), name]}}
     return {
         "OutputName": name,
         "S3Output": {"LocalPath": f"/opt/ml/processing/{name}", "S3UploadMode": "EndOfJob", "S3Uri": uri},
@@ -101,15 +102,21 @@ def processing_step(
     outputs: list[str],
     property_files: list[Json] | None = None,
     container_arguments: list[Any] | None = None,
+    output_path: str | None = None,
+    output_key_arn: str | None = None,
 ) -> Json:
-    """A Processing step running ``script`` (uploaded under ``code/``) in ``image``."""
+    """A Processing step running ``script`` (uploaded under ``code/``) in ``image``; its outputs go
+    to ``<output_path>/<execution id>/<output>`` (default: the project bucket's ``runs/``)."""
     app: Json = {"ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"], "ImageUri": image}
     if container_arguments:
         app["ContainerArguments"] = container_arguments
     arguments: Json = {
         "AppSpecification": app,
         "ProcessingInputs": [_s3_input("code", "/opt/ml/processing/input/code", f"{p.bucket}/code/{script}"), *inputs],
-        "ProcessingOutputConfig": {"KmsKeyId": p.key_arn, "Outputs": [_s3_output(p, o) for o in outputs]},
+        "ProcessingOutputConfig": {
+            "KmsKeyId": output_key_arn or p.key_arn,
+            "Outputs": [_s3_output(p, o, output_path) for o in outputs],
+        },
         "ProcessingResources": {"ClusterConfig": _resources(p, "ProcessingInstanceType")},
         "RoleArn": p.role_arn,
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -279,6 +286,8 @@ class RepositoryBuild:
         monitor_image: the Model Monitor analyzer image that computes the data-quality baseline.
         baseline_path: ``s3://`` prefix of the baselines (the team's models bucket, under the
             project's prefix); each run writes ``<prefix>/<execution id>/``.
+        evaluation_path: ``s3://`` prefix of the evaluation reports, beside the baselines (the
+            report is registered as the package's model quality: the hub copies it from there).
         source_dir: ``s3://`` URI of the tarball of ``code/`` the build uploads (script mode).
     """
 
@@ -288,6 +297,7 @@ class RepositoryBuild:
     monitor_image: str
     baseline_path: str
     source_dir: str
+    evaluation_path: str
 
 
 def _joined(*values: Any) -> Json:
@@ -327,6 +337,49 @@ def baseline_step(p: BuildPipeline, r: RepositoryBuild, name: str, *, dataset: A
             "VpcConfig": _vpc(p),
         }
     return {"Name": name, "Type": "Processing", "Arguments": arguments}
+
+
+# Metadata key of an artifact's S3 version at registration, by the field path the artifact's URL
+# has in the CreateModelPackage request; the hub's promotion function reads the same keys
+# (``mlgov.functions.promotion.VERSION_KEY``) and copies exactly those versions.
+VERSION_KEY = "mlgov:version:"
+SEAL_FILE = "seal.json"
+# The registration's artifact fields the Seal step records, by field path -> artifact name.
+SEALED_FIELDS = {
+    "InferenceSpecification.Containers.0.ModelDataUrl": "model",
+    "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri": "statistics",
+    "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri": "constraints",
+    "ModelMetrics.ModelQuality.Statistics.S3Uri": "evaluation",
+}
+
+
+def seal_step(p: BuildPipeline, r: RepositoryBuild, name: str, *, artifacts: dict[str, Any]) -> Json:
+    """A Processing step running the seed's ``seal.py``: the current S3 version of each artifact
+    (``{name: url}``), written to ``seal.json`` (property file ``Seal``) for the Register step."""
+    arguments: list[Any] = ["--region", r.region]
+    for artifact, url in artifacts.items():
+        arguments += ["--artifact", artifact, url]
+    return processing_step(
+        p,
+        name,
+        image=r.processing_image,
+        script="seal.py",
+        inputs=[],
+        outputs=["seal"],
+        property_files=[{"FilePath": SEAL_FILE, "OutputName": "seal", "PropertyFileName": "Seal"}],
+        container_arguments=arguments,
+    )
+
+
+def sealed_versions(step: str, fields: dict[str, str]) -> Json:
+    """CustomerMetadataProperties of a registration: ``mlgov:version:<field path>`` -> the version
+    ``step``'s seal.json recorded for the artifact named ``fields[path]``."""
+    return {
+        VERSION_KEY + path: {
+            "Std:JsonGet": {"Path": f"versions.{name}", "PropertyFile": _get(f"Steps.{step}.PropertyFiles.Seal")}
+        }
+        for path, name in sorted(fields.items())
+    }
 
 
 def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
@@ -385,25 +438,34 @@ def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
         property_files=[
             {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
         ],
+        output_path=r.evaluation_path,
+        output_key_arn=p.model_key_arn,
     )
     evaluation = _get("Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri")
+    report = _joined(evaluation, "evaluation.json")
+    statistics, constraints = baseline_file("statistics.json"), baseline_file("constraints.json")
+    # Every artifact the package names, sealed at its current S3 version before registering.
+    seal = seal_step(
+        p,
+        r,
+        "Seal",
+        artifacts={
+            "model": model_data,
+            "statistics": statistics["S3Uri"],
+            "constraints": constraints["S3Uri"],
+            "evaluation": report,
+        },
+    )
+    versions = sealed_versions("Seal", SEALED_FIELDS)
     register = register_step(
         p,
         "Register",
         image=r.training_image,
         model_data=model_data,
         extra={
-            "DriftCheckBaselines": {
-                "ModelDataQuality": {
-                    "Constraints": baseline_file("constraints.json"),
-                    "Statistics": baseline_file("statistics.json"),
-                }
-            },
-            "ModelMetrics": {
-                "ModelQuality": {
-                    "Statistics": {"ContentType": JSON_CONTENT, "S3Uri": _joined(evaluation, "evaluation.json")}
-                }
-            },
+            "CustomerMetadataProperties": versions,
+            "DriftCheckBaselines": {"ModelDataQuality": {"Constraints": constraints, "Statistics": statistics}},
+            "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": JSON_CONTENT, "S3Uri": report}}},
         },
     )
     check = _auc_gate(register)
@@ -416,7 +478,7 @@ def repository_document(p: BuildPipeline, r: RepositoryBuild) -> Json:
         "Version": SCHEMA_VERSION,
         "Metadata": {},
         "Parameters": parameters,
-        "Steps": [preprocess, baseline, train, evaluate, check],
+        "Steps": [preprocess, baseline, train, evaluate, seal, check],
     }
 
 

@@ -72,6 +72,12 @@ class AuditGuardrail(GuardrailBase):
     )
 
 
+class GatesGuardrail(GuardrailBase):
+    """Back the model gates: nobody registers an approved package, and only mlgov's approver,
+    officer and endpoint deployer roles (exact ARNs) decide packages, approve deployments or
+    change monitoring schedules, whatever an account's administrators grant themselves."""
+
+
 class Guardrails(SpecModel):
     """The service control policies mlgov creates, one per concern, each switchable."""
 
@@ -106,6 +112,11 @@ class Guardrails(SpecModel):
         description="Protect the listed CloudTrail trails and Config recorders, and keep the role names portfolios "
         "open to (<org>-*-<persona>) to the Terraform role; must stay on, over the hub and the portfolios' OUs, "
         "while a portfolio names a persona (default target: the root).",
+    )
+    protect_gates: GatesGuardrail = Field(
+        default_factory=GatesGuardrail,
+        description="Deny registering an Approved model package, and deciding packages, approving deployments or "
+        "changing monitoring schedules to every role but mlgov's own for it (default target: every OU).",
     )
 
 

@@ -1,6 +1,6 @@
 """The build part of the story: a push to a project's repository becomes a registered model.
 
-For every team and model, with the newest model-build product (v3: it builds from a repository)
+For every team and model, with the newest model-build product (v3 and later build from a repository)
 launched as a project named after the model, in the team's dev account, with the values the
 account's stack writes into the SSM parameters the product reads:
 
@@ -14,7 +14,10 @@ account's stack writes into the SSM parameters the product reads:
 - B3 register: the pipeline (run as the team's execution role, the role the data path grants)
   registers PendingManualApproval with the run's data-quality baseline as its
   ``DriftCheckBaselines``, written to the team's models bucket, where the hub's promotion role
-  reads it.
+  reads it;
+- B4 seal: every artifact the package names (model, baselines, evaluation report) is in the
+  team's models bucket, with its S3 version recorded at registration by the run's seal step;
+  the hub's promotion role reads exactly that version.
 
 The jobs between B2 and B3 are the story's step 2 (train in the VPC), whose requests come from
 the same newest definition. Hooked into :class:`tests.journey.journey.Journey` by one call.
@@ -26,6 +29,7 @@ import json
 from typing import Any
 
 from mlgov.platform import naming
+from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.review import policies as collector
 
 PENDING, APPROVED = "PendingManualApproval", "Approved"
@@ -251,6 +255,82 @@ def build(j: Any, team: str, group: str) -> None:
         "promotion role",
         "s3:GetObject",
         baseline_object,
+        dev_id,
+        resource_policy=models_policy,
+    )
+    _sealed(j, tag, registers, steps, models_bucket, project, models_policy, dev_id, execution, promotion)
+
+
+ARTIFACT_FIELDS = ("InferenceSpecification", "ModelMetrics", "DriftCheckBaselines")
+
+
+def _artifact_fields(value: Any, path: str):
+    """(field path, URL expression) of every artifact URL of a registration, as promotion names them."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name in ("ModelDataUrl", "S3Uri"):
+                yield f"{path}.{name}", item
+            else:
+                yield from _artifact_fields(item, f"{path}.{name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _artifact_fields(item, f"{path}.{index}")
+
+
+def _root(expression: Any, steps: dict) -> str:
+    """Where an artifact URL expression of the definition lands: its literal prefix."""
+    if isinstance(expression, str):
+        return expression
+    if "Std:Join" in expression:
+        return _root(expression["Std:Join"]["Values"][0], steps)
+    got = str(expression.get("Get", ""))
+    parts = got.split(".")
+    step = (steps.get(parts[1]) if len(parts) > 1 else None) or {}
+    args = step.get("Arguments") or {}
+    if got.endswith("ModelArtifacts.S3ModelArtifacts"):
+        return str((args.get("OutputDataConfig") or {}).get("S3OutputPath"))
+    if "ProcessingOutputConfig" in got:
+        name = got.split("'")[1]
+        for output in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+            if output.get("OutputName") == name:
+                return _root(output["S3Output"]["S3Uri"], steps)
+    return f"<{got}>"
+
+
+def _sealed(j, tag, registers, steps, models_bucket, project, models_policy, dev_id, execution, promotion) -> None:
+    """B4 seal: every artifact the package names is in the team's models bucket and its S3 version
+    is recorded at registration (``mlgov:version:<field path>``, from the run's seal step), so the
+    hub promotes exactly the approved bytes; the execution role reads the versions, the hub's
+    promotion role reads exactly those versions (``s3:GetObjectVersion``)."""
+    step = f"{tag} B4 seal the registered artifacts"
+    prefix = f"s3://{models_bucket}/projects/{project}/"
+    for register in registers:
+        args = register["Arguments"]
+        recorded = args.get("CustomerMetadataProperties") or {}
+        fields = [(p, e) for f in ARTIFACT_FIELDS for p, e in _artifact_fields(args.get(f), f)]
+        j.fact(step, len(fields) >= 4, f"the registration names {len(fields)} artifacts (model, 2 baselines, report)")
+        for path, expression in fields:
+            root = _root(expression, steps)
+            j.fact(step, root.startswith(prefix), f"{path} lands in {root}, not in the team's models bucket {prefix}")
+            version = (recorded.get(VERSION_KEY + path) or {}).get("Std:JsonGet") or {}
+            seal_name = str((version.get("PropertyFile") or {}).get("Get", "")).split(".")
+            seal = steps.get(seal_name[1]) if len(seal_name) > 1 else None
+            sealed = (seal or {}).get("Arguments", {}).get("AppSpecification", {}).get("ContainerArguments", [])
+            name = str(version.get("Path", "")).removeprefix("versions.")
+            pairs = {sealed[i + 1]: sealed[i + 2] for i, a in enumerate(sealed[:-2]) if a == "--artifact"}
+            j.fact(
+                step,
+                bool(name) and pairs.get(name) == expression,
+                f"{path} has no version recorded from a seal of that same object ({VERSION_KEY}{path})",
+            )
+    model_object = f"arn:aws:s3:::{models_bucket}/projects/{project}/models/run-1/output/model.tar.gz"
+    j.call(step, execution, "execution role", "s3:GetObject", model_object, dev_id, resource_policy=models_policy)
+    j.call(
+        f"{step} (the hub copies that version)",
+        promotion,
+        "promotion role",
+        "s3:GetObjectVersion",
+        model_object,
         dev_id,
         resource_policy=models_policy,
     )

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from moto.events.models import EventPattern
 
 from mlgov.platform import governance as assets
-from mlgov.platform import naming, policy
+from mlgov.platform import images, naming, policy
 from mlgov.platform.governance import approval_action_name
+from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.review import iam
 from mlgov.review import policies as collector
 from tests.journey import build_steps, data_steps, monitor_steps
@@ -165,6 +166,67 @@ class Journey:
             self.fact(step, False, f"role {target_name} does not exist")
             return
         self.call(step, caller, "caller", "sts:AssumeRole", target.arn, target.account, resource_policy=target.trust)
+
+    def _job_images(self, tag: str, team: str, dev: str, dev_id: str, region: str, execution: Role | None) -> None:
+        """The execution role pulls the jobs' images (AWS's SageMaker registries in the region),
+        and no image of a repository outside them and the team's own (another account's). Each
+        repository is modelled open to every principal (as AWS's registries are): only the
+        execution role's own policy decides."""
+        step = f"{tag} 2 train in the VPC (images)"
+        open_repository = policy.document(
+            policy.statement("OpenToAll", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "*", principals="*")
+        )
+        xgboost = f"arn:aws:ecr:{region}:{images.aws_registry_accounts(region)[0]}:repository/sagemaker-xgboost"
+        foreign = f"arn:aws:ecr:{region}:999999999999:repository/sagemaker-xgboost"
+        other = [t for t in self.spec.teams if t != team]
+        for arn, ok in [(xgboost, True), (foreign, False)] + [
+            (
+                f"arn:aws:ecr:{self.hub_region}:{self.hub_id}:repository/{naming.team_image_repository(self.spec, o)}",
+                False,
+            )
+            for o in other[:1]
+        ]:
+            account = arn.split(":")[4]
+            self.call(
+                step,
+                execution,
+                "execution",
+                "ecr:BatchGetImage",
+                arn,
+                account,
+                scps_of=dev,
+                resource_policy=json.loads(open_repository),
+                allowed=ok,
+            )
+
+    def _no_content_change(self, step: str, role: Role | None, who: str, package: str, account: str, scps: str) -> None:
+        """An approver's UpdateModelPackage is a decision only: an update without a status (it
+        could carry a new InferenceSpecification or metadata), or one that sets or removes an
+        artifact's recorded S3 version, is denied."""
+        model = f"{VERSION_KEY}InferenceSpecification.Containers.0.ModelDataUrl"
+        edits = {
+            "no status": {},
+            "sets a recorded version": {
+                "sagemaker:ModelApprovalStatus": APPROVED,
+                f"sagemaker:CustomerMetadataProperties/{model}": "another-version",
+            },
+            "removes a recorded version": {
+                "sagemaker:ModelApprovalStatus": APPROVED,
+                "sagemaker:CustomerMetadataPropertiesToRemove": [model],
+            },
+        }
+        for what, context in edits.items():
+            self.call(
+                f"{step} (content edit: {what})",
+                role,
+                who,
+                "sagemaker:UpdateModelPackage",
+                package,
+                account,
+                scps_of=scps,
+                context=context,
+                allowed=False,
+            )
 
     def matches(self, step: str, pattern: dict | None, event: dict, rule: str) -> None:
         if pattern is None:
@@ -384,6 +446,9 @@ class Journey:
                 context=ctx,
             )
 
+        # ... pulling the images from AWS's registries of the region only, never another account's
+        self._job_images(tag, team, dev, dev_id, region, execution)
+
         # 3. register, pending only: the pipeline sends PendingManualApproval, and no role
         # may register a package already Approved
         for role, status in registrations:
@@ -418,6 +483,8 @@ class Journey:
                 context={"sagemaker:ModelApprovalStatus": APPROVED},
                 allowed=ok,
             )
+        # ... and even the lead cannot change what was registered: only a decision, no version edits
+        self._no_content_change(f"{tag} 4 approve in dev (lead)", lead, "lead", package, dev_id, dev)
 
         # 5. the approval leaves the dev account for the hub's bus
         step = f"{tag} 5 forward approval to hub"
@@ -556,6 +623,7 @@ class Journey:
             scps_of=self.hub,
             context={"sagemaker:ModelApprovalStatus": APPROVED},
         )
+        self._no_content_change(step, engineer, "ml-engineer", central_package, self.hub_id, self.hub)
         step = f"{tag} 9 approval starts the pipeline"
         start_rule = naming.central_approval_rule(spec, team, group)
         found = w.rule(self.hub_stack, start_rule)
@@ -589,8 +657,21 @@ class Journey:
             f"pipeline {pipeline_name} or its role does not exist",
         )
         actions = {a["name"]: a for st in (pipeline or {}).get("stage", []) for a in st.get("action", [])}
+        self._sources_read_only(tag, team, pipeline_role)
         for stage in t.stages:
             self._stage(tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package)
+
+    def _sources_read_only(self, tag: str, team: str, pipeline_role: Role | None) -> None:
+        """The pipelines' source (every team's endpoint template) is read, never replaced, by the
+        roles that share the artifact store: the team's pipeline and select roles."""
+        step = f"{tag} 10 pipeline source read-only"
+        bucket = naming.bucket_name(self.spec, self.hub, self.hub_region, "deploy-pipelines")
+        source = f"arn:aws:s3:::{bucket}/{assets.SOURCE_KEY}"
+        select = self.w.role(self.hub, naming.team_role(self.spec, team, "select-model"))
+        self.call(step, pipeline_role, "deploy-pipeline", "s3:GetObject", source, self.hub_id, scps_of=self.hub)
+        for who, role in (("deploy-pipeline", pipeline_role), ("select-model", select)):
+            for action in ("s3:PutObject", "s3:DeleteObject"):
+                self.call(f"{step} ({who})", role, who, action, source, self.hub_id, scps_of=self.hub, allowed=False)
 
     def _stage(self, tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package) -> None:
         w, spec = self.w, self.spec

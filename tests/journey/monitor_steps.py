@@ -36,23 +36,15 @@ from mlgov.platform import governance as assets
 from mlgov.platform import naming
 from mlgov.review import policies as collector
 
-# A stand-in for the AWS CLI answering as the central registry would: the package ARN, and per
-# field of a describe query its value in the package (AWS prints None for an absent field).
+# A stand-in for the AWS CLI answering as the central registry would: the package ARN for the
+# list query, and the package itself (DescribeModelPackage's JSON) for the describe call.
 AWS_STUB = """#!{python}
 import json, os, sys
 args = sys.argv[1:]
 if args[:2] == ["sagemaker", "list-model-packages"]:
     print(os.environ["STUB_ARN"])
-elif args[:2] == ["sagemaker", "describe-model-package"]:
-    fields = args[args.index("--query") + 1].strip("[]").split(",")
-    package = json.loads(os.environ["STUB_PACKAGE"])
-    values = []
-    for path in (f.strip() for f in fields):
-        node = package
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        values.append("None" if node is None else str(node))
-    print("\\t".join(values))
+elif args[:2] == ["sagemaker", "describe-model-package"] and args[args.index("--output") + 1] == "json":
+    print(os.environ["STUB_PACKAGE"])
 else:
     sys.exit("unexpected aws call: " + " ".join(args))
 """
@@ -67,23 +59,50 @@ def shipped_template(world, hub_stack) -> dict[str, Any] | None:
         return json.loads(archive.read(assets.ENDPOINT_TEMPLATE))
 
 
-_SELECTED: dict[tuple[str, str, str, str], dict[str, str] | str] = {}
+def registered_package(arn: str, statistics: str, constraints: str, **fields: Any) -> dict[str, Any]:
+    """DescribeModelPackage's answer for an approved central package with those data-quality
+    baselines (``None``: absent), one container; ``fields`` replace top-level fields."""
+    baselines = {
+        kind: {"ContentType": "application/json", "S3Uri": uri}
+        for kind, uri in (("Statistics", statistics), ("Constraints", constraints))
+        if uri not in (None, "None")
+    }
+    package: dict[str, Any] = {
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                    "ImageDigest": "sha256:" + "0" * 64,
+                    "ModelDataUrl": arn.replace(":model-package/", ":model/") + "/model.tar.gz",
+                }
+            ]
+        },
+    }
+    if baselines:
+        package["DriftCheckBaselines"] = {"ModelDataQuality": baselines}
+    package.update(fields)
+    return package
 
 
-def run_select(buildspec: str, package: str, statistics: str, constraints: str) -> dict[str, str] | str:
+def run_select(
+    buildspec: str,
+    package: str,
+    statistics: str,
+    constraints: str,
+    *,
+    described: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any] | str:
     """Run a select buildspec's commands in ``sh`` with a stub ``aws`` (the package registered
-    with those data-quality baselines): its selected.json, or its error. The run depends on
-    nothing but these four, so each distinct run happens once per session (the default tree
-    and its broken copies mostly share the buildspec)."""
-    key = (buildspec, package, statistics, constraints)
-    if key not in _SELECTED:
-        _SELECTED[key] = _run_select(*key)
-    found = _SELECTED[key]
-    return dict(found) if isinstance(found, dict) else found
+    with those data-quality baselines, or as ``described``), with the action's ``environment``:
+    its selected.json, or its error.
 
-
-def _run_select(buildspec: str, package: str, statistics: str, constraints: str) -> dict[str, str] | str:
+    The exported pipeline variables come back under ``"$exported"``."""
     commands = json.loads(buildspec)["phases"]["build"]["commands"]
+    exported = json.loads(buildspec).get("env", {}).get("exported-variables", [])
+    probe = [f'printf "%s\\n" "${name}" > exported.{name}' for name in exported]
     with tempfile.TemporaryDirectory(prefix="mlgov-select-") as tmp:
         stub = Path(tmp) / "aws"
         stub.write_text(AWS_STUB.format(python=sys.executable))
@@ -92,23 +111,29 @@ def _run_select(buildspec: str, package: str, statistics: str, constraints: str)
             os.environ,
             PATH=f"{tmp}:{os.environ.get('PATH', '')}",
             STUB_ARN=package,
-            STUB_PACKAGE=json.dumps(
-                {
-                    "DriftCheckBaselines": {
-                        "ModelDataQuality": {
-                            "Statistics": {"ContentType": "application/json", "S3Uri": statistics},
-                            "Constraints": {"ContentType": "application/json", "S3Uri": constraints},
-                        }
-                    }
-                }
-            ),
+            STUB_PACKAGE=json.dumps(described or registered_package(package, statistics, constraints)),
+            **(environment or {}),
         )
         proc = subprocess.run(
-            ["sh", "-ec", "\n".join(commands)], cwd=tmp, env=env, capture_output=True, text=True, timeout=30
+            ["sh", "-ec", "\n".join(commands + probe)], cwd=tmp, env=env, capture_output=True, text=True, timeout=30
         )
         if proc.returncode != 0:
             return proc.stderr.strip() or f"exit {proc.returncode}"
-        return json.loads((Path(tmp) / assets.SELECTED_FILE).read_text())
+        text = (Path(tmp) / assets.SELECTED_FILE).read_text()
+        try:
+            selected = json.loads(text, object_pairs_hook=_unique_keys)
+        except ValueError as exc:
+            return f"selected.json is not one JSON object with unique keys: {exc}"
+        selected["$exported"] = {n: (Path(tmp) / f"exported.{n}").read_text().strip() for n in exported}
+        return selected
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members; a key given twice (an injected field) is an error, not last-wins."""
+    keys = [k for k, _ in pairs]
+    if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
+        raise ValueError(f"selected.json repeats {duplicates}")
+    return dict(pairs)
 
 
 def select_buildspec(world, hub_stack, spec, team: str, group: str) -> str | None:

@@ -13,11 +13,12 @@ import pytest
 
 from tests.journey.journey import Journey, broken_lines
 from tests.journey.test_journey import _policy_edit, _text_edit, drop
+from tests.test_separation_of_duties import no_gate_scp
 
 pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
 DEV = "ml-dev-fraud"
-V3 = "products/sagemaker-projects/model-build/v3.yaml"
+NEWEST = "products/sagemaker-projects/model-build/v4.yaml"  # the newest build, the one the journey walks
 
 
 def _allow(sid: str, actions: list[str], resource: str):
@@ -55,13 +56,40 @@ CODEBUILD = ("aws_iam_role_policy", "fraud_codebuild", "policy")
 CODEPIPELINE = ("aws_iam_role_policy", "fraud_codepipeline", "policy")
 BOUNDARY = ("aws_iam_policy", "catalog_product_boundary", "policy")
 
+
 # seam -> (tree edit, the step its failure must name; None: a backup control, nothing may open)
+def _without_version_reads(policy: dict) -> None:
+    (stmt,) = [s for s in policy["Statement"] if s.get("Sid") == "HubPromotionReadsArtifacts"]
+    stmt["Action"] = [a for a in stmt["Action"] if a != "s3:GetObjectVersion"]
+
+
 BROKEN = {
+    # B4: the package's content is bound by S3 versions recorded at registration
+    "registers-without-sealing-the-model": (
+        _text_edit(
+            NEWEST,
+            '"mlgov:version:InferenceSpecification.Containers.0.ModelDataUrl"',
+            '"mlgov:unsealed:InferenceSpecification.Containers.0.ModelDataUrl"',
+        ),
+        "B4 seal the registered artifacts",
+    ),
+    "evaluation-report-in-the-project-bucket": (
+        _text_edit(
+            NEWEST,
+            '"s3://${ModelsBucket}/projects/${SageMakerProjectName}/evaluations"',
+            '"s3://${ArtifactBucket}/runs"',
+        ),
+        "B4 seal the registered artifacts",
+    ),
+    "hub-cannot-read-the-sealed-version": (
+        _policy_edit(DEV, "aws_s3_bucket_policy", "models", "policy", _without_version_reads),
+        "B4 seal the registered artifacts (the hub copies that version)",
+    ),
     "connection-unusable": (_policy_edit(DEV, *CODEPIPELINE, drop("UseTheConnection")), "B1 push"),
     "build-not-started": (_policy_edit(DEV, *CODEPIPELINE, drop("StartTheBuild")), "B1 push"),
     "trigger-on-another-branch": (
         _text_edit(
-            V3,
+            NEWEST,
             "Includes:\n                    - Fn::If: [AccountBranch, Ref: DefaultBranch, Ref: BranchName]",
             "Includes:\n                    - release",
         ),
@@ -94,35 +122,46 @@ BROKEN = {
         _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
         None,
     ),
+    # the role's policy and its boundary both opened to approving, and the gate SCP removed
     "build-approves": (
         _both(
             _policy_edit(DEV, *CODEBUILD, drop("NeverApprove")),
             _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
             _policy_edit(DEV, *BOUNDARY, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+            no_gate_scp,
         ),
         "B2 build (sagemaker:UpdateModelPackage, denied)",
+    ),
+    # ... with the gate SCP in place: only the approvers' roles may update packages, nothing opens
+    "build-approves-gate-scp-kept": (
+        _both(
+            _policy_edit(DEV, *CODEBUILD, drop("NeverApprove")),
+            _policy_edit(DEV, *CODEBUILD, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+            _policy_edit(DEV, *BOUNDARY, _allow("Approve", ["sagemaker:UpdateModelPackage"], "*")),
+        ),
+        None,
     ),
     "build-without-boundary": (_no_boundary, "B2 build: the codebuild role has no permissions boundary"),
     "build-runs-as-another-role": (
         _text_edit(
-            V3,
+            NEWEST,
             ROLE + '${TeamName}-codebuild"',
             ROLE + 'sc-model-build"',
         ),
         "B2 build",
     ),
-    # the story's step 2 walks v3's jobs too (and v2's): one v3 job without its volume key is denied
-    "v3-job-without-volume-key": (
-        _text_edit(V3, '"VolumeKmsKeyId": "${KmsKeyArn}",', '"VolumeKmsKeyIdX": "${KmsKeyArn}",'),
+    # the story's step 2 walks the newest build's jobs too (and v2's): one such job without its volume key is denied
+    "newest-job-without-volume-key": (
+        _text_edit(NEWEST, '"VolumeKmsKeyId": "${KmsKeyArn}",', '"VolumeKmsKeyIdX": "${KmsKeyArn}",'),
         "2 train in the VPC",
     ),
     "registers-without-baselines": (
-        _text_edit(V3, '"DriftCheckBaselines": {', '"DriftCheckBaseline": {'),
+        _text_edit(NEWEST, '"DriftCheckBaselines": {', '"DriftCheckBaseline": {'),
         "B3 register with baselines",
     ),
     "baseline-outside-the-models-bucket": (
         _text_edit(
-            V3,
+            NEWEST,
             '"s3://${ModelsBucket}/projects/${SageMakerProjectName}/baselines"',
             '"s3://${ArtifactBucket}/baselines"',
         ),
@@ -143,7 +182,7 @@ def broken_results(bridge, default_world) -> dict[str, list[str]]:
 def test_the_build_steps_are_walked(default_world):
     journey = Journey(default_world, ["fraud"])
     steps = {c.step.split("] ", 1)[1].split(" (")[0] for c in journey.contracts if "] B" in c.step}
-    assert steps == {"B1 push", "B2 build", "B3 register with baselines"}
+    assert steps == {"B1 push", "B2 build", "B3 register with baselines", "B4 seal the registered artifacts"}
     # both models of the team, each with its own project
     assert len({c.step.split("]")[0] for c in journey.contracts if "] B" in c.step}) == 2
 

@@ -68,6 +68,19 @@ def drop(sid: str):
     return edit
 
 
+def _any_repository(policy: dict) -> None:
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "PullImages"]
+    statement["Resource"] = "arn:aws:ecr:*:*:repository/*"
+
+
+def _unconditioned(sid: str):
+    def edit(policy: dict) -> None:
+        (statement,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        del statement["Condition"]
+
+    return edit
+
+
 def _old_volume_key(policy: dict) -> None:
     for s in policy["Statement"]:
         if s["Sid"] == "DenySageMakerWithoutVolumeKmsKey":
@@ -228,6 +241,25 @@ BROKEN = {
     "ml-engineer-cannot-approve": (
         _policy_edit(HUB, "aws_iam_role_policy", "ml_engineer", "policy", drop("ApproveCentralPackages")),
         "8 approve centrally",
+    ),
+    # the approver's grant without its conditions: an approved package's content can be edited
+    "ml-engineer-edits-approved-content": (
+        _policy_edit(HUB, "aws_iam_role_policy", "ml_engineer", "policy", _unconditioned("ApproveCentralPackages")),
+        "8 approve centrally (content edit",
+    ),
+    "lead-edits-recorded-versions": (
+        _policy_edit(
+            DEV, "aws_iam_role_policy", "fraud_lead_data_scientist", "policy", _unconditioned("ApproveModels")
+        ),
+        "4 approve in dev (lead) (content edit",
+    ),
+    "pipeline-role-replaces-the-source": (
+        _policy_edit(HUB, "aws_iam_role_policy", "fraud_deploy_pipeline", "policy", drop("SourcesReadOnly")),
+        "10 pipeline source read-only (deploy-pipeline)",
+    ),
+    "execution-role-pulls-any-account": (
+        _policy_edit(DEV, "aws_iam_role_policy", "fraud_sagemaker_execution", "policy", _any_repository),
+        "2 train in the VPC (images)",
     ),
     "start-rule-misses-group": (
         _attr_edit(HUB, "aws_cloudwatch_event_rule", "fraud_card_scoring", _pattern("nwa-fraud-other")),

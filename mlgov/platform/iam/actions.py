@@ -102,6 +102,7 @@ S3_GET = ("s3:GetObject",)
 S3_PUT = ("s3:PutObject",)
 S3_LIST = ("s3:ListBucket",)
 S3_READ = ("s3:GetObject", "s3:ListBucket")
+S3_VERSIONED_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
 
 # CloudFormation resolves AWS::SSM::Parameter::Value parameters with the caller's credentials.
 SSM_GET_PARAMETERS = ("ssm:GetParameters",)

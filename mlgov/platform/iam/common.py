@@ -13,9 +13,11 @@ from typing import Any
 
 from mlgov.platform import naming, policy
 from mlgov.platform.iam import actions, arns
+from mlgov.platform.pipeline import SEALED_FIELDS, VERSION_KEY
 from mlgov.spec.model import OrgSpec
 
 PENDING = "PendingManualApproval"
+DECISIONS = ("Approved", "Rejected")
 
 
 def register_pending(sid: str, package_arns: Sequence[str]) -> dict[str, Any]:
@@ -26,6 +28,27 @@ def register_pending(sid: str, package_arns: Sequence[str]) -> dict[str, Any]:
         actions.SAGEMAKER_REGISTER,
         package_arns,
         conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}},
+    )
+
+
+def approve_packages(sid: str, package_arns: Sequence[str]) -> dict[str, Any]:
+    """UpdateModelPackage only as a decision on what was registered: every update names a status
+    (Approved or Rejected), sets none of the recorded artifact versions (``mlgov:version:<field>``)
+    and removes no metadata. IAM has no key for an update's InferenceSpecification: an update
+    carrying one with a status is not refused here; the deploy pipeline's pin check catches it.
+
+    Keys: iam-data lists ``sagemaker:ModelApprovalStatus``,
+    ``sagemaker:CustomerMetadataProperties/${MetadataKey}`` and
+    ``sagemaker:CustomerMetadataPropertiesToRemove`` for UpdateModelPackage."""
+    untouched = {f"sagemaker:CustomerMetadataProperties/{VERSION_KEY}{path}": "true" for path in SEALED_FIELDS}
+    return policy.statement(
+        sid,
+        actions.SAGEMAKER_APPROVE,
+        package_arns,
+        conditions={
+            "StringEquals": {"sagemaker:ModelApprovalStatus": list(DECISIONS)},
+            "Null": {**dict(sorted(untouched.items())), "sagemaker:CustomerMetadataPropertiesToRemove": "true"},
+        },
     )
 
 

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgov.platform import monitoring, naming, policy
+from mlgov.platform import images, monitoring, naming, policy
 from mlgov.platform.iam import actions, arns
-from mlgov.platform.iam.common import ecr_login, only_role, pass_role, register_pending, vpc_network_interfaces
+from mlgov.platform.iam.common import (
+    approve_packages,
+    ecr_login,
+    only_role,
+    pass_role,
+    register_pending,
+    vpc_network_interfaces,
+)
 from mlgov.spec.model import OrgSpec
 
 READ_REGISTRY_ACTIONS = actions.SAGEMAKER_READ_PACKAGES + actions.SAGEMAKER_TAGS
@@ -91,12 +98,13 @@ def models_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
 
 
 def models_bucket_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
-    """The models bucket: the hub's promotion role reads the artifacts."""
+    """The models bucket: the hub's promotion role reads the artifacts, by version (it copies
+    exactly the version recorded at registration)."""
     principal, condition = _promotion_role(spec)
     return [
         policy.statement(
             "HubPromotionReadsArtifacts",
-            actions.S3_READ,
+            actions.S3_VERSIONED_READ,
             policy.bucket_arns(models_bucket(spec, team, region)),
             principals=principal,
             conditions=condition,
@@ -218,7 +226,7 @@ def persona_statements(
     common = _common(spec, team, region, models_key_arn)
     package_arns = _package_arns(spec, team, region)
     if lead:
-        approval = policy.statement("ApproveModels", actions.SAGEMAKER_APPROVE, package_arns)
+        approval = approve_packages("ApproveModels", package_arns)
     else:
         approval = policy.statement("CannotApprove", actions.SAGEMAKER_APPROVE, package_arns, effect="Deny")
     return [
@@ -248,9 +256,10 @@ def execution_statements(
             actions.LOG_GROUP_CREATE + actions.LOG_DELIVERY,
             [arns.log_group(region, account_id, "/aws/sagemaker/*")],
         ),
-        # Images come from AWS's algorithm registries.
+        # Images come from AWS's SageMaker registries of the region and the team's own repository,
+        # never from another account's (or another team's) repository.
         ecr_login(),
-        policy.statement("PullImages", actions.ECR_PULL, [arns.ecr_repository(region, "*", "*")]),
+        policy.statement("PullImages", actions.ECR_PULL, images.pull_repositories(spec, team, region)),
         # Jobs in the VPC attach network interfaces; EC2 offers no resource scoping for these.
         vpc_network_interfaces(region),
     ]

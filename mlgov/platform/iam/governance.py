@@ -23,11 +23,10 @@ from mlgov.platform.iam.actions import (
     LOG_DELIVERY,
     LOG_GROUP_CREATE,
     S3_GET,
-    S3_READ,
     SAGEMAKER_DESCRIBE_PACKAGE,
     SQS_SEND,
 )
-from mlgov.platform.iam.common import OWN_TEAM, register_pending, service_trust, team_roles_in_org
+from mlgov.platform.iam.common import OWN_TEAM, approve_packages, register_pending, service_trust, team_roles_in_org
 from mlgov.spec.model import OrgSpec
 
 # Action sets of the hub's documents.
@@ -43,6 +42,8 @@ PIPELINE_KEY_USE = (
 )
 OBJECT_VERSION_READ = ("s3:GetObject", "s3:GetObjectVersion")
 OBJECT_READ_WRITE = ("s3:GetObject", "s3:PutObject")
+# Promotion copies the exact S3 version recorded at registration (GetObject with a VersionId).
+VERSIONED_BUCKET_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
 ARTIFACT_WRITE = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 PIPELINE_STORE = ("s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject")
 # ListModelPackages and X-Ray trace submission have no resource-level permissions.
@@ -254,7 +255,9 @@ def promotion_statements(spec: OrgSpec, region: str, key_arn: str) -> list[dict[
                 [arns.sagemaker(r, "*", f"model-package/{org}-*/*") for r in dev_regions],
                 conditions=in_org,
             ),
-            policy.statement("ReadArtifacts", S3_READ, policy.bucket_arns(dev_buckets), conditions=in_org),
+            policy.statement(
+                "ReadArtifacts", VERSIONED_BUCKET_READ, policy.bucket_arns(dev_buckets), conditions=in_org
+            ),
             policy.statement(
                 "DecryptArtifacts",
                 KMS_READ,
@@ -290,6 +293,18 @@ def _pipeline_key(key_arn: str) -> dict[str, Any]:
     return policy.statement("ArtifactKey", PIPELINE_KEY_USE, [key_arn])
 
 
+SOURCE_WRITE = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject")
+
+
+def _sources_read_only(pipeline_bucket: str) -> dict[str, Any]:
+    """The pipelines' source (every team's endpoint template) is Terraform's: the roles that use the
+    artifact store may read it, never replace it."""
+    source_prefix = governance.SOURCE_KEY.rsplit("/", 1)[0]
+    return policy.statement(
+        "SourcesReadOnly", SOURCE_WRITE, [arns.objects(pipeline_bucket, source_prefix)], effect="Deny"
+    )
+
+
 def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: str) -> list[dict[str, Any]]:
     """A team's pipelines: the artifact store, its select builds, and its stage deploy roles only."""
     hub_id = _hub_id(spec)
@@ -297,6 +312,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: s
     groups = spec.teams[team].governance.model_package_groups
     return [
         policy.statement("ArtifactStore", PIPELINE_STORE, policy.bucket_arns(pipeline_bucket)),
+        _sources_read_only(pipeline_bucket),
         _pipeline_key(key_arn),
         policy.statement(
             "SelectBuild",
@@ -330,6 +346,7 @@ def select_model_statements(spec: OrgSpec, team: str, region: str, key_arn: str)
             ),
         ),
         policy.statement("ArtifactStore", OBJECT_READ_WRITE, [arns.objects(pipeline_bucket)]),
+        _sources_read_only(pipeline_bucket),
         _pipeline_key(key_arn),
         policy.statement("Logs", LOG_GROUP_CREATE + LOG_DELIVERY, [f"{g}:*" for g in log_groups] + log_groups),
     ]
@@ -394,10 +411,10 @@ def _approval_actions(spec: OrgSpec, region: str) -> list[str]:
 def ml_engineer_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
     """ML engineer: reviews and approves packages of the central registry (which starts deployment)."""
     hub_id = _hub_id(spec)
+    packages = _central_all(region, hub_id, "model-package", spec)
     return [
-        policy.statement(
-            "ApproveCentralPackages", APPROVE_PACKAGE, _central_all(region, hub_id, "model-package", spec)
-        ),
+        approve_packages("ApproveCentralPackages", packages),
+        policy.statement("DescribeCentralPackages", SAGEMAKER_DESCRIBE_PACKAGE, packages),
         policy.statement(
             "ReadCentralRegistry",
             CENTRAL_REGISTRY_READ,

@@ -23,16 +23,16 @@ def test_definition_renders_to_json_without_placeholders():
     assert "${" not in rendered
     doc = json.loads(rendered)
     # the steps this repository's scripts are for
-    assert [s["Name"] for s in doc["Steps"]] == ["Preprocess", "Baseline", "Train", "Evaluate", "CheckAuc"]
+    assert [s["Name"] for s in doc["Steps"]] == ["Preprocess", "Baseline", "Train", "Evaluate", "Seal", "CheckAuc"]
 
 
 def test_every_script_the_definition_runs_is_in_code():
     text = DEFINITION.read_text()
-    for script in ("preprocess.py", "evaluate.py"):
+    for script in ("preprocess.py", "evaluate.py", "seal.py"):
         assert f"/opt/ml/processing/input/code/{script}" in text
     assert '"sagemaker_program": "train.py"' in text
     code = DEFINITION.parent.parent / "code"
-    assert {p.name for p in code.glob("*.py")} >= {"preprocess.py", "train.py", "evaluate.py"}
+    assert {p.name for p in code.glob("*.py")} >= {"preprocess.py", "train.py", "evaluate.py", "seal.py"}
 
 
 def test_registration_is_pending_with_drift_baselines():
@@ -42,6 +42,16 @@ def test_registration_is_pending_with_drift_baselines():
     assert register["Arguments"]["ModelApprovalStatus"] == "PendingManualApproval"
     quality = register["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
     assert sorted(quality) == ["Constraints", "Statistics"]
+    # every artifact's S3 version, as seal.py found it, is recorded under the artifact's field path
+    versions = register["Arguments"]["CustomerMetadataProperties"]
+    assert sorted(versions) == [
+        "mlgov:version:DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri",
+        "mlgov:version:DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri",
+        "mlgov:version:InferenceSpecification.Containers.0.ModelDataUrl",
+        "mlgov:version:ModelMetrics.ModelQuality.Statistics.S3Uri",
+    ]
+    for value in versions.values():
+        assert value["Std:JsonGet"]["PropertyFile"] == {"Get": "Steps.Seal.PropertyFiles.Seal"}
 
 
 def test_a_missing_variable_is_named_and_nothing_is_written(tmp_path, capsys, monkeypatch):

@@ -1,0 +1,151 @@
+"""The SCPs back the gates: an account's own administrator cannot go around them.
+
+An administrator role (``AdministratorAccess``: every action on every resource) in the dev,
+hub and stage accounts asks for each gate under the account's SCPs, as the synthesized
+management stack attaches them; iam-simulate decides. Only mlgov's own roles for a gate, by
+exact ARN, are left out of the deny (the journey walks them through their gates under the same
+SCPs). A copy of the tree without the gate SCP lets the administrator through every one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgov.platform import guardrails, naming
+from mlgov.review import iam
+from tests.conftest import ON_CI
+from tests.journey.world import World
+
+ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+@pytest.fixture(scope="module")
+def bridge() -> None:
+    reason = iam.unavailable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"{reason} (required on CI)")
+        pytest.skip(reason)
+
+
+def gate_requests(spec, world: World) -> list[tuple[str, iam.Request]]:
+    """(what, request) of an administrator of each account at each gate of the fraud team."""
+    team = spec.teams["fraud"]
+    hub, hub_id = spec.hub, spec.accounts[spec.hub].id
+    dev, dev_id = team.dev_account, spec.accounts[team.dev_account].id
+    prod = next(s for s in team.stages if s.manual_approval)
+    prod_id = spec.accounts[prod.account].id
+    region = naming.hub_region(spec)
+    group = team.governance.model_package_groups[0]
+    central = naming.central_model_package_group(spec, "fraud", group)
+    local = naming.model_package_group(spec, "fraud", group)
+    pipeline = naming.deploy_pipeline(spec, "fraud", group)
+    asks = [
+        (
+            "register Approved in dev",
+            dev,
+            dev_id,
+            "sagemaker:CreateModelPackage",
+            f"arn:aws:sagemaker:{region}:{dev_id}:model-package/{local}/9",
+            {"sagemaker:ModelApprovalStatus": "Approved"},
+        ),
+        (
+            "approve in dev",
+            dev,
+            dev_id,
+            "sagemaker:UpdateModelPackage",
+            f"arn:aws:sagemaker:{region}:{dev_id}:model-package/{local}/1",
+            {"sagemaker:ModelApprovalStatus": "Approved"},
+        ),
+        (
+            "register Approved in the hub",
+            hub,
+            hub_id,
+            "sagemaker:CreateModelPackage",
+            f"arn:aws:sagemaker:{region}:{hub_id}:model-package/{central}/9",
+            {"sagemaker:ModelApprovalStatus": "Approved"},
+        ),
+        (
+            "approve centrally",
+            hub,
+            hub_id,
+            "sagemaker:UpdateModelPackage",
+            f"arn:aws:sagemaker:{region}:{hub_id}:model-package/{central}/1",
+            {"sagemaker:ModelApprovalStatus": "Approved"},
+        ),
+        (
+            "approve prod",
+            hub,
+            hub_id,
+            "codepipeline:PutApprovalResult",
+            f"arn:aws:codepipeline:{region}:{hub_id}:{pipeline}/{prod.name}/approve-{prod.name}",
+            {},
+        ),
+        (
+            "delete the prod monitoring schedule",
+            prod.account,
+            prod_id,
+            "sagemaker:DeleteMonitoringSchedule",
+            f"arn:aws:sagemaker:{region}:{prod_id}:monitoring-schedule/{naming.endpoint_name(spec, 'fraud', group)}-dq",
+            {},
+        ),
+    ]
+    return [
+        (
+            what,
+            iam.Request(
+                principal=f"arn:aws:iam::{account_id}:role/Admin",
+                action=action,
+                resource=resource,
+                resource_account=account_id,
+                identity_policies={"AdministratorAccess": ADMIN},
+                scps=world.scps(account),
+                context={
+                    "aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/Admin",
+                    "aws:PrincipalAccount": account_id,
+                    "aws:PrincipalOrgID": spec.organization.id,
+                    "aws:RequestedRegion": region,
+                    **context,
+                },
+            ),
+        )
+        for what, account, account_id, action, resource, context in asks
+    ]
+
+
+def decisions(spec, tree) -> dict[str, str]:
+    asks = gate_requests(spec, World(spec, tree))
+    return {what: d.decision for (what, _), d in zip(asks, iam.simulate([r for _, r in asks]), strict=True)}
+
+
+def without_gate_scp(tree: dict[str, bytes]) -> dict[str, bytes]:
+    """A copy of the tree whose gate SCP allows everything (the broken copy)."""
+    broken = dict(tree)
+    path = "stacks/management/cdk.tf.json"
+    doc = json.loads(broken[path])
+    for attrs in doc["resource"]["aws_organizations_policy"].values():
+        if attrs["name"].endswith("protect-gates"):
+            attrs["content"] = json.dumps({"Version": "2012-10-17", "Statement": []})
+    broken[path] = json.dumps(doc).encode()
+    return broken
+
+
+def test_an_account_administrator_cannot_go_around_any_gate(bridge, default_spec, tree):
+    got = decisions(default_spec, tree)
+    assert got == dict.fromkeys(got, "ExplicitlyDenied") and len(got) == 6, got
+
+
+def test_without_the_gate_scp_the_administrator_passes_every_gate(bridge, default_spec, tree):
+    got = decisions(default_spec, without_gate_scp(tree))
+    assert got == dict.fromkeys(got, "Allowed"), got
+
+
+def test_only_mlgovs_own_roles_are_left_out_by_exact_arn(default_spec):
+    roles = guardrails.gate_roles(default_spec)
+    every = [arn for arns in roles.values() for arn in arns]
+    assert every and all("*" not in arn and arn.startswith("arn:aws:iam::") for arn in every)
+    hub_id = default_spec.accounts[default_spec.hub].id
+    assert roles["approve-deploy"] == [f"arn:aws:iam::{hub_id}:role/nwa-governance-officer"]
+    assert f"arn:aws:iam::{hub_id}:role/nwa-ml-engineer" in roles["decide"]
