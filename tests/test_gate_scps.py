@@ -18,6 +18,8 @@ from mlgov.review import iam
 from tests.conftest import ON_CI
 from tests.journey.world import World
 
+pytestmark = pytest.mark.slow  # runs the IAM simulator or the select step in sh
+
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 

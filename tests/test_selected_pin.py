@@ -18,6 +18,8 @@ from mlgov.platform import governance as assets
 from mlgov.platform.pipeline import VERSION_KEY
 from tests.journey.monitor_steps import registered_package, run_select
 
+pytestmark = pytest.mark.slow  # runs the IAM simulator or the select step in sh
+
 GROUP = "nwa-fraud-card-scoring-220000000002"
 ARN = f"arn:aws:sagemaker:eu-west-1:110000000001:model-package/{GROUP}/7"
 # A package of another group the ML engineer never approved.

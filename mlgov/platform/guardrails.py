@@ -19,7 +19,7 @@ from typing import Any
 from mlgov.platform import catalog, naming, own_scps, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 
 # Size and attachments per root, OU or account (FullAWSAccess included): hard quotas, with
 # their source, in mlgov.platform.quotas.
@@ -206,7 +206,11 @@ def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     exemption is the Terraform role's name in any account (a list of account ids would grow with
     the org). One statement, whatever the number of teams.
     """
-    patterns = catalog.persona_patterns(spec)
+    patterns = list(catalog.persona_patterns(spec))
+    if spec.management.guardrails.protect_gates.enabled:
+        # the gate SCP trusts these names too (gate_roles)
+        patterns = sorted({*patterns, naming.persona_role_pattern(spec, "lead-data-scientist")})
+        patterns.append(naming.team_role_pattern(spec, "endpoint-deployer"))
     if not patterns:
         return []
     return [
@@ -326,24 +330,23 @@ MONITORING_TAMPER_ACTIONS = (
 
 
 def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
-    """Exact ARNs of the only roles that may pass each gate: the teams' leads (in their dev
-    accounts) and the hub's ML engineer decide packages, the hub's governance officer approves
-    deployments, the teams' endpoint deployers (CloudFormation's role in each stage account)
-    change monitoring schedules."""
-    hub_id = spec.accounts[spec.hub].id
-    leads = [
-        f"arn:aws:iam::{spec.accounts[t.dev_account].id}:role/{naming.team_role(spec, name, 'lead-data-scientist')}"
-        for name, t in spec.teams.items()
-    ]
-    deployers = [
-        f"arn:aws:iam::{spec.accounts[s.account].id}:role/{naming.team_role(spec, name, 'endpoint-deployer')}"
-        for name, t in spec.teams.items()
-        for s in t.stages
-    ]
+    """The only roles that may pass each gate, as ARN patterns: every team's lead (in its dev
+    account) and the hub's ML engineer decide packages, the hub's governance officer approves
+    deployments, every team's endpoint deployer (CloudFormation's role in a stage account)
+    changes monitoring schedules. Team roles are matched by mlgov's name patterns, so the SCP
+    does not grow with the teams; only Terraform may create or change roles of those names
+    (``DenyPersonaRoleNamesButTerraform`` in ``protect_audit``)."""
+    hubs = spec.keys_in_layer(Layer.hub)
+    hub = spec.accounts[hubs[0]].id if hubs else "*"
     return {
-        "decide": sorted({*leads, f"arn:aws:iam::{hub_id}:role/{naming.role_name(spec, 'ml-engineer')}"}),
-        "approve-deploy": [f"arn:aws:iam::{hub_id}:role/{naming.role_name(spec, 'governance-officer')}"],
-        "monitoring": sorted(set(deployers)),
+        "decide": sorted(
+            {
+                f"arn:aws:iam::*:role/{naming.persona_role_pattern(spec, 'lead-data-scientist')}",
+                f"arn:aws:iam::{hub}:role/{naming.role_name(spec, 'ml-engineer')}",
+            }
+        ),
+        "approve-deploy": [f"arn:aws:iam::{hub}:role/{naming.role_name(spec, 'governance-officer')}"],
+        "monitoring": [f"arn:aws:iam::*:role/{naming.team_role_pattern(spec, 'endpoint-deployer')}"],
     }
 
 
@@ -351,9 +354,7 @@ def _gates(spec: OrgSpec) -> list[dict[str, Any]]:
     roles = gate_roles(spec)
 
     def only(sid: str, actions: tuple[str, ...], arns: list[str]) -> dict[str, Any]:
-        return policy.statement(
-            sid, actions, "*", effect="Deny", conditions={"ArnNotEquals": {"aws:PrincipalArn": arns}}
-        )
+        return policy.statement(sid, actions, "*", effect="Deny", conditions={"ArnNotLike": {"aws:PrincipalArn": arns}})
 
     return [
         # Approved is reached by an approver's decision only, never by registering.

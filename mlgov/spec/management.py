@@ -74,7 +74,8 @@ class AuditGuardrail(GuardrailBase):
 
 class GatesGuardrail(GuardrailBase):
     """Back the model gates: nobody registers an approved package, and only mlgov's approver,
-    officer and endpoint deployer roles (exact ARNs) decide packages, approve deployments or
+    officer and endpoint deployer roles (by mlgov's role names, which only Terraform may create)
+    decide packages, approve deployments or
     change monitoring schedules, whatever an account's administrators grant themselves."""
 
 

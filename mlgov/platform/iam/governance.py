@@ -23,6 +23,7 @@ from mlgov.platform.iam.actions import (
     LOG_DELIVERY,
     LOG_GROUP_CREATE,
     S3_GET,
+    S3_VERSIONED_READ,
     SAGEMAKER_DESCRIBE_PACKAGE,
     SQS_SEND,
 )
@@ -42,8 +43,7 @@ PIPELINE_KEY_USE = (
 )
 OBJECT_VERSION_READ = ("s3:GetObject", "s3:GetObjectVersion")
 OBJECT_READ_WRITE = ("s3:GetObject", "s3:PutObject")
-# Promotion copies the exact S3 version recorded at registration (GetObject with a VersionId).
-VERSIONED_BUCKET_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
+
 ARTIFACT_WRITE = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
 PIPELINE_STORE = ("s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject")
 # ListModelPackages and X-Ray trace submission have no resource-level permissions.
@@ -255,9 +255,7 @@ def promotion_statements(spec: OrgSpec, region: str, key_arn: str) -> list[dict[
                 [arns.sagemaker(r, "*", f"model-package/{org}-*/*") for r in dev_regions],
                 conditions=in_org,
             ),
-            policy.statement(
-                "ReadArtifacts", VERSIONED_BUCKET_READ, policy.bucket_arns(dev_buckets), conditions=in_org
-            ),
+            policy.statement("ReadArtifacts", S3_VERSIONED_READ, policy.bucket_arns(dev_buckets), conditions=in_org),
             policy.statement(
                 "DecryptArtifacts",
                 KMS_READ,
