@@ -206,7 +206,7 @@ def without_personas() -> dict:
 
 
 def test_protect_audit_without_trails_recorders_or_persona_portfolios_is_not_created():
-    spec = spec_with({"guardrails": {}}, service_catalog=without_personas())
+    spec = spec_with({"guardrails": {"protect_gates": {"enabled": False}}}, service_catalog=without_personas())
     assert "protect_audit" not in policies(spec)
     # portfolios opened to personas: only the persona statement
     spec = spec_with({"guardrails": {}})
@@ -268,11 +268,15 @@ def test_persona_role_names_are_made_and_changed_by_terraform_only(default_spec)
             "iam:UntagRole",
             "iam:UpdateAssumeRolePolicy",
         ],
-        "Resource": sorted(f"arn:aws:iam::*:role/{p}" for p in patterns),
+        # the portfolios' persona patterns, and the endpoint deployers the gate SCP trusts by name
+        "Resource": sorted(
+            {f"arn:aws:iam::*:role/{p}" for p in patterns} | {"arn:aws:iam::*:role/nwa-*-endpoint-deployer"}
+        ),
         "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/mlgov-terraform"}},
     }
     assert stmt["Resource"] == [
         "arn:aws:iam::*:role/nwa-*-data-scientist",
+        "arn:aws:iam::*:role/nwa-*-endpoint-deployer",
         "arn:aws:iam::*:role/nwa-*-lead-data-scientist",
     ]
     assert policies(default_spec)["protect_audit"].size <= scp.SCP_MAX_CHARS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -28,7 +29,7 @@ import mlgov
 from mlgov.cli import cli
 from mlgov.cli import init as initcmd
 from mlgov.errors import SpecError
-from mlgov.platform import templates, workflows
+from mlgov.platform import naming, templates, workflows
 from mlgov.platform.catalog import released_changes, render_products
 from mlgov.spec.located import load_yaml
 from mlgov.validation import load_spec, parse_spec
@@ -304,9 +305,17 @@ def test_another_org_reusing_northwinds_keys_never_gets_northwinds_released_byte
     assert lines and all("frozen: no released copy of this version" in line for line in lines), lines
     assert any(f"got none at released/acme/{STUDIO_V1.removeprefix('products/')} beside the spec" in x for x in lines)
     # WHEN the copies are created there (this org's own bytes, here: an edited text)
-    northwind = render_products(load_spec(ROOT / "org.yaml"))
+    nw = load_spec(ROOT / "org.yaml")
+    northwind = render_products(nw)
+    frozen = {
+        naming.product_template_key(nw, p, k, v.name)
+        for p, pf in nw.service_catalog.portfolios.items()
+        for k, prod in pf.products.items()
+        for v in prod.versions
+        if v.frozen
+    }
     for key, data in northwind.items():
-        if key.endswith("/v1.yaml"):
+        if key in frozen:
             target = tmp_path / "released/acme" / key.removeprefix("products/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(
@@ -338,9 +347,8 @@ def test_northwind_in_its_own_repo_gets_the_shipped_copies_and_its_own_first(tmp
 
 
 def test_released_change_remedy_names_the_users_path(tmp_path):
-    (tmp_path / "acme.yaml").write_text(with_own_product(as_org(ORG, "acme", "o-acme123456")).replace(
-        "              frozen: true   # released bytes: templates/released/ (spec changes never touch them)\n", ""
-    ))  # fmt: skip
+    text = with_own_product(as_org(ORG, "acme", "o-acme123456"))
+    (tmp_path / "acme.yaml").write_text(re.sub(r"(?m)^ +frozen: true .*\n", "", text))
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates/team-bucket.yaml.j2").write_text(OWN_TEMPLATE)
     spec = load_spec(tmp_path / "acme.yaml")
@@ -591,9 +599,9 @@ def with_scps(tmp_path: Path, files: dict[str, object]):
 def test_own_scp_joins_mlgovs_with_its_attachments_and_compact_content(tmp_path):
     from mlgov.platform.guardrails import service_control_policies
 
-    spec = load_spec(with_scps(tmp_path, {"ml-workloads/deny-gpu.json": DENY_GPU, "root/deny-gpu.json": DENY_GPU}))
+    spec = load_spec(with_scps(tmp_path, {"data/deny-gpu.json": DENY_GPU, "root/deny-gpu.json": DENY_GPU}))
     (own,) = [p for p in service_control_policies(spec) if p.key.startswith("own_")]
-    assert (own.key, own.name, own.targets) == ("own_deny_gpu", "nwa-deny-gpu", ("ml-workloads", "root"))
+    assert (own.key, own.name, own.targets) == ("own_deny_gpu", "nwa-deny-gpu", ("data", "root"))
     assert json.loads(own.content) == DENY_GPU and " " not in own.content.replace("DenyLargeGpu", "")
 
 
