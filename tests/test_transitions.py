@@ -443,7 +443,10 @@ def test_renames_plan_moves_only(applied, after):
         ("team-renamed", "ml-dev-churn"): {**NOTHING, "moved": 10},
         ("team-renamed", "ml-shared-services"): {**NOTHING, "moved": 15},
         ("catalog-renamed", "ml-dev-churn"): {**NOTHING, "moved": 2},
-        ("catalog-renamed", "ml-shared-services"): {**NOTHING, "moved": 27},  # one persona pattern per portfolio; model-build v4
+        ("catalog-renamed", "ml-shared-services"): {
+            **NOTHING,
+            "moved": 27,
+        },  # one persona pattern per portfolio; model-build v4
     }
     # AND summarize says so: moves, no caution
     reports = [summary.stack_report(name, plans[("team-renamed", name)]) for name in APPLIED]

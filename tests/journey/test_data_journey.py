@@ -15,6 +15,7 @@ import pytest
 from tests.journey.journey import Journey, broken_lines, lines_of
 from tests.journey.test_journey import _drop_resource, _policy_edit, drop
 from tests.journey.world import World
+from tests.test_separation_of_duties import no_gate_scp
 
 pytestmark = pytest.mark.slow  # node (iam-simulate) and sh/python subprocesses (the select step)
 
@@ -45,6 +46,26 @@ def _open_catalog(policy: dict) -> None:
 
 
 # (tree edit, text the new failure lines must contain)
+# The data scientist granted UpdateModelPackage (its CannotApprove deny dropped).
+_DS_APPROVES = _policy_edit(
+    DEV,
+    "aws_iam_role_policy",
+    "fraud_data_scientist",
+    "policy",
+    lambda p: (
+        p["Statement"].append(
+            {
+                "Sid": "Approve",
+                "Effect": "Allow",
+                "Action": ["sagemaker:UpdateModelPackage"],
+                "Resource": "arn:aws:sagemaker:*:*:model-package/*",
+            }
+        )
+        or drop("CannotApprove")(p)
+    ),
+)
+
+
 BROKEN = {
     "reader-misses-glue": (
         _policy_edit(DEV, "aws_iam_role_policy", "fraud_data_scientist", "policy", drop("ReadSharedCatalog")),
@@ -97,24 +118,9 @@ BROKEN = {
         ),
         "data: workgroup",
     ),
+    # (with the gate SCP removed too: it denies deciding packages to all but the approvers)
     "data-scientist-may-approve": (
-        _policy_edit(
-            DEV,
-            "aws_iam_role_policy",
-            "fraud_data_scientist",
-            "policy",
-            lambda p: (
-                p["Statement"].append(
-                    {
-                        "Sid": "Approve",
-                        "Effect": "Allow",
-                        "Action": ["sagemaker:UpdateModelPackage"],
-                        "Resource": "arn:aws:sagemaker:*:*:model-package/*",
-                    }
-                )
-                or drop("CannotApprove")(p)
-            ),
-        ),
+        lambda tree: (_DS_APPROVES(tree), no_gate_scp(tree)),
         "data: data scientist still cannot approve",
     ),
 }
