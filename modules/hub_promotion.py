@@ -73,7 +73,6 @@ class HubPromotion:
             ),
             "model_promotion",
         )
-        sources = governance.promotion_sources(spec)
         function = named(
             LambdaFunction(
                 scope,
@@ -84,7 +83,7 @@ class HubPromotion:
                 runtime="python3.12",
                 handler=governance.PROMOTION_HANDLER,
                 filename=governance.PROMOTION_ZIP,
-                source_code_hash=governance.base64_sha256(governance.promotion_zip()),
+                source_code_hash=governance.base64_sha256(governance.promotion_zip(spec)),
                 memory_size=spec.governance.promotion_memory_mb,
                 timeout=spec.governance.promotion_timeout_seconds,
                 ephemeral_storage={"size": 512},
@@ -99,7 +98,6 @@ class HubPromotion:
                     "variables": {
                         "ARTIFACT_BUCKET": registry.artifact_bucket,
                         "ARTIFACT_KMS_KEY_ARN": key_arn,
-                        "SOURCES": json.dumps(sources, sort_keys=True, separators=(",", ":")),
                     }
                 },
                 depends_on=[logs],

@@ -8,7 +8,9 @@ Everything runs in one moto account, which plays both the dev account and the hu
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import boto3
 import pytest
@@ -363,13 +365,16 @@ def test_config_reads_the_environment_mlgov_writes():
     assert config.sources["330000000003"].buckets == ()  # no bucket written: every artifact is refused
 
 
-def test_config_reads_the_image_rules_the_hub_stack_writes(default_spec, tree):
+def test_config_reads_the_image_rules_the_hub_stack_writes(default_spec, tree, tmp_path):
     # GIVEN the promotion function's environment as the synthesized hub stack sets it
     from mlgov.platform import images, naming
 
     hub = json.loads(tree[f"stacks/{default_spec.hub}/cdk.tf.json"])
     (function,) = hub["resource"]["aws_lambda_function"].values()
-    config = Config.from_env(function["environment"]["variables"])
+    with zipfile.ZipFile(io.BytesIO(tree[f"stacks/{default_spec.hub}/assets/promotion.zip"])) as package:
+        sources = tmp_path / "sources.json"
+        sources.write_bytes(package.read("sources.json"))
+    config = Config.from_env(function["environment"]["variables"], sources)
     # THEN every team's source carries its own repository and AWS's registries of the hub region
     for team_name, team in default_spec.teams.items():
         source = config.sources[default_spec.accounts[team.dev_account].id]

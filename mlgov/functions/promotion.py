@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 import logging
 import os
 import re
@@ -125,8 +126,14 @@ class Config:
     sources: dict[str, Source]
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> Config:
-        raw = json.loads(env["SOURCES"])
+    def from_env(cls, env: dict[str, str], sources_file: Path | None = None) -> Config:
+        """Settings from the environment; the sources mapping from ``SOURCES`` when set, else from
+        the ``sources.json`` mlgov ships beside this module (it grows with the teams, and Lambda
+        allows 4 KB of environment variables in all)."""
+        if "SOURCES" in env:
+            raw = json.loads(env["SOURCES"])
+        else:
+            raw = json.loads((sources_file or Path(__file__).with_name("sources.json")).read_text())
         sources = {
             account: Source(
                 team=s["team"],

@@ -53,11 +53,23 @@ def base64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-@lru_cache(maxsize=1)
-def promotion_zip() -> bytes:
-    """The promotion function package: its one module, as shipped in the mlgov package."""
+# The promotion function's sources mapping (promotion_sources), shipped in its package: it grows
+# with the teams, and Lambda allows 4 KB of environment variables in all (hard; Lambda quotas,
+# "Environment variables"), which a dozen teams passed.
+PROMOTION_SOURCES_FILE = "sources.json"
+
+
+def promotion_zip(spec: OrgSpec) -> bytes:
+    """The promotion function package: its one module, as shipped in the mlgov package, and the
+    spec's sources mapping (:func:`promotion_sources`) as ``sources.json``."""
+    sources = json.dumps(promotion_sources(spec), sort_keys=True, separators=(",", ":"))
+    return _promotion_zip(sources)
+
+
+@lru_cache(maxsize=4)
+def _promotion_zip(sources: str) -> bytes:
     source = resources.files("mlgov.functions").joinpath("promotion.py").read_bytes()
-    return deterministic_zip({"promotion.py": source})
+    return deterministic_zip({"promotion.py": source, PROMOTION_SOURCES_FILE: sources.encode() + b"\n"})
 
 
 PROMOTION_HANDLER = "promotion.handler"
@@ -224,7 +236,7 @@ def render_assets(spec: OrgSpec) -> dict[str, bytes]:
     """Renderer for :func:`mlgov.synth.extra_renderers`: the zips beside the hub stack."""
     tree = {}
     for name in hub_stack_names(spec):
-        tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip()
+        tree[f"stacks/{name}/{PROMOTION_ZIP}"] = promotion_zip(spec)
         tree[f"stacks/{name}/{ENDPOINT_SOURCE_ZIP}"] = endpoint_source_zip(spec)
     return tree
 
