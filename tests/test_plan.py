@@ -143,3 +143,25 @@ def test_offline_destroy_without_a_state_says_deletes_are_not_counted(tf_cli_con
     assert run.status == "ok", run.error
     line = next(x for x in stream.getvalue().splitlines() if x.startswith("management ") and " ok " in x)
     assert line.endswith(planning.DESTROY_WITHOUT_STATE), line
+
+
+@pytest.mark.slow
+@pytest.mark.terraform
+def test_every_kitchen_sink_stack_plans_offline(tf_cli_config, tmp_path):
+    # GIVEN the spec that turns every documented option on (adopted OUs and VPC, a second dev
+    # region, two prods, renames, every monitor and grant kind), synthesized to disk
+    from tests.conftest import spec_case
+
+    case = spec_case(ROOT / "examples" / "kitchen-sink.yaml")
+    for rel, data in case.tree.items():
+        target = tmp_path / "out" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    stacks = sorted(ref.name for ref in case.spec.stack_refs())
+    # WHEN every stack is planned offline by the real terraform (init, plan, show -json)
+    args = ["plan", "--offline", "--jobs", "2", "--out", str(tmp_path / "plans")]
+    result = CliRunner().invoke(cli, [*args, "--stacks-dir", str(tmp_path / "out" / "stacks")])
+    # THEN each one plans (the adopted OUs' imports validated, then planned as creates)
+    assert result.exit_code == 0, result.output
+    planned = sorted(p.parent.name for p in (tmp_path / "plans").glob(f"*/{planning.PLAN_JSON}"))
+    assert planned == stacks, result.output
