@@ -340,28 +340,11 @@ def check_policy_sizes(spec: OrgSpec, documents: Iterable[Document]) -> list[Fin
     return list(_over(spec, (f for f in size_figures(documents) if f.quota not in CHECKED_ELSEWHERE)))
 
 
-# The inventory's document kinds (mlgov.platform.iam.inventory) and the size quota each is
-# checked against. Kinds left out have no size quota mlgov checks: VPC endpoint, model package
-# group and ECR repository policies (their limits are not documented as a fixed figure that
-# mlgov's constant-size documents could approach).
-INVENTORY_KINDS = {
-    "scp": "scp",
-    "managed": "managed-policy",
-    "identity-inline": "inline-policy",
-    "trust": "trust-policy",
-    "bucket": "bucket-policy",
-    "key": "key-policy",
-    "bus": "bus-policy",
-    "topic": "topic-policy",
-    "queue": "queue-policy",
-    "lambda-permission": "lambda-policy",
-}
-
-
 def inventory_rows(spec: OrgSpec) -> list[Document]:
     """Every policy document of the spec's stacks (computed, not synthesized) as size rows."""
+    kind_of_quota = {quota: kind for kind, quota in DOCUMENT_QUOTAS.items()}
     return [
-        (INVENTORY_KINDS[d.kind], d.account, d.region, d.aws_object, f"{d.stack}:{d.address}", d.sized_text)
+        (kind_of_quota[quota], d.account, d.region, d.aws_object, f"{d.stack}:{d.address}", d.sized_text)
         for d in inventory.documents(spec)
-        if d.kind in INVENTORY_KINDS
+        if (quota := inventory.QUOTA_OF_KIND.get(d.kind))
     ]

@@ -6,18 +6,13 @@ per stack and Terraform resource address, the document the stack carries, its ki
 object it applies to and its size as AWS counts it. ``validate --policies`` lists them; the
 quota checks size them; a test holds the list equal to what synthesis writes.
 
-Kinds and how their size is counted (characters of the document as AWS receives it, after
-Terraform has interpolated it: ``$${`` is one ``$`` less, a reference is its value):
-
-- ``trust`` (role trust policy), ``identity-inline`` (role inline policy), ``managed``
-  (customer managed policy): IAM does not count white space, so none is counted (AWS IAM
-  User Guide, "IAM and AWS STS quotas", IAM and STS character limits);
-- ``scp`` (service control policy): Organizations stores a policy saved through the API
-  exactly as sent, white space included (AWS Organizations User Guide, "Quotas and service
-  limits for AWS Organizations", maximum policy size);
-- ``key``, ``bucket``, ``queue``, ``topic``, ``bus``, ``repository``, ``model-package-group``,
-  ``vpc-endpoint`` (resource policies) and ``lambda-permission`` (the statement a permission
-  adds to the function's policy): the text as sent.
+Kinds: ``trust``, ``identity-inline``, ``managed``, ``scp``, ``key``, ``bucket``, ``queue``,
+``topic``, ``bus``, ``repository``, ``model-package-group``, ``vpc-endpoint`` and
+``lambda-permission`` (the statement a permission adds to the function's policy). A document's
+size is counted on the text AWS receives (after Terraform's interpolation: ``$${`` is one ``$``
+less, a reference is its value) the way the quota its kind is held to counts it
+(:data:`QUOTA_OF_KIND`, :func:`mlgov.platform.quotas.measure`: IAM leaves formatting white space
+out, S3, KMS, SNS, SQS and Lambda count bytes); a kind without a size quota counts characters.
 
 A document that embeds a Terraform reference (a key ARN known only after apply) carries it as
 the stack does; its size counts the reference as the longest value it can take (see
@@ -50,9 +45,23 @@ from mlgov.platform.iam import stage as iam_stage
 from mlgov.platform.iam.common import dead_letter_queue_policy, service_trust
 from mlgov.platform.iam.images import repository_policy
 from mlgov.platform.iam.repositories import codebuild_statements, codepipeline_statements
+from mlgov.platform.quotas import QUOTAS, measure
 from mlgov.spec.model import Layer, OrgSpec, StackRef
 
-IAM_KINDS = frozenset({"trust", "identity-inline", "managed"})
+# The size quota (mlgov.platform.quotas) each kind is held to; the other kinds have none mlgov
+# checks (VPC endpoint, model package group and ECR repository policies).
+QUOTA_OF_KIND = {
+    "scp": "scp_chars",
+    "managed": "iam_managed_policy_chars",
+    "identity-inline": "iam_role_inline_policies_chars",
+    "trust": "iam_role_trust_policy_chars",
+    "bucket": "s3_bucket_policy_bytes",
+    "key": "kms_key_policy_bytes",
+    "bus": "event_bus_policy_chars",
+    "topic": "sns_topic_policy_bytes",
+    "queue": "sqs_queue_policy_bytes",
+    "lambda-permission": "lambda_resource_policy_bytes",
+}
 
 # The longest value a reference can take, by (resource type, attribute), given the stack's
 # region and account id. A KMS key id is a UUID or "mrk-" + 32 hex digits: 36 characters
@@ -109,9 +118,9 @@ class PolicyDocument:
 
     @property
     def size(self) -> int:
-        """Characters AWS counts against the object's limit (see the module docstring)."""
-        text = self.sized_text
-        return len(re.sub(r"\s", "", text)) if self.kind in IAM_KINDS else len(text)
+        """What AWS counts against the object's limit (see the module docstring)."""
+        quota = QUOTA_OF_KIND.get(self.kind)
+        return measure(QUOTAS[quota], self.sized_text) if quota else len(self.sized_text)
 
     @property
     def has_reference(self) -> bool:
