@@ -34,14 +34,14 @@ def synthesized(tree: dict[str, bytes]) -> set[Row]:
             continue
         name = path.split("/")[1]
         doc = json.loads(data)
-        stack = policies._Stack(name, doc)
+        stack = policies.StackResolver(name, doc)
         for rtype, items in stack.resources.items():
             if rtype in policies._TF_SKIP:
                 continue
             for rname, attrs in items.items():
                 address = f"{rtype}.{rname}"
                 if rtype == "aws_lambda_permission":
-                    text = inventory.lambda_permission_text(policies._lambda_permission(attrs, stack.function_arn))
+                    text = inventory.lambda_permission_text(policies.lambda_permission(attrs, stack.function_arn))
                     rows.add((name, address, "statement", text))
                     continue
                 for attr, value in attrs.items():

@@ -116,7 +116,7 @@ _TF_REF = re.compile(r"\$\{([^{}]*)\}")
 _TF_ADDRESS = re.compile(r"^(?:data\.)?(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)")
 
 
-class _Stack:
+class StackResolver:
     """Resolves ``${type.name.attribute}`` in one stack to values of the right shape."""
 
     def __init__(self, name: str, doc: dict[str, Any]):
@@ -176,7 +176,7 @@ class _Stack:
         return "${".join(_TF_REF.sub(lambda m: self.value(m.group(1)), part) for part in parts)
 
 
-def _lambda_permission(attrs: dict[str, Any], arn: Callable[[str], str]) -> dict[str, Any]:
+def lambda_permission(attrs: dict[str, Any], arn: Callable[[str], str]) -> dict[str, Any]:
     """The function policy statement that a Lambda permission adds."""
     statement: dict[str, Any] = {
         "Sid": attrs.get("statement_id", "permission"),
@@ -204,7 +204,7 @@ _ORG_KINDS = {"SERVICE_CONTROL_POLICY": "scp", "RESOURCE_CONTROL_POLICY": "rcp"}
 def stack_policies(path: Path, generated: Path) -> Iterator[Collected]:
     """The policies of one ``cdk.tf.json``, references resolved."""
     doc = json.loads(path.read_text(encoding="utf-8"))
-    stack = _Stack(path.parent.name, doc)
+    stack = StackResolver(path.parent.name, doc)
     prefix = path.parent.relative_to(generated).as_posix()
 
     def out(address: str, kind: str, policy: dict[str, Any]) -> Collected:
@@ -216,7 +216,7 @@ def stack_policies(path: Path, generated: Path) -> Iterator[Collected]:
         for rname, attrs in items.items():
             address = f"{rtype}.{rname}"
             if rtype == "aws_lambda_permission":
-                yield out(f"{address}:statement", "resource", _lambda_permission(attrs, stack.function_arn))
+                yield out(f"{address}:statement", "resource", lambda_permission(attrs, stack.function_arn))
                 continue
             if rtype == "aws_organizations_policy":
                 kind = _ORG_KINDS.get(attrs.get("type", "SERVICE_CONTROL_POLICY"))
@@ -547,7 +547,7 @@ def text_policies(text: str, rel: str, product: str, region: str) -> Iterator[Co
             yield Collected(
                 f"{rel}:{logical}",
                 "resource",
-                _lambda_permission(
+                lambda_permission(
                     attrs,
                     lambda f: (
                         str(f)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from mlgov.review.policies import _lambda_permission, _Stack
+from mlgov.review.policies import StackResolver, lambda_permission
 from mlgov.spec.model import OrgSpec
 from mlgov.validation.quotas import Document
 
@@ -38,7 +38,7 @@ def stack_documents(spec: OrgSpec, stacks: dict[str, dict[str, Any]]) -> Iterato
     where = {ref.name: (ref.account, ref.region) for ref in spec.stack_refs()}
     for name in sorted(stacks):
         account, region = where[name]
-        stack = _Stack(name, stacks[name])
+        stack = StackResolver(name, stacks[name])
         resources = stacks[name].get("resource", {})
         for rtype, (kind, attr, label, what) in _DOCUMENTS.items():
             for rname, attrs in sorted(resources.get(rtype, {}).items()):
@@ -57,7 +57,7 @@ def stack_documents(spec: OrgSpec, stacks: dict[str, dict[str, Any]]) -> Iterato
             yield ("inline-policy", account, region, role, attrs.get("name", rname), stack.resolve(attrs["policy"]))
         functions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for _, attrs in sorted(resources.get("aws_lambda_permission", {}).items()):
-            statement = _lambda_permission(attrs, stack.function_arn)["Statement"][0]
+            statement = lambda_permission(attrs, stack.function_arn)["Statement"][0]
             functions[stack.function_arn(attrs.get("function_name", ""))].append(statement)
         for function, statements in sorted(functions.items()):
             text = json.dumps(

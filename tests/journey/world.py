@@ -98,7 +98,7 @@ class World:
             if path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
                 name = path.split("/")[1]
                 doc = json.loads(data)
-                resolver = collector._Stack(name, doc)
+                resolver = collector.StackResolver(name, doc)
                 self.stacks[name] = Stack(name, resolver.account, resolver.region, doc, resolver)
         with tempfile.TemporaryDirectory(prefix="mlgov-journey-") as tmp:
             root = Path(tmp)
