@@ -16,7 +16,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
-from mlgov.platform import policy
+from mlgov.platform import naming, policy
 from mlgov.platform.iam.common import dead_letter_queue_policy
 
 # The documents' pieces live in mlgov.platform.iam.common; governance_hub still imports these three
@@ -24,6 +24,8 @@ from mlgov.platform.iam.common import dead_letter_queue_policy
 from mlgov.platform.iam.common import only_role as only_role
 from mlgov.platform.iam.common import register_pending as register_pending
 from mlgov.platform.iam.common import service_trust as service_trust
+from mlgov.platform.naming import construct_id
+from mlgov.spec.model import OrgSpec
 
 # EventBridge keeps retrying a failed delivery for up to a day before the DLQ gets it.
 RETRY_ATTEMPTS = 185
@@ -68,6 +70,34 @@ def role(
         was=was,
     )
     return iam_role
+
+
+def team_role(
+    scope: Construct,
+    spec: OrgSpec,
+    team: str,
+    purpose: str,
+    *,
+    trust: str,
+    statements: Sequence[dict[str, Any]],
+    description: str,
+    permissions_boundary: str | None = None,
+) -> IamRole:
+    """A :func:`role` of one team for one purpose: named ``naming.team_role`` (a renamed team keeps
+    the name AWS created it with), at ``<team>_<purpose>`` (moved from the former team's address)
+    and tagged with the team's label."""
+    key = purpose.replace("-", "_")
+    return role(
+        scope,
+        construct_id(team, key),
+        was=naming.moved_id(naming.former_team(spec, team), key),
+        name=naming.team_role(spec, team, purpose),
+        tags={"mlgov:team": naming.team_label(spec, team)},
+        trust=trust,
+        statements=statements,
+        description=description,
+        permissions_boundary=permissions_boundary,
+    )
 
 
 def dead_letter_queue(

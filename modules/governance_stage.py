@@ -29,11 +29,10 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from mlgov.modules.governance_common import role, service_trust
+from mlgov.modules.governance_common import service_trust, team_role
 from mlgov.modules.monitoring import StageMonitoring
 from mlgov.platform import governance, monitoring, naming
 from mlgov.platform.iam import stage as iam
-from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
 
@@ -58,40 +57,35 @@ class StageGovernance(Construct):
         if account_key in monitoring.monitored_accounts(spec):
             self.monitoring = StageMonitoring(self, "monitoring", spec=spec, account_key=account_key, region=region)
         for team in teams:
-            # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
-            label, former = naming.team_label(spec, team), naming.former_team(spec, team)
-            tags = {"mlgov:team": label}
+            label = naming.team_label(spec, team)  # a renamed team keeps its AWS names (team_role)
             watched, batch_groups, in_network = governance.stage_team_scope(
                 spec, team, account_key, self.monitoring is not None
             )
-            deploy = role(
+            deploy = team_role(
                 self,
-                construct_id(team, "deploy"),
-                was=naming.moved_id(former, "deploy"),
-                name=naming.team_role(spec, team, "deploy"),
-                tags=tags,
+                spec,
+                team,
+                "deploy",
                 trust=iam.deploy_trust(spec, team),
                 description=f"Assumed by team {label}'s hub deployment pipeline only",
                 statements=iam.deploy_statements(spec, team, account_key, region),
             )
-            role(
+            team_role(
                 self,
-                construct_id(team, "endpoint_deployer"),
-                was=naming.moved_id(former, "endpoint_deployer"),
-                name=naming.team_role(spec, team, "endpoint-deployer"),
-                tags=tags,
+                spec,
+                team,
+                "endpoint-deployer",
                 trust=service_trust("cloudformation.amazonaws.com", account_id),
                 description=f"CloudFormation builds team {label}'s endpoints with this role",
                 statements=iam.deployer_statements(
                     spec, team, account_key, region, platform_key_arn, watched=watched, batch_groups=batch_groups
                 ),
             )
-            self.roles[team] = role(
+            self.roles[team] = team_role(
                 self,
-                construct_id(team, "endpoint"),
-                was=naming.moved_id(former, "endpoint"),
-                name=naming.team_role(spec, team, "endpoint"),
-                tags=tags,
+                spec,
+                team,
+                "endpoint",
                 trust=service_trust("sagemaker.amazonaws.com", account_id),
                 description=f"SageMaker runs team {label}'s endpoints with this role",
                 statements=iam.endpoint_statements(
@@ -114,12 +108,11 @@ class StageGovernance(Construct):
         """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""
         assert self.monitoring is not None
         label = naming.team_label(spec, team)  # a renamed team keeps its prefixes (renamed_from)
-        self.roles[f"{team}-monitoring"] = role(
+        self.roles[f"{team}-monitoring"] = team_role(
             self,
-            construct_id(team, "monitoring"),
-            was=naming.moved_id(naming.former_team(spec, team), "monitoring"),
-            name=naming.team_role(spec, team, "monitoring"),
-            tags={"mlgov:team": label},
+            spec,
+            team,
+            "monitoring",
             trust=service_trust("sagemaker.amazonaws.com", spec.accounts[account_key].id),
             description=f"SageMaker runs team {label}'s monitoring jobs with this role",
             statements=iam.monitoring_statements(
@@ -130,12 +123,11 @@ class StageGovernance(Construct):
     def _batch_role(self, spec: OrgSpec, team: str, account_key: str, region: str, batch_groups: list[str]) -> None:
         """The role of a team's batch pipelines: transform jobs, which run as the model's role."""
         label = naming.team_label(spec, team)  # AWS keeps a renamed team's name (renamed_from)
-        self.roles[f"{team}-batch"] = role(
+        self.roles[f"{team}-batch"] = team_role(
             self,
-            construct_id(team, "batch"),
-            was=naming.moved_id(naming.former_team(spec, team), "batch"),
-            name=naming.team_role(spec, team, "batch"),
-            tags={"mlgov:team": label},
+            spec,
+            team,
+            "batch",
             trust=service_trust("sagemaker.amazonaws.com", spec.accounts[account_key].id),
             description=f"SageMaker runs team {label}'s batch inference pipelines with this role",
             statements=iam.batch_statements(spec, team, account_key, region, batch_groups),

@@ -34,7 +34,7 @@ from mlgov.modules.governance_common import (
     RETRY_MAX_AGE_SECONDS,
     approval_pattern,
     dead_letter_queue,
-    role,
+    team_role,
 )
 from mlgov.modules.hub_registry import HubRegistry
 from mlgov.platform import governance, monitoring, naming
@@ -87,34 +87,31 @@ class HubPipelines:
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
         label, former = naming.team_label(spec, team), naming.former_team(spec, team)
         tags = {"mlgov:team": label}
-        pipeline_role = role(
+        pipeline_role = team_role(
             scope,
-            construct_id(team, "deploy_pipeline"),
-            was=naming.moved_id(former, "deploy_pipeline"),
-            name=naming.team_role(spec, team, "deploy-pipeline"),
+            spec,
+            team,
+            "deploy-pipeline",
             trust=iam.pipeline_trust(spec),
-            tags=tags,
             description=f"Deployment pipelines of team {label}; assumes only the team's deploy roles in its stage "
             "accounts",
             statements=iam.deploy_pipeline_statements(spec, team, region, key_arn),
         )
-        build_role = role(
+        build_role = team_role(
             scope,
-            construct_id(team, "select_model"),
-            was=naming.moved_id(former, "select_model"),
-            name=naming.team_role(spec, team, "select-model"),
+            spec,
+            team,
+            "select-model",
             trust=iam.select_trust(spec),
-            tags=tags,
             description=f"Selects the newest approved central package of team {label}",
             statements=iam.select_model_statements(spec, team, region, key_arn),
         )
-        start_role = role(
+        start_role = team_role(
             scope,
-            construct_id(team, "start_deploy"),
-            was=naming.moved_id(former, "start_deploy"),
-            name=naming.team_role(spec, team, "start-deploy"),
+            spec,
+            team,
+            "start-deploy",
             trust=iam.start_deploy_trust(spec),
-            tags=tags,
             description=f"Lets the central approval rules start team {label}'s pipelines, and nothing else",
             statements=iam.start_deploy_statements(spec, team, region),
         )
