@@ -42,6 +42,7 @@ from mlgov.modules.governance_common import (
     dead_letter_queue,
     role,
     service_trust,
+    team_role,
 )
 from mlgov.platform import naming
 from mlgov.platform.catalog import COST_TAGS
@@ -71,8 +72,7 @@ class DevGovernance(Construct):
         account_id = spec.accounts[account_key].id
         groups = spec.teams[team].governance.model_package_groups
         group_names = [naming.model_package_group(spec, team, g) for g in groups]
-        # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
-        label, former = naming.team_label(spec, team), naming.former_team(spec, team)
+        label = naming.team_label(spec, team)  # a renamed team keeps its AWS names (renamed_from)
         tags = {"mlgov:team": label}
 
         for group, name in zip(groups, group_names, strict=True):
@@ -117,33 +117,30 @@ class DevGovernance(Construct):
         )
         trust_persona = iam.persona_trust(spec, team)
         self.readers = {}
-        self.readers["data_scientist"] = role(
+        self.readers["data_scientist"] = team_role(
             self,
-            construct_id(team, "data_scientist"),
-            was=naming.moved_id(former, "data_scientist"),
-            name=naming.team_role(spec, team, "data-scientist"),
+            spec,
+            team,
+            "data-scientist",
             trust=trust_persona,
             description=f"Data scientist of team {label}: trains and registers models, cannot approve them",
-            tags=tags,
             statements=iam.persona_statements(spec, team, region, self.models_key.arn, data, lead=False),
         )
-        self.readers["lead_data_scientist"] = role(
+        self.readers["lead_data_scientist"] = team_role(
             self,
-            construct_id(team, "lead_data_scientist"),
-            was=naming.moved_id(former, "lead_data_scientist"),
-            name=naming.team_role(spec, team, "lead-data-scientist"),
+            spec,
+            team,
+            "lead-data-scientist",
             trust=trust_persona,
             description=f"Lead data scientist of team {label}: reviews and approves models in the dev registry",
-            tags=tags,
             statements=iam.persona_statements(spec, team, region, self.models_key.arn, data, lead=True),
         )
-        self.readers["sagemaker_execution"] = role(
+        self.readers["sagemaker_execution"] = team_role(
             self,
-            construct_id(team, "sagemaker_execution"),
-            was=naming.moved_id(former, "sagemaker_execution"),
-            name=naming.team_role(spec, team, "sagemaker-execution"),
+            spec,
+            team,
+            "sagemaker-execution",
             trust=service_trust("sagemaker.amazonaws.com", account_id),
-            tags=tags,
             description=f"SageMaker jobs and pipelines of team {label}",
             statements=iam.execution_statements(spec, team, region, self.models_key.arn, data),
         )

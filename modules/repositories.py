@@ -23,7 +23,7 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
-from mlgov.modules.governance_common import role, service_trust
+from mlgov.modules.governance_common import service_trust, team_role
 from mlgov.platform import naming
 from mlgov.platform.iam.repositories import codebuild_statements, codepipeline_statements
 from mlgov.platform.naming import construct_id
@@ -76,26 +76,24 @@ class Repositories(Construct):
                 ),
                 construct_id(*parts),
             )
-        self.codebuild = role(
+        self.codebuild = team_role(
             self,
-            construct_id(team, "codebuild"),
-            was=naming.moved_id(naming.former_team(spec, team), "codebuild"),
-            name=naming.team_role(spec, team, "codebuild"),
+            spec,
+            team,
+            "codebuild",
             trust=service_trust(naming.BUILD_ROLES["codebuild"], account_id),
             description=f"Model-build projects of team {naming.team_label(spec, team)}: the build every push runs",
-            tags=tags,
             statements=codebuild_statements(spec, team, account_id, region),
             permissions_boundary=boundary_arn,
         )
-        self.codepipeline = role(
+        self.codepipeline = team_role(
             self,
-            construct_id(team, "codepipeline"),
-            was=naming.moved_id(naming.former_team(spec, team), "codepipeline"),
-            name=naming.team_role(spec, team, "codepipeline"),
+            spec,
+            team,
+            "codepipeline",
             trust=service_trust(naming.BUILD_ROLES["codepipeline"], account_id),
             description=f"Model-build projects of team {naming.team_label(spec, team)}: the source pipeline of each "
             "repository",
-            tags=tags,
             statements=codepipeline_statements(account_id, region, ref(connection, "arn")),
             permissions_boundary=boundary_arn,
         )
