@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import boto3
@@ -692,3 +693,29 @@ def test_a_package_registered_as_the_newest_build_registers_it_is_promoted(aws):
     again = sm.create_model_package(**approved)["ModelPackageArn"]
     refused = promotion.promote(approval_event(again, "e-2"), config, clients)
     assert refused["status"] == "rejected" and f"{model} changed after registration" in refused["reason"], refused
+
+
+def test_the_packaged_function_reads_the_sources_it_ships_with(default_spec, tree, tmp_path, monkeypatch):
+    # GIVEN the hub's promotion package unpacked as Lambda unpacks it, and the function's
+    # environment as the hub stack sets it (no SOURCES: the mapping ships in the package)
+    import importlib.util
+
+    from mlgov.platform import governance
+
+    with zipfile.ZipFile(io.BytesIO(tree[f"stacks/{default_spec.hub}/assets/promotion.zip"])) as package:
+        package.extractall(tmp_path)
+    hub = json.loads(tree[f"stacks/{default_spec.hub}/cdk.tf.json"])
+    (function,) = hub["resource"]["aws_lambda_function"].values()
+    env = function["environment"]["variables"]
+    assert "SOURCES" not in env
+    spec = importlib.util.spec_from_file_location("packaged_promotion", tmp_path / "promotion.py")
+    assert spec is not None and spec.loader is not None
+    packaged = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "packaged_promotion", packaged)  # dataclasses look their module up
+    spec.loader.exec_module(packaged)
+    # WHEN it reads its settings the way its handler does THEN every team's source is there
+    config = packaged.Config.from_env(dict(env))
+    expected = governance.promotion_sources(default_spec)
+    assert sorted(config.sources) == sorted(expected)
+    for account, source in config.sources.items():
+        assert source.team == expected[account]["team"] and source.groups == expected[account]["groups"]
