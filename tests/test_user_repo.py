@@ -663,3 +663,81 @@ def test_own_scps_count_against_size_and_the_per_target_quota(tmp_path):
     with pytest.raises(SpecError, match=r"too many SCPs attached to 'root' \(got 5"):
         load_spec(with_scps(tmp_path / "b", files))
     load_spec(with_scps(tmp_path / "c", {f"root/own-{i}.json": DENY_GPU for i in range(2)}))
+
+
+# --- plan: the provider mirror is optional when the machine is online -------------------------
+
+
+def test_provider_source_decision_without_network(tmp_path, monkeypatch):
+    from mlgov.errors import MlgovError
+    from mlgov.review import terraform
+
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(terraform.SOURCE_ENV, raising=False)
+    mirror = tmp_path / "mirror"
+
+    def never() -> bool:
+        raise AssertionError("probed the network although the answer was known")
+
+    # A mirror wins in auto and is required in mirror mode; registry never uses one.
+    assert terraform.provider_source("auto", online=never, search=lambda: mirror) == mirror
+    assert terraform.provider_source("mirror", online=never, search=lambda: mirror) == mirror
+    assert terraform.provider_source("registry", online=never, search=lambda: mirror) is None
+    # No mirror, online: the registry (None); offline: one line.
+    assert terraform.provider_source("auto", online=lambda: True, search=lambda: None) is None
+    with pytest.raises(MlgovError) as info:
+        terraform.provider_source("auto", online=lambda: False, search=lambda: None)
+    assert len(str(info.value).splitlines()) == 1
+    assert str(info.value).startswith("offline (registry.terraform.io does not resolve) and no local Terraform")
+    with pytest.raises(MlgovError, match="no local Terraform provider mirror"):
+        terraform.provider_source("mirror", online=lambda: True, search=lambda: None)
+    # The environment decides when no choice is passed.
+    monkeypatch.setenv(terraform.SOURCE_ENV, "registry")
+    assert terraform.provider_source(search=lambda: mirror) is None
+    monkeypatch.setenv(terraform.SOURCE_ENV, "sometimes")
+    with pytest.raises(MlgovError, match=r"MLGOV_PROVIDERS: unknown provider source \(got 'sometimes'"):
+        terraform.provider_source()
+
+
+def test_online_plan_without_a_mirror_writes_no_filesystem_mirror_config(tmp_path, monkeypatch):
+    from mlgov.review import plan as planning
+    from mlgov.review import terraform
+
+    # GIVEN no mirror anywhere and a machine said to be online (nothing reaches the network here)
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.setenv(terraform.SOURCE_ENV, "auto")
+    monkeypatch.setattr(terraform, "_search_mirror", lambda: None)
+    monkeypatch.setattr(terraform, "registry_reachable", lambda host=terraform.REGISTRY_HOST: True)
+    monkeypatch.setattr(planning, "warm_plugin_cache", lambda out, config: None)
+    stacks = {"ml-test": ROOT / "generated/stacks/ml-test"}
+    seen: list[Path] = []
+    # WHEN plan runs (each stack's terraform stubbed)
+    planning.run_plans(
+        stacks, tmp_path / "plans", offline=True, jobs=1, plan_one=lambda run, s, o, cfg, off: seen.append(cfg)
+    )
+    # THEN its CLI config installs providers the ordinary way (into the shared cache), from no mirror
+    (config,) = seen
+    text = config.read_text()
+    assert "filesystem_mirror" not in text and "provider_installation" not in text, text
+    assert "plugin_cache_dir" in text
+    # AND with a mirror the config installs from it only
+    mirror = tmp_path / "mirror"
+    with_mirror = terraform.write_cli_config(tmp_path / "cfg", None, mirror).read_text()
+    assert "filesystem_mirror" in with_mirror and json.dumps(str(mirror)) in with_mirror
+
+
+def test_offline_plan_without_a_mirror_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    from mlgov.review import terraform
+
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(terraform.SOURCE_ENV, raising=False)
+    monkeypatch.setattr(terraform, "_search_mirror", lambda: None)
+    monkeypatch.setattr(terraform, "registry_reachable", lambda host=terraform.REGISTRY_HOST: False)
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(
+        cli, ["plan", "--stacks-dir", str(ROOT / "generated/stacks"), "--stack", "ml-test", "--out", str(out)]
+    )
+    assert result.exit_code == 3, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: offline (registry.terraform.io does not resolve) and no local Terraform"), line
+    assert not out.exists()
