@@ -741,3 +741,71 @@ def test_offline_plan_without_a_mirror_is_one_line_and_exit_3(tmp_path, monkeypa
     (line,) = result.output.splitlines()
     assert line.startswith("error: offline (registry.terraform.io does not resolve) and no local Terraform"), line
     assert not out.exists()
+
+
+# --- own SCPs against AWS's service definitions, and its quotas --------------------------------
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_own_scp_actions_keys_and_arns_are_checked_against_aws_definitions(tmp_path, monkeypatch):
+    from mlgov.review import iam
+
+    if reason := iam.unavailable():
+        pytest.skip(reason)
+    bad = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Fine", "Effect": "Deny", "Action": "sagemaker:CreateHub", "Resource": "*"},
+            {"Sid": "Typo", "Effect": "Deny", "Action": ["sagemaker:CreateTrainingJobz"], "Resource": "*"},
+            {
+                "Sid": "NoSuchKey",
+                "Effect": "Deny",
+                "Action": "sagemaker:CreateTrainingJob",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"sagemaker:InstanceTypez": "ml.p5.48xlarge"}},
+            },
+            {"Sid": "WrongArn", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:sqs:*:*:queue"},
+        ],
+    }
+    spec_file = with_scps(tmp_path, {"root/deny-gpu.json": DENY_GPU, "data/guard.json": bad})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", str(spec_file)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    path = tmp_path / "scps/data/guard.json"
+    assert lines, result.output
+    assert all(line.startswith(f"{path}: Statement[") for line in lines), lines
+    by_statement = {line.split(": ")[1] for line in lines}
+    assert "Statement[1].Action" in by_statement, lines
+    assert "Statement[2].Condition" in by_statement, lines
+    assert "Statement[3].Resource" in by_statement, lines
+    assert any(line.startswith(f"{path}: Statement[1].Action: unknown-action: ") for line in lines), lines
+    assert not any("Statement[0]" in line for line in lines), lines
+    # The good one alone validates.
+    (tmp_path / "scps/data/guard.json").unlink()
+    result = CliRunner().invoke(cli, ["validate", str(spec_file)])
+    assert result.exit_code == 0 and result.output.startswith(f"{spec_file}: valid"), result.output
+
+
+def test_own_scp_size_and_attachment_quotas_name_the_file(tmp_path):
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": [f"sagemaker:CreateTrainingJob{'x' * 40}{i}" for i in range(120)],
+                "Resource": "*",
+            }
+        ],
+    }
+    spec_file = with_scps(tmp_path, {"root/too-big.json": big})
+    with pytest.raises(SpecError) as info:
+        load_spec(spec_file)
+    (line,) = [str(p) for p in info.value.problems]
+    assert f"own SCP {tmp_path}/scps/root/too-big.json: SCP 'nwa-too-big' is too large (got " in line, line
+    # Five targets' worth: mlgov's own on root plus four more is over AWS's 5 (FullAWSAccess counted).
+    files = {f"root/extra-{i}.json": DENY_GPU for i in range(5)}
+    with pytest.raises(SpecError) as info:
+        load_spec(with_scps(tmp_path / "many", files))
+    lines = [str(p) for p in info.value.problems]
+    assert any("too many SCPs attached to 'root'" in x and "scps/root/extra-0.json" in x for x in lines), lines
