@@ -183,7 +183,7 @@ def test_each_stack_is_reported_before_the_next_one_is_synthesized(default_spec,
 
     events: list[tuple[str, str]] = []
 
-    def synth_one(spec, ref, outdir):
+    def synth_one(spec, ref, outdir, loaded=()):
         events.append(("synth", ref.name))
         return {f"stacks/{ref.name}/cdk.tf.json": b"{}"}, {"name": ref.name}, "0.0.0", 1
 
@@ -809,3 +809,97 @@ def test_own_scp_size_and_attachment_quotas_name_the_file(tmp_path):
         load_spec(with_scps(tmp_path / "many", files))
     lines = [str(p) for p in info.value.problems]
     assert any("too many SCPs attached to 'root'" in x and "scps/root/extra-0.json" in x for x in lines), lines
+
+
+# --- account customizations in Python: entry points of an installed package -------------------
+
+PLUGIN = """\
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+
+CALLS = []
+
+
+def cost_centre(target):
+    CALLS.append((target.name, target.layer.value, target.region, target.teams))
+    if target.layer.value == "dev" and target.primary_region:
+        SsmParameter(
+            target.stack,
+            "acme_cost_centre",
+            name=f"/acme/{target.account}/cost-centre",
+            type="String",
+            value=",".join(target.teams) or "none",
+        )
+"""
+BROKEN = """\
+def explode(target):
+    if target.layer.value == "dev":
+        raise ValueError("no cost centre for\\n" + target.account)
+"""
+
+
+def install_plugin(site: Path, dist: str, module: str, source: str, entry: str) -> None:
+    """A distribution installed into ``site`` as pip would leave it: the module and a
+    dist-info with METADATA and entry_points.txt (group mlgov.customizations)."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{dist}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[mlgov.customizations]\n{entry}\n")
+
+
+@pytest.mark.slow  # synthesizes stacks (jsii)
+def test_an_installed_plugin_adds_resources_to_the_stacks_it_chooses(tmp_path, monkeypatch, default_spec):
+    import importlib
+
+    from mlgov.synth import plugins, pool
+
+    install_plugin(
+        tmp_path / "site", "acme-platform", "acme_customize", PLUGIN, "acme-cost = acme_customize:cost_centre"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    (found,) = [p for p in plugins.discover() if p.name == "acme-cost"]
+    assert found.value == "acme_customize:cost_centre" and found.dist == "acme-platform 0.1"
+    dev = next(r for r in default_spec.stack_refs() if r.layer.value == "dev" and r.name == r.account)
+    test = next(r for r in default_spec.stack_refs() if r.layer.value == "test")
+    tree, _ = pool.synth_serial(default_spec, [dev, test], {})
+    # THEN the dev stack has the parameter at the plugin's own address, the test stack nothing new
+    doc = json.loads(tree[f"stacks/{dev.name}/cdk.tf.json"])
+    param = doc["resource"]["aws_ssm_parameter"]["acme_cost_centre"]
+    teams = sorted(t for t, team in default_spec.teams.items() if team.dev_account == dev.account)
+    assert param["name"] == f"/acme/{dev.account}/cost-centre" and param["value"] == ",".join(teams)
+    assert "acme_cost_centre" not in json.loads(tree[f"stacks/{test.name}/cdk.tf.json"]).get("resource", {}).get(
+        "aws_ssm_parameter", {}
+    )
+    import acme_customize
+
+    assert [c[0] for c in acme_customize.CALLS] == [dev.name, test.name]
+    # Deterministic: the same plugin gives the same bytes.
+    again, _ = pool.synth_serial(default_spec, [dev], {})
+    assert again[f"stacks/{dev.name}/cdk.tf.json"] == tree[f"stacks/{dev.name}/cdk.tf.json"]
+
+
+@pytest.mark.slow  # synthesizes stacks (jsii)
+def test_a_failing_plugin_is_one_line_naming_it(tmp_path, monkeypatch):
+    import importlib
+
+    install_plugin(tmp_path / "site", "acme-broken", "acme_broken", BROKEN, "acme-boom = acme_broken:explode")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["synth", str(ROOT / "org.yaml"), "--out", str(out), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: plugin 'acme-boom' (acme_broken:explode, acme-broken 0.1) failed on stack "), line
+    assert "ValueError: no cost centre for " in line and "(acme_broken.py:3)" in line, line
+    assert not out.exists()
+    # A plugin that cannot be imported: one line too
+    (tmp_path / "site" / "acme_broken.py").write_text("import acme_nonexistent_module\n")
+    importlib.invalidate_caches()
+    sys.modules.pop("acme_broken", None)
+    result = CliRunner().invoke(cli, ["synth", str(ROOT / "org.yaml"), "--out", str(out), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: plugin 'acme-boom' (acme_broken:explode, acme-broken 0.1) cannot be loaded: "), line
+    assert "ModuleNotFoundError" in line, line
