@@ -956,3 +956,39 @@ def test_accepted_scopes_are_mlgovs_names_not_a_specs():
     scopes += [g for s in accepted.checkov_skips() for g in s["resources"]]
     words = {w for g in scopes for w in re.split(r"[^A-Za-z0-9-]+", g) if w}
     assert not words & keys, sorted(words & keys)
+
+
+# --- mlgov check: the IAM review on a user's tree --------------------------------------------
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_check_reviews_own_templates_and_customizations_with_mlgovs_accepted_findings(tmp_path):
+    from mlgov.review import iam
+    from mlgov.synth import customize
+    from mlgov.synth.tree import write_tree
+
+    if reason := iam.unavailable():
+        pytest.skip(reason)
+    spec_file = renamed_org_spec(tmp_path)
+    spec = load_spec(spec_file)
+    # GIVEN a generated tree: Northwind's stacks (as they are, org names aside) and this spec's products
+    tree = {
+        p.relative_to(ROOT / "generated").as_posix(): p.read_bytes()
+        for p in (ROOT / "generated/stacks").rglob("cdk.tf.json")
+    }
+    tree.update(render_products(spec))
+    write_tree(tree, tmp_path / "generated")
+    result = CliRunner().invoke(cli, ["check", str(spec_file)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith(" unexplained") and " 0 unexplained" in result.output
+    # WHEN a customization grants an action that does not exist THEN it is one unexplained finding, exit 1
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjectz", "Resource": "*"}]}
+    fragment = {"resource": {"aws_iam_policy": {"acme_reader": {"policy": json.dumps(bad)}}}}
+    (tmp_path / "customizations/layers/prod").mkdir(parents=True)
+    (tmp_path / "customizations/layers/prod/reader.tf.json").write_text(json.dumps(fragment))
+    merged = customize.apply(tree, customize.load_all(load_spec(spec_file)))
+    write_tree(merged, tmp_path / "generated")
+    result = CliRunner().invoke(cli, ["check", str(spec_file)])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if "unknown-action" in line]
+    assert lines and all("aws_iam_policy.acme_reader" in line for line in lines), result.output
