@@ -487,13 +487,16 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
     if unknown or own_problems:
         return
     per_target: dict[str, list[str]] = {}
+    own_files = {own.key: own.files[0] for own in own_scps.load(spec)[0] if own.files}
     for scp in service_control_policies(spec):
         if scp.size > SCP_MAX_CHARS:
+            # an own SCP names its file: the spec has no field for it
+            where = f"own SCP {own_files[scp.key]}: " if scp.key in own_files else ""
             yield (
                 scp.spec_path,
                 (
-                    f"SCP {scp.name!r} is too large (got {scp.size} characters, expected at most {SCP_MAX_CHARS}); "
-                    "list fewer names or actions, or split it"
+                    f"{where}SCP {scp.name!r} is too large (got {scp.size} characters, expected at most "
+                    f"{SCP_MAX_CHARS}); list fewer names or actions, or split it"
                 ),
             )
         for target in scp.targets:
@@ -506,6 +509,11 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                 (
                     f"too many SCPs attached to {target!r} (got {len(keys)}: {keys}, expected at most {limit} "
                     f"besides FullAWSAccess; AWS allows {SCP_MAX_PER_TARGET} per target)"
+                    + (
+                        f"; own SCPs there: {', '.join(str(own_files[k]) for k in keys if k in own_files)}"
+                        if any(k in own_files for k in keys)
+                        else ""
+                    )
                 ),
             )
 
