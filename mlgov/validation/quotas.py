@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from mlgov.platform import catalog, monitoring, naming, network
+from mlgov.platform import budgets, catalog, monitoring, naming, network
 from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
 from mlgov.platform.iam import inventory
@@ -98,6 +98,8 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
                 roles[key].append(naming.team_role(spec, team, "monitoring"))
             if names & batch:
                 roles[key].append(naming.team_role(spec, team, "batch"))
+    if budgets.action_accounts(spec):
+        roles[spec.organization.management_account].append(naming.budget_action_role(spec))
     data = naming.data_account(spec)
     if data is not None:
         roles[data].append(naming.lake_access_role(spec))
