@@ -432,7 +432,10 @@ def instance_type_allowed(instance_type: str, patterns: list[str]) -> bool:
     return any(re.fullmatch(".*".join(map(re.escape, p.split("*"))), instance_type) for p in patterns)
 
 
-def _deny_instance_types(sid: str, allowed: list[str], principals: dict[str, list[str]] | None = None):
+def _deny_instance_types(
+    sid: str, allowed: list[str] | None, principals: dict[str, dict[str, list[str]]] | None = None
+) -> dict[str, Any]:
+    assert allowed is not None  # only called for a restricted layer
     conditions: dict[str, dict[str, Any]] = {"ForAnyValue:StringNotLike": {"sagemaker:InstanceTypes": allowed}}
     conditions.update(principals or {})
     return policy.statement(sid, SAGEMAKER_INSTANCE_TYPE_ACTIONS, "*", effect="Deny", conditions=conditions)

@@ -74,8 +74,10 @@ def account_tags(spec: OrgSpec, account_key: str) -> dict[str, str]:
 
 def stack_teams(spec: OrgSpec, account_key: str) -> list[str]:
     """Teams with resources in the account's stacks: the dev account's owner, every team in the
-    hub, the teams deploying to a stage account."""
+    hub, the teams deploying to a stage account, the teams with a budget in the management account."""
     layer = spec.accounts[account_key].layer
+    if layer is Layer.management:
+        return sorted(n for n, t in spec.teams.items() if t.budget is not None)
     if layer is Layer.hub:
         return sorted(spec.teams)
     if layer is Layer.dev:
