@@ -30,6 +30,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, named, ref
 from mlgov.platform import naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam.images import repository_policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -92,7 +93,7 @@ class TeamImages(Construct):
                     encryption_configuration=[
                         EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)
                     ],
-                    tags={"mlgov:team": naming.team_label(spec, team)},
+                    tags=tags_of.team_tags(spec, team),
                 ),
                 address,
                 was=was,

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StringConstraints
 
 from mlgov.spec.base import Name, SpecModel
+from mlgov.spec.cost import InstanceTypeGuardrail
 
 # `root` or an OU name of organization.organizational_units.
 Target = Name
@@ -119,6 +120,11 @@ class Guardrails(SpecModel):
         description="Deny registering an Approved model package, and deciding packages, approving deployments or "
         "changing monitoring schedules to every role but mlgov's own for it (default target: every OU).",
     )
+    sagemaker_instance_types: InstanceTypeGuardrail = Field(
+        default_factory=InstanceTypeGuardrail,
+        description="Allowed SageMaker instance types per layer, e.g. {dev: [ml.t3.*, ml.m5.large]}: one SCP per "
+        "account of a listed layer, attached to the account (teams add their own with teams.<team>.instance_types).",
+    )
 
 
 class ManagementSettings(SpecModel):
@@ -148,3 +154,9 @@ class ManagementSettings(SpecModel):
         "it).",
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Service control policies.")
+    cost_allocation_tags: StrictBool = Field(
+        default=False,
+        description="Activate the cost allocation tags in Billing (mlgov:team, mlgov:account, the organization's, "
+        "the cost tags and every team tag key). AWS activates a key only once it has seen it on a resource, up to "
+        "24 hours after the first apply of the stacks that tag: turn this on then (docs/cost.md).",
+    )

@@ -17,6 +17,7 @@ from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, Validati
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.spec.catalog import ServiceCatalog
+from mlgov.spec.cost import TeamBudget, TeamInstanceTypes
 from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.located import Located, dotted, load_yaml
@@ -137,7 +138,20 @@ class Team(SpecModel):
         description="The team's previous name, when it was renamed: Terraform addresses move to the new name "
         "(`moved` blocks), AWS names keep the old one; see docs/changing-the-platform.md.",
     )
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        description="Extra tags on every resource mlgov creates for the team (its dev account, its resources in the "
+        "hub and stage accounts); a key of the cost tags (environment, finance-owner, business-unit, cost-center) "
+        "also sets the value its products launch with. See docs/cost.md.",
+    )
+    instance_types: TeamInstanceTypes = Field(
+        default_factory=TeamInstanceTypes,
+        description="SageMaker instance types the team may use beyond its layers' lists "
+        "(management.guardrails.sagemaker_instance_types), e.g. {dev: [ml.g5.*]}.",
+    )
+    budget: TeamBudget | None = Field(
+        default=None, description="Monthly budget of the team's dev account, alerts and an optional budget action."
+    )
     governance: TeamGovernance = Field(
         default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings."
     )

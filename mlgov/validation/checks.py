@@ -16,6 +16,7 @@ from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems, persona_pattern_problems
+from mlgov.validation.cost import cost_problems
 from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
 from mlgov.validation.network import missing_networks, network_problems
@@ -80,6 +81,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         network_problems(spec),
         data_problems(spec),
         repository_problems(spec),
+        cost_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
