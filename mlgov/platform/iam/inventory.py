@@ -70,6 +70,8 @@ QUOTA_OF_KIND = {
 # UUID (AWS CodeConnections API reference, Connection.ConnectionArn).
 REFERENCE_LENGTHS: dict[tuple[str, str], Callable[[str, str], int]] = {
     ("aws_kms_key", "arn"): lambda region, account: len(f"arn:aws:kms:{region}:{account}:key/") + 36,
+    # An account mlgov is creating: 12 digits (AWS Organizations API reference, Account.Id: ^\d{12}$).
+    ("aws_organizations_account", "id"): lambda region, account: 12,
     ("aws_codestarconnections_connection", "arn"): lambda region, account: (
         len(f"arn:aws:codestar-connections:{region}:{account}:connection/") + 36
     ),
