@@ -82,7 +82,7 @@ class BootstrapStack(TerraformStack):
             description=f"{spec.organization.name}: Terraform state",
             extra_statements=iam.state_key_statements(spec),
         )
-        logs = self._log_bucket(spec)
+        logs, logs_policy = self._log_bucket(spec)
         bucket = SecureBucket(
             self,
             "state_bucket",
@@ -98,6 +98,8 @@ class BootstrapStack(TerraformStack):
                 bucket=ref(bucket.bucket, "id"),
                 target_bucket=ref(logs, "id"),
                 target_prefix="state/",
+                # S3 refuses the logging configuration until the log bucket's policy admits the delivery.
+                depends_on=[logs_policy],
             ),
             "terraform_state",
         )
@@ -159,7 +161,7 @@ class BootstrapStack(TerraformStack):
         ):
             TerraformOutput(self, f"output_{name}", value=value, description=description).override_logical_id(name)
 
-    def _log_bucket(self, spec: OrgSpec) -> S3Bucket:
+    def _log_bucket(self, spec: OrgSpec) -> tuple[S3Bucket, S3BucketPolicy]:
         """The access log bucket: SSE-S3 (server access logs are delivered to nothing else), private, versioned."""
         name = facts.log_bucket(spec)
         bucket = named(S3Bucket(self, "log_bucket", bucket=name), "access_logs")
@@ -209,7 +211,7 @@ class BootstrapStack(TerraformStack):
             ),
             "access_logs",
         )
-        named(
+        log_policy = named(
             S3BucketPolicy(
                 self,
                 "log_policy",
@@ -219,4 +221,4 @@ class BootstrapStack(TerraformStack):
             ),
             "access_logs",
         )
-        return bucket
+        return bucket, log_policy

@@ -1,9 +1,10 @@
 """The accounts mlgov owns (``accounts.<key>.email``), in the management stack (docs/day-zero.md).
 
 Method ``organizations``: ``aws_organizations_account.<key>`` (Organizations CreateAccount), in
-its OU; with ``management.vending.on_retire: close`` the provider closes the account when the
-resource leaves the configuration (``close_on_deletion``), with ``suspend`` a retired account
-stays and moves to the suspended OU. Method ``control_tower``: a provisioned Account Factory
+its OU. The provider closes an account whose resource leaves the configuration
+(``close_on_deletion``, always on): a retired account with ``management.vending.on_retire: close``,
+or an owned account removed from the spec. With ``suspend`` a retired account stays and moves
+to the suspended OU. Method ``control_tower``: a provisioned Account Factory
 product ``aws_servicecatalog_provisioned_product.account_<key>`` per account. The facts (which
 accounts, where, imports) come from :mod:`mlgov.platform.lifecycle`.
 """
@@ -63,7 +64,9 @@ class Accounts(Construct):
                         parent_id=target_ids[account.ou],
                         role_name=vending.role_name,
                         iam_user_access_to_billing=vending.iam_user_access_to_billing,
-                        close_on_deletion=vending.on_retire == "close",
+                        # Whatever on_retire says: an owned account that leaves the configuration is
+                        # closed, never merely removed from the organization (it would stand alone).
+                        close_on_deletion=True,
                         # Both are read at creation only; an adopted account must not be replaced over them.
                         lifecycle=TerraformResourceLifecycle(
                             ignore_changes=["role_name", "iam_user_access_to_billing"]
