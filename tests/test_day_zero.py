@@ -289,7 +289,7 @@ def test_day_zero_journey(render_spec, tf_cli_config, moto_endpoint, tmp_path):
     written = yaml.safe_load(spec_file.read_text())
     assert {k: a["id"] for k, a in written["accounts"].items()} == {
         MGMT: made["MasterAccountId"],
-        **{k: a["Id"] for k, a in accounts.items() if k != MGMT},
+        **{k: a["Id"] for k, a in accounts.items() if k != "master"},
     }
     assert '    id: "' + dev + '"\n    layer: dev' in spec_file.read_text()  # a new line, the rest untouched
 
