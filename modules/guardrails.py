@@ -20,6 +20,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import guardrails as scp
+from mlgov.platform import lifecycle
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -103,7 +104,8 @@ class OrganizationAccess(Construct):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec) -> None:
         super().__init__(scope, id)
-        hub_id = spec.accounts[spec.hub].id
+        # A hub the management stack is creating is named by a reference to its account.
+        hub_id = lifecycle.account_id(spec, spec.hub)
         settings = spec.management
         if settings.service_catalog_access:
             access = named(ServicecatalogOrganizationsAccess(self, "servicecatalog_access", enabled=True), "this")

@@ -1,6 +1,7 @@
 """Management account layer: the organization's own account.
 
 Reads ``organization``, ``accounts`` and ``management``. Creates the account baseline, the
+accounts that carry an ``email`` (:mod:`mlgov.modules.vending`), the
 platform OUs when ``management.own_ous`` (else they are referenced by id; with
 ``management.adopt_ous`` existing ones are imported by id), one SCP per
 enabled guardrail with its attachments, the cost allocation tags
@@ -20,8 +21,10 @@ from mlgov.modules.base import AccountStack
 from mlgov.modules.blocks import named
 from mlgov.modules.budgets import TeamBudgets
 from mlgov.modules.guardrails import Guardrails, OrganizationAccess, OrganizationalUnits
+from mlgov.modules.vending import Accounts
 from mlgov.platform import budgets as budgets_facts
 from mlgov.platform import data as data_facts
+from mlgov.platform import lifecycle
 from mlgov.platform import tags as tags_of
 from mlgov.platform.addresses import ou_imports
 from mlgov.platform.naming import free_text_id
@@ -34,9 +37,17 @@ class ManagementStack(AccountStack):
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id, spec=spec, ref=ref)
         ous = OrganizationalUnits(self, "organizational_units", spec=spec)
-        if imports := ou_imports(spec):
-            # Adoption: the first apply imports the existing OUs (Terraform >= 1.5 import blocks).
+        accounts = Accounts(self, "accounts", spec=spec, target_ids=ous.target_ids)
+        if imports := ou_imports(spec) + lifecycle.account_imports(spec):
+            # Adoption: the first apply imports the existing OUs and accounts (Terraform >= 1.5
+            # import blocks; no-ops once they are in the state).
             self.add_override("import", imports)
+        if accounts.ids:
+            self.output(
+                lifecycle.ACCOUNT_IDS_OUTPUT,
+                accounts.ids,
+                "Ids of the accounts mlgov owns, by spec key (`mlgov discover --from-state` reads them).",
+            )
         guardrails = Guardrails(self, "guardrails", spec=spec, target_ids=ous.target_ids)
         TeamBudgets(self, "budgets", spec=spec, deny_compute=guardrails.policies.get(budgets_facts.DENY_COMPUTE_KEY))
         OrganizationAccess(self, "organization_access", spec=spec)

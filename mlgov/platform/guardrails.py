@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import budgets, catalog, naming, own_scps, policy
+from mlgov.platform import budgets, catalog, lifecycle, naming, own_scps, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import Layer, OrgSpec
@@ -169,6 +169,10 @@ PERSONA_ROLE_WRITE_ACTIONS = (
 )
 
 
+# The deny-all SCP of the OU retired accounts are moved to (management.vending).
+SUSPENDED_KEY = "suspended_accounts"
+
+
 @dataclass(frozen=True)
 class Scp:
     """One service control policy: its spec key, physical name, description, document and targets."""
@@ -181,6 +185,8 @@ class Scp:
 
     @property
     def spec_path(self) -> tuple:
+        if self.key == SUSPENDED_KEY:
+            return ("management", "vending", "suspended_ou")
         # An own SCP (scps/ beside the spec) has no key of its own in the spec; the instance-type
         # SCPs (one per account) share theirs.
         if self.key.startswith(INSTANCE_TYPES_KEY):
@@ -210,7 +216,7 @@ def _targets(spec: OrgSpec, configured: list[str] | None, default_root: bool) ->
 def exempt_principals(spec: OrgSpec) -> list[str]:
     """ARNs of the exempt roles: each name in each of the named accounts, never ``*``."""
     g = spec.management.guardrails
-    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    ids = sorted({lifecycle.account_id(spec, a) for a in g.exempt_accounts if a in spec.accounts})
     return sorted({f"arn:aws:iam::{i}:role/{r}" for r in g.exempt_roles for i in ids})
 
 
@@ -226,7 +232,7 @@ def _protect_exempt_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     g = spec.management.guardrails
     if not g.exempt_roles:
         return []
-    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    ids = sorted({lifecycle.account_id(spec, a) for a in g.exempt_accounts if a in spec.accounts})
     conditions = {"StringNotEquals": {"aws:ResourceAccount": ids}} if ids else None
     return [
         policy.statement(
@@ -380,7 +386,7 @@ def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
     does not grow with the teams; only Terraform may create or change roles of those names
     (``DenyPersonaRoleNamesButTerraform`` in ``protect_audit``)."""
     hubs = spec.keys_in_layer(Layer.hub)
-    hub = spec.accounts[hubs[0]].id if hubs else "*"
+    hub = lifecycle.account_id(spec, hubs[0]) if hubs else "*"
     return {
         "decide": sorted(
             {
@@ -590,6 +596,17 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
                 f"{org}: deny starting new compute (attached by a team's budget action when its budget is spent)",
                 _document(budgets.deny_compute_statements(spec)),
                 (),
+            )
+        )
+    vending = spec.management.vending
+    if vending.on_retire == "suspend" and vending.suspended_ou is not None:
+        out.append(
+            Scp(
+                SUSPENDED_KEY,
+                scp_name(spec, "suspended-accounts"),
+                f"{org}: deny everything in retired accounts (management.vending.suspended_ou)",
+                _document([policy.statement("DenyEverything", ["*"], "*", effect="Deny")]),
+                (vending.suspended_ou,),
             )
         )
     # The platform team's own, from scps/<target>/<name>.json beside the spec (valid ones only:

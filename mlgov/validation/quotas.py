@@ -69,7 +69,10 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
             roles[hub] += [naming.team_role(spec, team, p) for p in ("deploy-pipeline", "select-model", "start-deploy")]
     catalog_on = spec.service_catalog is not None and bool(spec.service_catalog.portfolios)
     owners = {t.dev_account: name for name, t in spec.teams.items()}
+    live = set(spec.live_accounts())  # an account not created yet or retired has no stacks
     for key in spec.keys_in_layer(Layer.dev):
+        if key not in live:
+            continue
         if catalog_on:
             assert spec.service_catalog is not None
             roles[key] += [naming.catalog_launch_role(spec, p) for p in spec.service_catalog.portfolios]

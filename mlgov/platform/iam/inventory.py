@@ -77,6 +77,8 @@ REFERENCE_LENGTHS: dict[tuple[str, str], Callable[[str, str], int]] = {
         len(f"arn:aws:organizations::{account}:policy/") + 34 + len("/service_control_policy/") + 130
     ),
     ("aws_kms_key", "arn"): lambda region, account: len(f"arn:aws:kms:{region}:{account}:key/") + 36,
+    # An account mlgov is creating: 12 digits (AWS Organizations API reference, Account.Id: ^\d{12}$).
+    ("aws_organizations_account", "id"): lambda region, account: 12,
     ("aws_codestarconnections_connection", "arn"): lambda region, account: (
         len(f"arn:aws:codestar-connections:{region}:{account}:connection/") + 36
     ),
