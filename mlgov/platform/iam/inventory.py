@@ -231,9 +231,9 @@ def _network(s: _Stack) -> None:
     if r is None or not r.endpoints:
         return
     prefix = naming.resource_name(spec, naming.account_label(spec, r.account))
-    text = iam_network.endpoint_policy(spec)
     for endpoint in r.endpoints:
         name = f"{prefix}-{endpoint.key.replace('_', '-')}"
+        text = iam_network.endpoint_policy(spec, endpoint.key, r.region)
         s.add("aws_vpc_endpoint", network_facts.address(endpoint.key), "policy", "vpc-endpoint", name, text)
 
 
