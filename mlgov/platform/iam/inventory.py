@@ -321,6 +321,11 @@ def _hub_governance(s: _Stack) -> None:
     )
     # HubPipelines
     for team in naming.by_label(spec, spec.teams):
+        s.bucket(
+            naming.construct_id("pipeline", naming.team_label(spec, team)),
+            naming.team_pipeline_bucket(spec, team),
+            iam_hub.team_pipeline_bucket_statements(spec, team),
+        )
         s.role(
             naming.construct_id(team, "deploy_pipeline"),
             naming.team_role(spec, team, "deploy-pipeline"),
