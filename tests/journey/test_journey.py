@@ -312,7 +312,7 @@ BROKEN = {
     "store-open-to-every-deploy-role": (
         _both(
             _policy_edit(
-                TEST,
+                "ml-prod",
                 "aws_iam_role_policy",
                 "fraud_deploy",
                 "policy",
@@ -326,7 +326,7 @@ BROKEN = {
                 _condition("OwnStageDeployRolesRead", "arn:aws:iam::*:role/nwa-*-deploy"),
             ),
         ),
-        "10 own artifact store (deploy-test reads team churn's)",
+        "10 own artifact store (deploy-prod reads team churn's)",
     ),
     "execution-role-pulls-any-account": (
         _policy_edit(DEV, "aws_iam_role_policy", "fraud_sagemaker_execution", "policy", _any_repository),
