@@ -80,7 +80,10 @@ def check(
         cfn_lint = gates.cfn_lint_command(cfn_lint_path)
         if cfn_lint is None:
             where = cfn_lint_path or f"${gates.CFN_LINT_ENV}, mlgov's Python or PATH"
-            _missing(f"cfn-lint not found ({where}); install it (`pip install cfn-lint=={gates.CFN_LINT_VERSION}`)", "cfn-lint")
+            _missing(
+                f"cfn-lint not found ({where}); install it (`pip install cfn-lint=={gates.CFN_LINT_VERSION}`)",
+                "cfn-lint",
+            )
     if "checkov" not in skipped:
         checkov = gates.checkov_command(checkov_path)
         if checkov is None:

@@ -107,7 +107,9 @@ def run_cfn_lint(command: Sequence[str], files: Sequence[Path], relative_to: Pat
         if len(parts) != 7 or not parts[1].isdigit():
             raise GateError(f"cfn-lint printed what is not a finding: {line!r}")
         path = Path(parts[0])
-        shown = path.relative_to(relative_to).as_posix() if relative_to and path.is_relative_to(relative_to) else parts[0]
+        shown = (
+            path.relative_to(relative_to).as_posix() if relative_to and path.is_relative_to(relative_to) else parts[0]
+        )
         findings.append(LintFinding(shown, int(parts[1]), parts[5], " ".join(parts[6].split())))
     if proc.returncode != 0 and not findings:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
