@@ -104,9 +104,10 @@ def test_an_own_template_cfn_lint_fails_is_exit_1_naming_the_file_and_rule(tmp_p
     assert lines, result.output
     assert all(line.startswith("products/ml-admin/team-bucket/v1.yaml:") for line in lines), lines
     assert any(": cfn-lint E3002: " in line and "KmsMasterKeyIdz" in line for line in lines), lines
+    templates = len(gates.product_templates(tmp_path / "generated"))
     assert summary(result.stderr) == {
         "iam": "skipped (--skip iam)",
-        "cfn-lint": f"{len(gates.product_templates(tmp_path / 'generated'))} product templates, {len(lines)} finding(s)",
+        "cfn-lint": f"{templates} product templates, {len(lines)} finding(s)",
         "checkov": "skipped (--skip checkov)",
     }
 
@@ -164,3 +165,13 @@ def test_checkov_pin_is_the_bootstrapped_one_and_cfn_lint_pin_the_extras():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for extra in ("test", "check"):
         assert f"cfn-lint=={gates.CFN_LINT_VERSION}" in extras[extra], extra
+
+
+def test_the_pipelines_install_the_iam_packages_package_json_pins():
+    from mlgov.platform import workflows
+
+    pins = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    assert {name: pins[name] for name in workflows.IAM_PACKAGES} == workflows.IAM_PACKAGES
+    from mlgov.review import iam
+
+    assert sorted(workflows.IAM_PACKAGES) == sorted(iam.PACKAGES)

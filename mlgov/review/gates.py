@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.errors import MlgovError
+from mlgov.platform import workflows
 from mlgov.review import accepted
 from mlgov.review.security import checkov_copy
 
-# The versions mlgov's gates are pinned to (pyproject.toml's extras, scripts/bootstrap); the
-# generated pipelines install exactly these (tests/test_workflows.py keeps them in step).
-CFN_LINT_VERSION = "1.58.0"
-CHECKOV_VERSION = "3.3.30"
+# The versions mlgov's gates are pinned to; the generated pipelines install exactly these.
+CFN_LINT_VERSION = workflows.CFN_LINT_VERSION
+CHECKOV_VERSION = workflows.CHECKOV_VERSION
 CHECKOUT = Path(__file__).resolve().parents[2]
 CHECKOV_ENV = "MLGOV_CHECKOV"
 CFN_LINT_ENV = "MLGOV_CFN_LINT"
