@@ -32,7 +32,18 @@ from mlgov.synth.tree import read_tree
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 # What the build reads (pyproject.toml's readme, license-files, packages and package data).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates", "seed", "examples", "org.yaml", "security")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "mlgov",
+    "modules",
+    "templates",
+    "seed",
+    "examples",
+    "org.yaml",
+    "security",
+)
 
 
 def _setuptools_builds_here() -> bool:
