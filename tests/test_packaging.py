@@ -248,8 +248,13 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     }
     (repo / "scps" / "root" / "deny-hubs.json").write_text(json.dumps(deny))
     (repo / "customizations" / "layers" / "dev").mkdir(parents=True)
-    # SecureString: `mlgov check` runs checkov, whose CKV2_AWS_34 wants SSM parameters encrypted
-    parameter = {"name": "/acme/cost-centre", "type": "SecureString", "value": "ml-42"}
+    # SecureString with the stack's key: `mlgov check` runs checkov (CKV2_AWS_34, CKV_AWS_337)
+    parameter = {
+        "name": "/acme/cost-centre",
+        "type": "SecureString",
+        "value": "ml-42",
+        "key_id": "${aws_kms_key.platform.arn}",
+    }
     (repo / "customizations" / "layers" / "dev" / "cost.tf.json").write_text(
         json.dumps({"resource": {"aws_ssm_parameter": {"acme_cost_centre": parameter}}})
     )
