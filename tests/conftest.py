@@ -108,11 +108,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
 
 
+# Modules whose tests share a costly session fixture run in one worker under pytest-xdist
+# (`scripts/test` runs `-n auto --dist loadgroup`), so each fixture is still built once: the
+# offline plans of every default stack (``default_plans``; test_checkov's stale-skip check also
+# needs all its scans in one process) and the applies into moto (``moto_applied``, one server).
+XDIST_GROUPS = {
+    "test_checkov": "default-plans",
+    "test_plan": "default-plans",
+    "test_terraform": "default-plans",
+    "test_local_apply": "moto",
+    "test_transitions": "moto",
+    "test_summarize": "moto",
+    "test_data_apply": "moto",
+    "test_day_zero": "moto",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them."""
+    """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them. The tests of
+    :data:`XDIST_GROUPS` carry their group (a no-op without ``--dist loadgroup``)."""
     for item in items:
         if "spec_path" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spec)
+        group = XDIST_GROUPS.get(item.path.stem)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass
