@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 import yaml
 
-from mlgov.platform import catalog
-from mlgov.platform import guardrails
+from mlgov.platform import catalog, guardrails
 from mlgov.platform.guardrails import allowed_instance_types, instance_type_allowed
 from mlgov.spec.governance import batch_stages, monitored_stages, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec
