@@ -109,18 +109,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # Modules whose tests share a costly session fixture run in one worker under pytest-xdist
-# (`scripts/test` runs `-n auto --dist loadgroup`), so each fixture is still built once: the
+# (`scripts/test` runs `-n auto --dist loadgroup`), so the fixture is still built once: the
 # offline plans of every default stack (``default_plans``; test_checkov's stale-skip check also
-# needs all its scans in one process) and the applies into moto (``moto_applied``, one server).
+# needs all its scans in one process) and the offline-applied states (``offline_applied``).
+# Everything else is spread test by test (a worker applies into its own moto server).
 XDIST_GROUPS = {
     "test_checkov": "default-plans",
     "test_plan": "default-plans",
     "test_terraform": "default-plans",
-    "test_local_apply": "moto",
-    "test_transitions": "moto",
-    "test_summarize": "moto",
-    "test_data_apply": "moto",
-    "test_day_zero": "moto",
+    "test_summarize": "offline-applied",
+    "test_transitions": "offline-applied",
 }
 
 

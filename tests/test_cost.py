@@ -271,3 +271,39 @@ def test_the_domain_v3_stops_idle_apps_and_v2_is_unchanged(example_tree):
     assert v3["Resources"]["Domain"]["Properties"]["TagPropagation"] == "ENABLED"
     v2 = yaml.safe_load(tree["products/admin/domain/v2.yaml"])
     assert "JupyterLabAppSettings" not in v2["Resources"]["Domain"]["Properties"]["DefaultUserSettings"]
+
+
+# -- the names the shared stage accounts' SCPs trust ---------------------------------------------
+
+
+def test_only_terraform_makes_the_roles_a_shared_stage_scp_gives_extra_types(sink, default_spec):
+    # GIVEN kitchen-sink: vision has extra prod types in the shared serving-prod account, by role ARN
+    assert guardrails.instance_type_extra_stage_accounts(sink) == ["serving-prod"]
+    (stmt,) = [
+        s
+        for s in json.loads(scps(sink)["protect_audit"].content)["Statement"]
+        if s["Sid"] == "DenyPersonaRoleNamesButTerraform"
+    ]
+    # THEN protect_audit keeps every team's batch and endpoint-deployer names to Terraform
+    assert {"arn:aws:iam::*:role/mgx-*-batch", "arn:aws:iam::*:role/mgx-*-endpoint-deployer"} <= set(stmt["Resource"])
+    assert stmt["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/mgx-terraform"}}
+    # and a spec without extras in a stage account reserves no batch name
+    assert guardrails.instance_type_extra_stage_accounts(default_spec) == []
+    assert "-batch" not in scps(default_spec)["protect_audit"].content
+
+
+def test_extra_stage_types_without_protect_audit_are_refused(tmp_path):
+    from mlgov.errors import SpecError
+
+    text = KITCHEN_SINK.read_text()
+    old = "    protect_audit:\n      targets: [root]\n"
+    assert old in text
+    off = tmp_path / "kitchen-sink.yaml"
+    off.write_text(text.replace(old, "    protect_audit:\n      enabled: false\n      targets: [root]\n"))
+    with pytest.raises(SpecError) as refused:
+        load_spec(off)
+    assert str(refused.value).splitlines() == [
+        f"{off}:306: management.guardrails.protect_audit.enabled: protect_audit is off while teams have extra "
+        "instance types (its DenyPersonaRoleNamesButTerraform statement keeps the names of the roles that get a "
+        "team's extra instance types in serving-prod to Terraform); enable it"
+    ]

@@ -254,12 +254,24 @@ def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     (IAM's ``*`` matches ``/`` as Service Catalog's does, so a path cannot slip past), and the
     exemption is the Terraform role's name in any account (a list of account ids would grow with
     the org). One statement, whatever the number of teams.
+
+    The same holds for the stage roles a policy trusts by name: every team's endpoint deployer
+    when the gate SCP is on (:func:`gate_roles`), and every team's endpoint deployer and batch role
+    when a shared stage account's instance-type SCP gives some team's roles extra types by ARN
+    (:func:`instance_type_extra_stage_accounts`): an administrator of the account who made
+    ``<org>-<team>-batch`` would otherwise get that team's types.
     """
     patterns = list(catalog.persona_patterns(spec))
     if spec.management.guardrails.protect_gates.enabled:
         # the gate SCP trusts these names too (gate_roles)
         patterns = sorted({*patterns, naming.persona_role_pattern(spec, "lead-data-scientist")})
-        patterns.append(naming.team_role_pattern(spec, "endpoint-deployer"))
+    stage_roles = []
+    if spec.management.guardrails.protect_gates.enabled:
+        stage_roles.append("endpoint-deployer")
+    if instance_type_extra_stage_accounts(spec):
+        # a shared stage account's instance-type SCP gives these names a team's extra types
+        stage_roles += STAGE_INSTANCE_ROLES
+    patterns += [naming.team_role_pattern(spec, r) for r in sorted(set(stage_roles))]
     if not patterns:
         return []
     return [
@@ -447,6 +459,27 @@ def _deny_instance_types(
     return policy.statement(sid, SAGEMAKER_INSTANCE_TYPE_ACTIONS, "*", effect="Deny", conditions=conditions)
 
 
+def _extra_teams(spec: OrgSpec, account_key: str) -> list[str]:
+    """The teams with extra instance types in stage account ``account_key`` (by label), when its
+    layer is restricted."""
+    layer = spec.accounts[account_key].layer
+    if layer is Layer.dev or allowed_instance_types(spec, layer) is None:
+        return []
+    return [
+        t
+        for t in naming.by_label(
+            spec, (n for n, team in spec.teams.items() if any(s.account == account_key for s in team.stages))
+        )
+        if getattr(spec.teams[t].instance_types, layer.value)
+    ]
+
+
+def instance_type_extra_stage_accounts(spec: OrgSpec) -> list[str]:
+    """The stage accounts whose instance-type SCP gives some team's roles (by name) extra types:
+    only Terraform may make or change roles of those names there (``protect_audit``)."""
+    return [key for key in sorted(spec.accounts) if _extra_teams(spec, key)]
+
+
 def _instance_type_statements(spec: OrgSpec, account_key: str) -> list[dict[str, Any]]:
     """The statements of one account's instance-type SCP; empty when its layer is not restricted.
 
@@ -461,13 +494,7 @@ def _instance_type_statements(spec: OrgSpec, account_key: str) -> list[dict[str,
         owner = next((n for n, t in sorted(spec.teams.items()) if t.dev_account == account_key), None)
         return [_deny_instance_types("DenyInstanceTypesOutsideTheList", allowed_instance_types(spec, layer, owner))]
     account_id = spec.accounts[account_key].id
-    extra_teams = [
-        t
-        for t in naming.by_label(
-            spec, (n for n, team in spec.teams.items() if any(s.account == account_key for s in team.stages))
-        )
-        if getattr(spec.teams[t].instance_types, layer.value)
-    ]
+    extra_teams = _extra_teams(spec, account_key)
 
     def roles(team: str) -> list[str]:
         return sorted(f"arn:aws:iam::{account_id}:role/{naming.team_role(spec, team, p)}" for p in STAGE_INSTANCE_ROLES)

@@ -132,6 +132,13 @@ class StackResolver:
         return value if isinstance(value, str) and "${" not in value else rname.replace("_", "-")
 
     def arn(self, rtype: str, rname: str) -> str:
+        if rtype == "aws_organizations_policy":
+            # Organizations' format (Service Authorization Reference, resource type "policy"):
+            # global (no region), the organization's and the policy's ids, random; stand-ins here.
+            kind = str(self.resources.get(rtype, {}).get(rname, {}).get("type", "SERVICE_CONTROL_POLICY"))
+            org = _key_id(self.name, "organization").replace("-", "")[:10]
+            policy = _key_id(self.name, rtype, rname).replace("-", "")[:8]
+            return f"arn:aws:organizations::{self.account}:policy/o-{org}/{kind.lower()}/p-{policy}"
         fmt = _TF_TYPES.get(rtype, ("", ""))[1]
         if not fmt:  # aws_<service>_<thing>: a plausible ARN of that service
             service, _, thing = rtype.removeprefix("aws_").partition("_")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import yaml
 
-from mlgov.platform import catalog
+from mlgov.platform import catalog, guardrails
 from mlgov.platform.guardrails import allowed_instance_types, instance_type_allowed
 from mlgov.spec.governance import batch_stages, monitored_stages, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec
@@ -24,6 +24,7 @@ LAYERS = (Layer.dev, Layer.test, Layer.prod)
 def cost_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Every cost-governance finding, in a stable order."""
     yield from _unrestricted_extras(spec)
+    yield from _extras_need_reserved_names(spec)
     yield from _stage_settings(spec)
     yield from _product_defaults(spec)
     yield from _budgets(spec)
@@ -48,6 +49,37 @@ def _unrestricted_extras(spec: OrgSpec) -> Iterator[Finding]:
                     f"extra instance types for a layer without a list ({'.'.join(GUARDRAIL)}.{layer.value} is not "
                     "set, or the guardrail is disabled): they would allow nothing more; remove them or set the list",
                 )
+
+
+def _extras_need_reserved_names(spec: OrgSpec) -> Iterator[Finding]:
+    """A shared stage account's SCP gives a team's extra types to its roles by name: the
+    ``protect_audit`` SCP, whose DenyPersonaRoleNamesButTerraform statement keeps those names to
+    Terraform, must be on and reach the account (attached to the root, its OU or a parent)."""
+    accounts = guardrails.instance_type_extra_stage_accounts(spec)
+    if not accounts:
+        return
+    setting = spec.management.guardrails.protect_audit
+    path = ("management", "guardrails", "protect_audit")
+    why = (
+        f"its DenyPersonaRoleNamesButTerraform statement keeps the names of the roles that get a team's extra "
+        f"instance types in {', '.join(accounts)} to Terraform"
+    )
+    if not setting.enabled:
+        yield path + ("enabled",), f"protect_audit is off while teams have extra instance types ({why}); enable it"
+        return
+    targets = set(setting.targets) if setting.targets is not None else {guardrails.ROOT}
+    ous = spec.organization.organizational_units
+    for key in accounts:
+        chain, at = [], spec.accounts[key].ou
+        while at in ous and at not in chain:
+            chain.append(at)
+            at = ous[at].parent or guardrails.ROOT
+        if not targets & {*chain, guardrails.ROOT}:
+            yield (
+                path + ("targets",),
+                f"protect_audit does not reach account {key!r} in OU {spec.accounts[key].ou!r} (got targets "
+                f"{sorted(targets)}; {why}), expected `root`, {spec.accounts[key].ou!r} or a parent of it",
+            )
 
 
 def _stage_settings(spec: OrgSpec) -> Iterator[Finding]:

@@ -27,7 +27,7 @@ from mlgov.platform.governance import approval_action_name
 from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import build_steps, data_steps, monitor_steps
+from tests.journey import build_steps, cost_steps, data_steps, monitor_steps
 from tests.journey import decisions as decisions_of
 from tests.journey.world import Role, World
 
@@ -105,6 +105,8 @@ class Journey:
                 self._story(team, group)
                 build_steps.build(self, team, group)
             data_steps.add(self, team)
+            cost_steps.add(self, team)
+        cost_steps.budget_action(self, sorted(teams or self.spec.teams))
 
     # --- helpers -----------------------------------------------------------------------
 

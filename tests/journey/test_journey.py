@@ -369,3 +369,113 @@ def test_a_broken_copy_fails_at_its_step(broken_results, seam):
     # THEN it breaks, and the message names the step, the principal and what denied it
     assert new, f"breaking {seam} went unnoticed"
     assert any(step in line for line in new), new
+
+
+# --- the cost steps, on the kitchen-sink spec (the default spec has no instance-type list nor
+# budget): each broken copy fails at its step -------------------------------------------------
+
+
+def _without_pattern(suffix: str):
+    def edit(policy: dict) -> None:
+        (s,) = [s for s in policy["Statement"] if s.get("Sid") == "DenyPersonaRoleNamesButTerraform"]
+        before = list(s["Resource"])
+        s["Resource"] = [r for r in before if not r.endswith(suffix)]
+        assert s["Resource"] != before, f"no {suffix} in {before}"
+
+    return edit
+
+
+def _emptied(policy: dict) -> None:
+    policy["Statement"] = []
+
+
+def _without_type(pattern: str):
+    def edit(policy: dict) -> None:
+        (s,) = policy["Statement"]
+        types = s["Condition"]["ForAnyValue:StringNotLike"]["sagemaker:InstanceTypes"]
+        assert pattern in types, types
+        types.remove(pattern)
+
+    return edit
+
+
+def _trust_also(arn: str):
+    def edit(policy: dict) -> None:
+        policy["Statement"].append(
+            {"Sid": "AlsoThem", "Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}
+        )
+
+    return edit
+
+
+MGMT = "management"
+COST_BROKEN = {
+    "dev-instance-types-open": (
+        _policy_edit(MGMT, "aws_organizations_policy", "sagemaker_instance_types_dev_demand", "content", _emptied),
+        "[demand] 11 instance types in dev (over-size",
+    ),
+    "gpu-team-loses-its-types": (
+        _policy_edit(
+            MGMT, "aws_organizations_policy", "sagemaker_instance_types_dev_vision", "content", _without_type("ml.g5.*")
+        ),
+        "[vision] 11 instance types in dev (the team's listed type ml.g5.xlarge)",
+    ),
+    "batch-names-open-to-admins": (
+        _policy_edit(MGMT, "aws_organizations_policy", "protect_audit", "content", _without_pattern("-batch")),
+        "[vision] 0 only Terraform makes a batch role in serving-prod",
+    ),
+    "budget-role-trusts-any-account": (
+        _policy_edit(MGMT, "aws_iam_role", "budget_action", "assume_role_policy", _unconditioned("ServiceAssumesRole")),
+        "12 budget action (only AWS Budgets assumes the role)",
+    ),
+    "budget-role-attaches-anything": (
+        _policy_edit(
+            MGMT,
+            "aws_iam_role_policy",
+            "budget_action",
+            "policy",
+            _resource("AttachDenyComputeToBudgetedAccounts", "*"),
+        ),
+        "12 budget action (nothing but deny-new-compute on the budgeted accounts)",
+    ),
+    "budget-role-cannot-attach": (
+        _policy_edit(
+            MGMT, "aws_iam_role_policy", "budget_action", "policy", drop("AttachDenyComputeToBudgetedAccounts")
+        ),
+        "12 budget action (attaches deny-new-compute to the budgeted account)",
+    ),
+    # a persona in the trust alone: its own policy grants no sts:AssumeRole on the role
+    "budget-role-trusts-a-lead": (
+        _policy_edit(
+            MGMT,
+            "aws_iam_role",
+            "budget_action",
+            "assume_role_policy",
+            _trust_also("arn:aws:iam::730000000005:role/mgx-vision-lead-data-scientist"),
+        ),
+        None,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def cost_broken_results(bridge) -> dict[str, list[str]]:
+    """The new lines of each broken copy of the kitchen-sink tree, walking a team with a GPU
+    list (vision, budget action) and one without (demand)."""
+    from tests.conftest import ROOT, spec_case
+
+    world = spec_case(ROOT / "examples" / "kitchen-sink.yaml").world
+    return broken_lines(world, COST_BROKEN, ["demand", "vision"])
+
+
+@pytest.mark.parametrize("seam", sorted(COST_BROKEN))
+def test_a_broken_cost_copy_fails_at_its_step(cost_broken_results, seam):
+    # GIVEN the kitchen-sink tree with one cost seam broken WHEN the story is walked
+    new = cost_broken_results[seam]
+    step = COST_BROKEN[seam][1]
+    if step is None:
+        assert new == []  # THEN (a backup control) nothing opens
+        return
+    # THEN it breaks, and the message names the step, the principal and what denied it
+    assert new, f"breaking {seam} went unnoticed"
+    assert any(step in line for line in new), new
