@@ -14,7 +14,11 @@ from mlgov.synth import pool as synth_pool
 
 def _cdktf_files(tree):
     """What cdktf itself writes: the manifest and each stack's JSON (not the assets we add)."""
-    return {path: data for path, data in tree.items() if path == "manifest.json" or path.endswith("/cdk.tf.json")}
+    return {
+        path: data
+        for path, data in tree.items()
+        if path == "manifest.json" or (path.startswith("stacks/") and path.endswith("/cdk.tf.json"))
+    }
 
 
 @pytest.mark.slow  # starts synth worker processes

@@ -138,6 +138,7 @@ def _both(*edits):
 def _condition(sid: str, principal_pattern: str):
     def edit(policy: dict) -> None:
         (s,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        s["Condition"].pop("ArnEquals", None)  # a statement naming exact ARNs gets the pattern instead
         s["Condition"]["ArnLike"] = {"aws:PrincipalArn": principal_pattern}
 
     return edit

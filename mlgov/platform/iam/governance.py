@@ -172,21 +172,23 @@ def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
 
 
 def team_pipeline_bucket_statements(spec: OrgSpec, team: str) -> list[dict[str, Any]]:
-    """A team's artifact store: its own stage deploy roles (by exact name, inside the
-    organization, any stage account) read the run artifacts; no other team's role is named.
-    One statement per bucket, whatever the number of teams."""
-    if not governance.stage_roles(spec, team):
+    """A team's artifact store: its own stage deploy roles (by exact ARN, inside the
+    organization) read the run artifacts; no other team's role is named. The principals are
+    the team's stage accounts (an account is always a valid principal, its role may not exist
+    yet when the hub is applied first), narrowed to the roles by ``aws:PrincipalArn``. One
+    statement per bucket, whatever the number of teams."""
+    roles = governance.stage_roles(spec, team)
+    if not roles:
         return []
     return [
         policy.statement(
             "OwnStageDeployRolesRead",
             OBJECT_VERSION_READ,
             [arns.objects(naming.team_pipeline_bucket(spec, team))],
-            principals={"AWS": "*"},
+            principals={"AWS": [arns.account_root(account) for account in roles]},
             conditions={
                 "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
-                "StringNotEquals": {"aws:PrincipalAccount": _hub_id(spec)},
-                "ArnLike": {"aws:PrincipalArn": arns.role("*", naming.team_role(spec, team, "deploy"))},
+                "ArnEquals": {"aws:PrincipalArn": sorted(r["deploy"] for r in roles.values())},
             },
         )
     ]
