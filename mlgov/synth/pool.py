@@ -291,10 +291,10 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
     # cdktf and the constructs load only after provider_loader.install() (worker_main).
     from cdktf import App
 
-    from mlgov.modules.app import STACK_CLASSES
+    from mlgov.modules.app import stack_class
 
     app = App(outdir=str(outdir), stack_traces=False)
-    STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    stack_class(ref)(app, ref.name, spec=spec, ref=ref)
     app.synth()
     files, docs = canonical_tree(outdir)
     shutil.rmtree(outdir / "stacks")
