@@ -29,7 +29,14 @@ def test_default_spec_is_valid_and_complete(default_spec):
     # GIVEN the shipped example org WHEN loaded THEN every layer is present
     assert default_spec.hub == "ml-shared-services"
     assert {ref.layer for ref in default_spec.stack_refs()} == set(Layer)
-    assert [ref.name for ref in default_spec.stack_refs()] == sorted(default_spec.accounts)
+    assert [ref.name for ref in default_spec.stack_refs() if not ref.is_slice] == sorted(default_spec.accounts)
+    # each team's slices: of the hub, and of each test and prod account it deploys to
+    slices = {(ref.core, ref.team): ref.name for ref in default_spec.stack_refs() if ref.is_slice}
+    assert slices == {
+        (core, team): f"{core}-team-{team}"
+        for core in ("ml-shared-services", "ml-test", "ml-prod")
+        for team in ("churn", "fraud")
+    }
     assert default_spec.terraform_role_arn("ml-test") == "arn:aws:iam::440000000005:role/mlgov-terraform"
 
 

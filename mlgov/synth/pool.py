@@ -94,8 +94,9 @@ def resolve_jobs(requested: int | None, stacks: int, environ=None) -> int:
 
 
 def queue_order(refs: list[StackRef]) -> list[StackRef]:
-    """``refs`` in the order workers take them: hub first, then dev, management, test/prod."""
-    return sorted(refs, key=lambda ref: (LAYER_ORDER[ref.layer], ref.name))
+    """``refs`` in the order workers take them: hub first, then dev, management, test/prod, then
+    the teams' slices of the shared accounts (small: they fill the gaps at the end)."""
+    return sorted(refs, key=lambda ref: (ref.is_slice, LAYER_ORDER[ref.layer], ref.name))
 
 
 # --- wire format ---------------------------------------------------------------------------
