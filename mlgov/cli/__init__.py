@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import init, org, review, seed, spec, synth
+from mlgov.cli import init, migrate, org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -40,6 +40,7 @@ for _command in (
     review.scan,
     review.graph,
     review.atlantis,
+    migrate.migrate,
     seed.seed,
     org.discover,
     org.doctor,

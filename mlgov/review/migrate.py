@@ -144,24 +144,30 @@ def _resources(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f"{t}.{n}": body for t, items in stack.get("resource", {}).items() for n, body in items.items()}
 
 
-def plan_fragments(spec: OrgSpec, tree: Tree, states: dict[str, Path]) -> dict[str, dict[str, Any]]:
+def plan_fragments(
+    spec: OrgSpec, tree: Tree, states: dict[str, Path], cores: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """``{stack name: fragment}``: the ``import`` blocks of every slice and the ``removed``
     blocks of every core stack that has slices, for ``tree`` (the spec's rendered stacks).
 
     ``states``: the old state file of a core stack, by stack name. With it, only what that
     state holds is moved (anything else is created as usual) and generated ids are read from
-    it; without it every resource of the slices is taken to exist under its name.
+    it; without it every resource of the slices is taken to exist under its name. ``cores``:
+    move only the slices of these core stacks (None: of every core stack).
     """
     refs = {ref.name: ref for ref in spec.stack_refs()}
     for name in sorted(states):
         ref = refs.get(name)
         if ref is None or ref.is_slice or not any(r.core == name and r.is_slice for r in refs.values()):
             raise MigrationError(f"--state {name}: not a core stack with team slices")
+    with_slices = {r.core for r in refs.values() if r.is_slice}
+    for name in sorted((cores or set()) - with_slices):
+        raise MigrationError(f"--stack {name}: not a core stack with team slices")
     old = {name: state_ids(path) for name, path in sorted(states.items())}
     fragments: dict[str, dict[str, Any]] = {}
     removed: dict[str, list[str]] = {}
     for ref in sorted(refs.values()):
-        if not ref.is_slice:
+        if not ref.is_slice or (cores is not None and ref.core not in cores):
             continue
         stack = json.loads(tree[f"stacks/{ref.name}/cdk.tf.json"])
         blocks = _imports(spec, ref, stack, old.get(ref.core))
