@@ -25,9 +25,8 @@ import pytest
 from click.testing import CliRunner
 
 from mlgov.cli import cli
-from mlgov.review import localapply
+from mlgov.review import localapply, terraform
 from mlgov.review import migrate as migration
-from mlgov.review import terraform
 from mlgov.spec.model import team_stack_name
 from tests.conftest import ROOT, reset_moto
 
@@ -41,6 +40,7 @@ MOVED_TYPES = localapply.MOTO_SUPPORTED | {
     "aws_cloudwatch_metric_alarm",
 }
 SERVICES = (*localapply.SERVICES, "sns", "cloudwatch")
+MOTO_ACCOUNT = "123456789012"  # moto's default account
 
 
 def _generated_tree() -> dict[str, bytes]:
@@ -209,7 +209,14 @@ def test_migration_plans_no_destroy_and_no_replace(core, default_spec, tf_cli_co
         stack = json.loads((GENERATED / "stacks" / ref.name / "cdk.tf.json").read_text())
         stack, _ = localapply.filter_stack(stack, MOVED_TYPES)
         kept = {f"{t}.{n}" for t, items in stack.get("resource", {}).items() for n in items}
-        stack["import"] = [b for b in fragments[ref.name]["import"] if b["to"] in kept]
+        # moto keeps everything in its own account: an id naming the stack's account (an ARN, a
+        # queue URL) names moto's instead; the id's form is otherwise exactly mlgov's.
+        account_id = default_spec.accounts[ref.account].id
+        stack["import"] = [
+            {"to": b["to"], "id": b["id"].replace(account_id, MOTO_ACCOUNT)}
+            for b in fragments[ref.name]["import"]
+            if b["to"] in kept
+        ]
         ws = _workspace(stack, tmp_path / f"{ref.name}-src", tmp_path / ref.name, tf_cli_config, moto_endpoint)
         plan = _plan(ws)
         for rc in plan["resource_changes"]:
