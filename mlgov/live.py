@@ -10,6 +10,7 @@ with one line of text.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,12 +293,13 @@ def compare(spec: OrgSpec, live: LiveOrg) -> list[Difference]:
                 Difference(
                     "wrong",
                     ("accounts", key, "id"),
-                    f"account named {key!r} has id {found.id} (spec says {account.id})",
+                    f"account named {key!r} has id {found.id} (spec says {account.id or 'none yet'})",
                     found.id,
                 )
             )
         if found is None:
-            diffs.append(Difference("missing", ("accounts", key), f"account {account.id} is not in the organization"))
+            what = f"account {account.id} is not in the organization" if account.id else "account not created yet"
+            diffs.append(Difference("missing", ("accounts", key), what))
             continue
         matched_accounts.add(found.id)
         if found.status != "ACTIVE":
@@ -385,6 +387,18 @@ class Doctor:
             checks += self._state_bucket()
             role_sessions = {}
             for key in sorted(self.spec.accounts):
+                if not self.spec.accounts[key].id:
+                    checks.append(
+                        Check(
+                            f"account {key} exists",
+                            False,
+                            "not created yet (no id in the spec)",
+                            "apply the management stack (it creates the account), then `mlgov discover --write`",
+                        )
+                    )
+                    continue
+                if self.spec.accounts[key].retired:
+                    continue
                 check, role_session = self._terraform_role(key)
                 checks.append(check)
                 role_sessions[key] = role_session
@@ -412,6 +426,8 @@ class Doctor:
         ous = self.spec.organization.organizational_units
         out = []
         for key, account in sorted(self.spec.accounts.items()):
+            if not account.id or account.retired:  # reported by run() / nothing to check
+                continue
             name = f"account {key} ({account.id}) exists and sits in {account.ou}"
             found = live.accounts.get(account.id)
             if found is None:
@@ -554,7 +570,8 @@ class Doctor:
                         name,
                         False,
                         "not found",
-                        f"create it in {state.region} in the management account (versioned, encrypted)",
+                        f"create it in {state.region} in the management account: deploy the bootstrap "
+                        "(generated/bootstrap/, docs/day-zero.md)",
                     )
                 if is_denied(exc):
                     return Check(
@@ -571,7 +588,34 @@ class Doctor:
             return [first]
         versioned = self._guard("state bucket is versioned", lambda: self._versioning(s3, state.bucket))
         encrypted = self._guard("state bucket is encrypted by default", lambda: self._encryption(s3, state.bucket))
-        return [first, versioned, encrypted]
+        logged = self._guard("state bucket is access logged", lambda: self._logging(s3, state.bucket))
+        tls = self._guard("state bucket allows TLS only", lambda: self._tls_only(s3, state.bucket))
+        return [first, versioned, encrypted, logged, tls]
+
+    @staticmethod
+    def _logging(s3, bucket: str) -> Check:
+        target = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled", {}).get("TargetBucket")
+        fix = "" if target else "deploy the bootstrap (generated/bootstrap/, docs/day-zero.md), which logs the bucket"
+        return Check("state bucket is access logged", bool(target), f"to {target}" if target else "not logged", fix)
+
+    @staticmethod
+    def _tls_only(s3, bucket: str) -> Check:
+        name = "state bucket allows TLS only"
+        try:
+            document = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchBucketPolicy":
+                raise
+            document = {"Statement": []}
+        statements = document.get("Statement", [])
+        ok = any(
+            s.get("Effect") == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in (statements if isinstance(statements, list) else [statements])
+        )
+        fix = (
+            "" if ok else "deploy the bootstrap (generated/bootstrap/, docs/day-zero.md): its policy denies plain HTTP"
+        )
+        return Check(name, ok, "denies aws:SecureTransport false" if ok else "no TLS-only statement", fix)
 
     @staticmethod
     def _versioning(s3, bucket: str) -> Check:
@@ -602,7 +646,10 @@ class Doctor:
         arn = self.spec.terraform_role_arn(key)
         account_id = self.spec.accounts[key].id
         name = f"terraform role can be assumed in {key} ({account_id})"
-        fix = f"create role {self.spec.terraform.role_name} in {account_id} trusting the account that runs Terraform"
+        fix = (
+            f"create role {self.spec.terraform.role_name} in {account_id}: deploy the bootstrap (its StackSet puts the "
+            "role in every member account; generated/bootstrap/, docs/day-zero.md)"
+        )
         sts = self.client("sts", self.spec.organization.home_region)
         try:
             creds = sts.assume_role(RoleArn=arn, RoleSessionName="mlgov-doctor")["Credentials"]

@@ -17,6 +17,7 @@ from mlgov.modules.blocks import PlatformKey, SecureBucket
 from mlgov.modules.network import AccountNetwork
 from mlgov.platform import naming
 from mlgov.platform import network as network_facts
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import network as iam_network
 from mlgov.spec.model import OrgSpec, StackRef
 
@@ -62,13 +63,9 @@ class PlatformStack(TerraformStack):
         )
 
     def base_tags(self) -> dict[str, str]:
-        """Org tags plus where this resource belongs; applied through provider default_tags."""
-        tags = dict(self.spec.organization.tags)
-        # A renamed account's resources keep the tag they were created with (no update to every resource).
-        tags.update(
-            {"mlgov:account": naming.account_label(self.spec, self.account_key), "mlgov:layer": self.ref.layer.value}
-        )
-        return dict(sorted(tags.items()))
+        """The account's tags (:func:`mlgov.platform.tags.account_tags`: the organization's, where the
+        resource belongs and, in a team's dev account, the team's); applied through provider default_tags."""
+        return tags_of.account_tags(self.spec, self.account_key)
 
     def output(self, name: str, value, description: str) -> TerraformOutput:
         """A stack output with a description, named from the spec (never a position)."""

@@ -51,6 +51,7 @@ from mlgov.modules.blocks import named, ref
 from mlgov.modules.data import lake_settings
 from mlgov.platform import data as facts
 from mlgov.platform import naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -75,7 +76,7 @@ class DevDataAccess(Construct):
         super().__init__(scope, id)
         # AWS keeps the name a renamed team was created with (renamed_from).
         label = naming.team_label(spec, team)
-        tags = {"mlgov:team": label}
+        tags = tags_of.team_tags(spec, team)
         workgroup = named(
             AthenaWorkgroup(
                 self,

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import naming, policy
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam.common import dead_letter_queue_policy
 
 # The documents' pieces live in mlgov.platform.iam.common; governance_hub still imports these three
@@ -92,7 +93,7 @@ def team_role(
         construct_id(team, key),
         was=naming.moved_id(naming.former_team(spec, team), key),
         name=naming.team_role(spec, team, purpose),
-        tags={"mlgov:team": naming.team_label(spec, team)},
+        tags=tags_of.team_tags(spec, team),
         trust=trust,
         statements=statements,
         description=description,
@@ -110,6 +111,7 @@ def dead_letter_queue(
     sender_arn: str,
     sender_service: str,
     was: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> SqsQueue:
     """Encrypted SQS queue that only ``sender_service`` acting for ``sender_arn`` may write to."""
     queue = named(
@@ -119,6 +121,7 @@ def dead_letter_queue(
             name=name,
             sqs_managed_sse_enabled=True,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
+            tags=tags,
         ),
         address,
         was=was,

@@ -45,7 +45,7 @@ from mlgov.modules.governance_common import (
     team_role,
 )
 from mlgov.platform import naming
-from mlgov.platform.catalog import COST_TAGS
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import dev as iam
 from mlgov.platform.naming import construct_id
@@ -73,7 +73,7 @@ class DevGovernance(Construct):
         groups = spec.teams[team].governance.model_package_groups
         group_names = [naming.model_package_group(spec, team, g) for g in groups]
         label = naming.team_label(spec, team)  # a renamed team keeps its AWS names (renamed_from)
-        tags = {"mlgov:team": label}
+        tags = tags_of.team_tags(spec, team)
 
         for group, name in zip(groups, group_names, strict=True):
             address = construct_id("team", group)
@@ -154,10 +154,7 @@ class DevGovernance(Construct):
             (("team", "models-key-arn"), "String", self.models_key.arn),
         ]
         if spec.service_catalog is not None:
-            cost = spec.service_catalog.cost_tags
-            team_tags = spec.teams[team].tags or {}
-            for _param, key, field in COST_TAGS:
-                value = team_tags.get(key, getattr(cost, field)) if key == "business-unit" else getattr(cost, field)
+            for key, value in tags_of.team_cost_tags(spec, team).items():
                 written.append((("cost-tags", key), "String", value))
         for parts, kind, value in written:
             named(
@@ -194,6 +191,7 @@ class DevGovernance(Construct):
             account_id=account_id,
             sender_arn=arns.event_rule(region, account_id, rule_name),
             sender_service="events.amazonaws.com",
+            tags=tags,
         )
         rule = named(
             CloudwatchEventRule(

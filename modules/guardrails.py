@@ -20,6 +20,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import guardrails as scp
+from mlgov.platform import lifecycle
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
 
@@ -39,6 +40,8 @@ class OrganizationalUnits(Construct):
         super().__init__(scope, id)
         org = spec.organization
         self.target_ids: dict[str, str] = {scp.ROOT: org.root_id}
+        # Accounts (the instance-type SCPs attach to one account each) by their literal id.
+        self.target_ids.update({f"{scp.ACCOUNT_TARGET}{key}": a.id for key, a in spec.accounts.items()})
         if not spec.management.own_ous:
             self.target_ids.update({name: ou.id for name, ou in org.organizational_units.items()})
             return
@@ -64,6 +67,7 @@ class Guardrails(Construct):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, target_ids: dict[str, str]) -> None:
         super().__init__(scope, id)
+        self.policies: dict[str, OrganizationsPolicy] = {}
         for policy in scp.service_control_policies(spec):
             resource = named(
                 OrganizationsPolicy(
@@ -76,15 +80,17 @@ class Guardrails(Construct):
                 ),
                 policy.key,
             )
+            self.policies[policy.key] = resource
             for target in policy.targets:
+                where = target.removeprefix(scp.ACCOUNT_TARGET)  # an account target: its key
                 named(
                     OrganizationsPolicyAttachment(
                         self,
-                        construct_id("attach", policy.key, target),
+                        construct_id("attach", policy.key, where),
                         policy_id=ref(resource, "id"),
                         target_id=target_ids[target],
                     ),
-                    f"{policy.key}__{construct_id(target)}",
+                    f"{policy.key}__{construct_id(where)}",
                 )
 
 
@@ -98,7 +104,8 @@ class OrganizationAccess(Construct):
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec) -> None:
         super().__init__(scope, id)
-        hub_id = spec.accounts[spec.hub].id
+        # A hub the management stack is creating is named by a reference to its account.
+        hub_id = lifecycle.account_id(spec, spec.hub)
         settings = spec.management
         if settings.service_catalog_access:
             access = named(ServicecatalogOrganizationsAccess(self, "servicecatalog_access", enabled=True), "this")

@@ -37,6 +37,7 @@ from mlgov.modules.governance_common import (
     team_role,
 )
 from mlgov.platform import governance, monitoring, naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import governance as iam
 from mlgov.platform.naming import construct_id
@@ -89,7 +90,7 @@ class HubPipelines:
         roles = governance.stage_roles(spec, team)
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
         label, former = naming.team_label(spec, team), naming.former_team(spec, team)
-        tags = {"mlgov:team": label}
+        tags = tags_of.team_tags(spec, team)
         pipeline_role = team_role(
             scope,
             spec,
@@ -272,6 +273,7 @@ class HubPipelines:
                 sender_arn=arns.event_rule(region, hub_id, rule_name),
                 sender_service=iam.EVENTS,
                 was=was and f"{was}_approved_dlq",
+                tags=tags,
             )
             rule = named(
                 CloudwatchEventRule(

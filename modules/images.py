@@ -32,6 +32,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, named, ref
 from mlgov.platform import naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.iam.images import repository_policy
 from mlgov.platform.naming import construct_id
@@ -107,7 +108,7 @@ class TeamRepository(Construct):
                 encryption_configuration=[
                     EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=key_alias_arn)
                 ],
-                tags={"mlgov:team": naming.team_label(spec, team)},
+                tags=tags_of.team_tags(spec, team),
                 lifecycle=TerraformResourceLifecycle(ignore_changes=["encryption_configuration"]),
             ),
             address,

@@ -32,6 +32,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import monitoring, naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import monitoring as iam
 from mlgov.platform.naming import construct_id, free_text_id
 from mlgov.spec.governance import monitored_stages
@@ -80,7 +81,7 @@ class TeamMonitoring(Construct):
         m = t.governance.monitoring
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
         former = naming.former_team(spec, team)
-        tags = {"mlgov:team": naming.team_label(spec, team)}
+        tags = tags_of.team_tags(spec, team)
         address = construct_id(team)
         was = construct_id(former) if former else None
         topic_name = naming.monitoring_topic(spec, team)

@@ -25,6 +25,7 @@ from constructs import Construct
 from mlgov.modules.blocks import named, ref
 from mlgov.modules.governance_common import service_trust, team_role
 from mlgov.platform import naming
+from mlgov.platform import tags as tags_of
 from mlgov.platform.iam.repositories import codebuild_statements, codepipeline_statements
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -48,7 +49,7 @@ class Repositories(Construct):
         source = spec.accounts[account_key].source
         assert source is not None
         account_id = spec.accounts[account_key].id
-        tags = {"mlgov:team": naming.team_label(spec, team)}  # AWS keeps a renamed team's name
+        tags = tags_of.team_tags(spec, team)  # AWS keeps a renamed team's name
         connection = named(
             CodestarconnectionsConnection(
                 self,

@@ -449,7 +449,7 @@ def moto_applied(moto_endpoint, tf_cli_config, tmp_path_factory):
         init = ws.init()
         assert init.ok, init.stderr
         last.append(name)
-        done = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=900)
+        done = localapply.apply(ws)
         assert done.ok, done.stderr[-5000:]
         show = ws.run("show", "-json")
         assert show.ok, show.stderr

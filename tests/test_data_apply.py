@@ -42,7 +42,7 @@ def test_the_lake_applies_to_moto_and_reads_back(moto_endpoint, tf_cli_config, t
     (ws.workdir / "mlgov_local_override.tf.json").write_text(json.dumps(override, indent=2))
     # WHEN terraform applies it
     assert ws.init().ok
-    apply = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=600)
+    apply = localapply.apply(ws, timeout=600)
     assert apply.ok, apply.stderr[-5000:]
 
     # THEN Lake Formation holds what the stack says: the Terraform role administers it, new

@@ -145,9 +145,42 @@ def make_prerequisites(ids: dict[str, str], *, skip_role_in: str | None = None) 
 
 
 def make_state_bucket(ids: dict[str, str], *, versioned: bool, encrypted: bool) -> None:
+    """The state bucket; a complete one (versioned and encrypted) is access logged and TLS only too,
+    as the bootstrap makes it (generated/bootstrap/)."""
     s3 = boto3.client("s3", region_name="eu-west-1")
     bucket = f"nwa-terraform-state-{ids['management']}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    if versioned and encrypted:
+        logs = f"{bucket}-logs"
+        s3.create_bucket(Bucket=logs, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_policy(
+            Bucket=logs,
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logging.s3.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": f"arn:aws:s3:::{logs}/*",
+                        }
+                    ],
+                }
+            ),
+        )
+        s3.put_bucket_logging(
+            Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": "state/"}}
+        )
+        tls_only = {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only]}))
     if versioned:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     if encrypted:
@@ -357,7 +390,7 @@ def test_doctor_passes_when_every_prerequisite_is_in_place(aws_env, tmp_path, co
         f"arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform" in lines
     )
     assert "[pass] no CodeConnections in the hub wait for the console handshake: none pending" in lines
-    assert lines[-1] == "18/18 checks pass"
+    assert lines[-1] == "20/20 checks pass"
 
 
 def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, connections):
@@ -391,12 +424,14 @@ def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, 
         "[FAIL] service control policies are enabled on the root: not enabled",
         "[FAIL] state bucket is versioned: never enabled",
         "[FAIL] state bucket is encrypted by default: no default encryption",
+        "[FAIL] state bucket is access logged: not logged",
+        "[FAIL] state bucket allows TLS only: no TLS-only statement",
         f"[FAIL] terraform role can be assumed in ml-prod ({ids['ml_prod']}): role does not exist",
         "[FAIL] no CodeConnections in the hub wait for the console handshake: pending: github-ml",
     ]
     for line in expected:
         assert line in out.splitlines(), f"missing line: {line}\n{out}"
-    assert out.splitlines()[-1] == "10/18 checks pass"
+    assert out.splitlines()[-1] == "10/20 checks pass"
 
 
 def test_doctor_reports_a_dev_accounts_pending_connection_with_the_handshake(aws_env, tmp_path, connections):
@@ -548,7 +583,7 @@ def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path,
         "member.org.stacksets.cloudformation.amazonaws.com",
     ]
     assert "       fix: run `aws cloudformation activate-organizations-access` in the management account" in lines
-    assert lines[-1] == "18/20 checks pass"
+    assert lines[-1] == "20/22 checks pass"
 
 
 # --- spec edits ----------------------------------------------------------------------------

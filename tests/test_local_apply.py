@@ -178,3 +178,25 @@ def test_stack_applies_to_moto_and_reads_back(stack_name, moto_applied):
             check(lambda service: _client(service, applied.endpoint, region), resource["values"], state)
             checked += 1
     assert checked >= 2
+
+
+def test_an_apply_is_repeated_once_only_after_a_providers_consistency_wait():
+    """localapply.apply: a failed consistency wait gets one more apply; any other failure none."""
+    from mlgov.review.terraform import Result
+
+    class Fake:
+        def __init__(self, *errors):
+            self.errors, self.calls = list(errors), 0
+
+        def run(self, *args, timeout):
+            self.calls += 1
+            err = self.errors.pop(0) if self.errors else ""
+            return Result(["terraform", *args], 1 if err else 0, "", err)
+
+    wait = "waiting for KMS Key policy update: GetKeyPolicy, exceeded maximum number of attempts, 1"
+    flaky = Fake(wait)
+    assert localapply.apply(flaky).ok and flaky.calls == 2
+    broken = Fake("Error: creating IAM Role: AccessDenied")
+    assert not localapply.apply(broken).ok and broken.calls == 1
+    twice = Fake(wait, wait)
+    assert not localapply.apply(twice).ok and twice.calls == 2

@@ -123,12 +123,33 @@ def assert_counts_match(spec, stacks):
         computed.pop("organization_ous", None)
     computed.pop("ou_nesting_depth", None)  # a property of the OU tree: no Terraform counterpart
     computed.pop("organization_accounts", None)  # mlgov creates no accounts: the org must hold the spec's
+    computed.pop("tags_per_resource", None)  # an upper bound per stack: assert_tags_within_the_count
     for quota in sorted(set(computed) | set(synthesized)):
         assert sorted(computed.get(quota, [])) == sorted(synthesized[quota].values()), quota
 
 
+def effective_tags(stack: dict) -> dict[str, int]:
+    """Each taggable resource's tag count as AWS sees it: the provider's default tags and its own."""
+    defaults = set(stack["provider"]["aws"][0]["default_tags"][0]["tags"])
+    return {
+        f"{kind}.{name}": len(defaults | set(r.get("tags") or {}))
+        for kind, resources in stack.get("resource", {}).items()
+        for name, r in resources.items()
+    }
+
+
+def assert_tags_within_the_count(spec, stacks):
+    """Every resource of every stack carries at most the tags validate counted for its stack."""
+    figures = {f.aws_object: f.value for f in count_figures(spec) if f.quota == "tags_per_resource"}
+    for name, stack in stacks.items():
+        counted = figures[f"resources of stack {name}"]
+        worst = max(effective_tags(stack).items(), key=lambda kv: kv[1])
+        assert worst[1] <= counted, (name, worst, counted)
+
+
 def test_counts_equal_the_synthesized_default_org(default_spec, stacks):
     assert_counts_match(default_spec, stacks)
+    assert_tags_within_the_count(default_spec, stacks)
     figures = {(f.quota, f.aws_object): f.value for f in count_figures(default_spec)}
     # the objects themselves, not only the multiset: roles by account, rules by bus
     synthesized = synthesized_counts(default_spec, stacks)
@@ -142,6 +163,7 @@ def test_counts_equal_the_synthesized_default_org(default_spec, stacks):
 def test_counts_equal_the_synthesized_examples(example, render_spec):
     spec = load_spec(example)
     assert_counts_match(spec, _stacks(render_spec(example)))
+    assert_tags_within_the_count(spec, _stacks(render_spec(example)))
 
 
 def test_role_names_equal_the_synthesized_ones(default_spec, stacks):
@@ -418,6 +440,18 @@ def test_lake_formation_quotas_generated():
         "data.databases.payments.tables.transactions.lf_tags: lf_tags_per_resource: 51 > 50 (Glue database or "
         "table: table payments.transactions); " + QUOTAS["lf_tags_per_resource"].remedy
     )
+
+
+def test_tags_per_resource_generated():
+    # GIVEN a team with 40 tags of its own on top of the org's, the cost tags and mlgov's keys
+    doc = _default_doc()
+    doc["teams"]["fraud"]["tags"].update({f"extra-{i:02d}": "x" for i in range(40)})
+    # THEN one line on the team's tags: its resources would carry more than AWS's 50
+    line = _one_line(doc, "tags_per_resource")
+    assert line.startswith("teams.fraud.tags: tags_per_resource: ")
+    assert "> 50 (AWS resource of an account's stack (its default tags and its own): resources of stack " in line
+    doc["teams"]["fraud"]["tags"] = {f"extra-{i:02d}": "x" for i in range(30)}
+    assert "tags_per_resource" not in _refused_quotas(doc)
 
 
 def test_the_default_orgs_synthesized_documents_fit_every_size_quota(default_spec, stacks):

@@ -183,7 +183,7 @@ def test_each_stack_is_reported_before_the_next_one_is_synthesized(default_spec,
 
     events: list[tuple[str, str]] = []
 
-    def synth_one(spec, ref, outdir):
+    def synth_one(spec, ref, outdir, loaded=()):
         events.append(("synth", ref.name))
         return {f"stacks/{ref.name}/cdk.tf.json": b"{}"}, {"name": ref.name}, "0.0.0", 1
 
@@ -664,3 +664,332 @@ def test_own_scps_count_against_size_and_the_per_target_quota(tmp_path):
     with pytest.raises(SpecError, match=r"too many SCPs attached to 'root' \(got 5"):
         load_spec(with_scps(tmp_path / "b", files))
     load_spec(with_scps(tmp_path / "c", {f"root/own-{i}.json": DENY_GPU for i in range(2)}))
+
+
+# --- plan: the provider mirror is optional when the machine is online -------------------------
+
+
+def test_provider_source_decision_without_network(tmp_path, monkeypatch):
+    from mlgov.errors import MlgovError
+    from mlgov.review import terraform
+
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(terraform.SOURCE_ENV, raising=False)
+    mirror = tmp_path / "mirror"
+
+    def never() -> bool:
+        raise AssertionError("probed the network although the answer was known")
+
+    # A mirror wins in auto and is required in mirror mode; registry never uses one.
+    assert terraform.provider_source("auto", online=never, search=lambda: mirror) == mirror
+    assert terraform.provider_source("mirror", online=never, search=lambda: mirror) == mirror
+    assert terraform.provider_source("registry", online=never, search=lambda: mirror) is None
+    # No mirror, online: the registry (None); offline: one line.
+    assert terraform.provider_source("auto", online=lambda: True, search=lambda: None) is None
+    with pytest.raises(MlgovError) as info:
+        terraform.provider_source("auto", online=lambda: False, search=lambda: None)
+    assert len(str(info.value).splitlines()) == 1
+    assert str(info.value).startswith("offline (registry.terraform.io does not resolve) and no local Terraform")
+    with pytest.raises(MlgovError, match="no local Terraform provider mirror"):
+        terraform.provider_source("mirror", online=lambda: True, search=lambda: None)
+    # The environment decides when no choice is passed.
+    monkeypatch.setenv(terraform.SOURCE_ENV, "registry")
+    assert terraform.provider_source(search=lambda: mirror) is None
+    monkeypatch.setenv(terraform.SOURCE_ENV, "sometimes")
+    with pytest.raises(MlgovError, match=r"MLGOV_PROVIDERS: unknown provider source \(got 'sometimes'"):
+        terraform.provider_source()
+
+
+def test_online_plan_without_a_mirror_writes_no_filesystem_mirror_config(tmp_path, monkeypatch):
+    from mlgov.review import plan as planning
+    from mlgov.review import terraform
+
+    # GIVEN no mirror anywhere and a machine said to be online (nothing reaches the network here)
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.setenv(terraform.SOURCE_ENV, "auto")
+    monkeypatch.setattr(terraform, "_search_mirror", lambda: None)
+    monkeypatch.setattr(terraform, "registry_reachable", lambda host=terraform.REGISTRY_HOST: True)
+    monkeypatch.setattr(planning, "warm_plugin_cache", lambda out, config: None)
+    stacks = {"ml-test": ROOT / "generated/stacks/ml-test"}
+    seen: list[Path] = []
+    # WHEN plan runs (each stack's terraform stubbed)
+    planning.run_plans(
+        stacks, tmp_path / "plans", offline=True, jobs=1, plan_one=lambda run, s, o, cfg, off: seen.append(cfg)
+    )
+    # THEN its CLI config installs providers the ordinary way (into the shared cache), from no mirror
+    (config,) = seen
+    text = config.read_text()
+    assert "filesystem_mirror" not in text and "provider_installation" not in text, text
+    assert "plugin_cache_dir" in text
+    # AND with a mirror the config installs from it only
+    mirror = tmp_path / "mirror"
+    with_mirror = terraform.write_cli_config(tmp_path / "cfg", None, mirror).read_text()
+    assert "filesystem_mirror" in with_mirror and json.dumps(str(mirror)) in with_mirror
+
+
+def test_offline_plan_without_a_mirror_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    from mlgov.review import terraform
+
+    monkeypatch.delenv(terraform.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(terraform.SOURCE_ENV, raising=False)
+    monkeypatch.setattr(terraform, "_search_mirror", lambda: None)
+    monkeypatch.setattr(terraform, "registry_reachable", lambda host=terraform.REGISTRY_HOST: False)
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(
+        cli, ["plan", "--stacks-dir", str(ROOT / "generated/stacks"), "--stack", "ml-test", "--out", str(out)]
+    )
+    assert result.exit_code == 3, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: offline (registry.terraform.io does not resolve) and no local Terraform"), line
+    assert not out.exists()
+
+
+# --- own SCPs against AWS's service definitions, and its quotas --------------------------------
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_own_scp_actions_keys_and_arns_are_checked_against_aws_definitions(tmp_path, monkeypatch):
+    from mlgov.review import iam
+
+    if reason := iam.unavailable():
+        pytest.skip(reason)
+    bad = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Fine", "Effect": "Deny", "Action": "sagemaker:CreateHub", "Resource": "*"},
+            {"Sid": "Typo", "Effect": "Deny", "Action": ["sagemaker:CreateTrainingJobz"], "Resource": "*"},
+            {
+                "Sid": "NoSuchKey",
+                "Effect": "Deny",
+                "Action": "sagemaker:CreateTrainingJob",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"sagemaker:InstanceTypez": "ml.p5.48xlarge"}},
+            },
+            {"Sid": "WrongArn", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:sqs:*:*:queue"},
+        ],
+    }
+    spec_file = with_scps(tmp_path, {"root/deny-gpu.json": DENY_GPU, "data/guard.json": bad})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", str(spec_file)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    path = tmp_path / "scps/data/guard.json"
+    assert lines, result.output
+    assert all(line.startswith(f"{path}: Statement[") for line in lines), lines
+    by_statement = {line.split(": ")[1] for line in lines}
+    assert "Statement[1].Action" in by_statement, lines
+    assert "Statement[2].Condition" in by_statement, lines
+    assert "Statement[3].Resource" in by_statement, lines
+    assert any(line.startswith(f"{path}: Statement[1].Action: unknown-action: ") for line in lines), lines
+    assert not any("Statement[0]" in line for line in lines), lines
+    # The good one alone validates.
+    (tmp_path / "scps/data/guard.json").unlink()
+    result = CliRunner().invoke(cli, ["validate", str(spec_file)])
+    assert result.exit_code == 0 and result.output.startswith(f"{spec_file}: valid"), result.output
+
+
+def test_own_scp_size_and_attachment_quotas_name_the_file(tmp_path):
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": [f"sagemaker:CreateTrainingJob{'x' * 40}{i}" for i in range(120)],
+                "Resource": "*",
+            }
+        ],
+    }
+    spec_file = with_scps(tmp_path, {"root/too-big.json": big})
+    with pytest.raises(SpecError) as info:
+        load_spec(spec_file)
+    (line,) = [str(p) for p in info.value.problems]
+    assert f"own SCP {tmp_path}/scps/root/too-big.json: SCP 'nwa-too-big' is too large (got " in line, line
+    # Five targets' worth: mlgov's own on root plus four more is over AWS's 5 (FullAWSAccess counted).
+    files = {f"root/extra-{i}.json": DENY_GPU for i in range(5)}
+    with pytest.raises(SpecError) as info:
+        load_spec(with_scps(tmp_path / "many", files))
+    lines = [str(p) for p in info.value.problems]
+    assert any("too many SCPs attached to 'root'" in x and "scps/root/extra-0.json" in x for x in lines), lines
+
+
+# --- account customizations in Python: entry points of an installed package -------------------
+
+PLUGIN = """\
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+
+CALLS = []
+
+
+def cost_centre(target):
+    CALLS.append((target.name, target.layer.value, target.region, target.teams))
+    if target.layer.value == "dev" and target.primary_region:
+        SsmParameter(
+            target.stack,
+            "acme_cost_centre",
+            name=f"/acme/{target.account}/cost-centre",
+            type="String",
+            value=",".join(target.teams) or "none",
+        )
+"""
+BROKEN = """\
+def explode(target):
+    if target.layer.value == "dev":
+        raise ValueError("no cost centre for\\n" + target.account)
+"""
+
+
+def install_plugin(site: Path, dist: str, module: str, source: str, entry: str) -> None:
+    """A distribution installed into ``site`` as pip would leave it: the module and a
+    dist-info with METADATA and entry_points.txt (group mlgov.customizations)."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{dist}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[mlgov.customizations]\n{entry}\n")
+
+
+@pytest.mark.slow  # synthesizes stacks (jsii)
+def test_an_installed_plugin_adds_resources_to_the_stacks_it_chooses(tmp_path, monkeypatch, default_spec):
+    import importlib
+
+    from mlgov.synth import plugins, pool
+
+    install_plugin(
+        tmp_path / "site", "acme-platform", "acme_customize", PLUGIN, "acme-cost = acme_customize:cost_centre"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    (found,) = [p for p in plugins.discover() if p.name == "acme-cost"]
+    assert found.value == "acme_customize:cost_centre" and found.dist == "acme-platform 0.1"
+    dev = next(r for r in default_spec.stack_refs() if r.layer.value == "dev" and r.name == r.account)
+    test = next(r for r in default_spec.stack_refs() if r.layer.value == "test")
+    tree, _ = pool.synth_serial(default_spec, [dev, test], {})
+    # THEN the dev stack has the parameter at the plugin's own address, the test stack nothing new
+    doc = json.loads(tree[f"stacks/{dev.name}/cdk.tf.json"])
+    param = doc["resource"]["aws_ssm_parameter"]["acme_cost_centre"]
+    teams = sorted(t for t, team in default_spec.teams.items() if team.dev_account == dev.account)
+    assert param["name"] == f"/acme/{dev.account}/cost-centre" and param["value"] == ",".join(teams)
+    assert "acme_cost_centre" not in json.loads(tree[f"stacks/{test.name}/cdk.tf.json"]).get("resource", {}).get(
+        "aws_ssm_parameter", {}
+    )
+    import acme_customize
+
+    assert [c[0] for c in acme_customize.CALLS] == [dev.name, test.name]
+    # Deterministic: the same plugin gives the same bytes.
+    again, _ = pool.synth_serial(default_spec, [dev], {})
+    assert again[f"stacks/{dev.name}/cdk.tf.json"] == tree[f"stacks/{dev.name}/cdk.tf.json"]
+
+
+@pytest.mark.slow  # synthesizes stacks (jsii)
+def test_a_failing_plugin_is_one_line_naming_it(tmp_path, monkeypatch):
+    import importlib
+
+    install_plugin(tmp_path / "site", "acme-broken", "acme_broken", BROKEN, "acme-boom = acme_broken:explode")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["synth", str(ROOT / "org.yaml"), "--out", str(out), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: plugin 'acme-boom' (acme_broken:explode, acme-broken 0.1) failed on stack "), line
+    assert "ValueError: no cost centre for " in line and "(acme_broken.py:3)" in line, line
+    assert not out.exists()
+    # A plugin that cannot be imported: one line too
+    (tmp_path / "site" / "acme_broken.py").write_text("import acme_nonexistent_module\n")
+    importlib.invalidate_caches()
+    sys.modules.pop("acme_broken", None)
+    result = CliRunner().invoke(cli, ["synth", str(ROOT / "org.yaml"), "--out", str(out), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: plugin 'acme-boom' (acme_broken:explode, acme-broken 0.1) cannot be loaded: "), line
+    assert "ModuleNotFoundError" in line, line
+
+
+# --- accepted review findings hold for any organization's names ------------------------------
+
+
+def renamed_org_spec(tmp_path: Path) -> Path:
+    """Northwind's spec as another organization: org name and id, the ml-admin portfolio and
+    its studio-domain product renamed, nothing frozen (a new org has released nothing)."""
+    text = as_org(ORG, "acme", "o-acme123456")
+    text = re.sub(r"(?m)^ +frozen: true .*\n", "", text)
+    text = text.replace("    ml-admin:\n", "    platform-admin:\n", 1).replace(
+        "mlgov:portfolio: ml-admin", "mlgov:portfolio: platform-admin"
+    )
+    text = text.replace("        studio-domain:\n", "        workspace:\n", 1)
+    (tmp_path / "acme.yaml").write_text(text)
+    return tmp_path / "acme.yaml"
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_accepted_iam_findings_hold_for_a_renamed_org(tmp_path):
+    from mlgov.review import accepted, iam
+    from mlgov.review.policies import collect
+    from mlgov.synth.tree import write_tree
+
+    if reason := iam.unavailable():
+        pytest.skip(reason)
+    spec = load_spec(renamed_org_spec(tmp_path))
+    products = render_products(spec)
+    assert any(k.startswith("products/platform-admin/workspace/") for k in products), sorted(products)
+    write_tree(products, tmp_path / "generated")
+    policies = collect(tmp_path / "generated")
+    findings = iam.validate([(p.id, p.kind, p.document) for p in policies])
+    # The studio-domain key's accepted case, under the renamed portfolio and product
+    assert any(f.policy.startswith("products/platform-admin/workspace/") for f in findings), findings
+    entries = accepted.iam_entries()
+    unexplained = [
+        str(f)
+        for f in findings
+        if not any(e["code"] == f.code and accepted.explains(e, f.policy, spec) for e in entries)
+    ]
+    assert unexplained == []
+
+
+def test_accepted_scopes_are_mlgovs_names_not_a_specs():
+    from mlgov.review import accepted
+
+    spec = load_spec(ROOT / "org.yaml")
+    keys = {*spec.accounts, *spec.teams, spec.organization.name}
+    keys |= {k for p in (spec.service_catalog.portfolios if spec.service_catalog else {}) for k in [p]}
+    scopes = [g for e in accepted.iam_entries() + accepted.iam_entries("cloudsplaining") for g in e.get("policies", [])]
+    scopes += [g for s in accepted.checkov_skips() for g in s["resources"]]
+    words = {w for g in scopes for w in re.split(r"[^A-Za-z0-9-]+", g) if w}
+    assert not words & keys, sorted(words & keys)
+
+
+# --- mlgov check: the IAM review on a user's tree --------------------------------------------
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_check_reviews_own_templates_and_customizations_with_mlgovs_accepted_findings(tmp_path):
+    from mlgov.review import iam
+    from mlgov.synth import customize
+    from mlgov.synth.tree import write_tree
+
+    if reason := iam.unavailable():
+        pytest.skip(reason)
+    spec_file = renamed_org_spec(tmp_path)
+    spec = load_spec(spec_file)
+    # GIVEN a generated tree: Northwind's stacks (as they are, org names aside) and this spec's products
+    tree = {
+        p.relative_to(ROOT / "generated").as_posix(): p.read_bytes()
+        for p in (ROOT / "generated/stacks").rglob("cdk.tf.json")
+    }
+    tree.update(render_products(spec))
+    write_tree(tree, tmp_path / "generated")
+    result = CliRunner().invoke(cli, ["check", str(spec_file)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith(" unexplained") and " 0 unexplained" in result.output
+    # WHEN a customization grants an action that does not exist THEN it is one unexplained finding, exit 1
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjectz", "Resource": "*"}]}
+    fragment = {"resource": {"aws_iam_policy": {"acme_reader": {"policy": json.dumps(bad)}}}}
+    (tmp_path / "customizations/layers/prod").mkdir(parents=True)
+    (tmp_path / "customizations/layers/prod/reader.tf.json").write_text(json.dumps(fragment))
+    merged = customize.apply(tree, customize.load_all(load_spec(spec_file)))
+    write_tree(merged, tmp_path / "generated")
+    result = CliRunner().invoke(cli, ["check", str(spec_file)])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if "unknown-action" in line]
+    assert lines and all("aws_iam_policy.acme_reader" in line for line in lines), result.output

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import init, migrate, org, review, seed, spec, synth
+from mlgov.cli import check, init, migrate, org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -38,6 +38,7 @@ for _command in (
     review.plan,
     review.summarize,
     review.scan,
+    check.check,
     review.graph,
     review.atlantis,
     migrate.migrate,

@@ -7,6 +7,7 @@ one ``error:`` line and exit 3.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import click
 from mlgov import live
 from mlgov.cli.common import EXIT_DRIFT, EXIT_INPUT, default_spec_path, fail, load, spec_argument
 from mlgov.errors import SpecError
+from mlgov.platform import lifecycle
 from mlgov.spec import edit as specedit
 from mlgov.spec.located import load_yaml
+from mlgov.spec.model import parse_model, read_spec_file
 from mlgov.validation import parse_spec
 
 profile_option = click.option(
@@ -32,13 +35,24 @@ profile_option = click.option(
     is_flag=True,
     help="Update SPEC in place with the fixable differences (ids, account OUs); nothing else changes.",
 )
-def discover(spec: str | None, profile: str | None, write: bool) -> None:
+@click.option(
+    "--from-state",
+    "state_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read the ids of the accounts mlgov created from the management stack's state (`terraform state pull`, "
+    "`terraform show -json` or `terraform output -json`) instead of AWS.",
+)
+def discover(spec: str | None, profile: str | None, write: bool, state_file: str | None) -> None:
     """Read AWS Organizations and show how SPEC differs (missing, extra, wrong ids, moved accounts).
 
-    Exit 0 when the spec matches (extra OUs/accounts are only listed), 1 when differences
-    remain, 3 when AWS cannot be read.
+    With --from-state, only the ids of the accounts mlgov owns (`email`) are compared, with the
+    management stack's state; no AWS call. Exit 0 when the spec matches (extra OUs/accounts are
+    only listed), 1 when differences remain, 3 when AWS cannot be read.
     """
     path = Path(spec) if spec else default_spec_path()
+    if state_file is not None:
+        _discover_from_state(path, Path(state_file), write)
+        return
     org = load(str(path))
     try:
         snapshot = live.read_organization(live.session(profile))
@@ -60,20 +74,58 @@ def discover(spec: str | None, profile: str | None, write: bool) -> None:
         click.echo(f"{len(real)} difference(s), {len(fixable)} fixable with --write")
         sys.exit(EXIT_DRIFT)
     if fixable:
-        text = path.read_text(encoding="utf-8")
-        new_text = specedit.edit_scalars(text, {d.path: d.value for d in fixable if d.value is not None})
-        try:  # never write a spec that would no longer validate
-            parse_spec(load_yaml(new_text, str(path)))
-        except SpecError as exc:
-            for problem in exc.problems:
-                click.echo(f"not written: {problem}", err=True)
-            sys.exit(EXIT_INPUT)
-        specedit.write_atomically(path, new_text)
-        click.echo(f"{path}: updated {len(fixable)} value(s)")
+        _write_edits(path, {d.path: d.value for d in fixable if d.value is not None})
     left = len(real) - len(fixable)
     if left:
         click.echo(f"{left} difference(s) need a decision (fix the spec or the organization by hand)")
         sys.exit(EXIT_DRIFT)
+
+
+def _write_edits(path: Path, edits: dict) -> None:
+    """Write ``edits`` into the spec in place, only if the result validates."""
+    text = path.read_text(encoding="utf-8")
+    new_text = specedit.edit_scalars(text, edits)
+    try:  # never write a spec that would no longer validate
+        parse_spec(load_yaml(new_text, str(path)))
+    except SpecError as exc:
+        for problem in exc.problems:
+            click.echo(f"not written: {problem}", err=True)
+        sys.exit(EXIT_INPUT)
+    specedit.write_atomically(path, new_text)
+    click.echo(f"{path}: updated {len(edits)} value(s)")
+
+
+def _discover_from_state(path: Path, state_file: Path, write: bool) -> None:
+    """``discover --from-state``: the owned accounts' ids from the management stack's state. The
+    spec is read for its types only: a team may already wait for the ids this fills in."""
+    try:
+        org = parse_model(read_spec_file(path))
+    except SpecError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"{state_file}: not a Terraform state or JSON output ({exc})", EXIT_INPUT)
+    found = lifecycle.ids_from_state(state if isinstance(state, dict) else {})
+    edits: dict[tuple, str] = {}
+    for key in lifecycle.owned_accounts(org):
+        have, got = org.accounts[key].id, found.get(key)
+        if got is None:
+            if not have:
+                click.echo(f"  waiting  accounts.{key}: not in {state_file.name} (not created yet)")
+            continue
+        if have != got:
+            click.echo(f"  {'new' if not have else 'wrong'}      accounts.{key}.id: {got} (spec: {have or 'none yet'})")
+            edits[("accounts", key, "id")] = got
+    if not edits:
+        click.echo(f"{path}: every account in {state_file.name} has its id")
+        return
+    if not write:
+        click.echo(f"{len(edits)} id(s) to fill in with --write")
+        sys.exit(EXIT_DRIFT)
+    _write_edits(path, edits)
 
 
 @click.command()

@@ -17,7 +17,7 @@ from mlgov.platform.manifest import atlantis_yaml
 from mlgov.review import affected as affecting
 from mlgov.review import graph as graphing
 from mlgov.review import plan as planning
-from mlgov.review import security, summary
+from mlgov.review import security, summary, terraform
 from mlgov.synth import outdir
 
 
@@ -63,6 +63,13 @@ from mlgov.synth import outdir
     help="With --offline: plan each stack against DIR/<state>.tfstate (when present; <state> as in the stack's "
     "backend key, its own name unless its account was renamed) instead of an empty state.",
 )
+@click.option(
+    "--providers",
+    type=click.Choice(terraform.SOURCES),
+    default=None,
+    help=f"Where terraform init gets hashicorp/aws: mirror (a local filesystem mirror only), registry (download), "
+    f"auto (a mirror when found, else the registry when online) [default: ${terraform.SOURCE_ENV}, else auto].",
+)
 def plan(
     selected: tuple[str, ...],
     offline: bool,
@@ -72,6 +79,7 @@ def plan(
     since: str | None,
     plan_all: bool,
     state_dir: str | None,
+    providers: str | None,
 ) -> None:
     """terraform init + plan + show -json for each stack, in parallel, with live progress.
 
@@ -87,7 +95,7 @@ def plan(
     states = Path(state_dir) if state_dir else None
     root = Path(stacks_dir)
     if since:
-        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs(), states)
+        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs(), states, providers)
         return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
@@ -109,6 +117,7 @@ def plan(
             offline=offline,
             jobs=jobs or planning.default_jobs(),
             states=states,
+            providers=providers,
         )
     except outdir.UnsafeOutput as exc:
         click.echo(f"error: {exc}", err=True)
@@ -139,7 +148,14 @@ def _affected(generated: Path, since: str) -> affecting.Affected:
 
 
 def _plan_changed(
-    root: Path, since: str, selected: tuple[str, ...], out: Path, offline: bool, jobs: int, states: Path | None
+    root: Path,
+    since: str,
+    selected: tuple[str, ...],
+    out: Path,
+    offline: bool,
+    jobs: int,
+    states: Path | None,
+    providers: str | None,
 ) -> None:
     """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
     one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
@@ -173,7 +189,9 @@ def _plan_changed(
         )
         try:
             runs = (
-                planning.run_plans(stacks, out, offline=offline, jobs=jobs, destroy=removed, states=states)
+                planning.run_plans(
+                    stacks, out, offline=offline, jobs=jobs, destroy=removed, states=states, providers=providers
+                )
                 if stacks
                 else []
             )

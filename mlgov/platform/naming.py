@@ -184,6 +184,16 @@ def role_name(spec: OrgSpec, purpose: str) -> str:
     return f"{spec.organization.name}-{purpose}"
 
 
+def team_budget(spec: OrgSpec, team: str) -> str:
+    """AWS Budgets name of a team's dev account budget (management account): ``<org>-<team>-dev``."""
+    return f"{spec.organization.name}-{team_label(spec, team)}-dev"
+
+
+def budget_action_role(spec: OrgSpec) -> str:
+    """The role AWS Budgets' actions run as in the management account."""
+    return role_name(spec, "budget-action")
+
+
 def kms_alias(spec: OrgSpec, purpose: str) -> str:
     """KMS alias: ``alias/<org>/<purpose>``."""
     return f"alias/{spec.organization.name}/{purpose}"

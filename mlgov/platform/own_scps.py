@@ -11,8 +11,9 @@ included), checked by :func:`mlgov.platform.guardrails.problems` at validate tim
 What is checked in the document itself: a JSON object of ``Version`` ("2012-10-17"), optional
 ``Id`` and ``Statement``; every statement has ``Effect`` Allow or Deny, ``Action`` or
 ``NotAction`` as ``service:Action`` patterns (or ``*``), no ``Principal`` (SCPs have none) and
-an object as ``Condition`` if any. Whether an action or condition key exists in AWS's service
-definitions is not checked.
+an object as ``Condition`` if any. Whether its actions, condition keys and resource ARNs exist in
+AWS's service definitions is checked above the platform layer, where the IAM bridge lives
+(:mod:`mlgov.review.scps`: ``mlgov validate`` and ``mlgov check``).
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResour
 
 @dataclass(frozen=True)
 class OwnScp:
-    """One own SCP: its file name (without .json), compact document and sorted targets."""
+    """One own SCP: its file name (without .json), compact document, sorted targets and the
+    files it was read from (one per target, in target order)."""
 
     name: str
     content: str
     targets: tuple[str, ...]
+    files: tuple[Path, ...] = ()
 
     @property
     def key(self) -> str:
@@ -125,5 +128,6 @@ def load(spec: OrgSpec) -> tuple[list[OwnScp], list[str]]:
             continue
         content = contents.pop()
         assert content is not None  # a file without problems has a document
-        out.append(OwnScp(name, content, tuple(sorted(t for t, _ in places))))
+        ordered = sorted(places)
+        out.append(OwnScp(name, content, tuple(t for t, _ in ordered), tuple(f for _, f in ordered)))
     return out, problems

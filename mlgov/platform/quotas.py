@@ -79,6 +79,13 @@ LAKE_FORMATION_TAGS = (
     "https://docs.aws.amazon.com/lake-formation/latest/dg/TBAC-notes.html",
 )
 
+# Key length 128 and value length 256 (Unicode characters) are on the same page; the spec's
+# TagKey and TagValue types hold them (mlgov.spec.base).
+TAGGING = (
+    "Tagging AWS resources and Tag Editor: Tag naming limits and requirements",
+    "https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html",
+)
+
 _TABLE = (
     # -- counted from the spec ---------------------------------------------------------------
     Quota(
@@ -248,6 +255,17 @@ _TABLE = (
         "Glue database or table",
         *LAKE_FORMATION_TAGS,
         "assign fewer LF-tags to the database or table",
+    ),
+    Quota(
+        "tags_per_resource",
+        "Maximum tags per resource (user-created; the aws: prefix is reserved and not counted)",
+        50,
+        False,
+        None,
+        Measure.COUNT,
+        "AWS resource of an account's stack (its default tags and its own)",
+        *TAGGING,
+        "put fewer tags on the organization or the team (organization.tags, teams.<team>.tags)",
     ),
     # -- measured on documents ---------------------------------------------------------------
     Quota(

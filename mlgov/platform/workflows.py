@@ -233,7 +233,7 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
                 f"!contains(needs.*.result, 'failure') && {output} != '[]' }}}}"
             ),
             "runs-on": "ubuntu-latest",
-            "environment": "mlgov-apply",
+            "environment": spec.terraform.ci.apply_environment if spec.terraform.ci else "mlgov-apply",
             "strategy": {"fail-fast": False, "matrix": {"include": f"${{{{ fromJSON({output}) }}}}"}},
             "concurrency": {"group": "mlgov-apply-${{ matrix.name }}", "cancel-in-progress": False},
             "steps": [

@@ -123,9 +123,16 @@ class Finding:
 
 
 def node_modules() -> Path:
-    """The node_modules directory the bridge loads packages from."""
+    """The node_modules directory the bridge loads packages from: ``$MLGOV_NODE_MODULES``, else
+    the checkout's, else (an installed mlgov) the current directory's when it holds the packages
+    (a platform repository's ``npm install`` of the versions package.json pins)."""
     override = os.environ.get("MLGOV_NODE_MODULES")
-    return Path(override).resolve() if override else REPO / "node_modules"
+    if override:
+        return Path(override).resolve()
+    for candidate in (REPO / "node_modules", Path.cwd() / "node_modules"):
+        if all((candidate / p / "package.json").is_file() for p in PACKAGES):
+            return candidate.resolve()
+    return REPO / "node_modules"
 
 
 def unavailable() -> str | None:

@@ -124,6 +124,23 @@ def filter_stack(stack: dict, supported: frozenset[str] = MOTO_SUPPORTED) -> tup
     return out, sorted(dropped)
 
 
+# The provider's waits for eventual consistency (a KMS key policy "propagating", a bucket's
+# settings) poll with the client's retry budget, which the override sets to 1 so that an API moto
+# lacks fails fast; on a loaded machine one poll can miss and the wait gives up. Terraform apply is
+# idempotent from its state, so such a failure gets exactly one more apply.
+TRANSIENT_WAIT = "exceeded maximum number of attempts"
+
+
+def apply(ws: terraform.Workspace, *, timeout: int = 900) -> terraform.Result:
+    """``terraform apply`` in ``ws`` against moto, run once more only when the first failed on a
+    provider's consistency wait (:data:`TRANSIENT_WAIT`); any other failure is returned as is."""
+    args = ("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false")
+    done = ws.run(*args, timeout=timeout)
+    if not done.ok and TRANSIENT_WAIT in done.stderr:
+        done = ws.run(*args, timeout=timeout)
+    return done
+
+
 def endpoint_override(endpoint: str, region: str, services: tuple[str, ...] = SERVICES) -> dict:
     """Override file content: the offline override (local backend, dummy credentials, no STS),
     plus every service at ``endpoint``."""

@@ -288,20 +288,24 @@ def run_plans(
     plan_one: Callable[..., None] = plan_stack,
     destroy: Collection[str] = (),
     states: Path | None = None,
+    providers: str | None = None,
 ) -> list[StackRun]:
     """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
 
     ``destroy``: names among ``stacks`` to plan as destroys (their dir is the base ref's copy).
     ``states`` (offline only): a directory of ``<stack>.tfstate`` files to plan against
     instead of an empty state (e.g. what an apply of the previous configuration left).
+    ``providers``: where hashicorp/aws comes from (:func:`terraform.provider_source`: a local
+    mirror, else the registry when online).
     """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
     out = out.resolve()  # terraform runs in each stack's directory: every path it gets is absolute
     check_out(out, sorted(stacks))
+    mirror = terraform.provider_source(providers)  # before anything is written: no way to get it, one line
     out.mkdir(parents=True, exist_ok=True)
     (out / OUT_MARKER).write_text("Written by `mlgov plan`: one workspace per stack.\n")
-    cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache")
+    cli_config = terraform.write_cli_config(out / ".terraform-config", out / ".plugin-cache", mirror)
     warm_plugin_cache(out, cli_config)
     runs = [
         StackRun(name, state=state_file(states, name, stacks[name]) if offline else None) for name in sorted(stacks)

@@ -1,7 +1,12 @@
 """Run real Terraform against generated stacks, offline.
 
-Terraform cannot reach the public registry here (nor in many enterprise CI runners), so
-``init`` installs hashicorp/aws from a local filesystem mirror through a generated CLI config.
+Where hashicorp/aws comes from (:func:`provider_source`): a local filesystem mirror when there
+is one (``$MLGOV_PROVIDER_MIRROR``, else the usual plugin directories); without one, the public
+registry, if the machine is online. Whether it is online is ``$MLGOV_PROVIDERS`` (``mirror``:
+only a mirror; ``registry``: download; ``auto``, the default: a mirror if found, else the
+registry when its host name resolves). Many enterprise CI runners cannot reach the registry:
+they keep a mirror (``terraform providers mirror``), and ``init`` installs from it through a
+generated CLI config.
 The offline plan works on a COPY of a stack plus an override file that switches the backend
 to local and gives the provider dummy credentials; the generated file is never modified.
 """
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +28,9 @@ from mlgov.errors import MlgovError
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"  # bound by cdktf-cdktf-provider-aws==20.1.0
 MIRROR_ENV = "MLGOV_PROVIDER_MIRROR"
+SOURCE_ENV = "MLGOV_PROVIDERS"
+SOURCES = ("auto", "mirror", "registry")
+REGISTRY_HOST = "registry.terraform.io"
 OVERRIDE_NAME = "mlgov_offline_override.tf.json"
 
 # Where provider mirrors usually live; searched only when MLGOV_PROVIDER_MIRROR is unset.
@@ -49,6 +59,70 @@ def _is_mirror(root: Path) -> bool:
     )
 
 
+def _no_mirror() -> str:
+    return (
+        f"no local Terraform provider mirror with {PROVIDER} {PROVIDER_VERSION} found; "
+        f"set {MIRROR_ENV} to a directory laid out as registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/<os_arch>/"
+    )
+
+
+def _search_mirror() -> Path | None:
+    """A mirror under the usual plugin directories (a few levels deep), or None."""
+    for base in _MIRROR_SEARCH_ROOTS:
+        base_path = Path(base).expanduser()
+        if not base_path.is_dir():
+            continue
+        for walked, dirs, _files in os.walk(base_path):
+            depth = Path(walked).relative_to(base_path).parts
+            if len(depth) >= 4:
+                dirs[:] = []
+                continue
+            if "registry.terraform.io" in dirs and _is_mirror(Path(walked)):
+                return Path(walked)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in {"node_modules", "site-packages"})
+    return None
+
+
+def registry_reachable(host: str = REGISTRY_HOST) -> bool:
+    """Whether ``host`` resolves (the one network probe of ``auto``; nothing is downloaded)."""
+    try:
+        socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return True
+
+
+def provider_source(
+    choice: str | None = None,
+    *,
+    online: Callable[[], bool] | None = None,
+    search: Callable[[], Path | None] | None = None,
+) -> Path | None:
+    """The mirror ``init`` installs hashicorp/aws from, or None for the public registry.
+
+    ``choice`` (default ``$MLGOV_PROVIDERS``, else ``auto``): ``mirror`` needs a mirror;
+    ``registry`` never uses one; ``auto`` takes a mirror when there is one, else the registry
+    when ``online()`` (``search`` and ``online`` are the probes; tests pass their own). Raises
+    :class:`MlgovError` with one line when there is no way to get the provider.
+    """
+    choice = (choice or os.environ.get(SOURCE_ENV) or "auto").lower()
+    if choice not in SOURCES:
+        raise MlgovError(
+            f"{SOURCE_ENV}: unknown provider source (got {choice!r}, expected one of {', '.join(SOURCES)})"
+        )
+    if choice == "registry":
+        return None
+    explicit = os.environ.get(MIRROR_ENV)
+    found = find_mirror() if explicit else (search or _search_mirror)()
+    if found is not None:
+        return found
+    if choice == "mirror":
+        raise MlgovError(_no_mirror())
+    if (online or registry_reachable)():
+        return None
+    raise MlgovError(f"offline ({REGISTRY_HOST} does not resolve) and {_no_mirror()}")
+
+
 @lru_cache(maxsize=1)
 def find_mirror() -> Path:
     """The filesystem mirror holding hashicorp/aws at the pinned version.
@@ -62,38 +136,33 @@ def find_mirror() -> Path:
         if not _is_mirror(root):
             raise MlgovError(f"{MIRROR_ENV}={explicit} holds no {PROVIDER} {PROVIDER_VERSION}")
         return root
-    for base in _MIRROR_SEARCH_ROOTS:
-        base_path = Path(base).expanduser()
-        if not base_path.is_dir():
-            continue
-        for walked, dirs, _files in os.walk(base_path):
-            depth = Path(walked).relative_to(base_path).parts
-            if len(depth) >= 4:
-                dirs[:] = []
-                continue
-            if "registry.terraform.io" in dirs and _is_mirror(Path(walked)):
-                return Path(walked)
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in {"node_modules", "site-packages"})
-    raise MlgovError(
-        f"no local Terraform provider mirror with {PROVIDER} {PROVIDER_VERSION} found; "
-        f"set {MIRROR_ENV} to a directory laid out as registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/<os_arch>/"
-    )
+    found = _search_mirror()
+    if found is None:
+        raise MlgovError(_no_mirror())
+    return found
 
 
-def write_cli_config(directory: Path, plugin_cache: Path | None = None) -> Path:
-    """A Terraform CLI config that installs hashicorp/aws from the mirror and nothing from the network."""
-    mirror = find_mirror()
-    lines = [
-        "provider_installation {",
-        "  filesystem_mirror {",
-        f"    path    = {json.dumps(str(mirror))}",
-        f"    include = [{json.dumps(PROVIDER)}]",
-        "  }",
-        "  direct {",
-        f"    exclude = [{json.dumps(PROVIDER)}]",
-        "  }",
-        "}",
-    ]
+_FIND = object()
+
+
+def write_cli_config(directory: Path, plugin_cache: Path | None = None, mirror: Path | object | None = _FIND) -> Path:
+    """A Terraform CLI config: with a ``mirror`` (default: :func:`find_mirror`), hashicorp/aws
+    is installed from it and nothing from the network; with ``mirror=None`` (no mirror, online:
+    :func:`provider_source`), Terraform's own installation from the registry, into the cache."""
+    source = find_mirror() if mirror is _FIND else mirror
+    lines = []
+    if isinstance(source, Path):
+        lines = [
+            "provider_installation {",
+            "  filesystem_mirror {",
+            f"    path    = {json.dumps(str(source))}",
+            f"    include = [{json.dumps(PROVIDER)}]",
+            "  }",
+            "  direct {",
+            f"    exclude = [{json.dumps(PROVIDER)}]",
+            "  }",
+            "}",
+        ]
     if plugin_cache is not None:
         plugin_cache.mkdir(parents=True, exist_ok=True)
         lines.append(f"plugin_cache_dir = {json.dumps(str(plugin_cache))}")

@@ -18,6 +18,8 @@ OrgId = Annotated[str, StringConstraints(strict=True, pattern=r"^o-[a-z0-9]{10,3
 RootId = Annotated[str, StringConstraints(strict=True, pattern=r"^r-[0-9a-z]{4,32}$")]
 OuId = Annotated[str, StringConstraints(strict=True, pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
 Region = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+# AWS tag limits: keys of 1-128 and values of 0-256 Unicode characters ("Tagging AWS resources and
+# Tag Editor: Tag naming limits and requirements", TAGGING in mlgov.platform.quotas).
 TagKey = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
 TagValue = Annotated[str, StringConstraints(strict=True, max_length=256, pattern=r"^[\w .:/=+@-]*$")]
 Text = Annotated[str, StringConstraints(strict=True, max_length=1024)]

@@ -8,11 +8,12 @@ registered as its delegated administrator.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StringConstraints
 
 from mlgov.spec.base import Name, SpecModel
+from mlgov.spec.cost import InstanceTypeGuardrail
 
 # `root` or an OU name of organization.organizational_units.
 Target = Name
@@ -119,6 +120,64 @@ class Guardrails(SpecModel):
         description="Deny registering an Approved model package, and deciding packages, approving deployments or "
         "changing monitoring schedules to every role but mlgov's own for it (default target: every OU).",
     )
+    sagemaker_instance_types: InstanceTypeGuardrail = Field(
+        default_factory=InstanceTypeGuardrail,
+        description="Allowed SageMaker instance types per layer, e.g. {dev: [ml.t3.*, ml.m5.large]}: one SCP per "
+        "account of a listed layer, attached to the account (teams add their own with teams.<team>.instance_types).",
+    )
+
+
+class ControlTowerFactory(SpecModel):
+    """The Control Tower Account Factory product accounts are provisioned from (method control_tower)."""
+
+    product_name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)] = Field(
+        default="AWS Control Tower Account Factory",
+        description="Name of the Account Factory product in the management account's Service Catalog.",
+    )
+    provisioning_artifact_name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)] = Field(
+        default="AWS Control Tower Account Factory",
+        description="Name of the product's provisioning artifact (version) to provision.",
+    )
+    sso_user_email: Annotated[
+        str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+    ] = Field(description="IAM Identity Center user who gets administrator access to every vended account.")
+    sso_user_first_name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)] = Field(
+        default="ML", description="First name of that IAM Identity Center user."
+    )
+    sso_user_last_name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)] = Field(
+        default="Platform", description="Last name of that IAM Identity Center user."
+    )
+
+
+class Vending(SpecModel):
+    """How mlgov creates, adopts and retires the accounts that carry an `email` (docs/day-zero.md)."""
+
+    method: Literal["organizations", "control_tower"] = Field(
+        default="organizations",
+        description="organizations: aws_organizations_account (Organizations CreateAccount) in the management stack; "
+        "control_tower: a provisioned Control Tower Account Factory product (the org uses Control Tower).",
+    )
+    on_retire: Literal["close", "suspend"] = Field(
+        default="suspend",
+        description="What a `retired: true` account becomes: close (CloseAccount: suspended by AWS for 90 days, then "
+        "gone) or suspend (moved to suspended_ou, where the deny-all SCP applies, and kept).",
+    )
+    suspended_ou: Name | None = Field(
+        default=None,
+        description="OU (of organization.organizational_units) retired accounts are moved to with on_retire: suspend; "
+        "mlgov attaches a deny-all SCP to it.",
+    )
+    role_name: RoleName = Field(
+        default="OrganizationAccountAccessRole",
+        description="The administrator role Organizations creates in a new account (method organizations); the "
+        "bootstrap StackSet, not this role, gives mlgov its Terraform role.",
+    )
+    iam_user_access_to_billing: Literal["ALLOW", "DENY"] = Field(
+        default="DENY", description="Whether IAM users of a new account may see its billing (method organizations)."
+    )
+    control_tower: ControlTowerFactory | None = Field(
+        default=None, description="The Account Factory product (required with method control_tower)."
+    )
 
 
 class ManagementSettings(SpecModel):
@@ -148,3 +207,13 @@ class ManagementSettings(SpecModel):
         "it).",
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Service control policies.")
+    cost_allocation_tags: StrictBool = Field(
+        default=False,
+        description="Activate the cost allocation tags in Billing (mlgov:team, mlgov:account, the organization's, "
+        "the cost tags and every team tag key). AWS activates a key only once it has seen it on a resource, up to "
+        "24 hours after the first apply of the stacks that tag: turn this on then (docs/cost.md).",
+    )
+    vending: Vending = Field(
+        default_factory=Vending,
+        description="Creating, adopting and retiring the accounts that carry an `email` (docs/day-zero.md).",
+    )

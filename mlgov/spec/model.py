@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, ValidationError
 
 from mlgov.errors import Problem, SpecError
 from mlgov.spec.base import AccountId, Name, OrgId, OuId, Region, RootId, SpecModel, TagKey, TagValue, Text
 from mlgov.spec.catalog import ServiceCatalog
+from mlgov.spec.cost import TeamBudget, TeamInstanceTypes
 from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.located import Located, dotted, load_yaml
@@ -76,7 +77,24 @@ class Organization(SpecModel):
 class Account(SpecModel):
     """One AWS account and the platform layer it serves."""
 
-    id: AccountId = Field(description="12-digit account id, QUOTED so YAML keeps leading zeros.")
+    id: AccountId = Field(
+        default="",
+        description="12-digit account id, QUOTED so YAML keeps leading zeros. Omit it (with `email`) to have mlgov "
+        "create the account (management.vending): its stacks wait until `mlgov discover --write` fills it in.",
+    )
+    email: (
+        Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+        | None
+    ) = Field(
+        default=None,
+        description="Root email of an account mlgov owns the lifecycle of (management.vending): created when "
+        "`id` is omitted, adopted (a Terraform import) when `id` is given; closed or suspended when `retired`.",
+    )
+    retired: StrictBool = Field(
+        default=False,
+        description="The account is done with: no stacks, nothing may refer to it, and the management stack closes "
+        "it or moves it to management.vending.suspended_ou (management.vending.on_retire); see docs/day-zero.md.",
+    )
     layer: Layer = Field(
         description=(
             "management | hub (the ML shared services account; `shared-services` is read as `hub`) "
@@ -137,7 +155,20 @@ class Team(SpecModel):
         description="The team's previous name, when it was renamed: Terraform addresses move to the new name "
         "(`moved` blocks), AWS names keep the old one; see docs/changing-the-platform.md.",
     )
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Extra tags on the team's resources.")
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        description="Extra tags on every resource mlgov creates for the team (its dev account, its resources in the "
+        "hub and stage accounts); a key of the cost tags (environment, finance-owner, business-unit, cost-center) "
+        "also sets the value its products launch with. See docs/cost.md.",
+    )
+    instance_types: TeamInstanceTypes = Field(
+        default_factory=TeamInstanceTypes,
+        description="SageMaker instance types the team may use beyond its layers' lists "
+        "(management.guardrails.sagemaker_instance_types), e.g. {dev: [ml.g5.*]}.",
+    )
+    budget: TeamBudget | None = Field(
+        default=None, description="Monthly budget of the team's dev account, alerts and an optional budget action."
+    )
     governance: TeamGovernance = Field(
         default_factory=TeamGovernance, description="Model package groups and per-stage endpoint settings."
     )
@@ -156,13 +187,42 @@ class StateBackend(SpecModel):
     )
 
 
+class CiSettings(SpecModel):
+    """The CI system whose OIDC tokens may assume the Terraform role (the bootstrap's trust policy)."""
+
+    provider: Literal["github", "gitlab"] = Field(description="github (GitHub Actions) or gitlab (GitLab CI).")
+    repository: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")] = Field(
+        description="The repository holding this spec and generated/: owner/name on GitHub, the project path on "
+        "GitLab (group/subgroup/project). Only its pipelines' tokens are trusted."
+    )
+    apply_environment: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = Field(
+        default="mlgov-apply",
+        description="GitHub: the deployment environment the apply jobs run in (the generated workflow's); the role "
+        "trusts tokens of that environment (applies) and of pull requests (plans), nothing else of the repository. "
+        "GitLab's token cannot name an environment: the role trusts the project's branch pipelines (protect them).",
+    )
+    issuer: (
+        Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._-]+)*$")] | None
+    ) = Field(
+        default=None,
+        description="OIDC issuer host (and path) without https://; default token.actions.githubusercontent.com "
+        "(github) or gitlab.com (gitlab); a self-managed GitLab's host name.",
+    )
+
+
 class TerraformSettings(SpecModel):
     """How Terraform reaches the accounts."""
 
     state: StateBackend = Field(description="S3 state backend shared by all stacks.")
     role_name: Annotated[str, StringConstraints(strict=True, pattern=r"^[\w+=,.@-]{1,64}$")] = Field(
         default="mlgov-terraform",
-        description="Role Terraform assumes in every account (arn:aws:iam::<id>:role/<name>).",
+        description="Role Terraform assumes in every account (arn:aws:iam::<id>:role/<name>); the bootstrap "
+        "(docs/day-zero.md) creates it.",
+    )
+    ci: CiSettings | None = Field(
+        default=None,
+        description="The CI system that plans and applies (docs/ci.md); the bootstrap lets its OIDC tokens assume the "
+        "Terraform role. Without it only the management account's Terraform role may.",
     )
 
 
@@ -277,15 +337,26 @@ class OrgSpec(SpecModel):
         """ARN of the role Terraform assumes in an account."""
         return f"arn:aws:iam::{self.accounts[key].id}:role/{self.terraform.role_name}"
 
+    def pending_accounts(self) -> list[str]:
+        """Keys of the accounts mlgov is to create that have no id yet (sorted)."""
+        return sorted(k for k, a in self.accounts.items() if not a.id)
+
+    def live_accounts(self) -> list[str]:
+        """Keys of the accounts that have stacks: an id, and not retired (sorted)."""
+        return sorted(k for k, a in self.accounts.items() if a.id and not a.retired)
+
     def stack_refs(self) -> list[StackRef]:
         """Every stack, ordered by name (the order of the spec never matters).
 
         Besides one core stack per account and region, every team has its own slice of each
         shared account it uses, in that account's primary region: of the hub (its pipelines,
         roles and image repository) and of each test or prod account it deploys to (its roles,
-        topic and alarms). No stack grows with the number of teams."""
+        topic and alarms). No stack grows with the number of teams. An account without an id yet (being
+        created) or retired has none."""
         refs = []
         for key, account in self.accounts.items():
+            if not account.id or account.retired:
+                continue
             primary = self.primary_region(key)
             state_key = account.renamed_from or key
             for region in self.account_regions(key):

@@ -38,6 +38,7 @@ HARD_QUOTAS = frozenset(
         "organization_ous",
         "ou_nesting_depth",
         "lf_tags_per_resource",
+        "tags_per_resource",
     }
 )
 

@@ -39,7 +39,7 @@ from typing import IO, Any
 from mlgov.errors import MlgovError
 from mlgov.platform.canonical import canonical_json
 from mlgov.spec.model import Layer, OrgSpec, StackRef
-from mlgov.synth import provider_loader
+from mlgov.synth import plugins, provider_loader
 from mlgov.synth.stacks import canonical_tree, prepare_runtime, require_node, resource_count
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,10 +194,11 @@ def synth_serial(
     manifest_stacks: dict[str, dict] = {}
     counts: dict[str, int] = {}
     version: str | None = None
+    loaded = plugins.load(plugins.discover())
     with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
         for ref in refs:
             try:
-                files, manifest_stacks[ref.name], version, counts[ref.name] = _synth_one(spec, ref, Path(tmp))
+                files, manifest_stacks[ref.name], version, counts[ref.name] = _synth_one(spec, ref, Path(tmp), loaded)
             except ValueError as exc:
                 # named() refusing an address validation should have refused (see
                 # mlgov.platform.addresses): still one line for the user, not a traceback.
@@ -285,17 +286,21 @@ def synth_parallel(
 # --- worker --------------------------------------------------------------------------------
 
 
-def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, bytes], dict, str, int]:
+def _synth_one(
+    spec: OrgSpec, ref: StackRef, outdir: Path, loaded: plugins.Loaded = ()
+) -> tuple[dict[str, bytes], dict, str, int]:
     """Synthesize one stack in its own App (an App holding many stacks synthesizes more slowly
     than the same stacks one App each): canonical files, manifest entry, cdktf version and
-    resource count. The App writes to ``outdir``, which is left as empty as it was found."""
+    resource count. The App writes to ``outdir``, which is left as empty as it was found.
+    ``loaded``: the customization plugins (:mod:`mlgov.synth.plugins`) to call on the stack."""
     # cdktf and the constructs load only after provider_loader.install() (worker_main).
     from cdktf import App
 
     from mlgov.modules.app import stack_class
 
     app = App(outdir=str(outdir), stack_traces=False)
-    stack_class(ref)(app, ref.name, spec=spec, ref=ref)
+    stack = stack_class(ref)(app, ref.name, spec=spec, ref=ref)
+    plugins.apply(loaded, stack, spec, ref)
     app.synth()
     files, docs = canonical_tree(outdir)
     shutil.rmtree(outdir / "stacks")
@@ -308,6 +313,16 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path) -> tuple[dict[str, by
         manifest["version"],
         resource_count(docs[f"stacks/{ref.name}/cdk.tf.json"]),
     )
+
+
+_WORKER_PLUGINS: list[plugins.Loaded] = []
+
+
+def _worker_plugins() -> plugins.Loaded:
+    """The customization plugins, loaded once per worker process."""
+    if not _WORKER_PLUGINS:
+        _WORKER_PLUGINS.append(plugins.load(plugins.discover()))
+    return _WORKER_PLUGINS[0]
 
 
 def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
@@ -325,7 +340,11 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
         try:
             if name not in refs:
                 raise KeyError(f"the spec has no stack {name!r}")
-            files, entry, version, count = _synth_one(spec, refs[name], outdir)
+            loaded = _worker_plugins()
+            files, entry, version, count = _synth_one(spec, refs[name], outdir, loaded)
+        except plugins.PluginError as exc:  # already one line naming the plugin and the stack
+            _send(stdout, ("error", name, str(exc)))
+            return 1
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which ends the run
             last = traceback.extract_tb(exc.__traceback__)[-1]
             _send(stdout, ("error", name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"))

@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgov.errors import MlgovError
+from mlgov.platform import bootstrap
 from mlgov.platform.canonical import Tree
 from mlgov.platform.catalog import render_products
 from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
-from mlgov.synth import customize, outdir, pool
-from mlgov.synth.stacks import StackSummary
+from mlgov.synth import customize, outdir, pool, provider_loader
+from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, require_node
 
 
 def synth_stacks(
@@ -52,6 +53,24 @@ def synth_stacks(
     return tree, summaries
 
 
+def synth_bootstrap(spec: OrgSpec) -> Tree:
+    """The bootstrap's Terraform delivery (:mod:`mlgov.modules.bootstrap`), synthesized in its own
+    App and placed at ``bootstrap/terraform/`` (it is no stack of the manifest: see that module)."""
+    require_node()
+    prepare_runtime()
+    provider_loader.install()
+    from cdktf import App
+
+    from mlgov.modules.bootstrap import BootstrapStack
+
+    with tempfile.TemporaryDirectory(prefix="mlgov-bootstrap-") as tmp:
+        app = App(outdir=tmp, stack_traces=False)
+        BootstrapStack(app, bootstrap.STACK_NAME, spec=spec)
+        app.synth()
+        files, _ = canonical_tree(Path(tmp))
+    return {bootstrap.TERRAFORM_STACK: files[f"stacks/{bootstrap.STACK_NAME}/cdk.tf.json"]}
+
+
 def stack_path(name: str) -> str:
     """Where stack ``name`` lands in the output directory (cdktf's layout)."""
     return f"stacks/{name}/cdk.tf.json"
@@ -64,6 +83,7 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
     is visible in one place and the order is fixed.
     """
     return {
+        "bootstrap": bootstrap.render_bootstrap,
         "governance-assets": render_assets,
         "manifest": render_manifest,
         "products": render_products,
@@ -85,6 +105,7 @@ def render(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
         tree, summaries = synth_stacks(spec, jobs, progress)
+        tree.update(synth_bootstrap(spec))
         rendered = extras.result()
     tree = customize.apply(tree, customizations)
     for name, files in rendered.items():

@@ -16,8 +16,10 @@ from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
 from mlgov.validation.catalog import catalog_problems, persona_pattern_problems
+from mlgov.validation.cost import cost_problems
 from mlgov.validation.data import data_problems
 from mlgov.validation.governance import governance_problems
+from mlgov.validation.lifecycle import lifecycle_problems
 from mlgov.validation.network import missing_networks, network_problems
 from mlgov.validation.quotas import quota_problems
 from mlgov.validation.renames import rename_problems, state_problems
@@ -69,6 +71,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         _tags(spec),
         _regions(spec),
         _accounts(spec),
+        lifecycle_problems(spec),
         _teams(spec),
         rename_problems(spec),
         state_problems(spec),
@@ -80,6 +83,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         network_problems(spec),
         data_problems(spec),
         repository_problems(spec),
+        cost_problems(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
@@ -222,7 +226,9 @@ def _accounts(spec: OrgSpec) -> Iterator[Finding]:
 
     seen_ids: dict[str, str] = {}
     for key, account in sorted(spec.accounts.items()):
-        if account.id in seen_ids:
+        if not account.id:  # one mlgov is creating (mlgov.validation.lifecycle)
+            pass
+        elif account.id in seen_ids:
             yield (
                 ("accounts", key, "id"),
                 f"duplicate account id (got {account.id!r}, already used by account {seen_ids[account.id]!r})",

@@ -216,7 +216,7 @@ def missing_networks(spec: OrgSpec) -> Iterator[Finding]:
     """Every dev, test and prod account needs a network: the platform's guardrails demand VPC-only
     Studio domains and SageMaker jobs and endpoints in a VPC."""
     for key, account in sorted(spec.accounts.items()):
-        if account.layer in facts.WORKLOAD_LAYERS and account.network is None:
+        if account.layer in facts.WORKLOAD_LAYERS and account.network is None and not account.retired:
             yield (
                 ("accounts", key),
                 (

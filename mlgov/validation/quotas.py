@@ -16,7 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from mlgov.platform import catalog, monitoring, naming, network
+from mlgov.platform import budgets, catalog, monitoring, naming, network
+from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
 from mlgov.platform.iam import inventory
 from mlgov.platform.quotas import COUNT_QUOTAS, QUOTAS, SIZE_QUOTAS, limit, measure
@@ -68,7 +69,10 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
             roles[hub] += [naming.team_role(spec, team, p) for p in ("deploy-pipeline", "select-model", "start-deploy")]
     catalog_on = spec.service_catalog is not None and bool(spec.service_catalog.portfolios)
     owners = {t.dev_account: name for name, t in spec.teams.items()}
+    live = set(spec.live_accounts())  # an account not created yet or retired has no stacks
     for key in spec.keys_in_layer(Layer.dev):
+        if key not in live:
+            continue
         if catalog_on:
             assert spec.service_catalog is not None
             roles[key] += [naming.catalog_launch_role(spec, p) for p in spec.service_catalog.portfolios]
@@ -97,6 +101,8 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
                 roles[key].append(naming.team_role(spec, team, "monitoring"))
             if names & batch:
                 roles[key].append(naming.team_role(spec, team, "batch"))
+    if budgets.action_accounts(spec):
+        roles[spec.organization.management_account].append(naming.budget_action_role(spec))
     data = naming.data_account(spec)
     if data is not None:
         roles[data].append(naming.lake_access_role(spec))
@@ -224,11 +230,31 @@ def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
             )
 
 
+def _tags(spec: OrgSpec) -> Iterator[Figure]:
+    """The most tags one resource of each stack carries (default tags, a team's tags, the keys
+    constructs add), on the stack's account; the spec path is the tags that weigh most."""
+    for ref in spec.stack_refs():
+        teams = tags_of.stack_teams(spec, ref.account)
+        figure = tags_of.most_tags(spec, ref.account, teams)
+        heaviest = max(teams, key=lambda t: len(tags_of.team_tags(spec, t)), default=None)
+        path = ("teams", heaviest, "tags") if heaviest else ("organization", "tags")
+        yield Figure("tags_per_resource", figure, f"resources of stack {ref.name}", path)
+
+
 def count_figures(spec: OrgSpec) -> list[Figure]:
     """Every COUNT quota's figure for every AWS object the spec's output creates or fills."""
     figures = [
         f
-        for part in (_portfolio_principals, _roles, _rules, _pipelines, _networks, _organization, _lake_formation)
+        for part in (
+            _portfolio_principals,
+            _roles,
+            _rules,
+            _pipelines,
+            _networks,
+            _organization,
+            _lake_formation,
+            _tags,
+        )
         for f in part(spec)
     ]
     assert {f.quota for f in figures} <= set(COUNT_QUOTAS)

@@ -355,4 +355,5 @@ class World:
             chain.append(ou)
             ou = ous[ou].parent
         levels = [by_target.get(guardrails.ROOT, {})] + [by_target.get(o, {}) for o in reversed(chain)]
-        return [*levels, {}]  # the account's own level: mlgov attaches nothing there
+        # the account's own level: the SCPs attached to the account itself (instance types)
+        return [*levels, by_target.get(f"{guardrails.ACCOUNT_TARGET}{account_key}", {})]

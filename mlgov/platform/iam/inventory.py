@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import governance, monitoring, naming, policy
+from mlgov.platform import budgets, governance, monitoring, naming, policy
 from mlgov.platform import guardrails as scp
 from mlgov.platform import network as network_facts
 from mlgov.platform.iam import arns, baseline
+from mlgov.platform.iam import budgets as iam_budgets
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.platform.iam import data as iam_data
 from mlgov.platform.iam import dev as iam_dev
@@ -69,7 +70,15 @@ QUOTA_OF_KIND = {
 # "codestar-connections" service prefix or the newer, shorter "codeconnections" one, and a
 # UUID (AWS CodeConnections API reference, Connection.ConnectionArn).
 REFERENCE_LENGTHS: dict[tuple[str, str], Callable[[str, str], int]] = {
+    # arn:aws:organizations::<management>:policy/<org id>/service_control_policy/p-<8 to 128>
+    # (AWS Organizations API reference, Policy.PolicySummary: Id and Arn patterns); the org id
+    # is o- and 10 to 32 characters.
+    ("aws_organizations_policy", "arn"): lambda region, account: (
+        len(f"arn:aws:organizations::{account}:policy/") + 34 + len("/service_control_policy/") + 130
+    ),
     ("aws_kms_key", "arn"): lambda region, account: len(f"arn:aws:kms:{region}:{account}:key/") + 36,
+    # An account mlgov is creating: 12 digits (AWS Organizations API reference, Account.Id: ^\d{12}$).
+    ("aws_organizations_account", "id"): lambda region, account: 12,
     ("aws_codestarconnections_connection", "arn"): lambda region, account: (
         len(f"arn:aws:codestar-connections:{region}:{account}:connection/") + 36
     ),
@@ -245,9 +254,17 @@ def _network(s: _Stack) -> None:
 
 
 def _management(s: _Stack) -> None:
-    """Guardrails: one SCP per enabled guardrail."""
+    """Guardrails: one SCP per enabled guardrail; the budget action's role (TeamBudgets)."""
     for p in scp.service_control_policies(s.spec):
         s.add("aws_organizations_policy", p.key, "content", "scp", p.name, p.content)
+    if accounts := budgets.action_accounts(s.spec):
+        policy_arn = tf_ref("aws_organizations_policy", budgets.DENY_COMPUTE_KEY, "arn")
+        s.role(
+            "budget_action",
+            naming.budget_action_role(s.spec),
+            service_trust(iam_budgets.BUDGETS, s.account_id),
+            iam_budgets.action_statements(s.spec, policy_arn, accounts),
+        )
 
 
 def _hub(s: _Stack) -> None:
