@@ -5,7 +5,7 @@ lists the spec fields it reads and what it creates):
 
 - :mod:`~mlgov.modules.hub_registry`: KMS key ``alias/<org>/model-artifacts`` and buckets
   ``<org>-model-artifacts-<id>-<region>`` (promoted artifacts) and
-  ``<org>-deploy-pipelines-<id>-<region>`` (pipeline artifact store and template source);
+  ``<org>-deploy-pipelines-<id>-<region>`` (the pipelines' template source) and one artifact store per team;
 - :mod:`~mlgov.modules.hub_bus`: central bus ``<org>-model-governance``, PutEvents allowed only
   to the dev accounts' forwarder roles inside the organization (``aws:PrincipalOrgID``);
 - :mod:`~mlgov.modules.hub_promotion`: function ``<org>-model-promotion`` (role, log group with

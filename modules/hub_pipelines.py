@@ -2,7 +2,8 @@
 
 Reads every team's ``stages``, ``governance`` (groups, endpoint settings, monitoring, batch)
 and ``renamed_from``. Creates, per team, roles ``<org>-<team>-deploy-pipeline``,
-``-select-model`` and ``-start-deploy`` (policies:
+``-select-model`` and ``-start-deploy``, the team's artifact store
+``<org>-pipeline-<team>-<hub id>-<region>`` (readable by the team's stage deploy roles only; policies:
 :mod:`mlgov.platform.iam.governance`), and per group: CodeBuild project
 ``<org>-<team>-<group>-select`` (the NEWEST approved package), CodePipeline
 ``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, a manual
@@ -28,7 +29,7 @@ from cdktf_cdktf_provider_aws.codepipeline import (
 )
 from constructs import Construct
 
-from mlgov.modules.blocks import named, ref
+from mlgov.modules.blocks import SecureBucket, named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
@@ -86,6 +87,18 @@ class HubPipelines:
         key_arn = iam.artifact_key_alias_arn(spec, region)
         pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
         t = spec.teams[team]
+        # The team's own artifact store: its roles write nowhere else (addressed by the label,
+        # which a rename keeps, as it keeps the bucket's name).
+        artifact_store = naming.team_pipeline_bucket(spec, team)
+        store_address = construct_id("pipeline", naming.team_label(spec, team))
+        SecureBucket(
+            scope,
+            store_address,
+            name=store_address,
+            bucket_name=artifact_store,
+            kms_key_arn=key_arn,
+            extra_statements=iam.team_pipeline_bucket_statements(spec, team),
+        )
         groups = t.governance.model_package_groups
         roles = governance.stage_roles(spec, team)
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
@@ -253,7 +266,7 @@ class HubPipelines:
                     tags=tags,
                     artifact_store=[
                         CodepipelineArtifactStore(
-                            location=pipeline_bucket,
+                            location=artifact_store,
                             type="S3",
                             encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key_arn, type="KMS"),
                         )

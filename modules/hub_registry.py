@@ -3,8 +3,9 @@
 Reads ``organization``, every team's ``stages`` and ``governance`` (groups, monitoring).
 Creates KMS key ``alias/<org>/model-artifacts``, bucket ``<org>-model-artifacts-<id>-<region>``
 (promoted artifacts; readable only by the stage accounts' endpoint and monitoring roles),
-bucket ``<org>-deploy-pipelines-<id>-<region>`` (pipeline artifact store, readable by the
-stage deploy roles) and its object ``sources/endpoint-source.zip``. Policies:
+bucket ``<org>-deploy-pipelines-<id>-<region>`` (the pipelines' source: its object
+``sources/endpoint-source.zip``, read-only for every team's roles; each team's run artifacts
+are in its own bucket, :mod:`mlgov.modules.hub_pipelines`). Policies:
 :mod:`mlgov.platform.iam.governance`.
 """
 

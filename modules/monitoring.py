@@ -43,6 +43,12 @@ PERIOD_SECONDS = 300
 RUN_PERIODS = {"hourly": 3600, "daily": 86400}
 
 
+# A monitor's alarm goes off when its metric stops coming (the schedule was stopped or deleted,
+# or its job failed): silence is a finding, not a pass. An endpoint's own metrics stay quiet
+# without traffic, so its error and latency alarms keep treating a gap as not breaching.
+MISSING_DATA = {"drift": "breaching", "quality": "breaching"}
+
+
 class StageMonitoring(Construct):
     """Report bucket and key of one stage account (its core stack)."""
 
@@ -210,7 +216,7 @@ class TeamMonitoring(Construct):
                         self,
                         free_text_id(gaddress, what),
                         alarm_name=naming.endpoint_alarm(spec, team, group, what),
-                        treat_missing_data="notBreaching",
+                        treat_missing_data=MISSING_DATA.get(what.split("-")[0], "notBreaching"),
                         alarm_actions=actions,
                         ok_actions=actions,
                         tags=tags,

@@ -133,13 +133,12 @@ class AccountNetwork(Construct):
                     https=True,
                     referenced_security_group_id=source,
                 )
-            policy_doc = iam.endpoint_policy(spec)
             for endpoint in r.endpoints:
                 service = endpoint.service_name(r.region)
                 common: dict[str, Any] = {
                     "vpc_id": r.vpc_id,
                     "service_name": service,
-                    "policy": policy_doc,
+                    "policy": iam.endpoint_policy(spec, endpoint.key, r.region),
                     "tags": {"Name": f"{prefix}-{endpoint.key.replace('_', '-')}"},
                 }
                 if endpoint.gateway:

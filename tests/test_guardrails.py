@@ -79,30 +79,34 @@ def test_default_spec_has_six_scps_with_names_descriptions_and_targets(default_s
 
 
 def test_region_restriction_denies_everything_but_global_services_outside_allowed_regions(default_spec):
-    # GIVEN allowed regions eu-west-1 and eu-central-1 and a break-glass role
+    # GIVEN allowed regions eu-west-1 and eu-central-1 and no exempt account
     (stmt,) = statements(policies(default_spec)["region_restriction"].content)
-    # THEN one Deny on NotAction (global services) with a region condition and the role exempt
+    # THEN one Deny on NotAction (global services) with a region condition, nobody exempt
     assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*" and "Action" not in stmt
     assert {"iam:*", "organizations:*", "sts:*", "route53:*", "cloudfront:*", "support:*"} <= set(stmt["NotAction"])
     assert not any(a.startswith(("sagemaker:", "s3:*", "kms:", "ec2:")) for a in stmt["NotAction"])
-    assert stmt["Condition"] == {
-        "StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]},
-        "ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS},
-    }
+    assert stmt["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]}}
 
 
-# The break-glass role of each account named in management.guardrails.exempt_accounts, never "*".
-BREAK_GLASS = [
-    f"arn:aws:iam::{i}:role/nwa-break-glass"
-    for i in ("220000000002", "330000000003", "330000000004", "440000000005", "550000000006", "660000000007")
-]
+# A spec whose break-glass role is exempt in the hub: its ARN there, never "*".
+HUB_EXEMPT = {"guardrails": {**BASE["management"]["guardrails"], "exempt_accounts": ["ml-shared-services"]}}
+BREAK_GLASS = ["arn:aws:iam::220000000002:role/nwa-break-glass"]
 
 
-def test_exempt_role_names_cannot_be_created_outside_their_accounts(default_spec):
+def test_an_exempt_hub_role_is_exempt_by_its_exact_arn():
+    found = policies(spec_with({**BASE["management"], **HUB_EXEMPT}))
+    (region,) = statements(found["region_restriction"].content)
+    assert region["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": BREAK_GLASS}
+    stmt = by_sid(found["protect_audit"].content)["DenyExemptRoleNamesElsewhere"]
+    assert stmt["Condition"] == {"StringNotEquals": {"aws:ResourceAccount": ["220000000002"]}}
+
+
+def test_exempt_role_names_cannot_be_created_in_any_member_account(default_spec):
+    # GIVEN the default spec: no exempt account THEN the name is reserved everywhere SCPs apply
     stmt = by_sid(policies(default_spec)["protect_audit"].content)["DenyExemptRoleNamesElsewhere"]
     assert stmt["Effect"] == "Deny" and stmt["Action"] == ["iam:CreateRole"]
     assert stmt["Resource"] == ["arn:aws:iam::*:role/nwa-break-glass"]
-    assert stmt["Condition"] == {"StringNotEquals": {"aws:ResourceAccount": [a.split(":")[4] for a in BREAK_GLASS]}}
+    assert "Condition" not in stmt
 
 
 def test_exempt_accounts_must_be_spec_accounts():
@@ -112,6 +116,23 @@ def test_exempt_accounts_must_be_spec_accounts():
         "management.guardrails.exempt_accounts[0]: unknown account (got 'nowhere', expected one of "
         "['data-lake', 'management', 'ml-dev-churn', 'ml-dev-fraud', 'ml-prod', 'ml-shared-services', 'ml-test'])"
     ]
+
+
+def test_no_workload_account_may_be_exempt():
+    # GIVEN the exemption list org.yaml used to carry (every account) WHEN validated
+    # THEN one line per account where models or data live; the hub and management pass
+    every = ["ml-shared-services", "ml-dev-fraud", "ml-dev-churn", "ml-test", "ml-prod", "data-lake", "management"]
+    with pytest.raises(SpecError) as info:
+        spec_with({"guardrails": {"exempt_roles": ["bg"], "exempt_accounts": every}})
+    found = [str(p).split(": ", 1)[1] for p in info.value.problems]
+    assert [line.split(":", 1)[0] for line in found] == [
+        f"management.guardrails.exempt_accounts[{i}]" for i in (1, 2, 3, 4, 5)
+    ]
+    assert found[0].endswith(
+        "a dev account cannot be exempt from the guardrails (got 'ml-dev-fraud'): whoever may create bg there "
+        "would escape the region and audit guardrails where models and data live; keep the break-glass role in "
+        "the management account (no SCP applies there) or the hub"
+    )
 
 
 def test_region_restriction_takes_extra_exempt_actions_and_no_exempt_roles():
@@ -194,7 +215,7 @@ def test_protect_audit_targets_the_named_trails_and_recorders_only(default_spec)
     assert channels["Resource"] == "*"
     for stmt in (trail, config, channels):
         assert stmt["Effect"] == "Deny"
-        assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS}}
+        assert "Condition" not in stmt  # no exempt account: nobody in a member account is exempt
 
 
 def without_personas() -> dict:

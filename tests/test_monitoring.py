@@ -85,3 +85,15 @@ def test_required_monitors_follow_the_spec(default_spec):
     assert monitoring.required_monitors(default_spec, "fraud") == ("data-quality",)
     assert monitoring.monitoring_accounts(default_spec, "fraud") == ["ml-prod", "ml-test"]
     assert monitoring.monitoring_accounts(default_spec, "churn") == ["ml-prod"]
+
+
+def test_monitor_alarms_go_off_when_the_monitor_stops_reporting(stacks):
+    # GIVEN the prod stack's alarms THEN every drift (and quality) alarm treats missing data as
+    # breaching: stopping or deleting the schedule raises the alarm instead of silencing it;
+    # the endpoint's own error and latency alarms stay quiet without traffic
+    alarms = stacks["ml-prod"]["resource"]["aws_cloudwatch_metric_alarm"]
+    monitors = {k: a for k, a in alarms.items() if "_drift_" in k or k.endswith("_quality")}
+    assert monitors
+    assert {k: a["treat_missing_data"] for k, a in monitors.items()} == dict.fromkeys(monitors, "breaching")
+    others = {k: a["treat_missing_data"] for k, a in alarms.items() if k not in monitors}
+    assert others and set(others.values()) == {"notBreaching"}

@@ -49,8 +49,6 @@ def _edit_org_name(data):
 def _remove_team(data):
     del data["teams"]["churn"]
     del data["accounts"]["ml-dev-churn"]
-    guardrails = data["management"]["guardrails"]
-    guardrails["exempt_accounts"] = [a for a in guardrails.get("exempt_accounts", []) if a != "ml-dev-churn"]
     data["data"]["grants"].pop("churn", None)  # its grants go with it
 
 

@@ -36,8 +36,6 @@ def _spec_without_churn() -> str:
     del data["teams"]["churn"]
     del data["accounts"]["ml-dev-churn"]
     data.get("data", {}).get("grants", {}).pop("churn", None)
-    guardrails = data["management"]["guardrails"]
-    guardrails["exempt_accounts"] = [a for a in guardrails.get("exempt_accounts", []) if a != "ml-dev-churn"]
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -251,10 +249,6 @@ def _account_renamed(data):
     account = data["accounts"].pop("ml-dev-churn")
     data["accounts"]["ml-dev-retention"] = {"renamed_from": "ml-dev-churn", **account}
     data["teams"]["churn"]["dev_account"] = "ml-dev-retention"
-    guardrails = data["management"]["guardrails"]
-    guardrails["exempt_accounts"] = [
-        "ml-dev-retention" if a == "ml-dev-churn" else a for a in guardrails["exempt_accounts"]
-    ]
 
 
 def _catalog_renamed(data):

@@ -626,6 +626,10 @@ GUARDRAIL_KEYS = (
 )
 
 
+# Accounts that hold models or data (the workloads): no role there is exempt from the guardrails.
+EXEMPTION_FORBIDDEN_LAYERS = (Layer.dev, Layer.test, Layer.prod, Layer.data)
+
+
 def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
     """Targets, size and per-target quota of every SCP, as ``(spec path, message)``."""
     ous = spec.organization.organizational_units
@@ -645,6 +649,14 @@ def problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
             yield (
                 ("management", "guardrails", "exempt_accounts", i),
                 f"unknown account (got {account!r}, expected one of {sorted(spec.accounts)})",
+            )
+        elif spec.accounts[account].layer in EXEMPTION_FORBIDDEN_LAYERS:
+            yield (
+                ("management", "guardrails", "exempt_accounts", i),
+                f"a {spec.accounts[account].layer.value} account cannot be exempt from the guardrails (got "
+                f"{account!r}): whoever may create {', '.join(g.exempt_roles) or 'an exempt role'} there would "
+                "escape the region and audit guardrails where models and data live; keep the break-glass role "
+                "in the management account (no SCP applies there) or the hub",
             )
     own_problems = own_scps.load(spec)[1]
     for line in own_problems:

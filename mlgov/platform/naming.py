@@ -174,6 +174,14 @@ def bucket_name(spec: OrgSpec, account_key: str, region: str, purpose: str) -> s
     return f"{spec.organization.name}-{purpose}-{spec.accounts[account_key].id}-{region}"
 
 
+def team_pipeline_bucket(spec: OrgSpec, team: str) -> str:
+    """The artifact store of a team's deploy pipelines in the hub (``<org>-pipeline-<team label>-<hub
+    id>-<hub region>``): one per team, so no team's roles can write another team's run artifacts
+    (CodePipeline names an artifact's folder after the pipeline, cut to 20 characters: no prefix
+    a policy could rely on). The label, not the key: a renamed team keeps its bucket."""
+    return bucket_name(spec, spec.hub, hub_region(spec), f"pipeline-{team_label(spec, team)}")
+
+
 def bucket_name_pattern(spec: OrgSpec, purpose: str) -> str:
     """Every account's and region's ``purpose`` bucket (``<org>-<purpose>-*``)."""
     return f"{spec.organization.name}-{purpose}-*"
@@ -548,6 +556,8 @@ def governance_names(spec: OrgSpec) -> Iterator[PhysicalName]:
             yield PhysicalName(tpath, Kind.IAM_ROLE, team_role(spec, team_name, purpose))
         yield PhysicalName(tpath, Kind.ECR_REPOSITORY, team_image_repository(spec, team_name))
         yield PhysicalName(tpath, Kind.SNS_TOPIC, monitoring_topic(spec, team_name))
+        if hub in spec.accounts:
+            yield PhysicalName(tpath, Kind.S3_BUCKET, team_pipeline_bucket(spec, team_name))
 
         yield PhysicalName(tpath, Kind.EVENT_RULE, approval_forward_rule(spec, team_name))
         if spec.accounts[team.dev_account].source is not None:

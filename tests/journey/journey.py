@@ -658,6 +658,7 @@ class Journey:
         )
         actions = {a["name"]: a for st in (pipeline or {}).get("stage", []) for a in st.get("action", [])}
         self._sources_read_only(tag, team, pipeline_role)
+        self._artifact_stores(tag, team, pipeline_role, actions)
         for stage in t.stages:
             self._stage(tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package)
 
@@ -672,6 +673,47 @@ class Journey:
         for who, role in (("deploy-pipeline", pipeline_role), ("select-model", select)):
             for action in ("s3:PutObject", "s3:DeleteObject"):
                 self.call(f"{step} ({who})", role, who, action, source, self.hub_id, scps_of=self.hub, allowed=False)
+
+    def _artifact_stores(self, tag: str, team: str, pipeline_role: Role | None, actions: dict) -> None:
+        """Each team's pipeline runs in its own artifact store: the team's pipeline and select
+        roles write there and in no other team's store, and the team's stage deploy roles read
+        it (another team's deploy role does not)."""
+        step = f"{tag} 10 own artifact store"
+        spec, w = self.spec, self.w
+        select = w.role(self.hub, naming.team_role(spec, team, "select-model"))
+        others = [o for o in sorted(spec.teams) if o != team]
+        stores = [(team, True)] + [(o, False) for o in others[:1]]
+        for owner, ok in stores:
+            bucket = naming.team_pipeline_bucket(spec, owner)
+            obj = f"arn:aws:s3:::{bucket}/{naming.deploy_pipeline(spec, owner, 'x')[:20]}/selected/run0001"
+            store_policy = w.resource_policy(self.hub_stack, "aws_s3_bucket_policy", "policy", bucket)
+            whose = "own" if ok else f"team {owner}'s"
+            for who, role in (("deploy-pipeline", pipeline_role), ("select-model", select)):
+                self.call(
+                    f"{step} ({who} writes {whose})",
+                    role,
+                    who,
+                    "s3:PutObject",
+                    obj,
+                    self.hub_id,
+                    resource_policy=store_policy,
+                    scps_of=self.hub,
+                    allowed=ok,
+                )
+            for stage_action in (a for name, a in sorted(actions.items()) if name.startswith("deploy-")):
+                deploy = w.roles.get(stage_action.get("role_arn", ""))
+                self.call(
+                    f"{step} ({stage_action['name']} reads {whose})",
+                    deploy,
+                    "deploy",
+                    "s3:GetObject",
+                    obj,
+                    self.hub_id,
+                    resource_policy=store_policy,
+                    scps_of=next((k for k, a in spec.accounts.items() if deploy and a.id == deploy.account), self.hub),
+                    allowed=ok,
+                )
+                break  # one stage's deploy role is enough: each stage's is the same statement
 
     def _stage(self, tag, team, group, stage, actions, pipeline_role, pipeline_arn, central_package) -> None:
         w, spec = self.w, self.spec

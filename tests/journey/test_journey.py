@@ -141,6 +141,22 @@ def _resource(sid: str, resource: str):
     return edit
 
 
+def _both(*edits):
+    def apply(tree: dict[str, bytes]) -> None:
+        for edit in edits:
+            edit(tree)
+
+    return apply
+
+
+def _condition(sid: str, principal_pattern: str):
+    def edit(policy: dict) -> None:
+        (s,) = [s for s in policy["Statement"] if s.get("Sid") == sid]
+        s["Condition"]["ArnLike"] = {"aws:PrincipalArn": principal_pattern}
+
+    return edit
+
+
 def _terraform_not_exempt(policy: dict) -> None:
     (s,) = [s for s in policy["Statement"] if s.get("Sid") == "DenyPersonaRoleNamesButTerraform"]
     s["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/someone-else"}}
@@ -267,9 +283,64 @@ BROKEN = {
         ),
         "4 approve in dev (lead) (content edit",
     ),
+    # the Deny is the backup of a grant the role no longer has: both taken back to what they were
     "pipeline-role-replaces-the-source": (
-        _policy_edit(HUB, "aws_iam_role_policy", "fraud_deploy_pipeline", "policy", drop("SourcesReadOnly")),
+        _both(
+            _policy_edit(HUB, "aws_iam_role_policy", "fraud_deploy_pipeline", "policy", drop("SourcesReadOnly")),
+            _policy_edit(
+                HUB,
+                "aws_iam_role_policy",
+                "fraud_deploy_pipeline",
+                "policy",
+                _resource("OwnArtifactStore", "arn:aws:s3:::nwa-deploy-pipelines-220000000002-eu-west-1/*"),
+            ),
+        ),
         "10 pipeline source read-only (deploy-pipeline)",
+    ),
+    "pipeline-role-source-deny-dropped": (
+        _policy_edit(HUB, "aws_iam_role_policy", "fraud_deploy_pipeline", "policy", drop("SourcesReadOnly")),
+        None,
+    ),
+    "pipeline-role-writes-any-store": (
+        _policy_edit(
+            HUB,
+            "aws_iam_role_policy",
+            "fraud_deploy_pipeline",
+            "policy",
+            _resource("OwnArtifactStore", "arn:aws:s3:::*"),
+        ),
+        "10 own artifact store (deploy-pipeline writes team churn's)",
+    ),
+    "select-role-writes-any-store": (
+        _policy_edit(
+            HUB,
+            "aws_iam_role_policy",
+            "fraud_select_model",
+            "policy",
+            _resource("OwnArtifactStore", "arn:aws:s3:::*/*"),
+        ),
+        "10 own artifact store (select-model writes team churn's)",
+    ),
+    # both sides opened: fraud's deploy role's policy and churn's store policy (either one alone
+    # still refuses the cross-account read)
+    "store-open-to-every-deploy-role": (
+        _both(
+            _policy_edit(
+                "ml-prod",
+                "aws_iam_role_policy",
+                "fraud_deploy",
+                "policy",
+                _resource("PipelineArtifacts", "arn:aws:s3:::*/*"),
+            ),
+            _policy_edit(
+                HUB,
+                "aws_s3_bucket_policy",
+                "pipeline_churn",
+                "policy",
+                _condition("OwnStageDeployRolesRead", "arn:aws:iam::*:role/nwa-*-deploy"),
+            ),
+        ),
+        "10 own artifact store (deploy-prod reads team churn's)",
     ),
     "execution-role-pulls-any-account": (
         _policy_edit(DEV, "aws_iam_role_policy", "fraud_sagemaker_execution", "policy", _any_repository),

@@ -41,6 +41,9 @@ CATALOG_PRODUCT_ACTIONS = (
     "servicecatalog:ListLaunchPaths",
     "servicecatalog:ProvisionProduct",
 )
+# What could take a recorded artifact version away: deleting it, suspending versioning, a
+# lifecycle rule that expires it.
+VERSION_REMOVING_ACTIONS = ("s3:DeleteObjectVersion", "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration")
 MODEL_ARTIFACT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:PutObject")
 # IAM's policy variable for the session's source identity (the user profile's name), with its
 # ``$`` doubled: Terraform would read a bare ``${`` as an interpolation.
@@ -101,14 +104,29 @@ def models_bucket_statements(spec: OrgSpec, team: str, region: str) -> list[dict
     """The models bucket: the hub's promotion role reads the artifacts, by version (it copies
     exactly the version recorded at registration)."""
     principal, condition = _promotion_role(spec)
+    bucket = models_bucket(spec, team, region)
+    terraform = arns.role(_account_id(spec, team), spec.terraform.role_name)
     return [
         policy.statement(
             "HubPromotionReadsArtifacts",
             actions.S3_VERSIONED_READ,
-            policy.bucket_arns(models_bucket(spec, team, region)),
+            policy.bucket_arns(bucket),
             principals=principal,
             conditions=condition,
-        )
+        ),
+        # A registered package names its artifacts' S3 versions (model-build v4's seal; approvers
+        # cannot change them): a version, once written, is never removed by a person or a job.
+        # Overwriting a key writes a new version and leaves the recorded one as it was; nobody
+        # but the Terraform role deletes a version, suspends versioning or changes the lifecycle
+        # (which could expire the recorded versions early).
+        policy.statement(
+            "RecordedVersionsStay",
+            VERSION_REMOVING_ACTIONS,
+            policy.bucket_arns(bucket),
+            effect="Deny",
+            principals={"AWS": "*"},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": terraform}},
+        ),
     ]
 
 

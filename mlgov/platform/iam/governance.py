@@ -171,18 +171,30 @@ def artifact_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
 
 
 def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Pipeline bucket: every team's stage deploy roles (by name pattern, inside the
-    organization) read the pipeline artifacts; one statement whatever the number of teams."""
-    pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
-    if not any(governance.stage_roles(spec, t) for t in spec.teams):
+    """The shared pipeline bucket holds only the pipelines' source (Terraform's object): no
+    statement beyond the baseline. Each team's run artifacts are in its own bucket
+    (:func:`team_pipeline_bucket_statements`)."""
+    del spec, region
+    return []
+
+
+def team_pipeline_bucket_statements(spec: OrgSpec, team: str) -> list[dict[str, Any]]:
+    """A team's artifact store: its own stage deploy roles (by exact name, inside the
+    organization, any stage account) read the run artifacts; no other team's role is named.
+    One statement per bucket, whatever the number of teams."""
+    if not governance.stage_roles(spec, team):
         return []
     return [
         policy.statement(
-            "StageDeployRolesRead",
+            "OwnStageDeployRolesRead",
             OBJECT_VERSION_READ,
-            [arns.objects(pipeline_bucket)],
+            [arns.objects(naming.team_pipeline_bucket(spec, team))],
             principals={"AWS": "*"},
-            conditions=_org_role_pattern(spec, ("deploy",)),
+            conditions={
+                "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
+                "StringNotEquals": {"aws:PrincipalAccount": _hub_id(spec)},
+                "ArnLike": {"aws:PrincipalArn": arns.role("*", naming.team_role(spec, team, "deploy"))},
+            },
         )
     ]
 
@@ -312,24 +324,34 @@ def artifact_key_alias_arn(spec: OrgSpec, region: str) -> str:
 
 
 SOURCE_WRITE = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject")
+SOURCE_READ = ("s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
 
 
 def _sources_read_only(pipeline_bucket: str) -> dict[str, Any]:
-    """The pipelines' source (every team's endpoint template) is Terraform's: the roles that use the
-    artifact store may read it, never replace it."""
+    """The shared pipeline bucket (every team's endpoint template) is Terraform's: the teams'
+    pipeline and select roles never write or delete in it."""
+    return policy.statement("SourcesReadOnly", SOURCE_WRITE, [arns.objects(pipeline_bucket)], effect="Deny")
+
+
+def _read_sources(pipeline_bucket: str) -> dict[str, Any]:
+    """The S3 source action reads the template's object (and the bucket's versioning)."""
     source_prefix = governance.SOURCE_KEY.rsplit("/", 1)[0]
     return policy.statement(
-        "SourcesReadOnly", SOURCE_WRITE, [arns.objects(pipeline_bucket, source_prefix)], effect="Deny"
+        "ReadSources", SOURCE_READ, [arns.bucket(pipeline_bucket), arns.objects(pipeline_bucket, source_prefix)]
     )
 
 
 def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
-    """A team's pipelines: the artifact store, its select builds, and its stage deploy roles only."""
+    """A team's pipelines: reads the shared source, its own artifact store, its select builds,
+    and its stage deploy roles only."""
     hub_id = _hub_id(spec)
     pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
     groups = spec.teams[team].governance.model_package_groups
     return [
-        policy.statement("ArtifactStore", PIPELINE_STORE, policy.bucket_arns(pipeline_bucket)),
+        _read_sources(pipeline_bucket),
+        policy.statement(
+            "OwnArtifactStore", PIPELINE_STORE, policy.bucket_arns(naming.team_pipeline_bucket(spec, team))
+        ),
         _sources_read_only(pipeline_bucket),
         _pipeline_key(spec, region),
         policy.statement(
@@ -346,7 +368,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str) -> list[di
 
 
 def select_model_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
-    """A team's select builds: list and describe its central packages, use the artifact store, log."""
+    """A team's select builds: list and describe its central packages, its own artifact store, log."""
     hub_id = _hub_id(spec)
     pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
     groups = spec.teams[team].governance.model_package_groups
@@ -363,7 +385,9 @@ def select_model_statements(spec: OrgSpec, team: str, region: str) -> list[dict[
                 region, hub_id, "model-package", [naming.central_model_package_group(spec, team, g) for g in groups]
             ),
         ),
-        policy.statement("ArtifactStore", OBJECT_READ_WRITE, [arns.objects(pipeline_bucket)]),
+        policy.statement(
+            "OwnArtifactStore", OBJECT_READ_WRITE, [arns.objects(naming.team_pipeline_bucket(spec, team))]
+        ),
         _sources_read_only(pipeline_bucket),
         _pipeline_key(spec, region),
         policy.statement("Logs", LOG_GROUP_CREATE + LOG_DELIVERY, [f"{g}:*" for g in log_groups] + log_groups),

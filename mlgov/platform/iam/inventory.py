@@ -247,9 +247,9 @@ def _network(s: _Stack) -> None:
     if r is None or not r.endpoints:
         return
     prefix = naming.resource_name(spec, naming.account_label(spec, r.account))
-    text = iam_network.endpoint_policy(spec)
     for endpoint in r.endpoints:
         name = f"{prefix}-{endpoint.key.replace('_', '-')}"
+        text = iam_network.endpoint_policy(spec, endpoint.key, r.region)
         s.add("aws_vpc_endpoint", network_facts.address(endpoint.key), "policy", "vpc-endpoint", name, text)
 
 
@@ -282,6 +282,11 @@ def _hub(s: _Stack) -> None:
 def _hub_team(s: _Stack, team: str) -> None:
     """HubTeamStack: the team's pipelines (HubPipelines) and image repository (TeamRepository)."""
     spec, region, hub_id = s.spec, s.ref.region, s.account_id
+    s.bucket(
+        naming.construct_id("pipeline", naming.team_label(spec, team)),
+        naming.team_pipeline_bucket(spec, team),
+        iam_hub.team_pipeline_bucket_statements(spec, team),
+    )
     s.role(
         naming.construct_id(team, "deploy_pipeline"),
         naming.team_role(spec, team, "deploy-pipeline"),

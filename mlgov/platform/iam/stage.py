@@ -137,7 +137,7 @@ def deploy_trust(spec: OrgSpec, team: str) -> str:
 def deploy_statements(spec: OrgSpec, team: str, account_key: str, region: str) -> list[dict[str, Any]]:
     """The deploy role: runs the team's endpoint stacks, reads the pipeline artifacts."""
     account_id = spec.accounts[account_key].id
-    pipeline_bucket = naming.bucket_name(spec, spec.hub, naming.hub_region(spec), "deploy-pipelines")
+    pipeline_bucket = naming.team_pipeline_bucket(spec, team)
     groups = spec.teams[team].governance.model_package_groups
     return [
         policy.statement(
