@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jinja2
@@ -25,6 +23,7 @@ from mlgov.platform.catalog import (
 )
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.platform.iam.catalog import launch_role_policy
+from mlgov.review import gates
 from mlgov.validation import load_spec
 from tests.conftest import ROOT, require_tool
 from tests.helpers import resources, statements
@@ -34,9 +33,9 @@ KITCHEN_SINK = ROOT / "examples" / "kitchen-sink.yaml"  # every documented optio
 HUB = "ml-shared-services"
 
 
-def cfn_lint() -> str:
-    beside_python = Path(sys.executable).parent / "cfn-lint"
-    return str(beside_python) if beside_python.is_file() else require_tool("cfn-lint")
+def cfn_lint() -> list[str]:
+    """cfn-lint as `mlgov check` finds it (mlgov.review.gates)."""
+    return gates.cfn_lint_command() or [require_tool("cfn-lint")]
 
 
 def write(tree: dict[str, bytes], root: Path) -> list[Path]:
@@ -80,9 +79,9 @@ def test_every_rendered_template_passes_cfn_lint_without_warnings(which, default
         len(p.versions) for pf in spec.service_catalog.portfolios.values() for p in pf.products.values()
     )
     # WHEN cfn-lint checks them (errors AND warnings; no rule disabled)
-    proc = subprocess.run([cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
+    findings = gates.run_cfn_lint(cfn_lint(), files)
     # THEN nothing is reported
-    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    assert findings == [], "\n".join(map(str, findings))
 
 
 def test_sso_profile_version_sets_the_single_sign_on_user_only_when_given(example_spec):
@@ -106,8 +105,8 @@ def test_cfn_lint_harness_does_catch_a_broken_template(default_spec, tmp_path):
     (artifact,) = [a for a in product_artifacts(default_spec) if a.product == "studio-domain" and a.version == "v2"]
     broken = tmp_path / "broken.yaml"
     broken.write_text(artifact.text.replace("AppNetworkAccessType: VpcOnly", "AppNetworkAccessType: Internet-ish"))
-    proc = subprocess.run([cfn_lint(), "--format", "parseable", str(broken)], capture_output=True, text=True)
-    assert proc.returncode != 0 and "Internet-ish" in proc.stdout and "VpcOnly" in proc.stdout
+    findings = gates.run_cfn_lint(cfn_lint(), [broken])
+    assert any("Internet-ish" in f.message and "VpcOnly" in f.message for f in findings), findings
 
 
 def test_products_land_in_generated_by_portfolio_product_version(tree, default_spec):

@@ -11,15 +11,13 @@ justified in the skip list).
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mlgov.review import gates
 from mlgov.review.security import checkov_copy
 from tests.conftest import ROOT, require_tool, spec_case, spec_id, test_specs
 
@@ -28,65 +26,27 @@ SKIPS_FILE = ROOT / "security" / "checkov-skips.yaml"
 SKIPS = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
 
 
-def checkov_binary() -> str:
-    """The pinned checkov of scripts/bootstrap (.venv-checkov), else one on PATH."""
+def checkov_binary() -> list[str]:
+    """The pinned checkov of scripts/bootstrap (.venv-checkov), else one on PATH, as
+    ``mlgov check`` finds it (mlgov.review.gates)."""
     local = ROOT / ".venv-checkov" / "bin" / "checkov"
-    return str(local) if local.is_file() else require_tool("checkov")
+    return [str(local)] if local.is_file() else gates.checkov_command() or [require_tool("checkov")]
 
 
 def run_checkov(directory: Path, framework: str) -> list[dict]:
-    """Failed checks of one checkov run, offline."""
-    env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_CREATE_GRAPH="True", LOG_LEVEL="WARNING")
-    proc = subprocess.run(
-        [
-            checkov_binary(),
-            "-d",
-            str(directory),
-            "--framework",
-            framework,
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert proc.returncode in (0, 1), f"checkov crashed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    reports = json.loads(proc.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    failed, parsed = [], 0
-    for report in reports:
-        if "results" not in report:  # checkov's empty report: {"passed": 0, "failed": 0, ...}
-            continue
-        summary = report["summary"]
-        assert summary.get("parsing_errors", 0) == 0, (
-            f"checkov could not parse: {report['results'].get('parsing_errors')}"
-        )
-        parsed += summary["passed"] + summary["failed"]
-        failed.extend(dict(c, framework=framework) for c in report["results"]["failed_checks"])
-    assert parsed, f"checkov ran no {framework} checks in {directory} (nothing scanned?)"
-    return failed
+    """Failed checks of one checkov run, offline (mlgov.review.gates.run_checkov, as `mlgov check` runs it)."""
+    try:
+        return gates.run_checkov(checkov_binary(), directory, framework)
+    except gates.GateError as exc:
+        pytest.fail(str(exc))
 
 
 def _skip_for(check: dict) -> dict | None:
-    for skip in SKIPS:
-        if (
-            skip["id"] == check["check_id"]
-            and check["framework"] in skip["frameworks"]
-            and any(fnmatch.fnmatchcase(check["resource"], pattern) for pattern in skip["resources"])
-        ):
-            return skip
-    return None
+    return gates.skip_for(check, SKIPS)
 
 
 def _unexplained(failed: list[dict]) -> list[str]:
-    return sorted(
-        f"{c['check_id']} {c['resource']} {c['file_path']}: {c['check_name']}" for c in failed if _skip_for(c) is None
-    )
+    return gates.unexplained(failed, SKIPS)
 
 
 USED_SKIPS: set[tuple[str, str]] = set()

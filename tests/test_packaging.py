@@ -32,7 +32,18 @@ from mlgov.synth.tree import read_tree
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 # What the build reads (pyproject.toml's readme, license-files, packages and package data).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov", "modules", "templates", "seed", "examples", "org.yaml")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "mlgov",
+    "modules",
+    "templates",
+    "seed",
+    "examples",
+    "org.yaml",
+    "security",
+)
 
 
 def _setuptools_builds_here() -> bool:
@@ -187,7 +198,24 @@ Description: {{ description | quote }}
 Resources:
   OwnTeamBucket:
     Type: AWS::S3::Bucket
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: aws:kms
+      VersioningConfiguration:
+        Status: Enabled
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
 """
+# `mlgov check`'s tools as the checkout has them (the pipelines' install step needs the network).
+REVIEW_TOOLS = {
+    "MLGOV_CHECKOV": str(ROOT / ".venv-checkov/bin/checkov"),
+    "MLGOV_NODE_MODULES": str(ROOT / "node_modules"),
+}
 
 
 def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -220,7 +248,13 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     }
     (repo / "scps" / "root" / "deny-hubs.json").write_text(json.dumps(deny))
     (repo / "customizations" / "layers" / "dev").mkdir(parents=True)
-    parameter = {"name": "/acme/cost-centre", "type": "String", "value": "ml-42"}
+    # SecureString with the stack's key: `mlgov check` runs checkov (CKV2_AWS_34, CKV_AWS_337)
+    parameter = {
+        "name": "/acme/cost-centre",
+        "type": "SecureString",
+        "value": "ml-42",
+        "key_id": "${aws_kms_key.platform.arn}",
+    }
     (repo / "customizations" / "layers" / "dev" / "cost.tf.json").write_text(
         json.dumps({"resource": {"aws_ssm_parameter": {"acme_cost_centre": parameter}}})
     )
@@ -264,22 +298,26 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     # Installing from an index is the one step not run here (offline); it pins what is installed.
     assert install["run"] == f'python -m pip install --disable-pip-version-check "mlgov=={version.strip()}"'
     stub = dict(env, GITHUB_OUTPUT=str(tmp_path / "gh-output"), GITHUB_STEP_SUMMARY=str(tmp_path / "gh-summary"))
+    tools = next(s for s in steps if s.get("name", "").startswith("Install the review tools"))
+    assert '"checkov==' in tools["run"] and '"cfn-lint==' in tools["run"], tools
     ran = 0
     for step in steps:
-        if "run" not in step or step is install:
+        if "run" not in step or step is install or step is tools:
             continue
-        step_env = {k: (base if "sha" in v else v) for k, v in step.get("env", {}).items()}
+        step_env = {k: (base if "sha" in v else REVIEW_TOOLS.get(k, v)) for k, v in step.get("env", {}).items()}
         done = _bash(step["run"], repo, dict(stub, **step_env))
         assert done.returncode == 0, (step.get("name"), done.stdout, done.stderr)
         ran += 1
-    assert ran == 2
+    assert ran == 3  # synth --check, check (IAM review, cfn-lint, checkov), affected
     assert "stacks=[]" in (tmp_path / "gh-output").read_text()  # nothing changed since the base
 
     # GitLab: the parent's select job (its before_script pins the same version).
     pipeline = yaml.safe_load((repo / "generated/ci/gitlab/mlgov-plan-apply.gitlab-ci.yml").read_text())
     assert pipeline["default"]["before_script"] == [install["run"]]
     script = "\n".join(pipeline["mlgov-affected"]["script"])
-    done = _bash(script, repo, dict(env, CI_MERGE_REQUEST_DIFF_BASE_SHA=base, CI_COMMIT_BEFORE_SHA=base))
+    assert set(pipeline["mlgov-affected"]["variables"]) == set(REVIEW_TOOLS)
+    stub = dict(env, CI_MERGE_REQUEST_DIFF_BASE_SHA=base, CI_COMMIT_BEFORE_SHA=base, **REVIEW_TOOLS)
+    done = _bash(script, repo, stub)
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load((repo / "mlgov-child-pipeline.yml").read_text())["stages"] == ["summary"]
 

