@@ -170,7 +170,7 @@ def test_checkov_pin_is_the_bootstrapped_one_and_cfn_lint_pin_the_extras():
 def test_the_pipelines_install_the_iam_packages_package_json_pins():
     from mlgov.platform import workflows
 
-    pins = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    pins = json.loads((ROOT / "package.json").read_text())["devDependencies"]
     assert {name: pins[name] for name in workflows.IAM_PACKAGES} == workflows.IAM_PACKAGES
     from mlgov.review import iam
 

@@ -17,17 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from mlgov.platform import policy
-from mlgov.platform.iam import arns
+from mlgov.platform.iam import actions, arns
 from mlgov.spec.model import OrgSpec
 
-ASSUME = ("sts:AssumeRole",)
 ASSUME_WEB_IDENTITY = ("sts:AssumeRoleWithWebIdentity",)
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 GITLAB_ISSUER = "gitlab.com"
 OIDC_AUDIENCE = "sts.amazonaws.com"  # what the generated pipelines ask their tokens for
 # What Terraform does with its state: read, write, and take and release the S3 lock file.
 STATE_OBJECT_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
-STATE_BUCKET_ACTIONS = ("s3:ListBucket",)
 STATE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 ADMINISTRATOR_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -73,7 +71,7 @@ def terraform_trust(spec: OrgSpec, account_id: str) -> dict[str, Any]:
     statements = [
         policy.statement(
             "ManagementPipeline",
-            ASSUME,
+            actions.ASSUME_ROLE,
             principals={"AWS": sorted({arns.account_root(mgmt), arns.account_root(account_id)})},
             # Accounts as principals, narrowed to the exact roles: a role that names itself in its own
             # trust cannot be created (the principal would not exist yet).
@@ -115,7 +113,7 @@ def state_bucket_statements(spec: OrgSpec) -> list[dict[str, Any]]:
     return [
         policy.statement(
             "TerraformRolesListState",
-            STATE_BUCKET_ACTIONS,
+            actions.S3_LIST,
             arns.bucket(state.bucket),
             principals={"AWS": "*"},
             conditions={**_terraform_roles(spec), "StringLike": {"s3:prefix": [f"{state.key_prefix}/*"]}},
