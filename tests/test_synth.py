@@ -56,7 +56,10 @@ def test_every_account_has_the_baseline(stacks, default_spec):
     for ref in default_spec.stack_refs():
         stack = stacks[ref.name]
         if ref.is_slice:  # a team's slice: the baseline is its account's core stack's
-            assert not {"aws_kms_key", "aws_s3_bucket"} & set(stack.get("resource", {})), ref.name
+            assert "aws_kms_key" not in stack.get("resource", {}), ref.name
+            # its only bucket: in the hub, the team's own artifact store
+            buckets = sorted(resources(stack, "aws_s3_bucket"))
+            assert buckets == ([f"pipeline_{ref.team}"] if ref.account == default_spec.hub else []), ref.name
             continue
         account_id = default_spec.accounts[ref.account].id
         key = resources(stack, "aws_kms_key")["platform"]
