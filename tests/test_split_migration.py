@@ -1,8 +1,8 @@
 """Day two: an org applied with the combined stacks moves to the team slices, nothing destroyed.
 
 tests/cases/unsplit/ holds two stacks exactly as the previous layout generated them for
-org.yaml (commit 8b24ea1's generated/: the hub and ml-prod, each holding every team's
-resources). The moto-appliable part of each is applied to moto (a real ``terraform apply``);
+org.yaml (commit 32491ff's generated/, the release before the slices: the hub and ml-prod,
+each holding every team's resources, the hub also every team's artifact store). The moto-appliable part of each is applied to moto (a real ``terraform apply``);
 ``mlgov migrate split-stacks`` then reads that state and writes the ``import`` and ``removed``
 blocks; and real ``terraform plan`` runs against moto show the core stack forgetting the moved
 resources (no destroy) and each team slice importing them (no create, no destroy, no replace).
@@ -102,6 +102,20 @@ def test_hub_slices_import_by_name(default_spec):
     assert ids["aws_codebuild_project.fraud_card_scoring"] == "nwa-fraud-card-scoring-select"
     assert ids["aws_cloudwatch_event_rule.fraud_card_scoring"] == "nwa-fraud-card-scoring-approved"
     assert ids["aws_cloudwatch_event_target.fraud_card_scoring"] == "nwa-fraud-card-scoring-approved/deploy-pipeline"
+    # the team's artifact store and its configuration: by the bucket's name
+    store = "nwa-pipeline-fraud-220000000002-eu-west-1"
+    assert {a: i for a, i in ids.items() if a.split(".")[0].startswith("aws_s3_bucket")} == {
+        f"{rtype}.pipeline_fraud": store
+        for rtype in (
+            "aws_s3_bucket",
+            "aws_s3_bucket_lifecycle_configuration",
+            "aws_s3_bucket_ownership_controls",
+            "aws_s3_bucket_policy",
+            "aws_s3_bucket_public_access_block",
+            "aws_s3_bucket_server_side_encryption_configuration",
+            "aws_s3_bucket_versioning",
+        )
+    }
     assert ids["aws_ecr_repository.fraud"] == ids["aws_ecr_repository_policy.fraud"] == "nwa/fraud"
     queue = "https://sqs.eu-west-1.amazonaws.com/220000000002/nwa-fraud-card-scoring-approved-dlq"
     assert ids["aws_sqs_queue.fraud_card_scoring_approved_dlq"] == queue

@@ -97,6 +97,20 @@ def _topic_policy_id(r: Resource) -> str:
     return _topic_arn(r, r.resources[f"{match.group(1)}.{match.group(2)}"]["name"])
 
 
+def _bucket_name(r: Resource) -> str:
+    """The bucket a bucket's configuration resource names: its ``bucket`` argument, a reference
+    to a bucket of the stack followed to that bucket's name (its id is its name)."""
+    match = _REF.match(str(r.config.get("bucket", "")))
+    if match is None:
+        return r.value("bucket")
+    if match.group(1) != "aws_s3_bucket" or match.group(3) not in ("id", "bucket"):
+        raise MigrationError(f"{r.stack}: {r.address}: bucket is not a reference to a bucket of the stack")
+    name = r.resources.get(f"aws_s3_bucket.{match.group(2)}", {}).get("bucket")
+    if not isinstance(name, str) or "${" in name:
+        raise MigrationError(f"{r.stack}: {r.address}: bucket is not known from the configuration")
+    return name
+
+
 # Import id of each resource type a slice holds, from its names (the AWS provider's documented
 # `terraform import` ids for these types). A type missing here is refused, never guessed.
 IMPORT_IDS: dict[str, Callable[[Resource], str]] = {
@@ -114,6 +128,14 @@ IMPORT_IDS: dict[str, Callable[[Resource], str]] = {
     "aws_sns_topic": lambda r: _topic_arn(r, r.value("name")),
     "aws_sns_topic_policy": _topic_policy_id,
     "aws_cloudwatch_metric_alarm": lambda r: r.value("alarm_name"),
+    # the team's artifact store (in the hub's stack since the per-team stores): the bucket name
+    "aws_s3_bucket": lambda r: r.value("bucket"),
+    "aws_s3_bucket_lifecycle_configuration": _bucket_name,
+    "aws_s3_bucket_ownership_controls": _bucket_name,
+    "aws_s3_bucket_policy": _bucket_name,
+    "aws_s3_bucket_public_access_block": _bucket_name,
+    "aws_s3_bucket_server_side_encryption_configuration": _bucket_name,
+    "aws_s3_bucket_versioning": _bucket_name,
 }
 # Types whose import id AWS generates: read from the old state of the account's stack.
 FROM_STATE = frozenset({"aws_sns_topic_subscription"})
