@@ -1,18 +1,19 @@
 """Day two: an org applied with the combined stacks moves to the team slices, nothing destroyed.
 
 tests/cases/unsplit/ holds two stacks exactly as the previous layout generated them for
-org.yaml (commit 32491ff's generated/, the release before the slices: the hub and ml-prod,
-each holding every team's resources, the hub also every team's artifact store). The moto-appliable part of each is applied to moto (a real ``terraform apply``);
-``mlgov migrate split-stacks`` then reads that state and writes the ``import`` and ``removed``
-blocks; and real ``terraform plan`` runs against moto show the core stack forgetting the moved
-resources (no destroy) and each team slice importing them (no create, no destroy, no replace).
+org.yaml (commit 32491ff's generated/, the release before the slices: the hub and ml-prod, each
+holding every team's resources, the hub also every team's artifact store). The moto-appliable
+part of each is applied to moto (a real ``terraform apply``); ``mlgov migrate split-stacks``
+then reads that state and writes the ``import`` and ``removed`` blocks; and real ``terraform
+plan`` runs against moto show the core stack forgetting the moved resources (no destroy) and
+each team slice importing them (no create, no destroy, no replace).
 
-moto serves IAM, SQS, EventBridge, SNS and CloudWatch alarms, so the moved roles, role
-policies, dead-letter queues and their policies, approval rules and targets, alarm topics,
-their policies and e-mail subscriptions and the alarms are planned for real. It does not serve
-what the provider needs of CodeBuild projects, CodePipeline pipelines and ECR repositories
-(:mod:`mlgov.review.localapply`): their import ids are checked by value below (names only) but
-not planned.
+moto serves IAM, S3, SQS, EventBridge, SNS and CloudWatch alarms, so the moved roles, role
+policies, artifact stores, dead-letter queues and their policies, approval rules and targets,
+alarm topics, their policies and e-mail subscriptions and the alarms are planned for real. It
+does not serve what the provider needs of CodeBuild projects, CodePipeline pipelines and ECR
+repositories (:mod:`mlgov.review.localapply`): their import ids are checked by value below
+(names only) but not planned.
 """
 
 from __future__ import annotations
