@@ -183,6 +183,11 @@ def _workspace(stack: dict, src: Path, work: Path, cli_config: Path, endpoint: s
     return ws
 
 
+def _in_moto(rid: str, account_id: str) -> str:
+    """An import id with the account of an ARN (``:id:``) or a queue URL (``/id/``) moto's."""
+    return rid.replace(f":{account_id}:", f":{MOTO_ACCOUNT}:").replace(f"/{account_id}/", f"/{MOTO_ACCOUNT}/")
+
+
 def _plan(ws: terraform.Workspace) -> dict:
     planned = ws.run("plan", "-input=false", "-no-color", "-lock=false", "-out=plan.tfplan", timeout=900)
     assert planned.ok, planned.stderr[-4000:]
@@ -225,10 +230,11 @@ def test_migration_plans_no_destroy_and_no_replace(core, default_spec, tf_cli_co
         stack, _ = localapply.filter_stack(stack, MOVED_TYPES)
         kept = {f"{t}.{n}" for t, items in stack.get("resource", {}).items() for n in items}
         # moto keeps everything in its own account: an id naming the stack's account (an ARN, a
-        # queue URL) names moto's instead; the id's form is otherwise exactly mlgov's.
+        # queue URL) names moto's instead; the id's form is otherwise exactly mlgov's, and a name
+        # that merely contains the account id (an artifact store's bucket) stays as it is.
         account_id = default_spec.accounts[ref.account].id
         stack["import"] = [
-            {"to": b["to"], "id": b["id"].replace(account_id, MOTO_ACCOUNT)}
+            {"to": b["to"], "id": _in_moto(b["id"], account_id)}
             for b in fragments[ref.name]["import"]
             if b["to"] in kept
         ]
