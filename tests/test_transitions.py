@@ -413,13 +413,14 @@ def region_stacks(before, after) -> tuple[list[str], list[str]]:
 
 
 APPLIED = ("ml-dev-churn", "ml-shared-services")
+HUB_SLICE = team_stack_name("ml-shared-services", "churn")  # churn's slice of the hub
 
 
 @pytest.fixture(scope="module")
 def applied(offline_applied):
     """{stack: initialized workspace whose terraform.tfstate is the offline-applied committed stack}
     (the session's, tests/conftest.py: tests/test_summarize.py plans against the same states)."""
-    return {name: found.ws for name, found in offline_applied(*APPLIED).items()}
+    return {name: found.ws for name, found in offline_applied(*APPLIED, HUB_SLICE).items()}
 
 
 def plan_against_state(ws, stack: dict) -> dict:
@@ -452,32 +453,43 @@ NOTHING = {"create": 0, "update": 0, "replace": 0, "delete": 0}
 def test_renames_plan_moves_only(applied, after):
     # GIVEN the committed dev stack of churn and the hub, applied (offline) into a state
     # WHEN the renamed team's and the renamed portfolio/product's stacks are planned against it
-    def plan_all(name):  # one workspace per thread: the two stacks plan side by side
+    # (the renamed team's hub slice: a new stack name, the old slice's state)
+    renamed_as = {("team-renamed", HUB_SLICE): team_stack_name("ml-shared-services", "retention")}
+
+    def plan_all(name):  # one workspace per thread: the stacks plan side by side
         return {
-            (transition, name): plan_against_state(applied[name], _stack(after[transition], name))
+            (transition, name): plan_against_state(
+                applied[name], _stack(after[transition], renamed_as.get((transition, name), name))
+            )
             for transition in ("team-renamed", "catalog-renamed")
         }
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        plans = {key: plan for found in pool.map(plan_all, APPLIED) for key, plan in found.items()}
+        plans = {key: plan for found in pool.map(plan_all, (*APPLIED, HUB_SLICE)) for key, plan in found.items()}
     figures = {key: plan_figures(plan) for key, plan in plans.items()}
-    # THEN terraform moves each resource to its new address and changes nothing in AWS
+    # THEN terraform moves each resource to its new address and changes nothing in AWS; the
+    # hub's core stack holds nothing of the team's (its slice moves)
     assert figures == {
         ("team-renamed", "ml-dev-churn"): {**NOTHING, "moved": 10},
-        ("team-renamed", "ml-shared-services"): {**NOTHING, "moved": 15},
+        ("team-renamed", "ml-shared-services"): {**NOTHING, "moved": 0},
+        ("team-renamed", HUB_SLICE): {**NOTHING, "moved": 15},
         ("catalog-renamed", "ml-dev-churn"): {**NOTHING, "moved": 2},
         ("catalog-renamed", "ml-shared-services"): {
             **NOTHING,
             "moved": 27,
         },  # one persona pattern per portfolio; model-build v4
+        ("catalog-renamed", HUB_SLICE): {**NOTHING, "moved": 0},
     }
     # AND summarize says so: moves, no caution
-    reports = [summary.stack_report(name, plans[("team-renamed", name)]) for name in APPLIED]
+    names = {HUB_SLICE: team_stack_name("ml-shared-services", "retention")}
+    reports = [
+        summary.stack_report(names.get(name, name), plans[("team-renamed", name)]) for name in (*APPLIED, HUB_SLICE)
+    ]
     text = summary.render_markdown(reports)
     assert "CAUTION" not in text
     assert (
-        "**Moved to new addresses (renames; nothing changes in AWS):** `ml-dev-churn` 10, `ml-shared-services` 15."
-        in text
+        "**Moved to new addresses (renames; nothing changes in AWS):** `ml-dev-churn` 10, "
+        "`ml-shared-services-team-retention` 15." in text
     )
     assert len(summary.as_json(reports)["moved"]) == 25
     # AND the broken copy (the same rename without its moved blocks) destroys what it renames
