@@ -160,7 +160,7 @@ def _cfn_files(tree: dict[str, bytes], root: Path) -> list[Path]:
 @pytest.mark.slow  # starts cfn-lint
 def test_bootstrap_templates_pass_cfn_lint_and_a_broken_copy_does_not(tree, tmp_path):
     files = _cfn_files(tree, tmp_path)
-    proc = subprocess.run([cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
+    proc = subprocess.run([*cfn_lint(), "--format", "parseable", *map(str, files)], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
     # AND the StackSet is service-managed, deploys to the root, the role template inline
     management = yaml.safe_load(tree[bootstrap.MANAGEMENT_TEMPLATE].decode().replace("!", "_"))
@@ -170,7 +170,7 @@ def test_bootstrap_templates_pass_cfn_lint_and_a_broken_copy_does_not(tree, tmp_
     assert stack_set["TemplateBody"] == tree[bootstrap.MEMBER_TEMPLATE].decode().replace("!", "_")
     # AND a broken copy (versioning misspelt) is caught
     files[1].write_text(files[1].read_text().replace("{Status: Enabled}", "{Status: Paused}", 1))
-    proc = subprocess.run([cfn_lint(), "--format", "parseable", str(files[1])], capture_output=True, text=True)
+    proc = subprocess.run([*cfn_lint(), "--format", "parseable", str(files[1])], capture_output=True, text=True)
     assert proc.returncode != 0 and "Paused" in proc.stdout
 
 
