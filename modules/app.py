@@ -1,17 +1,17 @@
-"""Build the cdktf App for a spec: one stack per account and region."""
+"""Build the cdktf App for a spec: one stack per account and region, one per team slice."""
 
 from __future__ import annotations
 
 from cdktf import App
 
-from mlgov.modules.base import AccountStack
+from mlgov.modules.base import AccountStack, PlatformStack
 from mlgov.modules.data import DataAccountStack
 from mlgov.modules.dev import DevAccountStack
-from mlgov.modules.hub import HubStack
+from mlgov.modules.hub import HubStack, HubTeamStack
 from mlgov.modules.management import ManagementStack
-from mlgov.modules.stage import StageAccountStack
+from mlgov.modules.stage import StageAccountStack, StageTeamStack
 from mlgov.platform.manifest import dependencies
-from mlgov.spec.model import Layer, OrgSpec
+from mlgov.spec.model import Layer, OrgSpec, StackRef
 
 STACK_CLASSES: dict[Layer, type[AccountStack]] = {
     Layer.management: ManagementStack,
@@ -21,6 +21,17 @@ STACK_CLASSES: dict[Layer, type[AccountStack]] = {
     Layer.prod: StageAccountStack,
     Layer.data: DataAccountStack,
 }
+# A team's slice of a shared account (StackRef.team set), by the account's layer.
+TEAM_STACK_CLASSES: dict[Layer, type[PlatformStack]] = {
+    Layer.hub: HubTeamStack,
+    Layer.test: StageTeamStack,
+    Layer.prod: StageTeamStack,
+}
+
+
+def stack_class(ref: StackRef) -> type[PlatformStack]:
+    """The class that builds the stack ``ref``: its layer's, or its layer's team slice."""
+    return TEAM_STACK_CLASSES[ref.layer] if ref.team is not None else STACK_CLASSES[ref.layer]
 
 
 def build_app(spec: OrgSpec, outdir: str) -> App:
@@ -29,7 +40,7 @@ def build_app(spec: OrgSpec, outdir: str) -> App:
     app = App(outdir=outdir, stack_traces=False)
     stacks = {}
     for ref in spec.stack_refs():
-        stacks[ref.name] = STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+        stacks[ref.name] = stack_class(ref)(app, ref.name, spec=spec, ref=ref)
     # The manifest's order, also for `cdktf deploy '*'` (cdktf reads it from manifest.json).
     for name, before in dependencies(spec).items():
         for dep in before:

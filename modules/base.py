@@ -22,8 +22,11 @@ from mlgov.platform.iam import network as iam_network
 from mlgov.spec.model import OrgSpec, StackRef
 
 
-class AccountStack(TerraformStack):
-    """One Terraform state for one account (and region)."""
+class PlatformStack(TerraformStack):
+    """One Terraform state in one account and region: backend, provider, tags, outputs.
+
+    The base of an account's core stack (:class:`AccountStack`) and of a team's slice of a
+    shared account (:class:`TeamSliceStack`)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
         super().__init__(scope, id)
@@ -43,6 +46,39 @@ class AccountStack(TerraformStack):
         self.add_override("terraform.backend.s3.use_lockfile", True)
 
         self.provider(ref.region)
+
+    def provider(self, region: str, *, alias: str | None = None) -> AwsProvider:
+        """The AWS provider of this account in ``region``: the stack's own (no alias), or an
+        aliased one for resources this stack keeps in another of the account's regions."""
+        return AwsProvider(
+            self,
+            "aws" if alias is None else f"aws_{alias}",
+            alias=alias,
+            region=region,
+            allowed_account_ids=[self.account_id],
+            assume_role=[
+                AwsProviderAssumeRole(role_arn=self.spec.terraform_role_arn(self.ref.account), session_name="mlgov")
+            ],
+            default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
+        )
+
+    def base_tags(self) -> dict[str, str]:
+        """The account's tags (:func:`mlgov.platform.tags.account_tags`: the organization's, where the
+        resource belongs and, in a team's dev account, the team's); applied through provider default_tags."""
+        return tags_of.account_tags(self.spec, self.account_key)
+
+    def output(self, name: str, value, description: str) -> TerraformOutput:
+        """A stack output with a description, named from the spec (never a position)."""
+        out = TerraformOutput(self, f"output_{name}", value=value, description=description)
+        out.override_logical_id(name)
+        return out
+
+
+class AccountStack(PlatformStack):
+    """The core stack of one account (and region): what every account has, whatever its layer."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, ref: StackRef) -> None:
+        super().__init__(scope, id, spec=spec, ref=ref)
 
         # The account's network (dev/test/prod) in this region; its flow logs land in the platform bucket.
         self.network_facts = network_facts.account_network(spec, ref.account, ref.region)
@@ -70,21 +106,6 @@ class AccountStack(TerraformStack):
         self.output("platform_key_arn", self.platform_key.arn, "ARN of the account's platform KMS key.")
         self.output("platform_bucket", self.platform_bucket.bucket_name, "Name of the account's platform bucket.")
 
-    def provider(self, region: str, *, alias: str | None = None) -> AwsProvider:
-        """The AWS provider of this account in ``region``: the stack's own (no alias), or an
-        aliased one for resources this stack keeps in another of the account's regions."""
-        return AwsProvider(
-            self,
-            "aws" if alias is None else f"aws_{alias}",
-            alias=alias,
-            region=region,
-            allowed_account_ids=[self.account_id],
-            assume_role=[
-                AwsProviderAssumeRole(role_arn=self.spec.terraform_role_arn(self.ref.account), session_name="mlgov")
-            ],
-            default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
-        )
-
     def build_network(self) -> None:
         """The account's network in this region (:class:`mlgov.modules.network.AccountNetwork`), if it has one."""
         self.network = None
@@ -106,14 +127,3 @@ class AccountStack(TerraformStack):
                 list(self.network_facts.security_group_ids),
                 "Security groups of Studio, jobs and endpoints.",
             )
-
-    def base_tags(self) -> dict[str, str]:
-        """The account's tags (:func:`mlgov.platform.tags.account_tags`: the organization's, where the
-        resource belongs and, in a team's dev account, the team's); applied through provider default_tags."""
-        return tags_of.account_tags(self.spec, self.account_key)
-
-    def output(self, name: str, value, description: str) -> TerraformOutput:
-        """A stack output with a description, named from the spec (never a position)."""
-        out = TerraformOutput(self, f"output_{name}", value=value, description=description)
-        out.override_logical_id(name)
-        return out

@@ -10,9 +10,12 @@ lists the spec fields it reads and what it creates):
   to the dev accounts' forwarder roles inside the organization (``aws:PrincipalOrgID``);
 - :mod:`~mlgov.modules.hub_promotion`: function ``<org>-model-promotion`` (role, log group with
   retention, dead-letter queue), invoked by rule ``<org>-promote-approved-models``;
-- :mod:`~mlgov.modules.hub_pipelines`: per team and group, CodePipeline
-  ``<org>-<team>-<group>-deploy`` started by rule ``<org>-<team>-<group>-approved``;
 - :mod:`~mlgov.modules.hub_gates`: the ML engineer and governance officer roles.
+
+Each team's pipelines (:mod:`~mlgov.modules.hub_pipelines`: per group, CodePipeline
+``<org>-<team>-<group>-deploy`` started by rule ``<org>-<team>-<group>-approved``) are in the
+team's own slice of the hub (:class:`mlgov.modules.hub.HubTeamStack`), not here: this stack
+holds nothing that grows with the number of teams.
 
 Every policy document comes from :mod:`mlgov.platform.iam.governance`; the facts both sides
 agree on (stage roles, approval actions, settings hash) from :mod:`mlgov.platform.governance`.
@@ -24,15 +27,13 @@ from constructs import Construct
 
 from mlgov.modules.hub_bus import HubBus
 from mlgov.modules.hub_gates import HubGates
-from mlgov.modules.hub_pipelines import HubPipelines
 from mlgov.modules.hub_promotion import HubPromotion
 from mlgov.modules.hub_registry import HubRegistry
-from mlgov.platform import naming
 from mlgov.spec.model import OrgSpec
 
 
 class HubGovernance(Construct):
-    """Central bus, promotion function, artifact stores and deployment pipelines of the hub.
+    """Central bus, promotion function, artifact stores and gates of the hub.
 
     Its parts build into this construct, so every resource keeps the construct path
     ``<stack>/governance/<id>`` and its Terraform address.
@@ -44,8 +45,4 @@ class HubGovernance(Construct):
         self.key = self.registry.key
         self.bus = HubBus(self, spec=spec, region=region)
         self.promotion = HubPromotion(self, spec=spec, region=region, registry=self.registry, bus=self.bus)
-        self.pipelines = [
-            HubPipelines(self, spec=spec, team=team, region=region, registry=self.registry)
-            for team in naming.by_label(spec, spec.teams)
-        ]
         HubGates(self, spec=spec, region=region)

@@ -1,8 +1,9 @@
 """Stage side of the model governance flow (test and prod accounts).
 
-Reads every team with a stage in this account (``teams.<team>.stages``,
+Reads one team with a stage in this account (``teams.<team>.stages``,
 ``governance.model_package_groups``), the account's network parameters and the hub
-account. Creates, per team:
+account. Creates, in the team's slice of the account (``<account>-team-<team>``, its own
+state; :class:`mlgov.modules.stage.StageTeamStack`):
 
 - ``<org>-<team>-deploy``: assumed by the hub pipeline role ONLY (hub account root with an
   ``aws:PrincipalArn`` condition naming ``<org>-<team>-deploy-pipeline``); runs the team's
@@ -20,8 +21,9 @@ account. Creates, per team:
 - where a group has batch inference (``governance.batch``): ``<org>-<team>-batch``, the role
   of its transform pipeline, and the deployer's rights to create that pipeline.
 
-Access to the hub's key is by alias (``kms:ResourceAliases``), as its id is not known from
-the spec; the hub's key and bucket policies name these roles in return.
+Access to every key (the hub's, the account's platform and monitoring keys) is by alias
+(``kms:ResourceAliases``): their ids are random and in other stacks. The hub's key and bucket
+policies name these roles in return.
 """
 
 from __future__ import annotations
@@ -30,83 +32,68 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
 from mlgov.modules.governance_common import service_trust, team_role
-from mlgov.modules.monitoring import StageMonitoring
+from mlgov.modules.monitoring import TeamMonitoring
 from mlgov.platform import governance, monitoring, naming
+from mlgov.platform.iam import monitoring as iam_monitoring
 from mlgov.platform.iam import stage as iam
 from mlgov.spec.model import OrgSpec
 
 
-class StageGovernance(Construct):
-    """Deploy, CloudFormation and endpoint roles of every team deploying into this account."""
+class StageTeamGovernance(Construct):
+    """Deploy, CloudFormation and endpoint roles (and, where used, monitoring and batch roles,
+    alarm topic and alarms) of one team deploying into this account: the team's slice of it."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        spec: OrgSpec,
-        account_key: str,
-        region: str,
-        platform_key_arn: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_key: str, region: str, team: str) -> None:
         super().__init__(scope, id)
         self.roles: dict[str, IamRole] = {}
         account_id = spec.accounts[account_key].id
-        teams = governance.stage_teams(spec, account_key)
+        monitored = account_key in monitoring.monitored_accounts(spec)
         self.monitoring = None
-        if account_key in monitoring.monitored_accounts(spec):
-            self.monitoring = StageMonitoring(self, "monitoring", spec=spec, account_key=account_key, region=region)
-        for team in teams:
-            label = naming.team_label(spec, team)  # a renamed team keeps its AWS names (team_role)
-            watched, batch_groups, in_network = governance.stage_team_scope(
-                spec, team, account_key, self.monitoring is not None
+        if monitored and team in iam_monitoring.monitored_teams(spec, account_key):
+            self.monitoring = TeamMonitoring(
+                self, "monitoring", spec=spec, team=team, account_key=account_key, region=region
             )
-            deploy = team_role(
-                self,
-                spec,
-                team,
-                "deploy",
-                trust=iam.deploy_trust(spec, team),
-                description=f"Assumed by team {label}'s hub deployment pipeline only",
-                statements=iam.deploy_statements(spec, team, account_key, region),
-            )
-            team_role(
-                self,
-                spec,
-                team,
-                "endpoint-deployer",
-                trust=service_trust("cloudformation.amazonaws.com", account_id),
-                description=f"CloudFormation builds team {label}'s endpoints with this role",
-                statements=iam.deployer_statements(
-                    spec, team, account_key, region, platform_key_arn, watched=watched, batch_groups=batch_groups
-                ),
-            )
-            self.roles[team] = team_role(
-                self,
-                spec,
-                team,
-                "endpoint",
-                trust=service_trust("sagemaker.amazonaws.com", account_id),
-                description=f"SageMaker runs team {label}'s endpoints with this role",
-                statements=iam.endpoint_statements(
-                    spec,
-                    team,
-                    account_key,
-                    region,
-                    platform_key_arn,
-                    batch_groups=batch_groups,
-                    in_network=in_network,
-                ),
-            )
-            self.roles[f"{team}-deploy"] = deploy
-            if watched:
-                self._monitoring_role(spec, team, account_key, region, platform_key_arn)
-            if batch_groups:
-                self._batch_role(spec, team, account_key, region, batch_groups)
+        label = naming.team_label(spec, team)  # a renamed team keeps its AWS names (team_role)
+        watched, batch_groups, in_network = governance.stage_team_scope(spec, team, account_key, monitored)
+        deploy = team_role(
+            self,
+            spec,
+            team,
+            "deploy",
+            trust=iam.deploy_trust(spec, team),
+            description=f"Assumed by team {label}'s hub deployment pipeline only",
+            statements=iam.deploy_statements(spec, team, account_key, region),
+        )
+        team_role(
+            self,
+            spec,
+            team,
+            "endpoint-deployer",
+            trust=service_trust("cloudformation.amazonaws.com", account_id),
+            description=f"CloudFormation builds team {label}'s endpoints with this role",
+            statements=iam.deployer_statements(
+                spec, team, account_key, region, watched=watched, batch_groups=batch_groups
+            ),
+        )
+        self.roles[team] = team_role(
+            self,
+            spec,
+            team,
+            "endpoint",
+            trust=service_trust("sagemaker.amazonaws.com", account_id),
+            description=f"SageMaker runs team {label}'s endpoints with this role",
+            statements=iam.endpoint_statements(
+                spec, team, account_key, region, batch_groups=batch_groups, in_network=in_network
+            ),
+        )
+        self.roles[f"{team}-deploy"] = deploy
+        if watched:
+            self._monitoring_role(spec, team, account_key, region)
+        if batch_groups:
+            self._batch_role(spec, team, account_key, region, batch_groups)
 
-    def _monitoring_role(self, spec: OrgSpec, team: str, account_key: str, region: str, platform_key_arn: str) -> None:
+    def _monitoring_role(self, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
         """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""
-        assert self.monitoring is not None
         label = naming.team_label(spec, team)  # a renamed team keeps its prefixes (renamed_from)
         self.roles[f"{team}-monitoring"] = team_role(
             self,
@@ -115,9 +102,7 @@ class StageGovernance(Construct):
             "monitoring",
             trust=service_trust("sagemaker.amazonaws.com", spec.accounts[account_key].id),
             description=f"SageMaker runs team {label}'s monitoring jobs with this role",
-            statements=iam.monitoring_statements(
-                spec, team, account_key, region, platform_key_arn, self.monitoring.key.arn
-            ),
+            statements=iam.monitoring_statements(spec, team, account_key, region),
         )
 
     def _batch_role(self, spec: OrgSpec, team: str, account_key: str, region: str, batch_groups: list[str]) -> None:

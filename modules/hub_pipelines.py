@@ -37,7 +37,6 @@ from mlgov.modules.governance_common import (
     dead_letter_queue,
     team_role,
 )
-from mlgov.modules.hub_registry import HubRegistry
 from mlgov.platform import governance, monitoring, naming
 from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
@@ -77,12 +76,16 @@ def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: 
 
 class HubPipelines:
     """Roles, select projects, pipelines and start rules of one team, built into ``scope`` (the
-    governance hub; see :class:`mlgov.modules.hub_registry.HubRegistry` for why)."""
+    team's slice of the hub, :class:`mlgov.modules.hub.HubTeamStack`; not a construct of its
+    own, see :class:`mlgov.modules.hub_registry.HubRegistry` for why).
 
-    def __init__(self, scope: Construct, *, spec: OrgSpec, team: str, region: str, registry: HubRegistry) -> None:
+    The hub's core stack holds the key and the pipeline bucket; this slice names them: the
+    bucket by its name, the key by its alias ARN (its id is random)."""
+
+    def __init__(self, scope: Construct, *, spec: OrgSpec, team: str, region: str) -> None:
         hub_id = spec.accounts[spec.hub].id
-        key_arn = registry.key.arn
-        pipeline_bucket = registry.pipeline_bucket
+        key_arn = iam.artifact_key_alias_arn(spec, region)
+        pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
         t = spec.teams[team]
         # The team's own artifact store: its roles write nowhere else (addressed by the label,
         # which a rename keeps, as it keeps the bucket's name).
@@ -109,7 +112,7 @@ class HubPipelines:
             trust=iam.pipeline_trust(spec),
             description=f"Deployment pipelines of team {label}; assumes only the team's deploy roles in its stage "
             "accounts",
-            statements=iam.deploy_pipeline_statements(spec, team, region, key_arn),
+            statements=iam.deploy_pipeline_statements(spec, team, region),
         )
         build_role = team_role(
             scope,
@@ -118,7 +121,7 @@ class HubPipelines:
             "select-model",
             trust=iam.select_trust(spec),
             description=f"Selects the newest approved central package of team {label}",
-            statements=iam.select_model_statements(spec, team, region, key_arn),
+            statements=iam.select_model_statements(spec, team, region),
         )
         start_role = team_role(
             scope,
@@ -138,7 +141,7 @@ class HubPipelines:
                     f"{address}_select",
                     name=naming.select_project(spec, team, group),
                     service_role=ref(build_role, "arn"),
-                    encryption_key=ref(registry.key, "arn"),
+                    encryption_key=key_arn,
                     description=f"Newest approved package of {central}",
                     build_timeout=10,
                     tags=tags,

@@ -1,10 +1,11 @@
 """Container images of the teams: one ECR repository per team in the hub.
 
 Reads ``organization`` (name, id), ``governance`` (image_keep_count, untagged_image_days) and
-every team's ``dev_account`` and ``stages``. Creates, in the hub's home-region stack:
+every team's ``dev_account`` and ``stages``. Creates, in the hub's home region:
 
-- KMS key ``alias/<org>/images`` the repositories are encrypted with;
-- per team, repository ``<org>/<team>``: scan on push, IMMUTABLE tags (a tag names one image
+- KMS key ``alias/<org>/images`` the repositories are encrypted with (the hub's core stack);
+- per team, in the team's slice of the hub (``<hub>-team-<team>``), repository
+  ``<org>/<team>``: scan on push, IMMUTABLE tags (a tag names one image
   forever, so a promoted package always deploys the image it was tested with), a lifecycle
   policy (untagged images expire, only the newest tagged ones are kept), and a repository
   policy letting exactly the team's dev account push (its roles' own policies say which push)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -31,6 +33,7 @@ from constructs import Construct
 from mlgov.modules.blocks import PlatformKey, named, ref
 from mlgov.platform import naming
 from mlgov.platform import tags as tags_of
+from mlgov.platform.iam import arns
 from mlgov.platform.iam.images import repository_policy
 from mlgov.platform.naming import construct_id
 from mlgov.spec.model import OrgSpec
@@ -64,52 +67,64 @@ def lifecycle_policy(spec: OrgSpec) -> str:
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
-class TeamImages(Construct):
-    """The teams' image repositories and their key, in the hub."""
+class ImagesKey(Construct):
+    """The key the teams' image repositories are encrypted with, in the hub's core stack."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec) -> None:
         super().__init__(scope, id)
-        hub_id = spec.accounts[spec.hub].id
         self.key = PlatformKey(
             self,
             "key",
             name="images",
-            account_id=hub_id,
+            account_id=spec.accounts[spec.hub].id,
             alias=naming.kms_alias(spec, "images"),
             description="mlgov team container images (ECR)",
         )
-        self.repositories: dict[str, EcrRepository] = {}
-        for team in naming.by_label(spec, spec.teams):
-            address = construct_id(team)
-            former = naming.former_team(spec, team)  # a renamed team's repository keeps its name
-            was = construct_id(former) if former else None
-            repository = named(
-                EcrRepository(
-                    self,
-                    f"{address}_repository",
-                    name=naming.team_image_repository(spec, team),
-                    image_tag_mutability="IMMUTABLE",
-                    image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
-                    encryption_configuration=[
-                        EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)
-                    ],
-                    tags=tags_of.team_tags(spec, team),
-                ),
-                address,
-                was=was,
-            )
-            named(
-                EcrLifecyclePolicy(
-                    self, f"{address}_lifecycle", repository=ref(repository, "name"), policy=lifecycle_policy(spec)
-                ),
-                address,
-                was=was,
-            )
-            named(
-                EcrRepositoryPolicy(
-                    self, f"{address}_policy", repository=ref(repository, "name"), policy=repository_policy(spec, team)
-                ),
-                address,
-                was=was,
-            )
-            self.repositories[team] = repository
+
+
+class TeamRepository(Construct):
+    """One team's image repository, its lifecycle and its policy, in the team's slice of the hub.
+
+    The key is in the hub's core stack: the repository names it by its alias ARN (its id is
+    random). ECR records the key's ARN on creation and never changes a repository's encryption
+    (the provider would replace the repository for any difference), so the encryption settings
+    are left alone after creation (``ignore_changes``): the alias always names the same key.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, team: str) -> None:
+        super().__init__(scope, id)
+        address = construct_id(team)
+        former = naming.former_team(spec, team)  # a renamed team's repository keeps its name
+        was = construct_id(former) if former else None
+        hub_id = spec.accounts[spec.hub].id
+        key_alias_arn = arns.kms_alias(naming.hub_region(spec), hub_id, naming.kms_alias(spec, "images"))
+        self.repository = named(
+            EcrRepository(
+                self,
+                f"{address}_repository",
+                name=naming.team_image_repository(spec, team),
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+                encryption_configuration=[
+                    EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=key_alias_arn)
+                ],
+                tags=tags_of.team_tags(spec, team),
+                lifecycle=TerraformResourceLifecycle(ignore_changes=["encryption_configuration"]),
+            ),
+            address,
+            was=was,
+        )
+        named(
+            EcrLifecyclePolicy(
+                self, f"{address}_lifecycle", repository=ref(self.repository, "name"), policy=lifecycle_policy(spec)
+            ),
+            address,
+            was=was,
+        )
+        named(
+            EcrRepositoryPolicy(
+                self, f"{address}_policy", repository=ref(self.repository, "name"), policy=repository_policy(spec, team)
+            ),
+            address,
+            was=was,
+        )

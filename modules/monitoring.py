@@ -10,8 +10,9 @@ monitored (:func:`mlgov.platform.monitoring.monitored_accounts`):
 - bucket ``<org>-monitoring-<id>-<region>``: one prefix per team (``<team>/<group>/<monitor>``).
   The hub's governance officer and ML engineer read every report; a team's data scientists
   read their own team's prefix only (each side grants: this policy and their roles);
-- per monitored team: topic ``<org>-<team>-monitoring`` (KMS) with an e-mail subscription per
-  contact, and per model and monitored stage the alarms ``<endpoint>-5xx``,
+- per monitored team, in the team's slice of the account (``<account>-team-<team>``): topic
+  ``<org>-<team>-monitoring`` (KMS) with an e-mail subscription per contact, and per model and
+  monitored stage the alarms ``<endpoint>-5xx``,
   ``<endpoint>-latency``, ``<endpoint>-drift-<feature>`` (each listed feature) and
   ``<endpoint>-quality`` (with a model-quality monitor), all notifying that topic.
 
@@ -49,7 +50,7 @@ MISSING_DATA = {"drift": "breaching", "quality": "breaching"}
 
 
 class StageMonitoring(Construct):
-    """Report bucket, key, topics and alarms of the monitored teams of one stage account."""
+    """Report bucket and key of one stage account (its core stack)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, account_key: str, region: str) -> None:
         super().__init__(scope, id)
@@ -73,11 +74,15 @@ class StageMonitoring(Construct):
             kms_key_arn=self.key.arn,
             extra_statements=iam.bucket_statements(spec, account_key),
         )
-        self.topics: dict[str, SnsTopic] = {}
-        for team in self.teams:
-            self._team(spec, team, account_key, region)
 
-    def _team(self, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+
+class TeamMonitoring(Construct):
+    """Alarm topic, subscriptions and alarms of one monitored team in a stage account (the
+    team's slice). The topic is encrypted with the account's monitoring key, named by its alias
+    (the key is in the account's core stack, and its id is random)."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+        super().__init__(scope, id)
         t = spec.teams[team]
         m = t.governance.monitoring
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
@@ -87,11 +92,17 @@ class StageMonitoring(Construct):
         was = construct_id(former) if former else None
         topic_name = naming.monitoring_topic(spec, team)
         topic = named(
-            SnsTopic(self, f"{address}_topic", name=topic_name, kms_master_key_id=self.key.arn, tags=tags),
+            SnsTopic(
+                self,
+                f"{address}_topic",
+                name=topic_name,
+                kms_master_key_id=naming.kms_alias(spec, "monitoring"),
+                tags=tags,
+            ),
             f"{address}_monitoring",
             was=was and f"{was}_monitoring",
         )
-        self.topics[team] = topic
+        self.topic = topic
         named(
             SnsTopicPolicy(
                 self,

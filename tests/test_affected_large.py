@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from mlgov.cli import cli
 from mlgov.review import affected as affecting
 from mlgov.spec.large_org import large_org
+from mlgov.spec.model import team_stack_name
 from mlgov.synth.tree import render, write_tree
 from mlgov.validation import load_spec
 from tests.conftest import require_tool
@@ -67,15 +68,37 @@ def test_exactly_the_changed_team_and_the_hub_are_affected(pull_request: Path, m
     result = CliRunner().invoke(cli, ["affected", "--since", "HEAD", "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    # Deployment order: the hub (rank 1) before the team's accounts (rank 2).
-    assert doc["plan"] == ["ml-shared-services", f"ml-dev-{CHANGED}", f"ml-prod-{CHANGED}", f"ml-test-{CHANGED}"]
-    assert doc["destroy"] == [f"ml-dev-{REMOVED}", f"ml-prod-{REMOVED}", f"ml-test-{REMOVED}"]
-    assert {s["name"]: s["rank"] for s in doc["stacks"]}["ml-shared-services"] == 1
-    assert all(s["rank"] == 2 for s in doc["stacks"] if s["name"] != "ml-shared-services")
+    # Deployment order: the hub's core (rank 1) before the team's dev account and hub slice
+    # (rank 2), before the team's slices of its test and prod accounts (rank 3). The core
+    # stacks of its test and prod accounts hold nothing of the team's: not affected.
+    assert doc["plan"] == ["ml-shared-services", f"ml-dev-{CHANGED}", *team_slices(CHANGED)]
+    assert doc["destroy"] == [
+        f"ml-dev-{REMOVED}",
+        f"ml-prod-{REMOVED}",
+        team_stack_name("ml-shared-services", REMOVED),
+        f"ml-test-{REMOVED}",
+        *team_slices(REMOVED)[1:],
+    ]
+    ranks = {s["name"]: s["rank"] for s in doc["stacks"]}
+    assert ranks["ml-shared-services"] == 1
+    assert all(
+        rank == (3 if name.startswith(("ml-prod-", "ml-test-")) and "-team-team-" in name else 2)
+        for name, rank in ranks.items()
+        if name != "ml-shared-services"
+    )
     assert all(s["destroy"] == (REMOVED in s["name"]) for s in doc["stacks"])
-    stacks_now = 2 + 3 * (TEAMS - 1)
-    assert len(doc["unchanged"]) == stacks_now - 4
+    stacks_now = 2 + 3 * (TEAMS - 1) + 3 * (TEAMS - 1)  # each team's three accounts and three slices
+    assert len(doc["unchanged"]) == stacks_now - 5
     assert "management" in doc["unchanged"] and f"ml-dev-{CHANGED}" not in doc["unchanged"]
+    assert f"ml-prod-{CHANGED}" in doc["unchanged"] and f"ml-test-{CHANGED}" in doc["unchanged"]
+
+
+def team_slices(team: str) -> list[str]:
+    """A team's slices, in deployment order: of the hub, then of its prod and test accounts."""
+    return [
+        team_stack_name("ml-shared-services", team),
+        *(team_stack_name(f"ml-{s}-{team}", team) for s in ("prod", "test")),
+    ]
 
 
 @pytest.mark.terraform
@@ -96,11 +119,15 @@ def test_a_removed_stack_is_planned_as_a_destroy(pull_request: Path, monkeypatch
     assert json.loads((out / affecting.AFFECTED_FILE).read_text())["destroy"] == [
         f"ml-dev-{REMOVED}",
         f"ml-prod-{REMOVED}",
+        team_stack_name("ml-shared-services", REMOVED),
         f"ml-test-{REMOVED}",
+        *team_slices(REMOVED)[1:],
     ]
     summary = CliRunner().invoke(cli, ["summarize", str(out / stack / "plan.json"), "--manifest", "/nonexistent"])
     assert summary.exit_code == 0, summary.output
     assert f"**Left the spec, planned as destroys:** `ml-dev-{REMOVED}`" in summary.output
     assert [line for line in summary.output.splitlines() if line.startswith("No configuration change")] == [
-        line for line in summary.output.splitlines() if "not planned (55 stacks)" in line
+        line
+        for line in summary.output.splitlines()
+        if "not planned (111 stacks)" in line  # 116 stacks now, 5 affected
     ]

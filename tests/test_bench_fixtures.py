@@ -31,7 +31,15 @@ def test_large_org_is_valid_with_three_accounts_per_team(tmp_path):
         assert len({team.dev_account, *(s.account for s in team.stages)}) == 3
     ids = [acc.id for acc in spec.accounts.values()]
     assert len(ids) == len(set(ids)) == 12 * 3 + 2
-    assert len(spec.stack_refs()) == 12 * 3 + 2
+    refs = spec.stack_refs()
+    assert len([ref for ref in refs if not ref.is_slice]) == 12 * 3 + 2
+    # each team's slices: of the hub and of its test and prod accounts
+    assert sorted((ref.account, ref.team) for ref in refs if ref.is_slice) == sorted(
+        (account, name)
+        for name, team in spec.teams.items()
+        for account in (spec.hub, *(s.account for s in team.stages))
+    )
+    assert len(refs) == 12 * 3 + 2 + 12 * 3
 
 
 def test_large_org_keeps_the_default_spec_sections_and_quotes_ids(tmp_path):

@@ -17,7 +17,7 @@ from mlgov.platform import budgets, guardrails, naming, tags
 from mlgov.platform.catalog import COST_TAGS
 from mlgov.platform.iam import budgets as iam_budgets
 from mlgov.review import iam
-from mlgov.spec.model import Layer
+from mlgov.spec.model import Layer, team_stack_name
 from mlgov.validation import load_spec
 from tests.conftest import ROOT, spec_case
 
@@ -59,13 +59,17 @@ def test_every_team_resource_of_the_hub_and_stage_stacks_carries_the_team_tags(e
     tree = example_tree(KITCHEN_SINK)
     want = tags.team_tags(sink, "vision")
     found = 0
-    for stack in ("hub", "serving-test", "serving-prod"):
-        res = json.loads(tree[f"stacks/{stack}/cdk.tf.json"])["resource"]
-        for kind, resources in res.items():
-            for name, r in resources.items():
-                if (r.get("tags") or {}).get("mlgov:team") == "vision":
-                    found += 1
-                    assert r["tags"] == want, (stack, kind, name)
+    # the core stacks of the hub and the stage accounts, and their team slices
+    for core in ("hub", "serving-test", "serving-prod"):
+        names = [n.split("/")[1] for n in sorted(tree) if n.startswith("stacks/") and n.endswith("/cdk.tf.json")]
+        for stack in [n for n in names if n == core or n.startswith(team_stack_name(core, ""))]:
+            res = json.loads(tree[f"stacks/{stack}/cdk.tf.json"]).get("resource", {})
+            for kind, resources in res.items():
+                for name, r in resources.items():
+                    if (r.get("tags") or {}).get("mlgov:team") == "vision":
+                        found += 1
+                        assert r["tags"] == want, (stack, kind, name)
+                        assert stack == team_stack_name(core, "vision"), (stack, kind, name)  # in its own slice
     assert found >= 10
     management = json.loads(tree["stacks/management/cdk.tf.json"])["resource"]
     activated = {r["tag_key"] for r in management["aws_ce_cost_allocation_tag"].values()}

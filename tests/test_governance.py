@@ -20,11 +20,15 @@ from moto.events.models import EventPattern
 
 from mlgov.errors import SpecError
 from mlgov.platform import governance as assets
+from mlgov.spec.model import team_stack_name
 from mlgov.validation import load_spec
 from tests.conftest import ROOT, require_tool
 from tests.helpers import all_resources, as_list, resources, statements
 
 HUB, FRAUD_DEV, TEST, PROD = "ml-shared-services", "ml-dev-fraud", "ml-test", "ml-prod"
+# Each team's pipelines and hub roles live in its slice of the hub, its stage roles in its slice
+# of each test/prod account (docs/architecture.md, "Stacks").
+FRAUD_HUB, CHURN_HUB = team_stack_name(HUB, "fraud"), team_stack_name(HUB, "churn")
 HUB_ID, FRAUD_ID, CHURN_ID, TEST_ID, PROD_ID = (
     "220000000002",
     "330000000003",
@@ -95,6 +99,8 @@ def test_dead_letter_queues_accept_only_their_source(stacks):
         HUB: {
             "promotion_rule_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-model-governance/nwa-promote-approved-models",  # noqa: E501 (an ARN reads best whole)
             "promotion_function_dlq": f"arn:aws:lambda:eu-west-1:{HUB_ID}:function:nwa-model-promotion",
+        },
+        FRAUD_HUB: {
             "fraud_card_scoring_approved_dlq": f"arn:aws:events:eu-west-1:{HUB_ID}:rule/nwa-fraud-card-scoring-approved",  # noqa: E501 (an ARN reads best whole)
         },
     }
@@ -176,7 +182,7 @@ def test_assets_are_deterministic_zips(tree):
 
 
 def test_central_approval_starts_the_pipeline_and_rejection_does_not(stacks):
-    stack = stacks[HUB]
+    stack = stacks[FRAUD_HUB]
     rule = resources(stack, "aws_cloudwatch_event_rule")["fraud_card_scoring"]
     pattern = json.loads(rule["event_pattern"])
     central = "nwa-fraud-card-scoring-330000000003"
@@ -195,10 +201,12 @@ def test_central_approval_starts_the_pipeline_and_rejection_does_not(stacks):
 
 
 def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
-    pipeline = resources(stacks[HUB], "aws_codepipeline")["fraud_card_scoring"]
+    pipeline = resources(stacks[FRAUD_HUB], "aws_codepipeline")["fraud_card_scoring"]
     assert pipeline["name"] == "nwa-fraud-card-scoring-deploy" and pipeline["pipeline_type"] == "V2"
     (store,) = as_list(pipeline["artifact_store"])
-    assert store["encryption_key"] == {"id": "${aws_kms_key.model_artifacts.arn}", "type": "KMS"}
+    # the team's own store, encrypted with the hub's artifacts key, named by alias (its core stack's)
+    assert store["location"] == f"nwa-pipeline-fraud-{HUB_ID}-eu-west-1"
+    assert store["encryption_key"] == {"id": f"arn:aws:kms:eu-west-1:{HUB_ID}:alias/nwa/model-artifacts", "type": "KMS"}
     stages = pipeline["stage"]
     assert [s["name"] for s in stages] == ["Source", "SelectModel", "test", "prod"]
     test_actions = stages[2]["action"]
@@ -219,7 +227,7 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     # subnets and security groups are not overridden: the template reads the stage account's SSM parameters
     assert "SubnetIds" not in params and "SecurityGroupIds" not in params
     # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
-    churn = resources(stacks[HUB], "aws_codepipeline")["churn_models"]["stage"]
+    churn = resources(stacks[CHURN_HUB], "aws_codepipeline")["churn_models"]["stage"]
     test_p, prod_p = (json.loads(s["action"][-1]["configuration"]["ParameterOverrides"]) for s in churn[2:])
     assert (test_p["InstanceCount"], prod_p["InstanceCount"], prod_p["MinCapacity"]) == ("1", "2", "2")
     assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and "SubnetIds" not in prod_p
@@ -230,7 +238,7 @@ def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
     boto3 = pytest.importorskip("boto3")
     from moto import mock_aws
 
-    project = resources(stacks[HUB], "aws_codebuild_project")["fraud_card_scoring"]
+    project = resources(stacks[FRAUD_HUB], "aws_codebuild_project")["fraud_card_scoring"]
     commands = json.loads(project["source"]["buildspec"])["phases"]["build"]["commands"]
     words = shlex.split(commands[0].removeprefix("arn=$(").removesuffix(")"))
     assert words[:3] == ["aws", "sagemaker", "list-model-packages"]
@@ -266,14 +274,15 @@ def test_select_step_picks_the_newest_approved_package(stacks, monkeypatch):
 def test_stage_deploy_role_trusts_only_the_hub_pipeline_role(stacks):
     for stack_name, account_id in ((TEST, TEST_ID), (PROD, PROD_ID)):
         for team in ("fraud", "churn"):
-            role = resources(stacks[stack_name], "aws_iam_role")[f"{team}_deploy"]
+            team_stack = stacks[team_stack_name(stack_name, team)]
+            role = resources(team_stack, "aws_iam_role")[f"{team}_deploy"]
             assert role["name"] == f"nwa-{team}-deploy"
             (trust,) = statements(role["assume_role_policy"])
             assert trust["Principal"] == {"AWS": f"arn:aws:iam::{HUB_ID}:root"}
             assert trust["Condition"] == {
                 "ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{HUB_ID}:role/nwa-{team}-deploy-pipeline"]}
             }
-            passes = [s for s in role_policy(stacks[stack_name], f"{team}_deploy") if "iam:PassRole" in s["Action"]]
+            passes = [s for s in role_policy(team_stack, f"{team}_deploy") if "iam:PassRole" in s["Action"]]
             assert passes == [
                 {
                     "Sid": "PassDeployerRole",
@@ -284,7 +293,9 @@ def test_stage_deploy_role_trusts_only_the_hub_pipeline_role(stacks):
                 }
             ]
     # and the hub pipeline role may assume exactly those roles
-    (assume,) = [s for s in role_policy(stacks[HUB], "fraud_deploy_pipeline") if s["Action"] == ["sts:AssumeRole"]]
+    (assume,) = [
+        s for s in role_policy(stacks[FRAUD_HUB], "fraud_deploy_pipeline") if s["Action"] == ["sts:AssumeRole"]
+    ]
     assert assume["Resource"] == [
         f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy",
         f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy",
@@ -350,7 +361,8 @@ def test_no_wildcard_actions_and_passrole_only_on_named_roles(stacks):
 
 def test_stage_endpoint_role_reads_only_the_teams_promoted_artifacts(stacks):
     for team, groups in (("fraud", ["card-scoring", "merchant-risk"]), ("churn", ["models"])):
-        (read,) = [s for s in role_policy(stacks[PROD], f"{team}_endpoint") if s["Sid"] == "PromotedArtifacts"]
+        endpoint = role_policy(stacks[team_stack_name(PROD, team)], f"{team}_endpoint")
+        (read,) = [s for s in endpoint if s["Sid"] == "PromotedArtifacts"]
         assert read["Resource"] == [
             f"arn:aws:s3:::nwa-model-artifacts-{HUB_ID}-eu-west-1/{team}/nwa-{team}-{g}-{'330000000003' if team == 'fraud' else CHURN_ID}/*"  # noqa: E501 (an ARN reads best whole)
             for g in groups

@@ -13,6 +13,7 @@ import pytest
 
 from mlgov.platform import naming
 from mlgov.platform.iam import governance as iam
+from mlgov.spec.model import team_stack_name
 from tests.conftest import ROOT
 from tests.helpers import resources, statements
 
@@ -24,22 +25,24 @@ SPELLED = re.compile(r"""["'](?:[a-z0-9-]+:[A-Z*][A-Za-z*]*|arn:aws[^"']*)["']""
 
 
 def _roles(spec, region):
-    """Role address -> (trust document, statements) the platform layer builds for the hub."""
+    """(stack, role address) -> (trust document, statements) the platform layer builds for the
+    hub: the hub's own roles in its core stack, each team's in the team's slice of the hub."""
     roles = {
-        "model_promotion": (iam.promotion_trust(spec), iam.promotion_statements(spec, region, KEY_ARN)),
-        "ml_engineer": (iam.people_trust(spec), iam.ml_engineer_statements(spec, region)),
-        "governance_officer": (iam.people_trust(spec), iam.governance_officer_statements(spec, region)),
+        (HUB, "model_promotion"): (iam.promotion_trust(spec), iam.promotion_statements(spec, region, KEY_ARN)),
+        (HUB, "ml_engineer"): (iam.people_trust(spec), iam.ml_engineer_statements(spec, region)),
+        (HUB, "governance_officer"): (iam.people_trust(spec), iam.governance_officer_statements(spec, region)),
     }
     for team in spec.teams:
-        roles[naming.construct_id(team, "deploy_pipeline")] = (
+        slice_ = team_stack_name(HUB, team)
+        roles[slice_, naming.construct_id(team, "deploy_pipeline")] = (
             iam.pipeline_trust(spec),
-            iam.deploy_pipeline_statements(spec, team, region, KEY_ARN),
+            iam.deploy_pipeline_statements(spec, team, region),
         )
-        roles[naming.construct_id(team, "select_model")] = (
+        roles[slice_, naming.construct_id(team, "select_model")] = (
             iam.select_trust(spec),
-            iam.select_model_statements(spec, team, region, KEY_ARN),
+            iam.select_model_statements(spec, team, region),
         )
-        roles[naming.construct_id(team, "start_deploy")] = (
+        roles[slice_, naming.construct_id(team, "start_deploy")] = (
             iam.start_deploy_trust(spec),
             iam.start_deploy_statements(spec, team, region),
         )
@@ -51,10 +54,14 @@ def test_the_hub_stack_carries_exactly_the_platform_documents(stacks, default_sp
     stack, region = stacks[HUB], naming.hub_region(default_spec)
     expected = _roles(default_spec, region)
     # THEN every hub role has that trust and that inline policy, statement for statement
-    iam_roles, inline = resources(stack, "aws_iam_role"), resources(stack, "aws_iam_role_policy")
-    for address, (trust, policy_statements) in expected.items():
+    for (name, address), (trust, policy_statements) in expected.items():
+        iam_roles, inline = resources(stacks[name], "aws_iam_role"), resources(stacks[name], "aws_iam_role_policy")
         assert json.loads(iam_roles[address]["assume_role_policy"]) == json.loads(trust), address
         assert statements(inline[address]["policy"]) == policy_statements, address
+    # AND no stack of the hub holds a role the platform layer did not build
+    hub_stacks = [name for name in stacks if name == HUB or name.startswith(f"{HUB}-team-")]
+    held = {(name, address) for name in hub_stacks for address in resources(stacks[name], "aws_iam_role")}
+    assert held == set(expected)
     # AND the bus, key and bucket policies hold the platform's statements
     bus_policy = resources(stack, "aws_cloudwatch_event_bus_policy")["model_governance"]["policy"]
     assert json.loads(bus_policy) == json.loads(iam.bus_policy(default_spec, region))

@@ -80,10 +80,22 @@ def test_filter_drops_unsupported_resources_and_everything_depending_on_them():
     assert "aws_servicecatalog_portfolio" in stack["resource"]  # the input is not modified
 
 
-def test_every_generated_stack_keeps_its_baseline_after_filtering():
-    for name, stack in _stacks().items():
+def test_every_generated_stack_keeps_its_baseline_after_filtering(default_spec):
+    # Core stacks keep the baseline; a team slice (no baseline: its core's) keeps its roles, and
+    # a slice of the hub also the team's artifact store.
+    refs = {ref.name: ref for ref in default_spec.stack_refs()}
+    stacks = _stacks()
+    assert set(stacks) == set(refs)
+    for name, stack in stacks.items():
         filtered, _ = localapply.filter_stack(stack)
-        assert {"aws_kms_key", "aws_s3_bucket", "aws_s3_bucket_policy"} <= set(filtered["resource"]), name
+        kept = set(filtered["resource"])
+        if not refs[name].is_slice:
+            assert {"aws_kms_key", "aws_s3_bucket", "aws_s3_bucket_policy"} <= kept, name
+            continue
+        assert {"aws_iam_role", "aws_iam_role_policy"} <= kept, name
+        assert set(filtered["resource"]["aws_iam_role"]) == set(stack["resource"]["aws_iam_role"]), name
+        if refs[name].account == default_spec.hub:
+            assert {"aws_s3_bucket", "aws_s3_bucket_policy", "aws_sqs_queue"} <= kept, name
 
 
 def test_representative_stacks_cover_every_appliable_type_with_fewer_applies():

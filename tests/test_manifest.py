@@ -127,10 +127,16 @@ def test_manifest_order_is_topological_management_hub_then_workloads(default_spe
     layer = {s["name"]: s["layer"] for s in doc["stacks"]}
     assert deps["ml-shared-services"] == ["management"]
     assert deps["data-lake"] == ["management"]
+    core = {ref.name: ref.core for ref in default_spec.stack_refs()}
     for name in doc["order"]:
-        if layer[name] in {"dev", "test", "prod"}:
+        if core[name] != name:
+            # a team's slice follows its account's core stack, and nothing else
+            assert deps[name] == [core[name]], name
+        elif layer[name] in {"dev", "test", "prod"}:
             # the dev accounts' resource links and grants need the lake's grants to them
             assert deps[name] == ["data-lake", "ml-shared-services"]
+    assert deps["ml-shared-services-team-fraud"] == ["ml-shared-services"]
+    assert deps["ml-prod-team-churn"] == ["ml-prod"]
     # a reversed order is caught by the checker itself
     assert not is_topological(list(reversed(doc["order"])), deps)
 
@@ -145,8 +151,11 @@ def test_two_region_hub_precedes_every_workload_stack():
     spec = parse_spec(load_yaml(yaml.safe_dump(data), "<two-region-hub>"))
     doc = manifest.manifest(spec)
     deps = {s["name"]: s["depends_on"] for s in doc["stacks"]}
-    hubs = [s["name"] for s in doc["stacks"] if s["layer"] == Layer.hub.value]
+    hubs = [s["name"] for s in doc["stacks"] if s["layer"] == Layer.hub.value and "-team-" not in s["name"]]
     assert len(hubs) == 2 and is_topological(doc["order"], deps)
+    # the teams' slices of the hub are in the home region only, after its core stack
+    assert deps["ml-shared-services-team-fraud"] == ["ml-shared-services"]
+    assert "ml-shared-services-eu-central-1-team-fraud" not in deps
     assert deps["ml-prod"] == sorted([*hubs, "data-lake"])
 
 

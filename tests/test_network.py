@@ -16,7 +16,7 @@ from mlgov.platform import network as facts
 from mlgov.platform.iam import network as iam_network
 from mlgov.review import security, terraform
 from mlgov.spec.located import load_yaml
-from mlgov.spec.model import Layer
+from mlgov.spec.model import Layer, team_stack_name
 from mlgov.validation import load_spec, parse_spec
 from tests.conftest import ROOT
 
@@ -409,10 +409,12 @@ def test_adopted_example_synthesizes_and_plans_offline(tmp_path, tf_cli_config, 
 
 @pytest.mark.parametrize("role", ["fraud_deploy", "fraud_endpoint_deployer", "churn_deploy"])
 def test_stage_roles_may_read_exactly_the_network_parameters_their_stack_writes(stacks, default_spec, role):
-    # CloudFormation resolves the endpoint template's SSM-typed parameters with these roles.
+    # CloudFormation resolves the endpoint template's SSM-typed parameters with these roles. The
+    # account's core stack writes the parameters; the team's slice holds the role.
     stack = stacks["ml-prod"]
     written = {p["name"] for p in stack["resource"]["aws_ssm_parameter"].values() if "/network/" in p["name"]}
-    policy_doc = json.loads(stack["resource"]["aws_iam_role_policy"][role]["policy"])
+    team_stack = stacks[team_stack_name("ml-prod", role.split("_")[0])]
+    policy_doc = json.loads(team_stack["resource"]["aws_iam_role_policy"][role]["policy"])
     grants = [s for s in policy_doc["Statement"] if s["Sid"] == "NetworkParameters"]
     assert len(grants) == 1 and grants[0]["Action"] == ["ssm:GetParameters"]
     prefix = f"arn:aws:ssm:eu-west-1:{default_spec.accounts['ml-prod'].id}:parameter"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mlgov.errors import SpecError
 from mlgov.review import security, terraform
 from mlgov.spec.located import load_yaml
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
 
@@ -79,7 +79,11 @@ def test_valid_specs_synthesize_deterministically_and_securely(render_spec, data
     first = render_spec(text)
     assert render_spec(text) == first
     stacks = {p.split("/")[1] for p in first if p.startswith("stacks/")}
-    assert stacks == set(data["accounts"])
+    refs = _parse(data).stack_refs()
+    assert stacks == {ref.name for ref in refs}
+    # one core stack per account; the team slices besides, of the hub and the stage accounts
+    assert {ref.name for ref in refs if not ref.is_slice} == set(data["accounts"])
+    assert {ref.layer for ref in refs if ref.is_slice} <= {Layer.hub, Layer.test, Layer.prod}
     assert not security.check_tree(first)
 
 

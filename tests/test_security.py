@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from mlgov.cli import cli
 from mlgov.platform import policy
 from mlgov.review import security
+from mlgov.spec.model import team_stack_name
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated"
@@ -32,12 +33,29 @@ def test_rendered_tree_has_no_findings(tree):
     assert not findings, "\n".join(map(str, findings))
 
 
-def test_checks_see_the_resources_they_guard(stacks):
-    # The assertions are not vacuous: every stack's bucket, key and policies are found.
-    for name, stack in stacks.items():
-        assert security._by_type(stack, "aws_s3_bucket") and security._by_type(stack, "aws_kms_key"), name
+def test_checks_see_the_resources_they_guard(stacks, default_spec):
+    # The assertions are not vacuous: every core stack's bucket, key and policies are found, and
+    # every team slice's roles' policies and resource policies (its core holds the baseline).
+    for ref in default_spec.stack_refs():
+        stack = stacks[ref.name]
         kinds = {(p.rtype, p.is_resource_based) for p in security.policies(stack)}
-        assert ("aws_kms_key", True) in kinds and ("aws_s3_bucket_policy", True) in kinds, name
+        if not ref.is_slice:
+            assert security._by_type(stack, "aws_s3_bucket") and security._by_type(stack, "aws_kms_key"), ref.name
+            assert ("aws_kms_key", True) in kinds and ("aws_s3_bucket_policy", True) in kinds, ref.name
+            continue
+        assert security._by_type(stack, "aws_iam_role"), ref.name
+        assert any(p.rtype == "aws_iam_role" and p.is_trust for p in security.policies(stack)), ref.name
+        assert ("aws_iam_role_policy", False) in kinds, ref.name
+        for rtype in (
+            "aws_s3_bucket_policy",
+            "aws_sqs_queue_policy",
+            "aws_ecr_repository_policy",
+            "aws_sns_topic_policy",
+        ):
+            if security._by_type(stack, rtype):
+                assert (rtype, True) in kinds, (ref.name, rtype)
+    hub_slice = stacks[team_stack_name(default_spec.hub, "fraud")]
+    assert security._by_type(hub_slice, "aws_s3_bucket")  # the team's artifact store
 
 
 # -- weakening: each assertion fails ---------------------------------------------------------
@@ -254,6 +272,13 @@ def test_resource_policy_star_without_org_condition_fails(prod):
         (
             "aws_s3_bucket_server_side_encryption_configuration",
             lambda c: c["rule"][0]["apply_server_side_encryption_by_default"].update(kms_master_key_id="alias/aws/s3"),
+            "no default SSE-KMS",
+        ),
+        (
+            "aws_s3_bucket_server_side_encryption_configuration",
+            lambda c: c["rule"][0]["apply_server_side_encryption_by_default"].update(
+                kms_master_key_id="arn:aws:kms:eu-west-1:550000000006:alias/aws/s3"
+            ),
             "no default SSE-KMS",
         ),
         (

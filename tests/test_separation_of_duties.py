@@ -17,6 +17,7 @@ import json
 import pytest
 
 from tests.journey.gates import violations, violations_of
+from tests.journey.test_journey import _holder
 from tests.journey.world import World
 
 pytestmark = pytest.mark.slow  # node (iam-simulate)
@@ -33,7 +34,7 @@ def add_statement(stack: str, address: str, statement: dict):
     """A tree edit: one more statement in a role's inline policy."""
 
     def apply(tree: dict[str, bytes]) -> None:
-        path = f"stacks/{stack}/cdk.tf.json"
+        path = _holder(tree, stack, "aws_iam_role_policy", address)  # the stack or a team slice of it
         doc = json.loads(tree[path])
         attrs = doc["resource"]["aws_iam_role_policy"][address]
         policy = json.loads(attrs["policy"])

@@ -29,7 +29,14 @@ def test_default_spec_is_valid_and_complete(default_spec):
     # GIVEN the shipped example org WHEN loaded THEN every layer is present
     assert default_spec.hub == "ml-shared-services"
     assert {ref.layer for ref in default_spec.stack_refs()} == set(Layer)
-    assert [ref.name for ref in default_spec.stack_refs()] == sorted(default_spec.accounts)
+    assert [ref.name for ref in default_spec.stack_refs() if not ref.is_slice] == sorted(default_spec.accounts)
+    # each team's slices: of the hub, and of each test and prod account it deploys to
+    slices = {(ref.core, ref.team): ref.name for ref in default_spec.stack_refs() if ref.is_slice}
+    assert slices == {
+        (core, team): f"{core}-team-{team}"
+        for core in ("ml-shared-services", "ml-test", "ml-prod")
+        for team in ("churn", "fraud")
+    }
     assert default_spec.terraform_role_arn("ml-test") == "arn:aws:iam::440000000005:role/mlgov-terraform"
 
 
@@ -151,3 +158,21 @@ def test_the_hub_layers_earlier_name_still_reads_as_hub():
     new = parse_spec(load_yaml((ROOT / "org.yaml").read_text(), "org.yaml"))
     assert old.accounts[old.hub].layer is Layer.hub
     assert old.model_dump() == new.model_dump()
+
+
+def test_a_renamed_teams_slice_state_clash_is_named_at_the_team():
+    # GIVEN team churn renamed to retention (its slices keep churn's states, e.g.
+    # ml-test-team-churn) and a new dev account whose key is that very state name
+    import yaml
+
+    data = yaml.safe_load(BASE)
+    data["teams"]["retention"] = {"renamed_from": "churn", **data["teams"].pop("churn")}
+    data["data"]["grants"]["retention"] = data["data"]["grants"].pop("churn")
+    data["accounts"]["ml-test-team-churn"] = {**data["accounts"]["ml-dev-churn"], "id": "330000000009"}
+    data["accounts"]["ml-test-team-churn"].pop("network", None)
+    lines = [p.split(": ", 1)[1] for p in problems(yaml.safe_dump(data, sort_keys=False))]
+    # THEN one line per clashing slice, at the team's renamed_from (not at an account's)
+    assert lines == [
+        "teams.retention.renamed_from: stack ml-test-team-retention would use the state of stack "
+        "ml-test-team-churn (got state mlgov/ml-test-team-churn.tfstate twice, expected one state per stack)"
+    ]

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_spec_once
 from tests.helpers import resources, statements
 
 
 def test_one_stack_per_account_in_cdktf_layout(tree, default_spec):
-    names = [ref.name for ref in default_spec.stack_refs()]
+    names = sorted(ref.name for ref in default_spec.stack_refs())
     assert sorted(p for p in tree if p.endswith("cdk.tf.json")) == [
         "bootstrap/terraform/cdk.tf.json",  # day zero's Terraform delivery: a local state, applied once, no stack
-        *[f"stacks/{n}/cdk.tf.json" for n in names],
+        *sorted(f"stacks/{n}/cdk.tf.json" for n in names),
     ]
     manifest = json.loads(tree["manifest.json"])
     assert sorted(manifest["stacks"]) == names
@@ -52,9 +53,54 @@ def test_provider_is_pinned_to_the_account(stacks, default_spec):
         assert stacks[ref.name]["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
 
 
+_EXPRESSION = re.compile(r"\$\{([^}]*)\}")
+_ADDRESS = re.compile(r"^(data\.[a-z0-9_]+|[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+
+
+def foreign_references(stack: dict) -> list[str]:
+    """Every ``${...}`` expression of a stack that names no resource or data source of that
+    stack (a reference into another stack's state: cdktf's terraform_remote_state)."""
+    own = {f"{t}.{n}" for t, items in stack.get("resource", {}).items() for n in items}
+    own |= {
+        f"data.{t}.{n}" for t, items in stack.get("data", {}).items() if t != "terraform_remote_state" for n in items
+    }
+    found = set()
+    for expression in _EXPRESSION.findall(json.dumps(stack)):
+        match = _ADDRESS.match(expression)
+        if match is None or f"{match.group(1)}.{match.group(2)}" not in own:
+            found.add(expression)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("spec_file", ["org.yaml", "examples/kitchen-sink.yaml"])
+def test_a_slice_names_its_core_stacks_things_never_refers_to_them(spec_file, stacks, example_tree):
+    # A team slice is planned without its core stack's state: what it uses of the core (keys,
+    # buckets, the bus) is named (deterministic names, key aliases), never a Terraform reference.
+    spec = load_spec_once(ROOT / spec_file)
+    if spec_file == "org.yaml":
+        trees = stacks
+    else:
+        tree = example_tree(ROOT / spec_file)
+        trees = {ref.name: json.loads(tree[f"stacks/{ref.name}/cdk.tf.json"]) for ref in spec.stack_refs()}
+    slices = [ref.name for ref in spec.stack_refs() if ref.is_slice]
+    assert slices
+    for name in slices:
+        assert foreign_references(trees[name]) == [], name
+        assert "terraform_remote_state" not in trees[name].get("data", {}), name
+    # nor does a core stack export anything for a slice to read
+    for ref in spec.stack_refs():
+        assert not [o for o in trees[ref.name].get("output", {}) if "cross-stack" in o], ref.name
+
+
 def test_every_account_has_the_baseline(stacks, default_spec):
     for ref in default_spec.stack_refs():
         stack = stacks[ref.name]
+        if ref.is_slice:  # a team's slice: the baseline is its account's core stack's
+            assert "aws_kms_key" not in stack.get("resource", {}), ref.name
+            # its only bucket: in the hub, the team's own artifact store
+            buckets = sorted(resources(stack, "aws_s3_bucket"))
+            assert buckets == ([f"pipeline_{ref.team}"] if ref.account == default_spec.hub else []), ref.name
+            continue
         account_id = default_spec.accounts[ref.account].id
         key = resources(stack, "aws_kms_key")["platform"]
         assert key["enable_key_rotation"] is True

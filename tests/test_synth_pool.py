@@ -78,9 +78,12 @@ def test_bad_jobs_environment_is_one_clear_error(value):
 
 
 def test_queue_puts_the_hub_first_and_deployment_stacks_last(default_spec):
-    order = [ref.layer for ref in synth_pool.queue_order(default_spec.stack_refs())]
-    assert order[0] is Layer.hub
-    assert set(order[-2:]) == {Layer.test, Layer.prod}
+    queued = synth_pool.queue_order(default_spec.stack_refs())
+    cores = [ref.layer for ref in queued if not ref.is_slice]
+    assert cores[0] is Layer.hub
+    assert set(cores[-2:]) == {Layer.test, Layer.prod}
+    # the teams' (small) slices of the shared accounts come after every core stack
+    assert [ref.is_slice for ref in queued] == sorted(ref.is_slice for ref in queued)
 
 
 @pytest.mark.slow  # starts synth worker processes

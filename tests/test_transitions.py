@@ -20,7 +20,7 @@ from mlgov.platform.catalog import persona_pattern
 from mlgov.review import iam, localapply, summary, terraform
 from mlgov.review import plan as planning
 from mlgov.spec.located import load_yaml
-from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.spec.model import OrgSpec, team_stack_name
 from mlgov.synth.tree import write_tree
 from mlgov.validation import parse_spec
 from tests.conftest import ON_CI, ROOT
@@ -313,17 +313,43 @@ def test_team_rename_moves_addresses_and_keeps_every_aws_name(tree, after):
     renamed = after["team-renamed"]
     # THEN every stack the team is in moves its addresses and changes nothing else
     moves = {name: moves_only(_stack(tree, name), _stack(renamed, name)) for name in sorted(_STACKS_OF_CHURN)}
-    assert moves == {"data-lake": 2, "ml-dev-churn": 10, "ml-prod": 12, "ml-shared-services": 15, "ml-test": 6}
-    # AND every other file (stacks, products, manifests) is byte for byte the same
-    stacks = {f"stacks/{n}/cdk.tf.json" for n in _STACKS_OF_CHURN}
-    assert {p for p in set(tree) | set(renamed) if tree.get(p) != renamed.get(p)} == stacks
+    # the team's slices of the hub and its stage accounts: a new stack name, the old one's state
+    for core in _CORES_OF_CHURN:
+        old, new = _stack(tree, team_stack_name(core, "churn")), _stack(renamed, team_stack_name(core, "retention"))
+        assert new["terraform"]["backend"] == old["terraform"]["backend"]  # mlgov/<core>-team-churn.tfstate
+        assert new["terraform"]["backend"]["s3"]["key"] == f"mlgov/{team_stack_name(core, 'churn')}.tfstate"
+        moves[team_stack_name(core, "retention")] = moves_only(old, new)
+    assert moves == {
+        "data-lake": 2,
+        "ml-dev-churn": 10,
+        "ml-prod": 0,
+        "ml-prod-team-retention": 12,
+        "ml-shared-services": 0,
+        "ml-shared-services-team-retention": 15,
+        "ml-test": 0,
+        "ml-test-team-retention": 6,
+    }
+    # AND every other file (stacks, products) is byte for byte the same, the core stacks of the
+    # shared accounts included; the manifests and pipelines name the slices' new stack names
+    stacks = {f"stacks/{n}/cdk.tf.json" for n in _STACKS_OF_CHURN if n not in _CORES_OF_CHURN}
+    stacks |= {f"stacks/{team_stack_name(c, t)}/cdk.tf.json" for c in _CORES_OF_CHURN for t in ("churn", "retention")}
+    changed = {p for p in set(tree) | set(renamed) if tree.get(p) != renamed.get(p)}
+    assert {p for p in changed if p.startswith(("stacks/", "products/"))} == stacks
+    # the manifests and pipelines differ only by the slices' names
+    listings = sorted(changed - stacks)
+    assert len(listings) == 4 and {"atlantis.yaml", "manifest.json", "mlgov-manifest.json"} <= set(listings)
+    for path in listings:
+        named = renamed[path].replace(b"-team-retention", b"-team-churn")
+        lines = [sorted(line.rstrip(b",") for line in text.splitlines()) for text in (named, tree[path])]
+        assert lines[0] == lines[1], path  # (the order of the names in a list may change)
     # AND a broken copy without its moved blocks is caught
-    broken = {k: v for k, v in _stack(renamed, "ml-test").items() if k != "moved"}
+    broken = {k: v for k, v in _stack(renamed, "ml-test-team-retention").items() if k != "moved"}
     with pytest.raises(AssertionError, match="without a moved block"):
-        moves_only(_stack(tree, "ml-test"), broken)
+        moves_only(_stack(tree, "ml-test-team-churn"), broken)
 
 
 _STACKS_OF_CHURN = ("ml-dev-churn", "ml-shared-services", "ml-test", "ml-prod", "data-lake")
+_CORES_OF_CHURN = ("ml-shared-services", "ml-test", "ml-prod")  # the accounts with churn's slices
 
 
 def test_catalog_rename_keeps_released_bytes_and_template_paths(tree, after):
@@ -363,13 +389,16 @@ def test_added_region_keeps_the_stack_name(tree, after, render_spec, monkeypatch
 
     # AND a broken copy with the old naming (every region of a multi-region account suffixed)
     # is caught: it renames the existing stack, whose state would then be destroyed
+    real_stack_refs = OrgSpec.stack_refs
+
     def old_stack_refs(self):
         refs = []
-        for key, account in self.accounts.items():
-            regions = self.account_regions(key)
-            for region in regions:
-                name = f"{key}-{region}" if len(regions) > 1 else key
-                refs.append(StackRef(name, key, region, account.layer, name))
+        for ref in real_stack_refs(self):
+            if ref.is_slice or len(self.account_regions(ref.account)) == 1:
+                refs.append(ref)  # team slices (of single-region accounts) as they are
+                continue
+            name = f"{ref.account}-{ref.region}"
+            refs.append(ref._replace(name=name, state=name, core=name))
         return sorted(refs)
 
     monkeypatch.setattr(OrgSpec, "stack_refs", old_stack_refs)
@@ -384,13 +413,14 @@ def region_stacks(before, after) -> tuple[list[str], list[str]]:
 
 
 APPLIED = ("ml-dev-churn", "ml-shared-services")
+HUB_SLICE = team_stack_name("ml-shared-services", "churn")  # churn's slice of the hub
 
 
 @pytest.fixture(scope="module")
 def applied(offline_applied):
     """{stack: initialized workspace whose terraform.tfstate is the offline-applied committed stack}
     (the session's, tests/conftest.py: tests/test_summarize.py plans against the same states)."""
-    return {name: found.ws for name, found in offline_applied(*APPLIED).items()}
+    return {name: found.ws for name, found in offline_applied(*APPLIED, HUB_SLICE).items()}
 
 
 def plan_against_state(ws, stack: dict) -> dict:
@@ -423,32 +453,43 @@ NOTHING = {"create": 0, "update": 0, "replace": 0, "delete": 0}
 def test_renames_plan_moves_only(applied, after):
     # GIVEN the committed dev stack of churn and the hub, applied (offline) into a state
     # WHEN the renamed team's and the renamed portfolio/product's stacks are planned against it
-    def plan_all(name):  # one workspace per thread: the two stacks plan side by side
+    # (the renamed team's hub slice: a new stack name, the old slice's state)
+    renamed_as = {("team-renamed", HUB_SLICE): team_stack_name("ml-shared-services", "retention")}
+
+    def plan_all(name):  # one workspace per thread: the stacks plan side by side
         return {
-            (transition, name): plan_against_state(applied[name], _stack(after[transition], name))
+            (transition, name): plan_against_state(
+                applied[name], _stack(after[transition], renamed_as.get((transition, name), name))
+            )
             for transition in ("team-renamed", "catalog-renamed")
         }
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        plans = {key: plan for found in pool.map(plan_all, APPLIED) for key, plan in found.items()}
+        plans = {key: plan for found in pool.map(plan_all, (*APPLIED, HUB_SLICE)) for key, plan in found.items()}
     figures = {key: plan_figures(plan) for key, plan in plans.items()}
-    # THEN terraform moves each resource to its new address and changes nothing in AWS
+    # THEN terraform moves each resource to its new address and changes nothing in AWS; the
+    # hub's core stack holds nothing of the team's (its slice moves)
     assert figures == {
         ("team-renamed", "ml-dev-churn"): {**NOTHING, "moved": 10},
-        ("team-renamed", "ml-shared-services"): {**NOTHING, "moved": 15},
+        ("team-renamed", "ml-shared-services"): {**NOTHING, "moved": 0},
+        ("team-renamed", HUB_SLICE): {**NOTHING, "moved": 15},
         ("catalog-renamed", "ml-dev-churn"): {**NOTHING, "moved": 2},
         ("catalog-renamed", "ml-shared-services"): {
             **NOTHING,
             "moved": 27,
         },  # one persona pattern per portfolio; model-build v4
+        ("catalog-renamed", HUB_SLICE): {**NOTHING, "moved": 0},
     }
     # AND summarize says so: moves, no caution
-    reports = [summary.stack_report(name, plans[("team-renamed", name)]) for name in APPLIED]
+    names = {HUB_SLICE: team_stack_name("ml-shared-services", "retention")}
+    reports = [
+        summary.stack_report(names.get(name, name), plans[("team-renamed", name)]) for name in (*APPLIED, HUB_SLICE)
+    ]
     text = summary.render_markdown(reports)
     assert "CAUTION" not in text
     assert (
-        "**Moved to new addresses (renames; nothing changes in AWS):** `ml-dev-churn` 10, `ml-shared-services` 15."
-        in text
+        "**Moved to new addresses (renames; nothing changes in AWS):** `ml-dev-churn` 10, "
+        "`ml-shared-services-team-retention` 15." in text
     )
     assert len(summary.as_json(reports)["moved"]) == 25
     # AND the broken copy (the same rename without its moved blocks) destroys what it renames

@@ -511,7 +511,8 @@ def test_layer_and_account_fragments_land_in_their_stacks_only(tree, tmp_path):
         ({"layers/dev/x.tf.json": {"resource": {"aws_s3_bucket": {"1bad": {}}}}}, "not a Terraform identifier"),
         ({"layers/devs/x.tf.json": PARAMETER}, "unknown layer (got 'devs'"),
         ({"accounts/nope/x.tf.json": PARAMETER}, "unknown account key (got 'nope'"),
-        ({"stacks/ml-test/x.tf.json": PARAMETER}, "unknown folder (expected layers/ or accounts/)"),
+        ({"stack/ml-test/x.tf.json": PARAMETER}, "unknown folder (expected layers/, accounts/ or stacks/)"),
+        ({"stacks/ml-tests/x.tf.json": PARAMETER}, "unknown stack (got 'ml-tests'"),
     ],
 )
 def test_bad_fragments_are_one_line_before_synthesis(tmp_path, files, message):

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from mlgov.cli import check, init, org, review, seed, spec, synth
+from mlgov.cli import check, init, migrate, org, review, seed, spec, synth
 from mlgov.cli.common import EXIT_ENV
 from mlgov.errors import MlgovError
 
@@ -41,6 +41,7 @@ for _command in (
     check.check,
     review.graph,
     review.atlantis,
+    migrate.migrate,
     seed.seed,
     org.discover,
     org.doctor,

@@ -229,7 +229,9 @@ def approval_summary(central_group: str, stage: str, account: str) -> str:
 def hub_stack_names(spec: OrgSpec) -> list[str]:
     """Stacks that hold the governance hub (the hub account in :func:`naming.hub_region`)."""
     region = naming.hub_region(spec)
-    return [ref.name for ref in spec.stack_refs() if ref.layer == Layer.hub and ref.region == region]
+    return [
+        ref.name for ref in spec.stack_refs() if ref.layer == Layer.hub and ref.region == region and not ref.is_slice
+    ]
 
 
 def render_assets(spec: OrgSpec) -> dict[str, bytes]:

@@ -3,8 +3,10 @@
 Both are pure functions of the spec. The order is the platform's bootstrap order: the management
 account (organization, guardrails) before the ML hub (portfolios, registry, event bus) and the data
 account (the lake and its grants) before the dev, test and prod accounts that consume what those
-share. Stacks of one rank depend on every stack of the nearest earlier rank that has stacks, never
-on each other, so a pipeline may run each rank in parallel.
+share. Core stacks of one rank depend on every core stack of the nearest earlier rank that has
+stacks, never on each other, so a pipeline may run each rank in parallel. A team's slice of a
+shared account (``<account>-team-<team>``) depends on that account's core stack only: the slices
+of one account never wait for each other, and nothing waits for a slice.
 """
 
 from __future__ import annotations
@@ -31,18 +33,24 @@ LAYER_RANK: dict[Layer, int] = {
 
 
 def ordered_stacks(spec: OrgSpec) -> list[StackRef]:
-    """Every stack in deployment order: by layer rank, then by name."""
-    return sorted(spec.stack_refs(), key=lambda ref: (LAYER_RANK[ref.layer], ref.name))
+    """Every stack in deployment order: by layer rank, a layer's core stacks before its team
+    slices, then by name."""
+    return sorted(spec.stack_refs(), key=lambda ref: (LAYER_RANK[ref.layer], ref.is_slice, ref.name))
 
 
 def dependencies(spec: OrgSpec) -> dict[str, list[str]]:
-    """Stack name -> names of the stacks it must follow (sorted)."""
+    """Stack name -> names of the stacks it must follow (sorted): a core stack follows every
+    core stack of the nearest earlier layer rank, a team slice its account's core stack."""
     refs = ordered_stacks(spec)
     by_rank: dict[int, list[str]] = {}
     for ref in refs:
-        by_rank.setdefault(LAYER_RANK[ref.layer], []).append(ref.name)
+        if not ref.is_slice:
+            by_rank.setdefault(LAYER_RANK[ref.layer], []).append(ref.name)
     deps = {}
     for ref in refs:
+        if ref.is_slice:
+            deps[ref.name] = [ref.core]
+            continue
         earlier = [rank for rank in by_rank if rank < LAYER_RANK[ref.layer]]
         deps[ref.name] = sorted(by_rank[max(earlier)]) if earlier else []
     return deps
@@ -130,7 +138,7 @@ def atlantis_config(spec: OrgSpec, stacks_dir: str = "generated/stacks") -> dict
         stacks_dir: where the stack directories are, relative to the repository root.
     """
     deps = dependencies(spec)
-    order = {ref.name: LAYER_RANK[ref.layer] for ref in ordered_stacks(spec)}
+    order = stack_ranks({"stacks": [{"name": n, "depends_on": d} for n, d in deps.items()]})
     projects = []
     for ref in ordered_stacks(spec):
         project: dict[str, Any] = {

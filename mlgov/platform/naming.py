@@ -694,6 +694,8 @@ def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
     the construct uses, so the check cannot drift from the output.
     """
     for ref in spec.stack_refs():
+        if ref.is_slice:  # a team slice has no baseline of its own
+            continue
         path = ("accounts", ref.account)
         yield PhysicalName(path, Kind.S3_BUCKET, bucket_name(spec, ref.account, ref.region, "platform"))
         yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "platform"))

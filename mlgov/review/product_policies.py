@@ -35,7 +35,7 @@ _KINDS = {
 
 def home_region(spec: OrgSpec) -> str:
     """The region most stacks deploy to (products launch there too; ties: the first by name)."""
-    counts = Counter(ref.region for ref in spec.stack_refs())
+    counts = Counter(ref.region for ref in spec.stack_refs() if not ref.is_slice)
     return min(counts, key=lambda region: (-counts[region], region))
 
 

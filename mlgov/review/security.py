@@ -433,8 +433,12 @@ def check_buckets(name: str, stack: dict) -> Iterator[Finding]:
             for rule in _as_list(conf.get("rule")):
                 for default in _as_list(rule.get("apply_server_side_encryption_by_default")):
                     key = str(default.get("kms_master_key_id") or "")
-                    customer_key = re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key) or re.match(
-                        r"^arn:aws:kms:[\w-]+:[0-9]{12}:key/", key
+                    # A key of this stack, a key ARN, or (a team slice naming its core stack's key)
+                    # an alias ARN outside alias/aws/, the prefix AWS reserves for its managed keys.
+                    customer_key = (
+                        re.match(r"^\$\{aws_kms_key\.[\w-]+\.(arn|id)\}$", key)
+                        or re.match(r"^arn:aws:kms:[\w-]+:[0-9]{12}:key/", key)
+                        or re.match(r"^arn:aws:kms:[\w-]+:[0-9]{12}:alias/(?!aws/)[\w/-]+$", key)
                     )
                     if default.get("sse_algorithm") in ("aws:kms", "aws:kms:dsse") and customer_key:
                         sse_ok = True

@@ -232,17 +232,36 @@ def stack_name(account_key: str, region: str, primary_region: str) -> str:
     return account_key if region == primary_region else f"{account_key}-{region}"
 
 
+TEAM_STACK_INFIX = "-team-"
+
+
+def team_stack_name(core: str, team: str) -> str:
+    """Name (and state name) of team ``team``'s slice of the account stack ``core``:
+    ``<core>-team-<team>``. Its own state, so a team's resources never sit in a state that
+    grows with the number of teams (docs/architecture.md, "Stacks")."""
+    return f"{core}{TEAM_STACK_INFIX}{team}"
+
+
 class StackRef(NamedTuple):
-    """One synthesized stack: a layer of one account in one region.
+    """One synthesized stack: a layer of one account in one region, or one team's slice of it.
 
     ``state`` names the stack's state (``<key_prefix>/<state>.tfstate``): the stack's own name,
-    or for a renamed account the name the stack had under its previous key."""
+    or for a renamed account (or team) the name the stack had under its previous key. ``team``
+    is set on a team slice (:func:`team_stack_name`), whose ``core`` is the account stack it
+    belongs to (same account and region); a core stack's ``core`` is its own name."""
 
     name: str
     account: str
     region: str
     layer: Layer
     state: str
+    team: str | None = None
+    core: str = ""
+
+    @property
+    def is_slice(self) -> bool:
+        """True for a team's slice of an account stack."""
+        return self.team is not None
 
 
 class OrgSpec(SpecModel):
@@ -327,8 +346,13 @@ class OrgSpec(SpecModel):
         return sorted(k for k, a in self.accounts.items() if a.id and not a.retired)
 
     def stack_refs(self) -> list[StackRef]:
-        """Every stack, ordered by name (the order of the spec never matters). An account without an id
-        yet (being created) or retired has none."""
+        """Every stack, ordered by name (the order of the spec never matters).
+
+        Besides one core stack per account and region, every team has its own slice of each
+        shared account it uses, in that account's primary region: of the hub (its pipelines,
+        roles and image repository) and of each test or prod account it deploys to (its roles,
+        topic and alarms). No stack grows with the number of teams. An account without an id yet (being
+        created) or retired has none."""
         refs = []
         for key, account in self.accounts.items():
             if not account.id or account.retired:
@@ -337,8 +361,33 @@ class OrgSpec(SpecModel):
             state_key = account.renamed_from or key
             for region in self.account_regions(key):
                 name, state = stack_name(key, region, primary), stack_name(state_key, region, primary)
-                refs.append(StackRef(name, key, region, account.layer, state))
+                refs.append(StackRef(name, key, region, account.layer, state, None, name))
+                if region != primary:
+                    continue
+                for team in self.slice_teams(key):
+                    former = self.teams[team].renamed_from or team
+                    refs.append(
+                        StackRef(
+                            team_stack_name(name, team),
+                            key,
+                            region,
+                            account.layer,
+                            team_stack_name(state, former),
+                            team,
+                            name,
+                        )
+                    )
         return sorted(refs)
+
+    def slice_teams(self, key: str) -> list[str]:
+        """Teams with a slice of account ``key``'s primary-region stack, sorted: every team in
+        the hub, the teams with a stage there in a test or prod account, none elsewhere."""
+        layer = self.accounts[key].layer
+        if layer == Layer.hub:
+            return sorted(self.teams) if key == self.hub else []
+        if layer in (Layer.test, Layer.prod):
+            return sorted(name for name, team in self.teams.items() if any(s.account == key for s in team.stages))
+        return []
 
 
 def _pydantic_problems(exc: ValidationError, located: Located) -> list[Problem]:

@@ -2,13 +2,17 @@
 
 Beside the spec (paths relative to its folder):
 
-- ``customizations/layers/<layer>/*.tf.json``: merged into every stack of that layer
+- ``customizations/layers/<layer>/*.tf.json``: merged into every core stack of that layer
   (``management``, ``shared-services``, ``dev``, ``test``, ``prod``, ``data``), every region;
+  never into a team's slice of an account, which would then hold a second copy;
 - ``customizations/accounts/<account key>/*.tf.json``: merged into that account's stack in its
-  primary region (the stack named after the key).
+  primary region (the stack named after the key);
+- ``customizations/stacks/<stack name>/*.tf.json``: merged into exactly that stack (a team's
+  slice included); ``mlgov migrate split-stacks`` writes its ``import`` and ``removed`` blocks
+  here (docs/changing-the-platform.md).
 
-A fragment may hold ``resource``, ``data``, ``output``, ``locals``, ``moved`` and ``import``
-blocks, in Terraform's JSON syntax. The backend, providers and modules stay mlgov's: a fragment
+A fragment may hold ``resource``, ``data``, ``output``, ``locals``, ``moved``, ``import`` and
+``removed`` blocks, in Terraform's JSON syntax. The backend, providers and modules stay mlgov's: a fragment
 with ``terraform``, ``provider`` or ``module`` is refused (a module source would also need the
 network at ``init``). Addresses are the fragment's own names, never derived from positions, so
 they are stable; one that is already in the stack (mlgov's or another fragment's) is refused, as
@@ -29,11 +33,12 @@ from mlgov.platform.canonical import Tree, canonical_json
 from mlgov.spec.model import Layer, OrgSpec
 
 FOLDER = "customizations"
+FOLDERS = ("layers", "accounts", "stacks")
 SUFFIX = ".tf.json"
 # Named blocks: {type: {name: body}} (resource, data) or {name: value} (output, locals).
 TWO_LEVEL = ("resource", "data")
 ONE_LEVEL = ("output", "locals")
-LISTS = ("moved", "import")
+LISTS = ("moved", "import", "removed")
 MLGOV_ONLY = ("terraform", "provider", "module")
 # Terraform identifiers (block labels): a letter or underscore, then letters, digits, _ and -.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -51,9 +56,14 @@ def fragments(spec: OrgSpec) -> dict[str, list[Path]]:
     root = home / FOLDER
     known = {layer.value for layer in Layer}
     for kind in sorted(p.name for p in root.iterdir()):
-        if kind not in {"layers", "accounts"}:
-            raise CustomizationError(f"{root / kind}: unknown folder (expected layers/ or accounts/)")
-    for folder, allowed, what in (("layers", known, "layer"), ("accounts", set(spec.accounts), "account key")):
+        if kind not in FOLDERS:
+            raise CustomizationError(f"{root / kind}: unknown folder (expected layers/, accounts/ or stacks/)")
+    stacks = {ref.name for ref in spec.stack_refs()}
+    for folder, allowed, what in (
+        ("layers", known, "layer"),
+        ("accounts", set(spec.accounts), "account key"),
+        ("stacks", stacks, "stack"),
+    ):
         for entry in sorted((root / folder).iterdir()) if (root / folder).is_dir() else []:
             if entry.name not in allowed:
                 raise CustomizationError(
@@ -61,9 +71,10 @@ def fragments(spec: OrgSpec) -> dict[str, list[Path]]:
                 )
     out: dict[str, list[Path]] = {}
     for ref in spec.stack_refs():
-        files = sorted((root / "layers" / ref.layer.value).glob(f"*{SUFFIX}"))
+        files = [] if ref.is_slice else sorted((root / "layers" / ref.layer.value).glob(f"*{SUFFIX}"))
         if ref.name == ref.account:  # the account's primary-region stack is named after its key
             files += sorted((root / "accounts" / ref.account).glob(f"*{SUFFIX}"))
+        files += sorted((root / "stacks" / ref.name).glob(f"*{SUFFIX}"))
         if files:
             out[ref.name] = files
     return out

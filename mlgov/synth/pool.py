@@ -94,8 +94,9 @@ def resolve_jobs(requested: int | None, stacks: int, environ=None) -> int:
 
 
 def queue_order(refs: list[StackRef]) -> list[StackRef]:
-    """``refs`` in the order workers take them: hub first, then dev, management, test/prod."""
-    return sorted(refs, key=lambda ref: (LAYER_ORDER[ref.layer], ref.name))
+    """``refs`` in the order workers take them: hub first, then dev, management, test/prod, then
+    the teams' slices of the shared accounts (small: they fill the gaps at the end)."""
+    return sorted(refs, key=lambda ref: (ref.is_slice, LAYER_ORDER[ref.layer], ref.name))
 
 
 # --- wire format ---------------------------------------------------------------------------
@@ -295,10 +296,10 @@ def _synth_one(
     # cdktf and the constructs load only after provider_loader.install() (worker_main).
     from cdktf import App
 
-    from mlgov.modules.app import STACK_CLASSES
+    from mlgov.modules.app import stack_class
 
     app = App(outdir=str(outdir), stack_traces=False)
-    stack = STACK_CLASSES[ref.layer](app, ref.name, spec=spec, ref=ref)
+    stack = stack_class(ref)(app, ref.name, spec=spec, ref=ref)
     plugins.apply(loaded, stack, spec, ref)
     app.synth()
     files, docs = canonical_tree(outdir)

@@ -176,7 +176,7 @@ def security_group_rules(r: network.ResolvedNetwork) -> list[SecurityGroupRules]
 def _networks(spec: OrgSpec) -> Iterator[Figure]:
     for ref in spec.stack_refs():
         r = network.account_network(spec, ref.account, ref.region)
-        if r is None:
+        if r is None or ref.is_slice:  # the network is in the core stack
             continue
         path = ("accounts", ref.account, "network")
         where = f"{ref.account} in {ref.region}"

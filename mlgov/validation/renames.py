@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlgov.spec.located import dotted
-from mlgov.spec.model import OrgSpec, StackRef
+from mlgov.spec.model import OrgSpec, StackRef, team_stack_name
 
 Finding = tuple[tuple, str]
 
@@ -87,8 +87,27 @@ def state_problems(spec: OrgSpec) -> Iterator[Finding]:
                 f"{ref.account} in {ref.region}, expected one name per stack); rename an account",
             )
         else:
+            where: tuple = ("accounts", ref.account, "renamed_from")
+            renamed = _renamed_team(spec, ref, first)
+            if renamed is not None:
+                old = spec.teams[renamed].renamed_from
+                if old in spec.teams or [t.renamed_from for t in spec.teams.values()].count(old) > 1:
+                    continue  # rename_problems names that renamed_from already
+                where = ("teams", renamed, "renamed_from")
             yield (
-                ("accounts", ref.account, "renamed_from"),
+                where,
                 f"stack {ref.name} would use the state of stack {first.name} (got state "
                 f"{spec.terraform.state.key_prefix}/{ref.state}.tfstate twice, expected one state per stack)",
             )
+
+
+def _renamed_team(spec: OrgSpec, *refs: StackRef) -> str | None:
+    """The renamed team whose slice's state (its old name's) is one of ``refs``' clashing states,
+    if a team's ``renamed_from`` is what makes two team slices share a state."""
+    for ref in refs:
+        if ref.team is None:
+            continue
+        old = spec.teams[ref.team].renamed_from
+        if old is not None and ref.state.endswith(team_stack_name("", old)):
+            return ref.team
+    return None

@@ -138,9 +138,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def select_buildspec(world, hub_stack, spec, team: str, group: str) -> str | None:
     name = naming.select_project(spec, team, group)
-    for attrs in hub_stack.resources("aws_codebuild_project").values():
-        if attrs.get("name") == name:
-            return (attrs.get("source") or {}).get("buildspec")
+    for member in world.family(hub_stack):  # the team's pipelines are in its slice of the hub
+        for attrs in member.resources("aws_codebuild_project").values():
+            if attrs.get("name") == name:
+                return (attrs.get("source") or {}).get("buildspec")
     return None
 
 
@@ -283,6 +284,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
         w.key_arn(stack, platform_alias) or "",
         account_id,
         resource_policy=w.key_policy(stack, platform_alias),
+        context={"kms:ResourceAliases": [platform_alias]},  # AWS adds the key's aliases to every request
     )
     for kind, url in sorted(baselines.items()):
         j.call(
@@ -316,7 +318,16 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     monitoring_alias = naming.kms_alias(spec, "monitoring")
     monitoring_key = w.key_arn(stack, monitoring_alias) or ""
     key_policy = w.key_policy(stack, monitoring_alias)
-    j.call(step, monitor, "monitoring", "kms:GenerateDataKey", monitoring_key, account_id, resource_policy=key_policy)
+    j.call(
+        step,
+        monitor,
+        "monitoring",
+        "kms:GenerateDataKey",
+        monitoring_key,
+        account_id,
+        resource_policy=key_policy,
+        context={"kms:ResourceAliases": [monitoring_alias]},
+    )
 
     # 13 who reads the reports.
     step = f"{tag} 13 {stage.name} reports reach their readers"
@@ -358,7 +369,11 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     # 14 alarms notify the team's topic.
     step = f"{tag} 14 {stage.name} alarms notify the team"
     topic_arn = f"arn:aws:sns:{region}:{account_id}:{naming.monitoring_topic(spec, team)}"
-    alarms = {a.get("alarm_name"): stack.resolve(a) for a in stack.resources("aws_cloudwatch_metric_alarm").values()}
+    alarms = {  # the team's alarms are in its slice of the account
+        a.get("alarm_name"): member.resolve(a)
+        for member in w.family(stack)
+        for a in member.resources("aws_cloudwatch_metric_alarm").values()
+    }
     for what in ("5xx", "latency"):
         alarm_name = naming.endpoint_alarm(spec, team, group, what)
         alarm = alarms.get(alarm_name)
@@ -426,9 +441,10 @@ def _images(j, tag, team, stage, parameters, account) -> None:
     repository = naming.team_image_repository(spec, team)
     arn = f"arn:aws:ecr:{j.hub_region}:{j.hub_id}:repository/{repository}"
     policy_doc = None
-    for address, attrs in j.hub_stack.resources("aws_ecr_repository_policy").items():
-        if attrs.get("repository", "").endswith(f".{naming.construct_id(team)}.name}}"):
-            policy_doc = w.collected.get(f"stacks/{j.hub_stack.name}:aws_ecr_repository_policy.{address}:policy")
+    for member in w.family(j.hub_stack):  # the team's repository is in its slice of the hub
+        for address, attrs in member.resources("aws_ecr_repository_policy").items():
+            if attrs.get("repository", "").endswith(f".{naming.construct_id(team)}.name}}"):
+                policy_doc = w.collected.get(f"stacks/{member.name}:aws_ecr_repository_policy.{address}:policy")
     if policy_doc is None:
         j.fact(step, False, f"repository {repository} has no repository policy")
         return

@@ -34,11 +34,25 @@ def test_spec_story(bridge, case):
     check(problems(case.world))
 
 
+def _holder(tree: dict[str, bytes], stack: str, rtype: str, address: str) -> str:
+    """Path of the stack that holds ``rtype.address``: ``stack`` or one of its team slices
+    (``<stack>-team-<team>``, the same account); exactly one must."""
+    found = [
+        path
+        for path, data in tree.items()
+        if path.endswith("/cdk.tf.json")
+        and (path == f"stacks/{stack}/cdk.tf.json" or path.startswith(f"stacks/{stack}-team-"))
+        and address in json.loads(data).get("resource", {}).get(rtype, {})
+    ]
+    assert len(found) == 1, (stack, rtype, address, found)
+    return found[0]
+
+
 def _policy_edit(stack: str, rtype: str, address: str, attr: str, edit):
     """A tree edit: ``edit(document)`` changes one policy document of one resource."""
 
     def apply(tree: dict[str, bytes]) -> None:
-        path = f"stacks/{stack}/cdk.tf.json"
+        path = _holder(tree, stack, rtype, address)
         doc = json.loads(tree[path])
         attrs = doc["resource"][rtype][address]
         policy = json.loads(attrs[attr])
@@ -51,7 +65,7 @@ def _policy_edit(stack: str, rtype: str, address: str, attr: str, edit):
 
 def _attr_edit(stack: str, rtype: str, address: str, edit):
     def apply(tree: dict[str, bytes]) -> None:
-        path = f"stacks/{stack}/cdk.tf.json"
+        path = _holder(tree, stack, rtype, address)
         doc = json.loads(tree[path])
         edit(doc["resource"][rtype][address])
         tree[path] = json.dumps(doc).encode()

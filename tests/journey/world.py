@@ -122,6 +122,11 @@ class World:
                     role.policies[name] = inline
                 self.roles[role.arn] = role
         self.launchers = self._launchers()
+        # An account stack's team slices (same account and region): its lookups by name see them.
+        self.slices: dict[str, list[Stack]] = {}
+        for ref in spec.stack_refs():
+            if ref.is_slice and ref.name in self.stacks:
+                self.slices.setdefault(ref.core, []).append(self.stacks[ref.name])
 
     def _launchers(self) -> dict[str, set[str]]:
         """Launch role ARN -> ARNs of the roles that can run a launch as it.
@@ -132,7 +137,11 @@ class World:
         launching account) can launch its products. Nobody else reaches a launch role: its trust
         names only the Service Catalog service.
         """
-        hub = next((s for s in self.stacks.values() if s.account == self.account_id(self.spec.hub)), None)
+        slices = {ref.name for ref in self.spec.stack_refs() if ref.is_slice}
+        hub = next(
+            (s for s in self.stacks.values() if s.account == self.account_id(self.spec.hub) and s.name not in slices),
+            None,
+        )
         if hub is None:
             return {}
         local_roles: dict[str, set[str]] = {}
@@ -252,13 +261,19 @@ class World:
     def role(self, account_key: str, name: str) -> Role | None:
         return self.roles.get(policy.role_arn(self.account_id(account_key), name))
 
+    def family(self, stack: Stack) -> list[Stack]:
+        """``stack`` and its teams' slices of the same account and region (``<stack>-team-<team>``)."""
+        return [stack, *self.slices.get(stack.name, [])]
+
     def resource_policy(self, stack: Stack, rtype: str, attr: str, where: str | None = None) -> dict | None:
-        """The concrete policy document of the first ``rtype`` resource of a stack whose
-        statements mention ``where`` (an ARN or name), or of the only one if ``where`` is None."""
-        for address in stack.resources(rtype):
-            doc = self.collected.get(f"stacks/{stack.name}:{rtype}.{address}:{attr}")
-            if doc and (where is None or where in json.dumps(doc)):
-                return doc
+        """The concrete policy document of the first ``rtype`` resource of a stack (or of its
+        team slices) whose statements mention ``where`` (an ARN or name), or of the first one if
+        ``where`` is None."""
+        for member in self.family(stack):
+            for address in member.resources(rtype):
+                doc = self.collected.get(f"stacks/{member.name}:{rtype}.{address}:{attr}")
+                if doc and (where is None or where in json.dumps(doc)):
+                    return doc
         return None
 
     def key_arn(self, stack: Stack, alias: str) -> str | None:
@@ -277,7 +292,11 @@ class World:
         return None
 
     def rule(self, stack: Stack, name: str) -> tuple[dict, list[dict]] | None:
-        """(event pattern, targets) of the rule called ``name`` in a stack."""
+        """(event pattern, targets) of the rule called ``name`` in a stack or its team slices."""
+        for member in self.family(stack)[1:]:
+            found = self.rule(member, name)
+            if found is not None:
+                return found
         for address, attrs in stack.resources("aws_cloudwatch_event_rule").items():
             if attrs.get("name") == name:
                 targets = [
@@ -294,9 +313,11 @@ class World:
         ]
 
     def pipeline(self, stack: Stack, name: str) -> dict | None:
-        for attrs in stack.resources("aws_codepipeline").values():
-            if attrs.get("name") == name:
-                return stack.resolve(attrs)
+        """The pipeline called ``name`` in a stack or its team slices, references resolved."""
+        for member in self.family(stack):
+            for attrs in member.resources("aws_codepipeline").values():
+                if attrs.get("name") == name:
+                    return member.resolve(attrs)
         return None
 
     def ssm(self, stack: Stack) -> dict[str, tuple[str, str]]:

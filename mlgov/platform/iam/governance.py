@@ -27,7 +27,14 @@ from mlgov.platform.iam.actions import (
     SAGEMAKER_DESCRIBE_PACKAGE,
     SQS_SEND,
 )
-from mlgov.platform.iam.common import OWN_TEAM, approve_packages, register_pending, service_trust, team_roles_in_org
+from mlgov.platform.iam.common import (
+    OWN_TEAM,
+    approve_packages,
+    kms_by_alias,
+    register_pending,
+    service_trust,
+    team_roles_in_org,
+)
 from mlgov.spec.model import OrgSpec
 
 # Action sets of the hub's documents.
@@ -301,8 +308,21 @@ def start_deploy_trust(spec: OrgSpec) -> str:
     return service_trust(EVENTS, _hub_id(spec))
 
 
-def _pipeline_key(key_arn: str) -> dict[str, Any]:
-    return policy.statement("ArtifactKey", PIPELINE_KEY_USE, [key_arn])
+def _pipeline_key(spec: OrgSpec, region: str) -> dict[str, Any]:
+    """The hub key by its alias: a team's roles live in the team's own stack, which knows the
+    key only by name (its id is random and in the hub's core stack)."""
+    return kms_by_alias("ArtifactKey", PIPELINE_KEY_USE, region, _hub_id(spec), artifact_key_alias(spec))
+
+
+def artifact_key_alias(spec: OrgSpec) -> str:
+    """Alias of the hub's model-artifacts key."""
+    return naming.kms_alias(spec, "model-artifacts")
+
+
+def artifact_key_alias_arn(spec: OrgSpec, region: str) -> str:
+    """The hub's model-artifacts key by its alias ARN, for the arguments that take one (a team
+    slice's CodeBuild project and pipeline artifact store)."""
+    return arns.kms_alias(region, _hub_id(spec), artifact_key_alias(spec))
 
 
 SOURCE_WRITE = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject")
@@ -323,7 +343,7 @@ def _read_sources(pipeline_bucket: str) -> dict[str, Any]:
     )
 
 
-def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: str) -> list[dict[str, Any]]:
+def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
     """A team's pipelines: reads the shared source, its own artifact store, its select builds,
     and its stage deploy roles only."""
     hub_id = _hub_id(spec)
@@ -335,7 +355,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: s
             "OwnArtifactStore", PIPELINE_STORE, policy.bucket_arns(naming.team_pipeline_bucket(spec, team))
         ),
         _sources_read_only(pipeline_bucket),
-        _pipeline_key(key_arn),
+        _pipeline_key(spec, region),
         policy.statement(
             "SelectBuild",
             CODEBUILD_RUN,
@@ -349,7 +369,7 @@ def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str, key_arn: s
     ]
 
 
-def select_model_statements(spec: OrgSpec, team: str, region: str, key_arn: str) -> list[dict[str, Any]]:
+def select_model_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
     """A team's select builds: list and describe its central packages, its own artifact store, log."""
     hub_id = _hub_id(spec)
     pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
@@ -371,7 +391,7 @@ def select_model_statements(spec: OrgSpec, team: str, region: str, key_arn: str)
             "OwnArtifactStore", OBJECT_READ_WRITE, [arns.objects(naming.team_pipeline_bucket(spec, team))]
         ),
         _sources_read_only(pipeline_bucket),
-        _pipeline_key(key_arn),
+        _pipeline_key(spec, region),
         policy.statement("Logs", LOG_GROUP_CREATE + LOG_DELIVERY, [f"{g}:*" for g in log_groups] + log_groups),
     ]
 

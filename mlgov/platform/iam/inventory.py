@@ -202,6 +202,13 @@ class _Stack:
 
 def _stack(spec: OrgSpec, ref: StackRef) -> Iterator[PolicyDocument]:
     s = _Stack(spec, ref)
+    if ref.team is not None:  # a team's slice of the hub or of a stage account: no baseline
+        if ref.layer == Layer.hub:
+            _hub_team(s, ref.team)
+        else:
+            _stage_team(s, ref.team)
+        yield from s.docs
+        return
     _baseline(s)
     layer = ref.layer
     if layer in (Layer.dev, Layer.test, Layer.prod):
@@ -266,19 +273,59 @@ def _hub(s: _Stack) -> None:
     if spec.teams and region == naming.hub_region(spec):
         _hub_governance(s)
         s.key("images", "images")
-        for team in naming.by_label(spec, spec.teams):
-            repository = naming.team_image_repository(spec, team)
-            address = naming.construct_id(team)
-            text = repository_policy(spec, team)
-            s.add("aws_ecr_repository_policy", address, "policy", "repository", repository, text)
     if spec.service_catalog and spec.service_catalog.portfolios:
         s.key("catalog", "catalog", iam_catalog.template_key_statements(spec, region))
         bucket = naming.bucket_name(spec, spec.hub, region, "catalog")
         s.bucket("catalog", bucket, iam_catalog.template_bucket_statements(spec, bucket))
 
 
+def _hub_team(s: _Stack, team: str) -> None:
+    """HubTeamStack: the team's pipelines (HubPipelines) and image repository (TeamRepository)."""
+    spec, region, hub_id = s.spec, s.ref.region, s.account_id
+    s.bucket(
+        naming.construct_id("pipeline", naming.team_label(spec, team)),
+        naming.team_pipeline_bucket(spec, team),
+        iam_hub.team_pipeline_bucket_statements(spec, team),
+    )
+    s.role(
+        naming.construct_id(team, "deploy_pipeline"),
+        naming.team_role(spec, team, "deploy-pipeline"),
+        iam_hub.pipeline_trust(spec),
+        iam_hub.deploy_pipeline_statements(spec, team, region),
+    )
+    s.role(
+        naming.construct_id(team, "select_model"),
+        naming.team_role(spec, team, "select-model"),
+        iam_hub.select_trust(spec),
+        iam_hub.select_model_statements(spec, team, region),
+    )
+    s.role(
+        naming.construct_id(team, "start_deploy"),
+        naming.team_role(spec, team, "start-deploy"),
+        iam_hub.start_deploy_trust(spec),
+        iam_hub.start_deploy_statements(spec, team, region),
+    )
+    for group in spec.teams[team].governance.model_package_groups:
+        group_rule = naming.central_approval_rule(spec, team, group)
+        s.dlq(
+            f"{naming.construct_id(team, group)}_approved_dlq",
+            naming.dlq(group_rule),
+            arns.event_rule(region, hub_id, group_rule),
+            iam_hub.EVENTS,
+        )
+    repository = naming.team_image_repository(spec, team)
+    s.add(
+        "aws_ecr_repository_policy",
+        naming.construct_id(team),
+        "policy",
+        "repository",
+        repository,
+        repository_policy(spec, team),
+    )
+
+
 def _hub_governance(s: _Stack) -> None:
-    """HubGovernance: registry, bus, promotion, per-team pipelines, gates."""
+    """HubGovernance: registry, bus, promotion, gates (each team's pipelines: :func:`_hub_team`)."""
     spec, region, hub_id = s.spec, s.ref.region, s.account_id
     key = key_arn("model_artifacts")
     # HubRegistry
@@ -336,39 +383,6 @@ def _hub_governance(s: _Stack) -> None:
         function_name,
         lambda_permission_text(permission),
     )
-    # HubPipelines
-    for team in naming.by_label(spec, spec.teams):
-        s.bucket(
-            naming.construct_id("pipeline", naming.team_label(spec, team)),
-            naming.team_pipeline_bucket(spec, team),
-            iam_hub.team_pipeline_bucket_statements(spec, team),
-        )
-        s.role(
-            naming.construct_id(team, "deploy_pipeline"),
-            naming.team_role(spec, team, "deploy-pipeline"),
-            iam_hub.pipeline_trust(spec),
-            iam_hub.deploy_pipeline_statements(spec, team, region, key),
-        )
-        s.role(
-            naming.construct_id(team, "select_model"),
-            naming.team_role(spec, team, "select-model"),
-            iam_hub.select_trust(spec),
-            iam_hub.select_model_statements(spec, team, region, key),
-        )
-        s.role(
-            naming.construct_id(team, "start_deploy"),
-            naming.team_role(spec, team, "start-deploy"),
-            iam_hub.start_deploy_trust(spec),
-            iam_hub.start_deploy_statements(spec, team, region),
-        )
-        for group in spec.teams[team].governance.model_package_groups:
-            group_rule = naming.central_approval_rule(spec, team, group)
-            s.dlq(
-                f"{naming.construct_id(team, group)}_approved_dlq",
-                naming.dlq(group_rule),
-                arns.event_rule(region, hub_id, group_rule),
-                iam_hub.EVENTS,
-            )
     # HubGates
     trust = iam_hub.people_trust(spec)
     s.role("ml_engineer", naming.role_name(spec, "ml-engineer"), trust, iam_hub.ml_engineer_statements(spec, region))
@@ -474,68 +488,69 @@ def _dev_governance(s: _Stack, team: str, data: list[dict[str, Any]]) -> None:
 
 
 def _stage(s: _Stack) -> None:
-    """DeploymentAccountStack (primary region, teams deploying here): StageGovernance."""
-    spec, ref, account_id, region = s.spec, s.ref, s.account_id, s.ref.region
+    """StageAccountStack (primary region, teams deploying here): the monitoring key and bucket."""
+    spec, ref, region = s.spec, s.ref, s.ref.region
     teams = governance.stage_teams(spec, ref.account)
     if not teams or region != naming.primary_region(spec, ref.account):
         return
-    platform_key = key_arn("platform")
-    monitored = ref.account in monitoring.monitored_accounts(spec)
-    if monitored:
+    if ref.account in monitoring.monitored_accounts(spec):
         s.key("monitoring", "monitoring", iam_monitoring.key_statements(spec, ref.account, region))
         s.bucket(
             "monitoring",
             naming.monitoring_bucket(spec, ref.account),
             iam_monitoring.bucket_statements(spec, ref.account),
         )
-        for team in iam_monitoring.monitored_teams(spec, ref.account):
-            s.add(
-                "aws_sns_topic_policy",
-                f"{naming.construct_id(team)}_monitoring",
-                "policy",
-                "topic",
-                naming.monitoring_topic(spec, team),
-                iam_monitoring.topic_policy(spec, team, ref.account, region),
-            )
+
+
+def _stage_team(s: _Stack, team: str) -> None:
+    """StageTeamStack: a team's roles in a stage account (StageGovernance) and its alarm topic."""
+    spec, ref, account_id, region = s.spec, s.ref, s.account_id, s.ref.region
+    monitored = ref.account in monitoring.monitored_accounts(spec)
+    if monitored and team in iam_monitoring.monitored_teams(spec, ref.account):
+        s.add(
+            "aws_sns_topic_policy",
+            f"{naming.construct_id(team)}_monitoring",
+            "policy",
+            "topic",
+            naming.monitoring_topic(spec, team),
+            iam_monitoring.topic_policy(spec, team, ref.account, region),
+        )
     sagemaker = service_trust("sagemaker.amazonaws.com", account_id)
-    for team in teams:
-        watched, batch_groups, in_network = governance.stage_team_scope(spec, team, ref.account, monitored)
+    watched, batch_groups, in_network = governance.stage_team_scope(spec, team, ref.account, monitored)
+    s.role(
+        naming.construct_id(team, "deploy"),
+        naming.team_role(spec, team, "deploy"),
+        iam_stage.deploy_trust(spec, team),
+        iam_stage.deploy_statements(spec, team, ref.account, region),
+    )
+    s.role(
+        naming.construct_id(team, "endpoint_deployer"),
+        naming.team_role(spec, team, "endpoint-deployer"),
+        service_trust("cloudformation.amazonaws.com", account_id),
+        iam_stage.deployer_statements(spec, team, ref.account, region, watched=watched, batch_groups=batch_groups),
+    )
+    s.role(
+        naming.construct_id(team, "endpoint"),
+        naming.team_role(spec, team, "endpoint"),
+        sagemaker,
+        iam_stage.endpoint_statements(
+            spec, team, ref.account, region, batch_groups=batch_groups, in_network=in_network
+        ),
+    )
+    if watched:
         s.role(
-            naming.construct_id(team, "deploy"),
-            naming.team_role(spec, team, "deploy"),
-            iam_stage.deploy_trust(spec, team),
-            iam_stage.deploy_statements(spec, team, ref.account, region),
-        )
-        s.role(
-            naming.construct_id(team, "endpoint_deployer"),
-            naming.team_role(spec, team, "endpoint-deployer"),
-            service_trust("cloudformation.amazonaws.com", account_id),
-            iam_stage.deployer_statements(
-                spec, team, ref.account, region, platform_key, watched=watched, batch_groups=batch_groups
-            ),
-        )
-        s.role(
-            naming.construct_id(team, "endpoint"),
-            naming.team_role(spec, team, "endpoint"),
+            naming.construct_id(team, "monitoring"),
+            naming.team_role(spec, team, "monitoring"),
             sagemaker,
-            iam_stage.endpoint_statements(
-                spec, team, ref.account, region, platform_key, batch_groups=batch_groups, in_network=in_network
-            ),
+            iam_stage.monitoring_statements(spec, team, ref.account, region),
         )
-        if watched:
-            s.role(
-                naming.construct_id(team, "monitoring"),
-                naming.team_role(spec, team, "monitoring"),
-                sagemaker,
-                iam_stage.monitoring_statements(spec, team, ref.account, region, platform_key, key_arn("monitoring")),
-            )
-        if batch_groups:
-            s.role(
-                naming.construct_id(team, "batch"),
-                naming.team_role(spec, team, "batch"),
-                sagemaker,
-                iam_stage.batch_statements(spec, team, ref.account, region, batch_groups),
-            )
+    if batch_groups:
+        s.role(
+            naming.construct_id(team, "batch"),
+            naming.team_role(spec, team, "batch"),
+            sagemaker,
+            iam_stage.batch_statements(spec, team, ref.account, region, batch_groups),
+        )
 
 
 def _data(s: _Stack) -> None:

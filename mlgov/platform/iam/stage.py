@@ -2,9 +2,10 @@
 
 Per team deploying into a test or prod account: the deploy role (assumed by the hub pipeline
 role only), CloudFormation's endpoint deployer, the endpoints' execution role and, where used,
-the monitoring and batch roles. The account's platform key and the monitoring key are
-Terraform references (a key's id is random): the documents naming them take them as arguments.
-Access to the hub's key is by alias (``kms:ResourceAliases``), as its id is not known from the spec.
+the monitoring and batch roles. These roles live in the team's own slice of the account
+(``<account>-team-<team>``), so every key they use is addressed by its alias
+(``kms:ResourceAliases``): a key's id is random and known only to the stack that creates it
+(the account's core stack, or the hub's).
 """
 
 from __future__ import annotations
@@ -88,6 +89,24 @@ def _hub_key(sid: str, spec: OrgSpec, key_actions: Sequence[str]) -> dict[str, A
     return kms_by_alias(sid, key_actions, hub_region, hub_id, naming.kms_alias(spec, "model-artifacts"))
 
 
+def _account_key(
+    sid: str,
+    spec: OrgSpec,
+    account_key: str,
+    region: str,
+    purpose: str,
+    key_actions: Sequence[str],
+    conditions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Use of one of the account's own keys (``platform``, ``monitoring``) by its alias: the team's
+    roles live in the team's own stack, which knows the key only by name (its id is random and
+    in the account's core stack)."""
+    statement = kms_by_alias(sid, key_actions, region, spec.accounts[account_key].id, naming.kms_alias(spec, purpose))
+    if conditions:
+        statement["Condition"] = {**statement["Condition"], **conditions}
+    return statement
+
+
 def _platform_bucket(spec: OrgSpec, account_key: str, region: str) -> str:
     """The account's platform bucket (the baseline's, :mod:`mlgov.modules.base`): data capture and batch data."""
     return naming.bucket_name(spec, account_key, region, "platform")
@@ -148,7 +167,6 @@ def deployer_statements(
     team: str,
     account_key: str,
     region: str,
-    platform_key_arn: str,
     *,
     watched: bool,
     batch_groups: Sequence[str],
@@ -195,14 +213,17 @@ def deployer_statements(
             ],
             conditions={"StringEquals": {"iam:AWSServiceName": AUTOSCALING_SLR}},
         ),
-        policy.statement(
+        _account_key(
             "EndpointKeyGrants",
+            spec,
+            account_key,
+            region,
+            "platform",
             actions.KMS_GRANT,
-            [platform_key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
         # DescribeKey requests never carry kms:GrantIsForAWSResource: a statement of its own.
-        policy.statement("EndpointKeyDescribe", ["kms:DescribeKey"], [platform_key_arn]),
+        _account_key("EndpointKeyDescribe", spec, account_key, region, "platform", ["kms:DescribeKey"]),
         *_monitoring_rights(spec, team, account_id, region, watched, batch_groups),
     ]
 
@@ -252,7 +273,6 @@ def endpoint_statements(
     team: str,
     account_key: str,
     region: str,
-    platform_key_arn: str,
     *,
     batch_groups: Sequence[str],
     in_network: bool,
@@ -273,8 +293,13 @@ def endpoint_statements(
         ),
         _hub_key("HubArtifactKey", spec, actions.KMS_READ),
         policy.statement("DataCapture", actions.S3_PUT, [arns.objects(platform_bucket, f"data-capture/{label}")]),
-        policy.statement(
-            "DataCaptureKey", actions.KMS_DECRYPT + actions.KMS_ENCRYPT + actions.KMS_DATA_KEY, [platform_key_arn]
+        _account_key(
+            "DataCaptureKey",
+            spec,
+            account_key,
+            region,
+            "platform",
+            actions.KMS_DECRYPT + actions.KMS_ENCRYPT + actions.KMS_DATA_KEY,
         ),
         # Images come from the team's repository in the hub or AWS's SageMaker registries (what
         # the promotion function lets through).
@@ -320,8 +345,6 @@ def monitoring_statements(
     team: str,
     account_key: str,
     region: str,
-    platform_key_arn: str,
-    monitoring_key_arn: str,
 ) -> list[dict[str, Any]]:
     """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""
     account_id = spec.accounts[account_key].id
@@ -340,7 +363,7 @@ def monitoring_statements(
             [arns.bucket(platform_bucket)],
             conditions={"StringLike": {"s3:prefix": [f"data-capture/{label}/*"]}},
         ),
-        policy.statement("CapturedDataKey", actions.KMS_DECRYPT, [platform_key_arn]),
+        _account_key("CapturedDataKey", spec, account_key, region, "platform", actions.KMS_DECRYPT),
         policy.statement(
             "ReadBaselines",
             actions.S3_GET,
@@ -354,10 +377,13 @@ def monitoring_statements(
             [arns.bucket(reports)],
             conditions={"StringLike": {"s3:prefix": [f"{label}/*"]}},
         ),
-        policy.statement(
+        _account_key(
             "MonitoringKey",
+            spec,
+            account_key,
+            region,
+            "monitoring",
             actions.KMS_DECRYPT + actions.KMS_ENCRYPT + actions.KMS_DATA_KEY + actions.KMS_GRANT,
-            [monitoring_key_arn],
         ),
         vpc_network_interfaces(region),
         ecr_login(),
