@@ -311,8 +311,9 @@ def test_extra_stage_types_without_protect_audit_are_refused(tmp_path):
     off.write_text(text.replace(old, "    protect_audit:\n      enabled: false\n      targets: [root]\n"))
     with pytest.raises(SpecError) as refused:
         load_spec(off)
+    line = text[: text.index(old)].count("\n") + 2  # the `enabled: false` line written above
     assert str(refused.value).splitlines() == [
-        f"{off}:306: management.guardrails.protect_audit.enabled: protect_audit is off while teams have extra "
+        f"{off}:{line}: management.guardrails.protect_audit.enabled: protect_audit is off while teams have extra "
         "instance types (its DenyPersonaRoleNamesButTerraform statement keeps the names of the roles that get a "
         "team's extra instance types in serving-prod to Terraform); enable it"
     ]
