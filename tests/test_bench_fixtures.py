@@ -63,4 +63,5 @@ def test_gen_large_org_script_validates_what_it_writes(tmp_path):
         [sys.executable, "scripts/gen-large-org", "4", str(out)], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"{out}: 4 teams, 14 accounts, 14 stacks"
+    # one stack per account, and each team's slices of the hub, its test and its prod account
+    assert proc.stdout.strip() == f"{out}: 4 teams, 14 accounts, {14 + 4 * 3} stacks"

@@ -303,7 +303,14 @@ def test_day_zero_journey(render_spec, tf_cli_config, moto_endpoint, tmp_path):
     tree = render_spec(spec_file)
     # THEN every account has its stacks, which name the vended ids
     names = sorted(p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json"))
-    assert names == ["data-lake", MGMT, "ml-dev-churn", "ml-dev-fraud", "ml-prod", "ml-shared-services", "ml-test"]
+    assert names == sorted(
+        ["data-lake", MGMT, "ml-dev-churn", "ml-dev-fraud", "ml-prod", "ml-shared-services", "ml-test"]
+        + [
+            f"{account}-team-{team}"
+            for account in ("ml-prod", "ml-shared-services", "ml-test")
+            for team in ("churn", "fraud")
+        ]
+    )
     churn = json.loads(tree["stacks/ml-dev-churn/cdk.tf.json"])
     assert churn["provider"]["aws"][0]["allowed_account_ids"] == [dev]
     # AND the team's dev stack plans (real terraform, offline)

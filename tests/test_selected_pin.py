@@ -107,7 +107,14 @@ def test_the_pin_check_before_prod_passes_only_for_the_same_package_unchanged():
 
 
 def test_every_stage_behind_an_approval_checks_the_pin_before_it_deploys(stacks):
-    for address, pipeline in stacks["ml-shared-services"]["resource"]["aws_codepipeline"].items():
+    hub_pipelines = {
+        address: pipeline
+        for name, stack in stacks.items()
+        if name.startswith("ml-shared-services-team-")
+        for address, pipeline in stack["resource"].get("aws_codepipeline", {}).items()
+    }
+    assert hub_pipelines  # the teams' pipelines, each in its team's slice of the hub
+    for address, pipeline in hub_pipelines.items():
         select_project = pipeline["stage"][1]["action"][0]["configuration"]["ProjectName"]
         for stage in pipeline["stage"][2:]:
             actions = sorted(stage["action"], key=lambda a: a["run_order"])
@@ -131,10 +138,10 @@ def test_the_buildspec_holds_no_terraform_template_sequence():
 
 
 def test_the_prod_approval_shows_the_pin(stacks):
-    pipeline = stacks["ml-shared-services"]["resource"]["aws_codepipeline"]["fraud_card_scoring"]
+    pipeline = stacks["ml-shared-services-team-fraud"]["resource"]["aws_codepipeline"]["fraud_card_scoring"]
     (select,) = pipeline["stage"][1]["action"]
     assert select["namespace"] == assets.SELECT_NAMESPACE
-    project = stacks["ml-shared-services"]["resource"]["aws_codebuild_project"]["fraud_card_scoring"]
+    project = stacks["ml-shared-services-team-fraud"]["resource"]["aws_codebuild_project"]["fraud_card_scoring"]
     assert json.loads(project["source"]["buildspec"])["env"]["exported-variables"] == list(assets.PIN_VARIABLES)
     (approve,) = [a for a in pipeline["stage"][3]["action"] if a["category"] == "Approval"]
     for variable in assets.PIN_VARIABLES:
