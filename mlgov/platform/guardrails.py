@@ -200,6 +200,17 @@ class Scp:
         return len(self.content)
 
 
+def reaches(spec: OrgSpec, targets: set[str], ou: str) -> bool:
+    """True when an SCP attached to ``targets`` applies to ``ou``: a target is the OU, one of its
+    parents, or the root (a cycle in the spec's parents stops the walk)."""
+    ous = spec.organization.organizational_units
+    chain, at = [], ou
+    while at in ous and at not in chain:
+        chain.append(at)
+        at = ous[at].parent or ROOT
+    return bool(targets & {*chain, ROOT})
+
+
 def scp_name(spec: OrgSpec, purpose: str) -> str:
     """Physical SCP name: ``<org>-<purpose>``."""
     return resource_name(spec, purpose)

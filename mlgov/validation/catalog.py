@@ -174,11 +174,7 @@ def _protected(spec: OrgSpec) -> Iterator[Finding]:
     }
     reached.add(spec.accounts[spec.hub].ou)
     for ou in sorted(reached):
-        chain, at = [], ou
-        while at in ous and at not in chain:
-            chain.append(at)
-            at = ous[at].parent or guardrails.ROOT
-        if not targets & {*chain, guardrails.ROOT}:
+        if not guardrails.reaches(spec, targets, ou):
             yield (
                 path + ("targets",),
                 f"protect_audit does not reach OU {ou!r} (got targets {sorted(targets)}; {why}), expected `root`, "

@@ -68,13 +68,8 @@ def _extras_need_reserved_names(spec: OrgSpec) -> Iterator[Finding]:
         yield path + ("enabled",), f"protect_audit is off while teams have extra instance types ({why}); enable it"
         return
     targets = set(setting.targets) if setting.targets is not None else {guardrails.ROOT}
-    ous = spec.organization.organizational_units
     for key in accounts:
-        chain, at = [], spec.accounts[key].ou
-        while at in ous and at not in chain:
-            chain.append(at)
-            at = ous[at].parent or guardrails.ROOT
-        if not targets & {*chain, guardrails.ROOT}:
+        if not guardrails.reaches(spec, targets, spec.accounts[key].ou):
             yield (
                 path + ("targets",),
                 f"protect_audit does not reach account {key!r} in OU {spec.accounts[key].ou!r} (got targets "
