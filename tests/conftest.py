@@ -99,6 +99,9 @@ _SPEC_LIST = pytest.StashKey[list[Path]]()
 def pytest_configure(config: pytest.Config) -> None:
     # Read (and refuse a bad --spec / MLGOV_TEST_SPECS, in one line) before collecting.
     config.stash[_SPEC_LIST] = test_specs(config)
+    # pytest-xdist registers its marker only when it is loaded: `-p no:xdist` (scripts/test
+    # honours it) would otherwise fail every grouped test under --strict-markers.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests in one xdist worker")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
