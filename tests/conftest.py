@@ -2,7 +2,7 @@
 session; every test reads the same in-memory tree.
 
 The spec-driven tests (the story, the launch parameters, separation of duties, checkov, the
-IAM review) run on every spec of :func:`test_specs`: org.yaml and every examples/*.yaml, or
+IAM review) run on every spec of :func:`test_specs`: org.yaml and every mlgov/examples/*.yaml, or
 what ``--spec PATH`` (repeatable) / ``MLGOV_TEST_SPECS=a.yaml,b.yaml`` name instead (the word
 ``default`` in that list stands for the default list, to extend it). Each spec is loaded,
 rendered and turned into a journey world once per session (:func:`spec_case`).
@@ -45,9 +45,9 @@ SPECS_ENV = "MLGOV_TEST_SPECS"
 
 
 def default_specs() -> list[Path]:
-    """The spec-driven tests' default list: org.yaml and every examples/*.yaml (a new example
+    """The spec-driven tests' default list: org.yaml and every mlgov/examples/*.yaml (a new example
     is walked without touching the tests)."""
-    return [DEFAULT_SPEC, *sorted((ROOT / "examples").glob("*.yaml"))]
+    return [DEFAULT_SPEC, *sorted((ROOT / "mlgov" / "examples").glob("*.yaml"))]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,7 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help=(
             "run the spec-driven tests (story, launch parameters, separation of duties, checkov, IAM review) "
-            f"on this spec instead of org.yaml + examples/*.yaml; repeatable, also ${SPECS_ENV}=a.yaml,b.yaml; "
+            f"on this spec instead of org.yaml + mlgov/examples/*.yaml; repeatable, also ${SPECS_ENV}=a.yaml,b.yaml; "
             "'default' stands for the default list"
         ),
     )
@@ -88,7 +88,7 @@ test_specs.__test__ = False  # type: ignore[attr-defined]  # a helper, not a tes
 def spec_id(path: Path) -> str:
     """A spec's test id: its file name without .yaml (org, contoso-vision) for the repository's
     specs, else its path without .yaml."""
-    if path.parent in (ROOT, ROOT / "examples"):
+    if path.parent in (ROOT, ROOT / "mlgov" / "examples"):
         return path.stem
     return str(path.with_suffix(""))
 
@@ -342,7 +342,7 @@ def render_spec():
 
 @pytest.fixture(scope="session")
 def example_tree(render_spec):
-    """The rendered tree of an ``examples/*.yaml`` spec, rendered once per session."""
+    """The rendered tree of an ``mlgov/examples/*.yaml`` spec, rendered once per session."""
     trees: dict[Path, dict] = {}
 
     def _tree(path: Path) -> dict:

@@ -28,8 +28,8 @@ from mlgov.validation import load_spec
 from tests.conftest import ROOT, require_tool
 from tests.helpers import resources, statements
 
-EXAMPLE = ROOT / "examples" / "contoso-vision.yaml"
-KITCHEN_SINK = ROOT / "examples" / "kitchen-sink.yaml"  # every documented option at once
+EXAMPLE = ROOT / "mlgov" / "examples" / "contoso-vision.yaml"
+KITCHEN_SINK = ROOT / "mlgov" / "examples" / "kitchen-sink.yaml"  # every documented option at once
 HUB = "ml-shared-services"
 
 
@@ -692,7 +692,7 @@ def test_the_catalog_constructs_spell_none_of_the_actions_their_documents_grant(
         a for s in hub_statements for a in s["Action"]
     }
     # WHEN the constructs' source is read
-    tree = ast.parse((ROOT / "modules" / "catalog.py").read_text())
+    tree = ast.parse((ROOT / "mlgov" / "modules" / "catalog.py").read_text())
     literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     # THEN it spells none of them: the documents are built in mlgov.platform.iam.catalog, the
     # constructs only attach them

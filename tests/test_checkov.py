@@ -3,7 +3,7 @@ product templates and the endpoint template (CloudFormation) of every spec of th
 and every example, or --spec: tests/conftest.py), and the default stacks' offline plans; offline
 (--skip-download).
 
-Zero failed checks are allowed except the entries of security/checkov-skips.yaml, each scoped
+Zero failed checks are allowed except the entries of mlgov/security/checkov-skips.yaml, each scoped
 to check id + resource glob + framework and carrying its reason. A new failure is reported as
 ``CHECK_ID resource file: check name`` so it can be fixed (or, if it truly does not apply,
 justified in the skip list).
@@ -22,7 +22,7 @@ from mlgov.review.security import checkov_copy
 from tests.conftest import ROOT, require_tool, spec_case, spec_id, test_specs
 
 GENERATED = ROOT / "generated"
-SKIPS_FILE = ROOT / "security" / "checkov-skips.yaml"
+SKIPS_FILE = ROOT / "mlgov" / "security" / "checkov-skips.yaml"
 SKIPS = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
 
 
@@ -65,7 +65,7 @@ def test_skip_list_entries_are_complete():
 
 
 def _failures(message_of: list[dict]) -> str:
-    return "checkov failures (fix them or justify in security/checkov-skips.yaml):\n" + "\n".join(
+    return "checkov failures (fix them or justify in mlgov/security/checkov-skips.yaml):\n" + "\n".join(
         _unexplained(message_of)
     )
 

@@ -21,7 +21,7 @@ from mlgov.spec.model import Layer, team_stack_name
 from mlgov.validation import load_spec
 from tests.conftest import ROOT, spec_case
 
-KITCHEN_SINK = ROOT / "examples" / "kitchen-sink.yaml"
+KITCHEN_SINK = ROOT / "mlgov" / "examples" / "kitchen-sink.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from tests.helpers import resources, statements
 
 HUB = "ml-shared-services"
 KEY_ARN = "${aws_kms_key.model_artifacts.arn}"  # the hub key, as the stack refers to it
-HUB_MODULES = sorted([ROOT / "modules" / "governance_hub.py", *(ROOT / "modules").glob("hub_*.py")])
+HUB_MODULES = sorted([ROOT / "mlgov" / "modules" / "governance_hub.py", *(ROOT / "mlgov" / "modules").glob("hub_*.py")])
 # "service:Action" (an IAM action: lower-case service, capitalised action or a wildcard) or an ARN.
 SPELLED = re.compile(r"""["'](?:[a-z0-9-]+:[A-Z*][A-Za-z*]*|arn:aws[^"']*)["']""")
 
@@ -89,7 +89,7 @@ def test_the_hub_constructs_spell_no_action_and_no_arn(path):
 
 def test_the_spelling_check_catches_an_action_and_an_arn(tmp_path):
     # GIVEN a copy of the pipelines module with an action and an ARN written into it
-    source = (ROOT / "modules" / "hub_pipelines.py").read_text()
+    source = (ROOT / "mlgov" / "modules" / "hub_pipelines.py").read_text()
     broken = tmp_path / "hub_pipelines.py"
     broken.write_text(
         source.replace('BUILD_IMAGE = "', 'EXTRA = ("s3:GetObject", "arn:aws:s3:::x/*")\nBUILD_IMAGE = "', 1)

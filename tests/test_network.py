@@ -21,7 +21,7 @@ from mlgov.validation import load_spec, parse_spec
 from tests.conftest import ROOT
 
 BASE = (ROOT / "org.yaml").read_text()
-ADOPTED_EXAMPLE = ROOT / "examples" / "contoso-adopted-network.yaml"
+ADOPTED_EXAMPLE = ROOT / "mlgov" / "examples" / "contoso-adopted-network.yaml"
 
 
 def problems(text: str) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -32,18 +33,7 @@ from mlgov.synth.tree import read_tree
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 # What the build reads (pyproject.toml's readme, license-files, packages and package data).
-SOURCES = (
-    "pyproject.toml",
-    "README.md",
-    "LICENSE",
-    "mlgov",
-    "modules",
-    "templates",
-    "seed",
-    "examples",
-    "org.yaml",
-    "security",
-)
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mlgov")
 
 
 def _setuptools_builds_here() -> bool:
@@ -120,10 +110,10 @@ def test_wheel_carries_templates_and_node_hooks(installed):
     wheel = installed[0]
     names = set(zipfile.ZipFile(wheel).namelist())
     for pattern, folder, into in (
-        ("*.j2", ROOT / "templates", "mlgov/templates"),
+        ("*.j2", ROOT / "mlgov" / "templates", "mlgov/templates"),
         ("*.js", ROOT / "mlgov" / "synth" / "node", "mlgov/synth/node"),
         ("*.js", ROOT / "mlgov" / "review" / "node", "mlgov/review/node"),
-        ("*", ROOT / "seed" / "model-build", "mlgov/seed/model-build"),
+        ("*", ROOT / "mlgov" / "seed" / "model-build", "mlgov/seed/model-build"),
     ):
         # rglob: templates in subfolders (governance/) are package data too.
         expected = {
@@ -136,10 +126,29 @@ def test_wheel_carries_templates_and_node_hooks(installed):
     assert any(n.startswith("mlgov/templates/") and n.endswith(".yaml.j2") for n in names)
     assert any(n.startswith("mlgov/synth/node/") and n.endswith(".js") for n in names)
     assert any(n.startswith("mlgov/review/node/") and n.endswith(".js") for n in names)
-    # The symlinks mlgov/modules and mlgov/templates land as real files.
-    constructs = {p.name for p in (ROOT / "modules").glob("*.py")}
+    # The constructs, the reviews' files, the default spec and the examples ship inside mlgov.
+    constructs = {p.name for p in (ROOT / "mlgov" / "modules").glob("*.py")}
     assert {f"mlgov/modules/{name}" for name in constructs} <= names
-    assert not any(n.startswith("modules/") for n in names)
+    shipped = [*(ROOT / "mlgov" / "security").glob("*.yaml"), *(ROOT / "mlgov" / "examples").glob("*.yaml")]
+    assert len(shipped) > 2 and {p.relative_to(ROOT).as_posix() for p in shipped} <= names
+    assert "mlgov/org.yaml" in names
+    assert not any(n.startswith(("modules/", "templates/", "seed/", "security/", "examples/")) for n in names)
+
+
+def test_no_link_inside_the_package():
+    """The package holds plain files and folders only: import-based tools (import-linter) and the
+    wheel see the real layout, and the checkout's org.yaml is the link (to mlgov/org.yaml), never
+    the other way round."""
+    links = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "mlgov").rglob("*") if p.is_symlink())
+    assert links == []
+    assert (ROOT / "org.yaml").resolve() == (ROOT / "mlgov" / "org.yaml").resolve()
+
+
+def test_the_wheel_holds_no_link(installed):
+    # A zip entry's external attributes carry the Unix mode in the high 16 bits; S_IFLNK is a link.
+    wheel = installed[0]
+    links = [i.filename for i in zipfile.ZipFile(wheel).infolist() if stat.S_ISLNK(i.external_attr >> 16)]
+    assert links == []
 
 
 def test_nothing_but_mlgov_at_the_top_of_site_packages(installed):

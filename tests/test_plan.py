@@ -152,7 +152,7 @@ def test_every_kitchen_sink_stack_plans_offline(tf_cli_config, tmp_path):
     # region, two prods, renames, every monitor and grant kind), synthesized to disk
     from tests.conftest import spec_case
 
-    case = spec_case(ROOT / "examples" / "kitchen-sink.yaml")
+    case = spec_case(ROOT / "mlgov" / "examples" / "kitchen-sink.yaml")
     for rel, data in case.tree.items():
         target = tmp_path / "out" / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from mlgov.review.product_policies import home_region, product_documents
 from mlgov.validation import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = [ROOT / "org.yaml", *sorted((ROOT / "examples").glob("*.yaml"))]
+SPECS = [ROOT / "org.yaml", *sorted((ROOT / "mlgov" / "examples").glob("*.yaml"))]
 
 Row = tuple[str, str, str, str]
 

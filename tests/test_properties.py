@@ -301,11 +301,11 @@ def test_every_spec_validate_accepts_synthesizes(render_spec, data):
 
 
 # -- every documented option, combined -------------------------------------------------------
-# Drawn from examples/kitchen-sink.yaml (every option on) by switching options off, changing
+# Drawn from mlgov/examples/kitchen-sink.yaml (every option on) by switching options off, changing
 # them or adding ones validate refuses: validate => synth must hold for every combination, and
 # terraform validate for a few. Few examples on CI (profile "mlgov-ci"); set
 # MLGOV_HYPOTHESIS_PROFILE=mlgov-thorough for many more.
-KITCHEN_SINK = yaml.safe_load((ROOT / "examples" / "kitchen-sink.yaml").read_text())
+KITCHEN_SINK = yaml.safe_load((ROOT / "mlgov" / "examples" / "kitchen-sink.yaml").read_text())
 settings.register_profile(
     "mlgov-ci",
     max_examples=3,

@@ -22,7 +22,7 @@ from mlgov.validation import load_spec, parse_spec
 from mlgov.validation.quotas import check_policy_sizes, count_figures, size_figures
 from tests.conftest import ROOT
 
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "mlgov" / "examples").glob("*.yaml"))
 
 
 # -- the table ------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def foreign_references(stack: dict) -> list[str]:
     return sorted(found)
 
 
-@pytest.mark.parametrize("spec_file", ["org.yaml", "examples/kitchen-sink.yaml"])
+@pytest.mark.parametrize("spec_file", ["org.yaml", "mlgov/examples/kitchen-sink.yaml"])
 def test_a_slice_names_its_core_stacks_things_never_refers_to_them(spec_file, stacks, example_tree):
     # A team slice is planned without its core stack's state: what it uses of the core (keys,
     # buckets, the bus) is named (deterministic names, key aliases), never a Terraform reference.

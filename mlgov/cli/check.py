@@ -5,11 +5,11 @@ Three gates, in this order, each ending in one summary line (stderr) and one lin
 
 - ``iam``: the IAM review (every policy of ``generated/``: stacks with their customizations,
   mlgov's and the user's product templates) against AWS's service definitions, with the accepted
-  findings of ``security/iam-findings-accepted.yaml`` scoped by mlgov's naming
+  findings of ``mlgov/security/iam-findings-accepted.yaml`` scoped by mlgov's naming
   (:mod:`mlgov.review.accepted`), after the own SCPs beside the spec;
 - ``cfn-lint``: every product template of the tree (errors and warnings, no rule disabled);
 - ``checkov``: the stacks as Terraform JSON and the product templates as CloudFormation,
-  offline, with mlgov's skip list (``security/checkov-skips.yaml``).
+  offline, with mlgov's skip list (``mlgov/security/checkov-skips.yaml``).
 
 The tools are found before anything runs (:mod:`mlgov.review.gates`); one missing is one line
 and exit 3, unless that gate is skipped with ``--skip``, which the summary then says. Exit 1 if
@@ -173,7 +173,7 @@ def _checkov(cmd: list[str], root: Path) -> bool:
     for line in lines:
         click.echo(line)
     click.echo(
-        f"checkov: {len(failed) - len(lines)} skipped by security/checkov-skips.yaml, {len(lines)} unexplained",
+        f"checkov: {len(failed) - len(lines)} skipped by mlgov/security/checkov-skips.yaml, {len(lines)} unexplained",
         err=True,
     )
     return bool(lines)

@@ -27,8 +27,8 @@ from mlgov.spec.located import load_yaml
 from mlgov.synth import outdir
 from mlgov.validation import parse_spec
 
-# The example specs, as package data (in the checkout mlgov/examples links to examples/ and
-# mlgov/org.yaml to org.yaml, Northwind's spec).
+# The example specs, as package data: mlgov/examples/*.yaml and mlgov/org.yaml, Northwind's spec
+# (the one real file; the checkout's top-level org.yaml is a link to it).
 PACKAGE = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PACKAGE / "examples"
 DEFAULT_EXAMPLE = "northwind"

@@ -21,7 +21,7 @@ from mlgov.platform import naming
 from mlgov.platform import tags as tags_of
 from mlgov.spec.model import OrgSpec
 
-# Suffixes of the per-team roles each account kind holds (modules/governance_*.py).
+# Suffixes of the per-team roles each account kind holds (mlgov/modules/governance_*.py).
 HUB_TEAM_ROLES = ("deploy_pipeline", "select_model", "start_deploy")
 STAGE_TEAM_ROLES = ("deploy", "endpoint_deployer", "endpoint", "monitoring", "batch")
 
@@ -46,7 +46,7 @@ class Address:
 
 
 def catalog_addresses(spec: OrgSpec) -> Iterator[Address]:
-    """Service Catalog resources in the hub (modules/catalog.py CatalogHub)."""
+    """Service Catalog resources in the hub (mlgov/modules/catalog.py CatalogHub)."""
     catalog = spec.service_catalog
     if catalog is None:
         return
@@ -105,7 +105,7 @@ def governance_addresses(spec: OrgSpec) -> Iterator[Address]:
                 gpath = ("teams", team_name, "governance", "model_package_groups", i) if name == team_name else tpath
                 yield Address(gpath, spec.hub, "team model group", naming.construct_id(name, group), f"{shown}/{group}")
 
-        # modules/monitoring.py: one subscription per contact and one drift alarm per feature,
+        # mlgov/modules/monitoring.py: one subscription per contact and one drift alarm per feature,
         # from free text (their team and group parts are covered by the families above).
         mpath = ("teams", team_name, "governance", "monitoring")
         for i, contact in enumerate(team.governance.monitoring.contacts):
@@ -171,7 +171,7 @@ def data_addresses(spec: OrgSpec) -> Iterator[Address]:
 
 
 def cost_allocation_addresses(spec: OrgSpec) -> Iterator[Address]:
-    """The management stack's cost allocation tags (modules/management.py), one per tag key."""
+    """The management stack's cost allocation tags (mlgov/modules/management.py), one per tag key."""
     if not spec.management.cost_allocation_tags:
         return
     management = spec.organization.management_account
@@ -193,7 +193,7 @@ def derived_addresses(spec: OrgSpec) -> Iterator[Address]:
 
 
 def ou_address(name: str) -> str:
-    """Address of an OU the management stack owns (modules/guardrails.py OrganizationalUnits)."""
+    """Address of an OU the management stack owns (mlgov/modules/guardrails.py OrganizationalUnits)."""
     return f"aws_organizations_organizational_unit.{naming.construct_id(name)}"
 
 

@@ -42,7 +42,7 @@ COST_TAGS = (
     ("CostCenter", "cost-center", "cost_center"),
 )
 
-# The team's Terraform roles (modules/governance_dev.py) v2 products use, by purpose.
+# The team's Terraform roles (mlgov/modules/governance_dev.py) v2 products use, by purpose.
 TEAM_ROLES = ("data-scientist", "lead-data-scientist", "sagemaker-execution")
 
 # Templates whose projects build from a Git repository (they read the account's source parameters,

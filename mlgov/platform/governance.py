@@ -80,7 +80,7 @@ ENDPOINT_TEMPLATE_SOURCE = "governance/endpoint.json.j2"
 
 def endpoint_template(spec: OrgSpec) -> dict[str, Any]:
     """CloudFormation template of one model endpoint (model, config, endpoint, autoscaling),
-    rendered from ``templates/governance/endpoint.json.j2``.
+    rendered from ``mlgov/templates/governance/endpoint.json.j2``.
 
     The model runs in the stage account's network: its subnets and security groups are
     parameters of type ``AWS::SSM::Parameter::Value<List<String>>`` whose defaults name the

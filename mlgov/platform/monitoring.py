@@ -1,7 +1,7 @@
 """Model monitoring and batch inference facts both sides of the flow agree on (no cdktf).
 
 The hub's deployment pipelines pass :func:`endpoint_parameters` to the endpoint template
-(``templates/governance/endpoint.json.j2``): whether the stage monitors the endpoint, the
+(``mlgov/templates/governance/endpoint.json.j2``): whether the stage monitors the endpoint, the
 monitoring role, key and report location in the stage account, the schedule, AWS's monitor
 images and, from the select step's ``selected.json``, the package's drift baselines. The
 stage stacks create what those parameters name (:mod:`mlgov.modules.governance_stage`), and

@@ -1,11 +1,11 @@
 """The seed of a model-build repository: what ``mlgov seed`` writes for a team's first commit.
 
-The files live in the repository's ``seed/model-build/`` folder (installed as package data,
-``mlgov/seed`` is a link to it in the checkout): the scripts, their tests, the buildspec and the
-README. Only ``pipeline/definition.json`` is generated, from the same builder the model-build
-product (v3) embeds (:func:`mlgov.platform.catalog.pipeline_definition_v3`), so the repository's
-definition is byte for byte what mlgov reviews. The seed depends on no spec value: every
-org-specific value reaches the build as an environment variable.
+The files live in the package's ``mlgov/seed/model-build/`` folder (shipped as package data):
+the scripts, their tests, the buildspec and the README. Only ``pipeline/definition.json`` is
+generated, from the same builder the model-build product (v3) embeds
+(:func:`mlgov.platform.catalog.pipeline_definition_v3`), so the repository's definition is byte
+for byte what mlgov reviews. The seed depends on no spec value: every org-specific value reaches
+the build as an environment variable.
 """
 
 from __future__ import annotations

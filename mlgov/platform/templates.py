@@ -12,11 +12,13 @@ Where templates come from, for a spec loaded from a file (paths relative to the 
   ones mlgov ships (so a template of one's own may also replace a built-in one by name);
 - ``released/<org name>/<portfolio>/<product>/<version>.yaml``: the released copy of a
   ``frozen: true`` product version, keyed by the spec's ``organization.name``. The copies mlgov
-  ships (``templates/released/``) are Northwind's, the org of the spec mlgov ships, and are
+  ships (``mlgov/templates/released/``) are Northwind's, the org of the spec mlgov ships, and are
   served only to a spec of that organization (its name and id): never another org's bytes.
 
-In mlgov's own checkout the spec's ``templates/`` folder *is* the shipped one; a frozen version
-of its org then keeps its copy in ``templates/released/``, which ships with the package.
+In mlgov's own checkout the spec is ``mlgov/org.yaml`` (the top-level ``org.yaml`` links to it,
+and a spec's folder is its real one), so its ``templates/`` folder *is* the shipped one; a frozen
+version of its org then keeps its copy in ``mlgov/templates/released/``, which ships with the
+package.
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ import jinja2
 
 from mlgov.spec.model import OrgSpec
 
-# The repository's templates/ folder; installed, the same files ship as package data
-# (mlgov/templates is a link to it in the checkout).
+# The package's templates/ folder (mlgov/templates), shipped as package data.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_SUFFIX = ".yaml.j2"
 # Beside the spec: the user's own templates, and the released copies of frozen versions by org.

@@ -1,7 +1,7 @@
-"""The accepted findings of mlgov's reviews (security/*.yaml, shipped as package data), scoped
+"""The accepted findings of mlgov's reviews (mlgov/security/*.yaml, shipped as package data), scoped
 by mlgov's own naming rather than by one spec's names, so they hold for any organization.
 
-An IAM review entry (``security/iam-findings-accepted.yaml``, section ``iam_data``) names the
+An IAM review entry (``mlgov/security/iam-findings-accepted.yaml``, section ``iam_data``) names the
 policies it explains by ``policies`` (globs over :func:`mlgov.review.policies.collect` ids whose
 every part is mlgov's: construct names, never a spec key) and/or by ``templates`` +
 ``resources``: every product version of the spec that renders one of mlgov's own templates of

@@ -1,5 +1,5 @@
 """The third-party gates mlgov's own output passes: cfn-lint over product templates and checkov
-over stacks and templates, with mlgov's skip list (``security/checkov-skips.yaml``).
+over stacks and templates, with mlgov's skip list (``mlgov/security/checkov-skips.yaml``).
 
 One implementation for mlgov's tests (tests/test_checkov.py, tests/test_catalog.py) and for
 ``mlgov check`` on a platform repository's tree: how each tool is found, started and read, and

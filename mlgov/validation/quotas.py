@@ -3,7 +3,7 @@
 COUNT quotas are counted here from the spec with the platform functions the constructs build
 the same objects with (role names, portfolio principals, network plans, the governance
 flow's teams and groups); tests/test_quotas.py proves every count equal to the count in the
-synthesized JSON of org.yaml and examples/*.yaml. SIZE quotas are measured on policy
+synthesized JSON of org.yaml and mlgov/examples/*.yaml. SIZE quotas are measured on policy
 documents by :func:`check_policy_sizes`.
 
 Each broken quota is ONE finding, on its largest object: ``<quota>: <figure> > <limit>

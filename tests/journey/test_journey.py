@@ -479,7 +479,7 @@ def cost_broken_results(bridge) -> dict[str, list[str]]:
     list (vision, budget action) and one without (demand)."""
     from tests.conftest import ROOT, spec_case
 
-    world = spec_case(ROOT / "examples" / "kitchen-sink.yaml").world
+    world = spec_case(ROOT / "mlgov" / "examples" / "kitchen-sink.yaml").world
     return broken_lines(world, COST_BROKEN, ["demand", "vision"])
 
 

@@ -17,7 +17,7 @@ monitored (:func:`mlgov.platform.monitoring.monitored_accounts`):
   ``<endpoint>-quality`` (with a model-quality monitor), all notifying that topic.
 
 The schedules themselves are created by the endpoint stack the hub's pipeline deploys
-(``templates/governance/endpoint.json.j2``), under the names these alarms watch.
+(``mlgov/templates/governance/endpoint.json.j2``), under the names these alarms watch.
 """
 
 from __future__ import annotations
