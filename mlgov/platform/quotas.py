@@ -78,6 +78,10 @@ LAKE_FORMATION_TAGS = (
     "Lake Formation Tag-based access control notes and restrictions",
     "https://docs.aws.amazon.com/lake-formation/latest/dg/TBAC-notes.html",
 )
+LAKE_FORMATION_CROSS_ACCOUNT = (
+    "Lake Formation cross-account data sharing best practices and considerations",
+    "https://docs.aws.amazon.com/lake-formation/latest/dg/cross-account-notes.html",
+)
 
 # Key length 128 and value length 256 (Unicode characters) are on the same page; the spec's
 # TagKey and TagValue types hold them (mlgov.spec.base).
@@ -255,6 +259,21 @@ _TABLE = (
         "Glue database or table",
         *LAKE_FORMATION_TAGS,
         "assign fewer LF-tags to the database or table",
+    ),
+    # Grants to principals of the data account itself are not limited (same page); a grant to
+    # another account by the named resource method (a database, table or columns, not an LF-tag
+    # expression) is, and AWS raises it through RAM's resource shares quota.
+    Quota(
+        "lf_cross_account_grants",
+        "Maximum number of cross-account grants an account can make with the named resource method",
+        1600,
+        True,
+        None,
+        Measure.COUNT,
+        "Lake Formation grants of the data account to other accounts",
+        *LAKE_FORMATION_CROSS_ACCOUNT,
+        "grant whole databases or LF-tag expressions instead of single tables, or raise it in "
+        "quotas.lf_cross_account_grants once AWS has (RAM's resource shares quota)",
     ),
     Quota(
         "tags_per_resource",

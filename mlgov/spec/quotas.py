@@ -81,6 +81,11 @@ class QuotaRaises(SpecModel):
         default=None, description="LF-tags the data account defines (AWS default 1,000)."
     )
     lf_tag_values: Raise | None = Field(default=None, description="Values of one LF-tag (AWS default 1,000).")
+    lf_cross_account_grants: Raise | None = Field(
+        default=None,
+        description="Lake Formation grants the data account makes to other accounts by named resource "
+        "(AWS default 1,600; raised through RAM's resource shares quota).",
+    )
 
     @model_validator(mode="before")
     @classmethod
