@@ -132,6 +132,12 @@ def assert_counts_match(spec, stacks):
     computed.pop("tags_per_resource", None)  # an upper bound per stack: assert_tags_within_the_count
     for quota in sorted(set(computed) | set(synthesized)):
         assert sorted(computed.get(quota, [])) == sorted(synthesized[quota].values()), quota
+    # the event patterns validate measures are the synthesized rules' patterns, rule for rule
+    from mlgov.review.sizes import stack_documents
+    from mlgov.validation.quotas import event_pattern_rows
+
+    patterns = sorted(d for d in stack_documents(spec, stacks) if d[0] == "event-pattern")
+    assert patterns == sorted(event_pattern_rows(spec))
 
 
 def effective_tags(stack: dict) -> dict[str, int]:

@@ -375,7 +375,8 @@ _TABLE = (
         Measure.CHARS,
         "EventBridge event pattern of a rule",
         *EVENTBRIDGE_QUOTAS,
-        "match by prefix or split the rule, or raise it in quotas.event_pattern_chars once AWS has",
+        "give the team fewer model package groups (its dev account's forwarding rule lists them), or raise it in "
+        "quotas.event_pattern_chars once AWS has",
     ),
     Quota(
         "sns_topic_policy_bytes",

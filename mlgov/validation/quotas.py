@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlgov.platform import budgets, catalog, monitoring, naming, network
+from mlgov.platform import budgets, catalog, governance, monitoring, naming, network
 from mlgov.platform import data as data_facts
 from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
@@ -352,7 +352,7 @@ def quota_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Every COUNT and SIZE quota the spec breaks (one finding per quota), every impossible raise."""
     yield from raise_problems(spec)
     yield from _over(spec, (f for f in count_figures(spec) if f.quota not in CHECKED_ELSEWHERE))
-    yield from check_policy_sizes(spec, inventory_rows(spec))
+    yield from check_policy_sizes(spec, inventory_rows(spec) + event_pattern_rows(spec))
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -413,6 +413,37 @@ def check_policy_sizes(spec: OrgSpec, documents: Iterable[Document]) -> list[Fin
             holds the document (for an inline policy: its role's name).
     """
     return list(_over(spec, (f for f in size_figures(documents) if f.quota not in CHECKED_ELSEWHERE)))
+
+
+def event_pattern_rows(spec: OrgSpec) -> list[Document]:
+    """The event pattern of every rule :func:`event_bus_rules` names, as size rows (the text the
+    constructs give the rule: :mod:`mlgov.platform.governance`). The dev forwarding rule lists
+    its team's groups, so it grows with them; the others are one group or one prefix."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return []
+    hub, region = spec.hub, naming.hub_region(spec)
+    rows: list[Document] = [
+        ("event-pattern", hub, region, "rule", naming.promotion_rule(spec), governance.promotion_pattern(spec))
+    ]
+    for team, t in spec.teams.items():
+        for group in t.governance.model_package_groups:
+            name = naming.central_approval_rule(spec, team, group)
+            rows.append(
+                ("event-pattern", hub, region, "rule", name, governance.central_approval_pattern(spec, team, group))
+            )
+        dev = t.dev_account
+        name = naming.approval_forward_rule(spec, team)
+        rows.append(
+            (
+                "event-pattern",
+                dev,
+                naming.primary_region(spec, dev),
+                "rule",
+                name,
+                governance.forward_pattern(spec, team),
+            )
+        )
+    return rows
 
 
 def inventory_rows(spec: OrgSpec) -> list[Document]:
