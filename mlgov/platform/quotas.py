@@ -355,16 +355,18 @@ _TABLE = (
         "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
         "scope the statements by an account or organization condition instead of one per team",
     ),
+    # "Event bus policy size": adjustable in the page's table (Service Quotas raises it).
     Quota(
         "event_bus_policy_chars",
         "Event bus resource-based policy size",
         10240,
-        False,
+        True,
         None,
         Measure.CHARS,
         "EventBridge event bus policy",
         *EVENTBRIDGE_QUOTAS,
-        "allow the senders by an organization condition instead of one statement per account",
+        "allow the senders by an organization condition instead of one statement per account, or raise it in "
+        "quotas.event_bus_policy_chars once AWS has",
     ),
     Quota(
         "event_pattern_chars",

@@ -29,7 +29,6 @@ HARD_QUOTAS = frozenset(
         "iam_managed_policy_chars",
         "s3_bucket_policy_bytes",
         "kms_key_policy_bytes",
-        "event_bus_policy_chars",
         "sns_topic_policy_bytes",
         "sqs_queue_policy_bytes",
         "lambda_resource_policy_bytes",
@@ -55,6 +54,10 @@ class QuotaRaises(SpecModel):
     )
     event_rules_per_bus: Raise | None = Field(
         default=None, description="EventBridge rules on one event bus (AWS default 300)."
+    )
+    event_bus_policy_chars: Raise | None = Field(
+        default=None,
+        description="Characters of one EventBridge event bus's resource-based policy (AWS default 10,240).",
     )
     event_pattern_chars: Raise | None = Field(
         default=None, description="Characters of one EventBridge event pattern (AWS default 2,048, at most 4,096)."
