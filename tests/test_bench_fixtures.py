@@ -65,3 +65,32 @@ def test_gen_large_org_script_validates_what_it_writes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # one stack per account, and each team's slices of the hub, its test and its prod account
     assert proc.stdout.strip() == f"{out}: 4 teams, 14 accounts, {14 + 4 * 3} stacks"
+
+
+@pytest.mark.slow  # starts a script in a subprocess
+def test_gen_large_org_script_writes_the_shared_stage_shape(tmp_path):
+    # GIVEN the quota benchmark's shape: org.yaml grown to 12 teams sharing ml-test and ml-prod
+    out = tmp_path / "shared.yaml"
+    proc = subprocess.run(
+        [sys.executable, "scripts/gen-large-org", "--shared-stages", "12", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # THEN it wrote a valid spec whose added teams deploy to the shared accounts, with the
+    # organization's account raise named (17 accounts: past AWS's default of 10)
+    spec = load_spec(out)
+    assert proc.stdout.strip() == f"{out}: 12 teams, {len(spec.accounts)} accounts, {len(spec.stack_refs())} stacks"
+    assert {s.account for t in spec.teams.values() for s in t.stages} == {"ml-test", "ml-prod"}
+    assert spec.quotas.raised() == {"organization_accounts": len(spec.accounts)}
+    # AND a bad invocation is one usage line, exit 2
+    bad = subprocess.run(
+        [sys.executable, "scripts/gen-large-org", "--shared-stages", "x", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr.splitlines() == [
+        "usage: scripts/gen-large-org [--shared-stages] TEAMS OUT.yaml"
+    ]

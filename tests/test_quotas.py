@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from mlgov.errors import SpecError
+from mlgov.platform import naming
 from mlgov.platform.quotas import QUOTAS, Measure, limit, measure
 from mlgov.spec.located import load_yaml
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import OrgSpec, parse_model
 from mlgov.spec.quotas import HARD_QUOTAS, QuotaRaises
 from mlgov.validation import load_spec, parse_spec
 from mlgov.validation.quotas import check_policy_sizes, count_figures, size_figures
@@ -94,6 +95,11 @@ def synthesized_counts(spec, stacks: dict[str, dict]) -> dict[str, Counter]:
         for r in res.get("aws_lakeformation_lf_tag", {}).values():
             out["lf_tags_per_account"]["lake"] += 1
             out["lf_tag_values"][r["key"]] = len(r["values"])
+        if account == naming.data_account(spec) and "aws_lakeformation_data_lake_settings" in res:
+            grants = res.get("aws_lakeformation_permissions", {}).values()
+            out["lf_cross_account_grants"][account] += sum(
+                1 for r in grants if r["principal"].isdigit() and "lf_tag_policy" not in r
+            )
         for r in res.get("aws_lakeformation_resource_lf_tags", {}).values():
             out["lf_tags_per_resource"][json.dumps(r.get("table") or r.get("database"), sort_keys=True)] = len(
                 r["lf_tag"]
@@ -126,6 +132,12 @@ def assert_counts_match(spec, stacks):
     computed.pop("tags_per_resource", None)  # an upper bound per stack: assert_tags_within_the_count
     for quota in sorted(set(computed) | set(synthesized)):
         assert sorted(computed.get(quota, [])) == sorted(synthesized[quota].values()), quota
+    # the event patterns validate measures are the synthesized rules' patterns, rule for rule
+    from mlgov.review.sizes import stack_documents
+    from mlgov.validation.quotas import event_pattern_rows
+
+    patterns = sorted(d for d in stack_documents(spec, stacks) if d[0] == "event-pattern")
+    assert patterns == sorted(event_pattern_rows(spec))
 
 
 def effective_tags(stack: dict) -> dict[str, int]:
@@ -487,3 +499,52 @@ def test_validate_refuses_a_broken_quota_in_one_line_with_exit_2():
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"{path}:229: service_catalog.portfolios.ml-admin: ")
     assert "portfolio_iam_pattern_principals: 11 > 10 (" in line
+
+
+def test_lake_formation_cross_account_grants_generated():
+    # GIVEN the default org, whose data account grants its teams some tables, and a database of
+    # 1,600 tables granted to fraud one by one (the named resource method)
+    from mlgov.validation.quotas import cross_account_grants
+
+    doc = _default_doc()
+    before = len(cross_account_grants(load_spec(ROOT / "org.yaml")))
+    column = [{"name": "id", "type": "string"}]
+    doc["data"]["databases"]["bulk"] = {"tables": {f"t{i:04d}": {"columns": column} for i in range(1600)}}
+    doc["data"]["grants"]["fraud"] += [{"database": "bulk", "table": f"t{i:04d}"} for i in range(1600)]
+    # THEN one line: each table grant and the new database's DESCRIBE grant count, over AWS's 1,600
+    figure = before + 1600 + 1
+    assert _one_line(doc, "lf_cross_account_grants") == (
+        f"data.grants: lf_cross_account_grants: {figure:,} > 1,600 (Lake Formation grants of the data account "
+        "to other accounts: data-lake); " + QUOTAS["lf_cross_account_grants"].remedy
+    )
+    # AND one grant of the whole database (All tables counts as one grant) fits
+    doc["data"]["grants"]["fraud"] = doc["data"]["grants"]["fraud"][:-1600] + [{"database": "bulk"}]
+    assert "lf_cross_account_grants" not in _refused_quotas(doc)
+
+
+def test_generated_large_org_names_exactly_the_raises_it_needs():
+    # GIVEN a large org past AWS's defaults in the hub (roles and rules per team)
+    from mlgov.spec.large_org import large_org
+    from mlgov.validation.quotas import needed_raises
+
+    doc = large_org(334)
+    spec = parse_model(load_yaml(yaml.safe_dump(doc, sort_keys=False), "gen.yaml"))
+    # THEN what the generator names is what validate's counts need, no more, no less
+    assert doc["quotas"] == needed_raises(spec)
+    assert set(doc["quotas"]) == {"organization_accounts", "iam_roles_per_account", "event_rules_per_bus"}
+
+
+def test_shared_stage_org_with_its_raises_named_is_accepted():
+    # GIVEN 334 teams sharing ml-test and ml-prod (ml-prod: 4 roles per team, the hub's default
+    # bus: a rule per team and group), portfolios without personas
+    from mlgov.validation.quotas import name_needed_raises
+
+    doc = shared_stage_org(334)
+    for portfolio in doc["service_catalog"]["portfolios"].values():
+        portfolio["personas"] = []
+    refused = _refused_quotas(doc)
+    # WHEN the raises it needs are named THEN exactly the refused quotas are raised, and accepted
+    named = name_needed_raises(doc)["quotas"]
+    assert refused == {"iam_roles_per_account", "event_rules_per_bus"}
+    assert set(named) == refused | {"organization_accounts"}
+    assert _refused_quotas(doc) == set()

@@ -18,6 +18,10 @@ from constructs import Construct
 from mlgov.modules.blocks import named, ref
 from mlgov.platform import naming, policy
 from mlgov.platform import tags as tags_of
+
+# The governance rules' patterns are platform data (validate measures them); constructs import them here.
+from mlgov.platform.governance import MODEL_PACKAGE_STATE_CHANGE as MODEL_PACKAGE_STATE_CHANGE
+from mlgov.platform.governance import approval_pattern as approval_pattern
 from mlgov.platform.iam.common import dead_letter_queue_policy
 
 # The documents' pieces live in mlgov.platform.iam.common; governance_hub still imports these three
@@ -32,7 +36,6 @@ from mlgov.spec.model import OrgSpec
 RETRY_ATTEMPTS = 185
 RETRY_MAX_AGE_SECONDS = 86400
 DLQ_RETENTION_SECONDS = 14 * 86400
-MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 def role(
@@ -137,20 +140,3 @@ def dead_letter_queue(
         was=was,
     )
     return queue
-
-
-def approval_pattern(
-    groups: Sequence[str], accounts: Sequence[str] = (), *, prefix: str | None = None
-) -> dict[str, Any]:
-    """Event pattern: a package of one of ``groups`` (or, with ``prefix``, of any group whose
-    name starts with it: a pattern that does not grow with the groups) became Approved
-    (nothing else matches)."""
-    names: list[Any] = [{"prefix": prefix}] if prefix is not None else sorted(groups)
-    pattern: dict[str, Any] = {
-        "source": ["aws.sagemaker"],
-        "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
-        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": names},
-    }
-    if accounts:
-        pattern["account"] = sorted(accounts)
-    return pattern

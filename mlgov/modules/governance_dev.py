@@ -25,8 +25,6 @@ role). Creates:
 
 from __future__ import annotations
 
-import json
-
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
@@ -38,13 +36,12 @@ from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
-    approval_pattern,
     dead_letter_queue,
     role,
     service_trust,
     team_role,
 )
-from mlgov.platform import naming
+from mlgov.platform import governance, naming
 from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import dev as iam
@@ -199,7 +196,7 @@ class DevGovernance(Construct):
                 "rule",
                 name=rule_name,
                 description=f"Approved model packages of team {label} -> hub central bus",
-                event_pattern=json.dumps(approval_pattern(group_names), sort_keys=True),
+                event_pattern=governance.forward_pattern(spec, team),
                 tags=tags,
             ),
             "model_approved",

@@ -33,7 +33,6 @@ from mlgov.modules.blocks import SecureBucket, named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
-    approval_pattern,
     dead_letter_queue,
     team_role,
 )
@@ -295,7 +294,7 @@ class HubPipelines:
                     name=rule_name,
                     tags=tags,
                     description=f"{central}: package Approved -> deploy pipeline (Rejected does not match)",
-                    event_pattern=json.dumps(approval_pattern([central]), sort_keys=True),
+                    event_pattern=governance.central_approval_pattern(spec, team, group),
                 ),
                 address,
                 was=was,

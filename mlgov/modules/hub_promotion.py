@@ -9,8 +9,6 @@ central bus (retry policy + dead-letter queue). Role policy:
 
 from __future__ import annotations
 
-import json
-
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -22,7 +20,6 @@ from mlgov.modules.blocks import named, ref
 from mlgov.modules.governance_common import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
-    approval_pattern,
     dead_letter_queue,
     role,
 )
@@ -125,7 +122,7 @@ class HubPromotion:
                 # Every approval of an org-named group: one prefix, not a list that grows with the
                 # teams. The bus admits only the org's forwarders; the function admits only the
                 # dev accounts and groups of its sources mapping.
-                event_pattern=json.dumps(approval_pattern((), prefix=f"{spec.organization.name}-"), sort_keys=True),
+                event_pattern=governance.promotion_pattern(spec),
             ),
             "promote_approved_models",
         )

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -352,3 +353,43 @@ def stage_team_scope(spec: OrgSpec, team: str, account_key: str, monitored: bool
     watched = monitored and bool(here & set(monitored_stages(spec, team)))
     batch_groups = [g for g in t.governance.model_package_groups if here & set(batch_stages(spec, team, g))]
     return watched, batch_groups, bool(here)
+
+
+# -- event patterns of the governance rules (EventBridge limits their size: mlgov.platform.quotas) --
+
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+
+
+def approval_pattern(
+    groups: Sequence[str], accounts: Sequence[str] = (), *, prefix: str | None = None
+) -> dict[str, Any]:
+    """Event pattern: a package of one of ``groups`` (or, with ``prefix``, of any group whose
+    name starts with it: a pattern that does not grow with the groups) became Approved
+    (nothing else matches)."""
+    names: list[Any] = [{"prefix": prefix}] if prefix is not None else sorted(groups)
+    pattern: dict[str, Any] = {
+        "source": ["aws.sagemaker"],
+        "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
+        "detail": {"ModelApprovalStatus": ["Approved"], "ModelPackageGroupName": names},
+    }
+    if accounts:
+        pattern["account"] = sorted(accounts)
+    return pattern
+
+
+def forward_pattern(spec: OrgSpec, team: str) -> str:
+    """The dev account's forwarding rule: an approval in one of the team's groups (it lists them,
+    so it grows with the team's groups; validate measures it)."""
+    groups = spec.teams[team].governance.model_package_groups
+    return json.dumps(approval_pattern([naming.model_package_group(spec, team, g) for g in groups]), sort_keys=True)
+
+
+def central_approval_pattern(spec: OrgSpec, team: str, group: str) -> str:
+    """The hub's rule that starts one group's deployment pipeline: its central group approved."""
+    return json.dumps(approval_pattern([naming.central_model_package_group(spec, team, group)]), sort_keys=True)
+
+
+def promotion_pattern(spec: OrgSpec) -> str:
+    """The central bus's promote rule: every approval of an org-named group (one prefix, not a
+    list that grows with the teams)."""
+    return json.dumps(approval_pattern((), prefix=f"{spec.organization.name}-"), sort_keys=True)

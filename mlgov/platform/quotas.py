@@ -78,6 +78,10 @@ LAKE_FORMATION_TAGS = (
     "Lake Formation Tag-based access control notes and restrictions",
     "https://docs.aws.amazon.com/lake-formation/latest/dg/TBAC-notes.html",
 )
+LAKE_FORMATION_CROSS_ACCOUNT = (
+    "Lake Formation cross-account data sharing best practices and considerations",
+    "https://docs.aws.amazon.com/lake-formation/latest/dg/cross-account-notes.html",
+)
 
 # Key length 128 and value length 256 (Unicode characters) are on the same page; the spec's
 # TagKey and TagValue types hold them (mlgov.spec.base).
@@ -256,6 +260,21 @@ _TABLE = (
         *LAKE_FORMATION_TAGS,
         "assign fewer LF-tags to the database or table",
     ),
+    # Grants to principals of the data account itself are not limited (same page); a grant to
+    # another account by the named resource method (a database, table or columns, not an LF-tag
+    # expression) is, and AWS raises it through RAM's resource shares quota.
+    Quota(
+        "lf_cross_account_grants",
+        "Maximum number of cross-account grants an account can make with the named resource method",
+        1600,
+        True,
+        None,
+        Measure.COUNT,
+        "Lake Formation grants of the data account to other accounts",
+        *LAKE_FORMATION_CROSS_ACCOUNT,
+        "grant whole databases or LF-tag expressions instead of single tables, or raise it in "
+        "quotas.lf_cross_account_grants once AWS has (RAM's resource shares quota)",
+    ),
     Quota(
         "tags_per_resource",
         "Maximum tags per resource (user-created; the aws: prefix is reserved and not counted)",
@@ -336,16 +355,18 @@ _TABLE = (
         "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
         "scope the statements by an account or organization condition instead of one per team",
     ),
+    # "Event bus policy size": adjustable in the page's table (Service Quotas raises it).
     Quota(
         "event_bus_policy_chars",
         "Event bus resource-based policy size",
         10240,
-        False,
+        True,
         None,
         Measure.CHARS,
         "EventBridge event bus policy",
         *EVENTBRIDGE_QUOTAS,
-        "allow the senders by an organization condition instead of one statement per account",
+        "allow the senders by an organization condition instead of one statement per account, or raise it in "
+        "quotas.event_bus_policy_chars once AWS has",
     ),
     Quota(
         "event_pattern_chars",
@@ -356,7 +377,8 @@ _TABLE = (
         Measure.CHARS,
         "EventBridge event pattern of a rule",
         *EVENTBRIDGE_QUOTAS,
-        "match by prefix or split the rule, or raise it in quotas.event_pattern_chars once AWS has",
+        "give the team fewer model package groups (its dev account's forwarding rule lists them), or raise it in "
+        "quotas.event_pattern_chars once AWS has",
     ),
     Quota(
         "sns_topic_policy_bytes",

@@ -29,7 +29,6 @@ HARD_QUOTAS = frozenset(
         "iam_managed_policy_chars",
         "s3_bucket_policy_bytes",
         "kms_key_policy_bytes",
-        "event_bus_policy_chars",
         "sns_topic_policy_bytes",
         "sqs_queue_policy_bytes",
         "lambda_resource_policy_bytes",
@@ -56,6 +55,10 @@ class QuotaRaises(SpecModel):
     event_rules_per_bus: Raise | None = Field(
         default=None, description="EventBridge rules on one event bus (AWS default 300)."
     )
+    event_bus_policy_chars: Raise | None = Field(
+        default=None,
+        description="Characters of one EventBridge event bus's resource-based policy (AWS default 10,240).",
+    )
     event_pattern_chars: Raise | None = Field(
         default=None, description="Characters of one EventBridge event pattern (AWS default 2,048, at most 4,096)."
     )
@@ -81,6 +84,11 @@ class QuotaRaises(SpecModel):
         default=None, description="LF-tags the data account defines (AWS default 1,000)."
     )
     lf_tag_values: Raise | None = Field(default=None, description="Values of one LF-tag (AWS default 1,000).")
+    lf_cross_account_grants: Raise | None = Field(
+        default=None,
+        description="Lake Formation grants the data account makes to other accounts by named resource "
+        "(AWS default 1,600; raised through RAM's resource shares quota).",
+    )
 
     @model_validator(mode="before")
     @classmethod

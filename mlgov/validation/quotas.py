@@ -15,14 +15,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from mlgov.platform import budgets, catalog, monitoring, naming, network
+import yaml
+
+from mlgov.platform import budgets, catalog, governance, monitoring, naming, network
+from mlgov.platform import data as data_facts
 from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
 from mlgov.platform.iam import inventory
 from mlgov.platform.quotas import COUNT_QUOTAS, QUOTAS, SIZE_QUOTAS, limit, measure
 from mlgov.spec.governance import batch_stages, monitored_stages
-from mlgov.spec.model import Layer, OrgSpec
+from mlgov.spec.located import load_yaml
+from mlgov.spec.model import Layer, OrgSpec, parse_model
 
 Finding = tuple[tuple, str]
 
@@ -210,12 +215,24 @@ def _organization(spec: OrgSpec) -> Iterator[Figure]:
         yield Figure("scps_per_target", count + BUILTIN_PER_TARGET, target, ("management", "guardrails"))
 
 
+def cross_account_grants(spec: OrgSpec) -> list[str]:
+    """Addresses of the data account's grants to the teams' dev accounts by named resource (each
+    shared database, each table, columns, whole-database or feature group grant); the LF-tag
+    expression grants are not of that method (:class:`mlgov.modules.data.DataLake` makes them all)."""
+    out = []
+    for team in data_facts.granted_teams(spec):
+        out += [data_facts.database_grant_address(team, db) for db in data_facts.shared_databases(spec, team)]
+        out += [g.address for g in data_facts.team_grants(spec, team) if g.kind != "lf_tags"]
+    return out
+
+
 def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
     data = spec.data
     if data is None or naming.data_account(spec) is None:
         return
     account = naming.data_account(spec)
     yield Figure("lf_tags_per_account", len(data.lf_tags), f"{account}", ("data", "lf_tags"))
+    yield Figure("lf_cross_account_grants", len(cross_account_grants(spec)), f"{account}", ("data", "grants"))
     for key, values in sorted(data.lf_tags.items()):
         yield Figure("lf_tag_values", len(set(values)), key, ("data", "lf_tags", key))
     for db, database in sorted(data.databases.items()):
@@ -232,12 +249,18 @@ def _lake_formation(spec: OrgSpec) -> Iterator[Figure]:
 
 def _tags(spec: OrgSpec) -> Iterator[Figure]:
     """The most tags one resource of each stack carries (default tags, a team's tags, the keys
-    constructs add), on the stack's account; the spec path is the tags that weigh most."""
+    constructs add), on the stack's account; the spec path is the tags that weigh most.
+
+    Computed once per account: its core stack and every team slice of it share the figure (a
+    shared account's slices would otherwise walk all its teams each, quadratic in the teams)."""
+    per_account: dict[str, tuple[int, tuple]] = {}
     for ref in spec.stack_refs():
-        teams = tags_of.stack_teams(spec, ref.account)
-        figure = tags_of.most_tags(spec, ref.account, teams)
-        heaviest = max(teams, key=lambda t: len(tags_of.team_tags(spec, t)), default=None)
-        path = ("teams", heaviest, "tags") if heaviest else ("organization", "tags")
+        if ref.account not in per_account:
+            teams = tags_of.stack_teams(spec, ref.account)
+            figure = tags_of.most_tags(spec, ref.account, teams)
+            heaviest = max(teams, key=lambda t: len(tags_of.team_tags(spec, t)), default=None)
+            per_account[ref.account] = (figure, ("teams", heaviest, "tags") if heaviest else ("organization", "tags"))
+        figure, path = per_account[ref.account]
         yield Figure("tags_per_resource", figure, f"resources of stack {ref.name}", path)
 
 
@@ -259,6 +282,32 @@ def count_figures(spec: OrgSpec) -> list[Figure]:
     ]
     assert {f.quota for f in figures} <= set(COUNT_QUOTAS)
     return figures
+
+
+# -- raises a generated org names ----------------------------------------------------------------
+
+
+def needed_raises(spec: OrgSpec) -> dict[str, int]:
+    """The adjustable COUNT quotas the spec passes AWS's default on, each at its largest figure:
+    what an organization of that shape must have had AWS raise (and name under ``quotas:``)."""
+    largest: dict[str, int] = {}
+    for f in count_figures(spec):
+        if QUOTAS[f.quota].adjustable and f.value > QUOTAS[f.quota].limit:
+            largest[f.quota] = max(f.value, largest.get(f.quota, 0))
+    return dict(sorted(largest.items()))
+
+
+def name_needed_raises(doc: dict[str, Any], file: str = "generated.yaml") -> dict[str, Any]:
+    """A generated spec document (plain data) with :func:`needed_raises` named under its ``quotas:``
+    (a raise it names already is kept when larger). Parsed for its types only: the figures are
+    the point, and a raise beyond what AWS grants is left for ``validate`` to refuse."""
+    spec = parse_model(load_yaml(yaml.safe_dump(doc, sort_keys=False), file))
+    raises = needed_raises(spec)
+    if raises:
+        named = doc.setdefault("quotas", {})
+        for key, value in raises.items():
+            named[key] = max(value, named.get(key, 0))
+    return doc
 
 
 # -- reporting ------------------------------------------------------------------------------------
@@ -303,7 +352,7 @@ def quota_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Every COUNT and SIZE quota the spec breaks (one finding per quota), every impossible raise."""
     yield from raise_problems(spec)
     yield from _over(spec, (f for f in count_figures(spec) if f.quota not in CHECKED_ELSEWHERE))
-    yield from check_policy_sizes(spec, inventory_rows(spec))
+    yield from check_policy_sizes(spec, inventory_rows(spec) + event_pattern_rows(spec))
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -364,6 +413,37 @@ def check_policy_sizes(spec: OrgSpec, documents: Iterable[Document]) -> list[Fin
             holds the document (for an inline policy: its role's name).
     """
     return list(_over(spec, (f for f in size_figures(documents) if f.quota not in CHECKED_ELSEWHERE)))
+
+
+def event_pattern_rows(spec: OrgSpec) -> list[Document]:
+    """The event pattern of every rule :func:`event_bus_rules` names, as size rows (the text the
+    constructs give the rule: :mod:`mlgov.platform.governance`). The dev forwarding rule lists
+    its team's groups, so it grows with them; the others are one group or one prefix."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return []
+    hub, region = spec.hub, naming.hub_region(spec)
+    rows: list[Document] = [
+        ("event-pattern", hub, region, "rule", naming.promotion_rule(spec), governance.promotion_pattern(spec))
+    ]
+    for team, t in spec.teams.items():
+        for group in t.governance.model_package_groups:
+            name = naming.central_approval_rule(spec, team, group)
+            rows.append(
+                ("event-pattern", hub, region, "rule", name, governance.central_approval_pattern(spec, team, group))
+            )
+        dev = t.dev_account
+        name = naming.approval_forward_rule(spec, team)
+        rows.append(
+            (
+                "event-pattern",
+                dev,
+                naming.primary_region(spec, dev),
+                "rule",
+                name,
+                governance.forward_pattern(spec, team),
+            )
+        )
+    return rows
 
 
 def inventory_rows(spec: OrgSpec) -> list[Document]:
