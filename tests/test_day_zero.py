@@ -365,3 +365,16 @@ def test_day_zero_journey(render_spec, tf_cli_config, moto_endpoint, tmp_path):
     assert before["instances"][0]["attributes"]["close_on_deletion"] is True  # CloseAccount, never RemoveAccount
     _apply(mgmt)
     assert org.describe_account(AccountId=dev)["Account"]["Status"] != "ACTIVE"
+
+
+def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
+    # GIVEN a CI repository path long enough that the Terraform role's trust passes IAM's 2,048
+    # characters (a GitLab project path may be deeply nested)
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["terraform"]["ci"]["repository"] = "northwind/" + "/".join(["platform-group"] * 60)
+    lines = problems_of(_text(data))
+    # THEN validate says so, naming the bootstrap's roles (the StackSet's in each member account)
+    (line,) = [line for line in lines if "iam_role_trust_policy_chars" in line]
+    assert "mlgov-terraform bootstrap/cloudformation/terraform-role.yaml@" in line and "> 2,048" in line
+    # AND the same spec with the default repository is within the quota
+    assert not [line for line in problems_of(_text(yaml.safe_load((ROOT / "org.yaml").read_text()))) if "quota" in line]
