@@ -378,3 +378,86 @@ def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
     assert "mlgov-terraform bootstrap/cloudformation/terraform-role.yaml@" in line and "> 2,048" in line
     # AND the same spec with the default repository is within the quota
     assert not [line for line in problems_of(_text(yaml.safe_load((ROOT / "org.yaml").read_text()))) if "quota" in line]
+
+
+# -- closing: the state objects a closed team leaves ------------------------------------------
+
+
+def closed_churn_data() -> dict:
+    """org.yaml after team churn left: its dev account retired (owned, suspended), its grants gone."""
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    del data["teams"]["churn"], data["data"]["grants"]["churn"]
+    data["accounts"]["ml-dev-churn"].update(email="aws+ml-dev-churn@northwind.example", retired=True)
+    data["management"]["vending"] = {"on_retire": "suspend", "suspended_ou": "suspended"}
+    data["organization"]["organizational_units"]["suspended"] = {"id": "ou-nw4a-suspend1", "description": "Retired."}
+    return data
+
+
+def test_clean_state_deletes_exactly_the_closed_teams_states(tmp_path, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    data = closed_churn_data()
+    spec_file = tmp_path / "org.yaml"
+    spec_file.write_text(_text(data))
+    state = data["terraform"]["state"]
+    empty = json.dumps({"version": 4, "resources": []})
+    holding = json.dumps({"version": 4, "resources": [{"mode": "managed", "type": "aws_iam_role", "instances": [{}]}]})
+    p = state["key_prefix"]
+    objects = {
+        # the spec's stacks, fraud's slices among them: never touched
+        f"{p}/management.tfstate": [empty],
+        f"{p}/ml-dev-fraud.tfstate": [empty],
+        f"{p}/ml-shared-services-team-fraud.tfstate": [empty],
+        # churn's slices and its retired dev account's stack, destroyed: deleted, every version and the lock
+        f"{p}/ml-shared-services-team-churn.tfstate": [holding, empty],
+        f"{p}/ml-shared-services-team-churn.tfstate.tflock": ["{}"],
+        f"{p}/ml-test-team-churn.tfstate": [empty],
+        f"{p}/ml-dev-churn.tfstate": [holding, empty],
+        # churn's prod slice whose destroy was not applied: kept, and said so
+        f"{p}/ml-prod-team-churn.tfstate": [holding],
+        # not mlgov's stacks: the bootstrap's migrated state, another prefix, a nested key
+        f"{p}/bootstrap.tfstate": [empty],
+        f"other/{p}/ml-test-team-churn.tfstate": [empty],
+        f"{p}/nested/ml-test-team-churn.tfstate": [empty],
+    }
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=state["region"])
+        s3.create_bucket(Bucket=state["bucket"], CreateBucketConfiguration={"LocationConstraint": state["region"]})
+        s3.put_bucket_versioning(Bucket=state["bucket"], VersioningConfiguration={"Status": "Enabled"})
+        for key, bodies in objects.items():
+            for body in bodies:
+                s3.put_object(Bucket=state["bucket"], Key=key, Body=body.encode())
+        s3.delete_object(Bucket=state["bucket"], Key=f"{p}/ml-test-team-churn.tfstate")  # a delete marker on top
+
+        def remaining() -> set[str]:
+            listed = s3.list_object_versions(Bucket=state["bucket"])
+            return {v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])}
+
+        dry = CliRunner().invoke(cli, ["clean-state", str(spec_file), "--dry-run"])
+        assert remaining() == set(objects)
+        result = CliRunner().invoke(cli, ["clean-state", str(spec_file)])
+        gone = set(objects) - remaining()
+    deleted = {
+        f"{p}/ml-dev-churn.tfstate",
+        f"{p}/ml-shared-services-team-churn.tfstate",
+        f"{p}/ml-shared-services-team-churn.tfstate.tflock",
+        f"{p}/ml-test-team-churn.tfstate",
+    }
+    # THEN exactly the closed team's destroyed states are gone, every version of them
+    assert gone == deleted
+    # AND the state still holding resources is kept, the exit code says so, one line each
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        f"deleted {p}/ml-dev-churn.tfstate (2 version(s), lock included)",
+        f"kept {p}/ml-prod-team-churn.tfstate: still holds 1 resource(s); apply the stack's destroy first",
+        f"deleted {p}/ml-shared-services-team-churn.tfstate (3 version(s), lock included)",
+        f"deleted {p}/ml-test-team-churn.tfstate (2 version(s), lock included)",
+    ]
+    assert dry.exit_code == 1 and dry.output.count("would delete") == 3
