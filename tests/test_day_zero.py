@@ -461,3 +461,99 @@ def test_clean_state_deletes_exactly_the_closed_teams_states(tmp_path, monkeypat
         f"deleted {p}/ml-test-team-churn.tfstate (2 version(s), lock included)",
     ]
     assert dry.exit_code == 1 and dry.output.count("would delete") == 3
+
+
+# -- the CloudFormation delivery, applied (moto) ----------------------------------------------
+
+
+def _unordered(value):
+    """A JSON value with every list sorted (an ARN list's order follows the account ids in it)."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((_unordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def test_cloudformation_bootstrap_applies_and_the_stackset_gives_each_member_its_role(tree, default_spec, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from mlgov.review import policies as collector
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    region = default_spec.terraform.state.region
+    management = tree[bootstrap.MANAGEMENT_TEMPLATE].decode()
+    with mock_aws():
+        # GIVEN an organization (moto) with a member account in an OU under the root
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        root = org.list_roots()["Roots"][0]["Id"]
+        ou = org.create_organizational_unit(ParentId=root, Name="ml-workloads")["OrganizationalUnit"]["Id"]
+        member = org.create_account(AccountName="ml-dev-risk", Email="aws+ml-dev-risk@northwind.example")
+        member_id = member["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=member_id, SourceParentId=root, DestinationParentId=ou)
+        # WHEN the management template is deployed as a stack
+        cfn = boto3.client("cloudformation", region_name=region)
+        cfn.create_stack(StackName="mlgov-bootstrap", TemplateBody=management, Capabilities=["CAPABILITY_NAMED_IAM"])
+        # THEN the stack completes; the state bucket is encrypted with the state key, and the role has its
+        # trust (moto's CloudFormation applies no bucket versioning, logging or public access block, nor
+        # the bucket policies, the OIDC provider or the StackSet resource: cfn-lint checks them above, the
+        # Terraform delivery's moto apply in the day-zero journey applies the same settings)
+        (stack,) = cfn.describe_stacks(StackName="mlgov-bootstrap")["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        s3 = boto3.client("s3", region_name=region)
+        bucket = default_spec.terraform.state.bucket
+        (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        aliases = boto3.client("kms", region_name=region).list_aliases()["Aliases"]
+        (key_id,) = [a["TargetKeyId"] for a in aliases if a["AliasName"] == bootstrap.state_key_alias(default_spec)]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f":key/{key_id}")
+        assert bootstrap.log_bucket(default_spec) in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        iam_client = boto3.client("iam", region_name="us-east-1")
+        role = iam_client.get_role(RoleName=default_spec.terraform.role_name)["Role"]
+        management_id = iam_bootstrap.management_id(default_spec)
+        assert role["AssumeRolePolicyDocument"] == iam_bootstrap.terraform_trust(default_spec, management_id)
+
+        # WHEN the template's StackSet is created as the template declares it (service-managed,
+        # automatic deployment) and its instances deployed. moto deploys a service-managed
+        # StackSet into the management account too when the root is the target, which AWS never
+        # does, so the instances target the OUs under the root (the same member accounts).
+        props = collector.parse_template(management)["Resources"]["TerraformRoleStackSet"]["Properties"]
+        (group,) = props["StackInstancesGroup"]
+        assert group["DeploymentTargets"]["OrganizationalUnitIds"] == [default_spec.organization.root_id]
+        cfn.create_stack_set(
+            StackSetName=props["StackSetName"],
+            TemplateBody=props["TemplateBody"],
+            PermissionModel=props["PermissionModel"],
+            AutoDeployment=props["AutoDeployment"],
+            Capabilities=props["Capabilities"],
+        )
+        children = [o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]]
+        cfn.create_stack_instances(
+            StackSetName=props["StackSetName"],
+            DeploymentTargets={"OrganizationalUnitIds": children},
+            Regions=group["Regions"],
+        )
+        # THEN the member account has the Terraform role, trusting its own account's role, the
+        # management pipeline and its own OIDC provider (the template's ${AWS::AccountId} resolved there)
+        instances = cfn.list_stack_instances(StackSetName=props["StackSetName"])["Summaries"]
+        assert [(i["Account"], i["Status"]) for i in instances] == [(member_id, "CURRENT")]
+        creds = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{member_id}:role/{default_spec.management.vending.role_name}",
+            RoleSessionName="day-zero-test",
+        )["Credentials"]
+        member_iam = boto3.client(
+            "iam",
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        member_role = member_iam.get_role(RoleName=default_spec.terraform.role_name)["Role"]
+        assert _unordered(member_role["AssumeRolePolicyDocument"]) == _unordered(
+            iam_bootstrap.terraform_trust(default_spec, member_id)
+        )
