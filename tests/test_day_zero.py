@@ -147,7 +147,7 @@ def test_bootstrap_templates_pass_cfn_lint_and_a_broken_copy_does_not(tree, tmp_
     assert stack_set["StackInstancesGroup"][0]["DeploymentTargets"]["OrganizationalUnitIds"] == ["r-nw4a"]
     assert stack_set["TemplateBody"] == tree[bootstrap.MEMBER_TEMPLATE].decode().replace("!", "_")
     # AND a broken copy (versioning misspelt) is caught
-    files[1].writespec_text(files[1].readspec_text().replace("{Status: Enabled}", "{Status: Paused}", 1))
+    files[1].write_text(files[1].read_text().replace("{Status: Enabled}", "{Status: Paused}", 1))
     proc = subprocess.run([*cfn_lint(), "--format", "parseable", str(files[1])], capture_output=True, text=True)
     assert proc.returncode != 0 and "Paused" in proc.stdout
 
@@ -155,7 +155,7 @@ def test_bootstrap_templates_pass_cfn_lint_and_a_broken_copy_does_not(tree, tmp_
 def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
     # GIVEN a CI repository path long enough that the Terraform role's trust passes IAM's 2,048
     # characters (a GitLab project path may be deeply nested)
-    data = yaml.safe_load((ROOT / "org.yaml").readspec_text())
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
     data["terraform"]["ci"]["repository"] = "northwind/" + "/".join(["platform-group"] * 60)
     lines = problems_of(spec_text(data))
     # THEN validate says so, naming the bootstrap's roles (the StackSet's in each member account)
@@ -163,7 +163,7 @@ def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
     assert "mlgov-terraform bootstrap/cloudformation/terraform-role.yaml@" in line and "> 2,048" in line
     # AND the same spec with the default repository is within the quota
     assert not [
-        line for line in problems_of(spec_text(yaml.safe_load((ROOT / "org.yaml").readspec_text()))) if "quota" in line
+        line for line in problems_of(spec_text(yaml.safe_load((ROOT / "org.yaml").read_text()))) if "quota" in line
     ]
 
 
@@ -182,7 +182,7 @@ def test_clean_state_deletes_exactly_the_closed_teams_states(tmp_path, monkeypat
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     data = closed_churn_data()
     spec_file = tmp_path / "org.yaml"
-    spec_file.writespec_text(spec_text(data))
+    spec_file.write_text(spec_text(data))
     state = data["terraform"]["state"]
     empty = json.dumps({"version": 4, "resources": []})
     holding = json.dumps({"version": 4, "resources": [{"mode": "managed", "type": "aws_iam_role", "instances": [{}]}]})
