@@ -8,6 +8,12 @@ starting a pipeline, build or function that runs as a role that can, or launchin
 Catalog product whose launch role can (only the principals associated with its portfolio can; a
 launch role may open only the gates of those principals). Decisions come from
 iam-simulate (tests/journey/gates.py). Without node/the npm packages: skip locally, FAIL on CI.
+
+The bootstrap's roles (docs/day-zero.md): only the management pipeline reaches every account's
+Terraform role and vending role, and a CI token of the apply environment or of pull requests
+only its account's Terraform role (tests/journey/terraform_roles.py); a trust without its
+``sub`` condition, with ``sub`` widened to every ref, or without the ``aws:PrincipalArn``
+narrowing reopens a role, and the failure names who reaches it.
 """
 
 from __future__ import annotations
