@@ -757,3 +757,90 @@ class Doctor:
             return Check(name, True, "none pending")
 
         return [self._guard(name, run)]
+
+
+# --- state objects of the stacks a closed team or a retired account leaves behind ------------
+
+STATE_SUFFIX = ".tfstate"
+LOCK_SUFFIX = ".tflock"  # the S3 backend's lock file beside the state (use_lockfile)
+# Keys per DeleteObjects request (Amazon S3 API Reference, DeleteObjects: "up to 1,000 keys").
+DELETE_OBJECTS_MAX = 1000
+
+
+@dataclass(frozen=True)
+class LeftState:
+    """The state object of a stack the spec no longer has, with every version of it and of its lock.
+
+    ``held`` counts the managed resources its current version still holds: the stack's destroy
+    has not been applied when it is not 0 (or the object cannot be read as a state)."""
+
+    key: str
+    stack: str
+    held: int
+    versions: tuple[tuple[str, str], ...]
+
+
+def is_left_behind(spec: OrgSpec, stack: str) -> bool:
+    """Whether ``stack`` is a stack a closed team or a retired account left behind: a team's
+    slice ``<account>-team-<team>`` of a team the spec no longer has, or the stack of an account
+    the spec retires. Any other name (the bootstrap's state, another tool's, a stack of the
+    spec) is never one."""
+    if stack in spec.accounts:
+        return spec.accounts[stack].retired
+    account, sep, team = stack.rpartition("-team-")
+    return bool(sep) and account in spec.accounts and team not in spec.teams
+
+
+def _held(s3, bucket: str, key: str) -> int:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        resources = json.loads(body).get("resources", [])
+    except (ValueError, AttributeError):
+        return -1
+    except botocore.exceptions.ClientError as exc:  # a delete marker on top: nothing current
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "MethodNotAllowed"):
+            return 0
+        raise
+    return sum(1 for r in resources if r.get("mode") == "managed" and r.get("instances"))
+
+
+def left_states(spec: OrgSpec, sess: boto3.Session) -> list[LeftState]:
+    """The state objects under ``terraform.state.key_prefix`` of the stacks :func:`is_left_behind` names."""
+    state = spec.terraform.state
+    kept = {ref.state for ref in spec.stack_refs()}
+    prefix = f"{state.key_prefix}/"
+    with aws_errors():
+        s3 = make_client(sess, "s3", state.region)
+        versions: dict[str, list[tuple[str, str]]] = {}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=state.bucket, Prefix=prefix):
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                key = v["Key"]
+                name = key.removeprefix(prefix).removesuffix(LOCK_SUFFIX)
+                if "/" in name or not name.endswith(STATE_SUFFIX):
+                    continue
+                versions.setdefault(key.removesuffix(LOCK_SUFFIX), []).append((key, v["VersionId"]))
+        out = []
+        for key, found in sorted(versions.items()):
+            stack = key.removeprefix(prefix).removesuffix(STATE_SUFFIX)
+            if stack in kept or not is_left_behind(spec, stack):
+                continue
+            out.append(LeftState(key, stack, _held(s3, state.bucket, key), tuple(sorted(found))))
+    return out
+
+
+def delete_state(spec: OrgSpec, sess: boto3.Session, left: LeftState) -> None:
+    """Delete every version of the state object and its lock (the bucket is versioned: a plain
+    delete would only add a delete marker)."""
+    with aws_errors():
+        s3 = make_client(sess, "s3", spec.terraform.state.region)
+        for at in range(0, len(left.versions), DELETE_OBJECTS_MAX):
+            chunk = left.versions[at : at + DELETE_OBJECTS_MAX]
+            done = s3.delete_objects(
+                Bucket=spec.terraform.state.bucket,
+                Delete={"Objects": [{"Key": k, "VersionId": v} for k, v in chunk], "Quiet": True},
+            )
+            if done.get("Errors"):
+                first = done["Errors"][0]
+                raise LiveError(
+                    f"cannot delete {first.get('Key')}: {first.get('Code')} {first.get('Message', '')}".strip()
+                )

@@ -1,10 +1,10 @@
-"""Day zero and the account lifecycle (docs/day-zero.md), walked as a journey with real tools.
+"""Day zero and the account lifecycle (docs/day-zero.md): the spec, the bootstrap, closing.
 
-From an organization with only its management account (moto): the bootstrap (Terraform, applied
-by terraform against moto; CloudFormation, cfn-lint), the vending plan and apply of the management
-stack (Organizations CreateAccount in the spec's OUs), `discover --from-state --write` filling the
-ids in place, the first team's stacks planned against the vended ids, then the close transition
-(CloseAccount, or MoveAccount to the suspended OU).
+The spec while accounts wait for their ids; the bootstrap's trust, its CloudFormation delivery
+(cfn-lint, and applied against moto: the management stack, then its StackSet), its trusts counted
+by the quota model; the state objects a closed team leaves (``clean-state``, moto). The walk from
+an organization with only its management account to its first team and the close transition is
+the journey's day-zero step (tests/journey/day_zero_steps.py, tests/journey/test_day_zero_journey.py).
 """
 
 from __future__ import annotations
@@ -19,35 +19,13 @@ from click.testing import CliRunner
 
 from mlgov.cli import cli
 from mlgov.errors import SpecError
-from mlgov.platform import bootstrap, lifecycle
+from mlgov.platform import bootstrap
 from mlgov.platform.iam import bootstrap as iam_bootstrap
-from mlgov.review import localapply, terraform
-from mlgov.review import plan as planning
 from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
 from tests.conftest import ROOT
+from tests.journey.day_zero_steps import MGMT, closed_churn_data, day_zero_data, spec_text
 from tests.test_catalog import cfn_lint
-
-MGMT = "management"
-CREDS = {"aws_access_key_id": "mlgov-local", "aws_secret_access_key": "mlgov-local"}
-
-
-def day_zero_data(*, teams: bool) -> dict:
-    """org.yaml as it is before anything but the management account exists: every other account
-    declared with an email and no id (the teams only when ``teams``)."""
-    data = yaml.safe_load((ROOT / "org.yaml").read_text())
-    for key, account in data["accounts"].items():
-        if key != MGMT:
-            del account["id"]
-            account["email"] = f"aws+{key}@northwind.example"
-    if not teams:
-        data["teams"] = {}
-        data["data"].pop("grants")
-    return data
-
-
-def _text(data: dict) -> str:
-    return yaml.safe_dump(data, sort_keys=False)
 
 
 def problems_of(text: str) -> list[str]:
@@ -63,7 +41,7 @@ def problems_of(text: str) -> list[str]:
 
 def test_day_zero_spec_has_only_the_management_stack(render_spec):
     # GIVEN an org where only the management account exists, every other account to be created
-    text = _text(day_zero_data(teams=False))
+    text = spec_text(day_zero_data(teams=False))
     spec = parse_spec(load_yaml(text, "day0.yaml"))
     tree = render_spec(text)
     # THEN the only stack is the management account's, and it creates the six accounts
@@ -82,7 +60,7 @@ def test_day_zero_spec_has_only_the_management_stack(render_spec):
 
 def test_a_team_waits_for_its_accounts_with_one_line_naming_the_step():
     # GIVEN the teams declared while their accounts are not created yet
-    lines = problems_of(_text(day_zero_data(teams=True)))
+    lines = problems_of(spec_text(day_zero_data(teams=True)))
     # THEN validate refuses, one line per reference, naming the step to run (no id is guessed)
     assert lines[0] == (
         "day0.yaml:80: teams.fraud.dev_account: account 'ml-dev-fraud' is not created yet (no id), and team "
@@ -117,7 +95,7 @@ def test_a_team_waits_for_its_accounts_with_one_line_naming_the_step():
 def test_lifecycle_mistakes_are_one_line_each(edit, expected):
     data = day_zero_data(teams=False)
     edit(data)
-    assert [line for line in problems_of(_text(data)) if expected in line], problems_of(_text(data))
+    assert [line for line in problems_of(spec_text(data)) if expected in line], problems_of(spec_text(data))
 
 
 # -- the bootstrap ---------------------------------------------------------------------------
@@ -174,194 +152,185 @@ def test_bootstrap_templates_pass_cfn_lint_and_a_broken_copy_does_not(tree, tmp_
     assert proc.returncode != 0 and "Paused" in proc.stdout
 
 
-# Not the AdministratorAccess attachment: moto does not load AWS managed policies by default.
-BOOTSTRAP_TYPES = (localapply.MOTO_SUPPORTED - {"aws_iam_role_policy_attachment"}) | {
-    "aws_iam_openid_connect_provider",
-    "aws_s3_bucket_logging",
-}
-
-
-def _moto_workspace(stack: dict, work: Path, endpoint: str, cli_config: Path, services: tuple[str, ...]):
-    src = work / "src"
-    src.mkdir(parents=True)
-    (src / "cdk.tf.json").write_text(json.dumps(stack, indent=2))
-    ws = terraform.Workspace(src, work / "ws", cli_config, offline=False)
-    region = stack["provider"]["aws"][0]["region"]
-    (ws.workdir / "mlgov_local_override.tf.json").write_text(
-        json.dumps(localapply.endpoint_override(endpoint, region, services), indent=2)
-    )
-    init = ws.init()
-    assert init.ok, init.stderr
-    return ws
-
-
-def _apply(ws) -> None:
-    done = ws.run("apply", "-auto-approve", "-input=false", "-no-color", "-lock=false", timeout=900)
-    assert done.ok, done.stderr[-4000:]
-
-
-def _plan(ws) -> dict:
-    planned = ws.run("plan", "-input=false", "-no-color", "-lock=false", "-out=plan.tfplan", timeout=900)
-    assert planned.ok, planned.stderr[-4000:]
-    return json.loads(ws.show_json("plan.tfplan").stdout)
-
-
-def _management_slice(tree: dict[str, bytes]) -> dict:
-    """The management stack's OUs, accounts, imports and the ids output (what moto's Organizations covers)."""
-    stack = json.loads(tree["stacks/management/cdk.tf.json"])
-    slim = {k: v for k, v in stack.items() if k in ("terraform", "provider", "import", "output")}
-    slim["resource"] = {
-        t: stack["resource"][t]
-        for t in ("aws_organizations_organizational_unit", "aws_organizations_account")
-        if t in stack["resource"]
-    }
-    slim["output"] = {k: v for k, v in stack.get("output", {}).items() if k == lifecycle.ACCOUNT_IDS_OUTPUT}
-    return slim
-
-
-@pytest.mark.slow
-@pytest.mark.terraform
-def test_day_zero_journey(render_spec, tf_cli_config, moto_endpoint, tmp_path):
-    import boto3
-
-    from tests.conftest import reset_moto
-
-    reset_moto(moto_endpoint)
-    org = boto3.client("organizations", endpoint_url=moto_endpoint, region_name="us-east-1", **CREDS)
-    # GIVEN an organization (moto) with only its management account, and the day-zero spec
-    made = org.create_organization(FeatureSet="ALL")["Organization"]
-    data = day_zero_data(teams=False)
-    data["organization"]["id"] = made["Id"]
-    data["organization"]["root_id"] = root = org.list_roots()["Roots"][0]["Id"]
-    data["accounts"][MGMT]["id"] = made["MasterAccountId"]
-    data["terraform"]["state"]["bucket"] = f"nwa-terraform-state-{made['MasterAccountId']}"
-    data["management"]["vending"] = {"on_retire": "suspend", "suspended_ou": "suspended"}
-    data["organization"]["organizational_units"]["suspended"] = {
-        "id": "ou-nw4a-suspend1",
-        "description": "Retired accounts.",
-    }
-    for portfolio in data["service_catalog"]["portfolios"].values():  # another org: not Northwind's released copies
-        for product in portfolio["products"].values():
-            for version in product["versions"]:
-                version.pop("frozen", None)
-    spec_file = tmp_path / "org.yaml"
-    spec_file.write_text(_text(data))
-    tree = render_spec(spec_file)
-
-    # WHEN the bootstrap's Terraform delivery is applied (S3, KMS and IAM: what moto covers)
-    stack, dropped = localapply.filter_stack(json.loads(tree[bootstrap.TERRAFORM_STACK]), BOOTSTRAP_TYPES)
-    assert dropped == [
-        "aws_cloudformation_stack_set.terraform_role",
-        "aws_cloudformation_stack_set_instance.terraform_role",
-        "aws_iam_role_policy_attachment.terraform_administrator",
+def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
+    # GIVEN a CI repository path long enough that the Terraform role's trust passes IAM's 2,048
+    # characters (a GitLab project path may be deeply nested)
+    data = yaml.safe_load((ROOT / "org.yaml").read_text())
+    data["terraform"]["ci"]["repository"] = "northwind/" + "/".join(["platform-group"] * 60)
+    lines = problems_of(spec_text(data))
+    # THEN validate says so, naming the bootstrap's roles (the StackSet's in each member account)
+    (line,) = [line for line in lines if "iam_role_trust_policy_chars" in line]
+    assert "mlgov-terraform bootstrap/cloudformation/terraform-role.yaml@" in line and "> 2,048" in line
+    # AND the same spec with the default repository is within the quota
+    assert not [
+        line for line in problems_of(spec_text(yaml.safe_load((ROOT / "org.yaml").read_text()))) if "quota" in line
     ]
-    ws = _moto_workspace(stack, tmp_path / "bootstrap", moto_endpoint, tf_cli_config, ("iam", "kms", "s3", "sts"))
-    _apply(ws)
-    # THEN the state bucket is versioned, access logged, TLS only; the role trusts only the pipeline and CI
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1", **CREDS)
-    bucket = data["terraform"]["state"]["bucket"]
-    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]["TargetBucket"] == f"{bucket}-logs"
-    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    iam_client = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1", **CREDS)
-    trust = iam_client.get_role(RoleName="mlgov-terraform")["Role"]["AssumeRolePolicyDocument"]
-    assert [s["Sid"] for s in trust["Statement"]] == ["ManagementPipeline", "CiPipeline"]
 
-    # WHEN the management stack's vending part is planned and applied (Organizations in moto)
-    mgmt = _moto_workspace(
-        _management_slice(tree), tmp_path / "management", moto_endpoint, tf_cli_config, ("organizations", "sts")
-    )
-    plan = _plan(mgmt)
-    # THEN it creates the platform's OUs and the six accounts, nothing else
-    assert planning.count_actions(plan) == {"create": 11, "update": 0, "replace": 0, "delete": 0}
-    _apply(mgmt)
-    accounts = {a["Name"]: a for a in org.list_accounts()["Accounts"]}
-    assert set(accounts) - {"master"} == set(data["accounts"]) - {MGMT}  # moto names the management account "master"
-    ous = {o["Name"]: o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]}
-    dev = accounts["ml-dev-churn"]["Id"]
-    assert org.list_parents(ChildId=dev)["Parents"][0]["Id"] == ous["ml-workloads"]
 
-    # WHEN discover fills the ids in from the management stack's state, in place
-    state = mgmt.workdir / "terraform.tfstate"
-    result = CliRunner().invoke(cli, ["discover", str(spec_file), "--from-state", str(state), "--write"])
-    assert result.exit_code == 0, result.output
-    written = yaml.safe_load(spec_file.read_text())
-    assert {k: a["id"] for k, a in written["accounts"].items()} == {
-        MGMT: made["MasterAccountId"],
-        **{k: a["Id"] for k, a in accounts.items() if k != "master"},
+# -- closing: the state objects a closed team leaves ------------------------------------------
+
+
+def test_clean_state_deletes_exactly_the_closed_teams_states(tmp_path, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    data = closed_churn_data()
+    spec_file = tmp_path / "org.yaml"
+    spec_file.write_text(spec_text(data))
+    state = data["terraform"]["state"]
+    empty = json.dumps({"version": 4, "resources": []})
+    holding = json.dumps({"version": 4, "resources": [{"mode": "managed", "type": "aws_iam_role", "instances": [{}]}]})
+    p = state["key_prefix"]
+    objects = {
+        # the spec's stacks, fraud's slices among them: never touched
+        f"{p}/management.tfstate": [empty],
+        f"{p}/ml-dev-fraud.tfstate": [empty],
+        f"{p}/ml-shared-services-team-fraud.tfstate": [empty],
+        # churn's slices and its retired dev account's stack, destroyed: deleted, every version and the lock
+        f"{p}/ml-shared-services-team-churn.tfstate": [holding, empty],
+        f"{p}/ml-shared-services-team-churn.tfstate.tflock": ["{}"],
+        f"{p}/ml-test-team-churn.tfstate": [empty],
+        f"{p}/ml-dev-churn.tfstate": [holding, empty],
+        # churn's prod slice whose destroy was not applied: kept, and said so
+        f"{p}/ml-prod-team-churn.tfstate": [holding],
+        # not mlgov's stacks: the bootstrap's migrated state, another prefix, a nested key
+        f"{p}/bootstrap.tfstate": [empty],
+        f"other/{p}/ml-test-team-churn.tfstate": [empty],
+        f"{p}/nested/ml-test-team-churn.tfstate": [empty],
     }
-    assert '    id: "' + dev + '"\n    layer: dev' in spec_file.read_text()  # a new line, the rest untouched
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=state["region"])
+        s3.create_bucket(Bucket=state["bucket"], CreateBucketConfiguration={"LocationConstraint": state["region"]})
+        s3.put_bucket_versioning(Bucket=state["bucket"], VersioningConfiguration={"Status": "Enabled"})
+        for key, bodies in objects.items():
+            for body in bodies:
+                s3.put_object(Bucket=state["bucket"], Key=key, Body=body.encode())
+        s3.delete_object(Bucket=state["bucket"], Key=f"{p}/ml-test-team-churn.tfstate")  # a delete marker on top
 
-    # WHEN the first teams are added (and the OU ids the management stack created are filled in)
-    for name in data["organization"]["organizational_units"]:
-        if name in ous:
-            written["organization"]["organizational_units"][name]["id"] = ous[name]
-    original = yaml.safe_load((ROOT / "org.yaml").read_text())
-    written["teams"], written["data"]["grants"] = original["teams"], original["data"]["grants"]
-    spec_file.write_text(_text(written))
-    tree = render_spec(spec_file)
-    # THEN every account has its stacks, which name the vended ids
-    names = sorted(p.split("/")[1] for p in tree if p.startswith("stacks/") and p.endswith("/cdk.tf.json"))
-    assert names == sorted(
-        ["data-lake", MGMT, "ml-dev-churn", "ml-dev-fraud", "ml-prod", "ml-shared-services", "ml-test"]
-        + [
-            f"{account}-team-{team}"
-            for account in ("ml-prod", "ml-shared-services", "ml-test")
-            for team in ("churn", "fraud")
-        ]
-    )
-    churn = json.loads(tree["stacks/ml-dev-churn/cdk.tf.json"])
-    assert churn["provider"]["aws"][0]["allowed_account_ids"] == [dev]
-    # AND the team's dev stack plans (real terraform, offline)
-    src = tmp_path / "churn"
-    src.mkdir()
-    (src / "cdk.tf.json").write_bytes(tree["stacks/ml-dev-churn/cdk.tf.json"])
-    for rel, blob in tree.items():
-        if rel.startswith("stacks/ml-dev-churn/") and not rel.endswith("cdk.tf.json"):
-            (src / rel.split("/", 2)[2]).write_bytes(blob)
-    team = terraform.Workspace(src, tmp_path / "churn-ws", tf_cli_config)
-    assert team.init().ok
-    planned = team.plan()
-    assert planned.ok, planned.stderr[-3000:]
-    assert planning.count_actions(json.loads(team.show_json().stdout))["create"] > 50
-    # AND the management stack, now with literal ids, plans no change to the accounts (import blocks are no-ops)
-    (mgmt.workdir / "cdk.tf.json").write_text(json.dumps(_management_slice(tree), indent=2))
-    again = _plan(mgmt)
-    assert planning.count_actions(again) == {"create": 0, "update": 0, "replace": 0, "delete": 0}
+        def remaining() -> set[str]:
+            listed = s3.list_object_versions(Bucket=state["bucket"])
+            return {v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])}
 
-    # WHEN team churn leaves and its account is retired (on_retire: suspend)
-    del written["teams"]["churn"], written["data"]["grants"]["churn"]
-    written["accounts"]["ml-dev-churn"]["retired"] = True
-    assert "ml-dev-churn" not in written["management"]["guardrails"]["exempt_accounts"]  # none is exempt
-    written["organization"]["organizational_units"]["suspended"]["id"] = ous["suspended"]
-    suspended = render_spec(_text(written))
-    assert "stacks/ml-dev-churn/cdk.tf.json" not in suspended  # its stack is planned as a destroy
-    (mgmt.workdir / "cdk.tf.json").write_text(json.dumps(_management_slice(suspended), indent=2))
-    plan = _plan(mgmt)
-    # THEN the account moves to the suspended OU (an in-place update), and is not closed
-    changed = {
-        rc["address"]: rc["change"]["actions"]
-        for rc in plan["resource_changes"]
-        if rc["change"]["actions"] != ["no-op"]
+        dry = CliRunner().invoke(cli, ["clean-state", str(spec_file), "--dry-run"])
+        assert remaining() == set(objects)
+        result = CliRunner().invoke(cli, ["clean-state", str(spec_file)])
+        gone = set(objects) - remaining()
+    deleted = {
+        f"{p}/ml-dev-churn.tfstate",
+        f"{p}/ml-shared-services-team-churn.tfstate",
+        f"{p}/ml-shared-services-team-churn.tfstate.tflock",
+        f"{p}/ml-test-team-churn.tfstate",
     }
-    assert changed == {"aws_organizations_account.ml_dev_churn": ["update"]}
-    _apply(mgmt)
-    assert org.list_parents(ChildId=dev)["Parents"][0]["Id"] == ous["suspended"]
-    # AND the suspended OU carries the deny-all SCP
-    scps = json.loads(suspended["stacks/management/cdk.tf.json"])["resource"]["aws_organizations_policy_attachment"]
-    assert scps["suspended_accounts__suspended"]["target_id"] == "${aws_organizations_organizational_unit.suspended.id}"
+    # THEN exactly the closed team's destroyed states are gone, every version of them
+    assert gone == deleted
+    # AND the state still holding resources is kept, the exit code says so, one line each
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        f"deleted {p}/ml-dev-churn.tfstate (2 version(s), lock included)",
+        f"kept {p}/ml-prod-team-churn.tfstate: still holds 1 resource(s); apply the stack's destroy first",
+        f"deleted {p}/ml-shared-services-team-churn.tfstate (3 version(s), lock included)",
+        f"deleted {p}/ml-test-team-churn.tfstate (2 version(s), lock included)",
+    ]
+    assert dry.exit_code == 1 and dry.output.count("would delete") == 3
 
-    # WHEN the org closes retired accounts instead (on_retire: close)
-    written["management"]["vending"] = {"on_retire": "close"}
-    closing = render_spec(_text(written))
-    config = _management_slice(closing)
-    (mgmt.workdir / "cdk.tf.json").write_text(json.dumps(config, indent=2))
-    plan = _plan(mgmt)
-    # THEN the retired account's resource leaves the configuration: a delete that closes the account
-    deleted = [rc["address"] for rc in plan["resource_changes"] if rc["change"]["actions"] == ["delete"]]
-    assert deleted == ["aws_organizations_account.ml_dev_churn"]
-    before = next(r for r in json.loads(state.read_text())["resources"] if r["name"] == "ml_dev_churn")
-    assert before["instances"][0]["attributes"]["close_on_deletion"] is True  # CloseAccount, never RemoveAccount
-    _apply(mgmt)
-    assert org.describe_account(AccountId=dev)["Account"]["Status"] != "ACTIVE"
+
+# -- the CloudFormation delivery, applied (moto) ----------------------------------------------
+
+
+def _unordered(value):
+    """A JSON value with every list sorted (an ARN list's order follows the account ids in it)."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((_unordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def test_cloudformation_bootstrap_applies_and_the_stackset_gives_each_member_its_role(tree, default_spec, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from mlgov.review import policies as collector
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    region = default_spec.terraform.state.region
+    management = tree[bootstrap.MANAGEMENT_TEMPLATE].decode()
+    with mock_aws():
+        # GIVEN an organization (moto) with a member account in an OU under the root
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        root = org.list_roots()["Roots"][0]["Id"]
+        ou = org.create_organizational_unit(ParentId=root, Name="ml-workloads")["OrganizationalUnit"]["Id"]
+        member = org.create_account(AccountName="ml-dev-risk", Email="aws+ml-dev-risk@northwind.example")
+        member_id = member["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=member_id, SourceParentId=root, DestinationParentId=ou)
+        # WHEN the management template is deployed as a stack
+        cfn = boto3.client("cloudformation", region_name=region)
+        cfn.create_stack(StackName="mlgov-bootstrap", TemplateBody=management, Capabilities=["CAPABILITY_NAMED_IAM"])
+        # THEN the stack completes; the state bucket is encrypted with the state key, and the role has its
+        # trust (moto's CloudFormation applies no bucket versioning, logging or public access block, nor
+        # the bucket policies, the OIDC provider or the StackSet resource: cfn-lint checks them above, the
+        # Terraform delivery's moto apply in the day-zero journey applies the same settings)
+        (stack,) = cfn.describe_stacks(StackName="mlgov-bootstrap")["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        s3 = boto3.client("s3", region_name=region)
+        bucket = default_spec.terraform.state.bucket
+        (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        aliases = boto3.client("kms", region_name=region).list_aliases()["Aliases"]
+        (key_id,) = [a["TargetKeyId"] for a in aliases if a["AliasName"] == bootstrap.state_key_alias(default_spec)]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f":key/{key_id}")
+        assert bootstrap.log_bucket(default_spec) in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        iam_client = boto3.client("iam", region_name="us-east-1")
+        role = iam_client.get_role(RoleName=default_spec.terraform.role_name)["Role"]
+        management_id = iam_bootstrap.management_id(default_spec)
+        assert role["AssumeRolePolicyDocument"] == iam_bootstrap.terraform_trust(default_spec, management_id)
+
+        # WHEN the template's StackSet is created as the template declares it (service-managed,
+        # automatic deployment) and its instances deployed. moto deploys a service-managed
+        # StackSet into the management account too when the root is the target, which AWS never
+        # does, so the instances target the OUs under the root (the same member accounts).
+        props = collector.parse_template(management)["Resources"]["TerraformRoleStackSet"]["Properties"]
+        (group,) = props["StackInstancesGroup"]
+        assert group["DeploymentTargets"]["OrganizationalUnitIds"] == [default_spec.organization.root_id]
+        cfn.create_stack_set(
+            StackSetName=props["StackSetName"],
+            TemplateBody=props["TemplateBody"],
+            PermissionModel=props["PermissionModel"],
+            AutoDeployment=props["AutoDeployment"],
+            Capabilities=props["Capabilities"],
+        )
+        children = [o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]]
+        cfn.create_stack_instances(
+            StackSetName=props["StackSetName"],
+            DeploymentTargets={"OrganizationalUnitIds": children},
+            Regions=group["Regions"],
+        )
+        # THEN the member account has the Terraform role, trusting its own account's role, the
+        # management pipeline and its own OIDC provider (the template's ${AWS::AccountId} resolved there)
+        instances = cfn.list_stack_instances(StackSetName=props["StackSetName"])["Summaries"]
+        assert [(i["Account"], i["Status"]) for i in instances] == [(member_id, "CURRENT")]
+        creds = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{member_id}:role/{default_spec.management.vending.role_name}",
+            RoleSessionName="day-zero-test",
+        )["Credentials"]
+        member_iam = boto3.client(
+            "iam",
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        member_role = member_iam.get_role(RoleName=default_spec.terraform.role_name)["Role"]
+        assert _unordered(member_role["AssumeRolePolicyDocument"]) == _unordered(
+            iam_bootstrap.terraform_trust(default_spec, member_id)
+        )

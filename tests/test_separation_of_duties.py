@@ -8,6 +8,12 @@ starting a pipeline, build or function that runs as a role that can, or launchin
 Catalog product whose launch role can (only the principals associated with its portfolio can; a
 launch role may open only the gates of those principals). Decisions come from
 iam-simulate (tests/journey/gates.py). Without node/the npm packages: skip locally, FAIL on CI.
+
+The bootstrap's roles (docs/day-zero.md): only the management pipeline reaches every account's
+Terraform role and vending role, and a CI token of the apply environment or of pull requests
+only its account's Terraform role (tests/journey/terraform_roles.py); a trust without its
+``sub`` condition, with ``sub`` widened to every ref, or without the ``aws:PrincipalArn``
+narrowing reopens a role, and the failure names who reaches it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import json
 
 import pytest
 
+from mlgov.platform import bootstrap
+from tests.journey import terraform_roles
 from tests.journey.gates import violations, violations_of
 from tests.journey.test_journey import _holder
 from tests.journey.world import World
@@ -214,3 +222,108 @@ def test_the_gate_scp_closes_an_identity_breach_of_its_gates(results, seam):
     # THEN no gate opens: the SCP backs the gate whatever the account's IAM grants
     assert no_gate_scp in BROKEN[seam][0]
     assert results[f"{seam} (SCP kept)"] == []
+
+
+# -- the bootstrap's roles: nobody but the management pipeline (and the CI's apply tokens) -------
+
+
+def _member_trust_edit(edit):
+    """A tree edit of the StackSet template's Terraform role trust (its one-line JSON document)."""
+
+    def apply(tree: dict[str, bytes]) -> None:
+        prefix = "      AssumeRolePolicyDocument: "
+        lines = tree[bootstrap.MEMBER_TEMPLATE].decode().split("\n")
+        (at,) = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        trust = json.loads(lines[at].removeprefix(prefix))
+        edit(trust)
+        lines[at] = prefix + json.dumps(trust)
+        tree[bootstrap.MEMBER_TEMPLATE] = "\n".join(lines).encode()
+
+    return apply
+
+
+def _management_trust_edit(edit):
+    """A tree edit of the management account's Terraform role trust (the bootstrap's Terraform stack)."""
+
+    def apply(tree: dict[str, bytes]) -> None:
+        stack = json.loads(tree[bootstrap.TERRAFORM_STACK])
+        role = stack["resource"]["aws_iam_role"]["terraform"]
+        trust = json.loads(role["assume_role_policy"])
+        edit(trust)
+        role["assume_role_policy"] = json.dumps(trust)
+        tree[bootstrap.TERRAFORM_STACK] = json.dumps(stack).encode()
+
+    return apply
+
+
+def _drop_sub(trust: dict) -> None:
+    conditions = trust["Statement"][1]["Condition"]["StringEquals"]
+    (sub,) = [k for k in conditions if k.endswith(":sub")]
+    del conditions[sub]
+
+
+def _sub_pattern(trust: dict) -> None:
+    conditions = trust["Statement"][1]["Condition"]
+    (sub,) = [k for k in conditions["StringEquals"] if k.endswith(":sub")]
+    del conditions["StringEquals"][sub]
+    conditions["StringLike"] = {sub: "repo:northwind/ml-platform:*"}
+
+
+def _drop_principal_arn(trust: dict) -> None:
+    del trust["Statement"][0]["Condition"]
+
+
+MEMBER_ID, MGMT_ID = "330000000003", "110000000001"
+MEMBER_ROLE, MGMT_ROLE = (f"arn:aws:iam::{a}:role/mlgov-terraform" for a in (MEMBER_ID, MGMT_ID))
+# (broken copy, edit, a line the failure must contain)
+BROKEN_TRUSTS = {
+    # the CI statement without its subject: any workflow of any GitHub repository
+    "member-trust-drops-sub": (
+        _member_trust_edit(_drop_sub),
+        f"oidc:{MEMBER_ID}:repo:northwind/ml-platform-fork:environment:mlgov-apply reaches {MEMBER_ROLE}",
+    ),
+    # the subject widened to every ref of the repository: any branch applies
+    "member-trust-any-ref": (
+        _member_trust_edit(_sub_pattern),
+        f"oidc:{MEMBER_ID}:repo:northwind/ml-platform:ref:refs/heads/main reaches {MEMBER_ROLE}",
+    ),
+    # the accounts as principals without the aws:PrincipalArn narrowing: every administrator there
+    "member-trust-drops-principal-arn": (
+        _member_trust_edit(_drop_principal_arn),
+        f"arn:aws:iam::{MEMBER_ID}:role/someone-with-administrator-access reaches {MEMBER_ROLE}",
+    ),
+    "management-trust-drops-principal-arn": (
+        _management_trust_edit(_drop_principal_arn),
+        f"arn:aws:iam::{MGMT_ID}:role/someone-with-administrator-access reaches {MGMT_ROLE}",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def trust_results(bridge, default_world) -> dict[str, list[str]]:
+    """Violations of the default tree and of each broken trust, in one simulator batch."""
+    worlds = [default_world]
+    for name in sorted(BROKEN_TRUSTS):
+        broken = dict(default_world.tree)
+        BROKEN_TRUSTS[name][0](broken)
+        worlds.append(World(default_world.spec, broken))
+    found = [terraform_roles.violations(w, h) for w, h in zip(worlds, terraform_roles.walk(worlds), strict=True)]
+    return dict(zip(["default", *sorted(BROKEN_TRUSTS)], found, strict=True))
+
+
+def test_only_the_pipeline_and_the_apply_tokens_reach_the_terraform_and_vending_roles(trust_results, default_world):
+    # GIVEN org.yaml's bootstrap THEN the management pipeline reaches every account's Terraform
+    # and vending role, a trusted CI token only its account's Terraform role, and no role of the
+    # platform, no account's administrator, no other token anything (the management account's
+    # administrators reach the vending roles: AWS's trust of them names that account)
+    assert trust_results["default"] == []
+    hops = terraform_roles.walk([default_world])[0]
+    # every account's Terraform role but its own, every member account's vending role
+    assert len(hops.of(MGMT_ROLE)) == 2 * (len(default_world.spec.accounts) - 1)
+    assert hops.of(f"oidc:{MEMBER_ID}:repo:northwind/ml-platform:environment:mlgov-apply") == {MEMBER_ROLE}
+
+
+@pytest.mark.parametrize("seam", sorted(BROKEN_TRUSTS))
+def test_a_broken_trust_reopens_the_terraform_role_and_says_who(trust_results, seam):
+    lines = trust_results[seam]
+    assert any(BROKEN_TRUSTS[seam][1] in line for line in lines), lines

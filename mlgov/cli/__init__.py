@@ -45,6 +45,7 @@ for _command in (
     seed.seed,
     org.discover,
     org.doctor,
+    org.clean_state,
 ):
     cli.add_command(_command)
 

@@ -4,7 +4,7 @@ Three gates, in this order, each ending in one summary line (stderr) and one lin
 (stdout), sorted:
 
 - ``iam``: the IAM review (every policy of ``generated/``: stacks with their customizations,
-  mlgov's and the user's product templates) against AWS's service definitions, with the accepted
+  mlgov's and the user's product templates, the bootstrap) against AWS's service definitions, with the accepted
   findings of ``mlgov/security/iam-findings-accepted.yaml`` scoped by mlgov's naming
   (:mod:`mlgov.review.accepted`), after the own SCPs beside the spec;
 - ``cfn-lint``: every product template of the tree (errors and warnings, no rule disabled);

@@ -1,6 +1,7 @@
-"""``discover`` and ``doctor``: the two commands that read the live AWS organization.
+"""``discover``, ``doctor`` and ``clean-state``: the commands that read the live AWS organization
+(and the state bucket).
 
-Both need credentials of the management account (or a role in it); ``--profile`` picks an
+Each needs credentials of the management account (or a role in it); ``--profile`` picks an
 AWS CLI profile, else the default credential chain is used. Failures talking to AWS end in
 one ``error:`` line and exit 3.
 """
@@ -151,4 +152,39 @@ def doctor(spec: str | None, profile: str | None) -> None:
     failed = sum(not c.ok for c in checks)
     click.echo(f"{len(checks) - failed}/{len(checks)} checks pass")
     if failed:
+        sys.exit(EXIT_DRIFT)
+
+
+@click.command("clean-state")
+@spec_argument
+@profile_option
+@click.option("--dry-run", is_flag=True, help="List the state objects that would be deleted; delete nothing.")
+def clean_state(spec: str | None, profile: str | None, dry_run: bool) -> None:
+    """Delete the Terraform state objects that a closed team or a retired account left in the state bucket.
+
+    Only the states of stacks SPEC no longer has AND that were a team's slice
+    (`<account>-team-<team>`, the team gone from SPEC) or a retired account's stack; each with
+    every version and its lock file. A state that still holds resources (its destroy was not
+    applied) is kept and reported. Run it after the destroys applied. Exit 0 when every such
+    state is gone, 1 when one was kept, 3 when AWS cannot be read.
+    """
+    org = load(spec)
+    try:
+        sess = live.session(profile)
+        left = live.left_states(org, sess)
+        kept = [s for s in left if s.held != 0]
+        for state in left:
+            if state.held != 0:
+                held = "cannot be read as a state" if state.held < 0 else f"still holds {state.held} resource(s)"
+                click.echo(f"kept {state.key}: {held}; apply the stack's destroy first")
+            elif dry_run:
+                click.echo(f"would delete {state.key} ({len(state.versions)} version(s), lock included)")
+            else:
+                live.delete_state(org, sess, state)
+                click.echo(f"deleted {state.key} ({len(state.versions)} version(s), lock included)")
+    except live.LiveError as exc:
+        fail(str(exc))
+    if not left:
+        click.echo("no state left by a closed team or a retired account")
+    if kept:
         sys.exit(EXIT_DRIFT)

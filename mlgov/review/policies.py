@@ -1,7 +1,9 @@
 """Every IAM policy document of a generated tree on disk, made concrete enough to validate.
 
-``collect(generated)`` reads ``stacks/*/cdk.tf.json`` (Terraform JSON) and
-``products/**/*.yaml`` (CloudFormation) and returns ``(id, kind, document)`` for each policy:
+``collect(generated)`` reads ``stacks/*/cdk.tf.json`` (Terraform JSON), ``products/**/*.yaml``
+(CloudFormation) and the bootstrap (``bootstrap/terraform/cdk.tf.json`` and
+``bootstrap/cloudformation/*.yaml``: the Terraform role's trust, the state bucket's and key's
+policies, docs/day-zero.md) and returns ``(id, kind, document)`` for each policy:
 identity (role inline policies, managed policies), trust (assume-role), scp, rcp and resource
 (key, bucket, queue, bus, model package group policies, Lambda permissions). References are
 replaced by values of the right shape, since validators and simulators need ARNs, not
@@ -41,11 +43,19 @@ class Collected(NamedTuple):
 
 
 def collect(generated: Path) -> list[Collected]:
-    """Policies of every stack, then of every product template, each group in file order."""
+    """Policies of every stack, of every product template, then of the bootstrap, each group in file order."""
     generated = Path(generated)
     found = [p for f in sorted(generated.glob("stacks/*/cdk.tf.json")) for p in stack_policies(f, generated)]
     region = _home_region(generated)
     found += [p for f in sorted(generated.glob("products/**/*.yaml")) for p in template_policies(f, generated, region)]
+    found += [
+        p for f in sorted(generated.glob("bootstrap/terraform/cdk.tf.json")) for p in stack_policies(f, generated)
+    ]
+    found += [
+        p
+        for f in sorted(generated.glob("bootstrap/cloudformation/*.yaml"))
+        for p in template_policies(f, generated, region)
+    ]
     return found
 
 

@@ -18,6 +18,14 @@ A document that embeds a Terraform reference (a key ARN known only after apply) 
 the stack does; its size counts the reference as the longest value it can take (see
 :data:`REFERENCE_LENGTHS`): the count is an upper bound, never an underestimate.
 
+The bootstrap (docs/day-zero.md) is listed too: its Terraform delivery as the stack
+``bootstrap`` (``generated/bootstrap/terraform/cdk.tf.json``: the management account's
+Terraform role's trust, the state bucket's, its key's and the access log bucket's policies),
+and the StackSet's template once per member account (as the stack
+``bootstrap/cloudformation/terraform-role.yaml@<account key>``): that account's Terraform
+role's trust, with the account's id (an account not created yet counts as a reference to the
+id the management stack creates: 12 digits).
+
 The policies inside the Service Catalog product templates (CloudFormation,
 ``generated/products/``) are not these stacks' documents: their text depends on the launch, and
 :mod:`mlgov.review.product_policies` lists them as evaluated for an example launch.
@@ -31,10 +39,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlgov.platform import budgets, governance, monitoring, naming, policy
+from mlgov.platform import bootstrap as bootstrap_facts
+from mlgov.platform import budgets, governance, lifecycle, monitoring, naming, policy
 from mlgov.platform import guardrails as scp
 from mlgov.platform import network as network_facts
 from mlgov.platform.iam import arns, baseline
+from mlgov.platform.iam import bootstrap as iam_bootstrap
 from mlgov.platform.iam import budgets as iam_budgets
 from mlgov.platform.iam import catalog as iam_catalog
 from mlgov.platform.iam import data as iam_data
@@ -143,8 +153,84 @@ class PolicyDocument:
 
 def documents(spec: OrgSpec) -> list[PolicyDocument]:
     """Every policy document of every stack of ``spec``, by stack then address."""
-    found = [doc for ref in spec.stack_refs() for doc in _stack(spec, ref)]
+    found = [doc for ref in spec.stack_refs() for doc in _stack(spec, ref)] + bootstrap_documents(spec)
     return sorted(found, key=lambda d: (d.stack, d.address, d.attribute))
+
+
+BOOTSTRAP_STACK = bootstrap_facts.STACK_NAME
+
+
+def bootstrap_documents(spec: OrgSpec) -> list[PolicyDocument]:
+    """The bootstrap's documents (:mod:`mlgov.modules.bootstrap`, and the StackSet's template per member account)."""
+    mgmt_key = spec.organization.management_account
+    mgmt = iam_bootstrap.management_id(spec)
+    region = spec.terraform.state.region
+    state = spec.terraform.state
+    logs = bootstrap_facts.log_bucket(spec)
+
+    def doc(stack: str, account: str, account_id: str, address: str, attribute: str, kind: str, obj: str, text: str):
+        return PolicyDocument(stack, account, account_id, region, address, attribute, kind, obj, text)
+
+    out = [
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
+            "aws_iam_role.terraform",
+            "assume_role_policy",
+            "trust",
+            spec.terraform.role_name,
+            iam_bootstrap.terraform_trust_json(spec, mgmt),
+        ),
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
+            "aws_kms_key.terraform_state",
+            "policy",
+            "key",
+            bootstrap_facts.state_key_alias(spec),
+            baseline.key_policy(mgmt, iam_bootstrap.state_key_statements(spec)),
+        ),
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
+            "aws_s3_bucket_policy.terraform_state",
+            "policy",
+            "bucket",
+            state.bucket,
+            baseline.bucket_policy(state.bucket, iam_bootstrap.state_bucket_statements(spec)),
+        ),
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
+            "aws_s3_bucket_policy.access_logs",
+            "policy",
+            "bucket",
+            logs,
+            policy.document(policy.tls_only(logs), *iam_bootstrap.access_log_statements(spec, logs)),
+        ),
+    ]
+    for key, account in sorted(spec.accounts.items()):
+        if key == mgmt_key:  # the StackSet deploys to every member account, retired ones included
+            continue
+        # A pending account: the id the management stack creates (REFERENCE_LENGTHS counts it as 12 digits).
+        account_id = account.id or tf_ref(lifecycle.ACCOUNT_TYPE, naming.construct_id(key), "id")
+        out.append(
+            doc(
+                f"{bootstrap_facts.MEMBER_TEMPLATE}@{key}",
+                key,
+                account.id,
+                "TerraformRole",
+                "AssumeRolePolicyDocument",
+                "trust",
+                spec.terraform.role_name,
+                iam_bootstrap.terraform_trust_json(spec, account_id),
+            )
+        )
+    return out
 
 
 def tf_ref(rtype: str, name: str, attribute: str) -> str:
