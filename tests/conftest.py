@@ -122,6 +122,7 @@ XDIST_GROUPS = {
     "test_terraform": "default-plans",
     "test_summarize": "offline-applied",
     "test_transitions": "offline-applied",
+    "test_drift": "offline-applied",
 }
 
 

@@ -120,10 +120,24 @@ def test_terraform_role_trusts_only_the_management_pipeline_and_the_repository(d
             f"{host}:aud": "sts.amazonaws.com",
             f"{host}:sub": [
                 "repo:northwind/ml-platform:environment:mlgov-apply",
+                "repo:northwind/ml-platform:environment:mlgov-drift",
                 "repo:northwind/ml-platform:pull_request",
             ],
         }
     }
+    # AND with drift detection off, its environment is not trusted
+    off = default_spec.model_copy(
+        update={
+            "terraform": default_spec.terraform.model_copy(
+                update={
+                    "ci": default_spec.terraform.ci.model_copy(
+                        update={"drift": default_spec.terraform.ci.drift.model_copy(update={"enabled": False})}
+                    )
+                }
+            )
+        }
+    )
+    assert "repo:northwind/ml-platform:environment:mlgov-drift" not in iam_bootstrap.oidc_subjects(off)
 
 
 def _cfn_files(tree: dict[str, bytes], root: Path) -> list[Path]:

@@ -1,7 +1,9 @@
 """What every command shares: exit codes, the default spec, loading it, the program's name.
 
 Exit codes follow black's ``--check`` contract: 0 success / up to date, 1 drift or a failed
-check, 2 bad input (spec or arguments), 3 a problem with the environment (missing tool).
+check, 2 bad input (spec or arguments), 3 a problem with the environment (missing tool); and 4,
+``plan --detailed-exitcode`` only: every stack planned and at least one plan holds changes
+(terraform's own ``-detailed-exitcode`` says 2 there, which mlgov gives bad input).
 
 Which spec a command reads: the SPEC argument or ``--spec``; else the one ``cdktf.json`` in the
 current directory names (its ``context.mlgovSpec``, else the first ``.yaml``/``.yml`` word of
@@ -23,7 +25,7 @@ import click
 from mlgov.errors import SpecError
 from mlgov.validation import load_spec
 
-EXIT_DRIFT, EXIT_INPUT, EXIT_ENV = 1, 2, 3
+EXIT_DRIFT, EXIT_INPUT, EXIT_ENV, EXIT_CHANGES = 1, 2, 3, 4
 DEFAULT_SPEC = "org.yaml"
 CONTEXT_SPEC_KEY = "mlgovSpec"
 

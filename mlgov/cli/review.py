@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument
+from mlgov.cli.common import EXIT_CHANGES, EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument
 from mlgov.errors import MlgovError
 from mlgov.platform import workflows
 from mlgov.platform.canonical import canonical_json
@@ -57,6 +57,19 @@ from mlgov.synth import outdir
 )
 @click.option("--all", "plan_all", is_flag=True, help="Plan every stack (the default; for scheduled drift detection).")
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="Read every resource in the state from AWS before planning, so changes made outside Terraform show "
+    "(drift detection; not with --offline) [default: compare the configuration with the state as recorded].",
+)
+@click.option(
+    "--detailed-exitcode",
+    "detailed",
+    is_flag=True,
+    help=f"Exit {EXIT_CHANGES} when every stack planned and any plan holds changes, 0 when none does (a failed stack "
+    f"still exits {EXIT_DRIFT}). Not terraform's 2: mlgov's 2 is bad input.",
+)
+@click.option(
     "--state-dir",
     type=click.Path(file_okay=False, exists=True),
     default=None,
@@ -78,16 +91,22 @@ def plan(
     stacks_dir: str,
     since: str | None,
     plan_all: bool,
+    refresh: bool,
+    detailed: bool,
     state_dir: str | None,
     providers: str | None,
 ) -> None:
     """terraform init + plan + show -json for each stack, in parallel, with live progress.
 
     Exit 1 if any stack fails (named, with terraform's error); the plan JSON of the others
-    is still written. Feed <out>/*/plan.json to `summarize`.
+    is still written. Feed <out>/*/plan.json to `summarize`. With --detailed-exitcode: 0 no
+    stack has changes, 4 some stack has (named), 1 a stack failed (it wins over 4).
     """
     if since and plan_all:
         click.echo("error: --changed-since selects the stacks itself (got it with --all)", err=True)
+        sys.exit(EXIT_INPUT)
+    if refresh and offline:
+        click.echo("error: --refresh reads every resource from AWS: it needs a real plan (got --offline)", err=True)
         sys.exit(EXIT_INPUT)
     if state_dir and not offline:
         click.echo("error: --state-dir needs --offline (a real plan reads each stack's own backend)", err=True)
@@ -95,7 +114,18 @@ def plan(
     states = Path(state_dir) if state_dir else None
     root = Path(stacks_dir)
     if since:
-        _plan_changed(root, since, selected, Path(out), offline, jobs or planning.default_jobs(), states, providers)
+        _plan_changed(
+            root,
+            since,
+            selected,
+            Path(out),
+            offline,
+            jobs or planning.default_jobs(),
+            states,
+            providers,
+            refresh,
+            detailed,
+        )
         return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
     if not available:
@@ -118,6 +148,7 @@ def plan(
             jobs=jobs or planning.default_jobs(),
             states=states,
             providers=providers,
+            refresh=refresh,
         )
     except outdir.UnsafeOutput as exc:
         click.echo(f"error: {exc}", err=True)
@@ -125,10 +156,10 @@ def plan(
     except MlgovError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ENV)
-    _finish(runs, out)
+    _finish(runs, out, detailed=detailed)
 
 
-def _finish(runs: list[planning.StackRun], out: str, extra: str = "") -> None:
+def _finish(runs: list[planning.StackRun], out: str, extra: str = "", *, detailed: bool = False) -> None:
     failed = [r for r in runs if r.status != "ok"]
     for run in failed:
         click.echo(f"\nstack {run.name} failed: {run.error}", err=True)
@@ -137,6 +168,11 @@ def _finish(runs: list[planning.StackRun], out: str, extra: str = "") -> None:
     if failed:
         click.echo(f"failed: {', '.join(r.name for r in failed)}", err=True)
         sys.exit(EXIT_DRIFT)
+    changed = [r.name for r in runs if r.changed]
+    if detailed:
+        click.echo(f"changes: {', '.join(changed)}" if changed else "no changes")
+    if detailed and changed:
+        sys.exit(EXIT_CHANGES)
 
 
 def _affected(generated: Path, since: str) -> affecting.Affected:
@@ -156,6 +192,8 @@ def _plan_changed(
     jobs: int,
     states: Path | None,
     providers: str | None,
+    refresh: bool = False,
+    detailed: bool = False,
 ) -> None:
     """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
     one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
@@ -190,7 +228,14 @@ def _plan_changed(
         try:
             runs = (
                 planning.run_plans(
-                    stacks, out, offline=offline, jobs=jobs, destroy=removed, states=states, providers=providers
+                    stacks,
+                    out,
+                    offline=offline,
+                    jobs=jobs,
+                    destroy=removed,
+                    states=states,
+                    providers=providers,
+                    refresh=refresh,
                 )
                 if stacks
                 else []
@@ -198,7 +243,7 @@ def _plan_changed(
         except MlgovError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ENV)
-    _finish(runs, str(out), f" ({len(removed)} as destroys)" if removed else "")
+    _finish(runs, str(out), f" ({len(removed)} as destroys)" if removed else "", detailed=detailed)
 
 
 @click.command()

@@ -17,6 +17,11 @@ stack). What they run is mlgov itself:
 GitHub Actions gets a workflow file; GitLab gets a parent pipeline whose first job renders a
 child pipeline (:func:`gitlab_child_pipeline`, run as ``affected --format gitlab``) because
 a GitLab ``parallel:matrix`` cannot be sized at run time.
+
+On a schedule (``terraform.ci.drift``), both plan every stack of the manifest against the live
+accounts (``plan --refresh --detailed-exitcode``, one runner per stack with that stack's role),
+and one report job opens, updates or closes ONE issue (found by its label): the run fails while
+any stack drifts or fails to plan.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import yaml
 from mlgov import __version__
 from mlgov.platform.canonical import Tree
 from mlgov.platform.manifest import manifest, stack_ranks
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import DriftSettings, OrgSpec
 
 GITHUB_PATH = "ci/github/mlgov-plan-apply.yml"
 GITHUB_PIN_FILE = f"generated/{GITHUB_PATH}"
@@ -48,6 +53,19 @@ ACTIONS = {
     "cache": "actions/cache@v4",
 }
 PLANS = "plans"
+# Drift detection: each runner writes its verdict (clean, changes, failed) to DRIFT_DIR/<stack>;
+# the report finds its one issue by DRIFT_LABEL.
+DRIFT_DIR = "drift"
+DRIFT_LABEL = "mlgov-drift"
+DRIFT_TITLE = "mlgov drift: the accounts differ from generated/"
+# Jobs one matrix may hold: GitHub "A matrix will generate a maximum of 256 jobs per workflow run"
+# (https://docs.github.com/en/actions/how-tos/write-workflows/choose-what-workflows-do/run-job-variations);
+# GitLab "cannot create more than 200 jobs" (https://docs.gitlab.com/ci/yaml/#parallelmatrix).
+GITHUB_MATRIX_LIMIT = 256
+GITLAB_MATRIX_LIMIT = 200
+# An issue's body holds at most 65,536 characters on GitHub (the API's "Body is too long (maximum
+# is 65536 characters)"); the report's own lines take well under 1,000 of them.
+DRIFT_SUMMARY_CHARS = 64000
 AFFECTED_JSON = f"{PLANS}/mlgov-affected.json"  # mlgov.review.affected.AFFECTED_FILE under plans/
 STACK_FIELDS = "{name, rank, destroy, account_id, region, role_arn}"
 # The pipelines install the mlgov that generated them (a new release changes them: synth --check
@@ -65,6 +83,46 @@ IAM_PACKAGES = {
     "@cloud-copilot/iam-policy": "0.1.109",
     "@cloud-copilot/iam-simulate": "0.1.173",
 }
+
+
+# The five fields of a POSIX cron, as GitHub's `on.schedule` reads them (GitLab's pipeline schedules
+# take the same): https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows#schedule
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 6))
+CRON_EXPECTED = (
+    "expected five fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12) day-of-week (0-6, 0 is "
+    "Sunday), each *, a number, a range a-b, a list a,b or a step */n"
+)
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int) -> str | None:
+    for part in text.split(","):
+        span, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) >= 1):
+            return f"{name} step {step!r} is not a positive number"
+        if span == "*":
+            continue
+        first, dash, last = span.partition("-")
+        bounds = [first, last] if dash else [first]
+        if not all(b.isdigit() for b in bounds):
+            return f"{name} {part!r} is not *, a number or a range"
+        if any(not low <= int(b) <= high for b in bounds):
+            return f"{name} {span} is outside {low}-{high}"
+        if dash and int(first) > int(last):
+            return f"{name} range {span} runs backwards"
+    return None
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a five-field cron the CI systems accept, or None."""
+    fields = expression.split()
+    problem = (
+        f"{len(fields)} field(s)"
+        if len(fields) != len(CRON_FIELDS)
+        else next(
+            (p for f, spec in zip(fields, CRON_FIELDS, strict=True) if (p := _cron_field_problem(f, *spec))), None
+        )
+    )
+    return None if problem is None else f"invalid cron schedule (got {expression!r}: {problem}; {CRON_EXPECTED})"
 
 
 def review_tools_install(folder: str) -> str:
@@ -114,6 +172,67 @@ def _ranks(spec: OrgSpec) -> tuple[list[int], str]:
     """The manifest's ranks (ascending) and the first stack in deployment order."""
     doc = manifest(spec)
     return sorted(set(stack_ranks(doc).values())), doc["order"][0]
+
+
+def _stacks(spec: OrgSpec) -> list[dict[str, str]]:
+    """Every stack of the manifest in deployment order: name, role and region (a drift matrix)."""
+    doc = manifest(spec)
+    by_name = {s["name"]: s for s in doc["stacks"]}
+    return [{"name": n, "role_arn": by_name[n]["role_arn"], "region": by_name[n]["region"]} for n in doc["order"]]
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    """``items`` in runs of at most ``size``: one matrix job per run (a matrix's job limit)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def drift_plan_script(out: str = PLANS) -> str:
+    """One runner's drift plan of ``$STACK`` against the live account: its verdict goes to
+    DRIFT_DIR/$STACK (``plan --detailed-exitcode``: 0 clean, 4 changes, else failed) and is
+    also the step's exit code, so a drifting stack fails its runner."""
+    return (
+        "status=0\n"
+        f'mlgov plan --all --stack "$STACK" --refresh --detailed-exitcode --out {out} || status=$?\n'
+        f"mkdir -p {DRIFT_DIR}\n"
+        'case "$status" in 0) verdict=clean ;; 4) verdict=changes ;; *) verdict=failed ;; esac\n'
+        f'echo "$verdict" > "{DRIFT_DIR}/$STACK"\n'
+        'exit "$status"\n'
+    )
+
+
+def _drift_report(open_issue: str, update_issue: str, close_issue: str, find_issue: str, show: str) -> str:
+    """The report job's script: the verdicts of every stack in the manifest (a runner that wrote
+    none failed), then ONE issue: opened or updated while any stack drifts, closed once every stack
+    planned clean. Exits 1 while a stack drifts or failed. The four arguments are the CI system's
+    shell lines for the issue (``$ISSUE``: the open issue's number, empty when there is none;
+    drift.md: the body); ``show`` puts drift.md in the job's log or summary."""
+    return (
+        "shopt -s nullglob\n"
+        "changed=()\n"
+        "failed=()\n"
+        "while read -r stack; do\n"
+        f'  verdict=$(cat "{DRIFT_DIR}/$stack" 2>/dev/null || echo failed)\n'
+        '  case "$verdict" in clean) ;; changes) changed+=("$stack") ;; *) failed+=("$stack") ;; esac\n'
+        "done < <(jq -r '.order[]' generated/mlgov-manifest.json)\n"
+        "{\n"
+        '  echo "Scheduled drift detection ($RUN_URL): every stack planned against its live account."\n'
+        "  echo\n"
+        '  if [ ${#changed[@]} -gt 0 ]; then echo "**Drifted** (the plan would change them): ${changed[*]}"; '
+        'else echo "No stack drifted."; fi\n'
+        '  if [ ${#failed[@]} -gt 0 ]; then echo "**Not planned** (see the run): ${failed[*]}"; fi\n'
+        "  echo\n"
+        f"  plans=({PLANS}/*/plan.json)\n"
+        f'  if [ ${{#plans[@]}} -gt 0 ]; then mlgov summarize --max-chars {DRIFT_SUMMARY_CHARS} "${{plans[@]}}"; fi\n'
+        "} > drift.md\n"
+        f"{show}\n"
+        f"{find_issue}\n"
+        "if [ ${#changed[@]} -gt 0 ]; then\n"
+        f'  if [ -n "$ISSUE" ]; then {update_issue}; else {open_issue}; fi\n'
+        'elif [ ${#failed[@]} -eq 0 ] && [ -n "$ISSUE" ]; then\n'
+        f"  {close_issue}\n"
+        "fi\n"
+        "[ ${#changed[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ]\n"
+    )
 
 
 # --- GitHub Actions -------------------------------------------------------------------
@@ -185,6 +304,7 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
     jobs: dict[str, Any] = {
         "affected": {
             "name": "Affected stacks",
+            "if": "github.event_name != 'schedule'",
             "runs-on": "ubuntu-latest",
             "permissions": {"contents": "read"},
             "outputs": {"stacks": "${{ steps.affected.outputs.stacks }}", **rank_outputs},
@@ -292,16 +412,86 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             ],
         }
         previous = f"apply-rank-{r}"
+    on: dict[str, Any] = {"pull_request": {}, "push": {"branches": ["main"], "paths": ["generated/**"]}}
+    drift = spec.terraform.ci.drift if spec.terraform.ci else DriftSettings()
+    if drift.enabled:
+        on["schedule"] = [{"cron": drift.schedule}]
+        jobs |= _github_drift_jobs(spec, first, drift.environment)
     return {
         "name": "mlgov plan and apply",
-        "on": {
-            "pull_request": {},
-            "push": {"branches": ["main"], "paths": ["generated/**"]},
-        },
+        "on": on,
         # Job-level grants widen this; id-token lets each job exchange GitHub's OIDC token for its role.
         "permissions": {"contents": "read", "id-token": "write"},
         "jobs": jobs,
     }
+
+
+def _github_drift_jobs(spec: OrgSpec, first: str, environment: str) -> dict[str, Any]:
+    """The scheduled drift jobs: ``drift-N``, a matrix over the manifest's stacks (in runs of the
+    matrix limit), each planning its stack with its own role in ``environment`` (the role trusts that
+    environment's tokens: a scheduled run's own subject names only the branch); then ``drift-report``,
+    the only job that may write issues."""
+    jobs: dict[str, Any] = {}
+    for n, stacks in enumerate(chunks(_stacks(spec), GITHUB_MATRIX_LIMIT)):
+        jobs[f"drift-{n}"] = {
+            "name": "Drift ${{ matrix.name }}",
+            "if": "github.event_name == 'schedule'",
+            "runs-on": "ubuntu-latest",
+            "environment": environment,
+            "strategy": {"fail-fast": False, "matrix": {"include": stacks}},
+            "concurrency": {"group": "mlgov-drift-${{ matrix.name }}", "cancel-in-progress": False},
+            "steps": [
+                *_setup_steps(first, terraform=True),
+                _aws_step(),
+                {
+                    "name": "Plan against the live account (exit 4: changes)",
+                    "env": {"STACK": "${{ matrix.name }}"},
+                    "run": drift_plan_script(),
+                },
+                {
+                    "if": "always()",
+                    "uses": ACTIONS["upload"],
+                    "with": {
+                        "name": "mlgov-drift-${{ matrix.name }}",
+                        "path": f"{PLANS}/*/plan.json\n{DRIFT_DIR}/\n",
+                        "if-no-files-found": "ignore",
+                    },
+                },
+            ],
+        }
+    plans = list(jobs)
+    find = f'ISSUE=$(gh issue list --label {DRIFT_LABEL} --state open --json number --jq ".[0].number // empty")'
+    create = (
+        f'gh label create {DRIFT_LABEL} --force --color B60205 --description "mlgov: scheduled plan found changes" '
+        f'&& gh issue create --title "{DRIFT_TITLE}" --label {DRIFT_LABEL} --body-file drift.md'
+    )
+    jobs["drift-report"] = {
+        "name": "Drift report",
+        "needs": plans,
+        "if": "always() && github.event_name == 'schedule'",
+        "runs-on": "ubuntu-latest",
+        "permissions": {"contents": "read", "issues": "write"},
+        "steps": [
+            *_setup_steps(first, terraform=False),
+            {"uses": ACTIONS["download"], "with": {"pattern": "mlgov-drift-*", "merge-multiple": True}},
+            {
+                "name": "One issue while the accounts drift",
+                "env": {
+                    "GH_TOKEN": "${{ github.token }}",
+                    "GH_REPO": "${{ github.repository }}",
+                    "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+                },
+                "run": _drift_report(
+                    open_issue=create,
+                    update_issue='gh issue edit "$ISSUE" --body-file drift.md',
+                    close_issue='gh issue close "$ISSUE" --comment "No drift in the scheduled plan of $RUN_URL."',
+                    find_issue=find,
+                    show='cat drift.md >> "$GITHUB_STEP_SUMMARY"',
+                ),
+            },
+        ],
+    }
+    return jobs
 
 
 # --- GitLab CI ------------------------------------------------------------------------
@@ -324,8 +514,9 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
     """The parent pipeline: check and select, then trigger the generated child pipeline
     (``spec_file``: as for :func:`github_workflow`)."""
     spec_file = spec_file or spec.file_name or DEFAULT_SPEC_FILE
-    _ranks(spec)  # the parent is the same for every spec (but its file name); the child carries the ranks
-    return {
+    _ranks(spec)  # the child carries the ranks; the parent varies with the spec's file name and drift jobs
+    drift = spec.terraform.ci.drift if spec.terraform.ci else DriftSettings()
+    doc: dict[str, Any] = {
         "variables": {
             "MLGOV_CI_IMAGE": {
                 "value": "python:3.11",
@@ -337,6 +528,7 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
         "mlgov-affected": {
             "stage": "select",
             "rules": [
+                dict(_GITLAB_NOT_SCHEDULED),
                 {"if": "$CI_PIPELINE_SOURCE == 'merge_request_event'"},
                 {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
             ],
@@ -357,6 +549,7 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             "stage": "fan-out",
             "needs": ["mlgov-affected"],
             "rules": [
+                dict(_GITLAB_NOT_SCHEDULED),
                 {"if": "$CI_PIPELINE_SOURCE == 'merge_request_event'"},
                 {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"},
             ],
@@ -369,6 +562,72 @@ def gitlab_pipeline(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             "variables": {"PARENT_PIPELINE_ID": "$CI_PIPELINE_ID"},
         },
     }
+    if drift.enabled:
+        doc["stages"] += ["drift", "drift-report"]
+        doc |= _gitlab_drift_jobs(spec)
+    return doc
+
+
+# A scheduled pipeline runs the drift jobs only (it would otherwise match the default-branch rules).
+_GITLAB_NOT_SCHEDULED = {"if": "$CI_PIPELINE_SOURCE == 'schedule'", "when": "never"}
+_GITLAB_SCHEDULED = "$CI_PIPELINE_SOURCE == 'schedule'"
+GITLAB_DRIFT_TOKEN = "MLGOV_DRIFT_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+def _gitlab_drift_jobs(spec: OrgSpec) -> dict[str, Any]:
+    """The scheduled drift jobs: ``mlgov-drift-N`` over the manifest's stacks (in runs of the matrix
+    limit), each with its stack's role, in the stack's apply resource group (never planning a state an
+    apply is writing); then ``mlgov-drift-report``, which keeps ONE issue through the project API with
+    the GITLAB_DRIFT_TOKEN variable. GitLab keeps schedules in the project's settings, not in this file:
+    its header names the spec's cron for whoever creates the schedule."""
+    save_oidc = 'echo "$MLGOV_OIDC_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"'
+    jobs: dict[str, Any] = {}
+    for n, stacks in enumerate(chunks(_stacks(spec), GITLAB_MATRIX_LIMIT)):
+        jobs[f"mlgov-drift-{n}"] = {
+            "stage": "drift",
+            "rules": [{"if": _GITLAB_SCHEDULED}],
+            **_GITLAB_OIDC,
+            "parallel": {
+                "matrix": [{"STACK": s["name"], "ROLE_ARN": s["role_arn"], "AWS_REGION": s["region"]} for s in stacks]
+            },
+            "resource_group": "mlgov-apply-$STACK",
+            "script": [save_oidc, drift_plan_script()],
+            "artifacts": {"when": "always", "paths": [f"{PLANS}/*/plan.json", f"{DRIFT_DIR}/"], "expire_in": "1 week"},
+        }
+    api = '"$CI_API_V4_URL/projects/$CI_PROJECT_ID/issues'
+    auth = f'--header "PRIVATE-TOKEN: ${GITLAB_DRIFT_TOKEN}"'
+    find = (
+        f"ISSUE=$(curl --fail --silent --show-error {auth} "
+        f'{api}?state=opened&labels={DRIFT_LABEL}&per_page=1" | jq -r ".[0].iid // empty")'
+    )
+    jobs["mlgov-drift-report"] = {
+        "stage": "drift-report",
+        "rules": [{"if": _GITLAB_SCHEDULED, "when": "always"}],
+        "needs": [{"job": name, "artifacts": True} for name in jobs],
+        "variables": {"RUN_URL": "$CI_PIPELINE_URL"},
+        "script": [
+            _drift_report(
+                open_issue=(
+                    f"curl --fail --silent --show-error {auth} --data-urlencode "
+                    f'"title={DRIFT_TITLE}" --data-urlencode "labels={DRIFT_LABEL}" '
+                    f'--data-urlencode "description@drift.md" {api}" > /dev/null'
+                ),
+                update_issue=(
+                    f"curl --fail --silent --show-error {auth} --request PUT "
+                    f'--data-urlencode "description@drift.md" {api}/$ISSUE" > /dev/null'
+                ),
+                close_issue=(
+                    f"curl --fail --silent --show-error {auth} --data-urlencode "
+                    f'"body=No drift in the scheduled plan of $RUN_URL." {api}/$ISSUE/notes" > /dev/null && '
+                    f"curl --fail --silent --show-error {auth} --request PUT --data state_event=close "
+                    f'{api}/$ISSUE" > /dev/null'
+                ),
+                find_issue=find,
+                show="cat drift.md",
+            )
+        ],
+    }
+    return jobs
 
 
 def gitlab_child_pipeline(selection: dict[str, Any]) -> dict[str, Any]:
@@ -442,6 +701,17 @@ def gitlab_child_yaml(selection: dict[str, Any]) -> str:
     ).decode()
 
 
+def _gitlab_how(spec: OrgSpec) -> str:
+    """The GitLab file's second header line: how to use it, and the drift schedule to create."""
+    how = "Include it from .gitlab-ci.yml (see mlgov's docs/ci.md)."
+    drift = spec.terraform.ci.drift if spec.terraform.ci else DriftSettings()
+    if drift.enabled:
+        how += (
+            f"\n# Drift detection: create a pipeline schedule on the default branch with cron '{drift.schedule}' (UTC)."
+        )
+    return how
+
+
 def render_workflows(spec: OrgSpec, spec_file: str | None = None) -> Tree:
     """Renderer for :func:`mlgov.synth.tree.extra_renderers`: the CI pipelines above
     (``spec_file``: as for :func:`github_workflow`)."""
@@ -449,7 +719,5 @@ def render_workflows(spec: OrgSpec, spec_file: str | None = None) -> Tree:
         GITHUB_PATH: _dump(
             github_workflow(spec, spec_file), "Copy it into .github/workflows/ (see mlgov's docs/ci.md)."
         ),
-        GITLAB_PATH: _dump(
-            gitlab_pipeline(spec, spec_file), "Include it from .gitlab-ci.yml (see mlgov's docs/ci.md)."
-        ),
+        GITLAB_PATH: _dump(gitlab_pipeline(spec, spec_file), _gitlab_how(spec)),
     }

@@ -58,6 +58,9 @@ class StackRun:
     error: str = ""
     plan_json: Path | None = None
     changes: dict[str, int] = field(default_factory=dict)
+    # terraform's own verdict (plan -detailed-exitcode): the plan holds changes of any kind, outputs
+    # and imports included, which the counts above leave out.
+    changed: bool = False
     state: Path | None = None  # offline only: a state file to plan against (copied in)
     # What the change counts do not show: imports planned as creates, a destroy without a state.
     notes: list[str] = field(default_factory=list)
@@ -100,11 +103,19 @@ def _serialized_init(ws: terraform.Workspace) -> Callable[[], terraform.Result]:
 
 
 def plan_stack(
-    run: StackRun, stack_dir: Path, out: Path, cli_config: Path, offline: bool, *, destroy: bool = False
+    run: StackRun,
+    stack_dir: Path,
+    out: Path,
+    cli_config: Path,
+    offline: bool,
+    *,
+    destroy: bool = False,
+    refresh: bool = False,
 ) -> None:
     """init + plan + show -json for one stack; records the outcome on ``run`` (never raises).
 
     ``destroy``: plan the stack's removal (``plan -destroy``), for a stack that left the spec.
+    ``refresh``: read the live resources first (:meth:`terraform.Workspace.plan`), for drift detection.
     """
     run.started = time.monotonic()
     try:
@@ -124,14 +135,16 @@ def plan_stack(
             run.notes.append(DESTROY_WITHOUT_STATE)
         for step, call in (
             *steps,
-            ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy)),
+            ("plan", lambda: ws.plan(PLAN_FILE, destroy=destroy, refresh=refresh, detailed=True)),
             ("show", lambda: ws.show_json(PLAN_FILE)),
         ):
             run.status = step
             began = time.monotonic()
             result = call()
             run.timings[step] = time.monotonic() - began
-            if not result.ok:
+            if step == "plan" and result.returncode == PLAN_CHANGES:
+                run.changed = True
+            elif not result.ok:
                 run.error = f"terraform {step} failed:\n{(result.stderr or result.stdout).strip()}"
                 run.status = "failed"
                 return
@@ -148,6 +161,7 @@ def plan_stack(
         run.ended = time.monotonic()
 
 
+PLAN_CHANGES = 2  # terraform plan -detailed-exitcode: "Succeeded, there is a diff"
 DESTROY_WITHOUT_STATE = "DESTROY STACK (no state given: deletes not counted)"
 
 
@@ -289,6 +303,7 @@ def run_plans(
     destroy: Collection[str] = (),
     states: Path | None = None,
     providers: str | None = None,
+    refresh: bool = False,
 ) -> list[StackRun]:
     """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
 
@@ -296,7 +311,8 @@ def run_plans(
     ``states`` (offline only): a directory of ``<stack>.tfstate`` files to plan against
     instead of an empty state (e.g. what an apply of the previous configuration left).
     ``providers``: where hashicorp/aws comes from (:func:`terraform.provider_source`: a local
-    mirror, else the registry when online).
+    mirror, else the registry when online). ``refresh``: read the live resources before planning
+    (drift detection; :meth:`terraform.Workspace.plan`).
     """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
@@ -322,7 +338,9 @@ def run_plans(
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for run in runs:
-                one = functools.partial(plan_one, destroy=True) if run.name in destroy else plan_one
+                options = {"destroy": True} if run.name in destroy else {}
+                options |= {"refresh": True} if refresh else {}
+                one = functools.partial(plan_one, **options) if options else plan_one
                 pool.submit(one, run, stacks[run.name], out, cli_config, offline)
     finally:
         stop.set()

@@ -273,12 +273,19 @@ class Workspace:
     def validate(self) -> Result:
         return self.run("validate", "-no-color", "-json")
 
-    def plan(self, plan_file: str = "plan.tfplan", *, destroy: bool = False) -> Result:
-        """``destroy``: plan the removal of everything in the state (a stack that left the spec)."""
-        extra = ("-destroy",) if destroy else ()
-        return self.run(
-            "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", *extra, f"-out={plan_file}"
-        )
+    def plan(
+        self, plan_file: str = "plan.tfplan", *, destroy: bool = False, refresh: bool = False, detailed: bool = False
+    ) -> Result:
+        """``destroy``: plan the removal of everything in the state (a stack that left the spec).
+
+        ``refresh``: read every resource in the state from AWS first, so changes made outside
+        Terraform show as changes (drift detection); without it the configuration is compared with
+        the state as recorded. ``detailed``: terraform's ``-detailed-exitcode`` (0 no changes, 1
+        error, 2 changes present)."""
+        extra: tuple[str, ...] = ("-destroy",) if destroy else ()
+        extra += () if refresh else ("-refresh=false",)
+        extra += ("-detailed-exitcode",) if detailed else ()
+        return self.run("plan", "-input=false", "-no-color", "-lock=false", *extra, f"-out={plan_file}")
 
     def show_json(self, plan_file: str = "plan.tfplan") -> Result:
         return self.run("show", "-json", plan_file)

@@ -187,6 +187,30 @@ class StateBackend(SpecModel):
     )
 
 
+# The drift job's default schedule: daily at 05:23 UTC. Off the top of the hour, where GitHub
+# delays or drops scheduled runs under load ("High load times include the start of every hour",
+# https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows#schedule).
+DEFAULT_DRIFT_SCHEDULE = "23 5 * * *"
+
+
+class DriftSettings(SpecModel):
+    """The generated pipelines' scheduled drift detection: every stack planned against the live accounts
+    (docs/ci.md); changes open or update one issue."""
+
+    enabled: StrictBool = Field(default=True, description="Generate the scheduled drift jobs.")
+    schedule: Annotated[str, StringConstraints(strict=True, max_length=100)] = Field(
+        default=DEFAULT_DRIFT_SCHEDULE,
+        description="When to look, as a cron of five fields in UTC (minute hour day-of-month month day-of-week; "
+        "each *, a number, a range a-b, a list a,b or a step */n). GitHub reads it from the workflow; on GitLab "
+        "create a pipeline schedule with it (docs/ci.md).",
+    )
+    environment: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = Field(
+        default="mlgov-drift",
+        description="GitHub: the deployment environment the drift plans run in; the Terraform role trusts its tokens "
+        "(give it no reviewers, and the default branch as its only deployment branch). Unused on GitLab.",
+    )
+
+
 class CiSettings(SpecModel):
     """The CI system whose OIDC tokens may assume the Terraform role (the bootstrap's trust policy)."""
 
@@ -207,6 +231,11 @@ class CiSettings(SpecModel):
         default=None,
         description="OIDC issuer host (and path) without https://; default token.actions.githubusercontent.com "
         "(github) or gitlab.com (gitlab); a self-managed GitLab's host name.",
+    )
+    drift: DriftSettings = Field(
+        default_factory=DriftSettings,
+        description="Scheduled drift detection in the generated pipelines (on by default; without `terraform.ci` the "
+        "defaults apply).",
     )
 
 

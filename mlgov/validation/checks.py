@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from mlgov.platform import guardrails, images, naming
+from mlgov.platform import guardrails, images, naming, workflows
 from mlgov.platform.naming import Kind, PhysicalName
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation.addresses import address_problems, adoption_problems
@@ -84,6 +84,7 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
         data_problems(spec),
         repository_problems(spec),
         cost_problems(spec),
+        _drift(spec),
     )
     findings = [f for check in checks for f in check]
     if not findings:  # names depend on valid references, so check them last
@@ -94,6 +95,13 @@ def semantic_problems(spec: OrgSpec, raw: Any) -> list[Finding]:
     if not findings:  # asked last: a spec is otherwise complete before its networks are demanded
         findings.extend(missing_networks(spec))
     return findings
+
+
+def _drift(spec: OrgSpec) -> Iterator[Finding]:
+    """The drift job's cron: GitHub would reject the workflow, GitLab the pipeline schedule."""
+    ci = spec.terraform.ci
+    if ci is not None and (problem := workflows.cron_problem(ci.drift.schedule)):
+        yield ("terraform", "ci", "drift", "schedule"), problem
 
 
 def _no_interpolation(raw: Any, path: tuple = ()) -> Iterator[Finding]:

@@ -5,7 +5,7 @@ The Terraform role (``terraform.role_name``) exists in every account before mlgo
 apply. It is as powerful as an account administrator, so its trust names exactly two kinds of
 caller: the management account's Terraform role (the management pipeline; and, because the
 stacks' provider blocks assume the role again, the role itself), and the CI system's OIDC
-tokens of this repository's apply environment and pull requests (``terraform.ci``). Nothing
+tokens of this repository's apply environment, drift environment and pull requests (``terraform.ci``). Nothing
 else of the organization, not even the account's own root, may assume it.
 
 ``account_id`` may be ``${AWS::AccountId}`` when a CloudFormation template renders the
@@ -52,14 +52,16 @@ def oidc_provider(account_id: str, host: str) -> str:
 
 
 def oidc_subjects(spec: OrgSpec) -> list[str]:
-    """The token subjects trusted: GitHub's apply environment and pull requests of the repository;
+    """The token subjects trusted: GitHub's apply environment, drift environment (when drift detection
+    is on: a scheduled run's own subject names only the branch) and pull requests of the repository;
     GitLab's branch pipelines of the project (its ``sub`` cannot name an environment)."""
     ci = spec.terraform.ci
     if ci is None:
         return []
     if ci.provider == "github":
+        environments = [ci.apply_environment] + ([ci.drift.environment] if ci.drift.enabled else [])
         return sorted(
-            [f"repo:{ci.repository}:environment:{ci.apply_environment}", f"repo:{ci.repository}:pull_request"]
+            {f"repo:{ci.repository}:environment:{env}" for env in environments} | {f"repo:{ci.repository}:pull_request"}
         )
     return [f"project_path:{ci.repository}:ref_type:branch:ref:*"]
 
