@@ -67,6 +67,8 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
         roles[hub] += [naming.role_name(spec, p) for p in ("model-promotion", "ml-engineer", "governance-officer")]
         for team in spec.teams:
             roles[hub] += [naming.team_role(spec, team, p) for p in ("deploy-pipeline", "select-model", "start-deploy")]
+        if naming.remote_regions(spec):
+            roles[hub].append(naming.role_name(spec, "model-artifacts-replication"))
     catalog_on = spec.service_catalog is not None and bool(spec.service_catalog.portfolios)
     owners = {t.dev_account: name for name, t in spec.teams.items()}
     live = set(spec.live_accounts())  # an account not created yet or retired has no stacks
