@@ -45,6 +45,7 @@ from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.modules.governance_common import role
 from mlgov.modules.hub_registry import HubRegistry
 from mlgov.platform import naming
+from mlgov.platform.iam import arns
 from mlgov.platform.iam import governance as iam
 from mlgov.spec.model import OrgSpec
 
@@ -129,7 +130,7 @@ class HubStageRegions:
                     )
                 ),
                 destination=S3BucketReplicationConfigurationRuleDestination(
-                    bucket=f"arn:aws:s3:::{naming.bucket_name(spec, spec.hub, region, 'model-artifacts')}",
+                    bucket=arns.bucket(naming.bucket_name(spec, spec.hub, region, "model-artifacts")),
                     encryption_configuration=S3BucketReplicationConfigurationRuleDestinationEncryptionConfiguration(
                         replica_kms_key_id=self.artifact_keys[region].arn
                     ),
