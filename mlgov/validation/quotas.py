@@ -154,6 +154,32 @@ def _pipelines(spec: OrgSpec) -> Iterator[Figure]:
         yield Figure("codepipeline_pipelines_per_region", len(names), f"{key} in {region}", ("accounts", key))
 
 
+def image_replication_rules(spec: OrgSpec) -> dict[str, list[str]]:
+    """The hub registry's ECR replication rules: per stage region other than the hub's, the
+    repositories of the teams with a stage there (one filter each; the hub region's registry,
+    the only one with a replication configuration)."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return {}
+    return {
+        region: [
+            naming.team_image_repository(spec, t)
+            for t in naming.by_label(spec, spec.teams)
+            if region in naming.team_remote_regions(spec, t)
+        ]
+        for region in naming.remote_regions(spec)
+    }
+
+
+def _image_replication(spec: OrgSpec) -> Iterator[Figure]:
+    rules = image_replication_rules(spec)
+    if not rules:
+        return
+    where = f"{spec.hub} in {naming.hub_region(spec)}"
+    yield Figure("ecr_replication_rules", len(rules), where, ("accounts", spec.hub))
+    for region, filters in sorted(rules.items()):
+        yield Figure("ecr_replication_filters_per_rule", len(filters), f"to {region} of {where}", ("teams",))
+
+
 @dataclass(frozen=True)
 class SecurityGroupRules:
     """Rules mlgov creates on one security group of an account's network."""
@@ -252,6 +278,7 @@ def count_figures(spec: OrgSpec) -> list[Figure]:
             _roles,
             _rules,
             _pipelines,
+            _image_replication,
             _networks,
             _organization,
             _lake_formation,
