@@ -103,7 +103,7 @@ def run_select(
     its selected.json, or its error.
 
     The exported pipeline variables come back under ``"$exported"``, the region copies of the
-    pin under ``"$files"`` (by file name)."""
+    pin, when the build writes some, under ``"$files"`` (by file name)."""
     commands = json.loads(buildspec)["phases"]["build"]["commands"]
     exported = json.loads(buildspec).get("env", {}).get("exported-variables", [])
     probe = [f'printf "%s\\n" "${name}" > exported.{name}' for name in exported]
@@ -129,8 +129,10 @@ def run_select(
         except ValueError as exc:
             return f"selected.json is not one JSON object with unique keys: {exc}"
         selected["$exported"] = {n: (Path(tmp) / f"exported.{n}").read_text().strip() for n in exported}
-        # The region copies of the pin the build wrote beside it (stages in other regions).
-        selected["$files"] = {f.name: json.loads(f.read_text()) for f in sorted(Path(tmp).glob("selected-*.json"))}
+        # The region copies of the pin the build wrote beside it (stages in other regions), if any.
+        files = {f.name: json.loads(f.read_text()) for f in sorted(Path(tmp).glob("selected-*.json"))}
+        if files:
+            selected["$files"] = files
         return selected
 
 
@@ -192,7 +194,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
         if key in resolver.params:
             if isinstance(value, dict) and "Fn::GetParam" in value:
                 _artifact, file, field = value["Fn::GetParam"]
-                pin = selected if file == assets.SELECTED_FILE else selected["$files"].get(file, {})
+                pin = selected if file == assets.SELECTED_FILE else selected.get("$files", {}).get(file, {})
                 value = pin.get(field, f"<{field} not in {file}>")
             resolver.params[key] = value
     resolver.params["ModelPackageArn"] = selected.get("ModelPackageArn", central_package)

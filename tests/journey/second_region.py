@@ -72,7 +72,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, actions: dict, pipeli
     if isinstance(selected, str):
         j.fact(step, False, f"select step fails: {selected}")
         return
-    copy: dict[str, Any] = selected["$files"].get(assets.selected_file(spec, region), {})
+    copy: dict[str, Any] = selected.get("$files", {}).get(assets.selected_file(spec, region), {})
     replica = naming.bucket_name(spec, j.hub, region, "model-artifacts")
     image = str(copy.get("Image", ""))
     j.fact(
