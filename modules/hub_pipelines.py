@@ -4,7 +4,9 @@ Reads every team's ``stages``, ``governance`` (groups, endpoint settings, monito
 and ``renamed_from``. Creates, per team, roles ``<org>-<team>-deploy-pipeline``,
 ``-select-model`` and ``-start-deploy``, the team's artifact store
 ``<org>-pipeline-<team>-<hub id>-<region>`` (readable by the team's stage deploy roles only; policies:
-:mod:`mlgov.platform.iam.governance`), and per group: CodeBuild project
+:mod:`mlgov.platform.iam.governance`) in the hub's region and in each other region of the team's
+stages (through the slice's provider aliased to that region: the pipeline then names every store
+with its region, and each stage's deploy action runs in its account's region), and per group: CodeBuild project
 ``<org>-<team>-<group>-select`` (the NEWEST approved package), CodePipeline
 ``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, a manual
 approval before every stage that asks for one) and rule ``<org>-<team>-<group>-approved`` on
