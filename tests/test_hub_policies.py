@@ -99,13 +99,14 @@ def test_the_spelling_check_catches_an_action_and_an_arn(tmp_path):
         f'hub_pipelines.py:{_line(broken, "EXTRA")}: "s3:GetObject"',
         f'hub_pipelines.py:{_line(broken, "EXTRA")}: "arn:aws:s3:::x/*"',
     ]
-    # AND the hub modules it scans are the five parts and the composition
+    # AND the hub modules it scans are the six parts and the composition
     assert [p.name for p in HUB_MODULES] == [
         "governance_hub.py",
         "hub_bus.py",
         "hub_gates.py",
         "hub_pipelines.py",
         "hub_promotion.py",
+        "hub_regions.py",
         "hub_registry.py",
     ]
 

@@ -72,6 +72,12 @@ def synthesized_counts(spec, stacks: dict[str, dict]) -> dict[str, Counter]:
         for r in res.get("aws_cloudwatch_event_rule", {}).values():
             bus = buses.get(r.get("event_bus_name"), r.get("event_bus_name") or "default")
             out["event_rules_per_bus"][(account, region, bus)] += 1
+        for r in res.get("aws_ecr_replication_configuration", {}).values():
+            rules = r["replication_configuration"]["rule"]
+            out["ecr_replication_rules"][(account, region)] = len(rules)
+            for rule in rules:
+                (destination,) = rule["destination"]
+                out["ecr_replication_filters_per_rule"][destination["region"]] = len(rule["repository_filter"])
         if res.get("aws_codepipeline"):
             out["codepipeline_pipelines_per_region"][(account, region)] += len(res["aws_codepipeline"])
         interface = [e for e in res.get("aws_vpc_endpoint", {}).values() if e["vpc_endpoint_type"] == "Interface"]

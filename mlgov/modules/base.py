@@ -62,6 +62,17 @@ class PlatformStack(TerraformStack):
             default_tags=[AwsProviderDefaultTags(tags=self.base_tags())],
         )
 
+    def region_provider(self, region: str) -> AwsProvider | None:
+        """The provider of this account in ``region``: None (the stack's own) in the stack's region,
+        else one aliased provider per region (alias :func:`mlgov.platform.naming.region_alias`),
+        made on first use."""
+        if region == self.region:
+            return None
+        made: dict[str, AwsProvider] = self.__dict__.setdefault("_region_providers", {})
+        if region not in made:
+            made[region] = self.provider(region, alias=naming.region_alias(region))
+        return made[region]
+
     def base_tags(self) -> dict[str, str]:
         """The account's tags (:func:`mlgov.platform.tags.account_tags`: the organization's, where the
         resource belongs and, in a team's dev account, the team's); applied through provider default_tags."""

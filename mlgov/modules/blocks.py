@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from cdktf import TerraformResource, TerraformStack
+from cdktf import TerraformProvider, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -109,6 +109,7 @@ class PlatformKey(Construct):
 
     The account root gets the administrative and usage actions (so IAM in that account
     decides), plus any extra statements a layer needs (service principals, other accounts).
+    ``provider``: the stack's aliased provider of another region (default: the stack's own).
     """
 
     def __init__(
@@ -121,12 +122,14 @@ class PlatformKey(Construct):
         alias: str,
         description: str,
         extra_statements: Sequence[dict[str, Any]] = (),
+        provider: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.key = named(
             KmsKey(
                 self,
                 "key",
+                provider=provider,
                 description=description,
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
@@ -134,7 +137,9 @@ class PlatformKey(Construct):
             ),
             name,
         )
-        self.alias = named(KmsAlias(self, "alias", name=alias, target_key_id=ref(self.key, "key_id")), name)
+        self.alias = named(
+            KmsAlias(self, "alias", provider=provider, name=alias, target_key_id=ref(self.key, "key_id")), name
+        )
 
     @property
     def arn(self) -> str:
@@ -146,7 +151,8 @@ class SecureBucket(Construct):
 
     Public access blocked (all four flags), versioning, SSE-KMS with a customer key and
     bucket keys, bucket-owner-enforced ownership, a TLS-only policy, and a lifecycle rule
-    that cleans up incomplete uploads and old non-current versions.
+    that cleans up incomplete uploads and old non-current versions. ``provider``: the stack's
+    aliased provider of another region (default: the stack's own).
     """
 
     def __init__(
@@ -159,15 +165,17 @@ class SecureBucket(Construct):
         kms_key_arn: str,
         extra_statements: Sequence[dict[str, Any]] = (),
         noncurrent_days: int = 90,
+        provider: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.bucket_name = bucket_name
-        self.bucket = named(S3Bucket(self, "bucket", bucket=bucket_name), name)
+        self.bucket = named(S3Bucket(self, "bucket", provider=provider, bucket=bucket_name), name)
         bucket_id = ref(self.bucket, "id")
         self.public_access = named(
             S3BucketPublicAccessBlock(
                 self,
                 "public_access",
+                provider=provider,
                 bucket=bucket_id,
                 block_public_acls=True,
                 block_public_policy=True,
@@ -176,10 +184,11 @@ class SecureBucket(Construct):
             ),
             name,
         )
-        named(
+        self.versioning = named(
             S3BucketVersioningA(
                 self,
                 "versioning",
+                provider=provider,
                 bucket=bucket_id,
                 versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
             ),
@@ -189,6 +198,7 @@ class SecureBucket(Construct):
             S3BucketServerSideEncryptionConfigurationA(
                 self,
                 "encryption",
+                provider=provider,
                 bucket=bucket_id,
                 rule=[
                     S3BucketServerSideEncryptionConfigurationRuleA(
@@ -205,6 +215,7 @@ class SecureBucket(Construct):
             S3BucketOwnershipControls(
                 self,
                 "ownership",
+                provider=provider,
                 bucket=bucket_id,
                 rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
             ),
@@ -214,6 +225,7 @@ class SecureBucket(Construct):
             S3BucketLifecycleConfiguration(
                 self,
                 "lifecycle",
+                provider=provider,
                 bucket=bucket_id,
                 rule=[
                     S3BucketLifecycleConfigurationRule(
@@ -237,6 +249,7 @@ class SecureBucket(Construct):
             S3BucketPolicy(
                 self,
                 "policy",
+                provider=provider,
                 bucket=bucket_id,
                 policy=baseline.bucket_policy(bucket_name, extra_statements),
                 # The public access block must exist first or a broad policy could slip in.

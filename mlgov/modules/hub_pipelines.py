@@ -4,7 +4,9 @@ Reads every team's ``stages``, ``governance`` (groups, endpoint settings, monito
 and ``renamed_from``. Creates, per team, roles ``<org>-<team>-deploy-pipeline``,
 ``-select-model`` and ``-start-deploy``, the team's artifact store
 ``<org>-pipeline-<team>-<hub id>-<region>`` (readable by the team's stage deploy roles only; policies:
-:mod:`mlgov.platform.iam.governance`), and per group: CodeBuild project
+:mod:`mlgov.platform.iam.governance`) in the hub's region and in each other region of the team's
+stages (through the slice's provider aliased to that region: the pipeline then names every store
+with its region, and each stage's deploy action runs in its account's region), and per group: CodeBuild project
 ``<org>-<team>-<group>-select`` (the NEWEST approved package), CodePipeline
 ``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, a manual
 approval before every stage that asks for one) and rule ``<org>-<team>-<group>-approved`` on
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.codebuild_project import CodebuildProject
@@ -51,10 +54,11 @@ def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: 
     """CloudFormation parameters of one stage; the package ARN comes from the select step."""
     e = resolve_endpoint(spec, team, stage)
     account_id = spec.accounts[stage.account].id
-    region = naming.hub_region(spec)
+    region = naming.stage_region(spec, stage.account)
     capture_bucket = naming.bucket_name(spec, stage.account, region, "platform")
     return {
         "ModelPackageArn": {"Fn::GetParam": ["selected", governance.SELECTED_FILE, "ModelPackageArn"]},
+        **governance.container_parameters(spec, region),
         "EndpointName": naming.endpoint_name(spec, team, group),
         "SettingsHash": governance.settings_hash(spec, team, stage),
         "ModelExecutionRoleArn": roles["endpoint"],
@@ -98,6 +102,10 @@ class HubPipelines:
             kms_key_arn=key_arn,
             extra_statements=iam.team_pipeline_bucket_statements(spec, team),
         )
+        cross_region = bool(naming.team_remote_regions(spec, team))
+        stores = [self._store(artifact_store, key_arn, region if cross_region else None)]
+        for remote in naming.team_remote_regions(spec, team):
+            stores.append(self._remote_store(scope, spec, team, remote, store_address))
         groups = t.governance.model_package_groups
         roles = governance.stage_roles(spec, team)
         # AWS keeps the name a renamed team was created with; addresses move (renamed_from).
@@ -147,7 +155,9 @@ class HubPipelines:
                     artifacts={"type": "CODEPIPELINE"},
                     source={
                         "type": "CODEPIPELINE",
-                        "buildspec": governance.select_buildspec(central, monitoring.required_monitors(spec, team)),
+                        "buildspec": governance.select_buildspec(
+                            central, monitoring.required_monitors(spec, team), governance.region_copies(spec, team)
+                        ),
                     },
                     environment={
                         "compute_type": "BUILD_GENERAL1_SMALL",
@@ -241,7 +251,7 @@ class HubPipelines:
                         run_order=3 if stage.manual_approval else 1,
                         input_artifacts=["template", "selected"],
                         role_arn=r["deploy"],
-                        region=region,
+                        region=naming.stage_region(spec, stage.account),
                         configuration={
                             "ActionMode": "CREATE_UPDATE",
                             "StackName": naming.endpoint_stack(spec, team, group),
@@ -263,13 +273,7 @@ class HubPipelines:
                     pipeline_type="V2",
                     execution_mode="QUEUED",
                     tags=tags,
-                    artifact_store=[
-                        CodepipelineArtifactStore(
-                            location=artifact_store,
-                            type="S3",
-                            encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key_arn, type="KMS"),
-                        )
-                    ],
+                    artifact_store=stores,
                     stage=stages,
                 ),
                 address,
@@ -316,3 +320,35 @@ class HubPipelines:
                 address,
                 was=was,
             )
+
+    @staticmethod
+    def _store(bucket: str, key_arn: str, region: str | None) -> CodepipelineArtifactStore:
+        """One ``artifact_store`` block; ``region`` is set only when the pipeline has cross-region
+        actions (then every store, the pipeline region's too, names its region)."""
+        return CodepipelineArtifactStore(
+            location=bucket,
+            type="S3",
+            region=region,
+            encryption_key=CodepipelineArtifactStoreEncryptionKey(id=key_arn, type="KMS"),
+        )
+
+    def _remote_store(
+        self, scope: Construct, spec: OrgSpec, team: str, region: str, store_address: str
+    ) -> CodepipelineArtifactStore:
+        """The team's artifact store in a stage region (CodePipeline needs one in the region of
+        each cross-region action: CodePipeline User Guide, "Add a cross-Region action in
+        CodePipeline"), encrypted with the hub's key there (:mod:`mlgov.modules.hub_regions`),
+        read only by the deploy roles of the team's stages in that region."""
+        bucket = naming.team_pipeline_bucket(spec, team, region)
+        key_arn = iam.artifact_key_alias_arn(spec, region)
+        address = f"{store_address}_{naming.region_alias(region)}"
+        SecureBucket(
+            scope,
+            address,
+            name=address,
+            bucket_name=bucket,
+            kms_key_arn=key_arn,
+            extra_statements=iam.team_pipeline_bucket_statements(spec, team, region),
+            provider=TerraformStack.of(scope).region_provider(region),  # type: ignore[attr-defined]
+        )
+        return self._store(bucket, key_arn, region)

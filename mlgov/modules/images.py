@@ -10,7 +10,9 @@ every team's ``dev_account`` and ``stages``. Creates, in the hub's home region:
   policy (untagged images expire, only the newest tagged ones are kept), and a repository
   policy letting exactly the team's dev account push (its roles' own policies say which push)
   and its test/prod accounts pull (the team's endpoint roles there only), each only from
-  inside the organization (``aws:PrincipalOrgID``).
+  inside the organization (``aws:PrincipalOrgID``); the same repository in each region of the
+  team's stages other than the hub's (ECR replicates the images there, mlgov.modules.hub_regions;
+  key ``alias/<org>/images`` of that region).
 
 The promotion function accepts an image of this repository (or of AWS's SageMaker
 registries) in a team's package: :mod:`mlgov.platform.images`.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import TerraformProvider, TerraformResourceLifecycle, TerraformStack
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -97,11 +99,39 @@ class TeamRepository(Construct):
         former = naming.former_team(spec, team)  # a renamed team's repository keeps its name
         was = construct_id(former) if former else None
         hub_id = spec.accounts[spec.hub].id
-        key_alias_arn = arns.kms_alias(naming.hub_region(spec), hub_id, naming.kms_alias(spec, "images"))
-        self.repository = named(
+        self.repository = self._repository(spec, team, naming.hub_region(spec), hub_id, address, was)
+        # ECR replicates the team's images into a repository of the same name in each region
+        # of its stages (mlgov.modules.hub_regions); made here first, it has this policy and
+        # lifecycle, where one ECR created would have none.
+        for region in naming.team_remote_regions(spec, team):
+            suffix = naming.region_alias(region)
+            self._repository(
+                spec,
+                team,
+                region,
+                hub_id,
+                f"{address}_{suffix}",
+                was and f"{was}_{suffix}",
+                provider=TerraformStack.of(self).region_provider(region),  # type: ignore[attr-defined]
+            )
+
+    def _repository(
+        self,
+        spec: OrgSpec,
+        team: str,
+        region: str,
+        hub_id: str,
+        address: str,
+        was: str | None,
+        provider: TerraformProvider | None = None,
+    ) -> EcrRepository:
+        """The team's repository in ``region``, its lifecycle and its policy, at ``address``."""
+        key_alias_arn = arns.kms_alias(region, hub_id, naming.kms_alias(spec, "images"))
+        repository = named(
             EcrRepository(
                 self,
                 f"{address}_repository",
+                provider=provider,
                 name=naming.team_image_repository(spec, team),
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
@@ -116,15 +146,24 @@ class TeamRepository(Construct):
         )
         named(
             EcrLifecyclePolicy(
-                self, f"{address}_lifecycle", repository=ref(self.repository, "name"), policy=lifecycle_policy(spec)
+                self,
+                f"{address}_lifecycle",
+                provider=provider,
+                repository=ref(repository, "name"),
+                policy=lifecycle_policy(spec),
             ),
             address,
             was=was,
         )
         named(
             EcrRepositoryPolicy(
-                self, f"{address}_policy", repository=ref(self.repository, "name"), policy=repository_policy(spec, team)
+                self,
+                f"{address}_policy",
+                provider=provider,
+                repository=ref(repository, "name"),
+                policy=repository_policy(spec, team, region),
             ),
             address,
             was=was,
         )
+        return repository

@@ -18,6 +18,7 @@ import io
 import json
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -142,7 +143,77 @@ PINNED = {"PINNED_ARN": "ModelPackageArn", "PINNED_DIGEST": "PinDigest"}
 PACKAGE_FILE = "package.json"
 
 
-def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
+# --- stages in another region than the hub's -------------------------------------------------
+
+# What a region's copy of the pin adds for the endpoint template (its ModelDataUrl and ImageUri).
+REGION_CONTAINER = {"ModelDataUrl": "ModelDataUrl", "ImageUri": "Image"}
+
+
+@dataclass(frozen=True)
+class RegionCopy:
+    """What the select step writes for a stage region other than the hub's: ``file``, the pin with
+    every hub location swapped for its copy in ``region`` (``prefixes``: the hub's artifact bucket
+    for its replica, each image registry for that region's), after checking that S3 has
+    replicated every artifact of ``source_bucket`` the pin names."""
+
+    region: str
+    file: str
+    source_bucket: str
+    prefixes: tuple[tuple[str, str], ...]
+
+
+def selected_file(spec: OrgSpec, region: str) -> str:
+    """The pin a stage in ``region`` deploys from: ``selected.json``, or its region's copy."""
+    return SELECTED_FILE if region == naming.hub_region(spec) else f"selected-{region}.json"
+
+
+def region_copies(spec: OrgSpec, team: str) -> tuple[RegionCopy, ...]:
+    """The region copies of a team's pin, one per region of its stages other than the hub's."""
+    source = naming.bucket_name(spec, spec.hub, naming.hub_region(spec), "model-artifacts")
+    return tuple(
+        RegionCopy(
+            region,
+            selected_file(spec, region),
+            source,
+            (
+                (f"s3://{source}/", f"s3://{naming.bucket_name(spec, spec.hub, region, 'model-artifacts')}/"),
+                *images.registry_prefixes(spec, region),
+            ),
+        )
+        for region in naming.team_remote_regions(spec, team)
+    )
+
+
+def container_parameters(spec: OrgSpec, region: str) -> dict[str, Any]:
+    """The endpoint template's ``ModelDataUrl`` and ``ImageUri`` for a stage in ``region``: none in
+    the hub's (the model is created from the package), else from the region's copy of the pin."""
+    if region == naming.hub_region(spec):
+        return {}
+    return {p: {"Fn::GetParam": ["selected", selected_file(spec, region), k]} for p, k in REGION_CONTAINER.items()}
+
+
+def _region_commands(copy: RegionCopy) -> list[str]:
+    """Shell commands of the select step for one :class:`RegionCopy`."""
+    prefix = f"s3://{copy.source_bucket}/"
+    pairs = json.dumps([list(p) for p in copy.prefixes], separators=(",", ":"))
+    program = (
+        'if (.Containers | length) != 1 then error("a package deployed to another region has one container") '
+        "else . end | def swap: . as $s | reduce $map[] as $p ($s; if startswith($p[0]) then $p[1] + "
+        'ltrimstr($p[0]) else . end); walk(if type == "string" then swap else . end) '
+        "| . + {ModelDataUrl: .Containers[0].ModelDataUrl, Image: .Containers[0].Image}"
+    )
+    listing = f'[.. | strings | select(startswith("{prefix}")) | ltrimstr("{prefix}")] | unique[]'
+    return [
+        # S3 replicates asynchronously: deploy only once every artifact is in the region.
+        f"jq -r '{listing}' {SELECTED_FILE} | while read -r key; do status=$(aws s3api head-object --bucket "
+        f'{copy.source_bucket} --key "$key" --query ReplicationStatus --output text); if [ "$status" != '
+        f'COMPLETED ]; then echo "$key is not replicated to {copy.region} yet ($status); run the pipeline again '
+        f'later" >&2; exit 1; fi; done',
+        f"jq -e -S --argjson map '{pairs}' '{program}' {SELECTED_FILE} > {copy.file}",
+    ]
+
+
+def select_buildspec(central_group: str, monitors: tuple[str, ...] = (), copies: tuple[RegionCopy, ...] = ()) -> str:
     """CodeBuild buildspec that writes the NEWEST approved package of a central group.
 
     Sorted by creation time, descending: the newest package, not the oldest the API returns
@@ -157,6 +228,9 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
     format string: a value holding quotes (an artifact key such as ``x","ModelPackageArn":"...``)
     stays one string value. The pin's
     SHA-256 and the ARN are exported as pipeline variables so the prod approval names them.
+
+    With ``copies`` (a team with stages in other regions than the hub's), it also writes each
+    region's copy of the pin (:class:`RegionCopy`), once S3 has replicated the artifacts there.
 
     Run again with ``PINNED_ARN`` and ``PINNED_DIGEST`` set (:func:`verify_pin_variables`), it
     re-reads that package instead of the newest and fails unless its pin is byte for byte the
@@ -202,11 +276,13 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = ()) -> str:
         'the earlier stages deployed it (pin $PINNED_DIGEST, now $PinDigest)" >&2; exit 1; fi',
         f"cat {SELECTED_FILE}",
     ]
+    for copy in copies:
+        commands += _region_commands(copy)
     spec = {
         "version": 0.2,
         "env": {"exported-variables": list(PIN_VARIABLES)},
         "phases": {"build": {"commands": commands}},
-        "artifacts": {"files": [SELECTED_FILE]},
+        "artifacts": {"files": [SELECTED_FILE, *(c.file for c in copies)]},
     }
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
 
@@ -250,10 +326,13 @@ SOURCE_KEY = "sources/endpoint-source.zip"  # the pipelines' source object in th
 STAGE_ROLE_PURPOSES = ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch")
 
 
-def stage_roles(spec: OrgSpec, team: str) -> dict[str, dict[str, str]]:
-    """Per stage account id of a team: its deploy, CloudFormation and endpoint role ARNs."""
+def stage_roles(spec: OrgSpec, team: str, region: str | None = None) -> dict[str, dict[str, str]]:
+    """Per stage account id of a team: its deploy, CloudFormation and endpoint role ARNs (only
+    the stages whose endpoints run in ``region``, when given)."""
     out: dict[str, dict[str, str]] = {}
     for stage in spec.teams[team].stages:
+        if region is not None and naming.stage_region(spec, stage.account) != region:
+            continue
         account_id = spec.accounts[stage.account].id
         out[account_id] = {
             purpose: arns.role(account_id, naming.team_role(spec, team, purpose)) for purpose in STAGE_ROLE_PURPOSES

@@ -58,6 +58,24 @@ def clarify_image(region: str) -> str:
     return f"{_REGISTRIES[region][2]}.dkr.ecr.{region}.amazonaws.com/{CLARIFY_REPOSITORY}:1.0"
 
 
+def registry_prefixes(spec: OrgSpec, region: str) -> list[tuple[str, str]]:
+    """``(hub region prefix, prefix in region)`` of every registry a package may name: AWS's
+    SageMaker registries (each image keeps its repository and tag, under that region's
+    registry account) and the hub's own (the teams' repositories, which ECR replicates to
+    the regions of their stages). SageMaker pulls a model's image only from its own region
+    (SageMaker API reference, CreateModel, ``ContainerDefinition.Image``)."""
+    hub = naming.hub_region(spec)
+
+    def host(account: str, in_region: str) -> str:
+        return f"{account}.dkr.ecr.{in_region}.amazonaws.com/"
+
+    pairs = [(host(a, hub), host(b, region)) for a, b in zip(_REGISTRIES[hub], _REGISTRIES[region], strict=True)]
+    pairs.append((host(DLC_ACCOUNT, hub), host(DLC_ACCOUNT, region)))
+    hub_id = spec.accounts[spec.hub].id
+    pairs.append((host(hub_id, hub), host(hub_id, region)))
+    return sorted(set(pairs))
+
+
 def pull_repositories(spec: OrgSpec, team: str, region: str) -> list[str]:
     """ECR repository ARNs a team's endpoints and jobs in a stage account may pull from."""
     hub_id = spec.accounts[spec.hub].id

@@ -85,7 +85,10 @@ def endpoint_parameters(spec: OrgSpec, team: str, group: str, stage: Stage) -> d
     batch_on = stage.name in batch_stages(spec, team, group)
     platform_bucket = naming.bucket_name(spec, stage.account, region, "platform")
     known = region in images.known_regions()
-    selected = {k: {"Fn::GetParam": ["selected", assets.SELECTED_FILE, k]} for k in assets.BASELINES}
+    # A stage in another region than the hub's reads its region's copy of the pin (the baselines
+    # in the hub's replica bucket there).
+    pin = assets.selected_file(spec, region)
+    selected = {k: {"Fn::GetParam": ["selected", pin, k]} for k in assets.BASELINES}
     return {
         "MonitoringEnabled": "true" if on else "false",
         "ModelQualityEnabled": "true" if on and quality else "false",

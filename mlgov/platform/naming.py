@@ -174,12 +174,14 @@ def bucket_name(spec: OrgSpec, account_key: str, region: str, purpose: str) -> s
     return f"{spec.organization.name}-{purpose}-{spec.accounts[account_key].id}-{region}"
 
 
-def team_pipeline_bucket(spec: OrgSpec, team: str) -> str:
+def team_pipeline_bucket(spec: OrgSpec, team: str, region: str | None = None) -> str:
     """The artifact store of a team's deploy pipelines in the hub (``<org>-pipeline-<team label>-<hub
-    id>-<hub region>``): one per team, so no team's roles can write another team's run artifacts
-    (CodePipeline names an artifact's folder after the pipeline, cut to 20 characters: no prefix
-    a policy could rely on). The label, not the key: a renamed team keeps its bucket."""
-    return bucket_name(spec, spec.hub, hub_region(spec), f"pipeline-{team_label(spec, team)}")
+    id>-<region>``, by default the hub region's): one per team, so no team's roles can write another
+    team's run artifacts (CodePipeline names an artifact's folder after the pipeline, cut to 20
+    characters: no prefix a policy could rely on). The label, not the key: a renamed team keeps
+    its bucket. A team with a stage in another region has one more store there (CodePipeline
+    copies a cross-region action's input artifacts into the store of the action's region)."""
+    return bucket_name(spec, spec.hub, region or hub_region(spec), f"pipeline-{team_label(spec, team)}")
 
 
 def bucket_name_pattern(spec: OrgSpec, purpose: str) -> str:
@@ -322,6 +324,31 @@ def primary_region(spec: OrgSpec, account_key: str) -> str:
 def hub_region(spec: OrgSpec) -> str:
     """Region of the hub's governance resources (central bus, registry, pipelines)."""
     return primary_region(spec, spec.hub)
+
+
+def stage_region(spec: OrgSpec, account_key: str) -> str:
+    """Region a stage account's endpoints run in (its primary region): the region of the hub
+    pipeline's deploy action for that stage, which may differ from :func:`hub_region`."""
+    return primary_region(spec, account_key)
+
+
+def team_remote_regions(spec: OrgSpec, team: str) -> list[str]:
+    """Regions other than the hub's where a team has a stage: each needs an artifact store of
+    the team's pipelines, a replica of the promoted artifacts and of the team's images."""
+    hub = hub_region(spec)
+    regions = {stage_region(spec, s.account) for s in spec.teams[team].stages if s.account in spec.accounts}
+    return sorted(regions - {hub})
+
+
+def remote_regions(spec: OrgSpec) -> list[str]:
+    """Every region other than the hub's where some team has a stage (:func:`team_remote_regions`)."""
+    return sorted({r for team in spec.teams for r in team_remote_regions(spec, team)})
+
+
+def region_alias(region: str) -> str:
+    """The alias of a stack's AWS provider for ``region`` (``eu_central_1``), used in the
+    resources' addresses too: one name per region, never a position."""
+    return construct_id(region)
 
 
 def model_package_group(spec: OrgSpec, team: str, group: str) -> str:

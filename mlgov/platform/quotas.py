@@ -69,6 +69,10 @@ EVENTBRIDGE_QUOTAS = (
     "Amazon EventBridge quotas",
     "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html",
 )
+ECR_QUOTAS = (
+    "Amazon ECR service quotas",
+    "https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html",
+)
 VPC_QUOTAS = ("Amazon VPC quotas", "https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html")
 PRIVATELINK_QUOTAS = (
     "Quotas for AWS PrivateLink",
@@ -138,6 +142,31 @@ _TABLE = (
         "https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html",
         "raise it in quotas.codepipeline_pipelines_per_region once AWS has, or give the teams fewer model package "
         "groups",
+    ),
+    # The hub registry's one replication configuration (per account and region) copies the teams'
+    # images to the regions of their stages other than the hub's: one rule per such region, one
+    # filter per team deploying there (mlgov.modules.hub_regions).
+    Quota(
+        "ecr_replication_rules",
+        "Rules per replication configuration",
+        10,
+        False,
+        None,
+        Measure.COUNT,
+        "ECR replication configuration of the hub registry",
+        *ECR_QUOTAS,
+        "run the stages in at most 10 regions other than the hub's",
+    ),
+    Quota(
+        "ecr_replication_filters_per_rule",
+        "Filters per rule in a replication configuration",
+        100,
+        False,
+        None,
+        Measure.COUNT,
+        "ECR replication rule (one stage region)",
+        *ECR_QUOTAS,
+        "let fewer teams deploy to that region, or move some of their stages to the hub's region",
     ),
     Quota(
         "vpc_interface_endpoints_per_vpc",

@@ -130,10 +130,13 @@ class StackResolver:
     """Resolves ``${type.name.attribute}`` in one stack to values of the right shape."""
 
     def __init__(self, name: str, doc: dict[str, Any]):
-        provider = (doc.get("provider", {}).get("aws") or [{}])[0]
+        providers = doc.get("provider", {}).get("aws") or [{}]
+        provider = providers[0]
         self.name = name
         self.account = str((provider.get("allowed_account_ids") or [ACCOUNT])[0])
         self.region = str(provider.get("region", DEFAULT_REGION))
+        # A resource given an aliased provider ("aws.<alias>") is in that provider's region.
+        self.regions = {f"aws.{p['alias']}": str(p["region"]) for p in providers if p.get("alias") and p.get("region")}
         self.resources: dict[str, dict[str, dict[str, Any]]] = doc.get("resource", {})
 
     def _name(self, rtype: str, rname: str) -> str:
@@ -154,11 +157,16 @@ class StackResolver:
             service, _, thing = rtype.removeprefix("aws_").partition("_")
             fmt = f"arn:aws:{service}:{{region}}:{{account}}:{thing.replace('_', '-') or 'resource'}/{{name}}"
         return fmt.format(
-            region=self.region,
+            region=self.region_of(rtype, rname),
             account=self.account,
             name=self._name(rtype, rname),
             key_id=_key_id(self.name, rtype, rname),
         )
+
+    def region_of(self, rtype: str, rname: str) -> str:
+        """The region of a resource: its aliased provider's, else the stack's."""
+        provider = self.resources.get(rtype, {}).get(rname, {}).get("provider")
+        return self.regions.get(str(provider), self.region)
 
     def value(self, expression: str) -> str:
         m = _TF_ADDRESS.match(expression.strip())

@@ -107,7 +107,8 @@ class Account(SpecModel):
     regions: list[Region] | None = Field(
         default=None,
         description="Regions to build this account's layer in; default: the home region. More than one gives one "
-        "stack per region.",
+        "stack per region. A test or prod account's first region is where its endpoints run, the hub's or another "
+        "allowed region (the hub's pipelines deploy there cross-region).",
     )
     description: Text = Field(default="", description="Free text for humans.")
     renamed_from: Name | None = Field(

@@ -25,6 +25,8 @@ Raise = Annotated[StrictInt, Field(ge=1)]
 HARD_QUOTAS = frozenset(
     {
         "portfolio_iam_pattern_principals",
+        "ecr_replication_rules",
+        "ecr_replication_filters_per_rule",
         "iam_role_inline_policies_chars",
         "iam_managed_policy_chars",
         "s3_bucket_policy_bytes",

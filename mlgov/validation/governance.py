@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlgov.platform import monitoring, naming
+from mlgov.platform import images, monitoring, naming
 from mlgov.spec.governance import LOG_RETENTION_DAYS, MIN_PROD_INSTANCES, is_prod_stage, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -28,15 +28,18 @@ def governance_problems(spec: OrgSpec) -> Iterator[tuple[tuple, str]]:
         for i, stage in enumerate(team.stages):
             if stage.account not in spec.accounts or not spec.keys_in_layer(Layer.hub):
                 continue  # reported by the reference and layer checks
-            # The hub's pipelines deploy in the hub region; the stage roles act in the account's
-            # primary region. A cross-region action would need an artifact store per region.
-            there, hub = naming.primary_region(spec, stage.account), naming.hub_region(spec)
-            if there != hub:
+            # A stage may run in another region than the hub's (the pipeline's deploy action runs
+            # there); the account's regions are already within organization.allowed_regions
+            # (mlgov.validation.checks), so the region guardrail lets the deployment through. The
+            # AWS images a package names are swapped for that region's (platform.images).
+            there = naming.stage_region(spec, stage.account)
+            if there != naming.hub_region(spec) and there not in images.known_regions():
                 yield (
                     ("teams", team_name, "stages", i, "account"),
                     (
-                        f"stage account {stage.account!r} is built in another region than the hub's deployment "
-                        f"pipelines (got {there!r}, expected {hub!r}); list {hub!r} in its regions"
+                        f"stage account {stage.account!r} runs in a region whose AWS SageMaker image registries "
+                        f"mlgov does not know, so a package's AWS images have no copy there (got {there!r}, "
+                        f"expected one of {images.known_regions()})"
                     ),
                 )
         stages = {s.name: s for s in team.stages}

@@ -72,6 +72,8 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
         roles[hub] += [naming.role_name(spec, p) for p in ("model-promotion", "ml-engineer", "governance-officer")]
         for team in spec.teams:
             roles[hub] += [naming.team_role(spec, team, p) for p in ("deploy-pipeline", "select-model", "start-deploy")]
+        if naming.remote_regions(spec):
+            roles[hub].append(naming.role_name(spec, "model-artifacts-replication"))
     catalog_on = spec.service_catalog is not None and bool(spec.service_catalog.portfolios)
     owners = {t.dev_account: name for name, t in spec.teams.items()}
     live = set(spec.live_accounts())  # an account not created yet or retired has no stacks
@@ -155,6 +157,32 @@ def pipelines(spec: OrgSpec) -> dict[tuple[str, str], list[str]]:
 def _pipelines(spec: OrgSpec) -> Iterator[Figure]:
     for (key, region), names in sorted(pipelines(spec).items()):
         yield Figure("codepipeline_pipelines_per_region", len(names), f"{key} in {region}", ("accounts", key))
+
+
+def image_replication_rules(spec: OrgSpec) -> dict[str, list[str]]:
+    """The hub registry's ECR replication rules: per stage region other than the hub's, the
+    repositories of the teams with a stage there (one filter each; the hub region's registry,
+    the only one with a replication configuration)."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return {}
+    return {
+        region: [
+            naming.team_image_repository(spec, t)
+            for t in naming.by_label(spec, spec.teams)
+            if region in naming.team_remote_regions(spec, t)
+        ]
+        for region in naming.remote_regions(spec)
+    }
+
+
+def _image_replication(spec: OrgSpec) -> Iterator[Figure]:
+    rules = image_replication_rules(spec)
+    if not rules:
+        return
+    where = f"{spec.hub} in {naming.hub_region(spec)}"
+    yield Figure("ecr_replication_rules", len(rules), where, ("accounts", spec.hub))
+    for region, filters in sorted(rules.items()):
+        yield Figure("ecr_replication_filters_per_rule", len(filters), f"to {region} of {where}", ("teams",))
 
 
 @dataclass(frozen=True)
@@ -273,6 +301,7 @@ def count_figures(spec: OrgSpec) -> list[Figure]:
             _roles,
             _rules,
             _pipelines,
+            _image_replication,
             _networks,
             _organization,
             _lake_formation,

@@ -6,7 +6,8 @@ event leaves the dev account for the hub's bus, the promotion function reads the
 artifacts and key cross-account and registers centrally (pending), the ML engineer approves,
 that event starts the team's pipeline, which deploys to test, the governance officer approves,
 the pipeline deploys to prod, and the endpoint runs in the account's subnets, monitored
-(:mod:`tests.journey.monitor_steps`).
+(:mod:`tests.journey.monitor_steps`); a stage in another region than the hub's deploys from
+the copies there (:mod:`tests.journey.second_region`).
 
 Each contract is an IAM request for iam-simulate (``Contract``) or a fact checked with a real
 tool (``Fact``: event patterns through moto's EventBridge matcher). ``problems`` runs every
@@ -27,7 +28,7 @@ from mlgov.platform.governance import approval_action_name
 from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import build_steps, cost_steps, data_steps, monitor_steps
+from tests.journey import build_steps, cost_steps, data_steps, monitor_steps, second_region
 from tests.journey import decisions as decisions_of
 from tests.journey.world import Role, World
 
@@ -702,7 +703,14 @@ class Journey:
                     scps_of=self.hub,
                     allowed=ok,
                 )
-            for stage_action in (a for name, a in sorted(actions.items()) if name.startswith("deploy-")):
+            # The hub region's store serves the stages there; a stage in another region reads
+            # the store of its region (tests.journey.second_region).
+            here = [
+                a
+                for name, a in sorted(actions.items())
+                if name.startswith("deploy-") and a.get("region", self.hub_region) == self.hub_region
+            ]
+            for stage_action in here:
                 deploy = w.roles.get(stage_action.get("role_arn", ""))
                 self.call(
                     f"{step} ({stage_action['name']} reads {whose})",
@@ -831,8 +839,11 @@ class Journey:
             account_id,
             context={"iam:PassedToService": "sagemaker.amazonaws.com"},
         )
-        # The endpoint reads the promoted artifact and its key in the hub.
-        artifact_bucket = naming.bucket_name(spec, self.hub, self.hub_region, "model-artifacts")
+        # The endpoint reads the promoted artifact and its key in the hub, in its own region (a
+        # stage in another region than the hub's reads the hub's replica there).
+        if region != self.hub_region:
+            second_region.stage_steps(self, tag, team, group, stage, actions, pipeline_role, deploy, central_package)
+        artifact_bucket = naming.bucket_name(spec, self.hub, region, "model-artifacts")
         prefix = naming.artifact_prefix(spec, team, group)
         self.call(
             f"{step} (endpoint reads the artifact)",
@@ -850,11 +861,11 @@ class Journey:
             endpoint_role,
             "endpoint",
             "kms:Decrypt",
-            w.key_arn(self.hub_stack, hub_alias) or "",
+            w.key_arn(self.hub_stack, hub_alias, region) or "",
             self.hub_id,
-            resource_policy=w.key_policy(self.hub_stack, hub_alias),
+            resource_policy=w.key_policy(self.hub_stack, hub_alias, region),
             scps_of=account,
-            context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{self.hub_region}.amazonaws.com"},
+            context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{region}.amazonaws.com"},
         )
         monitor_steps.stage_steps(self, tag, team, group, stage, parameters, deployer, central_package)
         if stage.manual_approval:

@@ -37,7 +37,8 @@ from mlgov.platform import naming
 from mlgov.review import policies as collector
 
 # A stand-in for the AWS CLI answering as the central registry would: the package ARN for the
-# list query, and the package itself (DescribeModelPackage's JSON) for the describe call.
+# list query, and the package itself (DescribeModelPackage's JSON) for the describe call; and as
+# S3 would for an artifact's replication status ($STUB_REPLICATION, default COMPLETED).
 AWS_STUB = """#!{python}
 import json, os, sys
 args = sys.argv[1:]
@@ -45,6 +46,8 @@ if args[:2] == ["sagemaker", "list-model-packages"]:
     print(os.environ["STUB_ARN"])
 elif args[:2] == ["sagemaker", "describe-model-package"] and args[args.index("--output") + 1] == "json":
     print(os.environ["STUB_PACKAGE"])
+elif args[:2] == ["s3api", "head-object"] and args[args.index("--query") + 1] == "ReplicationStatus":
+    print(os.environ.get("STUB_REPLICATION", "COMPLETED"))
 else:
     sys.exit("unexpected aws call: " + " ".join(args))
 """
@@ -99,7 +102,8 @@ def run_select(
     with those data-quality baselines, or as ``described``), with the action's ``environment``:
     its selected.json, or its error.
 
-    The exported pipeline variables come back under ``"$exported"``."""
+    The exported pipeline variables come back under ``"$exported"``, the region copies of the
+    pin, when the build writes some, under ``"$files"`` (by file name)."""
     commands = json.loads(buildspec)["phases"]["build"]["commands"]
     exported = json.loads(buildspec).get("env", {}).get("exported-variables", [])
     probe = [f'printf "%s\\n" "${name}" > exported.{name}' for name in exported]
@@ -125,6 +129,10 @@ def run_select(
         except ValueError as exc:
             return f"selected.json is not one JSON object with unique keys: {exc}"
         selected["$exported"] = {n: (Path(tmp) / f"exported.{n}").read_text().strip() for n in exported}
+        # The region copies of the pin the build wrote beside it (stages in other regions), if any.
+        files = {f.name: json.loads(f.read_text()) for f in sorted(Path(tmp).glob("selected-*.json"))}
+        if files:
+            selected["$files"] = files
         return selected
 
 
@@ -164,17 +172,20 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     if template is None:
         j.fact(step, False, "the pipelines' source zip holds no endpoint template")
         return
-    artifact_bucket = naming.bucket_name(spec, j.hub, j.hub_region, "model-artifacts")
+    source = naming.bucket_name(spec, j.hub, j.hub_region, "model-artifacts")
     # Where the promotion function put the baselines (tests/test_promotion.py): the team's prefix.
-    baselines = {
-        kind: f"s3://{artifact_bucket}/{naming.artifact_prefix(spec, team, group)}/v1/0123456789abcdef/{kind}.json"
+    registered = {
+        kind: f"s3://{source}/{naming.artifact_prefix(spec, team, group)}/v1/0123456789abcdef/{kind}.json"
         for kind in ("statistics", "constraints")
     }
+    # A stage in another region compares against the same keys in the hub's replica there.
+    artifact_bucket = naming.bucket_name(spec, j.hub, region, "model-artifacts")
+    baselines = {k: u.replace(f"s3://{source}/", f"s3://{artifact_bucket}/") for k, u in registered.items()}
     buildspec = select_buildspec(w, j.hub_stack, spec, team, group)
     if buildspec is None:
         j.fact(step, False, f"select project {naming.select_project(spec, team, group)} has no buildspec")
         return
-    selected = run_select(buildspec, central_package, baselines["statistics"], baselines["constraints"])
+    selected = run_select(buildspec, central_package, registered["statistics"], registered["constraints"])
     if isinstance(selected, str):
         j.fact(step, False, f"select step fails: {selected}")
         return
@@ -182,8 +193,9 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     for key, value in parameters.items():
         if key in resolver.params:
             if isinstance(value, dict) and "Fn::GetParam" in value:
-                _artifact, _file, field = value["Fn::GetParam"]
-                value = selected.get(field, f"<{field} not in selected.json>")
+                _artifact, file, field = value["Fn::GetParam"]
+                pin = selected if file == assets.SELECTED_FILE else selected.get("$files", {}).get(file, {})
+                value = pin.get(field, f"<{field} not in {file}>")
             resolver.params[key] = value
     resolver.params["ModelPackageArn"] = selected.get("ModelPackageArn", central_package)
     schedules = {
@@ -303,11 +315,11 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
         monitor,
         "monitoring",
         "kms:Decrypt",
-        w.key_arn(j.hub_stack, hub_alias) or "",
+        w.key_arn(j.hub_stack, hub_alias, region) or "",
         j.hub_id,
-        resource_policy=w.key_policy(j.hub_stack, hub_alias),
+        resource_policy=w.key_policy(j.hub_stack, hub_alias, region),
         scps_of=account,
-        context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{j.hub_region}.amazonaws.com"},
+        context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{region}.amazonaws.com"},
     )
     outputs = (definition.get("MonitoringOutputConfig") or {}).get("MonitoringOutputs") or []
     report_prefix = ((outputs[0].get("S3Output") or {}).get("S3Uri", "") if outputs else "").removeprefix("s3://")
@@ -439,11 +451,14 @@ def _images(j, tag, team, stage, parameters, account) -> None:
     w, spec = j.w, j.spec
     step = f"{tag} 16 {stage.name} endpoint pulls the team's image"
     repository = naming.team_image_repository(spec, team)
-    arn = f"arn:aws:ecr:{j.hub_region}:{j.hub_id}:repository/{repository}"
+    region = naming.stage_region(spec, account)
+    arn = f"arn:aws:ecr:{region}:{j.hub_id}:repository/{repository}"
+    # The team's repository in the stage's region: the hub's, or its replica in a second region.
+    address_of = naming.construct_id(team, naming.region_alias(region) if region != j.hub_region else "")
     policy_doc = None
     for member in w.family(j.hub_stack):  # the team's repository is in its slice of the hub
         for address, attrs in member.resources("aws_ecr_repository_policy").items():
-            if attrs.get("repository", "").endswith(f".{naming.construct_id(team)}.name}}"):
+            if attrs.get("repository", "").endswith(f".{address_of}.name}}"):
                 policy_doc = w.collected.get(f"stacks/{member.name}:aws_ecr_repository_policy.{address}:policy")
     if policy_doc is None:
         j.fact(step, False, f"repository {repository} has no repository policy")

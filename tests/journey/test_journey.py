@@ -494,3 +494,82 @@ def test_a_broken_cost_copy_fails_at_its_step(cost_broken_results, seam):
     # THEN it breaks, and the message names the step, the principal and what denied it
     assert new, f"breaking {seam} went unnoticed"
     assert any(step in line for line in new), new
+
+
+# --- a stage in a second region (kitchen sink: team demand's prod serves from eu-central-1 while
+# the hub is in eu-west-1): each broken copy fails at its step -----------------------------------
+
+KS_HUB = "hub"
+
+
+def _deploy_region(region: str):
+    def edit(attrs: dict) -> None:
+        (action,) = [a for st in attrs["stage"] for a in st["action"] if a["name"] == "deploy-prod"]
+        action["region"] = region
+
+    return edit
+
+
+def _buildspec_without(text: str):
+    def edit(attrs: dict) -> None:
+        spec = json.loads(attrs["source"]["buildspec"])
+        commands = spec["phases"]["build"]["commands"]
+        spec["phases"]["build"]["commands"] = [c for c in commands if text not in c]
+        assert spec["phases"]["build"]["commands"] != commands, f"no command with {text}"
+        attrs["source"]["buildspec"] = json.dumps(spec)
+
+    return edit
+
+
+def _no_image_replication(attrs: dict) -> None:
+    config = attrs["replication_configuration"]
+    (config[0] if isinstance(config, list) else config)["rule"] = []
+
+
+REGION_BROKEN = {
+    "regional-store-closed-to-deploy-role": (
+        _policy_edit(
+            KS_HUB,
+            "aws_s3_bucket_policy",
+            "pipeline_forecasting_eu_central_1",
+            "policy",
+            drop("OwnStageDeployRolesRead"),
+        ),
+        "[demand/weekly] 10r prod artifact store in eu-central-1 (deploy role reads)",
+    ),
+    "deploy-action-in-the-hub-region": (
+        _attr_edit(KS_HUB, "aws_codepipeline", "demand_weekly", _deploy_region("eu-west-1")),
+        "[demand/weekly] deploy to prod: deploy-prod runs in eu-west-1",
+    ),
+    "replica-key-closed-to-stage-roles": (
+        _policy_edit(KS_HUB, "aws_kms_key", "model_artifacts_eu_central_1", "policy", drop("StageRolesDecrypt")),
+        "[demand/weekly] deploy to prod (endpoint decrypts the artifact)",
+    ),
+    "deploys-before-replication": (
+        _attr_edit(KS_HUB, "aws_codebuild_project", "demand_weekly", _buildspec_without("ReplicationStatus")),
+        "[demand/weekly] 10r prod pin copied to eu-central-1: the select step hands over unreplicated",
+    ),
+    "images-not-replicated": (
+        _attr_edit(KS_HUB, "aws_ecr_replication_configuration", "images", _no_image_replication),
+        "[demand/weekly] 16r prod image pullable in eu-central-1: ECR does not replicate",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def region_broken_results(bridge) -> dict[str, list[str]]:
+    """The new lines of each broken copy of the kitchen-sink tree, walking team demand (test in
+    the hub's region, prod in a second one)."""
+    from tests.conftest import ROOT, spec_case
+
+    world = spec_case(ROOT / "mlgov" / "examples" / "kitchen-sink.yaml").world
+    return broken_lines(world, REGION_BROKEN, ["demand"])
+
+
+@pytest.mark.parametrize("seam", sorted(REGION_BROKEN))
+def test_a_broken_second_region_copy_fails_at_its_step(region_broken_results, seam):
+    # GIVEN the kitchen-sink tree with one second-region seam broken WHEN the story is walked
+    new = region_broken_results[seam]
+    # THEN it breaks at its step
+    assert new, f"breaking {seam} went unnoticed"
+    assert any(REGION_BROKEN[seam][1] in line for line in new), new

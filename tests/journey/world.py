@@ -276,17 +276,26 @@ class World:
                     return doc
         return None
 
-    def key_arn(self, stack: Stack, alias: str) -> str | None:
-        """ARN of the key behind an alias in a stack (the collector's stand-in for its random id)."""
+    @staticmethod
+    def _in_region(stack: Stack, attrs: dict, region: str | None) -> bool:
+        """Whether a resource of ``stack`` is in ``region`` (None: the stack's): an aliased
+        provider (``aws.<alias>``) puts it in that provider's region."""
+        provider = attrs.get("provider")
+        where = stack.resolver.regions.get(str(provider), stack.region) if provider else stack.region
+        return where == (region or stack.region)
+
+    def key_arn(self, stack: Stack, alias: str, region: str | None = None) -> str | None:
+        """ARN of the key behind an alias in a stack (the collector's stand-in for its random id),
+        in ``region`` (default: the stack's)."""
         for attrs in stack.resources("aws_kms_alias").values():
-            if attrs.get("name") == alias:
+            if attrs.get("name") == alias and self._in_region(stack, attrs, region):
                 target = attrs["target_key_id"].replace(".key_id}", ".arn}")
                 return stack.resolver.resolve(target)
         return None
 
-    def key_policy(self, stack: Stack, alias: str) -> dict | None:
+    def key_policy(self, stack: Stack, alias: str, region: str | None = None) -> dict | None:
         for attrs in stack.resources("aws_kms_alias").values():
-            if attrs.get("name") == alias:
+            if attrs.get("name") == alias and self._in_region(stack, attrs, region):
                 address = attrs["target_key_id"].split(".")[1]
                 return self.collected.get(f"stacks/{stack.name}:aws_kms_key.{address}:policy")
         return None

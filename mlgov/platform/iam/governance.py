@@ -49,6 +49,13 @@ PIPELINE_KEY_USE = (
     "kms:ReEncryptTo",
 )
 OBJECT_VERSION_READ = ("s3:GetObject", "s3:GetObjectVersion")
+REPLICATION_SOURCE_BUCKET = ("s3:GetReplicationConfiguration", "s3:ListBucket")
+REPLICATION_SOURCE_OBJECTS = (
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionTagging",
+)
+REPLICATION_WRITE = ("s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags")
 OBJECT_READ_WRITE = ("s3:GetObject", "s3:PutObject")
 
 ARTIFACT_WRITE = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
@@ -88,6 +95,7 @@ LAMBDA = "lambda.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
 CODEBUILD = "codebuild.amazonaws.com"
 EVENTS = "events.amazonaws.com"
+S3 = "s3.amazonaws.com"
 
 
 def _hub_id(spec: OrgSpec) -> str:
@@ -124,9 +132,10 @@ def _central(region: str, hub_id: str, kind: str, groups: Sequence[str]) -> list
 
 
 def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Hub key: every team's deploy, endpoint and monitoring roles (by name pattern, inside the
-    organization) decrypt; what they decrypt is bounded by the bucket policies (their own
-    team's prefix). CloudWatch Logs encrypts the promotion function's log group."""
+    """Hub key in ``region``: every team's deploy, endpoint and monitoring roles (by name pattern,
+    inside the organization) decrypt; what they decrypt is bounded by the bucket policies (their
+    own team's prefix). In the hub region, CloudWatch Logs encrypts the promotion function's log
+    group; a stage region's key (:func:`mlgov.platform.naming.remote_regions`) has no log group."""
     statements = []
     if any(governance.stage_roles(spec, t) for t in spec.teams):
         statements.append(
@@ -138,6 +147,8 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
                 conditions=_org_role_pattern(spec, ("deploy", "endpoint", "monitoring")),
             )
         )
+    if region != naming.hub_region(spec):
+        return statements
     log_group_arn = arns.log_group(region, _hub_id(spec), governance.promotion_log_group(spec))
     statements.append(
         policy.statement(
@@ -152,10 +163,11 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
 
 
 def artifact_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Artifact bucket: every team's endpoint and monitoring roles (by name pattern, inside the
-    organization) read only their own team's promoted artifacts and drift baselines: the
-    objects under ``<their mlgov:team tag>/`` (the promotion function writes each team's
-    artifacts there). One statement, whatever the number of teams."""
+    """Artifact bucket in ``region`` (the hub region's, or its replica in a stage region): every
+    team's endpoint and monitoring roles (by name pattern, inside the organization) read only
+    their own team's promoted artifacts and drift baselines: the objects under ``<their
+    mlgov:team tag>/`` (the promotion function writes each team's artifacts there, replication
+    keeps the keys). One statement, whatever the number of teams."""
     artifact_bucket = naming.bucket_name(spec, spec.hub, region, "model-artifacts")
     if not any(governance.stage_roles(spec, t) for t in spec.teams):
         return []
@@ -178,26 +190,65 @@ def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
     return []
 
 
-def team_pipeline_bucket_statements(spec: OrgSpec, team: str) -> list[dict[str, Any]]:
-    """A team's artifact store: its own stage deploy roles (by exact ARN, inside the
-    organization) read the run artifacts; no other team's role is named. The principals are
-    the team's stage accounts (an account is always a valid principal, its role may not exist
+def team_pipeline_bucket_statements(spec: OrgSpec, team: str, region: str | None = None) -> list[dict[str, Any]]:
+    """A team's artifact store in ``region`` (default: the hub's): the deploy roles of its own
+    stages in that region (by exact ARN, inside the organization) read the run artifacts
+    (CodePipeline copies a cross-region action's input artifacts into the store of the action's
+    region, and the action reads them there); no other team's role is named. The principals
+    are those stage accounts (an account is always a valid principal, its role may not exist
     yet when the hub is applied first), narrowed to the roles by ``aws:PrincipalArn``. One
     statement per bucket, whatever the number of teams."""
-    roles = governance.stage_roles(spec, team)
+    region = region or naming.hub_region(spec)
+    roles = governance.stage_roles(spec, team, region)
     if not roles:
         return []
     return [
         policy.statement(
             "OwnStageDeployRolesRead",
             OBJECT_VERSION_READ,
-            [arns.objects(naming.team_pipeline_bucket(spec, team))],
+            [arns.objects(naming.team_pipeline_bucket(spec, team, region))],
             principals={"AWS": [arns.account_root(account) for account in roles]},
             conditions={
                 "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
                 "ArnEquals": {"aws:PrincipalArn": sorted(r["deploy"] for r in roles.values())},
             },
         )
+    ]
+
+
+# --- cross-region stages: replication of the promoted artifacts -------------------------------
+
+
+def replication_trust(spec: OrgSpec) -> str:
+    return service_trust(S3, _hub_id(spec))
+
+
+def replication_statements(spec: OrgSpec) -> list[dict[str, Any]]:
+    """The role S3 replicates the promoted artifacts with, from the hub region's bucket to its
+    replica in every stage region (:func:`mlgov.platform.naming.remote_regions`): reads the
+    source's versions, writes replicas, decrypts with the source key and encrypts with each
+    replica's key, each only through S3 in its region (S3 User Guide, "Setting up permissions
+    for live replication" and "Replicating objects created with server-side encryption (SSE-C,
+    SSE-S3, SSE-KMS, DSSE-KMS)"). The keys by alias: the same alias in every region."""
+    hub_id, hub = _hub_id(spec), naming.hub_region(spec)
+    source = naming.bucket_name(spec, spec.hub, hub, "model-artifacts")
+    regions = naming.remote_regions(spec)
+    replicas = [naming.bucket_name(spec, spec.hub, r, "model-artifacts") for r in regions]
+    alias = artifact_key_alias(spec)
+    return [
+        policy.statement("SourceConfiguration", REPLICATION_SOURCE_BUCKET, [arns.bucket(source)]),
+        policy.statement("SourceVersions", REPLICATION_SOURCE_OBJECTS, [arns.objects(source)]),
+        policy.statement("WriteReplicas", REPLICATION_WRITE, [arns.objects(b) for b in replicas]),
+        kms_by_alias("DecryptSource", ["kms:Decrypt"], hub, hub_id, alias, via_services=["s3"]),
+        policy.statement(
+            "EncryptReplicas",
+            ["kms:Encrypt", "kms:GenerateDataKey"],
+            [arns.kms_keys(r, hub_id) for r in regions],
+            conditions={
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]},
+                "StringEquals": {"kms:ViaService": sorted(f"s3.{r}.amazonaws.com" for r in regions)},
+            },
+        ),
     ]
 
 
@@ -308,10 +359,14 @@ def start_deploy_trust(spec: OrgSpec) -> str:
     return service_trust(EVENTS, _hub_id(spec))
 
 
-def _pipeline_key(spec: OrgSpec, region: str) -> dict[str, Any]:
-    """The hub key by its alias: a team's roles live in the team's own stack, which knows the
-    key only by name (its id is random and in the hub's core stack)."""
-    return kms_by_alias("ArtifactKey", PIPELINE_KEY_USE, region, _hub_id(spec), artifact_key_alias(spec))
+def _pipeline_key(spec: OrgSpec, region: str, others: Sequence[str] = ()) -> dict[str, Any]:
+    """The hub key by its alias, in ``region`` and the ``others`` (the stage regions of a team's
+    cross-region stores): a team's roles live in the team's own stack, which knows the key only
+    by name (its id is random and in the hub's core stack)."""
+    statement = kms_by_alias("ArtifactKey", PIPELINE_KEY_USE, region, _hub_id(spec), artifact_key_alias(spec))
+    if others:
+        statement["Resource"] = sorted({*statement["Resource"], *(arns.kms_keys(r, _hub_id(spec)) for r in others)})
+    return statement
 
 
 def artifact_key_alias(spec: OrgSpec) -> str:
@@ -344,18 +399,19 @@ def _read_sources(pipeline_bucket: str) -> dict[str, Any]:
 
 
 def deploy_pipeline_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:
-    """A team's pipelines: reads the shared source, its own artifact store, its select builds,
-    and its stage deploy roles only."""
+    """A team's pipelines: reads the shared source, its own artifact stores (the hub region's and
+    one per stage region, where CodePipeline copies a cross-region action's inputs), its select
+    builds, and its stage deploy roles only."""
     hub_id = _hub_id(spec)
     pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
     groups = spec.teams[team].governance.model_package_groups
+    remote = naming.team_remote_regions(spec, team)
+    stores = [naming.team_pipeline_bucket(spec, team, r) for r in [region, *remote]]
     return [
         _read_sources(pipeline_bucket),
-        policy.statement(
-            "OwnArtifactStore", PIPELINE_STORE, policy.bucket_arns(naming.team_pipeline_bucket(spec, team))
-        ),
+        policy.statement("OwnArtifactStore", PIPELINE_STORE, [a for b in stores for a in policy.bucket_arns(b)]),
         _sources_read_only(pipeline_bucket),
-        _pipeline_key(spec, region),
+        _pipeline_key(spec, region, remote),
         policy.statement(
             "SelectBuild",
             CODEBUILD_RUN,
@@ -377,7 +433,7 @@ def select_model_statements(spec: OrgSpec, team: str, region: str) -> list[dict[
     log_groups = [
         arns.log_group(region, hub_id, f"/aws/codebuild/{naming.select_project(spec, team, g)}") for g in groups
     ]
-    return [
+    statements = [
         policy.statement("ListPackages", LIST_PACKAGES, "*"),
         # The selected package's drift baselines go to the deploy actions with its ARN.
         policy.statement(
@@ -394,6 +450,18 @@ def select_model_statements(spec: OrgSpec, team: str, region: str) -> list[dict[
         _pipeline_key(spec, region),
         policy.statement("Logs", LOG_GROUP_CREATE + LOG_DELIVERY, [f"{g}:*" for g in log_groups] + log_groups),
     ]
+    if naming.team_remote_regions(spec, team):
+        # Before writing a stage region's copy of the pin, the build reads each artifact's
+        # replication status (HeadObject: s3:GetObject; no key use, nothing is decrypted).
+        artifacts = naming.bucket_name(spec, spec.hub, region, "model-artifacts")
+        statements.append(
+            policy.statement(
+                "ArtifactReplicationStatus",
+                ["s3:GetObject"],
+                [arns.objects(artifacts, naming.artifact_prefix(spec, team, g)) for g in groups],
+            )
+        )
+    return statements
 
 
 def start_deploy_statements(spec: OrgSpec, team: str, region: str) -> list[dict[str, Any]]:

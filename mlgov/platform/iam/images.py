@@ -14,15 +14,30 @@ PUSH_ACTIONS = actions.ECR_PULL + (
 )
 
 
-def repository_policy(spec: OrgSpec, team: str) -> str:
-    """Exactly the team's dev account pushes, its stage accounts' endpoint roles pull; all inside the organization."""
+def repository_policy(spec: OrgSpec, team: str, region: str | None = None) -> str:
+    """Exactly the team's dev account pushes, the endpoint roles of its stage accounts in ``region``
+    (default: the hub's; a replica's region holds the stages that run there) pull; all inside
+    the organization. A replica with no stage to serve would have no statement: it is never made
+    (:func:`mlgov.platform.naming.team_remote_regions`)."""
     t = spec.teams[team]
+    region = region or naming.hub_region(spec)
     org = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
     dev = spec.accounts[t.dev_account].id
-    stages = sorted({spec.accounts[s.account].id for s in t.stages if s.account in spec.accounts})
-    statements = [
-        policy.statement("DevAccountPushes", PUSH_ACTIONS, principals={"AWS": [arns.account_root(dev)]}, conditions=org)
-    ]
+    stages = sorted(
+        {
+            spec.accounts[s.account].id
+            for s in t.stages
+            if s.account in spec.accounts and naming.stage_region(spec, s.account) == region
+        }
+    )
+    # The dev account pushes to the hub region's repository only; ECR replicates to the others.
+    statements = []
+    if region == naming.hub_region(spec):
+        statements.append(
+            policy.statement(
+                "DevAccountPushes", PUSH_ACTIONS, principals={"AWS": [arns.account_root(dev)]}, conditions=org
+            )
+        )
     if stages:
         # Stage accounts are shared by teams: only this team's endpoint roles (its models and
         # batch transforms run as them), not another team's, even with a broad identity policy.

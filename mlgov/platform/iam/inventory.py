@@ -251,13 +251,17 @@ class _Stack:
         self.account_id = spec.accounts[ref.account].id
         self.docs: list[PolicyDocument] = []
 
-    def add(self, rtype: str, name: str, attribute: str, kind: str, aws_object: str, text: str) -> None:
+    def add(
+        self, rtype: str, name: str, attribute: str, kind: str, aws_object: str, text: str, region: str | None = None
+    ) -> None:
+        """One document; ``region``: where its object is, when the stack's aliased provider puts it
+        in another region than the stack's."""
         self.docs.append(
             PolicyDocument(
                 self.ref.name,
                 self.ref.account,
                 self.account_id,
-                self.ref.region,
+                region or self.ref.region,
                 f"{rtype}.{name}",
                 attribute,
                 kind,
@@ -266,14 +270,17 @@ class _Stack:
             )
         )
 
-    def key(self, name: str, alias_purpose: str, extra: Sequence[dict[str, Any]] = ()) -> None:
+    def key(
+        self, name: str, alias_purpose: str, extra: Sequence[dict[str, Any]] = (), region: str | None = None
+    ) -> None:
         """PlatformKey: key policy at ``aws_kms_key.<name>``."""
         alias = naming.kms_alias(self.spec, alias_purpose)
-        self.add("aws_kms_key", name, "policy", "key", alias, baseline.key_policy(self.account_id, extra))
+        self.add("aws_kms_key", name, "policy", "key", alias, baseline.key_policy(self.account_id, extra), region)
 
-    def bucket(self, name: str, bucket: str, extra: Sequence[dict[str, Any]] = ()) -> None:
+    def bucket(self, name: str, bucket: str, extra: Sequence[dict[str, Any]] = (), region: str | None = None) -> None:
         """SecureBucket: bucket policy at ``aws_s3_bucket_policy.<name>``."""
-        self.add("aws_s3_bucket_policy", name, "policy", "bucket", bucket, baseline.bucket_policy(bucket, extra))
+        text = baseline.bucket_policy(bucket, extra)
+        self.add("aws_s3_bucket_policy", name, "policy", "bucket", bucket, text, region)
 
     def role(self, address: str, name: str, trust: str, statements: Sequence[dict[str, Any]]) -> None:
         """A role and its inline policy (:func:`mlgov.modules.governance_common.role`)."""
@@ -359,20 +366,51 @@ def _hub(s: _Stack) -> None:
     if spec.teams and region == naming.hub_region(spec):
         _hub_governance(s)
         s.key("images", "images")
+        _hub_stage_regions(s)
     if spec.service_catalog and spec.service_catalog.portfolios:
         s.key("catalog", "catalog", iam_catalog.template_key_statements(spec, region))
         bucket = naming.bucket_name(spec, spec.hub, region, "catalog")
         s.bucket("catalog", bucket, iam_catalog.template_bucket_statements(spec, bucket))
 
 
+def _hub_stage_regions(s: _Stack) -> None:
+    """HubStageRegions: per stage region other than the hub's, the artifact key and replica bucket,
+    the images key; the replication role."""
+    spec = s.spec
+    regions = naming.remote_regions(spec)
+    for region in regions:
+        suffix = naming.region_alias(region)
+        s.key(f"model_artifacts_{suffix}", "model-artifacts", iam_hub.artifact_key_statements(spec, region), region)
+        s.bucket(
+            f"model_artifacts_{suffix}",
+            naming.bucket_name(spec, spec.hub, region, "model-artifacts"),
+            iam_hub.artifact_bucket_statements(spec, region),
+            region,
+        )
+        s.key(f"images_{suffix}", "images", region=region)
+    if regions:
+        s.role(
+            "model_artifacts_replication",
+            naming.role_name(spec, "model-artifacts-replication"),
+            iam_hub.replication_trust(spec),
+            iam_hub.replication_statements(spec),
+        )
+
+
 def _hub_team(s: _Stack, team: str) -> None:
-    """HubTeamStack: the team's pipelines (HubPipelines) and image repository (TeamRepository)."""
+    """HubTeamStack: the team's pipelines (HubPipelines) and image repository (TeamRepository),
+    with their copies in the regions of its stages other than the hub's."""
     spec, region, hub_id = s.spec, s.ref.region, s.account_id
-    s.bucket(
-        naming.construct_id("pipeline", naming.team_label(spec, team)),
-        naming.team_pipeline_bucket(spec, team),
-        iam_hub.team_pipeline_bucket_statements(spec, team),
-    )
+    store = naming.construct_id("pipeline", naming.team_label(spec, team))
+    s.bucket(store, naming.team_pipeline_bucket(spec, team), iam_hub.team_pipeline_bucket_statements(spec, team))
+    remote = naming.team_remote_regions(spec, team)
+    for other in remote:
+        s.bucket(
+            f"{store}_{naming.region_alias(other)}",
+            naming.team_pipeline_bucket(spec, team, other),
+            iam_hub.team_pipeline_bucket_statements(spec, team, other),
+            other,
+        )
     s.role(
         naming.construct_id(team, "deploy_pipeline"),
         naming.team_role(spec, team, "deploy-pipeline"),
@@ -400,14 +438,16 @@ def _hub_team(s: _Stack, team: str) -> None:
             iam_hub.EVENTS,
         )
     repository = naming.team_image_repository(spec, team)
-    s.add(
-        "aws_ecr_repository_policy",
-        naming.construct_id(team),
-        "policy",
-        "repository",
-        repository,
-        repository_policy(spec, team),
-    )
+    for where in [region, *remote]:
+        s.add(
+            "aws_ecr_repository_policy",
+            naming.construct_id(team, naming.region_alias(where) if where != region else ""),
+            "policy",
+            "repository",
+            repository,
+            repository_policy(spec, team, where),
+            where,
+        )
 
 
 def _hub_governance(s: _Stack) -> None:

@@ -79,14 +79,18 @@ def _hub(spec: OrgSpec) -> tuple[str, str]:
     return spec.accounts[spec.hub].id, naming.hub_region(spec)
 
 
-def _hub_artifacts(spec: OrgSpec) -> str:
-    return naming.bucket_name(spec, spec.hub, naming.hub_region(spec), "model-artifacts")
+def _hub_artifacts(spec: OrgSpec, region: str) -> str:
+    """The hub's promoted artifacts as seen from a stage in ``region``: the hub region's bucket,
+    or its replica in the stage's region (SageMaker reads model data only from a bucket in the
+    endpoint's region: CreateModel API reference, ContainerDefinition.ModelDataUrl)."""
+    return naming.bucket_name(spec, spec.hub, region, "model-artifacts")
 
 
-def _hub_key(sid: str, spec: OrgSpec, key_actions: Sequence[str]) -> dict[str, Any]:
-    """Use of the hub's model-artifacts key, by its alias."""
-    hub_id, hub_region = _hub(spec)
-    return kms_by_alias(sid, key_actions, hub_region, hub_id, naming.kms_alias(spec, "model-artifacts"))
+def _hub_key(sid: str, spec: OrgSpec, key_actions: Sequence[str], region: str) -> dict[str, Any]:
+    """Use of the hub's model-artifacts key in ``region`` (the stage's: the hub region's key, or
+    the key of the replica bucket and of the pipelines' store there), by its alias."""
+    hub_id = spec.accounts[spec.hub].id
+    return kms_by_alias(sid, key_actions, region, hub_id, naming.kms_alias(spec, "model-artifacts"))
 
 
 def _account_key(
@@ -137,7 +141,8 @@ def deploy_trust(spec: OrgSpec, team: str) -> str:
 def deploy_statements(spec: OrgSpec, team: str, account_key: str, region: str) -> list[dict[str, Any]]:
     """The deploy role: runs the team's endpoint stacks, reads the pipeline artifacts."""
     account_id = spec.accounts[account_key].id
-    pipeline_bucket = naming.team_pipeline_bucket(spec, team)
+    # CodePipeline copies a cross-region action's input artifacts to the store of its region.
+    pipeline_bucket = naming.team_pipeline_bucket(spec, team, region)
     groups = spec.teams[team].governance.model_package_groups
     return [
         policy.statement(
@@ -158,7 +163,7 @@ def deploy_statements(spec: OrgSpec, team: str, account_key: str, region: str) -
         policy.statement(
             "PipelineArtifacts", actions.S3_GET + ("s3:GetObjectVersion",), [arns.objects(pipeline_bucket)]
         ),
-        _hub_key("HubArtifactKey", spec, actions.KMS_READ),
+        _hub_key("HubArtifactKey", spec, actions.KMS_READ, region),
     ]
 
 
@@ -284,14 +289,14 @@ def endpoint_statements(
     label = naming.team_label(spec, team)
     endpoints = _endpoints(spec, team)
     platform_bucket = _platform_bucket(spec, account_key, region)
-    artifact_bucket = _hub_artifacts(spec)
+    artifact_bucket = _hub_artifacts(spec, region)
     statements = [
         policy.statement(
             "PromotedArtifacts",
             actions.S3_GET,
             [arns.objects(artifact_bucket, p) for p in _artifact_prefixes(spec, team)],
         ),
-        _hub_key("HubArtifactKey", spec, actions.KMS_READ),
+        _hub_key("HubArtifactKey", spec, actions.KMS_READ, region),
         policy.statement("DataCapture", actions.S3_PUT, [arns.objects(platform_bucket, f"data-capture/{label}")]),
         _account_key(
             "DataCaptureKey",
@@ -367,9 +372,9 @@ def monitoring_statements(
         policy.statement(
             "ReadBaselines",
             actions.S3_GET,
-            [arns.objects(_hub_artifacts(spec), p) for p in _artifact_prefixes(spec, team)],
+            [arns.objects(_hub_artifacts(spec, region), p) for p in _artifact_prefixes(spec, team)],
         ),
-        _hub_key("HubArtifactKey", spec, actions.KMS_DECRYPT),
+        _hub_key("HubArtifactKey", spec, actions.KMS_DECRYPT, region),
         policy.statement("WriteReports", actions.S3_GET + actions.S3_PUT, [arns.objects(reports, label)]),
         policy.statement(
             "ListReports",
