@@ -55,6 +55,16 @@ def test_offline_override_switches_backend_and_credentials():
     )
 
 
+def test_terraform_runs_with_a_lazier_go_collector_unless_the_user_chose(tmp_path, monkeypatch):
+    # GIVEN a stack copied into a workspace, with and without the user's own GOGC
+    monkeypatch.delenv("GOGC", raising=False)
+    lazier = terraform.Workspace(GENERATED / STACKS[0], tmp_path / "a", tmp_path / "rc")
+    monkeypatch.setenv("GOGC", "150")
+    users = terraform.Workspace(GENERATED / STACKS[0], tmp_path / "b", tmp_path / "rc")
+    # THEN terraform (and the provider it starts) collects less often, the user's value wins
+    assert lazier.env["GOGC"] == "400" and users.env["GOGC"] == "150"
+
+
 def test_mirror_env_var_must_hold_the_provider(tmp_path, monkeypatch):
     from mlgov.errors import MlgovError
 

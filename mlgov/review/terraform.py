@@ -253,6 +253,11 @@ class Workspace:
             CHECKPOINT_DISABLE="1",
             AWS_EC2_METADATA_DISABLED="true",
         )
+        # Terraform and the AWS provider are Go programs; the provider's garbage collector runs
+        # again and again while it builds its schema (every validate, plan and show). A lazier
+        # collector costs about 50 MB more and about a sixth less CPU per command (measured:
+        # 10.2 s -> 8.4 s for validate + plan + show of one stack). The user's own GOGC wins.
+        self.env.setdefault("GOGC", "400")
         for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if offline:
                 self.env.pop(var, None)
