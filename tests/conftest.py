@@ -111,28 +111,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("spec_path", specs, ids=[spec_id(p) for p in specs])
 
 
-# Modules whose tests share a costly session fixture run in one worker under pytest-xdist
-# (`scripts/test` runs `-n auto --dist loadgroup`), so the fixture is still built once: the
-# offline plans of every default stack (``default_plans``; test_checkov's stale-skip check also
-# needs all its scans in one process) and the offline-applied states (``offline_applied``).
-# Everything else is spread test by test (a worker applies into its own moto server).
-XDIST_GROUPS = {
-    "test_checkov": "default-plans",
-    "test_plan": "default-plans",
-    "test_terraform": "default-plans",
-    "test_summarize": "offline-applied",
-    "test_transitions": "offline-applied",
-    "test_drift": "offline-applied",
-}
+# Tests that share a costly session fixture run in one worker under pytest-xdist (`scripts/test`
+# runs `-n auto --dist loadgroup`), so the fixture is still built once: the offline plans of
+# every default stack (``default_plans``) and the offline-applied states (``offline_applied``).
+# A test joins the group of a fixture it uses, directly or through another fixture; the rest of
+# its module is spread test by test (the kitchen sink's plans no longer wait behind the default
+# ones). test_checkov is grouped whole: its stale-skip check needs every scan in one process.
+FIXTURE_GROUPS = {"default_plans": "default-plans", "offline_applied": "offline-applied"}
+MODULE_GROUPS = {"test_checkov": "default-plans"}
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test (:data:`MODULE_GROUPS`, else :data:`FIXTURE_GROUPS`), or None."""
+    used = getattr(item, "fixturenames", ())
+    return MODULE_GROUPS.get(item.path.stem) or next((g for f, g in FIXTURE_GROUPS.items() if f in used), None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them. The tests of
-    :data:`XDIST_GROUPS` carry their group (a no-op without ``--dist loadgroup``)."""
+    :func:`xdist_group` carry their group (a no-op without ``--dist loadgroup``)."""
     for item in items:
         if "spec_path" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spec)
-        group = XDIST_GROUPS.get(item.path.stem)
+        group = xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 
