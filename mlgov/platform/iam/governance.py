@@ -124,8 +124,8 @@ def _central(region: str, hub_id: str, kind: str, groups: Sequence[str]) -> list
 
 
 def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Hub key: every team's deploy, endpoint and monitoring roles (by name pattern, inside the
-    organization) decrypt; what they decrypt is bounded by the bucket policies (their own
+    """Hub key: every team's deploy, endpoint, endpoint-tester and monitoring roles (by name
+    pattern, inside the organization) decrypt; what they decrypt is bounded by the bucket policies (their own
     team's prefix). CloudWatch Logs encrypts the promotion function's log group."""
     statements = []
     if any(governance.stage_roles(spec, t) for t in spec.teams):
@@ -135,7 +135,7 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
                 KMS_READ,
                 "*",
                 principals={"AWS": "*"},
-                conditions=_org_role_pattern(spec, ("deploy", "endpoint", "monitoring")),
+                conditions=_org_role_pattern(spec, ("deploy", "endpoint", "endpoint-tester", "monitoring")),
             )
         )
     log_group_arn = arns.log_group(region, _hub_id(spec), governance.promotion_log_group(spec))
@@ -179,14 +179,18 @@ def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
 
 
 def team_pipeline_bucket_statements(spec: OrgSpec, team: str) -> list[dict[str, Any]]:
-    """A team's artifact store: its own stage deploy roles (by exact ARN, inside the
-    organization) read the run artifacts; no other team's role is named. The principals are
+    """A team's artifact store: its own stage deploy roles and endpoint-tester roles (by exact
+    ARN, inside the organization) read the run artifacts; no other team's role is named. The principals are
     the team's stage accounts (an account is always a valid principal, its role may not exist
     yet when the hub is applied first), narrowed to the roles by ``aws:PrincipalArn``. One
     statement per bucket, whatever the number of teams."""
     roles = governance.stage_roles(spec, team)
     if not roles:
         return []
+    # The endpoint tests (the pipeline's source artifact) are read by the tester role where a
+    # staging stage deploys.
+    tested = {spec.accounts[a].id for a in governance.tested_accounts(spec, team)}
+    readers = [r["deploy"] for r in roles.values()] + [r["endpoint-tester"] for a, r in roles.items() if a in tested]
     return [
         policy.statement(
             "OwnStageDeployRolesRead",
@@ -195,7 +199,7 @@ def team_pipeline_bucket_statements(spec: OrgSpec, team: str) -> list[dict[str, 
             principals={"AWS": [arns.account_root(account) for account in roles]},
             conditions={
                 "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
-                "ArnEquals": {"aws:PrincipalArn": sorted(r["deploy"] for r in roles.values())},
+                "ArnEquals": {"aws:PrincipalArn": sorted(readers)},
             },
         )
     ]
