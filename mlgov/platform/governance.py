@@ -282,8 +282,8 @@ def approval_summary(central_group: str, stage: str, account: str, tested: Seque
     """What a manual approval shows: the pinned package and the pin's digest, as resolved by
     CodePipeline from the select build's exported variables in this execution, and the stages
     whose endpoint tests that pin passed (``tested``: the approval is reachable only after them).
-    CodePipeline allows 500 characters of ``CustomData`` (CodePipeline quotes, "Maximum length of
-    the manual approval's custom data")."""
+    An action configuration value holds at most 1,000 characters (CodePipeline API Reference,
+    ``ActionConfigurationValue``); tests/test_selected_pin.py keeps this one under 500."""
     arn, digest = (f"#{{{SELECT_NAMESPACE}.{v}}}" for v in PIN_VARIABLES)
     text = f"Approve deploying {central_group} to {stage} ({account}): {arn}, pin sha256 {digest} (selected.json)"
     if tested:
