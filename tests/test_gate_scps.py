@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from mlgov.platform import guardrails, naming
+from mlgov.platform import governance, guardrails, naming
 from mlgov.review import iam
 from tests.conftest import ON_CI
 from tests.journey.world import World
@@ -32,8 +32,9 @@ def bridge() -> None:
         pytest.skip(reason)
 
 
-def gate_requests(spec, world: World) -> list[tuple[str, iam.Request]]:
-    """(what, request) of an administrator of each account at each gate of the fraud team."""
+def gate_requests(spec, world: World, principal: str = "Admin") -> list[tuple[str, iam.Request]]:
+    """(what, request) of an administrator of each account at each gate of the fraud team, and at
+    each piece of its deployment path (``principal``: the role's name in each account)."""
     team = spec.teams["fraud"]
     hub, hub_id = spec.hub, spec.accounts[spec.hub].id
     dev, dev_id = team.dev_account, spec.accounts[team.dev_account].id
@@ -85,6 +86,7 @@ def gate_requests(spec, world: World) -> list[tuple[str, iam.Request]]:
             f"arn:aws:codepipeline:{region}:{hub_id}:{pipeline}/{prod.name}/approve-{prod.name}",
             {},
         ),
+        *pipeline_asks(spec),
         (
             "delete the prod monitoring schedule",
             prod.account,
@@ -98,14 +100,14 @@ def gate_requests(spec, world: World) -> list[tuple[str, iam.Request]]:
         (
             what,
             iam.Request(
-                principal=f"arn:aws:iam::{account_id}:role/Admin",
+                principal=f"arn:aws:iam::{account_id}:role/{principal}",
                 action=action,
                 resource=resource,
                 resource_account=account_id,
                 identity_policies={"AdministratorAccess": ADMIN},
                 scps=world.scps(account),
                 context={
-                    "aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/Admin",
+                    "aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/{principal}",
                     "aws:PrincipalAccount": account_id,
                     "aws:PrincipalOrgID": spec.organization.id,
                     "aws:RequestedRegion": region,
@@ -117,9 +119,68 @@ def gate_requests(spec, world: World) -> list[tuple[str, iam.Request]]:
     ]
 
 
-def decisions(spec, tree) -> dict[str, str]:
-    asks = gate_requests(spec, World(spec, tree))
+def pipeline_asks(spec) -> list[tuple[str, str, str, str, str, dict]]:
+    """(what, account key, account id, action, resource, context) of changing the fraud team's
+    deployment path: its pipeline, select project and start rule in the hub, the endpoint-tests
+    project in its staging account."""
+    team = spec.teams["fraud"]
+    hub, hub_id = spec.hub, spec.accounts[spec.hub].id
+    region = naming.hub_region(spec)
+    group = team.governance.model_package_groups[0]
+    (staging,) = [s for s in team.stages if s.name in governance.staging_stages(spec, "fraud")]
+    staging_id = spec.accounts[staging.account].id
+    pipeline = f"arn:aws:codepipeline:{region}:{hub_id}:{naming.deploy_pipeline(spec, 'fraud', group)}"
+    select = f"arn:aws:codebuild:{region}:{hub_id}:project/{naming.select_project(spec, 'fraud', group)}"
+    rule = f"arn:aws:events:{region}:{hub_id}:rule/{naming.central_approval_rule(spec, 'fraud', group)}"
+    tests = f"arn:aws:codebuild:{region}:{staging_id}:project/{naming.endpoint_tests_project(spec, 'fraud', group)}"
+    return [
+        ("edit the deploy pipeline", hub, hub_id, "codepipeline:UpdatePipeline", pipeline, {}),
+        ("delete the deploy pipeline", hub, hub_id, "codepipeline:DeletePipeline", pipeline, {}),
+        ("edit the select project", hub, hub_id, "codebuild:UpdateProject", select, {}),
+        ("delete the select project", hub, hub_id, "codebuild:DeleteProject", select, {}),
+        ("retarget the start rule", hub, hub_id, "events:PutTargets", rule, {}),
+        ("remove the start rule's target", hub, hub_id, "events:RemoveTargets", rule, {}),
+        ("rewrite the start rule", hub, hub_id, "events:PutRule", rule, {}),
+        ("delete the start rule", hub, hub_id, "events:DeleteRule", rule, {}),
+        (
+            f"edit the endpoint tests in {staging.name}",
+            staging.account,
+            staging_id,
+            "codebuild:UpdateProject",
+            tests,
+            {},
+        ),
+        (
+            f"delete the endpoint tests in {staging.name}",
+            staging.account,
+            staging_id,
+            "codebuild:DeleteProject",
+            tests,
+            {},
+        ),
+    ]
+
+
+PIPELINE_ASKS = 10
+
+
+def decisions(spec, tree, principal: str = "Admin") -> dict[str, str]:
+    asks = gate_requests(spec, World(spec, tree), principal)
     return {what: d.decision for (what, _), d in zip(asks, iam.simulate([r for _, r in asks]), strict=True)}
+
+
+def without_statements(tree: dict[str, bytes], sids: set[str]) -> dict[str, bytes]:
+    """A copy of the tree whose gate SCP lacks the statements ``sids`` (a narrower broken copy)."""
+    broken = dict(tree)
+    path = "stacks/management/cdk.tf.json"
+    doc = json.loads(broken[path])
+    for attrs in doc["resource"]["aws_organizations_policy"].values():
+        if attrs["name"].endswith("protect-gates"):
+            content = json.loads(attrs["content"])
+            content["Statement"] = [st for st in content["Statement"] if st["Sid"] not in sids]
+            attrs["content"] = json.dumps(content)
+    broken[path] = json.dumps(doc).encode()
+    return broken
 
 
 def without_gate_scp(tree: dict[str, bytes]) -> dict[str, bytes]:
@@ -136,7 +197,54 @@ def without_gate_scp(tree: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_an_account_administrator_cannot_go_around_any_gate(bridge, default_spec, tree):
     got = decisions(default_spec, tree)
-    assert got == dict.fromkeys(got, "ExplicitlyDenied") and len(got) == 6, got
+    assert got == dict.fromkeys(got, "ExplicitlyDenied") and len(got) == 6 + PIPELINE_ASKS, got
+
+
+PIPELINE_SIDS = {"OnlyTerraformChangesDeployPipelines", "OnlyDeployersChangeEndpointTests"}
+
+
+def test_without_the_pipeline_statements_the_administrator_edits_the_deployment_path(bridge, default_spec, tree):
+    # GIVEN the gate SCP without its two pipeline statements (the broken copy) THEN an account's
+    # administrator edits or removes every piece of the deployment path, and still passes no gate
+    got = decisions(default_spec, without_statements(tree, PIPELINE_SIDS))
+    path = {what for what, *_ in pipeline_asks(default_spec)}
+    assert {w: d for w, d in got.items() if w in path} == dict.fromkeys(path, "Allowed"), got
+    assert {w: d for w, d in got.items() if w not in path} == dict.fromkeys(set(got) - path, "ExplicitlyDenied")
+
+
+def test_the_hubs_terraform_role_still_changes_the_pipelines(bridge, default_spec, tree):
+    # GIVEN mlgov's Terraform role (exact ARN in the hub; administrator rights) THEN the hub's
+    # pipeline pieces stay its own to change; in a stage account it is not the tests' keeper (the
+    # endpoint stack's deployer is), and it passes no gate
+    role = default_spec.terraform.role_name
+    got = decisions(default_spec, tree, principal=role)
+    hub = {what for what, account, *_ in pipeline_asks(default_spec) if account == default_spec.hub}
+    assert hub and {w: got[w] for w in hub} == dict.fromkeys(hub, "Allowed"), got
+    assert {w: d for w, d in got.items() if w not in hub} == dict.fromkeys(set(got) - hub, "ExplicitlyDenied"), got
+
+
+def test_the_pipeline_statements_pass_the_service_reference(bridge, default_spec):
+    # GIVEN the gate SCP's pipeline statements THEN every action, condition key and resource ARN
+    # is one AWS defines for them (the check mlgov.review.scps runs on own SCPs); a misspelled
+    # action or a key the actions do not have is a finding (the broken copies)
+    (gates,) = [p for p in guardrails.service_control_policies(default_spec) if p.key == "protect_gates"]
+    doc = json.loads(gates.content)
+    assert {st["Sid"] for st in doc["Statement"]} >= PIPELINE_SIDS
+    assert iam.validate([("protect-gates", "scp", doc)]) == []
+    for sid, field, value, code in (
+        ("OnlyTerraformChangesDeployPipelines", "Action", "codepipeline:UpdatePipelines", "unknown-action"),
+        (
+            "OnlyDeployersChangeEndpointTests",
+            "Condition",
+            {"ArnNotLike": {"codebuild:PrincipalArn": "x"}},
+            "unknown-key",
+        ),
+    ):
+        broken = json.loads(gates.content)
+        (st,) = [st for st in broken["Statement"] if st["Sid"] == sid]
+        st[field] = [value] if field == "Action" else value
+        found = iam.validate([("protect-gates", "scp", broken)])
+        assert [f.code for f in found if f.sid == sid] == [code], found
 
 
 def test_without_the_gate_scp_the_administrator_passes_every_gate(bridge, default_spec, tree):

@@ -209,8 +209,18 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert store["encryption_key"] == {"id": f"arn:aws:kms:eu-west-1:{HUB_ID}:alias/nwa/model-artifacts", "type": "KMS"}
     stages = pipeline["stage"]
     assert [s["name"] for s in stages] == ["Source", "SelectModel", "test", "prod"]
-    test_actions = stages[2]["action"]
-    assert [a["category"] for a in test_actions] == ["Deploy"]
+    test_actions = sorted(stages[2]["action"], key=lambda a: a["run_order"])
+    # the staging test: the endpoint tests run after the test deploy, in the test stage, before
+    # the prod stage (and its approval) can start
+    assert [(a["category"], a["run_order"]) for a in test_actions] == [("Deploy", 1), ("Test", 2)]
+    tests = test_actions[1]
+    assert (tests["provider"], tests["input_artifacts"]) == ("CodeBuild", ["template"])
+    assert tests["role_arn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy"
+    assert tests["configuration"] == {"ProjectName": "nwa-fraud-card-scoring-tests"}
+    test_params = json.loads(test_actions[0]["configuration"]["ParameterOverrides"])
+    assert test_params["EndpointTestsEnabled"] == "true"
+    assert test_params["EndpointTestsProject"] == tests["configuration"]["ProjectName"]
+    assert test_params["EndpointTesterRoleArn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-endpoint-tester"
     approve, verify, deploy = sorted(stages[3]["action"], key=lambda a: a["run_order"])
     assert (approve["category"], approve["provider"], approve["run_order"]) == ("Approval", "Manual", 1)
     assert (verify["category"], verify["provider"], verify["run_order"]) == ("Build", "CodeBuild", 2)
@@ -220,6 +230,7 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert deploy["role_arn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"
     assert deploy["configuration"]["RoleArn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint-deployer"
     params = json.loads(deploy["configuration"]["ParameterOverrides"])
+    assert "EndpointTestsEnabled" not in params  # prod keeps the template's default: no tests project
     assert params["ModelPackageArn"] == {"Fn::GetParam": ["selected", "selected.json", "ModelPackageArn"]}
     assert int(params["InstanceCount"]) >= 2 and int(params["MinCapacity"]) >= 2 and params["MaxCapacity"] == "6"
     assert params["NetworkIsolation"] == "true" and params["DataCapturePercent"] == "10"
@@ -228,7 +239,12 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert "SubnetIds" not in params and "SecurityGroupIds" not in params
     # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
     churn = resources(stacks[CHURN_HUB], "aws_codepipeline")["churn_models"]["stage"]
-    test_p, prod_p = (json.loads(s["action"][-1]["configuration"]["ParameterOverrides"]) for s in churn[2:])
+    test_p, prod_p = (
+        json.loads(a["configuration"]["ParameterOverrides"])
+        for s in churn[2:]
+        for a in s["action"]
+        if a["category"] == "Deploy"
+    )
     assert (test_p["InstanceCount"], prod_p["InstanceCount"], prod_p["MinCapacity"]) == ("1", "2", "2")
     assert prod_p["NetworkIsolation"] == "true" and prod_p["DataCapturePercent"] == "20" and "SubnetIds" not in prod_p
 
@@ -410,6 +426,21 @@ def test_endpoint_template_passes_cfn_lint(tmp_path):
         "Subnets": {"Ref": "SubnetIds"},
         "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
     }
+    # the endpoint tests run in the same network, as the tester role, only where the pipeline asks
+    tests = resources_["EndpointTests"]
+    assert tests["Condition"] == "TestsOn" and parameters["EndpointTestsEnabled"]["Default"] == "false"
+    assert tests["Properties"]["VpcConfig"] == {
+        "VpcId": {"Ref": "VpcId"},
+        **resources_["Model"]["Properties"]["VpcConfig"],
+    }
+    assert parameters["VpcId"]["Default"] == "/nwa/network/vpc-id"
+    assert tests["Properties"]["ServiceRole"] == {"Ref": "EndpointTesterRoleArn"}
+    assert tests["Properties"]["Source"] == {"Type": "CODEPIPELINE", "BuildSpec": assets.endpoint_tests_buildspec()}
+    with zipfile.ZipFile(io.BytesIO(assets.endpoint_source_zip(load_spec(ROOT / "org.yaml")))) as archive:
+        # the tests the buildspec runs are in the source, byte for byte the seed's
+        assert {p: archive.read(p) for p in assets.ENDPOINT_TESTS} == {
+            p: (ROOT / "mlgov" / "seed" / "model-build" / p).read_bytes() for p in assets.ENDPOINT_TESTS
+        }
 
 
 @pytest.mark.parametrize(

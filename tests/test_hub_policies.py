@@ -92,7 +92,7 @@ def test_the_spelling_check_catches_an_action_and_an_arn(tmp_path):
     source = (ROOT / "mlgov" / "modules" / "hub_pipelines.py").read_text()
     broken = tmp_path / "hub_pipelines.py"
     broken.write_text(
-        source.replace('BUILD_IMAGE = "', 'EXTRA = ("s3:GetObject", "arn:aws:s3:::x/*")\nBUILD_IMAGE = "', 1)
+        source.replace("BUILD_IMAGE = ", 'EXTRA = ("s3:GetObject", "arn:aws:s3:::x/*")\nBUILD_IMAGE = ', 1)
     )
     # THEN the check names both
     assert _spelled(broken) == [

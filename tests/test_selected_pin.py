@@ -146,4 +146,7 @@ def test_the_prod_approval_shows_the_pin(stacks):
     (approve,) = [a for a in pipeline["stage"][3]["action"] if a["category"] == "Approval"]
     for variable in assets.PIN_VARIABLES:
         assert f"#{{{assets.SELECT_NAMESPACE}.{variable}}}" in approve["configuration"]["CustomData"]
+    # AND it says where that pin passed the endpoint tests: the stage whose test action comes first
+    (tested,) = [st["name"] for st in pipeline["stage"] if any(a["category"] == "Test" for a in st["action"])]
+    assert approve["configuration"]["CustomData"].endswith(f"passed the endpoint tests in stage {tested}")
     assert len(approve["configuration"]["CustomData"]) <= 500  # CodePipeline's CustomData limit

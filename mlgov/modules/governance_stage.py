@@ -19,7 +19,12 @@ state; :class:`mlgov.modules.stage.StageTeamStack`):
   reports into the account's monitoring bucket, :mod:`mlgov.modules.monitoring`), and the
   deployer's rights to create the schedules and pass only that role;
 - where a group has batch inference (``governance.batch``): ``<org>-<team>-batch``, the role
-  of its transform pipeline, and the deployer's rights to create that pipeline.
+  of its transform pipeline, and the deployer's rights to create that pipeline;
+- where a staging stage of the team deploys (a stage before a manual approval,
+  :func:`mlgov.platform.governance.staging_stages`): ``<org>-<team>-endpoint-tester``, the role
+  of the endpoint-tests CodeBuild project the endpoint stack creates (invokes the team's
+  endpoints here only), the deployer's rights to create that project and pass only that role,
+  and the deploy role's right to start it (the pipeline's test action).
 
 Access to every key (the hub's, the account's platform and monitoring keys) is by alias
 (``kms:ResourceAliases``): their ids are random and in other stacks. The hub's key and bucket
@@ -91,6 +96,22 @@ class StageTeamGovernance(Construct):
             self._monitoring_role(spec, team, account_key, region)
         if batch_groups:
             self._batch_role(spec, team, account_key, region, batch_groups)
+        if account_key in governance.tested_accounts(spec, team):
+            self._tester_role(spec, team, account_key, region)
+
+    def _tester_role(self, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
+        """The role a team's endpoint tests run as (the endpoint stack's CodeBuild project)."""
+        label = naming.team_label(spec, team)  # AWS keeps a renamed team's name (renamed_from)
+        self.roles[f"{team}-endpoint-tester"] = team_role(
+            self,
+            spec,
+            team,
+            "endpoint-tester",
+            trust=service_trust("codebuild.amazonaws.com", spec.accounts[account_key].id),
+            description=f"CodeBuild runs team {label}'s endpoint tests with this role; it invokes the team's "
+            "endpoints here and opens no gate",
+            statements=iam.tester_statements(spec, team, account_key, region),
+        )
 
     def _monitoring_role(self, spec: OrgSpec, team: str, account_key: str, region: str) -> None:
         """The role a team's monitoring jobs run as: captured data and baselines in, reports out."""

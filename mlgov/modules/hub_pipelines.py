@@ -8,8 +8,9 @@ and ``renamed_from``. Creates, per team, roles ``<org>-<team>-deploy-pipeline``,
 stages (through the slice's provider aliased to that region: the pipeline then names every store
 with its region, and each stage's deploy action runs in its account's region), and per group: CodeBuild project
 ``<org>-<team>-<group>-select`` (the NEWEST approved package), CodePipeline
-``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, a manual
-approval before every stage that asks for one) and rule ``<org>-<team>-<group>-approved`` on
+``<org>-<team>-<group>-deploy`` (source template -> select -> each stage's deploy, the endpoint
+tests after the deploy of a stage before an approval, a manual approval before every stage that
+asks for one) and rule ``<org>-<team>-<group>-approved`` on
 the default bus that starts it when a package of the central group becomes Approved (never
 on Rejected), with retry policy and dead-letter queue.
 """
@@ -47,7 +48,7 @@ from mlgov.platform.naming import construct_id
 from mlgov.spec.governance import resolve_endpoint
 from mlgov.spec.model import OrgSpec, Stage
 
-BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+BUILD_IMAGE = governance.BUILD_IMAGE
 
 
 def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str]) -> dict[str, Any]:
@@ -72,9 +73,46 @@ def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: 
         "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
         "NetworkIsolation": "true" if e.network_isolation else "false",
         **monitoring.endpoint_parameters(spec, team, group, stage),
+        **endpoint_tests_parameters(spec, team, group, stage, roles),
         # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
         # parameters the stage account's stack writes (its network, docs/network.md).
     }
+
+
+def endpoint_tests_parameters(
+    spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str]
+) -> dict[str, str]:
+    """The endpoint template's parameters that create the endpoint-tests project in a staging
+    stage (:func:`mlgov.platform.governance.staging_stages`); none elsewhere (the template's
+    defaults create nothing)."""
+    if stage.name not in governance.staging_stages(spec, team):
+        return {}
+    return {
+        "EndpointTestsEnabled": "true",
+        "EndpointTestsProject": naming.endpoint_tests_project(spec, team, group),
+        "EndpointTesterRoleArn": roles["endpoint-tester"],
+    }
+
+
+def endpoint_tests_action(
+    spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str], region: str, run_order: int
+) -> CodepipelineStageAction:
+    """The staging test: after a stage's deploy action (``run_order``: the one after it), run the
+    endpoint stack's tests project in the stage account, inside its VPC, as the stage's deploy role
+    (a cross-account action, so it has no output artifact). A failed build fails the stage, and
+    CodePipeline never starts a later stage of that execution: the next approval is unreachable."""
+    return CodepipelineStageAction(
+        name=governance.endpoint_tests_action_name(stage.name),
+        category="Test",
+        owner="AWS",
+        provider="CodeBuild",
+        version="1",
+        run_order=run_order,
+        input_artifacts=["template"],
+        role_arn=roles["deploy"],
+        region=region,
+        configuration={"ProjectName": naming.endpoint_tests_project(spec, team, group)},
+    )
 
 
 class HubPipelines:
@@ -220,7 +258,9 @@ class HubPipelines:
                             # The approver sees the pin the earlier stages deployed (variables the
                             # select build exported), so what is approved is what was tested.
                             configuration={
-                                "CustomData": governance.approval_summary(central, stage.name, stage.account)
+                                "CustomData": governance.approval_summary(
+                                    central, stage.name, stage.account, governance.staging_stages(spec, team)
+                                )
                             },
                         )
                     )
@@ -263,6 +303,11 @@ class HubPipelines:
                         },
                     )
                 )
+                if stage.name in governance.staging_stages(spec, team):
+                    # after the deploy, in the stage's region (its account's tests project is there)
+                    after = 4 if stage.manual_approval else 2
+                    stage_region = naming.stage_region(spec, stage.account)
+                    actions.append(endpoint_tests_action(spec, team, group, stage, r, stage_region, run_order=after))
                 stages.append(CodepipelineStage(name=stage.name, action=actions))
             pipeline = named(
                 Codepipeline(

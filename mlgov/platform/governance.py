@@ -26,6 +26,7 @@ from typing import Any
 from mlgov.platform import images, naming, network
 from mlgov.platform.iam import arns
 from mlgov.platform.pipeline import VERSION_KEY
+from mlgov.platform.seed import SEED_DIR
 from mlgov.platform.templates import render_file
 from mlgov.spec.governance import batch_stages, monitored_stages, resolve_endpoint
 from mlgov.spec.model import Layer, OrgSpec, Stage
@@ -94,26 +95,83 @@ def endpoint_template(spec: OrgSpec) -> dict[str, Any]:
     without a name clash) while the endpoint itself keeps its name.
     """
     names = network.parameter_names(spec)
-    return _template(names["subnet-ids"], names["security-group-ids"])
+    return _template(names["vpc-id"], names["subnet-ids"], names["security-group-ids"])
 
 
-def _template(subnet_ids_parameter: str, security_group_ids_parameter: str) -> dict[str, Any]:
-    view = {"subnet_ids_parameter": subnet_ids_parameter, "security_group_ids_parameter": security_group_ids_parameter}
+def _template(vpc_id_parameter: str, subnet_ids_parameter: str, security_group_ids_parameter: str) -> dict[str, Any]:
+    view = {
+        "vpc_id_parameter": vpc_id_parameter,
+        "subnet_ids_parameter": subnet_ids_parameter,
+        "security_group_ids_parameter": security_group_ids_parameter,
+        "endpoint_tests_buildspec": endpoint_tests_buildspec(),
+        "build_image": BUILD_IMAGE,
+        "tests_timeout": ENDPOINT_TESTS_TIMEOUT_MINUTES,
+    }
     return json.loads(render_file(ENDPOINT_TEMPLATE_SOURCE, view))
 
 
 def endpoint_source_zip(spec: OrgSpec) -> bytes:
-    """The pipelines' source artifact: the endpoint template, canonical JSON."""
+    """The pipelines' source artifact: the endpoint template (canonical JSON) and the endpoint
+    tests of the model-build seed (:data:`ENDPOINT_TESTS`), byte for byte as the seed ships them."""
     names = network.parameter_names(spec)
-    return _endpoint_source_zip(names["subnet-ids"], names["security-group-ids"])
+    return _endpoint_source_zip(names["vpc-id"], names["subnet-ids"], names["security-group-ids"])
 
 
 @lru_cache(maxsize=4)
-def _endpoint_source_zip(subnet_ids_parameter: str, security_group_ids_parameter: str) -> bytes:
+def _endpoint_source_zip(vpc_id_parameter: str, subnet_ids_parameter: str, security_group_ids_parameter: str) -> bytes:
     # Cached by what the template depends on, not by the (unhashable) spec.
-    template = _template(subnet_ids_parameter, security_group_ids_parameter)
+    template = _template(vpc_id_parameter, subnet_ids_parameter, security_group_ids_parameter)
     data = (json.dumps(template, sort_keys=True, indent=2) + "\n").encode()
-    return deterministic_zip({ENDPOINT_TEMPLATE: data})
+    return deterministic_zip({ENDPOINT_TEMPLATE: data, **endpoint_tests_files()})
+
+
+# --- the staging test: the seed's endpoint tests, run in a stage before a manual approval -------
+
+BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+# The seed's endpoint tests (seed/model-build/endpoint_tests/), shipped in the pipelines' source
+# under the same paths: the hub runs the platform's copy, which no team role can replace (the
+# source is Terraform's object, read-only to the teams' roles).
+ENDPOINT_TESTS = ("endpoint_tests/check_endpoint.py", "endpoint_tests/sample.csv")
+# CodeBuild's default is 60 minutes; the tests send one small request.
+ENDPOINT_TESTS_TIMEOUT_MINUTES = 10
+
+
+def endpoint_tests_files() -> dict[str, bytes]:
+    """The endpoint tests as the seed ships them, by path in the source artifact."""
+    return {path: (SEED_DIR / path).read_bytes() for path in ENDPOINT_TESTS}
+
+
+def endpoint_tests_buildspec() -> str:
+    """Buildspec of a stage's endpoint-tests project: the seed's check against the stage's endpoint
+    (``ENDPOINT_NAME``, set by the project). A non-zero exit fails the pipeline's test action."""
+    spec = {
+        "version": 0.2,
+        "phases": {"build": {"commands": [f'python3 {ENDPOINT_TESTS[0]} --endpoint-name "$ENDPOINT_NAME"']}},
+    }
+    return json.dumps(spec, sort_keys=True)
+
+
+def staging_stages(spec: OrgSpec, team: str) -> list[str]:
+    """The team's stages that run the endpoint tests after they deploy: every stage some later
+    stage waits for a manual approval after (test, before the prod approval). A stage that asks
+    for an approval itself is never one: its approval is the last gate before it."""
+    stages = spec.teams[team].stages
+    return [
+        s.name
+        for i, s in enumerate(stages)
+        if not s.manual_approval and any(later.manual_approval for later in stages[i + 1 :])
+    ]
+
+
+def tested_accounts(spec: OrgSpec, team: str) -> list[str]:
+    """Keys of the accounts where a staging stage of the team deploys (its endpoint tests run there)."""
+    staging = set(staging_stages(spec, team))
+    return sorted({s.account for s in spec.teams[team].stages if s.name in staging})
+
+
+def endpoint_tests_action_name(stage_name: str) -> str:
+    """Name of the endpoint-tests action after a stage's deploy action."""
+    return f"endpoint-tests-{stage_name}"
 
 
 # What the select step hands the deploy actions besides the package ARN: the package's
@@ -296,11 +354,17 @@ def verify_pin_variables() -> str:
     return json.dumps(variables, sort_keys=True, separators=(",", ":"))
 
 
-def approval_summary(central_group: str, stage: str, account: str) -> str:
+def approval_summary(central_group: str, stage: str, account: str, tested: Sequence[str] = ()) -> str:
     """What a manual approval shows: the pinned package and the pin's digest, as resolved by
-    CodePipeline from the select build's exported variables in this execution."""
+    CodePipeline from the select build's exported variables in this execution, and the stages
+    whose endpoint tests that pin passed (``tested``: the approval is reachable only after them).
+    An action configuration value holds at most 1,000 characters (CodePipeline API Reference,
+    ``ActionConfigurationValue``); tests/test_selected_pin.py keeps this one under 500."""
     arn, digest = (f"#{{{SELECT_NAMESPACE}.{v}}}" for v in PIN_VARIABLES)
-    return f"Approve deploying {central_group} to {stage} ({account}): {arn}, pin sha256 {digest} (selected.json)"
+    text = f"Approve deploying {central_group} to {stage} ({account}): {arn}, pin sha256 {digest} (selected.json)"
+    if tested:
+        text += f"; this pin passed the endpoint tests in stage {', '.join(tested)}"
+    return text
 
 
 def hub_stack_names(spec: OrgSpec) -> list[str]:
@@ -323,7 +387,7 @@ def render_assets(spec: OrgSpec) -> dict[str, bytes]:
 # --- the hub's governance facts: who deploys where, which gates exist, what is promoted ------
 
 SOURCE_KEY = "sources/endpoint-source.zip"  # the pipelines' source object in the pipeline bucket
-STAGE_ROLE_PURPOSES = ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch")
+STAGE_ROLE_PURPOSES = ("deploy", "endpoint-deployer", "endpoint", "monitoring", "batch", "endpoint-tester")
 
 
 def stage_roles(spec: OrgSpec, team: str, region: str | None = None) -> dict[str, dict[str, str]]:

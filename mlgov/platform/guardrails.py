@@ -399,6 +399,23 @@ MONITORING_TAMPER_ACTIONS = (
     "sagemaker:StopMonitoringSchedule",
     "sagemaker:UpdateMonitoringSchedule",
 )
+# What changes or removes the hub's deployment path: the deploy pipelines (their stages, tests and
+# approvals), their select projects (which package is deployed) and the approval rules that start
+# them (their targets). PutApprovalResult is the officer's gate (APPROVE_DEPLOY_ACTIONS).
+PIPELINE_TAMPER_ACTIONS = (
+    "codebuild:DeleteProject",
+    "codebuild:UpdateProject",
+    "codepipeline:DeletePipeline",
+    "codepipeline:UpdatePipeline",
+    "events:DeleteRule",
+    "events:DisableRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+# The staging test's project in a stage account (the endpoint stack's): changed, it could pass
+# anything; only the endpoint deployer (CloudFormation's role) creates, changes and removes it.
+TESTS_TAMPER_ACTIONS = ("codebuild:DeleteProject", "codebuild:UpdateProject")
 
 
 def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
@@ -422,8 +439,36 @@ def gate_roles(spec: OrgSpec) -> dict[str, list[str]]:
     }
 
 
+def pipeline_resources(spec: OrgSpec) -> dict[str, list[str]]:
+    """ARN patterns of what :data:`PIPELINE_TAMPER_ACTIONS` protect, by mlgov's names (constant
+    size, whatever the teams): the hub's deploy pipelines, select projects and approval rules
+    (``hub``), and the endpoint-tests projects of every stage account (``tests``)."""
+    hubs = spec.keys_in_layer(Layer.hub)
+    hub = lifecycle.account_id(spec, hubs[0]) if hubs else "*"
+    return {
+        "hub": [
+            f"arn:aws:codebuild:*:{hub}:project/{resource_name(spec, '*', 'select')}",
+            f"arn:aws:codepipeline:*:{hub}:{resource_name(spec, '*', 'deploy')}",
+            f"arn:aws:events:*:{hub}:rule/{resource_name(spec, '*', 'approved')}",
+        ],
+        "tests": [f"arn:aws:codebuild:*:*:project/{resource_name(spec, '*', 'tests')}"],
+    }
+
+
+def pipeline_keepers(spec: OrgSpec) -> dict[str, list[str]]:
+    """Who may still change what :func:`pipeline_resources` names: the hub's Terraform role by
+    exact ARN (it builds the pipelines, projects and rules), and for the tests projects every
+    team's endpoint deployer (the endpoint stack creates them; a name only Terraform may create,
+    ``DenyPersonaRoleNamesButTerraform``)."""
+    hubs = spec.keys_in_layer(Layer.hub)
+    hub = lifecycle.account_id(spec, hubs[0]) if hubs else "*"
+    terraform = f"arn:aws:iam::{hub}:role/{spec.terraform.role_name}"
+    return {"hub": [terraform], "tests": gate_roles(spec)["monitoring"]}
+
+
 def _gates(spec: OrgSpec) -> list[dict[str, Any]]:
     roles = gate_roles(spec)
+    protected, keepers = pipeline_resources(spec), pipeline_keepers(spec)
 
     def only(sid: str, actions: tuple[str, ...], arns: list[str]) -> dict[str, Any]:
         return policy.statement(sid, actions, "*", effect="Deny", conditions={"ArnNotLike": {"aws:PrincipalArn": arns}})
@@ -440,6 +485,20 @@ def _gates(spec: OrgSpec) -> list[dict[str, Any]]:
         only("OnlyApproversDecidePackages", DECIDE_ACTIONS, roles["decide"]),
         only("OnlyTheOfficerApprovesDeployments", APPROVE_DEPLOY_ACTIONS, roles["approve-deploy"]),
         only("OnlyDeployersChangeMonitoring", MONITORING_TAMPER_ACTIONS, roles["monitoring"]),
+        policy.statement(
+            "OnlyTerraformChangesDeployPipelines",
+            PIPELINE_TAMPER_ACTIONS,
+            protected["hub"],
+            effect="Deny",
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": keepers["hub"]}},
+        ),
+        policy.statement(
+            "OnlyDeployersChangeEndpointTests",
+            TESTS_TAMPER_ACTIONS,
+            protected["tests"],
+            effect="Deny",
+            conditions={"ArnNotLike": {"aws:PrincipalArn": keepers["tests"]}},
+        ),
     ]
 
 
@@ -604,8 +663,8 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
         (
             "protect_gates",
             "protect-gates",
-            "deny registering approved model packages, and deciding packages, approving deployments or changing "
-            "monitoring schedules to all but the platform's roles for it",
+            "deny registering approved model packages, and deciding packages, approving deployments, changing "
+            "monitoring schedules or the deployment pipelines and their tests to all but the platform's roles for it",
             lambda: _gates(spec),
             False,
         ),

@@ -480,6 +480,11 @@ def endpoint_name(spec: OrgSpec, team: str, group: str) -> str:
     return resource_name(spec, team_label(spec, team), group)
 
 
+def endpoint_tests_project(spec: OrgSpec, team: str, group: str) -> str:
+    """CodeBuild project of a group's endpoint tests in a staging account (the endpoint stack's)."""
+    return resource_name(spec, team_label(spec, team), group, "tests")
+
+
 def endpoint_stack(spec: OrgSpec, team: str, group: str) -> str:
     """CloudFormation stack the pipeline deploys the endpoint with, in each stage account."""
     return resource_name(spec, team_label(spec, team), group, "endpoint")

@@ -117,8 +117,9 @@ class Guardrails(SpecModel):
     )
     protect_gates: GatesGuardrail = Field(
         default_factory=GatesGuardrail,
-        description="Deny registering an Approved model package, and deciding packages, approving deployments or "
-        "changing monitoring schedules to every role but mlgov's own for it (default target: every OU).",
+        description="Deny registering an Approved model package, and deciding packages, approving deployments, "
+        "changing monitoring schedules or changing the deployment pipelines, their projects, start rules and endpoint "
+        "tests to every role but mlgov's own for it (default target: every OU).",
     )
     sagemaker_instance_types: InstanceTypeGuardrail = Field(
         default_factory=InstanceTypeGuardrail,

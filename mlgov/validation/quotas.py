@@ -98,6 +98,7 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
         t = spec.teams[team]
         watched = set(monitored_stages(spec, team))
         batch = {s for g in t.governance.model_package_groups for s in batch_stages(spec, team, g)}
+        staging = set(governance.staging_stages(spec, team))
         here: dict[str, set[str]] = defaultdict(set)
         for stage in t.stages:
             if stage.account in stage_accounts:
@@ -108,6 +109,8 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
                 roles[key].append(naming.team_role(spec, team, "monitoring"))
             if names & batch:
                 roles[key].append(naming.team_role(spec, team, "batch"))
+            if names & staging:
+                roles[key].append(naming.team_role(spec, team, "endpoint-tester"))
     if budgets.action_accounts(spec):
         roles[spec.organization.management_account].append(naming.budget_action_role(spec))
     data = naming.data_account(spec)

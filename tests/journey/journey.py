@@ -4,7 +4,8 @@ Each person opens Studio for their own user profile only and launches a project 
 hub's products. A data scientist trains in the VPC and registers (pending), the lead approves, the approval
 event leaves the dev account for the hub's bus, the promotion function reads the dev package,
 artifacts and key cross-account and registers centrally (pending), the ML engineer approves,
-that event starts the team's pipeline, which deploys to test, the governance officer approves,
+that event starts the team's pipeline, which deploys to test and runs the endpoint tests there
+(:mod:`tests.journey.staging_steps`), the governance officer approves,
 the pipeline deploys to prod, and the endpoint runs in the account's subnets, monitored
 (:mod:`tests.journey.monitor_steps`); a stage in another region than the hub's deploys from
 the copies there (:mod:`tests.journey.second_region`).
@@ -28,7 +29,7 @@ from mlgov.platform.governance import approval_action_name
 from mlgov.platform.pipeline import VERSION_KEY
 from mlgov.review import iam
 from mlgov.review import policies as collector
-from tests.journey import build_steps, cost_steps, data_steps, monitor_steps, second_region
+from tests.journey import build_steps, cost_steps, data_steps, monitor_steps, second_region, staging_steps
 from tests.journey import decisions as decisions_of
 from tests.journey.world import Role, World
 
@@ -868,6 +869,7 @@ class Journey:
             context={"kms:ResourceAliases": [hub_alias], "kms:ViaService": f"s3.{region}.amazonaws.com"},
         )
         monitor_steps.stage_steps(self, tag, team, group, stage, parameters, deployer, central_package)
+        staging_steps.stage_steps(self, tag, team, group, stage, actions, pipeline_role, parameters)
         if stage.manual_approval:
             gate = f"{pipeline_arn}/{stage.name}/{approval_action_name(stage.name)}"
             officer = w.role(self.hub, naming.role_name(spec, "governance-officer"))

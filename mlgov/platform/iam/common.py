@@ -136,6 +136,19 @@ def vpc_network_interfaces(region: str) -> dict[str, Any]:
     )
 
 
+def codebuild_network_interfaces(region: str, account_id: str) -> dict[str, Any]:
+    """What CodeBuild needs of a project's role to run its builds in a VPC: permission on the
+    network interfaces it creates in the account's subnets, granted to CodeBuild only
+    (``ec2:AuthorizedService``; CodeBuild User Guide, "Allow CodeBuild access to AWS services
+    required to create a VPC network interface")."""
+    return policy.statement(
+        "CodeBuildNetworkInterfaces",
+        ("ec2:CreateNetworkInterfacePermission",),
+        [arns.network_interfaces(region, account_id)],
+        conditions={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}},
+    )
+
+
 def ecr_login() -> dict[str, Any]:
     """GetAuthorizationToken takes no resource; the pull statements say which repositories."""
     return policy.statement("EcrLogin", actions.ECR_LOGIN, "*")

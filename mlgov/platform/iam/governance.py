@@ -132,10 +132,11 @@ def _central(region: str, hub_id: str, kind: str, groups: Sequence[str]) -> list
 
 
 def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
-    """Hub key in ``region``: every team's deploy, endpoint and monitoring roles (by name pattern,
-    inside the organization) decrypt; what they decrypt is bounded by the bucket policies (their
-    own team's prefix). In the hub region, CloudWatch Logs encrypts the promotion function's log
-    group; a stage region's key (:func:`mlgov.platform.naming.remote_regions`) has no log group."""
+    """Hub key in ``region``: every team's deploy, endpoint, endpoint-tester and monitoring roles
+    (by name pattern, inside the organization) decrypt; what they decrypt is bounded by the bucket
+    policies (their own team's prefix). In the hub region, CloudWatch Logs encrypts the promotion
+    function's log group; a stage region's key (:func:`mlgov.platform.naming.remote_regions`) has
+    no log group."""
     statements = []
     if any(governance.stage_roles(spec, t) for t in spec.teams):
         statements.append(
@@ -144,7 +145,7 @@ def artifact_key_statements(spec: OrgSpec, region: str) -> list[dict[str, Any]]:
                 KMS_READ,
                 "*",
                 principals={"AWS": "*"},
-                conditions=_org_role_pattern(spec, ("deploy", "endpoint", "monitoring")),
+                conditions=_org_role_pattern(spec, ("deploy", "endpoint", "endpoint-tester", "monitoring")),
             )
         )
     if region != naming.hub_region(spec):
@@ -192,16 +193,21 @@ def pipeline_bucket_statements(spec: OrgSpec, region: str) -> list[dict[str, Any
 
 def team_pipeline_bucket_statements(spec: OrgSpec, team: str, region: str | None = None) -> list[dict[str, Any]]:
     """A team's artifact store in ``region`` (default: the hub's): the deploy roles of its own
-    stages in that region (by exact ARN, inside the organization) read the run artifacts
-    (CodePipeline copies a cross-region action's input artifacts into the store of the action's
-    region, and the action reads them there); no other team's role is named. The principals
-    are those stage accounts (an account is always a valid principal, its role may not exist
+    stages in that region, and their endpoint-tester roles where a staging test runs (by exact
+    ARN, inside the organization), read the run artifacts (CodePipeline copies a cross-region
+    action's input artifacts into the store of the action's region, and the action reads them
+    there); no other team's role is named. The principals are those stage accounts (an account
+    is always a valid principal, its role may not exist
     yet when the hub is applied first), narrowed to the roles by ``aws:PrincipalArn``. One
     statement per bucket, whatever the number of teams."""
     region = region or naming.hub_region(spec)
     roles = governance.stage_roles(spec, team, region)
     if not roles:
         return []
+    # The endpoint tests (the pipeline's source artifact) are read by the tester role where a
+    # staging stage deploys.
+    tested = {spec.accounts[a].id for a in governance.tested_accounts(spec, team)}
+    readers = [r["deploy"] for r in roles.values()] + [r["endpoint-tester"] for a, r in roles.items() if a in tested]
     return [
         policy.statement(
             "OwnStageDeployRolesRead",
@@ -210,7 +216,7 @@ def team_pipeline_bucket_statements(spec: OrgSpec, team: str, region: str | None
             principals={"AWS": [arns.account_root(account) for account in roles]},
             conditions={
                 "StringEquals": {"aws:PrincipalOrgID": spec.organization.id},
-                "ArnEquals": {"aws:PrincipalArn": sorted(r["deploy"] for r in roles.values())},
+                "ArnEquals": {"aws:PrincipalArn": sorted(readers)},
             },
         )
     ]

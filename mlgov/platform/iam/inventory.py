@@ -677,6 +677,13 @@ def _stage_team(s: _Stack, team: str) -> None:
             sagemaker,
             iam_stage.batch_statements(spec, team, ref.account, region, batch_groups),
         )
+    if ref.account in governance.tested_accounts(spec, team):
+        s.role(
+            naming.construct_id(team, "endpoint_tester"),
+            naming.team_role(spec, team, "endpoint-tester"),
+            service_trust("codebuild.amazonaws.com", account_id),
+            iam_stage.tester_statements(spec, team, ref.account, region),
+        )
 
 
 def _data(s: _Stack) -> None:

@@ -13,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgov.platform import images, naming, network, policy
+from mlgov.platform import governance, images, naming, network, policy
 from mlgov.platform.iam import actions, arns
-from mlgov.platform.iam.common import ecr_login, kms_by_alias, only_role, pass_role, vpc_network_interfaces
+from mlgov.platform.iam.common import (
+    codebuild_network_interfaces,
+    ecr_login,
+    kms_by_alias,
+    only_role,
+    pass_role,
+    vpc_network_interfaces,
+)
 from mlgov.spec.model import OrgSpec
 
 AUTOSCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
@@ -71,6 +78,13 @@ BATCH_PIPELINE_ACTIONS = (
     "sagemaker:DescribePipeline",
     "sagemaker:UpdatePipeline",
 )
+TESTS_PROJECT_ACTIONS = (
+    "codebuild:BatchGetProjects",
+    "codebuild:CreateProject",
+    "codebuild:DeleteProject",
+    "codebuild:UpdateProject",
+)
+INVOKE_ENDPOINT = ("sagemaker:InvokeEndpoint",)
 TRANSFORM_ACTIONS = ("sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob")
 
 
@@ -164,7 +178,27 @@ def deploy_statements(spec: OrgSpec, team: str, account_key: str, region: str) -
             "PipelineArtifacts", actions.S3_GET + ("s3:GetObjectVersion",), [arns.objects(pipeline_bucket)]
         ),
         _hub_key("HubArtifactKey", spec, actions.KMS_READ, region),
+        *_start_endpoint_tests(spec, team, account_key, region),
     ]
+
+
+def _tests_projects(spec: OrgSpec, team: str, account_key: str, region: str) -> list[str]:
+    """ARNs of the team's endpoint-tests projects in ``account_key`` (none unless a staging stage
+    of the team deploys there: :func:`mlgov.platform.governance.tested_accounts`)."""
+    if account_key not in governance.tested_accounts(spec, team):
+        return []
+    account_id = spec.accounts[account_key].id
+    return [
+        arns.codebuild_project(region, account_id, naming.endpoint_tests_project(spec, team, g))
+        for g in spec.teams[team].governance.model_package_groups
+    ]
+
+
+def _start_endpoint_tests(spec: OrgSpec, team: str, account_key: str, region: str) -> list[dict[str, Any]]:
+    """The pipeline's test action runs as the deploy role (a cross-account action): it starts the
+    team's endpoint-tests builds here and reads their outcome, nothing else of CodeBuild."""
+    projects = _tests_projects(spec, team, account_key, region)
+    return [policy.statement("RunEndpointTests", actions.CODEBUILD_RUN, projects)] if projects else []
 
 
 def deployer_statements(
@@ -230,6 +264,62 @@ def deployer_statements(
         # DescribeKey requests never carry kms:GrantIsForAWSResource: a statement of its own.
         _account_key("EndpointKeyDescribe", spec, account_key, region, "platform", ["kms:DescribeKey"]),
         *_monitoring_rights(spec, team, account_id, region, watched, batch_groups),
+        *_endpoint_tests_rights(spec, team, account_key, region),
+    ]
+
+
+def _endpoint_tests_rights(spec: OrgSpec, team: str, account_key: str, region: str) -> list[dict[str, Any]]:
+    """What CloudFormation needs for the team's endpoint-tests projects where a staging stage
+    deploys (the endpoint stack creates them): those projects only, and passing exactly the
+    tester role to CodeBuild."""
+    projects = _tests_projects(spec, team, account_key, region)
+    if not projects:
+        return []
+    account_id = spec.accounts[account_key].id
+    return [
+        policy.statement("EndpointTestsProjects", TESTS_PROJECT_ACTIONS, projects),
+        pass_role(
+            "PassEndpointTesterRole",
+            [arns.role(account_id, naming.team_role(spec, team, "endpoint-tester"))],
+            "codebuild.amazonaws.com",
+        ),
+    ]
+
+
+def tester_statements(spec: OrgSpec, team: str, account_key: str, region: str) -> list[dict[str, Any]]:
+    """The role a team's endpoint tests run as (CodeBuild, in the account's VPC): invoke the team's
+    endpoints in this account, read the pipeline's source artifact (the tests) from the team's
+    artifact store in this region (the hub's, or its copy in the stage's region), write the
+    tests' logs, manage the build's network interfaces."""
+    account_id = spec.accounts[account_key].id
+    groups = spec.teams[team].governance.model_package_groups
+    log_groups = [
+        arns.log_group(region, account_id, f"/aws/codebuild/{naming.endpoint_tests_project(spec, team, g)}")
+        for g in groups
+    ]
+    return [
+        policy.statement(
+            "InvokeOwnEndpoints",
+            INVOKE_ENDPOINT,
+            [arns.sagemaker(region, account_id, f"endpoint/{e}") for e in _endpoints(spec, team)],
+        ),
+        policy.statement(
+            "PipelineSource",
+            actions.S3_GET + ("s3:GetObjectVersion",),
+            [arns.objects(naming.team_pipeline_bucket(spec, team, region))],
+        ),
+        _hub_key("HubArtifactKey", spec, actions.KMS_DECRYPT, region),
+        policy.statement(
+            "Logs", actions.LOG_GROUP_CREATE + actions.LOG_DELIVERY, log_groups + [f"{g}:*" for g in log_groups]
+        ),
+        codebuild_network_interfaces(region, account_id),
+        # EC2 offers no resource scoping for these calls (the build's interfaces, in this region).
+        policy.statement(
+            "BuildNetwork",
+            actions.NETWORK_DESCRIBE + actions.NETWORK_INTERFACES,
+            "*",
+            conditions={"StringEquals": {"aws:RequestedRegion": region}},
+        ),
     ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for folder in ("code", "pipeline"):
+for folder in ("code", "pipeline", "endpoint_tests"):
     sys.path.insert(0, str(ROOT / folder))
 
 FEATURES = ("amount", "hour", "merchant_risk", "velocity")
