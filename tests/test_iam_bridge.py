@@ -10,7 +10,6 @@ import collections
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -194,12 +193,8 @@ def test_a_batch_of_200_runs_in_one_process(bridge):
         training(scps=[{}, {"vpc": VPC_ONLY}], context={"sagemaker:VpcSubnets": ["subnet-1"]} if i % 2 else {})
         for i in range(200)
     ]
-    start = time.perf_counter()
     decisions = iam.simulate(requests)
-    elapsed = time.perf_counter() - start
-    print(f"200 simulations in {elapsed:.2f}s")
     assert [d.decision for d in decisions] == ["ExplicitlyDenied", "Allowed"] * 100
-    assert elapsed < 60
 
 
 # ------------------------------------------------------------------------------------ validate

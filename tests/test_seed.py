@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -66,13 +65,11 @@ def template() -> dict:
 
 
 @pytest.mark.slow  # starts the seed's own pytest
-def test_the_seeds_own_tests_pass_quickly(repo):
-    started = time.monotonic()
+def test_the_seeds_own_tests_pass(repo):
+    # (no wall-clock budget here: timings belong to the benchmark, not to a shared CI machine)
     done = seed_tests(repo)
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b\d+ passed\b", done.stdout), done.stdout
-    assert elapsed < 30, f"the seed's tests took {elapsed:.1f} s"
 
 
 def tiny_dataset(directory: Path, n: int = 300) -> None:

@@ -327,7 +327,7 @@ def test_team_rename_moves_addresses_and_keeps_every_aws_name(tree, after):
         "ml-shared-services": 0,
         "ml-shared-services-team-retention": 15,
         "ml-test": 0,
-        "ml-test-team-retention": 6,
+        "ml-test-team-retention": 8,
     }
     # AND every other file (stacks, products) is byte for byte the same, the core stacks of the
     # shared accounts included; the manifests and pipelines name the slices' new stack names
