@@ -180,12 +180,13 @@ def test_synth_reports_each_stack_before_anything_is_written_and_quiet_says_noth
 
 def test_each_stack_is_reported_before_the_next_one_is_synthesized(default_spec, monkeypatch):
     from mlgov.synth import pool
+    from mlgov.synth.incremental import StackResult
 
     events: list[tuple[str, str]] = []
 
     def synth_one(spec, ref, outdir, loaded=()):
         events.append(("synth", ref.name))
-        return {f"stacks/{ref.name}/cdk.tf.json": b"{}"}, {"name": ref.name}, "0.0.0", 1
+        return StackResult({f"stacks/{ref.name}/cdk.tf.json": b"{}"}, {"name": ref.name}, "0.0.0", 1)
 
     monkeypatch.setattr(pool, "_synth_one", synth_one)
     refs = default_spec.stack_refs()[:3]

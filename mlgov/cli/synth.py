@@ -11,7 +11,7 @@ import click
 from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument, spec_path
 from mlgov.errors import MlgovError
 from mlgov.platform.catalog import released_changes
-from mlgov.synth import outdir
+from mlgov.synth import incremental, outdir
 from mlgov.synth import tree as synthesis
 from mlgov.synth.stacks import MissingTool
 
@@ -33,8 +33,23 @@ from mlgov.synth.stacks import MissingTool
     help="Processes to synthesize stacks in [default: $MLGOV_SYNTH_JOBS, else 1 below 24 stacks, else one per CPU up "
     "to 4].",
 )
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False),
+    help="Directory of team stacks synthesized before: one whose inputs did not change is taken from it "
+    f"[default: ${incremental.CACHE_ENV}, else no cache].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress line per stack on stderr.")
-def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs: int | None, quiet: bool) -> None:
+def synth(
+    spec: str | None,
+    out: str | None,
+    check: bool,
+    show_diff: bool,
+    jobs: int | None,
+    cache_dir: str | None,
+    quiet: bool,
+) -> None:
     """Synthesize every stack and product template of SPEC into the output directory.
 
     Prints one line per stack on stderr as it is done (not with --quiet).
@@ -49,7 +64,8 @@ def synth(spec: str | None, out: str | None, check: bool, show_diff: bool, jobs:
     try:
         # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
         ownership = outdir.inspect(out_dir.resolve())
-        tree, _ = synthesis.render(org, jobs, progress=None if quiet else progress)
+        cache = incremental.cache_from(Path(cache_dir) if cache_dir else None)
+        tree, _ = synthesis.render(org, jobs, progress=None if quiet else progress, cache=cache)
         outdir.check_targets(ownership, tree)
     except MissingTool as exc:
         click.echo(f"error: {exc}", err=True)

@@ -15,8 +15,8 @@ checks (typeguard, about a quarter of the Python time per construct). The in-pro
 which the test suite uses, keeps them on.
 
 Protocol (pipes, every message a length-prefixed pickle): the parent sends the validated spec
-once, then stack names, then ``None``; a worker answers each name with ``("ok", name, files,
-manifest_entry, cdktf_version, resource_count)`` or ``("error", name, message)``. Nothing is written to the output
+once, then stack names, then ``None``; a worker answers each name with ``("ok", name,
+StackResult)`` or ``("error", name, message)``. Nothing is written to the output
 directory here; the caller writes the merged tree atomically.
 """
 
@@ -33,13 +33,15 @@ import tempfile
 import traceback
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from mlgov.errors import MlgovError
 from mlgov.platform.canonical import canonical_json
 from mlgov.spec.model import Layer, OrgSpec, StackRef
-from mlgov.synth import plugins, provider_loader
+from mlgov.synth import incremental, plugins, provider_loader
+from mlgov.synth.incremental import Cache, StackResult
 from mlgov.synth.stacks import canonical_tree, prepare_runtime, require_node, resource_count
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,34 +183,80 @@ def _manifest(manifest_stacks: dict[str, dict], dependencies: dict[str, list[str
     return canonical_json({"stacks": stacks, "version": version})
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What a cache held for a synth: the stacks it had, and the key of every cacheable stack."""
+
+    cache: Cache | None = None
+    hits: dict[str, StackResult] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def store(self, name: str, result: StackResult) -> None:
+        if self.cache is not None and name in self.keys:
+            self.cache.put(self.keys[name], result)
+
+
+def lookup(spec: OrgSpec, refs: list[StackRef], cache: Cache | None) -> Lookup:
+    """The stacks of ``refs`` that ``cache`` already holds, and the cache key of every team
+    stack in ``refs`` (none without a cache, or with customization plugins installed: they
+    see the whole spec, so no stack's files are a function of its team's view alone)."""
+    if cache is None or plugins.discover():
+        return Lookup()
+    keys = incremental.stack_keys(spec, refs)
+    hits = {name: hit for name, key in keys.items() if (hit := cache.get(key)) is not None}
+    return Lookup(cache, hits, keys)
+
+
+def _assemble(
+    refs: list[StackRef],
+    results: dict[str, StackResult],
+    dependencies: dict[str, list[str]],
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """The tree of every stack of ``refs`` plus cdktf's ``manifest.json``, and resource counts."""
+    tree: dict[str, bytes] = {}
+    version: str | None = None
+    for ref in refs:
+        tree.update(results[ref.name].files)
+        version = results[ref.name].version
+    tree["manifest.json"] = _manifest({name: r.manifest for name, r in results.items()}, dependencies, version)
+    return tree, {ref.name: results[ref.name].resources for ref in refs}
+
+
 def synth_serial(
-    spec: OrgSpec, refs: list[StackRef], dependencies: dict[str, list[str]], progress: Progress = _quiet
+    spec: OrgSpec,
+    refs: list[StackRef],
+    dependencies: dict[str, list[str]],
+    progress: Progress = _quiet,
+    cached: Lookup | None = None,
 ) -> tuple[dict[str, bytes], dict[str, int]]:
     """Synthesize ``refs`` one by one in this process, each in its own ``App`` as a worker
     would (so both paths share :func:`_synth_one`): the same result as :func:`synth_parallel`,
-    with ``progress`` called after each stack."""
-    require_node()
-    prepare_runtime()
-    provider_loader.install()
-    tree: dict[str, bytes] = {}
-    manifest_stacks: dict[str, dict] = {}
-    counts: dict[str, int] = {}
-    version: str | None = None
-    loaded = plugins.load(plugins.discover())
+    with ``progress`` called after each stack. ``cached``: what :func:`lookup` found; its hits
+    are not synthesized again, and what is synthesized goes into its cache."""
+    cached = cached or Lookup()
+    results = dict(cached.hits)
+    for name, hit in results.items():
+        progress(name, hit.resources)
+    todo = [ref for ref in refs if ref.name not in results]
+    loaded: plugins.Loaded = ()
+    if todo:
+        require_node()
+        prepare_runtime()
+        provider_loader.install()
+        loaded = plugins.load(plugins.discover())
     with tempfile.TemporaryDirectory(prefix="mlgov-synth-") as tmp:
-        for ref in refs:
+        for ref in todo:
             try:
-                files, manifest_stacks[ref.name], version, counts[ref.name] = _synth_one(spec, ref, Path(tmp), loaded)
+                results[ref.name] = _synth_one(spec, ref, Path(tmp), loaded)
             except ValueError as exc:
                 # named() refusing an address validation should have refused (see
                 # mlgov.platform.addresses): still one line for the user, not a traceback.
                 if "duplicate Terraform address" not in str(exc):
                     raise
                 raise MlgovError(f"{exc} (two spec names derive one address; rename one)") from exc
-            tree.update(files)
-            progress(ref.name, counts[ref.name])
-    tree["manifest.json"] = _manifest(manifest_stacks, dependencies, version)
-    return tree, counts
+            cached.store(ref.name, results[ref.name])
+            progress(ref.name, results[ref.name].resources)
+    return _assemble(refs, results, dependencies)
 
 
 def synth_parallel(
@@ -217,22 +265,25 @@ def synth_parallel(
     jobs: int,
     dependencies: dict[str, list[str]],
     progress: Progress = _quiet,
+    cached: Lookup | None = None,
 ) -> tuple[dict[str, bytes], dict[str, int]]:
     """Synthesize ``refs`` over ``jobs`` workers: the canonical tree of all of them, and the
     number of resources per stack (counted by the workers, which parse the JSON anyway).
 
     ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
     ``App`` with ``add_dependency`` calls would have recorded it. ``progress`` is called as
-    each stack comes back, in the order they finish.
+    each stack comes back, in the order they finish. ``cached``: as for :func:`synth_serial`.
     """
+    cached = cached or Lookup()
+    results = dict(cached.hits)
+    for name, hit in results.items():
+        progress(name, hit.resources)
+    todo = deque(ref.name for ref in queue_order(refs) if ref.name not in results)
+    if not todo:
+        return _assemble(refs, results, dependencies)
     require_node()
-    todo = deque(ref.name for ref in queue_order(refs))
     spec_blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
     workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
-    tree: dict[str, bytes] = {}
-    manifest_stacks: dict[str, dict] = {}
-    counts: dict[str, int] = {}
-    version: str | None = None
     selector = selectors.DefaultSelector()
     try:
         for starting in workers:  # all processes are starting; now feed them
@@ -254,11 +305,10 @@ def synth_parallel(
                     ) from None
                 if reply[0] == "error":
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
-                _, name, files, entry, cdktf_version, counts[name] = reply
-                tree.update(files)
-                manifest_stacks[name] = entry
-                version = cdktf_version
-                progress(name, counts[name])
+                _, name, result = reply
+                results[name] = result
+                cached.store(name, result)
+                progress(name, result.resources)
                 if todo:
                     worker.give(todo.popleft())
                 else:
@@ -279,25 +329,27 @@ def synth_parallel(
         selector.close()
         for worker in workers:
             worker.stop()
-    tree["manifest.json"] = _manifest(manifest_stacks, dependencies, version)
-    return tree, counts
+    return _assemble(refs, results, dependencies)
 
 
 # --- worker --------------------------------------------------------------------------------
 
 
-def _synth_one(
-    spec: OrgSpec, ref: StackRef, outdir: Path, loaded: plugins.Loaded = ()
-) -> tuple[dict[str, bytes], dict, str, int]:
+def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path, loaded: plugins.Loaded = ()) -> StackResult:
     """Synthesize one stack in its own App (an App holding many stacks synthesizes more slowly
     than the same stacks one App each): canonical files, manifest entry, cdktf version and
     resource count. The App writes to ``outdir``, which is left as empty as it was found.
-    ``loaded``: the customization plugins (:mod:`mlgov.synth.plugins`) to call on the stack."""
+    ``loaded``: the customization plugins (:mod:`mlgov.synth.plugins`) to call on the stack.
+
+    Without plugins a team's stack is built from its team's view of the spec
+    (:func:`mlgov.synth.incremental.spec_for`), so its files depend on nothing else."""
     # cdktf and the constructs load only after provider_loader.install() (worker_main).
     from cdktf import App
 
     from mlgov.modules.app import stack_class
 
+    if not loaded:
+        spec = incremental.spec_for(spec, ref)
     app = App(outdir=str(outdir), stack_traces=False)
     stack = stack_class(ref)(app, ref.name, spec=spec, ref=ref)
     plugins.apply(loaded, stack, spec, ref)
@@ -307,7 +359,7 @@ def _synth_one(
     (outdir / "manifest.json").unlink()
     manifest = docs["manifest.json"]
     del files["manifest.json"]
-    return (
+    return StackResult(
         files,
         manifest["stacks"][ref.name],
         manifest["version"],
@@ -341,7 +393,7 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
             if name not in refs:
                 raise KeyError(f"the spec has no stack {name!r}")
             loaded = _worker_plugins()
-            files, entry, version, count = _synth_one(spec, refs[name], outdir, loaded)
+            result = _synth_one(spec, refs[name], outdir, loaded)
         except plugins.PluginError as exc:  # already one line naming the plugin and the stack
             _send(stdout, ("error", name, str(exc)))
             return 1
@@ -349,7 +401,7 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
             last = traceback.extract_tb(exc.__traceback__)[-1]
             _send(stdout, ("error", name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"))
             return 1
-        _send(stdout, ("ok", name, files, entry, version, count))
+        _send(stdout, ("ok", name, result))
     return 0
 
 

@@ -30,25 +30,29 @@ from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
 from mlgov.synth import customize, outdir, pool, provider_loader
+from mlgov.synth.incremental import Cache
 from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, require_node
 
 
 def synth_stacks(
-    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None
+    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None, cache: Cache | None = None
 ) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.
 
     Each stack is synthesized in its own cdktf ``App``: small specs one after the other in this
     process, large ones over worker processes (``mlgov.synth.pool``), ``jobs`` deciding how
-    many (None: automatic). ``progress(stack, resources)`` is called as each stack is done.
+    many (None: automatic, by the number of stacks left to synthesize). ``progress(stack,
+    resources)`` is called as each stack is done. ``cache``: team stacks synthesized before
+    from the same inputs are taken from it (:mod:`mlgov.synth.incremental`).
     """
     refs = spec.stack_refs()
-    workers = pool.resolve_jobs(jobs, len(refs))
+    cached = pool.lookup(spec, refs, cache)
+    workers = pool.resolve_jobs(jobs, len(refs) - len(cached.hits))
     report = progress or (lambda name, resources: None)
     if workers > 1:
-        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report)
+        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report, cached)
     else:
-        tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report)
+        tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report, cached)
     summaries = [StackSummary(ref.name, stack_path(ref.name), counts[ref.name]) for ref in refs]
     return tree, summaries
 
@@ -92,9 +96,9 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
 
 
 def render(
-    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None
+    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None, cache: Cache | None = None
 ) -> tuple[Tree, list[StackSummary]]:
-    """The complete generated tree for ``spec`` (``jobs``, ``progress``: see :func:`synth_stacks`).
+    """The complete generated tree for ``spec`` (``jobs``, ``progress``, ``cache``: see :func:`synth_stacks`).
 
     The account customizations beside the spec (:mod:`mlgov.synth.customize`) are merged into
     their stacks. The other renderers run in a thread meanwhile: they are pure Python and touch
@@ -104,7 +108,7 @@ def render(
     customizations = customize.load_all(spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
-        tree, summaries = synth_stacks(spec, jobs, progress)
+        tree, summaries = synth_stacks(spec, jobs, progress, cache)
         tree.update(synth_bootstrap(spec))
         rendered = extras.result()
     tree = customize.apply(tree, customizations)
