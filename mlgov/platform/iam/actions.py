@@ -113,3 +113,11 @@ SNS_PUBLISH = ("sns:Publish",)
 
 # Starting a CodeBuild build and following it (a pipeline's select step, a product's model build).
 CODEBUILD_RUN = ("codebuild:BatchGetBuilds", "codebuild:StartBuild")
+# What CloudFormation needs to create, update and delete a CodeBuild project (the launch roles of
+# products with builds, the stage's endpoint deployer for the endpoint tests project).
+CODEBUILD_PROJECT_MANAGE = (
+    "codebuild:BatchGetProjects",
+    "codebuild:CreateProject",
+    "codebuild:DeleteProject",
+    "codebuild:UpdateProject",
+)

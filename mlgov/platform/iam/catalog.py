@@ -18,6 +18,7 @@ from mlgov.platform.catalog import LaunchNeeds, account_teams, launch_needs
 from mlgov.platform.iam import arns
 from mlgov.platform.iam.actions import (
     ASSUME_ROLE,
+    CODEBUILD_PROJECT_MANAGE,
     CODEBUILD_RUN,
     KMS_DECRYPT,
     KMS_READ,
@@ -171,12 +172,6 @@ PARAMETER_MANAGE = (
     "ssm:GetParameters",
     "ssm:PutParameter",
     "ssm:RemoveTagsFromResource",
-)
-BUILD_PROJECT_MANAGE = (
-    "codebuild:BatchGetProjects",
-    "codebuild:CreateProject",
-    "codebuild:DeleteProject",
-    "codebuild:UpdateProject",
 )
 SOURCE_PIPELINE_MANAGE = (
     "codepipeline:CreatePipeline",
@@ -470,7 +465,7 @@ def _build_statements(needs: LaunchNeeds, account_id: str, regions: list[str]) -
     out = []
     if needs.declares("AWS::CodeBuild::Project"):
         out += [
-            policy.statement("ProjectBuilds", BUILD_PROJECT_MANAGE, regional("codebuild", "project/*-build")),
+            policy.statement("ProjectBuilds", CODEBUILD_PROJECT_MANAGE, regional("codebuild", "project/*-build")),
             policy.statement(
                 "ProjectBuildLogs",
                 LOG_GROUP_MANAGE,

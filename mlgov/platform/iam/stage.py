@@ -78,12 +78,6 @@ BATCH_PIPELINE_ACTIONS = (
     "sagemaker:DescribePipeline",
     "sagemaker:UpdatePipeline",
 )
-TESTS_PROJECT_ACTIONS = (
-    "codebuild:BatchGetProjects",
-    "codebuild:CreateProject",
-    "codebuild:DeleteProject",
-    "codebuild:UpdateProject",
-)
 INVOKE_ENDPOINT = ("sagemaker:InvokeEndpoint",)
 TRANSFORM_ACTIONS = ("sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob")
 
@@ -277,7 +271,7 @@ def _endpoint_tests_rights(spec: OrgSpec, team: str, account_key: str, region: s
         return []
     account_id = spec.accounts[account_key].id
     return [
-        policy.statement("EndpointTestsProjects", TESTS_PROJECT_ACTIONS, projects),
+        policy.statement("EndpointTestsProjects", actions.CODEBUILD_PROJECT_MANAGE, projects),
         pass_role(
             "PassEndpointTesterRole",
             [arns.role(account_id, naming.team_role(spec, team, "endpoint-tester"))],
