@@ -91,24 +91,28 @@ def deploy_configuration(spec: OrgSpec, team: str, group: str, stage: Stage) -> 
 
 
 def action_configurations(spec: OrgSpec, team: str, group: str) -> dict[str, dict[str, str]]:
-    """Every action of the group's pipeline with the configuration values mlgov writes as text, by
-    action name (the select and verify actions' ``ProjectName``, a Terraform reference to the
-    select project, is added by the construct)."""
+    """Every action of the group's pipeline with its configuration, by action name: the values AWS
+    receives (the construct gives the select and verify actions' ``ProjectName`` as a reference
+    to the select project, which names the same project)."""
     central = naming.central_model_package_group(spec, team, group)
     staging = governance.staging_stages(spec, team)
+    select = naming.select_project(spec, team, group)
     out: dict[str, dict[str, str]] = {
         "template": {
             "S3Bucket": naming.bucket_name(spec, spec.hub, naming.hub_region(spec), "deploy-pipelines"),
             "S3ObjectKey": governance.SOURCE_KEY,
             "PollForSourceChanges": "false",
         },
-        "newest-approved": {},
+        "newest-approved": {"ProjectName": select},
     }
     for stage in spec.teams[team].stages:
         if stage.manual_approval:
             summary = governance.approval_summary(central, stage.name, stage.account, staging)
             out[governance.approval_action_name(stage.name)] = {"CustomData": summary}
-            out[governance.verify_action_name(stage.name)] = {"EnvironmentVariables": governance.verify_pin_variables()}
+            out[governance.verify_action_name(stage.name)] = {
+                "ProjectName": select,
+                "EnvironmentVariables": governance.verify_pin_variables(),
+            }
         out[f"deploy-{stage.name}"] = deploy_configuration(spec, team, group, stage)
         if stage.name in staging:
             out[governance.endpoint_tests_action_name(stage.name)] = {
