@@ -200,6 +200,20 @@ def test_central_approval_starts_the_pipeline_and_rejection_does_not(stacks):
     assert role_policy(stack, "fraud_start_deploy")[0]["Action"] == ["codepipeline:StartPipelineExecution"]
 
 
+def _deploy_parameters(stack: dict, address: str, deploy: dict) -> dict:
+    """The parameters CloudFormation receives from a deploy action: the template configuration
+    file the pipeline's select build writes (run in sh with jq, :mod:`tests.journey.monitor_steps`)."""
+    from tests.journey.monitor_steps import deploy_parameters
+
+    project = resources(stack, "aws_codebuild_project")[address]
+    group = project["description"].removeprefix("Newest approved package of ")
+    package = f"arn:aws:sagemaker:eu-west-1:{group.rsplit('-', 1)[1]}:model-package/{group}/1"
+    params = deploy_parameters(project["source"]["buildspec"], deploy["configuration"], package)
+    assert isinstance(params, dict), params
+    return params
+
+
+@pytest.mark.slow  # runs the select step in sh
 def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     pipeline = resources(stacks[FRAUD_HUB], "aws_codepipeline")["fraud_card_scoring"]
     assert pipeline["name"] == "nwa-fraud-card-scoring-deploy" and pipeline["pipeline_type"] == "V2"
@@ -217,7 +231,7 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert (tests["provider"], tests["input_artifacts"]) == ("CodeBuild", ["template"])
     assert tests["role_arn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy"
     assert tests["configuration"] == {"ProjectName": "nwa-fraud-card-scoring-tests"}
-    test_params = json.loads(test_actions[0]["configuration"]["ParameterOverrides"])
+    test_params = _deploy_parameters(stacks[FRAUD_HUB], "fraud_card_scoring", test_actions[0])
     assert test_params["EndpointTestsEnabled"] == "true"
     assert test_params["EndpointTestsProject"] == tests["configuration"]["ProjectName"]
     assert test_params["EndpointTesterRoleArn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-endpoint-tester"
@@ -229,9 +243,14 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     assert test_actions[0]["role_arn"] == f"arn:aws:iam::{TEST_ID}:role/nwa-fraud-deploy"
     assert deploy["role_arn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-deploy"
     assert deploy["configuration"]["RoleArn"] == f"arn:aws:iam::{PROD_ID}:role/nwa-fraud-endpoint-deployer"
-    params = json.loads(deploy["configuration"]["ParameterOverrides"])
+    # the parameters are the stage's template configuration file, which the select build wrote
+    # beside the pin: no configuration value passes CodePipeline's 1,000 characters
+    assert deploy["configuration"]["TemplateConfiguration"] == "selected::deploy-prod.json"
+    assert "selected" in deploy["input_artifacts"] and "ParameterOverrides" not in deploy["configuration"]
+    params = _deploy_parameters(stacks[FRAUD_HUB], "fraud_card_scoring", deploy)
     assert "EndpointTestsEnabled" not in params  # prod keeps the template's default: no tests project
-    assert params["ModelPackageArn"] == {"Fn::GetParam": ["selected", "selected.json", "ModelPackageArn"]}
+    # the package the pin names (selected.json, the select build's own output)
+    assert params["ModelPackageArn"].endswith(":model-package/nwa-fraud-card-scoring-330000000003/1")
     assert int(params["InstanceCount"]) >= 2 and int(params["MinCapacity"]) >= 2 and params["MaxCapacity"] == "6"
     assert params["NetworkIsolation"] == "true" and params["DataCapturePercent"] == "10"
     assert params["KmsKeyArn"] == f"arn:aws:kms:eu-west-1:{PROD_ID}:alias/nwa/platform"
@@ -240,7 +259,7 @@ def test_pipeline_deploys_test_then_waits_for_approval_then_prod(stacks):
     # churn's stages take the safe defaults: 1 instance in test, 2 in prod, isolated, capturing
     churn = resources(stacks[CHURN_HUB], "aws_codepipeline")["churn_models"]["stage"]
     test_p, prod_p = (
-        json.loads(a["configuration"]["ParameterOverrides"])
+        _deploy_parameters(stacks[CHURN_HUB], "churn_models", a)
         for s in churn[2:]
         for a in s["action"]
         if a["category"] == "Deploy"

@@ -144,6 +144,21 @@ def assert_counts_match(spec, stacks):
 
     patterns = sorted(d for d in stack_documents(spec, stacks) if d[0] == "event-pattern")
     assert patterns == sorted(event_pattern_rows(spec))
+    # the pipeline action configuration values validate measures are the synthesized pipelines'
+    # values, action for action, as AWS receives them (references resolved)
+    assert_configurations_match(spec, stacks)
+
+
+def assert_configurations_match(spec, stacks):
+    from mlgov.review.sizes import stack_documents
+    from mlgov.validation.quotas import pipeline_configuration_rows
+
+    synthesized = sorted(d for d in stack_documents(spec, stacks) if d[0] == "action-configuration")
+    computed = sorted(pipeline_configuration_rows(spec))
+    assert computed == synthesized
+    quota = QUOTAS["codepipeline_action_configuration_value_chars"]
+    figures = [f.value for f in size_figures(computed)]
+    assert max(figures, default=0) == max((measure(quota, d[5]) for d in synthesized), default=0)
 
 
 def effective_tags(stack: dict) -> dict[str, int]:
@@ -319,6 +334,7 @@ def test_inline_policies_are_summed_per_role(default_spec):
         ("topic-policy", "sns_topic_policy_bytes"),
         ("queue-policy", "sqs_queue_policy_bytes"),
         ("lambda-policy", "lambda_resource_policy_bytes"),
+        ("action-configuration", "codepipeline_action_configuration_value_chars"),
         ("scp", "scp_chars"),
     ],
 )

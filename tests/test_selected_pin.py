@@ -150,3 +150,31 @@ def test_the_prod_approval_shows_the_pin(stacks):
     (tested,) = [st["name"] for st in pipeline["stage"] if any(a["category"] == "Test" for a in st["action"])]
     assert approve["configuration"]["CustomData"].endswith(f"passed the endpoint tests in stage {tested}")
     assert len(approve["configuration"]["CustomData"]) <= 500  # CodePipeline's CustomData limit
+
+
+def test_a_stage_template_configuration_holds_the_static_values_whole_and_the_pins_dynamic_ones():
+    # GIVEN a stage's parameters whose static values carry shell and Terraform syntax, and whose
+    # package and baseline come from the pin (the hostile key name among them)
+    static = {"EndpointName": "e'; rm -rf / #", "Note": '${var.x} %{if} $HOME \\ " é', "Empty": ""}
+    dynamic = {
+        "ModelPackageArn": {"Fn::GetParam": ["selected", assets.SELECTED_FILE, "ModelPackageArn"]},
+        "BaselineStatisticsUri": {"Fn::GetParam": ["selected", assets.SELECTED_FILE, "BaselineStatisticsUri"]},
+    }
+    file = assets.deploy_config_file("prod")
+    buildspec = assets.select_buildspec(GROUP, configs=((file, {**static, **dynamic}),))
+    # THEN Terraform sees no interpolation or directive in the project's buildspec
+    assert "${" not in buildspec and "%{" not in buildspec
+    # WHEN the select step runs
+    described = registered_package(ARN, HOSTILE, "s3://b/k/constraints.json")
+    selected = run_select(buildspec, ARN, "", "", described=described)
+    assert isinstance(selected, dict), selected
+    # THEN the stage's file is exactly the static values and the pin's own values, all strings
+    expected = {**static, "ModelPackageArn": ARN, "BaselineStatisticsUri": HOSTILE}
+    assert selected["$files"] == {file: {"Parameters": expected}}
+
+
+def test_a_template_configuration_naming_a_value_the_pin_lacks_fails_the_select_step():
+    missing = {"X": {"Fn::GetParam": ["selected", assets.SELECTED_FILE, "NoSuchKey"]}}
+    buildspec = assets.select_buildspec(GROUP, configs=((assets.deploy_config_file("test"), missing),))
+    failed = run_select(buildspec, ARN, "", "", described=registered_package(ARN, "s3://b/s", "s3://b/c"))
+    assert isinstance(failed, str) and "a parameter is not a string" in failed

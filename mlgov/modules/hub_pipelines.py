@@ -17,9 +17,6 @@ on Rejected), with retry policy and dead-letter queue.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -40,62 +37,18 @@ from mlgov.modules.governance_common import (
     dead_letter_queue,
     team_role,
 )
-from mlgov.platform import governance, monitoring, naming
+from mlgov.platform import deploy, governance, monitoring, naming
 from mlgov.platform import tags as tags_of
 from mlgov.platform.iam import arns
 from mlgov.platform.iam import governance as iam
 from mlgov.platform.naming import construct_id
-from mlgov.spec.governance import resolve_endpoint
 from mlgov.spec.model import OrgSpec, Stage
 
 BUILD_IMAGE = governance.BUILD_IMAGE
 
 
-def stage_parameters(spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str]) -> dict[str, Any]:
-    """CloudFormation parameters of one stage; the package ARN comes from the select step."""
-    e = resolve_endpoint(spec, team, stage)
-    account_id = spec.accounts[stage.account].id
-    region = naming.stage_region(spec, stage.account)
-    capture_bucket = naming.bucket_name(spec, stage.account, region, "platform")
-    return {
-        "ModelPackageArn": {"Fn::GetParam": ["selected", governance.SELECTED_FILE, "ModelPackageArn"]},
-        **governance.container_parameters(spec, region),
-        "EndpointName": naming.endpoint_name(spec, team, group),
-        "SettingsHash": governance.settings_hash(spec, team, stage),
-        "ModelExecutionRoleArn": roles["endpoint"],
-        "KmsKeyArn": arns.kms_alias(region, account_id, naming.kms_alias(spec, "platform")),
-        "InstanceType": e.instance_type,
-        "InstanceCount": str(e.instance_count),
-        "MinCapacity": str(e.min_capacity),
-        "MaxCapacity": str(e.max_capacity),
-        "InvocationsPerInstance": str(e.invocations_per_instance),
-        "DataCapturePercent": str(e.data_capture_percent),
-        "DataCaptureUri": f"s3://{capture_bucket}/data-capture/{naming.team_label(spec, team)}/{group}",
-        "NetworkIsolation": "true" if e.network_isolation else "false",
-        **monitoring.endpoint_parameters(spec, team, group, stage),
-        **endpoint_tests_parameters(spec, team, group, stage, roles),
-        # SubnetIds / SecurityGroupIds keep the template's defaults: the names of the SSM
-        # parameters the stage account's stack writes (its network, docs/network.md).
-    }
-
-
-def endpoint_tests_parameters(
-    spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str]
-) -> dict[str, str]:
-    """The endpoint template's parameters that create the endpoint-tests project in a staging
-    stage (:func:`mlgov.platform.governance.staging_stages`); none elsewhere (the template's
-    defaults create nothing)."""
-    if stage.name not in governance.staging_stages(spec, team):
-        return {}
-    return {
-        "EndpointTestsEnabled": "true",
-        "EndpointTestsProject": naming.endpoint_tests_project(spec, team, group),
-        "EndpointTesterRoleArn": roles["endpoint-tester"],
-    }
-
-
 def endpoint_tests_action(
-    spec: OrgSpec, team: str, group: str, stage: Stage, roles: dict[str, str], region: str, run_order: int
+    configuration: dict[str, str], stage: Stage, roles: dict[str, str], region: str, run_order: int
 ) -> CodepipelineStageAction:
     """The staging test: after a stage's deploy action (``run_order``: the one after it), run the
     endpoint stack's tests project in the stage account, inside its VPC, as the stage's deploy role
@@ -111,7 +64,7 @@ def endpoint_tests_action(
         input_artifacts=["template"],
         role_arn=roles["deploy"],
         region=region,
-        configuration={"ProjectName": naming.endpoint_tests_project(spec, team, group)},
+        configuration=configuration,
     )
 
 
@@ -126,7 +79,6 @@ class HubPipelines:
     def __init__(self, scope: Construct, *, spec: OrgSpec, team: str, region: str) -> None:
         hub_id = spec.accounts[spec.hub].id
         key_arn = iam.artifact_key_alias_arn(spec, region)
-        pipeline_bucket = naming.bucket_name(spec, spec.hub, region, "deploy-pipelines")
         t = spec.teams[team]
         # The team's own artifact store: its roles write nowhere else (addressed by the label,
         # which a rename keeps, as it keeps the bucket's name).
@@ -194,7 +146,10 @@ class HubPipelines:
                     source={
                         "type": "CODEPIPELINE",
                         "buildspec": governance.select_buildspec(
-                            central, monitoring.required_monitors(spec, team), governance.region_copies(spec, team)
+                            central,
+                            monitoring.required_monitors(spec, team),
+                            governance.region_copies(spec, team),
+                            deploy.deploy_configs(spec, team, group),
                         ),
                     },
                     environment={
@@ -207,6 +162,7 @@ class HubPipelines:
                 address,
                 was=was,
             )
+            configs = deploy.action_configurations(spec, team, group)
             stages = [
                 CodepipelineStage(
                     name="Source",
@@ -218,11 +174,7 @@ class HubPipelines:
                             provider="S3",
                             version="1",
                             output_artifacts=["template"],
-                            configuration={
-                                "S3Bucket": pipeline_bucket,
-                                "S3ObjectKey": governance.SOURCE_KEY,
-                                "PollForSourceChanges": "false",
-                            },
+                            configuration=configs["template"],
                         )
                     ],
                 ),
@@ -238,7 +190,7 @@ class HubPipelines:
                             input_artifacts=["template"],
                             output_artifacts=["selected"],
                             namespace=governance.SELECT_NAMESPACE,
-                            configuration={"ProjectName": ref(project, "name")},
+                            configuration={**configs["newest-approved"], "ProjectName": ref(project, "name")},
                         )
                     ],
                 ),
@@ -257,11 +209,7 @@ class HubPipelines:
                             run_order=1,
                             # The approver sees the pin the earlier stages deployed (variables the
                             # select build exported), so what is approved is what was tested.
-                            configuration={
-                                "CustomData": governance.approval_summary(
-                                    central, stage.name, stage.account, governance.staging_stages(spec, team)
-                                )
-                            },
+                            configuration=configs[governance.approval_action_name(stage.name)],
                         )
                     )
                     # After the approval, before the deploy: the pinned package is still exactly
@@ -276,8 +224,8 @@ class HubPipelines:
                             run_order=2,
                             input_artifacts=["selected"],
                             configuration={
+                                **configs[governance.verify_action_name(stage.name)],
                                 "ProjectName": ref(project, "name"),
-                                "EnvironmentVariables": governance.verify_pin_variables(),
                             },
                         )
                     )
@@ -292,22 +240,20 @@ class HubPipelines:
                         input_artifacts=["template", "selected"],
                         role_arn=r["deploy"],
                         region=naming.stage_region(spec, stage.account),
-                        configuration={
-                            "ActionMode": "CREATE_UPDATE",
-                            "StackName": naming.endpoint_stack(spec, team, group),
-                            "TemplatePath": f"template::{governance.ENDPOINT_TEMPLATE}",
-                            "RoleArn": r["endpoint-deployer"],
-                            "ParameterOverrides": json.dumps(
-                                stage_parameters(spec, team, group, stage, r), sort_keys=True
-                            ),
-                        },
+                        # the parameters: the stage's template configuration file, which the select
+                        # step wrote beside the pin (mlgov.platform.deploy)
+                        configuration=configs[f"deploy-{stage.name}"],
                     )
                 )
                 if stage.name in governance.staging_stages(spec, team):
                     # after the deploy, in the stage's region (its account's tests project is there)
                     after = 4 if stage.manual_approval else 2
                     stage_region = naming.stage_region(spec, stage.account)
-                    actions.append(endpoint_tests_action(spec, team, group, stage, r, stage_region, run_order=after))
+                    actions.append(
+                        endpoint_tests_action(
+                            configs[governance.endpoint_tests_action_name(stage.name)], stage, r, stage_region, after
+                        )
+                    )
                 stages.append(CodepipelineStage(name=stage.name, action=actions))
             pipeline = named(
                 Codepipeline(

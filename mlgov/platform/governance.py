@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import json
+import shlex
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -271,7 +272,40 @@ def _region_commands(copy: RegionCopy) -> list[str]:
     ]
 
 
-def select_buildspec(central_group: str, monitors: tuple[str, ...] = (), copies: tuple[RegionCopy, ...] = ()) -> str:
+def deploy_config_file(stage_name: str) -> str:
+    """The template configuration file of a stage's deploy action, in the ``selected`` artifact."""
+    return f"deploy-{stage_name}.json"
+
+
+def _config_command(file: str, parameters: dict[str, Any]) -> str:
+    """The select step's command writing one stage's template configuration file ``file``:
+    ``{"Parameters": ...}`` with the static values as given and every ``Fn::GetParam`` value
+    read by ``jq`` from the pin file it names (``selected.json`` or a region copy), so what the
+    stage deploys comes from the same files the pin covers. Fails unless every value is a string.
+
+    The static values go in as one JSON argument: ``$`` and ``%`` escaped as JSON ``\\u`` codes
+    (Terraform reads ``${`` and ``%{`` in the project's JSON as its own), single-quoted for the shell.
+    """
+    static = {k: v for k, v in parameters.items() if isinstance(v, str)}
+    dynamic = {k: v["Fn::GetParam"] for k, v in parameters.items() if not isinstance(v, str)}
+    files = sorted({f for _artifact, f, _key in dynamic.values()})
+    slots = {f: f"$f{i}" for i, f in enumerate(files)}
+    reads = ", ".join(f"{k}: {slots[f]}[0].{key}" for k, (_artifact, f, key) in sorted(dynamic.items()))
+    text = json.dumps(static, sort_keys=True, separators=(",", ":")).replace("$", "\\u0024").replace("%", "\\u0025")
+    program = (
+        f'{{Parameters: ($p + {{{reads}}})}} | if ([.Parameters[] | select(type != "string")] | length) > 0 '
+        f'then error("{file}: a parameter is not a string") else . end'
+    )
+    slurps = " ".join(f"--slurpfile {slots[f][1:]} {f}" for f in files)
+    return f"jq -e -S -n --argjson p {shlex.quote(text)} {slurps} '{program}' > {file}"
+
+
+def select_buildspec(
+    central_group: str,
+    monitors: tuple[str, ...] = (),
+    copies: tuple[RegionCopy, ...] = (),
+    configs: tuple[tuple[str, dict[str, Any]], ...] = (),
+) -> str:
     """CodeBuild buildspec that writes the NEWEST approved package of a central group.
 
     Sorted by creation time, descending: the newest package, not the oldest the API returns
@@ -289,6 +323,10 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = (), copies:
 
     With ``copies`` (a team with stages in other regions than the hub's), it also writes each
     region's copy of the pin (:class:`RegionCopy`), once S3 has replicated the artifacts there.
+
+    With ``configs`` (``(file, parameters)`` per stage, :func:`mlgov.platform.deploy.deploy_configs`),
+    it then writes each stage's template configuration file (:func:`_config_command`): CodePipeline
+    holds an action configuration value to 1,000 characters, which the parameters pass.
 
     Run again with ``PINNED_ARN`` and ``PINNED_DIGEST`` set (:func:`verify_pin_variables`), it
     re-reads that package instead of the newest and fails unless its pin is byte for byte the
@@ -336,11 +374,12 @@ def select_buildspec(central_group: str, monitors: tuple[str, ...] = (), copies:
     ]
     for copy in copies:
         commands += _region_commands(copy)
+    commands += [_config_command(file, parameters) for file, parameters in configs]
     spec = {
         "version": 0.2,
         "env": {"exported-variables": list(PIN_VARIABLES)},
         "phases": {"build": {"commands": commands}},
-        "artifacts": {"files": [SELECTED_FILE, *(c.file for c in copies)]},
+        "artifacts": {"files": [SELECTED_FILE, *(c.file for c in copies), *(file for file, _ in configs)]},
     }
     return json.dumps(spec, sort_keys=True, indent=2) + "\n"
 

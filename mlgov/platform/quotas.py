@@ -433,6 +433,23 @@ _TABLE = (
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html",
         "allow fewer senders on the queue",
     ),
+    # Every value of a pipeline action's configuration map (ActionDeclaration "configuration":
+    # value length 1 to 1,000); the CloudFormation action's ParameterOverrides "has a maximum size
+    # of 1 kilobyte" (User Guide, CloudFormation deploy action reference), hence the template
+    # configuration file of mlgov.platform.deploy.
+    Quota(
+        "codepipeline_action_configuration_value_chars",
+        "Action configuration value length (ActionConfigurationValue)",
+        1000,
+        False,
+        None,
+        Measure.CHARS,
+        "CodePipeline action configuration value",
+        "ActionDeclaration (AWS CodePipeline API Reference)",
+        "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ActionDeclaration.html",
+        "give the team fewer stages, or shorter stage names: the prod approval's summary names every stage "
+        "whose endpoint tests the pin passed",
+    ),
     Quota(
         "lambda_resource_policy_bytes",
         "Function resource-based policy size (20 KB)",

@@ -1,11 +1,11 @@
 """The size-limited documents of synthesized stacks, for :func:`mlgov.validation.quotas.check_policy_sizes`.
 
 Reads the Terraform JSON that synthesis produced (``{stack name: cdk.tf.json}``) and returns each
-policy, trust policy, event pattern and SCP as ``(kind, account, region, aws_object, name,
-text)``, with Terraform references replaced by the ARN or name they stand for (what AWS will
-receive, as :mod:`mlgov.review.policies` resolves them). A Lambda function's permissions become
-the one resource policy AWS keeps for the function. Used by ``scripts/bench --quotas`` to
-measure real output; validation measures the documents before synthesis.
+policy, trust policy, event pattern, SCP and pipeline action configuration value as ``(kind,
+account, region, aws_object, name, text)``, with Terraform references replaced by the ARN or name
+they stand for (what AWS will receive, as :mod:`mlgov.review.policies` resolves them). A Lambda
+function's permissions become the one resource policy AWS keeps for the function. Used by
+``scripts/bench --quotas`` to measure real output; validation measures the documents before synthesis.
 """
 
 from __future__ import annotations
@@ -64,3 +64,10 @@ def stack_documents(spec: OrgSpec, stacks: dict[str, dict[str, Any]]) -> Iterato
                 {"Version": "2012-10-17", "Id": "default", "Statement": statements}, separators=(",", ":")
             )
             yield ("lambda-policy", account, region, "function", function.rsplit(":", 1)[-1], text)
+        for _, attrs in sorted(resources.get("aws_codepipeline", {}).items()):
+            pipeline = f"pipeline {stack.resolve(attrs['name'])}"
+            for stage in attrs.get("stage") or []:
+                for action in stage.get("action") or []:
+                    for key, value in sorted((action.get("configuration") or {}).items()):
+                        name = f"{action['name']}.{key}"
+                        yield ("action-configuration", account, region, pipeline, name, stack.resolve(value))

@@ -34,6 +34,7 @@ HARD_QUOTAS = frozenset(
         "sns_topic_policy_bytes",
         "sqs_queue_policy_bytes",
         "lambda_resource_policy_bytes",
+        "codepipeline_action_configuration_value_chars",
         "scp_chars",
         "scps_per_target",
         "organization_ous",

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlgov.platform import budgets, catalog, governance, monitoring, naming, network
+from mlgov.platform import budgets, catalog, deploy, governance, monitoring, naming, network
 from mlgov.platform import data as data_facts
 from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
@@ -384,7 +384,9 @@ def quota_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Every COUNT and SIZE quota the spec breaks (one finding per quota), every impossible raise."""
     yield from raise_problems(spec)
     yield from _over(spec, (f for f in count_figures(spec) if f.quota not in CHECKED_ELSEWHERE))
-    yield from check_policy_sizes(spec, inventory_rows(spec) + event_pattern_rows(spec))
+    yield from check_policy_sizes(
+        spec, inventory_rows(spec) + event_pattern_rows(spec) + pipeline_configuration_rows(spec)
+    )
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -403,6 +405,7 @@ DOCUMENT_QUOTAS = {
     "topic-policy": "sns_topic_policy_bytes",
     "queue-policy": "sqs_queue_policy_bytes",
     "lambda-policy": "lambda_resource_policy_bytes",
+    "action-configuration": "codepipeline_action_configuration_value_chars",
 }
 
 Document = tuple[str, str, str, str, str, str]  # (kind, account key, region, AWS object, name, JSON text)
@@ -476,6 +479,21 @@ def event_pattern_rows(spec: OrgSpec) -> list[Document]:
             )
         )
     return rows
+
+
+def pipeline_configuration_rows(spec: OrgSpec) -> list[Document]:
+    """Every configuration value of every action of the hub's deployment pipelines, as size rows:
+    the configurations the hub builds the pipelines from (:func:`mlgov.platform.deploy.action_configurations`)."""
+    if not spec.teams or not spec.keys_in_layer(Layer.hub):
+        return []
+    hub, region = spec.hub, naming.hub_region(spec)
+    return [
+        ("action-configuration", hub, region, f"pipeline {naming.deploy_pipeline(spec, team, group)}", f"{a}.{k}", v)
+        for team, t in spec.teams.items()
+        for group in t.governance.model_package_groups
+        for a, config in deploy.action_configurations(spec, team, group).items()
+        for k, v in config.items()
+    ]
 
 
 def inventory_rows(spec: OrgSpec) -> list[Document]:

@@ -768,7 +768,9 @@ class Journey:
             context={"iam:PassedToService": "cloudformation.amazonaws.com"},
         )
         # The endpoint template, resolved with the pipeline's parameters, says what CloudFormation sends.
-        parameters = json.loads(config.get("ParameterOverrides", "{}"))
+        resolved = monitor_steps.stage_parameters(self, team, group, config, central_package)
+        self.fact(f"{step} (template configuration)", isinstance(resolved, dict), f"no parameters: {resolved}")
+        parameters = resolved if isinstance(resolved, dict) else {}
         template = collector._Template(
             assets.endpoint_template(spec), config.get("StackName", "stack"), region, account_id
         )

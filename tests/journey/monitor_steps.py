@@ -103,7 +103,8 @@ def run_select(
     its selected.json, or its error.
 
     The exported pipeline variables come back under ``"$exported"``, the region copies of the
-    pin, when the build writes some, under ``"$files"`` (by file name)."""
+    pin and the stages' template configuration files, when the build writes some, under
+    ``"$files"`` (by file name)."""
     commands = json.loads(buildspec)["phases"]["build"]["commands"]
     exported = json.loads(buildspec).get("env", {}).get("exported-variables", [])
     probe = [f'printf "%s\\n" "${name}" > exported.{name}' for name in exported]
@@ -130,10 +131,36 @@ def run_select(
             return f"selected.json is not one JSON object with unique keys: {exc}"
         selected["$exported"] = {n: (Path(tmp) / f"exported.{n}").read_text().strip() for n in exported}
         # The region copies of the pin the build wrote beside it (stages in other regions), if any.
-        files = {f.name: json.loads(f.read_text()) for f in sorted(Path(tmp).glob("selected-*.json"))}
+        files = {
+            f.name: json.loads(f.read_text())
+            for pattern in ("selected-*.json", assets.deploy_config_file("*"))
+            for f in sorted(Path(tmp).glob(pattern))
+        }
         if files:
             selected["$files"] = files
         return selected
+
+
+def deploy_parameters(
+    buildspec: str, configuration: dict[str, str], package: str, selected: dict[str, Any] | None = None
+) -> dict[str, Any] | str:
+    """What CloudFormation receives from a deploy action: the ``Parameters`` of the template
+    configuration file its ``TemplateConfiguration`` names, as the select build (``buildspec``,
+    run by :func:`run_select` for ``package``, or its result ``selected``) wrote it into the
+    ``selected`` artifact; or an error. The action's ``ParameterOverrides``, if any, win."""
+    if selected is None:
+        ran = run_select(buildspec, package, "s3://baselines/statistics.json", "s3://baselines/constraints.json")
+        if isinstance(ran, str):
+            return ran
+        selected = ran
+    artifact, _, file = configuration.get("TemplateConfiguration", "").partition("::")
+    if artifact != "selected" or file not in selected.get("$files", {}):
+        return (
+            f"TemplateConfiguration {configuration.get('TemplateConfiguration')!r} names no file the select step wrote"
+        )
+    parameters = dict(selected["$files"][file]["Parameters"])
+    parameters.update(json.loads(configuration.get("ParameterOverrides", "{}")))
+    return parameters
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -151,6 +178,40 @@ def select_buildspec(world, hub_stack, spec, team: str, group: str) -> str | Non
             if attrs.get("name") == name:
                 return (attrs.get("source") or {}).get("buildspec")
     return None
+
+
+def registered_baselines(j, team: str, group: str) -> dict[str, str]:
+    """Where the promotion function put the package's baselines (tests/test_promotion.py): the team's prefix."""
+    source = naming.bucket_name(j.spec, j.hub, j.hub_region, "model-artifacts")
+    return {
+        kind: f"s3://{source}/{naming.artifact_prefix(j.spec, team, group)}/v1/0123456789abcdef/{kind}.json"
+        for kind in ("statistics", "constraints")
+    }
+
+
+_SELECTED: dict[tuple[str, str], dict[str, Any] | str] = {}
+
+
+def stage_selected(j, team: str, group: str, central_package: str) -> dict[str, Any] | str:
+    """The select step's output for the group's package with its registered baselines (the pin,
+    the region copies and the stages' template configuration files), run once per buildspec."""
+    buildspec = select_buildspec(j.w, j.hub_stack, j.spec, team, group)
+    if buildspec is None:
+        return f"select project {naming.select_project(j.spec, team, group)} has no buildspec"
+    if (buildspec, central_package) not in _SELECTED:
+        registered = registered_baselines(j, team, group)
+        _SELECTED[(buildspec, central_package)] = run_select(
+            buildspec, central_package, registered["statistics"], registered["constraints"]
+        )
+    return _SELECTED[(buildspec, central_package)]
+
+
+def stage_parameters(j, team: str, group: str, configuration: dict[str, str], central_package: str) -> dict | str:
+    """What CloudFormation receives from a stage's deploy action (its ``configuration``), or an error."""
+    selected = stage_selected(j, team, group, central_package)
+    if isinstance(selected, str):
+        return selected
+    return deploy_parameters("", configuration, central_package, selected)
 
 
 def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, deployer, central_package: str) -> None:
@@ -173,11 +234,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
         j.fact(step, False, "the pipelines' source zip holds no endpoint template")
         return
     source = naming.bucket_name(spec, j.hub, j.hub_region, "model-artifacts")
-    # Where the promotion function put the baselines (tests/test_promotion.py): the team's prefix.
-    registered = {
-        kind: f"s3://{source}/{naming.artifact_prefix(spec, team, group)}/v1/0123456789abcdef/{kind}.json"
-        for kind in ("statistics", "constraints")
-    }
+    registered = registered_baselines(j, team, group)
     # A stage in another region compares against the same keys in the hub's replica there.
     artifact_bucket = naming.bucket_name(spec, j.hub, region, "model-artifacts")
     baselines = {k: u.replace(f"s3://{source}/", f"s3://{artifact_bucket}/") for k, u in registered.items()}
@@ -185,7 +242,7 @@ def stage_steps(j, tag: str, team: str, group: str, stage, parameters: dict, dep
     if buildspec is None:
         j.fact(step, False, f"select project {naming.select_project(spec, team, group)} has no buildspec")
         return
-    selected = run_select(buildspec, central_package, registered["statistics"], registered["constraints"])
+    selected = stage_selected(j, team, group, central_package)
     if isinstance(selected, str):
         j.fact(step, False, f"select step fails: {selected}")
         return

@@ -19,7 +19,6 @@ Only iam-simulate decides the calls; the facts read the synthesized tree.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mlgov.platform import governance as assets
@@ -85,7 +84,10 @@ def stage_steps(j, tag: str, team: str, group: str, stage, actions: dict, pipeli
     step = f"{tag} 10r {stage.name} model from the {region} copies"
     deploy_action = actions.get(f"deploy-{stage.name}", {})
     config = deploy_action.get("configuration", {})
-    parameters = json.loads(config.get("ParameterOverrides", "{}"))
+    # what CloudFormation receives: the stage's template configuration file, as this select run wrote it
+    resolved = monitor_steps.deploy_parameters(buildspec, config, package, selected)
+    j.fact(step, isinstance(resolved, dict), f"no parameters: {resolved}")
+    parameters = resolved if isinstance(resolved, dict) else {}
     template = collector._Template(assets.endpoint_template(spec), "stack", region, w.account_id(stage.account))
     for key, value in parameters.items():
         if key in template.params:

@@ -28,6 +28,7 @@ import pytest
 
 from mlgov.platform import governance as assets
 from tests.journey.journey import broken_lines
+from tests.journey.monitor_steps import deploy_parameters
 from tests.journey.staging_steps import run_pipeline
 from tests.journey.test_journey import _attr_edit, _policy_edit, drop
 
@@ -147,7 +148,11 @@ def run_endpoint_tests(tree, stacks, moto: str, tmp_path: Path, answer: str) -> 
     import boto3
 
     test, deploy = _staging(_pipeline(stacks))
-    parameters = json.loads(deploy["configuration"]["ParameterOverrides"])
+    project = stacks[FRAUD_HUB]["resource"]["aws_codebuild_project"]["fraud_card_scoring"]
+    group = project["description"].removeprefix("Newest approved package of ")
+    package = f"arn:aws:sagemaker:eu-west-1:{group.rsplit('-', 1)[1]}:model-package/{group}/1"
+    parameters = deploy_parameters(project["source"]["buildspec"], deploy["configuration"], package)
+    assert isinstance(parameters, dict), parameters
     region, endpoint = deploy["region"], parameters["EndpointName"]
     source = tmp_path / "src"
     with zipfile.ZipFile(io.BytesIO(tree[f"stacks/ml-shared-services/{assets.ENDPOINT_SOURCE_ZIP}"])) as archive:
