@@ -15,7 +15,7 @@ from mlgov.synth.incremental import Cache, StackResult
 from mlgov.validation import load_spec
 from tests.conftest import DEFAULT_SPEC, ROOT
 
-KITCHEN_SINK = ROOT / "examples" / "kitchen-sink.yaml"
+KITCHEN_SINK = ROOT / "mlgov" / "examples" / "kitchen-sink.yaml"
 
 
 def _team_refs(spec):
