@@ -7,11 +7,11 @@ The contracts themselves live in pyproject.toml (``[tool.importlinter]``) and ru
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,32 +41,93 @@ def test_the_module_list_covers_every_layer():
     assert "mlgov.modules.app" in names  # the constructs, a plain package folder
 
 
-def _import_statement(name: str) -> str:
-    """``import name``; the constructs after the lazy provider loader, as every entry point
-    imports them (an eager provider import costs ~20 s per interpreter and proves nothing more)."""
-    if name.startswith("mlgov.modules"):
-        return f"from mlgov.synth import provider_loader; provider_loader.install(); import {name}"
-    return f"import {name}"
+# mlgov's third-party dependencies that start no process on import: the one interpreter below
+# loads them before it forks a child per module, so each child pays only for mlgov's own modules
+# (an mlgov import cycle still shows, as every mlgov module is imported first in its child).
+# cdktf, constructs, jsii and the provider start the jsii Node kernel on import: a forked child
+# could not share it, so each child that needs them starts its own, as every entry point does.
+PRELOADED = ("yaml", "jinja2", "click", "pydantic", "boto3", "botocore.session", "botocore.client")
+
+_FORK_EACH = """
+import importlib, json, os, sys, traceback
+for dependency in json.loads(sys.argv[1]):
+    importlib.import_module(dependency)
+assert not [m for m in sys.modules if m == "mlgov" or m.startswith("mlgov.")]
+def child(name):
+    try:
+        if name.startswith("mlgov.modules"):
+            # The constructs after the lazy provider loader, as every entry point imports them
+            # (an eager provider import costs ~20 s per interpreter and proves nothing more).
+            from mlgov.synth import provider_loader
+            provider_loader.install()
+        importlib.import_module(name)
+    except BaseException:
+        sys.stderr.write(name + ": " + traceback.format_exc().strip().splitlines()[-1] + "\\n")
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+names, running, failed = json.loads(sys.argv[2]), {}, []
+while names or running:
+    while names and len(running) < 2:
+        name = names.pop(0)
+        pid = os.fork()
+        if pid == 0:
+            child(name)
+        running[pid] = name
+    pid, status = os.wait()
+    if status != 0:
+        failed.append(running[pid])
+    del running[pid]
+print(json.dumps(sorted(failed)))
+"""
+
+
+def _import_each_in_its_own_process(names: list[str]) -> tuple[list[str], str]:
+    """(modules that failed to import, their errors): one forked child per module, two at a time."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    run = subprocess.run(
+        [sys.executable, "-c", _FORK_EACH, json.dumps(PRELOADED), json.dumps(names)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout), run.stderr
 
 
 @pytest.mark.slow
-def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
-    env = dict(os.environ, PYTHONPATH=str(ROOT), JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+def test_every_module_imports_on_its_own_in_a_fresh_process():
+    failed, errors = _import_each_in_its_own_process(_modules())
+    assert failed == [], errors
 
-    def fresh_import(name: str) -> tuple[str, int, str]:
-        run = subprocess.run(
-            [sys.executable, "-c", _import_statement(name)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+
+@pytest.mark.slow
+def test_an_import_cycle_fails_in_its_own_process(tmp_path):
+    # GIVEN a copy of the package where the spec model imports the CLI, which imports the model
+    copy = tmp_path / "mlgov"
+    shutil.copytree(ROOT / "mlgov", copy, ignore=shutil.ignore_patterns("__pycache__", "seed", "examples"))
+    model = copy / "spec" / "model.py"
+    model.write_text(
+        model.read_text().replace(
+            "from __future__ import annotations\n",
+            "from __future__ import annotations\n\nfrom mlgov.cli import cli as _cycle\n",
+            1,
         )
-        return name, run.returncode, run.stderr.strip().splitlines()[-1:]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        failed = [(n, err) for n, code, err in pool.map(fresh_import, _modules()) if code != 0]
-    assert failed == []
+    )
+    # WHEN the modules import one per process from the copy, THEN the cycle is named
+    env_root = tmp_path
+    names = ["mlgov.spec.model", "mlgov.platform.naming"]
+    run = subprocess.run(
+        [sys.executable, "-c", _FORK_EACH, json.dumps(PRELOADED), json.dumps(names)],
+        cwd=env_root,
+        env=dict(os.environ, PYTHONPATH=str(env_root)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "mlgov.spec.model" in json.loads(run.stdout), run.stderr
 
 
 @pytest.fixture(scope="module")
