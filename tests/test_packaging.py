@@ -221,6 +221,7 @@ Resources:
         RestrictPublicBuckets: true
 """
 # `mlgov check`'s tools as the checkout has them (the pipelines' install step needs the network).
+REVIEW_STEP = "The review gates (IAM review, cfn-lint, checkov)"
 REVIEW_TOOLS = {
     "MLGOV_CHECKOV": str(ROOT / ".venv-checkov/bin/checkov"),
     "MLGOV_NODE_MODULES": str(ROOT / "node_modules"),
@@ -320,10 +321,15 @@ def test_init_an_own_template_and_the_generated_pipelines_steps_in_a_user_repo(i
     assert ran == 3  # synth --check, check (IAM review, cfn-lint, checkov), affected
     assert "stacks=[]" in (tmp_path / "gh-output").read_text()  # nothing changed since the base
 
-    # GitLab: the parent's select job (its before_script pins the same version).
+    # GitLab: the parent's select job (its before_script pins the same version). Its first lines
+    # are, word for word, the GitHub steps run above (synth --check, the review gates; neither
+    # reads a CI variable): they are held equal, not run twice. The rest runs here.
     pipeline = yaml.safe_load((repo / "generated/ci/gitlab/mlgov-plan-apply.gitlab-ci.yml").read_text())
     assert pipeline["default"]["before_script"] == [install["run"]]
-    script = "\n".join(pipeline["mlgov-affected"]["script"])
+    lines = pipeline["mlgov-affected"]["script"]
+    ran_on_github = [s["run"].strip() for s in steps if s.get("name") in ("generated/ matches the spec", REVIEW_STEP)]
+    assert lines[: len(ran_on_github)] == ran_on_github and len(ran_on_github) == 2, (lines, ran_on_github)
+    script = "\n".join(lines[len(ran_on_github) :])
     assert set(pipeline["mlgov-affected"]["variables"]) == set(REVIEW_TOOLS)
     stub = dict(env, CI_MERGE_REQUEST_DIFF_BASE_SHA=base, CI_COMMIT_BEFORE_SHA=base, **REVIEW_TOOLS)
     done = _bash(script, repo, stub)
