@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlgov.platform import bootstrap, naming
 from mlgov.platform.iam import arns
@@ -46,6 +47,10 @@ from tests.journey.world import Role, World
 ADMINISTRATOR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # An issuer whose sub and aud keys iam-simulate knows (sts:AssumeRoleWithWebIdentity's condition keys).
 STAND_IN = "cognito-identity.amazonaws.com"
+# iam-simulate treats kms:EncryptionContext:<key> as not applicable to kms:Decrypt (it ignores the
+# key, so every condition on it fails): the documents and the request name it as a single-valued
+# string key of kms:Decrypt it knows instead, with the same operators and values.
+KMS_STAND_IN = "kms:EncryptionAlgorithm"
 
 
 def member_document(
@@ -89,6 +94,10 @@ def plan_documents(world: World, account_id: str) -> tuple[dict, dict]:
         member_document(world.tree, account_id, "PlanRole:AssumeRolePolicyDocument"),
         member_document(world.tree, account_id, f"PlanRole:Policies/{iam_bootstrap.PLAN_POLICY_NAME}"),
     )
+
+
+def _kms_stand_in(document: Any) -> Any:
+    return json.loads(json.dumps(document).replace(iam_bootstrap.STATE_CONTEXT_KEY, KMS_STAND_IN))
 
 
 def plan_role(world: World, account_id: str) -> str:
@@ -280,19 +289,28 @@ def violations(world: World, hops: Hops) -> list[str]:
 
 def plan_role_requests(world: World, account_id: str) -> list[tuple[str, bool, iam.Request]]:
     """The plan role of ``account_id`` read against the tree: it reads and lists the state (its own
-    policy and the state bucket's), and even with AdministratorAccess attached beside its own policy
+    policy and the state bucket's) and decrypts it through S3 (the state key's policy), not another
+    bucket's objects under the same key, and even with AdministratorAccess attached beside its own policy
     it writes nothing: no role created, no object put (the state's or another bucket's), no role
     assumed (the account's Terraform role, whose trust would otherwise be the only guard)."""
     spec = world.spec
     mgmt = iam_bootstrap.management_id(spec)
     state = spec.terraform.state
-    trust, policy = plan_documents(world, account_id)
+    trust, policy = _kms_stand_in(plan_documents(world, account_id))
     bucket_policy = management_document(world.tree, "aws_s3_bucket_policy", "terraform_state", "policy")
     state_object = f"{arns.objects(state.bucket, state.key_prefix)[:-1]}some-stack.tfstate"
     as_is = Role(naming.terraform_plan_role(spec), account_id, plan_role(world, account_id), trust, {"plan": policy})
     widened = Role(as_is.name, account_id, as_is.arn, trust, {"plan": policy, "AdministratorAccess": ADMINISTRATOR})
     apply_trust = targets(world)[apply_role(world, account_id)][1]
     other_bucket = f"arn:aws:s3:::{spec.organization.name}-not-the-state-{account_id}/data.csv"
+    key_policy = _kms_stand_in(management_document(world.tree, "aws_kms_key", "terraform_state", "policy"))
+    key = arns.arn("kms", state.region, mgmt, "key/00000000-0000-0000-0000-000000000000")
+    state_bucket = arns.bucket(state.bucket)
+
+    def via(s3_arn: str) -> dict[str, str]:
+        """S3's call to KMS for an object of ``s3_arn`` (the bucket's ARN: it has an S3 Bucket Key)."""
+        return {"kms:ViaService": f"s3.{state.region}.amazonaws.com", KMS_STAND_IN: s3_arn}
+
     checks = [
         ("reads the state", True, as_is, "s3:GetObject", state_object, mgmt, {"resource_policy": bucket_policy}),
         (
@@ -303,6 +321,24 @@ def plan_role_requests(world: World, account_id: str) -> list[tuple[str, bool, i
             arns.bucket(state.bucket),
             mgmt,
             {"resource_policy": bucket_policy, "context": {"s3:prefix": f"{state.key_prefix}/"}},
+        ),
+        (
+            "decrypts the state",
+            True,
+            as_is,
+            "kms:Decrypt",
+            key,
+            mgmt,
+            {"resource_policy": key_policy, "context": via(state_bucket)},
+        ),
+        (
+            "decrypts another bucket's objects",
+            False,
+            as_is,
+            "kms:Decrypt",
+            key,
+            mgmt,
+            {"resource_policy": key_policy, "context": via(f"arn:aws:s3:::{spec.organization.name}-other-bucket")},
         ),
         ("writes the state", False, widened, "s3:PutObject", state_object, mgmt, {"resource_policy": bucket_policy}),
         ("writes another bucket", False, widened, "s3:PutObject", other_bucket, account_id, {}),

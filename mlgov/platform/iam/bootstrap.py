@@ -205,10 +205,25 @@ def plan_statements(spec: OrgSpec) -> list[dict[str, Any]]:
             "DecryptState",
             actions.KMS_DECRYPT,
             arns.arn("kms", state.region, management_id(spec), "key/*"),
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{state.region}.amazonaws.com"}},
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{state.region}.amazonaws.com"},
+                "StringLike": {STATE_CONTEXT_KEY: state_context(spec)},
+            },
         ),
         policy.statement("DenyWrites", PLAN_DENIED_ACTIONS, "*", effect="Deny"),
     ]
+
+
+# S3 names the bucket (with an S3 Bucket Key, as the state bucket has) or the object in the
+# encryption context of every data key it asks KMS for: the plan role decrypts the state's objects
+# only, not whatever else the account's keys protect. See "Encryption context" in
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+STATE_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+
+
+def state_context(spec: OrgSpec) -> list[str]:
+    state = spec.terraform.state
+    return [arns.bucket(state.bucket), arns.objects(state.bucket, state.key_prefix)]
 
 
 def plan_policy_json(spec: OrgSpec) -> str:
@@ -289,7 +304,7 @@ def state_key_statements(spec: OrgSpec) -> list[dict[str, Any]]:
             actions.KMS_DECRYPT,
             "*",
             principals={"AWS": "*"},
-            conditions=through_s3(_plan_roles(spec)),
+            conditions={**through_s3(_plan_roles(spec)), "StringLike": {STATE_CONTEXT_KEY: state_context(spec)}},
         ),
     ]
 
