@@ -174,6 +174,27 @@ def test_on_gitlab_only_the_apply_branch_applies_and_every_branch_plans(default_
     }
 
 
+def test_both_deliveries_create_the_same_plan_role(tree, default_spec):
+    from mlgov.review import policies as collector
+
+    # GIVEN the bootstrap's Terraform stack and its CloudFormation management template
+    stack = json.loads(tree[bootstrap.TERRAFORM_STACK])["resource"]
+    cfn = collector.parse_template(tree[bootstrap.MANAGEMENT_TEMPLATE].decode())["Resources"]["PlanRole"]["Properties"]
+    member = collector.parse_template(tree[bootstrap.MEMBER_TEMPLATE].decode())["Resources"]["PlanRole"]["Properties"]
+    role = stack["aws_iam_role"]["terraform_plan"]
+    # THEN both name the role alike, attach ReadOnlyAccess (and nothing more) and carry the same documents
+    assert role["name"] == cfn["RoleName"] == member["RoleName"] == naming.terraform_plan_role(default_spec)
+    attached = [
+        a["policy_arn"] for a in stack["aws_iam_role_policy_attachment"].values() if "terraform_plan" in a["role"]
+    ]
+    assert attached == cfn["ManagedPolicyArns"] == member["ManagedPolicyArns"] == [iam_bootstrap.READ_ONLY_POLICY]
+    assert json.loads(role["assume_role_policy"]) == cfn["AssumeRolePolicyDocument"]
+    (inline,) = cfn["Policies"]
+    assert [p["PolicyName"] for p in member["Policies"]] == [inline["PolicyName"]]
+    assert json.loads(stack["aws_iam_role_policy"]["terraform_plan"]["policy"]) == inline["PolicyDocument"]
+    assert member["Policies"][0]["PolicyDocument"] == inline["PolicyDocument"]  # no account in it
+
+
 def _cfn_files(tree: dict[str, bytes], root: Path) -> list[Path]:
     paths = []
     for rel in (bootstrap.MEMBER_TEMPLATE, bootstrap.MANAGEMENT_TEMPLATE):
