@@ -401,6 +401,7 @@ class Doctor:
                     continue
                 check, role_session = self._terraform_role(key)
                 checks.append(check)
+                checks.append(self._plan_role(key, role_session))
                 role_sessions[key] = role_session
             checks += self._connections(role_sessions.get(self.spec.hub))
             for key in sorted(k for k, a in self.spec.accounts.items() if a.source is not None):
@@ -677,6 +678,23 @@ class Doctor:
             if not is_denied(exc):  # a role without iam:GetRole on itself is still a role
                 raise
         return Check(name, True, arn), assumed
+
+    def _plan_role(self, key: str, session: boto3.Session | None) -> Check:
+        """The account's read-only plan role exists (the CI's plan and drift jobs assume it; the
+        bootstrap creates it beside the Terraform role), looked up as that account's Terraform role."""
+        account_id = self.spec.accounts[key].id
+        role = naming.terraform_plan_role(self.spec)
+        name = f"plan role {role} exists in {key} ({account_id})"
+        fix = f"create role {role} in {account_id}: deploy the bootstrap (generated/bootstrap/, docs/day-zero.md)"
+        if session is None:
+            return Check(name, False, f"skipped: cannot assume the terraform role in {key}", "fix that role first")
+        try:
+            self.client("iam", None, session).get_role(RoleName=role)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                return Check(name, False, "role does not exist", fix)
+            raise
+        return Check(name, True, f"arn:aws:iam::{account_id}:role/{role}")
 
     def _list_connections(self, client: Any) -> list[dict[str, Any]]:
         """Every connection of one account and region (botocore has no paginator for them)."""

@@ -124,6 +124,19 @@ def test_unknown_ref_is_one_clear_error(repo: Path) -> None:
         affecting.affected(repo / "generated", "no-such-ref")
 
 
+def test_the_plan_role_comes_from_the_manifest(default_spec) -> None:
+    # GIVEN the synthesized manifest THEN each stack names its account's plan role, which affected passes on
+    from mlgov.platform.manifest import manifest as manifest_of
+
+    (entry, *_) = manifest_of(default_spec)["stacks"]
+    assert entry["plan_role_arn"] == f"arn:aws:iam::{entry['account_id']}:role/mlgov-terraform-plan"
+    assert affecting._plan_role_arn(entry) == entry["plan_role_arn"]
+    assert (
+        affecting._plan_role_arn({**entry, "plan_role_arn": "arn:aws:iam::1:role/other"}) == "arn:aws:iam::1:role/other"
+    )
+    assert affecting._plan_role_arn({}) == ""
+
+
 def test_rank_cycle_is_reported() -> None:
     with pytest.raises(MlgovError, match="cycle"):
         stack_ranks({"stacks": [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}]})
@@ -138,6 +151,8 @@ def test_cli_json_and_text(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = json.loads(result.output)
     assert doc["plan"] == ["dev-a"] and doc["destroy"] == [] and doc["ranks"] == [2]
     assert doc["stacks"][0]["role_arn"].endswith(":role/mlgov-terraform")
+    # (this manifest predates the plan role: its name follows the Terraform role's)
+    assert doc["stacks"][0]["plan_role_arn"] == doc["stacks"][0]["role_arn"] + "-plan"
     text = CliRunner().invoke(cli, ["affected", "--since", "HEAD"]).output
     assert text.splitlines()[0].split() == ["changed", "rank", "2", "dev-a"]
     bad = CliRunner().invoke(cli, ["affected", "--since", "nope"])

@@ -9,6 +9,7 @@ the journey's day-zero step (tests/journey/day_zero_steps.py, tests/journey/test
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 from pathlib import Path
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 
 from mlgov.cli import cli
 from mlgov.errors import SpecError
-from mlgov.platform import bootstrap
+from mlgov.platform import bootstrap, naming
 from mlgov.platform.iam import bootstrap as iam_bootstrap
 from mlgov.spec.located import load_yaml
 from mlgov.validation import parse_spec
@@ -101,7 +102,7 @@ def test_lifecycle_mistakes_are_one_line_each(edit, expected):
 # -- the bootstrap ---------------------------------------------------------------------------
 
 
-def test_terraform_role_trusts_only_the_management_pipeline_and_the_repository(default_spec):
+def test_terraform_role_trusts_only_the_management_pipeline_and_the_apply_environment(default_spec):
     trust = iam_bootstrap.terraform_trust(default_spec, "440000000005")
     (pipeline, ci) = trust["Statement"]
     assert pipeline["Principal"] == {"AWS": ["arn:aws:iam::110000000001:root", "arn:aws:iam::440000000005:root"]}
@@ -115,11 +116,27 @@ def test_terraform_role_trusts_only_the_management_pipeline_and_the_repository(d
     }
     host = "token.actions.githubusercontent.com"
     assert ci["Principal"] == {"Federated": f"arn:aws:iam::440000000005:oidc-provider/{host}"}
+    # no pull request's token, no drift environment's: those plan with the plan role
+    assert ci["Condition"] == {
+        "StringEquals": {
+            f"{host}:aud": "sts.amazonaws.com",
+            f"{host}:sub": ["repo:northwind/ml-platform:environment:mlgov-apply"],
+        }
+    }
+
+
+def test_plan_role_trusts_pull_requests_and_the_drift_environment(default_spec):
+    trust = iam_bootstrap.plan_trust(default_spec, "440000000005")
+    (pipeline, ci) = trust["Statement"]
+    assert pipeline["Principal"] == {"AWS": "arn:aws:iam::110000000001:root"}
+    assert pipeline["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::110000000001:role/mlgov-terraform"]}
+    }
+    host = "token.actions.githubusercontent.com"
     assert ci["Condition"] == {
         "StringEquals": {
             f"{host}:aud": "sts.amazonaws.com",
             f"{host}:sub": [
-                "repo:northwind/ml-platform:environment:mlgov-apply",
                 "repo:northwind/ml-platform:environment:mlgov-drift",
                 "repo:northwind/ml-platform:pull_request",
             ],
@@ -137,7 +154,45 @@ def test_terraform_role_trusts_only_the_management_pipeline_and_the_repository(d
             )
         }
     )
-    assert "repo:northwind/ml-platform:environment:mlgov-drift" not in iam_bootstrap.oidc_subjects(off)
+    assert iam_bootstrap.plan_subjects(off) == ["repo:northwind/ml-platform:pull_request"]
+
+
+def test_on_gitlab_only_the_apply_branch_applies_and_every_branch_plans(default_spec):
+    ci = default_spec.terraform.ci.model_copy(update={"provider": "gitlab", "repository": "northwind/ml/platform"})
+    gitlab = default_spec.model_copy(update={"terraform": default_spec.terraform.model_copy(update={"ci": ci})})
+    (_, apply) = iam_bootstrap.terraform_trust(gitlab, "440000000005")["Statement"]
+    assert apply["Condition"] == {
+        "StringEquals": {
+            "gitlab.com:aud": "sts.amazonaws.com",
+            "gitlab.com:sub": ["project_path:northwind/ml/platform:ref_type:branch:ref:main"],
+        }
+    }
+    (_, plan) = iam_bootstrap.plan_trust(gitlab, "440000000005")["Statement"]
+    assert plan["Condition"] == {
+        "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"gitlab.com:sub": ["project_path:northwind/ml/platform:ref_type:branch:ref:*"]},
+    }
+
+
+def test_both_deliveries_create_the_same_plan_role(tree, default_spec):
+    from mlgov.review import policies as collector
+
+    # GIVEN the bootstrap's Terraform stack and its CloudFormation management template
+    stack = json.loads(tree[bootstrap.TERRAFORM_STACK])["resource"]
+    cfn = collector.parse_template(tree[bootstrap.MANAGEMENT_TEMPLATE].decode())["Resources"]["PlanRole"]["Properties"]
+    member = collector.parse_template(tree[bootstrap.MEMBER_TEMPLATE].decode())["Resources"]["PlanRole"]["Properties"]
+    role = stack["aws_iam_role"]["terraform_plan"]
+    # THEN both name the role alike, attach ReadOnlyAccess (and nothing more) and carry the same documents
+    assert role["name"] == cfn["RoleName"] == member["RoleName"] == naming.terraform_plan_role(default_spec)
+    attached = [
+        a["policy_arn"] for a in stack["aws_iam_role_policy_attachment"].values() if "terraform_plan" in a["role"]
+    ]
+    assert attached == cfn["ManagedPolicyArns"] == member["ManagedPolicyArns"] == [iam_bootstrap.READ_ONLY_POLICY]
+    assert json.loads(role["assume_role_policy"]) == cfn["AssumeRolePolicyDocument"]
+    (inline,) = cfn["Policies"]
+    assert [p["PolicyName"] for p in member["Policies"]] == [inline["PolicyName"]]
+    assert json.loads(stack["aws_iam_role_policy"]["terraform_plan"]["policy"]) == inline["PolicyDocument"]
+    assert member["Policies"][0]["PolicyDocument"] == inline["PolicyDocument"]  # no account in it
 
 
 def _cfn_files(tree: dict[str, bytes], root: Path) -> list[Path]:
@@ -172,9 +227,10 @@ def test_the_bootstrap_trusts_are_counted_by_the_quota_model():
     data = yaml.safe_load((ROOT / "org.yaml").read_text())
     data["terraform"]["ci"]["repository"] = "northwind/" + "/".join(["platform-group"] * 60)
     lines = problems_of(spec_text(data))
-    # THEN validate says so, naming the bootstrap's roles (the StackSet's in each member account)
+    # THEN validate says so, naming the bootstrap's largest trust first: the plan role's, which names
+    # the repository twice (pull requests, the drift environment)
     (line,) = [line for line in lines if "iam_role_trust_policy_chars" in line]
-    assert "mlgov-terraform bootstrap/cloudformation/terraform-role.yaml@" in line and "> 2,048" in line
+    assert "mlgov-terraform-plan bootstrap:aws_iam_role.terraform_plan" in line and "> 2,048" in line
     # AND the same spec with the default repository is within the quota
     assert not [
         line for line in problems_of(spec_text(yaml.safe_load((ROOT / "org.yaml").read_text()))) if "quota" in line
@@ -308,6 +364,8 @@ def test_cloudformation_bootstrap_applies_and_the_stackset_gives_each_member_its
         role = iam_client.get_role(RoleName=default_spec.terraform.role_name)["Role"]
         management_id = iam_bootstrap.management_id(default_spec)
         assert role["AssumeRolePolicyDocument"] == iam_bootstrap.terraform_trust(default_spec, management_id)
+        # AND the read-only plan role beside it: its trust, ReadOnlyAccess and the inline policy
+        _assert_plan_role(iam_client, default_spec, management_id)
 
         # WHEN the template's StackSet is created as the template declares it (service-managed,
         # automatic deployment) and its instances deployed. moto deploys a service-managed
@@ -348,3 +406,18 @@ def test_cloudformation_bootstrap_applies_and_the_stackset_gives_each_member_its
         assert _unordered(member_role["AssumeRolePolicyDocument"]) == _unordered(
             iam_bootstrap.terraform_trust(default_spec, member_id)
         )
+        # AND the same plan role as the management account's
+        _assert_plan_role(member_iam, default_spec, member_id)
+
+
+def _assert_plan_role(client, spec, account_id: str) -> None:
+    """The plan role in ``account_id`` as the bootstrap describes it (:mod:`mlgov.platform.iam.bootstrap`):
+    its trust and inline policy (moto's CloudFormation attaches no AWS managed policy, so ReadOnlyAccess,
+    like the Terraform role's AdministratorAccess, is held by cfn-lint and the template tests only)."""
+    name = naming.terraform_plan_role(spec)
+    role = client.get_role(RoleName=name)["Role"]
+    assert _unordered(role["AssumeRolePolicyDocument"]) == _unordered(iam_bootstrap.plan_trust(spec, account_id))
+    inline = client.get_role_policy(RoleName=name, PolicyName=iam_bootstrap.PLAN_POLICY_NAME)["PolicyDocument"]
+    if isinstance(inline, str):  # moto's CloudFormation stores the template's mapping as its Python repr
+        inline = ast.literal_eval(inline)
+    assert _unordered(inline) == _unordered(json.loads(iam_bootstrap.plan_policy_json(spec)))

@@ -170,22 +170,51 @@ def test_the_bootstrap_is_reviewed_and_a_broken_copy_is_flagged():
     ids = sorted(p.id for p in policies if p.id.startswith("bootstrap/"))
     assert ids == [
         "bootstrap/cloudformation/management.yaml:AccessLogBucketPolicy",
+        "bootstrap/cloudformation/management.yaml:PlanRole:AssumeRolePolicyDocument",
+        "bootstrap/cloudformation/management.yaml:PlanRole:Policies/terraform-plan",
         "bootstrap/cloudformation/management.yaml:StateBucketPolicy",
         "bootstrap/cloudformation/management.yaml:StateKey",
         "bootstrap/cloudformation/management.yaml:TerraformRole:AssumeRolePolicyDocument",
+        "bootstrap/cloudformation/terraform-role.yaml:PlanRole:AssumeRolePolicyDocument",
+        "bootstrap/cloudformation/terraform-role.yaml:PlanRole:Policies/terraform-plan",
         "bootstrap/cloudformation/terraform-role.yaml:TerraformRole:AssumeRolePolicyDocument",
         "bootstrap/terraform:aws_iam_role.terraform:assume_role_policy",
+        "bootstrap/terraform:aws_iam_role.terraform_plan:assume_role_policy",
+        "bootstrap/terraform:aws_iam_role_policy.terraform_plan:policy",
         "bootstrap/terraform:aws_kms_key.terraform_state:policy",
         "bootstrap/terraform:aws_s3_bucket_policy.access_logs:policy",
         "bootstrap/terraform:aws_s3_bucket_policy.terraform_state:policy",
     ]
-    # WHEN a copy of the member trust misspells the web identity action and one of the state
-    # bucket's policy names an unknown condition key THEN the review flags each
+    # WHEN a copy of the member trust misspells the web identity action, one of the state bucket's
+    # policy names an unknown condition key and one of the plan role's policy an unknown action
+    # THEN the review flags each
     need(iam.unavailable())
     by_id = {p.id: p for p in policies}
+    member = "bootstrap/cloudformation/terraform-role.yaml"
     trust = json.loads(
-        json.dumps(by_id[ids[4]].document).replace("AssumeRoleWithWebIdentity", "AssumeRoleWithWebldentity")
+        json.dumps(by_id[f"{member}:TerraformRole:AssumeRolePolicyDocument"].document).replace(
+            "AssumeRoleWithWebIdentity", "AssumeRoleWithWebldentity"
+        )
     )
-    bucket = json.loads(json.dumps(by_id[ids[8]].document).replace("aws:PrincipalOrgID", "aws:PrincipalOrganizationID"))
-    findings = iam.validate([("trust", "trust", trust), ("bucket", "resource", bucket)])
-    assert {(f.policy, f.code) for f in findings} == {("trust", "unknown-action"), ("bucket", "unknown-key")}
+    bucket = json.loads(
+        json.dumps(by_id["bootstrap/terraform:aws_s3_bucket_policy.terraform_state:policy"].document).replace(
+            "aws:PrincipalOrgID", "aws:PrincipalOrganizationID"
+        )
+    )
+    plan = json.loads(
+        json.dumps(by_id[f"{member}:PlanRole:Policies/terraform-plan"].document).replace("s3:GetObject", "s3:GetObjekt")
+    )
+    findings = iam.validate([("trust", "trust", trust), ("bucket", "resource", bucket), ("plan", "identity", plan)])
+    assert {(f.policy, f.code) for f in findings} == {
+        ("trust", "unknown-action"),
+        ("bucket", "unknown-key"),
+        ("plan", "unknown-action"),
+    }
+    # AND the untouched documents pass
+    assert not iam.validate(
+        [
+            (i, "identity" if "Policies/" in i or "aws_iam_role_policy" in i else "trust", by_id[i].document)
+            for i in ids
+            if "PlanRole" in i or "terraform_plan" in i
+        ]
+    )

@@ -130,8 +130,11 @@ def load_text(text: str):
     return parse_spec(load_yaml(text, "<test>"))
 
 
-def make_prerequisites(ids: dict[str, str], *, skip_role_in: str | None = None) -> None:
-    """Everything doctor checks, in place (optionally without the role in one account)."""
+def make_prerequisites(
+    ids: dict[str, str], *, skip_role_in: str | None = None, skip_plan_role_in: str | None = None
+) -> None:
+    """Everything doctor checks, in place (optionally without the Terraform role, or only without the
+    plan role, in one account)."""
     org = boto3.client("organizations", region_name="us-east-1")
     org.enable_aws_service_access(ServicePrincipal="servicecatalog.amazonaws.com")
     org.register_delegated_administrator(
@@ -141,7 +144,7 @@ def make_prerequisites(ids: dict[str, str], *, skip_role_in: str | None = None) 
     make_state_bucket(ids, versioned=True, encrypted=True)
     for key in ("management", "ml_shared_services", "ml_dev_fraud", "ml_test", "ml_prod"):
         if key != skip_role_in:
-            make_role(ids[key])
+            make_role(ids[key], plan_role=key != skip_plan_role_in)
 
 
 def make_state_bucket(ids: dict[str, str], *, versioned: bool, encrypted: bool) -> None:
@@ -192,8 +195,9 @@ def make_state_bucket(ids: dict[str, str], *, versioned: bool, encrypted: bool) 
         )
 
 
-def make_role(account_id: str) -> None:
-    """Create mlgov-terraform in an account, acting from inside it (moto switches account on AssumeRole)."""
+def make_role(account_id: str, *, plan_role: bool = True) -> None:
+    """Create mlgov-terraform (and its plan role, mlgov-terraform-plan) in an account, acting from
+    inside it (moto switches account on AssumeRole)."""
     creds = boto3.client("sts", region_name="eu-west-1").assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
     )["Credentials"]
@@ -214,6 +218,8 @@ def make_role(account_id: str) -> None:
         ],
     }
     iam.create_role(RoleName="mlgov-terraform", AssumeRolePolicyDocument=json.dumps(trust))
+    if plan_role:
+        iam.create_role(RoleName="mlgov-terraform-plan", AssumeRolePolicyDocument=json.dumps(trust))
 
 
 @pytest.fixture
@@ -389,8 +395,29 @@ def test_doctor_passes_when_every_prerequisite_is_in_place(aws_env, tmp_path, co
         f"[pass] terraform role can be assumed in ml-prod ({ids['ml_prod']}): "
         f"arn:aws:iam::{ids['ml_prod']}:role/mlgov-terraform" in lines
     )
+    assert f"[pass] plan role mlgov-terraform-plan exists in ml-prod ({ids['ml_prod']}): " in "\n".join(lines)
     assert "[pass] no CodeConnections in the hub wait for the console handshake: none pending" in lines
-    assert lines[-1] == "20/20 checks pass"
+    assert lines[-1] == "25/25 checks pass"
+
+
+def test_doctor_reports_a_missing_plan_role(aws_env, tmp_path, connections):
+    with mock_aws():
+        ids = build_org()
+        # GIVEN every prerequisite but the read-only plan role in ml-prod (its Terraform role is there)
+        make_prerequisites(ids, skip_plan_role_in="ml_prod")
+        connections.append({"Connections": []})
+        path = tmp_path / "org.yaml"
+        path.write_text(spec_text(ids))
+        result = CliRunner().invoke(cli, ["doctor", str(path)])
+    # THEN doctor names the missing role and how to create it, and only that check fails
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert f"[FAIL] plan role mlgov-terraform-plan exists in ml-prod ({ids['ml_prod']}): role does not exist" in lines
+    assert (
+        f"       fix: create role mlgov-terraform-plan in {ids['ml_prod']}: deploy the bootstrap "
+        "(generated/bootstrap/, docs/day-zero.md)"
+    ) in lines
+    assert lines[-1] == "24/25 checks pass"
 
 
 def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, connections):
@@ -431,7 +458,7 @@ def test_doctor_lists_each_missing_prerequisite_with_its_fix(aws_env, tmp_path, 
     ]
     for line in expected:
         assert line in out.splitlines(), f"missing line: {line}\n{out}"
-    assert out.splitlines()[-1] == "10/20 checks pass"
+    assert out.splitlines()[-1] == "14/25 checks pass"
 
 
 def test_doctor_reports_a_dev_accounts_pending_connection_with_the_handshake(aws_env, tmp_path, connections):
@@ -583,7 +610,7 @@ def test_doctor_checks_stacksets_only_when_the_spec_uses_them(aws_env, tmp_path,
         "member.org.stacksets.cloudformation.amazonaws.com",
     ]
     assert "       fix: run `aws cloudformation activate-organizations-access` in the management account" in lines
-    assert lines[-1] == "20/22 checks pass"
+    assert lines[-1] == "25/27 checks pass"
 
 
 # --- spec edits ----------------------------------------------------------------------------

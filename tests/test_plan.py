@@ -165,3 +165,44 @@ def test_every_kitchen_sink_stack_plans_offline(tf_cli_config, tmp_path):
     assert result.exit_code == 0, result.output
     planned = sorted(p.parent.name for p in (tmp_path / "plans").glob(f"*/{planning.PLAN_JSON}"))
     assert planned == stacks, result.output
+
+
+def test_plan_role_needs_a_real_plan(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["plan", "--offline", "--plan-role", "--stacks-dir", str(GENERATED), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --plan-role plans with the environment's AWS credentials: it needs a real plan (got --offline)"
+    ]
+
+
+@pytest.mark.slow  # starts terraform
+def test_plan_role_workspace_assumes_no_role_in_any_provider(tf_cli_config, tmp_path):
+    from mlgov.review import terraform
+
+    # GIVEN a stack with its own provider and an aliased one (a dev stack's other region), both
+    # assuming the Terraform role
+    stack = tmp_path / "stack"
+    shutil.copytree(GENERATED / "management", stack)
+    doc = json.loads((stack / "cdk.tf.json").read_text())
+    (own,) = doc["provider"]["aws"]
+    assert own["assume_role"][0]["role_arn"].endswith(":role/mlgov-terraform")
+    doc["provider"]["aws"].append(dict(own, alias="eu_central_1", region="eu-central-1"))
+    (stack / "cdk.tf.json").write_text(json.dumps(doc))
+    # WHEN a plan-role workspace is made of it (the CI's plan jobs: credentials of the plan role)
+    ws = terraform.Workspace(stack, tmp_path / "ws", tf_cli_config, offline=False, plan_role=True)
+    override = json.loads((tmp_path / "ws" / terraform.PLAN_ROLE_OVERRIDE_NAME).read_text())
+    # THEN every provider, the aliased one too, assumes no role (an empty role_arn: the provider
+    # uses the environment's credentials), and terraform merges the override into the configuration
+    assert override == {
+        "provider": {
+            "aws": [{"assume_role": {"role_arn": ""}}, {"alias": "eu_central_1", "assume_role": {"role_arn": ""}}]
+        }
+    }
+    assert ws.run("init", "-backend=false", "-input=false", "-no-color").ok
+    result = ws.validate()
+    assert result.ok, result.stdout + result.stderr
+    # AND a workspace without the flag has no such override
+    terraform.Workspace(stack, tmp_path / "plain", tf_cli_config, offline=False)
+    assert not (tmp_path / "plain" / terraform.PLAN_ROLE_OVERRIDE_NAME).exists()

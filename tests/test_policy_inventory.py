@@ -94,28 +94,37 @@ def test_example_spec_inventory_equals_synthesis(example_tree, path):
 
 def test_the_bootstrap_is_in_the_inventory(default_rows, tree, default_spec):
     # GIVEN org.yaml's bootstrap (docs/day-zero.md) THEN its Terraform delivery's documents are
-    # rows of the equality above: the role's trust, the state key's, state and log buckets' policies
+    # rows of the equality above: the two roles' trusts, the plan role's inline policy, the state
+    # key's, state and log buckets' policies
     found, _ = default_rows
     assert sorted((r[1], r[2]) for r in found if r[0] == inventory.BOOTSTRAP_STACK) == [
         ("aws_iam_role.terraform", "assume_role_policy"),
+        ("aws_iam_role.terraform_plan", "assume_role_policy"),
+        ("aws_iam_role_policy.terraform_plan", "policy"),
         ("aws_kms_key.terraform_state", "policy"),
         ("aws_s3_bucket_policy.access_logs", "policy"),
         ("aws_s3_bucket_policy.terraform_state", "policy"),
     ]
     # AND the StackSet's template, evaluated as review evaluates it in one member account, holds
-    # the document the inventory lists for that account (and there is one row per member account)
+    # the documents the inventory lists for that account (three per member account)
     members = [d for d in inventory.documents(default_spec) if d.stack.startswith(bootstrap.MEMBER_TEMPLATE)]
     assert [d.stack for d in members] == [f"{bootstrap.MEMBER_TEMPLATE}@{d.account}" for d in members]
     assert sorted(d.account for d in members) == sorted(
-        k for k in default_spec.accounts if k != default_spec.organization.management_account
+        k for k in default_spec.accounts if k != default_spec.organization.management_account for _ in range(3)
     )
     text = tree[bootstrap.MEMBER_TEMPLATE].decode()
-    (found_trust,) = policies.text_policies(text, bootstrap.MEMBER_TEMPLATE, "bootstrap", "eu-west-1")
-    assert found_trust.id == f"{bootstrap.MEMBER_TEMPLATE}:TerraformRole:AssumeRolePolicyDocument"
-    # (review stands 123456789012 for the account the template is deployed in)
+    found_docs = {
+        p.id: p.document for p in policies.text_policies(text, bootstrap.MEMBER_TEMPLATE, "bootstrap", "eu-west-1")
+    }
     # (review stands 123456789012 for the account the template is deployed in; lists compared as sets)
-    listed_trust = json.loads(members[0].text.replace(members[0].account_id, policies.ACCOUNT))
-    assert unordered(listed_trust) == unordered(found_trust.document)
+    first = [d for d in members if d.account == members[0].account]
+    listed_docs = {
+        f"{bootstrap.MEMBER_TEMPLATE}:{d.address}:{d.attribute}": unordered(
+            json.loads(d.text.replace(d.account_id, policies.ACCOUNT))
+        )
+        for d in first
+    }
+    assert {k: unordered(v) for k, v in found_docs.items()} == listed_docs
 
 
 def unordered(value):

@@ -10,10 +10,12 @@ launch role may open only the gates of those principals). Decisions come from
 iam-simulate (tests/journey/gates.py). Without node/the npm packages: skip locally, FAIL on CI.
 
 The bootstrap's roles (docs/day-zero.md): only the management pipeline reaches every account's
-Terraform role and vending role, and a CI token of the apply environment or of pull requests
-only its account's Terraform role (tests/journey/terraform_roles.py); a trust without its
-``sub`` condition, with ``sub`` widened to every ref, or without the ``aws:PrincipalArn``
-narrowing reopens a role, and the failure names who reaches it.
+Terraform role, plan role and vending role; a CI token of the apply environment only its
+account's Terraform role, one of pull requests or of the drift environment only its account's
+plan role (tests/journey/terraform_roles.py); a trust without its ``sub`` condition, with ``sub``
+widened to every ref, admitting pull requests, or without the ``aws:PrincipalArn`` narrowing
+reopens a role, and the failure names who reaches it. The plan role reads the state and, even
+with AdministratorAccess attached, writes nothing and assumes nothing; without its deny it does.
 """
 
 from __future__ import annotations
@@ -227,16 +229,17 @@ def test_the_gate_scp_closes_an_identity_breach_of_its_gates(results, seam):
 # -- the bootstrap's roles: nobody but the management pipeline (and the CI's apply tokens) -------
 
 
-def _member_trust_edit(edit):
-    """A tree edit of the StackSet template's Terraform role trust (its one-line JSON document)."""
+def _member_trust_edit(edit, resource: str = "TerraformRole", prefix: str = "      AssumeRolePolicyDocument: "):
+    """A tree edit of a one-line JSON document of the StackSet template's ``resource`` (the
+    Terraform role's trust unless told)."""
 
     def apply(tree: dict[str, bytes]) -> None:
-        prefix = "      AssumeRolePolicyDocument: "
         lines = tree[bootstrap.MEMBER_TEMPLATE].decode().split("\n")
-        (at,) = [i for i, line in enumerate(lines) if line.startswith(prefix)]
-        trust = json.loads(lines[at].removeprefix(prefix))
-        edit(trust)
-        lines[at] = prefix + json.dumps(trust)
+        start = lines.index(f"  {resource}:")
+        at = next(i for i in range(start, len(lines)) if lines[i].startswith(prefix))
+        document = json.loads(lines[at].removeprefix(prefix))
+        edit(document)
+        lines[at] = prefix + json.dumps(document)
         tree[bootstrap.MEMBER_TEMPLATE] = "\n".join(lines).encode()
 
     return apply
@@ -273,8 +276,26 @@ def _drop_principal_arn(trust: dict) -> None:
     del trust["Statement"][0]["Condition"]
 
 
+def _admit_pull_requests(trust: dict) -> None:
+    """The Terraform role's trust as it was before the plan role: pull requests' tokens too."""
+    conditions = trust["Statement"][1]["Condition"]["StringEquals"]
+    (sub,) = [k for k in conditions if k.endswith(":sub")]
+    conditions[sub] = [*conditions[sub], "repo:northwind/ml-platform:pull_request"]
+
+
+def _drop_plan_deny(policy: dict) -> None:
+    policy["Statement"] = [s for s in policy["Statement"] if s["Effect"] != "Deny"]
+
+
+def _drop_plan_deny_and_principal_arn(tree: dict[str, bytes]) -> None:
+    _member_trust_edit(_drop_plan_deny, "PlanRole", "          PolicyDocument: ")(tree)
+    _member_trust_edit(_drop_principal_arn)(tree)
+
+
 MEMBER_ID, MGMT_ID = "330000000003", "110000000001"
 MEMBER_ROLE, MGMT_ROLE = (f"arn:aws:iam::{a}:role/mlgov-terraform" for a in (MEMBER_ID, MGMT_ID))
+MEMBER_PLAN_ROLE, MGMT_PLAN_ROLE = (f"arn:aws:iam::{a}:role/mlgov-terraform-plan" for a in (MEMBER_ID, MGMT_ID))
+PULL_REQUEST = "repo:northwind/ml-platform:pull_request"
 # (broken copy, edit, a line the failure must contain)
 BROKEN_TRUSTS = {
     # the CI statement without its subject: any workflow of any GitHub repository
@@ -296,6 +317,26 @@ BROKEN_TRUSTS = {
         _management_trust_edit(_drop_principal_arn),
         f"arn:aws:iam::{MGMT_ID}:role/someone-with-administrator-access reaches {MGMT_ROLE}",
     ),
+    # the Terraform role's trust as before the plan role: a pull request's token applies
+    "member-trust-admits-pull-requests": (
+        _member_trust_edit(_admit_pull_requests),
+        f"oidc:{MEMBER_ID}:{PULL_REQUEST} reaches {MEMBER_ROLE}",
+    ),
+    "management-trust-admits-pull-requests": (
+        _management_trust_edit(_admit_pull_requests),
+        f"oidc:{MGMT_ID}:{PULL_REQUEST} reaches {MGMT_ROLE}",
+    ),
+    # the plan role's trust admitting the apply environment is harmless; admitting any ref is not
+    "member-plan-trust-any-ref": (
+        _member_trust_edit(_sub_pattern, "PlanRole"),
+        f"oidc:{MEMBER_ID}:repo:northwind/ml-platform:ref:refs/heads/main reaches {MEMBER_PLAN_ROLE}",
+    ),
+    # with the Terraform role's trust open to the account's roles, only the plan role's deny keeps
+    # it (AdministratorAccess attached) from assuming it
+    "plan-deny-dropped-and-member-trust-drops-principal-arn": (
+        _drop_plan_deny_and_principal_arn,
+        f"{MEMBER_PLAN_ROLE} reaches {MEMBER_ROLE}",
+    ),
 }
 
 
@@ -311,16 +352,57 @@ def trust_results(bridge, default_world) -> dict[str, list[str]]:
     return dict(zip(["default", *sorted(BROKEN_TRUSTS)], found, strict=True))
 
 
-def test_only_the_pipeline_and_the_apply_tokens_reach_the_terraform_and_vending_roles(trust_results, default_world):
-    # GIVEN org.yaml's bootstrap THEN the management pipeline reaches every account's Terraform
-    # and vending role, a trusted CI token only its account's Terraform role, and no role of the
-    # platform, no account's administrator, no other token anything (the management account's
-    # administrators reach the vending roles: AWS's trust of them names that account)
+def test_only_the_pipeline_and_trusted_tokens_reach_the_terraform_plan_and_vending_roles(trust_results, default_world):
+    # GIVEN org.yaml's bootstrap THEN the management pipeline reaches every account's Terraform,
+    # plan and vending role, a trusted CI token only its account's role named in
+    # terraform_roles.subjects, and no role of the platform, no account's administrator, no other
+    # token anything (the management account's administrators reach the vending roles: AWS's trust
+    # of them names that account)
     assert trust_results["default"] == []
     hops = terraform_roles.walk([default_world])[0]
-    # every account's Terraform role but its own, every member account's vending role
-    assert len(hops.of(MGMT_ROLE)) == 2 * (len(default_world.spec.accounts) - 1)
+    # every account's Terraform role but its own, every member account's vending role, every account's plan role
+    accounts = len(default_world.spec.accounts)
+    assert len(hops.of(MGMT_ROLE)) == 2 * (accounts - 1) + accounts
     assert hops.of(f"oidc:{MEMBER_ID}:repo:northwind/ml-platform:environment:mlgov-apply") == {MEMBER_ROLE}
+    # AND a pull request's token (and the drift environment's) reaches the plan role, not the Terraform role
+    assert hops.of(f"oidc:{MEMBER_ID}:{PULL_REQUEST}") == {MEMBER_PLAN_ROLE}
+    assert hops.of(f"oidc:{MGMT_ID}:{PULL_REQUEST}") == {MGMT_PLAN_ROLE}
+    assert hops.of(f"oidc:{MEMBER_ID}:repo:northwind/ml-platform:environment:mlgov-drift") == {MEMBER_PLAN_ROLE}
+    # AND the plan role (even with AdministratorAccess attached) reaches no role
+    assert hops.of(MEMBER_PLAN_ROLE) == set() and hops.of(MGMT_PLAN_ROLE) == set()
+
+
+@pytest.fixture(scope="module")
+def plan_role_results(bridge, default_world) -> dict[str, list[str]]:
+    """The plan role checks of a member account and the management account, of the default tree and
+    of a copy whose plan policy lost its deny (member account), in one simulator batch."""
+    broken = dict(default_world.tree)
+    _member_trust_edit(_drop_plan_deny, "PlanRole", "          PolicyDocument: ")(broken)
+    cases = {
+        "member": (default_world, MEMBER_ID),
+        "management": (default_world, MGMT_ID),
+        "member-without-deny": (World(default_world.spec, broken), MEMBER_ID),
+    }
+    found = terraform_roles.plan_role_violations(list(cases.values()))
+    return dict(zip(cases, found, strict=True))
+
+
+def test_the_plan_role_reads_the_state_and_writes_nothing(plan_role_results):
+    # GIVEN org.yaml's bootstrap THEN each account's plan role lists and reads the state (its policy
+    # and the state bucket's), and with AdministratorAccess attached besides still cannot write the
+    # state, put an object in another bucket, create a role or assume the Terraform role
+    assert plan_role_results["member"] == []
+    assert plan_role_results["management"] == []
+
+
+def test_without_its_deny_the_plan_role_would_write(plan_role_results):
+    # GIVEN the plan policy without its DenyWrites statement (AdministratorAccess attached) THEN the
+    # walk names every write it would make; the Terraform role's trust alone keeps that role closed
+    lines = plan_role_results["member-without-deny"]
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in lines] == [
+        "writes another bucket",
+        "creates a role",
+    ], lines
 
 
 @pytest.mark.parametrize("seam", sorted(BROKEN_TRUSTS))

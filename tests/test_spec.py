@@ -7,6 +7,7 @@ import json
 import pytest
 
 from mlgov.errors import SpecError
+from mlgov.platform import naming
 from mlgov.spec.located import load_yaml
 from mlgov.spec.model import Layer, OrgSpec, json_schema
 from mlgov.validation import parse_spec
@@ -125,12 +126,18 @@ def test_reserved_aws_tag_key():
 
 
 def test_terraform_role_name_limit():
-    # IAM role names stop at 64 characters.
-    text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * 64)
-    assert parse(text).terraform.role_name == "r" * 64
+    # IAM role names stop at 64 characters; the plan role's name adds "-plan" to this one.
+    line = BASE.splitlines().index("  role_name: mlgov-terraform") + 1  # org.yaml grows with every feature
+    longest = 64 - len(naming.TERRAFORM_PLAN_SUFFIX)
+    text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * longest)
+    assert parse(text).terraform.role_name == "r" * longest
+    text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * (longest + 1))
+    assert problems(text) == [
+        f"spec.yaml:{line}: terraform.role_name: derived iam role name '{'r' * (longest + 1)}-plan' is invalid "
+        "(65 characters; expected 1-64 characters of A-Z a-z 0-9 +=,.@_-); shorten the name"
+    ]
     text = BASE.replace("  role_name: mlgov-terraform", "  role_name: " + "r" * 65)
     found = problems(text)
-    line = BASE.splitlines().index("  role_name: mlgov-terraform") + 1  # org.yaml grows with every feature
     assert len(found) == 1 and found[0].startswith(f"spec.yaml:{line}: terraform.role_name: invalid value"), found
 
 

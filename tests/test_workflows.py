@@ -30,6 +30,7 @@ SELECTION = {
             "destroy": False,
             "region": "eu-west-1",
             "role_arn": "arn:aws:iam::220000000002:role/mlgov-terraform",
+            "plan_role_arn": "arn:aws:iam::220000000002:role/mlgov-terraform-plan",
             "account_id": "220000000002",
         },
         {
@@ -38,6 +39,7 @@ SELECTION = {
             "destroy": False,
             "region": "eu-west-1",
             "role_arn": "arn:aws:iam::330000000004:role/mlgov-terraform",
+            "plan_role_arn": "arn:aws:iam::330000000004:role/mlgov-terraform-plan",
             "account_id": "330000000004",
         },
         {
@@ -46,6 +48,7 @@ SELECTION = {
             "destroy": True,
             "region": "eu-west-1",
             "role_arn": "arn:aws:iam::330000000009:role/mlgov-terraform",
+            "plan_role_arn": "arn:aws:iam::330000000009:role/mlgov-terraform-plan",
             "account_id": "330000000009",
         },
     ],
@@ -153,12 +156,36 @@ def test_applies_follow_the_manifest_ranks(github, default_spec) -> None:
         assert "github.event_name == 'push'" in job["if"] and "!contains(needs.*.result, 'failure')" in job["if"]
 
 
-def test_credentials_are_oidc_per_account_only(tree, github) -> None:
+def test_credentials_are_oidc_per_account_only(tree, github, default_spec) -> None:
     assert github["permissions"] == {"contents": "read", "id-token": "write"}
+    roles = {}
     for name, job in github["jobs"].items():
         for step in job["steps"]:
             if step.get("uses", "").startswith("aws-actions/configure-aws-credentials"):
-                assert step["with"]["role-to-assume"] == "${{ matrix.role_arn }}", name
+                roles[name] = step["with"]["role-to-assume"]
+    # pull requests and drift plan with the read-only plan role; only the apply jobs, in the apply
+    # environment (the only GitHub subject the Terraform role trusts), hold the Terraform role
+    for name, role in roles.items():
+        applies = name.startswith("apply-rank-")
+        assert role == ("${{ matrix.role_arn }}" if applies else "${{ matrix.plan_role_arn }}"), name
+        if applies:
+            assert github["jobs"][name]["environment"] == default_spec.terraform.ci.apply_environment
+    assert {n for n in roles if not n.startswith("apply-rank-")} == {"plan", *_drift_jobs(github["jobs"], "drift-")}
+    # AND every plan runs with the environment's credentials (the provider assumes no role)
+    plans = [s["run"] for n in roles if not n.startswith("apply-") for s in github["jobs"][n]["steps"] if "run" in s]
+    assert sum("mlgov plan" in r for r in plans) == len(roles) - sum(n.startswith("apply-") for n in roles)
+    assert all("--plan-role" in r for r in plans if "mlgov plan" in r)
+    # AND on GitLab: the merge request's plans and the drift jobs get plan roles, the applies Terraform roles
+    child = yaml.safe_load(workflows.gitlab_child_yaml(SELECTION))
+    assert [m["ROLE_ARN"] for m in child["mlgov-plan"]["parallel"]["matrix"]] == [
+        s["plan_role_arn"] for s in SELECTION["stacks"]
+    ]
+    assert "--plan-role" in child["mlgov-plan"]["script"][1]
+    applied = [m["ROLE_ARN"] for n, j in child.items() if n.startswith("mlgov-apply-") for m in j["parallel"]["matrix"]]
+    assert applied == [s["role_arn"] for s in SELECTION["stacks"]]
+    parent = yaml.safe_load(tree[workflows.GITLAB_PATH])
+    drift = [m["ROLE_ARN"] for n in _drift_jobs(parent, "mlgov-drift-") for m in parent[n]["parallel"]["matrix"]]
+    assert drift and all(r.endswith(":role/mlgov-terraform-plan") for r in drift)
     text = tree[workflows.GITHUB_PATH].decode() + tree[workflows.GITLAB_PATH].decode()
     text += workflows.gitlab_child_yaml(SELECTION)
     for secret in ("aws-access-key-id", "AWS_ACCESS_KEY_ID", "aws-secret-access-key", "secrets."):
@@ -221,11 +248,11 @@ def test_drift_runs_on_the_specs_schedule_over_every_stack(github, default_spec)
     for name in planners:
         job = github["jobs"][name]
         assert job["if"] == "github.event_name == 'schedule'"
-        # the role trusts this environment's tokens (tests/test_day_zero.py); a schedule's own subject names a branch
+        # the plan role trusts this environment's tokens (tests/test_day_zero.py); a schedule's subject names a branch
         assert job["environment"] == drift.environment
         run = next(s["run"] for s in job["steps"] if "mlgov plan" in s.get("run", ""))
         assert run == workflows.drift_plan_script()
-        assert any(s.get("with", {}).get("role-to-assume") == "${{ matrix.role_arn }}" for s in job["steps"])
+        assert any(s.get("with", {}).get("role-to-assume") == "${{ matrix.plan_role_arn }}" for s in job["steps"])
     report = github["jobs"]["drift-report"]
     assert report["needs"] == planners and report["if"].startswith("always() && ")
     # AND the pull request and push jobs stay off the schedule
@@ -332,7 +359,7 @@ def test_drift_plan_step_records_the_verdict_and_fails_on_changes(tmp_path, stat
     code, calls = _bash(tmp_path, workflows.drift_plan_script(), STACK="ml-dev-churn", PLAN_STATUS=str(status))
     assert code == status
     assert (tmp_path / workflows.DRIFT_DIR / "ml-dev-churn").read_text() == f"{verdict}\n"
-    assert calls == ["mlgov plan --all --stack ml-dev-churn --refresh --detailed-exitcode --out plans"]
+    assert calls == ["mlgov plan --all --stack ml-dev-churn --refresh --detailed-exitcode --plan-role --out plans"]
 
 
 def _report_scripts(tree) -> dict[str, str]:

@@ -63,6 +63,13 @@ from mlgov.synth import outdir
     "(drift detection; not with --offline) [default: compare the configuration with the state as recorded].",
 )
 @click.option(
+    "--plan-role",
+    is_flag=True,
+    help="Plan with the credentials the environment holds, the stack's account's read-only plan role (the CI's "
+    "plan and drift jobs, docs/ci.md), instead of assuming the stack's Terraform role, which the plan role may not "
+    "(not with --offline) [default: assume the Terraform role].",
+)
+@click.option(
     "--detailed-exitcode",
     "detailed",
     is_flag=True,
@@ -92,6 +99,7 @@ def plan(
     since: str | None,
     plan_all: bool,
     refresh: bool,
+    plan_role: bool,
     detailed: bool,
     state_dir: str | None,
     providers: str | None,
@@ -107,6 +115,12 @@ def plan(
         sys.exit(EXIT_INPUT)
     if refresh and offline:
         click.echo("error: --refresh reads every resource from AWS: it needs a real plan (got --offline)", err=True)
+        sys.exit(EXIT_INPUT)
+    if plan_role and offline:
+        click.echo(
+            "error: --plan-role plans with the environment's AWS credentials: it needs a real plan (got --offline)",
+            err=True,
+        )
         sys.exit(EXIT_INPUT)
     if state_dir and not offline:
         click.echo("error: --state-dir needs --offline (a real plan reads each stack's own backend)", err=True)
@@ -125,6 +139,7 @@ def plan(
             providers,
             refresh,
             detailed,
+            plan_role,
         )
         return
     available = sorted(p.name for p in root.iterdir() if (p / "cdk.tf.json").is_file()) if root.is_dir() else []
@@ -149,6 +164,7 @@ def plan(
             states=states,
             providers=providers,
             refresh=refresh,
+            plan_role=plan_role,
         )
     except outdir.UnsafeOutput as exc:
         click.echo(f"error: {exc}", err=True)
@@ -194,6 +210,7 @@ def _plan_changed(
     providers: str | None,
     refresh: bool = False,
     detailed: bool = False,
+    plan_role: bool = False,
 ) -> None:
     """``plan --changed-since``: the affected stacks (those of ``selected`` only, when given:
     one runner of a CI matrix plans one stack), destroys from the ref's copy, and the
@@ -236,6 +253,7 @@ def _plan_changed(
                     states=states,
                     providers=providers,
                     refresh=refresh,
+                    plan_role=plan_role,
                 )
                 if stacks
                 else []

@@ -4,9 +4,9 @@ One stack in the management account, applied once with the management account's 
 administrator credentials (the Terraform role does not exist yet) and a LOCAL state, which is
 moved into the bucket it creates afterwards (``terraform init -migrate-state``). It creates what
 :mod:`mlgov.platform.bootstrap` describes: the state bucket (versioned, SSE-KMS with its own key,
-TLS only, access logged), the log bucket, the management account's Terraform role and the CI's
-OIDC provider there, and the service-managed StackSet that puts the same role into every member
-account (the very template the CloudFormation delivery uses).
+TLS only, access logged), the log bucket, the management account's Terraform role, its read-only
+plan role and the CI's OIDC provider there, and the service-managed StackSet that puts the same
+two roles into every member account (the very template the CloudFormation delivery uses).
 
 Written to ``generated/bootstrap/terraform/cdk.tf.json``, not under ``stacks/``: it is not one
 of the stacks the pipelines plan, it is what they need before they can.
@@ -26,6 +26,7 @@ from cdktf_cdktf_provider_aws.cloudformation_stack_set_instance import (
 )
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -49,7 +50,7 @@ from constructs import Construct
 
 from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
 from mlgov.platform import bootstrap as facts
-from mlgov.platform import policy
+from mlgov.platform import naming, policy
 from mlgov.platform.iam import bootstrap as iam
 from mlgov.spec.model import OrgSpec
 
@@ -126,6 +127,33 @@ class BootstrapStack(TerraformStack):
             ),
             "terraform_administrator",
         )
+        plan_role = named(
+            IamRole(
+                self,
+                "plan_role",
+                name=naming.terraform_plan_role(spec),
+                description=facts.plan_role_description(spec),
+                assume_role_policy=iam.plan_trust_json(spec, mgmt),
+                max_session_duration=3600,
+            ),
+            "terraform_plan",
+        )
+        named(
+            IamRolePolicyAttachment(
+                self, "plan_read_only", role=ref(plan_role, "name"), policy_arn=iam.READ_ONLY_POLICY
+            ),
+            "terraform_plan_read_only",
+        )
+        named(
+            IamRolePolicy(
+                self,
+                "plan_policy",
+                role=ref(plan_role, "name"),
+                name=iam.PLAN_POLICY_NAME,
+                policy=iam.plan_policy_json(spec),
+            ),
+            "terraform_plan",
+        )
         stack_set = named(
             CloudformationStackSet(
                 self,
@@ -158,6 +186,7 @@ class BootstrapStack(TerraformStack):
         for name, value, description in (
             ("state_bucket", state.bucket, "The Terraform state bucket."),
             ("terraform_role_arn", ref(role, "arn"), "The management account's Terraform role."),
+            ("plan_role_arn", ref(plan_role, "arn"), "The management account's read-only plan role."),
         ):
             TerraformOutput(self, f"output_{name}", value=value, description=description).override_logical_id(name)
 

@@ -4,8 +4,8 @@
   server access logged into a log bucket) - Terraform's S3 backend locks natively in it
   (``use_lockfile``), so no lock table is needed;
 - the Terraform role (``terraform.role_name``) in every account, trusting only the management
-  pipeline and the CI system's OIDC tokens (:mod:`mlgov.platform.iam.bootstrap`), and the CI's
-  OIDC provider beside it.
+  pipeline and the CI system's apply tokens, the read-only plan role beside it, trusting the CI's
+  pull-request and drift tokens (:mod:`mlgov.platform.iam.bootstrap`), and the CI's OIDC provider.
 
 Two deliveries of the same thing, both generated under ``generated/bootstrap/``:
 
@@ -80,6 +80,10 @@ def role_description(spec: OrgSpec) -> str:
     return f"{spec.organization.name}: Terraform (mlgov); assumed only by the management pipeline and the CI"
 
 
+def plan_role_description(spec: OrgSpec) -> str:
+    return f"{spec.organization.name}: Terraform plans (mlgov); read-only, assumed by the CI's plan and drift jobs"
+
+
 def state_key_policy(spec: OrgSpec) -> str:
     """The state key: the management account administers and uses it; every Terraform role uses it through S3."""
     root = {"AWS": arns.account_root(iam.management_id(spec))}
@@ -97,6 +101,12 @@ def member_view(spec: OrgSpec) -> dict[str, Any]:
         "role_name": spec.terraform.role_name,
         "description": role_description(spec),
         "trust": _flow(cfn_sub(iam.terraform_trust(spec, CFN_ACCOUNT))),
+        "plan_role_name": naming.terraform_plan_role(spec),
+        "plan_description": plan_role_description(spec),
+        "plan_trust": _flow(cfn_sub(iam.plan_trust(spec, CFN_ACCOUNT))),
+        "plan_policy_name": iam.PLAN_POLICY_NAME,
+        "plan_policy": _flow(json.loads(iam.plan_policy_json(spec))),
+        "read_only_policy": iam.READ_ONLY_POLICY,
         "oidc_url": f"https://{host}" if host else None,
         "audience": iam.OIDC_AUDIENCE,
         "admin_policy": iam.ADMINISTRATOR_POLICY,
@@ -105,16 +115,17 @@ def member_view(spec: OrgSpec) -> dict[str, Any]:
 
 
 def member_template(spec: OrgSpec) -> str:
-    """The StackSet's template: the Terraform role (and the CI's OIDC provider) of one account."""
+    """The StackSet's template: the Terraform role, the plan role (and the CI's OIDC provider) of one account."""
     return render_file("bootstrap/terraform-role.yaml.j2", member_view(spec))
 
 
 def management_template(spec: OrgSpec) -> str:
-    """The management account's bootstrap stack: state bucket, key, log bucket, its own role, the StackSet."""
+    """The management account's bootstrap stack: state bucket, key, log bucket, its own two roles, the StackSet."""
     state = spec.terraform.state
     view = {
         **member_view(spec),
         "trust": _flow(iam.terraform_trust(spec, iam.management_id(spec))),
+        "plan_trust": _flow(iam.plan_trust(spec, iam.management_id(spec))),
         "bucket": state.bucket,
         "log_bucket": log_bucket(spec),
         "key_alias": state_key_alias(spec),

@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlgov.errors import MlgovError
+from mlgov.platform import naming
 from mlgov.platform.canonical import Tree, canonical_json
+from mlgov.platform.iam import arns
 from mlgov.spec.model import Layer, OrgSpec, StackRef
 
 MANIFEST_PATH = "mlgov-manifest.json"
@@ -78,6 +80,7 @@ def manifest(spec: OrgSpec) -> dict[str, Any]:
                     "region": state.region,
                 },
                 "role_arn": spec.terraform_role_arn(ref.account),
+                "plan_role_arn": arns.role(account.id, naming.terraform_plan_role(spec)),
                 "depends_on": deps[ref.name],
             }
         )

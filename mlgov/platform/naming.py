@@ -214,6 +214,15 @@ def resource_name(spec: OrgSpec, *parts: str) -> str:
     return "-".join((spec.organization.name,) + tuple(p for p in parts if p))
 
 
+TERRAFORM_PLAN_SUFFIX = "-plan"
+
+
+def terraform_plan_role(spec: OrgSpec) -> str:
+    """The read-only role every account has beside the Terraform role (``terraform.role_name``): the CI's
+    pull-request plans and drift plans run as it, so a pull request's token never holds the role that applies."""
+    return f"{spec.terraform.role_name}{TERRAFORM_PLAN_SUFFIX}"
+
+
 def catalog_launch_role(spec: OrgSpec, portfolio: str) -> str:
     """Local role name of one portfolio's Service Catalog launch constraints (one role per portfolio
     in each dev account: a launch runs only with the rights of its own portfolio's products)."""
@@ -732,6 +741,7 @@ def planned_names(spec: OrgSpec) -> Iterator[PhysicalName]:
         yield PhysicalName(path, Kind.S3_BUCKET, bucket_name(spec, ref.account, ref.region, "platform"))
         yield PhysicalName(path, Kind.KMS_ALIAS, kms_alias(spec, "platform"))
     yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, spec.terraform.role_name)
+    yield PhysicalName(("terraform", "role_name"), Kind.IAM_ROLE, terraform_plan_role(spec))
     yield from catalog_names(spec)
     yield from governance_names(spec)
     yield from data_names(spec)

@@ -8,18 +8,21 @@ stack). What they run is mlgov itself:
    then ``affected --since <base>`` lists the stacks whose
    generated files differ from the pull request's base (JSON, with rank and role);
 2. a matrix of plan jobs, one runner per affected stack, each with the credentials of that
-   stack's account only (OIDC web identity for the manifest's ``role_arn``; no stored keys)
-   and a concurrency group per stack;
+   stack's account only (OIDC web identity for the manifest's ``plan_role_arn``, the account's
+   read-only plan role, and ``plan --plan-role``; no stored keys) and a concurrency group per stack;
 3. one summary job that gathers the plans and posts ONE report on the pull request;
 4. after the merge, apply jobs per rank: rank N+1 starts when rank N succeeded or had nothing
-   to apply (``needs:``), each stack in its own runner, never two applies of one stack at once.
+   to apply (``needs:``), each stack in its own runner, never two applies of one stack at once,
+   each with the manifest's ``role_arn`` (the Terraform role, which trusts only the apply
+   environment's tokens on GitHub, the apply branch's on GitLab).
 
 GitHub Actions gets a workflow file; GitLab gets a parent pipeline whose first job renders a
 child pipeline (:func:`gitlab_child_pipeline`, run as ``affected --format gitlab``) because
 a GitLab ``parallel:matrix`` cannot be sized at run time.
 
 On a schedule (``terraform.ci.drift``), both plan every stack of the manifest against the live
-accounts (``plan --refresh --detailed-exitcode``, one runner per stack with that stack's role),
+accounts (``plan --refresh --detailed-exitcode --plan-role``, one runner per stack with its
+account's plan role),
 and one report job opens, updates or closes ONE issue (found by its label): the run fails while
 any stack drifts or fails to plan.
 """
@@ -32,6 +35,7 @@ import yaml
 
 from mlgov import __version__
 from mlgov.platform.canonical import Tree
+from mlgov.platform.iam.bootstrap import APPLY_BRANCH
 from mlgov.platform.manifest import manifest, stack_ranks
 from mlgov.spec.model import DriftSettings, OrgSpec
 
@@ -67,7 +71,7 @@ GITLAB_MATRIX_LIMIT = 200
 # is 65536 characters)"); the report's own lines take well under 1,000 of them.
 DRIFT_SUMMARY_CHARS = 64000
 AFFECTED_JSON = f"{PLANS}/mlgov-affected.json"  # mlgov.review.affected.AFFECTED_FILE under plans/
-STACK_FIELDS = "{name, rank, destroy, account_id, region, role_arn}"
+STACK_FIELDS = "{name, rank, destroy, account_id, region, role_arn, plan_role_arn}"
 # The pipelines install the mlgov that generated them (a new release changes them: synth --check
 # then asks for a regeneration) and run it on the spec that generated them, from the root of the
 # repository holding the spec and generated/.
@@ -175,10 +179,12 @@ def _ranks(spec: OrgSpec) -> tuple[list[int], str]:
 
 
 def _stacks(spec: OrgSpec) -> list[dict[str, str]]:
-    """Every stack of the manifest in deployment order: name, role and region (a drift matrix)."""
+    """Every stack of the manifest in deployment order: name, plan role and region (a drift matrix)."""
     doc = manifest(spec)
     by_name = {s["name"]: s for s in doc["stacks"]}
-    return [{"name": n, "role_arn": by_name[n]["role_arn"], "region": by_name[n]["region"]} for n in doc["order"]]
+    return [
+        {"name": n, "plan_role_arn": by_name[n]["plan_role_arn"], "region": by_name[n]["region"]} for n in doc["order"]
+    ]
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -192,7 +198,7 @@ def drift_plan_script(out: str = PLANS) -> str:
     also the step's exit code, so a drifting stack fails its runner."""
     return (
         "status=0\n"
-        f'mlgov plan --all --stack "$STACK" --refresh --detailed-exitcode --out {out} || status=$?\n'
+        f'mlgov plan --all --stack "$STACK" --refresh --detailed-exitcode --plan-role --out {out} || status=$?\n'
         f"mkdir -p {DRIFT_DIR}\n"
         'case "$status" in 0) verdict=clean ;; 4) verdict=changes ;; *) verdict=failed ;; esac\n'
         f'echo "$verdict" > "{DRIFT_DIR}/$STACK"\n'
@@ -277,12 +283,15 @@ def _setup_steps(first_stack: str, terraform: bool) -> list[dict[str, Any]]:
     return steps
 
 
-def _aws_step() -> dict[str, Any]:
+def _aws_step(role: str = "role_arn") -> dict[str, Any]:
+    """Credentials of the matrix entry's ``role`` (``role_arn``: the Terraform role, applies;
+    ``plan_role_arn``: the read-only plan role, plans)."""
+    what = "terraform role" if role == "role_arn" else "read-only plan role"
     return {
-        "name": "Assume the stack's terraform role (OIDC, no stored keys)",
+        "name": f"Assume the stack's {what} (OIDC, no stored keys)",
         "uses": ACTIONS["aws"],
         "with": {
-            "role-to-assume": "${{ matrix.role_arn }}",
+            "role-to-assume": f"${{{{ matrix.{role} }}}}",
             "aws-region": "${{ matrix.region }}",
             "role-session-name": "mlgov-${{ github.run_id }}",
         },
@@ -344,11 +353,11 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             "concurrency": {"group": "mlgov-plan-${{ matrix.name }}-${{ github.ref }}", "cancel-in-progress": True},
             "steps": [
                 *_setup_steps(first, terraform=True),
-                _aws_step(),
+                _aws_step("plan_role_arn"),
                 {
                     "name": "Plan (a destroy when the stack left the spec)",
                     "env": {"BASE_SHA": "${{ github.event.pull_request.base.sha }}", "STACK": "${{ matrix.name }}"},
-                    "run": f'mlgov plan --changed-since "$BASE_SHA" --stack "$STACK" --out {PLANS}\n',
+                    "run": f'mlgov plan --changed-since "$BASE_SHA" --stack "$STACK" --plan-role --out {PLANS}\n',
                 },
                 {
                     "uses": ACTIONS["upload"],
@@ -412,7 +421,7 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
             ],
         }
         previous = f"apply-rank-{r}"
-    on: dict[str, Any] = {"pull_request": {}, "push": {"branches": ["main"], "paths": ["generated/**"]}}
+    on: dict[str, Any] = {"pull_request": {}, "push": {"branches": [APPLY_BRANCH], "paths": ["generated/**"]}}
     drift = spec.terraform.ci.drift if spec.terraform.ci else DriftSettings()
     if drift.enabled:
         on["schedule"] = [{"cron": drift.schedule}]
@@ -428,8 +437,8 @@ def github_workflow(spec: OrgSpec, spec_file: str | None = None) -> dict[str, An
 
 def _github_drift_jobs(spec: OrgSpec, first: str, environment: str) -> dict[str, Any]:
     """The scheduled drift jobs: ``drift-N``, a matrix over the manifest's stacks (in runs of the
-    matrix limit), each planning its stack with its own role in ``environment`` (the role trusts that
-    environment's tokens: a scheduled run's own subject names only the branch); then ``drift-report``,
+    matrix limit), each planning its stack with its account's plan role in ``environment`` (the plan
+    role trusts that environment's tokens: a scheduled run's own subject names only the branch); then ``drift-report``,
     the only job that may write issues."""
     jobs: dict[str, Any] = {}
     for n, stacks in enumerate(chunks(_stacks(spec), GITHUB_MATRIX_LIMIT)):
@@ -442,7 +451,7 @@ def _github_drift_jobs(spec: OrgSpec, first: str, environment: str) -> dict[str,
             "concurrency": {"group": "mlgov-drift-${{ matrix.name }}", "cancel-in-progress": False},
             "steps": [
                 *_setup_steps(first, terraform=True),
-                _aws_step(),
+                _aws_step("plan_role_arn"),
                 {
                     "name": "Plan against the live account (exit 4: changes)",
                     "env": {"STACK": "${{ matrix.name }}"},
@@ -576,7 +585,7 @@ GITLAB_DRIFT_TOKEN = "MLGOV_DRIFT_TOKEN"  # noqa: S105 - the variable's name, no
 
 def _gitlab_drift_jobs(spec: OrgSpec) -> dict[str, Any]:
     """The scheduled drift jobs: ``mlgov-drift-N`` over the manifest's stacks (in runs of the matrix
-    limit), each with its stack's role, in the stack's apply resource group (never planning a state an
+    limit), each with its account's plan role, in the stack's apply resource group (never planning a state an
     apply is writing); then ``mlgov-drift-report``, which keeps ONE issue through the project API with
     the GITLAB_DRIFT_TOKEN variable. GitLab keeps schedules in the project's settings, not in this file:
     its header names the spec's cron for whoever creates the schedule."""
@@ -588,7 +597,9 @@ def _gitlab_drift_jobs(spec: OrgSpec) -> dict[str, Any]:
             "rules": [{"if": _GITLAB_SCHEDULED}],
             **_GITLAB_OIDC,
             "parallel": {
-                "matrix": [{"STACK": s["name"], "ROLE_ARN": s["role_arn"], "AWS_REGION": s["region"]} for s in stacks]
+                "matrix": [
+                    {"STACK": s["name"], "ROLE_ARN": s["plan_role_arn"], "AWS_REGION": s["region"]} for s in stacks
+                ]
             },
             "resource_group": "mlgov-apply-$STACK",
             "script": [save_oidc, drift_plan_script()],
@@ -638,8 +649,8 @@ def gitlab_child_pipeline(selection: dict[str, Any]) -> dict[str, Any]:
     """
     stacks = selection.get("stacks", [])
 
-    def matrix(items: list[dict[str, Any]]) -> list[dict[str, str]]:
-        return [{"STACK": s["name"], "ROLE_ARN": s["role_arn"], "AWS_REGION": s["region"]} for s in items]
+    def matrix(items: list[dict[str, Any]], role: str) -> list[dict[str, str]]:
+        return [{"STACK": s["name"], "ROLE_ARN": s[role], "AWS_REGION": s["region"]} for s in items]
 
     save_oidc = 'echo "$MLGOV_OIDC_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"'
     base = selection.get("commit", "")
@@ -655,9 +666,13 @@ def gitlab_child_pipeline(selection: dict[str, Any]) -> dict[str, Any]:
             "stage": "plan",
             "rules": [_GITLAB_REVIEW],
             **_GITLAB_OIDC,
-            "parallel": {"matrix": matrix(stacks)},
+            # The account's read-only plan role: a merge request's token may not assume the Terraform role.
+            "parallel": {"matrix": matrix(stacks, "plan_role_arn")},
             "resource_group": "mlgov-plan-$STACK",
-            "script": [save_oidc, f'mlgov plan --changed-since "$MLGOV_BASE" --stack "$STACK" --out {PLANS}'],
+            "script": [
+                save_oidc,
+                f'mlgov plan --changed-since "$MLGOV_BASE" --stack "$STACK" --plan-role --out {PLANS}',
+            ],
             "artifacts": {"paths": [f"{PLANS}/*/plan.json"], "expire_in": "1 week"},
         }
     doc["mlgov-summary"] = {
@@ -679,7 +694,7 @@ def gitlab_child_pipeline(selection: dict[str, Any]) -> dict[str, Any]:
             "rules": [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"}],
             **_GITLAB_OIDC,
             "environment": {"name": "mlgov-apply/$STACK"},
-            "parallel": {"matrix": matrix([s for s in stacks if s["rank"] == r])},
+            "parallel": {"matrix": matrix([s for s in stacks if s["rank"] == r], "role_arn")},
             "resource_group": "mlgov-apply-$STACK",
             "script": [
                 save_oidc,

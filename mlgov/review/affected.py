@@ -23,11 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.errors import MlgovError
+from mlgov.platform import naming
 from mlgov.platform.manifest import MANIFEST_PATH, stack_ranks
 
 STACKS_DIR = "stacks"
 AFFECTED_FILE = "mlgov-affected.json"  # written beside the plans by `plan --changed-since`
 STATUSES = ("changed", "added", "removed")
+
+
+def _plan_role_arn(entry: dict[str, Any]) -> str:
+    """A manifest entry's plan role; a manifest written before the plan role existed (a removed
+    stack's, read from the base) names the Terraform role only, and the plan role is named from it."""
+    if entry.get("plan_role_arn"):
+        return str(entry["plan_role_arn"])
+    role = str(entry.get("role_arn", ""))
+    return f"{role}{naming.TERRAFORM_PLAN_SUFFIX}" if role else ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class AffectedStack:
     account_id: str = ""
     region: str = ""
     role_arn: str = ""
+    plan_role_arn: str = ""  # the account's read-only plan role (the pull request's plan runs as it)
     depends_on: tuple[str, ...] = ()
     renamed_from: str = ""  # the stack whose state this one continues (an account's renamed_from)
 
@@ -59,6 +70,7 @@ class AffectedStack:
             "account_id": self.account_id,
             "region": self.region,
             "role_arn": self.role_arn,
+            "plan_role_arn": self.plan_role_arn,
             "depends_on": list(self.depends_on),
             "directory": f"{STACKS_DIR}/{self.name}",
             "files": list(self.files),
@@ -220,6 +232,7 @@ def affected(generated: Path, ref: str) -> Affected:
                 account_id=entry.get("account_id", ""),
                 region=entry.get("region", ""),
                 role_arn=entry.get("role_arn", ""),
+                plan_role_arn=_plan_role_arn(entry),
                 depends_on=tuple(entry.get("depends_on", [])),
                 renamed_from=continued.get(name, ""),
             )

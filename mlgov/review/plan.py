@@ -111,20 +111,25 @@ def plan_stack(
     *,
     destroy: bool = False,
     refresh: bool = False,
+    plan_role: bool = False,
 ) -> None:
     """init + plan + show -json for one stack; records the outcome on ``run`` (never raises).
 
     ``destroy``: plan the stack's removal (``plan -destroy``), for a stack that left the spec.
     ``refresh``: read the live resources first (:meth:`terraform.Workspace.plan`), for drift detection.
+    ``plan_role``: plan with the environment's credentials, the account's read-only plan role
+    (:func:`terraform.plan_role_override`).
     """
     run.started = time.monotonic()
     try:
         workdir = out / run.name
         clear_workspace(workdir)
         _record_workspace(
-            workdir, [p.name for p in stack_dir.iterdir()] + [terraform.OVERRIDE_NAME, *TERRAFORM_ENTRIES]
+            workdir,
+            [p.name for p in stack_dir.iterdir()]
+            + [terraform.OVERRIDE_NAME, terraform.PLAN_ROLE_OVERRIDE_NAME, *TERRAFORM_ENTRIES],
         )
-        ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline)
+        ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline, plan_role=plan_role)
         if run.state is not None and offline:
             # The offline override's local backend reads terraform.tfstate in the workspace.
             shutil.copyfile(run.state, workdir / "terraform.tfstate")
@@ -304,6 +309,7 @@ def run_plans(
     states: Path | None = None,
     providers: str | None = None,
     refresh: bool = False,
+    plan_role: bool = False,
 ) -> list[StackRun]:
     """Plan ``stacks`` ({name: stack dir}) with ``jobs`` workers; returns the runs in name order.
 
@@ -312,7 +318,8 @@ def run_plans(
     instead of an empty state (e.g. what an apply of the previous configuration left).
     ``providers``: where hashicorp/aws comes from (:func:`terraform.provider_source`: a local
     mirror, else the registry when online). ``refresh``: read the live resources before planning
-    (drift detection; :meth:`terraform.Workspace.plan`).
+    (drift detection; :meth:`terraform.Workspace.plan`). ``plan_role``: plan with the environment's
+    credentials, the accounts' read-only plan roles (:func:`plan_stack`).
     """
     stream = stream or sys.stdout
     live = stream.isatty() if live is None else live
@@ -340,6 +347,7 @@ def run_plans(
             for run in runs:
                 options = {"destroy": True} if run.name in destroy else {}
                 options |= {"refresh": True} if refresh else {}
+                options |= {"plan_role": True} if plan_role else {}
                 one = functools.partial(plan_one, **options) if options else plan_one
                 pool.submit(one, run, stacks[run.name], out, cli_config, offline)
     finally:

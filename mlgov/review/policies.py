@@ -2,8 +2,8 @@
 
 ``collect(generated)`` reads ``stacks/*/cdk.tf.json`` (Terraform JSON), ``products/**/*.yaml``
 (CloudFormation) and the bootstrap (``bootstrap/terraform/cdk.tf.json`` and
-``bootstrap/cloudformation/*.yaml``: the Terraform role's trust, the state bucket's and key's
-policies, docs/day-zero.md) and returns ``(id, kind, document)`` for each policy:
+``bootstrap/cloudformation/*.yaml``: the Terraform and plan roles' trusts, the plan role's
+policy, the state bucket's and key's policies, docs/day-zero.md) and returns ``(id, kind, document)`` for each policy:
 identity (role inline policies, managed policies), trust (assume-role), scp, rcp and resource
 (key, bucket, queue, bus, model package group policies, Lambda permissions). References are
 replaced by values of the right shape, since validators and simulators need ARNs, not

@@ -186,6 +186,18 @@ def offline_override(region: str, aliases: dict[str, str] | None = None) -> dict
     }
 
 
+PLAN_ROLE_OVERRIDE_NAME = "mlgov_plan_role_override.tf.json"
+
+
+def plan_role_override(aliases: dict[str, str] | None = None) -> dict:
+    """Override that makes a stack's AWS providers use the credentials the environment holds (the
+    account's read-only plan role, docs/ci.md) instead of assuming the stack's Terraform role,
+    which the plan role may not assume. ``aliases``: as for :func:`offline_override`."""
+    skip = {"role_arn": ""}  # an empty role_arn makes the provider skip the STS AssumeRole call
+    providers = [{"assume_role": skip}] + [{"alias": a, "assume_role": skip} for a in sorted(aliases or {})]
+    return {"provider": {"aws": providers[0] if len(providers) == 1 else providers}}
+
+
 def stack_aliases(stack: dict) -> dict[str, str]:
     """{alias: region} of a synthesized stack's aliased AWS providers."""
     return {p["alias"]: p["region"] for p in stack.get("provider", {}).get("aws", []) if p.get("alias")}
@@ -229,9 +241,12 @@ class Workspace:
         workdir: empty directory to copy it into.
         cli_config: from :func:`write_cli_config`.
         offline: add the offline override (local backend, dummy credentials).
+        plan_role: add the plan role override (:func:`plan_role_override`; a real plan only).
     """
 
-    def __init__(self, stack_dir: Path, workdir: Path, cli_config: Path, *, offline: bool = True) -> None:
+    def __init__(
+        self, stack_dir: Path, workdir: Path, cli_config: Path, *, offline: bool = True, plan_role: bool = False
+    ) -> None:
         self.stack_dir = stack_dir
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -245,6 +260,10 @@ class Workspace:
             region = stack["provider"]["aws"][0]["region"]
             override = offline_override(region, stack_aliases(stack))
             (workdir / OVERRIDE_NAME).write_text(json.dumps(override, indent=2, sort_keys=True) + "\n")
+        elif plan_role:
+            stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+            override = plan_role_override(stack_aliases(stack))
+            (workdir / PLAN_ROLE_OVERRIDE_NAME).write_text(json.dumps(override, indent=2, sort_keys=True) + "\n")
         self.env = dict(os.environ)
         self.env.update(
             TF_CLI_CONFIG_FILE=str(cli_config),

@@ -207,13 +207,13 @@ class DriftSettings(SpecModel):
     )
     environment: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = Field(
         default="mlgov-drift",
-        description="GitHub: the deployment environment the drift plans run in; the Terraform role trusts its tokens "
-        "(give it no reviewers, and the default branch as its only deployment branch). Unused on GitLab.",
+        description="GitHub: the deployment environment the drift plans run in; the read-only plan role trusts its "
+        "tokens (give it no reviewers, and the default branch as its only deployment branch). Unused on GitLab.",
     )
 
 
 class CiSettings(SpecModel):
-    """The CI system whose OIDC tokens may assume the Terraform role (the bootstrap's trust policy)."""
+    """The CI system whose OIDC tokens may assume the Terraform role and the plan role (the bootstrap's trusts)."""
 
     provider: Literal["github", "gitlab"] = Field(description="github (GitHub Actions) or gitlab (GitLab CI).")
     repository: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")] = Field(
@@ -222,9 +222,10 @@ class CiSettings(SpecModel):
     )
     apply_environment: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = Field(
         default="mlgov-apply",
-        description="GitHub: the deployment environment the apply jobs run in (the generated workflow's); the role "
-        "trusts tokens of that environment (applies) and of pull requests (plans), nothing else of the repository. "
-        "GitLab's token cannot name an environment: the role trusts the project's branch pipelines (protect them).",
+        description="GitHub: the deployment environment the apply jobs run in (the generated workflow's); the "
+        "Terraform role trusts tokens of that environment only (pull requests plan with the read-only plan role). "
+        "GitLab's token cannot name an environment: the Terraform role trusts the project's pipelines of main only "
+        "(protect it), the plan role every branch's.",
     )
     issuer: (
         Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._-]+)*$")] | None
@@ -251,8 +252,9 @@ class TerraformSettings(SpecModel):
     )
     ci: CiSettings | None = Field(
         default=None,
-        description="The CI system that plans and applies (docs/ci.md); the bootstrap lets its OIDC tokens assume the "
-        "Terraform role. Without it only the management account's Terraform role may.",
+        description="The CI system that plans and applies (docs/ci.md); the bootstrap lets its apply tokens assume the "
+        "Terraform role and its plan tokens the read-only plan role. Without it only the management account's "
+        "Terraform role may.",
     )
 
 

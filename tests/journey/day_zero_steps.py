@@ -2,8 +2,8 @@
 alone to its first team, and a team's departure, with real terraform against moto.
 
 - bootstrap: the bootstrap's Terraform delivery applied (S3, KMS, IAM: what moto covers): the
-  state bucket versioned, access logged, TLS only; the Terraform role trusting only the management
-  pipeline and the CI.
+  state bucket versioned, access logged, TLS only; the Terraform role and the read-only plan role
+  trusting only the management pipeline and the CI.
 - vend: the management stack's OUs and accounts planned (the platform's OUs and every account
   declared without an id: creates only) and applied (Organizations CreateAccount, each account in
   its OU).
@@ -188,6 +188,7 @@ class DayZero:
             "aws_cloudformation_stack_set.terraform_role",
             "aws_cloudformation_stack_set_instance.terraform_role",
             "aws_iam_role_policy_attachment.terraform_administrator",
+            "aws_iam_role_policy_attachment.terraform_plan_read_only",
         ]
         ws = moto_workspace(stack, self.work / "bootstrap", self.endpoint, self.cli_config, ("iam", "kms", "s3", "sts"))
         apply(ws)
@@ -198,8 +199,15 @@ class DayZero:
         assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]["TargetBucket"] == f"{bucket}-logs"
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        trust = self.client("iam", "us-east-1").get_role(RoleName="mlgov-terraform")["Role"]["AssumeRolePolicyDocument"]
+        iam = self.client("iam", "us-east-1")
+        trust = iam.get_role(RoleName="mlgov-terraform")["Role"]["AssumeRolePolicyDocument"]
         assert [s["Sid"] for s in trust["Statement"]] == ["ManagementPipeline", "CiPipeline"]
+        # AND the read-only plan role beside it: its own trust (the CI's plan tokens), its policy's deny
+        plan_trust = iam.get_role(RoleName="mlgov-terraform-plan")["Role"]["AssumeRolePolicyDocument"]
+        assert [s["Sid"] for s in plan_trust["Statement"]] == ["ManagementPipeline", "CiPipeline"]
+        assert plan_trust["Statement"][1] != trust["Statement"][1]
+        plan_policy = iam.get_role_policy(RoleName="mlgov-terraform-plan", PolicyName="terraform-plan")
+        assert [s["Sid"] for s in plan_policy["PolicyDocument"]["Statement"]][-1] == "DenyWrites"
 
     def vend(self) -> None:
         self.mgmt = moto_workspace(

@@ -20,11 +20,11 @@ the stack does; its size counts the reference as the longest value it can take (
 
 The bootstrap (docs/day-zero.md) is listed too: its Terraform delivery as the stack
 ``bootstrap`` (``generated/bootstrap/terraform/cdk.tf.json``: the management account's
-Terraform role's trust, the state bucket's, its key's and the access log bucket's policies),
-and the StackSet's template once per member account (as the stack
-``bootstrap/cloudformation/terraform-role.yaml@<account key>``): that account's Terraform
-role's trust, with the account's id (an account not created yet counts as a reference to the
-id the management stack creates: 12 digits).
+Terraform role's trust, its plan role's trust and inline policy, the state bucket's, its key's
+and the access log bucket's policies), and the StackSet's template once per member account (as
+the stack ``bootstrap/cloudformation/terraform-role.yaml@<account key>``): that account's
+Terraform role's trust and plan role's trust and inline policy, with the account's id (an
+account not created yet counts as a reference to the id the management stack creates: 12 digits).
 
 The policies inside the Service Catalog product templates (CloudFormation,
 ``generated/products/``) are not these stacks' documents: their text depends on the launch, and
@@ -186,6 +186,26 @@ def bootstrap_documents(spec: OrgSpec) -> list[PolicyDocument]:
             BOOTSTRAP_STACK,
             mgmt_key,
             mgmt,
+            "aws_iam_role.terraform_plan",
+            "assume_role_policy",
+            "trust",
+            naming.terraform_plan_role(spec),
+            iam_bootstrap.plan_trust_json(spec, mgmt),
+        ),
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
+            "aws_iam_role_policy.terraform_plan",
+            "policy",
+            "identity-inline",
+            naming.terraform_plan_role(spec),
+            iam_bootstrap.plan_policy_json(spec),
+        ),
+        doc(
+            BOOTSTRAP_STACK,
+            mgmt_key,
+            mgmt,
             "aws_kms_key.terraform_state",
             "policy",
             "key",
@@ -218,9 +238,11 @@ def bootstrap_documents(spec: OrgSpec) -> list[PolicyDocument]:
             continue
         # A pending account: the id the management stack creates (REFERENCE_LENGTHS counts it as 12 digits).
         account_id = account.id or tf_ref(lifecycle.ACCOUNT_TYPE, naming.construct_id(key), "id")
-        out.append(
+        member = f"{bootstrap_facts.MEMBER_TEMPLATE}@{key}"
+        plan_role = naming.terraform_plan_role(spec)
+        out += [
             doc(
-                f"{bootstrap_facts.MEMBER_TEMPLATE}@{key}",
+                member,
                 key,
                 account.id,
                 "TerraformRole",
@@ -228,8 +250,28 @@ def bootstrap_documents(spec: OrgSpec) -> list[PolicyDocument]:
                 "trust",
                 spec.terraform.role_name,
                 iam_bootstrap.terraform_trust_json(spec, account_id),
-            )
-        )
+            ),
+            doc(
+                member,
+                key,
+                account.id,
+                "PlanRole",
+                "AssumeRolePolicyDocument",
+                "trust",
+                plan_role,
+                iam_bootstrap.plan_trust_json(spec, account_id),
+            ),
+            doc(
+                member,
+                key,
+                account.id,
+                "PlanRole",
+                f"Policies/{iam_bootstrap.PLAN_POLICY_NAME}",  # as the review names a template's inline policy
+                "identity-inline",
+                plan_role,
+                iam_bootstrap.plan_policy_json(spec),
+            ),
+        ]
     return out
 
 
