@@ -113,11 +113,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # Tests that share a costly session fixture run in one worker under pytest-xdist (`scripts/test`
 # runs `-n auto --dist loadgroup`), so the fixture is still built once: the offline plans of
-# every default stack (``default_plans``) and the offline-applied states (``offline_applied``).
+# every default stack (``default_plans``), the offline-applied states (``offline_applied``) and
+# the stacks applied to moto (``moto_applied``: a second worker would apply them again, and an
+# apply waits on the provider's consistency checks, e.g. ~30 s per bucket lifecycle rule set).
 # A test joins the group of a fixture it uses, directly or through another fixture; the rest of
 # its module is spread test by test (the kitchen sink's plans no longer wait behind the default
 # ones). test_checkov is grouped whole: its stale-skip check needs every scan in one process.
-FIXTURE_GROUPS = {"default_plans": "default-plans", "offline_applied": "offline-applied"}
+FIXTURE_GROUPS = {
+    "default_plans": "default-plans",
+    "offline_applied": "offline-applied",
+    "moto_applied": "moto-applied",
+}
 MODULE_GROUPS = {"test_checkov": "default-plans"}
 
 
