@@ -21,13 +21,14 @@ from mlgov.cli import cli
 from mlgov.review import affected as affecting
 from mlgov.spec.large_org import large_org
 from mlgov.spec.model import team_stack_name
+from mlgov.synth.incremental import Cache
 from mlgov.synth.tree import render, write_tree
 from mlgov.validation import load_spec
 from tests.conftest import require_tool
 
 TEAMS = 20
 CHANGED, REMOVED = "team-0003", f"team-{TEAMS:04d}"
-pytestmark = pytest.mark.slow  # two syntheses of 62 stacks: ~30 s
+pytestmark = pytest.mark.slow  # a synthesis of 62 stacks, then an incremental one
 
 
 def git(repo: Path, *args: str) -> str:
@@ -39,10 +40,12 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def synth(doc: dict, repo: Path) -> None:
+def synth(doc: dict, repo: Path, cache: Cache) -> None:
+    """Synthesize as a pull request's CI would, with the incremental cache (``synth --cache``):
+    the second synthesis rebuilds only the changed team's stacks and the core ones."""
     spec_path = repo / "org.yaml"
     spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tree, _ = render(load_spec(spec_path))
+    tree, _ = render(load_spec(spec_path), cache=cache)
     write_tree(tree, repo / "generated")
 
 
@@ -50,16 +53,17 @@ def synth(doc: dict, repo: Path) -> None:
 def pull_request(tmp_path_factory) -> Path:
     """Base commit: the 20-team org. Working tree: one team's model groups changed, the last team removed."""
     repo = tmp_path_factory.mktemp("pr-repo")
+    cache = Cache(tmp_path_factory.mktemp("synth-cache"))
     git(repo, "init", "-q", "-b", "main")
     doc = large_org(TEAMS)
-    synth(doc, repo)
+    synth(doc, repo, cache)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
     doc["teams"][CHANGED]["governance"] = {"model_package_groups": ["scoring", "pricing"]}
     del doc["teams"][REMOVED]
     for layer in ("dev", "test", "prod"):
         del doc["accounts"][f"ml-{layer}-{REMOVED}"]
-    synth(doc, repo)
+    synth(doc, repo, cache)
     return repo
 
 
