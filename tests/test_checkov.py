@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mlgov.review import gates
-from mlgov.review.security import checkov_copy
+from mlgov.review.security import checkov_copy, checkov_plan_copy
 from tests.conftest import ROOT, require_tool, spec_case, spec_id, test_specs
 
 GENERATED = ROOT / "generated"
@@ -143,6 +143,54 @@ def test_checkov_parses_stacks_with_moved_and_import_blocks(tmp_path):
     assert not _unexplained(failed)
 
 
+def test_checkov_copy_gives_each_listed_arn_its_own_statement():
+    # GIVEN a bucket policy statement whose ArnLike aws:PrincipalArn lists two role patterns
+    stmt = {
+        "Sid": "Read",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::b/*"],
+        "Condition": {
+            "ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/a", "arn:aws:iam::*:role/b"]},
+            "StringEquals": {"aws:PrincipalOrgID": "o-1"},
+        },
+    }
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+    stack = {"resource": {"aws_s3_bucket_policy": {"p": {"policy": json.dumps({"Statement": [deny, stmt]})}}}}
+    # WHEN mlgov makes the copy checkov scans
+    doc = json.loads(checkov_copy(stack)["resource"]["aws_s3_bucket_policy"]["p"]["policy"])
+    # THEN each ARN has its own statement, everything else the same (a key's values are ORed)
+    assert doc["Statement"][0] == deny
+    assert [s["Condition"]["ArnLike"]["aws:PrincipalArn"] for s in doc["Statement"][1:]] == [
+        "arn:aws:iam::*:role/a",
+        "arn:aws:iam::*:role/b",
+    ]
+    assert [s["Sid"] for s in doc["Statement"][1:]] == ["Read0", "Read1"]
+    for one in doc["Statement"][1:]:
+        assert {k: v for k, v in one.items() if k not in ("Sid", "Condition")} == {
+            k: v for k, v in stmt.items() if k not in ("Sid", "Condition")
+        }
+        assert one["Condition"]["StringEquals"] == stmt["Condition"]["StringEquals"]
+
+
+@pytest.mark.slow
+def test_a_check_checkov_could_not_run_fails_the_scan(tmp_path, monkeypatch):
+    # GIVEN the default ml-prod stack, whose monitoring bucket policy lists two role patterns
+    # under one ArnLike key (checkov 3.3.30's CKV_AWS_70 raises on a list there)
+    src = tmp_path / "src" / "ml-prod"
+    src.mkdir(parents=True)
+    (src / "cdk.tf.json").write_bytes((GENERATED / "stacks" / "ml-prod" / "cdk.tf.json").read_bytes())
+    # WHEN checkov scans mlgov's copy THEN CKV_AWS_70 ran on that policy (its finding is reported)
+    failed = run_checkov(_stack_copy(tmp_path / "fixed", src.parent), "terraform_json")
+    assert any(c["check_id"] == "CKV_AWS_70" and c["resource"].endswith(".monitoring") for c in failed)
+    # WHEN the copy keeps the list (a broken copy of checkov_copy) THEN the scan fails, naming
+    # the check and the resource, instead of passing without having checked the policy
+    monkeypatch.setattr("mlgov.review.security.CHECKOV_ONE_ARN_TYPES", ())
+    with pytest.raises(gates.GateError, match=r"could not run CKV_AWS_70 on .*aws_s3_bucket_policy\.monitoring"):
+        gates.run_checkov(checkov_binary(), _stack_copy(tmp_path / "broken", src.parent), "terraform_json")
+
+
 @pytest.mark.slow
 @pytest.mark.terraform
 def test_checkov_offline_plans(tmp_path, default_plans):
@@ -151,7 +199,7 @@ def test_checkov_offline_plans(tmp_path, default_plans):
     plans.mkdir()
     assert sorted(default_plans.plans) == default_plans.stacks, default_plans.result.output
     for name, planned in default_plans.plans.items():
-        (plans / f"{name}.json").write_text(json.dumps(planned))
+        (plans / f"{name}.json").write_text(json.dumps(checkov_plan_copy(planned)))
     # WHEN checkov reads the plans THEN nothing fails outside the skip list
     failed = run_checkov(plans, "terraform_plan")
     _record(failed)

@@ -18,6 +18,7 @@ import fnmatch
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,12 @@ def run_cfn_lint(command: Sequence[str], files: Sequence[Path], relative_to: Pat
 # --- checkov -----------------------------------------------------------------------------
 
 
+# checkov's log line for a check that raised on a resource ("[ERROR]  Failed to run check
+# CKV_AWS_70 on /ml-prod/cdk.tf.json:aws_s3_bucket_policy.monitoring"); it then reports neither a
+# pass nor a failure for it.
+CHECK_NOT_RUN = re.compile(r"Failed to run check (\S+) on (\S+)")
+
+
 def run_checkov(command: Sequence[str], directory: Path, framework: str) -> list[dict[str, Any]]:
     """Failed checks of one offline checkov run over ``directory`` (each with ``framework``
     added); :class:`GateError` when checkov crashes, cannot parse a file or scans nothing."""
@@ -129,6 +136,10 @@ def run_checkov(command: Sequence[str], directory: Path, framework: str) -> list
     if proc.returncode not in (0, 1):
         tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or "(no output)"
         raise GateError(f"checkov crashed (exit {proc.returncode}) on {framework}: {tail}")
+    unrun = sorted(set(CHECK_NOT_RUN.findall(proc.stderr)))
+    if unrun:  # checkov logs a check that raised and goes on: that resource was never checked
+        listed = ", ".join(f"{check} on {where}" for check, where in unrun)
+        raise GateError(f"checkov could not run {listed} (see checkov's log for the exception)")
     try:
         reports = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

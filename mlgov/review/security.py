@@ -653,7 +653,8 @@ CHECKOV_UNREADABLE_TERRAFORM_KEYS = ("required_version",)
 
 def checkov_copy(stack: dict) -> dict:
     """The stack as checkov can parse it: without ``moved`` blocks (renames), ``import`` blocks
-    (adopted OUs) and ``terraform.required_version``.
+    (adopted OUs) and ``terraform.required_version``, its bucket policies as
+    :func:`checkov_readable_policies` writes them.
 
     What is lost: checkov never sees those blocks, so nothing about a rename or an adoption is
     scanned (they only re-address or adopt resources that are themselves scanned, under their
@@ -661,4 +662,76 @@ def checkov_copy(stack: dict) -> dict:
     doc = {key: value for key, value in stack.items() if key not in CHECKOV_UNREADABLE_BLOCKS}
     if "terraform" in doc:
         doc["terraform"] = {k: v for k, v in doc["terraform"].items() if k not in CHECKOV_UNREADABLE_TERRAFORM_KEYS}
+    resources = doc.get("resource")
+    if isinstance(resources, dict):
+        doc["resource"] = {
+            rtype: _checkov_readable(blocks) if rtype in CHECKOV_ONE_ARN_TYPES else blocks
+            for rtype, blocks in resources.items()
+        }
     return doc
+
+
+# checkov 3.3.30's CKV_AWS_70 ("S3 bucket does not allow an action with any Principal") passes a
+# condition's aws:PrincipalArn / aws:SourceArn value to re.match, so a LIST of ARNs there crashes
+# the check ("Failed to run check CKV_AWS_70 ...": the bucket policy is then not checked at all).
+CHECKOV_ONE_ARN_TYPES = ("aws_s3_bucket_policy", "aws_s3_bucket")
+_ARN_OPERATORS = ("ArnEquals", "ArnLike")
+_ARN_KEYS = ("aws:PrincipalArn", "aws:SourceArn")
+
+
+def _split_arn_lists(statement: Any) -> list[Any]:
+    """One statement per ARN where a statement's ArnEquals/ArnLike condition lists several: the
+    same access (a condition key's values are ORed), in a shape checkov's CKV_AWS_70 can read."""
+    if not isinstance(statement, dict) or not isinstance(statement.get("Condition"), dict):
+        return [statement]
+    for operator in _ARN_OPERATORS:
+        block = statement["Condition"].get(operator)
+        for key in _ARN_KEYS:
+            values = block.get(key) if isinstance(block, dict) else None
+            if isinstance(values, list) and len(values) > 1:
+                out = []
+                for i, value in enumerate(values):
+                    condition = dict(statement["Condition"], **{operator: dict(block, **{key: value})})
+                    one = dict(statement, Condition=condition)
+                    if "Sid" in one:
+                        one["Sid"] = f"{one['Sid']}{i}"
+                    out.extend(_split_arn_lists(one))
+                return out
+    return [statement]
+
+
+def checkov_readable_policies(policy: str) -> str:
+    """A JSON policy document as checkov's CKV_AWS_70 can evaluate it (:func:`_split_arn_lists`);
+    anything that is not a JSON policy document is returned unchanged."""
+    doc = _parse_policy(policy)
+    if doc is None or not isinstance(doc.get("Statement"), list):
+        return policy
+    statements = [one for stmt in doc["Statement"] for one in _split_arn_lists(stmt)]
+    if len(statements) == len(doc["Statement"]):
+        return policy
+    return json.dumps(dict(doc, Statement=statements), sort_keys=True, separators=(",", ":"))
+
+
+def _checkov_readable(value: Any) -> Any:
+    """``value`` with every string under a ``policy`` key made :func:`checkov_readable_policies`."""
+    if isinstance(value, dict):
+        return {
+            k: checkov_readable_policies(v) if k == "policy" and isinstance(v, str) else _checkov_readable(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_checkov_readable(v) for v in value]
+    return value
+
+
+def checkov_plan_copy(plan: Any) -> Any:
+    """A plan's JSON (``terraform show -json``) with the policies of its S3 buckets and bucket
+    policies (every entry whose ``type`` is one of :data:`CHECKOV_ONE_ARN_TYPES`: planned values,
+    resource changes, prior state) as :func:`checkov_readable_policies` writes them."""
+    if isinstance(plan, dict):
+        if plan.get("type") in CHECKOV_ONE_ARN_TYPES:
+            return _checkov_readable(plan)
+        return {k: checkov_plan_copy(v) for k, v in plan.items()}
+    if isinstance(plan, list):
+        return [checkov_plan_copy(v) for v in plan]
+    return plan
