@@ -14,14 +14,17 @@ import yaml
 
 from mlgov.errors import SpecError
 from mlgov.platform import guardrails as scp
+from mlgov.platform import naming
 from mlgov.platform.catalog import portfolio_principal_patterns
 from mlgov.platform.naming import Kind
 from mlgov.review import iam
 from mlgov.spec.located import load_yaml
+from mlgov.spec.model import Layer
 from mlgov.validation import parse_spec
 from mlgov.validation.checks import planned_names
 from tests.conftest import ON_CI, ROOT
-from tests.helpers import resources, statements
+from tests.helpers import all_resources as resources_of
+from tests.helpers import as_list, resources, statements
 
 BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
 
@@ -226,8 +229,18 @@ def without_personas() -> dict:
     return catalog
 
 
+def without_teams() -> dict:
+    """The default spec's sections that name teams, with no team: no resource policy admits
+    teams' roles by name (mlgov.platform.guardrails.trusts_team_roles_by_name)."""
+    data = copy.deepcopy(BASE["data"])
+    data["grants"] = {}
+    return {"teams": {}, "data": data}
+
+
 def test_protect_audit_without_trails_recorders_or_persona_portfolios_is_not_created():
-    spec = spec_with({"guardrails": {"protect_gates": {"enabled": False}}}, service_catalog=without_personas())
+    spec = spec_with(
+        {"guardrails": {"protect_gates": {"enabled": False}}}, service_catalog=without_personas(), **without_teams()
+    )
     assert "protect_audit" not in policies(spec)
     # portfolios opened to personas: only the persona statement
     spec = spec_with({"guardrails": {}})
@@ -253,15 +266,26 @@ def test_every_action_in_every_scp_is_a_real_iam_action(default_spec):
 
 
 def test_each_guardrail_can_be_switched_off():
-    # (protect_audit only while no portfolio opens to a persona pattern: see below)
+    # (protect_audit only while no portfolio opens to a persona pattern and no resource policy
+    # admits teams' roles by name: see below)
     off = {k: {"enabled": False} for k in scp.GUARDRAIL_KEYS}
-    assert policies(spec_with({"guardrails": off}, service_catalog=without_personas())) == {}
+    assert policies(spec_with({"guardrails": off}, service_catalog=without_personas(), **without_teams())) == {}
     only = dict(off, region_restriction={"enabled": True})
-    assert set(policies(spec_with({"guardrails": only}, service_catalog=without_personas()))) == {"region_restriction"}
+    assert set(policies(spec_with({"guardrails": only}, service_catalog=without_personas(), **without_teams()))) == {
+        "region_restriction"
+    }
     with pytest.raises(SpecError) as info:
         spec_with({"guardrails": off})
     assert [f"{p.path}: {p.message.split(' (')[0]}" for p in info.value.problems] == [
         "management.guardrails.protect_audit.enabled: protect_audit is off while portfolios open to persona patterns"
+        " and resource policies admit teams' roles by name from any account of the organization"
+    ]
+    # teams alone (no persona portfolio) need it as well: the hub's and stages' policies admit them by name
+    with pytest.raises(SpecError) as info:
+        spec_with({"guardrails": off}, service_catalog=without_personas())
+    assert [f"{p.path}: {p.message.split(' (')[0]}" for p in info.value.problems] == [
+        "management.guardrails.protect_audit.enabled: protect_audit is off while resource policies admit teams'"
+        " roles by name from any account of the organization"
     ]
 
 
@@ -289,16 +313,27 @@ def test_persona_role_names_are_made_and_changed_by_terraform_only(default_spec)
             "iam:UntagRole",
             "iam:UpdateAssumeRolePolicy",
         ],
-        # the portfolios' persona patterns, and the endpoint deployers the gate SCP trusts by name
+        # the portfolios' persona patterns, the endpoint deployers the gate SCP trusts by name, and
+        # the team roles that the hub's and stages' resource policies admit from any account
         "Resource": sorted(
-            {f"arn:aws:iam::*:role/{p}" for p in patterns} | {"arn:aws:iam::*:role/nwa-*-endpoint-deployer"}
+            {f"arn:aws:iam::*:role/{p}" for p in patterns}
+            | {"arn:aws:iam::*:role/nwa-*-endpoint-deployer"}
+            | {
+                f"arn:aws:iam::*:role/nwa-*-{purpose}"
+                for purpose in ("deploy", "endpoint", "endpoint-tester", "event-forwarder", "monitoring")
+            }
         ),
         "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/mlgov-terraform"}},
     }
     assert stmt["Resource"] == [
         "arn:aws:iam::*:role/nwa-*-data-scientist",
+        "arn:aws:iam::*:role/nwa-*-deploy",
+        "arn:aws:iam::*:role/nwa-*-endpoint",
         "arn:aws:iam::*:role/nwa-*-endpoint-deployer",
+        "arn:aws:iam::*:role/nwa-*-endpoint-tester",
+        "arn:aws:iam::*:role/nwa-*-event-forwarder",
         "arn:aws:iam::*:role/nwa-*-lead-data-scientist",
+        "arn:aws:iam::*:role/nwa-*-monitoring",
     ]
     assert policies(default_spec)["protect_audit"].size <= scp.SCP_MAX_CHARS
 
@@ -466,3 +501,58 @@ def test_ous_referenced_by_id_when_not_owned_and_stacksets_admin_on_request(rend
         "servicecatalog_hub": "servicecatalog.amazonaws.com",
         "stacksets_hub": "member.org.stacksets.cloudformation.amazonaws.com",
     }
+
+
+# --- every role name a resource policy trusts from any account is Terraform's ----------------
+
+
+def _org_wide_name_patterns(tree: dict[str, bytes]) -> set[str]:
+    """Role ARN patterns that a synthesized resource policy admits from any account: statements
+    with an AWS principal of ``*`` and an ArnLike aws:PrincipalArn whose account is ``*``."""
+    found: set[str] = set()
+    for rel, data in tree.items():
+        if not rel.endswith("cdk.tf.json"):
+            continue
+        for _rtype, _name, config in resources_of(json.loads(data)):
+            for value in config.values():
+                if not (isinstance(value, str) and value.startswith("{") and '"Statement"' in value):
+                    continue
+                for stmt in statements(value):
+                    if stmt.get("Effect") != "Allow" or stmt.get("Principal") not in ("*", {"AWS": "*"}):
+                        continue
+                    for pattern in as_list(stmt.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn", [])):
+                        if pattern.startswith("arn:aws:iam::*:role/"):
+                            found.add(pattern)
+    return found
+
+
+def _kept_to_terraform(spec) -> list[str]:
+    audit = policies(spec).get("protect_audit")
+    stmts = by_sid(audit.content) if audit else {}
+    return as_list(stmts.get("DenyPersonaRoleNamesButTerraform", {}).get("Resource", []))
+
+
+def test_role_names_trusted_from_any_account_are_made_by_terraform_only(case, monkeypatch):
+    # GIVEN every resource policy of the spec's synthesized stacks that admits roles of ANY account
+    # of the organization by a name pattern (the artifact stores, monitoring reports, the bus)
+    # (not the Terraform and plan roles the state bucket admits: the bootstrap's StackSet, not
+    # Terraform, creates those in every account, so this SCP statement cannot cover them)
+    terraform_roles = {
+        f"arn:aws:iam::*:role/{case.spec.terraform.role_name}",
+        f"arn:aws:iam::*:role/{naming.terraform_plan_role(case.spec)}",
+    }
+    trusted = _org_wide_name_patterns(case.tree) - terraform_roles
+    if case.spec.teams and case.spec.keys_in_layer(Layer.hub):
+        assert trusted, "no org-wide name pattern found: the walk no longer sees the hub's policies"
+    # THEN the protect_audit SCP keeps each of those names to Terraform (creating a role of such a
+    # name anywhere would otherwise get its access)
+    kept = _kept_to_terraform(case.spec)
+    assert sorted(p for p in trusted if p not in kept) == []
+    # AND on a broken copy whose SCP forgets one purpose, the check fails
+    monkeypatch.setattr(
+        naming, "ORG_TRUSTED_PURPOSES", tuple(p for p in naming.ORG_TRUSTED_PURPOSES if p != "monitoring")
+    )
+    kept = _kept_to_terraform(case.spec)
+    missing = sorted(p for p in trusted if p not in kept)
+    if any(p.endswith("-monitoring") for p in trusted):
+        assert missing and all(p.endswith("-monitoring") for p in missing)

@@ -256,6 +256,12 @@ def _protect_exempt_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     ]
 
 
+def trusts_team_roles_by_name(spec: OrgSpec) -> bool:
+    """True when resource policies of the hub and the stage accounts admit teams' roles from any
+    account of the organization by name pattern (a hub and at least one team)."""
+    return bool(spec.keys_in_layer(Layer.hub) and spec.teams)
+
+
 def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     """Only mlgov's Terraform role makes or changes a role named like a portfolio's persona pattern.
 
@@ -266,9 +272,12 @@ def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     exemption is the Terraform role's name in any account (a list of account ids would grow with
     the org). One statement, whatever the number of teams.
 
-    The same holds for the stage roles a policy trusts by name: every team's endpoint deployer
-    when the gate SCP is on (:func:`gate_roles`), and every team's endpoint deployer and batch role
-    when a shared stage account's instance-type SCP gives some team's roles extra types by ARN
+    The same holds for every team role that a resource policy of the hub or a stage account
+    admits from any account of the organization (:data:`mlgov.platform.naming.ORG_TRUSTED_PURPOSES`:
+    the artifact stores, the monitoring reports, the central bus), and for the stage roles a
+    policy trusts by name: every team's endpoint deployer when the gate SCP is on
+    (:func:`gate_roles`), and every team's endpoint deployer and batch role when a shared stage
+    account's instance-type SCP gives some team's roles extra types by ARN
     (:func:`instance_type_extra_stage_accounts`): an administrator of the account who made
     ``<org>-<team>-batch`` would otherwise get that team's types.
     """
@@ -282,7 +291,10 @@ def _protect_persona_roles(spec: OrgSpec) -> list[dict[str, Any]]:
     if instance_type_extra_stage_accounts(spec):
         # a shared stage account's instance-type SCP gives these names a team's extra types
         stage_roles += STAGE_INSTANCE_ROLES
-    patterns += [naming.team_role_pattern(spec, r) for r in sorted(set(stage_roles))]
+    if trusts_team_roles_by_name(spec):
+        # the hub's and the stage accounts' resource policies admit these names from any account
+        stage_roles += naming.ORG_TRUSTED_PURPOSES
+    patterns = sorted({*patterns, *(naming.team_role_pattern(spec, r) for r in set(stage_roles))})
     if not patterns:
         return []
     return [

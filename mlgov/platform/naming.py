@@ -429,6 +429,21 @@ def persona_role_pattern(spec: OrgSpec, persona: str) -> str:
 TEAM_TAG = "mlgov:team"
 
 
+# The team roles that resource policies in the hub and the stage accounts admit from any account
+# of the organization by name pattern (``<org>-*-<purpose>``, mlgov.platform.iam.common.team_roles_in_org):
+# whoever may create a role of such a name in any account gets that access, so the ``protect_audit``
+# SCP keeps these names to Terraform (mlgov.platform.guardrails, DenyPersonaRoleNamesButTerraform).
+ORG_TRUSTED_PURPOSES = (
+    "data-scientist",
+    "deploy",
+    "endpoint",
+    "endpoint-tester",
+    "event-forwarder",
+    "lead-data-scientist",
+    "monitoring",
+)
+
+
 def team_role_pattern(spec: OrgSpec, purpose: str) -> str:
     """Name pattern of every team's ``purpose`` role (``<org>-*-<purpose>``): what a policy that
     must not grow with the number of teams matches instead of naming each team's role."""

