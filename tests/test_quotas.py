@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from mlgov.errors import SpecError
-from mlgov.platform import naming
+from mlgov.platform import bootstrap, naming
 from mlgov.platform.quotas import QUOTAS, Measure, limit, measure
+from mlgov.review.policies import parse_template
 from mlgov.spec.located import load_yaml
 from mlgov.spec.model import OrgSpec, parse_model
 from mlgov.spec.quotas import HARD_QUOTAS, QuotaRaises
@@ -112,6 +113,11 @@ def synthesized_counts(spec, stacks: dict[str, dict]) -> dict[str, Counter]:
             )
     for target in out["scps_per_target"]:
         out["scps_per_target"][target] += 1  # FullAWSAccess stays attached everywhere
+    # every account also holds the roles the bootstrap gives it (the StackSet's member template,
+    # which the management account's own bootstrap stack repeats)
+    member = parse_template(bootstrap.member_template(spec))["Resources"].values()
+    for account in spec.live_accounts():
+        roles[account] += [r["Properties"]["RoleName"] for r in member if r["Type"] == "AWS::IAM::Role"]
     for account, names in roles.items():
         assert len(names) == len(set(names)), f"duplicate role names in {account}"
         out["iam_roles_per_account"][account] = len(names)
@@ -419,13 +425,14 @@ def _default_doc() -> dict:
 def test_roles_per_account_generated():
     # GIVEN 334 teams sharing ml-test/ml-prod (portfolios without personas, raised account and
     # rule quotas) THEN ml-prod holds 334 x (deploy, endpoint-deployer, endpoint, monitoring)
-    # roles plus fraud's batch role: one line for the quota, on the fullest account.
+    # roles plus fraud's batch role, plus the bootstrap's Terraform and plan roles: one line for
+    # the quota, on the fullest account.
     doc = shared_stage_org(334)
     for portfolio in doc["service_catalog"]["portfolios"].values():
         portfolio["personas"] = []
     doc["quotas"] = {"organization_accounts": len(doc["accounts"]), "event_rules_per_bus": 1000}
     assert _one_line(doc, "iam_roles_per_account") == (
-        "accounts.ml-prod: iam_roles_per_account: 1,337 > 1,000 (IAM roles of the account: ml-prod, and 2 more); "
+        "accounts.ml-prod: iam_roles_per_account: 1,339 > 1,000 (IAM roles of the account: ml-prod, and 2 more); "
         + QUOTAS["iam_roles_per_account"].remedy
     )
     doc["quotas"]["iam_roles_per_account"] = 2000

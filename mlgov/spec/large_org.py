@@ -83,7 +83,7 @@ def _within_quotas(doc: dict[str, Any]) -> None:
     # raises (adjustable quotas; AWS grants at most 5,000 roles).
     teams = len(doc["teams"])
     for key, figure, default in (
-        ("iam_roles_per_account", 3 + 3 * teams, 1000),
+        ("iam_roles_per_account", 5 + 3 * teams, 1000),
         ("event_rules_per_bus", teams, 300),
         ("codepipeline_pipelines_per_region", teams, 1000),
     ):

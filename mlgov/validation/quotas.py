@@ -121,8 +121,17 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
     return dict(roles)
 
 
+def bootstrap_roles(spec: OrgSpec) -> list[str]:
+    """The roles the bootstrap gives every account, the management account included: the
+    Terraform role and the plan role (mlgov.platform.bootstrap: the StackSet's member template,
+    the management account's own stack)."""
+    return [spec.terraform.role_name, naming.terraform_plan_role(spec)]
+
+
 def _roles(spec: OrgSpec) -> Iterator[Figure]:
-    for key, names in sorted(account_roles(spec).items()):
+    stacks = account_roles(spec)
+    for key in sorted(set(stacks) | set(spec.live_accounts())):
+        names = stacks.get(key, []) + bootstrap_roles(spec)
         yield Figure("iam_roles_per_account", len(names), key, ("accounts", key))
 
 
