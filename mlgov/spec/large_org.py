@@ -77,10 +77,11 @@ def _within_quotas(doc: dict[str, Any]) -> None:
     if len(doc["accounts"]) > ACCOUNTS_DEFAULT_QUOTA:
         doc.setdefault("quotas", {})["organization_accounts"] = len(doc["accounts"])
     # The hub holds 3 roles per team (deploy-pipeline, select-model, start-deploy) besides its
-    # own 3, and a rule and a pipeline per team and model package group (one, the default, for
-    # a generated team): as mlgov.validation.quotas counts them (tests/test_quotas.py holds these
-    # figures equal to its needed_raises). Past AWS's defaults the generated org names the
-    # raises (adjustable quotas; AWS grants at most 5,000 roles).
+    # own 3 and the bootstrap's 2 (Terraform and plan roles), and a rule and a pipeline per team
+    # and model package group (one, the default, for a generated team): as
+    # mlgov.validation.quotas counts them (tests/test_quotas.py holds these figures equal to its
+    # needed_raises). Past AWS's defaults the generated org names the raises (adjustable quotas;
+    # AWS grants at most 5,000 roles).
     teams = len(doc["teams"])
     for key, figure, default in (
         ("iam_roles_per_account", 5 + 3 * teams, 1000),
