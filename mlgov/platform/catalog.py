@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,8 @@ from mlgov.platform import naming, pipeline
 from mlgov.platform.quotas import QUOTAS
 from mlgov.platform.templates import released_path, released_target, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
+from mlgov.spec.memo import cached
+from mlgov.spec.memo import memo as spec_memo
 from mlgov.spec.model import Layer, OrgSpec
 
 PRODUCTS_DIR = "products"
@@ -126,9 +127,14 @@ def persona_patterns(spec: OrgSpec) -> list[str]:
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
-    return naming.by_label(
-        spec, (t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
-    )
+
+    def compute() -> dict[str, list[str]]:
+        teams: dict[str, list[str]] = {}
+        for t, team in spec.teams.items():
+            teams.setdefault(spec.accounts[team.dev_account].id, []).append(t)
+        return teams
+
+    return naming.by_label(spec, cached(spec, "teams_by_dev_account_id", compute).get(account_id, ()))
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -333,23 +339,10 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     account's launch role and the policy inventory ask again, and a 100-team org rendered the
     same templates 200 times.
     """
-    memo = _memo(spec)
+    memo = spec_memo(spec)
     if "artifacts" not in memo:
         memo["artifacts"] = tuple(_render_artifacts(spec))
     return list(memo["artifacts"])
-
-
-# Results computed from one spec object, dropped when it is (the spec is unhashable, so keyed by
-# id; the finalizer removes the entry before the id can be reused).
-_MEMO: dict[int, dict[Any, Any]] = {}
-
-
-def _memo(spec: OrgSpec) -> dict[Any, Any]:
-    key = id(spec)
-    if key not in _MEMO:
-        _MEMO[key] = {}
-        weakref.finalize(spec, _MEMO.pop, key, None)
-    return _MEMO[key]
 
 
 def _render_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
@@ -429,7 +422,7 @@ class LaunchNeeds:
 
 def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     """The :class:`LaunchNeeds` of one portfolio (from the same rendered text generated/ holds)."""
-    memo = _memo(spec)
+    memo = spec_memo(spec)
     if ("needs", portfolio) not in memo:
         memo[("needs", portfolio)] = _launch_needs(spec, portfolio)
     return memo[("needs", portfolio)]

@@ -48,7 +48,7 @@ def stack_team(spec: OrgSpec, ref: StackRef) -> str | None:
     if ref.team is not None:
         return ref.team
     if ref.layer == Layer.dev:
-        owners = [name for name, team in spec.teams.items() if team.dev_account == ref.account]
+        owners = spec.dev_owners.get(ref.account, ())
         if len(owners) == 1:  # validation allows at most one; none: an account no team uses yet
             return owners[0]
     return None
