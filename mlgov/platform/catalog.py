@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -433,22 +434,52 @@ def _launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     parameter_types: set[str] = set()
     role_names: set[str] = set()
     team_roles: set[str] = set()
-    purposes = ("sagemaker-execution", *naming.BUILD_ROLES)
+    patterns = {p: naming.team_role(spec, "${TeamName}", p) for p in ("sagemaker-execution", *naming.BUILD_ROLES)}
     for artifact in product_artifacts(spec):
         if artifact.portfolio != portfolio:
             continue
-        doc = load_template(artifact.text)
-        parameter_types |= {str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()}
-        for resource in (doc.get("Resources") or {}).values():
-            resource_types.add(resource["Type"])
-            props = resource.get("Properties") or {}
-            name = props.get("RoleName")
-            if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
-                role_names.add(name)
-            handed = json.dumps([props.get(k) for k in _ROLE_PROPERTIES.get(resource["Type"], ())])
-            team_roles |= {p for p in purposes if naming.team_role(spec, "${TeamName}", p) in handed}
+        facts = _template_facts(artifact.text)
+        resource_types |= facts.resource_types
+        parameter_types |= facts.parameter_types
+        role_names |= facts.role_names
+        for handed in facts.handed:
+            team_roles |= {p for p, pattern in patterns.items() if pattern in handed}
     return LaunchNeeds(
         frozenset(resource_types), frozenset(parameter_types), frozenset(role_names), frozenset(team_roles)
+    )
+
+
+@dataclass(frozen=True)
+class _TemplateFacts:
+    """What :func:`_launch_needs` reads from one rendered template: its resource and parameter
+    types, the role names it sets, and per resource the JSON of the properties naming the role
+    a service runs it as."""
+
+    resource_types: frozenset[str]
+    parameter_types: frozenset[str]
+    role_names: frozenset[str]
+    handed: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def _template_facts(text: str) -> _TemplateFacts:
+    """:class:`_TemplateFacts` of a rendered template, by its text. Every team's view of a spec
+    renders the products again (a dev stack's launch role needs them) and nearly always to the
+    same text; parsing it was most of a dev stack's Python time at 500 teams."""
+    doc = load_template(text)
+    resource_types, role_names, handed = set(), set(), []
+    for resource in (doc.get("Resources") or {}).values():
+        resource_types.add(resource["Type"])
+        props = resource.get("Properties") or {}
+        name = props.get("RoleName")
+        if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
+            role_names.add(name)
+        handed.append(json.dumps([props.get(k) for k in _ROLE_PROPERTIES.get(resource["Type"], ())]))
+    return _TemplateFacts(
+        frozenset(resource_types),
+        frozenset(str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()),
+        frozenset(role_names),
+        tuple(handed),
     )
 
 
