@@ -159,7 +159,12 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
 
 def pipeline_definition_v1(spec: OrgSpec) -> str:
     """The v1 model-build pipeline: runs as the account's fixed model build role, no VPC, and
-    registers into the project's own group with a status the starter may override (frozen)."""
+    registers into the project's own group with a status the starter may override (frozen).
+    Once per spec object (every product version's view model holds it)."""
+    return cached(spec, "pipeline_definition_v1", lambda: _pipeline_definition_v1(spec))
+
+
+def _pipeline_definition_v1(spec: OrgSpec) -> str:
     role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
     return pipeline.definition(
         pipeline.BuildPipeline(
@@ -172,7 +177,12 @@ def pipeline_definition_v2(spec: OrgSpec) -> str:
     """The v2 model-build pipeline: every job in the account's VPC (subnets and security groups
     from the network SSM parameters) with volume and output keys; the model lands in the team's
     models bucket under its key (the hub's promotion role reads it there) and is registered
-    into the team's governed group chosen at launch, always PendingManualApproval."""
+    into the team's governed group chosen at launch, always PendingManualApproval. Once per spec
+    object, like :func:`pipeline_definition_v1`."""
+    return cached(spec, "pipeline_definition_v2", lambda: _pipeline_definition_v2(spec))
+
+
+def _pipeline_definition_v2(spec: OrgSpec) -> str:
     role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
     return pipeline.definition(
         pipeline.BuildPipeline(
@@ -231,8 +241,11 @@ def repository_pipeline() -> tuple[pipeline.BuildPipeline, pipeline.RepositoryBu
     )
 
 
+@lru_cache(maxsize=1)
 def pipeline_definition_v3() -> str:
-    """The model-build v3 pipeline's definition text: the template's and the seed repository's."""
+    """The model-build v3 pipeline's definition text: the template's and the seed repository's
+    (no spec value in it, so computed once per process: every product version's view model,
+    of every team's view, holds it)."""
     return pipeline.repository_definition(*repository_pipeline())
 
 
