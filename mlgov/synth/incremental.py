@@ -2,8 +2,9 @@
 
 A team's stacks (its dev account's stacks, its slices of the hub and of shared stage accounts,
 and the core stacks of stage accounts only it deploys to) are synthesized from :func:`view`:
-the spec with every other team, and every other team's dev account, left out. Their files are therefore a function of that view alone, never
-of the rest of the org, which is what makes a cache of them sound: :func:`stack_keys` hashes
+the spec with every other team, and every other team's dev account, left out. Their files are
+therefore a function of that view alone, never of the rest of the org, which is what makes a
+cache of them sound: :func:`stack_keys` hashes
 exactly what the view holds (plus the stack, mlgov's own files and the installed cdktf and
 provider versions), and :class:`Cache` keeps each stack's synthesized files under that key.
 A pull request that changes one team then synthesizes that team's stacks and the few core
