@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlgov.cli import cli
+from mlgov.spec.large_org import write_large_org
 from mlgov.synth import incremental, pool
 from mlgov.synth.incremental import Cache, StackResult
 from mlgov.validation import load_spec
@@ -23,17 +24,23 @@ def _team_refs(spec):
 
 
 @pytest.mark.slow  # synthesizes every team stack twice (jsii)
-@pytest.mark.parametrize("path", [DEFAULT_SPEC, KITCHEN_SINK], ids=lambda p: p.stem)
-def test_a_team_stack_from_its_teams_view_is_the_stack_from_the_whole_spec(path):
-    # GIVEN a spec with several teams (the kitchen sink: data grants, own test accounts, slices)
+@pytest.mark.parametrize("path", [DEFAULT_SPEC, KITCHEN_SINK, "large-org-3"], ids=lambda p: Path(p).stem)
+def test_a_team_stack_from_its_teams_view_is_the_stack_from_the_whole_spec(path, tmp_path):
+    # GIVEN a spec with several teams (the kitchen sink: data grants, own test accounts, slices;
+    # the generated large org: each team its own test and prod accounts, whose core stacks are
+    # then that team's)
     from cdktf import App
 
     from mlgov.modules.app import stack_class
     from mlgov.synth.stacks import canonical_tree
 
+    if path == "large-org-3":
+        path = write_large_org(tmp_path / "org.yaml", 3)
     spec = load_spec(path)
     refs = _team_refs(spec)
     assert {ref.team for ref in refs if ref.is_slice} and any(not ref.is_slice for ref in refs)
+    stage_cores = [r for r in refs if not r.is_slice and r.layer.value in ("test", "prod")]
+    assert bool(stage_cores) == (tmp_path in Path(path).parents), stage_cores
     for ref in refs:
         # WHEN the stack is built from the whole spec, as before views existed
         with tempfile.TemporaryDirectory(prefix="mlgov-test-view-") as tmp:

@@ -134,6 +134,25 @@ def test_network_mistakes_are_one_line_each(replacement, expected):
     assert any(line.startswith(expected) for line in got), got
 
 
+def test_overlap_lookup_finds_what_a_pairwise_scan_finds():
+    # GIVEN a few thousand random blocks of /16../28 packed into a small range (so many nest and
+    # many repeat) WHEN each is checked against those before it THEN the indexed lookup names
+    # exactly the blocks, in the same order, that comparing with every earlier block names.
+    import random
+
+    from mlgov.validation.network import _Created
+
+    rng = random.Random(24)
+    created, earlier = _Created(), []
+    for i in range(3000):
+        prefix = rng.randint(16, 28)
+        base = (10 << 24) | (rng.randrange(0, 1 << 18) << 6)
+        cidr = ipaddress.IPv4Network((base, prefix), strict=False)
+        assert created.overlapping(cidr) == [(key, other) for key, other in earlier if cidr.overlaps(other)]
+        created.add(f"a{i}", cidr)
+        earlier.append((f"a{i}", cidr))
+
+
 def test_network_on_the_hub_is_refused():
     text = BASE.replace(
         "    ou: infrastructure\n    description: The ML hub",

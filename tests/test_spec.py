@@ -183,3 +183,21 @@ def test_a_renamed_teams_slice_state_clash_is_named_at_the_team():
         "teams.retention.renamed_from: stack ml-test-team-retention would use the state of stack "
         "ml-test-team-churn (got state mlgov/ml-test-team-churn.tfstate twice, expected one state per stack)"
     ]
+
+
+def test_derived_facts_are_per_spec_object_and_never_shared_with_a_copy(default_spec):
+    # GIVEN the default spec, whose derived facts (staged teams, dev owners, layers) are memoized
+    # per spec object WHEN a team's view (a model_copy) and a pickled copy are asked THEN each
+    # answers for what it holds, not what the spec it was copied from answered first.
+    import pickle
+
+    from mlgov.synth.incremental import view
+
+    full = dict(default_spec.staged_teams)
+    assert full["ml-prod"] == ("churn", "fraud")
+    one = view(default_spec, "fraud")
+    assert dict(one.staged_teams) == {"ml-test": ("fraud",), "ml-prod": ("fraud",)}
+    assert dict(one.dev_owners) == {"ml-dev-fraud": ("fraud",)}
+    assert "ml-dev-churn" not in one.keys_in_layer(Layer.dev)
+    assert dict(pickle.loads(pickle.dumps(default_spec)).staged_teams) == full  # noqa: S301 - our own bytes
+    assert dict(default_spec.staged_teams) == full

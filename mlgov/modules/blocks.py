@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import jsii
 from cdktf import TerraformProvider, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
@@ -59,7 +60,7 @@ def named(resource: R, name: str, *, was: str | None = None) -> R:
     Raises:
         ValueError: the stack already has a resource of that type with that name.
     """
-    stack = TerraformStack.of(resource)
+    stack = stack_of(resource)
     seen: set[tuple[str, str]] | None = getattr(stack, "_mlgov_addresses", None)
     if seen is None:
         seen = set()
@@ -73,6 +74,61 @@ def named(resource: R, name: str, *, was: str | None = None) -> R:
     if was is not None and was != name:
         resource.move_from_id(f"{address[0]}.{was}")
     return resource
+
+
+def stack_of(construct: Construct) -> TerraformStack:
+    """The stack ``construct`` belongs to, as ``TerraformStack.of`` answers it, mostly without
+    asking Node.
+
+    ``TerraformStack.of`` is a jsii round trip, and :func:`named` needs the stack of every
+    resource (a third of all round trips of a synth). The answer is a pure function of the
+    construct tree, and the tree is built from Python: every construct's parent is the scope
+    its constructor was given, and that constructor hands the scope to ``jsii.create``
+    (:func:`_record_scopes` keeps it on the new object). So walking those scopes up to the first
+    :class:`TerraformStack` is the walk Node would do. A construct with no recorded scope (made
+    before this module was imported, or by Node itself) is asked through jsii, as before.
+
+    Nothing here depends on who is building what: no "current stack" is kept anywhere, so a
+    construct built on its own (a test, a second App in one process) finds the same stack
+    through the same walk as one built by ``build_app``.
+    """
+    scope: object = construct
+    while not isinstance(scope, TerraformStack):
+        parent = getattr(scope, _SCOPE, None)
+        if parent is None:
+            return TerraformStack.of(construct)
+        scope = parent
+    return scope
+
+
+# The attribute on a jsii-created construct that holds the scope it was created in (set by the
+# jsii.create wrapper below; jsii keeps every object it created for the life of the process, so
+# this holds nothing alive that jsii would not).
+_SCOPE = "_mlgov_scope"
+
+
+def _record_scopes() -> None:
+    """Wrap ``jsii.create`` so that a construct created from Python keeps its scope (see
+    :func:`stack_of`). Every construct class's constructor (cdktf's, the provider's generated
+    ones, ``constructs.Construct`` for mlgov's own) calls ``jsii.create(cls, obj, [scope, id,
+    ...])`` through the module attribute, so wrapping it once covers them all. Only a
+    :class:`Construct` whose first argument is a :class:`Construct` is recorded. Idempotent;
+    the wrapper changes no argument or result, so what Node builds is exactly what it was."""
+    original = jsii.create
+    if getattr(original, "_mlgov_records_scopes", False):
+        return
+
+    def create(klass: Any, obj: Any, args: list[Any] | None = None) -> Any:
+        ref = original(klass, obj, args)
+        if args and isinstance(obj, Construct) and isinstance(args[0], Construct):
+            setattr(obj, _SCOPE, args[0])
+        return ref
+
+    create._mlgov_records_scopes = True  # type: ignore[attr-defined]
+    jsii.create = create
+
+
+_record_scopes()
 
 
 def ref(resource: object, attribute: str) -> str:

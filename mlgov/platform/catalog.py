@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -25,6 +25,8 @@ from mlgov.platform import naming, pipeline
 from mlgov.platform.quotas import QUOTAS
 from mlgov.platform.templates import released_path, released_target, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
+from mlgov.spec.memo import cached
+from mlgov.spec.memo import memo as spec_memo
 from mlgov.spec.model import Layer, OrgSpec
 
 PRODUCTS_DIR = "products"
@@ -126,9 +128,14 @@ def persona_patterns(spec: OrgSpec) -> list[str]:
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
-    return naming.by_label(
-        spec, (t for t, team in spec.teams.items() if spec.accounts[team.dev_account].id == account_id)
-    )
+
+    def compute() -> dict[str, list[str]]:
+        teams: dict[str, list[str]] = {}
+        for t, team in spec.teams.items():
+            teams.setdefault(spec.accounts[team.dev_account].id, []).append(t)
+        return teams
+
+    return naming.by_label(spec, cached(spec, "teams_by_dev_account_id", compute).get(account_id, ()))
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
@@ -152,7 +159,12 @@ def team_stages(spec: OrgSpec) -> list[dict[str, str]]:
 
 def pipeline_definition_v1(spec: OrgSpec) -> str:
     """The v1 model-build pipeline: runs as the account's fixed model build role, no VPC, and
-    registers into the project's own group with a status the starter may override (frozen)."""
+    registers into the project's own group with a status the starter may override (frozen).
+    Once per spec object (every product version's view model holds it)."""
+    return cached(spec, "pipeline_definition_v1", lambda: _pipeline_definition_v1(spec))
+
+
+def _pipeline_definition_v1(spec: OrgSpec) -> str:
     role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
     return pipeline.definition(
         pipeline.BuildPipeline(
@@ -165,7 +177,12 @@ def pipeline_definition_v2(spec: OrgSpec) -> str:
     """The v2 model-build pipeline: every job in the account's VPC (subnets and security groups
     from the network SSM parameters) with volume and output keys; the model lands in the team's
     models bucket under its key (the hub's promotion role reads it there) and is registered
-    into the team's governed group chosen at launch, always PendingManualApproval."""
+    into the team's governed group chosen at launch, always PendingManualApproval. Once per spec
+    object, like :func:`pipeline_definition_v1`."""
+    return cached(spec, "pipeline_definition_v2", lambda: _pipeline_definition_v2(spec))
+
+
+def _pipeline_definition_v2(spec: OrgSpec) -> str:
     role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{naming.product_role(spec, 'model-build')}"
     return pipeline.definition(
         pipeline.BuildPipeline(
@@ -224,8 +241,11 @@ def repository_pipeline() -> tuple[pipeline.BuildPipeline, pipeline.RepositoryBu
     )
 
 
+@lru_cache(maxsize=1)
 def pipeline_definition_v3() -> str:
-    """The model-build v3 pipeline's definition text: the template's and the seed repository's."""
+    """The model-build v3 pipeline's definition text: the template's and the seed repository's
+    (no spec value in it, so computed once per process: every product version's view model,
+    of every team's view, holds it)."""
     return pipeline.repository_definition(*repository_pipeline())
 
 
@@ -333,23 +353,10 @@ def product_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
     account's launch role and the policy inventory ask again, and a 100-team org rendered the
     same templates 200 times.
     """
-    memo = _memo(spec)
+    memo = spec_memo(spec)
     if "artifacts" not in memo:
         memo["artifacts"] = tuple(_render_artifacts(spec))
     return list(memo["artifacts"])
-
-
-# Results computed from one spec object, dropped when it is (the spec is unhashable, so keyed by
-# id; the finalizer removes the entry before the id can be reused).
-_MEMO: dict[int, dict[Any, Any]] = {}
-
-
-def _memo(spec: OrgSpec) -> dict[Any, Any]:
-    key = id(spec)
-    if key not in _MEMO:
-        _MEMO[key] = {}
-        weakref.finalize(spec, _MEMO.pop, key, None)
-    return _MEMO[key]
 
 
 def _render_artifacts(spec: OrgSpec) -> list[ProductArtifact]:
@@ -429,7 +436,7 @@ class LaunchNeeds:
 
 def launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     """The :class:`LaunchNeeds` of one portfolio (from the same rendered text generated/ holds)."""
-    memo = _memo(spec)
+    memo = spec_memo(spec)
     if ("needs", portfolio) not in memo:
         memo[("needs", portfolio)] = _launch_needs(spec, portfolio)
     return memo[("needs", portfolio)]
@@ -440,22 +447,52 @@ def _launch_needs(spec: OrgSpec, portfolio: str) -> LaunchNeeds:
     parameter_types: set[str] = set()
     role_names: set[str] = set()
     team_roles: set[str] = set()
-    purposes = ("sagemaker-execution", *naming.BUILD_ROLES)
+    patterns = {p: naming.team_role(spec, "${TeamName}", p) for p in ("sagemaker-execution", *naming.BUILD_ROLES)}
     for artifact in product_artifacts(spec):
         if artifact.portfolio != portfolio:
             continue
-        doc = load_template(artifact.text)
-        parameter_types |= {str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()}
-        for resource in (doc.get("Resources") or {}).values():
-            resource_types.add(resource["Type"])
-            props = resource.get("Properties") or {}
-            name = props.get("RoleName")
-            if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
-                role_names.add(name)
-            handed = json.dumps([props.get(k) for k in _ROLE_PROPERTIES.get(resource["Type"], ())])
-            team_roles |= {p for p in purposes if naming.team_role(spec, "${TeamName}", p) in handed}
+        facts = _template_facts(artifact.text)
+        resource_types |= facts.resource_types
+        parameter_types |= facts.parameter_types
+        role_names |= facts.role_names
+        for handed in facts.handed:
+            team_roles |= {p for p, pattern in patterns.items() if pattern in handed}
     return LaunchNeeds(
         frozenset(resource_types), frozenset(parameter_types), frozenset(role_names), frozenset(team_roles)
+    )
+
+
+@dataclass(frozen=True)
+class _TemplateFacts:
+    """What :func:`_launch_needs` reads from one rendered template: its resource and parameter
+    types, the role names it sets, and per resource the JSON of the properties naming the role
+    a service runs it as."""
+
+    resource_types: frozenset[str]
+    parameter_types: frozenset[str]
+    role_names: frozenset[str]
+    handed: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def _template_facts(text: str) -> _TemplateFacts:
+    """:class:`_TemplateFacts` of a rendered template, by its text. Every team's view of a spec
+    renders the products again (a dev stack's launch role needs them) and nearly always to the
+    same text; parsing it was most of a dev stack's Python time at 500 teams."""
+    doc = load_template(text)
+    resource_types, role_names, handed = set(), set(), []
+    for resource in (doc.get("Resources") or {}).values():
+        resource_types.add(resource["Type"])
+        props = resource.get("Properties") or {}
+        name = props.get("RoleName")
+        if resource["Type"] == "AWS::IAM::Role" and isinstance(name, str):
+            role_names.add(name)
+        handed.append(json.dumps([props.get(k) for k in _ROLE_PROPERTIES.get(resource["Type"], ())]))
+    return _TemplateFacts(
+        frozenset(resource_types),
+        frozenset(str(p.get("Type", "")) for p in (doc.get("Parameters") or {}).values()),
+        frozenset(role_names),
+        tuple(handed),
     )
 
 

@@ -517,13 +517,13 @@ def central_groups(spec: OrgSpec) -> list[str]:
 
 def dev_team(spec: OrgSpec, account_key: str) -> str | None:
     """The team whose dev account ``account_key`` is (validation guarantees at most one)."""
-    owners = [name for name, team in spec.teams.items() if team.dev_account == account_key]
+    owners = spec.dev_owners.get(account_key, ())
     return owners[0] if owners else None
 
 
 def stage_teams(spec: OrgSpec, account_key: str) -> list[str]:
     """Teams with a stage in ``account_key``, in the order of their AWS names."""
-    return naming.by_label(spec, (n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages)))
+    return naming.by_label(spec, spec.staged_teams.get(account_key, ()))
 
 
 def stage_team_scope(spec: OrgSpec, team: str, account_key: str, monitored: bool) -> tuple[bool, list[str], bool]:

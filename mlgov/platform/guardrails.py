@@ -549,9 +549,7 @@ def _extra_teams(spec: OrgSpec, account_key: str) -> list[str]:
         return []
     return [
         t
-        for t in naming.by_label(
-            spec, (n for n, team in spec.teams.items() if any(s.account == account_key for s in team.stages))
-        )
+        for t in naming.by_label(spec, spec.staged_teams.get(account_key, ()))
         if getattr(spec.teams[t].instance_types, layer.value)
     ]
 
@@ -573,7 +571,7 @@ def _instance_type_statements(spec: OrgSpec, account_key: str) -> list[dict[str,
     if base is None:
         return []
     if layer is Layer.dev:
-        owner = next((n for n, t in sorted(spec.teams.items()) if t.dev_account == account_key), None)
+        owner = next(iter(spec.dev_owners.get(account_key, ())), None)
         return [_deny_instance_types("DenyInstanceTypesOutsideTheList", allowed_instance_types(spec, layer, owner))]
     account_id = spec.accounts[account_key].id
     extra_teams = _extra_teams(spec, account_key)

@@ -10,11 +10,14 @@ the readers of the reports get their identity side here (:func:`report_read_stat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from mlgov.platform import governance as assets
 from mlgov.platform import images, naming, policy
 from mlgov.spec.governance import batch_stages, monitored_stages
+from mlgov.spec.memo import cached
 from mlgov.spec.model import OrgSpec, Stage
 
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
@@ -62,7 +65,21 @@ def monitoring_accounts(spec: OrgSpec, team: str) -> list[str]:
 
 def monitored_accounts(spec: OrgSpec) -> list[str]:
     """Account keys with at least one monitored team stage (they get a monitoring bucket and key)."""
-    return sorted({a for t in spec.teams for a in monitoring_accounts(spec, t)})
+    return sorted(monitored_teams_by_account(spec))
+
+
+def monitored_teams_by_account(spec: OrgSpec) -> Mapping[str, tuple[str, ...]]:
+    """Account key -> the teams with a monitored stage there, sorted by key (once per spec object:
+    every stage account and every team's roles ask)."""
+
+    def compute() -> Mapping[str, tuple[str, ...]]:
+        teams: dict[str, list[str]] = {}
+        for team in sorted(spec.teams):
+            for account in monitoring_accounts(spec, team):
+                teams.setdefault(account, []).append(team)
+        return MappingProxyType({account: tuple(names) for account, names in teams.items()})
+
+    return cached(spec, "monitored_teams_by_account", compute)
 
 
 def reports_uri(spec: OrgSpec, account_key: str, team: str, group: str) -> str:

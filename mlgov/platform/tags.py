@@ -64,7 +64,7 @@ def account_tags(spec: OrgSpec, account_key: str) -> dict[str, str]:
     tags = dict(spec.organization.tags)
     layer = spec.accounts[account_key].layer
     if layer is Layer.dev:
-        owner = next((name for name, t in sorted(spec.teams.items()) if t.dev_account == account_key), None)
+        owner = next(iter(spec.dev_owners.get(account_key, ())), None)
         if owner is not None:
             tags.update(team_tags(spec, owner))
     # A renamed account's resources keep the tag they were created with (no update to every resource).
@@ -81,9 +81,9 @@ def stack_teams(spec: OrgSpec, account_key: str) -> list[str]:
     if layer is Layer.hub:
         return sorted(spec.teams)
     if layer is Layer.dev:
-        return sorted(n for n, t in spec.teams.items() if t.dev_account == account_key)
+        return list(spec.dev_owners.get(account_key, ()))
     if layer in (Layer.test, Layer.prod):
-        return sorted(n for n, t in spec.teams.items() if any(s.account == account_key for s in t.stages))
+        return list(spec.staged_teams.get(account_key, ()))
     return []
 
 

@@ -8,8 +8,10 @@ types; :func:`mlgov.validation.load_spec` adds the semantic checks; every proble
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, ValidationError
@@ -22,6 +24,7 @@ from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.located import Located, dotted, load_yaml
 from mlgov.spec.management import ManagementSettings
+from mlgov.spec.memo import cached
 from mlgov.spec.network import LayerNetworkDefaults, Network
 from mlgov.spec.quotas import QuotaRaises
 from mlgov.spec.repositories import SourceConnection
@@ -358,12 +361,51 @@ class OrgSpec(SpecModel):
 
     def keys_in_layer(self, layer: Layer) -> list[str]:
         """Account keys of one layer, sorted."""
-        return sorted(k for k, a in self.accounts.items() if a.layer == layer)
+        return list(self._layers().get(layer, ()))
+
+    def _layers(self) -> dict[Layer, tuple[str, ...]]:
+        """Account keys by layer, sorted (once per spec object: asked for every stack and policy)."""
+
+        def compute() -> dict[Layer, tuple[str, ...]]:
+            layers: dict[Layer, list[str]] = {}
+            for key in sorted(self.accounts):
+                layers.setdefault(self.accounts[key].layer, []).append(key)
+            return {layer: tuple(keys) for layer, keys in layers.items()}
+
+        return cached(self, "layers", compute)
 
     @property
     def hub(self) -> str:
         """Key of the ML shared services (hub) account."""
-        return self.keys_in_layer(Layer.hub)[0]
+        return self._layers().get(Layer.hub, ())[0]
+
+    @property
+    def staged_teams(self) -> Mapping[str, tuple[str, ...]]:
+        """Account key -> the teams with a stage in it, sorted by key (accounts no stage names
+        are absent). Once per spec object: asked per stage account and per team, a scan of every
+        team each time made a large org's validation and synthesis quadratic in its teams."""
+
+        def compute() -> Mapping[str, tuple[str, ...]]:
+            staged: dict[str, list[str]] = {}
+            for name in sorted(self.teams):
+                for account in dict.fromkeys(s.account for s in self.teams[name].stages):
+                    staged.setdefault(account, []).append(name)
+            return MappingProxyType({account: tuple(names) for account, names in staged.items()})
+
+        return cached(self, "staged_teams", compute)
+
+    @property
+    def dev_owners(self) -> Mapping[str, tuple[str, ...]]:
+        """Account key -> the teams whose dev account it is, sorted by key (validation allows one;
+        accounts no team names are absent). Once per spec object, like :attr:`staged_teams`."""
+
+        def compute() -> Mapping[str, tuple[str, ...]]:
+            owners: dict[str, list[str]] = {}
+            for name in sorted(self.teams):
+                owners.setdefault(self.teams[name].dev_account, []).append(name)
+            return MappingProxyType({account: tuple(names) for account, names in owners.items()})
+
+        return cached(self, "dev_owners", compute)
 
     def terraform_role_arn(self, key: str) -> str:
         """ARN of the role Terraform assumes in an account."""
@@ -418,7 +460,7 @@ class OrgSpec(SpecModel):
         if layer == Layer.hub:
             return sorted(self.teams) if key == self.hub else []
         if layer in (Layer.test, Layer.prod):
-            return sorted(name for name, team in self.teams.items() if any(s.account == key for s in team.stages))
+            return list(self.staged_teams.get(key, ()))
         return []
 
 

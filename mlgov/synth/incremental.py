@@ -1,9 +1,10 @@
 """Team stacks synthesized from their team's view of the spec, and a cache of what they give.
 
-A team's stacks (its dev account's stacks and its slices of the hub and of shared stage
-accounts) are synthesized from :func:`view`: the spec with every other team, and every other
-team's dev account, left out. Their files are therefore a function of that view alone, never
-of the rest of the org, which is what makes a cache of them sound: :func:`stack_keys` hashes
+A team's stacks (its dev account's stacks, its slices of the hub and of shared stage accounts,
+and the core stacks of stage accounts only it deploys to) are synthesized from :func:`view`:
+the spec with every other team, and every other team's dev account, left out. Their files are
+therefore a function of that view alone, never of the rest of the org, which is what makes a
+cache of them sound: :func:`stack_keys` hashes
 exactly what the view holds (plus the stack, mlgov's own files and the installed cdktf and
 provider versions), and :class:`Cache` keeps each stack's synthesized files under that key.
 A pull request that changes one team then synthesizes that team's stacks and the few core
@@ -44,14 +45,19 @@ DISTRIBUTIONS = ("cdktf", "constructs", "cdktf-cdktf-provider-aws", "jsii")
 
 
 def stack_team(spec: OrgSpec, ref: StackRef) -> str | None:
-    """The team whose stack ``ref`` is (a slice, or a dev account's stack), else None."""
+    """The team whose stack ``ref`` is (a slice, a dev account's stack, or the core stack of a
+    test or prod account only that team deploys to), else None."""
     if ref.team is not None:
         return ref.team
     if ref.layer == Layer.dev:
-        owners = [name for name, team in spec.teams.items() if team.dev_account == ref.account]
-        if len(owners) == 1:  # validation allows at most one; none: an account no team uses yet
-            return owners[0]
-    return None
+        owners = spec.dev_owners.get(ref.account, ())
+    elif ref.layer in (Layer.test, Layer.prod):
+        # A stage account's core stack reads the teams deploying there: with one, it is that
+        # team's (each team its own test and prod accounts, as in gen-large-org).
+        owners = spec.staged_teams.get(ref.account, ())
+    else:
+        return None
+    return owners[0] if len(owners) == 1 else None  # a dev account has at most one owner; none: unused
 
 
 def view(spec: OrgSpec, team: str) -> OrgSpec:

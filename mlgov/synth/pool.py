@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlgov.errors import MlgovError
-from mlgov.platform.canonical import canonical_json
+from mlgov.platform import bootstrap
+from mlgov.platform.canonical import Tree, canonical_json
 from mlgov.spec.model import Layer, OrgSpec, StackRef
 from mlgov.synth import incremental, plugins, provider_loader
 from mlgov.synth.incremental import Cache, StackResult
@@ -56,6 +57,10 @@ STACKS_PER_JOB = 12
 # Queue order: stacks expected to be largest first (longest-processing-time-first balancing).
 LAYER_ORDER = {Layer.hub: 0, Layer.dev: 1, Layer.management: 2, Layer.test: 3, Layer.prod: 3, Layer.data: 3}
 _HEADER = struct.Struct(">Q")
+# The job that synthesizes the bootstrap's Terraform (no stack of the manifest; see
+# mlgov.modules.bootstrap) in a worker, which has its jsii runtime running anyway: the parent
+# then never starts one of its own. Stack names never start with ":".
+BOOTSTRAP_JOB = ":bootstrap"
 
 # Called once per stack as soon as it is synthesized: (stack name, resource count).
 Progress = Callable[[str, int], None]
@@ -266,6 +271,7 @@ def synth_parallel(
     dependencies: dict[str, list[str]],
     progress: Progress = _quiet,
     cached: Lookup | None = None,
+    with_bootstrap: bool = False,
 ) -> tuple[dict[str, bytes], dict[str, int]]:
     """Synthesize ``refs`` over ``jobs`` workers: the canonical tree of all of them, and the
     number of resources per stack (counted by the workers, which parse the JSON anyway).
@@ -273,6 +279,9 @@ def synth_parallel(
     ``dependencies`` (stack -> stacks it follows) goes into ``manifest.json`` as a single
     ``App`` with ``add_dependency`` calls would have recorded it. ``progress`` is called as
     each stack comes back, in the order they finish. ``cached``: as for :func:`synth_serial`.
+    ``with_bootstrap``: the tree also holds :func:`bootstrap_tree` (synthesized by a worker,
+    first in the queue after the hub's core stack; in this process when no stack is left to
+    synthesize).
     """
     cached = cached or Lookup()
     results = dict(cached.hits)
@@ -280,7 +289,13 @@ def synth_parallel(
         progress(name, hit.resources)
     todo = deque(ref.name for ref in queue_order(refs) if ref.name not in results)
     if not todo:
-        return _assemble(refs, results, dependencies)
+        tree, counts = _assemble(refs, results, dependencies)
+        if with_bootstrap:
+            tree.update(bootstrap_tree(spec))
+        return tree, counts
+    extra: dict[str, bytes] = {}
+    if with_bootstrap:
+        todo.insert(1, BOOTSTRAP_JOB)
     require_node()
     spec_blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
     workers = [_Worker(spec_blob) for _ in range(min(jobs, len(todo)))]
@@ -306,9 +321,12 @@ def synth_parallel(
                 if reply[0] == "error":
                     raise MlgovError(f"synthesizing stack {reply[1]} failed: {reply[2]}")
                 _, name, result = reply
-                results[name] = result
-                cached.store(name, result)
-                progress(name, result.resources)
+                if name == BOOTSTRAP_JOB:
+                    extra.update(result.files)
+                else:
+                    results[name] = result
+                    cached.store(name, result)
+                    progress(name, result.resources)
                 if todo:
                     worker.give(todo.popleft())
                 else:
@@ -329,7 +347,9 @@ def synth_parallel(
         selector.close()
         for worker in workers:
             worker.stop()
-    return _assemble(refs, results, dependencies)
+    tree, counts = _assemble(refs, results, dependencies)
+    tree.update(extra)
+    return tree, counts
 
 
 # --- worker --------------------------------------------------------------------------------
@@ -367,6 +387,35 @@ def _synth_one(spec: OrgSpec, ref: StackRef, outdir: Path, loaded: plugins.Loade
     )
 
 
+def bootstrap_tree(spec: OrgSpec) -> Tree:
+    """The bootstrap's Terraform delivery (:mod:`mlgov.modules.bootstrap`), synthesized in this
+    process in its own App and placed at ``bootstrap/terraform/`` (it is no stack of the
+    manifest: see that module)."""
+    require_node()
+    prepare_runtime()
+    provider_loader.install()
+    with tempfile.TemporaryDirectory(prefix="mlgov-bootstrap-") as tmp:
+        return _synth_bootstrap(spec, Path(tmp)).files
+
+
+def _synth_bootstrap(spec: OrgSpec, outdir: Path) -> StackResult:
+    """:func:`bootstrap_tree` as a worker's job: written to ``outdir``, left as empty as found."""
+    from cdktf import App
+
+    from mlgov.modules.bootstrap import BootstrapStack
+
+    app = App(outdir=str(outdir), stack_traces=False)
+    BootstrapStack(app, bootstrap.STACK_NAME, spec=spec)
+    app.synth()
+    files, docs = canonical_tree(outdir)
+    shutil.rmtree(outdir / "stacks")
+    (outdir / "manifest.json").unlink()
+    stack = f"stacks/{bootstrap.STACK_NAME}/cdk.tf.json"
+    return StackResult(
+        {bootstrap.TERRAFORM_STACK: files[stack]}, {}, docs["manifest.json"]["version"], resource_count(docs[stack])
+    )
+
+
 _WORKER_PLUGINS: list[plugins.Loaded] = []
 
 
@@ -390,10 +439,12 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
     refs = {ref.name: ref for ref in spec.stack_refs()}
     while (name := _recv(stdin)) is not None:
         try:
-            if name not in refs:
+            if name == BOOTSTRAP_JOB:
+                result = _synth_bootstrap(spec, outdir)
+            elif name not in refs:
                 raise KeyError(f"the spec has no stack {name!r}")
-            loaded = _worker_plugins()
-            result = _synth_one(spec, refs[name], outdir, loaded)
+            else:
+                result = _synth_one(spec, refs[name], outdir, _worker_plugins())
         except plugins.PluginError as exc:  # already one line naming the plugin and the stack
             _send(stdout, ("error", name, str(exc)))
             return 1

@@ -29,13 +29,17 @@ from mlgov.platform.governance import render_assets
 from mlgov.platform.manifest import dependencies, render_manifest
 from mlgov.platform.workflows import render_workflows
 from mlgov.spec.model import OrgSpec
-from mlgov.synth import customize, outdir, pool, provider_loader
+from mlgov.synth import customize, outdir, pool
 from mlgov.synth.incremental import Cache
-from mlgov.synth.stacks import StackSummary, canonical_tree, prepare_runtime, require_node
+from mlgov.synth.stacks import StackSummary
 
 
 def synth_stacks(
-    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None, cache: Cache | None = None
+    spec: OrgSpec,
+    jobs: int | None = None,
+    progress: pool.Progress | None = None,
+    cache: Cache | None = None,
+    with_bootstrap: bool = False,
 ) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.
 
@@ -43,16 +47,20 @@ def synth_stacks(
     process, large ones over worker processes (``mlgov.synth.pool``), ``jobs`` deciding how
     many (None: automatic, by the number of stacks left to synthesize). ``progress(stack,
     resources)`` is called as each stack is done. ``cache``: team stacks synthesized before
-    from the same inputs are taken from it (:mod:`mlgov.synth.incremental`).
+    from the same inputs are taken from it (:mod:`mlgov.synth.incremental`). ``with_bootstrap``:
+    the tree also holds :func:`synth_bootstrap`'s file, synthesized by a worker when there are
+    workers (the parent then starts no jsii runtime of its own).
     """
     refs = spec.stack_refs()
     cached = pool.lookup(spec, refs, cache)
     workers = pool.resolve_jobs(jobs, len(refs) - len(cached.hits))
     report = progress or (lambda name, resources: None)
     if workers > 1:
-        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report, cached)
+        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report, cached, with_bootstrap)
     else:
         tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report, cached)
+        if with_bootstrap:
+            tree.update(synth_bootstrap(spec))
     summaries = [StackSummary(ref.name, stack_path(ref.name), counts[ref.name]) for ref in refs]
     return tree, summaries
 
@@ -60,19 +68,7 @@ def synth_stacks(
 def synth_bootstrap(spec: OrgSpec) -> Tree:
     """The bootstrap's Terraform delivery (:mod:`mlgov.modules.bootstrap`), synthesized in its own
     App and placed at ``bootstrap/terraform/`` (it is no stack of the manifest: see that module)."""
-    require_node()
-    prepare_runtime()
-    provider_loader.install()
-    from cdktf import App
-
-    from mlgov.modules.bootstrap import BootstrapStack
-
-    with tempfile.TemporaryDirectory(prefix="mlgov-bootstrap-") as tmp:
-        app = App(outdir=tmp, stack_traces=False)
-        BootstrapStack(app, bootstrap.STACK_NAME, spec=spec)
-        app.synth()
-        files, _ = canonical_tree(Path(tmp))
-    return {bootstrap.TERRAFORM_STACK: files[f"stacks/{bootstrap.STACK_NAME}/cdk.tf.json"]}
+    return pool.bootstrap_tree(spec)
 
 
 def stack_path(name: str) -> str:
@@ -108,8 +104,7 @@ def render(
     customizations = customize.load_all(spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
-        tree, summaries = synth_stacks(spec, jobs, progress, cache)
-        tree.update(synth_bootstrap(spec))
+        tree, summaries = synth_stacks(spec, jobs, progress, cache, with_bootstrap=True)
         rendered = extras.result()
     tree = customize.apply(tree, customizations)
     for name, files in rendered.items():

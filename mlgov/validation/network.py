@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterator
 
@@ -27,7 +28,7 @@ Finding = tuple[tuple, str]
 
 def network_problems(spec: OrgSpec) -> Iterator[Finding]:
     """Every network finding except missing networks, in account order."""
-    created: list[tuple[str, ipaddress.IPv4Network]] = []
+    created = _Created()
     for key, account in sorted(spec.accounts.items()):
         net = account.network
         if net is None:
@@ -58,16 +59,48 @@ def network_problems(spec: OrgSpec) -> Iterator[Finding]:
         else:
             cidr = yield from _created(spec, key, path, net, regions)
             if cidr is not None:
-                for other, other_cidr in created:
-                    if cidr.overlaps(other_cidr):
-                        yield (
-                            path + ("cidr",),
-                            (
-                                f"CIDR overlaps the network of account {other!r} (got {cidr}, overlapping "
-                                f"{other_cidr}; expected disjoint ranges so the VPCs stay routable to each other)"
-                            ),
-                        )
-                created.append((key, cidr))
+                for other, other_cidr in created.overlapping(cidr):
+                    yield (
+                        path + ("cidr",),
+                        (
+                            f"CIDR overlaps the network of account {other!r} (got {cidr}, overlapping "
+                            f"{other_cidr}; expected disjoint ranges so the VPCs stay routable to each other)"
+                        ),
+                    )
+                created.add(key, cidr)
+
+
+class _Created:
+    """The created networks checked so far, found by address instead of one comparison each.
+
+    Two CIDR blocks overlap only when one holds the other. The blocks holding a new one are its
+    supernets (at most one per shorter prefix length: a dictionary lookup each); the blocks it
+    holds, and blocks with its own first address, start inside it (a range of the list sorted by
+    first address). So each network costs a few lookups, not a comparison with every network
+    before it (which made a 1,500-account org's check quadratic)."""
+
+    def __init__(self) -> None:
+        self._order: list[tuple[str, ipaddress.IPv4Network]] = []  # in the order added
+        self._starts: list[tuple[int, int]] = []  # (first address, index in _order), sorted
+        self._blocks: dict[tuple[int, int], list[int]] = {}  # (first address, prefix) -> indexes
+
+    def add(self, key: str, cidr: ipaddress.IPv4Network) -> None:
+        index = len(self._order)
+        self._order.append((key, cidr))
+        start = int(cidr.network_address)
+        bisect.insort(self._starts, (start, index))
+        self._blocks.setdefault((start, cidr.prefixlen), []).append(index)
+
+    def overlapping(self, cidr: ipaddress.IPv4Network) -> list[tuple[str, ipaddress.IPv4Network]]:
+        """The networks added so far that overlap ``cidr``, in the order they were added."""
+        start, end = int(cidr.network_address), int(cidr.broadcast_address)
+        low = bisect.bisect_left(self._starts, (start, -1))
+        high = bisect.bisect_right(self._starts, (end, len(self._order)))
+        found = {index for _, index in self._starts[low:high]}
+        for prefix in range(cidr.prefixlen):
+            outer = start & (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF  # the supernet's first address
+            found.update(self._blocks.get((outer, prefix), ()))
+        return [self._order[index] for index in sorted(found)]
 
 
 def _adopted(path: tuple, net: Network, regions: list[str]) -> Iterator[Finding]:

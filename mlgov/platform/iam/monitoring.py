@@ -23,7 +23,7 @@ READER_PURPOSES = ("data-scientist", "lead-data-scientist")  # a team's personas
 
 def monitored_teams(spec: OrgSpec, account_key: str) -> list[str]:
     """The teams monitored in this stage account (each has its topic and its report prefix)."""
-    return sorted(t for t in spec.teams if account_key in monitoring.monitoring_accounts(spec, t))
+    return list(monitoring.monitored_teams_by_account(spec).get(account_key, ()))
 
 
 def hub_report_readers(spec: OrgSpec) -> list[str]:
