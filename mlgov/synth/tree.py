@@ -48,7 +48,7 @@ def synth_stacks(
     many (None: automatic, by the number of stacks left to synthesize). ``progress(stack,
     resources)`` is called as each stack is done. ``cache``: team stacks synthesized before
     from the same inputs are taken from it (:mod:`mlgov.synth.incremental`). ``with_bootstrap``:
-    the tree also holds :func:`synth_bootstrap`'s file, synthesized by a worker when there are
+    the tree also holds :func:`mlgov.synth.pool.bootstrap_tree`'s file, synthesized by a worker when there are
     workers (the parent then starts no jsii runtime of its own).
     """
     refs = spec.stack_refs()
@@ -60,15 +60,9 @@ def synth_stacks(
     else:
         tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report, cached)
         if with_bootstrap:
-            tree.update(synth_bootstrap(spec))
+            tree.update(pool.bootstrap_tree(spec))
     summaries = [StackSummary(ref.name, stack_path(ref.name), counts[ref.name]) for ref in refs]
     return tree, summaries
-
-
-def synth_bootstrap(spec: OrgSpec) -> Tree:
-    """The bootstrap's Terraform delivery (:mod:`mlgov.modules.bootstrap`), synthesized in its own
-    App and placed at ``bootstrap/terraform/`` (it is no stack of the manifest: see that module)."""
-    return pool.bootstrap_tree(spec)
 
 
 def stack_path(name: str) -> str:
