@@ -25,7 +25,7 @@ from mlgov.platform import naming, pipeline
 from mlgov.platform.quotas import QUOTAS
 from mlgov.platform.templates import released_path, released_target, render_template
 from mlgov.spec.catalog import Persona, Portfolio, Product, ProductVersion
-from mlgov.spec.memo import cached
+from mlgov.spec.memo import cached, grouped
 from mlgov.spec.memo import memo as spec_memo
 from mlgov.spec.model import Layer, OrgSpec
 
@@ -128,14 +128,12 @@ def persona_patterns(spec: OrgSpec) -> list[str]:
 
 def account_teams(spec: OrgSpec, account_id: str) -> list[str]:
     """Teams whose dev account has this id (the launch role of that account serves them)."""
-
-    def compute() -> dict[str, list[str]]:
-        teams: dict[str, list[str]] = {}
-        for t, team in spec.teams.items():
-            teams.setdefault(spec.accounts[team.dev_account].id, []).append(t)
-        return teams
-
-    return naming.by_label(spec, cached(spec, "teams_by_dev_account_id", compute).get(account_id, ()))
+    by_id = cached(
+        spec,
+        "teams_by_dev_account_id",
+        lambda: grouped((spec.accounts[team.dev_account].id, t) for t, team in spec.teams.items()),
+    )
+    return naming.by_label(spec, by_id.get(account_id, ()))
 
 
 def team_stages(spec: OrgSpec) -> list[dict[str, str]]:

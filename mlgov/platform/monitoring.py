@@ -11,13 +11,12 @@ the readers of the reports get their identity side here (:func:`report_read_stat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from mlgov.platform import governance as assets
 from mlgov.platform import images, naming, policy
 from mlgov.spec.governance import batch_stages, monitored_stages
-from mlgov.spec.memo import cached
+from mlgov.spec.memo import cached, grouped
 from mlgov.spec.model import OrgSpec, Stage
 
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
@@ -72,14 +71,11 @@ def monitored_teams_by_account(spec: OrgSpec) -> Mapping[str, tuple[str, ...]]:
     """Account key -> the teams with a monitored stage there, sorted by key (once per spec object:
     every stage account and every team's roles ask)."""
 
-    def compute() -> Mapping[str, tuple[str, ...]]:
-        teams: dict[str, list[str]] = {}
-        for team in sorted(spec.teams):
-            for account in monitoring_accounts(spec, team):
-                teams.setdefault(account, []).append(team)
-        return MappingProxyType({account: tuple(names) for account, names in teams.items()})
-
-    return cached(spec, "monitored_teams_by_account", compute)
+    return cached(
+        spec,
+        "monitored_teams_by_account",
+        lambda: grouped((account, team) for team in sorted(spec.teams) for account in monitoring_accounts(spec, team)),
+    )
 
 
 def reports_uri(spec: OrgSpec, account_key: str, team: str, group: str) -> str:

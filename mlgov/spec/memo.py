@@ -19,10 +19,12 @@ nobody writes to) or a copy.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 _MEMO: dict[int, dict[Any, Any]] = {}
 
@@ -44,3 +46,12 @@ def cached(spec: object, key: Any, compute: Callable[[], T]) -> T:
         table[key] = compute()
     value: T = table[key]
     return value
+
+
+def grouped(pairs: Iterable[tuple[K, T]]) -> Mapping[K, tuple[T, ...]]:
+    """``(key, value)`` pairs as a read-only mapping of key -> values, both in the order they
+    came: the shape of the answers memoized here (nobody may write to them)."""
+    groups: dict[K, list[T]] = {}
+    for key, value in pairs:
+        groups.setdefault(key, []).append(value)
+    return MappingProxyType({key: tuple(values) for key, values in groups.items()})

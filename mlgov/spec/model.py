@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, PrivateAttr, StrictBool, StringConstraints, ValidationError
@@ -24,7 +23,7 @@ from mlgov.spec.data import DataSettings
 from mlgov.spec.governance import GovernanceSettings, TeamGovernance
 from mlgov.spec.located import Located, dotted, load_yaml
 from mlgov.spec.management import ManagementSettings
-from mlgov.spec.memo import cached
+from mlgov.spec.memo import cached, grouped
 from mlgov.spec.network import LayerNetworkDefaults, Network
 from mlgov.spec.quotas import QuotaRaises
 from mlgov.spec.repositories import SourceConnection
@@ -363,16 +362,9 @@ class OrgSpec(SpecModel):
         """Account keys of one layer, sorted."""
         return list(self._layers().get(layer, ()))
 
-    def _layers(self) -> dict[Layer, tuple[str, ...]]:
+    def _layers(self) -> Mapping[Layer, tuple[str, ...]]:
         """Account keys by layer, sorted (once per spec object: asked for every stack and policy)."""
-
-        def compute() -> dict[Layer, tuple[str, ...]]:
-            layers: dict[Layer, list[str]] = {}
-            for key in sorted(self.accounts):
-                layers.setdefault(self.accounts[key].layer, []).append(key)
-            return {layer: tuple(keys) for layer, keys in layers.items()}
-
-        return cached(self, "layers", compute)
+        return cached(self, "layers", lambda: grouped((self.accounts[k].layer, k) for k in sorted(self.accounts)))
 
     @property
     def hub(self) -> str:
@@ -385,27 +377,22 @@ class OrgSpec(SpecModel):
         are absent). Once per spec object: asked per stage account and per team, a scan of every
         team each time made a large org's validation and synthesis quadratic in its teams."""
 
-        def compute() -> Mapping[str, tuple[str, ...]]:
-            staged: dict[str, list[str]] = {}
-            for name in sorted(self.teams):
-                for account in dict.fromkeys(s.account for s in self.teams[name].stages):
-                    staged.setdefault(account, []).append(name)
-            return MappingProxyType({account: tuple(names) for account, names in staged.items()})
-
-        return cached(self, "staged_teams", compute)
+        return cached(
+            self,
+            "staged_teams",
+            lambda: grouped(
+                (account, name)
+                for name in sorted(self.teams)
+                for account in dict.fromkeys(s.account for s in self.teams[name].stages)
+            ),
+        )
 
     @property
     def dev_owners(self) -> Mapping[str, tuple[str, ...]]:
         """Account key -> the teams whose dev account it is, sorted by key (validation allows one;
         accounts no team names are absent). Once per spec object, like :attr:`staged_teams`."""
 
-        def compute() -> Mapping[str, tuple[str, ...]]:
-            owners: dict[str, list[str]] = {}
-            for name in sorted(self.teams):
-                owners.setdefault(self.teams[name].dev_account, []).append(name)
-            return MappingProxyType({account: tuple(names) for account, names in owners.items()})
-
-        return cached(self, "dev_owners", compute)
+        return cached(self, "dev_owners", lambda: grouped((self.teams[n].dev_account, n) for n in sorted(self.teams)))
 
     def terraform_role_arn(self, key: str) -> str:
         """ARN of the role Terraform assumes in an account."""
