@@ -94,6 +94,13 @@ def state_key_policy(spec: OrgSpec) -> str:
     )
 
 
+def account_roles(spec: OrgSpec) -> list[str]:
+    """The roles the bootstrap gives every account, the management account included (the
+    StackSet's member template; the management account's own stack repeats it): the Terraform
+    role and the plan role."""
+    return [spec.terraform.role_name, naming.terraform_plan_role(spec)]
+
+
 def member_view(spec: OrgSpec) -> dict[str, Any]:
     host = iam.issuer(spec)
     return {

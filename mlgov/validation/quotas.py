@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlgov.platform import budgets, catalog, deploy, governance, monitoring, naming, network
+from mlgov.platform import bootstrap, budgets, catalog, deploy, governance, monitoring, naming, network
 from mlgov.platform import data as data_facts
 from mlgov.platform import tags as tags_of
 from mlgov.platform.guardrails import BUILTIN_PER_TARGET, service_control_policies
@@ -121,17 +121,10 @@ def account_roles(spec: OrgSpec) -> dict[str, list[str]]:
     return dict(roles)
 
 
-def bootstrap_roles(spec: OrgSpec) -> list[str]:
-    """The roles the bootstrap gives every account, the management account included: the
-    Terraform role and the plan role (mlgov.platform.bootstrap: the StackSet's member template,
-    the management account's own stack)."""
-    return [spec.terraform.role_name, naming.terraform_plan_role(spec)]
-
-
 def _roles(spec: OrgSpec) -> Iterator[Figure]:
     stacks = account_roles(spec)
     for key in sorted(set(stacks) | set(spec.live_accounts())):
-        names = stacks.get(key, []) + bootstrap_roles(spec)
+        names = stacks.get(key, []) + bootstrap.account_roles(spec)  # and the bootstrap's
         yield Figure("iam_roles_per_account", len(names), key, ("accounts", key))
 
 
