@@ -206,3 +206,43 @@ def test_plan_role_workspace_assumes_no_role_in_any_provider(tf_cli_config, tmp_
     # AND a workspace without the flag has no such override
     terraform.Workspace(stack, tmp_path / "plain", tf_cli_config, offline=False)
     assert not (tmp_path / "plain" / terraform.PLAN_ROLE_OVERRIDE_NAME).exists()
+
+
+def _plan_tiny_stack(tmp_path, name):
+    """Plan, offline, a stack that only configures the provider; returns the run and the cached
+    provider's identity before and after."""
+    from mlgov.review import terraform
+
+    stack = tmp_path / name / "tiny"
+    stack.mkdir(parents=True)
+    required = {"aws": {"source": "aws", "version": terraform.PROVIDER_VERSION}}
+    config = {"terraform": {"required_providers": required}, "provider": {"aws": [{"region": "eu-west-1"}]}}
+    (stack / "cdk.tf.json").write_text(json.dumps(config))
+    out = tmp_path / name / "plans"
+    # the cache is warmed first (as run_plans does), then the stack's own init runs
+    out.mkdir()
+    (out / planning.OUT_MARKER).write_text("")
+    cli_config = terraform.write_cli_config(
+        out / ".terraform-config", out / ".plugin-cache", terraform.provider_source()
+    )
+    planning.warm_plugin_cache(out, cli_config)
+    (cached,) = (out / ".plugin-cache" / terraform.PROVIDER / terraform.PROVIDER_VERSION).iterdir()  # <os>_<arch>
+    # (the entry is a link into the mirror, or an unpacked copy: lstat sees it replaced either way)
+    before = (cached.lstat().st_ino, cached.lstat().st_ctime_ns)
+    (run,) = planning.run_plans({"tiny": stack}, out, offline=True, jobs=1, stream=io.StringIO())
+    return run, before, (cached.lstat().st_ino, cached.lstat().st_ctime_ns)
+
+
+@pytest.mark.terraform
+def test_a_stacks_init_links_the_warm_plugin_cache_without_rewriting_it(tf_cli_config, tmp_path, monkeypatch):
+    # GIVEN plan's warmed plugin cache WHEN a stack is planned THEN its init only links the cached
+    # provider: a rewrite would pull it from under another stack's running plan ("no package ...
+    # cached in .terraform/providers", seen on CI with two stacks planned in parallel)
+    run, before, after = _plan_tiny_stack(tmp_path, "seeded")
+    assert run.status == "ok", run.error
+    assert before == after
+    # and on a broken copy that gives the workspace no lock file, the same init rewrites the cache
+    monkeypatch.setattr(planning, "_seed_lock_file", lambda out, workdir: None)
+    run, before, after = _plan_tiny_stack(tmp_path, "unseeded")
+    assert run.status == "ok", run.error
+    assert before != after

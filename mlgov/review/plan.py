@@ -90,7 +90,8 @@ def count_actions(plan: dict) -> dict[str, int]:
 
 # Concurrent `terraform init`s that link from one plugin cache can race ("still not detected in
 # .terraform/providers"); with a warm cache an init takes a fraction of a second, so inits run
-# one at a time and only plan/show run in parallel.
+# one at a time and only plan/show run in parallel. An init must not rewrite the cache under a
+# running plan either: each workspace gets the warm cache's lock file (_seed_lock_file).
 _INIT_LOCK = threading.Lock()
 
 
@@ -130,6 +131,7 @@ def plan_stack(
             + [terraform.OVERRIDE_NAME, terraform.PLAN_ROLE_OVERRIDE_NAME, *TERRAFORM_ENTRIES],
         )
         ws = terraform.Workspace(stack_dir, workdir, cli_config, offline=offline, plan_role=plan_role)
+        _seed_lock_file(out, workdir)
         if run.state is not None and offline:
             # The offline override's local backend reads terraform.tfstate in the workspace.
             shutil.copyfile(run.state, workdir / "terraform.tfstate")
@@ -395,6 +397,24 @@ def warm_plugin_cache(out: Path, cli_config: Path) -> None:
         capture_output=True,
         check=False,
     )
+
+
+def _seed_lock_file(out: Path, workdir: Path) -> None:
+    """Give a workspace the warmed cache's lock file when the stack needs only that provider.
+
+    Without a lock entry `terraform init` installs the provider again and rewrites the shared
+    plugin cache in place, while another stack's plan may be loading it from there ("there is
+    no package ... cached in .terraform/providers"); with the entry it links the cached copy
+    and writes nothing.
+    """
+    lock = out / ".warm-cache" / ".terraform.lock.hcl"
+    target = workdir / ".terraform.lock.hcl"
+    if target.exists() or not lock.is_file():
+        return
+    config = json.loads((workdir / "cdk.tf.json").read_text()) if (workdir / "cdk.tf.json").is_file() else {}
+    required = config.get("terraform", {}).get("required_providers", {})
+    if set(required) == {"aws"} and required["aws"].get("version") == terraform.PROVIDER_VERSION:
+        shutil.copyfile(lock, target)
 
 
 def default_jobs() -> int:
