@@ -124,7 +124,7 @@ FIXTURE_GROUPS = {
     "offline_applied": "offline-applied",
     "moto_applied": "moto-applied",
 }
-MODULE_GROUPS = {"test_checkov": "default-plans"}
+MODULE_GROUPS = {"test_checkov": "default-plans", "test_xdist_groups": "default-plans"}
 
 
 def xdist_group(item: pytest.Item) -> str | None:
@@ -133,15 +133,26 @@ def xdist_group(item: pytest.Item) -> str | None:
     return MODULE_GROUPS.get(item.path.stem) or next((g for f, g in FIXTURE_GROUPS.items() if f in used), None)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them. The tests of
-    :func:`xdist_group` carry their group (a no-op without ``--dist loadgroup``)."""
+    :func:`xdist_group` carry their group (a no-op without ``--dist loadgroup``).
+
+    In an xdist worker under ``--dist loadgroup``, a grouped test's id also gets the ``@<group>``
+    suffix the controller schedules by. pytest-xdist 3.8 writes it to ``item._nodeid``, which
+    pytest 9 no longer reads (the id is ``item._id``), so without this no test was grouped and
+    each worker built the costly fixtures again (tests/test_xdist_groups.py checks the suffix).
+    """
+    suffix_ids = bool(getattr(config.option, "loadgroup", False)) and hasattr(config, "workerinput")
     for item in items:
         if "spec_path" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spec)
         group = xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if suffix_ids and not item.nodeid.endswith(f"@{group}"):
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
 
 
 @dataclass
