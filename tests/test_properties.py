@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -447,6 +449,37 @@ def test_every_option_combination_validate_accepts_synthesizes(render_spec, data
     assert not security.check_tree(tree)
 
 
+def validate_as_modules(tree: Path, names: list[str], cli_config: Path) -> list[dict]:
+    """``terraform validate`` of the stacks ``names`` under ``tree/stacks`` as the modules of one
+    root: one init and one provider schema for all of them (a stack alone costs about 3 s of
+    CPU, nearly all of it the AWS provider's schema). Each stack's configuration is validated as
+    it is; only its backend is ignored (a module has none). Returns terraform's diagnostics
+    other than that one, each naming its stack's file."""
+    root = tree / "together"
+    root.mkdir()
+    modules = {name: {"source": f"../stacks/{name}"} for name in names}
+    (root / "main.tf.json").write_text(json.dumps({"module": modules}))
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    env.setdefault("GOGC", "400")
+    binary = terraform.terraform_binary()
+    init = subprocess.run(
+        [binary, "init", "-input=false", "-no-color", "-backend=false"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    validate = subprocess.run(
+        [binary, "validate", "-no-color", "-json"], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    found = json.loads(validate.stdout)
+    diagnostics = [d for d in found["diagnostics"] if d["summary"] != "Backend configuration ignored"]
+    assert found["valid"] == (validate.returncode == 0) == (found["error_count"] == 0), validate.stdout
+    return diagnostics
+
+
 @pytest.mark.terraform
 @settings(OPTIONS_PROFILE, max_examples=max(1, OPTIONS_PROFILE.max_examples // 4))
 @given(option_specs())
@@ -461,9 +494,30 @@ def test_option_combinations_pass_terraform_validate(render_spec, tf_cli_config,
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         (out / path).write_bytes(body)
     # WHEN terraform validates every stack THEN each is valid
-    for ref in spec.stack_refs():
-        ws = terraform.Workspace(out / "stacks" / ref.name, out / "work" / ref.name, tf_cli_config)
+    names = [ref.name for ref in spec.stack_refs()]
+    alone = [name for name in names if "import" in json.loads((out / "stacks" / name / "cdk.tf.json").read_text())]
+    for name in alone:  # import blocks are allowed in a root module only
+        ws = terraform.Workspace(out / "stacks" / name, out / "work" / name, tf_cli_config)
         init = ws.init()
-        assert init.ok, f"{ref.name}: {init.stderr}"
+        assert init.ok, f"{name}: {init.stderr}"
         result = ws.validate()
-        assert result.ok and json.loads(result.stdout)["valid"], f"{ref.name}: {result.stdout}"
+        assert result.ok and json.loads(result.stdout)["valid"], f"{name}: {result.stdout}"
+    together = [name for name in names if name not in alone]
+    diagnostics = validate_as_modules(out, together, tf_cli_config)
+    assert not [d for d in diagnostics if d["severity"] == "error"], json.dumps(diagnostics, indent=1)
+
+
+@pytest.mark.terraform
+def test_validating_stacks_as_modules_names_a_broken_one(tf_cli_config, tmp_path):
+    # GIVEN two committed stacks, one with an argument its resource does not have
+    for name in ("ml-dev-churn", "ml-test"):
+        (tmp_path / "stacks" / name).mkdir(parents=True)
+        doc = json.loads((ROOT / "generated" / "stacks" / name / "cdk.tf.json").read_text())
+        if name == "ml-test":
+            next(iter(doc["resource"]["aws_s3_bucket"].values()))["no_such_argument"] = True
+        (tmp_path / "stacks" / name / "cdk.tf.json").write_text(json.dumps(doc))
+    # WHEN they are validated as the modules of one root THEN the error names the broken stack's file
+    diagnostics = validate_as_modules(tmp_path, ["ml-dev-churn", "ml-test"], tf_cli_config)
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    assert errors and {d["range"]["filename"] for d in errors} == {"../stacks/ml-test/cdk.tf.json"}, errors
+    assert "no_such_argument" in errors[0]["detail"]
