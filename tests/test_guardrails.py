@@ -237,19 +237,43 @@ def without_teams() -> dict:
     return {"teams": {}, "data": data}
 
 
-def test_protect_audit_without_trails_recorders_or_persona_portfolios_is_not_created():
+def test_protect_audit_keeps_the_bootstrap_roles_whatever_else_it_protects():
+    # GIVEN no trails, recorders or persona portfolios THEN protect_audit still keeps the
+    # bootstrap's role names to its StackSet (every account has them)
     spec = spec_with(
         {"guardrails": {"protect_gates": {"enabled": False}}}, service_catalog=without_personas(), **without_teams()
     )
-    assert "protect_audit" not in policies(spec)
-    # portfolios opened to personas: only the persona statement
+    assert set(by_sid(policies(spec)["protect_audit"].content)) == {"DenyBootstrapRoleNamesButStackSets"}
+    # portfolios opened to personas: the persona statement beside it
     spec = spec_with({"guardrails": {}})
-    assert set(by_sid(policies(spec)["protect_audit"].content)) == {"DenyPersonaRoleNamesButTerraform"}
+    assert set(by_sid(policies(spec)["protect_audit"].content)) == {
+        "DenyPersonaRoleNamesButTerraform",
+        "DenyBootstrapRoleNamesButStackSets",
+    }
     spec = spec_with({"guardrails": {"protect_audit": {"config_recorders": ["default"]}}})
     assert set(by_sid(policies(spec)["protect_audit"].content)) == {
         "ProtectConfigRecorders",
         "ProtectConfigDeliveryChannels",
         "DenyPersonaRoleNamesButTerraform",
+        "DenyBootstrapRoleNamesButStackSets",
+    }
+
+
+def test_bootstrap_role_names_are_made_and_changed_by_the_stackset_only(default_spec):
+    # GIVEN the protect_audit SCP WHEN its bootstrap statement is read THEN it denies making or
+    # widening the Terraform role, the plan role and the StackSet's execution role to everyone
+    # but the StackSet's execution role (the StackSets service itself is outside SCPs)
+    stmt = by_sid(policies(default_spec)["protect_audit"].content)["DenyBootstrapRoleNamesButStackSets"]
+    assert stmt == {
+        "Sid": "DenyBootstrapRoleNamesButStackSets",
+        "Effect": "Deny",
+        "Action": list(scp.PERSONA_ROLE_WRITE_ACTIONS),
+        "Resource": [
+            "arn:aws:iam::*:role/mlgov-terraform",
+            "arn:aws:iam::*:role/mlgov-terraform-plan",
+            "arn:aws:iam::*:role/stacksets-exec-*",
+        ],
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/stacksets-exec-*"}},
     }
 
 
@@ -527,25 +551,25 @@ def _org_wide_name_patterns(tree: dict[str, bytes]) -> set[str]:
 
 
 def _kept_to_terraform(spec) -> list[str]:
+    """Role name patterns protect_audit keeps to Terraform, or to the bootstrap's StackSet."""
     audit = policies(spec).get("protect_audit")
     stmts = by_sid(audit.content) if audit else {}
-    return as_list(stmts.get("DenyPersonaRoleNamesButTerraform", {}).get("Resource", []))
+    return [
+        *as_list(stmts.get("DenyPersonaRoleNamesButTerraform", {}).get("Resource", [])),
+        *as_list(stmts.get("DenyBootstrapRoleNamesButStackSets", {}).get("Resource", [])),
+    ]
 
 
 def test_role_names_trusted_from_any_account_are_made_by_terraform_only(case, monkeypatch):
     # GIVEN every resource policy of the spec's synthesized stacks that admits roles of ANY account
-    # of the organization by a name pattern (the artifact stores, monitoring reports, the bus)
-    # (not the Terraform and plan roles the state bucket admits: the bootstrap's StackSet, not
-    # Terraform, creates those in every account, so this SCP statement cannot cover them)
-    terraform_roles = {
-        f"arn:aws:iam::*:role/{case.spec.terraform.role_name}",
-        f"arn:aws:iam::*:role/{naming.terraform_plan_role(case.spec)}",
-    }
-    trusted = _org_wide_name_patterns(case.tree) - terraform_roles
+    # of the organization by a name pattern (the artifact stores, monitoring reports, the bus, and
+    # the bootstrap's state bucket: every account's Terraform and plan roles)
+    trusted = _org_wide_name_patterns(case.tree)
+    assert f"arn:aws:iam::*:role/{naming.terraform_plan_role(case.spec)}" in trusted, "the walk misses the state bucket"
     if case.spec.teams and case.spec.keys_in_layer(Layer.hub):
-        assert trusted, "no org-wide name pattern found: the walk no longer sees the hub's policies"
-    # THEN the protect_audit SCP keeps each of those names to Terraform (creating a role of such a
-    # name anywhere would otherwise get its access)
+        assert len(trusted) > 2, "no team name pattern found: the walk no longer sees the hub's policies"
+    # THEN the protect_audit SCP keeps each of those names to Terraform, or to the bootstrap's
+    # StackSet (creating or changing a role of such a name anywhere would otherwise get its access)
     kept = _kept_to_terraform(case.spec)
     assert sorted(p for p in trusted if p not in kept) == []
     # AND on a broken copy whose SCP forgets one purpose, the check fails
@@ -556,3 +580,8 @@ def test_role_names_trusted_from_any_account_are_made_by_terraform_only(case, mo
     missing = sorted(p for p in trusted if p not in kept)
     if any(p.endswith("-monitoring") for p in trusted):
         assert missing and all(p.endswith("-monitoring") for p in missing)
+    # AND on a broken copy without the bootstrap's statement, the state bucket's names are missed
+    monkeypatch.undo()
+    monkeypatch.setattr(scp, "_protect_bootstrap_roles", lambda spec: [])
+    missing = sorted(p for p in trusted if p not in _kept_to_terraform(case.spec))
+    assert f"arn:aws:iam::*:role/{case.spec.terraform.role_name}" in missing

@@ -169,6 +169,11 @@ PERSONA_ROLE_WRITE_ACTIONS = (
 )
 
 
+# The role a service-managed StackSet deploys through in each member account. The StackSets
+# service makes and assumes it with its service-linked roles, which SCPs do not restrict
+# (CloudFormationStackSetsOrgAdminServiceRolePolicy: sts:AssumeRole on role/stacksets-exec-*).
+STACKSET_EXEC_ROLE_PATTERN = "stacksets-exec-*"
+
 # The deny-all SCP of the OU retired accounts are moved to (management.vending).
 SUSPENDED_KEY = "suspended_accounts"
 
@@ -399,7 +404,30 @@ def _audit(spec: OrgSpec) -> list[dict[str, Any]]:
                 conditions=exempt or None,
             )
         )
-    return stmts + _protect_exempt_roles(spec) + _protect_persona_roles(spec)
+    return stmts + _protect_exempt_roles(spec) + _protect_persona_roles(spec) + _protect_bootstrap_roles(spec)
+
+
+def _protect_bootstrap_roles(spec: OrgSpec) -> list[dict[str, Any]]:
+    """Only the bootstrap's StackSet makes or changes the Terraform role and the plan role.
+
+    The state bucket admits both names from every account of the organization, and the persona
+    statement exempts the Terraform role's name: whoever could rewrite an account's Terraform
+    role's trust could read every account's state and make persona roles. The bootstrap's
+    StackSet makes both roles through ``stacksets-exec-*`` (service-managed permissions), so
+    that is the only exempt principal; its own name is protected too (the StackSets service
+    makes it with a service-linked role, which SCPs leave alone). The management account, where
+    the bootstrap's own stack makes its two roles, is outside every SCP.
+    """
+    names = (spec.terraform.role_name, naming.terraform_plan_role(spec), STACKSET_EXEC_ROLE_PATTERN)
+    return [
+        policy.statement(
+            "DenyBootstrapRoleNamesButStackSets",
+            PERSONA_ROLE_WRITE_ACTIONS,
+            sorted(f"arn:aws:iam::*:role/{n}" for n in names),
+            effect="Deny",
+            conditions={"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{STACKSET_EXEC_ROLE_PATTERN}"}},
+        )
+    ]
 
 
 # The gates the SCP backs, and the monitoring a deployment must keep.
@@ -666,7 +694,8 @@ def service_control_policies(spec: OrgSpec) -> list[Scp]:
             "protect-audit",
             "deny stopping or changing the platform's CloudTrail trails, Config recorders and delivery channels, and "
             "exempt role names outside their accounts"
-            + ("; only Terraform makes or changes persona role names" if _protect_persona_roles(spec) else ""),
+            + ("; only Terraform makes or changes persona role names" if _protect_persona_roles(spec) else "")
+            + "; only the bootstrap's StackSet makes or changes the Terraform and plan roles",
             lambda: audit,
             True,
         ),
