@@ -22,7 +22,6 @@ from tests.journey.world import World
 pytestmark = pytest.mark.slow  # node (iam-simulate)
 
 DEV, DEV_ID = "ml-dev-fraud", "330000000003"
-ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 ACCOUNT_ADMIN = f"arn:aws:iam::{DEV_ID}:role/account-admin"
 STACKSET = f"arn:aws:iam::{DEV_ID}:role/stacksets-exec-0123456789abcdef0123456789abcdef"
 TERRAFORM = f"arn:aws:iam::{DEV_ID}:role/mlgov-terraform"
@@ -50,18 +49,6 @@ def without_bootstrap_statement(tree: dict[str, bytes]) -> None:
     tree[path] = json.dumps(doc).encode()
 
 
-def request(world: World, principal: str, action: str, resource: str) -> iam.Request:
-    return iam.Request(
-        principal=principal,
-        action=action,
-        resource=resource,
-        resource_account=DEV_ID,
-        identity_policies={"AdministratorAccess": ADMIN},
-        scps=world.scps(DEV),
-        context={"aws:PrincipalArn": principal, "aws:PrincipalAccount": DEV_ID, "aws:ResourceAccount": DEV_ID},
-    )
-
-
 @pytest.fixture(scope="module")
 def decided(bridge, default_world) -> dict[tuple[str, bool], iam.Decision]:
     broken = dict(default_world.tree)
@@ -69,7 +56,9 @@ def decided(bridge, default_world) -> dict[tuple[str, bool], iam.Decision]:
     asks = {**ASKS, STACKSET_ASK[0]: STACKSET_ASK[1:]}
     out = {}
     for is_broken, world in {False: default_world, True: World(default_world.spec, broken)}.items():
-        found = decisions.simulate([request(world, *ask) for ask in asks.values()])
+        found = decisions.simulate(
+            [decisions.account_admin_request(world.scps(DEV), DEV_ID, *ask) for ask in asks.values()]
+        )
         out.update({(what, is_broken): d for what, d in zip(asks, found, strict=True)})
     return out
 

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.slow  # node (iam-simulate)
 
 DEV, DEV_ID = "ml-dev-fraud", "330000000003"
 BREAK_GLASS = f"arn:aws:iam::{DEV_ID}:role/nwa-break-glass"
-ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # (what, action, resource, request context)
 ASKS = {
     "create a bucket outside the allowed regions": (
@@ -63,20 +62,7 @@ def old_exemption(tree: dict[str, bytes]) -> None:
 
 def requests(world: World) -> list[iam.Request]:
     return [
-        iam.Request(
-            principal=BREAK_GLASS,
-            action=action,
-            resource=resource,
-            resource_account=DEV_ID,
-            identity_policies={"AdministratorAccess": ADMIN},
-            scps=world.scps(DEV),
-            context={
-                "aws:PrincipalArn": BREAK_GLASS,
-                "aws:PrincipalAccount": DEV_ID,
-                "aws:ResourceAccount": DEV_ID,
-                **context,
-            },
-        )
+        decisions.account_admin_request(world.scps(DEV), DEV_ID, BREAK_GLASS, action, resource, context)
         for action, resource, context in ASKS.values()
     ]
 

@@ -41,3 +41,32 @@ def simulate(requests: Sequence[iam.Request]) -> list[iam.Decision]:
     for key, decision in zip(new, iam.simulate(list(new.values())), strict=True):
         _DECIDED[key] = decision
     return [_DECIDED[key] for key in keys]
+
+
+ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def account_admin_request(
+    scps: Sequence[Mapping[str, iam.Policy]],
+    account_id: str,
+    principal: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, str] | None = None,
+) -> iam.Request:
+    """``principal``, an administrator of ``account_id`` (AdministratorAccess), asks for
+    ``action`` on a resource of its own account; only the account's ``scps`` can refuse."""
+    return iam.Request(
+        principal=principal,
+        action=action,
+        resource=resource,
+        resource_account=account_id,
+        identity_policies={"AdministratorAccess": ADMIN},
+        scps=scps,
+        context={
+            "aws:PrincipalArn": principal,
+            "aws:PrincipalAccount": account_id,
+            "aws:ResourceAccount": account_id,
+            **(context or {}),
+        },
+    )
