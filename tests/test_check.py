@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlgov.cli import cli
+from mlgov.platform.bootstrap import render_bootstrap
 from mlgov.platform.catalog import render_products
 from mlgov.review import gates
 from mlgov.synth import customize
@@ -59,7 +60,7 @@ def platform(tmp_path: Path, template: str = CLEAN_TEMPLATE, fragment: dict | No
         (tmp_path / "customizations/layers/test/queue.tf.json").write_text(json.dumps(fragment))
     spec = load_spec(spec_file)
     rel = f"stacks/{STACK}/cdk.tf.json"
-    tree = {rel: (ROOT / "generated" / rel).read_bytes(), **render_products(spec)}
+    tree = {rel: (ROOT / "generated" / rel).read_bytes(), **render_products(spec), **render_bootstrap(spec)}
     write_tree(customize.apply(tree, customize.load_all(spec)), tmp_path / "generated")
     return spec_file
 
@@ -90,7 +91,9 @@ def test_a_clean_tree_passes_every_gate_with_one_summary_line_each(tmp_path):
     assert list(lines) == ["iam", "cfn-lint", "checkov"], result.stderr
     assert lines["iam"].endswith(" 0 unexplained"), lines
     templates = len(gates.product_templates(tmp_path / "generated"))
-    assert lines["cfn-lint"] == f"{templates} product templates, 0 finding(s)", lines
+    bootstrap = len(gates.bootstrap_files(tmp_path / "generated", "cloudformation"))
+    assert bootstrap == 2, "the bootstrap's two templates are linted"
+    assert lines["cfn-lint"] == f"{templates} product templates, {bootstrap} bootstrap templates, 0 finding(s)", lines
     assert lines["checkov"].endswith(", 0 unexplained") and not lines["checkov"].startswith("0 skipped"), lines
 
 
@@ -107,7 +110,7 @@ def test_an_own_template_cfn_lint_fails_is_exit_1_naming_the_file_and_rule(tmp_p
     templates = len(gates.product_templates(tmp_path / "generated"))
     assert summary(result.stderr) == {
         "iam": "skipped (--skip iam)",
-        "cfn-lint": f"{templates} product templates, {len(lines)} finding(s)",
+        "cfn-lint": f"{templates} product templates, 2 bootstrap templates, {len(lines)} finding(s)",
         "checkov": "skipped (--skip checkov)",
     }
 

@@ -73,8 +73,9 @@ def _failures(message_of: list[dict]) -> str:
 @pytest.fixture(scope="session")
 def scans(request, tmp_path_factory) -> dict[tuple[str, str], list[dict]]:
     """{(spec id, what): failed checks} for every spec of the list (tests/conftest.py), what
-    being "stacks" (Terraform JSON), "products" (the product templates) or "endpoint" (the
-    endpoint template the hub pipelines deploy). ONE checkov run per framework scans every
+    being "stacks" (Terraform JSON), "products" (the product templates), "bootstrap" (its
+    Terraform stack and CloudFormation templates) or "endpoint" (the endpoint template the hub
+    pipelines deploy). ONE checkov run per framework scans every
     spec's files (a directory per spec): checkov's start costs more than a spec's files."""
     from mlgov.platform import governance as assets
 
@@ -90,7 +91,11 @@ def scans(request, tmp_path_factory) -> dict[tuple[str, str], list[dict]]:
                 target = base / "terraform" / sid / "stacks" / rel.split("/")[1] / "cdk.tf.json"
                 target.parent.mkdir(parents=True)
                 target.write_text(json.dumps(doc, indent=2))
-            elif rel.startswith("products/"):
+            elif rel.startswith("bootstrap/terraform/") and rel.endswith("cdk.tf.json"):
+                target = base / "terraform" / sid / rel
+                target.parent.mkdir(parents=True)
+                target.write_text(json.dumps(checkov_copy(json.loads(data)), indent=2))
+            elif rel.startswith("products/") or (rel.startswith("bootstrap/cloudformation/") and rel.endswith(".yaml")):
                 (base / "cfn" / sid / rel).parent.mkdir(parents=True, exist_ok=True)
                 (base / "cfn" / sid / rel).write_bytes(data)
         (base / "cfn" / sid / "endpoint").mkdir(parents=True)
@@ -211,6 +216,15 @@ def test_checkov_product_templates(scans, case, spec_path):
     if not any(path.startswith("products/") for path in case.tree):
         pytest.skip(f"{spec_path.name} offers no Service Catalog products")
     failed = scans.get((spec_id(spec_path).replace("/", "_"), "products"), [])
+    assert not _unexplained(failed), _failures(failed)
+
+
+@pytest.mark.slow
+def test_checkov_bootstrap(scans, case, spec_path):
+    # The bootstrap in both deliveries (Terraform JSON and CloudFormation), as rendered.
+    assert any(rel.startswith("bootstrap/terraform/") for rel in case.tree), "no bootstrap rendered"
+    failed = scans.get((spec_id(spec_path).replace("/", "_"), "bootstrap"), [])
+    assert {c["framework"] for c in failed} <= {"terraform_json", "cloudformation"}
     assert not _unexplained(failed), _failures(failed)
 
 

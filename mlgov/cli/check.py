@@ -7,9 +7,11 @@ Three gates, in this order, each ending in one summary line (stderr) and one lin
   mlgov's and the user's product templates, the bootstrap) against AWS's service definitions, with the accepted
   findings of ``mlgov/security/iam-findings-accepted.yaml`` scoped by mlgov's naming
   (:mod:`mlgov.review.accepted`), after the own SCPs beside the spec;
-- ``cfn-lint``: every product template of the tree (errors and warnings, no rule disabled);
-- ``checkov``: the stacks as Terraform JSON and the product templates as CloudFormation,
-  offline, with mlgov's skip list (``mlgov/security/checkov-skips.yaml``).
+- ``cfn-lint``: every product template and bootstrap template of the tree (errors and
+  warnings, no rule disabled);
+- ``checkov``: the stacks and the bootstrap's stack as Terraform JSON, the product and
+  bootstrap templates as CloudFormation, offline, with mlgov's skip list
+  (``mlgov/security/checkov-skips.yaml``).
 
 The tools are found before anything runs (:mod:`mlgov.review.gates`); one missing is one line
 and exit 3, unless that gate is skipped with ``--skip``, which the summary then says. Exit 1 if
@@ -143,7 +145,8 @@ def _iam(org: OrgSpec, root: Path) -> bool:
 
 
 def _cfn_lint(cmd: list[str], root: Path) -> bool:
-    files = gates.product_templates(root)
+    products = gates.product_templates(root)
+    files = [*products, *gates.bootstrap_files(root, "cloudformation")]
     try:
         findings = gates.run_cfn_lint(cmd, files, relative_to=root)
     except gates.GateError as exc:
@@ -151,7 +154,11 @@ def _cfn_lint(cmd: list[str], root: Path) -> bool:
         sys.exit(EXIT_ENV)
     for finding in findings:
         click.echo(str(finding))
-    click.echo(f"cfn-lint: {len(files)} product templates, {len(findings)} finding(s)", err=True)
+    bootstrap = len(files) - len(products)
+    click.echo(
+        f"cfn-lint: {len(products)} product templates, {bootstrap} bootstrap templates, {len(findings)} finding(s)",
+        err=True,
+    )
     return bool(findings)
 
 

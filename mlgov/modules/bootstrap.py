@@ -30,6 +30,13 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -191,7 +198,8 @@ class BootstrapStack(TerraformStack):
             TerraformOutput(self, f"output_{name}", value=value, description=description).override_logical_id(name)
 
     def _log_bucket(self, spec: OrgSpec) -> tuple[S3Bucket, S3BucketPolicy]:
-        """The access log bucket: SSE-S3 (server access logs are delivered to nothing else), private, versioned."""
+        """The access log bucket: SSE-S3 (server access logs are delivered to nothing else), private,
+        versioned, incomplete uploads and old versions expired (the state bucket's rule, in both deliveries)."""
         name = facts.log_bucket(spec)
         bucket = named(S3Bucket(self, "log_bucket", bucket=name), "access_logs")
         bucket_id = ref(bucket, "id")
@@ -237,6 +245,27 @@ class BootstrapStack(TerraformStack):
                 "log_ownership",
                 bucket=bucket_id,
                 rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+            ),
+            "access_logs",
+        )
+        named(
+            S3BucketLifecycleConfiguration(
+                self,
+                "log_lifecycle",
+                bucket=bucket_id,
+                rule=[
+                    S3BucketLifecycleConfigurationRule(
+                        id="abort-incomplete-uploads-and-expire-noncurrent",
+                        status="Enabled",
+                        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                        abort_incomplete_multipart_upload=[
+                            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                        ],
+                        noncurrent_version_expiration=[
+                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90)
+                        ],
+                    )
+                ],
             ),
             "access_logs",
         )

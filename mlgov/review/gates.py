@@ -184,22 +184,30 @@ def unexplained(failed: Iterable[dict[str, Any]], skips: Iterable[dict[str, Any]
 
 
 def checkov_trees(generated: Path, work: Path) -> dict[str, Path]:
-    """Copies of a generated tree's stacks (as checkov can parse them: :func:`checkov_copy`) and
-    product templates under ``work``, by framework, at their paths relative to ``generated``
-    (so checkov's ``file_path`` is ``/stacks/<stack>/cdk.tf.json`` or ``/products/...``).
-    A framework with nothing to scan is left out."""
+    """Copies of a generated tree's stacks and bootstrap (as checkov can parse them:
+    :func:`checkov_copy`) and product and bootstrap templates under ``work``, by framework, at
+    their paths relative to ``generated`` (so checkov's ``file_path`` is
+    ``/stacks/<stack>/cdk.tf.json``, ``/bootstrap/...`` or ``/products/...``). A framework with
+    nothing to scan is left out."""
     out: dict[str, Path] = {}
-    for src in sorted((generated / "stacks").glob("*/cdk.tf.json")):
+    for src in [*sorted((generated / "stacks").glob("*/cdk.tf.json")), *bootstrap_files(generated, "terraform")]:
         target = work / "terraform_json" / src.relative_to(generated)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(checkov_copy(json.loads(src.read_text(encoding="utf-8"))), indent=2))
         out["terraform_json"] = work / "terraform_json"
-    for src in product_templates(generated):
+    for src in [*product_templates(generated), *bootstrap_files(generated, "cloudformation")]:
         target = work / "cloudformation" / src.relative_to(generated)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(src.read_bytes())
         out["cloudformation"] = work / "cloudformation"
     return out
+
+
+def bootstrap_files(generated: Path, delivery: str) -> list[Path]:
+    """The bootstrap's files of one delivery (``terraform``: its stack; ``cloudformation``: its
+    templates) in a generated tree (``bootstrap/<delivery>/...``)."""
+    pattern = "cdk.tf.json" if delivery == "terraform" else "*.yaml"
+    return sorted((generated / "bootstrap" / delivery).glob(pattern))
 
 
 def product_templates(generated: Path) -> list[Path]:
