@@ -202,6 +202,32 @@ class PlatformKey(Construct):
         return ref(self.key, "arn")
 
 
+def baseline_lifecycle(
+    scope: Construct, id: str, bucket_id: str, noncurrent_days: int = 90, *, provider: TerraformProvider | None = None
+) -> S3BucketLifecycleConfiguration:
+    """The platform's lifecycle rule for a versioned bucket: incomplete uploads aborted after 7
+    days, non-current versions expired after ``noncurrent_days``."""
+    return S3BucketLifecycleConfiguration(
+        scope,
+        id,
+        provider=provider,
+        bucket=bucket_id,
+        rule=[
+            S3BucketLifecycleConfigurationRule(
+                id="abort-incomplete-uploads-and-expire-noncurrent",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                ],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+                ],
+            )
+        ],
+    )
+
+
 class SecureBucket(Construct):
     """S3 bucket with the platform baseline.
 
@@ -277,30 +303,7 @@ class SecureBucket(Construct):
             ),
             name,
         )
-        named(
-            S3BucketLifecycleConfiguration(
-                self,
-                "lifecycle",
-                provider=provider,
-                bucket=bucket_id,
-                rule=[
-                    S3BucketLifecycleConfigurationRule(
-                        id="abort-incomplete-uploads-and-expire-noncurrent",
-                        status="Enabled",
-                        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                        abort_incomplete_multipart_upload=[
-                            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                        ],
-                        noncurrent_version_expiration=[
-                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                                noncurrent_days=noncurrent_days
-                            )
-                        ],
-                    )
-                ],
-            ),
-            name,
-        )
+        named(baseline_lifecycle(self, "lifecycle", bucket_id, noncurrent_days, provider=provider), name)
         self.policy = named(
             S3BucketPolicy(
                 self,

@@ -30,13 +30,6 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -55,7 +48,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from mlgov.modules.blocks import PlatformKey, SecureBucket, named, ref
+from mlgov.modules.blocks import PlatformKey, SecureBucket, baseline_lifecycle, named, ref
 from mlgov.platform import bootstrap as facts
 from mlgov.platform import naming, policy
 from mlgov.platform.iam import bootstrap as iam
@@ -248,27 +241,7 @@ class BootstrapStack(TerraformStack):
             ),
             "access_logs",
         )
-        named(
-            S3BucketLifecycleConfiguration(
-                self,
-                "log_lifecycle",
-                bucket=bucket_id,
-                rule=[
-                    S3BucketLifecycleConfigurationRule(
-                        id="abort-incomplete-uploads-and-expire-noncurrent",
-                        status="Enabled",
-                        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                        abort_incomplete_multipart_upload=[
-                            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                        ],
-                        noncurrent_version_expiration=[
-                            S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90)
-                        ],
-                    )
-                ],
-            ),
-            "access_logs",
-        )
+        named(baseline_lifecycle(self, "log_lifecycle", bucket_id), "access_logs")
         log_policy = named(
             S3BucketPolicy(
                 self,
