@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -457,26 +456,16 @@ def validate_as_modules(tree: Path, names: list[str], cli_config: Path) -> list[
     other than that one, each naming its stack's file."""
     root = tree / "together"
     root.mkdir()
+    # (the workspace is a sibling of stacks/, so the modules' relative sources hold in it)
     modules = {name: {"source": f"../stacks/{name}"} for name in names}
     (root / "main.tf.json").write_text(json.dumps({"module": modules}))
-    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    env.setdefault("GOGC", "400")
-    binary = terraform.terraform_binary()
-    init = subprocess.run(
-        [binary, "init", "-input=false", "-no-color", "-backend=false"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
-    validate = subprocess.run(
-        [binary, "validate", "-no-color", "-json"], cwd=root, env=env, capture_output=True, text=True, check=False
-    )
+    ws = terraform.Workspace(root, tree / "together-ws", cli_config, offline=False)
+    init = ws.init()
+    assert init.ok, init.stderr
+    validate = ws.validate()
     found = json.loads(validate.stdout)
     diagnostics = [d for d in found["diagnostics"] if d["summary"] != "Backend configuration ignored"]
-    assert found["valid"] == (validate.returncode == 0) == (found["error_count"] == 0), validate.stdout
+    assert found["valid"] == validate.ok == (found["error_count"] == 0), validate.stdout
     return diagnostics
 
 

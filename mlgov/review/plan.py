@@ -44,7 +44,8 @@ TERRAFORM_ENTRIES = (
     "terraform.tfstate.backup",
 )
 # What run_plans keeps directly under <out> besides the stack workspaces.
-OUT_ENTRIES = (OUT_MARKER, ".terraform-config", ".plugin-cache", ".warm-cache", AFFECTED_FILE)
+WARM_DIR = ".warm-cache"  # under <out>: the init that fills the plugin cache, and its lock file
+OUT_ENTRIES = (OUT_MARKER, ".terraform-config", ".plugin-cache", WARM_DIR, AFFECTED_FILE)
 
 
 @dataclass
@@ -385,7 +386,7 @@ def warm_plugin_cache(out: Path, cli_config: Path) -> None:
     """
     if (out / ".plugin-cache" / terraform.PROVIDER / terraform.PROVIDER_VERSION).is_dir():
         return
-    warm = out / ".warm-cache"
+    warm = out / WARM_DIR
     warm.mkdir(parents=True, exist_ok=True)
     required = {"aws": {"source": "hashicorp/aws", "version": terraform.PROVIDER_VERSION}}
     (warm / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": required}}))
@@ -407,7 +408,7 @@ def _seed_lock_file(out: Path, workdir: Path) -> None:
     no package ... cached in .terraform/providers"); with the entry it links the cached copy
     and writes nothing.
     """
-    lock = out / ".warm-cache" / ".terraform.lock.hcl"
+    lock = out / WARM_DIR / ".terraform.lock.hcl"
     target = workdir / ".terraform.lock.hcl"
     if target.exists() or not lock.is_file():
         return
