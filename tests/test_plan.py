@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
 
 from mlgov.cli import cli
 from mlgov.review import plan as planning
+from mlgov.synth.stacks import resource_count
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"
@@ -150,21 +152,38 @@ def test_offline_destroy_without_a_state_says_deletes_are_not_counted(tf_cli_con
 def test_every_kitchen_sink_stack_plans_offline(tf_cli_config, tmp_path):
     # GIVEN the spec that turns every documented option on (adopted OUs and VPC, a second dev
     # region, two prods, renames, every monitor and grant kind), synthesized to disk
+    from tests import modules_root
     from tests.conftest import spec_case
 
     case = spec_case(ROOT / "mlgov" / "examples" / "kitchen-sink.yaml")
+    out = tmp_path / "out"
     for rel, data in case.tree.items():
-        target = tmp_path / "out" / rel
+        target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     stacks = sorted(ref.name for ref in case.spec.stack_refs())
-    # WHEN every stack is planned offline by the real terraform (init, plan, show -json)
+    alone = modules_root.with_imports(out, stacks)
+    together = [name for name in stacks if name not in alone]
+    assert alone and together
+    # WHEN the stacks with import blocks (the adopted OUs) are planned by `mlgov plan --offline`
+    # (init, the imports validated, plan, show -json)
     args = ["plan", "--offline", "--jobs", "2", "--out", str(tmp_path / "plans")]
-    result = CliRunner().invoke(cli, [*args, "--stacks-dir", str(tmp_path / "out" / "stacks")])
-    # THEN each one plans (the adopted OUs' imports validated, then planned as creates)
+    args += [f"--stack={name}" for name in alone]
+    result = CliRunner().invoke(cli, [*args, "--stacks-dir", str(out / "stacks")])
+    # THEN each one plans (its imports validated, then planned as creates)
     assert result.exit_code == 0, result.output
     planned = sorted(p.parent.name for p in (tmp_path / "plans").glob(f"*/{planning.PLAN_JSON}"))
-    assert planned == stacks, result.output
+    assert planned == alone, result.output
+    # WHEN every other stack is planned offline by the real terraform as a module of one root
+    # (one provider schema for all of them instead of one per stack and command)
+    run, plan = modules_root.plan_as_modules(out, together, tf_cli_config)
+    # THEN the plan holds every resource of every stack, each a create
+    assert run.ok and plan is not None, run.stderr
+    changes = [rc for rc in plan["resource_changes"] if rc["mode"] == "managed"]
+    counts = Counter(modules_root.module_of(rc["address"]) for rc in changes)
+    expected = {name: resource_count(json.loads(case.tree[f"stacks/{name}/cdk.tf.json"])) for name in together}
+    assert dict(counts) == expected
+    assert {tuple(rc["change"]["actions"]) for rc in changes} == {("create",)}
 
 
 def test_plan_role_needs_a_real_plan(tmp_path):
@@ -246,3 +265,21 @@ def test_a_stacks_init_links_the_warm_plugin_cache_without_rewriting_it(tf_cli_c
     run, before, after = _plan_tiny_stack(tmp_path, "unseeded")
     assert run.status == "ok", run.error
     assert before != after
+
+
+@pytest.mark.terraform
+def test_planning_stacks_as_modules_names_a_broken_one(tf_cli_config, tmp_path):
+    from tests import modules_root
+
+    # GIVEN two committed stacks, one with an argument its resource does not have
+    for name in ("ml-dev-churn", "ml-test"):
+        (tmp_path / "stacks" / name).mkdir(parents=True)
+        doc = json.loads((GENERATED / name / "cdk.tf.json").read_text())
+        if name == "ml-test":
+            next(iter(doc["resource"]["aws_s3_bucket"].values()))["no_such_argument"] = True
+        (tmp_path / "stacks" / name / "cdk.tf.json").write_text(json.dumps(doc))
+    # WHEN they are planned as the modules of one root THEN the plan fails naming the broken stack's file
+    run, plan = modules_root.plan_as_modules(tmp_path, ["ml-dev-churn", "ml-test"], tf_cli_config)
+    assert not run.ok and plan is None
+    assert "../stacks/ml-test/cdk.tf.json" in run.stderr and "no_such_argument" in run.stderr, run.stderr
+    assert "ml-dev-churn" not in run.stderr

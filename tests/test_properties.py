@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -22,6 +21,7 @@ from mlgov.review import security, terraform
 from mlgov.spec.located import load_yaml
 from mlgov.spec.model import Layer, OrgSpec
 from mlgov.validation import parse_spec
+from tests import modules_root
 from tests.conftest import ROOT
 
 BASE = yaml.safe_load((ROOT / "org.yaml").read_text())
@@ -448,27 +448,6 @@ def test_every_option_combination_validate_accepts_synthesizes(render_spec, data
     assert not security.check_tree(tree)
 
 
-def validate_as_modules(tree: Path, names: list[str], cli_config: Path) -> list[dict]:
-    """``terraform validate`` of the stacks ``names`` under ``tree/stacks`` as the modules of one
-    root: one init and one provider schema for all of them (a stack alone costs about 3 s of
-    CPU, nearly all of it the AWS provider's schema). Each stack's configuration is validated as
-    it is; only its backend is ignored (a module has none). Returns terraform's diagnostics
-    other than that one, each naming its stack's file."""
-    root = tree / "together"
-    root.mkdir()
-    # (the workspace is a sibling of stacks/, so the modules' relative sources hold in it)
-    modules = {name: {"source": f"../stacks/{name}"} for name in names}
-    (root / "main.tf.json").write_text(json.dumps({"module": modules}))
-    ws = terraform.Workspace(root, tree / "together-ws", cli_config, offline=False)
-    init = ws.init()
-    assert init.ok, init.stderr
-    validate = ws.validate()
-    found = json.loads(validate.stdout)
-    diagnostics = [d for d in found["diagnostics"] if d["summary"] != "Backend configuration ignored"]
-    assert found["valid"] == validate.ok == (found["error_count"] == 0), validate.stdout
-    return diagnostics
-
-
 @pytest.mark.terraform
 @settings(OPTIONS_PROFILE, max_examples=max(1, OPTIONS_PROFILE.max_examples // 4))
 @given(option_specs())
@@ -484,7 +463,7 @@ def test_option_combinations_pass_terraform_validate(render_spec, tf_cli_config,
         (out / path).write_bytes(body)
     # WHEN terraform validates every stack THEN each is valid
     names = [ref.name for ref in spec.stack_refs()]
-    alone = [name for name in names if "import" in json.loads((out / "stacks" / name / "cdk.tf.json").read_text())]
+    alone = modules_root.with_imports(out, names)
     for name in alone:  # import blocks are allowed in a root module only
         ws = terraform.Workspace(out / "stacks" / name, out / "work" / name, tf_cli_config)
         init = ws.init()
@@ -492,7 +471,7 @@ def test_option_combinations_pass_terraform_validate(render_spec, tf_cli_config,
         result = ws.validate()
         assert result.ok and json.loads(result.stdout)["valid"], f"{name}: {result.stdout}"
     together = [name for name in names if name not in alone]
-    diagnostics = validate_as_modules(out, together, tf_cli_config)
+    diagnostics = modules_root.validate_as_modules(out, together, tf_cli_config)
     assert not [d for d in diagnostics if d["severity"] == "error"], json.dumps(diagnostics, indent=1)
 
 
@@ -506,7 +485,7 @@ def test_validating_stacks_as_modules_names_a_broken_one(tf_cli_config, tmp_path
             next(iter(doc["resource"]["aws_s3_bucket"].values()))["no_such_argument"] = True
         (tmp_path / "stacks" / name / "cdk.tf.json").write_text(json.dumps(doc))
     # WHEN they are validated as the modules of one root THEN the error names the broken stack's file
-    diagnostics = validate_as_modules(tmp_path, ["ml-dev-churn", "ml-test"], tf_cli_config)
+    diagnostics = modules_root.validate_as_modules(tmp_path, ["ml-dev-churn", "ml-test"], tf_cli_config)
     errors = [d for d in diagnostics if d["severity"] == "error"]
     assert errors and {d["range"]["filename"] for d in errors} == {"../stacks/ml-test/cdk.tf.json"}, errors
     assert "no_such_argument" in errors[0]["detail"]
