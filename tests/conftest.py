@@ -360,14 +360,12 @@ def render_spec():
 
 
 @pytest.fixture(scope="session")
-def example_tree(render_spec):
-    """The rendered tree of an ``mlgov/examples/*.yaml`` spec, rendered once per session."""
-    trees: dict[Path, dict] = {}
+def example_tree():
+    """The rendered tree of an ``mlgov/examples/*.yaml`` spec: the one :func:`spec_case` rendered
+    (once per session, for every test that needs that spec)."""
 
     def _tree(path: Path) -> dict:
-        if path not in trees:
-            trees[path] = render_spec(path)
-        return trees[path]
+        return spec_case(path).tree
 
     return _tree
 
