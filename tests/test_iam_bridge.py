@@ -7,6 +7,7 @@ Without node or the pinned npm packages these tests skip locally and FAIL on CI 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import re
@@ -195,6 +196,30 @@ def test_a_batch_of_200_runs_in_one_process(bridge):
     ]
     decisions = iam.simulate(requests)
     assert [d.decision for d in decisions] == ["ExplicitlyDenied", "Allowed"] * 100
+
+
+def test_a_batch_sends_each_policy_document_once_and_every_field_of_a_request(monkeypatch):
+    # GIVEN 200 requests naming the same few documents, two of them equal but not the same object
+    requests = [
+        training(scps=[{}, {"vpc": VPC_ONLY, "copy": json.loads(json.dumps(VPC_ONLY))}], context={"k": ("a", "b")})
+        for _ in range(200)
+    ]
+    sent = []
+    monkeypatch.setattr(iam, "_run", lambda payload: sent.append(payload) or {"decisions": []})
+    # WHEN they are simulated (the bridge's answer stubbed: only the payload is looked at)
+    with pytest.raises(iam.IamBridgeError):
+        iam.simulate(requests)
+    (payload,) = sent
+    # THEN each distinct document goes once, and the requests refer to it
+    texts = [json.dumps(d, sort_keys=True) for d in payload["documents"]]
+    assert len(texts) == len(set(texts)) and json.dumps(VPC_ONLY, sort_keys=True) in texts
+    level = payload["requests"][0]["scps"][1]
+    assert level["vpc"] == level["copy"] and set(level["vpc"]) == {"$doc"}
+    # AND each request carries every field of iam.Request, as plain JSON
+    assert set(payload["requests"][0]) == {f.name for f in dataclasses.fields(iam.Request)}
+    assert payload["requests"][0]["context"] == {"k": ["a", "b"]}
+    rebuilt = json.loads(json.dumps(payload["requests"][0]))
+    assert rebuilt["principal"] == requests[0].principal and rebuilt["action"] == requests[0].action
 
 
 # ------------------------------------------------------------------------------------ validate

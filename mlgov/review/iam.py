@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,11 +182,66 @@ def _blames(items: Iterable[Mapping[str, Any]]) -> tuple[Blame, ...]:
     return tuple(Blame(**item) for item in items)
 
 
+class _Documents:
+    """The policy documents of a batch of requests, each sent to Node once.
+
+    A batch of thousands of requests names a few hundred documents (the same SCPs, boundary and
+    persona policies again and again): sent inline they made a payload of about 90 MB for the
+    kitchen sink's separation-of-duties walk, and copying them (``dataclasses.asdict``) cost more
+    than the simulation. Each request names its documents as ``{"$doc": index}`` into
+    ``documents`` instead; iam.js puts them back before iam-simulate sees the request.
+    """
+
+    def __init__(self) -> None:
+        self.documents: list[Any] = []
+        self._by_id: dict[int, int] = {}
+        self._by_text: dict[str, int] = {}
+        self._alive: list[Policy] = []  # keeps each id() of _by_id meaning its document
+
+    def ref(self, document: Policy) -> dict[str, int]:
+        index = self._by_id.get(id(document))
+        if index is None:
+            text = json.dumps(document, sort_keys=True, default=_plain)
+            index = self._by_text.setdefault(text, len(self.documents))
+            if index == len(self.documents):
+                self.documents.append(json.loads(text))
+            self._by_id[id(document)] = index
+            self._alive.append(document)
+        return {"$doc": index}
+
+    def named(self, policies: Mapping[str, Policy]) -> dict[str, dict[str, int]]:
+        return {name: self.ref(document) for name, document in policies.items()}
+
+    def request(self, r: Request) -> dict[str, Any]:
+        return {
+            "principal": r.principal,
+            "action": r.action,
+            "resource": r.resource,
+            "resource_account": r.resource_account,
+            "identity_policies": self.named(r.identity_policies),
+            "resource_policy": None if r.resource_policy is None else self.ref(r.resource_policy),
+            "scps": [self.named(level) for level in r.scps],
+            "full_aws_access": r.full_aws_access,
+            "permission_boundary": None if r.permission_boundary is None else self.ref(r.permission_boundary),
+            "vpc_endpoint_policies": self.named(r.vpc_endpoint_policies),
+            "context": {key: value if isinstance(value, str) else list(value) for key, value in r.context.items()},
+        }
+
+
+def _plain(value: Any) -> Any:
+    """JSON for a mapping other than a dict (a policy may be built of any)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def simulate(requests: Sequence[Request]) -> list[Decision]:
     """Decide every request with iam-simulate, in one Node process; same order as given."""
     if not requests:
         return []
-    answer = _run({"op": "simulate", "requests": [asdict(r) for r in requests]})
+    documents = _Documents()
+    shaped = [documents.request(r) for r in requests]
+    answer = _run({"op": "simulate", "documents": documents.documents, "requests": shaped})
     decisions = answer["decisions"]
     if len(decisions) != len(requests):
         raise IamBridgeError(f"{SCRIPT.name} answered {len(decisions)} of {len(requests)} requests")

