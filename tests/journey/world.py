@@ -335,7 +335,14 @@ class World:
     def scps(self, account_key: str) -> list[dict[str, dict]]:
         """SCP levels for an account, root first: what iam-simulate's ``scps`` takes.
 
-        The management account is not subject to SCPs at all (AWS's rule)."""
+        The management account is not subject to SCPs at all (AWS's rule). Worked out once per
+        account (a world is never changed once built; a gate walk asks thousands of times)."""
+        memo: dict[str, list[dict[str, dict]]] = self.__dict__.setdefault("_scps", {})
+        if account_key not in memo:
+            memo[account_key] = self._scps_of(account_key)
+        return memo[account_key]
+
+    def _scps_of(self, account_key: str) -> list[dict[str, dict]]:
         if self.spec.accounts[account_key].layer.value == "management":
             return []
         management = self.stacks.get(self.spec.organization.management_account) or next(
