@@ -126,6 +126,25 @@ FIXTURE_GROUPS = {
 }
 MODULE_GROUPS = {"test_checkov": "default-plans", "test_xdist_groups": "default-plans"}
 
+# The longest tests of no group (CI's --durations), longest first: they are collected first.
+# pytest-xdist's loadgroup queues the groups (most tests first), then single tests in collection
+# order; a long test left to the end of that queue kept one worker busy while the others idled
+# (up to two minutes between the first and the last worker to finish). Each uses only session
+# fixtures (or none), so running it early splits no module fixture. tests/test_xdist_groups.py
+# checks that each still names a test.
+START_FIRST = (
+    "tests/journey/test_day_zero_journey.py::test_day_zero",
+    "tests/test_provider_loader.py::test_eager_import_renders_byte_identical_tree",
+    "tests/test_split_migration.py::test_migration_plans_no_destroy_and_no_replace",
+    "tests/test_plan.py::test_every_kitchen_sink_stack_plans_offline",
+    "tests/test_layout.py::test_every_module_imports_on_its_own_in_a_fresh_process",
+    "tests/test_transitions.py::test_principal_patterns_replace_the_per_team_associations",
+    "tests/test_user_repo.py::test_check_reviews_own_templates_and_customizations_with_mlgovs_accepted_findings",
+    "tests/test_separation_of_duties.py::test_every_persona_opens_exactly_its_gate",
+    "tests/test_data_apply.py::test_the_lake_applies_to_moto_and_reads_back",
+    "tests/test_transitions.py::test_existing_ous_are_adopted_by_import_blocks",
+)
+
 
 def xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test (:data:`MODULE_GROUPS`, else :data:`FIXTURE_GROUPS`), or None."""
@@ -135,13 +154,16 @@ def xdist_group(item: pytest.Item) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The spec-driven tests carry the ``spec`` marker: ``-m spec`` selects them. The tests of
-    :func:`xdist_group` carry their group (a no-op without ``--dist loadgroup``).
+    :func:`xdist_group` carry their group (a no-op without ``--dist loadgroup``). The tests of
+    :data:`START_FIRST` come first.
 
     In an xdist worker under ``--dist loadgroup``, a grouped test's id also gets the ``@<group>``
     suffix the controller schedules by. pytest-xdist 3.8 writes it to ``item._nodeid``, which
     pytest 9 no longer reads (the id is ``item._id``), so without this no test was grouped and
     each worker built the costly fixtures again (tests/test_xdist_groups.py checks the suffix).
     """
+    first = {name: i for i, name in enumerate(START_FIRST)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("[", 1)[0], len(first)))  # stable
     suffix_ids = bool(getattr(config.option, "loadgroup", False)) and hasattr(config, "workerinput")
     for item in items:
         if "spec_path" in getattr(item, "fixturenames", ()):
