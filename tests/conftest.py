@@ -102,6 +102,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist registers its marker only when it is loaded: `-p no:xdist` (scripts/test
     # honours it) would otherwise fail every grouped test under --strict-markers.
     config.addinivalue_line("markers", "xdist_group(name): run these tests in one xdist worker")
+    if not hasattr(config, "workerinput") and SHARED_RENDERS_ENV not in os.environ:
+        shared = tempfile.mkdtemp(prefix="mlgov-test-renders-")
+        os.environ[SHARED_RENDERS_ENV] = shared  # before pytest-xdist starts the workers
+
+        def _remove() -> None:
+            shutil.rmtree(shared, ignore_errors=True)
+            os.environ.pop(SHARED_RENDERS_ENV, None)
+
+        config.add_cleanup(_remove)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -222,14 +231,45 @@ def load_spec_once(path: Path) -> Any:
 
 
 def spec_case(path: Path) -> SpecCase:
-    """The session's :class:`SpecCase` of a spec file (rendered in this process, once)."""
-    from mlgov.synth.tree import render
-
+    """The session's :class:`SpecCase` of a spec file: rendered once per session, by the first
+    worker that needs it (:func:`shared_render`), and read by the others."""
     path = path.resolve()
     if path not in _CASES:
         spec = load_spec_once(path)
-        _CASES[path] = SpecCase(path, spec, render(spec))
+        _CASES[path] = SpecCase(path, spec, shared_render(path, spec))
     return _CASES[path]
+
+
+# Rendered spec files, shared by the session's pytest-xdist workers: the controller names a
+# directory in the environment (its workers inherit it; see pytest_configure). Like the per-process
+# cache above, this assumes a spec file and what lies beside it do not change during a session.
+SHARED_RENDERS_ENV = "MLGOV_TEST_SHARED_RENDERS"
+
+
+def shared_render(path: Path, spec: Any) -> tuple[dict[str, bytes], Any]:
+    """``render(spec)`` of the spec file ``path``: read from the session's shared directory when
+    another worker rendered it, else rendered here (under a lock, so one worker renders while the
+    others wait) and left there for them."""
+    import fcntl
+    import hashlib
+    import pickle
+
+    from mlgov.synth.tree import render
+
+    shared = os.environ.get(SHARED_RENDERS_ENV)
+    if not shared or not Path(shared).is_dir():
+        return render(spec)
+    key = hashlib.sha256(str(path).encode() + b"\0" + path.read_bytes()).hexdigest()
+    done = Path(shared) / f"{key}.pickle"
+    with open(Path(shared) / f"{key}.lock", "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return pickle.loads(done.read_bytes())  # noqa: S301 - written by this session's workers
+        rendered = render(spec)
+        partial = done.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(pickle.dumps(rendered, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, done)
+        return rendered
 
 
 # -- the fast subset runs in this process ------------------------------------------------------

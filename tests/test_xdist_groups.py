@@ -32,3 +32,25 @@ def test_each_test_started_first_exists_and_is_collected_first(request):
     collected = [item.nodeid.split("[", 1)[0] for item in request.session.items]
     listed = [nodeid for nodeid in collected if nodeid in START_FIRST]
     assert collected[: len(listed)] == listed == sorted(listed, key=START_FIRST.index)
+
+
+def test_a_spec_file_is_rendered_by_one_worker_and_read_by_the_others(tmp_path, monkeypatch):
+    import mlgov.synth.tree
+    from tests import conftest
+
+    # GIVEN the session's shared directory, and a render that counts its calls
+    calls = []
+    monkeypatch.setenv(conftest.SHARED_RENDERS_ENV, str(tmp_path / "shared"))
+    (tmp_path / "shared").mkdir()
+    monkeypatch.setattr(mlgov.synth.tree, "render", lambda spec: calls.append(spec) or ({"a": b"1"}, ["s"]))
+    spec_file = tmp_path / "org.yaml"
+    spec_file.write_text("organization: {}\n")
+    # WHEN two workers (here: two calls) need the same spec file
+    first = conftest.shared_render(spec_file, "spec")
+    second = conftest.shared_render(spec_file, "spec")
+    # THEN it is rendered once and the second reads the same tree
+    assert calls == ["spec"] and first == second == ({"a": b"1"}, ["s"])
+    # AND a changed spec file is rendered again
+    spec_file.write_text("organization: {name: other}\n")
+    conftest.shared_render(spec_file, "spec")
+    assert len(calls) == 2
