@@ -37,8 +37,7 @@ def root(tree: Path, names: list[str], name: str, cli_config: Path, *, offline: 
     (source / "main.tf.json").write_text(json.dumps({"module": modules}, indent=1))
     if offline:
         for stack in names:
-            doc = _stack(tree, stack)
-            override = terraform.offline_override(doc["provider"]["aws"][0]["region"], terraform.stack_aliases(doc))
+            override = terraform.stack_offline_override(_stack(tree, stack))
             del override["terraform"]
             (tree / "stacks" / stack / terraform.OVERRIDE_NAME).write_text(json.dumps(override, indent=1))
     ws = terraform.Workspace(source, tree / f"{name}-ws", cli_config, offline=False)

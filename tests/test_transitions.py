@@ -434,8 +434,7 @@ def plan_against_state(ws, stack: dict) -> dict:
     original_override = override.read_bytes()
     (ws.workdir / "cdk.tf.json").write_text(json.dumps(stack, indent=2))
     # The configuration may add aliased providers (a region added to a dev account): offline too.
-    region = stack["provider"]["aws"][0]["region"]
-    override.write_text(json.dumps(terraform.offline_override(region, terraform.stack_aliases(stack)), indent=2))
+    override.write_text(json.dumps(terraform.stack_offline_override(stack), indent=2))
     try:
         return plan_json(ws)
     finally:

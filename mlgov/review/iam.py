@@ -201,7 +201,7 @@ class _Documents:
     def ref(self, document: Policy) -> dict[str, int]:
         index = self._by_id.get(id(document))
         if index is None:
-            text = json.dumps(document, sort_keys=True, default=_plain)
+            text = json.dumps(document, sort_keys=True, default=json_default)
             index = self._by_text.setdefault(text, len(self.documents))
             if index == len(self.documents):
                 self.documents.append(json.loads(text))
@@ -228,8 +228,9 @@ class _Documents:
         }
 
 
-def _plain(value: Any) -> Any:
-    """JSON for a mapping other than a dict (a policy may be built of any)."""
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default`` for a request's values: a mapping other than a dict (a
+    policy may be built of any) as a dict."""
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"not JSON: {type(value).__name__}")

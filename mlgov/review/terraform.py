@@ -198,6 +198,12 @@ def plan_role_override(aliases: dict[str, str] | None = None) -> dict:
     return {"provider": {"aws": providers[0] if len(providers) == 1 else providers}}
 
 
+def stack_offline_override(stack: dict) -> dict:
+    """:func:`offline_override` for a synthesized stack: its first AWS provider's region, and
+    each of its aliased providers."""
+    return offline_override(stack["provider"]["aws"][0]["region"], stack_aliases(stack))
+
+
 def stack_aliases(stack: dict) -> dict[str, str]:
     """{alias: region} of a synthesized stack's aliased AWS providers."""
     return {p["alias"]: p["region"] for p in stack.get("provider", {}).get("aws", []) if p.get("alias")}
@@ -256,9 +262,7 @@ class Workspace:
             else:
                 shutil.copy2(item, workdir / item.name)
         if offline:
-            stack = json.loads((stack_dir / "cdk.tf.json").read_text())
-            region = stack["provider"]["aws"][0]["region"]
-            override = offline_override(region, stack_aliases(stack))
+            override = stack_offline_override(json.loads((stack_dir / "cdk.tf.json").read_text()))
             (workdir / OVERRIDE_NAME).write_text(json.dumps(override, indent=2, sort_keys=True) + "\n")
         elif plan_role:
             stack = json.loads((stack_dir / "cdk.tf.json").read_text())

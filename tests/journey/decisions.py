@@ -20,15 +20,9 @@ _DECIDED: dict[str, iam.Decision] = {}
 _FIELDS = tuple(f.name for f in fields(iam.Request))
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
 def _key(request: iam.Request) -> str:
     """The request as the simulator receives it (the same JSON means the same request)."""
-    return json.dumps([getattr(request, name) for name in _FIELDS], default=_plain)
+    return json.dumps([getattr(request, name) for name in _FIELDS], default=iam.json_default)
 
 
 def simulate(requests: Sequence[iam.Request]) -> list[iam.Decision]:
