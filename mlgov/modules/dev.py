@@ -88,6 +88,8 @@ class DevAccountStack(AccountStack):
     def _write_parameters_in_other_regions(self) -> None:
         """Copy this stack's launch-time parameters (not the network's) into the account's other regions."""
         others = [r for r in self.spec.account_regions(self.account_key) if r != self.region]
+        if not others:  # the usual case: no walk over the stack's constructs (a costly jsii call)
+            return
         network_prefix = naming.ssm_parameter(self.spec, "network") + "/"
         params = [
             c
