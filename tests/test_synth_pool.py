@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
 import tempfile
 
 import pytest
+from click.testing import CliRunner
 
+from mlgov.cli import cli
 from mlgov.errors import MlgovError
 from mlgov.platform import bootstrap
 from mlgov.platform.manifest import dependencies
 from mlgov.spec.model import Layer
 from mlgov.synth import pool as synth_pool
+from tests.conftest import ROOT
 
 
 def _cdktf_files(tree):
@@ -26,7 +32,12 @@ def _cdktf_files(tree):
 def test_workers_give_the_bytes_of_one_process_including_manifest_dependencies(tree, default_spec):
     from mlgov.synth.tree import synth_stacks
 
-    parallel, summaries = synth_stacks(default_spec, jobs=2, with_bootstrap=True)
+    # (the workers started early, as `mlgov synth` starts them while the spec is checked)
+    with synth_pool.Warmup(2) as warm:
+        warm.typed(default_spec)
+        assert len(warm.workers) == 2
+        parallel, summaries = synth_stacks(default_spec, jobs=2, with_bootstrap=True, warm=warm)
+        assert warm.workers == []
     # The bootstrap's Terraform is synthesized by a worker too (the parent starts no jsii runtime).
     expected = {**_cdktf_files(tree), bootstrap.TERRAFORM_STACK: tree[bootstrap.TERRAFORM_STACK]}
     assert sorted(parallel) == sorted(expected)
@@ -96,3 +107,74 @@ def test_worker_warnings_reach_the_user_once(default_spec, monkeypatch, capfd):
     synth_pool.synth_parallel(default_spec, refs[:2], 2, dependencies(default_spec))
     err = capfd.readouterr().err
     assert err.count("MLGOV_PROVIDER_IMPORT='sideways' is not one of lazy, eager; using lazy") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("count", "cpus", "want"),
+    [
+        (2, [0, 1], [0, 1]),  # one worker per CPU: each keeps to its own
+        (4, [3, 1, 2, 0], [0, 1, 2, 3]),
+        (2, [0, 1, 2, 3], None),  # fewer workers than CPUs: never crowd other synths' cores
+        (3, [0, 1], None),  # more workers than CPUs: the scheduler decides
+        (1, [5], None),
+    ],
+)
+def test_workers_are_pinned_only_one_per_cpu(count, cpus, want):
+    assert synth_pool.pinned_cpus(count, cpus) == want
+
+
+def _affinities(pid: int) -> dict[int, set[int]]:
+    """The CPU affinity of ``pid`` and of every process below it."""
+    found, todo = {}, [pid]
+    while todo:
+        current = todo.pop()
+        found[current] = os.sched_getaffinity(current)
+        for task in os.listdir(f"/proc/{current}/task"):
+            todo += [int(c) for c in open(f"/proc/{current}/task/{task}/children").read().split()]  # noqa: SIM115
+    return found
+
+
+@pytest.mark.slow  # starts a synth worker process
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_a_pinned_worker_and_its_node_process_keep_to_their_cpu(default_spec):
+    # GIVEN a worker told to keep to the last CPU this process may use
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    worker = synth_pool._Worker(cpu)
+    try:
+        # WHEN it has synthesized a stack (its jsii Node process is running)
+        worker.start(pickle.dumps(default_spec), default_spec.stack_refs()[-1].name)
+        reply = synth_pool._recv(worker.proc.stdout)
+        assert reply[0] == "ok", reply
+        # THEN the worker and everything it started (Node) run on that CPU only
+        affinities = _affinities(worker.proc.pid)
+        assert len(affinities) >= 2, affinities  # the worker and its Node process
+        assert all(cpus == {cpu} for cpus in affinities.values()), affinities
+        worker.give(None)
+        assert worker.proc.wait(timeout=60) == 0
+    finally:
+        worker.stop()
+
+
+@pytest.mark.slow  # starts synth worker processes
+def test_workers_started_early_stop_when_the_spec_is_refused(monkeypatch, tmp_path):
+    # GIVEN a spec whose types are fine but whose semantic checks fail, synthesized with 2 jobs
+    started: list[synth_pool._Worker] = []
+    start_workers = synth_pool._start_workers
+
+    def spy(count, already=None):
+        workers = start_workers(count, already)
+        started.extend(w for w in workers if w not in started)
+        return workers
+
+    monkeypatch.setattr(synth_pool, "_start_workers", spy)
+    path = ROOT / "tests" / "cases" / "bad" / "deploys-to-own-dev-account.yaml"
+    expected = json.loads((path.parent / "expected.json").read_text())[path.name]
+    # WHEN `mlgov synth` runs
+    result = CliRunner().invoke(cli, ["synth", str(path), "--jobs", "2", "--out", str(tmp_path / "out")])
+    # THEN the workers had started during the checks, the refusal is the usual one line, and no
+    # worker outlives the command
+    assert len(started) == 2
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [line.replace("{file}", str(path)) for line in expected]
+    assert all(worker.proc.returncode is not None for worker in started)
+    assert not (tmp_path / "out").exists()

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from mlgov.errors import SpecError
+from mlgov.spec.model import OrgSpec
 from mlgov.validation import load_spec
 
 EXIT_DRIFT, EXIT_INPUT, EXIT_ENV, EXIT_CHANGES = 1, 2, 3, 4
@@ -61,11 +62,12 @@ def spec_path(spec: str | None) -> Path:
     return Path(spec) if spec else default_spec_path()
 
 
-def load(spec: str | None):
-    """Load and validate the spec, or end the command with one line per problem and exit 2."""
+def load(spec: str | None, typed: Callable[[OrgSpec], None] | None = None):
+    """Load and validate the spec, or end the command with one line per problem and exit 2
+    (``typed``: see :func:`mlgov.validation.parse_spec`)."""
     path = spec_path(spec)
     try:
-        return load_spec(path)
+        return load_spec(path, typed)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

@@ -11,7 +11,7 @@ import click
 from mlgov.cli.common import EXIT_DRIFT, EXIT_ENV, EXIT_INPUT, command, load, spec_argument, spec_path
 from mlgov.errors import MlgovError
 from mlgov.platform.catalog import released_changes
-from mlgov.synth import incremental, outdir
+from mlgov.synth import incremental, outdir, pool
 from mlgov.synth import tree as synthesis
 from mlgov.synth.stacks import MissingTool
 
@@ -55,24 +55,28 @@ def synth(
     Prints one line per stack on stderr as it is done (not with --quiet).
     """
     path = spec_path(spec)
-    org = load(str(path))
     out_dir = Path(out or os.environ.get("CDKTF_OUTDIR") or path.parent / "generated")
 
     def progress(name: str, resources: int) -> None:
         click.echo(f"stack {name:<28} {resources:>4} resources  {out_dir}/{synthesis.stack_path(name)}", err=True)
 
-    try:
-        # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
-        ownership = outdir.inspect(out_dir.resolve())
-        cache = incremental.cache_from(Path(cache_dir) if cache_dir else None)
-        tree, _ = synthesis.render(org, jobs, progress=None if quiet else progress, cache=cache)
-        outdir.check_targets(ownership, tree)
-    except MissingTool as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ENV)
-    except MlgovError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INPUT)
+    # The synth workers boot while the spec's semantic checks run (not with a cache: its hits
+    # need no worker). Leaving the block, by an error or exit too, stops any left unused.
+    caching = bool(cache_dir or os.environ.get(incremental.CACHE_ENV, "").strip())
+    with pool.Warmup(jobs, enabled=not caching) as warm:
+        org = load(str(path), typed=warm.typed)
+        try:
+            # Before rendering or reading: `--out ~` must not read (let alone replace) a home directory.
+            ownership = outdir.inspect(out_dir.resolve())
+            cache = incremental.cache_from(Path(cache_dir) if cache_dir else None)
+            tree, _ = synthesis.render(org, jobs, progress=None if quiet else progress, cache=cache, warm=warm)
+            outdir.check_targets(ownership, tree)
+        except MissingTool as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ENV)
+        except MlgovError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
     current = synthesis.read_tree(out_dir)
     if changed_versions := released_changes(tree, current, org):
         for line in changed_versions:

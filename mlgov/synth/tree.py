@@ -40,6 +40,7 @@ def synth_stacks(
     progress: pool.Progress | None = None,
     cache: Cache | None = None,
     with_bootstrap: bool = False,
+    warm: pool.Warmup | None = None,
 ) -> tuple[Tree, list[StackSummary]]:
     """Synthesize every stack with cdktf and canonicalize.
 
@@ -49,14 +50,17 @@ def synth_stacks(
     resources)`` is called as each stack is done. ``cache``: team stacks synthesized before
     from the same inputs are taken from it (:mod:`mlgov.synth.incremental`). ``with_bootstrap``:
     the tree also holds :func:`mlgov.synth.pool.bootstrap_tree`'s file, synthesized by a worker when there are
-    workers (the parent then starts no jsii runtime of its own).
+    workers (the parent then starts no jsii runtime of its own). ``warm``: workers started while
+    the spec was checked (:class:`mlgov.synth.pool.Warmup`).
     """
     refs = spec.stack_refs()
     cached = pool.lookup(spec, refs, cache)
     workers = pool.resolve_jobs(jobs, len(refs) - len(cached.hits))
     report = progress or (lambda name, resources: None)
     if workers > 1:
-        tree, counts = pool.synth_parallel(spec, refs, workers, dependencies(spec), report, cached, with_bootstrap)
+        tree, counts = pool.synth_parallel(
+            spec, refs, workers, dependencies(spec), report, cached, with_bootstrap, warm
+        )
     else:
         tree, counts = pool.synth_serial(spec, refs, dependencies(spec), report, cached)
         if with_bootstrap:
@@ -86,9 +90,14 @@ def extra_renderers() -> dict[str, Callable[[OrgSpec], Tree]]:
 
 
 def render(
-    spec: OrgSpec, jobs: int | None = None, progress: pool.Progress | None = None, cache: Cache | None = None
+    spec: OrgSpec,
+    jobs: int | None = None,
+    progress: pool.Progress | None = None,
+    cache: Cache | None = None,
+    warm: pool.Warmup | None = None,
 ) -> tuple[Tree, list[StackSummary]]:
-    """The complete generated tree for ``spec`` (``jobs``, ``progress``, ``cache``: see :func:`synth_stacks`).
+    """The complete generated tree for ``spec`` (``jobs``, ``progress``, ``cache``, ``warm``: see
+    :func:`synth_stacks`).
 
     The account customizations beside the spec (:mod:`mlgov.synth.customize`) are merged into
     their stacks. The other renderers run in a thread meanwhile: they are pure Python and touch
@@ -98,7 +107,7 @@ def render(
     customizations = customize.load_all(spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-render") as pool:
         extras = pool.submit(lambda: {name: renderers[name](spec) for name in sorted(renderers)})
-        tree, summaries = synth_stacks(spec, jobs, progress, cache, with_bootstrap=True)
+        tree, summaries = synth_stacks(spec, jobs, progress, cache, with_bootstrap=True, warm=warm)
         rendered = extras.result()
     tree = customize.apply(tree, customizations)
     for name, files in rendered.items():

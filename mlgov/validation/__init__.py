@@ -8,6 +8,7 @@ A spec that loads here synthesizes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mlgov.errors import Problem, SpecError
@@ -16,13 +17,18 @@ from mlgov.spec.model import OrgSpec, parse_model, read_spec_file
 from mlgov.validation.checks import semantic_problems
 
 
-def parse_spec(located: Located) -> OrgSpec:
+def parse_spec(located: Located, typed: Callable[[OrgSpec], None] | None = None) -> OrgSpec:
     """Validate parsed YAML into an :class:`OrgSpec`, then run the semantic checks.
+
+    ``typed`` is called with the spec once its types are valid, before the semantic checks (the
+    slow part of a large spec): ``mlgov synth`` starts its workers there. It must not change it.
 
     Raises:
         SpecError: with one problem per type error or semantic violation.
     """
     spec = parse_model(located)
+    if typed is not None:
+        typed(spec)
     problems = [
         Problem(located.file, located.line_of(path), dotted(path), message)
         for path, message in semantic_problems(spec, located.data)
@@ -32,6 +38,7 @@ def parse_spec(located: Located) -> OrgSpec:
     return spec
 
 
-def load_spec(path: str | Path) -> OrgSpec:
-    """Read, parse and validate a spec file. Raises SpecError for anything wrong with it."""
-    return parse_spec(read_spec_file(path))
+def load_spec(path: str | Path, typed: Callable[[OrgSpec], None] | None = None) -> OrgSpec:
+    """Read, parse and validate a spec file (``typed``: see :func:`parse_spec`). Raises
+    SpecError for anything wrong with it."""
+    return parse_spec(read_spec_file(path), typed)
