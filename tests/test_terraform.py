@@ -1,17 +1,21 @@
 """The real tools: terraform init + validate + offline plan of every generated stack.
 
-Each stack is copied to tmp_path with an override file (local backend, dummy credentials);
-the committed generated/ is never touched.
+The session's one ``mlgov plan --offline`` (tests/conftest.py ``default_plans``) inits and plans
+each stack in its own workspace; ``terraform validate`` runs once over all of them as the modules
+of one root (tests/modules_root.py: one provider start instead of one per stack; an error names
+its stack's file). The committed generated/ is never touched.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from mlgov.review import terraform
 from mlgov.spec.model import TEAM_STACK_INFIX
+from tests import modules_root
 from tests.conftest import ROOT
 
 GENERATED = ROOT / "generated" / "stacks"
@@ -22,15 +26,25 @@ def test_generated_has_stacks():
     assert STACKS, "generated/stacks is empty; run python main.py synth"
 
 
+@pytest.fixture(scope="module")
+def validated(tf_cli_config, tmp_path_factory) -> list[dict]:
+    """terraform's diagnostics for every generated stack, validated as the modules of one root
+    (in a copy: the root's workspace is written beside the stacks)."""
+    tree = tmp_path_factory.mktemp("validated")
+    shutil.copytree(GENERATED, tree / "stacks")
+    return modules_root.validate_as_modules(tree, STACKS, tf_cli_config)
+
+
 @pytest.mark.terraform
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_inits_validates_and_plans_offline(stack, default_plans):
+def test_stack_inits_validates_and_plans_offline(stack, default_plans, validated):
     # GIVEN the session's one offline plan of every stack (tests/conftest.py: init + plan + show)
     assert stack in default_plans.plans, default_plans.result.output
-    # WHEN terraform validates the initialized workspace
-    ws = terraform.Workspace(GENERATED / stack, default_plans.out / stack, default_plans.cli_config)
-    validate = ws.validate()
-    assert validate.ok and json.loads(validate.stdout)["valid"] is True, validate.stdout + validate.stderr
+    # WHEN terraform validates it (with the others, as modules of one root) THEN no error is its,
+    # nor any error that names no file
+    errors = [d for d in validated if d["severity"] == "error"]
+    mine = f"../stacks/{stack}/cdk.tf.json"
+    assert not [d for d in errors if d.get("range", {}).get("filename", mine) == mine], errors
     # THEN the plan creates exactly the declared resources, and generated/ was not touched
     planned = default_plans.plans[stack]
     creates = [c["address"] for c in planned["resource_changes"] if c["change"]["actions"] == ["create"]]
