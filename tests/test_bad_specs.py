@@ -94,6 +94,9 @@ def test_cli_synth_refuses_bad_spec_and_leaves_output_alone(name, out_copy, monk
     from mlgov.cli import cli
 
     monkeypatch.chdir(ROOT)
+    # one process: the quota cases are large enough for synth workers, which would start while
+    # the spec is checked (test_synth_pool covers their stop on a refused spec)
+    monkeypatch.setenv("MLGOV_SYNTH_JOBS", "1")
     out, before = out_copy
     path = BAD / name
     result = CliRunner().invoke(cli, ["synth", str(path), "--out", str(out)])
