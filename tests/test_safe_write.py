@@ -47,7 +47,9 @@ def checkout_like(root):
 @pytest.fixture
 def fake_render(monkeypatch, tree):
     """`synth` renders the default spec's tree without synthesizing again."""
-    monkeypatch.setattr(synthesis, "render", lambda spec, jobs=None, progress=None, cache=None, warm=None: (dict(tree), []))
+    monkeypatch.setattr(
+        synthesis, "render", lambda spec, jobs=None, progress=None, cache=None, warm=None: (dict(tree), [])
+    )
 
 
 def run_synth(*args, env=None):
