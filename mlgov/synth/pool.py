@@ -79,12 +79,17 @@ def _quiet(name: str, resources: int) -> None:
     """The default :data:`Progress`: say nothing."""
 
 
+def affinity() -> list[int]:
+    """The CPUs this process may run on ([] where the platform cannot say)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return []
+
+
 def cpu_count() -> int:
     """CPUs this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return len(affinity()) or os.cpu_count() or 1
 
 
 def resolve_jobs(requested: int | None, stacks: int, environ=None) -> int:
@@ -142,14 +147,6 @@ def pinned_cpus(count: int, cpus: list[int]) -> list[int] | None:
     """The CPU each of ``count`` workers is pinned to, or None (no pinning): only when there is
     exactly one worker per CPU of ``cpus`` (the affinity this process runs with)."""
     return sorted(cpus) if count > 1 and count == len(cpus) else None
-
-
-def _affinity() -> list[int]:
-    """The CPUs this process may run on ([] where the platform cannot say)."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return []
 
 
 class _Worker:
@@ -329,7 +326,7 @@ def _start_workers(count: int, started: list[_Worker] | None = None) -> list[_Wo
     """``count`` workers: those already ``started`` first, then new ones, pinned when
     :func:`pinned_cpus` says so (the pinning of started ones was decided for the same count)."""
     workers = list(started or [])
-    cpus = pinned_cpus(count, _affinity())
+    cpus = pinned_cpus(count, affinity())
     workers += [_Worker(cpus[i] if cpus else None) for i in range(len(workers), count)]
     return workers
 
