@@ -495,15 +495,20 @@ def _worker_plugins() -> plugins.Loaded:
     return _WORKER_PLUGINS[0]
 
 
+def prepare_worker() -> None:
+    """What a worker does before its first stack: start the jsii runtime and import the stack
+    classes. scripts/bootstrap calls it under ``python -O`` to write the workers' byte code."""
+    prepare_runtime()
+    provider_loader.install()
+    import mlgov.modules.app  # noqa: F401
+
+
 def worker_main(stdin: IO[bytes], stdout: IO[bytes], outdir: Path) -> int:
     """Serve stack names from ``stdin`` until ``None``, synthesizing in ``outdir`` (empty, the
     parent's to remove); see the module docstring."""
     # Start the jsii runtime and import the stack classes (the slow part) while the parent is
     # still sending the spec.
-    prepare_runtime()
-    provider_loader.install()
-    import mlgov.modules.app  # noqa: F401
-
+    prepare_worker()
     spec: OrgSpec = _recv(stdin)
     refs = {ref.name: ref for ref in spec.stack_refs()}
     while (name := _recv(stdin)) is not None:
