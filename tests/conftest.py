@@ -509,11 +509,18 @@ def moto_endpoint():
         server.stop()
 
 
+MOTO_RESETS = [0]  # how many times this process emptied its moto server (see moto_applied's live)
+
+
 def reset_moto(endpoint: str) -> None:
+    """Empty the session's moto server. A test that creates what may exist already (an
+    organization, a stack's resources) starts with this: the server is shared by the tests one
+    worker runs, in whatever order xdist gives them."""
     import urllib.request
 
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=30).read()
+    MOTO_RESETS[0] += 1
 
 
 @pytest.fixture(scope="session")
@@ -529,10 +536,10 @@ def moto_applied(moto_endpoint, tf_cli_config, tmp_path_factory):
     from mlgov.review import localapply, terraform
 
     applied: dict[str, SimpleNamespace] = {}
-    last: list[str] = []
+    last: list[tuple[str, int]] = []  # (stack, MOTO_RESETS just after its reset)
 
     def apply(name: str, *, live: bool = False) -> SimpleNamespace:
-        if name in applied and (not live or last[-1:] == [name]):
+        if name in applied and (not live or last[-1:] == [(name, MOTO_RESETS[0])]):
             return applied[name]
         reset_moto(moto_endpoint)
         work = tmp_path_factory.mktemp(f"moto-{name}")
@@ -548,7 +555,7 @@ def moto_applied(moto_endpoint, tf_cli_config, tmp_path_factory):
         )
         init = ws.init()
         assert init.ok, init.stderr
-        last.append(name)
+        last.append((name, MOTO_RESETS[0]))
         done = localapply.apply(ws)
         assert done.ok, done.stderr[-5000:]
         show = ws.run("show", "-json")

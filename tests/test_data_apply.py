@@ -15,7 +15,7 @@ import shutil
 import pytest
 
 from mlgov.review import localapply, terraform
-from tests.conftest import ROOT
+from tests.conftest import ROOT, reset_moto
 from tests.test_local_apply import REGION_KW, moto_endpoint  # noqa: F401 (the fixture)
 
 STACK = ROOT / "generated" / "stacks" / "data-lake"
@@ -40,7 +40,8 @@ def test_the_lake_applies_to_moto_and_reads_back(moto_endpoint, tf_cli_config, t
     ws = terraform.Workspace(src, tmp_path / "ws", tf_cli_config, offline=False)
     override = localapply.endpoint_override(moto_endpoint, region, localapply.DATA_SERVICES)
     (ws.workdir / "mlgov_local_override.tf.json").write_text(json.dumps(override, indent=2))
-    # WHEN terraform applies it
+    # WHEN terraform applies it (into an emptied moto: another test may have applied the lake)
+    reset_moto(moto_endpoint)
     assert ws.init().ok
     apply = localapply.apply(ws, timeout=600)
     assert apply.ok, apply.stderr[-5000:]

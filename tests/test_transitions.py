@@ -23,7 +23,7 @@ from mlgov.spec.located import load_yaml
 from mlgov.spec.model import OrgSpec, team_stack_name
 from mlgov.synth.tree import write_tree
 from mlgov.validation import parse_spec
-from tests.conftest import ON_CI, ROOT
+from tests.conftest import ON_CI, ROOT, reset_moto
 from tests.journey.journey import problems
 from tests.journey.world import World
 from tests.offline_apply import converge, plan_json, resource_schemas
@@ -150,6 +150,7 @@ def _moto_org_spec(endpoint) -> dict:
     """The default spec pointed at an organization created in moto: its OUs exist already."""
     import boto3
 
+    reset_moto(endpoint)  # another test of this worker may have left an organization there
     org = boto3.client(
         "organizations",
         endpoint_url=endpoint,
