@@ -5,7 +5,9 @@ Terraform only produces update/replace/delete actions against a prior state, and
 state needs an apply, which needs AWS. So the tests write the state an apply would have left,
 in Terraform's own state format (v4): every planned resource with the values of the plan's
 ``after`` and, for values only known after apply (ids, ARNs), deterministic placeholders of
-the right type taken from ``terraform providers schema -json``. Then they converge: plan
+the right type taken from ``terraform providers schema -json``; an unknown value whose
+configuration is a plain reference to another resource's attribute (``bucket =
+aws_s3_bucket.x.id``) takes that attribute's value, as an apply would. Then they converge: plan
 against that state with ``-refresh=false`` and fold any remaining change back in, until
 Terraform itself reports no changes (placeholders flow through references exactly as real
 values would). From then on every plan is genuine: Terraform and the AWS provider compare
@@ -63,24 +65,88 @@ def _placeholder(type_expr: Any, attr: str, address: str, after: dict, region: s
     return None
 
 
-def _fill(values: Any, unknown: Any, block: dict, address: str, region: str) -> Any:
-    """``values`` with every unknown leaf (per ``unknown``) replaced by a placeholder."""
+def _attribute_refs(expression: Any) -> list[str]:
+    """``type.name.attribute`` references of a configuration expression (plan JSON), in order."""
+    refs = expression.get("references", []) if isinstance(expression, dict) else []
+    return [r for r in refs if r.count(".") == 2 and r.split(".", 1)[0].startswith("aws_")]
+
+
+def _referenced(type_expr: Any, expression: Any, filled: dict[str, dict]) -> Any:
+    """The value a plain reference (or a list of them) resolves to in ``filled``
+    ({address: attributes}), or None where it cannot be told without evaluating."""
+    refs = _attribute_refs(expression)
+    values = []
+    for ref in refs:
+        rtype, name, attr = ref.split(".")
+        value = filled.get(f"{rtype}.{name}", {}).get(attr)
+        if not isinstance(value, str):
+            return None
+        values.append(value)
+    if type_expr == "string" and len(values) == 1:
+        return values[0]
+    if isinstance(type_expr, list) and type_expr[0] in ("list", "set") and type_expr[1] == "string" and values:
+        return values
+    return None
+
+
+def _fill(
+    values: Any,
+    unknown: Any,
+    block: dict,
+    address: str,
+    region: str,
+    expressions: Any = None,
+    filled: dict[str, dict] | None = None,
+) -> Any:
+    """``values`` with every unknown leaf (per ``unknown``) replaced: by the attribute it plainly
+    references (``expressions``: the resource's configuration; ``filled``: attributes of the
+    resources filled so far), else by a placeholder."""
     if not isinstance(values, dict):
         return values
     out = dict(values)
     unknown = unknown if isinstance(unknown, dict) else {}
+    expressions = expressions if isinstance(expressions, dict) else {}
     for name, attr in block.get("attributes", {}).items():
         if unknown.get(name) is True:
-            out[name] = _placeholder(attr.get("type"), name, address, values, region)
+            value = _referenced(attr.get("type"), expressions.get(name), filled or {})
+            out[name] = value if value is not None else _placeholder(attr.get("type"), name, address, values, region)
     for name, nested in block.get("block_types", {}).items():
         mark = unknown.get(name)
         current = out.get(name)
+        nested_expr = expressions.get(name)
         if isinstance(current, list):
             marks = mark if isinstance(mark, list) else [None] * len(current)
-            out[name] = [_fill(v, m, nested["block"], address, region) for v, m in zip(current, marks, strict=False)]
+            exprs = nested_expr if isinstance(nested_expr, list) and len(nested_expr) == len(current) else []
+            out[name] = [
+                _fill(v, m, nested["block"], address, region, exprs[i] if exprs else None, filled)
+                for i, (v, m) in enumerate(zip(current, marks, strict=False))
+            ]
         elif isinstance(current, dict):
-            out[name] = _fill(current, mark, nested["block"], address, region)
+            out[name] = _fill(current, mark, nested["block"], address, region, nested_expr, filled)
     return out
+
+
+def _in_reference_order(plan: dict) -> tuple[list[dict], dict[str, dict]]:
+    """The plan's managed resource changes, each after the resources it references (as far as
+    the references allow), and {address: configuration expressions}."""
+    configured = {
+        r["address"]: r.get("expressions", {})
+        for r in plan.get("configuration", {}).get("root_module", {}).get("resources", [])
+    }
+    changes = [rc for rc in plan.get("resource_changes", []) if rc.get("mode") == "managed"]
+    pending = {rc["address"]: rc for rc in changes}
+
+    def deps(address: str) -> set[str]:
+        text = json.dumps(configured.get(address, {}))
+        return {a for a in pending if a != address and f'"{a}' in text}
+
+    needs = {a: deps(a) for a in pending}
+    ordered: list[dict] = []
+    while pending:
+        ready = [a for a in pending if not needs[a] & pending.keys()] or [next(iter(pending))]
+        for a in ready:
+            ordered.append(pending.pop(a))
+    return ordered, configured
 
 
 def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) -> dict:
@@ -88,9 +154,9 @@ def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) ->
     instances: dict[str, dict] = {}
     for res in (state or {}).get("resources", []):
         instances[f"{res['type']}.{res['name']}"] = res
-    for rc in plan.get("resource_changes", []):
-        if rc.get("mode") != "managed":
-            continue
+    ordered, configured = _in_reference_order(plan)
+    filled = {a: res["instances"][0]["attributes"] for a, res in instances.items()}
+    for rc in ordered:
         actions = rc["change"]["actions"]
         if actions == ["delete"]:
             instances.pop(rc["address"], None)
@@ -103,12 +169,21 @@ def apply_offline(plan: dict, state: dict | None, schemas: dict, region: str) ->
             prior = instances[rc["address"]]["instances"][0]["attributes"]
         after = dict(prior)
         after.update({k: v for k, v in (rc["change"]["after"] or {}).items() if v is not None or k not in prior})
-        attributes = _fill(after, rc["change"]["after_unknown"], schema["block"], rc["address"], region)
+        attributes = _fill(
+            after,
+            rc["change"]["after_unknown"],
+            schema["block"],
+            rc["address"],
+            region,
+            configured.get(rc["address"]),
+            filled,
+        )
         if actions == ["update"]:
             # Unknown-after-update leaves that had a value keep it (as AWS would usually report).
             for key, mark in (rc["change"]["after_unknown"] or {}).items():
                 if mark is True and prior.get(key) is not None:
                     attributes[key] = prior[key]
+        filled[rc["address"]] = attributes
         instances[rc["address"]] = {
             "mode": "managed",
             "type": rc["type"],
