@@ -126,6 +126,19 @@ def _fill(
     return out
 
 
+def _all_refs(expressions: Any) -> set[str]:
+    """Every ``type.name.attribute`` reference anywhere in a resource's configuration."""
+    if isinstance(expressions, list):
+        return set().union(*map(_all_refs, expressions)) if expressions else set()
+    if not isinstance(expressions, dict):
+        return set()
+    found = set(_attribute_refs(expressions))
+    for key, value in expressions.items():
+        if key != "references":
+            found |= _all_refs(value)
+    return found
+
+
 def _in_reference_order(plan: dict) -> tuple[list[dict], dict[str, dict]]:
     """The plan's managed resource changes, each after the resources it references (as far as
     the references allow), and {address: configuration expressions}."""
@@ -136,11 +149,7 @@ def _in_reference_order(plan: dict) -> tuple[list[dict], dict[str, dict]]:
     changes = [rc for rc in plan.get("resource_changes", []) if rc.get("mode") == "managed"]
     pending = {rc["address"]: rc for rc in changes}
 
-    def deps(address: str) -> set[str]:
-        text = json.dumps(configured.get(address, {}))
-        return {a for a in pending if a != address and f'"{a}' in text}
-
-    needs = {a: deps(a) for a in pending}
+    needs = {a: {r.rsplit(".", 1)[0] for r in _all_refs(configured.get(a))} & pending.keys() - {a} for a in pending}
     ordered: list[dict] = []
     while pending:
         ready = [a for a in pending if not needs[a] & pending.keys()] or [next(iter(pending))]
