@@ -57,6 +57,13 @@ def validate_as_modules(tree: Path, names: list[str], cli_config: Path) -> list[
     return diagnostics
 
 
+def errors_of(diagnostics: list[dict], stack: str) -> list[dict]:
+    """The errors of :func:`validate_as_modules` that are ``stack``'s: those naming its file, and
+    those naming no file (which may be anyone's)."""
+    mine = f"../stacks/{stack}/cdk.tf.json"  # as terraform names a module's file from the root
+    return [d for d in diagnostics if d["severity"] == "error" and d.get("range", {}).get("filename", mine) == mine]
+
+
 def plan_as_modules(tree: Path, names: list[str], cli_config: Path) -> tuple[terraform.Result, dict | None]:
     """An offline ``terraform plan`` (no refresh, no state) of the stacks ``names`` under
     ``tree/stacks`` (the caller's copy: the offline overrides are written into it) as the
