@@ -62,7 +62,7 @@ def synth(
 
     # The synth workers boot while the spec's semantic checks run (not with a cache: its hits
     # need no worker). Leaving the block, by an error or exit too, stops any left unused.
-    caching = bool(cache_dir or os.environ.get(incremental.CACHE_ENV, "").strip())
+    caching = incremental.cache_path(Path(cache_dir) if cache_dir else None) is not None
     with pool.Warmup(jobs, enabled=not caching) as warm:
         org = load(str(path), typed=warm.typed)
         try:

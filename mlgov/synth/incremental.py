@@ -183,11 +183,17 @@ class Cache:
             raise MlgovError(f"synth cache {self.root}: cannot write ({exc.strerror or exc})") from exc
 
 
-def cache_from(option: Path | None, environ: dict[str, str] | None = None) -> Cache | None:
-    """The cache ``--cache`` names, else ``$MLGOV_SYNTH_CACHE``, else none (the default)."""
+def cache_path(option: Path | None, environ: dict[str, str] | None = None) -> Path | None:
+    """The directory ``--cache`` names, else ``$MLGOV_SYNTH_CACHE``, else None (no cache, the default)."""
     environ = dict(os.environ) if environ is None else environ
     if option is None and environ.get(CACHE_ENV, "").strip():
         option = Path(environ[CACHE_ENV].strip())
+    return option
+
+
+def cache_from(option: Path | None, environ: dict[str, str] | None = None) -> Cache | None:
+    """The cache :func:`cache_path` names, or None."""
+    option = cache_path(option, environ)
     if option is None:
         return None
     if option.exists() and not option.is_dir():
